@@ -1,0 +1,32 @@
+/**
+ * Error codes shared by server and SDK. The server maps each to an HTTP status in one table
+ * (packages/server/src/http/errors.ts); bodies are `{ code, message, description }`.
+ */
+export const ERROR_CODES = [
+  'ERR_AUTH_MISSING',
+  'ERR_AUTH_INVALID',
+  'ERR_AUTH_EXPIRED',
+  'ERR_AUTH_FORBIDDEN',
+  'ERR_REQUEST_INVALID',
+  'ERR_REQUEST_BODY_TOO_LARGE',
+  'ERR_REQUEST_BODY_MALFORMED',
+  'ERR_NOT_FOUND',
+  'ERR_METHOD_NOT_ALLOWED',
+  'ERR_CONFLICT',
+  'ERR_SESSION_NOT_FOUND',
+  'ERR_SESSION_NOT_ROUTED',
+  'ERR_SESSION_NO_CLIENTS',
+  'ERR_ARCHIVE_NOT_FOUND',
+  'ERR_ARCHIVE_IN_PROGRESS',
+  'ERR_ARCHIVE_NOT_RECORDING',
+  'ERR_ARCHIVE_STATUS',
+  'ERR_ARCHIVE_STREAM_MODE',
+  'ERR_BROADCAST_NOT_FOUND',
+  'ERR_BROADCAST_IN_PROGRESS',
+  'ERR_STREAM_NOT_FOUND',
+  'ERR_CONNECTION_NOT_FOUND',
+  'ERR_SIGNAL_TOO_LARGE',
+  'ERR_SIP_NOT_ROUTED',
+  'ERR_INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];

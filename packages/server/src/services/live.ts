@@ -1,0 +1,52 @@
+import type { ConnectionJson, StreamJson } from '@tokhost/protocol';
+
+/**
+ * Live state of sessions (connected clients and their streams), as the REST layer sees it.
+ * Implemented by the realtime layer (`src/realtime/`); REST routes for streams, connections,
+ * signals and moderation call only this interface, never the WebSocket code directly.
+ *
+ * Every method throws a `LiveError` (see below) for a missing session/connection/stream rather
+ * than returning a fabricated success.
+ */
+export interface LiveSessions {
+  /** Number of clients currently connected to the session (0 when none or unknown). */
+  connectionCount(sessionId: string): number;
+  /** Connections of a session, oldest first. */
+  listConnections(sessionId: string): ConnectionJson[];
+  /** Published streams of a session, oldest first. */
+  listStreams(sessionId: string): StreamJson[];
+  /** One stream, or `undefined` when the session has no such stream. */
+  getStream(sessionId: string, streamId: string): StreamJson | undefined;
+  /**
+   * Replace the layout class lists of streams. All IDs are checked first; when one is unknown,
+   * nothing changes and a `LiveError('stream-not-found')` is thrown.
+   */
+  setStreamClassLists(sessionId: string, items: { id: string; layoutClassList: string[] }[]): void;
+  /**
+   * Send a signal from the server. With `connectionId`, to that connection only (throws
+   * `connection-not-found` when it is not in the session); otherwise to every connection.
+   * Returns the number of connections it was delivered to.
+   */
+  signal(sessionId: string, connectionId: string | null, signal: { type?: string; data?: string }): number;
+  /** Disconnect a connection with reason `forceDisconnected`. */
+  forceDisconnect(sessionId: string, connectionId: string): void;
+  /** Force-mute one stream's audio. */
+  forceMuteStream(sessionId: string, streamId: string): void;
+  /** Force-mute all streams but the excluded ones; while active, new publishers join muted. */
+  forceMuteAll(sessionId: string, excludedStreamIds: string[]): void;
+  /** End the session-wide force-mute state. */
+  disableForceMute(sessionId: string): void;
+}
+
+export type LiveErrorKind = 'connection-not-found' | 'stream-not-found' | 'session-not-found';
+
+/** Thrown by `LiveSessions` methods; the REST layer maps it to 404. */
+export class LiveError extends Error {
+  override readonly name = 'LiveError';
+  constructor(
+    readonly kind: LiveErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}

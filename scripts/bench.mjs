@@ -1,0 +1,23 @@
+// `npm run bench:<name>`: builds, then runs packages/*/bench/<name>.mjs. Benchmarks print their
+// figures and a ratio against a baseline measured in the same run.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { build, installDeps, root } from './setup.mjs';
+
+const BENCHES = {
+  sdk: 'packages/sdk/bench/tokens.mjs',
+  rest: 'packages/server/bench/rest.mjs',
+  realtime: 'packages/server/bench/realtime.mjs',
+  sfu: 'packages/server/bench/sfu.mjs',
+};
+const name = process.argv[2] ?? 'sdk';
+const file = BENCHES[name];
+if (!file || !existsSync(join(root, file))) {
+  console.error(`unknown or missing benchmark "${name}"; known: ${Object.keys(BENCHES).join(', ')}`);
+  process.exit(2);
+}
+installDeps();
+build();
+const r = spawnSync(process.execPath, ['--expose-gc', join(root, file), ...process.argv.slice(3)], { cwd: root, stdio: 'inherit' });
+process.exit(r.status ?? 1);

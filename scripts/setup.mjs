@@ -1,0 +1,54 @@
+// Shared set-up for `npm start`, `npm test` and `npm run bench:*`: installs npm dependencies when
+// they are missing or older than the lockfile, then builds every package. Idempotent and quick
+// when nothing changed.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+  if (r.status !== 0) {
+    console.error(`[setup] ${cmd} ${args.join(' ')} failed (exit ${r.status})`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+export function installDeps() {
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  const lock = join(root, 'package-lock.json');
+  if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
+    console.log('[setup] installing npm dependencies (npm ci)…');
+    run('npm', ['ci', '--no-audit', '--no-fund']);
+  }
+}
+
+export function build() {
+  console.log('[setup] building packages…');
+  run('npm', ['run', 'build', '--silent']);
+}
+
+/** Install Debian packages the tests need (chromium, ffmpeg) when missing and we are root. */
+export function ensureSystemPackages(binaries) {
+  const missing = Object.entries(binaries).filter(([bin]) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return;
+  const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];
+  if (process.getuid?.() !== 0) {
+    console.error(`[setup] missing system packages: ${pkgs.join(' ')} — install them with apt-get (needs root)`);
+    process.exit(1);
+  }
+  console.log(`[setup] apt-get install ${pkgs.join(' ')}…`);
+  run('apt-get', ['update', '-qq']);
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+}
