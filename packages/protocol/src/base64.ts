@@ -2,6 +2,10 @@
  * Isomorphic base64 helpers (no `node:*`, no DOM): the protocol package runs in Node and in
  * browsers alike. Decoding is lenient the way the OpenTok SDKs are: both alphabets, padding optional.
  */
+// Both runtimes have these globals; declared locally because the package compiles without DOM/node libs.
+declare const TextEncoder: { new (): { encode(text: string): Uint8Array } };
+declare const TextDecoder: { new (): { decode(bytes: Uint8Array): string } };
+
 const STD = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const DECODE: Record<string, number> = {};
 for (let i = 0; i < STD.length; i++) DECODE[STD[i]!] = i;
