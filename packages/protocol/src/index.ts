@@ -43,3 +43,30 @@ export type {
 export type { ClientTokenClaims, ProjectAuthClaims, VerifiedToken } from './tokens.js';
 export { ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
+export { checkSignal, REALTIME_PATH, REALTIME_PROTOCOL_VERSION, RT_CLOSE, RT_ERRORS, rtError } from './realtime.js';
+export type {
+  AckMessage,
+  ClientMessage,
+  ClientRequest,
+  ConnectRequest,
+  ConnectionCreatedMessage,
+  ConnectionDestroyedMessage,
+  FatalErrorMessage,
+  ResponseMessage,
+  RtConnection,
+  RtConnectionDestroyedReason,
+  RtError,
+  RtErrorCode,
+  RtIceCandidate,
+  RtIceServer,
+  RtPeerEnd,
+  RtSessionDescription,
+  RtStream,
+  RtStreamDestroyedReason,
+  RtVideoDimensions,
+  ServerMessage,
+  SessionConnectedMessage,
+  SessionResumedMessage,
+  SignalMessage,
+  UnsequencedServerMessage,
+} from './realtime.js';

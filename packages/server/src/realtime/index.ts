@@ -1,14 +1,27 @@
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
-import type { ConnectionJson, StreamJson } from '@tokhost/protocol';
+import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION, RT_CLOSE, rtError } from '@tokhost/protocol';
+import type { ClientRequest, ConnectRequest, RtError, RtIceServer } from '@tokhost/protocol';
+import { ClientTokenError, verifyClientToken } from '../auth/client-token.js';
+import { createDemo } from '../demo/index.js';
 import type { LiveSessions } from '../services/live.js';
-import { LiveError } from '../services/live.js';
 import type { Store } from '../storage/store.js';
+import { createWebhookSender } from '../webhooks/index.js';
+import type { WebhookSender } from '../webhooks/index.js';
+import { iceServersFor } from './ice.js';
+import { Rooms } from './rooms.js';
+import type { ClientSocket, Connection } from './rooms.js';
 
 /**
  * What the composition root (`createServer`) hands the realtime layer.
  * `logger` is pino-compatible; `config` is the frozen server config (typed loosely here so the
- * realtime layer does not depend on every config field).
+ * realtime layer does not depend on every config field). Fields read: `iceServers`,
+ * `turnSecret`, `turnTtlSeconds` (default 86400), `demo`, `host`, `reconnectGraceMs`
+ * (default 20000), `pingIntervalMs` (default 10000), `webhookRetryDelaysMs`.
  */
 export interface RealtimeDeps {
   store: Store;
@@ -27,67 +40,220 @@ export interface Realtime {
   close(): Promise<void>;
 }
 
-interface LiveConnection {
-  json: ConnectionJson;
-}
-interface LiveStream {
-  json: StreamJson;
-  connectionId: string;
-}
-interface LiveSession {
-  connections: Map<string, LiveConnection>;
-  streams: Map<string, LiveStream>;
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** True when the host only accepts loopback connections (the demo is then on by default). */
+export function isLoopbackHost(host: unknown): boolean {
+  return typeof host === 'string' && (host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host));
 }
 
 /**
- * In-process session state. The WebSocket transport (to be built on this module) adds and
- * removes connections and streams; until a client connects, every session is empty.
+ * The realtime layer: the client WebSocket protocol (see `@tokhost/protocol` realtime.ts and
+ * docs/realtime.md), live session state for REST, session-monitoring webhooks, and the HTTP
+ * assets for browsers (`/js/tokhost.js` global build, `/js/tokhost.esm.js`, the demo at `/demo`).
+ *
+ * @example
+ * const rt = createRealtime({ store, logger, config });
+ * server.on('upgrade', rt.handleUpgrade);
+ * server.on('request', (req, res) => rt.handleHttp(req, res) || restHandler(req, res));
  */
-export function createRealtime(_deps: RealtimeDeps): Realtime {
-  const sessions = new Map<string, LiveSession>();
-  const session = (sessionId: string) => sessions.get(sessionId);
-  const requireConnection = (sessionId: string, connectionId: string) => {
-    const c = session(sessionId)?.connections.get(connectionId);
-    if (!c) throw new LiveError('connection-not-found', `Connection ${connectionId} is not connected to the session`);
-    return c;
+export function createRealtime(deps: RealtimeDeps): Realtime {
+  const { store, logger, config } = deps;
+  const num = (k: string, d: number) => (typeof config[k] === 'number' ? (config[k] as number) : d);
+  const iceConfig = {
+    iceServers: (Array.isArray(config['iceServers']) ? config['iceServers'] : []) as RtIceServer[],
+    turnSecret: typeof config['turnSecret'] === 'string' ? config['turnSecret'] : null,
+    turnTtlSeconds: num('turnTtlSeconds', 86_400),
   };
-  const requireStream = (sessionId: string, streamId: string) => {
-    const s = session(sessionId)?.streams.get(streamId);
-    if (!s) throw new LiveError('stream-not-found', `Stream ${streamId} is not in the session`);
-    return s;
+  const retry = config['webhookRetryDelaysMs'];
+  const webhooks: WebhookSender = createWebhookSender({ logger, ...(Array.isArray(retry) ? { retryDelaysMs: retry as number[] } : {}) });
+  const rooms = new Rooms({
+    iceServersFor: (connectionId) => iceServersFor(iceConfig, connectionId),
+    reconnectGraceMs: num('reconnectGraceMs', 20_000),
+    replayBufferMax: 2000,
+    logger,
+    onEvent(apiKey, event) {
+      // Looked up per event so a URL set with the CLI applies at once; delivery is queued.
+      let project;
+      try {
+        project = store.getProject(apiKey);
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'webhook: project lookup failed');
+        return;
+      }
+      if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event);
+    },
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024, perMessageDeflate: false });
+  const pingIntervalMs = num('pingIntervalMs', 10_000);
+  const alive = new WeakMap<WebSocket, boolean>();
+  const pinger = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, pingIntervalMs);
+  pinger.unref();
+
+  const demoEnabled = config['demo'] === true || isLoopbackHost(config['host']);
+  const demo = demoEnabled ? createDemo({ store, logger }) : null;
+  const assets = createAssets(logger);
+
+  const refuse = (ws: WebSocket, error: RtError, closeCode: number) => {
+    if (ws.readyState === ws.OPEN) {
+      ws.send(JSON.stringify({ type: 'error', error }));
+      ws.close(closeCode, error.code);
+    }
   };
-  const live: LiveSessions = {
-    connectionCount: (sessionId) => session(sessionId)?.connections.size ?? 0,
-    listConnections: (sessionId) => [...(session(sessionId)?.connections.values() ?? [])].map((c) => c.json),
-    listStreams: (sessionId) => [...(session(sessionId)?.streams.values() ?? [])].map((s) => s.json),
-    getStream: (sessionId, streamId) => session(sessionId)?.streams.get(streamId)?.json,
-    setStreamClassLists(sessionId, items) {
-      const found = items.map((i) => requireStream(sessionId, i.id));
-      found.forEach((s, idx) => (s.json = { ...s.json, layoutClassList: [...items[idx]!.layoutClassList] }));
-    },
-    signal(sessionId, connectionId) {
-      if (connectionId !== null) requireConnection(sessionId, connectionId);
-      return 0;
-    },
-    forceDisconnect(sessionId, connectionId) {
-      requireConnection(sessionId, connectionId);
-    },
-    forceMuteStream(sessionId, streamId) {
-      requireStream(sessionId, streamId);
-    },
-    forceMuteAll() {},
-    disableForceMute() {},
+
+  const onSocket = (ws: WebSocket) => {
+    alive.set(ws, true);
+    ws.on('pong', () => alive.set(ws, true));
+    const socket: ClientSocket = {
+      send: (text) => ws.send(text),
+      close: (code, reason) => ws.close(code, reason.slice(0, 120)),
+      get isOpen() {
+        return ws.readyState === ws.OPEN;
+      },
+    };
+    let conn: Connection | null = null;
+    const timer = setTimeout(() => refuse(ws, rtError('ERR_RT_PROTOCOL', 'no connect message received'), RT_CLOSE.protocolError), CONNECT_TIMEOUT_MS);
+    ws.on('error', (err) => logger.debug({ err: err.message }, 'realtime socket error'));
+    ws.on('close', () => {
+      clearTimeout(timer);
+      if (conn) rooms.socketLost(conn, socket);
+    });
+    ws.on('message', (raw, isBinary) => {
+      let msg: Record<string, unknown>;
+      try {
+        if (isBinary) throw new Error('binary');
+        msg = JSON.parse(raw.toString()) as Record<string, unknown>;
+        if (!msg || typeof msg !== 'object' || typeof msg['type'] !== 'string') throw new Error('not an object');
+      } catch {
+        refuse(ws, rtError('ERR_RT_PROTOCOL', 'every frame must be a JSON object with a "type"'), RT_CLOSE.protocolError);
+        return;
+      }
+      if (conn) {
+        if (msg['type'] === 'ack') {
+          if (typeof msg['seq'] === 'number') conn.ack(msg['seq']);
+          return;
+        }
+        if (msg['type'] === 'connect') return;
+        rooms.handle(conn, msg as unknown as ClientRequest);
+        return;
+      }
+      if (msg['type'] !== 'connect') {
+        refuse(ws, rtError('ERR_RT_PROTOCOL', 'the first message must be "connect"'), RT_CLOSE.protocolError);
+        return;
+      }
+      clearTimeout(timer);
+      const result = connect(msg as unknown as ConnectRequest, socket);
+      if ('code' in result) {
+        logger.info({ code: result.code, reason: result.message }, 'realtime connect refused');
+        refuse(ws, result, result.code === 'ERR_RT_RESUME_FAILED' ? RT_CLOSE.resumeFailed : result.code === 'ERR_RT_VERSION' || result.code === 'ERR_RT_PROTOCOL' ? RT_CLOSE.protocolError : RT_CLOSE.authFailed);
+        return;
+      }
+      conn = result;
+    });
   };
+
+  const connect = (req: ConnectRequest, socket: ClientSocket): Connection | RtError => {
+    if (req.version !== REALTIME_PROTOCOL_VERSION) return rtError('ERR_RT_VERSION', `protocol version ${String(req.version)} is not supported (server speaks ${REALTIME_PROTOCOL_VERSION})`);
+    if (typeof req.sessionId !== 'string' || req.sessionId === '') return rtError('ERR_RT_SESSION_INVALID', 'sessionId is missing');
+    let token;
+    try {
+      token = verifyClientToken(req.token, (key) => store.getProject(key));
+    } catch (err) {
+      if (err instanceof ClientTokenError) return rtError(err.code, err.message);
+      throw err;
+    }
+    if (req.apiKey !== undefined && String(req.apiKey) !== token.apiKey) return rtError('ERR_RT_TOKEN_PROJECT', `the token is for API key ${token.apiKey}, not ${String(req.apiKey)}`);
+    if (token.sessionId !== req.sessionId) return rtError('ERR_RT_TOKEN_SESSION', 'the token is for another session');
+    const session = store.getSession(req.sessionId);
+    if (!session || session.apiKey !== token.apiKey) return rtError('ERR_RT_SESSION_INVALID', `session ${req.sessionId} does not exist`);
+    if (req.resume) {
+      const r = req.resume;
+      const resumed = rooms.resume(req.sessionId, String(r.connectionId), String(r.resumeKey), Number(r.lastSeq), socket);
+      if ('code' in resumed) return resumed;
+      socket.send(JSON.stringify({ type: 'sessionResumed', seq: 0, connectionId: resumed.conn.id, iceServers: iceServersFor(iceConfig, resumed.conn.id) }));
+      for (const text of resumed.replay) socket.send(text);
+      return resumed.conn;
+    }
+    return rooms.join(token, session.mediaMode, socket);
+  };
+
+  wss.on('connection', onSocket);
+
   return {
-    live,
-    handleUpgrade(_req, socket) {
-      socket.destroy();
+    live: rooms.live(),
+    handleUpgrade(req, socket, head) {
+      const path = (req.url ?? '').split('?')[0];
+      if (path !== REALTIME_PATH) {
+        socket.destroy();
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     },
-    handleHttp() {
+    handleHttp(req, res) {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      if (path.startsWith('/js/')) return assets.handle(path, req, res);
+      if (demo && (path === '/demo' || path.startsWith('/demo/'))) return demo.handle(path, req, res);
       return false;
     },
     async close() {
-      sessions.clear();
+      clearInterval(pinger);
+      rooms.closeAll();
+      webhooks.close();
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/** Serves the browser SDK builds from the `@tokhost/client` package, with CORS for other origins. */
+function createAssets(logger: RealtimeDeps['logger']) {
+  const require = createRequire(import.meta.url);
+  const files: Record<string, string> = { '/js/tokhost.js': 'tokhost.js', '/js/tokhost.esm.js': 'tokhost.esm.js' };
+  const cache = new Map<string, Buffer>();
+  const load = async (name: string): Promise<Buffer | null> => {
+    const hit = cache.get(name);
+    if (hit) return hit;
+    try {
+      const dir = require.resolve('@tokhost/client/tokhost.js').replace(/tokhost\.js$/, '');
+      const buf = await readFile(dir + name);
+      cache.set(name, buf);
+      return buf;
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'browser SDK build not found (run npm run build)');
+      return null;
+    }
+  };
+  return {
+    handle(path: string, req: IncomingMessage, res: ServerResponse): boolean {
+      const name = files[path];
+      if (!name) return false;
+      const cors = { 'Access-Control-Allow-Origin': '*', 'Cross-Origin-Resource-Policy': 'cross-origin' };
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { ...cors, 'Access-Control-Allow-Methods': 'GET', 'Access-Control-Max-Age': '86400' }).end();
+        return true;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { ...cors, Allow: 'GET, HEAD' }).end();
+        return true;
+      }
+      void load(name).then((buf) => {
+        if (!buf) {
+          res.writeHead(503, { ...cors, 'Content-Type': 'text/plain' }).end('browser SDK not built; run npm run build\n');
+          return;
+        }
+        res.writeHead(200, { ...cors, 'Content-Type': 'text/javascript; charset=utf-8', 'Content-Length': buf.length, 'Cache-Control': 'no-cache' });
+        res.end(req.method === 'HEAD' ? undefined : buf);
+      });
+      return true;
     },
   };
 }

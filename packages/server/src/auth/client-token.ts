@@ -1,0 +1,185 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { base64Decode, decodeSessionId, LIMITS, ROLES, utf8Decode } from '@tokhost/protocol';
+import type { Role, RtErrorCode, VerifiedToken } from '@tokhost/protocol';
+
+/** Error codes of client-token verification (a subset of the realtime codes). */
+export type ClientTokenErrorCode = Extract<
+  RtErrorCode,
+  'ERR_RT_TOKEN_MALFORMED' | 'ERR_RT_TOKEN_SIGNATURE' | 'ERR_RT_TOKEN_EXPIRED' | 'ERR_RT_TOKEN_PROJECT' | 'ERR_RT_TOKEN_SESSION' | 'ERR_RT_TOKEN_ROLE' | 'ERR_RT_TOKEN_SCOPE'
+>;
+
+/** A client token was refused. `code` says why; `message` names the offending field. */
+export class ClientTokenError extends Error {
+  override readonly name = 'ClientTokenError';
+  constructor(
+    readonly code: ClientTokenErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Finds the secret of a project; `undefined` when the key is unknown. */
+export type ProjectLookup = (apiKey: string) => { apiSecret: string } | undefined;
+
+/**
+ * Verify a client token of either format — JWT (reference §5.3: node, Java, Python, Ruby claim
+ * orders) or legacy T1 (§5.2: every SDK's field order, both base64 alphabets, `+` and `%20`
+ * spaces) — against the secret of the project it names.
+ *
+ * Checks: signature with the project's secret, expiry (default: creation + 24 h when the token
+ * carries none, as Ruby/PHP tokens may), that the session ID belongs to the token's API key,
+ * the role and (JWT) the scope. Whether the token is for the session the client asks to join is
+ * the caller's check (compare `sessionId`).
+ *
+ * @param now seconds since the epoch (default: the clock).
+ * @throws {ClientTokenError}
+ * @example
+ * const t = verifyClientToken(token, (key) => store.getProject(key));
+ * if (t.sessionId !== requestedSessionId) throw …;
+ */
+export function verifyClientToken(token: string, lookupProject: ProjectLookup, now: number = Date.now() / 1000): VerifiedToken {
+  if (typeof token !== 'string' || token.length === 0) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'token is missing');
+  if (token.length > 16_384) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'token is too long');
+  const verified = token.startsWith('T1==') ? verifyT1(token, lookupProject) : verifyJwt(token, lookupProject);
+  if (verified.expiresAt <= now) throw new ClientTokenError('ERR_RT_TOKEN_EXPIRED', `token expired at ${new Date(verified.expiresAt * 1000).toISOString()}`);
+  const parts = decodeSessionId(verified.sessionId);
+  if (!parts) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token session_id is not a valid session ID');
+  if (parts.apiKey !== verified.apiKey) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token session_id does not belong to the token\'s API key');
+  return verified;
+}
+
+function verifyJwt(token: string, lookupProject: ProjectLookup): VerifiedToken {
+  const segments = token.split('.');
+  if (segments.length !== 3) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'token is neither a JWT nor a T1 token');
+  const [h, p, s] = segments as [string, string, string];
+  const header = parseJsonSegment(h, 'header');
+  const claims = parseJsonSegment(p, 'payload');
+  if (header['alg'] !== 'HS256') throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', `token alg "${String(header['alg'])}" is not supported (HS256 only)`);
+  const iss = claims['iss'];
+  if ((typeof iss !== 'string' && typeof iss !== 'number') || String(iss) === '') throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'token claim "iss" (API key) is missing');
+  const apiKey = String(iss);
+  const project = lookupProject(apiKey);
+  if (!project) throw new ClientTokenError('ERR_RT_TOKEN_PROJECT', `token API key ${apiKey} is not a project of this server`);
+  const expected = createHmac('sha256', project.apiSecret).update(`${h}.${p}`).digest();
+  const given = base64Decode(s);
+  if (!given || given.length !== expected.length || !timingSafeEqual(Buffer.from(given), expected)) {
+    throw new ClientTokenError('ERR_RT_TOKEN_SIGNATURE', 'token signature does not match the project secret');
+  }
+  if (claims['scope'] !== 'session.connect') throw new ClientTokenError('ERR_RT_TOKEN_SCOPE', 'token claim "scope" must be "session.connect"');
+  const sessionId = claims['session_id'];
+  if (typeof sessionId !== 'string' || sessionId === '') throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token claim "session_id" is missing');
+  const createdAt = firstNumber(claims['create_time'], claims['iat']) ?? Math.floor(Date.now() / 1000);
+  const expiresAt = firstNumber(claims['exp'], claims['expire_time']) ?? createdAt + LIMITS.tokenDefaultLifetimeSeconds;
+  return {
+    format: 'jwt',
+    apiKey,
+    sessionId,
+    role: parseRole(claims['role']),
+    createdAt,
+    expiresAt,
+    connectionData: parseData(claims['connection_data']),
+    initialLayoutClassList: parseClassList(claims['initial_layout_class_list']),
+  };
+}
+
+function verifyT1(token: string, lookupProject: ProjectLookup): VerifiedToken {
+  const bytes = base64Decode(token.slice(4));
+  if (!bytes) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'T1 token is not valid base64');
+  const text = Buffer.from(bytes).toString('latin1');
+  const colon = text.indexOf(':');
+  if (colon < 0) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'T1 token has no ":" between its signature part and its data');
+  const meta = parseForm(text.slice(0, colon));
+  const dataString = text.slice(colon + 1);
+  const apiKey = meta.get('partner_id');
+  const sig = meta.get('sig');
+  if (!apiKey) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'T1 token field "partner_id" is missing');
+  if (!sig || !/^[0-9a-fA-F]{40}$/.test(sig)) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'T1 token field "sig" is missing or not a hex HMAC-SHA1');
+  const project = lookupProject(apiKey);
+  if (!project) throw new ClientTokenError('ERR_RT_TOKEN_PROJECT', `token API key ${apiKey} is not a project of this server`);
+  const expected = createHmac('sha1', project.apiSecret).update(Buffer.from(dataString, 'latin1')).digest();
+  if (!timingSafeEqual(Buffer.from(sig.toLowerCase(), 'hex'), expected)) {
+    throw new ClientTokenError('ERR_RT_TOKEN_SIGNATURE', 'token signature does not match the project secret');
+  }
+  // Decoded only after the signature check, as UTF-8 (connection data may hold any text).
+  const data = parseForm(utf8Decode(Buffer.from(dataString, 'latin1')));
+  const sessionId = data.get('session_id');
+  if (!sessionId) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'T1 token field "session_id" is missing');
+  const scope = data.get('scope');
+  if (scope !== undefined && scope !== 'session.connect') throw new ClientTokenError('ERR_RT_TOKEN_SCOPE', 'token field "scope" must be "session.connect"');
+  const createdAt = firstNumber(data.get('create_time')) ?? Math.floor(Date.now() / 1000);
+  const expiresAt = firstNumber(data.get('expire_time')) ?? createdAt + LIMITS.tokenDefaultLifetimeSeconds;
+  return {
+    format: 't1',
+    apiKey,
+    sessionId,
+    role: parseRole(data.get('role')),
+    createdAt,
+    expiresAt,
+    connectionData: parseData(data.get('connection_data')),
+    initialLayoutClassList: parseClassList(data.get('initial_layout_class_list')),
+  };
+}
+
+function parseJsonSegment(segment: string, what: string): Record<string, unknown> {
+  const bytes = base64Decode(segment);
+  if (!bytes) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', `token ${what} is not base64url`);
+  try {
+    const value: unknown = JSON.parse(utf8Decode(bytes));
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch (cause) {
+    throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', `token ${what} is not JSON`, { cause });
+  }
+  throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', `token ${what} is not a JSON object`);
+}
+
+/** Form decoding where `+` and `%20` both mean space; malformed escapes are kept verbatim (Java writes raw values). */
+function parseForm(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const k = eq < 0 ? pair : pair.slice(0, eq);
+    const v = eq < 0 ? '' : pair.slice(eq + 1);
+    out.set(formDecode(k), formDecode(v));
+  }
+  return out;
+}
+
+function formDecode(s: string): string {
+  const spaced = s.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return spaced;
+  }
+}
+
+function firstNumber(...values: unknown[]): number | undefined {
+  for (const v of values) {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+    if (Number.isFinite(n)) return Math.floor(n);
+  }
+  return undefined;
+}
+
+function parseRole(value: unknown): Role {
+  if (value === undefined || value === null || value === '') return 'publisher';
+  if (typeof value === 'string' && (ROLES as readonly string[]).includes(value)) return value as Role;
+  throw new ClientTokenError('ERR_RT_TOKEN_ROLE', `token role "${String(value)}" is not one of ${ROLES.join(', ')}`);
+}
+
+function parseData(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string') throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'token connection_data must be a string');
+  // opentok-node allows 1024 characters where the docs say 1000: accept what the SDKs generate.
+  if (value.length > 1024) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'token connection_data is longer than 1024 characters');
+  return value;
+}
+
+function parseClassList(value: unknown): string[] {
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string' && v !== '');
+  if (typeof value !== 'string') return [];
+  return value.split(/\s+/).filter((c) => c !== '');
+}

@@ -1,0 +1,571 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { checkSignal, LIMITS, rtError, RT_CLOSE, SIGNAL_TYPE_PATTERN, VIDEO_TYPES } from '@tokhost/protocol';
+import type {
+  ClientRequest,
+  ConnectionJson,
+  MediaMode,
+  Role,
+  RtConnection,
+  RtConnectionDestroyedReason,
+  RtError,
+  RtIceServer,
+  RtStream,
+  RtStreamDestroyedReason,
+  SessionMonitoringEvent,
+  StreamJson,
+  UnsequencedServerMessage,
+  VerifiedToken,
+} from '@tokhost/protocol';
+import type { LiveSessions } from '../services/live.js';
+import { LiveError } from '../services/live.js';
+
+/** What a connection needs from its transport (a WebSocket in production). */
+export interface ClientSocket {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+  readonly isOpen: boolean;
+}
+
+export interface RoomsOptions {
+  /** ICE servers for one connection (TURN credentials are per connection). */
+  iceServersFor(connectionId: string): RtIceServer[];
+  /** How long a connection whose socket dropped is kept for a resume, ms. */
+  reconnectGraceMs: number;
+  /** Most unacknowledged messages kept per connection for replay. */
+  replayBufferMax: number;
+  /** Session-monitoring events (delivered asynchronously by the caller). */
+  onEvent(apiKey: string, event: SessionMonitoringEvent): void;
+  logger: { debug(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+}
+
+class RequestError extends Error {
+  constructor(readonly rt: RtError) {
+    super(rt.message);
+  }
+}
+const fail = (code: RtError['code'], message: string): never => {
+  throw new RequestError(rtError(code, message));
+};
+
+/** One client connection: survives socket drops for the grace period. */
+export class Connection {
+  readonly rt: RtConnection;
+  readonly resumeKey = randomBytes(18).toString('base64url');
+  socket: ClientSocket | null = null;
+  /** Last sequence number sent. */
+  seq = 0;
+  /** Sent but not yet acknowledged, for replay: `[seq, text]`. */
+  private buffer: [number, string][] = [];
+  /** Lowest seq that can still be replayed (older ones were dropped from a full buffer). */
+  private replayFloor = 1;
+  lastRequestId = 0;
+  graceTimer: NodeJS.Timeout | null = null;
+  destroyed = false;
+  readonly streams = new Set<string>();
+  /** Subscriber IDs this connection holds (as the subscribing end). */
+  readonly subscriptions = new Set<string>();
+
+  constructor(
+    readonly room: Room,
+    readonly role: Role,
+    readonly token: VerifiedToken,
+    private readonly replayBufferMax: number,
+  ) {
+    this.rt = { connectionId: randomUUID(), creationTime: Date.now(), data: token.connectionData };
+  }
+
+  get id(): string {
+    return this.rt.connectionId;
+  }
+
+  /** Send a message pre-serialised without `seq` (`body` is JSON text of an object). */
+  sendRaw(body: string): void {
+    const seq = ++this.seq;
+    // Splice the seq in rather than re-serialising: broadcasts serialise once for all receivers.
+    const text = body.length > 2 ? `{"seq":${seq},${body.slice(1)}` : `{"seq":${seq}}`;
+    this.buffer.push([seq, text]);
+    if (this.buffer.length > this.replayBufferMax) {
+      this.buffer.shift();
+      this.replayFloor = this.buffer[0]![0];
+    }
+    if (this.socket?.isOpen) this.socket.send(text);
+  }
+
+  send(msg: UnsequencedServerMessage): void {
+    this.sendRaw(JSON.stringify(msg));
+  }
+
+  ack(seq: number): void {
+    let n = 0;
+    while (n < this.buffer.length && this.buffer[n]![0] <= seq) n++;
+    if (n > 0) {
+      this.buffer.splice(0, n);
+      this.replayFloor = this.buffer[0]?.[0] ?? this.seq + 1;
+    }
+  }
+
+  /** Messages after `lastSeq`, or `null` when some of them are no longer buffered. */
+  replayAfter(lastSeq: number): string[] | null {
+    if (lastSeq > this.seq || lastSeq + 1 < this.replayFloor) return null;
+    return this.buffer.filter(([s]) => s > lastSeq).map(([, t]) => t);
+  }
+}
+
+interface StreamState {
+  rt: RtStream;
+  owner: Connection;
+  forceMuted: boolean;
+}
+
+interface Subscription {
+  id: string;
+  streamId: string;
+  subscriber: Connection;
+  publisher: Connection;
+}
+
+/** The live state of one session. */
+export class Room {
+  readonly connections = new Map<string, Connection>();
+  readonly streams = new Map<string, StreamState>();
+  readonly subscriptions = new Map<string, Subscription>();
+  forceMute: { active: boolean; excluded: Set<string> } = { active: false, excluded: new Set() };
+
+  constructor(
+    readonly sessionId: string,
+    readonly apiKey: string,
+    readonly mediaMode: MediaMode,
+  ) {}
+
+  /** Send to every connection (but `except`); serialised once. */
+  broadcast(msg: UnsequencedServerMessage, except?: Connection): number {
+    const body = JSON.stringify(msg);
+    let n = 0;
+    for (const c of this.connections.values()) {
+      if (c === except) continue;
+      c.sendRaw(body);
+      n++;
+    }
+    return n;
+  }
+}
+
+/**
+ * Every live session of the server and the protocol logic on them: connection lifecycle,
+ * streams, peer-link negotiation relay, signals, moderation. Transport-agnostic: the WebSocket
+ * layer feeds it parsed requests and socket events.
+ */
+export class Rooms {
+  readonly rooms = new Map<string, Room>();
+
+  constructor(private readonly options: RoomsOptions) {}
+
+  private room(sessionId: string): Room | undefined {
+    return this.rooms.get(sessionId);
+  }
+
+  /** Add a new connection with its token (already verified and matched to the session). */
+  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket): Connection {
+    let room = this.rooms.get(token.sessionId);
+    if (!room) {
+      room = new Room(token.sessionId, token.apiKey, mediaMode);
+      this.rooms.set(token.sessionId, room);
+      this.emit(room, { event: 'sessionCreated' });
+    }
+    const conn = new Connection(room, token.role, token, this.options.replayBufferMax);
+    conn.socket = socket;
+    conn.send({
+      type: 'sessionConnected',
+      version: 1,
+      sessionId: room.sessionId,
+      mediaMode: room.mediaMode,
+      connection: conn.rt,
+      role: conn.role,
+      resumeKey: conn.resumeKey,
+      reconnectGraceMs: this.options.reconnectGraceMs,
+      connections: [...room.connections.values()].map((c) => c.rt),
+      streams: [...room.streams.values()].map((s) => s.rt),
+      iceServers: this.options.iceServersFor(conn.id),
+      forceMuteActive: room.forceMute.active,
+    });
+    room.broadcast({ type: 'connectionCreated', connection: conn.rt });
+    room.connections.set(conn.id, conn);
+    this.emit(room, { event: 'connectionCreated', connection: webhookConnection(conn) });
+    return conn;
+  }
+
+  /**
+   * Re-attach a connection to a new socket. Returns the messages to replay, or an error when the
+   * connection is gone, the key is wrong or the replay buffer no longer covers `lastSeq`.
+   */
+  resume(sessionId: string, connectionId: string, resumeKey: string, lastSeq: number, socket: ClientSocket): { conn: Connection; replay: string[] } | RtError {
+    const conn = this.room(sessionId)?.connections.get(connectionId);
+    if (!conn || conn.destroyed || conn.resumeKey !== resumeKey) return rtError('ERR_RT_RESUME_FAILED', 'the connection is no longer in the session');
+    const replay = conn.replayAfter(lastSeq);
+    if (!replay) return rtError('ERR_RT_RESUME_FAILED', 'messages since the last one received are no longer available');
+    if (conn.graceTimer) clearTimeout(conn.graceTimer);
+    conn.graceTimer = null;
+    const old = conn.socket;
+    conn.socket = socket;
+    if (old && old !== socket) old.close(RT_CLOSE.replaced, 'resumed on another socket');
+    return { conn, replay };
+  }
+
+  /** The connection's socket closed without a `disconnect`: keep it for the grace period. */
+  socketLost(conn: Connection, socket: ClientSocket): void {
+    if (conn.destroyed || conn.socket !== socket) return;
+    conn.socket = null;
+    if (conn.graceTimer) clearTimeout(conn.graceTimer);
+    conn.graceTimer = setTimeout(() => this.destroyConnection(conn, 'networkDisconnected'), this.options.reconnectGraceMs);
+    conn.graceTimer.unref?.();
+  }
+
+  /** Remove a connection with everything it published and subscribed. */
+  destroyConnection(conn: Connection, reason: RtConnectionDestroyedReason): void {
+    if (conn.destroyed) return;
+    const room = conn.room;
+    for (const streamId of [...conn.streams]) this.removeStream(room, streamId, reason, conn);
+    for (const subId of [...conn.subscriptions]) this.removeSubscription(room, subId);
+    conn.destroyed = true;
+    if (conn.graceTimer) clearTimeout(conn.graceTimer);
+    conn.graceTimer = null;
+    room.connections.delete(conn.id);
+    room.broadcast({ type: 'connectionDestroyed', connection: conn.rt, reason });
+    this.emit(room, { event: 'connectionDestroyed', connection: webhookConnection(conn), reason });
+    if (conn.socket) {
+      if (reason !== 'networkDisconnected') conn.send({ type: 'disconnected', reason });
+      conn.socket.close(RT_CLOSE.ended, reason);
+      conn.socket = null;
+    }
+    if (room.connections.size === 0) {
+      this.rooms.delete(room.sessionId);
+      this.emit(room, { event: 'sessionDestroyed' });
+    }
+  }
+
+  private removeSubscription(room: Room, subId: string): void {
+    const sub = room.subscriptions.get(subId);
+    if (!sub) return;
+    room.subscriptions.delete(subId);
+    sub.subscriber.subscriptions.delete(subId);
+    if (!sub.publisher.destroyed) sub.publisher.send({ type: 'peerClosed', peerId: subId });
+    if (!sub.subscriber.destroyed) sub.subscriber.send({ type: 'peerClosed', peerId: subId });
+  }
+
+  private removeStream(room: Room, streamId: string, reason: RtStreamDestroyedReason, initiator: Connection | null): void {
+    const s = room.streams.get(streamId);
+    if (!s) return;
+    for (const sub of [...room.subscriptions.values()]) if (sub.streamId === streamId) this.removeSubscription(room, sub.id);
+    room.streams.delete(streamId);
+    s.owner.streams.delete(streamId);
+    // The publisher learns of its own stream's end only when someone else ended it.
+    room.broadcast({ type: 'streamDestroyed', stream: s.rt, reason }, initiator === s.owner ? s.owner : undefined);
+    this.emit(room, { event: 'streamDestroyed', stream: webhookStream(s), reason });
+  }
+
+  /** Handle one client request; returns the response result or throws a request error. */
+  handle(conn: Connection, req: ClientRequest): void {
+    if (conn.destroyed) return;
+    if (typeof req.id !== 'number' || !Number.isSafeInteger(req.id)) {
+      conn.send({ type: 'response', id: -1, ok: false, error: rtError('ERR_RT_BAD_REQUEST', 'request id must be an integer') });
+      return;
+    }
+    // A resumed client re-sends requests it got no answer for; their answers are in the replay.
+    if (req.id <= conn.lastRequestId) return;
+    conn.lastRequestId = req.id;
+    let result: Record<string, unknown> | undefined;
+    try {
+      result = this.dispatch(conn, req) ?? {};
+    } catch (err) {
+      const error = err instanceof RequestError ? err.rt : rtError('ERR_RT_INTERNAL', 'internal error');
+      if (!(err instanceof RequestError)) this.options.logger.warn({ err: (err as Error).message, type: req.type }, 'realtime request failed');
+      if (!conn.destroyed) conn.send({ type: 'response', id: req.id, ok: false, error });
+      return;
+    }
+    if (!conn.destroyed) conn.send({ type: 'response', id: req.id, ok: true, result });
+    if (req.type === 'disconnect') this.destroyConnection(conn, 'clientDisconnected');
+  }
+
+  private dispatch(conn: Connection, req: ClientRequest): Record<string, unknown> | void {
+    const room = conn.room;
+    switch (req.type) {
+      case 'publish':
+        return this.publish(conn, req);
+      case 'unpublish': {
+        const s = this.ownStream(conn, req.streamId);
+        this.removeStream(room, s.rt.streamId, 'clientDisconnected', conn);
+        return;
+      }
+      case 'streamUpdate':
+        return this.streamUpdate(conn, req);
+      case 'subscribe': {
+        if (conn.role === 'publisheronly') fail('ERR_RT_SUBSCRIBE_DENIED', 'a publisheronly token cannot subscribe');
+        const s = room.streams.get(String(req.streamId));
+        if (!s) return fail('ERR_RT_STREAM_NOT_FOUND', `stream ${String(req.streamId)} is not in the session`);
+        const id = randomUUID();
+        room.subscriptions.set(id, { id, streamId: s.rt.streamId, subscriber: conn, publisher: s.owner });
+        conn.subscriptions.add(id);
+        s.owner.send({ type: 'subscriberJoined', subscriberId: id, streamId: s.rt.streamId, connection: conn.rt, iceServers: this.options.iceServersFor(s.owner.id) });
+        return { subscriberId: id };
+      }
+      case 'unsubscribe': {
+        const sub = room.subscriptions.get(String(req.subscriberId));
+        if (!sub || sub.subscriber !== conn) return fail('ERR_RT_STREAM_NOT_FOUND', 'no such subscriber');
+        this.removeSubscription(room, sub.id);
+        return;
+      }
+      case 'subscriberMedia': {
+        const sub = room.subscriptions.get(String(req.subscriberId));
+        if (!sub || sub.subscriber !== conn) return fail('ERR_RT_STREAM_NOT_FOUND', 'no such subscriber');
+        // Relayed: the subscribing browser disables the received track itself; nothing to forward.
+        return;
+      }
+      case 'sdp':
+      case 'ice': {
+        const sub = room.subscriptions.get(String(req.peerId));
+        if (!sub) return fail('ERR_RT_STREAM_NOT_FOUND', 'no such peer link');
+        const fromPublisher = req.end === 'publisher';
+        if ((fromPublisher ? sub.publisher : sub.subscriber) !== conn) return fail('ERR_RT_BAD_REQUEST', 'not an end of this peer link');
+        const to = fromPublisher ? sub.subscriber : sub.publisher;
+        if (req.type === 'sdp') {
+          const d = req.description;
+          if (!d || (d.type !== 'offer' && d.type !== 'answer') || typeof d.sdp !== 'string' || d.sdp.length > 100_000) fail('ERR_RT_BAD_REQUEST', 'description must be {type: offer|answer, sdp}');
+          to.send({ type: 'sdp', peerId: sub.id, end: req.end, description: { type: d.type, sdp: d.sdp } });
+        } else {
+          const c = req.candidate;
+          if (c !== null && (typeof c !== 'object' || typeof c.candidate !== 'string' || c.candidate.length > 2000)) fail('ERR_RT_BAD_REQUEST', 'candidate must be {candidate, sdpMid?, sdpMLineIndex?} or null');
+          to.send({ type: 'ice', peerId: sub.id, end: req.end, candidate: c === null ? null : { candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null } });
+        }
+        return;
+      }
+      case 'signal': {
+        const err = checkSignal(req.signalType, req.data, { typeMax: LIMITS.signalTypeMax, dataMaxBytes: LIMITS.signalDataMaxBytes, typePattern: SIGNAL_TYPE_PATTERN });
+        if (err) throw new RequestError(err);
+        const msg = { type: 'signal', from: conn.rt, signalType: req.signalType ?? '', data: req.data ?? '' } as const;
+        if (req.to !== undefined && req.to !== null) {
+          const target = room.connections.get(String(req.to));
+          if (!target) return fail('ERR_RT_CONNECTION_NOT_FOUND', `connection ${String(req.to)} is not in the session`);
+          target.send(msg);
+          return { delivered: 1 };
+        }
+        return { delivered: room.broadcast(msg) };
+      }
+      case 'forceDisconnect': {
+        if (conn.role !== 'moderator') fail('ERR_RT_FORCE_DISCONNECT_DENIED', 'only a moderator can force-disconnect');
+        const target = room.connections.get(String(req.connectionId));
+        if (!target) return fail('ERR_RT_CONNECTION_NOT_FOUND', `connection ${String(req.connectionId)} is not in the session`);
+        // Answer first: the moderator may be disconnecting itself.
+        queueMicrotask(() => this.destroyConnection(target, 'forceDisconnected'));
+        return;
+      }
+      case 'forceUnpublish': {
+        if (conn.role !== 'moderator') fail('ERR_RT_FORCE_UNPUBLISH_DENIED', 'only a moderator can force-unpublish');
+        if (!room.streams.has(String(req.streamId))) return fail('ERR_RT_STREAM_NOT_FOUND', `stream ${String(req.streamId)} is not in the session`);
+        this.removeStream(room, String(req.streamId), 'forceUnpublished', conn);
+        return;
+      }
+      case 'forceMuteStream': {
+        if (conn.role !== 'moderator') fail('ERR_RT_FORCE_MUTE_DENIED', 'only a moderator can force-mute');
+        if (!room.streams.has(String(req.streamId))) return fail('ERR_RT_STREAM_NOT_FOUND', `stream ${String(req.streamId)} is not in the session`);
+        this.muteStream(room, String(req.streamId));
+        return;
+      }
+      case 'forceMuteAll': {
+        if (conn.role !== 'moderator') fail('ERR_RT_FORCE_MUTE_DENIED', 'only a moderator can force-mute');
+        const excluded = Array.isArray(req.excludedStreamIds) ? req.excludedStreamIds.map(String) : [];
+        this.muteAll(room, excluded);
+        return;
+      }
+      case 'disableForceMute': {
+        if (conn.role !== 'moderator') fail('ERR_RT_FORCE_MUTE_DENIED', 'only a moderator can change force-mute');
+        this.unmuteAll(room);
+        return;
+      }
+      case 'disconnect':
+        return;
+      default:
+        return fail('ERR_RT_BAD_REQUEST', `unknown request type "${String((req as { type: unknown }).type)}"`);
+    }
+  }
+
+  private ownStream(conn: Connection, streamId: unknown): StreamState {
+    const s = conn.room.streams.get(String(streamId));
+    if (!s || s.owner !== conn) return fail('ERR_RT_STREAM_NOT_FOUND', `stream ${String(streamId)} is not published by this connection`);
+    return s;
+  }
+
+  private publish(conn: Connection, req: Extract<ClientRequest, { type: 'publish' }>): Record<string, unknown> {
+    const room = conn.room;
+    if (conn.role === 'subscriber') fail('ERR_RT_PERMISSION_DENIED', 'a subscriber token cannot publish');
+    if (typeof req.name !== 'string' || req.name.length > 1000) fail('ERR_RT_BAD_REQUEST', 'name must be a string of at most 1000 characters');
+    if (typeof req.hasAudio !== 'boolean' || typeof req.hasVideo !== 'boolean') fail('ERR_RT_BAD_REQUEST', 'hasAudio and hasVideo must be booleans');
+    if (req.videoType !== null && !(VIDEO_TYPES as readonly unknown[]).includes(req.videoType)) fail('ERR_RT_BAD_REQUEST', `videoType must be one of ${VIDEO_TYPES.join(', ')} or null`);
+    const dims = checkDimensions(req.videoDimensions, 'videoDimensions', true);
+    if (conn.streams.size >= 10) fail('ERR_RT_PERMISSION_DENIED', 'a connection may publish at most 10 streams');
+    const streamId = randomUUID();
+    const forceMuted = room.forceMute.active;
+    const rt: RtStream = {
+      streamId,
+      connection: conn.rt,
+      creationTime: Date.now(),
+      name: req.name,
+      hasAudio: req.hasAudio && !forceMuted,
+      hasVideo: req.hasVideo,
+      videoType: req.hasVideo ? (req.videoType ?? 'camera') : req.videoType,
+      videoDimensions: dims,
+      frameRate: typeof req.frameRate === 'number' ? req.frameRate : null,
+      layoutClassList: [...conn.token.initialLayoutClassList],
+    };
+    const state: StreamState = { rt, owner: conn, forceMuted };
+    room.streams.set(streamId, state);
+    conn.streams.add(streamId);
+    room.broadcast({ type: 'streamCreated', stream: rt }, conn);
+    this.emit(room, { event: 'streamCreated', stream: webhookStream(state) });
+    return { streamId, stream: rt, forceMuted };
+  }
+
+  private streamUpdate(conn: Connection, req: Extract<ClientRequest, { type: 'streamUpdate' }>): void {
+    const s = this.ownStream(conn, req.streamId);
+    const changes: ['hasAudio' | 'hasVideo' | 'videoDimensions', unknown][] = [];
+    if (req.hasAudio !== undefined) {
+      if (typeof req.hasAudio !== 'boolean') fail('ERR_RT_BAD_REQUEST', 'hasAudio must be a boolean');
+      changes.push(['hasAudio', req.hasAudio]);
+    }
+    if (req.hasVideo !== undefined) {
+      if (typeof req.hasVideo !== 'boolean') fail('ERR_RT_BAD_REQUEST', 'hasVideo must be a boolean');
+      changes.push(['hasVideo', req.hasVideo]);
+    }
+    if (req.videoDimensions !== undefined) changes.push(['videoDimensions', checkDimensions(req.videoDimensions, 'videoDimensions', false)]);
+    for (const [prop, value] of changes) this.setProperty(s, prop, value);
+  }
+
+  private setProperty(s: StreamState, prop: 'hasAudio' | 'hasVideo' | 'videoDimensions', value: unknown): void {
+    const old = s.rt[prop];
+    if (JSON.stringify(old) === JSON.stringify(value)) return;
+    s.rt = { ...s.rt, [prop]: value };
+    if (prop === 'hasAudio' && value === true) s.forceMuted = false;
+    s.owner.room.broadcast({ type: 'streamPropertyChanged', streamId: s.rt.streamId, changedProperty: prop, oldValue: old, newValue: value, stream: s.rt }, s.owner);
+  }
+
+  private muteStream(room: Room, streamId: string): void {
+    const s = room.streams.get(streamId);
+    if (!s) return;
+    s.forceMuted = true;
+    s.owner.send({ type: 'muteForced', streamId, active: true });
+    this.setProperty(s, 'hasAudio', false);
+  }
+
+  private muteAll(room: Room, excluded: string[]): void {
+    room.forceMute = { active: true, excluded: new Set(excluded) };
+    for (const id of [...room.streams.keys()]) if (!room.forceMute.excluded.has(id)) this.muteStream(room, id);
+    room.broadcast({ type: 'forceMuteState', active: true });
+  }
+
+  private unmuteAll(room: Room): void {
+    room.forceMute = { active: false, excluded: new Set() };
+    room.broadcast({ type: 'forceMuteState', active: false });
+  }
+
+  private emit(room: Room, e: Omit<SessionMonitoringEvent, 'sessionId' | 'projectId' | 'timestamp'>): void {
+    this.options.onEvent(room.apiKey, { sessionId: room.sessionId, projectId: room.apiKey, timestamp: Date.now(), ...e } as SessionMonitoringEvent);
+  }
+
+  /** The `LiveSessions` view for the REST routes. */
+  live(): LiveSessions {
+    const requireRoom = (sessionId: string, what: string): Room => {
+      const r = this.room(sessionId);
+      if (!r) throw new LiveError(what === 'stream' ? 'stream-not-found' : 'connection-not-found', `No ${what} of session ${sessionId} is live`);
+      return r;
+    };
+    const streamJson = (s: StreamState): StreamJson => ({ id: s.rt.streamId, ...(s.rt.videoType ? { videoType: s.rt.videoType } : {}), name: s.rt.name, layoutClassList: [...s.rt.layoutClassList] });
+    const connectionJson = (c: Connection): ConnectionJson => ({ connectionId: c.id, connectionState: 'Connected', createdAt: c.rt.creationTime });
+    return {
+      connectionCount: (sessionId) => this.room(sessionId)?.connections.size ?? 0,
+      listConnections: (sessionId) => [...(this.room(sessionId)?.connections.values() ?? [])].map(connectionJson),
+      listStreams: (sessionId) => [...(this.room(sessionId)?.streams.values() ?? [])].map(streamJson),
+      getStream: (sessionId, streamId) => {
+        const s = this.room(sessionId)?.streams.get(streamId);
+        return s ? streamJson(s) : undefined;
+      },
+      setStreamClassLists: (sessionId, items) => {
+        const room = requireRoom(sessionId, 'stream');
+        const found = items.map((i) => {
+          const s = room.streams.get(i.id);
+          if (!s) throw new LiveError('stream-not-found', `Stream ${i.id} is not in the session`);
+          return s;
+        });
+        found.forEach((s, idx) => {
+          s.rt = { ...s.rt, layoutClassList: [...items[idx]!.layoutClassList] };
+          room.broadcast({ type: 'streamClassListChanged', stream: s.rt });
+        });
+      },
+      signal: (sessionId, connectionId, signal) => {
+        const msg = { type: 'signal', from: null, signalType: signal.type ?? '', data: signal.data ?? '' } as const;
+        if (connectionId !== null) {
+          const room = requireRoom(sessionId, 'connection');
+          const c = room.connections.get(connectionId);
+          if (!c) throw new LiveError('connection-not-found', `Connection ${connectionId} is not connected to the session`);
+          c.send(msg);
+          return 1;
+        }
+        return this.room(sessionId)?.broadcast(msg) ?? 0;
+      },
+      forceDisconnect: (sessionId, connectionId) => {
+        const c = requireRoom(sessionId, 'connection').connections.get(connectionId);
+        if (!c) throw new LiveError('connection-not-found', `Connection ${connectionId} is not connected to the session`);
+        this.destroyConnection(c, 'forceDisconnected');
+      },
+      forceMuteStream: (sessionId, streamId) => {
+        const room = requireRoom(sessionId, 'stream');
+        if (!room.streams.has(streamId)) throw new LiveError('stream-not-found', `Stream ${streamId} is not in the session`);
+        this.muteStream(room, streamId);
+      },
+      forceMuteAll: (sessionId, excluded) => {
+        const room = this.room(sessionId);
+        if (room) this.muteAll(room, excluded);
+      },
+      disableForceMute: (sessionId) => {
+        const room = this.room(sessionId);
+        if (room) this.unmuteAll(room);
+      },
+    };
+  }
+
+  /** Close every connection (server shutdown). */
+  closeAll(): void {
+    for (const room of [...this.rooms.values()]) {
+      for (const c of [...room.connections.values()]) {
+        if (c.graceTimer) clearTimeout(c.graceTimer);
+        c.destroyed = true;
+        c.socket?.close(1001, 'server shutting down');
+      }
+    }
+    this.rooms.clear();
+  }
+}
+
+function checkDimensions(value: unknown, name: string, nullable: boolean): { width: number; height: number } | null {
+  if (value === null || value === undefined) {
+    if (nullable) return null;
+    return fail('ERR_RT_BAD_REQUEST', `${name} must be {width, height}`);
+  }
+  const v = value as { width?: unknown; height?: unknown };
+  if (typeof v !== 'object' || !Number.isInteger(v.width) || !Number.isInteger(v.height) || (v.width as number) < 0 || (v.height as number) < 0 || (v.width as number) > 10000 || (v.height as number) > 10000) {
+    return fail('ERR_RT_BAD_REQUEST', `${name} must be {width, height} with integers from 0 to 10000`);
+  }
+  return { width: v.width as number, height: v.height as number };
+}
+
+function webhookConnection(c: Connection): { id: string; createdAt: number; data: string } {
+  return { id: c.id, createdAt: c.rt.creationTime, data: c.rt.data };
+}
+
+function webhookStream(s: StreamState): NonNullable<SessionMonitoringEvent['stream']> {
+  return {
+    id: s.rt.streamId,
+    connection: webhookConnection(s.owner),
+    createdAt: s.rt.creationTime,
+    name: s.rt.name,
+    ...(s.rt.videoType && s.rt.hasVideo ? { videoType: s.rt.videoType } : {}),
+  };
+}
