@@ -1,4 +1,4 @@
-import type { ArchiveMode, MediaMode, Resolution } from '@tokhost/protocol';
+import type { ArchiveJson, ArchiveMode, ArchiveStatus, BroadcastJson, MediaMode, Resolution } from '@tokhost/protocol';
 
 /**
  * Persistent state behind one interface. Implementations: memory (tests) and SQLite (default).
@@ -28,16 +28,87 @@ export interface SessionRecord {
   createdAt: number;
 }
 
+/**
+ * An archive as persisted: the wire object plus the owning project. Only a real recording
+ * creates one (the REST layer never fabricates archives).
+ */
+export interface ArchiveRecord {
+  apiKey: string;
+  archive: ArchiveJson;
+}
+
+/** A broadcast as persisted: the wire object plus the owning project. */
+export interface BroadcastRecord {
+  apiKey: string;
+  broadcast: BroadcastJson;
+}
+
+/** Paging and filter options of the list methods. Defaults: offset 0, count 50. */
+export interface ListOptions {
+  offset?: number;
+  count?: number;
+  /** Only items of this session. */
+  sessionId?: string;
+}
+
+/** One page of a list plus the total number of matching items (OpenTok's `count`). */
+export interface Page<T> {
+  total: number;
+  items: T[];
+}
+
 /** The store. Methods are synchronous because better-sqlite3 is; keep them short. */
 export interface Store {
+  /** Which implementation this is, for logs. */
+  readonly kind: 'memory' | 'sqlite';
+
+  /** Throws `StoreError('ERR_STORE_CONFLICT')` when the key exists. */
   createProject(project: ProjectRecord): void;
   getProject(apiKey: string): ProjectRecord | undefined;
+  /** Every project, oldest first. */
   listProjects(): ProjectRecord[];
   updateProject(apiKey: string, changes: Partial<Pick<ProjectRecord, 'apiSecret' | 'name' | 'webhookUrl'>>): ProjectRecord | undefined;
 
+  /** Throws `StoreError('ERR_STORE_CONFLICT')` when the ID exists and `ERR_STORE_NO_PROJECT` for an unknown project. */
   createSession(session: SessionRecord): void;
   getSession(sessionId: string): SessionRecord | undefined;
+  /** Sessions of a project, oldest first. */
+  listSessions(apiKey: string, options?: ListOptions): Page<SessionRecord>;
 
-  /** Release resources (close the database). */
+  /** Throws `StoreError('ERR_STORE_CONFLICT')` when the ID exists. */
+  createArchive(record: ArchiveRecord): void;
+  /** The archive when it exists and belongs to `apiKey`. */
+  getArchive(apiKey: string, archiveId: string): ArchiveRecord | undefined;
+  /** Archives of a project, newest first (as OpenTok lists them). */
+  listArchives(apiKey: string, options?: ListOptions): Page<ArchiveRecord>;
+  /** Replace the stored archive object; `undefined` when there is no such archive. */
+  updateArchive(apiKey: string, archive: ArchiveJson): ArchiveRecord | undefined;
+  /** Remove the record; false when there was none. */
+  deleteArchive(apiKey: string, archiveId: string): boolean;
+
+  createBroadcast(record: BroadcastRecord): void;
+  getBroadcast(apiKey: string, broadcastId: string): BroadcastRecord | undefined;
+  /** Broadcasts of a project, newest first. */
+  listBroadcasts(apiKey: string, options?: ListOptions): Page<BroadcastRecord>;
+  updateBroadcast(apiKey: string, broadcast: BroadcastJson): BroadcastRecord | undefined;
+
+  /** Release resources (close the database). Further calls throw. */
   close(): void;
+}
+
+/** Archive statuses in which a recording is still running. */
+export const ACTIVE_ARCHIVE_STATUSES: readonly ArchiveStatus[] = ['started', 'paused'];
+
+export type StoreErrorCode = 'ERR_STORE_CONFLICT' | 'ERR_STORE_NO_PROJECT' | 'ERR_STORE_CLOSED' | 'ERR_STORE_SCHEMA' | 'ERR_STORE_MASTER_KEY' | 'ERR_STORE_INVALID';
+
+/** Errors raised by store implementations. */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }

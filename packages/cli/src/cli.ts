@@ -1,0 +1,244 @@
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import {
+  CONFIG_FIELDS,
+  ConfigError,
+  createProject,
+  createServer,
+  createSqliteStore,
+  loadConfig,
+  ProjectError,
+  rotateProjectSecret,
+  setProjectWebhook,
+  StoreError,
+} from '@tokhost/server';
+import type { ProjectRecord, ServerConfig, Store, TokhostServer } from '@tokhost/server';
+
+/** Where the CLI reads and writes; `bin.ts` passes the process's, tests their own. */
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  stdout: (line: string) => void;
+  stderr: (line: string) => void;
+  /** Called by `serve` once listening, with the running server (tests use it to stop it). */
+  onServing?: (server: TokhostServer) => void;
+}
+
+/** A usage mistake: exit code 2 with the message and a hint. */
+export class CliUsageError extends Error {
+  override readonly name = 'CliUsageError';
+  readonly code = 'ERR_CLI_USAGE';
+}
+
+export const USAGE = `Usage: tokhost <command> [options]
+
+Commands:
+  serve                              run the server (REST API, realtime, demo)
+  project create [--name N] [--api-key K --api-secret S]
+  project list
+  project show <apiKey>              prints the secret too
+  project rotate-secret <apiKey>     replaces the secret and prints the new one
+  project set-webhook <apiKey> <url> session-monitoring webhook (--clear to remove)
+  help                               this text
+
+Every command takes --data-dir DIR (default ./data, env TOKHOST_DATA_DIR) and --config FILE
+(JSON; default ./tokhost.config.json when present, env TOKHOST_CONFIG). project commands take --json.
+
+serve options (each also settable as env TOKHOST_* or in the config file; see docs/config.md):
+${Object.entries(CONFIG_FIELDS)
+  .map(([key, f]) => `  --${f.flag.padEnd(26)} ${f.help} (env ${f.env}, file "${key}")`)
+  .join('\n')}
+`;
+
+const CONFIG_FLAG_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
+  config: { type: 'string' },
+  ...Object.fromEntries(Object.values(CONFIG_FIELDS).map((f) => [f.flag, { type: f.flag === 'demo' ? ('boolean' as const) : ('string' as const) }])),
+};
+
+function parse(argv: string[], extra: NonNullable<ParseArgsConfig['options']>): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const r = parseArgs({ args: argv, options: { ...CONFIG_FLAG_OPTIONS, ...extra, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
+  } catch (err) {
+    throw new CliUsageError((err as Error).message);
+  }
+}
+
+function configFrom(values: Record<string, unknown>, io: CliIo, only?: string[]): ServerConfig {
+  const flags: Record<string, string | boolean | undefined> = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (k === 'help' || k === 'json' || k === 'name' || k === 'clear') continue;
+    if (only && !only.includes(k)) continue;
+    if (typeof v === 'string' || typeof v === 'boolean') flags[k] = v;
+  }
+  return loadConfig({ flags, env: io.env, cwd: io.cwd });
+}
+
+/**
+ * Run the `tokhost` command line. Resolves with the exit code (for `serve`, once the server has
+ * been stopped by SIGINT/SIGTERM).
+ */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(rest, io);
+      case 'project':
+        return projectCommand(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new CliUsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof CliUsageError) {
+      io.stderr(`tokhost: ${err.message}\nRun "tokhost help" for usage.`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr(`tokhost: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof ProjectError || err instanceof StoreError) {
+      io.stderr(`tokhost: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function serve(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(argv, {});
+  if (values.help) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  if (positionals.length > 0) throw new CliUsageError(`serve takes no arguments (got ${positionals.join(' ')})`);
+  const config = configFrom(values, io);
+  let server: TokhostServer;
+  try {
+    server = await createServer(config);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      io.stderr(`tokhost: port ${config.port} on ${config.host} is in use (try --port 0 for a free port)`);
+      return 1;
+    }
+    throw err;
+  }
+  io.stdout(`tokhost listening on ${server.url}`);
+  io.stdout(`  REST API (opentok apiUrl): ${server.url}    OpenAPI: ${server.url}/openapi.json`);
+  io.stdout(`  data: ${config.store === 'memory' ? 'in memory (nothing is kept)' : config.dataDir}`);
+  const seeded = server.defaultProject;
+  if (seeded.project && seeded.created && !config.apiKey) {
+    io.stdout(`  created project ${seeded.project.apiKey} — shown once, keep it:`);
+    io.stdout(`    API key:    ${seeded.project.apiKey}`);
+    io.stdout(`    API secret: ${seeded.project.apiSecret}`);
+    io.stdout(`    e.g. new OpenTok('${seeded.project.apiKey}', '<secret>', '${server.url}')`);
+  } else if (seeded.project) {
+    io.stdout(`  project ${seeded.project.apiKey} uses the API key and secret given in the configuration`);
+  } else {
+    const keys = server.store.listProjects().map((p) => p.apiKey);
+    io.stdout(`  projects: ${keys.join(', ')} (secrets: tokhost project show <apiKey> --data-dir ${config.dataDir})`);
+  }
+  io.onServing?.(server);
+  return new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      io.stdout(`tokhost: ${signal}, shutting down`);
+      server.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          io.stderr(`tokhost: shutdown failed: ${(err as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    server.httpServer.once('close', () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(0);
+    });
+  });
+}
+
+function describe(p: ProjectRecord, withSecret: boolean): string {
+  return [
+    `API key:    ${p.apiKey}`,
+    ...(withSecret ? [`API secret: ${p.apiSecret}`] : []),
+    `name:       ${p.name}`,
+    `created:    ${new Date(p.createdAt).toISOString()}`,
+    `webhook:    ${p.webhookUrl ?? '(none)'}`,
+  ].join('\n');
+}
+
+function projectCommand(argv: string[], io: CliIo): number {
+  const { values, positionals } = parse(argv, { name: { type: 'string' }, json: { type: 'boolean' }, clear: { type: 'boolean' } });
+  const [sub, ...args] = positionals;
+  if (values.help || !sub) {
+    io.stdout(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const config = configFrom(values, io, ['config', 'data-dir']);
+  const out = (p: ProjectRecord | ProjectRecord[], withSecret: boolean, text: string) => {
+    const strip = (r: ProjectRecord) => (withSecret ? r : { ...r, apiSecret: undefined });
+    io.stdout(values.json ? JSON.stringify(Array.isArray(p) ? p.map(strip) : strip(p), null, 2) : text);
+  };
+  const needKey = (n: number) => {
+    if (args.length !== n) throw new CliUsageError(`project ${sub} takes ${n === 1 ? '<apiKey>' : '<apiKey> <url>'}`);
+    return args[0]!;
+  };
+  const withStore = <T>(fn: (store: Store) => T): T => {
+    const store = createSqliteStore({ dataDir: config.dataDir });
+    try {
+      return fn(store);
+    } finally {
+      store.close();
+    }
+  };
+  switch (sub) {
+    case 'create': {
+      if (args.length > 0) throw new CliUsageError('project create takes no arguments');
+      if ((config.apiKey === null) !== (config.apiSecret === null)) throw new CliUsageError('--api-key and --api-secret go together');
+      const key = typeof values['api-key'] === 'string' ? values['api-key'] : undefined;
+      const secret = typeof values['api-secret'] === 'string' ? values['api-secret'] : undefined;
+      if ((key === undefined) !== (secret === undefined)) throw new CliUsageError('--api-key and --api-secret go together');
+      const p = withStore((s) =>
+        createProject(s, { ...(typeof values.name === 'string' ? { name: values.name } : {}), ...(key ? { apiKey: key } : {}), ...(secret ? { apiSecret: secret } : {}) }),
+      );
+      out(p, true, `created project\n${describe(p, true)}`);
+      return 0;
+    }
+    case 'list': {
+      const all = withStore((s) => s.listProjects());
+      out(all, false, all.length === 0 ? 'no projects' : all.map((p) => `${p.apiKey}  ${p.name}  ${new Date(p.createdAt).toISOString()}${p.webhookUrl ? `  webhook ${p.webhookUrl}` : ''}`).join('\n'));
+      return 0;
+    }
+    case 'show': {
+      const key = needKey(1);
+      const p = withStore((s) => s.getProject(key));
+      if (!p) throw new ProjectError('ERR_PROJECT_NOT_FOUND', `Project ${key} does not exist`);
+      out(p, true, describe(p, true));
+      return 0;
+    }
+    case 'rotate-secret': {
+      const p = withStore((s) => rotateProjectSecret(s, needKey(1)));
+      out(p, true, `new secret for project ${p.apiKey} (the old one no longer works)\n${describe(p, true)}`);
+      return 0;
+    }
+    case 'set-webhook': {
+      const p = values.clear ? withStore((s) => setProjectWebhook(s, needKey(1), null)) : withStore((s) => setProjectWebhook(s, needKey(2), args[1]!));
+      out(p, false, describe(p, false));
+      return 0;
+    }
+    default:
+      throw new CliUsageError(`unknown project command "${sub}"`);
+  }
+}

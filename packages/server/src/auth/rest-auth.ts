@@ -1,0 +1,98 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { LIMITS } from '@tokhost/protocol';
+import { HttpError } from '../http/errors.js';
+import type { ProjectRecord } from '../storage/store.js';
+
+/** Options of {@link authenticateRest}. */
+export interface RestAuthOptions {
+  /** Finds a project by API key. */
+  lookup: (apiKey: string) => ProjectRecord | undefined;
+  /** Now, seconds since the epoch (default: the clock). */
+  now?: number;
+  /** Tolerated clock skew, seconds. Default 30. */
+  clockSkewSeconds?: number;
+}
+
+/** How the request proved its project. */
+export interface RestIdentity {
+  project: ProjectRecord;
+  scheme: 'jwt' | 'partner-auth';
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const MAX_TOKEN_LENGTH = 8192;
+
+const deny = (code: 'ERR_AUTH_MISSING' | 'ERR_AUTH_INVALID' | 'ERR_AUTH_EXPIRED', message: string, description = message) => new HttpError(code, message, description);
+
+function decodeJson(part: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+  } catch (cause) {
+    throw new HttpError('ERR_AUTH_INVALID', 'Invalid token format', `The JWT ${what} is not base64url-encoded JSON`, { cause });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw deny('ERR_AUTH_INVALID', 'Invalid token format');
+  return value as Record<string, unknown>;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * Verify an `X-OPENTOK-AUTH` project JWT (reference §1.3) as every official SDK writes it:
+ * HS256 only (`alg: none` and every other algorithm are refused), `iss` as string or number,
+ * `ist` in the payload, the header or absent (but `"project"` when present), no `jti` needed,
+ * `exp` required and in the future, `iat` not in the future and `exp - iat` at most 300 s, each
+ * with `clockSkewSeconds` of tolerance.
+ */
+export function verifyProjectJwt(token: string, options: RestAuthOptions): ProjectRecord {
+  if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) throw deny('ERR_AUTH_INVALID', 'Invalid token format');
+  const [h, p, s] = token.split('.') as [string, string, string];
+  const header = decodeJson(h, 'header');
+  if (header.alg !== 'HS256') throw new HttpError('ERR_AUTH_INVALID', 'Invalid signature', `Unsupported JWT algorithm ${JSON.stringify(header.alg)}: only HS256 is accepted`);
+  if (header.ist !== undefined && header.ist !== 'project') throw deny('ERR_AUTH_INVALID', 'Invalid issuer type');
+  const claims = decodeJson(p, 'payload');
+  const iss = typeof claims.iss === 'number' && Number.isSafeInteger(claims.iss) ? String(claims.iss) : claims.iss;
+  if (typeof iss !== 'string' || !/^[0-9A-Za-z-]{1,64}$/.test(iss)) throw deny('ERR_AUTH_INVALID', 'Invalid issuer format');
+  const project = options.lookup(iss);
+  if (!project) throw deny('ERR_AUTH_INVALID', 'Issuer not found');
+  const expected = createHmac('sha256', project.apiSecret).update(`${h}.${p}`).digest('base64url');
+  if (!safeEqual(expected, s)) throw deny('ERR_AUTH_INVALID', 'Invalid signature');
+  if (claims.ist !== undefined && claims.ist !== 'project') throw deny('ERR_AUTH_INVALID', 'Invalid issuer type');
+
+  const now = options.now ?? Math.floor(Date.now() / 1000);
+  const skew = options.clockSkewSeconds ?? 30;
+  const { exp, iat } = claims;
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw deny('ERR_AUTH_INVALID', 'Invalid token', 'The JWT has no numeric exp claim');
+  if (iat !== undefined && (typeof iat !== 'number' || !Number.isFinite(iat))) throw deny('ERR_AUTH_INVALID', 'Invalid token', 'The JWT iat claim is not a number');
+  if (exp <= now - skew) throw deny('ERR_AUTH_EXPIRED', 'Token expired', 'The JWT exp claim is in the past');
+  if (typeof iat === 'number' && iat > now + skew) throw deny('ERR_AUTH_EXPIRED', 'Token not yet valid', 'The JWT iat claim is in the future');
+  const issuedAt = typeof iat === 'number' ? iat : now;
+  if (exp - issuedAt > LIMITS.restJwtLifetimeSeconds + skew) {
+    throw deny('ERR_AUTH_INVALID', 'Invalid token', `The JWT lifetime exceeds ${LIMITS.restJwtLifetimeSeconds} seconds`);
+  }
+  return project;
+}
+
+/**
+ * Authenticate a REST request from its headers: `X-OPENTOK-AUTH` (JWT) or the legacy
+ * `X-TB-PARTNER-AUTH: <apiKey>:<apiSecret>` (reference §1.4). Throws an `HttpError` (403) with
+ * OpenTok's messages.
+ */
+export function authenticateRest(headers: IncomingHttpHeaders, options: RestAuthOptions): RestIdentity {
+  const jwt = headers['x-opentok-auth'];
+  if (typeof jwt === 'string' && jwt !== '') return { project: verifyProjectJwt(jwt.trim(), options), scheme: 'jwt' };
+  const legacy = headers['x-tb-partner-auth'];
+  if (typeof legacy === 'string' && legacy !== '') {
+    const i = legacy.indexOf(':');
+    const key = i > 0 ? legacy.slice(0, i) : '';
+    const project = /^[0-9A-Za-z-]{1,64}$/.test(key) ? options.lookup(key) : undefined;
+    if (!project || !safeEqual(legacy.slice(i + 1), project.apiSecret)) throw deny('ERR_AUTH_INVALID', 'Invalid partner credentials');
+    return { project, scheme: 'partner-auth' };
+  }
+  throw deny('ERR_AUTH_MISSING', 'No suitable authentication found');
+}

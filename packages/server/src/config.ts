@@ -1,0 +1,285 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { isAbsolute, resolve } from 'node:path';
+
+/** A STUN/TURN server handed to browsers (RTCIceServer shape). */
+export interface IceServerConfig {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/**
+ * The validated, frozen server configuration. Built once by {@link validateConfig} (or
+ * {@link loadConfig} for file + environment + flags) and injected everywhere; nothing below the
+ * composition root reads `process.env`.
+ */
+export interface ServerConfig {
+  /** TCP port; `0` picks a free one. Default 3000. */
+  readonly port: number;
+  /** Interface to listen on. Default `127.0.0.1`. */
+  readonly host: string;
+  /** Absolute data directory (SQLite database and `master.key`). Default `./data`. */
+  readonly dataDir: string;
+  /** Store implementation. Default `sqlite`; `memory` keeps nothing across restarts (tests). */
+  readonly store: 'sqlite' | 'memory';
+  /** Seed a project with exactly this key (with `apiSecret`). Default none. */
+  readonly apiKey: string | null;
+  /** Secret of the seeded project (with `apiKey`). Default none. */
+  readonly apiSecret: string | null;
+  /** pino log level. Default `info`. */
+  readonly logLevel: LogLevel;
+  /** Largest accepted request body, bytes. Default 102400 (100 KiB). */
+  readonly maxBodyBytes: number;
+  /** Clock skew tolerated on REST JWT `iat`/`exp`, seconds. Default 30. */
+  readonly authClockSkewSeconds: number;
+  /** Serve the demo page (realtime layer). Default false. */
+  readonly demo: boolean;
+  /** Public IP announced in ICE candidates by the media engine. Default none (auto). */
+  readonly publicIp: string | null;
+  /** ICE servers handed to browsers. Default `[]`. */
+  readonly iceServers: readonly IceServerConfig[];
+  /** Shared secret for TURN REST credentials (coturn `static-auth-secret`). Default none. */
+  readonly turnSecret: string | null;
+  /** Lowest UDP port for media. Default none (engine picks). */
+  readonly rtcMinPort: number | null;
+  /** Highest UDP port for media. Default none (engine picks). */
+  readonly rtcMaxPort: number | null;
+  /** Lifetime of TURN REST credentials, seconds. Default 86400. */
+  readonly turnTtlSeconds: number;
+  /** How long a dropped client may reconnect into its connection, ms. Default 20000. */
+  readonly reconnectGraceMs: number;
+  /** WebSocket ping interval, ms. Default 10000. */
+  readonly pingIntervalMs: number;
+  /** Delays between webhook delivery attempts, ms. Default none (the realtime layer's own). */
+  readonly webhookRetryDelaysMs: readonly number[] | null;
+}
+
+/** What callers may pass: any subset, values not yet checked (strings from env/flags are coerced). */
+export type ServerConfigInput = { [K in keyof ServerConfig]?: unknown };
+
+/** Every problem found in a configuration, reported at once. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'ERR_CONFIG_INVALID';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+type Parser = (value: unknown, name: string, problems: string[]) => unknown;
+
+interface Field {
+  /** `--flag` name of `tokhost serve`. */
+  flag: string;
+  /** Environment variable. */
+  env: string;
+  default: unknown;
+  parse: Parser;
+  help: string;
+}
+
+function int(min: number, max: number): Parser {
+  return (value, name, problems) => {
+    const n = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
+      return undefined;
+    }
+    return n;
+  };
+}
+function str(pattern: RegExp, what: string): Parser {
+  return (value, name, problems) => {
+    if (typeof value !== 'string' || !pattern.test(value)) {
+      problems.push(`${name} must be ${what} (got ${JSON.stringify(value)})`);
+      return undefined;
+    }
+    return value;
+  };
+}
+function oneOf<T extends string>(values: readonly T[]): Parser {
+  return (value, name, problems) => {
+    if (typeof value !== 'string' || !values.includes(value as T)) {
+      problems.push(`${name} must be one of ${values.join(', ')} (got ${JSON.stringify(value)})`);
+      return undefined;
+    }
+    return value;
+  };
+}
+const bool: Parser = (value, name, problems) => {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === '1' || value === '') return true;
+  if (value === 'false' || value === '0') return false;
+  problems.push(`${name} must be true or false (got ${JSON.stringify(value)})`);
+  return undefined;
+};
+const nullable =
+  (p: Parser): Parser =>
+  (value, name, problems) =>
+    value === null ? null : p(value, name, problems);
+
+const iceServers: Parser = (value, name, problems) => {
+  let v = value;
+  if (typeof v === 'string') {
+    try {
+      v = JSON.parse(v);
+    } catch {
+      problems.push(`${name} must be a JSON array of {urls, username?, credential?}`);
+      return undefined;
+    }
+  }
+  if (!Array.isArray(v)) {
+    problems.push(`${name} must be an array of {urls, username?, credential?}`);
+    return undefined;
+  }
+  const out: IceServerConfig[] = [];
+  v.forEach((s: unknown, i) => {
+    const entry = s as Record<string, unknown>;
+    const urls = typeof entry?.urls === 'string' ? [entry.urls] : entry?.urls;
+    if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === 'string' && /^(stun|stuns|turn|turns):\S+$/.test(u))) {
+      problems.push(`${name}[${i}].urls must be stun:/turn:/turns: URLs`);
+      return;
+    }
+    for (const k of ['username', 'credential'] as const) {
+      if (entry[k] !== undefined && typeof entry[k] !== 'string') problems.push(`${name}[${i}].${k} must be a string`);
+    }
+    out.push(Object.freeze({ urls: entry.urls as string | string[], ...(entry.username ? { username: entry.username as string } : {}), ...(entry.credential ? { credential: entry.credential as string } : {}) }));
+  });
+  return Object.freeze(out);
+};
+
+/** The schema: one entry per setting, with its flag, environment variable and default. */
+export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
+  port: { flag: 'port', env: 'TOKHOST_PORT', default: 3000, parse: int(0, 65535), help: 'TCP port, 0 picks a free one' },
+  host: { flag: 'host', env: 'TOKHOST_HOST', default: '127.0.0.1', parse: str(/^[A-Za-z0-9.:\-[\]%]{1,253}$/, 'a host name or IP address'), help: 'interface to listen on' },
+  dataDir: { flag: 'data-dir', env: 'TOKHOST_DATA_DIR', default: './data', parse: str(/^.{1,4096}$/s, 'a directory path'), help: 'SQLite database and master.key' },
+  store: { flag: 'store', env: 'TOKHOST_STORE', default: 'sqlite', parse: oneOf(['sqlite', 'memory'] as const), help: 'sqlite or memory' },
+  apiKey: { flag: 'api-key', env: 'TOKHOST_API_KEY', default: null, parse: nullable(str(/^[0-9]{1,20}$/, 'a numeric string of up to 20 digits')), help: 'seed a project with this API key' },
+  apiSecret: { flag: 'api-secret', env: 'TOKHOST_API_SECRET', default: null, parse: nullable(str(/^[\x21-\x7e]{8,256}$/, '8 to 256 printable ASCII characters without spaces')), help: 'secret of the seeded project' },
+  logLevel: { flag: 'log-level', env: 'TOKHOST_LOG_LEVEL', default: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), help: 'pino log level' },
+  maxBodyBytes: { flag: 'max-body-bytes', env: 'TOKHOST_MAX_BODY_BYTES', default: 102_400, parse: int(1024, 64 * 1024 * 1024), help: 'largest request body, bytes' },
+  authClockSkewSeconds: { flag: 'auth-clock-skew', env: 'TOKHOST_AUTH_CLOCK_SKEW', default: 30, parse: int(0, 600), help: 'tolerated clock skew on REST JWTs, seconds' },
+  demo: { flag: 'demo', env: 'TOKHOST_DEMO', default: false, parse: bool, help: 'serve the demo page' },
+  publicIp: {
+    flag: 'public-ip',
+    env: 'TOKHOST_PUBLIC_IP',
+    default: null,
+    parse: nullable((v, name, problems) => {
+      if (typeof v !== 'string' || isIP(v) === 0) {
+        problems.push(`${name} must be an IPv4 or IPv6 address (got ${JSON.stringify(v)})`);
+        return undefined;
+      }
+      return v;
+    }),
+    help: 'public IP for ICE candidates',
+  },
+  iceServers: { flag: 'ice-servers', env: 'TOKHOST_ICE_SERVERS', default: [], parse: iceServers, help: 'JSON array of ICE servers for browsers' },
+  turnSecret: { flag: 'turn-secret', env: 'TOKHOST_TURN_SECRET', default: null, parse: nullable(str(/^\S{16,512}$/, 'at least 16 characters without spaces')), help: 'TURN REST shared secret' },
+  rtcMinPort: { flag: 'rtc-min-port', env: 'TOKHOST_RTC_MIN_PORT', default: null, parse: nullable(int(1024, 65535)), help: 'lowest UDP media port' },
+  rtcMaxPort: { flag: 'rtc-max-port', env: 'TOKHOST_RTC_MAX_PORT', default: null, parse: nullable(int(1024, 65535)), help: 'highest UDP media port' },
+  turnTtlSeconds: { flag: 'turn-ttl', env: 'TOKHOST_TURN_TTL', default: 86_400, parse: int(60, 7 * 86_400), help: 'TURN credential lifetime, seconds' },
+  reconnectGraceMs: { flag: 'reconnect-grace-ms', env: 'TOKHOST_RECONNECT_GRACE_MS', default: 20_000, parse: int(0, 300_000), help: 'client reconnection window, ms' },
+  pingIntervalMs: { flag: 'ping-interval-ms', env: 'TOKHOST_PING_INTERVAL_MS', default: 10_000, parse: int(100, 600_000), help: 'WebSocket ping interval, ms' },
+  webhookRetryDelaysMs: {
+    flag: 'webhook-retry-delays-ms',
+    env: 'TOKHOST_WEBHOOK_RETRY_DELAYS_MS',
+    default: null,
+    parse: nullable((value, name, problems) => {
+      const list = typeof value === 'string' ? value.split(',').map((v) => v.trim()) : value;
+      if (!Array.isArray(list) || list.length > 20 || !list.every((v) => /^\d{1,9}$/.test(String(v)))) {
+        problems.push(`${name} must be a list of up to 20 delays in ms (got ${JSON.stringify(value)})`);
+        return undefined;
+      }
+      return Object.freeze(list.map(Number));
+    }),
+    help: 'comma-separated webhook retry delays, ms',
+  },
+};
+
+/**
+ * Validate a configuration against the schema: defaults filled in, strings coerced, every problem
+ * collected into one {@link ConfigError}. The result is frozen.
+ *
+ * @param cwd base for a relative `dataDir` (default `process.cwd()`).
+ * @example
+ * const config = validateConfig({ port: 0, store: 'memory' });
+ */
+export function validateConfig(input: ServerConfigInput, cwd: string = process.cwd()): ServerConfig {
+  const problems: string[] = [];
+  if (input === null || typeof input !== 'object') throw new ConfigError(['configuration must be an object']);
+  for (const key of Object.keys(input)) {
+    if (!(key in CONFIG_FIELDS)) problems.push(`unknown setting "${key}"`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(CONFIG_FIELDS) as [keyof ServerConfig, Field][]) {
+    const raw = input[key];
+    out[key] = raw === undefined ? field.default : field.parse(raw, key, problems);
+  }
+  if ((out.apiKey === null) !== (out.apiSecret === null)) problems.push('apiKey and apiSecret must be given together');
+  if ((out.rtcMinPort === null) !== (out.rtcMaxPort === null)) problems.push('rtcMinPort and rtcMaxPort must be given together');
+  if (typeof out.rtcMinPort === 'number' && typeof out.rtcMaxPort === 'number' && out.rtcMinPort > out.rtcMaxPort) {
+    problems.push('rtcMinPort must not be greater than rtcMaxPort');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (typeof out.dataDir === 'string' && !isAbsolute(out.dataDir)) out.dataDir = resolve(cwd, out.dataDir);
+  return Object.freeze(out) as unknown as ServerConfig;
+}
+
+/** Sources of {@link loadConfig}; the CLI passes `process.env` and the parsed flags. */
+export interface LoadConfigOptions {
+  /** Flags by their `--name` (without dashes), e.g. `{ port: '0', 'data-dir': '/tmp/x' }`. */
+  flags?: Record<string, string | boolean | undefined>;
+  /** Environment variables (`TOKHOST_*`). */
+  env?: Record<string, string | undefined>;
+  /** Working directory for relative paths and the default config file. */
+  cwd?: string;
+  /** Path of a JSON config file; else `TOKHOST_CONFIG`, else `./tokhost.config.json` if present. */
+  configFile?: string;
+}
+
+/**
+ * Load the configuration from a JSON file, `TOKHOST_*` environment variables and command-line
+ * flags (later sources win), then {@link validateConfig} it once.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? {};
+  const flags = options.flags ?? {};
+  const problems: string[] = [];
+  const merged: Record<string, unknown> = {};
+
+  const explicitFile = options.configFile ?? (typeof flags.config === 'string' ? flags.config : undefined) ?? env.TOKHOST_CONFIG;
+  const file = explicitFile ? resolve(cwd, explicitFile) : resolve(cwd, 'tokhost.config.json');
+  if (explicitFile || existsSync(file)) {
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) problems.push(`config file ${file} must hold a JSON object`);
+      else Object.assign(merged, parsed);
+    } catch (err) {
+      problems.push(`config file ${file}: ${(err as Error).message}`);
+    }
+  }
+  for (const [key, field] of Object.entries(CONFIG_FIELDS)) {
+    const v = env[field.env];
+    if (v !== undefined && v !== '') merged[key] = v;
+  }
+  const knownFlags = new Map(Object.entries(CONFIG_FIELDS).map(([k, f]) => [f.flag, k]));
+  for (const [flag, v] of Object.entries(flags)) {
+    if (v === undefined || flag === 'config') continue;
+    const key = knownFlags.get(flag);
+    if (!key) problems.push(`unknown flag --${flag}`);
+    else merged[key] = v;
+  }
+  let config: ServerConfig | undefined;
+  try {
+    config = validateConfig(merged, cwd);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  if (problems.length > 0 || !config) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,126 @@
+import { createServer as createHttpServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ServerConfig, ServerConfigInput } from './config.js';
+import { validateConfig } from './config.js';
+import { createRestHandler } from './http/rest.js';
+import { createLogger } from './logger.js';
+import type { Logger } from './logger.js';
+import { createRealtime } from './realtime/index.js';
+import type { Realtime } from './realtime/index.js';
+import { seedProjects } from './services/projects.js';
+import type { SeedResult } from './services/projects.js';
+import { createMemoryStore } from './storage/memory.js';
+import { createSqliteStore } from './storage/sqlite.js';
+import type { Store } from './storage/store.js';
+
+/** A running Tokhost server. */
+export interface TokhostServer {
+  /** Base URL, e.g. `http://127.0.0.1:3000` (the real port when `port` was 0): pass it as opentok-node's `apiUrl`. */
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  /** The validated, frozen configuration. */
+  readonly config: ServerConfig;
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly httpServer: Server;
+  /** What start-up did about projects: the seeded or newly created default project, if any. */
+  readonly defaultProject: SeedResult;
+  /** Closes the realtime layer, the HTTP server (and its connections), then the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Parts a caller may inject instead of the ones the config selects (tests). */
+export interface CreateServerDeps {
+  /** Use this store instead of opening the configured one; `close()` then closes it too. */
+  store?: Store;
+  /** Use this logger. */
+  logger?: Logger;
+  /** Write logs here instead of stdout (ignored when `logger` is given). */
+  logStream?: NodeJS.WritableStream;
+}
+
+/**
+ * The composition root: validates the configuration once, opens the store, seeds projects,
+ * builds the realtime layer and the REST handler, and listens.
+ *
+ * HTTP requests go to the REST API first, then to the realtime layer (browser SDK, demo), else
+ * 404; WebSocket upgrades go to the realtime layer.
+ *
+ * @example
+ * const server = await createServer({ port: 0, store: 'memory', apiKey: '123456', apiSecret: 'x'.repeat(40) });
+ * const ot = new OpenTok('123456', 'x'.repeat(40), server.url);
+ * await server.close();
+ */
+export async function createServer(input: ServerConfigInput = {}, deps: CreateServerDeps = {}): Promise<TokhostServer> {
+  const config = validateConfig(input);
+  const logger = deps.logger ?? createLogger(config.logLevel, deps.logStream);
+  const store = deps.store ?? (config.store === 'memory' ? createMemoryStore() : createSqliteStore({ dataDir: config.dataDir }));
+  let realtime: Realtime | undefined;
+  try {
+    const defaultProject = seedProjects(store, config);
+    realtime = createRealtime({ store, logger, config: config as unknown as Readonly<Record<string, unknown>> });
+    const rt = realtime;
+    const rest = createRestHandler({ store, live: rt.live, config, logger });
+
+    const httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
+      try {
+        if (rest(req, res)) return;
+        if (rt.handleHttp(req, res)) return;
+      } catch (err) {
+        logger.error({ err, method: req.method }, 'request handler threw');
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
+          res.end(JSON.stringify({ code: 500, message: 'Internal server error', description: 'The server failed to handle the request' }));
+        } else res.destroy();
+        return;
+      }
+      const body = JSON.stringify({ code: 404, message: 'Not Found', description: 'No resource at this path' });
+      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+    httpServer.on('upgrade', (req, socket, head) => rt.handleUpgrade(req, socket, head));
+    httpServer.on('clientError', (err, socket) => {
+      if (socket.writable && !(err as NodeJS.ErrnoException).code?.startsWith('ECONN')) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, config.host, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
+    });
+    const address = httpServer.address() as AddressInfo;
+    const hostInUrl = address.family === 'IPv6' || config.host.includes(':') ? `[${config.host.replace(/^\[|\]$/g, '')}]` : config.host;
+    const url = `http://${hostInUrl}:${address.port}`;
+    logger.info({ url, store: store.kind, dataDir: store.kind === 'sqlite' ? config.dataDir : undefined }, 'listening');
+
+    let closing: Promise<void> | undefined;
+    return Object.freeze({
+      url,
+      port: address.port,
+      host: config.host,
+      config,
+      store,
+      logger,
+      httpServer,
+      defaultProject,
+      close: () =>
+        (closing ??= (async () => {
+          await rt.close().catch((err: unknown) => logger.error({ err }, 'realtime close failed'));
+          await new Promise<void>((resolve) => {
+            httpServer.close(() => resolve());
+            httpServer.closeAllConnections();
+          });
+          store.close();
+        })()),
+    });
+  } catch (err) {
+    await realtime?.close().catch(() => undefined);
+    store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,73 @@
+import { ERROR_TABLE } from './errors.js';
+import type { Route } from './router.js';
+import { PARAM_PATTERNS } from './router.js';
+
+/**
+ * The OpenAPI 3.1 description served at `/openapi.json`, built from the route table so the two
+ * cannot drift apart.
+ */
+export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const path = route.path.replace(/:([A-Za-z]+)/g, '{$1}');
+    const params = [...route.path.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]!);
+    const errorStatuses = [...new Set(Object.values(ERROR_TABLE).map((e) => e.status))].sort();
+    const responses: Record<string, unknown> = {
+      [String(route.success)]: {
+        description: 'Success',
+        ...(route.success === 204 ? {} : { content: { [route.path.endsWith(':streamId') && route.method === 'GET' ? 'text/plain' : 'application/json']: { schema: { type: route.path === '/session/create' ? 'array' : 'object' } } } }),
+      },
+    };
+    for (const status of errorStatuses) responses[String(status)] = { $ref: '#/components/responses/Error' };
+    paths[path] ??= {};
+    paths[path][route.method.toLowerCase()] = {
+      summary: route.summary,
+      security: [{ opentokJwt: [] }, { partnerAuth: [] }],
+      parameters: params.map((name) => ({
+        name: name === 'key' ? 'key' : name,
+        in: 'path',
+        required: true,
+        schema: { type: 'string', pattern: PARAM_PATTERNS[name]?.pattern.source },
+        description: name === 'key' ? 'API key; must equal the JWT iss' : PARAM_PATTERNS[name]?.what,
+      })),
+      ...(route.body
+        ? {
+            requestBody: {
+              required: false,
+              content: {
+                [route.path === '/session/create' ? 'application/x-www-form-urlencoded' : 'application/json']: {
+                  schema: { type: 'object', properties: Object.fromEntries(Object.entries(route.body).map(([k, d]) => [k, { description: d }])) },
+                },
+              },
+            },
+          }
+        : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Tokhost REST API',
+      version: '2',
+      description: 'The OpenTok server REST API as served by Tokhost. Errors are {code, message, description}; see docs/rest-api.md and docs/errors.md.',
+    },
+    paths,
+    components: {
+      securitySchemes: {
+        opentokJwt: { type: 'apiKey', in: 'header', name: 'X-OPENTOK-AUTH', description: 'HS256 JWT signed with the project secret: iss = API key, ist = project, iat, exp ≤ iat + 300' },
+        partnerAuth: { type: 'apiKey', in: 'header', name: 'X-TB-PARTNER-AUTH', description: 'Legacy: <apiKey>:<apiSecret>' },
+      },
+      responses: {
+        Error: {
+          description: 'Error',
+          content: {
+            'application/json': {
+              schema: { type: 'object', required: ['code', 'message', 'description'], properties: { code: { type: 'integer' }, message: { type: 'string' }, description: { type: 'string' } } },
+            },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,131 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authenticateRest } from '../auth/rest-auth.js';
+import { errorXml } from '../services/sessions.js';
+import { StoreError } from '../storage/store.js';
+import { readBody, parseJsonBody } from './body.js';
+import { HttpError } from './errors.js';
+import { buildOpenApi } from './openapi.js';
+import type { RestDeps, Route, RouteContext, RouteResult } from './router.js';
+import { createRouter, parseTarget, validateParams } from './router.js';
+import { archiveRoutes } from './routes/archives.js';
+import { broadcastRoutes } from './routes/broadcasts.js';
+import { acceptsJson, sessionRoutes } from './routes/sessions.js';
+import { sipRoutes } from './routes/sip.js';
+import { streamRoutes } from './routes/streams.js';
+
+/** Every REST route, in the order of reference §3. */
+export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes, ...broadcastRoutes, ...streamRoutes, ...sipRoutes];
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function send(res: ServerResponse, result: RouteResult, extraHeaders: Record<string, string> = {}): void {
+  const headers: Record<string, string | number> = { 'cache-control': 'no-store', ...extraHeaders };
+  let payload: string | undefined;
+  if ('json' in result) {
+    payload = JSON.stringify(result.json);
+    headers['content-type'] = result.contentType ?? JSON_TYPE;
+  } else if ('text' in result) {
+    payload = result.text;
+    headers['content-type'] = result.contentType;
+  }
+  if (payload !== undefined) headers['content-length'] = Buffer.byteLength(payload);
+  else if (result.status !== 204) headers['content-length'] = 0;
+  res.writeHead(result.status, headers);
+  res.end(payload);
+}
+
+/**
+ * The REST layer: returns a function that answers a request when its path belongs to the REST API
+ * (`/v2/…`, `/session/create`, `/openapi.json`) and returns false otherwise, so the caller can
+ * hand the request to the realtime layer.
+ */
+export function createRestHandler(deps: RestDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const match = createRouter(REST_ROUTES);
+  const openapi = JSON.stringify(buildOpenApi(REST_ROUTES));
+  const { logger, config, store } = deps;
+
+  return (req, res) => {
+    const url = req.url ?? '/';
+    let target: ReturnType<typeof parseTarget>;
+    try {
+      target = parseTarget(url);
+    } catch (err) {
+      const first = url.split('/').filter(Boolean)[0] ?? '';
+      if (first !== 'v2' && first !== 'session' && first !== 'hl') return false;
+      finish(req, res, err, Date.now(), undefined);
+      return true;
+    }
+    const { segments, query } = target;
+    const first = segments[0];
+    const isSessionCreate = first === 'session' && segments[1] === 'create' && segments.length === 2;
+    if (first === 'openapi.json' && segments.length === 1 && req.method === 'GET') {
+      send(res, { status: 200, text: openapi, contentType: JSON_TYPE });
+      return true;
+    }
+    if (first !== 'v2' && !isSessionCreate) return false;
+
+    const started = Date.now();
+    let apiKey: string | undefined;
+    void (async () => {
+      const m = match(req.method ?? 'GET', segments);
+      if (m.kind === 'none') throw new HttpError('ERR_NOT_FOUND', 'Not Found', `No REST resource at ${req.method} ${segments.join('/')}`);
+      if (m.kind === 'method-not-allowed') {
+        throw new HttpError('ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed', `Allowed: ${m.allow.join(', ')}`, { headers: { allow: m.allow.join(', ') } });
+      }
+      const identity = authenticateRest(req.headers, { lookup: (k) => store.getProject(k), clockSkewSeconds: config.authClockSkewSeconds });
+      apiKey = identity.project.apiKey;
+      if (m.params.key !== undefined && m.params.key !== identity.project.apiKey) {
+        throw new HttpError('ERR_AUTH_FORBIDDEN', 'Invalid issuer', 'The API key in the path does not match the credentials');
+      }
+      validateParams(m.params);
+      let rawBody: Promise<Buffer> | undefined;
+      const raw = () => (rawBody ??= readBody(req, config.maxBodyBytes));
+      const ctx: RouteContext = {
+        req,
+        res,
+        params: m.params,
+        query,
+        project: identity.project,
+        deps,
+        raw,
+        json: async () => parseJsonBody(req, await raw()),
+      };
+      // A body the handler does not read is discarded by node:http once the answer is sent.
+      return m.route.handler(ctx);
+    })().then(
+      (result) => {
+        send(res, result);
+        logger.info({ method: req.method, path: pathOnly(url), status: result.status, ms: Date.now() - started, apiKey }, 'request');
+      },
+      (err: unknown) => finish(req, res, err, started, apiKey, isSessionCreate && !acceptsJson(req.headers.accept)),
+    );
+    return true;
+  };
+
+  function finish(req: IncomingMessage, res: ServerResponse, err: unknown, started: number, apiKey: string | undefined, xml = false): void {
+    const url = req.url ?? '/';
+    let httpError: HttpError;
+    if (err instanceof HttpError) httpError = err;
+    else if (err instanceof StoreError && err.code === 'ERR_STORE_CONFLICT') httpError = new HttpError('ERR_CONFLICT', 'Conflict', err.message, { cause: err });
+    else {
+      logger.error({ err, method: req.method, path: pathOnly(url), apiKey }, 'request failed');
+      httpError = new HttpError('ERR_INTERNAL', 'Internal server error', 'The server failed to handle the request', { cause: err });
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = httpError.body();
+    const result: RouteResult = xml
+      ? { status: httpError.status, text: errorXml(body.code, body.message, body.description), contentType: 'text/xml; charset=utf-8' }
+      : { status: httpError.status, json: body };
+    send(res, result, httpError.headers);
+    logger.info({ method: req.method, path: pathOnly(url), status: httpError.status, code: httpError.code, ms: Date.now() - started, apiKey }, 'request');
+  }
+}
+
+/** The path without the query (never logged: it could carry a caller's data). */
+function pathOnly(url: string): string {
+  const q = url.indexOf('?');
+  return (q === -1 ? url : url.slice(0, q)).slice(0, 512);
+}

@@ -1,0 +1,129 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { ServerConfig } from '../config.js';
+import type { LiveSessions } from '../services/live.js';
+import type { ProjectRecord, Store } from '../storage/store.js';
+import { HttpError } from './errors.js';
+
+/** What every route handler can use. */
+export interface RestDeps {
+  store: Store;
+  live: LiveSessions;
+  config: ServerConfig;
+  logger: Logger;
+}
+
+/** A handler's answer. `json` is serialised with `application/json` unless `contentType` says otherwise. */
+export type RouteResult =
+  | { status: number; json: unknown; contentType?: string }
+  | { status: number; text: string; contentType: string }
+  | { status: number };
+
+/** The request as a handler sees it: validated path parameters, the authenticated project. */
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Readonly<Record<string, string>>;
+  query: URLSearchParams;
+  project: ProjectRecord;
+  deps: RestDeps;
+  /** The body parsed as JSON (`{}` when empty), within the size limit. */
+  json(): Promise<unknown>;
+  /** The raw body, within the size limit. */
+  raw(): Promise<Buffer>;
+}
+
+/** One REST route. `path` uses `:name` parameters, validated by {@link PARAM_PATTERNS}. */
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  /** Short description for /openapi.json and docs. */
+  summary: string;
+  /** Documented success status. */
+  success: number;
+  /** Body fields for /openapi.json (name → description). */
+  body?: Record<string, string>;
+  handler(ctx: RouteContext): Promise<RouteResult> | RouteResult;
+}
+
+/**
+ * Path parameters and what they must look like. Checked before any handler runs, so no handler
+ * ever sees a traversal sequence, a control character or an over-long ID.
+ */
+export const PARAM_PATTERNS: Record<string, { pattern: RegExp; what: string }> = {
+  key: { pattern: /^[0-9A-Za-z-]{1,64}$/, what: 'an API key' },
+  sessionId: { pattern: /^[0-9]_[A-Za-z0-9_\-+/=]{1,253}$/, what: 'a session ID' },
+  archiveId: { pattern: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'an archive ID (UUID)' },
+  broadcastId: { pattern: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'a broadcast ID (UUID)' },
+  streamId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a stream ID' },
+  connectionId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a connection ID' },
+};
+
+interface CompiledRoute {
+  route: Route;
+  segments: string[];
+}
+
+/** Result of matching a path against the table. */
+export type Match =
+  | { kind: 'route'; route: Route; params: Record<string, string> }
+  | { kind: 'method-not-allowed'; allow: string[] }
+  | { kind: 'none' };
+
+/**
+ * Split a request target into decoded path segments and the query. Repeated slashes collapse
+ * (opentok-node with a trailing-slash `apiUrl` sends `//session/create`), a trailing slash is
+ * ignored, and the legacy aliases of reference §1.1 map to their current paths.
+ */
+export function parseTarget(url: string): { segments: string[]; query: URLSearchParams } {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+  let segments: string[];
+  try {
+    segments = path
+      .split('/')
+      .filter((s) => s !== '')
+      .map((s) => decodeURIComponent(s));
+  } catch (cause) {
+    throw new HttpError('ERR_REQUEST_INVALID', 'Invalid request path', 'The path holds an invalid percent-encoding', { cause });
+  }
+  if (segments[0] === 'v2' && segments[1] === 'partner') segments[1] = 'project';
+  if (segments[0] === 'hl' && segments[1] === 'session' && segments[2] === 'create' && segments.length === 3) segments = ['session', 'create'];
+  if (segments[0] === 'v2' && segments[1] === 'project' && segments[3] === 'call' && segments.length === 4) segments[3] = 'dial';
+  return { segments, query };
+}
+
+/** Compile a route table once; matching is by segment count, then literal/parameter. */
+export function createRouter(routes: readonly Route[]): (method: string, segments: string[]) => Match {
+  const compiled: CompiledRoute[] = routes.map((route) => ({ route, segments: route.path.split('/').filter(Boolean) }));
+  return (method, segments) => {
+    const allow: string[] = [];
+    for (const c of compiled) {
+      if (c.segments.length !== segments.length) continue;
+      const params: Record<string, string> = {};
+      let ok = true;
+      for (let i = 0; i < c.segments.length; i++) {
+        const pat = c.segments[i]!;
+        const seg = segments[i]!;
+        if (pat.startsWith(':')) params[pat.slice(1)] = seg;
+        else if (pat !== seg) {
+          ok = false;
+          break;
+        }
+      }
+      if (!ok) continue;
+      if (c.route.method === method) return { kind: 'route', route: c.route, params };
+      allow.push(c.route.method);
+    }
+    return allow.length > 0 ? { kind: 'method-not-allowed', allow } : { kind: 'none' };
+  };
+}
+
+/** Check every path parameter against {@link PARAM_PATTERNS}; 400 naming the first bad one. */
+export function validateParams(params: Record<string, string>): void {
+  for (const [name, value] of Object.entries(params)) {
+    const rule = PARAM_PATTERNS[name];
+    if (rule && !rule.pattern.test(value)) throw new HttpError('ERR_REQUEST_INVALID', `Invalid ${name}`, `${name} in the path must be ${rule.what}`);
+  }
+}

@@ -1,0 +1,47 @@
+import type { ConnectionListJson } from '@tokhost/protocol';
+import { createSession, parseSessionOptions, requireSession, sessionCreateItem, sessionCreateXml } from '../../services/sessions.js';
+import { parseFormBody } from '../body.js';
+import { viaLive } from '../live-errors.js';
+import type { Route } from '../router.js';
+
+/** True when the client accepts JSON (node, Java, Python); Ruby (`*\/*`) and PHP (none) get XML. */
+export function acceptsJson(accept: string | undefined): boolean {
+  return typeof accept === 'string' && /application\/(json|\*)|\+json/i.test(accept);
+}
+
+/** `POST /session/create` (reference §3.1) and list connections. */
+export const sessionRoutes: Route[] = [
+  {
+    method: 'POST',
+    path: '/session/create',
+    summary: 'Create a session (form-encoded body; JSON array or XML answer by Accept)',
+    success: 200,
+    body: {
+      'p2p.preference': 'enabled = relayed, disabled = routed (default disabled)',
+      archiveMode: 'manual (default) | always (routed only)',
+      location: 'IPv4 location hint',
+      e2ee: 'true | false (routed, not with archiveMode=always)',
+      archiveName: 'name of automatic archives, ≤80 characters (archiveMode=always only)',
+      archiveResolution: 'resolution of automatic archives (archiveMode=always only)',
+    },
+    async handler(ctx) {
+      const fields = parseFormBody(ctx.req, await ctx.raw());
+      const options = parseSessionOptions(fields, ctx.project.apiKey);
+      const session = createSession(ctx.deps.store, ctx.project.apiKey, options);
+      if (acceptsJson(ctx.req.headers.accept)) return { status: 200, json: [sessionCreateItem(session)] };
+      return { status: 200, text: sessionCreateXml(session), contentType: 'text/xml; charset=utf-8' };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v2/project/:key/session/:sessionId/connection',
+    summary: 'List the connections of a session',
+    success: 200,
+    handler(ctx) {
+      const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
+      const items = viaLive(() => ctx.deps.live.listConnections(session.sessionId));
+      const json: ConnectionListJson = { count: items.length, projectId: ctx.project.apiKey, sessionId: session.sessionId, items };
+      return { status: 200, json };
+    },
+  },
+];

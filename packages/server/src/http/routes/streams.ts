@@ -1,0 +1,139 @@
+import { LIMITS, SIGNAL_TYPE_PATTERN } from '@tokhost/protocol';
+import { requireSession } from '../../services/sessions.js';
+import { HttpError, invalid } from '../errors.js';
+import { viaLive } from '../live-errors.js';
+import type { Route } from '../router.js';
+import { object, optBool, optStringArray } from '../validate.js';
+
+const CLASS_LIST = { maxItems: 64, maxLength: 256 };
+
+/** Validate a signal body (reference §3.5): type ≤128 characters, data ≤8 kB, both optional. */
+export function parseSignal(value: unknown): { type?: string; data?: string } {
+  const body = object(value);
+  const { type, data } = body;
+  if (type !== undefined && type !== null && typeof type !== 'string') throw invalid('type', 'must be a string');
+  if ('data' in body && typeof data !== 'string') throw invalid('data', 'must be a string');
+  if (typeof type === 'string') {
+    if (type.length > LIMITS.signalTypeMax) throw new HttpError('ERR_SIGNAL_TOO_LARGE', 'Signal type too long', `type must be at most ${LIMITS.signalTypeMax} characters`);
+    if (!SIGNAL_TYPE_PATTERN.test(type)) throw invalid('type', 'may hold only letters, digits, -, _ and ~');
+  }
+  if (typeof data === 'string' && Buffer.byteLength(data, 'utf8') > LIMITS.signalDataMaxBytes) {
+    throw new HttpError('ERR_SIGNAL_TOO_LARGE', 'Signal data too large', `data must be at most ${LIMITS.signalDataMaxBytes} bytes`);
+  }
+  return { ...(typeof type === 'string' ? { type } : {}), ...(typeof data === 'string' ? { data } : {}) };
+}
+
+/** Stream, moderation and signaling routes (reference §3.4–§3.5, rows 15–22). */
+export const streamRoutes: Route[] = [
+  {
+    method: 'PUT',
+    path: '/v2/project/:key/session/:sessionId/stream',
+    summary: 'Set the layout class lists of streams',
+    success: 200,
+    body: { items: '[{id, layoutClassList: string[]}] (required)' },
+    async handler(ctx) {
+      const body = object(await ctx.json());
+      if (!Array.isArray(body.items) || body.items.length === 0) throw invalid('items', 'must be a non-empty array');
+      if (body.items.length > 1000) throw invalid('items', 'must have at most 1000 entries');
+      const items = body.items.map((entry: unknown, i: number) => {
+        const item = object(entry, `items[${i}]`);
+        if (typeof item.id !== 'string' || !/^[A-Za-z0-9_\-.~:]{1,128}$/.test(item.id)) throw invalid(`items[${i}].id`, 'must be a stream ID');
+        const layoutClassList = optStringArray(item, 'layoutClassList', CLASS_LIST);
+        if (!layoutClassList) throw invalid(`items[${i}].layoutClassList`, 'is required');
+        return { id: item.id, layoutClassList };
+      });
+      const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
+      viaLive(() => ctx.deps.live.setStreamClassLists(session.sessionId, items));
+      return { status: 200 };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v2/project/:key/session/:sessionId/stream/:streamId',
+    summary: 'Get a stream (JSON text served as text/plain: opentok-node double-parses application/json here)',
+    success: 200,
+    handler(ctx) {
+      const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
+      const stream = viaLive(() => ctx.deps.live.getStream(session.sessionId, ctx.params.streamId!));
+      if (!stream) throw new HttpError('ERR_STREAM_NOT_FOUND', 'Stream not found', `Stream ${ctx.params.streamId} is not in the session`);
+      // Reference §2.1: opentok-node calls JSON.parse on an already-parsed object when this
+      // endpoint answers application/json, so it gets JSON text with a non-JSON type.
+      return { status: 200, text: JSON.stringify(stream), contentType: 'text/plain; charset=utf-8' };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v2/project/:key/session/:sessionId/stream',
+    summary: 'List the streams of a session',
+    success: 200,
+    handler(ctx) {
+      const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
+      const items = viaLive(() => ctx.deps.live.listStreams(session.sessionId));
+      return { status: 200, json: { count: items.length, items } };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v2/project/:key/session/:sessionId/stream/:streamId/mute',
+    summary: 'Force-mute the audio of one stream',
+    success: 200,
+    async handler(ctx) {
+      object(await ctx.json());
+      const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
+      viaLive(() => ctx.deps.live.forceMuteStream(session.sessionId, ctx.params.streamId!));
+      return { status: 200, json: {} };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v2/project/:key/session/:sessionId/mute',
+    summary: 'Force-mute all streams (active true, excludedStreamIds) or end it (active false)',
+    success: 200,
+    body: { active: 'boolean (string accepted), default true', excludedStreamIds: 'stream IDs to leave alone (excludedStreams accepted too)' },
+    async handler(ctx) {
+      const body = object(await ctx.json());
+      const active = optBool(body, 'active') ?? true;
+      const excluded = [...(optStringArray(body, 'excludedStreamIds', { maxItems: 1000, maxLength: 128 }) ?? []), ...(optStringArray(body, 'excludedStreams', { maxItems: 1000, maxLength: 128 }) ?? [])];
+      const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
+      viaLive(() => (active ? ctx.deps.live.forceMuteAll(session.sessionId, excluded) : ctx.deps.live.disableForceMute(session.sessionId)));
+      return { status: 200, json: {} };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/v2/project/:key/session/:sessionId/connection/:connectionId',
+    summary: 'Force a connection to disconnect',
+    success: 204,
+    handler(ctx) {
+      const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
+      viaLive(() => ctx.deps.live.forceDisconnect(session.sessionId, ctx.params.connectionId!));
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v2/project/:key/session/:sessionId/signal',
+    summary: 'Signal every connection of a session',
+    success: 204,
+    body: { type: 'signal type, ≤128 characters of [A-Za-z0-9-_~]', data: 'string, ≤8 kB' },
+    async handler(ctx) {
+      const signal = parseSignal(await ctx.json());
+      const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
+      viaLive(() => ctx.deps.live.signal(session.sessionId, null, signal));
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v2/project/:key/session/:sessionId/connection/:connectionId/signal',
+    summary: 'Signal one connection',
+    success: 204,
+    body: { type: 'signal type', data: 'string, ≤8 kB' },
+    async handler(ctx) {
+      const signal = parseSignal(await ctx.json());
+      const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
+      viaLive(() => ctx.deps.live.signal(session.sessionId, ctx.params.connectionId!, signal));
+      return { status: 204 };
+    },
+  },
+];

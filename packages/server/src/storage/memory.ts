@@ -1,0 +1,130 @@
+import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
+import type { ArchiveRecord, BroadcastRecord, ListOptions, Page, ProjectRecord, SessionRecord, Store } from './store.js';
+import { StoreError } from './store.js';
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+/** Apply OpenTok paging to an already ordered list. */
+export function page<T>(all: T[], options: ListOptions | undefined): Page<T> {
+  const offset = options?.offset ?? 0;
+  const count = options?.count ?? 50;
+  return { total: all.length, items: all.slice(offset, offset + count) };
+}
+
+/**
+ * In-memory store for tests and throw-away servers. Everything is copied in and out, so callers
+ * cannot change stored state by mutating what they passed or received.
+ */
+export function createMemoryStore(): Store {
+  const projects = new Map<string, ProjectRecord>();
+  const sessions = new Map<string, SessionRecord>();
+  const archives = new Map<string, ArchiveRecord>();
+  const broadcasts = new Map<string, BroadcastRecord>();
+  let closed = false;
+  const open = () => {
+    if (closed) throw new StoreError('ERR_STORE_CLOSED', 'The store is closed');
+  };
+  const newestFirst = <R>(records: Iterable<R>, created: (r: R) => number) => [...records].reverse().sort((a, b) => created(b) - created(a));
+
+  return {
+    kind: 'memory',
+    createProject(project) {
+      open();
+      if (projects.has(project.apiKey)) throw new StoreError('ERR_STORE_CONFLICT', `Project ${project.apiKey} already exists`);
+      projects.set(project.apiKey, clone(project));
+    },
+    getProject(apiKey) {
+      open();
+      const p = projects.get(apiKey);
+      return p && clone(p);
+    },
+    listProjects() {
+      open();
+      return [...projects.values()].map(clone);
+    },
+    updateProject(apiKey, changes) {
+      open();
+      const p = projects.get(apiKey);
+      if (!p) return undefined;
+      const next: ProjectRecord = { ...p };
+      if (changes.apiSecret !== undefined) next.apiSecret = changes.apiSecret;
+      if (changes.name !== undefined) next.name = changes.name;
+      if (changes.webhookUrl !== undefined) next.webhookUrl = changes.webhookUrl;
+      projects.set(apiKey, next);
+      return clone(next);
+    },
+    createSession(session) {
+      open();
+      if (!projects.has(session.apiKey)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${session.apiKey} does not exist`);
+      if (sessions.has(session.sessionId)) throw new StoreError('ERR_STORE_CONFLICT', `Session ${session.sessionId} already exists`);
+      sessions.set(session.sessionId, clone(session));
+    },
+    getSession(sessionId) {
+      open();
+      const s = sessions.get(sessionId);
+      return s && clone(s);
+    },
+    listSessions(apiKey, options) {
+      open();
+      const all = [...sessions.values()].filter((s) => s.apiKey === apiKey);
+      return page(all.map(clone), options);
+    },
+    createArchive(record) {
+      open();
+      if (!projects.has(record.apiKey)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${record.apiKey} does not exist`);
+      if (archives.has(record.archive.id)) throw new StoreError('ERR_STORE_CONFLICT', `Archive ${record.archive.id} already exists`);
+      archives.set(record.archive.id, clone(record));
+    },
+    getArchive(apiKey, archiveId) {
+      open();
+      const a = archives.get(archiveId);
+      return a && a.apiKey === apiKey ? clone(a) : undefined;
+    },
+    listArchives(apiKey, options) {
+      open();
+      const all = [...archives.values()].filter((a) => a.apiKey === apiKey && (!options?.sessionId || a.archive.sessionId === options.sessionId));
+      return page(newestFirst(all, (a) => a.archive.createdAt).map(clone), options);
+    },
+    updateArchive(apiKey, archive: ArchiveJson) {
+      open();
+      const a = archives.get(archive.id);
+      if (!a || a.apiKey !== apiKey) return undefined;
+      const next = { apiKey, archive: clone(archive) };
+      archives.set(archive.id, next);
+      return clone(next);
+    },
+    deleteArchive(apiKey, archiveId) {
+      open();
+      const a = archives.get(archiveId);
+      if (!a || a.apiKey !== apiKey) return false;
+      return archives.delete(archiveId);
+    },
+    createBroadcast(record) {
+      open();
+      if (!projects.has(record.apiKey)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${record.apiKey} does not exist`);
+      if (broadcasts.has(record.broadcast.id)) throw new StoreError('ERR_STORE_CONFLICT', `Broadcast ${record.broadcast.id} already exists`);
+      broadcasts.set(record.broadcast.id, clone(record));
+    },
+    getBroadcast(apiKey, broadcastId) {
+      open();
+      const b = broadcasts.get(broadcastId);
+      return b && b.apiKey === apiKey ? clone(b) : undefined;
+    },
+    listBroadcasts(apiKey, options) {
+      open();
+      const all = [...broadcasts.values()].filter((b) => b.apiKey === apiKey && (!options?.sessionId || b.broadcast.sessionId === options.sessionId));
+      return page(newestFirst(all, (b) => b.broadcast.createdAt).map(clone), options);
+    },
+    updateBroadcast(apiKey, broadcast: BroadcastJson) {
+      open();
+      const b = broadcasts.get(broadcast.id);
+      if (!b || b.apiKey !== apiKey) return undefined;
+      const next = { apiKey, broadcast: clone(broadcast) };
+      broadcasts.set(broadcast.id, next);
+      return clone(next);
+    },
+    close() {
+      closed = true;
+    },
+  };
+}

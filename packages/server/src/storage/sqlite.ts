@@ -1,0 +1,270 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
+import { createSecretBox, loadMasterKey } from './secret-box.js';
+import type { ArchiveRecord, BroadcastRecord, ListOptions, Page, ProjectRecord, SessionRecord, Store } from './store.js';
+import { StoreError } from './store.js';
+
+/** Options of {@link createSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Directory holding `tokhost.db` and `master.key`; created when missing. */
+  dataDir: string;
+}
+
+/**
+ * Versioned migrations, applied in order inside one transaction each; `PRAGMA user_version`
+ * records the last one applied. Never edit a shipped migration: append a new one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE projects (
+     api_key     TEXT PRIMARY KEY,
+     secret_enc  TEXT NOT NULL,
+     name        TEXT NOT NULL,
+     created_at  INTEGER NOT NULL,
+     webhook_url TEXT
+   );
+   CREATE TABLE sessions (
+     session_id         TEXT PRIMARY KEY,
+     api_key            TEXT NOT NULL REFERENCES projects(api_key),
+     media_mode         TEXT NOT NULL,
+     archive_mode       TEXT NOT NULL,
+     archive_name       TEXT,
+     archive_resolution TEXT,
+     location           TEXT,
+     e2ee               INTEGER NOT NULL,
+     created_at         INTEGER NOT NULL
+   );
+   CREATE INDEX sessions_by_project ON sessions(api_key, created_at);`,
+  `CREATE TABLE archives (
+     id         TEXT PRIMARY KEY,
+     api_key    TEXT NOT NULL REFERENCES projects(api_key),
+     session_id TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     json       TEXT NOT NULL
+   );
+   CREATE INDEX archives_by_project ON archives(api_key, created_at);
+   CREATE TABLE broadcasts (
+     id         TEXT PRIMARY KEY,
+     api_key    TEXT NOT NULL REFERENCES projects(api_key),
+     session_id TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     json       TEXT NOT NULL
+   );
+   CREATE INDEX broadcasts_by_project ON broadcasts(api_key, created_at);`,
+];
+
+/** Schema version this build writes. */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+
+interface ProjectRow {
+  api_key: string;
+  secret_enc: string;
+  name: string;
+  created_at: number;
+  webhook_url: string | null;
+}
+interface SessionRow {
+  session_id: string;
+  api_key: string;
+  media_mode: string;
+  archive_mode: string;
+  archive_name: string | null;
+  archive_resolution: string | null;
+  location: string | null;
+  e2ee: number;
+  created_at: number;
+}
+
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new StoreError('ERR_STORE_SCHEMA', `The database schema is version ${current}, newer than this build understands (${MIGRATIONS.length}); upgrade tokhost`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}
+
+function isConstraint(err: unknown, kind: string): boolean {
+  return err instanceof Error && (err as { code?: string }).code === kind;
+}
+
+/**
+ * SQLite store (better-sqlite3): WAL journal, `synchronous = NORMAL` — committed transactions
+ * survive a crash or SIGKILL of the process (the WAL is in the OS page cache); only an OS crash or
+ * power loss can lose the last transactions. Secrets are AES-256-GCM encrypted with `master.key`.
+ * Several processes (the server and `tokhost project …`) may open the same directory at once.
+ */
+export function createSqliteStore(options: SqliteStoreOptions): Store {
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const db = new Database(join(options.dataDir, 'tokhost.db'));
+  let box: ReturnType<typeof createSecretBox>;
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+    const hasProjects = db.prepare('SELECT 1 FROM projects LIMIT 1').get() !== undefined;
+    box = createSecretBox(loadMasterKey(join(options.dataDir, 'master.key'), !hasProjects));
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
+  const q = {
+    insertProject: db.prepare('INSERT INTO projects (api_key, secret_enc, name, created_at, webhook_url) VALUES (?, ?, ?, ?, ?)'),
+    getProject: db.prepare<[string], ProjectRow>('SELECT * FROM projects WHERE api_key = ?'),
+    listProjects: db.prepare<[], ProjectRow>('SELECT * FROM projects ORDER BY created_at, rowid'),
+    updateProject: db.prepare('UPDATE projects SET secret_enc = ?, name = ?, webhook_url = ? WHERE api_key = ?'),
+    insertSession: db.prepare(
+      'INSERT INTO sessions (session_id, api_key, media_mode, archive_mode, archive_name, archive_resolution, location, e2ee, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    getSession: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE session_id = ?'),
+    listSessions: db.prepare<[string, number, number], SessionRow>('SELECT * FROM sessions WHERE api_key = ? ORDER BY created_at, rowid LIMIT ? OFFSET ?'),
+    countSessions: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM sessions WHERE api_key = ?'),
+  };
+  // Archives and broadcasts share one layout: indexed columns plus the wire object as JSON.
+  const table = (name: 'archives' | 'broadcasts') => ({
+    insert: db.prepare(`INSERT INTO ${name} (id, api_key, session_id, created_at, json) VALUES (?, ?, ?, ?, ?)`),
+    get: db.prepare<[string, string], { json: string }>(`SELECT json FROM ${name} WHERE id = ? AND api_key = ?`),
+    list: db.prepare<[string, number, number], { json: string }>(`SELECT json FROM ${name} WHERE api_key = ? ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`),
+    count: db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM ${name} WHERE api_key = ?`),
+    listBySession: db.prepare<[string, string, number, number], { json: string }>(
+      `SELECT json FROM ${name} WHERE api_key = ? AND session_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`,
+    ),
+    countBySession: db.prepare<[string, string], { n: number }>(`SELECT count(*) AS n FROM ${name} WHERE api_key = ? AND session_id = ?`),
+    update: db.prepare(`UPDATE ${name} SET json = ? WHERE id = ? AND api_key = ?`),
+    delete: db.prepare(`DELETE FROM ${name} WHERE id = ? AND api_key = ?`),
+  });
+  const archives = table('archives');
+  const broadcasts = table('broadcasts');
+
+  const toProject = (r: ProjectRow): ProjectRecord => ({
+    apiKey: r.api_key,
+    apiSecret: box.open(r.secret_enc, r.api_key),
+    name: r.name,
+    createdAt: r.created_at,
+    webhookUrl: r.webhook_url,
+  });
+  const toSession = (r: SessionRow): SessionRecord => ({
+    sessionId: r.session_id,
+    apiKey: r.api_key,
+    mediaMode: r.media_mode as SessionRecord['mediaMode'],
+    archiveMode: r.archive_mode as SessionRecord['archiveMode'],
+    archiveName: r.archive_name,
+    archiveResolution: r.archive_resolution as SessionRecord['archiveResolution'],
+    location: r.location,
+    e2ee: r.e2ee === 1,
+    createdAt: r.created_at,
+  });
+  const paging = (options: ListOptions | undefined) => [options?.count ?? 50, options?.offset ?? 0] as const;
+  function listJson<T>(t: ReturnType<typeof table>, apiKey: string, options: ListOptions | undefined): Page<T> {
+    const [limit, offset] = paging(options);
+    const rows = options?.sessionId ? t.listBySession.all(apiKey, options.sessionId, limit, offset) : t.list.all(apiKey, limit, offset);
+    const total = (options?.sessionId ? t.countBySession.get(apiKey, options.sessionId) : t.count.get(apiKey))?.n ?? 0;
+    return { total, items: rows.map((r) => JSON.parse(r.json) as T) };
+  }
+  function insert(t: ReturnType<typeof table>, kind: string, id: string, apiKey: string, sessionId: string, createdAt: number, json: string): void {
+    try {
+      t.insert.run(id, apiKey, sessionId, createdAt, json);
+    } catch (err) {
+      if (isConstraint(err, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw new StoreError('ERR_STORE_CONFLICT', `${kind} ${id} already exists`, { cause: err });
+      if (isConstraint(err, 'SQLITE_CONSTRAINT_FOREIGNKEY')) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${apiKey} does not exist`, { cause: err });
+      throw err;
+    }
+  }
+
+  return {
+    kind: 'sqlite',
+    createProject(p) {
+      try {
+        q.insertProject.run(p.apiKey, box.seal(p.apiSecret, p.apiKey), p.name, p.createdAt, p.webhookUrl);
+      } catch (err) {
+        if (isConstraint(err, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw new StoreError('ERR_STORE_CONFLICT', `Project ${p.apiKey} already exists`, { cause: err });
+        throw err;
+      }
+    },
+    getProject(apiKey) {
+      const r = q.getProject.get(apiKey);
+      return r && toProject(r);
+    },
+    listProjects() {
+      return q.listProjects.all().map(toProject);
+    },
+    updateProject(apiKey, changes) {
+      return db
+        .transaction(() => {
+          const r = q.getProject.get(apiKey);
+          if (!r) return undefined;
+          const cur = toProject(r);
+          const next: ProjectRecord = {
+            ...cur,
+            apiSecret: changes.apiSecret ?? cur.apiSecret,
+            name: changes.name ?? cur.name,
+            webhookUrl: changes.webhookUrl !== undefined ? changes.webhookUrl : cur.webhookUrl,
+          };
+          q.updateProject.run(box.seal(next.apiSecret, apiKey), next.name, next.webhookUrl, apiKey);
+          return next;
+        })
+        .immediate();
+    },
+    createSession(s) {
+      try {
+        q.insertSession.run(s.sessionId, s.apiKey, s.mediaMode, s.archiveMode, s.archiveName, s.archiveResolution, s.location, s.e2ee ? 1 : 0, s.createdAt);
+      } catch (err) {
+        if (isConstraint(err, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw new StoreError('ERR_STORE_CONFLICT', `Session ${s.sessionId} already exists`, { cause: err });
+        if (isConstraint(err, 'SQLITE_CONSTRAINT_FOREIGNKEY')) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${s.apiKey} does not exist`, { cause: err });
+        throw err;
+      }
+    },
+    getSession(sessionId) {
+      const r = q.getSession.get(sessionId);
+      return r && toSession(r);
+    },
+    listSessions(apiKey, options) {
+      const [limit, offset] = paging(options);
+      return { total: q.countSessions.get(apiKey)?.n ?? 0, items: q.listSessions.all(apiKey, limit, offset).map(toSession) };
+    },
+    createArchive(r: ArchiveRecord) {
+      insert(archives, 'Archive', r.archive.id, r.apiKey, r.archive.sessionId, r.archive.createdAt, JSON.stringify(r.archive));
+    },
+    getArchive(apiKey, archiveId) {
+      const r = archives.get.get(archiveId, apiKey);
+      return r && { apiKey, archive: JSON.parse(r.json) as ArchiveJson };
+    },
+    listArchives(apiKey, options) {
+      const p = listJson<ArchiveJson>(archives, apiKey, options);
+      return { total: p.total, items: p.items.map((archive) => ({ apiKey, archive })) };
+    },
+    updateArchive(apiKey, archive) {
+      const changed = archives.update.run(JSON.stringify(archive), archive.id, apiKey).changes;
+      return changed ? { apiKey, archive: structuredClone(archive) } : undefined;
+    },
+    deleteArchive(apiKey, archiveId) {
+      return archives.delete.run(archiveId, apiKey).changes > 0;
+    },
+    createBroadcast(r: BroadcastRecord) {
+      insert(broadcasts, 'Broadcast', r.broadcast.id, r.apiKey, r.broadcast.sessionId, r.broadcast.createdAt, JSON.stringify(r.broadcast));
+    },
+    getBroadcast(apiKey, broadcastId) {
+      const r = broadcasts.get.get(broadcastId, apiKey);
+      return r && { apiKey, broadcast: JSON.parse(r.json) as BroadcastJson };
+    },
+    listBroadcasts(apiKey, options) {
+      const p = listJson<BroadcastJson>(broadcasts, apiKey, options);
+      return { total: p.total, items: p.items.map((broadcast) => ({ apiKey, broadcast })) };
+    },
+    updateBroadcast(apiKey, broadcast) {
+      const changed = broadcasts.update.run(JSON.stringify(broadcast), broadcast.id, apiKey).changes;
+      return changed ? { apiKey, broadcast: structuredClone(broadcast) } : undefined;
+    },
+    close() {
+      if (db.open) db.close();
+    },
+  };
+}
