@@ -1,8 +1,15 @@
 /**
  * The media router (SFU) contract. Routed sessions publish to and subscribe from the router; the
  * realtime layer relays SDP and trickle-ICE candidates between browsers and this interface.
- * Engines live beside this file (e.g. `ndc/` for node-datachannel) and all run the shared
- * contract suite in `test/media/router.contract.ts`.
+ *
+ * Negotiation directions: a publisher's browser offers and the router answers (`publish`); for a
+ * subscriber the router offers (`subscribe`) and the browser answers (`setSubscriberAnswer`).
+ * Candidates gathered by the router are delivered through the `onCandidate` callbacks, never
+ * before the call that created the peer has resolved, so the realtime layer can send the SDP
+ * first and the candidates after it on the same socket.
+ *
+ * Engines live beside this file (`ndc/` for node-datachannel) and all run the shared contract
+ * suite in `test/media/router.contract.ts`.
  */
 export interface IceCandidateInit {
   candidate: string;
@@ -10,52 +17,171 @@ export interface IceCandidateInit {
   sdpMLineIndex?: number | null;
 }
 
+/** An ICE server as handed to browsers (`RTCIceServer`). */
+export interface IceServerConfig {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+/** Thresholds of the audio fallback (OpenTok's "audio-only fallback" of routed sessions). */
+export interface AudioFallbackOptions {
+  /** Default true. */
+  enabled: boolean;
+  /** Smoothed loss (0..1) from the subscriber's receiver reports at which a warning is sent. Default 0.05. */
+  warnLoss: number;
+  /** Smoothed loss at which video to the subscriber stops. Default 0.12. */
+  disableLoss: number;
+  /** How long loss must stay at or above `disableLoss` before video stops. Default 2000 ms. */
+  disableAfterMs: number;
+  /** Loss (measured on the audio that goes on) at or below which the path counts as recovered. Default 0.02. */
+  recoverLoss: number;
+  /** How long the path must stay recovered before video comes back. Default 3000 ms. */
+  recoverAfterMs: number;
+  /** Estimated bandwidth (REMB, bits/s) below which video stops as for loss; 0 turns it off. Default 0. */
+  minBitrateBps: number;
+}
+
+/** A pino-compatible logger (only the methods the router uses). */
+export interface MediaLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** Options of {@link createMediaRouter}. Validated once; bad values throw `ERR_MEDIA_INVALID_OPTION`. */
+export interface MediaRouterOptions {
+  /** Media worker processes. Default: the number of CPUs (`os.availableParallelism()`). */
+  workers?: number;
+  /** Address announced in the router's ICE candidates (a public IP behind 1:1 NAT). Default: none (the bound addresses). */
+  publicIp?: string;
+  /** Local address the router's ICE sockets bind to. Default: all interfaces. Tests use 127.0.0.1. */
+  bindAddress?: string;
+  /** UDP port range for media (inclusive), split evenly between workers. Default: 0/0 (any port). */
+  rtcMinPort?: number;
+  rtcMaxPort?: number;
+  /** ICE servers handed to clients (STUN/TURN URLs); the router itself needs none. Default []. */
+  iceServers?: IceServerConfig[];
+  /** Audio fallback thresholds. */
+  audioFallback?: Partial<AudioFallbackOptions>;
+  /** Seconds without RTCP from a connected subscriber before its leg is closed. Default 15. */
+  rtcpTimeoutSeconds?: number;
+  logger?: MediaLogger;
+}
+
 export interface MediaRouter {
-  /** The room for a routed session, created on first use. */
+  /** The room for a routed session, created on first use on the least loaded worker. */
   room(sessionId: string): Promise<MediaRoom>;
-  /** Counters for /metrics. */
+  /** ICE servers to hand to clients, as configured. */
+  readonly iceServers: readonly IceServerConfig[];
+  /** Counters for /metrics (see `metricsText`). */
   metrics(): MediaMetrics;
   readonly closed: boolean;
   /** Closes every room, publisher and subscriber, and stops the workers. */
   close(): Promise<void>;
 }
 
+export interface PublishOptions {
+  publisherId: string;
+  offerSdp: string;
+  onCandidate: (c: IceCandidateInit) => void;
+  /** The publisher's peer went away (ICE failure, closed by the browser). */
+  onEvent?: (event: PublisherMediaEvent) => void;
+}
+
+export interface SubscribeOptions {
+  subscriberId: string;
+  publisherId: string;
+  audio: boolean;
+  video: boolean;
+  onCandidate: (c: IceCandidateInit) => void;
+  /** Audio fallback and quality events for this subscriber. */
+  onEvent?: (event: SubscriberMediaEvent) => void;
+}
+
+/** Where a tap sends plain RTP (and the publisher's sender reports, as RTCP on port+1). */
+export interface TapOptions {
+  host: string;
+  audioPort?: number;
+  videoPort?: number;
+}
+
+export interface MediaTap {
+  readonly id: string;
+  /** An SDP that ffmpeg (or GStreamer) can read to receive the tapped RTP. */
+  readonly sdp: string;
+  close(): Promise<void>;
+}
+
 export interface MediaRoom {
   readonly sessionId: string;
   readonly closed: boolean;
-  /**
-   * Accept a publisher's offer. Candidates the router gathers are passed to `onCandidate`.
-   */
-  publish(options: { publisherId: string; offerSdp: string; onCandidate: (c: IceCandidateInit) => void }): Promise<{ answerSdp: string }>;
+  /** Accept a publisher's offer. Candidates the router gathers are passed to `onCandidate`. */
+  publish(options: PublishOptions): Promise<{ answerSdp: string }>;
   addPublisherCandidate(publisherId: string, candidate: IceCandidateInit): Promise<void>;
   /** Start forwarding a publisher to a subscriber: the router makes the offer. */
-  subscribe(options: {
-    subscriberId: string;
-    publisherId: string;
-    audio: boolean;
-    video: boolean;
-    onCandidate: (c: IceCandidateInit) => void;
-    /** Audio fallback and quality events for this subscriber. */
-    onEvent?: (event: SubscriberMediaEvent) => void;
-  }): Promise<{ offerSdp: string }>;
+  subscribe(options: SubscribeOptions): Promise<{ offerSdp: string }>;
   setSubscriberAnswer(subscriberId: string, answerSdp: string): Promise<void>;
   addSubscriberCandidate(subscriberId: string, candidate: IceCandidateInit): Promise<void>;
   /** `subscribeToAudio/subscribeToVideo`: false stops the forwarding of that kind. */
   setSubscriberMedia(subscriberId: string, media: { audio?: boolean; video?: boolean }): Promise<void>;
   /** Force-mute: stop (or resume) forwarding the publisher's audio to everyone. */
   setPublisherAudioMuted(publisherId: string, muted: boolean): Promise<void>;
+  /** Plain-RTP copy of a publisher's streams over UDP (recording, compositing). */
+  tap(publisherId: string, options: TapOptions): Promise<MediaTap>;
+  /**
+   * Engine loss hook: drop this fraction (0..1) of the packets sent to one subscriber, as a lossy
+   * path would. For tests and diagnostics of the audio fallback.
+   */
+  setSubscriberLoss(subscriberId: string, fraction: number): Promise<void>;
+  /** Closes the publisher, its subscribers and taps. */
   unpublish(publisherId: string): Promise<void>;
   unsubscribe(subscriberId: string): Promise<void>;
   close(): Promise<void>;
 }
 
 export type SubscriberMediaEvent =
+  | { type: 'connected' }
   | { type: 'videoDisableWarning' }
   | { type: 'videoDisableWarningLifted' }
   | { type: 'videoDisabled'; reason: 'quality' }
-  | { type: 'videoEnabled'; reason: 'quality' };
+  | { type: 'videoEnabled'; reason: 'quality' }
+  /** The router closed the leg: the peer failed, went silent, or its publisher left. */
+  | { type: 'closed'; reason: 'failed' | 'rtcp-timeout' | 'unpublished' };
+
+export type PublisherMediaEvent = { type: 'connected' } | { type: 'closed'; reason: 'failed' };
+
+export interface WorkerMetrics {
+  pid: number;
+  rooms: number;
+  publishers: number;
+  subscribers: number;
+  /** RTP packets forwarded to subscribers and taps per second. */
+  packetsPerSecond: number;
+  /** RTP packets received from publishers per second. */
+  packetsInPerSecond: number;
+  /** Forwarded bits per second. */
+  bitrateBps: number;
+  /** Mean loss fraction reported by subscribers (0..1). */
+  lossRate: number;
+  /** Event-loop delay p99 of the worker over the last interval, ms. */
+  eventLoopP99Ms: number;
+  /** CPU time used by the worker process, seconds since start. */
+  cpuSeconds: number;
+  rssBytes: number;
+}
+
+export interface SessionMetrics {
+  sessionId: string;
+  publishers: number;
+  subscribers: number;
+  packetsPerSecond: number;
+  bitrateBps: number;
+  lossRate: number;
+}
 
 export interface MediaMetrics {
-  workers: { pid: number; rooms: number; publishers: number; subscribers: number; packetsPerSecond: number; bitrateBps: number; lossRate: number }[];
-  sessions: { sessionId: string; publishers: number; subscribers: number; packetsPerSecond: number; bitrateBps: number; lossRate: number }[];
+  workers: WorkerMetrics[];
+  sessions: SessionMetrics[];
 }
