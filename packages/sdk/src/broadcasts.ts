@@ -1,0 +1,200 @@
+/**
+ * Live-streaming broadcasts (reference §3.3, objects §4.3).
+ */
+import { LIMITS, RESOLUTIONS, STREAM_MODES } from '@tokhost/protocol';
+import type { BroadcastJson, ListJson, Resolution, StreamMode } from '@tokhost/protocol';
+import { checkListOptions, checkSelection } from './archives.js';
+import type { ListArchivesOptions, StreamSelectionOptions } from './archives.js';
+import { settle } from './callback.js';
+import type { Callback } from './callback.js';
+import { RequestError } from './errors.js';
+import type { Transport } from './transport.js';
+import {
+  checkLayout,
+  fail,
+  optionalBoolean,
+  optionalInteger,
+  optionalOneOf,
+  optionalString,
+  optionsObject,
+  put,
+  requireId,
+} from './validate.js';
+import type { Layout } from './validate.js';
+
+/** One RTMP target of a broadcast. */
+export interface RtmpOutput {
+  /** Your label for the target (echoed in status). */
+  id?: string;
+  /** RTMP server URL, e.g. `rtmp://live.example.com/app`. */
+  serverUrl: string;
+  /** Stream name / key on that server. */
+  streamName: string;
+}
+
+/** Where a broadcast goes: HLS and/or up to five RTMP targets. */
+export interface BroadcastOutputs {
+  /** HLS output; `dvr` and `lowLatency` cannot both be `true`. */
+  hls?: { dvr?: boolean; lowLatency?: boolean };
+  rtmp?: RtmpOutput[];
+}
+
+/** Options of `startBroadcast`. */
+export interface BroadcastOptions {
+  /** Required: at least one of `hls`, `rtmp`. */
+  outputs: BroadcastOutputs;
+  /** Maximum duration in seconds, 60–36000 (server default 14400). */
+  maxDuration?: number;
+  resolution?: Resolution;
+  layout?: Layout;
+  /** `"auto"` (default) or `"manual"`. */
+  streamMode?: StreamMode;
+  /** Tag that allows several simultaneous broadcasts of one session. */
+  multiBroadcastTag?: string;
+  /** Maximum video bitrate, bits per second. */
+  maxBitrate?: number;
+  hasAudio?: boolean;
+  hasVideo?: boolean;
+}
+
+/** Options of `listBroadcasts`. */
+export type ListBroadcastsOptions = ListArchivesOptions;
+
+/** A broadcast as the API reports it (without the legacy `event`/`partnerId`), with `stop()`. */
+export interface Broadcast extends Omit<BroadcastJson, 'event' | 'partnerId'> {
+  stop(): Promise<Broadcast>;
+  stop(callback: Callback<Broadcast>): void;
+}
+
+/** A page of broadcasts; `totalCount` is the server's `count`. */
+export interface BroadcastList {
+  items: Broadcast[];
+  totalCount: number;
+}
+
+export function checkBroadcastOptions(value: unknown): Record<string, unknown> {
+  if (value === undefined || value === null) fail('options must be an object with outputs');
+  const o = optionsObject<BroadcastOptions>('options', value);
+  const outputsIn = optionsObject<BroadcastOutputs>('outputs', o.outputs);
+  if (o.outputs === undefined || (outputsIn.hls === undefined && outputsIn.rtmp === undefined)) {
+    fail('outputs must have hls and/or rtmp');
+  }
+  const outputs: Record<string, unknown> = {};
+  if (outputsIn.hls !== undefined) {
+    const hlsIn = optionsObject<{ dvr: boolean; lowLatency: boolean }>('outputs.hls', outputsIn.hls);
+    const hls: Record<string, unknown> = {};
+    const dvr = optionalBoolean('outputs.hls.dvr', hlsIn.dvr);
+    const lowLatency = optionalBoolean('outputs.hls.lowLatency', hlsIn.lowLatency);
+    if (dvr && lowLatency) fail('outputs.hls.dvr and outputs.hls.lowLatency cannot both be true');
+    put(hls, 'dvr', dvr);
+    put(hls, 'lowLatency', lowLatency);
+    outputs['hls'] = hls;
+  }
+  if (outputsIn.rtmp !== undefined) {
+    if (!Array.isArray(outputsIn.rtmp)) fail('outputs.rtmp must be an array');
+    if (outputsIn.rtmp.length > LIMITS.rtmpOutputsMax) fail(`outputs.rtmp must have at most ${LIMITS.rtmpOutputsMax} entries`);
+    outputs['rtmp'] = outputsIn.rtmp.map((r, i) => {
+      const name = `outputs.rtmp[${i}]`;
+      const ro = optionsObject<RtmpOutput>(name, r);
+      const out: Record<string, unknown> = {};
+      put(out, 'id', optionalString(`${name}.id`, ro.id));
+      const serverUrl = optionalString(`${name}.serverUrl`, ro.serverUrl);
+      const streamName = optionalString(`${name}.streamName`, ro.streamName);
+      if (!serverUrl) fail(`${name}.serverUrl is required`);
+      if (!streamName) fail(`${name}.streamName is required`);
+      out['serverUrl'] = serverUrl;
+      out['streamName'] = streamName;
+      return out;
+    });
+  }
+  const body: Record<string, unknown> = { outputs };
+  put(body, 'maxDuration', optionalInteger('maxDuration', o.maxDuration, LIMITS.broadcastMaxDurationMin, LIMITS.broadcastMaxDurationMax));
+  put(body, 'resolution', optionalOneOf('resolution', o.resolution, RESOLUTIONS));
+  if (o.layout !== undefined) body['layout'] = checkLayout('layout', o.layout);
+  put(body, 'multiBroadcastTag', optionalString('multiBroadcastTag', o.multiBroadcastTag));
+  put(body, 'maxBitrate', optionalInteger('maxBitrate', o.maxBitrate, 1, Number.MAX_SAFE_INTEGER));
+  const hasAudio = optionalBoolean('hasAudio', o.hasAudio);
+  const hasVideo = optionalBoolean('hasVideo', o.hasVideo);
+  if (hasAudio === false && hasVideo === false) fail('hasAudio and hasVideo cannot both be false');
+  put(body, 'hasAudio', hasAudio);
+  put(body, 'hasVideo', hasVideo);
+  body['streamMode'] = optionalOneOf('streamMode', o.streamMode, STREAM_MODES) ?? 'auto';
+  return body;
+}
+
+function asJsonObject(body: unknown, status: number): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new RequestError('Unexpected response from OpenTok: the broadcast is not a JSON object', { status, body });
+  }
+  return body as Record<string, unknown>;
+}
+
+/** Broadcast operations of one project. */
+export class BroadcastService {
+  readonly #transport: Transport;
+  readonly #base: string;
+
+  constructor(transport: Transport, apiKey: string) {
+    this.#transport = transport;
+    this.#base = `/v2/project/${encodeURIComponent(apiKey)}/broadcast`;
+  }
+
+  #path(broadcastId: string, suffix = ''): string {
+    return `${this.#base}/${encodeURIComponent(broadcastId)}${suffix}`;
+  }
+
+  #wrap(json: Record<string, unknown>): Broadcast {
+    const { event: _event, partnerId: _partnerId, ...rest } = json;
+    const broadcast = rest as unknown as Broadcast;
+    const id = String(json['id']);
+    Object.defineProperty(broadcast, 'stop', { value: (cb?: Callback<Broadcast>) => settle(this.stop(id), cb), enumerable: false });
+    return broadcast;
+  }
+
+  async start(sessionId: string, options: BroadcastOptions): Promise<Broadcast> {
+    requireId('sessionId', sessionId);
+    const { streamMode, ...rest } = checkBroadcastOptions(options);
+    const res = await this.#transport.request({ method: 'POST', path: this.#base, json: { ...rest, sessionId, streamMode } });
+    return this.#wrap(asJsonObject(res.body, res.status));
+  }
+
+  async stop(broadcastId: string): Promise<Broadcast> {
+    requireId('broadcastId', broadcastId);
+    const res = await this.#transport.request({ method: 'POST', path: this.#path(broadcastId, '/stop'), json: {} });
+    return this.#wrap(asJsonObject(res.body, res.status));
+  }
+
+  async get(broadcastId: string): Promise<Broadcast> {
+    requireId('broadcastId', broadcastId);
+    const res = await this.#transport.request({ method: 'GET', path: this.#path(broadcastId) });
+    return this.#wrap(asJsonObject(res.body, res.status));
+  }
+
+  async list(options?: ListBroadcastsOptions): Promise<BroadcastList> {
+    const query = checkListOptions(options);
+    const res = await this.#transport.request({ method: 'GET', path: this.#base, query });
+    const json = asJsonObject(res.body, res.status) as Partial<ListJson<Record<string, unknown>>>;
+    const items = Array.isArray(json.items) ? json.items.map((i) => this.#wrap(i)) : [];
+    return { items, totalCount: typeof json.count === 'number' ? json.count : items.length };
+  }
+
+  async setLayout(broadcastId: string, layout: Layout): Promise<void> {
+    requireId('broadcastId', broadcastId);
+    const body = checkLayout('layout', layout);
+    await this.#transport.request({ method: 'PUT', path: this.#path(broadcastId, '/layout'), json: body });
+  }
+
+  async addStream(broadcastId: string, streamId: string, options?: StreamSelectionOptions): Promise<void> {
+    requireId('broadcastId', broadcastId);
+    requireId('streamId', streamId);
+    const { hasAudio, hasVideo } = checkSelection(options);
+    // opentok-node sends `hasAudio: x || true`, so it can never leave audio or video out (§3.3).
+    await this.#transport.request({ method: 'PATCH', path: this.#path(broadcastId, '/streams'), json: { addStream: streamId, hasAudio, hasVideo } });
+  }
+
+  async removeStream(broadcastId: string, streamId: string): Promise<void> {
+    requireId('broadcastId', broadcastId);
+    requireId('streamId', streamId);
+    await this.#transport.request({ method: 'PATCH', path: this.#path(broadcastId, '/streams'), json: { removeStream: streamId } });
+  }
+}

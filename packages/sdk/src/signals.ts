@@ -1,0 +1,61 @@
+/**
+ * Signals to every client of a session or to one connection (reference §3.5).
+ */
+import { LIMITS, SIGNAL_TYPE_PATTERN } from '@tokhost/protocol';
+import { SignalError } from './errors.js';
+import type { ErrorMapper, Transport } from './transport.js';
+import { details } from './transport.js';
+import { fail, optionsObject, requireId } from './validate.js';
+
+/** A signal's content. */
+export interface SignalPayload {
+  /** ≤ 128 characters of `A-Z a-z 0-9 - _ ~`. */
+  type?: string;
+  /** ≤ 8 kB (UTF-8 bytes). */
+  data?: string;
+}
+
+export function checkSignalPayload(value: unknown): SignalPayload {
+  if (value === undefined || value === null) fail('payload must be an object with type and/or data');
+  const o = optionsObject<SignalPayload>('payload', value);
+  const out: SignalPayload = {};
+  if (o.type !== undefined) {
+    if (typeof o.type !== 'string') fail('payload.type must be a string');
+    if (o.type.length > LIMITS.signalTypeMax) fail(`payload.type must be at most ${LIMITS.signalTypeMax} characters`);
+    if (!SIGNAL_TYPE_PATTERN.test(o.type)) fail('payload.type may only contain A-Z, a-z, 0-9, "-", "_" and "~"');
+    out.type = o.type;
+  }
+  if (o.data !== undefined) {
+    if (typeof o.data !== 'string') fail('payload.data must be a string');
+    if (Buffer.byteLength(o.data, 'utf8') > LIMITS.signalDataMaxBytes) fail(`payload.data must be at most ${LIMITS.signalDataMaxBytes} bytes`);
+    out.data = o.data;
+  }
+  return out;
+}
+
+const mapSignal: ErrorMapper = (ctx) => {
+  if (ctx.status === 404) return new SignalError('Session or Connection not found', details(ctx));
+  if (ctx.status === 413) return new SignalError(ctx.serverMessage || 'Signal type or data too large', details(ctx));
+  return undefined;
+};
+
+/** Signalling of one project. */
+export class SignalService {
+  readonly #transport: Transport;
+  readonly #base: string;
+
+  constructor(transport: Transport, apiKey: string) {
+    this.#transport = transport;
+    this.#base = `/v2/project/${encodeURIComponent(apiKey)}/session`;
+  }
+
+  /** Send `payload` to the whole session, or to `connectionId` only. */
+  async signal(sessionId: string, payload: SignalPayload, connectionId?: string | null): Promise<void> {
+    requireId('sessionId', sessionId);
+    const body = checkSignalPayload(payload);
+    let path = `${this.#base}/${encodeURIComponent(sessionId)}`;
+    // opentok-node treats any falsy connection ID as "the whole session".
+    if (connectionId !== undefined && connectionId !== null && connectionId !== '') path += `/connection/${encodeURIComponent(requireId('connectionId', connectionId))}`;
+    await this.#transport.request({ method: 'POST', path: path + '/signal', json: body }, mapSignal);
+  }
+}
