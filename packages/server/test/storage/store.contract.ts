@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ProjectRecord, SessionRecord, Store } from '../../src/storage/store.js';
+import { StoreError } from '../../src/storage/store.js';
+
+/** Builds a fresh store per test; `reopen` (when the store persists) opens the same data again. */
+export interface StoreHarness {
+  open(): Store;
+  reopen?(): Store;
+  cleanup?(): void;
+}
+
+export const project = (apiKey: string, over: Partial<ProjectRecord> = {}): ProjectRecord => ({
+  apiKey,
+  apiSecret: 'a'.repeat(40),
+  name: `p${apiKey}`,
+  createdAt: 1_700_000_000_000,
+  webhookUrl: null,
+  ...over,
+});
+
+export const session = (sessionId: string, apiKey: string, over: Partial<SessionRecord> = {}): SessionRecord => ({
+  sessionId,
+  apiKey,
+  mediaMode: 'routed',
+  archiveMode: 'manual',
+  archiveName: null,
+  archiveResolution: null,
+  location: null,
+  e2ee: false,
+  createdAt: 1_700_000_000_000,
+  ...over,
+});
+
+export const archive = (apiKey: string, sessionId: string, createdAt: number, over: Partial<ArchiveJson> = {}): ArchiveJson => ({
+  id: randomUUID(),
+  status: 'available',
+  name: 'a',
+  reason: '',
+  sessionId,
+  projectId: Number(apiKey),
+  partnerId: Number(apiKey),
+  createdAt,
+  updatedAt: createdAt,
+  size: 10,
+  duration: 1,
+  outputMode: 'composed',
+  hasAudio: true,
+  hasVideo: true,
+  resolution: '640x480',
+  streamMode: 'auto',
+  url: null,
+  sha256sum: '',
+  password: '',
+  ...over,
+});
+
+export const broadcast = (apiKey: string, sessionId: string, createdAt: number): BroadcastJson => ({
+  id: randomUUID(),
+  sessionId,
+  projectId: Number(apiKey),
+  createdAt,
+  updatedAt: createdAt,
+  resolution: '640x480',
+  status: 'started',
+  maxDuration: 14400,
+  streamMode: 'auto',
+  broadcastUrls: { hls: 'http://x/y.m3u8' },
+});
+
+/** The behaviour every `Store` implementation must have (hono-style shared suite). */
+export function storeContract(name: string, harness: StoreHarness): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(() => {
+      store = harness.open();
+    });
+    afterEach(() => {
+      store.close();
+      harness.cleanup?.();
+    });
+
+    it('creates, reads, lists and updates projects with the clear secret', () => {
+      store.createProject(project('111'));
+      store.createProject(project('222', { createdAt: 1_700_000_000_001, webhookUrl: 'https://h/x' }));
+      expect(store.getProject('111')).toEqual(project('111'));
+      expect(store.getProject('999')).toBeUndefined();
+      expect(store.listProjects().map((p) => p.apiKey)).toEqual(['111', '222']);
+      const updated = store.updateProject('111', { apiSecret: 'b'.repeat(40), webhookUrl: 'https://w/h' });
+      expect(updated).toEqual({ ...project('111'), apiSecret: 'b'.repeat(40), webhookUrl: 'https://w/h' });
+      expect(store.getProject('111')?.apiSecret).toBe('b'.repeat(40));
+      expect(store.updateProject('111', { webhookUrl: null })?.webhookUrl).toBeNull();
+      expect(store.updateProject('999', { name: 'x' })).toBeUndefined();
+    });
+
+    it('refuses a duplicate project key', () => {
+      store.createProject(project('111'));
+      expect(() => store.createProject(project('111'))).toThrow(StoreError);
+      try {
+        store.createProject(project('111'));
+      } catch (err) {
+        expect((err as StoreError).code).toBe('ERR_STORE_CONFLICT');
+      }
+    });
+
+    it('does not share mutable state with callers', () => {
+      const p = project('111');
+      store.createProject(p);
+      p.name = 'changed';
+      const got = store.getProject('111')!;
+      got.apiSecret = 'zzz';
+      expect(store.getProject('111')?.name).toBe('p111');
+      expect(store.getProject('111')?.apiSecret).toBe('a'.repeat(40));
+    });
+
+    it('stores every session field and lists sessions per project', () => {
+      store.createProject(project('111'));
+      store.createProject(project('222'));
+      const s1 = session('1_A', '111', { mediaMode: 'relayed', location: '10.0.0.1' });
+      const s2 = session('1_B', '111', { archiveMode: 'always', archiveName: 'n', archiveResolution: '1280x720', e2ee: false, createdAt: 1_700_000_000_005 });
+      const s3 = session('1_C', '222', { e2ee: true });
+      [s1, s2, s3].forEach((s) => store.createSession(s));
+      expect(store.getSession('1_A')).toEqual(s1);
+      expect(store.getSession('1_B')).toEqual(s2);
+      expect(store.getSession('1_C')).toEqual(s3);
+      expect(store.getSession('1_X')).toBeUndefined();
+      const page = store.listSessions('111');
+      expect(page.total).toBe(2);
+      expect(page.items.map((s) => s.sessionId)).toEqual(['1_A', '1_B']);
+      expect(store.listSessions('111', { offset: 1, count: 1 }).items.map((s) => s.sessionId)).toEqual(['1_B']);
+    });
+
+    it('refuses duplicate sessions and sessions of unknown projects', () => {
+      store.createProject(project('111'));
+      store.createSession(session('1_A', '111'));
+      expect(() => store.createSession(session('1_A', '111'))).toThrow(expect.objectContaining({ code: 'ERR_STORE_CONFLICT' }));
+      expect(() => store.createSession(session('1_B', '999'))).toThrow(expect.objectContaining({ code: 'ERR_STORE_NO_PROJECT' }));
+    });
+
+    it('keeps archives per project, newest first, with paging, session filter, update and delete', () => {
+      store.createProject(project('111'));
+      store.createProject(project('222'));
+      const a1 = archive('111', '1_A', 1000);
+      const a2 = archive('111', '1_B', 2000);
+      const a3 = archive('111', '1_A', 3000, { status: 'started' });
+      const other = archive('222', '1_C', 1500);
+      [a1, a2, a3].forEach((a) => store.createArchive({ apiKey: '111', archive: a }));
+      store.createArchive({ apiKey: '222', archive: other });
+      expect(() => store.createArchive({ apiKey: '111', archive: a1 })).toThrow(expect.objectContaining({ code: 'ERR_STORE_CONFLICT' }));
+      expect(store.getArchive('111', a1.id)?.archive).toEqual(a1);
+      expect(store.getArchive('222', a1.id)).toBeUndefined();
+      const all = store.listArchives('111');
+      expect(all.total).toBe(3);
+      expect(all.items.map((r) => r.archive.id)).toEqual([a3.id, a2.id, a1.id]);
+      expect(store.listArchives('111', { offset: 1, count: 1 })).toEqual({ total: 3, items: [{ apiKey: '111', archive: a2 }] });
+      expect(store.listArchives('111', { sessionId: '1_A' }).items.map((r) => r.archive.id)).toEqual([a3.id, a1.id]);
+      expect(store.listArchives('111', { sessionId: '1_A' }).total).toBe(2);
+      const stopped = { ...a3, status: 'stopped' as const, updatedAt: 4000 };
+      expect(store.updateArchive('111', stopped)?.archive).toEqual(stopped);
+      expect(store.updateArchive('222', stopped)).toBeUndefined();
+      expect(store.getArchive('111', a3.id)?.archive.status).toBe('stopped');
+      expect(store.deleteArchive('222', a1.id)).toBe(false);
+      expect(store.deleteArchive('111', a1.id)).toBe(true);
+      expect(store.getArchive('111', a1.id)).toBeUndefined();
+      expect(store.listArchives('222').items.map((r) => r.archive.id)).toEqual([other.id]);
+    });
+
+    it('keeps broadcasts per project with update', () => {
+      store.createProject(project('111'));
+      store.createProject(project('222'));
+      const b1 = broadcast('111', '1_A', 1000);
+      const b2 = broadcast('111', '1_A', 2000);
+      store.createBroadcast({ apiKey: '111', broadcast: b1 });
+      store.createBroadcast({ apiKey: '111', broadcast: b2 });
+      expect(store.getBroadcast('111', b1.id)?.broadcast).toEqual(b1);
+      expect(store.getBroadcast('222', b1.id)).toBeUndefined();
+      expect(store.listBroadcasts('111').items.map((r) => r.broadcast.id)).toEqual([b2.id, b1.id]);
+      expect(store.listBroadcasts('222')).toEqual({ total: 0, items: [] });
+      const stopped = { ...b1, status: 'stopped', broadcastUrls: null };
+      expect(store.updateBroadcast('111', stopped)?.broadcast).toEqual(stopped);
+      expect(store.updateBroadcast('222', stopped)).toBeUndefined();
+    });
+
+    it.skipIf(!harness.reopen)('keeps everything across close and reopen', () => {
+      store.createProject(project('111', { webhookUrl: 'https://w/h' }));
+      const s = session('1_A', '111', { location: '1.2.3.4' });
+      store.createSession(s);
+      const a = archive('111', '1_A', 1000);
+      store.createArchive({ apiKey: '111', archive: a });
+      store.close();
+      store = harness.reopen!();
+      expect(store.getProject('111')).toEqual(project('111', { webhookUrl: 'https://w/h' }));
+      expect(store.getSession('1_A')).toEqual(s);
+      expect(store.getArchive('111', a.id)?.archive).toEqual(a);
+    });
+  });
+}
