@@ -194,7 +194,9 @@ export async function createTestSubscriber(
   const events: SubscriberMediaEvent[] = [];
   const sink = new CandidateSink(pc);
   // Receiver-report state per kind: expected/received in the current interval.
-  const rr = { audio: { ssrc: 0, max: -1, recv: 0, base: -1 }, video: { ssrc: 0, max: -1, recv: 0, base: -1 } };
+  // RFC 3550 A.1-style counters (since the start, extended sequence numbers) plus the interval.
+  const mkRr = () => ({ ssrc: 0, first: -1, max: 0, cycles: 0, recv: 0, prevExpected: 0, prevRecv: 0 });
+  const rr = { audio: mkRr(), video: mkRr() };
   let videoTrack: Track | undefined;
   pc.onTrack((t) => {
     tracks.push(t);
@@ -210,11 +212,14 @@ export async function createTestSubscriber(
       s.seqs.push(seq);
       s.count++;
       const st = rr[kind];
-      st.ssrc = ssrc;
-      if (st.base < 0) {
-        st.base = seq;
+      if (st.ssrc !== ssrc) Object.assign(st, mkRr(), { ssrc });
+      if (st.first < 0) {
+        st.first = seq;
         st.max = seq;
-      } else if (((seq - st.max) & 0xffff) < 0x8000) st.max = seq;
+      } else if (((seq - st.max) & 0xffff) < 0x8000 && seq !== st.max) {
+        if (seq < st.max) st.cycles += 0x10000;
+        st.max = seq;
+      }
       st.recv++;
     });
   });
@@ -249,17 +254,20 @@ export async function createTestSubscriber(
   const rrTimer = setInterval(() => {
     const blocks: Buffer[] = [];
     for (const st of [rr.audio, rr.video]) {
-      if (st.base < 0) continue;
-      const expected = ((st.max - st.base) & 0xffff) + 1;
-      const lost = Math.max(0, expected - st.recv);
-      const frac = expected > 0 ? Math.min(255, Math.floor((lost / expected) * 256)) : 0;
+      if (st.first < 0) continue;
+      const ext = st.cycles + st.max;
+      const expected = ext - st.first + 1;
+      const cumLost = Math.max(0, expected - st.recv);
+      const ei = expected - st.prevExpected;
+      const li = ei - (st.recv - st.prevRecv);
+      st.prevExpected = expected;
+      st.prevRecv = st.recv;
+      const frac = ei > 0 && li > 0 ? Math.min(255, Math.floor((li / ei) * 256)) : 0;
       const blk = Buffer.alloc(24);
       blk.writeUInt32BE(st.ssrc, 0);
-      blk.writeUInt32BE((frac << 24) >>> 0, 4);
-      blk.writeUInt32BE(st.max, 8);
+      blk.writeUInt32BE(((frac << 24) | (cumLost & 0xffffff)) >>> 0, 4);
+      blk.writeUInt32BE(ext >>> 0, 8);
       blocks.push(blk);
-      st.base = -1;
-      st.recv = 0;
     }
     if (!blocks.length || !videoTrack?.isOpen()) return;
     const head = Buffer.alloc(8);

@@ -20,7 +20,7 @@ import type { PeerConnection, Track, MediaHandler, RtcConfig } from 'node-datach
 import type { IceCandidateInit, PublisherMediaEvent, SessionMetrics, SubscriberMediaEvent, WorkerMetrics } from '../types.js';
 import type { WorkerConfig } from './ipc.js';
 import { announceCandidate, announceSdp, mungePublisherOffer, SdpError, type PublisherCodecs } from './sdp.js';
-import { buildNack, buildPli, buildRr, buildSr, isRtcp, isVp8KeyframeStart, ntpMiddle, parseRtcp, parseRtp, unwrapRtx, type RtcpPacket } from './rtp.js';
+import { buildNack, buildPli, buildRr, buildSr, isRtcp, isVp8KeyframeStart, ntpMiddle, parseRtcp, parseRtp, unwrapRtx, type ReportBlock, type RtcpPacket } from './rtp.js';
 
 const { PeerConnection: NdcPeerConnection, Audio, Video, RtcpNackResponder } = nodeDataChannel;
 
@@ -395,6 +395,7 @@ class Subscriber {
   goodSince = 0;
   disabledAt = 0;
   lastLoss = 0;
+  private readonly lossWindow: Partial<Record<Kind, { at: number; lost: number; ext: number }>> = {};
   private lastRtcp: Buffer | undefined;
   private lastRtcpTime = 0;
 
@@ -417,14 +418,33 @@ class Subscriber {
         if (this.videoLeg && (pkt.mediaSsrc === this.videoLeg.ssrc || pkt.type === 'fir')) this.publisher.streams.video?.requestKeyframe();
       } else if (pkt.type === 'rr' || pkt.type === 'sr') {
         for (const r of pkt.reports) {
-          if (this.videoLeg && r.ssrc === this.videoLeg.ssrc && this.videoLeg.active) this.onLoss(r.fractionLost, 'video');
-          else if (this.audioLeg && r.ssrc === this.audioLeg.ssrc && this.audioLeg.active) this.onLoss(r.fractionLost, 'audio');
+          if (this.videoLeg && r.ssrc === this.videoLeg.ssrc && this.videoLeg.active) this.onReport(r, 'video', now);
+          else if (this.audioLeg && r.ssrc === this.audioLeg.ssrc && this.audioLeg.active) this.onReport(r, 'audio', now);
         }
       } else if (pkt.type === 'remb') {
         const min = this.room.engine.config.audioFallback.minBitrateBps;
         if (min > 0 && this.videoLeg?.active) this.onLoss(pkt.bitrate < min ? 1 : 0, 'video');
       }
     }
+  }
+
+  /**
+   * Browsers attach receiver reports to every NACK, so report blocks arrive many times a second
+   * and the per-report `fraction lost` is noise. Loss is taken over windows of at least one
+   * second from the cumulative counters instead.
+   */
+  private onReport(r: ReportBlock, kind: Kind, now: number): void {
+    const w = this.lossWindow[kind];
+    if (!w || r.highestSeq < w.ext) {
+      this.lossWindow[kind] = { at: now, lost: r.cumulativeLost, ext: r.highestSeq };
+      return;
+    }
+    if (now - w.at < 1000) return;
+    const expected = r.highestSeq - w.ext;
+    const lost = r.cumulativeLost - w.lost;
+    this.lossWindow[kind] = { at: now, lost: r.cumulativeLost, ext: r.highestSeq };
+    if (expected <= 0) return;
+    this.onLoss(Math.max(0, Math.min(1, lost / expected)), kind);
   }
 
   /**
@@ -446,6 +466,7 @@ class Subscriber {
           this.lossEwma = 0;
           this.highSince = 0;
           this.videoLeg.qualityOff = false;
+          delete this.lossWindow.video;
           this.videoLeg.restart();
           this.emit({ type: 'videoEnabled', reason: 'quality' });
         }
@@ -453,7 +474,7 @@ class Subscriber {
       return;
     }
     if (kind !== 'video') return;
-    this.lossEwma = this.lossEwma * 0.5 + fraction * 0.5;
+    this.lossEwma = this.lossEwma * 0.3 + fraction * 0.7;
     if (this.lossEwma >= cfg.disableLoss) {
       if (this.highSince === 0) this.highSince = now;
     } else this.highSince = 0;
@@ -467,6 +488,7 @@ class Subscriber {
         this.disabledAt = now;
         this.goodSince = 0;
         this.videoLeg.qualityOff = true;
+        delete this.lossWindow.audio;
         this.emit({ type: 'videoDisabled', reason: 'quality' });
       } else if (this.lossEwma < cfg.warnLoss / 2) {
         this.fallback = 'ok';

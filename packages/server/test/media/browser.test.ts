@@ -1,0 +1,148 @@
+/**
+ * Routed media end to end with headless Chromium: raw RTCPeerConnection pages (fixtures/peer.html)
+ * signalling through a test-only WebSocket bridge to a real router with worker processes.
+ */
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMediaRouter, type MediaRouter } from '../../src/media/index.js';
+import { CHROMIUM_ARGS, startBridge, type Bridge } from './fixtures/bridge.mjs';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+interface PeerStats {
+  framesDecoded: number;
+  audioPackets: number;
+  audioSamples: number;
+  videoBytesSent: number;
+  videoOutbound: number;
+  framesSent: number;
+  videoPacketsLost: number;
+}
+interface Tk {
+  state: string;
+  error: string | null;
+  firstFrameMs: number;
+  events: { type: string; reason?: string }[];
+  stats(): Promise<PeerStats>;
+  close(): void;
+}
+declare global {
+  interface Window {
+    tk: Tk;
+  }
+}
+
+const stats = (p: Page) => p.evaluate(() => window.tk.stats());
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${JSON.stringify(v)}`);
+    await sleep(100);
+  }
+}
+
+describe.skipIf(!existsSync(CHROMIUM))('routed media with headless Chromium', () => {
+  let router: MediaRouter;
+  let bridge: Bridge;
+  let browser: Browser;
+  const pages: Page[] = [];
+
+  beforeAll(async () => {
+    router = await createMediaRouter({ workers: 1, bindAddress: '127.0.0.1' });
+    bridge = await startBridge(router);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+  afterAll(async () => {
+    for (const p of pages) await p.evaluate(() => window.tk.close()).catch(() => {});
+    await browser?.close();
+    await bridge?.close();
+    await router?.close();
+  });
+
+  async function open(query: string): Promise<Page> {
+    const page = await browser.newPage();
+    pages.push(page);
+    await page.goto(`${bridge.url}?${query}`);
+    return page;
+  }
+
+  async function closePage(page: Page): Promise<void> {
+    await page.evaluate(() => window.tk.close()).catch(() => {});
+    await page.close();
+    pages.splice(pages.indexOf(page), 1);
+  }
+
+  it('one publisher, three subscribers: each decodes video and receives audio; one upstream; a late joiner sees a picture fast', async () => {
+    const pub = await open('role=pub&session=s1&id=pub1&kbps=500');
+    await until(() => stats(pub), (s) => s.framesSent > 10, 15_000, 'publisher sending');
+    const subs = [];
+    for (const id of ['a', 'b', 'c']) subs.push(await open(`role=sub&session=s1&id=${id}&pub=pub1`));
+    for (const s of subs) {
+      await until(() => stats(s), (x) => x.framesDecoded > 20 && x.audioPackets > 50, 20_000, 'subscriber decoding');
+      expect(await s.evaluate(() => window.tk.error)).toBeNull();
+    }
+    // A single upstream: one outbound video stream, capped near 500 kbps, whatever the number of subscribers.
+    const a0 = await stats(pub);
+    await sleep(2000);
+    const a1 = await stats(pub);
+    const upKbps = ((a1.videoBytesSent - a0.videoBytesSent) * 8) / 2000;
+    expect(a1.videoOutbound).toBe(1);
+    expect(upKbps).toBeLessThan(800);
+    // Every subscriber keeps decoding and receiving audio.
+    const before = await Promise.all(subs.map(stats));
+    await sleep(1000);
+    const after = await Promise.all(subs.map(stats));
+    after.forEach((s, i) => {
+      expect(s.framesDecoded).toBeGreaterThan(before[i]!.framesDecoded);
+      expect(s.audioPackets).toBeGreaterThan(before[i]!.audioPackets);
+    });
+    const m = router.metrics().sessions.find((x) => x.sessionId === 's1');
+    expect(m).toMatchObject({ publishers: 1, subscribers: 3 });
+
+    // Late joiner: the router asks the publisher for a keyframe, so the first frame comes quickly.
+    const late = await open('role=sub&session=s1&id=late&pub=pub1');
+    const ms = await until(() => late.evaluate(() => window.tk.firstFrameMs), (v) => v > 0, 10_000, 'late joiner first frame');
+    console.log(`[media e2e] late joiner first decoded frame ${ms.toFixed(0)} ms after page start; publisher upstream ${upKbps.toFixed(0)} kbps`);
+    expect(ms).toBeLessThan(2500);
+    for (const p of [...subs, late]) await closePage(p);
+    await closePage(pub);
+  }, 90_000);
+
+  it('audio fallback: a lossy subscriber path stops its video (videoDisabled/quality) and keeps audio; video returns when the loss stops', async () => {
+    const pub = await open('role=pub&session=s2&id=pub2&kbps=500');
+    const bad = await open('role=sub&session=s2&id=bad&pub=pub2');
+    const good = await open('role=sub&session=s2&id=good&pub=pub2');
+    for (const s of [bad, good]) await until(() => stats(s), (x) => x.framesDecoded > 20, 20_000, 'decoding');
+    const room = await router.room('s2');
+    await room.setSubscriberLoss('bad', 0.3);
+    const evs = await until(
+      () => bad.evaluate(() => window.tk.events),
+      (e) => e.some((x) => x.type === 'videoDisabled'),
+      20_000,
+      'videoDisabled at the lossy subscriber',
+    );
+    const types = evs.map((e) => e.type);
+    expect(types.indexOf('videoDisableWarning')).toBeGreaterThanOrEqual(0);
+    expect(types.indexOf('videoDisableWarning')).toBeLessThan(types.indexOf('videoDisabled'));
+    expect(evs.find((e) => e.type === 'videoDisabled')).toEqual({ type: 'videoDisabled', reason: 'quality' });
+    await sleep(500);
+    const [b0, g0] = await Promise.all([stats(bad), stats(good)]);
+    await sleep(1500);
+    const [b1, g1] = await Promise.all([stats(bad), stats(good)]);
+    expect(b1.framesDecoded - b0.framesDecoded).toBeLessThan(3); // video stopped
+    expect(b1.audioPackets).toBeGreaterThan(b0.audioPackets); // audio goes on
+    expect(g1.framesDecoded - g0.framesDecoded).toBeGreaterThan(10); // the others keep video
+    expect(await good.evaluate(() => window.tk.events.filter((e) => e.type === 'videoDisabled').length)).toBe(0);
+
+    await room.setSubscriberLoss('bad', 0);
+    await until(() => bad.evaluate(() => window.tk.events), (e) => e.some((x) => x.type === 'videoEnabled'), 30_000, 'videoEnabled');
+    const b2 = await stats(bad);
+    await until(() => stats(bad), (x) => x.framesDecoded > b2.framesDecoded + 10, 10_000, 'video back');
+    for (const p of [bad, good, pub]) await closePage(p);
+  }, 120_000);
+});
