@@ -133,7 +133,11 @@ export const archiveRoutes: Route[] = [
     summary: 'List archives (query offset, count ≤1000, sessionId); count is the total',
     success: 200,
     handler(ctx) {
-      const p = ctx.deps.store.listArchives(ctx.project.apiKey, paging(ctx.query));
+      const options = paging(ctx.query);
+      // A session filter names a session of this project or nothing: another project's session
+      // ID is refused like everywhere else, not answered with an empty page.
+      if (options.sessionId !== undefined) requireSession(ctx.deps.store, ctx.project.apiKey, options.sessionId);
+      const p = ctx.deps.store.listArchives(ctx.project.apiKey, options);
       return { status: 200, json: { count: p.total, items: p.items.map((r) => r.archive) } };
     },
   },
