@@ -415,7 +415,7 @@ class RouterRoom implements MediaRoom {
     }
     if (options.audioPort === undefined && options.videoPort === undefined) throw new MediaError('ERR_MEDIA_INVALID_OPTION', 'audioPort or videoPort is required');
     const tapId = randomUUID();
-    const req: Extract<WorkerRequest, { op: 'tap' }> = { op: 'tap', sessionId: this.sessionId, publisherId, tapId, host: options.host };
+    const req: Extract<WorkerRequest, { op: 'tap' }> = { op: 'tap', sessionId: this.sessionId, publisherId, tapId, host: options.host, paused: options.paused === true };
     if (options.audioPort !== undefined) req.audioPort = options.audioPort;
     if (options.videoPort !== undefined) req.videoPort = options.videoPort;
     const r = await this.worker.request<{ sdp: string }>(req);
@@ -423,6 +423,10 @@ class RouterRoom implements MediaRoom {
     return {
       id: tapId,
       sdp: r.sdp,
+      start: async () => {
+        this.check();
+        await this.worker.request({ op: 'tapStart', sessionId: this.sessionId, tapId });
+      },
       close: async () => {
         if (closed || this.closed_) return;
         closed = true;

@@ -105,12 +105,19 @@ export interface TapOptions {
   host: string;
   audioPort?: number;
   videoPort?: number;
+  /**
+   * Create the tap without sending yet, so the receiver (ffmpeg) can be started from `sdp` first
+   * and see the sender reports before the first packet. Default false.
+   */
+  paused?: boolean;
 }
 
 export interface MediaTap {
   readonly id: string;
   /** An SDP that ffmpeg (or GStreamer) can read to receive the tapped RTP. */
   readonly sdp: string;
+  /** Starts a paused tap: sends the latest sender reports, asks for a keyframe, then forwards. */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 

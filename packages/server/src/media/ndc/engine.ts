@@ -71,6 +71,8 @@ class Leg {
   octets = 0;
   lossHook = 0;
   srSent = false;
+  /** Taps hold packets until the stream's first sender report is known (receivers need it first for A/V sync). */
+  requireSr = false;
   closed = false;
 
   constructor(
@@ -108,6 +110,7 @@ class Leg {
 
   forward(buf: Buffer, seq: number, keyframe: boolean, payloadBytes: number): number {
     if (!this.active) return 0;
+    if (this.requireSr && !this.stream.lastSr) return 0;
     if (this.waitingKeyframe) {
       if (!keyframe) return 0;
       this.waitingKeyframe = false;
@@ -757,7 +760,7 @@ export class NdcEngine {
     pub.audioMuted = muted;
   }
 
-  async tap(sessionId: string, publisherId: string, tapId: string, host: string, audioPort?: number, videoPort?: number): Promise<{ sdp: string }> {
+  async tap(sessionId: string, publisherId: string, tapId: string, host: string, audioPort: number | undefined, videoPort: number | undefined, paused: boolean): Promise<{ sdp: string }> {
     const pub = this.publisher(sessionId, publisherId);
     const socket = createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
@@ -779,10 +782,12 @@ export class NdcEngine {
         socket.send(Buffer.from(b), isRtcp(b) ? port + 1 : port, host);
         return true;
       };
-      const leg = new Leg(kind, stream, send);
+      const leg = new Leg(kind, stream, send, stream.ssrc || undefined);
+      leg.requireSr = true;
+      leg.wanted = !paused;
       tap.legs.push(leg);
       stream.legs.add(leg);
-      leg.restart();
+      if (!paused) leg.restart();
       if (kind === 'audio') lines.push(`m=audio ${port} RTP/AVP ${codec.pt}`, `a=rtpmap:${codec.pt} opus/48000/2`, `a=fmtp:${codec.pt} ${codec.fmtp || 'minptime=10;useinbandfec=1'}`);
       else lines.push(`m=video ${port} RTP/AVP ${codec.pt}`, `a=rtpmap:${codec.pt} VP8/90000`);
       lines.push(`a=rtcp:${port + 1}`, 'a=recvonly');
@@ -794,6 +799,20 @@ export class NdcEngine {
       throw new EngineError('ERR_MEDIA_INVALID_OPTION', 'tap needs audioPort or videoPort for a kind the publisher sends');
     }
     return { sdp: lines.join('\n') + '\n' };
+  }
+
+  tapStart(sessionId: string, tapId: string): void {
+    for (const pub of this.rooms.get(sessionId)?.publishers.values() ?? []) {
+      const tap = pub.taps.get(tapId);
+      if (!tap) continue;
+      for (const leg of tap.legs) {
+        if (leg.wanted) continue;
+        leg.wanted = true;
+        leg.restart();
+      }
+      return;
+    }
+    throw new EngineError('ERR_MEDIA_INVALID_STATE', `tap ${tapId} is closed`);
   }
 
   untap(sessionId: string, tapId: string): void {

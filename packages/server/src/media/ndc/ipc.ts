@@ -23,7 +23,8 @@ export type WorkerRequest =
   | { op: 'subMedia'; sessionId: string; subscriberId: string; audio?: boolean; video?: boolean }
   | { op: 'subLoss'; sessionId: string; subscriberId: string; fraction: number }
   | { op: 'pubMute'; sessionId: string; publisherId: string; muted: boolean }
-  | { op: 'tap'; sessionId: string; publisherId: string; tapId: string; host: string; audioPort?: number; videoPort?: number }
+  | { op: 'tap'; sessionId: string; publisherId: string; tapId: string; host: string; audioPort?: number; videoPort?: number; paused: boolean }
+  | { op: 'tapStart'; sessionId: string; tapId: string }
   | { op: 'untap'; sessionId: string; tapId: string }
   | { op: 'unpublish'; sessionId: string; publisherId: string }
   | { op: 'unsubscribe'; sessionId: string; subscriberId: string }

@@ -59,7 +59,9 @@ async function handle(m: WorkerRequestMessage): Promise<unknown> {
     case 'pubMute':
       return engine.pubMute(m.sessionId, m.publisherId, m.muted);
     case 'tap':
-      return engine.tap(m.sessionId, m.publisherId, m.tapId, m.host, m.audioPort, m.videoPort);
+      return engine.tap(m.sessionId, m.publisherId, m.tapId, m.host, m.audioPort, m.videoPort, m.paused);
+    case 'tapStart':
+      return engine.tapStart(m.sessionId, m.tapId);
     case 'untap':
       return engine.untap(m.sessionId, m.tapId);
     case 'unpublish':
