@@ -58,7 +58,7 @@ export async function call(
   server: { url: string },
   method: string,
   path: string,
-  opts: { body?: string | Buffer; headers?: Record<string, string>; auth?: string | null; key?: string; secret?: string } = {},
+  opts: { body?: string; headers?: Record<string, string>; auth?: string | null; key?: string; secret?: string } = {},
 ): Promise<RawResponse> {
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   const auth = opts.auth === undefined ? projectJwt(opts.key ?? KEY_A, opts.secret ?? SECRET_A) : opts.auth;

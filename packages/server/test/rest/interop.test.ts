@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyClientToken } from '../../src/auth/client-token.js';
 import { KEY_A, SECRET_A, startServer } from './harness.js';
 import { OfficialOpenTok, settle } from './opentok-types.js';
-import type { OpenTokCtor, OpenTokLike } from './opentok-types.js';
+import type { Cb, OpenTokCtor, OpenTokLike } from './opentok-types.js';
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 
@@ -108,7 +108,7 @@ describe.each(CLIENTS)('interop: $name', ({ ctor }) => {
 
   it('gets 404 for unknown archives and broadcasts, and empty lists', async () => {
     const id = '4f7b3c63-5e0b-4a3c-9c9b-6d1f0d8e2a11';
-    for (const fn of [(cb: never) => ot.getArchive(id, cb), (cb: never) => ot.stopArchive(id, cb), (cb: never) => ot.deleteArchive(id, cb)]) {
+    for (const fn of [(cb: Cb) => ot.getArchive(id, cb), (cb: Cb) => ot.stopArchive(id, cb), (cb: Cb) => ot.deleteArchive(id, cb)]) {
       const { err } = await settle(fn);
       expect(err?.message).toMatch(/not found/i);
     }

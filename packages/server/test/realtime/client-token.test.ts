@@ -1,0 +1,114 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { encodeSessionId } from '@tokhost/protocol';
+import { ClientTokenError, verifyClientToken } from '../../src/auth/client-token.js';
+import { signJwt, signT1 } from './harness.js';
+import type { OpenTokSdk } from './harness.js';
+
+const OpenTok = createRequire(import.meta.url)('opentok') as new (key: string, secret: string) => OpenTokSdk;
+
+const KEY = '47665971';
+const SECRET = '0123456789abcdef0123456789abcdef01234567';
+const SID = encodeSessionId({ apiKey: KEY, createdAt: 1739538894959, random: 'Q9mcXG1QrN3TIYu8y+ppx/gs', flag: 'P' });
+const lookup = (k: string) => (k === KEY ? { apiSecret: SECRET } : undefined);
+const now = Math.floor(Date.now() / 1000);
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ClientTokenError);
+    return (err as ClientTokenError).code;
+  }
+  throw new Error('expected a ClientTokenError');
+}
+
+describe('verifyClientToken: tokens from the official opentok SDK', () => {
+  const ot = new OpenTok(KEY, SECRET);
+  it('accepts a JWT with role, data, expiry and class list', () => {
+    const token = ot.generateToken(SID, { role: 'moderator', data: 'name=Johnny&x=1', expireTime: now + 600, initialLayoutClassList: ['focus', 'big'] });
+    const v = verifyClientToken(token, lookup);
+    expect(v).toMatchObject({ format: 'jwt', apiKey: KEY, sessionId: SID, role: 'moderator', connectionData: 'name=Johnny&x=1', initialLayoutClassList: ['focus', 'big'], expiresAt: now + 600 });
+  });
+  it('accepts a T1 token (node: %20 spaces, standard base64)', () => {
+    const token = ot.generateToken(SID, { role: 'subscriber', data: 'a b', initialLayoutClassList: ['focus', 'big'] }, true);
+    expect(token.startsWith('T1==')).toBe(true);
+    const v = verifyClientToken(token, lookup);
+    expect(v).toMatchObject({ format: 't1', role: 'subscriber', connectionData: 'a b', initialLayoutClassList: ['focus', 'big'] });
+  });
+  it('defaults the role to publisher', () => {
+    expect(verifyClientToken(ot.generateToken(SID), lookup).role).toBe('publisher');
+  });
+});
+
+describe('verifyClientToken: other SDKs (reference §5.2, §5.3)', () => {
+  it('JWT in Java claim order, header without typ, integer nonce', () => {
+    const t = signJwt({ ist: 'project', iss: KEY, jti: 'x', exp: now + 60, iat: now, session_id: SID, nonce: -5, role: 'publisher', scope: 'session.connect', initial_layout_class_list: 'a', connection_data: 'd' }, SECRET, { alg: 'HS256' });
+    expect(verifyClientToken(t, lookup)).toMatchObject({ role: 'publisher', connectionData: 'd', initialLayoutClassList: ['a'] });
+  });
+  it('JWT in Python order', () => {
+    const t = signJwt({ session_id: SID, role: 'moderator', iat: now, exp: now + 60, scope: 'session.connect', iss: KEY, ist: 'project', nonce: 12 }, SECRET);
+    expect(verifyClientToken(t, lookup).role).toBe('moderator');
+  });
+  it('Ruby JWT without exp gets iat + 24 h', () => {
+    const t = signJwt({ iss: KEY, ist: 'project', iat: now, nonce: 0.5, role: 'publisher', scope: 'session.connect', session_id: SID }, SECRET);
+    expect(verifyClientToken(t, lookup).expiresAt).toBe(now + 86400);
+  });
+  it('Python T1: + spaces, expire_time before role', () => {
+    const data = `session_id=${SID}&create_time=${now}&expire_time=${now + 60}&role=moderator&nonce=123456&initial_layout_class_list=focus+big&connection_data=hello+world`;
+    expect(verifyClientToken(signT1(data, KEY, SECRET), lookup)).toMatchObject({ role: 'moderator', connectionData: 'hello world', initialLayoutClassList: ['focus', 'big'] });
+  });
+  it('PHP T1 without expire_time defaults to create_time + 24 h', () => {
+    const data = `session_id=${SID}&create_time=${now}&role=publisher&nonce=1700000000.1234&initial_layout_class_list=`;
+    expect(verifyClientToken(signT1(data, KEY, SECRET), lookup).expiresAt).toBe(now + 86400);
+  });
+  it('Ruby T1 (role first)', () => {
+    const data = `role=subscriber&session_id=${SID}&create_time=${now}&nonce=0.25&expire_time=${now + 60}`;
+    expect(verifyClientToken(signT1(data, KEY, SECRET), lookup).role).toBe('subscriber');
+  });
+  it('Java T1: URL-safe base64, raw spaces, URL-encoded data', () => {
+    const data = `create_time=${now}&expire_time=${now + 60}&session_id=${SID}&nonce=-42&role=publisher&scope=session.connect&initial_layout_class_list=focus big&connection_data=name%3DJo%C3%ABl`;
+    // Find a data string whose base64 holds '+' or '/', so the URL-safe alphabet is really exercised.
+    let token = signT1(data, KEY, SECRET, 'url');
+    for (let i = 0; !/[-_]/.test(token.slice(4)); i++) token = signT1(data + `&x${i}=1`, KEY, SECRET, 'url');
+    const v = verifyClientToken(token, lookup);
+    expect(v).toMatchObject({ initialLayoutClassList: ['focus', 'big'], connectionData: 'name=Joël' });
+  });
+});
+
+describe('verifyClientToken: refusals', () => {
+  it('expired', () => {
+    const t = signJwt({ iss: KEY, ist: 'project', iat: now - 100, exp: now - 10, session_id: SID, role: 'publisher', scope: 'session.connect' }, SECRET);
+    expect(codeOf(() => verifyClientToken(t, lookup))).toBe('ERR_RT_TOKEN_EXPIRED');
+  });
+  it('forged (signed with another secret)', () => {
+    const t = signJwt({ iss: KEY, ist: 'project', iat: now, exp: now + 60, session_id: SID, role: 'publisher', scope: 'session.connect' }, 'not-the-secret');
+    expect(codeOf(() => verifyClientToken(t, lookup))).toBe('ERR_RT_TOKEN_SIGNATURE');
+    const t1 = signT1(`session_id=${SID}&create_time=${now}&role=publisher`, KEY, 'not-the-secret');
+    expect(codeOf(() => verifyClientToken(t1, lookup))).toBe('ERR_RT_TOKEN_SIGNATURE');
+  });
+  it('tampered claims', () => {
+    const t = signJwt({ iss: KEY, ist: 'project', iat: now, exp: now + 60, session_id: SID, role: 'subscriber', scope: 'session.connect' }, SECRET);
+    const [h, , s] = t.split('.');
+    const p = Buffer.from(JSON.stringify({ iss: KEY, ist: 'project', iat: now, exp: now + 60, session_id: SID, role: 'moderator', scope: 'session.connect' })).toString('base64url');
+    expect(codeOf(() => verifyClientToken(`${h}.${p}.${s}`, lookup))).toBe('ERR_RT_TOKEN_SIGNATURE');
+  });
+  it('unknown API key', () => {
+    const t = signJwt({ iss: '999', ist: 'project', iat: now, exp: now + 60, session_id: SID, role: 'publisher', scope: 'session.connect' }, SECRET);
+    expect(codeOf(() => verifyClientToken(t, lookup))).toBe('ERR_RT_TOKEN_PROJECT');
+  });
+  it('session of another key', () => {
+    const other = encodeSessionId({ apiKey: '1234', createdAt: 1, random: 'r' });
+    const t = signJwt({ iss: KEY, ist: 'project', iat: now, exp: now + 60, session_id: other, role: 'publisher', scope: 'session.connect' }, SECRET);
+    expect(codeOf(() => verifyClientToken(t, lookup))).toBe('ERR_RT_TOKEN_SESSION');
+  });
+  it('bad role, scope, alg and garbage', () => {
+    const base = { iss: KEY, ist: 'project', iat: now, exp: now + 60, session_id: SID, scope: 'session.connect' };
+    expect(codeOf(() => verifyClientToken(signJwt({ ...base, role: 'admin' }, SECRET), lookup))).toBe('ERR_RT_TOKEN_ROLE');
+    expect(codeOf(() => verifyClientToken(signJwt({ ...base, role: 'publisher', scope: 'x' }, SECRET), lookup))).toBe('ERR_RT_TOKEN_SCOPE');
+    expect(codeOf(() => verifyClientToken(signJwt({ ...base, role: 'publisher' }, SECRET, { alg: 'none' }), lookup))).toBe('ERR_RT_TOKEN_MALFORMED');
+    expect(codeOf(() => verifyClientToken('hello', lookup))).toBe('ERR_RT_TOKEN_MALFORMED');
+    expect(codeOf(() => verifyClientToken('T1==!!!', lookup))).toBe('ERR_RT_TOKEN_MALFORMED');
+    expect(codeOf(() => verifyClientToken('', lookup))).toBe('ERR_RT_TOKEN_MALFORMED');
+  });
+});
