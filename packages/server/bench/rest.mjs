@@ -1,0 +1,145 @@
+// `npm run bench:rest`: POST /session/create throughput and latency on the SQLite store with 50
+// concurrent keep-alive connections, next to a bare node:http server answering a fixed body in
+// the same run. The servers run in this process; the load comes from a separate child process.
+// Options: --duration <s> (default 5), --connections <n> (default 50).
+import { fork } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? def : Number(process.argv[i + 1]);
+};
+
+if (process.argv[2] === '--load') {
+  await runLoad(JSON.parse(process.argv[3]));
+} else {
+  await main();
+}
+
+function jwt(key, secret) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const data = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: key, ist: 'project', iat: now, exp: now + 300 })}`;
+  return `${data}.${createHmac('sha256', secret).update(data).digest('base64url')}`;
+}
+
+/** Child process: `connections` loops sending the same request until the deadline. */
+async function runLoad({ url, path, body, key, secret, connections, warmupMs, durationMs }) {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const { hostname, port } = new URL(url);
+  let token = jwt(key, secret);
+  const refresh = setInterval(() => (token = jwt(key, secret)), 60_000);
+  const latencies = [];
+  let errors = 0;
+  let recording = false;
+  const statuses = {};
+  const one = () =>
+    new Promise((resolve) => {
+      const started = process.hrtime.bigint();
+      const req = request(
+        {
+          hostname,
+          port,
+          path,
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), accept: 'application/json', 'x-opentok-auth': token },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (recording) {
+              latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+              statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+              if (res.statusCode !== 200) errors++;
+            }
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        if (recording) errors++;
+        resolve();
+      });
+      req.end(body);
+    });
+  let stop = false;
+  const loops = Array.from({ length: connections }, async () => {
+    while (!stop) await one();
+  });
+  await new Promise((r) => setTimeout(r, warmupMs));
+  recording = true;
+  const t0 = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, durationMs));
+  recording = false;
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  stop = true;
+  await Promise.all(loops);
+  clearInterval(refresh);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+  process.send({ requests: latencies.length, errors, statuses, rps: latencies.length / elapsed, p50: pct(50), p99: pct(99), max: latencies.at(-1) ?? NaN });
+}
+
+function load(options) {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--load', JSON.stringify(options)], { stdio: 'inherit' });
+    child.once('message', (m) => resolve(m));
+    child.once('exit', (code) => code !== 0 && reject(new Error(`load generator exited with ${code}`)));
+  });
+}
+
+async function main() {
+  const { createServer } = await import('@tokhost/server');
+  const connections = arg('connections', 50);
+  const durationMs = arg('duration', 5) * 1000;
+  const warmupMs = 1000;
+  const key = '10000001';
+  const secret = '0123456789abcdef0123456789abcdef01234567';
+  const body = 'archiveMode=manual&p2p.preference=disabled';
+
+  // Baseline: node:http reading the same request and answering a fixed session-create body.
+  const fixed = JSON.stringify([{ session_id: '1_MX4xMDAwMDAwMX5-MTc5NTM4MzI3MTQ5MH5hYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h-fn4', project_id: key, partner_id: key, create_dt: 'Sun Nov 22 21:34:31 UTC 2026', media_server_url: '' }]);
+  const bare = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(fixed) });
+      res.end(fixed);
+    });
+  });
+  await new Promise((r) => bare.listen(0, '127.0.0.1', r));
+  const bareUrl = `http://127.0.0.1:${bare.address().port}`;
+  const baseline = await load({ url: bareUrl, path: '/session/create', body, key, secret, connections, warmupMs, durationMs });
+  await new Promise((r) => bare.close(r));
+
+  const dataDir = mkdtempSync(join(tmpdir(), 'tokhost-bench-'));
+  // logLevel warn: per-request info logs would measure the terminal, not the server.
+  const server = await createServer({ port: 0, host: '127.0.0.1', store: 'sqlite', dataDir, logLevel: 'warn', apiKey: key, apiSecret: secret });
+  let tokhost;
+  let sessions;
+  try {
+    tokhost = await load({ url: server.url, path: '/session/create', body, key, secret, connections, warmupMs, durationMs });
+    sessions = server.store.listSessions(key, { count: 1 }).total;
+  } finally {
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const row = (name, r) =>
+    `${name.padEnd(34)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(7)} ms   max ${r.max.toFixed(1).padStart(7)} ms   errors ${r.errors}`;
+  const ratio = tokhost.rps / baseline.rps;
+  console.log(`\nbench:rest — POST /session/create, ${connections} keep-alive connections, ${durationMs / 1000} s after ${warmupMs / 1000} s warm-up (Node ${process.version})`);
+  console.log(row('bare node:http (fixed body)', baseline));
+  console.log(row('tokhost, SQLite store', tokhost));
+  console.log(`ratio tokhost/bare: ${ratio.toFixed(2)} (target ≥ 0.50)   tokhost p99: ${tokhost.p99.toFixed(2)} ms (target < 25 ms)   sessions written: ${sessions}`);
+  console.log(`status codes: ${JSON.stringify(tokhost.statuses)}`);
+  const ok = ratio >= 0.5 && tokhost.p99 < 25 && tokhost.errors === 0;
+  console.log(ok ? 'targets met' : 'TARGETS MISSED');
+  process.exitCode = ok ? 0 : 1;
+}
