@@ -344,18 +344,22 @@ describe('known differences (docs/compat.md), asserted', () => {
     expect(() => ours.generateToken(SID, { expireTime: far })).toThrow(/30 days/);
   });
 
-  it('D12 validation opentok-node skips: unknown mediaMode, e2ee on relayed, oversized signals are sent by it and refused by us', async () => {
+  it('D12 validation opentok-node skips: unknown mediaMode, e2ee on relayed, oversized signals, bad DTMF, custom layout without stylesheet', async () => {
     server.reply({ status: 200, body: [{ session_id: SID }] });
     server.reset();
     await callNode((cb) => node['createSession']!({ mediaMode: 'p2p' }, cb));
     await callNode((cb) => node['createSession']!({ e2ee: true }, cb));
     server.reply({ status: 413, body: { code: 413, message: 'too large' } });
     await callNode((cb) => node['signal']!(SID, null, { type: 'x', data: 'y'.repeat(9000) }, cb));
-    expect(server.requests).toHaveLength(3);
+    await callNode((cb) => node['playDTMF']!(SID, null, 'abc', cb));
+    await callNode((cb) => node['setArchiveLayout']!(AID, 'custom', cb));
+    expect(server.requests).toHaveLength(5);
     server.reset();
     await expect(ours.createSession({ mediaMode: 'p2p' as 'routed' })).rejects.toThrow(/mediaMode/);
     await expect(ours.createSession({ e2ee: true })).rejects.toThrow(/e2ee/);
     await expect(ours.signal(SID, { type: 'x', data: 'y'.repeat(9000) })).rejects.toThrow(/data/);
+    await expect(ours.playDTMF(SID, 'abc')).rejects.toThrow(/digits/);
+    await expect(ours.setArchiveLayout(AID, 'custom')).rejects.toThrow(/stylesheet/);
     expect(server.requests).toHaveLength(0);
   });
 
