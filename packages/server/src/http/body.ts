@@ -43,14 +43,20 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       cleanup();
       reject(new HttpError('ERR_REQUEST_BODY_MALFORMED', 'Request body could not be read', err.message, { cause: err }));
     };
+    // A client that goes away mid-body may only close the stream; settle the promise anyway.
+    const onClose = () => {
+      if (!req.complete) onError(new Error('request aborted'));
+    };
     const cleanup = () => {
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
+      req.off('close', onClose);
     };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
+    req.on('close', onClose);
   });
 }
 

@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, validateConfig } from '../../src/config.js';
+
+describe('server configuration', () => {
+  let dir = '';
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('fills in the documented defaults and freezes the result', () => {
+    const c = validateConfig({}, '/srv');
+    expect(c).toMatchObject({ port: 3000, host: '127.0.0.1', dataDir: '/srv/data', store: 'sqlite', apiKey: null, apiSecret: null, logLevel: 'info', maxBodyBytes: 102_400, authClockSkewSeconds: 30, iceServers: [], rtcMinPort: null });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(() => {
+      (c as { port: number }).port = 1;
+    }).toThrow();
+  });
+
+  it('reports every problem at once, including unknown settings', () => {
+    try {
+      validateConfig({ port: -1, host: 'a b', store: 'redis', apiKey: '12', maxBodyBytes: 1, rtcMinPort: 6000, rtcMaxPort: 5000, publicIp: '999.1.1.1', turnSecret: 'short', colour: 'blue' } as never);
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join('\n');
+      for (const s of ['port', 'host', 'store', 'apiKey and apiSecret', 'maxBodyBytes', 'rtcMinPort must not be greater', 'publicIp', 'turnSecret', 'unknown setting "colour"']) expect(problems).toContain(s);
+      expect((err as ConfigError).code).toBe('ERR_CONFIG_INVALID');
+    }
+  });
+
+  it('merges file < environment < flags and coerces strings', () => {
+    dir = mkdtempSync(join(tmpdir(), 'tokhost-config-'));
+    writeFileSync(join(dir, 'tokhost.config.json'), JSON.stringify({ port: 4000, host: '0.0.0.0', logLevel: 'debug', iceServers: [{ urls: ['stun:a:3478'] }], webhookRetryDelaysMs: [10, 20] }));
+    const c = loadConfig({ cwd: dir, env: { TOKHOST_PORT: '5000', TOKHOST_LOG_LEVEL: 'warn', TOKHOST_DEMO: 'true', TOKHOST_RTC_MIN_PORT: '40000', TOKHOST_RTC_MAX_PORT: '40100' }, flags: { port: '0', 'data-dir': 'd' } });
+    expect(c).toMatchObject({ port: 0, host: '0.0.0.0', logLevel: 'warn', demo: true, dataDir: join(dir, 'd'), rtcMinPort: 40000, rtcMaxPort: 40100, webhookRetryDelaysMs: [10, 20] });
+    expect(c.iceServers).toEqual([{ urls: ['stun:a:3478'] }]);
+    expect(loadConfig({ cwd: dir, env: { TOKHOST_WEBHOOK_RETRY_DELAYS_MS: '5, 50' } }).webhookRetryDelaysMs).toEqual([5, 50]);
+  });
+
+  it('names a bad config file and an unknown flag together with other problems', () => {
+    dir = mkdtempSync(join(tmpdir(), 'tokhost-config-'));
+    writeFileSync(join(dir, 'c.json'), '[1]');
+    try {
+      loadConfig({ cwd: dir, flags: { config: 'c.json', colour: 'x', port: 'abc' } });
+      expect.unreachable();
+    } catch (err) {
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).toContain('must hold a JSON object');
+      expect(problems).toContain('unknown flag --colour');
+      expect(problems).toContain('port must be an integer');
+    }
+  });
+});
