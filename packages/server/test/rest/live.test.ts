@@ -1,0 +1,108 @@
+import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION } from '@tokhost/protocol';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { call, createSessionId, KEY_A, postJson, SECRET_A, startServer } from './harness.js';
+import { OfficialOpenTok, settle } from './opentok-types.js';
+import type { OpenTokLike } from './opentok-types.js';
+
+type Server = Awaited<ReturnType<typeof startServer>>;
+type Msg = Record<string, unknown> & { type: string };
+
+/** A bare client of the realtime protocol, enough to put real connections and streams in a session. */
+class Client {
+  readonly messages: Msg[] = [];
+  private waiters: { pred: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
+  private nextId = 1;
+  closed: Promise<number>;
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (raw) => {
+      const m = JSON.parse(raw.toString()) as Msg;
+      this.messages.push(m);
+      this.waiters = this.waiters.filter((w) => (w.pred(m) ? (w.resolve(m), false) : true));
+    });
+    this.closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+  }
+  static async connect(server: Server, sessionId: string, token: string): Promise<{ client: Client; connectionId: string }> {
+    const ws = new WebSocket(server.url.replace('http', 'ws') + REALTIME_PATH);
+    const client = new Client(ws);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const connected = client.next((m) => m.type === 'sessionConnected' || m.type === 'error');
+    ws.send(JSON.stringify({ type: 'connect', version: REALTIME_PROTOCOL_VERSION, apiKey: KEY_A, sessionId, token }));
+    const m = await connected;
+    if (m.type !== 'sessionConnected') throw new Error(`connect refused: ${JSON.stringify(m)}`);
+    return { client, connectionId: (m.connection as { connectionId: string }).connectionId };
+  }
+  next(pred: (m: Msg) => boolean, timeoutMs = 5000): Promise<Msg> {
+    const seen = this.messages.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('message never came')), timeoutMs);
+      this.waiters.push({ pred, resolve: (m) => (clearTimeout(timer), resolve(m)) });
+    });
+  }
+  async request(body: Record<string, unknown>): Promise<Msg> {
+    const id = this.nextId++;
+    const answer = this.next((m) => m.type === 'response' && m.id === id);
+    this.ws.send(JSON.stringify({ ...body, id }));
+    return answer;
+  }
+  close(): void {
+    this.ws.close();
+  }
+}
+
+describe('REST on live state (real realtime connections)', () => {
+  let server: Server;
+  let ot: OpenTokLike;
+  const clients: Client[] = [];
+  beforeAll(async () => {
+    server = await startServer();
+    ot = new OfficialOpenTok(KEY_A, SECRET_A, server.url);
+  });
+  afterEach(() => clients.splice(0).forEach((c) => c.close()));
+  afterAll(() => server.close());
+
+  it('lists connections and streams, serves getStream to opentok-node, sets class lists, signals and disconnects', async () => {
+    const sessionId = await createSessionId(server, 'p2p.preference=enabled');
+    const { client, connectionId } = await Client.connect(server, sessionId, ot.generateToken(sessionId, { role: 'moderator', data: 'me' }));
+    clients.push(client);
+    const published = await client.request({ type: 'publish', name: 'cam', hasAudio: true, hasVideo: true, videoType: 'camera', videoDimensions: { width: 640, height: 480 } });
+    expect(published.ok, JSON.stringify(published)).toBe(true);
+
+    const conns = await call(server, 'GET', `/v2/project/${KEY_A}/session/${sessionId}/connection`);
+    expect(conns.json).toMatchObject({ count: 1, items: [{ connectionId }] });
+
+    const streams = await settle<{ id: string; name: string }[]>((cb) => ot.listStreams(sessionId, cb));
+    expect(streams.err).toBeNull();
+    expect(streams.value).toHaveLength(1);
+    const streamId = streams.value![0]!.id;
+
+    // The one route answered as text/plain, so opentok-node's double JSON.parse works.
+    const raw = await call(server, 'GET', `/v2/project/${KEY_A}/session/${sessionId}/stream/${streamId}`);
+    expect(raw.headers.get('content-type')).toMatch(/^text\/plain/);
+    const got = await settle<{ id: string; name: string; videoType: string }>((cb) => ot.getStream(sessionId, streamId, cb));
+    expect(got.err).toBeNull();
+    expect(got.value).toMatchObject({ id: streamId, name: 'cam', videoType: 'camera' });
+
+    expect((await settle((cb) => ot.setStreamClassLists(sessionId, [{ id: streamId, layoutClassList: ['focus'] }], cb))).err).toBeNull();
+    expect((await settle<{ layoutClassList: string[] }>((cb) => ot.getStream(sessionId, streamId, cb))).value?.layoutClassList).toEqual(['focus']);
+
+    expect((await settle((cb) => ot.signal(sessionId, connectionId, { type: 'chat', data: 'hello' }, cb))).err).toBeNull();
+    const signal = await client.next((m) => m.type === 'signal');
+    expect(signal).toMatchObject({ signalType: 'chat', data: 'hello' });
+
+    // Every precondition of an archive holds now: the honest answer is 501, and nothing is stored.
+    const routed = await createSessionId(server, 'p2p.preference=disabled');
+    const other = await Client.connect(server, routed, ot.generateToken(routed));
+    clients.push(other.client);
+    const archive = await postJson(server, `/v2/project/${KEY_A}/archive`, { sessionId: routed });
+    expect(archive.status).toBe(501);
+    expect(archive.json).toMatchObject({ code: 501, message: 'Archiving is not available on this server' });
+    expect(server.store.listArchives(KEY_A).total).toBe(0);
+
+    expect((await settle((cb) => ot.forceDisconnect(sessionId, connectionId, cb))).err).toBeNull();
+    await client.closed;
+    const after = await call(server, 'GET', `/v2/project/${KEY_A}/session/${sessionId}/connection`);
+    expect(after.json).toMatchObject({ count: 0 });
+  });
+});
