@@ -144,9 +144,22 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const archives = table('archives');
   const broadcasts = table('broadcasts');
 
+  // Decrypting costs more than the SELECT; every REST request needs the secret, so keep clear
+  // secrets by ciphertext. The row is still read each time, so a rotation applies at once.
+  const clear = new Map<string, string>();
+  const openSecret = (r: ProjectRow): string => {
+    const id = `${r.api_key}\u0000${r.secret_enc}`;
+    let secret = clear.get(id);
+    if (secret === undefined) {
+      secret = box.open(r.secret_enc, r.api_key);
+      if (clear.size >= 10_000) clear.clear();
+      clear.set(id, secret);
+    }
+    return secret;
+  };
   const toProject = (r: ProjectRow): ProjectRecord => ({
     apiKey: r.api_key,
-    apiSecret: box.open(r.secret_enc, r.api_key),
+    apiSecret: openSecret(r),
     name: r.name,
     createdAt: r.created_at,
     webhookUrl: r.webhook_url,
