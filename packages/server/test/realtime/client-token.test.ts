@@ -67,12 +67,15 @@ describe('verifyClientToken: other SDKs (reference §5.2, §5.3)', () => {
     expect(verifyClientToken(signT1(data, KEY, SECRET), lookup).role).toBe('subscriber');
   });
   it('Java T1: URL-safe base64, raw spaces, URL-encoded data', () => {
-    const data = `create_time=${now}&expire_time=${now + 60}&session_id=${SID}&nonce=-42&role=publisher&scope=session.connect&initial_layout_class_list=focus big&connection_data=name%3DJo%C3%ABl`;
-    // Find a data string whose base64 holds '+' or '/', so the URL-safe alphabet is really exercised.
-    let token = signT1(data, KEY, SECRET, 'url');
-    for (let i = 0; !/[-_]/.test(token.slice(4)); i++) token = signT1(data + `&x${i}=1`, KEY, SECRET, 'url');
+    // Bytes of ASCII text map to base64 62/63 ('+'/'/') only for '>', '?', '~' at the end of a
+    // triplet: vary the nonce until '~' lands there, so the URL-safe alphabet is really exercised.
+    const dataFor = (nonce: number) => `create_time=${now}&expire_time=${now + 60}&session_id=${SID}&nonce=${nonce}&role=publisher&scope=session.connect&initial_layout_class_list=focus big~x&connection_data=name%3DJo%C3%ABl`;
+    let nonce = -42;
+    let token = signT1(dataFor(nonce), KEY, SECRET, 'url');
+    while (!/[-_]/.test(token.slice(4)) && nonce > -60) token = signT1(dataFor(--nonce), KEY, SECRET, 'url');
+    expect(token.slice(4)).toMatch(/[-_]/);
     const v = verifyClientToken(token, lookup);
-    expect(v).toMatchObject({ initialLayoutClassList: ['focus', 'big'], connectionData: 'name=Joël' });
+    expect(v).toMatchObject({ initialLayoutClassList: ['focus', 'big~x'], connectionData: 'name=Joël' });
   });
 });
 

@@ -1,0 +1,61 @@
+/** Where and how to put a publisher/subscriber element (OpenTok.js `insertMode`, `width`, `height`). */
+export interface ElementOptions {
+  insertMode?: 'replace' | 'after' | 'before' | 'append';
+  width?: number | string;
+  height?: number | string;
+  insertDefaultUI?: boolean;
+}
+
+const size = (v: number | string | undefined, d: string) => (v === undefined ? d : typeof v === 'number' ? `${v}px` : v);
+
+/**
+ * Create the widget element and place it relative to `target` (an element, an element ID, or
+ * nothing: appended to `document.body`).
+ */
+export function placeElement(target: HTMLElement | string | null | undefined, className: string, options: ElementOptions): { root: HTMLElement; video: HTMLVideoElement } {
+  const root = document.createElement('div');
+  root.className = className;
+  root.style.width = size(options.width, '264px');
+  root.style.height = size(options.height, '198px');
+  root.style.position = 'relative';
+  root.style.overflow = 'hidden';
+  const video = document.createElement('video');
+  video.autoplay = true;
+  video.playsInline = true;
+  video.style.width = '100%';
+  video.style.height = '100%';
+  video.style.objectFit = 'cover';
+  root.appendChild(video);
+  if (options.insertDefaultUI === false) return { root, video };
+  const el = typeof target === 'string' ? document.getElementById(target) : target;
+  if (!el) {
+    document.body.appendChild(root);
+    return { root, video };
+  }
+  switch (options.insertMode ?? 'replace') {
+    case 'append':
+      el.appendChild(root);
+      break;
+    case 'after':
+      el.after(root);
+      break;
+    case 'before':
+      el.before(root);
+      break;
+    default:
+      // OpenTok replaces the target element, keeping its id on the new one.
+      if (el.id) root.id = el.id;
+      el.replaceWith(root);
+  }
+  return { root, video };
+}
+
+/** Play a media element; when autoplay with sound is refused, play muted rather than not at all. */
+export function playElement(video: HTMLVideoElement): void {
+  video.play().catch(() => {
+    if (!video.muted) {
+      video.muted = true;
+      video.play().catch(() => undefined);
+    }
+  });
+}

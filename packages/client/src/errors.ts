@@ -1,0 +1,32 @@
+import type { RtError } from '@tokhost/protocol';
+
+/**
+ * Errors raised to callbacks and `exception` events, with OpenTok.js names and numeric codes
+ * (e.g. `OT_AUTHENTICATION_ERROR` / 1004). `tokhostCode` keeps the server's `ERR_RT_*` code.
+ */
+export class OTError extends Error {
+  readonly code: number;
+  readonly tokhostCode: string | undefined;
+  constructor(name: string, code: number, message: string, options?: { cause?: unknown; tokhostCode?: string }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = name;
+    this.code = code;
+    this.tokhostCode = options?.tokhostCode;
+  }
+
+  static fromWire(e: RtError): OTError {
+    return new OTError(e.name, e.otCode, e.message, { tokhostCode: e.code });
+  }
+}
+
+export const ERRORS = {
+  notConnected: (what: string) => new OTError('OT_NOT_CONNECTED', 1010, `${what}: the session is not connected`),
+  invalidParameter: (message: string) => new OTError('OT_INVALID_PARAMETER', 1011, message),
+  connectFailed: (message: string, cause?: unknown) => new OTError('OT_CONNECT_FAILED', 1006, message, { cause }),
+  mediaAccessDenied: (message: string, cause?: unknown) => new OTError('OT_USER_MEDIA_ACCESS_DENIED', 1500, message, { cause }),
+  hardwareUnavailable: (message: string, cause?: unknown) => new OTError('OT_HARDWARE_UNAVAILABLE', 1500, message, { cause }),
+  unableToPublish: (message: string, cause?: unknown) => new OTError('OT_UNABLE_TO_PUBLISH', 1500, message, { cause }),
+  subscriberIceFailed: (message: string) => new OTError('OT_SUBSCRIBER_ICE_WORKFLOW_FAILED', 1554, message),
+  publisherIceFailed: (message: string) => new OTError('OT_PUBLISHER_ICE_WORKFLOW_FAILED', 1553, message),
+  timeout: (message: string) => new OTError('OT_TIMEOUT', 1008, message),
+};

@@ -1,0 +1,62 @@
+import type { RtIceCandidate, RtIceServer, RtPeerEnd, RtSessionDescription } from '@tokhost/protocol';
+
+export interface PeerSignaling {
+  sendSdp(description: RtSessionDescription): void;
+  sendIce(candidate: RtIceCandidate | null): void;
+}
+
+/**
+ * One RTCPeerConnection of a publisher→subscriber link, with trickle ICE. Remote candidates that
+ * arrive before the remote description are held until it is set.
+ */
+export class PeerLink {
+  readonly pc: RTCPeerConnection;
+  private early: RTCIceCandidateInit[] = [];
+  private haveRemote = false;
+  closed = false;
+
+  constructor(
+    readonly peerId: string,
+    readonly end: RtPeerEnd,
+    iceServers: RtIceServer[],
+    private readonly signaling: PeerSignaling,
+  ) {
+    this.pc = new RTCPeerConnection({ iceServers: iceServers as RTCIceServer[] });
+    this.pc.onicecandidate = (ev) => {
+      if (this.closed) return;
+      this.signaling.sendIce(ev.candidate ? { candidate: ev.candidate.candidate, sdpMid: ev.candidate.sdpMid, sdpMLineIndex: ev.candidate.sdpMLineIndex } : null);
+    };
+  }
+
+  /** Publisher end: offer to the subscriber. */
+  async offer(): Promise<void> {
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    this.signaling.sendSdp({ type: 'offer', sdp: this.pc.localDescription!.sdp });
+  }
+
+  async onRemoteDescription(d: RtSessionDescription): Promise<void> {
+    if (this.closed) return;
+    await this.pc.setRemoteDescription(d);
+    this.haveRemote = true;
+    for (const c of this.early.splice(0)) await this.pc.addIceCandidate(c).catch(() => undefined);
+    if (d.type === 'offer') {
+      const answer = await this.pc.createAnswer();
+      await this.pc.setLocalDescription(answer);
+      this.signaling.sendSdp({ type: 'answer', sdp: this.pc.localDescription!.sdp });
+    }
+  }
+
+  async onRemoteCandidate(c: RtIceCandidate | null): Promise<void> {
+    if (this.closed || c === null) return;
+    const init: RTCIceCandidateInit = { candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null };
+    if (!this.haveRemote) this.early.push(init);
+    else await this.pc.addIceCandidate(init).catch(() => undefined);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pc.close();
+  }
+}

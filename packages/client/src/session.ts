@@ -1,0 +1,361 @@
+import type { RtIceServer, ServerMessage } from '@tokhost/protocol';
+import { ERRORS, OTError } from './errors.js';
+import { EventEmitter } from './events.js';
+import { Connection, Stream } from './models.js';
+import { Publisher } from './publisher.js';
+import type { PublisherProperties } from './publisher.js';
+import { Subscriber } from './subscriber.js';
+import type { SubscriberProperties } from './subscriber.js';
+import { realtimeUrl, Transport } from './transport.js';
+import type { OutgoingRequest } from './transport.js';
+
+export interface SessionOptions {
+  /** Tokhost server base URL, e.g. `https://video.example.com`. Default: where the SDK was loaded from. */
+  serverUrl?: string;
+}
+
+type Callback = (err?: OTError) => void;
+
+/**
+ * A session (OpenTok.js `Session`). Events: `sessionConnected`, `sessionDisconnected`,
+ * `sessionReconnecting`, `sessionReconnected`, `connectionCreated`, `connectionDestroyed`,
+ * `streamCreated`, `streamDestroyed`, `streamPropertyChanged`, `signal`, `signal:<type>`,
+ * `muteForced`, `exception`.
+ */
+export class Session extends EventEmitter {
+  readonly id: string;
+  readonly sessionId: string;
+  readonly apiKey: string;
+  connection: Connection | undefined;
+  readonly connections = new Map<string, Connection>();
+  readonly streams = new Map<string, Stream>();
+  capabilities = { publish: 0, subscribe: 0, forceDisconnect: 0, forceUnpublish: 0, forceMute: 0, supportsWebRTC: 1 };
+  private transport: Transport | null = null;
+  private ice: RtIceServer[] = [];
+  private readonly publishers = new Map<string, Publisher>();
+  private readonly subscribers = new Map<string, Subscriber>();
+
+  constructor(
+    apiKey: string,
+    sessionId: string,
+    private readonly options: SessionOptions & { serverUrl: string },
+  ) {
+    super();
+    this.apiKey = String(apiKey);
+    this.sessionId = sessionId;
+    this.id = sessionId;
+  }
+
+  isConnected(): boolean {
+    return this.transport?.state === 'connected' || this.transport?.state === 'reconnecting';
+  }
+
+  /**
+   * Connect with a token. Emits `sessionConnected`, then `connectionCreated` for each client
+   * already there and `streamCreated` for each stream already published.
+   */
+  connect(token: string, callback?: Callback): this {
+    if (typeof token !== 'string' || token === '') {
+      const e = new OTError('OT_AUTHENTICATION_ERROR', 1004, 'token must be a non-empty string');
+      setTimeout(() => callback?.(e));
+      return this;
+    }
+    if (this.transport && this.transport.state !== 'closed') {
+      setTimeout(() => callback?.(ERRORS.connectFailed('the session is already connected or connecting')));
+      return this;
+    }
+    const transport = new Transport(
+      realtimeUrl(this.options.serverUrl),
+      { apiKey: this.apiKey, sessionId: this.sessionId, token, sdk: 'tokhost-client/0.1.0' },
+      {
+        message: (msg) => this.onMessage(msg),
+        reconnecting: () => this.emit('sessionReconnecting'),
+        reconnected: () => this.emit('sessionReconnected'),
+        lost: (reason) => this.teardown(reason),
+      },
+    );
+    this.transport = transport;
+    transport.connect().then(
+      (msg) => {
+        this.connection = new Connection(msg.connection);
+        this.ice = msg.iceServers;
+        const r = msg.role;
+        const can = (ok: boolean) => (ok ? 1 : 0);
+        this.capabilities = { publish: can(r !== 'subscriber'), subscribe: can(r !== 'publisheronly'), forceDisconnect: can(r === 'moderator'), forceUnpublish: can(r === 'moderator'), forceMute: can(r === 'moderator'), supportsWebRTC: 1 };
+        this.connections.set(this.connection.connectionId, this.connection);
+        const initial = msg.connections.map((c) => new Connection(c));
+        for (const c of initial) this.connections.set(c.connectionId, c);
+        const streams = msg.streams.map((s) => new Stream(s, this.connections.get(s.connection.connectionId) ?? new Connection(s.connection)));
+        for (const s of streams) this.streams.set(s.streamId, s);
+        callback?.();
+        this.emit('sessionConnected', { connections: initial, streams });
+        for (const c of initial) this.emit('connectionCreated', { connection: c });
+        for (const s of streams) this.emit('streamCreated', { stream: s });
+      },
+      (err: OTError) => {
+        this.transport = null;
+        callback?.(err);
+        this.emit('exception', { code: err.code, message: err.message, title: err.name, error: err });
+      },
+    );
+    return this;
+  }
+
+  /** Leave the session; emits `sessionDisconnected` with reason `clientDisconnected`. */
+  disconnect(): void {
+    const t = this.transport;
+    if (!t) return;
+    void t.disconnect().then(() => this.teardown('clientDisconnected'));
+  }
+
+  /**
+   * Publish a publisher (or create one from `target`/`properties`). Returns the publisher.
+   */
+  publish(publisherOrTarget?: Publisher | HTMLElement | string | null, propertiesOrCallback?: PublisherProperties | Callback, callback?: Callback): Publisher {
+    let publisher: Publisher;
+    let cb: Callback | undefined;
+    if (publisherOrTarget instanceof Publisher) {
+      publisher = publisherOrTarget;
+      cb = typeof propertiesOrCallback === 'function' ? propertiesOrCallback : callback;
+    } else {
+      const props = typeof propertiesOrCallback === 'object' ? propertiesOrCallback : {};
+      cb = typeof propertiesOrCallback === 'function' ? propertiesOrCallback : callback;
+      publisher = new Publisher(publisherOrTarget, props);
+    }
+    const fail = (err: OTError) => {
+      cb?.(err);
+      publisher.emit('exception', { code: err.code, message: err.message, title: err.name, error: err });
+    };
+    if (!this.isConnected()) {
+      setTimeout(() => fail(ERRORS.notConnected('publish')));
+      return publisher;
+    }
+    void (async () => {
+      try {
+        await publisher.ready;
+        const d = publisher.describe();
+        const r = await this.request({ type: 'publish', name: publisher.properties.name ?? '', ...d });
+        const rt = r['stream'] as Parameters<Publisher['attach']>[1];
+        this.publishers.set(rt.streamId, publisher);
+        publisher.unpublishHook = (p) => this.unpublish(p);
+        publisher.attach({ request: (b) => this.request(b), connection: this.connection }, rt, r['forceMuted'] === true);
+        cb?.();
+      } catch (err) {
+        fail(err instanceof OTError ? err : ERRORS.unableToPublish((err as Error).message, err));
+      }
+    })();
+    return publisher;
+  }
+
+  /** Stop publishing; the publisher's `streamDestroyed` fires with reason `unpublished`. */
+  unpublish(publisher: Publisher): void {
+    const streamId = publisher.stream?.streamId;
+    if (!streamId) return;
+    this.publishers.delete(streamId);
+    publisher.unpublishHook = undefined;
+    void this.request({ type: 'unpublish', streamId }).catch(() => undefined);
+    publisher.detach('unpublished');
+  }
+
+  /** Subscribe to a stream; `callback` runs once media flows (or with the error). */
+  subscribe(stream: Stream, target?: HTMLElement | string | null, properties?: SubscriberProperties | Callback, callback?: Callback): Subscriber {
+    const props = typeof properties === 'object' && properties !== null ? properties : {};
+    const cb = typeof properties === 'function' ? properties : callback;
+    if (!(stream instanceof Stream)) throw ERRORS.invalidParameter('stream must be a Stream from a streamCreated event');
+    const sub = new Subscriber(stream, { request: (b) => this.request(b), iceServers: () => this.ice }, target, props, cb);
+    if (!this.isConnected()) {
+      setTimeout(() => cb?.(ERRORS.notConnected('subscribe')));
+      return sub;
+    }
+    void sub.start().then(() => {
+      if (sub.subscriberId) this.subscribers.set(sub.subscriberId, sub);
+    });
+    return sub;
+  }
+
+  unsubscribe(subscriber: Subscriber): void {
+    if (subscriber.subscriberId) {
+      this.subscribers.delete(subscriber.subscriberId);
+      void this.request({ type: 'unsubscribe', subscriberId: subscriber.subscriberId }).catch(() => undefined);
+    }
+    subscriber.close('unsubscribed');
+  }
+
+  getPublisherForStream(stream: Stream): Publisher | undefined {
+    return this.publishers.get(stream.streamId);
+  }
+
+  getSubscribersForStream(stream: Stream): Subscriber[] {
+    return [...this.subscribers.values()].filter((s) => s.stream.streamId === stream.streamId);
+  }
+
+  /**
+   * Send a signal to the session or, with `to` (a Connection), to one client. `type` ≤ 128
+   * characters, `data` ≤ 8 kB; larger ones fail with code 413.
+   */
+  signal(signal: { type?: string; data?: string; to?: Connection | { connectionId: string } }, callback?: Callback): void {
+    const req: OutgoingRequest = { type: 'signal', ...(signal.type !== undefined ? { signalType: signal.type } : {}), ...(signal.data !== undefined ? { data: signal.data } : {}), ...(signal.to ? { to: signal.to.connectionId } : {}) };
+    this.request(req).then(
+      () => callback?.(),
+      (err: OTError) => callback?.(err),
+    );
+  }
+
+  /** Moderators: disconnect a client (`connectionDestroyed` reason `forceDisconnected`). */
+  forceDisconnect(connection: Connection | string, callback?: Callback): void {
+    const connectionId = typeof connection === 'string' ? connection : connection.connectionId;
+    this.settle(this.request({ type: 'forceDisconnect', connectionId }), callback);
+  }
+
+  /** Moderators: stop a stream (`streamDestroyed` reason `forceUnpublished`). */
+  forceUnpublish(stream: Stream | string, callback?: Callback): void {
+    const streamId = typeof stream === 'string' ? stream : stream.streamId;
+    this.settle(this.request({ type: 'forceUnpublish', streamId }), callback);
+  }
+
+  /** Moderators: mute one stream's audio. Returns a promise, like OpenTok.js. */
+  forceMuteStream(stream: Stream | string): Promise<void> {
+    const streamId = typeof stream === 'string' ? stream : stream.streamId;
+    return this.request({ type: 'forceMuteStream', streamId }).then(() => undefined);
+  }
+
+  /** Moderators: mute every stream but the excluded ones; later publishers join muted. */
+  forceMuteAll(excludedStreams: (Stream | string)[] = []): Promise<void> {
+    return this.request({ type: 'forceMuteAll', excludedStreamIds: excludedStreams.map((s) => (typeof s === 'string' ? s : s.streamId)) }).then(() => undefined);
+  }
+
+  disableForceMute(): Promise<void> {
+    return this.request({ type: 'disableForceMute' }).then(() => undefined);
+  }
+
+  private settle(p: Promise<unknown>, cb?: Callback): void {
+    p.then(
+      () => cb?.(),
+      (err: OTError) => cb?.(err),
+    );
+  }
+
+  private request(body: OutgoingRequest): Promise<Record<string, unknown>> {
+    if (!this.transport) return Promise.reject(ERRORS.notConnected(body.type));
+    return this.transport.request(body);
+  }
+
+  /** @internal Test hook: drop the WebSocket as a network failure would (the session resumes). */
+  dropSocketForTesting(): void {
+    this.transport?.dropSocketForTesting();
+  }
+
+  private onMessage(msg: ServerMessage): void {
+    switch (msg.type) {
+      case 'connectionCreated': {
+        const c = new Connection(msg.connection);
+        this.connections.set(c.connectionId, c);
+        this.emit('connectionCreated', { connection: c });
+        return;
+      }
+      case 'connectionDestroyed': {
+        const c = this.connections.get(msg.connection.connectionId) ?? new Connection(msg.connection);
+        this.connections.delete(c.connectionId);
+        this.emit('connectionDestroyed', { connection: c, reason: msg.reason });
+        return;
+      }
+      case 'streamCreated': {
+        const s = new Stream(msg.stream, this.connections.get(msg.stream.connection.connectionId) ?? new Connection(msg.stream.connection));
+        this.streams.set(s.streamId, s);
+        this.emit('streamCreated', { stream: s });
+        return;
+      }
+      case 'streamDestroyed': {
+        const id = msg.stream.streamId;
+        const own = this.publishers.get(id);
+        if (own) {
+          this.publishers.delete(id);
+          own.unpublishHook = undefined;
+          own.detach(msg.reason);
+          return;
+        }
+        const s = this.streams.get(id) ?? new Stream(msg.stream, new Connection(msg.stream.connection));
+        this.streams.delete(id);
+        const ev = this.emit('streamDestroyed', { stream: s, reason: msg.reason }, true);
+        for (const sub of this.getSubscribersForStream(s)) {
+          if (sub.subscriberId) this.subscribers.delete(sub.subscriberId);
+          if (!ev.isDefaultPrevented()) sub.close(msg.reason);
+        }
+        return;
+      }
+      case 'streamPropertyChanged': {
+        const s = this.streams.get(msg.streamId);
+        if (!s) return;
+        s.update(msg.stream);
+        this.emit('streamPropertyChanged', { stream: s, changedProperty: msg.changedProperty, oldValue: msg.oldValue, newValue: msg.newValue });
+        return;
+      }
+      case 'streamClassListChanged': {
+        this.streams.get(msg.stream.streamId)?.update(msg.stream);
+        return;
+      }
+      case 'signal': {
+        const from = msg.from ? (this.connections.get(msg.from.connectionId) ?? new Connection(msg.from)) : null;
+        const props = { type: msg.signalType, data: msg.data, from };
+        if (msg.signalType) this.emit(`signal:${msg.signalType}`, props);
+        this.emit('signal', props);
+        return;
+      }
+      case 'subscriberJoined': {
+        const p = this.publishers.get(msg.streamId);
+        if (p) void p.addSubscriber(msg.subscriberId, msg.connection.connectionId, msg.iceServers).catch((err: Error) => p.emit('exception', { message: err.message }));
+        return;
+      }
+      case 'sdp':
+      case 'ice': {
+        // `end` is the sender's end: a publisher's message goes to our subscriber, and vice versa.
+        if (msg.end === 'subscriber') {
+          const p = [...this.publishers.values()].find((x) => x.hasPeer(msg.peerId));
+          if (!p) return;
+          void (msg.type === 'sdp' ? p.onSdp(msg.peerId, msg.description) : p.onIce(msg.peerId, msg.candidate)).catch(() => undefined);
+        } else {
+          const sub = this.subscribers.get(msg.peerId);
+          if (!sub) return;
+          void (msg.type === 'sdp' ? sub.onSdp(msg.description) : sub.onIce(msg.candidate)).catch(() => undefined);
+        }
+        return;
+      }
+      case 'peerClosed': {
+        for (const p of this.publishers.values()) if (p.hasPeer(msg.peerId)) p.removeSubscriber(msg.peerId);
+        return;
+      }
+      case 'muteForced': {
+        if (msg.active && msg.streamId) {
+          const p = this.publishers.get(msg.streamId);
+          p?.publishAudio(false);
+          this.emit('muteForced', { stream: p?.stream });
+        }
+        return;
+      }
+      case 'forceMuteState': {
+        this.emit(msg.active ? 'muteForced' : 'muteForcedDisabled', { active: msg.active });
+        return;
+      }
+      case 'disconnected':
+        // The socket closes right after; `lost` reports it.
+        return;
+      default:
+        return;
+    }
+  }
+
+  private teardown(reason: 'networkDisconnected' | 'forceDisconnected' | 'clientDisconnected'): void {
+    if (!this.transport) return;
+    this.transport = null;
+    for (const p of [...this.publishers.values()]) {
+      p.unpublishHook = undefined;
+      p.detach(reason);
+    }
+    this.publishers.clear();
+    for (const s of this.subscribers.values()) s.close(reason);
+    this.subscribers.clear();
+    this.streams.clear();
+    this.connections.clear();
+    this.emit('sessionDisconnected', { reason }, true);
+  }
+}
