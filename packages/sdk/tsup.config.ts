@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
-// ESM (dist/index.js) and CommonJS (dist/index.cjs) builds with types. @tokhost/protocol is bundled
-// so the published package has no workspace dependency at run time.
+// ESM (dist/index.js) and CommonJS (dist/index.cjs) builds with types (.d.ts, .d.cts;
+// scripts/require-types.mjs then adds require.d.cts, see there). @tokhost/protocol is bundled so the published package has no
+// workspace dependency at run time.
 export default defineConfig({
   entry: { index: 'src/index.ts' },
   format: ['esm', 'cjs'],

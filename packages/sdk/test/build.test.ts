@@ -5,9 +5,10 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY, SECRET, SID } from './fixtures.js';
 import { verifyHs256 } from './helpers/decode.js';
@@ -29,12 +30,12 @@ function newestMtime(dir: string): number {
 
 let server: RecordingServer;
 beforeAll(async () => {
-  const outputs = ['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts'].map((f) => join(dist, f));
+  const outputs = ['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts', 'require.d.cts'].map((f) => join(dist, f));
   const stale = outputs.some((f) => !existsSync(f)) || Math.min(...outputs.map((f) => statSync(f).mtimeMs)) < newestMtime(join(pkgDir, 'src'));
-  if (stale) execFileSync('npx', ['tsup'], { cwd: pkgDir, stdio: 'pipe', timeout: 120_000 });
+  if (stale) execFileSync('npm', ['run', 'build'], { cwd: pkgDir, stdio: 'pipe', timeout: 150_000 });
   server = await startRecordingServer();
   server.reply({ status: 200, body: [{ session_id: SID }] });
-}, 150_000);
+}, 180_000);
 afterAll(() => server.close());
 
 /** Asynchronous on purpose: the recording server lives in this process and must keep answering. */
@@ -89,5 +90,57 @@ describe('dist builds', () => {
     }
     expect(readFileSync(join(dist, 'index.d.ts'), 'utf8')).toMatch(/declare class OpenTok/);
     expect(readFileSync(join(dist, 'index.d.cts'), 'utf8')).toMatch(/declare class OpenTok/);
+  });
+});
+
+describe('published types', () => {
+  it('type-check a CommonJS consumer (require form) and an ESM consumer against dist', () => {
+    // Inside the repository so `@tokhost/sdk` resolves through the workspace link to dist/.
+    const dir = join(root, 'node_modules', '.cache', `sdk-types-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    try {
+      writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}');
+      writeFileSync(
+        join(dir, 'cjs.cts'),
+        `import OpenTok = require('@tokhost/sdk');
+         const ot: OpenTok = new OpenTok('1', 's', { timeout: 5 });
+         const p: Promise<OpenTok.Session> = ot.createSession();
+         const ok: boolean = OpenTok.verifyWebhookSignature('', '', '');
+         const e: OpenTok.ArchiveError = new OpenTok.ArchiveError('x');
+         const cb: OpenTok.ListCallback<OpenTok.Archive> = () => undefined;
+         ot.listArchives(cb);
+         const code: OpenTok.OpenTokErrorCode = e.code;
+         void p; void ok; void code;
+         // @ts-expect-error unknown option
+         new OpenTok('1', 's', { apiURL: 'x' });
+        `,
+      );
+      writeFileSync(
+        join(dir, 'esm.mts'),
+        `import OpenTok, { ArchiveError, verifyWebhookSignature, type Archive } from '@tokhost/sdk';
+         const ot = new OpenTok('1', 's');
+         const a: Promise<Archive> = ot.getArchive('x');
+         ot.getArchive('x', (err, archive) => { const e: Error | null = err; const v: Archive | undefined = archive; void e; void v; });
+         void a; void verifyWebhookSignature; void new ArchiveError('x');
+        `,
+      );
+      const program = ts.createProgram([join(dir, 'cjs.cts'), join(dir, 'esm.mts')], {
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+        target: ts.ScriptTarget.ES2022,
+        strict: true,
+        noEmit: true,
+        types: ['node'],
+        typeRoots: [join(root, 'node_modules', '@types')],
+      });
+      const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      expect(diagnostics).toEqual([]);
+      // The consumer really resolved the shipped files, not the sources.
+      const files = program.getSourceFiles().map((f) => f.fileName);
+      expect(files).toContain(join(dist, 'require.d.cts'));
+      expect(files).toContain(join(dist, 'index.d.ts'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
