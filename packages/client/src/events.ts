@@ -72,10 +72,13 @@ export class EventEmitter {
     return this.off(type, handler, context);
   }
 
-  /** Dispatch an event; returns it (so callers can check `isDefaultPrevented`). */
-  dispatch(event: OTEvent): OTEvent {
-    for (const l of [...(this.listeners.get(event.type) ?? [])]) {
-      if (l.once) this.off(event.type, l.handler, l.context);
+  /**
+   * Dispatch an event to the listeners of `key` (default: its `type`); returns it (so callers
+   * can check `isDefaultPrevented`).
+   */
+  dispatch(event: OTEvent, key: string = event.type): OTEvent {
+    for (const l of [...(this.listeners.get(key) ?? [])]) {
+      if (l.once) this.off(key, l.handler, l.context);
       try {
         l.handler.call(l.context ?? this, event);
       } catch (err) {
@@ -89,7 +92,7 @@ export class EventEmitter {
 
   /** Build and dispatch an event in one call. */
   emit(type: string, props: Record<string, unknown> = {}, cancelable = false): OTEvent {
-    return this.dispatch(new OTEvent(type, this, props, cancelable));
+    return this.dispatch(new OTEvent(type, this, props, cancelable), type);
   }
 
   private add(type: string | Record<string, OTEventHandler>, handler: unknown, context: unknown, once: boolean): this {

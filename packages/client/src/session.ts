@@ -296,7 +296,8 @@ export class Session extends EventEmitter {
       }
       case 'signal': {
         const from = msg.from ? (this.connections.get(msg.from.connectionId) ?? new Connection(msg.from)) : null;
-        const props = { type: msg.signalType, data: msg.data, from };
+        // Like OpenTok.js, `event.type` is `signal:<type>` for typed signals (on both listeners).
+        const props = { type: msg.signalType ? `signal:${msg.signalType}` : 'signal', data: msg.data, from };
         if (msg.signalType) this.emit(`signal:${msg.signalType}`, props);
         this.emit('signal', props);
         return;

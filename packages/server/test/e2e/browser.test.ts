@@ -1,0 +1,266 @@
+/**
+ * End to end with headless Chromium: two "app" pages on their own origin load the browser SDK from
+ * a real Tokhost server (`createServer`), join one relayed session, publish and subscribe to each
+ * other peer to peer, and are driven from the official `opentok` SDK over REST.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { Server } from 'node:http';
+import { connect, createServer as createTcpServer } from 'node:net';
+import type { AddressInfo, Server as TcpServer, Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from '../../src/create-server.js';
+import type { TokhostServer } from '../../src/create-server.js';
+import { signJwt } from '../realtime/harness.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--autoplay-policy=no-user-gesture-required',
+];
+const SDK_BUILT = existsSync(createRequire(import.meta.url).resolve('@tokhost/client/tokhost.js'));
+
+type Cb<T> = (err: Error | null, value?: T) => void;
+interface OpenTokSdk {
+  createSession(options: Record<string, unknown>, cb: Cb<{ sessionId: string }>): void;
+  generateToken(sessionId: string, options?: Record<string, unknown>, t1?: boolean): string;
+  signal(sessionId: string, connectionId: string | null, payload: { type?: string; data?: string }, cb: Cb<void>): void;
+  forceDisconnect(sessionId: string, connectionId: string, cb: Cb<void>): void;
+  listStreams(sessionId: string, cb: Cb<{ id: string; name: string; videoType?: string }[]>): void;
+  forceMuteStream(sessionId: string, streamId: string, cb: Cb<void>): void;
+}
+const OpenTok = createRequire(import.meta.url)('opentok') as new (key: string, secret: string, apiUrl?: string) => OpenTokSdk;
+const call = <T>(fn: (cb: Cb<T>) => void) => new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
+
+interface Stats {
+  framesDecoded: number;
+  audioEnergy: number;
+  audioBytes: number;
+  audioLevel: number;
+}
+interface AppEvent {
+  type: string;
+  t: number;
+  [k: string]: unknown;
+}
+interface App {
+  events: AppEvent[];
+  signals: { type: string; data: string; from: string | null }[];
+  start(o: { apiKey: string; sessionId: string; token: string; serverUrl?: string; name: string }): Promise<{ connectionId: string; streamId: string }>;
+  stats(): Promise<Stats | null>;
+  signal(s: { type?: string; data?: string; to?: { connectionId: string } }): Promise<{ name: string; code: number; message: string } | null>;
+  forceDisconnect(connectionId: string): Promise<{ name: string; code: number } | null>;
+  tryToken(o: { apiKey: string; sessionId: string; token: string; serverUrl?: string; publish?: boolean }): Promise<{ stage: string; name?: string; code?: number; message?: string }>;
+}
+declare global {
+  interface Window {
+    app: App;
+    sdkLoaded?: boolean;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${JSON.stringify(v)}`);
+    await sleep(150);
+  }
+}
+const stats = (p: Page) => p.evaluate(() => window.app.stats());
+const events = (p: Page) => p.evaluate(() => window.app.events);
+
+/** A TCP proxy whose connections can be cut, to break a page's WebSocket mid-call. */
+function startProxy(targetPort: number): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: TcpServer = createTcpServer((down) => {
+    const up = connect(targetPort, '127.0.0.1');
+    for (const s of [down, up]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        sockets.delete(s);
+        down.destroy();
+        up.destroy();
+      });
+    }
+    down.pipe(up);
+    up.pipe(down);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        cut: () => sockets.forEach((s) => s.destroy()),
+        close: () =>
+          new Promise<void>((r) => {
+            sockets.forEach((s) => s.destroy());
+            server.close(() => r());
+          }),
+      }),
+    ),
+  );
+}
+describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in headless Chromium', () => {
+  const apiKey = '4' + String(Date.now()).slice(-7);
+  const apiSecret = randomBytes(20).toString('hex');
+  let server: TokhostServer;
+  let appOrigin: Server;
+  let appUrl: string;
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let browser: Browser;
+  let ot: OpenTokSdk;
+  let sessionId: string;
+  let a: Page;
+  let b: Page;
+  let ida: { connectionId: string; streamId: string };
+  let idb: { connectionId: string; streamId: string };
+
+  beforeAll(async () => {
+    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent' });
+    ot = new OpenTok(apiKey, apiSecret, server.url);
+    const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
+    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
+    await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
+    appUrl = `http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/app.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`;
+    proxy = await startProxy(server.port);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    sessionId = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await proxy?.close();
+    await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
+    await server?.close();
+  });
+
+  async function openApp(): Promise<Page> {
+    const page = await browser.newPage();
+    page.on('pageerror', (err) => console.error('[page error]', err.message));
+    await page.goto(appUrl);
+    await page.waitForFunction(() => window.sdkLoaded === true, undefined, { timeout: 10_000 });
+    return page;
+  }
+
+  it('two pages publish and subscribe to each other: video decodes, audio flows, signals both ways, REST signal, listStreams', async () => {
+    a = await openApp();
+    b = await openApp();
+    // Page A talks to the server through a proxy we can cut later; page B uses the default
+    // (the server the SDK was loaded from), on another origin than the app page.
+    ida = await a.evaluate((o) => window.app.start(o), { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'publisher', data: 'user=a' }), serverUrl: proxy.url, name: 'Alice' });
+    idb = await b.evaluate((o) => window.app.start(o), { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'publisher', data: 'user=b' }), name: 'Bob' });
+    for (const p of [a, b]) {
+      const first = await until(() => stats(p), (s) => !!s && s.framesDecoded > 5 && s.audioBytes > 0, 20_000, 'first frames');
+      const later = await until(() => stats(p), (s) => !!s && s.framesDecoded > first!.framesDecoded + 10, 10_000, 'frames to keep coming');
+      expect(later!.framesDecoded).toBeGreaterThan(first!.framesDecoded);
+      await until(() => stats(p), (s) => !!s && s.audioEnergy > 0 && s.audioBytes > later!.audioBytes, 10_000, 'audio to flow');
+    }
+
+    expect(await a.evaluate(() => window.app.signal({ type: 'chat', data: 'hi from A' }))).toBeNull();
+    expect(await b.evaluate((to) => window.app.signal({ type: 'chat', data: 'hi from B', to: { connectionId: to } }), ida.connectionId)).toBeNull();
+    await until(() => b.evaluate(() => window.app.signals), (s) => s.some((x) => x.data === 'hi from A'), 5000, 'signal A→B');
+    await until(() => a.evaluate(() => window.app.signals), (s) => s.some((x) => x.data === 'hi from B' && x.type === 'signal:chat'), 5000, 'signal B→A');
+    expect((await b.evaluate(() => window.app.signals)).find((x) => x.data === 'hi from A')?.from).toBe(ida.connectionId);
+    expect((await a.evaluate(() => window.app.events)).some((e) => e.type === 'signal:chat' && e['data'] === 'hi from B')).toBe(true);
+
+    await call<void>((cb) => ot.signal(sessionId, null, { type: 'rest', data: 'from the official SDK' }, cb));
+    for (const p of [a, b]) await until(() => p.evaluate(() => window.app.signals), (s) => s.some((x) => x.type === 'signal:rest' && x.data === 'from the official SDK' && x.from === null), 5000, 'REST signal');
+
+    const streams = await call<{ id: string; name: string; videoType?: string }[]>((cb) => ot.listStreams(sessionId, cb));
+    expect(streams.map((s) => [s.id, s.name, s.videoType]).sort()).toEqual(
+      [
+        [ida.streamId, 'Alice', 'camera'],
+        [idb.streamId, 'Bob', 'camera'],
+      ].sort(),
+    );
+  });
+
+  it('negative cases: bad tokens refused, subscriber cannot publish, oversized signal refused, non-moderator cannot force-disconnect', async () => {
+    const other = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;
+    const nowS = Math.floor(Date.now() / 1000);
+    const forged = new OpenTok(apiKey, 'f'.repeat(40)).generateToken(sessionId);
+    // A well-formed token for this session, but issued under an API key this server does not have.
+    const wrongKey = signJwt({ iss: '12345678', ist: 'project', iat: nowS, exp: nowS + 600, session_id: sessionId, role: 'publisher', scope: 'session.connect' }, apiSecret);
+    const expired = ot.generateToken(sessionId, { expireTime: nowS + 2 });
+    await sleep(2500);
+    const tries = await b.evaluate(
+      async ({ apiKey, sessionId, other, forged, wrongKey, expired, otherTok, subTok }) => ({
+        expired: await window.app.tryToken({ apiKey, sessionId, token: expired }),
+        forged: await window.app.tryToken({ apiKey, sessionId, token: forged }),
+        wrongKey: await window.app.tryToken({ apiKey: '12345678', sessionId, token: wrongKey }),
+        otherSession: await window.app.tryToken({ apiKey, sessionId, token: otherTok }),
+        subscriberPublish: await window.app.tryToken({ apiKey, sessionId: other, token: subTok, publish: true }),
+      }),
+      { apiKey, sessionId, other, forged, wrongKey, expired, otherTok: ot.generateToken(other), subTok: ot.generateToken(other, { role: 'subscriber' }) },
+    );
+    for (const k of ['expired', 'forged', 'wrongKey', 'otherSession'] as const) expect(tries[k], k).toMatchObject({ stage: 'connect', name: 'OT_AUTHENTICATION_ERROR', code: 1004 });
+    expect(tries.expired.message).toMatch(/expired/);
+    expect(tries.subscriberPublish).toMatchObject({ stage: 'publish', name: 'OT_PERMISSION_DENIED', code: 1500 });
+    expect(await a.evaluate(() => window.app.signal({ type: 'big', data: 'x'.repeat(9000) }))).toMatchObject({ code: 413 });
+    expect(await a.evaluate((id) => window.app.forceDisconnect(id), idb.connectionId)).toMatchObject({ name: 'OT_PERMISSION_DENIED', code: 1520 });
+    expect(await call<unknown[]>((cb) => ot.listStreams(sessionId, cb))).toHaveLength(2);
+  });
+
+  it('force-mute from the official SDK stops the audio the other page receives', async () => {
+    // B receives A's audio; its energy rises while A speaks (the fake microphone beeps).
+    const e0 = (await stats(b))!.audioEnergy;
+    await sleep(2000);
+    const e1 = (await stats(b))!.audioEnergy;
+    expect(e1).toBeGreaterThan(e0);
+    await call<void>((cb) => ot.forceMuteStream(sessionId, ida.streamId, cb));
+    await until(() => events(a), (ev) => ev.some((e) => e.type === 'muteForced'), 5000, 'muteForced on A');
+    await until(() => events(b), (ev) => ev.some((e) => e.type === 'streamPropertyChanged' && e['changedProperty'] === 'hasAudio' && e['newValue'] === false), 5000, 'hasAudio=false on B');
+    await sleep(1000);
+    const m0 = (await stats(b))!.audioEnergy;
+    await sleep(2500);
+    const m1 = (await stats(b))!;
+    // Silence is still sent (packets flow) but it carries no energy.
+    expect(m1.audioEnergy - m0).toBeLessThan((e1 - e0) * 0.02);
+    // A still hears B: the mute is A's outgoing audio only.
+    const x0 = (await stats(a))!.audioEnergy;
+    await sleep(1500);
+    expect((await stats(a))!.audioEnergy).toBeGreaterThan(x0);
+  });
+
+  it('survives a WebSocket cut mid-call: same connection ID, signals sent meanwhile arrive, media keeps flowing', async () => {
+    const f0 = (await stats(a))!.framesDecoded;
+    proxy.cut();
+    // Sent by B while A has no socket.
+    await b.evaluate((to) => window.app.signal({ type: 'during', data: 'while you were away', to: { connectionId: to } }), ida.connectionId);
+    const ev = await until(() => events(a), (e) => e.some((x) => x.type === 'sessionReconnected'), 15_000, 'sessionReconnected');
+    expect(ev.findIndex((x) => x.type === 'sessionReconnecting')).toBeGreaterThanOrEqual(0);
+    expect(ev.findIndex((x) => x.type === 'sessionReconnecting')).toBeLessThan(ev.findIndex((x) => x.type === 'sessionReconnected'));
+    expect(ev.find((x) => x.type === 'sessionReconnected')!['connectionId']).toBe(ida.connectionId);
+    await until(() => a.evaluate(() => window.app.signals), (s) => s.some((x) => x.data === 'while you were away'), 5000, 'signal sent during the cut');
+    expect((await events(b)).some((x) => x.type === 'connectionDestroyed')).toBe(false);
+    await until(() => stats(a), (s) => !!s && s.framesDecoded > f0 + 15, 10_000, 'media after reconnect');
+    // The connection still works for requests after the resume.
+    expect(await a.evaluate(() => window.app.signal({ type: 'chat', data: 'back' }))).toBeNull();
+    await until(() => b.evaluate(() => window.app.signals), (s) => s.some((x) => x.data === 'back'), 5000, 'signal after resume');
+  });
+
+  it('forceDisconnect from the official SDK: B is disconnected with forceDisconnected, A sees connectionDestroyed', async () => {
+    await call<void>((cb) => ot.forceDisconnect(sessionId, idb.connectionId, cb));
+    await until(() => events(b), (e) => e.some((x) => x.type === 'sessionDisconnected' && x['reason'] === 'forceDisconnected'), 5000, 'B disconnected');
+    await until(() => events(a), (e) => e.some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === idb.connectionId && x['reason'] === 'forceDisconnected'), 5000, 'A sees B leave');
+    await until(() => events(a), (e) => e.some((x) => x.type === 'streamDestroyed' && x['streamId'] === idb.streamId && x['reason'] === 'forceDisconnected'), 5000, 'A sees B stream end');
+    expect((await call<{ id: string }[]>((cb) => ot.listStreams(sessionId, cb))).map((s) => s.id)).toEqual([ida.streamId]);
+  });
+});
