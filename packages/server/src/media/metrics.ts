@@ -31,6 +31,7 @@ export function metricsText(router: MediaRouter): string {
   family('tokhost_media_worker_received_packets_per_second', 'gauge', 'RTP packets received from publishers per second.', m.workers.map((w, i) => [wl(w, i), w.packetsInPerSecond]));
   family('tokhost_media_worker_forwarded_bits_per_second', 'gauge', 'Forwarded bitrate.', m.workers.map((w, i) => [wl(w, i), w.bitrateBps]));
   family('tokhost_media_worker_loss_ratio', 'gauge', 'Mean loss fraction reported by subscribers.', m.workers.map((w, i) => [wl(w, i), w.lossRate]));
+  family('tokhost_media_worker_keyframe_requests_per_second', 'gauge', 'Keyframe requests (PLI) sent to publishers per second.', m.workers.map((w, i) => [wl(w, i), w.keyframeRequestsPerSecond]));
   family('tokhost_media_worker_event_loop_p99_seconds', 'gauge', 'Event-loop delay p99 of the worker.', m.workers.map((w, i) => [wl(w, i), w.eventLoopP99Ms / 1000]));
   family('tokhost_media_worker_cpu_seconds_total', 'counter', 'CPU time used by the worker process.', m.workers.map((w, i) => [wl(w, i), w.cpuSeconds]));
   family('tokhost_media_worker_resident_memory_bytes', 'gauge', 'Resident memory of the worker process.', m.workers.map((w, i) => [wl(w, i), w.rssBytes]));

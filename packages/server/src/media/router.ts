@@ -71,7 +71,10 @@ function resolveOptions(o: MediaRouterOptions): ResolvedOptions {
   }
   if ((min === 0) !== (max === 0)) throw invalid('rtcMinPort/rtcMaxPort', 'must be given together');
   if (min > max) throw invalid('rtcMinPort', 'must not be greater than rtcMaxPort');
-  if (min !== 0 && max - min + 1 < workers * 2) throw invalid('rtcMaxPort', `leaves fewer than 2 ports per worker (${workers} workers)`);
+  const udpMux = o.udpMux === true;
+  if (udpMux && min === 0) throw invalid('udpMux', 'needs rtcMinPort/rtcMaxPort (worker i listens on rtcMinPort + i)');
+  if (udpMux && max - min + 1 < workers) throw invalid('rtcMaxPort', `leaves fewer than 1 port per worker (${workers} workers) for udpMux`);
+  if (!udpMux && min !== 0 && max - min + 1 < workers * 2) throw invalid('rtcMaxPort', `leaves fewer than 2 ports per worker (${workers} workers)`);
   const fallback: AudioFallbackOptions = { ...DEFAULT_FALLBACK, ...(o.audioFallback ?? {}) };
   for (const k of ['warnLoss', 'disableLoss', 'recoverLoss'] as const) {
     const v = fallback[k];
@@ -97,7 +100,11 @@ function resolveOptions(o: MediaRouterOptions): ResolvedOptions {
     const c: WorkerConfig = { audioFallback: Object.freeze({ ...fallback }), rtcpTimeoutMs: rtcpTimeout * 1000 };
     if (o.bindAddress) c.bindAddress = o.bindAddress;
     if (o.publicIp) c.publicIp = o.publicIp;
-    if (span) {
+    if (udpMux) {
+      c.udpMux = true;
+      c.portRangeBegin = min + i;
+      c.portRangeEnd = min + i;
+    } else if (span) {
       c.portRangeBegin = min + i * span;
       c.portRangeEnd = i === workers - 1 ? max : min + (i + 1) * span - 1;
     }
@@ -162,6 +169,7 @@ class WorkerHandle {
     packetsInPerSecond: 0,
     bitrateBps: 0,
     lossRate: 0,
+    keyframeRequestsPerSecond: 0,
     eventLoopP99Ms: 0,
     cpuSeconds: 0,
     rssBytes: 0,

@@ -61,6 +61,12 @@ export interface MediaRouterOptions {
   /** UDP port range for media (inclusive), split evenly between workers. Default: 0/0 (any port). */
   rtcMinPort?: number;
   rtcMaxPort?: number;
+  /**
+   * All peers of a worker share one UDP port (ICE UDP mux): worker i listens on `rtcMinPort + i`
+   * (`rtcMinPort` is then required and the range must hold one port per worker). Fewer ports to
+   * open in a firewall and less per-peer socket work. Default false.
+   */
+  udpMux?: boolean;
   /** ICE servers handed to clients (STUN/TURN URLs); the router itself needs none. Default []. */
   iceServers?: IceServerConfig[];
   /** Audio fallback thresholds. */
@@ -172,6 +178,8 @@ export interface WorkerMetrics {
   bitrateBps: number;
   /** Mean loss fraction reported by subscribers (0..1). */
   lossRate: number;
+  /** Keyframe requests (PLI) sent to publishers per second, after throttling. */
+  keyframeRequestsPerSecond: number;
   /** Event-loop delay p99 of the worker over the last interval, ms. */
   eventLoopP99Ms: number;
   /** CPU time used by the worker process, seconds since start. */

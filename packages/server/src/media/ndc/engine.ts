@@ -302,6 +302,7 @@ class PubStream {
       this.pliTimer = undefined;
       if (this.ssrc === 0 || this.publisher.closed) return;
       this.lastPliAt = Date.now();
+      this.publisher.room.engine.keyframeRequests++;
       this.sendRtcp(buildPli(this.publisher.rtcpSsrc, this.ssrc));
     };
     if (wait <= 0) fire();
@@ -570,6 +571,8 @@ export class NdcEngine {
   private tickCount = 0;
   private packetsInPrior = 0;
   packetsInPerSecond = 0;
+  keyframeRequests = 0;
+  private keyframeRequestsPrior = 0;
 
   constructor(
     readonly config: WorkerConfig,
@@ -584,6 +587,7 @@ export class NdcEngine {
     if (this.config.bindAddress) c.bindAddress = this.config.bindAddress;
     if (this.config.portRangeBegin) c.portRangeBegin = this.config.portRangeBegin;
     if (this.config.portRangeEnd) c.portRangeEnd = this.config.portRangeEnd;
+    if (this.config.udpMux) c.enableIceUdpMux = true;
     return c;
   }
 
@@ -688,7 +692,8 @@ export class NdcEngine {
       const leg = new Leg('video', stream, (b) => track.sendMessageBinary(b));
       desc.addSSRC(leg.ssrc, cname, msid, `${msid}-video`);
       const track = pc.addTrack(desc);
-      const nack = new RtcpNackResponder(1024);
+      // 256 packets is ~4 s of 500 kbps video: plenty for NACKs (an RTT or a few), at ~0.3 MB per leg.
+      const nack = new RtcpNackResponder(256);
       track.setMediaHandler(nack);
       sub.tracks.push(track);
       sub.handlers.push(nack);
@@ -911,8 +916,10 @@ export class NdcEngine {
     }
     this.packetsInPerSecond = Math.max(0, ((packetsIn - this.packetsInPrior) * 1000) / intervalMs);
     this.packetsInPrior = packetsIn;
+    const kfr = ((this.keyframeRequests - this.keyframeRequestsPrior) * 1000) / intervalMs;
+    this.keyframeRequestsPrior = this.keyframeRequests;
     return {
-      worker: { rooms: this.rooms.size, publishers, subscribers, packetsPerSecond: pps, packetsInPerSecond: this.packetsInPerSecond, bitrateBps: bps, lossRate: lossN ? lossSum / lossN : 0 },
+      worker: { keyframeRequestsPerSecond: kfr, rooms: this.rooms.size, publishers, subscribers, packetsPerSecond: pps, packetsInPerSecond: this.packetsInPerSecond, bitrateBps: bps, lossRate: lossN ? lossSum / lossN : 0 },
       sessions,
     };
   }
@@ -921,10 +928,12 @@ export class NdcEngine {
 function addCandidate(pc: PeerConnection, c: IceCandidateInit): void {
   const cand = c.candidate.trim();
   if (!cand) return; // end-of-candidates
+  const state = pc.state();
+  if (state === 'closed' || state === 'failed') return; // the peer is going away; its close event follows
   try {
     pc.addRemoteCandidate(cand.startsWith('candidate:') || cand.startsWith('a=') ? cand : `candidate:${cand}`, c.sdpMid ?? '0');
   } catch (e) {
-    throw new EngineError('ERR_MEDIA_INVALID_CANDIDATE', `candidate was rejected: ${(e as Error).message}`);
+    throw new EngineError('ERR_MEDIA_INVALID_CANDIDATE', `candidate was rejected (peer ${pc.state()}/${pc.iceState()}/${pc.signalingState()}): ${(e as Error).message}`);
   }
 }
 

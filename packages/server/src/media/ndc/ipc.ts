@@ -9,6 +9,7 @@ export interface WorkerConfig {
   publicIp?: string;
   portRangeBegin?: number;
   portRangeEnd?: number;
+  udpMux?: boolean;
   audioFallback: AudioFallbackOptions;
   rtcpTimeoutMs: number;
 }

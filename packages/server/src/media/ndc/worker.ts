@@ -18,9 +18,13 @@ function send(msg: WorkerEvent | WorkerResponse): void {
   if (process.connected) process.send!(msg);
 }
 
+let lastStatsAt = performance.now();
 const statsTimer = setInterval(() => {
   if (!engine) return;
-  const s = engine.stats(STATS_INTERVAL_MS);
+  // Rates over the real elapsed time: under load the timer fires late.
+  const now = performance.now();
+  const s = engine.stats(now - lastStatsAt);
+  lastStatsAt = now;
   const cpu = process.cpuUsage();
   send({
     ev: 'stats',
