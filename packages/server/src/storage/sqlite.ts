@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
 import { createSecretBox, loadMasterKey } from './secret-box.js';
@@ -10,6 +12,11 @@ import { StoreError } from './store.js';
 export interface SqliteStoreOptions {
   /** Directory holding `tokhost.db` and `master.key`; created when missing. */
   dataDir: string;
+  /**
+   * Checkpoint the WAL from a worker thread instead of inside writes. Default true; short-lived
+   * users (the CLI) pass false.
+   */
+  backgroundCheckpoint?: boolean;
 }
 
 /**
@@ -89,6 +96,37 @@ function migrate(db: Database.Database): void {
   }
 }
 
+/**
+ * The checkpointer: a worker thread with its own connection that copies the WAL into the
+ * database every `intervalMs`. SQLite's automatic checkpoint runs inside a committing write and
+ * fsyncs the database file, which stalls the event loop for tens of milliseconds every few
+ * hundred writes; moving it to a thread keeps request latency flat. Commits themselves stay
+ * durable against a process crash either way (they are in the WAL).
+ */
+const CHECKPOINTER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = 1000');
+const timer = setInterval(() => {
+  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch { /* busy: next round */ }
+}, workerData.intervalMs);
+parentPort.on('message', (m) => {
+  if (m === 'close') { clearInterval(timer); try { db.close(); } catch {} parentPort.close(); }
+});
+`;
+
+function startCheckpointer(file: string, intervalMs: number): Worker | null {
+  try {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    const worker = new Worker(CHECKPOINTER, { eval: true, workerData: { driver, file, intervalMs } });
+    worker.unref();
+    return worker;
+  } catch {
+    return null;
+  }
+}
+
 function isConstraint(err: unknown, kind: string): boolean {
   return err instanceof Error && (err as { code?: string }).code === kind;
 }
@@ -101,7 +139,8 @@ function isConstraint(err: unknown, kind: string): boolean {
  */
 export function createSqliteStore(options: SqliteStoreOptions): Store {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const db = new Database(join(options.dataDir, 'tokhost.db'));
+  const file = join(options.dataDir, 'tokhost.db');
+  const db = new Database(file);
   let box: ReturnType<typeof createSecretBox>;
   try {
     db.pragma('journal_mode = WAL');
@@ -114,6 +153,17 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   } catch (err) {
     db.close();
     throw err;
+  }
+  let checkpointer: Worker | null = null;
+  if (options.backgroundCheckpoint !== false) {
+    checkpointer = startCheckpointer(file, 200);
+    if (checkpointer) {
+      db.pragma('wal_autocheckpoint = 0');
+      // Should the thread die, fall back to SQLite's own checkpoints.
+      checkpointer.once('error', () => {
+        if (db.open) db.pragma('wal_autocheckpoint = 1000');
+      });
+    }
   }
 
   const q = {
@@ -277,6 +327,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return changed ? { apiKey, broadcast: structuredClone(broadcast) } : undefined;
     },
     close() {
+      checkpointer?.postMessage('close');
+      checkpointer = null;
       if (db.open) db.close();
     },
   };
