@@ -40,6 +40,7 @@ describe('project isolation', () => {
     if (path.endsWith('/play-dtmf')) return { digits: '1' };
     if (path.endsWith('/signal')) return { type: 'chat', data: 'x' };
     if (path.endsWith('/session/:sessionId/stream')) return { items: [{ id: 'stream-1', layoutClassList: [] }] };
+    if (path.endsWith('/stream/:streamId')) return { layoutClassList: ['focus'] };
     return {};
   };
 

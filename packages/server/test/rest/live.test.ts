@@ -86,6 +86,11 @@ describe('REST on live state (real realtime connections)', () => {
 
     expect((await settle((cb) => ot.setStreamClassLists(sessionId, [{ id: streamId, layoutClassList: ['focus'] }], cb))).err).toBeNull();
     expect(((await settle((cb) => ot.getStream(sessionId, streamId, cb))).value as { layoutClassList: string[] }).layoutClassList).toEqual(['focus']);
+    // The older single-stream form (PHP updateStream).
+    const one = await call(server, 'PUT', `/v2/project/${KEY_A}/session/${sessionId}/stream/${streamId}`, { body: JSON.stringify({ layoutClassList: ['a', 'b'] }), headers: { 'content-type': 'application/json' } });
+    expect(one.status).toBe(200);
+    expect(JSON.parse((await call(server, 'GET', `/v2/project/${KEY_A}/session/${sessionId}/stream/${streamId}`)).text)).toMatchObject({ layoutClassList: ['a', 'b'] });
+    expect((await call(server, 'PUT', `/v2/project/${KEY_A}/session/${sessionId}/stream/nope`, { body: JSON.stringify({ layoutClassList: [] }), headers: { 'content-type': 'application/json' } })).status).toBe(404);
 
     expect((await settle((cb) => ot.signal(sessionId, connectionId, { type: 'chat', data: 'hello' }, cb))).err).toBeNull();
     const signal = await client.next((m) => m.type === 'signal');

@@ -48,6 +48,21 @@ export const streamRoutes: Route[] = [
     },
   },
   {
+    method: 'PUT',
+    path: '/v2/project/:key/session/:sessionId/stream/:streamId',
+    summary: 'Set the layout class list of one stream (older API, used by the PHP SDK)',
+    success: 200,
+    body: { layoutClassList: 'string[] (required)' },
+    async handler(ctx) {
+      const body = object(await ctx.json());
+      const layoutClassList = optStringArray(body, 'layoutClassList', CLASS_LIST);
+      if (!layoutClassList) throw invalid('layoutClassList', 'is required');
+      const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
+      viaLive(() => ctx.deps.live.setStreamClassLists(session.sessionId, [{ id: ctx.params.streamId!, layoutClassList }]));
+      return { status: 200 };
+    },
+  },
+  {
     method: 'GET',
     path: '/v2/project/:key/session/:sessionId/stream/:streamId',
     summary: 'Get a stream (JSON text served as text/plain: opentok-node double-parses application/json here)',
