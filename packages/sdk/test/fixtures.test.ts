@@ -20,7 +20,7 @@ let ot: OpenTok;
 
 beforeAll(async () => {
   server = await startRecordingServer();
-  ot = new OpenTok(KEY, SECRET, { apiUrl: server.url, timeout: 5000 });
+  ot = new OpenTok(KEY, SECRET, { apiUrl: server.url, timeout: 15_000 });
 });
 afterAll(async () => {
   await server.close();

@@ -19,7 +19,7 @@ const onUnhandled = (reason: unknown): void => {
 
 beforeAll(async () => {
   server = await startRecordingServer();
-  ot = new OpenTok(KEY, SECRET, { apiUrl: server.url, timeout: 3000 });
+  ot = new OpenTok(KEY, SECRET, { apiUrl: server.url, timeout: 15_000 });
   process.on('unhandledRejection', onUnhandled);
 });
 afterAll(async () => {

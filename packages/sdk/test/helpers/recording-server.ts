@@ -88,6 +88,9 @@ export async function startRecordingServer(): Promise<RecordingServer> {
       }
     });
   });
+  // Idle keep-alive sockets must not be closed by the server while a client may reuse them: on a
+  // loaded machine that race turns into a spurious "socket closed" failure of a test's request.
+  server.keepAliveTimeout = 120_000;
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
