@@ -23,8 +23,8 @@ export function createMediaRouter(options: MediaRouterOptions = {}): Promise<Med
 }
 
 export { metricsText } from './metrics.js';
-export { turnCredentials } from './turn.js';
-export type { TurnCredentialOptions } from './turn.js';
+export { RoutedSessionMedia } from './routed-session.js';
+export type { RoutedPeerSink } from './routed-session.js';
 export { MediaError } from './errors.js';
 export type { MediaErrorCode } from './errors.js';
 export type {
