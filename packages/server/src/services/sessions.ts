@@ -62,6 +62,20 @@ export function parseSessionOptions(fields: Map<string, string>, apiKey: string)
   };
 }
 
+// One getrandom call per 256 sessions instead of one per session (it shows in profiles).
+const RANDOM_BYTES = 18;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+function sessionRandom(): string {
+  if (poolOffset + RANDOM_BYTES > pool.length) {
+    pool = randomBytes(RANDOM_BYTES * 256);
+    poolOffset = 0;
+  }
+  const out = pool.toString('base64', poolOffset, poolOffset + RANDOM_BYTES);
+  poolOffset += RANDOM_BYTES;
+  return out;
+}
+
 /**
  * Create and persist a session. The ID is `1_` + base64url(`1~key~location~ms~random~flag~`)
  * (reference §5.1), which the node, Java, Python, Ruby and PHP SDKs all accept; the flag is
@@ -73,7 +87,7 @@ export function createSession(store: Store, apiKey: string, options: SessionOpti
       apiKey,
       location: options.location ?? '',
       createdAt: now,
-      random: randomBytes(18).toString('base64'),
+      random: sessionRandom(),
       flag: options.mediaMode === 'relayed' ? 'P' : '',
     }),
     apiKey,
