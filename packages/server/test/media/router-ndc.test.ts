@@ -1,4 +1,86 @@
-import { createMediaRouter } from '../../src/media/index.js';
+import nodeDataChannel from 'node-datachannel';
+import { describe, expect, it } from 'vitest';
+import { createMediaRouter, MediaError, type MediaRouterOptions, type SubscriberMediaEvent } from '../../src/media/index.js';
+import { createTestPublisher, createTestSubscriber, waitFor } from './ndc-peers.js';
 import { runMediaRouterContract } from './router.contract.js';
 
 runMediaRouterContract('node-datachannel workers', () => createMediaRouter({ workers: 2, bindAddress: '127.0.0.1' }));
+
+describe('node-datachannel router: options, placement, workers', () => {
+  it('rejects bad options, naming the option', async () => {
+    const bad: [MediaRouterOptions, string][] = [
+      [{ workers: 0 }, 'workers'],
+      [{ publicIp: 'example.com' }, 'publicIp'],
+      [{ rtcMinPort: 50000 }, 'rtcMinPort/rtcMaxPort'],
+      [{ rtcMinPort: 50010, rtcMaxPort: 50000 }, 'rtcMinPort'],
+      [{ workers: 2, rtcMinPort: 50000, rtcMaxPort: 50002 }, 'rtcMaxPort'],
+      [{ udpMux: true }, 'udpMux'],
+      [{ audioFallback: { warnLoss: 2 } }, 'audioFallback.warnLoss'],
+      [{ audioFallback: { recoverLoss: 0.5, disableLoss: 0.1 } }, 'audioFallback.recoverLoss'],
+      [{ iceServers: [{ urls: 'http://x' }] }, 'iceServers[0].urls'],
+    ];
+    for (const [o, field] of bad) {
+      const err = await createMediaRouter(o).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, field).toBeInstanceOf(MediaError);
+      expect((err as MediaError).code).toBe('ERR_MEDIA_INVALID_OPTION');
+      expect((err as MediaError).message).toContain(field);
+    }
+  });
+
+  it('places rooms on the least loaded worker and survives a worker crash', async () => {
+    const router = await createMediaRouter({ workers: 2, bindAddress: '127.0.0.1', iceServers: [{ urls: 'stun:stun.example.org:3478' }] });
+    const peers: { close(): void }[] = [];
+    try {
+      expect(router.iceServers).toEqual([{ urls: 'stun:stun.example.org:3478' }]);
+      const r1 = await router.room('a');
+      const r2 = await router.room('b');
+      peers.push(await createTestPublisher(r1, 'p'), await createTestPublisher(r2, 'p'));
+      await waitFor(() => router.metrics().workers.every((w) => w.rooms === 1 && w.publishers === 1), 5000, 'one room per worker');
+      const s = await createTestSubscriber(r1, 's', 'p');
+      peers.push(s);
+      await waitFor(() => s.connected(), 10_000, 'subscriber');
+      // Kill the worker holding room "a": its peers are reported closed, the router replaces the worker.
+      const before = router.workerPids;
+      const victim = router.metrics().workers.find((w) => w.subscribers === 1)!.pid;
+      process.kill(victim, 'SIGKILL');
+      await waitFor(() => s.events.some((e: SubscriberMediaEvent) => e.type === 'closed'), 5000, 'closed event after the crash');
+      expect(r1.closed).toBe(true);
+      expect(r2.closed).toBe(false);
+      await waitFor(() => router.workerPids.length === 2 && !router.workerPids.includes(victim), 5000, 'replacement worker');
+      expect(router.workerPids).not.toEqual(before);
+      const again = await router.room('a');
+      expect(again).not.toBe(r1);
+      peers.push(await createTestPublisher(again, 'p'));
+    } finally {
+      for (const p of peers) p.close();
+      await router.close();
+    }
+  });
+
+  it('announces publicIp in its ICE candidates', async () => {
+    // Only inspects the candidates: no peer is given them, so nothing is sent to the documentation address.
+    const router = await createMediaRouter({ workers: 1, bindAddress: '127.0.0.1', publicIp: '203.0.113.7' });
+    const pc = new nodeDataChannel.PeerConnection('offerer', { iceServers: [], bindAddress: '127.0.0.1' });
+    const v = new nodeDataChannel.Video('0', 'SendOnly');
+    v.addVP8Codec(96);
+    const t = pc.addTrack(v);
+    try {
+      const offer = await new Promise<string>((r) => {
+        pc.onLocalDescription((sdp) => r(sdp));
+        pc.setLocalDescription();
+      });
+      const room = await router.room('pip');
+      const cands: string[] = [];
+      await room.publish({ publisherId: 'p', offerSdp: offer, onCandidate: (c) => cands.push(c.candidate) });
+      await waitFor(() => cands.length > 0, 5000, 'candidates');
+      expect(cands.every((c) => / 203\.0\.113\.7 \d+ typ host/.test(c))).toBe(true);
+    } finally {
+      t.close();
+      pc.close();
+      await router.close();
+    }
+  });
+});
