@@ -13,6 +13,7 @@ export type OpenTokErrorCode =
   | 'ERR_SDK_SIGNAL'
   | 'ERR_SDK_FORCE_DISCONNECT'
   | 'ERR_SDK_SIP'
+  | 'ERR_SDK_CAPTIONS'
   | 'ERR_SDK_REQUEST'
   | 'ERR_SDK_NETWORK'
   | 'ERR_SDK_TIMEOUT';
@@ -106,6 +107,13 @@ export class ForceDisconnectError extends OpenTokError {
 export class SipError extends OpenTokError {
   constructor(message: string, details?: ErrorResponseDetails) {
     super('ERR_SDK_SIP', message, details);
+  }
+}
+
+/** Live captions could not be started (already running for the session: HTTP 409). */
+export class CaptionsError extends OpenTokError {
+  constructor(message = 'Live captions have already started for this OpenTok Session', details?: ErrorResponseDetails) {
+    super('ERR_SDK_CAPTIONS', message, details);
   }
 }
 

@@ -15,6 +15,7 @@ export {
   ArchiveError,
   ArgumentError,
   AuthError,
+  CaptionsError,
   ForceDisconnectError,
   NotFoundError,
   OpenTokError,
@@ -40,6 +41,10 @@ export type { Stream, StreamClassList, StreamProperties, StreamService } from '.
 export type { Connection, ConnectionList, ForceMuteAllOptions, ModerationService } from './moderation.js';
 export type { SignalPayload, SignalService } from './signals.js';
 export type { DialOptions, SipCall, SipService } from './sip.js';
+export type { AudioConnection, AudioConnectorService, WebsocketConnectOptions } from './audio-connector.js';
+export type { CaptionsOptions, CaptionsService } from './captions.js';
+export type { ListRendersOptions, Render, RenderList, RenderOptions, RenderService } from './renders.js';
+export type { CallbackOptions, CallbackService, RegisteredCallback } from './registered-callbacks.js';
 export type { Layout } from './validate.js';
 export { signWebhook, verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER } from './webhooks.js';
 export type { VerifyWebhookOptions } from './webhooks.js';

@@ -7,15 +7,20 @@ import { DTMF_PATTERN } from '@tokhost/protocol';
 import type { LayoutType } from '@tokhost/protocol';
 import { ArchiveService } from './archives.js';
 import type { Archive, ArchiveList, ArchiveOptions, ListArchivesOptions, StreamSelectionOptions } from './archives.js';
+import { AudioConnectorService } from './audio-connector.js';
+import type { AudioConnection, WebsocketConnectOptions } from './audio-connector.js';
 import { TokenSigner } from './auth.js';
 import { BroadcastService } from './broadcasts.js';
 import type { Broadcast, BroadcastList, BroadcastOptions, ListBroadcastsOptions } from './broadcasts.js';
 import { popCallback, settle } from './callback.js';
 import type { Callback } from './callback.js';
+import { CaptionsService } from './captions.js';
+import type { CaptionsOptions } from './captions.js';
 import {
   ArchiveError,
   ArgumentError,
   AuthError,
+  CaptionsError,
   ForceDisconnectError,
   NotFoundError,
   OpenTokError,
@@ -25,6 +30,10 @@ import {
 } from './errors.js';
 import { ModerationService } from './moderation.js';
 import type { ConnectionList, ForceMuteAllOptions } from './moderation.js';
+import { CallbackService } from './registered-callbacks.js';
+import type { CallbackOptions, RegisteredCallback } from './registered-callbacks.js';
+import { RenderService } from './renders.js';
+import type { ListRendersOptions, Render, RenderList, RenderOptions } from './renders.js';
 import { SessionService } from './sessions.js';
 import type { Session, SessionOptions } from './sessions.js';
 import { SignalService } from './signals.js';
@@ -89,6 +98,7 @@ export class OpenTok {
   static ForceDisconnectError = ForceDisconnectError;
   static SipError = SipError;
   static RequestError = RequestError;
+  static CaptionsError = CaptionsError;
 
   /** The API key (project ID), as a string. */
   readonly apiKey: string;
@@ -111,6 +121,14 @@ export class OpenTok {
   readonly signals: SignalService;
   /** SIP dial-out and DTMF. */
   readonly sip: SipService;
+  /** Audio Connector (WebSocket). */
+  readonly audioConnector: AudioConnectorService;
+  /** Live captions. */
+  readonly captions: CaptionsService;
+  /** Experience Composer renders. */
+  readonly renders: RenderService;
+  /** Legacy REST callback registration. */
+  readonly callbacks: CallbackService;
   readonly #tokens: TokenGenerator;
 
   /**
@@ -146,6 +164,10 @@ export class OpenTok {
     this.moderation = new ModerationService(transport, apiKey);
     this.signals = new SignalService(transport, apiKey);
     this.sip = new SipService(transport, apiKey);
+    this.audioConnector = new AudioConnectorService(transport, apiKey);
+    this.captions = new CaptionsService(transport, apiKey);
+    this.renders = new RenderService(transport, apiKey);
+    this.callbacks = new CallbackService(transport, apiKey);
   }
 
   // ── sessions and tokens ────────────────────────────────────────────────────────────────────
@@ -451,6 +473,92 @@ export class OpenTok {
     const digits = (nodeOrder ? b : a) as string;
     const connectionId = (nodeOrder ? a : b) as string | null | undefined;
     return settle(this.sip.playDTMF(sessionId, digits, connectionId), cb);
+  }
+
+  // ── Audio Connector, captions, Experience Composer, callback registration ──────────────────
+
+  /** Connect a WebSocket server to the session's audio (Audio Connector). */
+  websocketConnect(sessionId: string, token: string, websocketUri: string, options?: WebsocketConnectOptions): Promise<AudioConnection>;
+  websocketConnect(sessionId: string, token: string, websocketUri: string, callback: Callback<AudioConnection>): void;
+  websocketConnect(
+    sessionId: string,
+    token: string,
+    websocketUri: string,
+    options: WebsocketConnectOptions | undefined,
+    callback: Callback<AudioConnection>,
+  ): void;
+  websocketConnect(sessionId: string, token: string, websocketUri: string, ...args: unknown[]): Promise<AudioConnection> | void {
+    const cb = popCallback(args);
+    return settle(this.audioConnector.connect(sessionId, token, websocketUri, args[0] as WebsocketConnectOptions | undefined), cb);
+  }
+
+  /** Start live captions; resolves the captions ID. */
+  startCaptions(sessionId: string, token: string, options?: CaptionsOptions): Promise<string>;
+  startCaptions(sessionId: string, token: string, callback: Callback<string>): void;
+  startCaptions(sessionId: string, token: string, options: CaptionsOptions | undefined, callback: Callback<string>): void;
+  startCaptions(sessionId: string, token: string, ...args: unknown[]): Promise<string> | void {
+    const cb = popCallback(args);
+    return settle(this.captions.start(sessionId, token, args[0] as CaptionsOptions | undefined), cb);
+  }
+
+  /** Stop live captions; resolves `true` (as opentok-node's callback receives). */
+  stopCaptions(captionsId: string): Promise<true>;
+  stopCaptions(captionsId: string, callback: Callback<true>): void;
+  stopCaptions(captionsId: string, callback?: Callback<true>): Promise<true> | void {
+    return settle(this.captions.stop(captionsId), callback);
+  }
+
+  /** Start an Experience Composer render of a web page into the session. */
+  startRender(options: RenderOptions): Promise<Render>;
+  startRender(options: RenderOptions, callback: Callback<Render>): void;
+  startRender(options: RenderOptions, callback?: Callback<Render>): Promise<Render> | void {
+    return settle(this.renders.start(options), callback);
+  }
+
+  /** Get one render. */
+  getRender(renderId: string): Promise<Render>;
+  getRender(renderId: string, callback: Callback<Render>): void;
+  getRender(renderId: string, callback?: Callback<Render>): Promise<Render> | void {
+    return settle(this.renders.get(renderId), callback);
+  }
+
+  /** Stop a render. */
+  stopRender(renderId: string): Promise<void>;
+  stopRender(renderId: string, callback: Callback<void>): void;
+  stopRender(renderId: string, callback?: Callback<void>): Promise<void> | void {
+    return settle(this.renders.stop(renderId), callback);
+  }
+
+  /** List renders. The result also has opentok-node's raw `{ count, items }` shape. */
+  listRenders(options?: ListRendersOptions): Promise<RenderList>;
+  listRenders(callback: Callback<RenderList>): void;
+  listRenders(options: ListRendersOptions | undefined, callback: Callback<RenderList>): void;
+  listRenders(...args: unknown[]): Promise<RenderList> | void {
+    const cb = popCallback(args);
+    return settle(this.renders.list(args[0] as ListRendersOptions | undefined), cb);
+  }
+
+  /** Register a callback URL for a group/event (legacy REST registration). */
+  registerCallback(options: CallbackOptions): Promise<RegisteredCallback>;
+  registerCallback(options: CallbackOptions, callback: Callback<RegisteredCallback>): void;
+  registerCallback(options: CallbackOptions, callback?: Callback<RegisteredCallback>): Promise<RegisteredCallback> | void {
+    return settle(this.callbacks.register(options), callback);
+  }
+
+  /** Remove a registered callback. */
+  unregisterCallback(callbackId: string): Promise<void>;
+  unregisterCallback(callbackId: string, callback: Callback<void>): void;
+  unregisterCallback(callbackId: string, callback?: Callback<void>): Promise<void> | void {
+    return settle(this.callbacks.unregister(callbackId), callback);
+  }
+
+  /** List the registered callbacks. */
+  listCallbacks(): Promise<RegisteredCallback[]>;
+  listCallbacks(callback: Callback<RegisteredCallback[]>): void;
+  listCallbacks(options: Record<string, never> | undefined, callback: Callback<RegisteredCallback[]>): void;
+  listCallbacks(...args: unknown[]): Promise<RegisteredCallback[]> | void {
+    const cb = popCallback(args);
+    return settle(this.callbacks.list(), cb);
   }
 }
 

@@ -6,6 +6,10 @@ import OpenTokDefault, { ArchiveError, OpenTok, OpenTokError, RequestError, veri
 import type {
   Archive,
   ArchiveList,
+  AudioConnection,
+  RegisteredCallback,
+  Render,
+  RenderList,
   Broadcast,
   BroadcastList,
   Callback,
@@ -59,6 +63,13 @@ describe('Promise overloads', () => {
     expectTypeOf(ot.signal(SID, null, { data: 'd' })).toEqualTypeOf<Promise<void>>();
     expectTypeOf(ot.dial(SID, 'tok', 'sip:a@b', { secure: false })).toEqualTypeOf<Promise<SipCall>>();
     expectTypeOf(ot.playDTMF(SID, '1#')).toEqualTypeOf<Promise<void>>();
+    expectTypeOf(ot.websocketConnect(SID, 'tok', 'wss://a', { audioRate: 16000 })).toEqualTypeOf<Promise<AudioConnection>>();
+    expectTypeOf(ot.startCaptions(SID, 'tok')).toEqualTypeOf<Promise<string>>();
+    expectTypeOf(ot.stopCaptions('c')).toEqualTypeOf<Promise<true>>();
+    expectTypeOf(ot.startRender({ sessionId: SID, token: 't', url: 'https://a' })).toEqualTypeOf<Promise<Render>>();
+    expectTypeOf(ot.listRenders({ count: 2 })).toEqualTypeOf<Promise<RenderList>>();
+    expectTypeOf(ot.registerCallback({ group: 'connection', event: 'created', url: 'https://a' })).toEqualTypeOf<Promise<RegisteredCallback>>();
+    expectTypeOf(ot.listCallbacks()).toEqualTypeOf<Promise<RegisteredCallback[]>>();
   });
 
   it('result objects carry their shortcuts', async () => {
@@ -97,6 +108,11 @@ describe('callback overloads', () => {
     expectTypeOf(ot.forceDisconnect(SID, 'c', () => undefined)).toEqualTypeOf<void>();
     const cb: Callback<Stream[]> = () => undefined;
     expectTypeOf(ot.listStreams(SID, cb)).toEqualTypeOf<void>();
+    expectTypeOf(ot.startCaptions(SID, 'tok', {}, (_e, id) => expectTypeOf(id).toEqualTypeOf<string | undefined>())).toEqualTypeOf<void>();
+    expectTypeOf(ot.listRenders((_e, list) => expectTypeOf(list).toEqualTypeOf<RenderList | undefined>())).toEqualTypeOf<void>();
+    expectTypeOf(ot.listCallbacks((_e, list) => expectTypeOf(list).toEqualTypeOf<RegisteredCallback[] | undefined>())).toEqualTypeOf<void>();
+    // @ts-expect-error audioRate is 8000 or 16000
+    void ot.websocketConnect(SID, 'tok', 'wss://a', { audioRate: 44100 });
   });
 
   it('reject wrong option values and shapes', () => {

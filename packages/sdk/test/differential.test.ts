@@ -3,11 +3,12 @@
  * the same calls against one loopback recording server; for every method both have, method, path,
  * query and body must match. The known differences (docs/compat.md) are asserted as differences.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OpenTok, RequestError } from '../src/index.js';
-import { AID, ARCHIVE, BID, BROADCAST, CID, KEY, SECRET, SID, SIP_CALL, STID, STREAM, STOPPED_ARCHIVE } from './fixtures.js';
+import { AID, ARCHIVE, BID, BROADCAST, CALLBACK, CAPTIONS_ID, CID, KEY, RENDER, RENDER_ID, SECRET, SID, SIP_CALL, STID, STREAM, STOPPED_ARCHIVE } from './fixtures.js';
 import { verifyHs256, verifyT1 } from './helpers/decode.js';
 import { startRecordingServer } from './helpers/recording-server.js';
 import type { RecordedRequest, Reply, RecordingServer } from './helpers/recording-server.js';
@@ -206,6 +207,38 @@ const SAME: Case[] = [
   ['dial (all options)', { status: 200, body: SIP_CALL }, (cb) => node['dial']!(SID, 'tok', 'sip:u@sip.example.com', dialOptions(), cb), () => ours.dial(SID, 'tok', 'sip:u@sip.example.com', dialOptions())],
   ['playDTMF (session)', { status: 200, body: {} }, (cb) => node['playDTMF']!(SID, null, '1p2#', cb), () => ours.playDTMF(SID, '1p2#')],
   ['playDTMF (connection)', { status: 200, body: {} }, (cb) => node['playDTMF']!(SID, CID, '*9#', cb), () => ours.playDTMF(SID, '*9#', CID)],
+  [
+    'websocketConnect',
+    { status: 200, body: { id: 'ws-1', connectionId: CID } },
+    (cb) => node['websocketConnect']!(SID, 'tok', 'wss://a.example/s', { streams: ['s1'], headers: { 'X-A': 'b' }, bidirectional: true }, cb),
+    () => ours.websocketConnect(SID, 'tok', 'wss://a.example/s', { streams: ['s1'], headers: { 'X-A': 'b' }, bidirectional: true }),
+  ],
+  ['startCaptions (defaults)', { status: 202, body: { captionsId: CAPTIONS_ID } }, (cb) => node['startCaptions']!(SID, 'tok', {}, cb), () => ours.startCaptions(SID, 'tok')],
+  [
+    'startCaptions (options)',
+    { status: 202, body: { captionsId: CAPTIONS_ID } },
+    (cb) => node['startCaptions']!(SID, 'tok', { languageCode: 'en-GB', maxDuration: 600, partialCaptions: false }, cb),
+    () => ours.startCaptions(SID, 'tok', { languageCode: 'en-GB', maxDuration: 600, partialCaptions: false }),
+  ],
+  ['stopCaptions', { status: 202 }, (cb) => node['stopCaptions']!(CAPTIONS_ID, cb), () => ours.stopCaptions(CAPTIONS_ID)],
+  [
+    'startRender',
+    { status: 202, body: RENDER },
+    (cb) => node['startRender']!({ sessionId: SID, token: 'tok', url: 'https://w.example/p', maxDuration: 900, resolution: '1920x1080', statusCallbackUrl: 'https://e.example/r' }, cb),
+    () => ours.startRender({ sessionId: SID, token: 'tok', url: 'https://w.example/p', maxDuration: 900, resolution: '1920x1080', statusCallbackUrl: 'https://e.example/r' }),
+  ],
+  ['startRender (defaults)', { status: 202, body: RENDER }, (cb) => node['startRender']!({ sessionId: SID, token: 'tok', url: 'https://w.example/p' }, cb), () => ours.startRender({ sessionId: SID, token: 'tok', url: 'https://w.example/p' })],
+  ['getRender', { status: 200, body: RENDER }, (cb) => node['getRender']!(RENDER_ID, cb), () => ours.getRender(RENDER_ID)],
+  ['stopRender', { status: 204 }, (cb) => node['stopRender']!(RENDER_ID, cb), () => ours.stopRender(RENDER_ID)],
+  ['listRenders', { status: 200, body: { count: 1, items: [RENDER] } }, (cb) => node['listRenders']!({ offset: 2, count: 3 }, cb), () => ours.listRenders({ offset: 2, count: 3 })],
+  [
+    'registerCallback',
+    { status: 200, body: CALLBACK },
+    (cb) => node['registerCallback']!({ group: 'connection', event: 'created', url: 'https://e.example/cb' }, cb),
+    () => ours.registerCallback({ group: 'connection', event: 'created', url: 'https://e.example/cb' }),
+  ],
+  ['unregisterCallback', { status: 204 }, (cb) => node['unregisterCallback']!('cb-1', cb), () => ours.unregisterCallback('cb-1')],
+  ['listCallbacks', { status: 200, body: [CALLBACK] }, (cb) => node['listCallbacks']!(cb), () => ours.listCallbacks()],
 ];
 
 describe(`same wire requests as opentok ${NODE_VERSION}`, () => {
@@ -380,5 +413,58 @@ describe('known differences (docs/compat.md), asserted', () => {
     expect(JSON.parse(child.stdout.trim())).toEqual({ called: false, unhandled: true });
     const ourErr = await new OpenTok(KEY, SECRET, url).startArchive(SID).catch((e: unknown) => e);
     expect((ourErr as RequestError).code).toBe('ERR_SDK_NETWORK');
+  });
+
+  it('D14 options opentok-node drops: captions statusCallbackUrl, render properties, Audio Connector audioRate', async () => {
+    const c = await both(
+      { status: 202, body: { captionsId: CAPTIONS_ID } },
+      (cb) => node['startCaptions']!(SID, 'tok', { statusCallbackUrl: 'https://e.example/c' }, cb),
+      () => ours.startCaptions(SID, 'tok', { statusCallbackUrl: 'https://e.example/c' }),
+    );
+    expect(c.node.body).not.toHaveProperty('statusCallbackUrl');
+    expect(c.ours.body).toHaveProperty('statusCallbackUrl', 'https://e.example/c');
+    const r = await both(
+      { status: 202, body: RENDER },
+      (cb) => node['startRender']!({ sessionId: SID, token: 'tok', url: 'https://w.example/p', properties: { name: 'EC' } }, cb),
+      () => ours.startRender({ sessionId: SID, token: 'tok', url: 'https://w.example/p', properties: { name: 'EC' } }),
+    );
+    expect(r.node.body).not.toHaveProperty('properties');
+    expect(r.ours.body).toHaveProperty('properties', { name: 'EC' });
+    const w = await both(
+      { status: 200, body: { id: 'ws', connectionId: CID } },
+      (cb) => node['websocketConnect']!(SID, 'tok', 'wss://a.example/s', { audioRate: 16000 }, cb),
+      () => ours.websocketConnect(SID, 'tok', 'wss://a.example/s', { audioRate: 16000 }),
+    );
+    expect((w.node.body as { websocket: object }).websocket).toEqual({ uri: 'wss://a.example/s' });
+    expect((w.ours.body as { websocket: object }).websocket).toEqual({ uri: 'wss://a.example/s', audioRate: 16000 });
+  });
+
+  it("D15 Callback#unregister: opentok-node's throws (it calls an undefined function); ours deletes the callback", async () => {
+    server.reply({ status: 200, body: CALLBACK });
+    const [, nodeCallback] = await callNode((cb) => node['registerCallback']!({ group: 'connection', event: 'created', url: 'https://e.example/cb' }, cb));
+    expect(() => (nodeCallback as { unregister(cb: () => void): void }).unregister(() => undefined)).toThrow(TypeError);
+    const ourCallback = await ours.registerCallback({ group: 'connection', event: 'created', url: 'https://e.example/cb' });
+    server.reset();
+    server.reply({ status: 204 });
+    await ourCallback.unregister();
+    expect(server.requests.map((q) => `${q.method} ${q.path}`)).toEqual([`DELETE /v2/project/${KEY}/callback/cb-1`]);
+  });
+
+  it('D16 listCallbacks error: opentok-node calls back twice and leaves an unhandled rejection; we reject once', async () => {
+    server.reply({ status: 500, body: { code: 500, message: 'boom' } });
+    const script = `
+      const OpenTok = require('opentok');
+      const ot = new OpenTok(${JSON.stringify(KEY)}, ${JSON.stringify(SECRET)}, process.env.URL);
+      let calls = 0, unhandled = false;
+      process.on('unhandledRejection', () => { unhandled = true; });
+      ot.listCallbacks((err) => { calls++; });
+      setTimeout(() => console.log(JSON.stringify({ calls, unhandled })), 1500);
+    `;
+    // Asynchronous: the recording server lives in this process.
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { cwd: process.cwd(), env: { ...process.env, URL: server.url }, timeout: 20_000 });
+    const result = JSON.parse(stdout.trim()) as { calls: number; unhandled: boolean };
+    expect(result.unhandled).toBe(true);
+    expect(result.calls).toBeGreaterThanOrEqual(2);
+    await expect(ours.listCallbacks()).rejects.toBeInstanceOf(RequestError);
   });
 });

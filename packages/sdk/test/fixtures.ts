@@ -54,12 +54,35 @@ export const BROADCAST = {
   broadcastUrls: { hls: 'http://server/fakepath/playlist.m3u8?DVR', rtmp: [{ id: 'r', serverUrl: 'rtmp://a/b', streamName: 'c', status: 'connecting' }] },
 };
 export const STREAM = { id: STID, videoType: 'camera', name: 'Bob', layoutClassList: ['focus'] };
+export const RENDER_ID = '80abaf0d-25a3-4efc-968f-6268d620668d';
+export const CAPTIONS_ID = '7c0680fc-6274-4de5-a66f-d0648e8d3ac2';
+export const RENDER = {
+  id: RENDER_ID,
+  sessionId: SID,
+  projectId: KEY,
+  createdAt: 1437676551000,
+  updatedAt: 1437676551000,
+  url: 'https://webapp.example.com/page',
+  resolution: '1280x720',
+  status: 'started',
+  streamId: STID,
+};
+export const CALLBACK = { id: 'cb-1', group: 'connection', event: 'created', url: 'https://example.com/cb', createdAt: 1 };
 export const SIP_CALL = { id: 'f5c3a5d1-0000-4000-8000-000000000001', connectionId: CID, streamId: STID, projectId: KEY, sessionId: SID, createdAt: 1, updatedAt: 2 };
 
 /** The error statuses the reference lists. */
 export const ERROR_STATUSES = [400, 403, 404, 405, 409, 413, 500] as const;
 export type ErrorStatus = (typeof ERROR_STATUSES)[number];
-export type ErrorClassName = 'ArgumentError' | 'AuthError' | 'NotFoundError' | 'ArchiveError' | 'SignalError' | 'ForceDisconnectError' | 'SipError' | 'RequestError';
+export type ErrorClassName =
+  | 'ArgumentError'
+  | 'AuthError'
+  | 'NotFoundError'
+  | 'ArchiveError'
+  | 'SignalError'
+  | 'ForceDisconnectError'
+  | 'SipError'
+  | 'CaptionsError'
+  | 'RequestError';
 
 export const GENERIC: Record<ErrorStatus, ErrorClassName> = {
   400: 'RequestError',
@@ -476,5 +499,130 @@ export const FIXTURES: Fixture[] = [
     ok: { status: 200, body: {} },
     check: isUndefined,
     errors: { 400: 'SipError' },
+  },
+  {
+    name: 'websocketConnect',
+    call: (ot) =>
+      ot.websocketConnect(SID, 'tok', 'wss://audio.example.com/socket', {
+        streams: ['s1'],
+        headers: { 'X-Room': 'r' },
+        bidirectional: true,
+        audioRate: 16000,
+      }),
+    request: {
+      method: 'POST',
+      path: `${P}/connect`,
+      json: {
+        sessionId: SID,
+        token: 'tok',
+        websocket: { uri: 'wss://audio.example.com/socket', streams: ['s1'], headers: { 'X-Room': 'r' }, bidirectional: true, audioRate: 16000 },
+      },
+    },
+    ok: { status: 200, body: { id: 'ws-1', connectionId: CID } },
+    check: (r) => assert((r as { connectionId: string }).connectionId === CID, 'audio connection'),
+  },
+  {
+    name: 'startCaptions (defaults)',
+    call: (ot) => ot.startCaptions(SID, 'tok'),
+    request: {
+      method: 'POST',
+      path: `${P}/captions`,
+      json: { sessionId: SID, token: 'tok', languageCode: 'en-US', maxDuration: 14400, partialCaptions: true },
+    },
+    ok: { status: 202, body: { captionsId: CAPTIONS_ID } },
+    check: (r) => assert(r === CAPTIONS_ID, 'captions id'),
+    errors: { 409: 'CaptionsError' },
+  },
+  {
+    name: 'startCaptions (options)',
+    call: (ot) => ot.startCaptions(SID, 'tok', { languageCode: 'en-GB', maxDuration: 300, partialCaptions: false, statusCallbackUrl: 'https://example.com/c' }),
+    request: {
+      method: 'POST',
+      path: `${P}/captions`,
+      json: { sessionId: SID, token: 'tok', languageCode: 'en-GB', maxDuration: 300, partialCaptions: false, statusCallbackUrl: 'https://example.com/c' },
+    },
+    ok: { status: 202, body: { captionsId: CAPTIONS_ID } },
+    check: (r) => assert(r === CAPTIONS_ID, 'captions id'),
+    errors: { 409: 'CaptionsError' },
+  },
+  {
+    name: 'stopCaptions',
+    call: (ot) => ot.stopCaptions(CAPTIONS_ID),
+    request: { method: 'POST', path: `${P}/captions/${CAPTIONS_ID}/stop` },
+    ok: { status: 202 },
+    check: (r) => assert(r === true, 'true'),
+  },
+  {
+    name: 'startRender',
+    call: (ot) =>
+      ot.startRender({
+        sessionId: SID,
+        token: 'tok',
+        url: 'https://webapp.example.com/page',
+        maxDuration: 900,
+        resolution: '1920x1080',
+        statusCallbackUrl: 'https://example.com/r',
+        properties: { name: 'Composer' },
+      }),
+    request: {
+      method: 'POST',
+      path: `${P}/render`,
+      json: {
+        sessionId: SID,
+        token: 'tok',
+        url: 'https://webapp.example.com/page',
+        maxDuration: 900,
+        resolution: '1920x1080',
+        statusCallbackUrl: 'https://example.com/r',
+        properties: { name: 'Composer' },
+      },
+    },
+    ok: { status: 202, body: { ...RENDER, status: 'starting' } },
+    check: (r) => assert((r as { id: string; status: string }).status === 'starting', 'render'),
+  },
+  {
+    name: 'getRender',
+    call: (ot) => ot.getRender(RENDER_ID),
+    request: { method: 'GET', path: `${P}/render/${RENDER_ID}` },
+    ok: { status: 200, body: RENDER },
+    check: (r) => assert((r as { streamId: string }).streamId === STID, 'render'),
+  },
+  {
+    name: 'stopRender',
+    call: (ot) => ot.stopRender(RENDER_ID),
+    request: { method: 'DELETE', path: `${P}/render/${RENDER_ID}` },
+    ok: { status: 204 },
+    check: isUndefined,
+  },
+  {
+    name: 'listRenders',
+    call: (ot) => ot.listRenders({ offset: 2, count: 3 }),
+    request: { method: 'GET', path: `${P}/render`, query: [['offset', '2'], ['count', '3']] },
+    ok: { status: 200, body: { count: 9, items: [RENDER] } },
+    check: (r) => {
+      const l = r as { items: unknown[]; totalCount: number; count: number };
+      assert(l.totalCount === 9 && l.count === 9 && l.items.length === 1, 'renders');
+    },
+  },
+  {
+    name: 'registerCallback',
+    call: (ot) => ot.registerCallback({ group: 'connection', event: 'created', url: 'https://example.com/cb' }),
+    request: { method: 'POST', path: `${P}/callback`, json: { group: 'connection', event: 'created', url: 'https://example.com/cb' } },
+    ok: { status: 200, body: CALLBACK },
+    check: (r) => assert((r as { id: string; unregister: unknown }).id === 'cb-1' && typeof (r as { unregister: unknown }).unregister === 'function', 'callback'),
+  },
+  {
+    name: 'unregisterCallback',
+    call: (ot) => ot.unregisterCallback('cb-1'),
+    request: { method: 'DELETE', path: `${P}/callback/cb-1` },
+    ok: { status: 204 },
+    check: isUndefined,
+  },
+  {
+    name: 'listCallbacks',
+    call: (ot) => ot.listCallbacks(),
+    request: { method: 'GET', path: `${P}/callback` },
+    ok: { status: 200, body: [CALLBACK] },
+    check: (r) => assert(Array.isArray(r) && (r as Array<{ url: string }>)[0]!.url === CALLBACK.url, 'callbacks'),
   },
 ];

@@ -113,6 +113,25 @@ const failing: Array<[string, (ot: OpenTok) => Promise<unknown>, RegExp]> = [
   ['dial streams not strings', (o) => o.dial(SID, 'tok', 'sip:a@b', { streams: [1 as unknown as string] }), /streams/],
   ['playDTMF bad digits', (o) => o.playDTMF(SID, '12a'), /digits/],
   ['playDTMF empty digits', (o) => o.playDTMF(SID, ''), /digits/],
+  // Audio Connector, captions, renders, callbacks
+  ['websocketConnect non-WebSocket URI', (o) => o.websocketConnect(SID, 'tok', 'https://a'), /websocketUri/],
+  ['websocketConnect audioRate 44100', (o) => o.websocketConnect(SID, 'tok', 'wss://a', { audioRate: 44100 as 8000 }), /audioRate/],
+  ['websocketConnect header not a string', (o) => o.websocketConnect(SID, 'tok', 'wss://a', { headers: { a: 1 as unknown as string } }), /headers/],
+  ['startCaptions without token', (o) => o.startCaptions(SID, ''), /token/],
+  ['startCaptions maxDuration 299', (o) => o.startCaptions(SID, 'tok', { maxDuration: 299 }), /maxDuration/],
+  ['startCaptions maxDuration 14401', (o) => o.startCaptions(SID, 'tok', { maxDuration: 14401 }), /maxDuration/],
+  ['startCaptions statusCallbackUrl not http', (o) => o.startCaptions(SID, 'tok', { statusCallbackUrl: 'ftp://x' }), /statusCallbackUrl/],
+  ['stopCaptions without id', (o) => o.stopCaptions(''), /captionsId/],
+  ['startRender without options', (o) => o.startRender(undefined as unknown as { sessionId: string; token: string; url: string }), /options/],
+  ['startRender without url', (o) => o.startRender({ sessionId: SID, token: 'tok', url: '' }), /url/],
+  ['startRender url not http', (o) => o.startRender({ sessionId: SID, token: 'tok', url: 'file:///etc/passwd' }), /url/],
+  ['startRender maxDuration 59', (o) => o.startRender({ sessionId: SID, token: 'tok', url: 'https://a', maxDuration: 59 }), /maxDuration/],
+  ['startRender resolution unknown', (o) => o.startRender({ sessionId: SID, token: 'tok', url: 'https://a', resolution: '1x1' as '640x480' }), /resolution/],
+  ['getRender without id', (o) => o.getRender(''), /renderId/],
+  ['listRenders count 1001', (o) => o.listRenders({ count: 1001 }), /count/],
+  ['registerCallback without group', (o) => o.registerCallback({ group: '', event: 'created', url: 'https://a' }), /group/],
+  ['registerCallback url not http', (o) => o.registerCallback({ group: 'connection', event: 'created', url: 'mailto:x' }), /url/],
+  ['unregisterCallback without id', (o) => o.unregisterCallback(''), /callbackId/],
 ];
 
 describe('validation before any request', () => {
