@@ -196,7 +196,7 @@ function projectCommand(argv: string[], io: CliIo): number {
     return args[0]!;
   };
   const withStore = <T>(fn: (store: Store) => T): T => {
-    const store = createSqliteStore({ dataDir: config.dataDir, backgroundCheckpoint: false });
+    const store = createSqliteStore({ dataDir: config.dataDir, backgroundCheckpoint: false, groupCommit: false });
     try {
       return fn(store);
     } finally {

@@ -12,7 +12,23 @@ export interface RestAuthOptions {
   now?: number;
   /** Tolerated clock skew, seconds. Default 30. */
   clockSkewSeconds?: number;
+  /**
+   * Tokens already verified, to skip the HMAC and JSON parsing when a client sends the same JWT
+   * again (opentok-node makes identical ones within a second). An entry is only used while the
+   * project still has the secret it was verified with; time checks run every time.
+   */
+  cache?: Map<string, VerifiedJwt>;
 }
+
+/** What {@link RestAuthOptions.cache} keeps per token. */
+export interface VerifiedJwt {
+  apiKey: string;
+  secret: string;
+  exp: number;
+  iat: number | undefined;
+}
+
+const CACHE_MAX = 4096;
 
 /** How the request proved its project. */
 export interface RestIdentity {
@@ -50,6 +66,15 @@ function safeEqual(a: string, b: string): boolean {
  * with `clockSkewSeconds` of tolerance.
  */
 export function verifyProjectJwt(token: string, options: RestAuthOptions): ProjectRecord {
+  const cached = options.cache?.get(token);
+  if (cached) {
+    const project = options.lookup(cached.apiKey);
+    if (project && project.apiSecret === cached.secret) {
+      checkTimes(cached.exp, cached.iat, options);
+      return project;
+    }
+    options.cache!.delete(token);
+  }
   if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) throw deny('ERR_AUTH_INVALID', 'Invalid token format');
   const [h, p, s] = token.split('.') as [string, string, string];
   const header = decodeJson(h, 'header');
@@ -64,18 +89,26 @@ export function verifyProjectJwt(token: string, options: RestAuthOptions): Proje
   if (!safeEqual(expected, s)) throw deny('ERR_AUTH_INVALID', 'Invalid signature');
   if (claims.ist !== undefined && claims.ist !== 'project') throw deny('ERR_AUTH_INVALID', 'Invalid issuer type');
 
-  const now = options.now ?? Math.floor(Date.now() / 1000);
-  const skew = options.clockSkewSeconds ?? 30;
   const { exp, iat } = claims;
   if (typeof exp !== 'number' || !Number.isFinite(exp)) throw deny('ERR_AUTH_INVALID', 'Invalid token', 'The JWT has no numeric exp claim');
   if (iat !== undefined && (typeof iat !== 'number' || !Number.isFinite(iat))) throw deny('ERR_AUTH_INVALID', 'Invalid token', 'The JWT iat claim is not a number');
+  checkTimes(exp, iat, options);
+  if (options.cache) {
+    if (options.cache.size >= CACHE_MAX) options.cache.clear();
+    options.cache.set(token, { apiKey: project.apiKey, secret: project.apiSecret, exp, iat });
+  }
+  return project;
+}
+
+function checkTimes(exp: number, iat: number | undefined, options: RestAuthOptions): void {
+  const now = options.now ?? Math.floor(Date.now() / 1000);
+  const skew = options.clockSkewSeconds ?? 30;
   if (exp <= now - skew) throw deny('ERR_AUTH_EXPIRED', 'Token expired', 'The JWT exp claim is in the past');
   if (typeof iat === 'number' && iat > now + skew) throw deny('ERR_AUTH_EXPIRED', 'Token not yet valid', 'The JWT iat claim is in the future');
   const issuedAt = typeof iat === 'number' ? iat : now;
   if (exp - issuedAt > LIMITS.restJwtLifetimeSeconds + skew) {
     throw deny('ERR_AUTH_INVALID', 'Invalid token', `The JWT lifetime exceeds ${LIMITS.restJwtLifetimeSeconds} seconds`);
   }
-  return project;
 }
 
 /**

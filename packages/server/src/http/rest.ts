@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticateRest } from '../auth/rest-auth.js';
+import type { VerifiedJwt } from '../auth/rest-auth.js';
 import { errorXml } from '../services/sessions.js';
 import { StoreError } from '../storage/store.js';
 import { readBody, parseJsonBody } from './body.js';
@@ -43,6 +44,7 @@ export function createRestHandler(deps: RestDeps): (req: IncomingMessage, res: S
   const match = createRouter(REST_ROUTES);
   const openapi = JSON.stringify(buildOpenApi(REST_ROUTES));
   const { logger, config, store } = deps;
+  const jwtCache = new Map<string, VerifiedJwt>();
 
   return (req, res) => {
     const url = req.url ?? '/';
@@ -72,7 +74,7 @@ export function createRestHandler(deps: RestDeps): (req: IncomingMessage, res: S
       if (m.kind === 'method-not-allowed') {
         throw new HttpError('ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed', `Allowed: ${m.allow.join(', ')}`, { headers: { allow: m.allow.join(', ') } });
       }
-      const identity = authenticateRest(req.headers, { lookup: (k) => store.getProject(k), clockSkewSeconds: config.authClockSkewSeconds });
+      const identity = authenticateRest(req.headers, { lookup: (k) => store.getProject(k), clockSkewSeconds: config.authClockSkewSeconds, cache: jwtCache });
       apiKey = identity.project.apiKey;
       if (m.params.key !== undefined && m.params.key !== identity.project.apiKey) {
         throw new HttpError('ERR_AUTH_FORBIDDEN', 'Invalid issuer', 'The API key in the path does not match the credentials');

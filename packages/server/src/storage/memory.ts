@@ -123,6 +123,9 @@ export function createMemoryStore(): Store {
       broadcasts.set(broadcast.id, next);
       return clone(next);
     },
+    flush() {
+      return Promise.resolve();
+    },
     close() {
       closed = true;
     },

@@ -13,6 +13,11 @@ export interface SqliteStoreOptions {
   /** Directory holding `tokhost.db` and `master.key`; created when missing. */
   dataDir: string;
   /**
+   * Commit `createSession` writes in groups, once per event-loop turn (callers await
+   * `flush()` before they report success). Default true; the CLI passes false.
+   */
+  groupCommit?: boolean;
+  /**
    * Checkpoint the WAL from a worker thread instead of inside writes. Default true; short-lived
    * users (the CLI) pass false.
    */
@@ -166,6 +171,51 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     }
   }
 
+  // Group commit: under load many sessions are created in the same event-loop turn; one
+  // transaction for all of them writes each touched page to the WAL once instead of once per
+  // session. Reads on this connection see the pending rows at once; `flush()` tells the caller
+  // when they are committed, so nothing is acknowledged before it is durable.
+  const groupCommit = options.groupCommit !== false;
+  let batchOpen = false;
+  let commitScheduled = false;
+  let waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  const commitBatch = () => {
+    commitScheduled = false;
+    const pending = waiters;
+    waiters = [];
+    if (batchOpen) {
+      batchOpen = false;
+      try {
+        db.exec('COMMIT');
+      } catch (err) {
+        try {
+          if (db.inTransaction) db.exec('ROLLBACK');
+        } catch {
+          // The connection is unusable; the callers learn it from the rejection.
+        }
+        pending.forEach((w) => w.reject(err));
+        return;
+      }
+    }
+    pending.forEach((w) => w.resolve());
+  };
+  /** Other writes commit on their own, after whatever the batch holds. */
+  const commitPending = () => {
+    if (batchOpen) commitBatch();
+  };
+  const inBatch = <T>(write: () => T): T => {
+    if (!groupCommit) return write();
+    if (!batchOpen) {
+      db.exec('BEGIN IMMEDIATE');
+      batchOpen = true;
+      if (!commitScheduled) {
+        commitScheduled = true;
+        setImmediate(commitBatch);
+      }
+    }
+    return write();
+  };
+
   const q = {
     insertProject: db.prepare('INSERT INTO projects (api_key, secret_enc, name, created_at, webhook_url) VALUES (?, ?, ?, ?, ?)'),
     getProject: db.prepare<[string], ProjectRow>('SELECT * FROM projects WHERE api_key = ?'),
@@ -233,6 +283,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     return { total, items: rows.map((r) => JSON.parse(r.json) as T) };
   }
   function insert(t: ReturnType<typeof table>, kind: string, id: string, apiKey: string, sessionId: string, createdAt: number, json: string): void {
+    commitPending();
     try {
       t.insert.run(id, apiKey, sessionId, createdAt, json);
     } catch (err) {
@@ -245,6 +296,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   return {
     kind: 'sqlite',
     createProject(p) {
+      commitPending();
       try {
         q.insertProject.run(p.apiKey, box.seal(p.apiSecret, p.apiKey), p.name, p.createdAt, p.webhookUrl);
       } catch (err) {
@@ -260,6 +312,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return q.listProjects.all().map(toProject);
     },
     updateProject(apiKey, changes) {
+      commitPending();
       return db
         .transaction(() => {
           const r = q.getProject.get(apiKey);
@@ -278,7 +331,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
     createSession(s) {
       try {
-        q.insertSession.run(s.sessionId, s.apiKey, s.mediaMode, s.archiveMode, s.archiveName, s.archiveResolution, s.location, s.e2ee ? 1 : 0, s.createdAt);
+        inBatch(() => q.insertSession.run(s.sessionId, s.apiKey, s.mediaMode, s.archiveMode, s.archiveName, s.archiveResolution, s.location, s.e2ee ? 1 : 0, s.createdAt));
       } catch (err) {
         if (isConstraint(err, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw new StoreError('ERR_STORE_CONFLICT', `Session ${s.sessionId} already exists`, { cause: err });
         if (isConstraint(err, 'SQLITE_CONSTRAINT_FOREIGNKEY')) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${s.apiKey} does not exist`, { cause: err });
@@ -305,10 +358,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return { total: p.total, items: p.items.map((archive) => ({ apiKey, archive })) };
     },
     updateArchive(apiKey, archive) {
+      commitPending();
       const changed = archives.update.run(JSON.stringify(archive), archive.id, apiKey).changes;
       return changed ? { apiKey, archive: structuredClone(archive) } : undefined;
     },
     deleteArchive(apiKey, archiveId) {
+      commitPending();
       return archives.delete.run(archiveId, apiKey).changes > 0;
     },
     createBroadcast(r: BroadcastRecord) {
@@ -323,10 +378,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return { total: p.total, items: p.items.map((broadcast) => ({ apiKey, broadcast })) };
     },
     updateBroadcast(apiKey, broadcast) {
+      commitPending();
       const changed = broadcasts.update.run(JSON.stringify(broadcast), broadcast.id, apiKey).changes;
       return changed ? { apiKey, broadcast: structuredClone(broadcast) } : undefined;
     },
+    flush() {
+      if (!batchOpen) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+    },
     close() {
+      if (db.open) commitPending();
       checkpointer?.postMessage('close');
       checkpointer = null;
       if (db.open) db.close();

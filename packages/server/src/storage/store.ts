@@ -92,7 +92,14 @@ export interface Store {
   listBroadcasts(apiKey: string, options?: ListOptions): Page<BroadcastRecord>;
   updateBroadcast(apiKey: string, broadcast: BroadcastJson): BroadcastRecord | undefined;
 
-  /** Release resources (close the database). Further calls throw. */
+  /**
+   * Resolves once every write made so far is committed (durable against a crash of the process).
+   * The SQLite store commits `createSession` writes in groups, once per event-loop turn, so the
+   * REST layer awaits this before it answers; other writes commit at once.
+   */
+  flush(): Promise<void>;
+
+  /** Release resources (close the database), committing pending writes. Further calls throw. */
   close(): void;
 }
 

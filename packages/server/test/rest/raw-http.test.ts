@@ -134,6 +134,17 @@ describe('REST over raw HTTP: what the SDKs never send', () => {
       if (message) expect((r.json as { message: string }).message).toBe(message);
     });
 
+    it('stops accepting a token, even a repeated one, once the secret is rotated', async () => {
+      const secret = 'c'.repeat(40);
+      server.store.createProject({ apiKey: '30000003', apiSecret: secret, name: 'C', createdAt: Date.now(), webhookUrl: null });
+      const token = projectJwt('30000003', secret);
+      expect((await list(token, '30000003')).status).toBe(200);
+      expect((await list(token, '30000003')).status).toBe(200);
+      server.store.updateProject('30000003', { apiSecret: 'd'.repeat(40) });
+      expectError(await list(token, '30000003'), 403, -1);
+      expect((await list(projectJwt('30000003', 'd'.repeat(40)), '30000003')).status).toBe(200);
+    });
+
     it('refuses a key in the path that differs from iss', async () => {
       const r = await list(projectJwt(KEY_A, SECRET_A), KEY_B);
       expectError(r, 403, -1);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSqliteStore, SQLITE_SCHEMA_VERSION } from '../../src/storage/sqlite.js';
-import { project, storeContract } from './store.contract.js';
+import { project, session, storeContract } from './store.contract.js';
 
 let dir = '';
 storeContract('sqlite', {
@@ -76,6 +76,27 @@ describe('SQLite store specifics', () => {
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION + 1}`);
     db.close();
     expect(() => createSqliteStore({ dataDir: d })).toThrow(expect.objectContaining({ code: 'ERR_STORE_SCHEMA' }));
+  });
+
+  it('commits a turn of createSession writes as one group, visible to others only after flush', async () => {
+    const d = fresh();
+    const server = createSqliteStore({ dataDir: d });
+    server.createProject(project('111'));
+    const other = createSqliteStore({ dataDir: d, groupCommit: false, backgroundCheckpoint: false });
+    for (let i = 0; i < 50; i++) server.createSession({ ...session(`1_S${i}`, '111') });
+    expect(() => server.createSession(session('1_S0', '111'))).toThrow(expect.objectContaining({ code: 'ERR_STORE_CONFLICT' }));
+    expect(server.getSession('1_S49')).toBeDefined();
+    expect(other.getSession('1_S0')).toBeUndefined();
+    await server.flush();
+    expect(other.listSessions('111', { count: 100 }).total).toBe(50);
+    // A write of another kind commits the pending group first.
+    server.createSession(session('1_T', '111'));
+    server.updateProject('111', { name: 'renamed' });
+    expect(other.getSession('1_T')).toBeDefined();
+    server.createSession(session('1_U', '111'));
+    server.close();
+    expect(other.getSession('1_U')).toBeDefined();
+    other.close();
   });
 
   it('lets two handles (server and CLI) share the directory', () => {

@@ -182,6 +182,15 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(store.updateBroadcast('222', stopped)).toBeUndefined();
     });
 
+    it('flush resolves once writes are committed, also with nothing pending', async () => {
+      await store.flush();
+      store.createProject(project('111'));
+      store.createSession(session('1_A', '111'));
+      expect(store.getSession('1_A')?.sessionId).toBe('1_A');
+      await store.flush();
+      expect(store.getSession('1_A')?.sessionId).toBe('1_A');
+    });
+
     it.skipIf(!harness.reopen)('keeps everything across close and reopen', () => {
       store.createProject(project('111', { webhookUrl: 'https://w/h' }));
       const s = session('1_A', '111', { location: '1.2.3.4' });

@@ -28,6 +28,9 @@ export const sessionRoutes: Route[] = [
       const fields = parseFormBody(ctx.req, await ctx.raw());
       const options = parseSessionOptions(fields, ctx.project.apiKey);
       const session = createSession(ctx.deps.store, ctx.project.apiKey, options);
+      // Answer only once the session is committed: a client must never hold an ID that a crash
+      // right after the answer would lose.
+      await ctx.deps.store.flush();
       if (acceptsJson(ctx.req.headers.accept)) return { status: 200, json: [sessionCreateItem(session)] };
       return { status: 200, text: sessionCreateXml(session), contentType: 'text/xml; charset=utf-8' };
     },
