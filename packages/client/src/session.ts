@@ -68,13 +68,18 @@ export class Session extends EventEmitter {
       realtimeUrl(this.options.serverUrl),
       { apiKey: this.apiKey, sessionId: this.sessionId, token, sdk: 'tokhost-client/0.1.0' },
       {
-        message: (msg) => this.onMessage(msg),
+        message: (msg) => {
+          // Messages in the same frame as `sessionConnected` wait until it has been handled.
+          if (early) early.push(msg);
+          else this.onMessage(msg);
+        },
         reconnecting: () => this.emit('sessionReconnecting'),
         reconnected: () => this.emit('sessionReconnected'),
         lost: (reason) => this.teardown(reason),
       },
     );
     this.transport = transport;
+    let early: ServerMessage[] | null = [];
     transport.connect().then(
       (msg) => {
         this.connection = new Connection(msg.connection);
@@ -91,8 +96,12 @@ export class Session extends EventEmitter {
         this.emit('sessionConnected', { connections: initial, streams });
         for (const c of initial) this.emit('connectionCreated', { connection: c });
         for (const s of streams) this.emit('streamCreated', { stream: s });
+        const queued = early ?? [];
+        early = null;
+        for (const m of queued) this.onMessage(m);
       },
       (err: OTError) => {
+        early = null;
         this.transport = null;
         callback?.(err);
         this.emit('exception', { code: err.code, message: err.message, title: err.name, error: err });

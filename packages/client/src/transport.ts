@@ -83,17 +83,11 @@ export class Transport {
     this.ws = ws;
     let first = true;
     ws.onopen = () => {
-      const frame: ConnectRequest = { type: 'connect', version: REALTIME_PROTOCOL_VERSION, ...this.connectFrame };
+      const frame: ConnectRequest = { type: 'connect', version: REALTIME_PROTOCOL_VERSION, ...this.connectFrame, batch: true };
       if (resume && this.resumeInfo) frame.resume = { connectionId: this.resumeInfo.connectionId, resumeKey: this.resumeInfo.resumeKey, lastSeq: resume.lastSeq };
       ws.send(JSON.stringify(frame));
     };
-    ws.onmessage = (ev) => {
-      let msg: ServerMessage;
-      try {
-        msg = JSON.parse(String(ev.data)) as ServerMessage;
-      } catch {
-        return;
-      }
+    const handle = (msg: ServerMessage) => {
       if (first) {
         first = false;
         hooks.onFirst(msg);
@@ -102,6 +96,17 @@ export class Transport {
         return;
       }
       this.accept(msg);
+    };
+    ws.onmessage = (ev) => {
+      let parsed: ServerMessage | ServerMessage[];
+      try {
+        parsed = JSON.parse(String(ev.data)) as ServerMessage | ServerMessage[];
+      } catch {
+        return;
+      }
+      // With `batch`, one frame may carry several messages in order.
+      if (Array.isArray(parsed)) for (const m of parsed) handle(m);
+      else handle(parsed);
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;

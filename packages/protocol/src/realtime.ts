@@ -86,6 +86,11 @@ export interface ConnectRequest {
   resume?: { connectionId: string; resumeKey: string; lastSeq: number };
   /** Client SDK name/version, informational. */
   sdk?: string;
+  /**
+   * The client accepts frames that hold a JSON array of server messages. The server then
+   * coalesces the messages of one event-loop turn into one frame (fewer frames in join storms).
+   */
+  batch?: boolean;
 }
 
 export interface PublishRequest {

@@ -177,13 +177,13 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     if (!session || session.apiKey !== token.apiKey) return rtError('ERR_RT_SESSION_INVALID', `session ${req.sessionId} does not exist`);
     if (req.resume) {
       const r = req.resume;
-      const resumed = rooms.resume(req.sessionId, String(r.connectionId), String(r.resumeKey), Number(r.lastSeq), socket);
+      const resumed = rooms.resume(req.sessionId, String(r.connectionId), String(r.resumeKey), Number(r.lastSeq), socket, req.batch === true);
       if ('code' in resumed) return resumed;
       socket.send(JSON.stringify({ type: 'sessionResumed', seq: 0, connectionId: resumed.conn.id, iceServers: iceServersFor(iceConfig, resumed.conn.id) }));
       for (const text of resumed.replay) socket.send(text);
       return resumed.conn;
     }
-    return rooms.join(token, session.mediaMode, socket);
+    return rooms.join(token, session.mediaMode, socket, req.batch === true);
   };
 
   wss.on('connection', onSocket);

@@ -19,6 +19,10 @@ import type {
 import type { LiveSessions } from '../services/live.js';
 import { LiveError } from '../services/live.js';
 
+const STORM_FRAMES = 256;
+const STORM_FLUSH_MS = 25;
+const STORM_SPAN_MS = 200;
+
 /** What a connection needs from its transport (a WebSocket in production). */
 export interface ClientSocket {
   send(text: string): void;
@@ -59,6 +63,10 @@ export class Connection {
   /** Lowest seq that can still be replayed (older ones were dropped from a full buffer). */
   private replayFloor = 1;
   lastRequestId = 0;
+  /** The client accepts array frames (see `ConnectRequest.batch`). */
+  batch = false;
+  /** Messages of this event-loop turn not yet written (batch mode). */
+  private outbox: string[] = [];
   graceTimer: NodeJS.Timeout | null = null;
   destroyed = false;
   readonly streams = new Set<string>();
@@ -70,9 +78,14 @@ export class Connection {
     readonly role: Role,
     readonly token: VerifiedToken,
     private readonly replayBufferMax: number,
+    private readonly scheduleFlush: (c: Connection) => void,
   ) {
     this.rt = { connectionId: randomUUID(), creationTime: Date.now(), data: token.connectionData };
+    this.rtJson = JSON.stringify(this.rt);
   }
+
+  /** `rt` serialised once: every later joiner's snapshot holds it (n² bytes in a big session). */
+  readonly rtJson: string;
 
   get id(): string {
     return this.rt.connectionId;
@@ -88,7 +101,26 @@ export class Connection {
       this.buffer.shift();
       this.replayFloor = this.buffer[0]![0];
     }
-    if (this.socket?.isOpen) this.socket.send(text);
+    if (!this.socket?.isOpen) return;
+    if (!this.batch) {
+      this.socket.send(text);
+      return;
+    }
+    this.outbox.push(text);
+    if (this.outbox.length === 1) this.scheduleFlush(this);
+  }
+
+  /** Write what the current turn queued, as one frame. */
+  flush(): void {
+    if (this.outbox.length === 0) return;
+    const out = this.outbox;
+    this.outbox = [];
+    if (this.socket?.isOpen) this.socket.send(out.length === 1 ? out[0]! : `[${out.join(',')}]`);
+  }
+
+  /** Forget queued frames (the socket changed; the replay buffer still holds them). */
+  dropOutbox(): void {
+    this.outbox = [];
   }
 
   send(msg: UnsequencedServerMessage): void {
@@ -157,6 +189,33 @@ export class Room {
  */
 export class Rooms {
   readonly rooms = new Map<string, Room>();
+  private readonly dirty = new Set<Connection>();
+  private flushScheduled = false;
+  /** Times of recent large flushes: several within a short span mean a storm (e.g. a join wave). */
+  private largeFlushes: number[] = [];
+  private readonly scheduleFlush = (c: Connection) => {
+    this.dirty.add(c);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    const run = () => {
+      this.flushScheduled = false;
+      const list = [...this.dirty];
+      this.dirty.clear();
+      if (list.length >= STORM_FRAMES) {
+        const now = Date.now();
+        this.largeFlushes = this.largeFlushes.filter((t) => now - t < STORM_SPAN_MS);
+        this.largeFlushes.push(now);
+      }
+      for (const conn of list) conn.flush();
+    };
+    // Normally flush at the end of this turn. During a storm (joins fan connectionCreated out
+    // to everyone: n² messages), wait a little so each socket gets one frame for many events
+    // instead of one write per event; a lone broadcast (a signal) still goes out at once.
+    const now = Date.now();
+    const storm = this.largeFlushes.filter((t) => now - t < STORM_SPAN_MS).length >= 3;
+    if (storm) setTimeout(run, STORM_FLUSH_MS);
+    else setImmediate(run);
+  };
 
   constructor(private readonly options: RoomsOptions) {}
 
@@ -165,16 +224,17 @@ export class Rooms {
   }
 
   /** Add a new connection with its token (already verified and matched to the session). */
-  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket): Connection {
+  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch = false): Connection {
     let room = this.rooms.get(token.sessionId);
     if (!room) {
       room = new Room(token.sessionId, token.apiKey, mediaMode);
       this.rooms.set(token.sessionId, room);
       this.emit(room, { event: 'sessionCreated' });
     }
-    const conn = new Connection(room, token.role, token, this.options.replayBufferMax);
+    const conn = new Connection(room, token.role, token, this.options.replayBufferMax, this.scheduleFlush);
     conn.socket = socket;
-    conn.send({
+    conn.batch = batch;
+    const hello: Omit<UnsequencedServerMessage & { type: 'sessionConnected' }, 'connections'> = {
       type: 'sessionConnected',
       version: 1,
       sessionId: room.sessionId,
@@ -183,11 +243,14 @@ export class Rooms {
       role: conn.role,
       resumeKey: conn.resumeKey,
       reconnectGraceMs: this.options.reconnectGraceMs,
-      connections: [...room.connections.values()].map((c) => c.rt),
       streams: [...room.streams.values()].map((s) => s.rt),
       iceServers: this.options.iceServersFor(conn.id),
       forceMuteActive: room.forceMute.active,
-    });
+    };
+    const head = JSON.stringify(hello);
+    const parts: string[] = [];
+    for (const c of room.connections.values()) parts.push(c.rtJson);
+    conn.sendRaw(`${head.slice(0, -1)},"connections":[${parts.join(',')}]}`);
     room.broadcast({ type: 'connectionCreated', connection: conn.rt });
     room.connections.set(conn.id, conn);
     this.emit(room, { event: 'connectionCreated', connection: webhookConnection(conn) });
@@ -198,7 +261,7 @@ export class Rooms {
    * Re-attach a connection to a new socket. Returns the messages to replay, or an error when the
    * connection is gone, the key is wrong or the replay buffer no longer covers `lastSeq`.
    */
-  resume(sessionId: string, connectionId: string, resumeKey: string, lastSeq: number, socket: ClientSocket): { conn: Connection; replay: string[] } | RtError {
+  resume(sessionId: string, connectionId: string, resumeKey: string, lastSeq: number, socket: ClientSocket, batch = false): { conn: Connection; replay: string[] } | RtError {
     const conn = this.room(sessionId)?.connections.get(connectionId);
     if (!conn || conn.destroyed || conn.resumeKey !== resumeKey) return rtError('ERR_RT_RESUME_FAILED', 'the connection is no longer in the session');
     const replay = conn.replayAfter(lastSeq);
@@ -206,7 +269,9 @@ export class Rooms {
     if (conn.graceTimer) clearTimeout(conn.graceTimer);
     conn.graceTimer = null;
     const old = conn.socket;
+    conn.dropOutbox();
     conn.socket = socket;
+    conn.batch = batch;
     if (old && old !== socket) old.close(RT_CLOSE.replaced, 'resumed on another socket');
     return { conn, replay };
   }
@@ -214,6 +279,7 @@ export class Rooms {
   /** The connection's socket closed without a `disconnect`: keep it for the grace period. */
   socketLost(conn: Connection, socket: ClientSocket): void {
     if (conn.destroyed || conn.socket !== socket) return;
+    conn.dropOutbox();
     conn.socket = null;
     if (conn.graceTimer) clearTimeout(conn.graceTimer);
     conn.graceTimer = setTimeout(() => this.destroyConnection(conn, 'networkDisconnected'), this.options.reconnectGraceMs);
@@ -234,6 +300,7 @@ export class Rooms {
     this.emit(room, { event: 'connectionDestroyed', connection: webhookConnection(conn), reason });
     if (conn.socket) {
       if (reason !== 'networkDisconnected') conn.send({ type: 'disconnected', reason });
+      conn.flush();
       conn.socket.close(RT_CLOSE.ended, reason);
       conn.socket = null;
     }

@@ -1,0 +1,212 @@
+// `npm run bench:realtime`: 1,000 protocol clients (plain `ws`, no browsers) connect with tokens to
+// one session of a real Tokhost server running in a child process; then one REST signal goes to
+// the whole session. Prints connects/s, delivered count, p50/p99 delivery latency and the
+// server's memory before and after. Baseline, measured in the same run: a bare `ws` server in a
+// child process (no tokens, no protocol) that accepts the same clients and broadcasts one message.
+//
+// Options: --clients N (default 1000), --concurrency N (connects in flight, default 100).
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+
+// ----------------------------------------------------------------------------------------------
+// Child: a server process (Tokhost or the bare baseline), driven over IPC.
+if (process.argv[2] === '--child') {
+  const kind = process.argv[3];
+  const memory = () => {
+    globalThis.gc?.();
+    return process.memoryUsage().rss;
+  };
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  if (kind === 'tokhost') {
+    const { createServer } = await import('@tokhost/server');
+    const server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey: process.argv[4], apiSecret: process.argv[5], logLevel: 'warn' });
+    process.send({ url: server.url });
+    process.on('message', async (m) => {
+      if (m === 'mem') process.send({ mem: memory(), cpuMs: cpu() });
+      if (m === 'close') {
+        await server.close();
+        process.exit(0);
+      }
+    });
+  } else {
+    const { createServer } = await import('node:http');
+    const { WebSocketServer } = require('ws');
+    const http = createServer();
+    const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
+    wss.on('connection', (ws) => ws.once('message', () => ws.send(JSON.stringify({ type: 'hello' }))));
+    http.listen(0, '127.0.0.1', () => process.send({ url: `http://127.0.0.1:${http.address().port}` }));
+    process.on('message', (m) => {
+      if (m === 'mem') process.send({ mem: memory() });
+      if (m === 'broadcast') {
+        const text = JSON.stringify({ type: 'signal', signalType: 'bench', data: 'x' });
+        for (const ws of wss.clients) ws.send(text);
+        process.send({ broadcast: true });
+      }
+      if (m === 'close') {
+        for (const ws of wss.clients) ws.terminate();
+        http.close(() => process.exit(0));
+      }
+    });
+  }
+} else {
+  await main();
+}
+
+function startChild(args) {
+  const child = fork(fileURLToPath(import.meta.url), ['--child', ...args], { execArgv: ['--expose-gc', ...(process.env.BENCH_PROF && args[0] === 'tokhost' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/rtprof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiters = [];
+  child.on('message', (m) => {
+    const i = waiters.findIndex((w) => w.key in m);
+    if (i >= 0) waiters.splice(i, 1)[0].resolve(m);
+  });
+  const ask = (msg, key) =>
+    new Promise((resolve) => {
+      waiters.push({ key, resolve });
+      if (msg) child.send(msg);
+    });
+  return { child, ask, ready: ask(null, 'url') };
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** Open `n` sockets, `concurrency` at a time; `hello(ws, i)` sends the first frame, `isReady(msg)` says joined. */
+async function connectAll(wsUrl, n, concurrency, hello, onMessage) {
+  const { WebSocket } = require('ws');
+  const sockets = new Array(n);
+  let next = 0;
+  const t0 = performance.now();
+  const one = (i) =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
+      sockets[i] = ws;
+      let joined = false;
+      ws.on('open', () => hello(ws, i));
+      ws.on('error', reject);
+      ws.on('message', (raw) => {
+        const text = raw.toString();
+        const msgs = text.charCodeAt(0) === 91 /* [ */ ? JSON.parse(text) : [JSON.parse(text)];
+        for (const m of msgs) {
+          if (!joined && (m.type === 'sessionConnected' || m.type === 'hello')) {
+            joined = true;
+            resolve();
+          } else if (!joined && m.type === 'error') reject(new Error(`client ${i} refused: ${m.error.code} ${m.error.message}`));
+          onMessage(ws, i, m);
+        }
+      });
+    });
+  const worker = async () => {
+    while (next < n) await one(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return { sockets, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function main() {
+  const arg = (name, d) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : d;
+  };
+  const N = arg('clients', 1000);
+  const CONCURRENCY = arg('concurrency', 100);
+  const OpenTok = require('opentok');
+  const apiKey = '7' + String(Date.now()).slice(-7);
+  const apiSecret = randomBytes(20).toString('hex');
+  const mb = (b) => (b / 1048576).toFixed(1);
+
+  // ---- baseline: bare ws server -------------------------------------------------------------
+  const base = startChild(['bare']);
+  const baseUrl = (await base.ready).url.replace('http', 'ws');
+  const baseArrivals = [];
+  let baseT0 = 0;
+  const baseConn = await connectAll(baseUrl, N, CONCURRENCY, (ws) => ws.send('{"type":"connect"}'), (_ws, _i, m) => {
+    if (m.type === 'signal') baseArrivals.push(performance.now() - baseT0);
+  });
+  baseT0 = performance.now();
+  await base.ask('broadcast', 'broadcast');
+  const bdeadline = Date.now() + 10_000;
+  while (baseArrivals.length < N && Date.now() < bdeadline) await new Promise((r) => setTimeout(r, 5));
+  baseConn.sockets.forEach((ws) => ws.terminate());
+  await new Promise((r) => {
+    base.child.once('exit', r);
+    base.child.send('close');
+  });
+  const baseSorted = baseArrivals.sort((x, y) => x - y);
+
+  // ---- Tokhost --------------------------------------------------------------------------------
+  const srv = startChild(['tokhost', apiKey, apiSecret]);
+  const { url } = await srv.ready;
+  const ot = new OpenTok(apiKey, apiSecret, url);
+  const sessionId = await new Promise((resolve, reject) => ot.createSession({ mediaMode: 'relayed' }, (err, s) => (err ? reject(err) : resolve(s.sessionId))));
+  const tokens = Array.from({ length: N }, () => ot.generateToken(sessionId, { role: 'publisher' }));
+  const beforeInfo = await srv.ask('mem', 'mem');
+  const memBefore = beforeInfo.mem;
+  const cpuClient0 = process.cpuUsage();
+
+  const lastSeq = new Array(N).fill(0);
+  const acked = new Array(N).fill(0);
+  const arrivals = [];
+  let t0 = 0;
+  const wsUrl = url.replace('http', 'ws') + '/rtc/v1';
+  const conn = await connectAll(
+    wsUrl,
+    N,
+    CONCURRENCY,
+    (ws, i) => ws.send(JSON.stringify({ type: 'connect', version: 1, apiKey, sessionId, token: tokens[i], batch: true })),
+    (ws, i, m) => {
+      if (m.seq) {
+        lastSeq[i] = m.seq;
+        // Acknowledge like the browser SDK does, so the server can trim its replay buffers.
+        if (lastSeq[i] - acked[i] >= 32) {
+          ws.send(JSON.stringify({ type: 'ack', seq: lastSeq[i] }));
+          acked[i] = lastSeq[i];
+        }
+      }
+      if (m.type === 'signal' && m.signalType === 'bench') arrivals.push(performance.now() - t0);
+    },
+  );
+  // Let the connectionCreated fan-out settle before measuring the signal.
+  await new Promise((r) => setTimeout(r, 500));
+  conn.sockets.forEach((ws, i) => ws.send(JSON.stringify({ type: 'ack', seq: lastSeq[i] })));
+  const joinedInfo = await srv.ask('mem', 'mem');
+  const memJoined = joinedInfo.mem;
+
+  t0 = performance.now();
+  await new Promise((resolve, reject) => ot.signal(sessionId, null, { type: 'bench', data: 'hello everyone' }, (err) => (err ? reject(err) : resolve())));
+  const restMs = performance.now() - t0;
+  const deadline = Date.now() + 10_000;
+  while (arrivals.length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  const sorted = arrivals.sort((x, y) => x - y);
+
+  conn.sockets.forEach((ws) => ws.close());
+  await new Promise((r) => setTimeout(r, 500));
+  const memAfter = (await srv.ask('mem', 'mem')).mem;
+  srv.child.send('close');
+
+  const connectsPerSec = N / conn.seconds;
+  const baseConnectsPerSec = N / baseConn.seconds;
+  const p50 = percentile(sorted, 50);
+  const p99 = percentile(sorted, 99);
+  const bp50 = percentile(baseSorted, 50);
+  const bp99 = percentile(baseSorted, 99);
+  console.log(`realtime bench: ${N} clients, ${CONCURRENCY} connecting at a time, one relayed session`);
+  console.log(`  connects:            ${connectsPerSec.toFixed(0)} connects/s (${conn.seconds.toFixed(2)} s for ${N}; each join fans connectionCreated out to everyone)`);
+  const cc = process.cpuUsage(cpuClient0);
+  console.log(`  CPU during connects: server ${(joinedInfo.cpuMs - beforeInfo.cpuMs).toFixed(0)} ms, bench clients ${((cc.user + cc.system) / 1000).toFixed(0)} ms (both incl. the 0.5 s settle)`);
+  console.log(`  baseline bare ws:    ${baseConnectsPerSec.toFixed(0)} connects/s  → ratio tokhost/baseline ${(connectsPerSec / baseConnectsPerSec).toFixed(2)}`);
+  console.log(`  REST signal:         delivered ${sorted.length}/${N}; p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (REST call returned after ${restMs.toFixed(1)} ms)`);
+  console.log(`  baseline broadcast:  delivered ${baseSorted.length}/${N}; p50 ${bp50.toFixed(1)} ms, p99 ${bp99.toFixed(1)} ms → p99 ratio ${(p99 / bp99).toFixed(2)}`);
+  console.log(`  server memory (RSS): before ${mb(memBefore)} MB, with ${N} clients ${mb(memJoined)} MB, after they left ${mb(memAfter)} MB`);
+  const ok = sorted.length === N && p99 < 100 && connectsPerSec >= 1000;
+  console.log(`  targets (all delivered, p99 < 100 ms, ≥ 1000 connects/s): ${ok ? 'met' : 'NOT met'}`);
+  process.exit(0);
+}
