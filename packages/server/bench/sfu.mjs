@@ -187,7 +187,7 @@ async function main() {
     const rss0 = rssOf(workerPid);
     console.log(`\nSFU bench: 1 Chromium publisher (VP8 ~500 kbps + Opus) -> 1 media worker (pid ${workerPid}) -> N node-datachannel legs in a load process`);
     console.log(`publisher in: ${sampleWorker().packetsInPerSecond.toFixed(0)} packets/s; machine: ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} before the ramp (other processes compete for the cores)\n`);
-    console.log('  legs | fwd pkt/s | worker CPU | pkt/s per core | loop p99 ms | worker RSS MB | PLIs');
+    console.log('  legs | fwd pkt/s | worker CPU | pkt/s per core | loop p99 ms | worker RSS MB | in pkt/s | PLIs');
     const rows = [];
     let n = 0;
     let p99Crossed;
@@ -204,21 +204,23 @@ async function main() {
       const pps = [];
       const p99 = [];
       const kfr = [];
+      const pin = [];
       for (let i = 0; i < measureMs / 1000; i++) {
         await sleep(1000);
         const w = sampleWorker();
         pps.push(w.packetsPerSecond);
         p99.push(w.eventLoopP99Ms);
         kfr.push(w.keyframeRequestsPerSecond);
+        pin.push(w.packetsInPerSecond);
       }
       const cpu = (cpuSecondsOf(workerPid) - cpu0) / ((performance.now() - w0) / 1000);
       const fwd = pps.reduce((a, b) => a + b, 0) / pps.length;
       const loopP99 = Math.max(...p99);
       const rss = rssOf(workerPid);
-      const row = { legs: loadStats.connected, fwd, cpu, perCore: cpu > 0 ? fwd / cpu : 0, loopP99, rss, kfr: kfr.reduce((a, b) => a + b, 0) };
+      const row = { legs: loadStats.connected, fwd, cpu, perCore: cpu > 0 ? fwd / cpu : 0, loopP99, rss, kfr: kfr.reduce((a, b) => a + b, 0), pin: pin.reduce((a, b) => a + b, 0) / pin.length };
       rows.push(row);
       console.log(
-        `  ${String(row.legs).padStart(4)} | ${fwd.toFixed(0).padStart(9)} | ${(cpu * 100).toFixed(0).padStart(8)} % | ${row.perCore.toFixed(0).padStart(14)} | ${loopP99.toFixed(1).padStart(11)} | ${(rss / 2 ** 20).toFixed(1).padStart(13)} | ${String(row.kfr).padStart(4)}`,
+        `  ${String(row.legs).padStart(4)} | ${fwd.toFixed(0).padStart(9)} | ${(cpu * 100).toFixed(0).padStart(8)} % | ${row.perCore.toFixed(0).padStart(14)} | ${loopP99.toFixed(1).padStart(11)} | ${(rss / 2 ** 20).toFixed(1).padStart(13)} | ${row.pin.toFixed(0).padStart(8)} | ${row.kfr.toFixed(0).padStart(4)}`,
       );
       if (loopP99 > 50 && p99Crossed === undefined) p99Crossed = row.legs;
       if (loopP99 > 50 && rows.length >= 2 && rows[rows.length - 2].loopP99 > 50) break;

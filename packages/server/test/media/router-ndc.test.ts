@@ -44,6 +44,7 @@ describe('node-datachannel router: options, placement, workers', () => {
       await waitFor(() => s.connected(), 10_000, 'subscriber');
       // Kill the worker holding room "a": its peers are reported closed, the router replaces the worker.
       const before = router.workerPids;
+      await waitFor(() => router.metrics().workers.some((w) => w.subscribers === 1), 5000, 'worker stats with the subscriber');
       const victim = router.metrics().workers.find((w) => w.subscribers === 1)!.pid;
       process.kill(victim, 'SIGKILL');
       await waitFor(() => s.events.some((e: SubscriberMediaEvent) => e.type === 'closed'), 5000, 'closed event after the crash');

@@ -23,19 +23,21 @@ const statsTimer = setInterval(() => {
   if (!engine) return;
   // Rates over the real elapsed time: under load the timer fires late.
   const now = performance.now();
-  const s = engine.stats(now - lastStatsAt);
-  lastStatsAt = now;
+  const elapsed = now - lastStatsAt;
+  const s = engine.stats(elapsed);
   const cpu = process.cpuUsage();
   send({
     ev: 'stats',
     worker: {
       ...s.worker,
-      eventLoopP99Ms: loop.percentile(99) / 1e6,
+      // No sample at all means the loop was blocked for the whole interval.
+      eventLoopP99Ms: loop.count === 0 ? Math.max(0, now - lastStatsAt) : loop.percentile(99) / 1e6,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       rssBytes: process.memoryUsage.rss(),
     },
     sessions: s.sessions,
   });
+  lastStatsAt = now;
   loop.reset();
 }, STATS_INTERVAL_MS);
 
