@@ -262,5 +262,30 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     await until(() => events(a), (e) => e.some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === idb.connectionId && x['reason'] === 'forceDisconnected'), 5000, 'A sees B leave');
     await until(() => events(a), (e) => e.some((x) => x.type === 'streamDestroyed' && x['streamId'] === idb.streamId && x['reason'] === 'forceDisconnected'), 5000, 'A sees B stream end');
     expect((await call<{ id: string }[]>((cb) => ot.listStreams(sessionId, cb))).map((s) => s.id)).toEqual([ida.streamId]);
+    await a.close();
+    await b.close();
+  });
+
+  it('the demo page: two tabs in one room see each other', async () => {
+    const tabs = [await browser.newPage(), await browser.newPage()];
+    for (const t of tabs) await t.goto(`${server.url}/demo?room=e2e`);
+    const decoded = (t: Page) =>
+      t.evaluate(async () => {
+        const w = window as unknown as { demoSession?: { streams: Map<string, unknown>; getSubscribersForStream(s: unknown): { getRtcStatsReport(): Promise<RTCStatsReport> }[] } };
+        if (!w.demoSession) return 0;
+        let frames = 0;
+        for (const s of w.demoSession.streams.values()) {
+          for (const sub of w.demoSession.getSubscribersForStream(s)) {
+            const report = await sub.getRtcStatsReport().catch(() => null);
+            report?.forEach((r: { type: string; kind?: string; framesDecoded?: number }) => {
+              if (r.type === 'inbound-rtp' && r.kind === 'video') frames += r.framesDecoded ?? 0;
+            });
+          }
+        }
+        return frames;
+      });
+    for (const t of tabs) await until(() => decoded(t), (n) => n > 10, 20_000, 'demo tab to decode the other tab');
+    for (const t of tabs) expect(await t.locator('#videos video').count()).toBe(2);
+    for (const t of tabs) await t.close();
   });
 });
