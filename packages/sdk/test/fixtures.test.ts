@@ -57,6 +57,35 @@ function checkRequest(f: Fixture, req: RecordedRequest): void {
   }
 }
 
+/**
+ * The same OpenTok object, but every method is called in its callback form (a callback appended to
+ * the arguments) and the callback's outcome turned back into a promise for the fixture. The
+ * callback form must return undefined. List callbacks get `(err, items, totalCount)`.
+ */
+function viaCallbacks(target: OpenTok): OpenTok {
+  return new Proxy(target, {
+    get(obj, prop, receiver) {
+      const value: unknown = Reflect.get(obj, prop, receiver);
+      if (typeof value !== 'function' || prop === 'generateToken') return value;
+      const method = value as (...args: unknown[]) => unknown;
+      return (...args: unknown[]) => {
+        if (typeof args[args.length - 1] === 'function') return method.apply(obj, args);
+        return new Promise((resolve, reject) => {
+          const returned = method.apply(obj, [
+            ...args,
+            (err: Error | null, ...results: unknown[]) => {
+              if (err) reject(err);
+              else if (results.length === 2) resolve({ items: results[0], totalCount: results[1] });
+              else resolve(results[0]);
+            },
+          ]);
+          if (returned !== undefined) reject(new Error(`${String(prop)}: the callback form returned ${String(returned)}`));
+        });
+      };
+    },
+  });
+}
+
 describe.each(FIXTURES.map((f) => [f.name, f] as const))('%s', (_name, f) => {
   it('sends the exact request and maps the 2xx reply', async () => {
     server.reply(f.ok);
@@ -64,6 +93,19 @@ describe.each(FIXTURES.map((f) => [f.name, f] as const))('%s', (_name, f) => {
     expect(server.requests).toHaveLength(1);
     checkRequest(f, server.requests[0]!);
     f.check(result);
+  });
+
+  it('callback form: same request, same result, errors reach the callback', async () => {
+    const cbOt = viaCallbacks(ot);
+    server.reply(f.ok);
+    const result = await f.call(cbOt);
+    expect(server.requests).toHaveLength(1);
+    checkRequest(f, server.requests[0]!);
+    f.check(result);
+    server.reply({ status: 404, body: { code: 404, message: 'gone' } });
+    const err = (await f.call(cbOt).catch((e: unknown) => e)) as OpenTokError;
+    expect(err).toBeInstanceOf(sdk[f.errors?.[404] ?? GENERIC[404]]);
+    expect(err.status).toBe(404);
   });
 
   it.each(ERROR_STATUSES.map((s) => [s] as const))('maps HTTP %i to the documented error class', async (status) => {
