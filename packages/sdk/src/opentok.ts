@@ -270,7 +270,7 @@ export class OpenTok {
   ): void;
   setArchiveLayout(archiveId: string, ...args: unknown[]): Promise<void> | void {
     const cb = popCallback(args);
-    return settle(deferred(() => this.archives.setLayout(archiveId, layoutFrom(args))), cb);
+    return settle(this.archives.setLayout(archiveId, layoutFrom(args)), cb);
   }
 
   // ── broadcasts ─────────────────────────────────────────────────────────────────────────────
@@ -321,7 +321,7 @@ export class OpenTok {
   ): void;
   updateBroadcastLayout(broadcastId: string, ...args: unknown[]): Promise<void> | void {
     const cb = popCallback(args);
-    return settle(deferred(() => this.broadcasts.setLayout(broadcastId, layoutFrom(args))), cb);
+    return settle(this.broadcasts.setLayout(broadcastId, layoutFrom(args)), cb);
   }
 
   /** opentok-node's name for {@link OpenTok.updateBroadcastLayout}. */
@@ -339,7 +339,7 @@ export class OpenTok {
   ): void;
   setBroadcastLayout(broadcastId: string, ...args: unknown[]): Promise<void> | void {
     const cb = popCallback(args);
-    return settle(deferred(() => this.broadcasts.setLayout(broadcastId, layoutFrom(args))), cb);
+    return settle(this.broadcasts.setLayout(broadcastId, layoutFrom(args)), cb);
   }
 
   /** Add a stream to a manual-mode broadcast (`hasAudio`/`hasVideo` default `true`; `false` is honoured). */
@@ -572,9 +572,4 @@ function listOptionsFrom(args: unknown[]): ListArchivesOptions | undefined {
     return o;
   }
   return first as ListArchivesOptions | undefined;
-}
-
-/** Run `fn` so a synchronous throw becomes a rejection. */
-async function deferred<T>(fn: () => Promise<T>): Promise<T> {
-  return fn();
 }
