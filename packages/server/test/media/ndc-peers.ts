@@ -173,8 +173,9 @@ export interface TestSubscriber {
   readonly video: ReceivedStream;
   readonly events: SubscriberMediaEvent[];
   connected(): boolean;
-  /** Sends a PLI / NACK for the current video SSRC. */
+  /** Sends a PLI / NACK / REMB for the current video SSRC. */
   sendPli(): void;
+  sendRemb(bitrate: number): void;
   sendNack(seq: number): void;
   close(): void;
 }
@@ -184,7 +185,7 @@ export async function createTestSubscriber(
   room: MediaRoom,
   subscriberId: string,
   publisherId: string,
-  opts: { audio?: boolean; video?: boolean; relay?: LossyRelay } = {},
+  opts: { audio?: boolean; video?: boolean; relay?: LossyRelay; silent?: boolean } = {},
 ): Promise<TestSubscriber> {
   const pc = new PC(`test-sub-${subscriberId}`, RTC);
   const tracks: Track[] = [];
@@ -252,6 +253,7 @@ export async function createTestSubscriber(
 
   const mySsrc = 0x7000 + Math.floor(Math.random() * 1e6);
   const rrTimer = setInterval(() => {
+    if (opts.silent) return; // a vanished browser: no RTCP at all
     const blocks: Buffer[] = [];
     for (const st of [rr.audio, rr.video]) {
       if (st.first < 0) continue;
@@ -300,6 +302,26 @@ export async function createTestSubscriber(
     events,
     connected: () => pc.state() === 'connected',
     sendPli: () => fb(206, 1, Buffer.alloc(0)),
+    sendRemb: (bitrate) => {
+      // REMB: media SSRC 0, "REMB", 1 SSRC, exponent/mantissa, the SSRC.
+      let exp = 0;
+      let mantissa = Math.floor(bitrate);
+      while (mantissa > 0x3ffff) {
+        mantissa >>= 1;
+        exp++;
+      }
+      const b = Buffer.alloc(24);
+      b[0] = 0x80 | 15;
+      b[1] = 206;
+      b.writeUInt16BE(5, 2);
+      b.writeUInt32BE(mySsrc, 4);
+      b.write('REMB', 12, 'latin1');
+      b[16] = 1;
+      b[17] = (exp << 2) | (mantissa >> 16);
+      b.writeUInt16BE(mantissa & 0xffff, 18);
+      b.writeUInt32BE([...video.ssrcs][0] ?? 0, 20);
+      videoTrack?.sendMessageBinary(b);
+    },
     sendNack: (seq) => {
       const fci = Buffer.alloc(4);
       fci.writeUInt16BE(seq, 0);

@@ -84,4 +84,35 @@ describe('node-datachannel router: options, placement, workers', () => {
       await router.close();
     }
   });
+
+  it('closes a subscriber that stops sending RTCP, and falls back on a low bandwidth estimate (REMB)', async () => {
+    const router = await createMediaRouter({
+      workers: 1,
+      bindAddress: '127.0.0.1',
+      rtcpTimeoutSeconds: 2,
+      audioFallback: { minBitrateBps: 150_000, disableAfterMs: 500 },
+    });
+    const peers: { close(): void }[] = [];
+    try {
+      const room = await router.room('t');
+      const p = await createTestPublisher(room, 'p');
+      peers.push(p);
+      const silent = await createTestSubscriber(room, 'silent', 'p', { silent: true });
+      const slow = await createTestSubscriber(room, 'slow', 'p');
+      peers.push(silent, slow);
+      await waitFor(() => silent.video.count > 5 && slow.video.count > 5, 10_000, 'video');
+      await waitFor(() => silent.events.some((e) => e.type === 'closed'), 8000, 'rtcp timeout');
+      expect(silent.events.find((e) => e.type === 'closed')).toEqual({ type: 'closed', reason: 'rtcp-timeout' });
+      const remb = setInterval(() => slow.sendRemb(80_000), 200);
+      try {
+        await waitFor(() => slow.events.some((e) => e.type === 'videoDisabled'), 8000, 'videoDisabled on low REMB');
+      } finally {
+        clearInterval(remb);
+      }
+      expect(slow.events.some((e) => e.type === 'closed')).toBe(false);
+    } finally {
+      for (const x of peers) x.close();
+      await router.close();
+    }
+  });
 });
