@@ -20,8 +20,11 @@ export function installDeps() {
   const marker = join(root, 'node_modules', '.package-lock.json');
   const lock = join(root, 'package-lock.json');
   if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
-    console.log('[setup] installing npm dependencies (npm ci)…');
-    run('npm', ['ci', '--no-audit', '--no-fund']);
+    // `npm install`, not `npm ci`: npm 11.19 as configured on these machines writes lockfiles
+    // without the other platforms' optional packages and then refuses them in `npm ci`.
+    // The lockfile still pins every version.
+    console.log('[setup] installing npm dependencies (npm install from the lockfile)…');
+    run('npm', ['install', '--no-audit', '--no-fund']);
   }
 }
 
