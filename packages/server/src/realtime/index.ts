@@ -101,6 +101,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
 
   const demoEnabled = config['demo'] === true || isLoopbackHost(config['host']);
   const demo = demoEnabled ? createDemo({ store, logger }) : null;
+  if (demo) logger.info({ path: '/demo' }, 'demo page on: open /demo in two browser tabs to video-chat');
   const assets = createAssets(logger);
 
   const refuse = (ws: WebSocket, error: RtError, closeCode: number) => {
