@@ -6,7 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -142,6 +142,7 @@ async function workerEntry(): Promise<string> {
       outfile: out,
       logLevel: 'silent',
     });
+    process.once('exit', () => rmSync(out, { force: true }));
     return out;
   })();
   return bundledWorker;
