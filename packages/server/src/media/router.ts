@@ -5,8 +5,8 @@
  * given at publish/subscribe time.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -129,20 +129,27 @@ async function workerEntry(): Promise<string> {
     const nm = ndcMain.slice(0, ndcMain.lastIndexOf('node_modules') + 'node_modules'.length);
     const dir = join(nm, '.cache', 'tokhost-media');
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
-    const out = join(dir, `worker-${process.pid}.mjs`);
     const esbuildName = 'esbuild';
-    const esbuild = (await import(esbuildName)) as { build(o: object): Promise<unknown> };
-    await esbuild.build({
+    const esbuild = (await import(esbuildName)) as { build(o: object): Promise<{ outputFiles: { contents: Uint8Array }[] }> };
+    const built = await esbuild.build({
       entryPoints: [join(dirname(here), 'ndc', 'worker.ts')],
       bundle: true,
       platform: 'node',
       format: 'esm',
       target: 'node20',
       external: ['node-datachannel'],
-      outfile: out,
+      write: false,
+      outfile: 'worker.mjs',
       logLevel: 'silent',
     });
-    process.once('exit', () => rmSync(out, { force: true }));
+    const code = built.outputFiles[0]!.contents;
+    // Named by content: parallel test processes share one file and nothing piles up.
+    const out = join(dir, `worker-${createHash('sha1').update(code).digest('hex').slice(0, 16)}.mjs`);
+    if (!existsSync(out)) {
+      const tmp = `${out}.${process.pid}.tmp`;
+      writeFileSync(tmp, code);
+      renameSync(tmp, out);
+    }
     return out;
   })();
   return bundledWorker;
