@@ -17,8 +17,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import nodeDataChannel from 'node-datachannel';
 import type { PeerConnection, Track, MediaHandler, RtcConfig } from 'node-datachannel';
-import type { IceCandidateInit, PublisherMediaEvent, SessionMetrics, SubscriberMediaEvent, WorkerMetrics } from '../types.js';
-import type { WorkerConfig } from './ipc.js';
+import type { IceCandidateInit, SessionMetrics, SubscriberMediaEvent, WorkerMetrics } from '../types.js';
+import type { WorkerConfig, WorkerEvent } from './ipc.js';
 import { announceCandidate, announceSdp, mungePublisherOffer, SdpError, type PublisherCodecs } from './sdp.js';
 import { buildNack, buildPli, buildRr, buildSr, isRtcp, isVp8KeyframeStart, ntpMiddle, parseRtcp, parseRtp, unwrapRtx, type ReportBlock, type RtcpPacket } from './rtp.js';
 
@@ -43,12 +43,7 @@ const NACK_RETRY_MS = 60;
 const NACK_QUEUE_MAX = 256;
 
 type Kind = 'audio' | 'video';
-type EmitFn = (e:
-  | { ev: 'pubCandidate'; sessionId: string; publisherId: string; candidate: IceCandidateInit }
-  | { ev: 'subCandidate'; sessionId: string; subscriberId: string; candidate: IceCandidateInit }
-  | { ev: 'pubEvent'; sessionId: string; publisherId: string; event: PublisherMediaEvent }
-  | { ev: 'subEvent'; sessionId: string; subscriberId: string; event: SubscriberMediaEvent }
-  | { ev: 'log'; level: 'info' | 'warn' | 'error' | 'debug'; obj: object; msg: string }) => void;
+type EmitFn = (e: Exclude<WorkerEvent, { ev: 'stats' }>) => void;
 
 function randomSsrc(): number {
   return randomInt(1, 0xffffffff);
@@ -910,9 +905,6 @@ export class NdcEngine {
       lossSum += rl;
       lossN += rn;
       sessions.push({ sessionId: room.id, publishers: room.publishers.size, subscribers: room.subscribers.size, packetsPerSecond: room.pps, bitrateBps: room.bps, lossRate: rn ? rl / rn : 0 });
-      if (room.publishers.size === 0 && room.subscribers.size === 0) {
-        // Empty rooms stay until closed by the router; they cost nothing.
-      }
     }
     this.packetsInPerSecond = Math.max(0, ((packetsIn - this.packetsInPrior) * 1000) / intervalMs);
     this.packetsInPrior = packetsIn;
