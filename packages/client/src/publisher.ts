@@ -164,6 +164,8 @@ export class Publisher extends EventEmitter {
 
   /** One report per subscriber peer link, as OpenTok.js `getRtcStatsReport` returns them. */
   async getRtcStatsReport(): Promise<{ subscriberId: string; connectionId: string | undefined; rtcStatsReport: RTCStatsReport }[]> {
+    // Routed: one link to the media router stands for every subscriber.
+    if (this.routedLink) return [{ subscriberId: '', connectionId: undefined, rtcStatsReport: await this.routedLink.pc.getStats() }];
     return Promise.all([...this.links.values()].map(async (l) => ({ subscriberId: l.peerId, connectionId: this.subscriberConnections.get(l.peerId), rtcStatsReport: await l.pc.getStats() })));
   }
 
@@ -187,6 +189,38 @@ export class Publisher extends EventEmitter {
   private readonly subscriberConnections = new Map<string, string>();
 
   // --- session-facing (internal) ---
+
+  private routedLink: PeerLink | undefined;
+  private routedStreamId: string | undefined;
+  private routedIce: (RtIceCandidate | null)[] = [];
+
+  /** @internal Routed sessions: the one peer link to the server's media router; returns the offer. */
+  async prepareRouted(iceServers: RtIceServer[], host: PublisherHost): Promise<RtSessionDescription> {
+    if (!this.mediaStream) throw ERRORS.unableToPublish('the publisher has no media');
+    const sendIce = (candidate: RtIceCandidate | null) => {
+      // The stream ID (the link's peer ID) is known only once the server answered `publish`.
+      if (!this.routedStreamId) this.routedIce.push(candidate);
+      else void host.request({ type: 'ice', peerId: this.routedStreamId, end: 'publisher', candidate }).catch(() => undefined);
+    };
+    const link = new PeerLink('', 'publisher', iceServers, { sendSdp: () => undefined, sendIce });
+    this.routedLink = link;
+    for (const t of this.mediaStream.getTracks()) link.pc.addTrack(t, this.mediaStream);
+    const offer = await link.pc.createOffer();
+    await link.pc.setLocalDescription(offer);
+    return { type: 'offer', sdp: link.pc.localDescription!.sdp };
+  }
+
+  /** @internal The router's answer to `prepareRouted`'s offer. */
+  async completeRouted(streamId: string, answer: RtSessionDescription, host: PublisherHost): Promise<void> {
+    this.routedStreamId = streamId;
+    for (const candidate of this.routedIce.splice(0)) void host.request({ type: 'ice', peerId: streamId, end: 'publisher', candidate }).catch(() => undefined);
+    await this.routedLink?.onRemoteDescription(answer);
+  }
+
+  /** @internal A router candidate for the routed link. */
+  async onRoutedIce(c: RtIceCandidate | null): Promise<void> {
+    await this.routedLink?.onRemoteCandidate(c);
+  }
 
   /** @internal */
   attach(host: PublisherHost, rt: RtStream, forceMuted: boolean): void {
@@ -238,6 +272,9 @@ export class Publisher extends EventEmitter {
   /** @internal The session ended the stream (unpublish, force-unpublish, disconnect). */
   detach(reason: string): void {
     for (const id of [...this.links.keys()]) this.removeSubscriber(id);
+    this.routedLink?.close();
+    this.routedLink = undefined;
+    this.routedStreamId = undefined;
     const stream = this.stream;
     this.stream = undefined;
     this.session = undefined;
@@ -254,6 +291,7 @@ export class Publisher extends EventEmitter {
     this.destroyed = true;
     if (this.stream) this.unpublishHook?.(this);
     for (const id of [...this.links.keys()]) this.removeSubscriber(id);
+    this.routedLink?.close();
     for (const t of this.mediaStream?.getTracks() ?? []) t.stop();
     if (this.video) this.video.srcObject = null;
     this.element?.remove();

@@ -1,4 +1,4 @@
-import type { RtIceServer, ServerMessage } from '@tokhost/protocol';
+import type { RtIceServer, RtSessionDescription, ServerMessage } from '@tokhost/protocol';
 import { ERRORS, OTError } from './errors.js';
 import { EventEmitter } from './events.js';
 import { Connection, Stream } from './models.js';
@@ -34,6 +34,10 @@ export class Session extends EventEmitter {
   private ice: RtIceServer[] = [];
   private readonly publishers = new Map<string, Publisher>();
   private readonly subscribers = new Map<string, Subscriber>();
+  /** How media is negotiated (from `sessionConnected`). */
+  private mediaMode: 'routed' | 'relayed' = 'relayed';
+  /** Router SDP/ICE for a subscriber whose ID we have not registered yet (same frame as the answer). */
+  private readonly orphans = new Map<string, ServerMessage[]>();
 
   constructor(
     apiKey: string,
@@ -84,6 +88,7 @@ export class Session extends EventEmitter {
       (msg) => {
         this.connection = new Connection(msg.connection);
         this.ice = msg.iceServers;
+        this.mediaMode = msg.mediaMode;
         const r = msg.role;
         const can = (ok: boolean) => (ok ? 1 : 0);
         this.capabilities = { publish: can(r !== 'subscriber'), subscribe: can(r !== 'publisheronly'), forceDisconnect: can(r === 'moderator'), forceUnpublish: can(r === 'moderator'), forceMute: can(r === 'moderator'), supportsWebRTC: 1 };
@@ -143,11 +148,20 @@ export class Session extends EventEmitter {
       try {
         await publisher.ready;
         const d = publisher.describe();
-        const r = await this.request({ type: 'publish', name: publisher.properties.name ?? '', ...d });
+        const host = { request: (b: OutgoingRequest) => this.request(b), connection: this.connection };
+        // Routed: the publisher offers to the server in the publish request itself.
+        const offer = this.mediaMode === 'routed' ? await publisher.prepareRouted(this.ice, host) : undefined;
+        const r = await this.request({ type: 'publish', name: publisher.properties.name ?? '', ...d, ...(offer ? { offer } : {}) });
         const rt = r['stream'] as Parameters<Publisher['attach']>[1];
         this.publishers.set(rt.streamId, publisher);
         publisher.unpublishHook = (p) => this.unpublish(p);
-        publisher.attach({ request: (b) => this.request(b), connection: this.connection }, rt, r['forceMuted'] === true);
+        publisher.attach(host, rt, r['forceMuted'] === true);
+        if (offer) {
+          const early = this.orphans.get(rt.streamId) ?? [];
+          this.orphans.delete(rt.streamId);
+          for (const m of early) if (m.type === 'ice') void publisher.onRoutedIce(m.candidate).catch(() => undefined);
+          await publisher.completeRouted(rt.streamId, r['answer'] as RtSessionDescription, host);
+        }
         cb?.();
       } catch (err) {
         fail(err instanceof OTError ? err : ERRORS.unableToPublish((err as Error).message, err));
@@ -177,7 +191,11 @@ export class Session extends EventEmitter {
       return sub;
     }
     void sub.start().then(() => {
-      if (sub.subscriberId) this.subscribers.set(sub.subscriberId, sub);
+      if (!sub.subscriberId) return;
+      this.subscribers.set(sub.subscriberId, sub);
+      const early = this.orphans.get(sub.subscriberId) ?? [];
+      this.orphans.delete(sub.subscriberId);
+      for (const m of early) this.onMessage(m);
     });
     return sub;
   }
@@ -324,8 +342,17 @@ export class Session extends EventEmitter {
           if (!p) return;
           void (msg.type === 'sdp' ? p.onSdp(msg.peerId, msg.description) : p.onIce(msg.peerId, msg.candidate)).catch(() => undefined);
         } else {
+          const own = msg.end === 'server' ? [...this.publishers.values()].find((x) => x.stream?.streamId === msg.peerId) : undefined;
+          if (own) {
+            if (msg.type === 'ice') void own.onRoutedIce(msg.candidate).catch(() => undefined);
+            return;
+          }
           const sub = this.subscribers.get(msg.peerId);
-          if (!sub) return;
+          if (!sub) {
+            // The subscribe answer and the router's offer can share a frame: keep it briefly.
+            if (this.orphans.size < 64) this.orphans.set(msg.peerId, [...(this.orphans.get(msg.peerId) ?? []), msg].slice(-200));
+            return;
+          }
           void (msg.type === 'sdp' ? sub.onSdp(msg.description) : sub.onIce(msg.candidate)).catch(() => undefined);
         }
         return;

@@ -159,6 +159,10 @@ export interface SessionConnectedMessage {
   seq: number;
   version: number;
   sessionId: string;
+  /**
+   * How media is negotiated: `routed` (publisher offers to the server, the server offers to
+   * subscribers) when the server routes this session; otherwise `relayed` (browser to browser).
+   */
   mediaMode: MediaMode;
   connection: RtConnection;
   role: Role;

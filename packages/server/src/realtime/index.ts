@@ -8,6 +8,8 @@ import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION, RT_CLOSE, rtError } from '@to
 import type { ClientRequest, ConnectRequest, RtError, RtIceServer } from '@tokhost/protocol';
 import { ClientTokenError, verifyClientToken } from '../auth/client-token.js';
 import { createDemo } from '../demo/index.js';
+import { RoutedSessionMedia } from '../media/routed-session.js';
+import type { MediaRouter } from '../media/types.js';
 import type { LiveSessions } from '../services/live.js';
 import type { Store } from '../storage/store.js';
 import { createWebhookSender } from '../webhooks/index.js';
@@ -25,6 +27,13 @@ import type { ClientSocket, Connection } from './rooms.js';
  */
 export interface RealtimeDeps {
   store: Store;
+  /**
+   * Media router for routed sessions. Default: one is started on the first routed connection
+   * (node-datachannel workers, bound to 127.0.0.1 when `host` is loopback; `publicIp`,
+   * `rtcMinPort`, `rtcMaxPort` from config) and closed with the realtime layer. Config
+   * `routedMedia: false` turns routing off: routed sessions are then negotiated peer to peer.
+   */
+  media?: MediaRouter;
   logger: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
   config: Readonly<Record<string, unknown>>;
 }
@@ -67,7 +76,22 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   };
   const retry = config['webhookRetryDelaysMs'];
   const webhooks: WebhookSender = createWebhookSender({ logger, ...(Array.isArray(retry) ? { retryDelaysMs: retry as number[] } : {}) });
+  let ownRouter: Promise<MediaRouter> | null = null;
+  const router = (): Promise<MediaRouter> => {
+    if (deps.media) return Promise.resolve(deps.media);
+    ownRouter ??= import('../media/index.js').then(({ createMediaRouter }) =>
+      createMediaRouter({
+        ...(isLoopbackHost(config['host']) ? { bindAddress: '127.0.0.1' } : {}),
+        ...(typeof config['publicIp'] === 'string' ? { publicIp: config['publicIp'] } : {}),
+        ...(typeof config['rtcMinPort'] === 'number' ? { rtcMinPort: config['rtcMinPort'] } : {}),
+        ...(typeof config['rtcMaxPort'] === 'number' ? { rtcMaxPort: config['rtcMaxPort'] } : {}),
+      }),
+    );
+    return ownRouter;
+  };
+  const routing = config['routedMedia'] !== false;
   const rooms = new Rooms({
+    ...(routing ? { openRoutedMedia: async (sessionId: string) => RoutedSessionMedia.open(await router(), sessionId) } : {}),
     iceServersFor: (connectionId) => iceServersFor(iceConfig, connectionId),
     reconnectGraceMs: num('reconnectGraceMs', 20_000),
     replayBufferMax: 2000,
@@ -211,6 +235,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       webhooks.close();
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
+      if (ownRouter) await (await ownRouter.catch(() => null))?.close();
     },
   };
 }

@@ -16,6 +16,7 @@ import type {
   UnsequencedServerMessage,
   VerifiedToken,
 } from '@tokhost/protocol';
+import type { RoutedSessionMedia } from '../media/routed-session.js';
 import type { LiveSessions } from '../services/live.js';
 import { LiveError } from '../services/live.js';
 
@@ -40,7 +41,14 @@ export interface RoomsOptions {
   /** Session-monitoring events (delivered asynchronously by the caller). */
   onEvent(apiKey: string, event: SessionMonitoringEvent): void;
   logger: { debug(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  /**
+   * The media router side of a routed session (opened on first use). Without it, routed
+   * sessions are negotiated peer to peer like relayed ones.
+   */
+  openRoutedMedia?: (sessionId: string) => Promise<RoutedSessionMedia>;
 }
+
+type RtIceCandidateWire = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
 
 class RequestError extends Error {
   constructor(readonly rt: RtError) {
@@ -63,6 +71,8 @@ export class Connection {
   /** Lowest seq that can still be replayed (older ones were dropped from a full buffer). */
   private replayFloor = 1;
   lastRequestId = 0;
+  /** Requests of a routed session run one after another (some wait for the media router). */
+  chain: Promise<void> = Promise.resolve();
   /** The client accepts array frames (see `ConnectRequest.batch`). */
   batch = false;
   /** Messages of this event-loop turn not yet written (batch mode). */
@@ -162,6 +172,8 @@ export class Room {
   readonly streams = new Map<string, StreamState>();
   readonly subscriptions = new Map<string, Subscription>();
   forceMute: { active: boolean; excluded: Set<string> } = { active: false, excluded: new Set() };
+  /** Routed sessions with a media router: the router room, opened on first use. */
+  media: Promise<RoutedSessionMedia> | null = null;
 
   constructor(
     readonly sessionId: string,
@@ -228,6 +240,10 @@ export class Rooms {
     let room = this.rooms.get(token.sessionId);
     if (!room) {
       room = new Room(token.sessionId, token.apiKey, mediaMode);
+      if (mediaMode === 'routed' && this.options.openRoutedMedia) {
+        room.media = this.options.openRoutedMedia(room.sessionId);
+        room.media.catch((err: Error) => this.options.logger.warn({ err: err.message, sessionId: room!.sessionId }, 'media router room failed'));
+      }
       this.rooms.set(token.sessionId, room);
       this.emit(room, { event: 'sessionCreated' });
     }
@@ -238,7 +254,8 @@ export class Rooms {
       type: 'sessionConnected',
       version: 1,
       sessionId: room.sessionId,
-      mediaMode: room.mediaMode,
+      // How this connection negotiates media: routed only when a media router is wired in.
+      mediaMode: room.media ? 'routed' : 'relayed',
       connection: conn.rt,
       role: conn.role,
       resumeKey: conn.resumeKey,
@@ -307,6 +324,7 @@ export class Rooms {
     if (room.connections.size === 0) {
       this.rooms.delete(room.sessionId);
       this.emit(room, { event: 'sessionDestroyed' });
+      this.routed(room, (m) => m.close());
     }
   }
 
@@ -315,6 +333,7 @@ export class Rooms {
     if (!sub) return;
     room.subscriptions.delete(subId);
     sub.subscriber.subscriptions.delete(subId);
+    this.routed(room, (m) => m.unsubscribe(subId));
     if (!sub.publisher.destroyed) sub.publisher.send({ type: 'peerClosed', peerId: subId });
     if (!sub.subscriber.destroyed) sub.subscriber.send({ type: 'peerClosed', peerId: subId });
   }
@@ -325,6 +344,7 @@ export class Rooms {
     for (const sub of [...room.subscriptions.values()]) if (sub.streamId === streamId) this.removeSubscription(room, sub.id);
     room.streams.delete(streamId);
     s.owner.streams.delete(streamId);
+    this.routed(room, (m) => m.unpublish(streamId));
     // The publisher learns of its own stream's end only when someone else ended it.
     room.broadcast({ type: 'streamDestroyed', stream: s.rt, reason }, initiator === s.owner ? s.owner : undefined);
     this.emit(room, { event: 'streamDestroyed', stream: webhookStream(s), reason });
@@ -340,6 +360,10 @@ export class Rooms {
     // A resumed client re-sends requests it got no answer for; their answers are in the replay.
     if (req.id <= conn.lastRequestId) return;
     conn.lastRequestId = req.id;
+    if (conn.room.media) {
+      conn.chain = conn.chain.then(() => this.handleRouted(conn, req));
+      return;
+    }
     let result: Record<string, unknown> | undefined;
     try {
       result = this.dispatch(conn, req) ?? {};
@@ -353,7 +377,91 @@ export class Rooms {
     if (req.type === 'disconnect') this.destroyConnection(conn, 'clientDisconnected');
   }
 
-  private dispatch(conn: Connection, req: ClientRequest): Record<string, unknown> | void {
+  /** Run `fn` on the room's router side, if any, logging failures (cleanup paths). */
+  private routed(room: Room, fn: (m: RoutedSessionMedia) => Promise<unknown>): void {
+    if (!room.media) return;
+    room.media.then(fn).catch((err: Error) => this.options.logger.debug({ err: err.message, sessionId: room.sessionId }, 'media router cleanup failed'));
+  }
+
+  /** Requests of a routed session: media requests go to the router, the rest as usual. */
+  private async handleRouted(conn: Connection, req: ClientRequest): Promise<void> {
+    if (conn.destroyed) return;
+    const room = conn.room;
+    let result: Record<string, unknown> | void = undefined;
+    let after: (() => void) | undefined;
+    try {
+      const media = await room.media!;
+      switch (req.type) {
+        case 'publish': {
+          if (!req.offer || req.offer.type !== 'offer' || typeof req.offer.sdp !== 'string') fail('ERR_RT_BAD_REQUEST', 'in a routed session publish must carry the offer');
+          // Router candidates may come before the answer is out; hold them until it is.
+          const early: RtIceCandidateWire[] = [];
+          let answered = false;
+          let streamId = '';
+          const sink = {
+            sdp: () => undefined,
+            ice: (peerId: string, candidate: RtIceCandidateWire) => (answered ? conn.send({ type: 'ice', peerId, end: 'server', candidate }) : early.push(candidate)),
+          };
+          const checked = this.checkPublish(conn, req);
+          streamId = randomUUID();
+          const answer = await media.publish(streamId, req.offer!, sink);
+          if (conn.destroyed) {
+            await media.unpublish(streamId);
+            return;
+          }
+          result = this.publish(conn, req, streamId, checked);
+          if (result['forceMuted'] === true) await media.muteStream(streamId, true);
+          result = { ...result, answer };
+          after = () => {
+            answered = true;
+            for (const candidate of early.splice(0)) conn.send({ type: 'ice', peerId: streamId, end: 'server', candidate });
+          };
+          break;
+        }
+        case 'subscribe': {
+          result = this.dispatch(conn, { ...req }, true);
+          const subscriberId = String(result?.['subscriberId']);
+          const streamId = String(req.streamId);
+          after = () => {
+            const sink = {
+              sdp: (peerId: string, description: { type: 'offer' | 'answer'; sdp: string }) => conn.send({ type: 'sdp', peerId, end: 'server', description }),
+              ice: (peerId: string, candidate: RtIceCandidateWire) => conn.send({ type: 'ice', peerId, end: 'server', candidate }),
+            };
+            media.subscribe(subscriberId, streamId, { audio: req.audio !== false, video: req.video !== false }, sink).catch((err: Error) => {
+              this.options.logger.warn({ err: err.message }, 'router subscribe failed');
+              if (room.subscriptions.has(subscriberId)) this.removeSubscription(room, subscriberId);
+            });
+          };
+          break;
+        }
+        case 'sdp':
+        case 'ice': {
+          const owns = req.end === 'publisher' ? room.streams.get(String(req.peerId))?.owner === conn : room.subscriptions.get(String(req.peerId))?.subscriber === conn;
+          if (!owns) fail('ERR_RT_BAD_REQUEST', 'not an end of this peer link');
+          if (req.type === 'sdp') await media.sdp(String(req.peerId), req.end, req.description);
+          else await media.ice(String(req.peerId), req.end, req.candidate);
+          break;
+        }
+        case 'subscriberMedia': {
+          result = this.dispatch(conn, req);
+          await media.subscriberMedia(String(req.subscriberId), { ...(req.audio !== undefined ? { audio: req.audio } : {}), ...(req.video !== undefined ? { video: req.video } : {}) });
+          break;
+        }
+        default:
+          result = this.dispatch(conn, req);
+      }
+    } catch (err) {
+      const error = err instanceof RequestError ? err.rt : rtError('ERR_RT_MEDIA', `media router: ${(err as Error).message}`);
+      if (!(err instanceof RequestError)) this.options.logger.warn({ err: (err as Error).message, type: req.type }, 'routed request failed');
+      if (!conn.destroyed) conn.send({ type: 'response', id: req.id, ok: false, error });
+      return;
+    }
+    if (!conn.destroyed) conn.send({ type: 'response', id: req.id, ok: true, result: result ?? {} });
+    after?.();
+    if (req.type === 'disconnect') this.destroyConnection(conn, 'clientDisconnected');
+  }
+
+  private dispatch(conn: Connection, req: ClientRequest, routed = false): Record<string, unknown> | void {
     const room = conn.room;
     switch (req.type) {
       case 'publish':
@@ -372,7 +480,8 @@ export class Rooms {
         const id = randomUUID();
         room.subscriptions.set(id, { id, streamId: s.rt.streamId, subscriber: conn, publisher: s.owner });
         conn.subscriptions.add(id);
-        s.owner.send({ type: 'subscriberJoined', subscriberId: id, streamId: s.rt.streamId, connection: conn.rt, iceServers: this.options.iceServersFor(s.owner.id) });
+        // Relayed: the publishing browser makes the peer link; routed: the router does (caller).
+        if (!routed) s.owner.send({ type: 'subscriberJoined', subscriberId: id, streamId: s.rt.streamId, connection: conn.rt, iceServers: this.options.iceServersFor(s.owner.id) });
         return { subscriberId: id };
       }
       case 'unsubscribe': {
@@ -461,15 +570,21 @@ export class Rooms {
     return s;
   }
 
-  private publish(conn: Connection, req: Extract<ClientRequest, { type: 'publish' }>): Record<string, unknown> {
-    const room = conn.room;
+  /** Validate a publish request; returns the checked video dimensions. */
+  private checkPublish(conn: Connection, req: Extract<ClientRequest, { type: 'publish' }>): { width: number; height: number } | null {
     if (conn.role === 'subscriber') fail('ERR_RT_PERMISSION_DENIED', 'a subscriber token cannot publish');
     if (typeof req.name !== 'string' || req.name.length > 1000) fail('ERR_RT_BAD_REQUEST', 'name must be a string of at most 1000 characters');
     if (typeof req.hasAudio !== 'boolean' || typeof req.hasVideo !== 'boolean') fail('ERR_RT_BAD_REQUEST', 'hasAudio and hasVideo must be booleans');
     if (req.videoType !== null && !(VIDEO_TYPES as readonly unknown[]).includes(req.videoType)) fail('ERR_RT_BAD_REQUEST', `videoType must be one of ${VIDEO_TYPES.join(', ')} or null`);
     const dims = checkDimensions(req.videoDimensions, 'videoDimensions', true);
     if (conn.streams.size >= 10) fail('ERR_RT_PERMISSION_DENIED', 'a connection may publish at most 10 streams');
-    const streamId = randomUUID();
+    return dims;
+  }
+
+  private publish(conn: Connection, req: Extract<ClientRequest, { type: 'publish' }>, givenId?: string, checked?: { width: number; height: number } | null): Record<string, unknown> {
+    const room = conn.room;
+    const dims = checked !== undefined ? checked : this.checkPublish(conn, req);
+    const streamId = givenId ?? randomUUID();
     const forceMuted = room.forceMute.active;
     const rt: RtStream = {
       streamId,
@@ -518,6 +633,8 @@ export class Rooms {
     const s = room.streams.get(streamId);
     if (!s) return;
     s.forceMuted = true;
+    // Routed: the router stops forwarding the audio too, whatever the publishing client does.
+    this.routed(room, (m) => m.muteStream(streamId, true));
     s.owner.send({ type: 'muteForced', streamId, active: true });
     this.setProperty(s, 'hasAudio', false);
   }

@@ -266,6 +266,40 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     await b.close();
   });
 
+  it('routed session: both pages publish to the media router and decode each other through it; force-mute stops forwarding', async () => {
+    const routed = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
+    const [p, q] = [await openApp(), await openApp()];
+    const ip = await p.evaluate((o) => window.app.start(o), { apiKey, sessionId: routed, token: ot.generateToken(routed, { data: 'r=p' }), name: 'P' });
+    await q.evaluate((o) => window.app.start(o), { apiKey, sessionId: routed, token: ot.generateToken(routed, { data: 'r=q' }), name: 'Q' });
+    for (const page of [p, q]) {
+      const first = await until(() => stats(page), (x) => !!x && x.framesDecoded > 5 && x.audioBytes > 0, 25_000, 'routed frames');
+      await until(() => stats(page), (x) => !!x && x.framesDecoded > first!.framesDecoded + 10, 10_000, 'routed frames to keep coming');
+    }
+    // Media really goes through the server: each publisher has one link (to the router), not one per subscriber.
+    const links = await p.evaluate(async () => {
+      const w = window as unknown as { app: { publisher: { getRtcStatsReport(): Promise<{ subscriberId: string; rtcStatsReport: RTCStatsReport }[]> } } };
+      const reports = await w.app.publisher.getRtcStatsReport();
+      let bytesSent = 0;
+      reports[0]?.rtcStatsReport.forEach((r: { type: string; bytesSent?: number }) => {
+        if (r.type === 'outbound-rtp') bytesSent += r.bytesSent ?? 0;
+      });
+      return { count: reports.length, subscriberId: reports[0]?.subscriberId, bytesSent };
+    });
+    expect(links).toMatchObject({ count: 1, subscriberId: '' });
+    expect(links.bytesSent).toBeGreaterThan(0);
+    const e0 = (await stats(q))!.audioEnergy;
+    await sleep(1500);
+    const e1 = (await stats(q))!.audioEnergy;
+    expect(e1).toBeGreaterThan(e0);
+    await call<void>((cb) => ot.forceMuteStream(routed, ip.streamId, cb));
+    await sleep(1000);
+    const m0 = (await stats(q))!.audioEnergy;
+    await sleep(2000);
+    expect((await stats(q))!.audioEnergy - m0).toBeLessThan((e1 - e0) * 0.02);
+    await p.close();
+    await q.close();
+  });
+
   it('the demo page: two tabs in one room see each other', async () => {
     const tabs = [await browser.newPage(), await browser.newPage()];
     for (const t of tabs) await t.goto(`${server.url}/demo?room=e2e`);
