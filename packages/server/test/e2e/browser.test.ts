@@ -183,6 +183,13 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     await call<void>((cb) => ot.signal(sessionId, null, { type: 'rest', data: 'from the official SDK' }, cb));
     for (const p of [a, b]) await until(() => p.evaluate(() => window.app.signals), (s) => s.some((x) => x.type === 'signal:rest' && x.data === 'from the official SDK' && x.from === null), 5000, 'REST signal');
 
+    // The ES module build loads cross-origin too (CORS) and defaults to the server it came from.
+    // (A string, so the test runner does not rewrite the page's dynamic import.)
+    const esm = (await a.evaluate(
+      `import(${JSON.stringify(`${server.url}/js/tokhost.esm.js`)}).then((m) => ({ hasInit: typeof m.default.initSession === 'function', serverUrl: m.getServerUrl() }))`,
+    )) as { hasInit: boolean; serverUrl: string };
+    expect(esm).toEqual({ hasInit: true, serverUrl: `${server.url}/` });
+
     const streams = await call<{ id: string; name: string; videoType?: string }[]>((cb) => ot.listStreams(sessionId, cb));
     expect(streams.map((s) => [s.id, s.name, s.videoType]).sort()).toEqual(
       [
