@@ -390,7 +390,8 @@ export class Rooms {
     let result: Record<string, unknown> | void = undefined;
     let after: (() => void) | undefined;
     try {
-      const media = await room.media!;
+      // Only media requests wait for the router: signals, moderation etc. never depend on it.
+      const router = () => room.media!;
       switch (req.type) {
         case 'publish': {
           if (!req.offer || req.offer.type !== 'offer' || typeof req.offer.sdp !== 'string') fail('ERR_RT_BAD_REQUEST', 'in a routed session publish must carry the offer');
@@ -404,6 +405,7 @@ export class Rooms {
           };
           const checked = this.checkPublish(conn, req);
           streamId = randomUUID();
+          const media = await router();
           const answer = await media.publish(streamId, req.offer!, sink);
           if (conn.destroyed) {
             await media.unpublish(streamId);
@@ -419,6 +421,7 @@ export class Rooms {
           break;
         }
         case 'subscribe': {
+          const media = await router();
           result = this.dispatch(conn, { ...req }, true);
           const subscriberId = String(result?.['subscriberId']);
           const streamId = String(req.streamId);
@@ -438,13 +441,14 @@ export class Rooms {
         case 'ice': {
           const owns = req.end === 'publisher' ? room.streams.get(String(req.peerId))?.owner === conn : room.subscriptions.get(String(req.peerId))?.subscriber === conn;
           if (!owns) fail('ERR_RT_BAD_REQUEST', 'not an end of this peer link');
+          const media = await router();
           if (req.type === 'sdp') await media.sdp(String(req.peerId), req.end, req.description);
           else await media.ice(String(req.peerId), req.end, req.candidate);
           break;
         }
         case 'subscriberMedia': {
           result = this.dispatch(conn, req);
-          await media.subscriberMedia(String(req.subscriberId), { ...(req.audio !== undefined ? { audio: req.audio } : {}), ...(req.video !== undefined ? { video: req.video } : {}) });
+          await (await router()).subscriberMedia(String(req.subscriberId), { ...(req.audio !== undefined ? { audio: req.audio } : {}), ...(req.video !== undefined ? { video: req.video } : {}) });
           break;
         }
         default:

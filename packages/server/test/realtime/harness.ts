@@ -7,6 +7,7 @@ import { WebSocket } from 'ws';
 import { base64UrlEncode, encodeSessionId, REALTIME_PATH, utf8Encode } from '@tokhost/protocol';
 import type { MediaMode, ServerMessage } from '@tokhost/protocol';
 import { createRealtime } from '../../src/realtime/index.js';
+import type { MediaRouter } from '../../src/media/types.js';
 import type { Realtime } from '../../src/realtime/index.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { Store } from '../../src/storage/store.js';
@@ -38,12 +39,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(config: Record<string, unknown> = {}): Promise<Harness> {
+export async function startHarness(config: Record<string, unknown> = {}, deps: { media?: MediaRouter } = {}): Promise<Harness> {
   const store = createMemoryStore();
   const apiKey = String(10_000_000 + Math.floor(Math.random() * 80_000_000));
   const apiSecret = randomBytes(20).toString('hex');
   store.createProject({ apiKey, apiSecret, name: 'test', createdAt: Date.now(), webhookUrl: null });
-  const realtime = createRealtime({ store, logger: silentLogger, config: { host: '127.0.0.1', ...config } });
+  const realtime = createRealtime({ store, logger: silentLogger, config: { host: '127.0.0.1', ...config }, ...deps });
   const server: Server = createServer((req, res) => {
     if (!realtime.handleHttp(req, res)) res.writeHead(404).end();
   });

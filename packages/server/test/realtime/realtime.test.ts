@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSessionId, RT_CLOSE } from '@tokhost/protocol';
 import type { ServerMessage, SessionConnectedMessage } from '@tokhost/protocol';
+import type { MediaRouter } from '../../src/media/types.js';
 import { signWebhookBody } from '../../src/webhooks/index.js';
 import { signJwt, startHarness, TestClient } from './harness.js';
 import type { Harness } from './harness.js';
@@ -252,6 +253,44 @@ describe('reconnection', () => {
     const destroyed = b.c.next<Msg<'connectionDestroyed'>>((m) => m.type === 'connectionDestroyed', 6000);
     client.ws.terminate();
     expect(await destroyed).toMatchObject({ reason: 'networkDisconnected', connection: { connectionId: a.hello.connection.connectionId } });
+  });
+});
+
+describe('routed sessions', () => {
+  it('a router failure fails media requests with OT_UNABLE_TO_PUBLISH but never signals', async () => {
+    const broken = {
+      room: () => Promise.reject(new Error('no workers')),
+      iceServers: [],
+      metrics: () => ({ workers: [], sessions: [] }),
+      closed: false,
+      close: async () => undefined,
+    } as unknown as MediaRouter;
+    const rh = await startHarness({}, { media: broken });
+    try {
+      const sid = rh.createSession('routed');
+      const { client, first } = await TestClient.connect(rh, sid, rh.opentok.generateToken(sid));
+      expect(first).toMatchObject({ type: 'sessionConnected', mediaMode: 'routed' });
+      expect(await client.request(publishBody)).toMatchObject({ ok: false, error: { code: 'ERR_RT_BAD_REQUEST' } });
+      const r = await client.request({ ...publishBody, offer: { type: 'offer', sdp: 'v=0' } });
+      expect(r).toMatchObject({ ok: false, error: { code: 'ERR_RT_MEDIA', name: 'OT_UNABLE_TO_PUBLISH' } });
+      expect(await client.request({ type: 'signal', signalType: 'still', data: 'works' })).toMatchObject({ ok: true, result: { delivered: 1 } });
+      client.close();
+    } finally {
+      await rh.close();
+    }
+  });
+
+  it('routing off: routed sessions negotiate peer to peer', async () => {
+    const rh = await startHarness({ routedMedia: false });
+    try {
+      const sid = rh.createSession('routed');
+      const { client, first } = await TestClient.connect(rh, sid, rh.opentok.generateToken(sid));
+      expect(first).toMatchObject({ type: 'sessionConnected', mediaMode: 'relayed' });
+      expect((await client.request(publishBody)).ok).toBe(true);
+      client.close();
+    } finally {
+      await rh.close();
+    }
   });
 });
 
