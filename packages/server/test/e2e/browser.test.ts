@@ -239,6 +239,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     await sleep(2500);
     const m1 = (await stats(b))!;
     // Silence is still sent (packets flow) but it carries no energy.
+    console.info(`[force-mute] received audio energy: +${(e1 - e0).toFixed(4)} in 2 s before, +${(m1.audioEnergy - m0).toFixed(6)} in 2.5 s after`);
     expect(m1.audioEnergy - m0).toBeLessThan((e1 - e0) * 0.02);
     // A still hears B: the mute is A's outgoing audio only.
     const x0 = (await stats(a))!.audioEnergy;
