@@ -176,7 +176,14 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
         return;
       }
       clearTimeout(timer);
-      const result = connect(msg as unknown as ConnectRequest, socket);
+      let result: Connection | RtError;
+      try {
+        result = connect(msg as unknown as ConnectRequest, socket);
+      } catch (err) {
+        // A store failure must not take the process down with it: refuse this client only.
+        logger.error({ err: (err as Error).message }, 'realtime connect failed');
+        result = rtError('ERR_RT_INTERNAL', 'the server could not check the token');
+      }
       if ('code' in result) {
         logger.info({ code: result.code, reason: result.message }, 'realtime connect refused');
         refuse(ws, result, result.code === 'ERR_RT_RESUME_FAILED' ? RT_CLOSE.resumeFailed : result.code === 'ERR_RT_VERSION' || result.code === 'ERR_RT_PROTOCOL' ? RT_CLOSE.protocolError : RT_CLOSE.authFailed);

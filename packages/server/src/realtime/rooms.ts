@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { checkSignal, LIMITS, rtError, RT_CLOSE, SIGNAL_TYPE_PATTERN, VIDEO_TYPES } from '@tokhost/protocol';
 import type {
   ClientRequest,
@@ -280,7 +280,7 @@ export class Rooms {
    */
   resume(sessionId: string, connectionId: string, resumeKey: string, lastSeq: number, socket: ClientSocket, batch = false): { conn: Connection; replay: string[] } | RtError {
     const conn = this.room(sessionId)?.connections.get(connectionId);
-    if (!conn || conn.destroyed || conn.resumeKey !== resumeKey) return rtError('ERR_RT_RESUME_FAILED', 'the connection is no longer in the session');
+    if (!conn || conn.destroyed || !sameSecret(conn.resumeKey, resumeKey)) return rtError('ERR_RT_RESUME_FAILED', 'the connection is no longer in the session');
     const replay = conn.replayAfter(lastSeq);
     if (!replay) return rtError('ERR_RT_RESUME_FAILED', 'messages since the last one received are no longer available');
     if (conn.graceTimer) clearTimeout(conn.graceTimer);
@@ -730,6 +730,12 @@ export class Rooms {
     }
     this.rooms.clear();
   }
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function checkDimensions(value: unknown, name: string, nullable: boolean): { width: number; height: number } | null {
