@@ -231,6 +231,17 @@ export class Publisher extends EventEmitter {
       for (const t of this.mediaStream?.getAudioTracks() ?? []) t.enabled = false;
     }
     this.emit('streamCreated', { stream: this.stream });
+    // Camera resolution can change after publishing (constraints, rotation): tell the others.
+    const video = this.video;
+    if (video) {
+      video.onresize = () => {
+        const s = this.stream;
+        if (!s || !video.videoWidth || !video.videoHeight) return;
+        if (s.videoDimensions?.width === video.videoWidth && s.videoDimensions?.height === video.videoHeight) return;
+        s.videoDimensions = { width: video.videoWidth, height: video.videoHeight };
+        void host.request({ type: 'streamUpdate', streamId: s.streamId, videoDimensions: s.videoDimensions }).catch(() => undefined);
+      };
+    }
   }
 
   /** @internal */

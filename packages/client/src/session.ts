@@ -315,6 +315,9 @@ export class Session extends EventEmitter {
         if (!s) return;
         s.update(msg.stream);
         this.emit('streamPropertyChanged', { stream: s, changedProperty: msg.changedProperty, oldValue: msg.oldValue, newValue: msg.newValue });
+        if (msg.changedProperty === 'hasVideo') {
+          for (const sub of this.getSubscribersForStream(s)) sub.emit(msg.newValue ? 'videoEnabled' : 'videoDisabled', { reason: 'publishVideo' });
+        }
         return;
       }
       case 'streamClassListChanged': {

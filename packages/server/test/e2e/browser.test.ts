@@ -183,6 +183,12 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     await call<void>((cb) => ot.signal(sessionId, null, { type: 'rest', data: 'from the official SDK' }, cb));
     for (const p of [a, b]) await until(() => p.evaluate(() => window.app.signals), (s) => s.some((x) => x.type === 'signal:rest' && x.data === 'from the official SDK' && x.from === null), 5000, 'REST signal');
 
+    // publishVideo(false/true) reaches the other page as streamPropertyChanged.
+    await a.evaluate(() => (window as unknown as { app: { publisher: { publishVideo(v: boolean): void } } }).app.publisher.publishVideo(false));
+    await until(() => events(b), (ev) => ev.some((e) => e.type === 'streamPropertyChanged' && e['changedProperty'] === 'hasVideo' && e['newValue'] === false), 5000, 'hasVideo=false');
+    await a.evaluate(() => (window as unknown as { app: { publisher: { publishVideo(v: boolean): void } } }).app.publisher.publishVideo(true));
+    await until(() => events(b), (ev) => ev.some((e) => e.type === 'streamPropertyChanged' && e['changedProperty'] === 'hasVideo' && e['newValue'] === true), 5000, 'hasVideo=true');
+
     // The ES module build loads cross-origin too (CORS) and defaults to the server it came from.
     // (A string, so the test runner does not rewrite the page's dynamic import.)
     const esm = (await a.evaluate(
