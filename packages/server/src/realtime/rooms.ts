@@ -66,9 +66,12 @@ export class Connection {
   socket: ClientSocket | null = null;
   /** Last sequence number sent. */
   seq = 0;
-  /** Sent but not yet acknowledged, for replay: `[seq, text]`. */
-  private buffer: [number, string][] = [];
-  /** Lowest seq that can still be replayed (older ones were dropped from a full buffer). */
+  /**
+   * Sent but not yet acknowledged, for replay. Sequence numbers are consecutive, so `buffer[i]`
+   * is message `replayFloor + i` (no per-message tuple: a join wave buffers n² messages).
+   */
+  private buffer: string[] = [];
+  /** Seq of `buffer[0]`: the lowest one that can still be replayed. */
   private replayFloor = 1;
   lastRequestId = 0;
   /** Requests of a routed session run one after another (some wait for the media router). */
@@ -106,10 +109,10 @@ export class Connection {
     const seq = ++this.seq;
     // Splice the seq in rather than re-serialising: broadcasts serialise once for all receivers.
     const text = body.length > 2 ? `{"seq":${seq},${body.slice(1)}` : `{"seq":${seq}}`;
-    this.buffer.push([seq, text]);
+    this.buffer.push(text);
     if (this.buffer.length > this.replayBufferMax) {
       this.buffer.shift();
-      this.replayFloor = this.buffer[0]![0];
+      this.replayFloor++;
     }
     if (!this.socket?.isOpen) return;
     if (!this.batch) {
@@ -138,18 +141,17 @@ export class Connection {
   }
 
   ack(seq: number): void {
-    let n = 0;
-    while (n < this.buffer.length && this.buffer[n]![0] <= seq) n++;
+    const n = Math.min(Math.floor(seq) - this.replayFloor + 1, this.buffer.length);
     if (n > 0) {
       this.buffer.splice(0, n);
-      this.replayFloor = this.buffer[0]?.[0] ?? this.seq + 1;
+      this.replayFloor += n;
     }
   }
 
   /** Messages after `lastSeq`, or `null` when some of them are no longer buffered. */
   replayAfter(lastSeq: number): string[] | null {
-    if (lastSeq > this.seq || lastSeq + 1 < this.replayFloor) return null;
-    return this.buffer.filter(([s]) => s > lastSeq).map(([, t]) => t);
+    if (!Number.isInteger(lastSeq) || lastSeq > this.seq || lastSeq + 1 < this.replayFloor) return null;
+    return this.buffer.slice(lastSeq + 1 - this.replayFloor);
   }
 }
 
