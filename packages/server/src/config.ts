@@ -47,6 +47,8 @@ export interface ServerConfig {
   readonly rtcMinPort: number | null;
   /** Highest UDP port for media. Default none (engine picks). */
   readonly rtcMaxPort: number | null;
+  /** Media worker processes of the router (routed sessions). Default none: one per CPU. */
+  readonly mediaWorkers: number | null;
   /** Lifetime of TURN REST credentials, seconds. Default 86400. */
   readonly turnTtlSeconds: number;
   /** How long a dropped client may reconnect into its connection, ms. Default 20000. */
@@ -180,6 +182,7 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   turnSecret: { flag: 'turn-secret', env: 'TOKHOST_TURN_SECRET', default: null, parse: nullable(str(/^\S{16,512}$/, 'at least 16 characters without spaces')), help: 'TURN REST shared secret' },
   rtcMinPort: { flag: 'rtc-min-port', env: 'TOKHOST_RTC_MIN_PORT', default: null, parse: nullable(int(1024, 65535)), help: 'lowest UDP media port' },
   rtcMaxPort: { flag: 'rtc-max-port', env: 'TOKHOST_RTC_MAX_PORT', default: null, parse: nullable(int(1024, 65535)), help: 'highest UDP media port' },
+  mediaWorkers: { flag: 'media-workers', env: 'TOKHOST_MEDIA_WORKERS', default: null, parse: nullable(int(1, 256)), help: 'media worker processes (default: one per CPU)' },
   turnTtlSeconds: { flag: 'turn-ttl', env: 'TOKHOST_TURN_TTL', default: 86_400, parse: int(60, 7 * 86_400), help: 'TURN credential lifetime, seconds' },
   reconnectGraceMs: { flag: 'reconnect-grace-ms', env: 'TOKHOST_RECONNECT_GRACE_MS', default: 20_000, parse: int(0, 300_000), help: 'client reconnection window, ms' },
   pingIntervalMs: { flag: 'ping-interval-ms', env: 'TOKHOST_PING_INTERVAL_MS', default: 10_000, parse: int(100, 600_000), help: 'WebSocket ping interval, ms' },

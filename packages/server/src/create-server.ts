@@ -3,10 +3,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServerConfig, ServerConfigInput } from './config.js';
 import { validateConfig } from './config.js';
+import { handleMetrics, serverMetricsText } from './http/metrics.js';
 import { createRestHandler } from './http/rest.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
-import { createRealtime } from './realtime/index.js';
+import type { MediaRouter } from './media/types.js';
+import { createRealtime, isLoopbackHost } from './realtime/index.js';
 import type { Realtime } from './realtime/index.js';
 import { seedProjects } from './services/projects.js';
 import type { SeedResult } from './services/projects.js';
@@ -27,7 +29,13 @@ export interface TokhostServer {
   readonly httpServer: Server;
   /** What start-up did about projects: the seeded or newly created default project, if any. */
   readonly defaultProject: SeedResult;
-  /** Closes the realtime layer, the HTTP server (and its connections), then the store. Idempotent. */
+  /**
+   * Test and diagnostics hook, not an API for apps: the media router of routed sessions, or null
+   * while none has been started (it starts with the first routed session). Tests use it for the
+   * router's loss hook (`(await router.room(sessionId)).setSubscriberLoss(subscriberId, 0.3)`).
+   */
+  mediaRouterForTesting(): Promise<MediaRouter> | null;
+  /** Closes the realtime layer, the media router, the HTTP server (and its connections), then the store. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -43,10 +51,11 @@ export interface CreateServerDeps {
 
 /**
  * The composition root: validates the configuration once, opens the store, seeds projects,
- * builds the realtime layer and the REST handler, and listens.
+ * builds the realtime layer, the media router (started on the first routed session: its worker
+ * processes cost nothing until then) and the REST handler, and listens.
  *
- * HTTP requests go to the REST API first, then to the realtime layer (browser SDK, demo), else
- * 404; WebSocket upgrades go to the realtime layer.
+ * HTTP requests go to `/metrics` (Prometheus text), the REST API, then the realtime layer
+ * (browser SDK, demo), else 404; WebSocket upgrades go to the realtime layer.
  *
  * @example
  * const server = await createServer({ port: 0, store: 'memory', apiKey: '123456', apiSecret: 'x'.repeat(40) });
@@ -58,14 +67,35 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   const logger = deps.logger ?? createLogger(config.logLevel, deps.logStream);
   const store = deps.store ?? (config.store === 'memory' ? createMemoryStore() : createSqliteStore({ dataDir: config.dataDir }));
   let realtime: Realtime | undefined;
+  let router: Promise<MediaRouter> | null = null;
+  let routerReady: MediaRouter | null = null;
+  const closeRouter = async () => {
+    const r = router;
+    router = null;
+    if (r) await (await r.catch(() => null))?.close();
+  };
+  const mediaRouter = (): Promise<MediaRouter> =>
+    (router ??= import('./media/index.js').then(async ({ createMediaRouter }) => {
+      const r = await createMediaRouter({
+        ...(isLoopbackHost(config.host) ? { bindAddress: '127.0.0.1' } : {}),
+        ...(config.publicIp !== null ? { publicIp: config.publicIp } : {}),
+        ...(config.rtcMinPort !== null && config.rtcMaxPort !== null ? { rtcMinPort: config.rtcMinPort, rtcMaxPort: config.rtcMaxPort } : {}),
+        ...(config.mediaWorkers !== null ? { workers: config.mediaWorkers } : {}),
+        logger: logger.child({ component: 'media' }),
+      });
+      routerReady = r;
+      logger.info({ workers: r.workerPids.length }, 'media router started');
+      return r;
+    }));
   try {
     const defaultProject = seedProjects(store, config);
-    realtime = createRealtime({ store, logger, config: config as unknown as Readonly<Record<string, unknown>> });
+    realtime = createRealtime({ store, logger, media: mediaRouter, config: config as unknown as Readonly<Record<string, unknown>> });
     const rt = realtime;
     const rest = createRestHandler({ store, live: rt.live, config, logger });
 
     const httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
       try {
+        if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady))) return;
         if (rest(req, res)) return;
         if (rt.handleHttp(req, res)) return;
       } catch (err) {
@@ -108,9 +138,11 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       logger,
       httpServer,
       defaultProject,
+      mediaRouterForTesting: () => router,
       close: () =>
         (closing ??= (async () => {
           await rt.close().catch((err: unknown) => logger.error({ err }, 'realtime close failed'));
+          await closeRouter().catch((err: unknown) => logger.error({ err }, 'media router close failed'));
           await new Promise<void>((resolve) => {
             httpServer.close(() => resolve());
             httpServer.closeAllConnections();
@@ -120,6 +152,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     });
   } catch (err) {
     await realtime?.close().catch(() => undefined);
+    await closeRouter().catch(() => undefined);
     store.close();
     throw err;
   }

@@ -28,12 +28,14 @@ import type { ClientSocket, Connection } from './rooms.js';
 export interface RealtimeDeps {
   store: Store;
   /**
-   * Media router for routed sessions. Default: one is started on the first routed connection
-   * (node-datachannel workers, bound to 127.0.0.1 when `host` is loopback; `publicIp`,
-   * `rtcMinPort`, `rtcMaxPort` from config) and closed with the realtime layer. Config
-   * `routedMedia: false` turns routing off: routed sessions are then negotiated peer to peer.
+   * Media router for routed sessions: a router, or a function that starts one on first use (what
+   * `createServer` passes; the caller then owns and closes it). Default (tests of this layer
+   * alone): one is started on the first routed connection (node-datachannel workers, bound to
+   * 127.0.0.1 when `host` is loopback; `publicIp`, `rtcMinPort`, `rtcMaxPort` from config) and
+   * closed with the realtime layer. Config `routedMedia: false` turns routing off: routed
+   * sessions are then negotiated peer to peer.
    */
-  media?: MediaRouter;
+  media?: MediaRouter | (() => Promise<MediaRouter>);
   logger: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
   config: Readonly<Record<string, unknown>>;
 }
@@ -44,9 +46,17 @@ export interface Realtime {
   readonly live: LiveSessions;
   /** WebSocket upgrade for the client protocol; destroys sockets it does not own. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Live counters for `/metrics`: sessions, connections, streams and subscribers per session. */
+  metrics(): RealtimeMetrics;
   /** Non-REST HTTP paths (browser SDK, demo page). Returns true when it answered. */
   handleHttp(req: IncomingMessage, res: ServerResponse): boolean;
   close(): Promise<void>;
+}
+
+/** What {@link Realtime.metrics} returns. */
+export interface RealtimeMetrics {
+  connections: number;
+  sessions: { sessionId: string; mediaMode: 'relayed' | 'routed'; connections: number; streams: number; subscribers: number }[];
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -78,7 +88,9 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   const webhooks: WebhookSender = createWebhookSender({ logger, ...(Array.isArray(retry) ? { retryDelaysMs: retry as number[] } : {}) });
   let ownRouter: Promise<MediaRouter> | null = null;
   const router = (): Promise<MediaRouter> => {
-    if (deps.media) return Promise.resolve(deps.media);
+    const given = deps.media;
+    if (typeof given === 'function') return given();
+    if (given) return Promise.resolve(given);
     ownRouter ??= import('../media/index.js').then(({ createMediaRouter }) =>
       createMediaRouter({
         ...(isLoopbackHost(config['host']) ? { bindAddress: '127.0.0.1' } : {}),
@@ -222,6 +234,15 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
 
   return {
     live: rooms.live(),
+    metrics() {
+      const sessions: RealtimeMetrics['sessions'] = [];
+      let connections = 0;
+      for (const room of rooms.rooms.values()) {
+        connections += room.connections.size;
+        sessions.push({ sessionId: room.sessionId, mediaMode: room.mediaMode, connections: room.connections.size, streams: room.streams.size, subscribers: room.subscriptions.size });
+      }
+      return { connections, sessions };
+    },
     handleUpgrade(req, socket, head) {
       const path = (req.url ?? '').split('?')[0];
       if (path !== REALTIME_PATH) {
