@@ -376,6 +376,14 @@ export class Session extends EventEmitter {
         this.emit(msg.active ? 'muteForced' : 'muteForcedDisabled', { active: msg.active });
         return;
       }
+      case 'subscriberQuality': {
+        // Routed sessions: the router's audio fallback (OpenTok.js raises these on the Subscriber).
+        const sub = this.subscribers.get(msg.subscriberId);
+        if (!sub) return;
+        if (msg.event === 'videoDisabled' || msg.event === 'videoEnabled') sub.emit(msg.event, { reason: 'quality' });
+        else sub.emit(msg.event);
+        return;
+      }
       case 'disconnected':
         // The socket closes right after; `lost` reports it.
         return;

@@ -24,7 +24,9 @@ const CONNECT_TIMEOUT_MS = 20_000;
 
 /**
  * The receiving end of a stream. Events: `videoElementCreated`, `connected`, `disconnected`,
- * `destroyed`, `videoEnabled`, `videoDisabled`.
+ * `destroyed`, `videoEnabled`, `videoDisabled` (reason `publishVideo`, `subscribeToVideo`, or in
+ * routed sessions `quality`: the router's audio fallback), `videoDisableWarning`,
+ * `videoDisableWarningLifted` (routed sessions: the path's loss is near the fallback threshold).
  */
 export class Subscriber extends EventEmitter {
   readonly id = `OT_subscriber_${++counter}`;

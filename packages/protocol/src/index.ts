@@ -63,10 +63,12 @@ export type {
   RtSessionDescription,
   RtStream,
   RtStreamDestroyedReason,
+  RtSubscriberQualityEvent,
   RtVideoDimensions,
   ServerMessage,
   SessionConnectedMessage,
   SessionResumedMessage,
   SignalMessage,
+  SubscriberQualityMessage,
   UnsequencedServerMessage,
 } from './realtime.js';

@@ -244,6 +244,15 @@ export interface IceMessage { type: 'ice'; seq: number; peerId: string; end: RtP
 export interface MuteForcedMessage { type: 'muteForced'; seq: number; streamId: string | null; active: boolean }
 /** Session-wide force-mute state changed. */
 export interface ForceMuteStateMessage { type: 'forceMuteState'; seq: number; active: boolean }
+/** What the media router's audio fallback did to one subscriber's video (routed sessions). */
+export type RtSubscriberQualityEvent = 'videoDisableWarning' | 'videoDisableWarningLifted' | 'videoDisabled' | 'videoEnabled';
+/**
+ * Routed sessions, to the subscribing connection: the router's audio fallback warned about,
+ * stopped or resumed the video of subscriber `subscriberId` because of its path's quality. The
+ * browser SDK raises the OpenTok.js event of the same name on the Subscriber (`videoDisabled` /
+ * `videoEnabled` with `reason: 'quality'`).
+ */
+export interface SubscriberQualityMessage { type: 'subscriberQuality'; seq: number; subscriberId: string; event: RtSubscriberQualityEvent }
 /** The server ends this connection (e.g. force-disconnected); the socket closes after it. */
 export interface DisconnectedMessage { type: 'disconnected'; seq: number; reason: RtConnectionDestroyedReason }
 
@@ -265,6 +274,7 @@ export type ServerMessage =
   | IceMessage
   | MuteForcedMessage
   | ForceMuteStateMessage
+  | SubscriberQualityMessage
   | DisconnectedMessage;
 
 /** Server message without its `seq` (what server code builds before sequencing). */

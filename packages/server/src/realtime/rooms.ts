@@ -17,6 +17,7 @@ import type {
   VerifiedToken,
 } from '@tokhost/protocol';
 import type { RoutedSessionMedia } from '../media/routed-session.js';
+import type { SubscriberMediaEvent } from '../media/types.js';
 import type { LiveSessions } from '../services/live.js';
 import { LiveError } from '../services/live.js';
 
@@ -432,7 +433,12 @@ export class Rooms {
               sdp: (peerId: string, description: { type: 'offer' | 'answer'; sdp: string }) => conn.send({ type: 'sdp', peerId, end: 'server', description }),
               ice: (peerId: string, candidate: RtIceCandidateWire) => conn.send({ type: 'ice', peerId, end: 'server', candidate }),
             };
-            media.subscribe(subscriberId, streamId, { audio: req.audio !== false, video: req.video !== false }, sink).catch((err: Error) => {
+            // The audio fallback's quality events go to the subscribing client only.
+            const onEvent = (e: SubscriberMediaEvent) => {
+              if (e.type === 'connected' || e.type === 'closed' || conn.destroyed || !room.subscriptions.has(subscriberId)) return;
+              conn.send({ type: 'subscriberQuality', subscriberId, event: e.type });
+            };
+            media.subscribe(subscriberId, streamId, { audio: req.audio !== false, video: req.video !== false }, sink, onEvent).catch((err: Error) => {
               this.options.logger.warn({ err: err.message }, 'router subscribe failed');
               if (room.subscriptions.has(subscriberId)) this.removeSubscription(room, subscriberId);
             });
