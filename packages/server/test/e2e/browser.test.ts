@@ -9,43 +9,14 @@ import { createServer as createHttpServer } from 'node:http';
 import type { Server } from 'node:http';
 import { connect, createServer as createTcpServer } from 'node:net';
 import type { AddressInfo, Server as TcpServer, Socket } from 'node:net';
-import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/create-server.js';
 import type { TokhostServer } from '../../src/create-server.js';
+import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until } from './helpers.js';
+import type { OpenTokSdk } from './helpers.js';
 import { signJwt } from '../realtime/harness.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--autoplay-policy=no-user-gesture-required',
-];
-const SDK_BUILT = existsSync(createRequire(import.meta.url).resolve('@tokhost/client/tokhost.js'));
-
-type Cb<T> = (err: Error | null, value?: T) => void;
-interface OpenTokSdk {
-  createSession(options: Record<string, unknown>, cb: Cb<{ sessionId: string }>): void;
-  generateToken(sessionId: string, options?: Record<string, unknown>, t1?: boolean): string;
-  signal(sessionId: string, connectionId: string | null, payload: { type?: string; data?: string }, cb: Cb<void>): void;
-  forceDisconnect(sessionId: string, connectionId: string, cb: Cb<void>): void;
-  listStreams(sessionId: string, cb: Cb<{ id: string; name: string; videoType?: string }[]>): void;
-  forceMuteStream(sessionId: string, streamId: string, cb: Cb<void>): void;
-}
-const OpenTok = createRequire(import.meta.url)('opentok') as new (key: string, secret: string, apiUrl?: string) => OpenTokSdk;
-const call = <T>(fn: (cb: Cb<T>) => void) => new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
 
 interface Stats {
   framesDecoded: number;
@@ -74,16 +45,6 @@ declare global {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${JSON.stringify(v)}`);
-    await sleep(150);
-  }
-}
 const stats = (p: Page) => p.evaluate(() => window.app.stats());
 const events = (p: Page) => p.evaluate(() => window.app.events);
 
@@ -312,7 +273,8 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     expect((await stats(q))!.audioEnergy - m0).toBeLessThan((e1 - e0) * 0.02);
     await p.close();
     await q.close();
-  });
+    // Starts the media router's workers on first use; slow when the machine is busy.
+  }, 60_000);
 
   it('the demo page: two tabs in one room see each other', async () => {
     const tabs = [await browser.newPage(), await browser.newPage()];

@@ -13,42 +13,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/create-server.js';
 import type { TokhostServer } from '../../src/create-server.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--autoplay-policy=no-user-gesture-required',
-];
-const SDK_BUILT = existsSync(createRequire(import.meta.url).resolve('@tokhost/client/tokhost.js'));
-
-type Cb<T> = (err: Error | null, value?: T) => void;
-interface OpenTokSdk {
-  createSession(options: Record<string, unknown>, cb: Cb<{ sessionId: string }>): void;
-  generateToken(sessionId: string, options?: Record<string, unknown>): string;
-  signal(sessionId: string, connectionId: string | null, payload: { type?: string; data?: string }, cb: Cb<void>): void;
-  forceDisconnect(sessionId: string, connectionId: string, cb: Cb<void>): void;
-  listStreams(sessionId: string, cb: Cb<{ id: string; name: string }[]>): void;
-  forceMuteStream(sessionId: string, streamId: string, cb: Cb<void>): void;
-}
-const OpenTok = createRequire(import.meta.url)('opentok') as new (key: string, secret: string, apiUrl?: string) => OpenTokSdk;
-const call = <T>(fn: (cb: Cb<T>) => void) => new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
+import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until } from './helpers.js';
+import type { OpenTokSdk } from './helpers.js';
 
 interface Stats {
   framesDecoded: number;
@@ -72,16 +43,6 @@ interface AppWindow {
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${JSON.stringify(v)}`);
-    await sleep(150);
-  }
-}
 const stats = async (p: Page): Promise<Stats> => (await p.evaluate(() => (window as unknown as AppWindow).app.stats())) ?? { framesDecoded: 0, audioEnergy: 0, audioBytes: 0 };
 const events = (p: Page) => p.evaluate(() => (window as unknown as AppWindow).app.events);
 
