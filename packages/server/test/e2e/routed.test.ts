@@ -213,13 +213,25 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('routed media through creat
       const [lossy, ...others] = subs as [Page, Page, Page];
       const subscriberId = await lossy.evaluate(() => (window as unknown as AppWindow).app.subscribers[0]!.subscriberId!);
       const room = await (await server.mediaRouterForTesting()!).room(sessionId);
+      // A short burst: the warning comes, the loss stops before video would stop, the warning is lifted.
+      const w0 = Date.now();
+      await room.setSubscriberLoss(subscriberId, 0.3);
+      await until(() => events(lossy), (e) => e.some((x) => x.type === 'subscriber:videoDisableWarning'), 15_000, 'videoDisableWarning on the lossy subscriber');
+      const warnedMs = Date.now() - w0;
+      await room.setSubscriberLoss(subscriberId, 0);
+      const evw = await until(() => events(lossy), (e) => e.some((x) => x.type === 'subscriber:videoDisableWarningLifted'), 15_000, 'videoDisableWarningLifted');
+      console.info(`[audio fallback] videoDisableWarning ${warnedMs} ms after 30 % loss; loss stopped at once: videoDisableWarningLifted ${Date.now() - w0} ms after the burst began`);
+      expect(evw.some((x) => x.type === 'subscriber:videoDisabled')).toBe(false);
+      await sleep(1000);
+      // Sustained loss: video stops for this subscriber only.
       const t0 = Date.now();
       await room.setSubscriberLoss(subscriberId, 0.3);
       const ev = await until(() => events(lossy), (e) => e.some((x) => x.type === 'subscriber:videoDisabled'), 25_000, 'videoDisabled on the lossy subscriber');
       const disabledMs = Date.now() - t0;
       expect(ev.find((x) => x.type === 'subscriber:videoDisabled')!['reason']).toBe('quality');
-      expect(ev.findIndex((x) => x.type === 'subscriber:videoDisableWarning')).toBeGreaterThanOrEqual(0);
-      expect(ev.findIndex((x) => x.type === 'subscriber:videoDisableWarning')).toBeLessThan(ev.findIndex((x) => x.type === 'subscriber:videoDisabled'));
+      // The second warning (after the lifted one) comes before videoDisabled.
+      expect(ev.filter((x) => x.type === 'subscriber:videoDisableWarning')).toHaveLength(2);
+      expect(ev.findLastIndex((x) => x.type === 'subscriber:videoDisableWarning')).toBeLessThan(ev.findIndex((x) => x.type === 'subscriber:videoDisabled'));
       await sleep(1500);
       const l0 = await stats(lossy);
       const o0 = await Promise.all(others.map(stats));
