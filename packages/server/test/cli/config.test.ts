@@ -12,7 +12,7 @@ describe('server configuration', () => {
 
   it('fills in the documented defaults and freezes the result', () => {
     const c = validateConfig({}, '/srv');
-    expect(c).toMatchObject({ port: 3000, host: '127.0.0.1', dataDir: '/srv/data', store: 'sqlite', apiKey: null, apiSecret: null, logLevel: 'info', maxBodyBytes: 102_400, authClockSkewSeconds: 30, iceServers: [], rtcMinPort: null });
+    expect(c).toMatchObject({ port: 3000, host: '127.0.0.1', dataDir: '/srv/data', store: 'sqlite', apiKey: null, apiSecret: null, logLevel: 'info', maxBodyBytes: 102_400, authClockSkewSeconds: 30, iceServers: [], rtcMinPort: null, mediaWorkers: null });
     expect(Object.isFrozen(c)).toBe(true);
     expect(() => {
       (c as { port: number }).port = 1;
@@ -21,12 +21,12 @@ describe('server configuration', () => {
 
   it('reports every problem at once, including unknown settings', () => {
     try {
-      validateConfig({ port: -1, host: 'a b', store: 'redis', apiKey: '12', maxBodyBytes: 1, rtcMinPort: 6000, rtcMaxPort: 5000, publicIp: '999.1.1.1', turnSecret: 'short', colour: 'blue' } as never);
+      validateConfig({ port: -1, host: 'a b', store: 'redis', apiKey: '12', maxBodyBytes: 1, rtcMinPort: 6000, rtcMaxPort: 5000, publicIp: '999.1.1.1', turnSecret: 'short', mediaWorkers: 0, colour: 'blue' } as never);
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const problems = (err as ConfigError).problems.join('\n');
-      for (const s of ['port', 'host', 'store', 'apiKey and apiSecret', 'maxBodyBytes', 'rtcMinPort must not be greater', 'publicIp', 'turnSecret', 'unknown setting "colour"']) expect(problems).toContain(s);
+      for (const s of ['port', 'host', 'store', 'apiKey and apiSecret', 'maxBodyBytes', 'rtcMinPort must not be greater', 'publicIp', 'turnSecret', 'mediaWorkers', 'unknown setting "colour"']) expect(problems).toContain(s);
       expect((err as ConfigError).code).toBe('ERR_CONFIG_INVALID');
     }
   });
@@ -34,8 +34,8 @@ describe('server configuration', () => {
   it('merges file < environment < flags and coerces strings', () => {
     dir = mkdtempSync(join(tmpdir(), 'tokhost-config-'));
     writeFileSync(join(dir, 'tokhost.config.json'), JSON.stringify({ port: 4000, host: '0.0.0.0', logLevel: 'debug', iceServers: [{ urls: ['stun:a:3478'] }], webhookRetryDelaysMs: [10, 20] }));
-    const c = loadConfig({ cwd: dir, env: { TOKHOST_PORT: '5000', TOKHOST_LOG_LEVEL: 'warn', TOKHOST_DEMO: 'true', TOKHOST_RTC_MIN_PORT: '40000', TOKHOST_RTC_MAX_PORT: '40100' }, flags: { port: '0', 'data-dir': 'd' } });
-    expect(c).toMatchObject({ port: 0, host: '0.0.0.0', logLevel: 'warn', demo: true, dataDir: join(dir, 'd'), rtcMinPort: 40000, rtcMaxPort: 40100, webhookRetryDelaysMs: [10, 20] });
+    const c = loadConfig({ cwd: dir, env: { TOKHOST_PORT: '5000', TOKHOST_LOG_LEVEL: 'warn', TOKHOST_DEMO: 'true', TOKHOST_RTC_MIN_PORT: '40000', TOKHOST_RTC_MAX_PORT: '40100' }, flags: { port: '0', 'data-dir': 'd', 'media-workers': '3' } });
+    expect(c).toMatchObject({ port: 0, host: '0.0.0.0', logLevel: 'warn', demo: true, dataDir: join(dir, 'd'), rtcMinPort: 40000, rtcMaxPort: 40100, mediaWorkers: 3, webhookRetryDelaysMs: [10, 20] });
     expect(c.iceServers).toEqual([{ urls: ['stun:a:3478'] }]);
     expect(loadConfig({ cwd: dir, env: { TOKHOST_WEBHOOK_RETRY_DELAYS_MS: '5, 50' } }).webhookRetryDelaysMs).toEqual([5, 50]);
   });
