@@ -109,3 +109,9 @@ process.on('disconnect', () => {
   engine?.shutdown();
   process.exit(0);
 });
+// The parent may have died while this module was still loading node-datachannel: the channel is
+// then already closed and 'disconnect' will never fire (seen as an orphan after a killed test run).
+if (!process.connected) {
+  engine?.shutdown();
+  process.exit(0);
+}
