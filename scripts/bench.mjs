@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { build, installDeps, root } from './setup.mjs';
+import { build, ensureSystemPackages, installDeps, root } from './setup.mjs';
 
 const BENCHES = {
   sdk: 'packages/sdk/bench/tokens.mjs',
@@ -17,6 +17,8 @@ if (!file || !existsSync(join(root, file))) {
   console.error(`unknown or missing benchmark "${name}"; known: ${Object.keys(BENCHES).join(', ')}`);
   process.exit(2);
 }
+// bench:rest drives load with wrk (C) so the load generator does not eat the server's core.
+if (name === 'rest') ensureSystemPackages({ wrk: 'wrk' });
 installDeps();
 build();
 const r = spawnSync(process.execPath, ['--expose-gc', join(root, file), ...process.argv.slice(3)], { cwd: root, stdio: 'inherit' });

@@ -1,10 +1,15 @@
 // `npm run bench:rest`: POST /session/create throughput and latency on the SQLite store with 50
 // concurrent keep-alive connections, next to a bare node:http server answering a fixed body in
 // the same run. The servers run in this process; the load comes from a separate child process.
-// Options: --duration <s> per round (default 2), --rounds <n> (default 7), --connections <n> (default 50).
-import { fork } from 'node:child_process';
+// Options: --duration <s> per round (default 2), --rounds <n> (default 7), --connections <n> (default 50),
+// --loader wrk|node (default: wrk when it is on PATH — `npm run bench:rest` installs it — else node).
+//
+// Why wrk: a Node load generator spends about a core of its own on 50 connections, so on a
+// 2-core machine its own queueing shows up as server latency (bare node:http measured p99 30 ms
+// that way). wrk (C, one thread) leaves the second core to the server being measured.
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, Agent, request } from 'node:http';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,7 +92,62 @@ async function runLoad({ url, path, body, key, secret, connections, warmupMs, du
   process.send({ requests: latencies.length, errors, statuses, rps: latencies.length / elapsed, p50: pct(50), p99: pct(99), max: latencies.at(-1) ?? NaN });
 }
 
+/** `--loader`, else wrk when it is on PATH, else the Node generator. (A function: main() runs at top level before later consts exist.) */
+function loaderName() {
+  const i = process.argv.indexOf('--loader');
+  if (i !== -1) return process.argv[i + 1];
+  try {
+    execFileSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' });
+    return 'wrk';
+  } catch {
+    return 'node';
+  }
+}
+
+/** Runs wrk once; returns its parsed figures. Latencies in ms. */
+function wrkRun({ url, path, body, key, secret, connections }, seconds) {
+  const dir = mkdtempSync(join(tmpdir(), 'tokhost-wrk-'));
+  const script = join(dir, 'post.lua');
+  writeFileSync(
+    script,
+    [
+      'wrk.method = "POST"',
+      `wrk.body = ${JSON.stringify(body)}`,
+      'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"',
+      'wrk.headers["Accept"] = "application/json"',
+      `wrk.headers["X-OPENTOK-AUTH"] = ${JSON.stringify(jwt(key, secret))}`,
+    ].join('\n'),
+  );
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url + path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.once('exit', (code) => {
+      rmSync(dir, { recursive: true, force: true });
+      if (code !== 0) return reject(new Error(`wrk exited with ${code}`));
+      const ms = (label) => {
+        const m = out.match(new RegExp(`^\\s+${label}\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm'));
+        if (!m) return NaN;
+        return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
+      };
+      const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? 0);
+      const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+      const sockErr = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
+      const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((n, v) => n + Number(v), 0) : 0);
+      const maxM = out.match(/Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)/);
+      const max = maxM ? Number(maxM[1]) * (maxM[2] === 'us' ? 0.001 : maxM[2] === 's' ? 1000 : 1) : NaN;
+      resolve({ requests, errors, rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0), p50: ms('50%'), p99: ms('99%'), max });
+    });
+  });
+}
+
+async function loadWrk(options) {
+  await wrkRun(options, 1); // warm-up (wrk's shortest run), not recorded
+  return wrkRun(options, Math.max(1, Math.round(options.durationMs / 1000)));
+}
+
 function load(options) {
+  if (options.loader === 'wrk') return loadWrk(options);
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), ['--load', JSON.stringify(options)], { stdio: 'inherit' });
     child.once('message', (m) => resolve(m));
@@ -101,6 +161,7 @@ async function main() {
   const durationMs = arg('duration', 2) * 1000;
   const rounds = arg('rounds', 7);
   const warmupMs = 500;
+  const loader = loaderName();
   const key = '10000001';
   const secret = '0123456789abcdef0123456789abcdef01234567';
   const body = 'archiveMode=manual&p2p.preference=disabled';
@@ -129,9 +190,11 @@ async function main() {
     // server's: CPU per request is a figure that noisy neighbours barely move.
     const measure = async (url) => {
       const cpu = process.cpuUsage();
-      const r = await load({ url, path: '/session/create', body, key, secret, connections, warmupMs, durationMs });
+      const r = await load({ url, path: '/session/create', body, key, secret, connections, warmupMs, durationMs, loader });
       const used = process.cpuUsage(cpu);
-      return { ...r, cpuUsPerRequest: (used.user + used.system) / Math.max(1, r.requests * ((durationMs + warmupMs) / durationMs)) };
+      // CPU covers the warm-up too: scale the recorded requests by the share of time recorded.
+      const total = loader === 'wrk' ? durationMs + 1000 : durationMs + warmupMs;
+      return { ...r, cpuUsPerRequest: (used.user + used.system) / Math.max(1, r.requests * (total / durationMs)) };
     };
     for (let i = 0; i < rounds; i++) {
       results.bare.push(await measure(bareUrl));
@@ -160,7 +223,7 @@ async function main() {
   const ratio = med(results.tokhost.map((r, i) => r.rps / results.bare[i].rps));
   const row = (name, r) =>
     `${name.padEnd(30)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(7)} ms   server CPU ${r.cpu.toFixed(0).padStart(4)} µs/req   errors ${r.errors}`;
-  console.log(`\nbench:rest — POST /session/create, ${connections} keep-alive connections, ${rounds} alternating rounds of ${durationMs / 1000} s (after ${warmupMs / 1000} s warm-up each), Node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}`);
+  console.log(`\nbench:rest — POST /session/create, ${connections} keep-alive connections, load from ${loader === 'wrk' ? 'wrk (C, 1 thread)' : 'a Node child process'}, ${rounds} alternating rounds of ${durationMs / 1000} s (after ${loader === 'wrk' ? 1 : warmupMs / 1000} s warm-up each), Node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}`);
   for (let i = 0; i < rounds; i++) {
     const b = results.bare[i];
     const t = results.tokhost[i];
