@@ -1,5 +1,7 @@
 import { LAYOUT_TYPES, RESOLUTIONS } from '@tokhost/protocol';
 import type { LayoutJson, Resolution } from '@tokhost/protocol';
+import { requireSession } from '../services/sessions.js';
+import type { Store } from '../storage/store.js';
 import { HttpError, invalid } from './errors.js';
 
 /**
@@ -86,6 +88,17 @@ export function layout(value: unknown, name = 'layout'): LayoutJson {
   if (type === 'custom' && !stylesheet) throw invalid(`${name}.stylesheet`, 'is required when type is custom');
   if (screenshareType && type !== 'bestFit') throw invalid(`${name}.screenshareType`, 'is only allowed when type is bestFit');
   return { type, ...(stylesheet ? { stylesheet } : {}), ...(screenshareType ? { screenshareType } : {}) };
+}
+
+/**
+ * Paging query of a project's list route. A `sessionId` filter must name a session of this
+ * project: another project's session ID is refused like everywhere else, not answered with an
+ * empty page.
+ */
+export function projectPaging(query: URLSearchParams, store: Store, apiKey: string): ReturnType<typeof paging> {
+  const options = paging(query);
+  if (options.sessionId !== undefined) requireSession(store, apiKey, options.sessionId);
+  return options;
 }
 
 /** Paging query (`offset`, `count`, `sessionId`) of the list routes. */

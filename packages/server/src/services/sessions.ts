@@ -5,15 +5,8 @@ import type { ArchiveMode, MediaMode, Resolution, SessionCreateItem } from '@tok
 import { HttpError, invalid } from '../http/errors.js';
 import type { SessionRecord, Store } from '../storage/store.js';
 
-/** The validated options of `POST /session/create` (reference §3.1). */
-export interface SessionOptions {
-  mediaMode: MediaMode;
-  archiveMode: ArchiveMode;
-  archiveName: string | null;
-  archiveResolution: Resolution | null;
-  location: string | null;
-  e2ee: boolean;
-}
+/** The validated options of `POST /session/create` (reference §3.1): what a session stores of them. */
+export type SessionOptions = Omit<SessionRecord, 'sessionId' | 'apiKey' | 'createdAt'>;
 
 /**
  * Validate the form fields of `POST /session/create`. Unknown fields are ignored (opentok-node

@@ -5,7 +5,7 @@ import type { Store } from '../../storage/store.js';
 import { ACTIVE_ARCHIVE_STATUSES } from '../../storage/store.js';
 import { HttpError, invalid } from '../errors.js';
 import type { Route, RouteContext } from '../router.js';
-import { layout, object, optBool, optEnum, optInt, optNumber, optResolution, optString, paging, reqString } from '../validate.js';
+import { layout, object, optBool, optEnum, optInt, optNumber, optResolution, optString, projectPaging, reqString } from '../validate.js';
 
 /** The answer when every precondition holds but this server has no recorder yet. */
 export const NO_RECORDER = (what: string) =>
@@ -15,6 +15,10 @@ function requireArchive(store: Store, apiKey: string, archiveId: string): Archiv
   const record = store.getArchive(apiKey, archiveId);
   if (!record) throw new HttpError('ERR_ARCHIVE_NOT_FOUND', 'Archive not found', `Archive ${archiveId} does not exist in project ${apiKey}`);
   return record.archive;
+}
+
+function requireRecording(archive: ArchiveJson): void {
+  if (!ACTIVE_ARCHIVE_STATUSES.includes(archive.status)) throw new HttpError('ERR_ARCHIVE_NOT_RECORDING', 'Archive is not currently recording', `Archive status is ${archive.status}`);
 }
 
 /** Validate the start-archive body (reference §3.2) before looking at any state. */
@@ -102,7 +106,7 @@ export const archiveRoutes: Route[] = [
     async handler(ctx) {
       object(await ctx.json());
       const archive = requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!);
-      if (!ACTIVE_ARCHIVE_STATUSES.includes(archive.status)) throw new HttpError('ERR_ARCHIVE_NOT_RECORDING', 'Archive is not currently recording', `Archive status is ${archive.status}`);
+      requireRecording(archive);
       throw NO_RECORDER('stop archive');
     },
   },
@@ -133,10 +137,7 @@ export const archiveRoutes: Route[] = [
     summary: 'List archives (query offset, count ≤1000, sessionId); count is the total',
     success: 200,
     handler(ctx) {
-      const options = paging(ctx.query);
-      // A session filter names a session of this project or nothing: another project's session
-      // ID is refused like everywhere else, not answered with an empty page.
-      if (options.sessionId !== undefined) requireSession(ctx.deps.store, ctx.project.apiKey, options.sessionId);
+      const options = projectPaging(ctx.query, ctx.deps.store, ctx.project.apiKey);
       const p = ctx.deps.store.listArchives(ctx.project.apiKey, options);
       return { status: 200, json: { count: p.total, items: p.items.map((r) => r.archive) } };
     },
@@ -151,7 +152,7 @@ export const archiveRoutes: Route[] = [
       const change = parseStreamChange(await ctx.json());
       const archive = requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!);
       if (archive.streamMode !== 'manual') throw new HttpError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', 'The archive was started with streamMode auto');
-      if (!ACTIVE_ARCHIVE_STATUSES.includes(archive.status)) throw new HttpError('ERR_ARCHIVE_NOT_RECORDING', 'Archive is not currently recording', `Archive status is ${archive.status}`);
+      requireRecording(archive);
       requireLiveStream(ctx, archive.sessionId, (change.addStream ?? change.removeStream)!);
       throw NO_RECORDER('change archive streams');
     },
@@ -166,7 +167,7 @@ export const archiveRoutes: Route[] = [
       layout(await ctx.json(), 'layout');
       const archive = requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!);
       if (archive.outputMode !== 'composed') throw new HttpError('ERR_ARCHIVE_STATUS', 'Layouts apply to composed archives only');
-      if (!ACTIVE_ARCHIVE_STATUSES.includes(archive.status)) throw new HttpError('ERR_ARCHIVE_NOT_RECORDING', 'Archive is not currently recording', `Archive status is ${archive.status}`);
+      requireRecording(archive);
       throw NO_RECORDER('set archive layout');
     },
   },

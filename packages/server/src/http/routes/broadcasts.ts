@@ -4,7 +4,7 @@ import { requireSession } from '../../services/sessions.js';
 import type { Store } from '../../storage/store.js';
 import { HttpError, invalid } from '../errors.js';
 import type { Route } from '../router.js';
-import { layout, object, optBool, optEnum, optInt, optResolution, optString, paging, reqString } from '../validate.js';
+import { layout, object, optBool, optEnum, optInt, optResolution, optString, projectPaging, reqString } from '../validate.js';
 import { parseStreamChange, requireLiveStream } from './archives.js';
 
 const NO_STREAMER = (what: string) =>
@@ -14,6 +14,10 @@ function requireBroadcast(store: Store, apiKey: string, broadcastId: string): Br
   const record = store.getBroadcast(apiKey, broadcastId);
   if (!record) throw new HttpError('ERR_BROADCAST_NOT_FOUND', 'Broadcast not found', `Broadcast ${broadcastId} does not exist in project ${apiKey}`);
   return record.broadcast;
+}
+
+function requireStarted(broadcast: BroadcastJson): void {
+  if (broadcast.status !== 'started') throw new HttpError('ERR_BROADCAST_NOT_FOUND', 'Broadcast not found', 'The broadcast has already stopped');
 }
 
 /** Validate the start-broadcast body (reference §3.3). */
@@ -90,7 +94,7 @@ export const broadcastRoutes: Route[] = [
     async handler(ctx) {
       object(await ctx.json());
       const b = requireBroadcast(ctx.deps.store, ctx.project.apiKey, ctx.params.broadcastId!);
-      if (b.status !== 'started') throw new HttpError('ERR_BROADCAST_NOT_FOUND', 'Broadcast not found', 'The broadcast has already stopped');
+      requireStarted(b);
       throw NO_STREAMER('stop broadcast');
     },
   },
@@ -109,10 +113,7 @@ export const broadcastRoutes: Route[] = [
     summary: 'List broadcasts (query offset, count ≤1000, sessionId); count is the total',
     success: 200,
     handler(ctx) {
-      const options = paging(ctx.query);
-      // A session filter names a session of this project or nothing: another project's session
-      // ID is refused like everywhere else, not answered with an empty page.
-      if (options.sessionId !== undefined) requireSession(ctx.deps.store, ctx.project.apiKey, options.sessionId);
+      const options = projectPaging(ctx.query, ctx.deps.store, ctx.project.apiKey);
       const p = ctx.deps.store.listBroadcasts(ctx.project.apiKey, options);
       return { status: 200, json: { count: p.total, items: p.items.map((r) => r.broadcast) } };
     },
@@ -126,7 +127,7 @@ export const broadcastRoutes: Route[] = [
     async handler(ctx) {
       layout(await ctx.json(), 'layout');
       const b = requireBroadcast(ctx.deps.store, ctx.project.apiKey, ctx.params.broadcastId!);
-      if (b.status !== 'started') throw new HttpError('ERR_BROADCAST_NOT_FOUND', 'Broadcast not found', 'The broadcast has already stopped');
+      requireStarted(b);
       throw NO_STREAMER('set broadcast layout');
     },
   },
@@ -140,7 +141,7 @@ export const broadcastRoutes: Route[] = [
       const change = parseStreamChange(await ctx.json());
       const b = requireBroadcast(ctx.deps.store, ctx.project.apiKey, ctx.params.broadcastId!);
       if (b.streamMode !== 'manual') throw new HttpError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', 'The broadcast was started with streamMode auto');
-      if (b.status !== 'started') throw new HttpError('ERR_BROADCAST_NOT_FOUND', 'Broadcast not found', 'The broadcast has already stopped');
+      requireStarted(b);
       requireLiveStream(ctx, b.sessionId, (change.addStream ?? change.removeStream)!);
       throw NO_STREAMER('change broadcast streams');
     },
