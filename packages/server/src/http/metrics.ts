@@ -33,7 +33,9 @@ export function serverMetricsText(rt: RealtimeMetrics, router: MediaRouter | nul
 
 /** Answers `GET|HEAD /metrics`; returns false for any other path. */
 export function handleMetrics(req: IncomingMessage, res: ServerResponse, text: () => string): boolean {
-  if ((req.url ?? '').split('?')[0] !== '/metrics') return false;
+  // Every request passes here first: compare, do not split.
+  const url = req.url ?? '';
+  if (!url.startsWith('/metrics') || (url.length > 8 && url[8] !== '?')) return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET, HEAD', 'content-length': 0 }).end();
     return true;

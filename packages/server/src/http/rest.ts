@@ -19,18 +19,25 @@ export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-function send(res: ServerResponse, result: RouteResult, extraHeaders: Record<string, string> = {}): void {
-  const headers: Record<string, string | number> = { 'cache-control': 'no-store', ...extraHeaders };
+function send(res: ServerResponse, result: RouteResult, extraHeaders?: Record<string, string>): void {
   let payload: string | undefined;
+  let type: string | undefined;
   if ('json' in result) {
     payload = JSON.stringify(result.json);
-    headers['content-type'] = result.contentType ?? JSON_TYPE;
+    type = result.contentType ?? JSON_TYPE;
   } else if ('text' in result) {
     payload = result.text;
-    headers['content-type'] = result.contentType;
+    type = result.contentType;
   }
-  if (payload !== undefined) headers['content-length'] = Buffer.byteLength(payload);
-  else if (result.status !== 204) headers['content-length'] = 0;
+  // One literal of a fixed shape per answer (this runs for every request).
+  const headers: Record<string, string | number> = {
+    'cache-control': 'no-store',
+    'content-type': type!,
+    'content-length': payload !== undefined ? Buffer.byteLength(payload) : 0,
+  };
+  if (type === undefined) delete headers['content-type'];
+  if (payload === undefined && result.status === 204) delete headers['content-length'];
+  if (extraHeaders) for (const k in extraHeaders) headers[k] = extraHeaders[k]!;
   res.writeHead(result.status, headers);
   res.end(payload);
 }
@@ -45,6 +52,7 @@ export function createRestHandler(deps: RestDeps): (req: IncomingMessage, res: S
   const openapi = JSON.stringify(buildOpenApi(REST_ROUTES));
   const { logger, config, store } = deps;
   const jwtCache = new Map<string, VerifiedJwt>();
+  const authOptions = { lookup: (k: string) => store.getProject(k), clockSkewSeconds: config.authClockSkewSeconds, cache: jwtCache };
 
   return (req, res) => {
     const url = req.url ?? '/';
@@ -74,7 +82,7 @@ export function createRestHandler(deps: RestDeps): (req: IncomingMessage, res: S
       if (m.kind === 'method-not-allowed') {
         throw new HttpError('ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed', `Allowed: ${m.allow.join(', ')}`, { headers: { allow: m.allow.join(', ') } });
       }
-      const identity = authenticateRest(req.headers, { lookup: (k) => store.getProject(k), clockSkewSeconds: config.authClockSkewSeconds, cache: jwtCache });
+      const identity = authenticateRest(req.headers, authOptions);
       apiKey = identity.project.apiKey;
       if (m.params.key !== undefined && m.params.key !== identity.project.apiKey) {
         throw new HttpError('ERR_AUTH_FORBIDDEN', 'Invalid issuer', 'The API key in the path does not match the credentials');
@@ -97,7 +105,8 @@ export function createRestHandler(deps: RestDeps): (req: IncomingMessage, res: S
     })().then(
       (result) => {
         send(res, result);
-        logger.info({ method: req.method, path: pathOnly(url), status: result.status, ms: Date.now() - started, apiKey }, 'request');
+        // The log object is built only when it is written (the bench and busy servers log at warn).
+        if (logger.isLevelEnabled('info')) logger.info({ method: req.method, path: pathOnly(url), status: result.status, ms: Date.now() - started, apiKey }, 'request');
       },
       (err: unknown) => finish(req, res, err, started, apiKey, isSessionCreate && !acceptsJson(req.headers.accept)),
     );
@@ -122,7 +131,7 @@ export function createRestHandler(deps: RestDeps): (req: IncomingMessage, res: S
       ? { status: httpError.status, text: errorXml(body.code, body.message, body.description), contentType: 'text/xml; charset=utf-8' }
       : { status: httpError.status, json: body };
     send(res, result, httpError.headers);
-    logger.info({ method: req.method, path: pathOnly(url), status: httpError.status, code: httpError.code, ms: Date.now() - started, apiKey }, 'request');
+    if (logger.isLevelEnabled('info')) logger.info({ method: req.method, path: pathOnly(url), status: httpError.status, code: httpError.code, ms: Date.now() - started, apiKey }, 'request');
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isIPv4 } from 'node:net';
-import { decodeSessionId, encodeSessionId, LIMITS, RESOLUTIONS } from '@tokhost/protocol';
+import { decodeSessionId, LIMITS, RESOLUTIONS } from '@tokhost/protocol';
 import type { ArchiveMode, MediaMode, Resolution, SessionCreateItem } from '@tokhost/protocol';
 import { HttpError, invalid } from '../http/errors.js';
 import type { SessionRecord, Store } from '../storage/store.js';
@@ -70,19 +70,21 @@ function sessionRandom(): string {
 }
 
 /**
+ * `encodeSessionId` with Node's native base64url: the same string (a test pins that), without
+ * the isomorphic codec's per-character JavaScript, which showed in the session-create profile.
+ */
+export function sessionIdOf(apiKey: string, location: string, createdAt: number, random: string, flag: string): string {
+  return '1_' + Buffer.from(`1~${apiKey}~${location}~${createdAt}~${random}~${flag}~`, 'utf8').toString('base64url');
+}
+
+/**
  * Create and persist a session. The ID is `1_` + base64url(`1~key~location~ms~random~flag~`)
  * (reference §5.1), which the node, Java, Python, Ruby and PHP SDKs all accept; the flag is
  * `P` for relayed sessions.
  */
 export function createSession(store: Store, apiKey: string, options: SessionOptions, now = Date.now()): SessionRecord {
   const record: SessionRecord = {
-    sessionId: encodeSessionId({
-      apiKey,
-      location: options.location ?? '',
-      createdAt: now,
-      random: sessionRandom(),
-      flag: options.mediaMode === 'relayed' ? 'P' : '',
-    }),
+    sessionId: sessionIdOf(apiKey, options.location ?? '', now, sessionRandom(), options.mediaMode === 'relayed' ? 'P' : ''),
     apiKey,
     ...options,
     createdAt: now,
@@ -110,6 +112,17 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 
 /** Java `Date.toString()` style in UTC, as OpenTok's `create_dt`: `Fri Feb 14 13:14:54 UTC 2025`. */
 export function formatCreateDt(ms: number): string {
+  // Sessions created in the same second share the string (one per request under load otherwise).
+  const second = Math.floor(ms / 1000);
+  if (second === lastDtSecond) return lastDt;
+  lastDt = formatDt(ms);
+  lastDtSecond = second;
+  return lastDt;
+}
+let lastDtSecond = NaN;
+let lastDt = '';
+
+function formatDt(ms: number): string {
   const d = new Date(ms);
   const two = (n: number) => String(n).padStart(2, '0');
   return `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${two(d.getUTCDate())} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} UTC ${d.getUTCFullYear()}`;

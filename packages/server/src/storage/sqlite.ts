@@ -244,8 +244,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const archives = table('archives');
   const broadcasts = table('broadcasts');
 
-  // Decrypting costs more than the SELECT; every REST request needs the secret, so keep clear
-  // secrets by ciphertext. The row is still read each time, so a rotation applies at once.
+  // Decrypting costs more than the SELECT; keep clear secrets by ciphertext.
   const clear = new Map<string, string>();
   const openSecret = (r: ProjectRow): string => {
     const id = `${r.api_key}\u0000${r.secret_enc}`;
@@ -275,6 +274,36 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     e2ee: r.e2ee === 1,
     createdAt: r.created_at,
   });
+  // Every REST request looks its project up. Projects are cached, but another process (`tokhost
+  // project rotate-secret`) may change them at any time and that must apply to the very next
+  // request. `PRAGMA data_version` changes whenever another connection has committed, so the
+  // cache is dropped on any foreign commit (sessions included: coarse, but one cheap pragma per
+  // lookup instead of a SELECT). This connection's own project writes drop it themselves, since
+  // they do not move data_version.
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  const projects = new Map<string, ProjectRecord>();
+  let projectsVersion = -1;
+  const forgetProjects = () => {
+    projects.clear();
+    projectsVersion = -1;
+  };
+  const cachedProject = (apiKey: string): ProjectRecord | undefined => {
+    const version = dataVersion.get()!;
+    if (version !== projectsVersion) {
+      projects.clear();
+      projectsVersion = version;
+    }
+    let p = projects.get(apiKey);
+    if (p === undefined) {
+      const r = q.getProject.get(apiKey);
+      // Unknown keys are not remembered: a client guessing keys must not grow the map.
+      if (!r) return undefined;
+      p = toProject(r);
+      if (projects.size >= 1024) projects.clear();
+      projects.set(apiKey, p);
+    }
+    return p;
+  };
   const paging = (options: ListOptions | undefined) => [options?.count ?? 50, options?.offset ?? 0] as const;
   function listJson<T>(t: ReturnType<typeof table>, apiKey: string, options: ListOptions | undefined): Page<T> {
     const [limit, offset] = paging(options);
@@ -297,6 +326,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     kind: 'sqlite',
     createProject(p) {
       commitPending();
+      forgetProjects();
       try {
         q.insertProject.run(p.apiKey, box.seal(p.apiSecret, p.apiKey), p.name, p.createdAt, p.webhookUrl);
       } catch (err) {
@@ -305,14 +335,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       }
     },
     getProject(apiKey) {
-      const r = q.getProject.get(apiKey);
-      return r && toProject(r);
+      const p = cachedProject(apiKey);
+      // A copy: callers may change what they get.
+      return p && { ...p };
     },
     listProjects() {
       return q.listProjects.all().map(toProject);
     },
     updateProject(apiKey, changes) {
       commitPending();
+      forgetProjects();
       return db
         .transaction(() => {
           const r = q.getProject.get(apiKey);

@@ -1,6 +1,10 @@
+import { encodeSessionId } from '@tokhost/protocol';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { sessionCreateJson } from '../../src/http/routes/sessions.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
-import { createSession, formatCreateDt, parseSessionOptions } from '../../src/services/sessions.js';
+import type { SessionRecord } from '../../src/storage/store.js';
+import { createSession, formatCreateDt, parseSessionOptions, sessionCreateItem, sessionIdOf } from '../../src/services/sessions.js';
 
 /**
  * How each official SDK decodes a session ID to check it belongs to the API key (reference §5.1),
@@ -57,5 +61,47 @@ describe('session IDs', () => {
 
   it('formats create_dt the Java way, in UTC', () => {
     expect(formatCreateDt(Date.UTC(2025, 1, 14, 5, 4, 3))).toBe('Fri Feb 14 05:04:03 UTC 2025');
+  });
+
+  it('remembers create_dt per second only: every call matches a fresh Date formatting', () => {
+    const base = Date.UTC(2026, 10, 22, 23, 59, 58, 990);
+    const expected = (ms: number) => {
+      const d = new Date(ms);
+      const iso = d.toISOString();
+      const [wd, , mon] = d.toUTCString().split(' ');
+      return `${wd!.slice(0, 3)} ${mon} ${iso.slice(8, 10)} ${iso.slice(11, 19)} UTC ${iso.slice(0, 4)}`;
+    };
+    // Across a second, a day and a year boundary, going back and forth.
+    for (const ms of [base, base + 5, base + 10, base + 1000, base + 9, base + 2010, Date.UTC(2026, 11, 31, 23, 59, 59, 999), Date.UTC(2027, 0, 1), base]) {
+      expect(formatCreateDt(ms)).toBe(expected(ms));
+    }
+  });
+
+  it('sessionIdOf is encodeSessionId of the protocol package, byte for byte', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[0-9A-Za-z-]{1,64}$/),
+        fc.oneof(fc.constant(''), fc.ipV4()),
+        fc.integer({ min: 0, max: 4_102_444_800_000 }),
+        fc.base64String({ minLength: 24, maxLength: 24 }),
+        fc.constantFrom('', 'P'),
+        (apiKey, location, createdAt, random, flag) => {
+          expect(sessionIdOf(apiKey, location, createdAt, random, flag)).toBe(encodeSessionId({ apiKey, location, createdAt, random, flag }));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('sessionCreateJson is JSON.stringify([sessionCreateItem(s)]), byte for byte', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), fc.string({ maxLength: 64 }), fc.integer({ min: 0, max: 4_102_444_800_000 }), (sessionId, apiKey, createdAt) => {
+        const s: SessionRecord = { sessionId, apiKey, createdAt, mediaMode: 'routed', archiveMode: 'manual', archiveName: null, archiveResolution: null, location: null, e2ee: false };
+        const text = sessionCreateJson(s);
+        expect(text).toBe(JSON.stringify([sessionCreateItem(s)]));
+        expect(JSON.parse(text)).toEqual([sessionCreateItem(s)]);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

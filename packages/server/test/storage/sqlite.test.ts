@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSqliteStore, SQLITE_SCHEMA_VERSION } from '../../src/storage/sqlite.js';
 import { project, session, storeContract } from './store.contract.js';
 
+const require = createRequire(import.meta.url);
 let dir = '';
 storeContract('sqlite', {
   open() {
@@ -97,6 +100,47 @@ describe('SQLite store specifics', () => {
     server.close();
     expect(other.getSession('1_U')).toBeDefined();
     other.close();
+  });
+
+  it('sees a project change committed by another connection on the very next lookup (cache keyed on data_version)', () => {
+    const d = fresh();
+    const server = createSqliteStore({ dataDir: d });
+    const cli = createSqliteStore({ dataDir: d, groupCommit: false, backgroundCheckpoint: false });
+    server.createProject(project('111'));
+    // Warm the server's cache, then change every field from the other handle.
+    expect(server.getProject('111')?.apiSecret).toBe('a'.repeat(40));
+    expect(server.getProject('111')?.apiSecret).toBe('a'.repeat(40));
+    cli.updateProject('111', { apiSecret: 'c'.repeat(40) });
+    expect(server.getProject('111')?.apiSecret).toBe('c'.repeat(40));
+    cli.updateProject('111', { name: 'renamed', webhookUrl: 'https://example.com/h' });
+    expect(server.getProject('111')).toMatchObject({ name: 'renamed', webhookUrl: 'https://example.com/h', apiSecret: 'c'.repeat(40) });
+    // A project another process creates is found at once, an unknown one is not remembered.
+    expect(server.getProject('222')).toBeUndefined();
+    cli.createProject(project('222'));
+    expect(server.getProject('222')?.name).toBe('p222');
+    // A foreign commit of another kind (a session) also counts as a change; nothing breaks.
+    cli.createSession(session('1_X', '111'));
+    expect(server.getProject('111')?.apiSecret).toBe('c'.repeat(40));
+    // The server's own writes apply to its own lookups too, also while a session group is open.
+    server.createSession(session('1_Y', '111'));
+    server.updateProject('111', { apiSecret: 'e'.repeat(40) });
+    expect(server.getProject('111')?.apiSecret).toBe('e'.repeat(40));
+    expect(cli.getProject('111')?.apiSecret).toBe('e'.repeat(40));
+    server.close();
+    cli.close();
+  });
+
+  it('sees a rotation committed by another OS process at once', () => {
+    const d = fresh();
+    const server = createSqliteStore({ dataDir: d });
+    server.createProject(project('111'));
+    expect(server.getProject('111')?.apiSecret).toBe('a'.repeat(40));
+    // A plain better-sqlite3 connection in a child process: renaming needs no master.key.
+    const script = `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))}); const db = new D(${JSON.stringify(join(d, 'tokhost.db'))}); db.pragma('busy_timeout = 5000'); db.prepare("UPDATE projects SET name = 'from-child' WHERE api_key = '111'").run(); db.close();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(server.getProject('111')?.name).toBe('from-child');
+    server.close();
   });
 
   it('lets two handles (server and CLI) share the directory', () => {

@@ -1,5 +1,6 @@
 import type { ConnectionListJson } from '@tokhost/protocol';
-import { createSession, parseSessionOptions, requireSession, sessionCreateItem, sessionCreateXml } from '../../services/sessions.js';
+import { createSession, formatCreateDt, parseSessionOptions, requireSession, sessionCreateXml } from '../../services/sessions.js';
+import type { SessionRecord } from '../../storage/store.js';
 import { parseFormBody } from '../body.js';
 import { viaLive } from '../live-errors.js';
 import type { Route } from '../router.js';
@@ -7,6 +8,21 @@ import type { Route } from '../router.js';
 /** True when the client accepts JSON (node, Java, Python); Ruby (`*\/*`) and PHP (none) get XML. */
 export function acceptsJson(accept: string | undefined): boolean {
   return typeof accept === 'string' && /application\/(json|\*)|\+json/i.test(accept);
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * `JSON.stringify([sessionCreateItem(s)])`, byte for byte (a test pins that), written as a
+ * template: the create answer is the hottest JSON the server writes and its shape is fixed.
+ */
+export function sessionCreateJson(s: SessionRecord): string {
+  const key = JSON.stringify(s.apiKey);
+  return (
+    `[{"session_id":${JSON.stringify(s.sessionId)},"project_id":${key},"partner_id":${key},"create_dt":${JSON.stringify(formatCreateDt(s.createdAt))},` +
+    '"session_status":null,"status_invalid":null,"media_server_hostname":null,"messaging_server_url":null,"messaging_url":null,"symphony_address":null,' +
+    '"properties":null,"ice_server":null,"session_segment_id":null,"ice_servers":null,"ice_credential_expiration":null,"media_server_url":""}]'
+  );
 }
 
 /** `POST /session/create` (reference §3.1) and list connections. */
@@ -31,7 +47,7 @@ export const sessionRoutes: Route[] = [
       // Answer only once the session is committed: a client must never hold an ID that a crash
       // right after the answer would lose.
       await ctx.deps.store.flush();
-      if (acceptsJson(ctx.req.headers.accept)) return { status: 200, json: [sessionCreateItem(session)] };
+      if (acceptsJson(ctx.req.headers.accept)) return { status: 200, text: sessionCreateJson(session), contentType: JSON_TYPE };
       return { status: 200, text: sessionCreateXml(session), contentType: 'text/xml; charset=utf-8' };
     },
   },
