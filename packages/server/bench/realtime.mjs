@@ -4,13 +4,20 @@
 // server's memory before and after. Baseline, measured in the same run: a bare `ws` server in a
 // child process (no tokens, no protocol) that accepts the same clients and broadcasts one message.
 //
-// Options: --clients N (default 1000), --concurrency N (connects in flight, default 100).
+// Options: --clients N (default 1000), --concurrency N (connects in flight, default 100),
+// --client lean|ws (load generator: lean raw-TCP WebSocket client, default, or the ws library's).
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { leanConnect, leanStats } from './lean-ws.mjs';
 
 const require = createRequire(import.meta.url);
+const { WebSocket } = require('ws');
+// Load generator: `lean` (default; raw TCP + minimal framing, see lean-ws.mjs) or `ws` (the ws library's client).
+/** Set once every client joined: from then on frames are checked for the bench signal. */
+let measuring = false;
+const CLIENT = process.argv.includes('--client') ? process.argv[process.argv.indexOf('--client') + 1] : 'lean';
 
 // ----------------------------------------------------------------------------------------------
 // Child: a server process (Tokhost or the bare baseline), driven over IPC.
@@ -44,7 +51,7 @@ if (process.argv[2] === '--child') {
     wss.on('connection', (ws) => ws.once('message', () => ws.send(JSON.stringify({ type: 'hello' }))));
     http.listen(0, '127.0.0.1', () => process.send({ url: `http://127.0.0.1:${http.address().port}` }));
     process.on('message', (m) => {
-      if (m === 'mem') process.send({ mem: memory() });
+      if (m === 'mem') process.send({ mem: memory(), cpuMs: cpu() });
       if (m === 'broadcast') {
         const text = JSON.stringify({ type: 'signal', signalType: 'bench', data: 'x' });
         for (const ws of wss.clients) ws.send(text);
@@ -82,22 +89,40 @@ function percentile(sorted, p) {
 
 /** Open `n` sockets, `concurrency` at a time; `hello(ws, i)` sends the first frame, `isReady(msg)` says joined. */
 async function connectAll(wsUrl, n, concurrency, hello, onMessage) {
-  const { WebSocket } = require('ws');
   const sockets = new Array(n);
   let next = 0;
   const t0 = performance.now();
+  const open = (i, handlers) => {
+    if (CLIENT === 'lean') return leanConnect(wsUrl, { onOpen: handlers.open, onText: handlers.message, onError: handlers.error });
+    const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
+    ws.on('open', () => handlers.open(ws));
+    ws.on('error', handlers.error);
+    ws.on('message', (raw) => handlers.message(raw));
+    return ws;
+  };
+  const handshakeMs = [];
+  const joinMs = [];
   const one = (i) =>
     new Promise((resolve, reject) => {
-      const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
-      sockets[i] = ws;
       let joined = false;
-      ws.on('open', () => hello(ws, i));
-      ws.on('error', reject);
-      ws.on('message', (raw) => {
+      const started = performance.now();
+      let opened = 0;
+      const ws = open(i, {
+        open: (w) => {
+          opened = performance.now();
+          handshakeMs.push(opened - started);
+          hello(w, i);
+        },
+        error: reject,
+        message: onRaw,
+      });
+      sockets[i] = ws;
+      function onRaw(raw) {
         // The bench measures the server: these clients share its CPU, so they parse only the
         // frames they act on (refusals and the bench signal); for the others they read what
         // they need (join answer, last `seq` to ack) straight from the bytes.
-        if (raw.includes('"signalType":"bench"') || raw.includes('"type":"error"')) {
+        // Refusals come before the join, the bench signal only once everyone joined (`measuring`).
+        if ((measuring && raw.includes('"signalType":"bench"')) || (!joined && raw.includes('"type":"error"'))) {
           const text = raw.toString();
           const msgs = text.charCodeAt(0) === 91 /* [ */ ? JSON.parse(text) : [JSON.parse(text)];
           for (const m of msgs) {
@@ -106,20 +131,26 @@ async function connectAll(wsUrl, n, concurrency, hello, onMessage) {
           }
           return;
         }
-        if (!joined && (raw.includes('"type":"sessionConnected"') || raw.includes('"type":"hello"'))) {
+        // The join answer is the first message; its type is near the start of the frame.
+        if (!joined && (raw.subarray(0, 64).includes('"type":"sessionConnected"') || raw.includes('"type":"hello"'))) {
           joined = true;
+          joinMs.push(performance.now() - opened);
           resolve();
         }
         const at = raw.lastIndexOf('{"seq":');
         if (at >= 0) onMessage(ws, i, { seq: parseInt(raw.toString('latin1', at + 7, at + 20), 10) });
-      });
+      }
     });
   const worker = async () => {
     while (next < n) await one(next++);
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
-  return { sockets, seconds: (performance.now() - t0) / 1000 };
+  const seconds = (performance.now() - t0) / 1000;
+  handshakeMs.sort((x, y) => x - y);
+  joinMs.sort((x, y) => x - y);
+  return { sockets, seconds, handshake: [percentile(handshakeMs, 50), percentile(handshakeMs, 99)], join: [percentile(joinMs, 50), percentile(joinMs, 99)] };
 }
+
 
 async function main() {
   const arg = (name, d) => {
@@ -136,12 +167,15 @@ async function main() {
   // ---- baseline: bare ws server -------------------------------------------------------------
   const base = startChild(['bare']);
   const baseUrl = (await base.ready).url.replace('http', 'ws');
+  const baseCpu0 = (await base.ask('mem', 'mem')).cpuMs;
   const baseArrivals = [];
   let baseT0 = 0;
   const baseConn = await connectAll(baseUrl, N, CONCURRENCY, (ws) => ws.send('{"type":"connect"}'), (_ws, _i, m) => {
     if (m.type === 'signal') baseArrivals.push(performance.now() - baseT0);
   });
+  const baseCpuConnect = (await base.ask('mem', 'mem')).cpuMs - baseCpu0;
   baseT0 = performance.now();
+  measuring = true;
   await base.ask('broadcast', 'broadcast');
   const bdeadline = Date.now() + 10_000;
   while (baseArrivals.length < N && Date.now() < bdeadline) await new Promise((r) => setTimeout(r, 5));
@@ -150,6 +184,7 @@ async function main() {
     base.child.once('exit', r);
     base.child.send('close');
   });
+  measuring = false;
   const baseSorted = baseArrivals.sort((x, y) => x - y);
 
   // ---- Tokhost --------------------------------------------------------------------------------
@@ -161,6 +196,8 @@ async function main() {
   const beforeInfo = await srv.ask('mem', 'mem');
   const memBefore = beforeInfo.mem;
   const cpuClient0 = process.cpuUsage();
+  const bytes0 = leanStats.bytes;
+  const reads0 = leanStats.reads;
 
   const lastSeq = new Array(N).fill(0);
   const acked = new Array(N).fill(0);
@@ -188,9 +225,12 @@ async function main() {
   await new Promise((r) => setTimeout(r, 500));
   conn.sockets.forEach((ws, i) => ws.send(JSON.stringify({ type: 'ack', seq: lastSeq[i] })));
   const joinedInfo = await srv.ask('mem', 'mem');
+  const joinBytes = leanStats.bytes - bytes0;
+  const joinReads = leanStats.reads - reads0;
   const memJoined = joinedInfo.mem;
 
   t0 = performance.now();
+  measuring = true;
   await new Promise((resolve, reject) => ot.signal(sessionId, null, { type: 'bench', data: 'hello everyone' }, (err) => (err ? reject(err) : resolve())));
   const restMs = performance.now() - t0;
   const deadline = Date.now() + 10_000;
@@ -208,11 +248,13 @@ async function main() {
   const p99 = percentile(sorted, 99);
   const bp50 = percentile(baseSorted, 50);
   const bp99 = percentile(baseSorted, 99);
-  console.log(`realtime bench: ${N} clients, ${CONCURRENCY} connecting at a time, one relayed session`);
+  console.log(`realtime bench: ${N} clients, ${CONCURRENCY} connecting at a time, one relayed session (${CLIENT} client)`);
   console.log(`  connects:            ${connectsPerSec.toFixed(0)} connects/s (${conn.seconds.toFixed(2)} s for ${N}; each join fans connectionCreated out to everyone)`);
   const cc = process.cpuUsage(cpuClient0);
   console.log(`  CPU during connects: server ${(joinedInfo.cpuMs - beforeInfo.cpuMs).toFixed(0)} ms, bench clients ${((cc.user + cc.system) / 1000).toFixed(0)} ms (both incl. the 0.5 s settle)`);
-  console.log(`  baseline bare ws:    ${baseConnectsPerSec.toFixed(0)} connects/s  → ratio tokhost/baseline ${(connectsPerSec / baseConnectsPerSec).toFixed(2)}`);
+  if (CLIENT === 'lean') console.log(`  received by clients: ${(joinBytes / 1048576).toFixed(1)} MiB in ${joinReads} socket reads while joining`);
+  console.log(`  connect latency:     handshake p50 ${conn.handshake[0].toFixed(1)} / p99 ${conn.handshake[1].toFixed(1)} ms, connect→sessionConnected p50 ${conn.join[0].toFixed(1)} / p99 ${conn.join[1].toFixed(1)} ms`);
+  console.log(`  baseline bare ws:    ${baseConnectsPerSec.toFixed(0)} connects/s  → ratio tokhost/baseline ${(connectsPerSec / baseConnectsPerSec).toFixed(2)}; server CPU ${baseCpuConnect.toFixed(0)} ms; handshake p50 ${baseConn.handshake[0].toFixed(1)} / p99 ${baseConn.handshake[1].toFixed(1)} ms, first answer p50 ${baseConn.join[0].toFixed(1)} / p99 ${baseConn.join[1].toFixed(1)} ms`);
   console.log(`  REST signal:         delivered ${sorted.length}/${N}; p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (REST call returned after ${restMs.toFixed(1)} ms)`);
   console.log(`  baseline broadcast:  delivered ${baseSorted.length}/${N}; p50 ${bp50.toFixed(1)} ms, p99 ${bp99.toFixed(1)} ms → p99 ratio ${(p99 / bp99).toFixed(2)}`);
   console.log(`  server memory:       before ${mb(memBefore.rss)} MB RSS / ${mb(memBefore.heap)} MB heap; with ${N} clients ${mb(memJoined.rss)} / ${mb(memJoined.heap)} MB; after they left ${mb(memAfter.rss)} / ${mb(memAfter.heap)} MB`);

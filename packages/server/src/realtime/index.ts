@@ -106,7 +106,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     ...(routing ? { openRoutedMedia: async (sessionId: string) => RoutedSessionMedia.open(await router(), sessionId) } : {}),
     iceServersFor: (connectionId) => iceServersFor(iceConfig, connectionId),
     reconnectGraceMs: num('reconnectGraceMs', 20_000),
-    replayBufferMax: 2000,
+    replayBufferMax: 10_000,
     logger,
     onEvent(apiKey, event) {
       // Looked up per event so a URL set with the CLI applies at once; delivery is queued.
@@ -151,7 +151,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     alive.set(ws, true);
     ws.on('pong', () => alive.set(ws, true));
     const socket: ClientSocket = {
-      send: (text) => ws.send(text),
+      send: (data) => ws.send(data, { binary: false }),
       close: (code, reason) => ws.close(code, reason.slice(0, 120)),
       get isOpen() {
         return ws.readyState === ws.OPEN;

@@ -19,15 +19,15 @@ import type {
 import type { RoutedSessionMedia } from '../media/routed-session.js';
 import type { SubscriberMediaEvent } from '../media/types.js';
 import type { LiveSessions } from '../services/live.js';
+import { SessionLog } from './session-log.js';
+import type { LogReader } from './session-log.js';
 import { LiveError } from '../services/live.js';
 
-const STORM_FRAMES = 256;
-const STORM_FLUSH_MS = 25;
-const STORM_SPAN_MS = 200;
 
 /** What a connection needs from its transport (a WebSocket in production). */
 export interface ClientSocket {
-  send(text: string): void;
+  /** Send one text frame (a Buffer holds UTF-8 text: the same bytes may go to many sockets). */
+  send(text: string | Buffer): void;
   close(code: number, reason: string): void;
   readonly isOpen: boolean;
 }
@@ -37,8 +37,10 @@ export interface RoomsOptions {
   iceServersFor(connectionId: string): RtIceServer[];
   /** How long a connection whose socket dropped is kept for a resume, ms. */
   reconnectGraceMs: number;
-  /** Most unacknowledged messages kept per connection for replay. */
+  /** Most messages a session keeps for replay to connections whose socket dropped. */
   replayBufferMax: number;
+  /** Most bytes of messages a session keeps for replay (default 32 MiB). */
+  replayBufferMaxBytes?: number;
   /** Session-monitoring events (delivered asynchronously by the caller). */
   onEvent(apiKey: string, event: SessionMonitoringEvent): void;
   logger: { debug(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
@@ -61,26 +63,20 @@ const fail = (code: RtError['code'], message: string): never => {
 };
 
 /** One client connection: survives socket drops for the grace period. */
-export class Connection {
+export class Connection implements LogReader {
   readonly rt: RtConnection;
   readonly resumeKey = randomBytes(18).toString('base64url');
   socket: ClientSocket | null = null;
-  /** Last sequence number sent. */
-  seq = 0;
-  /**
-   * Sent but not yet acknowledged, for replay. Sequence numbers are consecutive, so `buffer[i]`
-   * is message `replayFloor + i` (no per-message tuple: a join wave buffers n² messages).
-   */
-  private buffer: string[] = [];
-  /** Seq of `buffer[0]`: the lowest one that can still be replayed. */
-  private replayFloor = 1;
+  // Read position in the session's log (see SessionLog); set by `attach`.
+  cursor = 0;
+  joinIndex = 0;
+  ackedSeq = 0;
+  custom = false;
   lastRequestId = 0;
   /** Requests of a routed session run one after another (some wait for the media router). */
   chain: Promise<void> = Promise.resolve();
   /** The client accepts array frames (see `ConnectRequest.batch`). */
   batch = false;
-  /** Messages of this event-loop turn not yet written (batch mode). */
-  private outbox: string[] = [];
   graceTimer: NodeJS.Timeout | null = null;
   destroyed = false;
   readonly streams = new Set<string>();
@@ -91,8 +87,6 @@ export class Connection {
     readonly room: Room,
     readonly role: Role,
     readonly token: VerifiedToken,
-    private readonly replayBufferMax: number,
-    private readonly scheduleFlush: (c: Connection) => void,
   ) {
     this.rt = { connectionId: randomUUID(), creationTime: Date.now(), data: token.connectionData };
     this.rtJson = JSON.stringify(this.rt);
@@ -105,54 +99,18 @@ export class Connection {
     return this.rt.connectionId;
   }
 
-  /** Send a message pre-serialised without `seq` (`body` is JSON text of an object). */
-  sendRaw(body: string): void {
-    const seq = ++this.seq;
-    // Splice the seq in rather than re-serialising: broadcasts serialise once for all receivers.
-    const text = body.length > 2 ? `{"seq":${seq},${body.slice(1)}` : `{"seq":${seq}}`;
-    this.buffer.push(text);
-    if (this.buffer.length > this.replayBufferMax) {
-      this.buffer.shift();
-      this.replayFloor++;
-    }
-    if (!this.socket?.isOpen) return;
-    if (!this.batch) {
-      this.socket.send(text);
-      return;
-    }
-    this.outbox.push(text);
-    if (this.outbox.length === 1) this.scheduleFlush(this);
-  }
-
-  /** Write what the current turn queued, as one frame. */
-  flush(): void {
-    if (this.outbox.length === 0) return;
-    const out = this.outbox;
-    this.outbox = [];
-    if (this.socket?.isOpen) this.socket.send(out.length === 1 ? out[0]! : `[${out.join(',')}]`);
-  }
-
-  /** Forget queued frames (the socket changed; the replay buffer still holds them). */
-  dropOutbox(): void {
-    this.outbox = [];
-  }
-
+  /** Send a message to this connection only (sequenced in the session's log). */
   send(msg: UnsequencedServerMessage): void {
-    this.sendRaw(JSON.stringify(msg));
+    this.room.log.append(JSON.stringify(msg), this);
+  }
+
+  /** Write what is queued for this connection now. */
+  flush(): void {
+    this.room.log.flushReader(this);
   }
 
   ack(seq: number): void {
-    const n = Math.min(Math.floor(seq) - this.replayFloor + 1, this.buffer.length);
-    if (n > 0) {
-      this.buffer.splice(0, n);
-      this.replayFloor += n;
-    }
-  }
-
-  /** Messages after `lastSeq`, or `null` when some of them are no longer buffered. */
-  replayAfter(lastSeq: number): string[] | null {
-    if (!Number.isInteger(lastSeq) || lastSeq > this.seq || lastSeq + 1 < this.replayFloor) return null;
-    return this.buffer.slice(lastSeq + 1 - this.replayFloor);
+    this.room.log.ack(this, seq);
   }
 }
 
@@ -177,23 +135,45 @@ export class Room {
   forceMute: { active: boolean; excluded: Set<string> } = { active: false, excluded: new Set() };
   /** Routed sessions with a media router: the router room, opened on first use. */
   media: Promise<RoutedSessionMedia> | null = null;
+  /** Every message of the session, sequenced; each connection reads it through its cursor. */
+  readonly log: SessionLog;
+  /** The connections as JSON array items, joined with commas (the join snapshot); null: stale. */
+  private connectionsJson: string | null = '';
 
   constructor(
     readonly sessionId: string,
     readonly apiKey: string,
     readonly mediaMode: MediaMode,
-  ) {}
+    replay: { maxEntries: number; maxBytes: number },
+  ) {
+    this.log = new SessionLog({ readers: () => this.connections.values(), size: () => this.connections.size, ...replay });
+  }
 
-  /** Send to every connection (but `except`); serialised once. */
-  broadcast(msg: UnsequencedServerMessage, except?: Connection): number {
-    const body = JSON.stringify(msg);
-    let n = 0;
-    for (const c of this.connections.values()) {
-      if (c === except) continue;
-      c.sendRaw(body);
-      n++;
-    }
+  /** Send to every connection (but `except`); serialised once. `presence` may be batched. */
+  broadcast(msg: UnsequencedServerMessage, except?: Connection, presence = false): number {
+    const n = this.connections.size - (except && this.connections.has(except.id) ? 1 : 0);
+    this.log.append(JSON.stringify(msg), null, except ?? null, presence);
     return n;
+  }
+
+  /** The `connections` of a join snapshot: every connection's JSON, comma-separated. */
+  snapshotConnections(): string {
+    if (this.connectionsJson === null) {
+      const parts: string[] = [];
+      for (const c of this.connections.values()) parts.push(c.rtJson);
+      this.connectionsJson = parts.join(',');
+    }
+    return this.connectionsJson;
+  }
+
+  addConnection(conn: Connection): void {
+    this.connections.set(conn.id, conn);
+    // Appending keeps a join wave linear (a rope, flattened once per send).
+    if (this.connectionsJson !== null) this.connectionsJson = this.connectionsJson === '' ? conn.rtJson : `${this.connectionsJson},${conn.rtJson}`;
+  }
+
+  removeConnection(conn: Connection): void {
+    if (this.connections.delete(conn.id)) this.connectionsJson = null;
   }
 }
 
@@ -204,34 +184,6 @@ export class Room {
  */
 export class Rooms {
   readonly rooms = new Map<string, Room>();
-  private readonly dirty = new Set<Connection>();
-  private flushScheduled = false;
-  /** Times of recent large flushes: several within a short span mean a storm (e.g. a join wave). */
-  private largeFlushes: number[] = [];
-  private readonly scheduleFlush = (c: Connection) => {
-    this.dirty.add(c);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    const run = () => {
-      this.flushScheduled = false;
-      const list = [...this.dirty];
-      this.dirty.clear();
-      if (list.length >= STORM_FRAMES) {
-        const now = Date.now();
-        this.largeFlushes = this.largeFlushes.filter((t) => now - t < STORM_SPAN_MS);
-        this.largeFlushes.push(now);
-      }
-      for (const conn of list) conn.flush();
-    };
-    // Normally flush at the end of this turn. During a storm (joins fan connectionCreated out
-    // to everyone: n² messages), wait a little so each socket gets one frame for many events
-    // instead of one write per event; a lone broadcast (a signal) still goes out at once.
-    const now = Date.now();
-    const storm = this.largeFlushes.filter((t) => now - t < STORM_SPAN_MS).length >= 3;
-    if (storm) setTimeout(run, STORM_FLUSH_MS);
-    else setImmediate(run);
-  };
-
   constructor(private readonly options: RoomsOptions) {}
 
   private room(sessionId: string): Room | undefined {
@@ -242,7 +194,7 @@ export class Rooms {
   join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch = false): Connection {
     let room = this.rooms.get(token.sessionId);
     if (!room) {
-      room = new Room(token.sessionId, token.apiKey, mediaMode);
+      room = new Room(token.sessionId, token.apiKey, mediaMode, { maxEntries: this.options.replayBufferMax, maxBytes: this.options.replayBufferMaxBytes ?? 32 * 1024 * 1024 });
       if (mediaMode === 'routed' && this.options.openRoutedMedia) {
         room.media = this.options.openRoutedMedia(room.sessionId);
         room.media.catch((err: Error) => this.options.logger.warn({ err: err.message, sessionId: room!.sessionId }, 'media router room failed'));
@@ -250,7 +202,8 @@ export class Rooms {
       this.rooms.set(token.sessionId, room);
       this.emit(room, { event: 'sessionCreated' });
     }
-    const conn = new Connection(room, token.role, token, this.options.replayBufferMax, this.scheduleFlush);
+    const conn = new Connection(room, token.role, token);
+    room.log.attach(conn);
     conn.socket = socket;
     conn.batch = batch;
     const hello: Omit<UnsequencedServerMessage & { type: 'sessionConnected' }, 'connections'> = {
@@ -268,11 +221,9 @@ export class Rooms {
       forceMuteActive: room.forceMute.active,
     };
     const head = JSON.stringify(hello);
-    const parts: string[] = [];
-    for (const c of room.connections.values()) parts.push(c.rtJson);
-    conn.sendRaw(`${head.slice(0, -1)},"connections":[${parts.join(',')}]}`);
-    room.broadcast({ type: 'connectionCreated', connection: conn.rt });
-    room.connections.set(conn.id, conn);
+    room.log.sendFirst(conn, `${head.slice(0, -1)},"connections":[${room.snapshotConnections()}]}`);
+    room.broadcast({ type: 'connectionCreated', connection: conn.rt }, conn, true);
+    room.addConnection(conn);
     this.emit(room, { event: 'connectionCreated', connection: webhookConnection(conn) });
     return conn;
   }
@@ -284,12 +235,11 @@ export class Rooms {
   resume(sessionId: string, connectionId: string, resumeKey: string, lastSeq: number, socket: ClientSocket, batch = false): { conn: Connection; replay: string[] } | RtError {
     const conn = this.room(sessionId)?.connections.get(connectionId);
     if (!conn || conn.destroyed || !sameSecret(conn.resumeKey, resumeKey)) return rtError('ERR_RT_RESUME_FAILED', 'the connection is no longer in the session');
-    const replay = conn.replayAfter(lastSeq);
+    const replay = conn.room.log.replay(conn, lastSeq);
     if (!replay) return rtError('ERR_RT_RESUME_FAILED', 'messages since the last one received are no longer available');
     if (conn.graceTimer) clearTimeout(conn.graceTimer);
     conn.graceTimer = null;
     const old = conn.socket;
-    conn.dropOutbox();
     conn.socket = socket;
     conn.batch = batch;
     if (old && old !== socket) old.close(RT_CLOSE.replaced, 'resumed on another socket');
@@ -299,7 +249,6 @@ export class Rooms {
   /** The connection's socket closed without a `disconnect`: keep it for the grace period. */
   socketLost(conn: Connection, socket: ClientSocket): void {
     if (conn.destroyed || conn.socket !== socket) return;
-    conn.dropOutbox();
     conn.socket = null;
     if (conn.graceTimer) clearTimeout(conn.graceTimer);
     conn.graceTimer = setTimeout(() => this.destroyConnection(conn, 'networkDisconnected'), this.options.reconnectGraceMs);
@@ -315,8 +264,8 @@ export class Rooms {
     conn.destroyed = true;
     if (conn.graceTimer) clearTimeout(conn.graceTimer);
     conn.graceTimer = null;
-    room.connections.delete(conn.id);
-    room.broadcast({ type: 'connectionDestroyed', connection: conn.rt, reason });
+    room.removeConnection(conn);
+    room.broadcast({ type: 'connectionDestroyed', connection: conn.rt, reason }, conn, true);
     this.emit(room, { event: 'connectionDestroyed', connection: webhookConnection(conn), reason });
     if (conn.socket) {
       if (reason !== 'networkDisconnected') conn.send({ type: 'disconnected', reason });
@@ -325,6 +274,7 @@ export class Rooms {
       conn.socket = null;
     }
     if (room.connections.size === 0) {
+      room.log.close();
       this.rooms.delete(room.sessionId);
       this.emit(room, { event: 'sessionDestroyed' });
       this.routed(room, (m) => m.close());
@@ -735,6 +685,7 @@ export class Rooms {
         c.destroyed = true;
         c.socket?.close(1001, 'server shutting down');
       }
+      room.log.close();
     }
     this.rooms.clear();
   }
