@@ -12,6 +12,11 @@ import type { OutgoingRequest } from './transport.js';
 export interface SessionOptions {
   /** Tokhost server base URL, e.g. `https://video.example.com`. Default: where the SDK was loaded from. */
   serverUrl?: string;
+  /**
+   * OpenTok.js's option for large sessions: no `connectionCreated` / `connectionDestroyed`
+   * events for other clients (the server then does not send them at all). Default false.
+   */
+  connectionEventsSuppressed?: boolean;
 }
 
 type Callback = (err?: OTError) => void;
@@ -70,7 +75,7 @@ export class Session extends EventEmitter {
     }
     const transport = new Transport(
       realtimeUrl(this.options.serverUrl),
-      { apiKey: this.apiKey, sessionId: this.sessionId, token, sdk: 'tokhost-client/0.1.0' },
+      { apiKey: this.apiKey, sessionId: this.sessionId, token, sdk: 'tokhost-client/0.1.0', ...(this.options.connectionEventsSuppressed === true ? { connectionEventsSuppressed: true } : {}) },
       {
         message: (msg) => {
           // Messages in the same frame as `sessionConnected` wait until it has been handled.

@@ -4,8 +4,9 @@
  * Shape of a conversation:
  * 1. The client opens `ws(s)://<server>/rtc/v1` and sends {@link ConnectRequest} first.
  * 2. The server answers {@link SessionConnectedMessage}, or {@link FatalErrorMessage} and closes.
- * 3. Every later server message carries `seq` (1, 2, 3 … per connection); the client acks them so
- *    the server can replay what a dropped socket lost when the client resumes.
+ * 3. Every later server message carries `seq`, increasing but with gaps (one counter per session:
+ *    messages for other connections take numbers too); the client acks the last one it got so
+ *    the server can replay what a dropped socket lost when the client resumes from it.
  * 4. Client requests carry `id` (increasing per connection); the server answers each with one
  *    {@link ResponseMessage} and ignores ids it already processed (a resumed client re-sends
  *    requests it got no answer for).
@@ -91,6 +92,13 @@ export interface ConnectRequest {
    * coalesces the messages of one event-loop turn into one frame (fewer frames in join storms).
    */
   batch?: boolean;
+  /**
+   * OpenTok's `connectionEventsSuppressed`: this client gets no `connectionCreated` /
+   * `connectionDestroyed` for other clients and an empty `connections` list in
+   * `sessionConnected` (for large sessions, where every join would otherwise reach everyone).
+   * Streams still name their connection.
+   */
+  connectionEventsSuppressed?: boolean;
 }
 
 export interface PublishRequest {

@@ -5,7 +5,9 @@
 // child process (no tokens, no protocol) that accepts the same clients and broadcasts one message.
 //
 // Options: --clients N (default 1000), --concurrency N (connects in flight, default 100),
-// --client lean|ws (load generator: lean raw-TCP WebSocket client, default, or the ws library's).
+// --client lean|ws (load generator: lean raw-TCP WebSocket client, default, or the ws library's),
+// --mode both|suppressed|events (Tokhost runs: clients with connectionEventsSuppressed, clients
+// that get every connection event, or both one after the other on the same server; default both).
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -15,6 +17,14 @@ import { leanConnect, leanStats } from './lean-ws.mjs';
 const require = createRequire(import.meta.url);
 const { WebSocket } = require('ws');
 // Load generator: `lean` (default; raw TCP + minimal framing, see lean-ws.mjs) or `ws` (the ws library's client).
+const arg = (name, d) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : d;
+};
+const N = arg('clients', 1000);
+const CONCURRENCY = arg('concurrency', 100);
+// Which Tokhost runs: both (default), suppressed, events.
+const MODE = process.argv.includes('--mode') ? process.argv[process.argv.indexOf('--mode') + 1] : 'both';
 /** Set once every client joined: from then on frames are checked for the bench signal. */
 let measuring = false;
 const CLIENT = process.argv.includes('--client') ? process.argv[process.argv.indexOf('--client') + 1] : 'lean';
@@ -68,7 +78,7 @@ if (process.argv[2] === '--child') {
 }
 
 function startChild(args) {
-  const child = fork(fileURLToPath(import.meta.url), ['--child', ...args], { execArgv: ['--expose-gc', ...(process.env.BENCH_PROF && args[0] === 'tokhost' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/rtprof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--child', ...args], { execArgv: ['--expose-gc', ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/rtprof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waiters = [];
   child.on('message', (m) => {
     const i = waiters.findIndex((w) => w.key in m);
@@ -152,13 +162,69 @@ async function connectAll(wsUrl, n, concurrency, hello, onMessage) {
 }
 
 
-async function main() {
-  const arg = (name, d) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i > 0 ? Number(process.argv[i + 1]) : d;
+/** One Tokhost run: N clients join a new session, then one REST signal to all. */
+async function runTokhost(srv, ot, url, suppressed) {
+  const sessionId = await new Promise((resolve, reject) => ot.createSession({ mediaMode: 'relayed' }, (err, s) => (err ? reject(err) : resolve(s.sessionId))));
+  const tokens = Array.from({ length: N }, () => ot.generateToken(sessionId, { role: 'publisher' }));
+  const beforeInfo = await srv.ask('mem', 'mem');
+  const cpuClient0 = process.cpuUsage();
+  const bytes0 = leanStats.bytes;
+  const reads0 = leanStats.reads;
+  const lastSeq = new Array(N).fill(0);
+  const acked = new Array(N).fill(0);
+  const arrivals = [];
+  let t0 = 0;
+  const wsUrl = url.replace('http', 'ws') + '/rtc/v1';
+  const conn = await connectAll(
+    wsUrl,
+    N,
+    CONCURRENCY,
+    (ws, i) => ws.send(JSON.stringify({ type: 'connect', version: 1, apiKey: ot.apiKey, sessionId, token: tokens[i], batch: true, ...(suppressed ? { connectionEventsSuppressed: true } : {}) })),
+    (ws, i, m) => {
+      if (m.seq) {
+        lastSeq[i] = m.seq;
+        // Acknowledge like the browser SDK does, so the server can trim its replay log.
+        if (lastSeq[i] - acked[i] >= 32) {
+          ws.send(JSON.stringify({ type: 'ack', seq: lastSeq[i] }));
+          acked[i] = lastSeq[i];
+        }
+      }
+      if (m.type === 'signal' && m.signalType === 'bench') arrivals.push(performance.now() - t0);
+    },
+  );
+  // Let the connectionCreated fan-out settle before measuring the signal.
+  await new Promise((r) => setTimeout(r, 500));
+  conn.sockets.forEach((ws, i) => ws.send(JSON.stringify({ type: 'ack', seq: lastSeq[i] })));
+  const joinedInfo = await srv.ask('mem', 'mem');
+  const cc = process.cpuUsage(cpuClient0);
+  const joinBytes = leanStats.bytes - bytes0;
+  const joinReads = leanStats.reads - reads0;
+  t0 = performance.now();
+  measuring = true;
+  await new Promise((resolve, reject) => ot.signal(sessionId, null, { type: 'bench', data: 'hello everyone' }, (err) => (err ? reject(err) : resolve())));
+  const restMs = performance.now() - t0;
+  const deadline = Date.now() + 10_000;
+  while (arrivals.length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  measuring = false;
+  const sorted = arrivals.sort((x, y) => x - y);
+  conn.sockets.forEach((ws) => ws.close());
+  await new Promise((r) => setTimeout(r, 500));
+  const memAfter = (await srv.ask('mem', 'mem')).mem;
+  return {
+    conn,
+    sorted,
+    restMs,
+    joinBytes,
+    joinReads,
+    serverCpuMs: joinedInfo.cpuMs - beforeInfo.cpuMs,
+    clientCpuMs: (cc.user + cc.system) / 1000,
+    memBefore: beforeInfo.mem,
+    memJoined: joinedInfo.mem,
+    memAfter,
   };
-  const N = arg('clients', 1000);
-  const CONCURRENCY = arg('concurrency', 100);
+}
+
+async function main() {
   const OpenTok = require('opentok');
   const apiKey = '7' + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
@@ -191,74 +257,32 @@ async function main() {
   const srv = startChild(['tokhost', apiKey, apiSecret]);
   const { url } = await srv.ready;
   const ot = new OpenTok(apiKey, apiSecret, url);
-  const sessionId = await new Promise((resolve, reject) => ot.createSession({ mediaMode: 'relayed' }, (err, s) => (err ? reject(err) : resolve(s.sessionId))));
-  const tokens = Array.from({ length: N }, () => ot.generateToken(sessionId, { role: 'publisher' }));
-  const beforeInfo = await srv.ask('mem', 'mem');
-  const memBefore = beforeInfo.mem;
-  const cpuClient0 = process.cpuUsage();
-  const bytes0 = leanStats.bytes;
-  const reads0 = leanStats.reads;
-
-  const lastSeq = new Array(N).fill(0);
-  const acked = new Array(N).fill(0);
-  const arrivals = [];
-  let t0 = 0;
-  const wsUrl = url.replace('http', 'ws') + '/rtc/v1';
-  const conn = await connectAll(
-    wsUrl,
-    N,
-    CONCURRENCY,
-    (ws, i) => ws.send(JSON.stringify({ type: 'connect', version: 1, apiKey, sessionId, token: tokens[i], batch: true })),
-    (ws, i, m) => {
-      if (m.seq) {
-        lastSeq[i] = m.seq;
-        // Acknowledge like the browser SDK does, so the server can trim its replay buffers.
-        if (lastSeq[i] - acked[i] >= 32) {
-          ws.send(JSON.stringify({ type: 'ack', seq: lastSeq[i] }));
-          acked[i] = lastSeq[i];
-        }
-      }
-      if (m.type === 'signal' && m.signalType === 'bench') arrivals.push(performance.now() - t0);
-    },
-  );
-  // Let the connectionCreated fan-out settle before measuring the signal.
-  await new Promise((r) => setTimeout(r, 500));
-  conn.sockets.forEach((ws, i) => ws.send(JSON.stringify({ type: 'ack', seq: lastSeq[i] })));
-  const joinedInfo = await srv.ask('mem', 'mem');
-  const joinBytes = leanStats.bytes - bytes0;
-  const joinReads = leanStats.reads - reads0;
-  const memJoined = joinedInfo.mem;
-
-  t0 = performance.now();
-  measuring = true;
-  await new Promise((resolve, reject) => ot.signal(sessionId, null, { type: 'bench', data: 'hello everyone' }, (err) => (err ? reject(err) : resolve())));
-  const restMs = performance.now() - t0;
-  const deadline = Date.now() + 10_000;
-  while (arrivals.length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  const sorted = arrivals.sort((x, y) => x - y);
-
-  conn.sockets.forEach((ws) => ws.close());
-  await new Promise((r) => setTimeout(r, 500));
-  const memAfter = (await srv.ask('mem', 'mem')).mem;
-  srv.child.send('close');
-
-  const connectsPerSec = N / conn.seconds;
   const baseConnectsPerSec = N / baseConn.seconds;
-  const p50 = percentile(sorted, 50);
-  const p99 = percentile(sorted, 99);
   const bp50 = percentile(baseSorted, 50);
   const bp99 = percentile(baseSorted, 99);
-  console.log(`realtime bench: ${N} clients, ${CONCURRENCY} connecting at a time, one relayed session (${CLIENT} client)`);
-  console.log(`  connects:            ${connectsPerSec.toFixed(0)} connects/s (${conn.seconds.toFixed(2)} s for ${N}; each join fans connectionCreated out to everyone)`);
-  const cc = process.cpuUsage(cpuClient0);
-  console.log(`  CPU during connects: server ${(joinedInfo.cpuMs - beforeInfo.cpuMs).toFixed(0)} ms, bench clients ${((cc.user + cc.system) / 1000).toFixed(0)} ms (both incl. the 0.5 s settle)`);
-  if (CLIENT === 'lean') console.log(`  received by clients: ${(joinBytes / 1048576).toFixed(1)} MiB in ${joinReads} socket reads while joining`);
-  console.log(`  connect latency:     handshake p50 ${conn.handshake[0].toFixed(1)} / p99 ${conn.handshake[1].toFixed(1)} ms, connect→sessionConnected p50 ${conn.join[0].toFixed(1)} / p99 ${conn.join[1].toFixed(1)} ms`);
-  console.log(`  baseline bare ws:    ${baseConnectsPerSec.toFixed(0)} connects/s  → ratio tokhost/baseline ${(connectsPerSec / baseConnectsPerSec).toFixed(2)}; server CPU ${baseCpuConnect.toFixed(0)} ms; handshake p50 ${baseConn.handshake[0].toFixed(1)} / p99 ${baseConn.handshake[1].toFixed(1)} ms, first answer p50 ${baseConn.join[0].toFixed(1)} / p99 ${baseConn.join[1].toFixed(1)} ms`);
-  console.log(`  REST signal:         delivered ${sorted.length}/${N}; p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (REST call returned after ${restMs.toFixed(1)} ms)`);
-  console.log(`  baseline broadcast:  delivered ${baseSorted.length}/${N}; p50 ${bp50.toFixed(1)} ms, p99 ${bp99.toFixed(1)} ms → p99 ratio ${(p99 / bp99).toFixed(2)}`);
-  console.log(`  server memory:       before ${mb(memBefore.rss)} MB RSS / ${mb(memBefore.heap)} MB heap; with ${N} clients ${mb(memJoined.rss)} / ${mb(memJoined.heap)} MB; after they left ${mb(memAfter.rss)} / ${mb(memAfter.heap)} MB`);
-  const ok = sorted.length === N && p99 < 100 && connectsPerSec >= 1000;
-  console.log(`  targets (all delivered, p99 < 100 ms, ≥ 1000 connects/s): ${ok ? 'met' : 'NOT met'}`);
+  console.log(`realtime bench: ${N} clients, ${CONCURRENCY} connecting at a time, one relayed session per run (${CLIENT} client)`);
+  console.log(`  baseline bare ws:    ${baseConnectsPerSec.toFixed(0)} connects/s; server CPU ${baseCpuConnect.toFixed(0)} ms; handshake p50 ${baseConn.handshake[0].toFixed(1)} / p99 ${baseConn.handshake[1].toFixed(1)} ms, first answer p50 ${baseConn.join[0].toFixed(1)} / p99 ${baseConn.join[1].toFixed(1)} ms`);
+  console.log(`  baseline broadcast:  delivered ${baseSorted.length}/${N}; p50 ${bp50.toFixed(1)} ms, p99 ${bp99.toFixed(1)} ms`);
+  const modes = MODE === 'both' ? ['suppressed', 'events'] : [MODE];
+  const verdicts = [];
+  for (const mode of modes) {
+    const r = await runTokhost(srv, ot, url, mode === 'suppressed');
+    const connectsPerSec = N / r.conn.seconds;
+    const p50 = percentile(r.sorted, 50);
+    const p99 = percentile(r.sorted, 99);
+    console.log(mode === 'suppressed'
+      ? `  Tokhost, clients with connectionEventsSuppressed (OpenTok's option for large sessions: no connectionCreated/Destroyed fan-out):`
+      : `  Tokhost, default (every join's connectionCreated reaches every client: n² messages, in batched frames):`);
+    console.log(`    connects:            ${connectsPerSec.toFixed(0)} connects/s (${r.conn.seconds.toFixed(2)} s for ${N}) → ratio to bare ws ${(connectsPerSec / baseConnectsPerSec).toFixed(2)}`);
+    console.log(`    CPU during connects: server ${r.serverCpuMs.toFixed(0)} ms, bench clients ${r.clientCpuMs.toFixed(0)} ms (both incl. the 0.5 s settle)`);
+    if (CLIENT === 'lean') console.log(`    received by clients: ${(r.joinBytes / 1048576).toFixed(1)} MiB in ${r.joinReads} socket reads while joining`);
+    console.log(`    connect latency:     handshake p50 ${r.conn.handshake[0].toFixed(1)} / p99 ${r.conn.handshake[1].toFixed(1)} ms, connect→sessionConnected p50 ${r.conn.join[0].toFixed(1)} / p99 ${r.conn.join[1].toFixed(1)} ms`);
+    console.log(`    REST signal:         delivered ${r.sorted.length}/${N}; p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (REST call returned after ${r.restMs.toFixed(1)} ms) → p99 ratio to bare broadcast ${(p99 / bp99).toFixed(2)}`);
+    console.log(`    server memory:       before ${mb(r.memBefore.rss)} MB RSS / ${mb(r.memBefore.heap)} MB heap; with ${N} clients ${mb(r.memJoined.rss)} / ${mb(r.memJoined.heap)} MB; after they left ${mb(r.memAfter.rss)} / ${mb(r.memAfter.heap)} MB`);
+    const ok = r.sorted.length === N && p99 < 100 && connectsPerSec >= 1000;
+    verdicts.push(`${mode}: ${ok ? 'met' : 'NOT met'}`);
+  }
+  srv.child.send('close');
+  console.log(`  targets (all delivered, p99 < 100 ms, ≥ 1000 connects/s): ${verdicts.join('; ')}`);
   process.exit(0);
 }

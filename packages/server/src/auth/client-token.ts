@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { base64Decode, decodeSessionId, LIMITS, ROLES, utf8Decode } from '@tokhost/protocol';
+import { decodeSessionId, LIMITS, ROLES } from '@tokhost/protocol';
 import type { Role, RtErrorCode, VerifiedToken } from '@tokhost/protocol';
 
 /** Error codes of client-token verification (a subset of the realtime codes). */
@@ -64,7 +64,7 @@ function verifyJwt(token: string, lookupProject: ProjectLookup): VerifiedToken {
   if (!project) throw new ClientTokenError('ERR_RT_TOKEN_PROJECT', `token API key ${apiKey} is not a project of this server`);
   const expected = createHmac('sha256', project.apiSecret).update(`${h}.${p}`).digest();
   const given = base64Decode(s);
-  if (!given || given.length !== expected.length || !timingSafeEqual(Buffer.from(given), expected)) {
+  if (!given || given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new ClientTokenError('ERR_RT_TOKEN_SIGNATURE', 'token signature does not match the project secret');
   }
   if (claims['scope'] !== 'session.connect') throw new ClientTokenError('ERR_RT_TOKEN_SCOPE', 'token claim "scope" must be "session.connect"');
@@ -103,7 +103,7 @@ function verifyT1(token: string, lookupProject: ProjectLookup): VerifiedToken {
     throw new ClientTokenError('ERR_RT_TOKEN_SIGNATURE', 'token signature does not match the project secret');
   }
   // Decoded only after the signature check, as UTF-8 (connection data may hold any text).
-  const data = parseForm(utf8Decode(Buffer.from(dataString, 'latin1')));
+  const data = parseForm(Buffer.from(dataString, 'latin1').toString('utf8'));
   const sessionId = data.get('session_id');
   if (!sessionId) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'T1 token field "session_id" is missing');
   const scope = data.get('scope');
@@ -126,7 +126,7 @@ function parseJsonSegment(segment: string, what: string): Record<string, unknown
   const bytes = base64Decode(segment);
   if (!bytes) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', `token ${what} is not base64url`);
   try {
-    const value: unknown = JSON.parse(utf8Decode(bytes));
+    const value: unknown = JSON.parse(bytes.toString('utf8'));
     if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
   } catch (cause) {
     throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', `token ${what} is not JSON`, { cause });
@@ -182,4 +182,16 @@ function parseClassList(value: unknown): string[] {
   if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string' && v !== '');
   if (typeof value !== 'string') return [];
   return value.split(/\s+/).filter((c) => c !== '');
+}
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/**
+ * Strict base64 / base64url decode (either alphabet, padding optional): null on any other
+ * character. Node's decoder is native (a join storm verifies a token per connect) but skips
+ * bad characters silently, hence the check first.
+ */
+function base64Decode(text: string): Buffer | null {
+  if (!BASE64.test(text) || text.replace(/=+$/, '').length % 4 === 1) return null;
+  return Buffer.from(text, 'base64');
 }

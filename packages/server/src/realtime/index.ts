@@ -227,7 +227,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       for (const text of resumed.replay) socket.send(text);
       return resumed.conn;
     }
-    return rooms.join(token, session.mediaMode, socket, req.batch === true);
+    return rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true);
   };
 
   wss.on('connection', onSocket);

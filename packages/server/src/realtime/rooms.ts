@@ -72,6 +72,8 @@ export class Connection implements LogReader {
   joinIndex = 0;
   ackedSeq = 0;
   custom = false;
+  /** The client asked not to get connection events (`connectionEventsSuppressed`). */
+  presenceOff = false;
   lastRequestId = 0;
   /** Requests of a routed session run one after another (some wait for the media router). */
   chain: Promise<void> = Promise.resolve();
@@ -191,7 +193,7 @@ export class Rooms {
   }
 
   /** Add a new connection with its token (already verified and matched to the session). */
-  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch = false): Connection {
+  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch = false, connectionEventsSuppressed = false): Connection {
     let room = this.rooms.get(token.sessionId);
     if (!room) {
       room = new Room(token.sessionId, token.apiKey, mediaMode, { maxEntries: this.options.replayBufferMax, maxBytes: this.options.replayBufferMaxBytes ?? 32 * 1024 * 1024 });
@@ -206,6 +208,7 @@ export class Rooms {
     room.log.attach(conn);
     conn.socket = socket;
     conn.batch = batch;
+    conn.presenceOff = connectionEventsSuppressed;
     const hello: Omit<UnsequencedServerMessage & { type: 'sessionConnected' }, 'connections'> = {
       type: 'sessionConnected',
       version: 1,
@@ -221,7 +224,8 @@ export class Rooms {
       forceMuteActive: room.forceMute.active,
     };
     const head = JSON.stringify(hello);
-    room.log.sendFirst(conn, `${head.slice(0, -1)},"connections":[${room.snapshotConnections()}]}`);
+    // With connection events suppressed (large sessions) the client gets no list of the others.
+    room.log.sendFirst(conn, `${head.slice(0, -1)},"connections":[${conn.presenceOff ? '' : room.snapshotConnections()}]}`);
     room.broadcast({ type: 'connectionCreated', connection: conn.rt }, conn, true);
     room.addConnection(conn);
     this.emit(room, { event: 'connectionCreated', connection: webhookConnection(conn) });

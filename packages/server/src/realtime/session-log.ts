@@ -34,6 +34,8 @@ export interface LogReader {
   ackedSeq: number;
   /** An entry after `cursor` is addressed to or excludes this reader (its frame is its own). */
   custom: boolean;
+  /** The client suppressed connection events: presence entries are not for it. */
+  presenceOff: boolean;
 }
 
 interface Entry {
@@ -44,6 +46,8 @@ interface Entry {
   to: LogReader | null;
   /** For everyone but this reader. */
   except: LogReader | null;
+  /** `connectionCreated` / `connectionDestroyed` (skipped for readers with `presenceOff`). */
+  presence: boolean;
   /** UTF-8 of `text`, made once when sent to many readers one message per frame. */
   bytes?: Buffer;
 }
@@ -124,7 +128,7 @@ export class SessionLog {
     if (this.closed) return 0;
     const seq = ++this.seq;
     const text = body.length > 2 ? `{"seq":${seq},${body.slice(1)}` : `{"seq":${seq}}`;
-    this.entries.push({ seq, text, to, except });
+    this.entries.push({ seq, text, to, except, presence });
     this.bytes += text.length;
     if (to) {
       to.custom = true;
@@ -162,7 +166,7 @@ export class SessionLog {
   }
 
   /** Send `r` what it has not been sent yet (no-op without an open socket). */
-  flushReader(r: LogReader, shared?: Map<number, Buffer | null>): void {
+  flushReader(r: LogReader, shared?: SharedFrames): void {
     const socket = r.socket;
     if (!socket?.isOpen) return;
     const end = this.end;
@@ -186,11 +190,12 @@ export class SessionLog {
       return;
     }
     // Readers at the same cursor with nothing of their own get the same bytes.
-    let frame = shared?.get(from);
+    const cache = shared?.[r.presenceOff ? 1 : 0];
+    let frame = cache?.get(from);
     if (frame === undefined) {
-      const text = this.frame(from, null);
+      const text = this.frame(from, null, r.presenceOff);
       frame = text === null ? null : Buffer.from(text);
-      shared?.set(from, frame);
+      cache?.set(from, frame);
     }
     if (frame !== null) socket.send(frame);
   }
@@ -201,7 +206,7 @@ export class SessionLog {
     this.everyoneNow = false;
     this.urgent.clear();
     this.lastFullFlush = performance.now();
-    const shared = new Map<number, Buffer | null>();
+    const shared: SharedFrames = [new Map(), new Map()];
     let minAck = Infinity;
     let minCursor = this.end;
     for (const r of this.options.readers()) {
@@ -232,11 +237,12 @@ export class SessionLog {
     return this.entries.length;
   }
 
-  private frame(from: number, r: LogReader | null): string | null {
+  /** The frame from `from` for `r`, or the shared one (`r` null) for readers with nothing of their own. */
+  private frame(from: number, r: LogReader | null, presenceOff = false): string | null {
     const texts: string[] = [];
     for (let i = from - this.base; i < this.entries.length; i++) {
       const e = this.entries[i]!;
-      if (r === null ? e.to === null : visible(r, e)) texts.push(e.text);
+      if (r === null ? e.to === null && !(presenceOff && e.presence) : visible(r, e)) texts.push(e.text);
     }
     if (texts.length === 0) return null;
     return texts.length === 1 ? texts[0]! : `[${texts.join(',')}]`;
@@ -298,5 +304,8 @@ export class SessionLog {
 }
 
 function visible(r: LogReader, e: Entry): boolean {
-  return (e.to === null || e.to === r) && e.except !== r;
+  return (e.to === null || e.to === r) && e.except !== r && !(e.presence && r.presenceOff);
 }
+
+/** Shared frames of one flush by cursor: [readers with presence, readers without]. */
+type SharedFrames = [Map<number, Buffer | null>, Map<number, Buffer | null>];

@@ -99,23 +99,31 @@ export class TestClient {
   private nextId = 1;
   closed: Promise<{ code: number; reason: string }>;
   lastSeq = 0;
+  /** WebSocket frames received (a batch frame holds several messages). */
+  frames = 0;
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (raw) => {
-      const m = JSON.parse(raw.toString()) as ServerMessage;
-      if ('seq' in m && typeof m.seq === 'number' && m.seq > 0) {
-        if (m.seq <= this.lastSeq) return;
-        this.lastSeq = m.seq;
-      }
-      this.messages.push(m);
-      for (const w of [...this.waiters]) {
-        if (w.pred(m)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(m);
-        }
-      }
+      this.frames++;
+      // A client that connected with `batch: true` may get an array of messages in one frame.
+      const parsed = JSON.parse(raw.toString()) as ServerMessage | ServerMessage[];
+      for (const m of Array.isArray(parsed) ? parsed : [parsed]) this.accept(m);
     });
     this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  private accept(m: ServerMessage): void {
+    if ('seq' in m && typeof m.seq === 'number' && m.seq > 0) {
+      if (m.seq <= this.lastSeq) return;
+      this.lastSeq = m.seq;
+    }
+    this.messages.push(m);
+    for (const w of [...this.waiters]) {
+      if (w.pred(m)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
   }
 
   static async open(wsUrl: string): Promise<TestClient> {

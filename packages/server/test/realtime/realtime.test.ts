@@ -51,6 +51,72 @@ describe('connect', () => {
     expect(await destroyed).toMatchObject({ reason: 'clientDisconnected', connection: { connectionId: b.hello.connection.connectionId } });
   });
 
+  it('connectionEventsSuppressed: that client gets no connection events and no list, others still do', async () => {
+    const sid = h.createSession();
+    const a = await join(sid, { data: 'a' });
+    const { client: quiet, first } = await TestClient.connect(h, sid, h.opentok.generateToken(sid, { data: 'quiet' }), { connectionEventsSuppressed: true });
+    open.push(quiet);
+    expect(first).toMatchObject({ type: 'sessionConnected', connections: [] });
+    const quietId = (first as SessionConnectedMessage).connection.connectionId;
+    // The others learn of the quiet client as usual.
+    expect((await a.c.find<Msg<'connectionCreated'>>((m) => m.type === 'connectionCreated')).connection.connectionId).toBe(quietId);
+    const b = await join(sid, { data: 'b' });
+    expect(b.hello.connections.map((c) => c.connectionId)).toEqual([a.hello.connection.connectionId, quietId]);
+    await b.c.request({ type: 'disconnect' });
+    expect(await a.c.find<Msg<'connectionDestroyed'>>((m) => m.type === 'connectionDestroyed')).toMatchObject({ connection: { connectionId: b.hello.connection.connectionId } });
+    // The quiet client still gets streams (naming their connection) and signals, in order.
+    await a.c.request(publishBody);
+    await a.c.request({ type: 'signal', signalType: 'after', data: 'x' });
+    const sig = await quiet.find<Msg<'signal'>>((m) => m.type === 'signal');
+    expect(sig.signalType).toBe('after');
+    const types = quiet.messages.map((m) => m.type);
+    expect(types).toContain('streamCreated');
+    expect(types.indexOf('streamCreated')).toBeLessThan(types.indexOf('signal'));
+    expect(types).not.toContain('connectionCreated');
+    expect(types).not.toContain('connectionDestroyed');
+  });
+
+  it('a large session: batched presence reaches everyone once, in order, before a later signal', async () => {
+    const sid = h.createSession();
+    const n = 90; // above the size where presence is batched (64)
+    const clients: { c: TestClient; hello: SessionConnectedMessage }[] = [];
+    for (let i = 0; i < n; i++) {
+      const { client, first } = await TestClient.connect(h, sid, h.opentok.generateToken(sid, { data: `p${i}` }), { batch: true });
+      open.push(client);
+      expect(first.type).toBe('sessionConnected');
+      clients.push({ c: client, hello: first as SessionConnectedMessage });
+    }
+    const ids = clients.map((x) => x.hello.connection.connectionId);
+    // Every client knows every other one exactly once: from its join list or a connectionCreated.
+    for (const [i, { c, hello }] of clients.entries()) {
+      const later = ids.slice(i + 1);
+      if (later.length) await c.find((m) => m.type === 'connectionCreated' && m.connection.connectionId === later[later.length - 1], 5000);
+      const created = c.ofType('connectionCreated').map((m) => m.connection.connectionId);
+      expect(created).toEqual(later);
+      expect(hello.connections.map((x) => x.connectionId)).toEqual(ids.slice(0, i));
+    }
+    // Seqs only increase, per client.
+    for (const { c } of clients) {
+      const seqs = c.messages.map((m) => ('seq' in m ? m.seq : 0)).filter((x) => x > 0);
+      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    }
+    // Batching: the first client got far fewer frames than messages.
+    expect(clients[0]!.c.frames).toBeLessThan(clients[0]!.c.messages.length);
+    // A join then a signal from the same sender: the signal comes after the connectionCreated.
+    const last = await TestClient.connect(h, sid, h.opentok.generateToken(sid), { batch: true });
+    open.push(last.client);
+    const lastId = (last.first as SessionConnectedMessage).connection.connectionId;
+    expect((await last.client.request({ type: 'signal', signalType: 'hi', data: 'all' })).ok).toBe(true);
+    await Promise.all(clients.map(({ c }) => c.find((m) => m.type === 'signal' && m.signalType === 'hi')));
+    for (const { c } of clients) {
+      const types = c.messages.map((m) => (m.type === 'connectionCreated' && m.connection.connectionId === lastId ? 'created:last' : m.type));
+      expect(types.indexOf('created:last')).toBeGreaterThanOrEqual(0);
+      expect(types.indexOf('created:last')).toBeLessThan(types.indexOf('signal'));
+    }
+    clients.forEach(({ c }) => c.close());
+    last.client.close();
+  });
+
   it('accepts T1 tokens', async () => {
     const sid = h.createSession();
     const { first, client } = await TestClient.connect(h, sid, h.opentok.generateToken(sid, { role: 'moderator', data: 'x y' }, true));
