@@ -68,7 +68,39 @@ function tooLarge(limit: number, close: boolean): HttpError {
 
 /** The media type of a request, lower-case, without parameters (`''` when absent). */
 export function mediaType(req: IncomingMessage): string {
-  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const header = req.headers['content-type'] ?? '';
+  if (header === 'application/x-www-form-urlencoded' || header === 'application/json') return header;
+  return header.split(';')[0]!.trim().toLowerCase();
+}
+
+/**
+ * `new URLSearchParams(text)` into a map, first value winning. Bodies without `%` (what the SDKs
+ * send for session options) are split here; the rest go through URLSearchParams, whose lenient
+ * percent-decoding (a bad escape stays as it is) this must match.
+ */
+function formFields(text: string, fields: Map<string, string>): void {
+  if (text.includes('%')) {
+    for (const [k, v] of new URLSearchParams(text)) if (!fields.has(k)) fields.set(k, v);
+    return;
+  }
+  const plus = text.includes('+');
+  // URLSearchParams drops one leading '?'.
+  let start = text.startsWith('?') ? 1 : 0;
+  while (start <= text.length) {
+    let end = text.indexOf('&', start);
+    if (end === -1) end = text.length;
+    if (end > start) {
+      const eq = text.indexOf('=', start);
+      let k = eq === -1 || eq > end ? text.slice(start, end) : text.slice(start, eq);
+      let v = eq === -1 || eq > end ? '' : text.slice(eq + 1, end);
+      if (plus) {
+        k = k.replace(/\+/g, ' ');
+        v = v.replace(/\+/g, ' ');
+      }
+      if (!fields.has(k)) fields.set(k, v);
+    }
+    start = end + 1;
+  }
 }
 
 /**
@@ -110,6 +142,6 @@ export function parseFormBody(req: IncomingMessage, raw: Buffer): Map<string, st
   if (type !== '' && type !== 'application/x-www-form-urlencoded' && type !== 'text/plain') {
     throw new HttpError('ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Content-Type', `Expected application/x-www-form-urlencoded, got ${type}`);
   }
-  for (const [k, v] of new URLSearchParams(raw.toString('utf8'))) if (!fields.has(k)) fields.set(k, v);
+  formFields(raw.toString('utf8'), fields);
   return fields;
 }

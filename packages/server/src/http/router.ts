@@ -79,14 +79,14 @@ export function parseTarget(url: string): { segments: string[]; query: URLSearch
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
-  let segments: string[];
-  try {
-    segments = path
-      .split('/')
-      .filter((s) => s !== '')
-      .map((s) => decodeURIComponent(s));
-  } catch (cause) {
-    throw new HttpError('ERR_REQUEST_INVALID', 'Invalid request path', 'The path holds an invalid percent-encoding', { cause });
+  let segments = path.split('/').filter((s) => s !== '');
+  // Most paths hold no escapes; decoding each segment is for the ones that do.
+  if (path.includes('%')) {
+    try {
+      segments = segments.map((s) => decodeURIComponent(s));
+    } catch (cause) {
+      throw new HttpError('ERR_REQUEST_INVALID', 'Invalid request path', 'The path holds an invalid percent-encoding', { cause });
+    }
   }
   if (segments[0] === 'v2' && segments[1] === 'partner') segments[1] = 'project';
   if (segments[0] === 'hl' && segments[1] === 'session' && segments[2] === 'create' && segments.length === 3) segments = ['session', 'create'];
