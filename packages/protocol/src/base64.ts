@@ -12,14 +12,22 @@ for (let i = 0; i < STD.length; i++) DECODE[STD[i]!] = i;
 DECODE['-'] = 62;
 DECODE['_'] = 63;
 
+/** Node's Buffer when present (native decoding), else undefined (browsers). */
+declare const globalThis: { Buffer?: { from(text: string, encoding: 'base64'): Uint8Array } };
+const NodeBuffer = globalThis.Buffer;
+const B64_CHARS = /^[A-Za-z0-9+/_-]*$/;
+
+let encoder: { encode(text: string): Uint8Array } | undefined;
+let decoder: { decode(bytes: Uint8Array): string } | undefined;
+
 /** UTF-8 encode a string to bytes. */
 export function utf8Encode(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
+  return (encoder ??= new TextEncoder()).encode(text);
 }
 
 /** UTF-8 decode bytes (invalid sequences become U+FFFD). */
 export function utf8Decode(bytes: Uint8Array): string {
-  return new TextDecoder().decode(bytes);
+  return (decoder ??= new TextDecoder()).decode(bytes);
 }
 
 /** Standard base64 with padding. */
@@ -53,6 +61,8 @@ export function base64UrlEncode(bytes: Uint8Array): string {
 export function base64Decode(text: string): Uint8Array | null {
   const clean = text.replace(/=+$/, '');
   if (clean.length % 4 === 1) return null;
+  // Native in Node (its decoder takes both alphabets but skips bad characters: checked first).
+  if (NodeBuffer) return B64_CHARS.test(clean) ? NodeBuffer.from(clean, 'base64') : null;
   const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
   let buffer = 0;
   let bits = 0;

@@ -38,13 +38,40 @@ if (process.argv[2] === '--child') {
     const m = process.memoryUsage();
     return { rss: m.rss, heap: m.heapUsed };
   };
+  // BENCH_PROF=dir: CPU profile of each connect phase only (started and stopped over IPC).
+  let profiler = null;
+  const profile = async (m) => {
+    if (!process.env.BENCH_PROF) return;
+    if (m === 'profStart') {
+      const { Session } = await import('node:inspector');
+      profiler = new Session();
+      profiler.connect();
+      profiler.post('Profiler.enable');
+      profiler.post('Profiler.start');
+    } else if (m === 'profStop' && profiler) {
+      const { writeFileSync, mkdirSync } = await import('node:fs');
+      profiler.post('Profiler.stop', (err, { profile: prof }) => {
+        mkdirSync(process.env.BENCH_PROF, { recursive: true });
+        writeFileSync(`${process.env.BENCH_PROF}/${kind}-${Date.now()}.cpuprofile`, JSON.stringify(prof));
+        profiler.disconnect();
+        profiler = null;
+      });
+    }
+  };
+  process.on('message', profile);
   const cpu = () => {
     const u = process.cpuUsage();
+    if (process.env.BENCH_SYS) console.error(`[${kind}] user ${(u.user / 1000).toFixed(0)} ms, sys ${(u.system / 1000).toFixed(0)} ms`);
     return (u.user + u.system) / 1000;
   };
   if (kind === 'tokhost') {
     const { createServer } = await import('@tokhost/server');
-    const server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey: process.argv[4], apiSecret: process.argv[5], logLevel: 'warn' });
+    // The default store (SQLite, as `tokhost serve` runs it), in a throw-away data dir.
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dataDir = mkdtempSync(`${tmpdir()}/tokhost-bench-rt-`);
+    process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+    const server = await createServer({ port: 0, host: '127.0.0.1', dataDir, apiKey: process.argv[4], apiSecret: process.argv[5], logLevel: 'warn' });
     process.send({ url: server.url });
     process.on('message', async (m) => {
       if (m === 'mem') process.send({ mem: memory(), cpuMs: cpu() });
@@ -78,7 +105,7 @@ if (process.argv[2] === '--child') {
 }
 
 function startChild(args) {
-  const child = fork(fileURLToPath(import.meta.url), ['--child', ...args], { execArgv: ['--expose-gc', ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/rtprof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--child', ...args], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waiters = [];
   child.on('message', (m) => {
     const i = waiters.findIndex((w) => w.key in m);
@@ -167,6 +194,7 @@ async function runTokhost(srv, ot, url, suppressed) {
   const sessionId = await new Promise((resolve, reject) => ot.createSession({ mediaMode: 'relayed' }, (err, s) => (err ? reject(err) : resolve(s.sessionId))));
   const tokens = Array.from({ length: N }, () => ot.generateToken(sessionId, { role: 'publisher' }));
   const beforeInfo = await srv.ask('mem', 'mem');
+  srv.child.send('profStart');
   const cpuClient0 = process.cpuUsage();
   const bytes0 = leanStats.bytes;
   const reads0 = leanStats.reads;
@@ -192,11 +220,13 @@ async function runTokhost(srv, ot, url, suppressed) {
       if (m.type === 'signal' && m.signalType === 'bench') arrivals.push(performance.now() - t0);
     },
   );
-  // Let the connectionCreated fan-out settle before measuring the signal.
+  srv.child.send('profStop');
+  // CPU right after the last join (like the baseline's); memory after the fan-out settled.
+  const connectedInfo = await srv.ask('mem', 'mem');
+  const cc = process.cpuUsage(cpuClient0);
   await new Promise((r) => setTimeout(r, 500));
   conn.sockets.forEach((ws, i) => ws.send(JSON.stringify({ type: 'ack', seq: lastSeq[i] })));
   const joinedInfo = await srv.ask('mem', 'mem');
-  const cc = process.cpuUsage(cpuClient0);
   const joinBytes = leanStats.bytes - bytes0;
   const joinReads = leanStats.reads - reads0;
   t0 = performance.now();
@@ -216,7 +246,7 @@ async function runTokhost(srv, ot, url, suppressed) {
     restMs,
     joinBytes,
     joinReads,
-    serverCpuMs: joinedInfo.cpuMs - beforeInfo.cpuMs,
+    serverCpuMs: connectedInfo.cpuMs - beforeInfo.cpuMs,
     clientCpuMs: (cc.user + cc.system) / 1000,
     memBefore: beforeInfo.mem,
     memJoined: joinedInfo.mem,
@@ -234,11 +264,13 @@ async function main() {
   const base = startChild(['bare']);
   const baseUrl = (await base.ready).url.replace('http', 'ws');
   const baseCpu0 = (await base.ask('mem', 'mem')).cpuMs;
+  base.child.send('profStart');
   const baseArrivals = [];
   let baseT0 = 0;
   const baseConn = await connectAll(baseUrl, N, CONCURRENCY, (ws) => ws.send('{"type":"connect"}'), (_ws, _i, m) => {
     if (m.type === 'signal') baseArrivals.push(performance.now() - baseT0);
   });
+  base.child.send('profStop');
   const baseCpuConnect = (await base.ask('mem', 'mem')).cpuMs - baseCpu0;
   baseT0 = performance.now();
   measuring = true;
@@ -274,7 +306,7 @@ async function main() {
       ? `  Tokhost, clients with connectionEventsSuppressed (OpenTok's option for large sessions: no connectionCreated/Destroyed fan-out):`
       : `  Tokhost, default (every join's connectionCreated reaches every client: n² messages, in batched frames):`);
     console.log(`    connects:            ${connectsPerSec.toFixed(0)} connects/s (${r.conn.seconds.toFixed(2)} s for ${N}) → ratio to bare ws ${(connectsPerSec / baseConnectsPerSec).toFixed(2)}`);
-    console.log(`    CPU during connects: server ${r.serverCpuMs.toFixed(0)} ms, bench clients ${r.clientCpuMs.toFixed(0)} ms (both incl. the 0.5 s settle)`);
+    console.log(`    CPU during connects: server ${r.serverCpuMs.toFixed(0)} ms, bench clients ${r.clientCpuMs.toFixed(0)} ms (from the first connect to the last sessionConnected)`);
     if (CLIENT === 'lean') console.log(`    received by clients: ${(r.joinBytes / 1048576).toFixed(1)} MiB in ${r.joinReads} socket reads while joining`);
     console.log(`    connect latency:     handshake p50 ${r.conn.handshake[0].toFixed(1)} / p99 ${r.conn.handshake[1].toFixed(1)} ms, connect→sessionConnected p50 ${r.conn.join[0].toFixed(1)} / p99 ${r.conn.join[1].toFixed(1)} ms`);
     console.log(`    REST signal:         delivered ${r.sorted.length}/${N}; p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (REST call returned after ${r.restMs.toFixed(1)} ms) → p99 ratio to bare broadcast ${(p99 / bp99).toFixed(2)}`);

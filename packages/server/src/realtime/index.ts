@@ -11,7 +11,7 @@ import { createDemo } from '../demo/index.js';
 import { RoutedSessionMedia } from '../media/routed-session.js';
 import type { MediaRouter } from '../media/types.js';
 import type { LiveSessions } from '../services/live.js';
-import type { Store } from '../storage/store.js';
+import type { SessionRecord, Store } from '../storage/store.js';
 import { createWebhookSender } from '../webhooks/index.js';
 import type { WebhookSender } from '../webhooks/index.js';
 import { iceServersFor } from './ice.js';
@@ -205,6 +205,20 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     });
   };
 
+  // Session records never change once created: known ones are kept (bounded) so a join wave
+  // does not query the store per connect. Unknown IDs are not cached (the CLI may create them).
+  const knownSessions = new Map<string, SessionRecord>();
+  const sessionRecord = (sessionId: string): SessionRecord | undefined => {
+    const hit = knownSessions.get(sessionId);
+    if (hit) return hit;
+    const found = store.getSession(sessionId);
+    if (found) {
+      if (knownSessions.size >= 10_000) knownSessions.delete(knownSessions.keys().next().value!);
+      knownSessions.set(sessionId, found);
+    }
+    return found;
+  };
+
   const connect = (req: ConnectRequest, socket: ClientSocket): Connection | RtError => {
     if (req.version !== REALTIME_PROTOCOL_VERSION) return rtError('ERR_RT_VERSION', `protocol version ${String(req.version)} is not supported (server speaks ${REALTIME_PROTOCOL_VERSION})`);
     if (typeof req.sessionId !== 'string' || req.sessionId === '') return rtError('ERR_RT_SESSION_INVALID', 'sessionId is missing');
@@ -217,7 +231,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     }
     if (req.apiKey !== undefined && String(req.apiKey) !== token.apiKey) return rtError('ERR_RT_TOKEN_PROJECT', `the token is for API key ${token.apiKey}, not ${String(req.apiKey)}`);
     if (token.sessionId !== req.sessionId) return rtError('ERR_RT_TOKEN_SESSION', 'the token is for another session');
-    const session = store.getSession(req.sessionId);
+    const session = sessionRecord(req.sessionId);
     if (!session || session.apiKey !== token.apiKey) return rtError('ERR_RT_SESSION_INVALID', `session ${req.sessionId} does not exist`);
     if (req.resume) {
       const r = req.resume;

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { checkSignal, LIMITS, rtError, RT_CLOSE, SIGNAL_TYPE_PATTERN, VIDEO_TYPES } from '@tokhost/protocol';
 import type {
   ClientRequest,
@@ -65,7 +65,8 @@ const fail = (code: RtError['code'], message: string): never => {
 /** One client connection: survives socket drops for the grace period. */
 export class Connection implements LogReader {
   readonly rt: RtConnection;
-  readonly resumeKey = randomBytes(18).toString('base64url');
+  // 122 random bits from the CSPRNG; randomUUID draws from a cached pool (randomBytes per join cost more).
+  readonly resumeKey = randomUUID().replaceAll('-', '');
   socket: ClientSocket | null = null;
   // Read position in the session's log (see SessionLog); set by `attach`.
   cursor = 0;
