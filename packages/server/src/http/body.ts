@@ -20,13 +20,17 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
+    // The listeners stay on the request (it lives no longer than this read): once settled, later
+    // events change nothing, and not removing four listeners per request is measurably cheaper.
+    let settled = false;
     const onData = (chunk: Buffer) => {
+      if (settled) return;
       size += chunk.length;
       if (size > limit) {
         over = true;
         chunks.length = 0;
         if (size > limit * DRAIN_FACTOR) {
-          cleanup();
+          settled = true;
           req.resume();
           reject(tooLarge(limit, true));
         }
@@ -35,23 +39,19 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(chunk);
     };
     const onEnd = () => {
-      cleanup();
+      if (settled) return;
+      settled = true;
       if (over) reject(tooLarge(limit, false));
       else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
     const onError = (err: Error) => {
-      cleanup();
+      if (settled) return;
+      settled = true;
       reject(new HttpError('ERR_REQUEST_BODY_MALFORMED', 'Request body could not be read', err.message, { cause: err }));
     };
     // A client that goes away mid-body may only close the stream; settle the promise anyway.
     const onClose = () => {
       if (!req.complete) onError(new Error('request aborted'));
-    };
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
     };
     req.on('data', onData);
     req.on('end', onEnd);

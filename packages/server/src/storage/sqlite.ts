@@ -178,11 +178,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const groupCommit = options.groupCommit !== false;
   let batchOpen = false;
   let commitScheduled = false;
-  let waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  // Everyone waiting on one group shares one promise (made on the first flush() of the group).
+  let batchDone: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
   const commitBatch = () => {
     commitScheduled = false;
-    const pending = waiters;
-    waiters = [];
+    const done = batchDone;
+    batchDone = null;
     if (batchOpen) {
       batchOpen = false;
       try {
@@ -193,11 +194,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         } catch {
           // The connection is unusable; the callers learn it from the rejection.
         }
-        pending.forEach((w) => w.reject(err));
+        done?.reject(err);
         return;
       }
     }
-    pending.forEach((w) => w.resolve());
+    done?.resolve();
   };
   /** Other writes commit on their own, after whatever the batch holds. */
   const commitPending = () => {
@@ -416,7 +417,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
     flush() {
       if (!batchOpen) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+      if (!batchDone) {
+        let resolve!: () => void;
+        let reject!: (err: unknown) => void;
+        const promise = new Promise<void>((res, rej) => {
+          resolve = res;
+          reject = rej;
+        });
+        batchDone = { promise, resolve, reject };
+      }
+      return batchDone.promise;
     },
     close() {
       if (db.open) commitPending();
