@@ -227,6 +227,7 @@ async function runTokhost(srv, ot, url, suppressed) {
   await new Promise((r) => setTimeout(r, 500));
   conn.sockets.forEach((ws, i) => ws.send(JSON.stringify({ type: 'ack', seq: lastSeq[i] })));
   const joinedInfo = await srv.ask('mem', 'mem');
+  if (process.env.BENCH_PAUSE) await new Promise((r) => setTimeout(r, Number(process.env.BENCH_PAUSE)));
   const joinBytes = leanStats.bytes - bytes0;
   const joinReads = leanStats.reads - reads0;
   t0 = performance.now();

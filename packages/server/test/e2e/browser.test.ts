@@ -32,7 +32,7 @@ interface AppEvent {
 interface App {
   events: AppEvent[];
   signals: { type: string; data: string; from: string | null }[];
-  start(o: { apiKey: string; sessionId: string; token: string; serverUrl?: string; name: string }): Promise<{ connectionId: string; streamId: string }>;
+  start(o: { apiKey: string; sessionId: string; token: string; serverUrl?: string; name: string; publish?: boolean; connectionEventsSuppressed?: boolean }): Promise<{ connectionId: string; streamId: string }>;
   stats(): Promise<Stats | null>;
   signal(s: { type?: string; data?: string; to?: { connectionId: string } }): Promise<{ name: string; code: number; message: string } | null>;
   forceDisconnect(connectionId: string): Promise<{ name: string; code: number } | null>;
@@ -166,6 +166,17 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     );
   });
 
+  it('connectionEventsSuppressed (OpenTok.js option): the page gets streams but no connection events; the others see it join', async () => {
+    const c = await openApp();
+    const idc = await c.evaluate((o) => window.app.start(o), { apiKey, sessionId, token: ot.generateToken(sessionId, { data: 'user=c' }), name: 'Carol', publish: false, connectionEventsSuppressed: true });
+    await until(() => events(a), (e) => e.some((x) => x.type === 'connectionCreated' && x['connectionId'] === idc.connectionId), 5000, 'A sees C join');
+    await until(() => events(c), (e) => e.filter((x) => x.type === 'streamCreated').length >= 2, 5000, 'C gets both streams');
+    expect((await events(c)).filter((x) => x.type === 'connectionCreated' || x.type === 'connectionDestroyed')).toEqual([]);
+    await c.evaluate(() => (window.app as unknown as { session: { disconnect(): void } }).session.disconnect());
+    await until(() => events(a), (e) => e.some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === idc.connectionId), 5000, 'A sees C leave');
+    await c.close();
+  });
+
   it('negative cases: bad tokens refused, subscriber cannot publish, oversized signal refused, non-moderator cannot force-disconnect', async () => {
     const other = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;
     const nowS = Math.floor(Date.now() / 1000);
@@ -224,7 +235,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     expect(ev.findIndex((x) => x.type === 'sessionReconnecting')).toBeLessThan(ev.findIndex((x) => x.type === 'sessionReconnected'));
     expect(ev.find((x) => x.type === 'sessionReconnected')!['connectionId']).toBe(ida.connectionId);
     await until(() => a.evaluate(() => window.app.signals), (s) => s.some((x) => x.data === 'while you were away'), 5000, 'signal sent during the cut');
-    expect((await events(b)).some((x) => x.type === 'connectionDestroyed')).toBe(false);
+    expect((await events(b)).some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === ida.connectionId)).toBe(false);
     await until(() => stats(a), (s) => !!s && s.framesDecoded > f0 + 15, 10_000, 'media after reconnect');
     // The connection still works for requests after the resume.
     expect(await a.evaluate(() => window.app.signal({ type: 'chat', data: 'back' }))).toBeNull();

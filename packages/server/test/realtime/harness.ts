@@ -99,12 +99,9 @@ export class TestClient {
   private nextId = 1;
   closed: Promise<{ code: number; reason: string }>;
   lastSeq = 0;
-  /** WebSocket frames received (a batch frame holds several messages). */
-  frames = 0;
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (raw) => {
-      this.frames++;
       // A client that connected with `batch: true` may get an array of messages in one frame.
       const parsed = JSON.parse(raw.toString()) as ServerMessage | ServerMessage[];
       for (const m of Array.isArray(parsed) ? parsed : [parsed]) this.accept(m);
