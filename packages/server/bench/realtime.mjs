@@ -5,6 +5,7 @@
 // child process (no tokens, no protocol) that accepts the same clients and broadcasts one message.
 //
 // Options: --clients N (default 1000), --concurrency N (connects in flight, default 100),
+// --warmup N (clients of an unmeasured run first, per server and mode; default 1000),
 // --client lean|ws (load generator: lean raw-TCP WebSocket client, default, or the ws library's),
 // --mode both|suppressed|events (Tokhost runs: clients with connectionEventsSuppressed, clients
 // that get every connection event, or both one after the other on the same server; default both).
@@ -23,6 +24,8 @@ const arg = (name, d) => {
 };
 const N = arg('clients', 1000);
 const CONCURRENCY = arg('concurrency', 100);
+// Clients connected (and closed) first, per server and mode, so the measured run is not the JIT's first.
+const WARMUP = arg('warmup', 1000);
 // Which Tokhost runs: both (default), suppressed, events.
 const MODE = process.argv.includes('--mode') ? process.argv[process.argv.indexOf('--mode') + 1] : 'both';
 /** Set once every client joined: from then on frames are checked for the bench signal. */
@@ -105,7 +108,7 @@ if (process.argv[2] === '--child') {
 }
 
 function startChild(args) {
-  const child = fork(fileURLToPath(import.meta.url), ['--child', ...args], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--child', ...args], { execArgv: ['--expose-gc', ...(process.env.BENCH_PERF ? ['--perf-basic-prof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waiters = [];
   child.on('message', (m) => {
     const i = waiters.findIndex((w) => w.key in m);
@@ -189,8 +192,8 @@ async function connectAll(wsUrl, n, concurrency, hello, onMessage) {
 }
 
 
-/** One Tokhost run: N clients join a new session, then one REST signal to all. */
-async function runTokhost(srv, ot, url, suppressed) {
+/** One Tokhost run: `N` clients join a new session, then one REST signal to all. */
+async function runTokhost(srv, ot, url, suppressed, N) {
   const sessionId = await new Promise((resolve, reject) => ot.createSession({ mediaMode: 'relayed' }, (err, s) => (err ? reject(err) : resolve(s.sessionId))));
   const tokens = Array.from({ length: N }, () => ot.generateToken(sessionId, { role: 'publisher' }));
   const beforeInfo = await srv.ask('mem', 'mem');
@@ -227,7 +230,6 @@ async function runTokhost(srv, ot, url, suppressed) {
   await new Promise((r) => setTimeout(r, 500));
   conn.sockets.forEach((ws, i) => ws.send(JSON.stringify({ type: 'ack', seq: lastSeq[i] })));
   const joinedInfo = await srv.ask('mem', 'mem');
-  if (process.env.BENCH_PAUSE) await new Promise((r) => setTimeout(r, Number(process.env.BENCH_PAUSE)));
   const joinBytes = leanStats.bytes - bytes0;
   const joinReads = leanStats.reads - reads0;
   t0 = performance.now();
@@ -264,6 +266,8 @@ async function main() {
   // ---- baseline: bare ws server -------------------------------------------------------------
   const base = startChild(['bare']);
   const baseUrl = (await base.ready).url.replace('http', 'ws');
+  // Warm-up (JIT) with fewer clients, for the baseline as for Tokhost below.
+  if (WARMUP > 0) (await connectAll(baseUrl, WARMUP, CONCURRENCY, (ws) => ws.send('{"type":"connect"}'), () => undefined)).sockets.forEach((ws) => ws.terminate());
   const baseCpu0 = (await base.ask('mem', 'mem')).cpuMs;
   base.child.send('profStart');
   const baseArrivals = [];
@@ -298,8 +302,9 @@ async function main() {
   console.log(`  baseline broadcast:  delivered ${baseSorted.length}/${N}; p50 ${bp50.toFixed(1)} ms, p99 ${bp99.toFixed(1)} ms`);
   const modes = MODE === 'both' ? ['suppressed', 'events'] : [MODE];
   const verdicts = [];
+  for (const mode of modes) if (WARMUP > 0) await runTokhost(srv, ot, url, mode === 'suppressed', WARMUP);
   for (const mode of modes) {
-    const r = await runTokhost(srv, ot, url, mode === 'suppressed');
+    const r = await runTokhost(srv, ot, url, mode === 'suppressed', N);
     const connectsPerSec = N / r.conn.seconds;
     const p50 = percentile(r.sorted, 50);
     const p99 = percentile(r.sorted, 99);
