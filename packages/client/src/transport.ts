@@ -37,6 +37,8 @@ export class Transport {
   private ws: WebSocket | null = null;
   private lastSeq = 0;
   private ackedSeq = 0;
+  /** Messages received since the last ack. */
+  private unacked = 0;
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
   private nextId = 1;
   private pending = new Map<number, Pending>();
@@ -137,13 +139,15 @@ export class Transport {
   }
 
   private scheduleAck(): void {
-    if (this.lastSeq - this.ackedSeq >= 32) return this.flushAck();
+    // Seq numbers are per session (gaps for others' messages), so count messages, not numbers.
+    if (++this.unacked >= 64) return this.flushAck();
     if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAck(), 500);
   }
 
   private flushAck(): void {
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = null;
+    this.unacked = 0;
     if (this.ws?.readyState === WebSocket.OPEN && this.state === 'connected' && this.lastSeq > this.ackedSeq) {
       this.ws.send(JSON.stringify({ type: 'ack', seq: this.lastSeq }));
       this.ackedSeq = this.lastSeq;

@@ -152,6 +152,12 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     ws.on('pong', () => alive.set(ws, true));
     const socket: ClientSocket = {
       send: (data) => ws.send(data, { binary: false }),
+      // A broadcast frame is built once and written to each TCP socket as is: per socket this
+      // skips ws's framing (safe: no per-message deflate, so ws never holds frames back).
+      sendFrame: (frame) => {
+        const raw = (ws as unknown as { _socket?: Duplex })._socket;
+        if (ws.readyState === ws.OPEN && raw && !raw.destroyed) raw.write(frame);
+      },
       close: (code, reason) => ws.close(code, reason.slice(0, 120)),
       get isOpen() {
         return ws.readyState === ws.OPEN;

@@ -28,6 +28,11 @@ import { LiveError } from '../services/live.js';
 export interface ClientSocket {
   /** Send one text frame (a Buffer holds UTF-8 text: the same bytes may go to many sockets). */
   send(text: string | Buffer): void;
+  /**
+   * Write a complete WebSocket text frame built once for many sockets (see `wsTextFrame`).
+   * Optional: without it the log sends the payload with `send`.
+   */
+  sendFrame?(frame: Buffer): void;
   close(code: number, reason: string): void;
   readonly isOpen: boolean;
 }
@@ -140,9 +145,13 @@ export class Room {
   media: Promise<RoutedSessionMedia> | null = null;
   /** Every message of the session, sequenced; each connection reads it through its cursor. */
   readonly log: SessionLog;
-  /** The connections as JSON array items, joined with commas (the join snapshot); null: stale. */
-  private connectionsJson: string | null = '';
-
+  /**
+   * The join snapshot's `connections` items as UTF-8 JSON, comma-separated: `snapshot[0, snapshotLen)`,
+   * appended to as connections join (capacity doubles), rebuilt after one leaves; null: stale.
+   * Kept as bytes so each join copies it once instead of re-encoding n strings.
+   */
+  private snapshot: Buffer | null = Buffer.alloc(0);
+  private snapshotLen = 0;
   constructor(
     readonly sessionId: string,
     readonly apiKey: string,
@@ -159,24 +168,31 @@ export class Room {
     return n;
   }
 
-  /** The `connections` of a join snapshot: every connection's JSON, comma-separated. */
-  snapshotConnections(): string {
-    if (this.connectionsJson === null) {
-      const parts: string[] = [];
-      for (const c of this.connections.values()) parts.push(c.rtJson);
-      this.connectionsJson = parts.join(',');
+  /** The `connections` of a join snapshot: every connection's JSON, comma-separated, as UTF-8. */
+  snapshotConnections(): Buffer {
+    if (this.snapshot === null) {
+      this.snapshot = Buffer.from([...this.connections.values()].map((c) => c.rtJson).join(','));
+      this.snapshotLen = this.snapshot.length;
     }
-    return this.connectionsJson;
+    return this.snapshot.subarray(0, this.snapshotLen);
   }
 
   addConnection(conn: Connection): void {
     this.connections.set(conn.id, conn);
-    // Appending keeps a join wave linear (a rope, flattened once per send).
-    if (this.connectionsJson !== null) this.connectionsJson = this.connectionsJson === '' ? conn.rtJson : `${this.connectionsJson},${conn.rtJson}`;
+    if (this.snapshot === null) return;
+    const item = (this.snapshotLen > 0 ? ',' : '') + conn.rtJson;
+    const need = this.snapshotLen + Buffer.byteLength(item);
+    if (need > this.snapshot.length) {
+      // A new buffer (never written in place): earlier subarrays may still be queued on sockets.
+      const grown = Buffer.allocUnsafe(Math.max(need, this.snapshot.length * 2, 4096));
+      this.snapshot.copy(grown, 0, 0, this.snapshotLen);
+      this.snapshot = grown;
+    }
+    this.snapshotLen += this.snapshot.write(item, this.snapshotLen);
   }
 
   removeConnection(conn: Connection): void {
-    if (this.connections.delete(conn.id)) this.connectionsJson = null;
+    if (this.connections.delete(conn.id)) this.snapshot = null;
   }
 }
 
@@ -226,7 +242,7 @@ export class Rooms {
     };
     const head = JSON.stringify(hello);
     // With connection events suppressed (large sessions) the client gets no list of the others.
-    room.log.sendFirst(conn, `${head.slice(0, -1)},"connections":[${conn.presenceOff ? '' : room.snapshotConnections()}]}`);
+    room.log.sendFirst(conn, `${head.slice(0, -1)},"connections":[`, conn.presenceOff ? null : room.snapshotConnections(), ']}');
     room.broadcast({ type: 'connectionCreated', connection: conn.rt }, conn, true);
     room.addConnection(conn);
     this.emit(room, { event: 'connectionCreated', connection: webhookConnection(conn) });

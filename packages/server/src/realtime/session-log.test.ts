@@ -1,6 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { ClientSocket } from './rooms.js';
-import { PRESENCE_BATCH_FROM, presenceIntervalMs, SessionLog } from './session-log.js';
+import { PRESENCE_BATCH_FROM, presenceIntervalMs, SessionLog, wsTextFrame } from './session-log.js';
 import type { LogReader } from './session-log.js';
 
 /** A reader whose socket records the frames it is sent. */
@@ -163,5 +166,31 @@ describe('SessionLog', () => {
       log.close();
       log2.close();
     });
+  });
+});
+
+describe('wsTextFrame', () => {
+  it('frames that a real ws client reads back, for each length encoding', async () => {
+    const http = createServer();
+    const wss = new WebSocketServer({ server: http });
+    const texts = ['hi', 'é'.repeat(100), 'x'.repeat(70_000)];
+    wss.on('connection', (ws) => {
+      const raw = (ws as unknown as { _socket: { write(b: Buffer): void } })._socket;
+      for (const t of texts) raw.write(wsTextFrame(Buffer.from(t)));
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
+    const got: { text: string; binary: boolean }[] = [];
+    await new Promise<void>((resolve, reject) => {
+      client.on('error', reject);
+      client.on('message', (data, isBinary) => {
+        got.push({ text: data.toString(), binary: isBinary });
+        if (got.length === texts.length) resolve();
+      });
+    });
+    expect(got).toEqual(texts.map((text) => ({ text, binary: false })));
+    client.terminate();
+    wss.close();
+    await new Promise((r) => http.close(r));
   });
 });

@@ -112,12 +112,17 @@ export class SessionLog {
    * Send a reader its first message at once, sequenced but not kept (the join snapshot: large,
    * and never replayed, since a client resumes only after it got it). Call right after `attach`.
    */
-  sendFirst(r: LogReader, body: string): void {
+  sendFirst(r: LogReader, head: string, middle: Buffer | null = null, tail = ''): void {
     const seq = ++this.seq;
     r.ackedSeq = seq;
     r.cursor = this.end;
     r.joinIndex = this.end;
-    r.socket?.send(`{"seq":${seq},${body.slice(1)}`);
+    const socket = r.socket;
+    if (!socket) return;
+    // `head` is JSON text of an object without its closing part; `middle` bytes go in between.
+    const parts = [Buffer.from(`{"seq":${seq},${head.slice(1)}`), ...(middle ? [middle] : []), Buffer.from(tail)];
+    if (socket.sendFrame) socket.sendFrame(wsTextFrame(parts));
+    else socket.send(Buffer.concat(parts));
   }
 
   /**
@@ -189,15 +194,18 @@ export class SessionLog {
       if (frame !== null) socket.send(frame);
       return;
     }
-    // Readers at the same cursor with nothing of their own get the same bytes.
+    // Readers at the same cursor with nothing of their own get the same bytes: the payload,
+    // and the whole WebSocket frame built once for sockets that take one.
     const cache = shared?.[r.presenceOff ? 1 : 0];
     let frame = cache?.get(from);
     if (frame === undefined) {
       const text = this.frame(from, null, r.presenceOff);
-      frame = text === null ? null : Buffer.from(text);
+      frame = text === null ? null : { payload: Buffer.from(text), framed: null };
       cache?.set(from, frame);
     }
-    if (frame !== null) socket.send(frame);
+    if (frame === null) return;
+    if (socket.sendFrame) socket.sendFrame((frame.framed ??= wsTextFrame(frame.payload)));
+    else socket.send(frame.payload);
   }
 
   /** Flush every reader now. */
@@ -307,5 +315,32 @@ function visible(r: LogReader, e: Entry): boolean {
   return (e.to === null || e.to === r) && e.except !== r && !(e.presence && r.presenceOff);
 }
 
+/** A frame shared by several readers: its payload, and the whole WebSocket frame once built. */
+interface SharedFrame {
+  payload: Buffer;
+  framed: Buffer | null;
+}
+
 /** Shared frames of one flush by cursor: [readers with presence, readers without]. */
-type SharedFrames = [Map<number, Buffer | null>, Map<number, Buffer | null>];
+type SharedFrames = [Map<number, SharedFrame | null>, Map<number, SharedFrame | null>];
+
+/** An unmasked, unfragmented WebSocket text frame (RFC 6455 §5.2) holding `payload` (or its parts, in order). */
+export function wsTextFrame(payload: Buffer | Buffer[]): Buffer {
+  const parts = Array.isArray(payload) ? payload : [payload];
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const head = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(head + n);
+  out[0] = 0x81;
+  if (n < 126) out[1] = n;
+  else if (n < 65_536) {
+    out[1] = 126;
+    out.writeUInt16BE(n, 2);
+  } else {
+    out[1] = 127;
+    out.writeBigUInt64BE(BigInt(n), 2);
+  }
+  let at = head;
+  for (const p of parts) at += p.copy(out, at);
+  return out;
+}
