@@ -285,6 +285,14 @@ export class Session extends EventEmitter {
         this.emit('connectionCreated', { connection: c });
         return;
       }
+      case 'connectionsCreated': {
+        for (const rt of msg.connections) {
+          const c = new Connection(rt);
+          this.connections.set(c.connectionId, c);
+          this.emit('connectionCreated', { connection: c });
+        }
+        return;
+      }
       case 'connectionDestroyed': {
         const c = this.connections.get(msg.connection.connectionId) ?? new Connection(msg.connection);
         this.connections.delete(c.connectionId);

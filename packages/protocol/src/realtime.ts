@@ -216,6 +216,12 @@ export interface ResponseMessage {
 }
 
 export interface ConnectionCreatedMessage { type: 'connectionCreated'; seq: number; connection: RtConnection }
+/**
+ * Several `connectionCreated` in a row, as one message (batch clients only: the server folds
+ * consecutive ones of a frame; `seq` is the last one's). Means exactly the same as the
+ * `connectionCreated` messages, in this order.
+ */
+export interface ConnectionsCreatedMessage { type: 'connectionsCreated'; seq: number; connections: RtConnection[] }
 export interface ConnectionDestroyedMessage { type: 'connectionDestroyed'; seq: number; connection: RtConnection; reason: RtConnectionDestroyedReason }
 export interface StreamCreatedMessage { type: 'streamCreated'; seq: number; stream: RtStream }
 export interface StreamDestroyedMessage { type: 'streamDestroyed'; seq: number; stream: RtStream; reason: RtStreamDestroyedReason }
@@ -270,6 +276,7 @@ export type ServerMessage =
   | FatalErrorMessage
   | ResponseMessage
   | ConnectionCreatedMessage
+  | ConnectionsCreatedMessage
   | ConnectionDestroyedMessage
   | StreamCreatedMessage
   | StreamDestroyedMessage

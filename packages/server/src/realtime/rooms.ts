@@ -164,7 +164,8 @@ export class Room {
   /** Send to every connection (but `except`); serialised once. `presence` may be batched. */
   broadcast(msg: UnsequencedServerMessage, except?: Connection, presence = false): number {
     const n = this.connections.size - (except && this.connections.has(except.id) ? 1 : 0);
-    this.log.append(JSON.stringify(msg), null, except ?? null, presence);
+    const created = msg.type === 'connectionCreated' ? JSON.stringify(msg.connection) : null;
+    this.log.append(JSON.stringify(msg), null, except ?? null, presence, created);
     return n;
   }
 

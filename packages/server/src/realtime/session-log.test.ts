@@ -78,6 +78,26 @@ describe('SessionLog', () => {
     log.close();
   });
 
+  it('folds a run of connectionCreated into one connectionsCreated for batch readers only', () => {
+    const batch = reader();
+    const plain = reader(false);
+    const log = session([batch, plain]);
+    [batch, plain].forEach((r) => log.attach(r));
+    const created = (id: string) => log.append(`{"type":"connectionCreated","connection":{"connectionId":"${id}"}}`, null, null, true, `{"connectionId":"${id}"}`);
+    created('a');
+    created('b');
+    log.append('{"type":"signal"}', null);
+    created('c');
+    log.flushAll();
+    expect(batch.texts()).toEqual([
+      { seq: 2, type: 'connectionsCreated', connections: [{ connectionId: 'a' }, { connectionId: 'b' }] },
+      { seq: 3, type: 'signal' },
+      { seq: 4, type: 'connectionCreated', connection: { connectionId: 'c' } },
+    ]);
+    expect(plain.texts().map((m) => (m as { type: string }).type)).toEqual(['connectionCreated', 'connectionCreated', 'signal', 'connectionCreated']);
+    log.close();
+  });
+
   it('replays what a reader could see after its last seq; refuses what was dropped by the caps', () => {
     const live = reader();
     const gone = reader();

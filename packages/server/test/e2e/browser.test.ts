@@ -12,11 +12,15 @@ import type { AddressInfo, Server as TcpServer, Socket } from 'node:net';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { createServer } from '../../src/create-server.js';
 import type { TokhostServer } from '../../src/create-server.js';
 import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until } from './helpers.js';
 import type { OpenTokSdk } from './helpers.js';
 import { signJwt } from '../realtime/harness.js';
+
+/** The fields of a server message the join-wave test reads. */
+type ServerMessageLike = { type: string; connection?: { connectionId: string }; connections?: { connectionId: string }[] };
 
 interface Stats {
   framesDecoded: number;
@@ -175,6 +179,45 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     await c.evaluate(() => (window.app as unknown as { session: { disconnect(): void } }).session.disconnect());
     await until(() => events(a), (e) => e.some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === idc.connectionId), 5000, 'A sees C leave');
     await c.close();
+  });
+
+  it('join waves into a large session: the page gets one connectionCreated per client, also when the server folds them into connectionsCreated', async () => {
+    const wsUrl = `${server.url.replace('http', 'ws')}/rtc/v1`;
+    type Bot = { ws: WebSocket; id: string };
+    // Open sockets first, then send every connect frame at once, so the joins land together.
+    const joinWave = async (n: number, batchObserver = false): Promise<Bot[]> => {
+      const open = await Promise.all(Array.from({ length: n }, () => new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(wsUrl);
+        ws.on('error', reject);
+        ws.on('open', () => resolve(ws));
+      })));
+      const joined = open.map((ws) => new Promise<Bot>((resolve) => ws.once('message', (raw) => resolve({ ws, id: (JSON.parse(raw.toString()) as { connection: { connectionId: string } }).connection.connectionId }))));
+      for (const ws of open) ws.send(JSON.stringify({ type: 'connect', version: 1, apiKey, sessionId, token: ot.generateToken(sessionId, { data: 'bot' }), batch: true, connectionEventsSuppressed: !batchObserver }));
+      return Promise.all(joined);
+    };
+    // A protocol client that sees the same frames as the page (batch, connection events on).
+    const [observer] = await joinWave(1, true);
+    const seen: { type: string; ids: string[] }[] = [];
+    observer!.ws.on('message', (raw) => {
+      const parsed = JSON.parse(raw.toString()) as ServerMessageLike | ServerMessageLike[];
+      for (const m of Array.isArray(parsed) ? parsed : [parsed]) seen.push({ type: m.type, ids: m.connections?.map((c) => c.connectionId) ?? (m.connection ? [m.connection.connectionId] : []) });
+    });
+    const bots = await joinWave(100); // now above the size where presence is batched
+    let folded = false;
+    for (let wave = 0; wave < 5 && !folded; wave++) {
+      const more = await joinWave(20);
+      bots.push(...more);
+      const ids = new Set(more.map((b) => b.id));
+      await until(async () => seen.flatMap((m) => m.ids).filter((id) => ids.has(id)).length, (k) => k === ids.size, 10_000, 'observer sees the wave');
+      folded = seen.some((m) => m.type === 'connectionsCreated' && m.ids.filter((id) => ids.has(id)).length >= 2);
+    }
+    expect(folded).toBe(true);
+    const ids = new Set(bots.map((b) => b.id));
+    const created = await until(() => events(a), (e) => new Set(e.filter((x) => x.type === 'connectionCreated' && ids.has(String(x['connectionId']))).map((x) => x['connectionId'])).size >= ids.size, 10_000, 'A sees every bot join');
+    expect(created.filter((x) => x.type === 'connectionCreated' && ids.has(String(x['connectionId']))).length).toBe(ids.size);
+    for (const { ws } of [...bots, observer!]) ws.send(JSON.stringify({ type: 'disconnect', id: 1 }));
+    await until(() => events(a), (e) => e.filter((x) => x.type === 'connectionDestroyed' && ids.has(String(x['connectionId']))).length >= ids.size, 10_000, 'A sees every bot leave');
+    for (const { ws } of [...bots, observer!]) ws.terminate();
   });
 
   it('negative cases: bad tokens refused, subscriber cannot publish, oversized signal refused, non-moderator cannot force-disconnect', async () => {

@@ -10,6 +10,8 @@ import type { Harness } from './harness.js';
 
 type Msg<K extends ServerMessage['type']> = Extract<ServerMessage, { type: K }>;
 const now = () => Math.floor(Date.now() / 1000);
+/** Connection IDs a message announces: `connectionCreated`, or several in a `connectionsCreated` (batch clients). */
+const createdIds = (m: ServerMessage): string[] => (m.type === 'connectionCreated' ? [m.connection.connectionId] : m.type === 'connectionsCreated' ? m.connections.map((c) => c.connectionId) : []);
 
 let h: Harness;
 const open: TestClient[] = [];
@@ -73,6 +75,7 @@ describe('connect', () => {
     expect(types).toContain('streamCreated');
     expect(types.indexOf('streamCreated')).toBeLessThan(types.indexOf('signal'));
     expect(types).not.toContain('connectionCreated');
+    expect(types).not.toContain('connectionsCreated');
     expect(types).not.toContain('connectionDestroyed');
   });
 
@@ -90,8 +93,8 @@ describe('connect', () => {
     // Every client knows every other one exactly once: from its join list or a connectionCreated.
     for (const [i, { c, hello }] of clients.entries()) {
       const later = ids.slice(i + 1);
-      if (later.length) await c.find((m) => m.type === 'connectionCreated' && m.connection.connectionId === later[later.length - 1], 5000);
-      const created = c.ofType('connectionCreated').map((m) => m.connection.connectionId);
+      if (later.length) await c.find((m) => createdIds(m).includes(later[later.length - 1]!), 5000);
+      const created = c.messages.flatMap(createdIds);
       expect(created).toEqual(later);
       expect(hello.connections.map((x) => x.connectionId)).toEqual(ids.slice(0, i));
     }
@@ -108,7 +111,7 @@ describe('connect', () => {
     expect((await last.client.request({ type: 'signal', signalType: 'hi', data: 'all' })).ok).toBe(true);
     await Promise.all(clients.map(({ c }) => c.find((m) => m.type === 'signal' && m.signalType === 'hi')));
     for (const { c } of clients) {
-      const types = c.messages.map((m) => (m.type === 'connectionCreated' && m.connection.connectionId === lastId ? 'created:last' : m.type));
+      const types = c.messages.map((m) => (createdIds(m).includes(lastId) ? 'created:last' : m.type));
       expect(types.indexOf('created:last')).toBeGreaterThanOrEqual(0);
       expect(types.indexOf('created:last')).toBeLessThan(types.indexOf('signal'));
     }
