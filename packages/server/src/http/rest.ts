@@ -7,6 +7,7 @@ import { readBody, parseJsonBody } from './body.js';
 import { HttpError } from './errors.js';
 import { buildOpenApi } from './openapi.js';
 import type { RestDeps, Route, RouteContext, RouteResult } from './router.js';
+import type { ProjectRecord } from '../storage/store.js';
 import { createRouter, parseTarget, validateParams } from './router.js';
 import { archiveRoutes } from './routes/archives.js';
 import { broadcastRoutes } from './routes/broadcasts.js';
@@ -42,6 +43,25 @@ function send(res: ServerResponse, result: RouteResult, extraHeaders?: Record<st
   res.end(payload);
 }
 
+/** What a handler gets; a class so a request costs one object, not one plus two closures. */
+class Context implements RouteContext {
+  private body: Promise<Buffer> | undefined;
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly params: Readonly<Record<string, string>>,
+    readonly query: URLSearchParams,
+    readonly project: ProjectRecord,
+    readonly deps: RestDeps,
+  ) {}
+  raw(): Promise<Buffer> {
+    return (this.body ??= readBody(this.req, this.deps.config.maxBodyBytes));
+  }
+  async json(): Promise<unknown> {
+    return parseJsonBody(this.req, await this.raw());
+  }
+}
+
 /**
  * The REST layer: returns a function that answers a request when its path belongs to the REST API
  * (`/v2/…`, `/session/create`, `/openapi.json`) and returns false otherwise, so the caller can
@@ -74,9 +94,16 @@ export function createRestHandler(deps: RestDeps): (req: IncomingMessage, res: S
     }
     if (first !== 'v2' && !isSessionCreate) return false;
 
+    void handle(req, res, url, segments, query, isSessionCreate);
+    return true;
+  };
+
+  // One async function per request (no closures around it): this runs for every REST call.
+  async function handle(req: IncomingMessage, res: ServerResponse, url: string, segments: string[], query: URLSearchParams, isSessionCreate: boolean): Promise<void> {
     const started = Date.now();
     let apiKey: string | undefined;
-    void (async () => {
+    let result: RouteResult;
+    try {
       const m = match(req.method ?? 'GET', segments);
       if (m.kind === 'none') throw new HttpError('ERR_NOT_FOUND', 'Not Found', `No REST resource at ${req.method} ${segments.join('/')}`);
       if (m.kind === 'method-not-allowed') {
@@ -88,30 +115,16 @@ export function createRestHandler(deps: RestDeps): (req: IncomingMessage, res: S
         throw new HttpError('ERR_AUTH_FORBIDDEN', 'Invalid issuer', 'The API key in the path does not match the credentials');
       }
       validateParams(m.params);
-      let rawBody: Promise<Buffer> | undefined;
-      const raw = () => (rawBody ??= readBody(req, config.maxBodyBytes));
-      const ctx: RouteContext = {
-        req,
-        res,
-        params: m.params,
-        query,
-        project: identity.project,
-        deps,
-        raw,
-        json: async () => parseJsonBody(req, await raw()),
-      };
       // A body the handler does not read is discarded by node:http once the answer is sent.
-      return m.route.handler(ctx);
-    })().then(
-      (result) => {
-        send(res, result);
-        // The log object is built only when it is written (the bench and busy servers log at warn).
-        if (logger.isLevelEnabled('info')) logger.info({ method: req.method, path: pathOnly(url), status: result.status, ms: Date.now() - started, apiKey }, 'request');
-      },
-      (err: unknown) => finish(req, res, err, started, apiKey, isSessionCreate && !acceptsJson(req.headers.accept)),
-    );
-    return true;
-  };
+      result = await m.route.handler(new Context(req, res, m.params, query, identity.project, deps));
+    } catch (err) {
+      finish(req, res, err, started, apiKey, isSessionCreate && !acceptsJson(req.headers.accept));
+      return;
+    }
+    send(res, result);
+    // The log object is built only when it is written (the bench and busy servers log at warn).
+    if (logger.isLevelEnabled('info')) logger.info({ method: req.method, path: pathOnly(url), status: result.status, ms: Date.now() - started, apiKey }, 'request');
+  }
 
   function finish(req: IncomingMessage, res: ServerResponse, err: unknown, started: number, apiKey: string | undefined, xml = false): void {
     const url = req.url ?? '/';
