@@ -102,6 +102,32 @@ describe('SQLite store specifics', () => {
     other.close();
   });
 
+  it('answers every waiter of a group only after its COMMIT, one group after another', async () => {
+    const d = fresh();
+    const server = createSqliteStore({ dataDir: d });
+    server.createProject(project('111'));
+    const other = createSqliteStore({ dataDir: d, groupCommit: false, backgroundCheckpoint: false });
+    const seen: number[] = [];
+    const waits: Promise<void>[] = [];
+    for (let i = 0; i < 10; i++) {
+      server.createSession(session(`1_G${i}`, '111'));
+      // Each waiter checks, when it is released, that the whole group is visible to another connection.
+      waits.push(server.flush().then(() => void seen.push(other.listSessions('111', { count: 100 }).total)));
+    }
+    expect(other.listSessions('111').total).toBe(0);
+    await Promise.all(waits);
+    expect(seen).toEqual(Array(10).fill(10));
+    // The next turn is a new group with its own commit.
+    server.createSession(session('1_H', '111'));
+    const next = server.flush();
+    expect(other.getSession('1_H')).toBeUndefined();
+    await next;
+    expect(other.getSession('1_H')).toBeDefined();
+    await server.flush(); // nothing pending: resolves at once
+    server.close();
+    other.close();
+  });
+
   it('sees a project change committed by another connection on the very next lookup (cache keyed on data_version)', () => {
     const d = fresh();
     const server = createSqliteStore({ dataDir: d });
