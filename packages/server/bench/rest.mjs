@@ -210,13 +210,23 @@ async function main() {
     // median round of each.
     // Both servers live in this process, so this process's CPU time during a round is the
     // server's: CPU per request is a figure that noisy neighbours barely move.
+    // How long the event-loop thread sat runnable but without a CPU during the round (Linux):
+    // other jobs on the machine, not the server, when this is large.
+    const cpuWaitMs = () => {
+      try {
+        return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+      } catch {
+        return NaN;
+      }
+    };
     const measure = async (url) => {
+      const wait = cpuWaitMs();
       const cpu = process.cpuUsage();
       const r = await load({ url, path: '/session/create', body, key, secret, connections, warmupMs, durationMs, loader });
       const used = process.cpuUsage(cpu);
       // CPU covers the warm-up too: scale the recorded requests by the share of time recorded.
       const total = loader === 'wrk' ? durationMs + 1000 : durationMs + warmupMs;
-      return { ...r, cpuUsPerRequest: (used.user + used.system) / Math.max(1, r.requests * (total / durationMs)) };
+      return { ...r, cpuWaitMs: cpuWaitMs() - wait, cpuUsPerRequest: (used.user + used.system) / Math.max(1, r.requests * (total / durationMs)) };
     };
     for (let i = 0; i < rounds; i++) {
       results.bare.push(await measure(bareUrl));
@@ -264,7 +274,10 @@ async function main() {
   for (let i = 0; i < rounds; i++) {
     const b = results.bare[i];
     const t = results.tokhost[i];
-    console.log(`  round ${i + 1}: bare ${b.rps.toFixed(0).padStart(6)} req/s p99 ${b.p99.toFixed(1).padStart(6)} ms | tokhost ${t.rps.toFixed(0).padStart(6)} req/s p99 ${t.p99.toFixed(1).padStart(6)} ms | ratio ${(t.rps / b.rps).toFixed(2)}`);
+    const waited = (r) => (Number.isFinite(r.cpuWaitMs) ? ` (waited ${r.cpuWaitMs.toFixed(0).padStart(4)} ms for a CPU)` : '');
+    console.log(
+      `  round ${i + 1}: bare ${b.rps.toFixed(0).padStart(6)} req/s p99 ${b.p99.toFixed(1).padStart(6)} ms${waited(b)} | tokhost ${t.rps.toFixed(0).padStart(6)} req/s p99 ${t.p99.toFixed(1).padStart(6)} ms${waited(t)} | ratio ${(t.rps / b.rps).toFixed(2)}`,
+    );
   }
   console.log('medians over the rounds (p99: median of the rounds\' p99; pooled: p99 of all rounds\' requests together):');
   console.log(row('bare node:http (fixed body)', baseline));
