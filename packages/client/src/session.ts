@@ -1,4 +1,4 @@
-import type { RtIceServer, RtSessionDescription, ServerMessage } from '@tokhost/protocol';
+import type { RtConnection, RtConnectionDestroyedReason, RtIceServer, RtSessionDescription, ServerMessage } from '@tokhost/protocol';
 import { ERRORS, OTError } from './errors.js';
 import { EventEmitter } from './events.js';
 import { Connection, Stream } from './models.js';
@@ -277,6 +277,12 @@ export class Session extends EventEmitter {
     this.transport?.dropSocketForTesting();
   }
 
+  private connectionDestroyed(rt: RtConnection, reason: RtConnectionDestroyedReason): void {
+    const c = this.connections.get(rt.connectionId) ?? new Connection(rt);
+    this.connections.delete(c.connectionId);
+    this.emit('connectionDestroyed', { connection: c, reason });
+  }
+
   private onMessage(msg: ServerMessage): void {
     switch (msg.type) {
       case 'connectionCreated': {
@@ -293,12 +299,12 @@ export class Session extends EventEmitter {
         }
         return;
       }
-      case 'connectionDestroyed': {
-        const c = this.connections.get(msg.connection.connectionId) ?? new Connection(msg.connection);
-        this.connections.delete(c.connectionId);
-        this.emit('connectionDestroyed', { connection: c, reason: msg.reason });
+      case 'connectionDestroyed':
+        this.connectionDestroyed(msg.connection, msg.reason);
         return;
-      }
+      case 'connectionsDestroyed':
+        for (const d of msg.destroyed) this.connectionDestroyed(d.connection, d.reason);
+        return;
       case 'streamCreated': {
         const s = new Stream(msg.stream, this.connections.get(msg.stream.connection.connectionId) ?? new Connection(msg.stream.connection));
         this.streams.set(s.streamId, s);

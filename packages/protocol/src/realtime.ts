@@ -222,6 +222,8 @@ export interface ConnectionCreatedMessage { type: 'connectionCreated'; seq: numb
  * `connectionCreated` messages, in this order.
  */
 export interface ConnectionsCreatedMessage { type: 'connectionsCreated'; seq: number; connections: RtConnection[] }
+/** Several `connectionDestroyed` in a row, as one message (batch clients only; as above). */
+export interface ConnectionsDestroyedMessage { type: 'connectionsDestroyed'; seq: number; destroyed: { connection: RtConnection; reason: RtConnectionDestroyedReason }[] }
 export interface ConnectionDestroyedMessage { type: 'connectionDestroyed'; seq: number; connection: RtConnection; reason: RtConnectionDestroyedReason }
 export interface StreamCreatedMessage { type: 'streamCreated'; seq: number; stream: RtStream }
 export interface StreamDestroyedMessage { type: 'streamDestroyed'; seq: number; stream: RtStream; reason: RtStreamDestroyedReason }
@@ -277,6 +279,7 @@ export type ServerMessage =
   | ResponseMessage
   | ConnectionCreatedMessage
   | ConnectionsCreatedMessage
+  | ConnectionsDestroyedMessage
   | ConnectionDestroyedMessage
   | StreamCreatedMessage
   | StreamDestroyedMessage

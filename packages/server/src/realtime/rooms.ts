@@ -20,7 +20,7 @@ import type { RoutedSessionMedia } from '../media/routed-session.js';
 import type { SubscriberMediaEvent } from '../media/types.js';
 import type { LiveSessions } from '../services/live.js';
 import { SessionLog } from './session-log.js';
-import type { LogReader } from './session-log.js';
+import type { Fold, LogReader } from './session-log.js';
 import { LiveError } from '../services/live.js';
 
 
@@ -164,8 +164,9 @@ export class Room {
   /** Send to every connection (but `except`); serialised once. `presence` may be batched. */
   broadcast(msg: UnsequencedServerMessage, except?: Connection, presence = false): number {
     const n = this.connections.size - (except && this.connections.has(except.id) ? 1 : 0);
-    const created = msg.type === 'connectionCreated' ? JSON.stringify(msg.connection) : null;
-    this.log.append(JSON.stringify(msg), null, except ?? null, presence, created);
+    const fold: Fold | null =
+      msg.type === 'connectionCreated' ? { kind: 'created', item: JSON.stringify(msg.connection) } : msg.type === 'connectionDestroyed' ? { kind: 'destroyed', item: JSON.stringify({ connection: msg.connection, reason: msg.reason }) } : null;
+    this.log.append(JSON.stringify(msg), null, except ?? null, presence, fold);
     return n;
   }
 

@@ -83,7 +83,7 @@ describe('SessionLog', () => {
     const plain = reader(false);
     const log = session([batch, plain]);
     [batch, plain].forEach((r) => log.attach(r));
-    const created = (id: string) => log.append(`{"type":"connectionCreated","connection":{"connectionId":"${id}"}}`, null, null, true, `{"connectionId":"${id}"}`);
+    const created = (id: string) => log.append(`{"type":"connectionCreated","connection":{"connectionId":"${id}"}}`, null, null, true, { kind: 'created', item: `{"connectionId":"${id}"}` });
     created('a');
     created('b');
     log.append('{"type":"signal"}', null);
@@ -95,6 +95,24 @@ describe('SessionLog', () => {
       { seq: 4, type: 'connectionCreated', connection: { connectionId: 'c' } },
     ]);
     expect(plain.texts().map((m) => (m as { type: string }).type)).toEqual(['connectionCreated', 'connectionCreated', 'signal', 'connectionCreated']);
+    log.close();
+  });
+
+  it('folds connectionDestroyed runs into connectionsDestroyed, never across kinds', () => {
+    const r = reader();
+    const log = session([r]);
+    log.attach(r);
+    const destroyed = (id: string) => log.append(`{"type":"connectionDestroyed","connection":{"connectionId":"${id}"},"reason":"clientDisconnected"}`, null, null, true, { kind: 'destroyed', item: `{"connection":{"connectionId":"${id}"},"reason":"clientDisconnected"}` });
+    const created = (id: string) => log.append(`{"type":"connectionCreated","connection":{"connectionId":"${id}"}}`, null, null, true, { kind: 'created', item: `{"connectionId":"${id}"}` });
+    destroyed('a');
+    destroyed('b');
+    created('c');
+    created('d');
+    log.flushAll();
+    expect(r.texts()).toEqual([
+      { seq: 2, type: 'connectionsDestroyed', destroyed: [{ connection: { connectionId: 'a' }, reason: 'clientDisconnected' }, { connection: { connectionId: 'b' }, reason: 'clientDisconnected' }] },
+      { seq: 4, type: 'connectionsCreated', connections: [{ connectionId: 'c' }, { connectionId: 'd' }] },
+    ]);
     log.close();
   });
 

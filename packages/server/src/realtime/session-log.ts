@@ -48,8 +48,8 @@ interface Entry {
   except: LogReader | null;
   /** `connectionCreated` / `connectionDestroyed` (skipped for readers with `presenceOff`). */
   presence: boolean;
-  /** A `connectionCreated`: the connection's JSON, so runs of them fold into one `connectionsCreated`. */
-  created: string | null;
+  /** Presence that folds: runs of the same kind go as one `connectionsCreated` / `connectionsDestroyed`. */
+  fold: Fold | null;
   /** UTF-8 of `text`, made once when sent to many readers one message per frame. */
   bytes?: Buffer;
 }
@@ -131,11 +131,11 @@ export class SessionLog {
    * Append one message (`body`: JSON text of an object without `seq`). `to`: only for that
    * reader; `except`: for everyone but that reader; `presence`: may wait for the batched flush.
    */
-  append(body: string, to: LogReader | null, except: LogReader | null = null, presence = false, created: string | null = null): number {
+  append(body: string, to: LogReader | null, except: LogReader | null = null, presence = false, fold: Fold | null = null): number {
     if (this.closed) return 0;
     const seq = ++this.seq;
     const text = body.length > 2 ? `{"seq":${seq},${body.slice(1)}` : `{"seq":${seq}}`;
-    this.entries.push({ seq, text, to, except, presence, created });
+    this.entries.push({ seq, text, to, except, presence, fold });
     this.bytes += text.length;
     if (to) {
       to.custom = true;
@@ -250,17 +250,23 @@ export class SessionLog {
   /** The frame from `from` for `r`, or the shared one (`r` null) for readers with nothing of their own. */
   private frame(from: number, r: LogReader | null, presenceOff = false): string | null {
     const texts: string[] = [];
-    // A run of connectionCreated (a join wave) goes as one connectionsCreated: a third fewer bytes.
+    // A run of connectionCreated (a join wave) goes as one connectionsCreated, a run of
+    // connectionDestroyed as one connectionsDestroyed: a third fewer bytes.
     let run: Entry[] = [];
     const endRun = () => {
       if (run.length === 1) texts.push(run[0]!.text);
-      else if (run.length > 1) texts.push(`{"seq":${run[run.length - 1]!.seq},"type":"connectionsCreated","connections":[${run.map((e) => e.created).join(',')}]}`);
+      else if (run.length > 1) {
+        const items = run.map((e) => e.fold!.item).join(',');
+        const last = run[run.length - 1]!.seq;
+        texts.push(run[0]!.fold!.kind === 'created' ? `{"seq":${last},"type":"connectionsCreated","connections":[${items}]}` : `{"seq":${last},"type":"connectionsDestroyed","destroyed":[${items}]}`);
+      }
       run = [];
     };
     for (let i = from - this.base; i < this.entries.length; i++) {
       const e = this.entries[i]!;
       if (!(r === null ? e.to === null && !(presenceOff && e.presence) : visible(r, e))) continue;
-      if (e.created !== null) {
+      if (e.fold !== null) {
+        if (run.length > 0 && run[0]!.fold!.kind !== e.fold.kind) endRun();
         run.push(e);
         continue;
       }
@@ -329,6 +335,12 @@ export class SessionLog {
 
 function visible(r: LogReader, e: Entry): boolean {
   return (e.to === null || e.to === r) && e.except !== r && !(e.presence && r.presenceOff);
+}
+
+/** How a presence entry folds: its kind and its item's JSON (the connection, or `{connection, reason}`). */
+export interface Fold {
+  kind: 'created' | 'destroyed';
+  item: string;
 }
 
 /** A frame shared by several readers: its payload, and the whole WebSocket frame once built. */

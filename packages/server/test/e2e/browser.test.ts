@@ -20,7 +20,7 @@ import type { OpenTokSdk } from './helpers.js';
 import { signJwt } from '../realtime/harness.js';
 
 /** The fields of a server message the join-wave test reads. */
-type ServerMessageLike = { type: string; connection?: { connectionId: string }; connections?: { connectionId: string }[] };
+type ServerMessageLike = { type: string; connection?: { connectionId: string }; connections?: { connectionId: string }[]; destroyed?: { connection: { connectionId: string } }[] };
 
 interface Stats {
   framesDecoded: number;
@@ -181,7 +181,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     await c.close();
   });
 
-  it('join waves into a large session: the page gets one connectionCreated per client, also when the server folds them into connectionsCreated', async () => {
+  it('join and leave waves in a large session: the page gets one connectionCreated/Destroyed per client, also when the server folds them', async () => {
     const wsUrl = `${server.url.replace('http', 'ws')}/rtc/v1`;
     type Bot = { ws: WebSocket; id: string };
     // Open sockets first, then send every connect frame at once, so the joins land together.
@@ -200,7 +200,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     const seen: { type: string; ids: string[] }[] = [];
     observer!.ws.on('message', (raw) => {
       const parsed = JSON.parse(raw.toString()) as ServerMessageLike | ServerMessageLike[];
-      for (const m of Array.isArray(parsed) ? parsed : [parsed]) seen.push({ type: m.type, ids: m.connections?.map((c) => c.connectionId) ?? (m.connection ? [m.connection.connectionId] : []) });
+      for (const m of Array.isArray(parsed) ? parsed : [parsed]) seen.push({ type: m.type, ids: m.connections?.map((c) => c.connectionId) ?? m.destroyed?.map((d) => d.connection.connectionId) ?? (m.connection ? [m.connection.connectionId] : []) });
     });
     const bots = await joinWave(100); // now above the size where presence is batched
     let folded = false;
@@ -215,8 +215,19 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     const ids = new Set(bots.map((b) => b.id));
     const created = await until(() => events(a), (e) => new Set(e.filter((x) => x.type === 'connectionCreated' && ids.has(String(x['connectionId']))).map((x) => x['connectionId'])).size >= ids.size, 10_000, 'A sees every bot join');
     expect(created.filter((x) => x.type === 'connectionCreated' && ids.has(String(x['connectionId']))).length).toBe(ids.size);
-    for (const { ws } of [...bots, observer!]) ws.send(JSON.stringify({ type: 'disconnect', id: 1 }));
-    await until(() => events(a), (e) => e.filter((x) => x.type === 'connectionDestroyed' && ids.has(String(x['connectionId']))).length >= ids.size, 10_000, 'A sees every bot leave');
+    // Leave in waves of 20 until the observer saw a folded connectionsDestroyed, then the rest.
+    const leaving = [...bots];
+    let foldedLeave = false;
+    while (leaving.length > 0 && !foldedLeave) {
+      const wave = leaving.splice(0, 20);
+      const waveIds = new Set(wave.map((b) => b.id));
+      for (const { ws } of wave) ws.send(JSON.stringify({ type: 'disconnect', id: 1 }));
+      await until(async () => seen.filter((m) => m.type === 'connectionsDestroyed' || m.type === 'connectionDestroyed').flatMap((m) => m.ids).filter((id) => waveIds.has(id)).length, (k) => k === waveIds.size, 10_000, 'observer sees the leave wave');
+      foldedLeave = seen.some((m) => m.type === 'connectionsDestroyed' && m.ids.filter((id) => waveIds.has(id)).length >= 2);
+    }
+    expect(foldedLeave).toBe(true);
+    for (const { ws } of [...leaving, observer!]) ws.send(JSON.stringify({ type: 'disconnect', id: 1 }));
+    await until(() => events(a), (e) => e.filter((x) => x.type === 'connectionDestroyed' && ids.has(String(x['connectionId'])) && x['reason'] === 'clientDisconnected').length >= ids.size, 10_000, 'A sees every bot leave');
     for (const { ws } of [...bots, observer!]) ws.terminate();
   });
 
