@@ -12,6 +12,7 @@
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { leanConnect, leanStats } from './lean-ws.mjs';
 
@@ -299,7 +300,7 @@ async function main() {
   const baseConnectsPerSec = N / baseConn.seconds;
   const bp50 = percentile(baseSorted, 50);
   const bp99 = percentile(baseSorted, 99);
-  console.log(`realtime bench: ${N} clients, ${CONCURRENCY} connecting at a time, one relayed session per run (${CLIENT} client)`);
+  console.log(`realtime bench: ${N} clients, ${CONCURRENCY} connecting at a time, one relayed session per run (${CLIENT} client); ${cpus().length} CPUs, load average ${loadavg()[0].toFixed(2)} at start (other processes share these CPUs)`);
   console.log(`  baseline bare ws:    ${baseConnectsPerSec.toFixed(0)} connects/s; server CPU ${baseCpuConnect.toFixed(0)} ms; handshake p50 ${baseConn.handshake[0].toFixed(1)} / p99 ${baseConn.handshake[1].toFixed(1)} ms, first answer p50 ${baseConn.join[0].toFixed(1)} / p99 ${baseConn.join[1].toFixed(1)} ms`);
   console.log(`  baseline broadcast:  delivered ${baseSorted.length}/${N}; p50 ${bp50.toFixed(1)} ms, p99 ${bp99.toFixed(1)} ms`);
   const modes = MODE === 'both' ? ['suppressed', 'events'] : [MODE];
