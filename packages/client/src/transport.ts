@@ -140,8 +140,8 @@ export class Transport {
 
   private scheduleAck(): void {
     // Seq numbers are per session (gaps for others' messages), so count messages, not numbers.
-    if (++this.unacked >= 64) return this.flushAck();
-    if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAck(), 500);
+    if (++this.unacked >= 128) return this.flushAck();
+    if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAck(), 1000);
   }
 
   private flushAck(): void {

@@ -156,7 +156,14 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       // skips ws's framing (safe: no per-message deflate, so ws never holds frames back).
       sendFrame: (frame) => {
         const raw = (ws as unknown as { _socket?: Duplex })._socket;
-        if (ws.readyState === ws.OPEN && raw && !raw.destroyed) raw.write(frame);
+        if (ws.readyState !== ws.OPEN || !raw || raw.destroyed) return;
+        if (!Array.isArray(frame)) {
+          raw.write(frame);
+          return;
+        }
+        raw.cork();
+        for (const piece of frame) raw.write(piece);
+        raw.uncork();
       },
       close: (code, reason) => ws.close(code, reason.slice(0, 120)),
       get isOpen() {

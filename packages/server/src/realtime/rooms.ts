@@ -29,10 +29,11 @@ export interface ClientSocket {
   /** Send one text frame (a Buffer holds UTF-8 text: the same bytes may go to many sockets). */
   send(text: string | Buffer): void;
   /**
-   * Write a complete WebSocket text frame built once for many sockets (see `wsTextFrame`).
+   * Write a complete WebSocket text frame built once for many sockets (see `wsTextFrame`), or
+   * one given in consecutive pieces (written without copying them together).
    * Optional: without it the log sends the payload with `send`.
    */
-  sendFrame?(frame: Buffer): void;
+  sendFrame?(frame: Buffer | Buffer[]): void;
   close(code: number, reason: string): void;
   readonly isOpen: boolean;
 }
