@@ -1,6 +1,6 @@
-// `npm run bench:realtime`: 1,000 protocol clients (plain `ws`, no browsers) connect with tokens to
-// one session of a real Tokhost server running in a child process; then one REST signal goes to
-// the whole session. Prints connects/s, delivered count, p50/p99 delivery latency and the
+// `npm run bench:realtime`: 1,000 protocol clients (Node, no browsers) connect with tokens to
+// one session of a real Tokhost server (SQLite store) running in a child process; then one REST
+// signal goes to the whole session. Prints connects/s, delivered count, p50/p99 delivery latency and the
 // server's memory before and after. Baseline, measured in the same run: a bare `ws` server in a
 // child process (no tokens, no protocol) that accepts the same clients and broadcasts one message.
 //
@@ -9,6 +9,9 @@
 // --client lean|ws (load generator: lean raw-TCP WebSocket client, default, or the ws library's),
 // --mode both|suppressed|events (Tokhost runs: clients with connectionEventsSuppressed, clients
 // that get every connection event, or both one after the other on the same server; default both).
+// Environment: BENCH_PROF=dir writes CPU profiles of each connect phase (servers' side),
+// BENCH_PERF=1 starts the servers with --perf-basic-prof (for `perf record`), BENCH_SYS=1 prints
+// the servers' user/system CPU at each measuring point.
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
