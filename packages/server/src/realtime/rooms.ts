@@ -162,13 +162,18 @@ export class Room {
     this.log = new SessionLog({ readers: () => this.connections.values(), size: () => this.connections.size, ...replay });
   }
 
-  /** Send to every connection (but `except`); serialised once. `presence` may be batched. */
-  broadcast(msg: UnsequencedServerMessage, except?: Connection, presence = false): number {
+  /** Send to every connection (but `except`); serialised once. */
+  broadcast(msg: UnsequencedServerMessage, except?: Connection): number {
     const n = this.connections.size - (except && this.connections.has(except.id) ? 1 : 0);
-    const fold: Fold | null =
-      msg.type === 'connectionCreated' ? { kind: 'created', item: JSON.stringify(msg.connection) } : msg.type === 'connectionDestroyed' ? { kind: 'destroyed', item: JSON.stringify({ connection: msg.connection, reason: msg.reason }) } : null;
-    this.log.append(JSON.stringify(msg), null, except ?? null, presence, fold);
+    this.log.append(JSON.stringify(msg), null, except ?? null);
     return n;
+  }
+
+  /** `connectionCreated` / `connectionDestroyed` of `conn` to everyone else: presence, batched and folded. */
+  presence(conn: Connection, reason?: RtConnectionDestroyedReason): void {
+    const fold: Fold = reason === undefined ? { kind: 'created', item: conn.rtJson } : { kind: 'destroyed', item: `{"connection":${conn.rtJson},"reason":${JSON.stringify(reason)}}` };
+    const msg: UnsequencedServerMessage = reason === undefined ? { type: 'connectionCreated', connection: conn.rt } : { type: 'connectionDestroyed', connection: conn.rt, reason };
+    this.log.append(JSON.stringify(msg), null, conn, fold);
   }
 
   /** The `connections` of a join snapshot: every connection's JSON, comma-separated, as UTF-8. */
@@ -246,7 +251,7 @@ export class Rooms {
     const head = JSON.stringify(hello);
     // With connection events suppressed (large sessions) the client gets no list of the others.
     room.log.sendFirst(conn, `${head.slice(0, -1)},"connections":[`, conn.presenceOff ? null : room.snapshotConnections(), ']}');
-    room.broadcast({ type: 'connectionCreated', connection: conn.rt }, conn, true);
+    room.presence(conn);
     room.addConnection(conn);
     this.emit(room, { event: 'connectionCreated', connection: webhookConnection(conn) });
     return conn;
@@ -289,7 +294,7 @@ export class Rooms {
     if (conn.graceTimer) clearTimeout(conn.graceTimer);
     conn.graceTimer = null;
     room.removeConnection(conn);
-    room.broadcast({ type: 'connectionDestroyed', connection: conn.rt, reason }, conn, true);
+    room.presence(conn, reason);
     this.emit(room, { event: 'connectionDestroyed', connection: webhookConnection(conn), reason });
     if (conn.socket) {
       if (reason !== 'networkDisconnected') conn.send({ type: 'disconnected', reason });

@@ -70,7 +70,7 @@ describe('SessionLog', () => {
     const quiet = reader(true, true);
     const log = session([plain, quiet]);
     [plain, quiet].forEach((r) => log.attach(r));
-    log.append('{"type":"connectionCreated"}', null, null, true);
+    log.append('{"type":"connectionCreated"}', null, null, { kind: 'created', item: '{}' });
     log.append('{"type":"signal"}', null);
     log.flushAll();
     expect(plain.frames.map(String)).toEqual(['{"seq":1,"type":"connectionCreated"}', '{"seq":2,"type":"signal"}']);
@@ -83,7 +83,7 @@ describe('SessionLog', () => {
     const plain = reader(false);
     const log = session([batch, plain]);
     [batch, plain].forEach((r) => log.attach(r));
-    const created = (id: string) => log.append(`{"type":"connectionCreated","connection":{"connectionId":"${id}"}}`, null, null, true, { kind: 'created', item: `{"connectionId":"${id}"}` });
+    const created = (id: string) => log.append(`{"type":"connectionCreated","connection":{"connectionId":"${id}"}}`, null, null, { kind: 'created', item: `{"connectionId":"${id}"}` });
     created('a');
     created('b');
     log.append('{"type":"signal"}', null);
@@ -102,8 +102,8 @@ describe('SessionLog', () => {
     const r = reader();
     const log = session([r]);
     log.attach(r);
-    const destroyed = (id: string) => log.append(`{"type":"connectionDestroyed","connection":{"connectionId":"${id}"},"reason":"clientDisconnected"}`, null, null, true, { kind: 'destroyed', item: `{"connection":{"connectionId":"${id}"},"reason":"clientDisconnected"}` });
-    const created = (id: string) => log.append(`{"type":"connectionCreated","connection":{"connectionId":"${id}"}}`, null, null, true, { kind: 'created', item: `{"connectionId":"${id}"}` });
+    const destroyed = (id: string) => log.append(`{"type":"connectionDestroyed","connection":{"connectionId":"${id}"},"reason":"clientDisconnected"}`, null, null, { kind: 'destroyed', item: `{"connection":{"connectionId":"${id}"},"reason":"clientDisconnected"}` });
+    const created = (id: string) => log.append(`{"type":"connectionCreated","connection":{"connectionId":"${id}"}}`, null, null, { kind: 'created', item: `{"connectionId":"${id}"}` });
     destroyed('a');
     destroyed('b');
     created('c');
@@ -169,12 +169,12 @@ describe('SessionLog', () => {
       log.flushAll();
       const wait = presenceIntervalMs(rs.length);
       expect(wait).toBeGreaterThan(0);
-      log.append('{"type":"connectionCreated"}', null, null, true);
+      log.append('{"type":"connectionCreated"}', null, null, { kind: 'created', item: '{}' });
       vi.advanceTimersByTime(1);
       expect(rs[0]!.frames).toHaveLength(0);
       vi.advanceTimersByTime(wait);
       expect(rs[0]!.texts()).toEqual([{ seq: 1, type: 'connectionCreated' }]);
-      log.append('{"type":"connectionCreated"}', null, null, true);
+      log.append('{"type":"connectionCreated"}', null, null, { kind: 'created', item: '{}' });
       log.append('{"type":"signal"}', null);
       vi.advanceTimersByTime(0);
       expect(rs[0]!.texts()).toEqual([{ seq: 1, type: 'connectionCreated' }, { seq: 2, type: 'connectionCreated' }, { seq: 3, type: 'signal' }]);
@@ -185,14 +185,14 @@ describe('SessionLog', () => {
       const rs = [reader(), reader()];
       const log = session(rs);
       rs.forEach((r) => log.attach(r));
-      log.append('{"type":"connectionCreated"}', null, null, true);
+      log.append('{"type":"connectionCreated"}', null, null, { kind: 'created', item: '{}' });
       vi.advanceTimersByTime(0);
       expect(rs[1]!.frames).toHaveLength(1);
       const big = Array.from({ length: 200 }, () => reader());
       const log2 = session(big);
       big.forEach((r) => log2.attach(r));
       log2.flushAll();
-      log2.append('{"type":"connectionCreated"}', null, null, true);
+      log2.append('{"type":"connectionCreated"}', null, null, { kind: 'created', item: '{}' });
       log2.append('{"type":"response"}', big[5]!);
       vi.advanceTimersByTime(0);
       // The reader with a response got it (and the presence before it); the others wait.

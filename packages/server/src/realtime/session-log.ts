@@ -46,9 +46,10 @@ interface Entry {
   to: LogReader | null;
   /** For everyone but this reader. */
   except: LogReader | null;
-  /** `connectionCreated` / `connectionDestroyed` (skipped for readers with `presenceOff`). */
-  presence: boolean;
-  /** Presence that folds: runs of the same kind go as one `connectionsCreated` / `connectionsDestroyed`. */
+  /**
+   * Set on presence (`connectionCreated` / `connectionDestroyed`, skipped for readers with
+   * `presenceOff`): runs of the same kind go as one `connectionsCreated` / `connectionsDestroyed`.
+   */
   fold: Fold | null;
   /** UTF-8 of `text`, made once when sent to many readers one message per frame. */
   bytes?: Buffer;
@@ -140,20 +141,21 @@ export class SessionLog {
 
   /**
    * Append one message (`body`: JSON text of an object without `seq`). `to`: only for that
-   * reader; `except`: for everyone but that reader; `presence`: may wait for the batched flush.
+   * reader; `except`: for everyone but that reader; `fold`: presence, which may wait for the
+   * batched flush and folds with its neighbours.
    */
-  append(body: string, to: LogReader | null, except: LogReader | null = null, presence = false, fold: Fold | null = null): number {
+  append(body: string, to: LogReader | null, except: LogReader | null = null, fold: Fold | null = null): number {
     if (this.closed) return 0;
     const seq = ++this.seq;
     const text = body.length > 2 ? `{"seq":${seq},${body.slice(1)}` : `{"seq":${seq}}`;
-    this.entries.push({ seq, text, to, except, presence, fold });
+    this.entries.push({ seq, text, to, except, fold });
     this.bytes += text.length;
     if (to) {
       to.custom = true;
       this.urgent.add(to);
     } else {
       this.everyone = true;
-      if (!presence) this.everyoneNow = true;
+      if (!fold) this.everyoneNow = true;
       if (except) except.custom = true;
     }
     if (this.entries.length > this.options.maxEntries || this.bytes > this.options.maxBytes) this.shrink();
@@ -275,7 +277,7 @@ export class SessionLog {
     };
     for (let i = from - this.base; i < this.entries.length; i++) {
       const e = this.entries[i]!;
-      if (!(r === null ? e.to === null && !(presenceOff && e.presence) : visible(r, e))) continue;
+      if (!(r === null ? e.to === null && !(presenceOff && e.fold) : visible(r, e))) continue;
       if (e.fold !== null) {
         if (run.length > 0 && run[0]!.fold!.kind !== e.fold.kind) endRun();
         run.push(e);
@@ -345,7 +347,7 @@ export class SessionLog {
 }
 
 function visible(r: LogReader, e: Entry): boolean {
-  return (e.to === null || e.to === r) && e.except !== r && !(e.presence && r.presenceOff);
+  return (e.to === null || e.to === r) && e.except !== r && !(e.fold && r.presenceOff);
 }
 
 /** How a presence entry folds: its kind and its item's JSON (the connection, or `{connection, reason}`). */
