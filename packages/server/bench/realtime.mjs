@@ -206,7 +206,7 @@ async function runTokhost(srv, ot, url, suppressed, N) {
   const bytes0 = leanStats.bytes;
   const reads0 = leanStats.reads;
   const lastSeq = new Array(N).fill(0);
-  const acked = new Array(N).fill(0);
+  const lastAckAt = new Array(N).fill(0);
   const arrivals = [];
   let t0 = 0;
   const wsUrl = url.replace('http', 'ws') + '/rtc/v1';
@@ -221,9 +221,9 @@ async function runTokhost(srv, ot, url, suppressed, N) {
         // Acknowledge about as often as the browser SDK does (every 128 messages or 1 s; these
         // clients do not count messages, so: at most every second), so the server can trim its log.
         const now = performance.now();
-        if (now - acked[i] >= 1000) {
+        if (now - lastAckAt[i] >= 1000) {
           ws.send(JSON.stringify({ type: 'ack', seq: lastSeq[i] }));
-          acked[i] = now;
+          lastAckAt[i] = now;
         }
       }
       if (m.type === 'signal' && m.signalType === 'bench') arrivals.push(performance.now() - t0);
