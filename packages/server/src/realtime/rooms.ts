@@ -74,7 +74,7 @@ export class Connection implements LogReader {
   // 122 random bits from the CSPRNG; randomUUID draws from a cached pool (randomBytes per join cost more).
   readonly resumeKey = randomUUID().replaceAll('-', '');
   socket: ClientSocket | null = null;
-  // Read position in the session's log (see SessionLog); set by `attach`.
+  // Read position in the session's log (see SessionLog); set by `SessionLog.attach` (via `sendFirst` at join).
   cursor = 0;
   joinIndex = 0;
   ackedSeq = 0;
@@ -230,7 +230,6 @@ export class Rooms {
       this.emit(room, { event: 'sessionCreated' });
     }
     const conn = new Connection(room, token.role, token);
-    room.log.attach(conn);
     conn.socket = socket;
     conn.batch = batch;
     conn.presenceOff = connectionEventsSuppressed;

@@ -118,13 +118,12 @@ export class SessionLog {
 
   /**
    * Send a reader its first message at once, sequenced but not kept (the join snapshot: large,
-   * and never replayed, since a client resumes only after it got it). Call right after `attach`.
+   * and never replayed, since a client resumes only after it got it). Attaches the reader.
    */
   sendFirst(r: LogReader, head: string, middle: Buffer | null = null, tail = ''): void {
-    const seq = ++this.seq;
-    r.ackedSeq = seq;
-    r.cursor = this.end;
-    r.joinIndex = this.end;
+    this.attach(r);
+    r.ackedSeq = ++this.seq;
+    const seq = this.seq;
     const socket = r.socket;
     if (!socket) return;
     // `head` is JSON text of an object without its closing part; `middle` bytes go in between.
