@@ -13,7 +13,7 @@ import type { MediaRouter } from './media/types.js';
 import { createRealtime, isLoopbackHost } from './realtime/index.js';
 import type { Realtime } from './realtime/index.js';
 import { BroadcastService } from './services/broadcasts.js';
-import type { BroadcastCompositions } from './services/broadcasts.js';
+import type { BroadcastCompositions, BroadcastServiceOptions } from './services/broadcasts.js';
 import { seedProjects } from './services/projects.js';
 import type { SeedResult } from './services/projects.js';
 import { createMemoryStore } from './storage/memory.js';
@@ -54,6 +54,8 @@ export interface CreateServerDeps {
   logStream?: NodeJS.WritableStream;
   /** The compose manager broadcasts draw their composition from (tests inject a test source). */
   compositions?: BroadcastCompositions;
+  /** Broadcast timing and RTMP retry tuning (tests shorten maxDuration's second and the back-off). */
+  broadcastTuning?: Pick<BroadcastServiceOptions, 'secondMs' | 'idleStopSeconds' | 'rtmp'>;
 }
 
 /**
@@ -107,6 +109,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       compositions: deps.compositions ?? null,
       hlsDir: join(config.dataDir, 'hls'),
       hlsRetentionSeconds: config.hlsRetentionSeconds,
+      ...deps.broadcastTuning,
       logger: logger.child({ component: 'broadcast' }),
       notify(apiKey, broadcast) {
         const project = store.getProject(apiKey);

@@ -83,6 +83,8 @@ export interface BroadcastServiceOptions {
   hlsRetentionSeconds: number;
   /** Seconds without any connected client after which a broadcast stops. Default 60. */
   idleStopSeconds?: number;
+  /** Length of a second, ms, for `maxDuration` and the idle stop. Default 1000 (tests shorten it). */
+  secondMs?: number;
   /** Broadcast status callback (the Broadcast object with `event: "broadcast"`). */
   notify(apiKey: string, broadcast: BroadcastJson): void;
   logger: SinkLogger & { error(obj: object, msg?: string): void };
@@ -247,7 +249,7 @@ export class BroadcastService {
       });
       sink.start(lease.output);
     });
-    running.timers.push(setTimeout(() => void this.#stop(running), maxDuration * 1000));
+    running.timers.push(setTimeout(() => void this.#stop(running), maxDuration * (this.#o.secondMs ?? 1000)));
     this.#ensureIdleWatch();
     this.#o.notify(apiKey, json);
     return structuredClone(json);
@@ -359,7 +361,7 @@ export class BroadcastService {
   /** One timer for all broadcasts: stop those whose session has had no client for `idleStopSeconds`. */
   #ensureIdleWatch(): void {
     if (this.#idleTimer) return;
-    const limitMs = (this.#o.idleStopSeconds ?? 60) * 1000;
+    const limitMs = (this.#o.idleStopSeconds ?? 60) * (this.#o.secondMs ?? 1000);
     this.#idleTimer = setInterval(
       () => {
         const now = Date.now();

@@ -59,14 +59,14 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)('remux sinks', () => {
     expect(hls.playlist()).toMatch(/#EXTINF:/);
     expect(hls.playlist()).toMatch(/#EXT-X-PROGRAM-DATE-TIME:/);
     await sleep(3000);
-    const info = probe(join(hls.dir, 'index.m3u8'));
+    const info = await probe(join(hls.dir, 'index.m3u8'));
     expect(info.video).toEqual({ codec: 'h264', width: 640, height: 360 });
     expect(info.audio?.codec).toBe('aac');
     await hls.close();
     expect(hls.closed).toBe(true);
     expect(hls.ended).toBe(true);
     expect(statuses).toEqual(['live', 'stopping', 'closed']);
-    expect(decodeErrors(join(hls.dir, 'index.m3u8'))).toBe('');
+    expect(await decodeErrors(join(hls.dir, 'index.m3u8'))).toBe('');
     // 2 s segments: every listed duration is about 2 s (the last may be shorter).
     const durations = [...hls.playlist().matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
     expect(durations.length).toBeGreaterThanOrEqual(2);
@@ -90,11 +90,11 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)('remux sinks', () => {
     await a.close();
     await b.close();
     for (const file of [pulled, listenerFile]) {
-      const info = probe(file);
+      const info = await probe(file);
       expect(info.video).toEqual({ codec: 'h264', width: 640, height: 360 });
       expect(info.audio?.codec).toBe('aac');
       expect(info.duration).toBeGreaterThan(2.5);
-      expect(meanVolumeDb(file)).toBeGreaterThan(-40); // a 440 Hz sine at ffmpeg's default level: about -21 dB
+      expect(await meanVolumeDb(file)).toBeGreaterThan(-40); // a 440 Hz sine at ffmpeg's default level: about -21 dB
     }
   });
 
@@ -118,7 +118,7 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)('remux sinks', () => {
     expect(rtmp.attempts).toBeGreaterThanOrEqual(2);
     const pulled = join(dir, 'after-drop.flv');
     expect(await pullRtmp(`${nginx.serverUrl}/drop`, pulled, 2).done).toBe(0);
-    expect(probe(pulled).video?.codec).toBe('h264');
+    expect((await probe(pulled)).video?.codec).toBe('h264');
     await rtmp.close();
     await hls.close();
     expect(hls.ended).toBe(true);
@@ -156,7 +156,7 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)('remux sinks', () => {
     await stalled.close();
     await hls.close();
     // What it wrote decodes: the rejoin started at a keyframe (a timestamp jump, no broken frames).
-    const errors = decodeErrors(join(dir, 'stalled.ts'))
+    const errors = (await decodeErrors(join(dir, 'stalled.ts')))
       .split('\n')
       .filter((l) => l && !/continuity|Packet corrupt|non monotonically|DTS|PTS/i.test(l));
     expect(errors).toEqual([]);
