@@ -57,6 +57,10 @@ export interface ServerConfig {
   readonly pingIntervalMs: number;
   /** Delays between webhook delivery attempts, ms. Default none (the realtime layer's own). */
   readonly webhookRetryDelaysMs: readonly number[] | null;
+  /** Base URL in links the server hands out (broadcast HLS URLs), e.g. behind a proxy. Default none: `http://<Host header>`. */
+  readonly publicUrl: string | null;
+  /** Seconds a broadcast's HLS playlist and segments stay served after it stops; then they are deleted. Default 600. */
+  readonly hlsRetentionSeconds: number;
 }
 
 /** What callers may pass: any subset, values not yet checked (strings from env/flags are coerced). */
@@ -200,6 +204,8 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
     }),
     help: 'comma-separated webhook retry delays, ms',
   },
+  publicUrl: { flag: 'public-url', env: 'TOKHOST_PUBLIC_URL', default: null, parse: nullable(str(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'an http:// or https:// URL without query')), help: 'base URL of links handed out (HLS)' },
+  hlsRetentionSeconds: { flag: 'hls-retention', env: 'TOKHOST_HLS_RETENTION', default: 600, parse: int(0, 7 * 86_400), help: 'seconds HLS files stay after a broadcast stops' },
 };
 
 /**

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
+import type { BroadcastService } from '../services/broadcasts.js';
 import type { LiveSessions } from '../services/live.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
 import { HttpError } from './errors.js';
@@ -11,6 +12,7 @@ export interface RestDeps {
   live: LiveSessions;
   config: ServerConfig;
   logger: Logger;
+  broadcasts: BroadcastService;
 }
 
 /** A handler's answer. `json` is serialised with `application/json` unless `contentType` says otherwise. */
