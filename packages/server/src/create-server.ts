@@ -1,4 +1,5 @@
 import { createServer as createHttpServer } from 'node:http';
+import { Compositions } from './compose/compositions.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -14,6 +15,9 @@ import { createRealtime, isLoopbackHost } from './realtime/index.js';
 import type { Realtime } from './realtime/index.js';
 import { BroadcastService } from './services/broadcasts.js';
 import type { BroadcastCompositions, BroadcastServiceOptions } from './services/broadcasts.js';
+import { Archiver } from './recording/archiver.js';
+import { createArchiveDownloads } from './recording/http.js';
+import { createLocalArchiveStorage } from './recording/storage.js';
 import { seedProjects } from './services/projects.js';
 import type { SeedResult } from './services/projects.js';
 import { createMemoryStore } from './storage/memory.js';
@@ -77,6 +81,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   const store = deps.store ?? (config.store === 'memory' ? createMemoryStore() : createSqliteStore({ dataDir: config.dataDir }));
   let realtime: Realtime | undefined;
   let broadcasts: BroadcastService | undefined;
+  let compositions: Compositions | undefined;
+  let archiver: Archiver | undefined;
   let router: Promise<MediaRouter> | null = null;
   let routerReady: MediaRouter | null = null;
   const closeRouter = async () => {
@@ -101,12 +107,28 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     const defaultProject = seedProjects(store, config);
     realtime = createRealtime({ store, logger, media: mediaRouter, config: config as unknown as Readonly<Record<string, unknown>> });
     const rt = realtime;
+    compositions = new Compositions({ live: rt.live, logger: logger.child({ component: 'compose' }) });
+    const storage = createLocalArchiveStorage(config.archivesDir ?? join(config.dataDir, 'archives'));
+    const archives = new Archiver({
+      store,
+      live: rt.live,
+      compositions,
+      storage,
+      recordingsDir: join(config.dataDir, 'recordings'),
+      tools: { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe' },
+      maxDurationSeconds: config.archiveMaxDurationSeconds,
+      idleStopSeconds: config.archiveIdleStopSeconds,
+      callback: (apiKey, archive) => rt.webhook(apiKey, archive),
+      logger: logger.child({ component: 'archives' }),
+    });
+    archiver = archives;
+    const downloads = createArchiveDownloads({ store, storage, logger });
     // Broadcast status callbacks (reference §6) go to the project's webhook URL.
     const broadcastWebhooks = createWebhookSender({ logger, ...(config.webhookRetryDelaysMs ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}) });
     broadcasts = new BroadcastService({
       store,
       live: rt.live,
-      compositions: deps.compositions ?? null,
+      compositions: deps.compositions ?? compositions,
       hlsDir: join(config.dataDir, 'hls'),
       hlsRetentionSeconds: config.hlsRetentionSeconds,
       ...deps.broadcastTuning,
@@ -117,7 +139,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       },
     });
     const bc = broadcasts;
-    const rest = createRestHandler({ store, live: rt.live, config, logger, broadcasts: bc });
+    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc });
     const hls = createHlsHandler((token) => bc.hlsDirectory(token));
 
     const httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
@@ -125,6 +147,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady))) return;
         if (rest(req, res)) return;
         if (hls(req, res)) return;
+        if (downloads(req, res)) return;
         if (rt.handleHttp(req, res)) return;
       } catch (err) {
         logger.error({ err, method: req.method }, 'request handler threw');
@@ -155,6 +178,11 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     const hostInUrl = address.family === 'IPv6' || config.host.includes(':') ? `[${config.host.replace(/^\[|\]$/g, '')}]` : config.host;
     const url = `http://${hostInUrl}:${address.port}`;
     logger.info({ url, store: store.kind, dataDir: store.kind === 'sqlite' ? config.dataDir : undefined }, 'listening');
+    // Recordings a crash interrupted: finalised in the background (the files may be large).
+    const recovery = archives.recover().then(
+      (r) => r.recovered + r.failed > 0 && logger.info(r, 'archives recovered after a restart'),
+      (err: Error) => logger.error({ err: err.message }, 'archive recovery failed'),
+    );
 
     let closing: Promise<void> | undefined;
     return Object.freeze({
@@ -169,8 +197,11 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       mediaRouterForTesting: () => router,
       close: () =>
         (closing ??= (async () => {
+          await recovery;
+          await archives.close().catch((err: unknown) => logger.error({ err }, 'archiver close failed'));
           await bc.close().catch((err: unknown) => logger.error({ err }, 'broadcasts close failed'));
           broadcastWebhooks.close();
+          await compositions?.close().catch((err: unknown) => logger.error({ err }, 'compositions close failed'));
           await rt.close().catch((err: unknown) => logger.error({ err }, 'realtime close failed'));
           await closeRouter().catch((err: unknown) => logger.error({ err }, 'media router close failed'));
           await new Promise<void>((resolve) => {
@@ -181,7 +212,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         })()),
     });
   } catch (err) {
+    await archiver?.close().catch(() => undefined);
     await broadcasts?.close().catch(() => undefined);
+    await compositions?.close().catch(() => undefined);
     await realtime?.close().catch(() => undefined);
     await closeRouter().catch(() => undefined);
     store.close();

@@ -157,7 +157,7 @@ export class BroadcastService {
       throw new HttpError('ERR_BROADCAST_IN_PROGRESS', 'The broadcast has already started for the session', 'Use a distinct multiBroadcastTag for another broadcast of the same session');
     }
     if (this.#o.live.connectionCount(options.sessionId) === 0) {
-      throw new HttpError('ERR_SESSION_NO_CLIENTS', 'Session not found', 'No clients are actively connected to the session, so there is nothing to broadcast');
+      throw new HttpError('ERR_SESSION_NO_CLIENTS', 'No clients are connected to the session', 'No clients are actively connected to the session, so there is nothing to broadcast');
     }
     const compositions = this.#o.compositions;
     if (!compositions) {
