@@ -1,6 +1,6 @@
 import { LIMITS, STREAM_MODES } from '@tokhost/protocol';
 import type { BroadcastJson } from '@tokhost/protocol';
-import { requireSession } from '../../services/sessions.js';
+import { requireNotE2ee, requireSession } from '../../services/sessions.js';
 import type { Store } from '../../storage/store.js';
 import { HttpError, invalid } from '../errors.js';
 import type { Route } from '../router.js';
@@ -75,6 +75,7 @@ export const broadcastRoutes: Route[] = [
       const options = parseBroadcastOptions(await ctx.json());
       const { store, live } = ctx.deps;
       const session = requireSession(store, ctx.project.apiKey, options.sessionId);
+      requireNotE2ee(session, 'broadcasting');
       if (session.mediaMode !== 'routed') throw new HttpError('ERR_BROADCAST_NOT_ROUTED', 'Only routed sessions can be broadcast');
       const running = store.listBroadcasts(ctx.project.apiKey, { sessionId: session.sessionId, count: 1000 }).items.filter((r) => r.broadcast.status === 'started');
       if (running.some((r) => !options.multiBroadcastTag || !r.broadcast.multiBroadcastTag || r.broadcast.multiBroadcastTag === options.multiBroadcastTag)) {
