@@ -12,6 +12,11 @@ export const invalidSecret = (why: string) => new OTError('OT_INVALID_ENCRYPTION
 /** How long frames under the previous secret still decrypt after `setEncryptionSecret`. */
 export const PREVIOUS_KEY_GRACE_MS = 10_000;
 /**
+ * How long after `setEncryptionSecret` this client still sends under the previous secret, while
+ * already decrypting under both: clients that switch within this delay of each other lose no frame.
+ */
+export const SEND_SWITCH_DELAY_MS = 1000;
+/**
  * PBKDF2 rounds turning the secret (a passphrase) into the SFrame base key; the salt is the
  * session ID, so one secret gives unrelated keys in different sessions.
  */
@@ -78,7 +83,7 @@ export class E2eeContext {
       const secretId = ++this.secretId;
       await new Promise<void>((resolve) => {
         this.acks.set(secretId, resolve);
-        this.post({ type: 'secret', base, secretId, graceMs: PREVIOUS_KEY_GRACE_MS }, [base]);
+        this.post({ type: 'secret', base, secretId, graceMs: PREVIOUS_KEY_GRACE_MS, switchDelayMs: SEND_SWITCH_DELAY_MS }, [base]);
       });
     };
     // Calls apply in order even though each derivation is asynchronous.

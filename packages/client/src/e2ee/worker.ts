@@ -16,7 +16,7 @@ export interface TransformOptions {
 
 /** Main thread → worker. */
 export type ToWorker =
-  | { type: 'secret'; base: ArrayBuffer; secretId: number; graceMs: number }
+  | { type: 'secret'; base: ArrayBuffer; secretId: number; graceMs: number; switchDelayMs: number }
   | { type: 'streams'; readable: ReadableStream; writable: WritableStream; options: TransformOptions };
 
 /** Worker → main thread. */
@@ -52,6 +52,8 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
     id: number;
     /** Set once replaced: frames under this secret still decrypt until then (ms since epoch). */
     until: number;
+    /** Senders switch to this secret from then on (ms since epoch). */
+    sendFrom: number;
   }
   let ring: Secret[] = [];
   /** Bumped when the ring changes: negative key lookups are cached per version. */
@@ -83,7 +85,8 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
   };
 
   const encryptFrame = async (frame: EncodedFrame, opts: TransformOptions): Promise<boolean> => {
-    const current = liveRing()[0];
+    const now = Date.now();
+    const current = liveRing().find((x) => x.sendFrom <= now);
     if (!current) return false;
     let s = senders.get(opts.id);
     if (!s || s.secretId !== current.id) {
@@ -143,6 +146,7 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
   const run = (readable: ReadableStream<EncodedFrame>, writable: WritableStream<EncodedFrame>, opts: TransformOptions, transformer?: ScriptTransformer): void => {
     let failures = 0;
     let mismatched = false;
+    let lastKeyRequest = 0;
     const transform = new TransformStream<EncodedFrame, EncodedFrame>({
       async transform(frame, controller) {
         if (opts.op === 'encrypt') {
@@ -152,12 +156,17 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
         }
         // Undecryptable frames are dropped: the decoder never sees ciphertext.
         if (await decryptFrame(frame, opts)) {
+          // Frames were dropped before this delta frame: the decoder needs a fresh key frame
+          // (the browser would ask by itself, but only after its own timeout).
+          const isDelta = opts.kind === 'video' && (new Uint8Array(frame.data)[0]! & 1) === 1;
+          if (failures > 0 && isDelta && Date.now() - lastKeyRequest > 300) {
+            lastKeyRequest = Date.now();
+            void transformer?.sendKeyFrameRequest?.().catch(() => undefined);
+          }
           failures = 0;
           if (mismatched) {
             mismatched = false;
             scope.postMessage({ type: 'match', id: opts.id, kind: opts.kind });
-            // The frames before were dropped: ask the publisher for a fresh key frame.
-            if (opts.kind === 'video') void transformer?.sendKeyFrameRequest?.().catch(() => undefined);
           }
           controller.enqueue(frame);
         } else if (++failures >= MISMATCH_AFTER && !mismatched) {
@@ -178,7 +187,9 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
     if (m.type === 'secret') {
       const now = Date.now();
       for (const s of ring) s.until = Math.min(s.until, now + m.graceMs);
-      ring = [{ base: new Uint8Array(m.base), id: m.secretId, until: Infinity }, ...ring];
+      // Receivers take a new secret at once; senders wait `switchDelayMs` (none for the first
+      // secret), so clients that switch within that delay of each other lose no frame.
+      ring = [{ base: new Uint8Array(m.base), id: m.secretId, until: Infinity, sendFrom: ring.length > 0 ? now + m.switchDelayMs : now }, ...ring];
       ringVersion++;
       liveRing();
       scope.postMessage({ type: 'secretSet', secretId: m.secretId });
