@@ -113,10 +113,10 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function openApp(): Promise<Page> {
+  async function openApp(fallback = false): Promise<Page> {
     const page = await browser.newPage();
     page.on('pageerror', (err) => console.error('[page error]', err.message));
-    await page.goto(appUrl);
+    await page.goto(appUrl + (fallback ? '&fallback=1' : ''));
     await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
     return page;
   }
@@ -281,6 +281,29 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
       for (const p of pages) await p.close();
     }
   }, 150_000);
+
+  it('the createEncodedStreams fallback speaks the same format as RTCRtpScriptTransform', async () => {
+    const sessionId = await createSession(true);
+    const [a, b] = [await openApp(), await openApp(true)];
+    try {
+      expect(await b.evaluate(() => typeof (window as unknown as { RTCRtpScriptTransform?: unknown }).RTCRtpScriptTransform)).toBe('undefined');
+      expect(await b.evaluate(() => (window as unknown as AppWindow).OT.hasEndToEndEncryptionSupport())).toBe(true);
+      await app(a).start({ sessionId, secret: 'shared by both pages', name: 'A', rgb: RED });
+      await app(b).start({ sessionId, secret: 'shared by both pages', name: 'B', rgb: BLUE });
+      await seesPicture(b, 'A', RED);
+      await seesPicture(a, 'B', BLUE);
+      const l = await app(b).look('A');
+      console.info(`[fallback] the createEncodedStreams page decodes the script-transform page's picture (${l.left}) and the other way round`);
+      expect(await app(b).setSecret('a new shared secret')).toBeNull();
+      expect(await app(a).setSecret('a new shared secret')).toBeNull();
+      await sleep(2500);
+      await seesPicture(b, 'A', RED, 5000);
+      await seesPicture(a, 'B', BLUE, 5000);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
 
   it('acceptance 3: a missing or short secret is OT_INVALID_ENCRYPTION_SECRET; archive, broadcast and dial are 409 for e2ee sessions', async () => {
     const sessionId = await createSession(true);
