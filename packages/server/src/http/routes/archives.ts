@@ -163,7 +163,7 @@ export const archiveRoutes: Route[] = [
     path: '/v2/project/:key/archive/:archiveId/layout',
     summary: 'Set the layout of a composed archive',
     success: 200,
-    body: { type: 'bestFit | pip | verticalPresentation | horizontalPresentation | focus | custom', stylesheet: 'custom only', screenshareType: 'bestFit only' },
+    body: { type: 'bestFit | pip | verticalPresentation | horizontalPresentation | custom', stylesheet: 'custom only', screenshareType: 'bestFit only' },
     async handler(ctx) {
       layout(await ctx.json(), 'layout');
       const archive = requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!);
