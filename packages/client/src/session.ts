@@ -1,5 +1,5 @@
 import type { RtConnection, RtConnectionDestroyedReason, RtIceServer, RtSessionDescription, ServerMessage } from '@tokhost/protocol';
-import { E2eeContext, hasEndToEndEncryptionSupport, invalidSecret, isValidEncryptionSecret } from './e2ee/context.js';
+import { deriveBaseKey, E2eeContext, hasEndToEndEncryptionSupport, invalidSecret, isValidEncryptionSecret } from './e2ee/context.js';
 import { ERRORS, OTError } from './errors.js';
 import { EventEmitter } from './events.js';
 import { Connection, Stream } from './models.js';
@@ -102,9 +102,17 @@ export class Session extends EventEmitter {
       setTimeout(() => callback?.(ERRORS.connectFailed('the session is already connected or connecting')));
       return this;
     }
+    // The key derivation (PBKDF2) runs while the socket connects; it is used if the session is e2ee.
+    const encryption = isValidEncryptionSecret(this.secret) && hasEndToEndEncryptionSupport();
+    const secretAtConnect = this.secret;
+    let derived: Promise<ArrayBuffer> | undefined;
+    if (encryption) {
+      derived = deriveBaseKey(this.secret!, this.sessionId);
+      derived.catch(() => undefined);
+    }
     const transport = new Transport(
       realtimeUrl(this.options.serverUrl),
-      { apiKey: this.apiKey, sessionId: this.sessionId, token, sdk: 'tokhost-client/0.1.0', ...(this.options.connectionEventsSuppressed === true ? { connectionEventsSuppressed: true } : {}), ...(isValidEncryptionSecret(this.secret) && hasEndToEndEncryptionSupport() ? { encryption: true } : {}) },
+      { apiKey: this.apiKey, sessionId: this.sessionId, token, sdk: 'tokhost-client/0.1.0', ...(this.options.connectionEventsSuppressed === true ? { connectionEventsSuppressed: true } : {}), ...(encryption ? { encryption: true } : {}) },
       {
         message: (msg) => {
           // Messages in the same frame as `sessionConnected` wait until it has been handled.
@@ -126,7 +134,8 @@ export class Session extends EventEmitter {
         if (msg.e2ee === true && !this.e2ee) {
           // The server admitted us with a valid secret and a capable browser (connect's `encryption`).
           this.e2ee = new E2eeContext(this.sessionId);
-          void this.e2ee.setSecret(this.secret!).catch((err: Error) => this.emit('exception', { message: `end-to-end encryption could not derive its key: ${err.message}`, error: err }));
+          // Frames wait in the worker until this key is there (no gating of publish/subscribe).
+          void this.e2ee.setSecret(this.secret!, this.secret === secretAtConnect ? derived : undefined).catch((err: Error) => this.emit('exception', { message: `end-to-end encryption could not derive its key: ${err.message}`, error: err }));
         }
         const r = msg.role;
         const can = (ok: boolean) => (ok ? 1 : 0);
@@ -186,8 +195,6 @@ export class Session extends EventEmitter {
     void (async () => {
       try {
         await publisher.ready;
-        // E2ee: the key must be in the worker before the first (key) frame is encrypted.
-        await this.e2ee?.ready;
         const d = publisher.describe();
         const host = { request: (b: OutgoingRequest) => this.request(b), connection: this.connection, e2ee: this.e2ee };
         // Routed: the publisher offers to the server in the publish request itself.
@@ -231,9 +238,7 @@ export class Session extends EventEmitter {
       setTimeout(() => cb?.(ERRORS.notConnected('subscribe')));
       return sub;
     }
-    // E2ee: frames arriving before the key would count as undecryptable.
-    const keyed = this.e2ee ? this.e2ee.ready.catch(() => undefined) : Promise.resolve();
-    void keyed.then(() => sub.start()).then(() => {
+    void sub.start().then(() => {
       if (!sub.subscriberId) return;
       this.subscribers.set(sub.subscriberId, sub);
       const early = this.orphans.get(sub.subscriberId) ?? [];

@@ -24,6 +24,15 @@ const PBKDF2_ITERATIONS = 100_000;
 
 type Mode = 'script' | 'streams';
 
+/**
+ * The SFrame base key of `secret` in `sessionId` (PBKDF2-HMAC-SHA256, 16 bytes). Exported so the
+ * session can start it while the WebSocket connects.
+ */
+export async function deriveBaseKey(secret: string, sessionId: string): Promise<ArrayBuffer> {
+  const raw = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), 'PBKDF2', false, ['deriveBits']);
+  return crypto.subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-256', salt: new TextEncoder().encode(`tokhost-e2ee/v1 ${sessionId}`), iterations: PBKDF2_ITERATIONS }, raw, 128);
+}
+
 function transformMode(): Mode | null {
   if (typeof Worker !== 'function' || typeof crypto === 'undefined' || !crypto.subtle) return null;
   if (typeof (globalThis as { RTCRtpScriptTransform?: unknown }).RTCRtpScriptTransform === 'function') return 'script';
@@ -57,8 +66,6 @@ export class E2eeContext {
   private readonly acks = new Map<number, () => void>();
   private readonly listeners = new Map<string, (state: 'mismatch' | 'match', kind: 'audio' | 'video') => void>();
   private counter = 0;
-  /** Resolves once the first secret is in the worker. */
-  ready: Promise<void> = Promise.resolve();
 
   constructor(private readonly sessionId: string) {
     const mode = transformMode();
@@ -75,11 +82,13 @@ export class E2eeContext {
     };
   }
 
-  /** Derive the base key from `secret` and make it current (the previous one stays for a grace period). */
-  setSecret(secret: string): Promise<void> {
+  /**
+   * Derive the base key from `secret` (or take `derived`, already started from it) and make it
+   * current; the previous one stays for a grace period. Resolves once the worker has it.
+   */
+  setSecret(secret: string, derived?: Promise<ArrayBuffer>): Promise<void> {
     const run = async () => {
-      const raw = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), 'PBKDF2', false, ['deriveBits']);
-      const base = await crypto.subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-256', salt: new TextEncoder().encode(`tokhost-e2ee/v1 ${this.sessionId}`), iterations: PBKDF2_ITERATIONS }, raw, 128);
+      const base = await (derived ?? deriveBaseKey(secret, this.sessionId));
       const secretId = ++this.secretId;
       await new Promise<void>((resolve) => {
         this.acks.set(secretId, resolve);
@@ -89,7 +98,6 @@ export class E2eeContext {
     // Calls apply in order even though each derivation is asynchronous.
     const p = this.chain.then(run);
     this.chain = p.catch(() => undefined);
-    if (this.secretId === 0) this.ready = p;
     return p;
   }
 

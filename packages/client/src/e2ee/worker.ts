@@ -59,6 +59,9 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
   /** Bumped when the ring changes: negative key lookups are cached per version. */
   let ringVersion = 0;
   const senders = new Map<string, { secretId: number; key: SframeKey; ctr: number }>();
+  // Until the first secret arrives frames wait in their streams (none is lost or sent in clear).
+  let keyArrived: () => void = () => undefined;
+  const firstKey = new Promise<void>((resolve) => (keyArrived = resolve));
   const receiveKeys = new Map<number, { key: SframeKey; secretId: number }>();
   const unknownKids = new Map<number, number>();
 
@@ -149,6 +152,7 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
     let lastKeyRequest = 0;
     const transform = new TransformStream<EncodedFrame, EncodedFrame>({
       async transform(frame, controller) {
+        if (ring.length === 0) await firstKey;
         if (opts.op === 'encrypt') {
           // Without a key nothing is sent rather than plaintext.
           if (await encryptFrame(frame, opts)) controller.enqueue(frame);
@@ -192,6 +196,7 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
       ring = [{ base: new Uint8Array(m.base), id: m.secretId, until: Infinity, sendFrom: ring.length > 0 ? now + m.switchDelayMs : now }, ...ring];
       ringVersion++;
       liveRing();
+      keyArrived();
       scope.postMessage({ type: 'secretSet', secretId: m.secretId });
     } else if (m.type === 'streams') run(m.readable as ReadableStream<EncodedFrame>, m.writable as WritableStream<EncodedFrame>, m.options);
   };
