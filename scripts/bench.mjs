@@ -10,6 +10,7 @@ const BENCHES = {
   rest: 'packages/server/bench/rest.mjs',
   realtime: 'packages/server/bench/realtime.mjs',
   sfu: 'packages/server/bench/sfu.mjs',
+  e2ee: 'packages/server/bench/e2ee.mjs',
 };
 const name = process.argv[2] ?? 'sdk';
 const file = BENCHES[name];

@@ -252,6 +252,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     if (token.sessionId !== req.sessionId) return rtError('ERR_RT_TOKEN_SESSION', 'the token is for another session');
     const session = sessionRecord(req.sessionId);
     if (!session || session.apiKey !== token.apiKey) return rtError('ERR_RT_SESSION_INVALID', `session ${req.sessionId} does not exist`);
+    if (session.e2ee && req.encryption !== true) return rtError('ERR_RT_ENCRYPTION_SECRET', 'the session is end-to-end encrypted: connect with an encryptionSecret of 8 to 256 characters');
     if (req.resume) {
       const r = req.resume;
       const resumed = rooms.resume(req.sessionId, String(r.connectionId), String(r.resumeKey), Number(r.lastSeq), socket, req.batch === true);
@@ -260,7 +261,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       for (const text of resumed.replay) socket.send(text);
       return resumed.conn;
     }
-    return rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true);
+    return rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true, session.e2ee);
   };
 
   wss.on('connection', onSocket);
