@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServerConfig, ServerConfigInput } from './config.js';
@@ -14,6 +17,8 @@ import { seedProjects } from './services/projects.js';
 import type { SeedResult } from './services/projects.js';
 import { createMemoryStore } from './storage/memory.js';
 import { createSqliteStore } from './storage/sqlite.js';
+import { SipGateway } from './sip/gateway.js';
+import { createWebhookSender } from './webhooks/index.js';
 import type { Store } from './storage/store.js';
 
 /** A running Tokhost server. */
@@ -67,6 +72,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   const logger = deps.logger ?? createLogger(config.logLevel, deps.logStream);
   const store = deps.store ?? (config.store === 'memory' ? createMemoryStore() : createSqliteStore({ dataDir: config.dataDir }));
   let realtime: Realtime | undefined;
+  let sip: ReturnType<typeof createSipGateway> | null = null;
   let router: Promise<MediaRouter> | null = null;
   let routerReady: MediaRouter | null = null;
   const closeRouter = async () => {
@@ -91,7 +97,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     const defaultProject = seedProjects(store, config);
     realtime = createRealtime({ store, logger, media: mediaRouter, config: config as unknown as Readonly<Record<string, unknown>> });
     const rt = realtime;
-    const rest = createRestHandler({ store, live: rt.live, config, logger });
+    sip = config.sip ? createSipGateway(config, rt, store, logger) : null;
+    const rest = createRestHandler({ store, live: rt.live, config, logger, ...(sip ? { sip: sip.gateway } : {}) });
 
     const httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
       try {
@@ -141,6 +148,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       mediaRouterForTesting: () => router,
       close: () =>
         (closing ??= (async () => {
+          await sip?.close().catch((err: unknown) => logger.error({ err }, 'sip gateway close failed'));
           await rt.close().catch((err: unknown) => logger.error({ err }, 'realtime close failed'));
           await closeRouter().catch((err: unknown) => logger.error({ err }, 'media router close failed'));
           await new Promise<void>((resolve) => {
@@ -151,9 +159,58 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         })()),
     });
   } catch (err) {
+    await sip?.close().catch(() => undefined);
     await realtime?.close().catch(() => undefined);
     await closeRouter().catch(() => undefined);
     store.close();
     throw err;
   }
+}
+
+/** The SIP gateway with its own webhook queue, configured from the server config (docs/sip.md). */
+function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logger: Logger): { gateway: SipGateway; close(): Promise<void> } {
+  const bind = config.sipBindAddress ?? (isIP(config.host) && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : '0.0.0.0');
+  const firstExternal = () => Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  const advertised = config.sipPublicAddress ?? config.publicIp ?? (bind === '0.0.0.0' ? (firstExternal() ?? '127.0.0.1') : bind);
+  const read = (path: string | null, what: string): string | undefined => {
+    if (path === null) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new Error(`${what} ${path} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  const tlsCert = read(config.sipTlsCert, 'sipTlsCert');
+  const tlsKey = read(config.sipTlsKey, 'sipTlsKey');
+  const tlsCa = read(config.sipTlsCa, 'sipTlsCa');
+  const webhooks = createWebhookSender({ logger, ...(config.webhookRetryDelaysMs ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}) });
+  const gateway = new SipGateway({
+    participants: rt.participants,
+    logger: logger.child({ component: 'sip' }),
+    webhook(apiKey, event) {
+      const project = store.getProject(apiKey);
+      if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event);
+    },
+    config: {
+      bindAddress: bind,
+      publicAddress: advertised,
+      port: config.sipPort,
+      tlsPort: config.sipTlsPort,
+      ...(tlsCert && tlsKey ? { tlsCert, tlsKey } : {}),
+      ...(tlsCa ? { tlsCa } : {}),
+      tlsVerify: config.sipTlsVerify,
+      rtpMinPort: config.sipRtpMinPort ?? 0,
+      rtpMaxPort: config.sipRtpMaxPort ?? 0,
+      ringTimeoutMs: config.sipRingTimeoutSeconds * 1000,
+      mediaTimeoutMs: config.sipMediaTimeoutSeconds * 1000,
+      maxDurationMs: config.sipMaxDurationSeconds * 1000,
+    },
+  });
+  return {
+    gateway,
+    async close() {
+      await gateway.close();
+      webhooks.close();
+    },
+  };
 }

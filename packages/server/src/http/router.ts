@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
 import type { LiveSessions } from '../services/live.js';
+import type { SipGateway } from '../sip/gateway.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
 import { HttpError } from './errors.js';
 
@@ -11,6 +12,8 @@ export interface RestDeps {
   live: LiveSessions;
   config: ServerConfig;
   logger: Logger;
+  /** The SIP gateway (`dial`, `play-dtmf`); absent when config `sip` is false. */
+  sip?: SipGateway;
 }
 
 /** A handler's answer. `json` is serialised with `application/json` unless `contentType` says otherwise. */

@@ -22,7 +22,7 @@ export class LogSink extends Writable {
 export async function startServer(config: ServerConfigInput = {}, deps: CreateServerDeps = {}): Promise<TokhostServer & { logs: LogSink }> {
   const logs = new LogSink();
   const server = await createServer(
-    { port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'info', apiKey: KEY_A, apiSecret: SECRET_A, ...config },
+    { port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'info', apiKey: KEY_A, apiSecret: SECRET_A, sipPort: 0, ...config },
     { logStream: logs, ...deps },
   );
   if (!server.store.getProject(KEY_B)) {
