@@ -114,6 +114,13 @@ class SessionMix {
     this.mixer = new Mixer((err) => logger.warn({ err: err.message, sessionId }, 'sip mixer error'));
   }
 
+  /** The router room is known once the first leg publishes: tap what was seen before. */
+  setRoom(room: MediaRoom): void {
+    if (this.room) return;
+    this.room = room;
+    for (const id of this.known.keys()) if (!this.sipStreams.has(id)) void this.tap(id);
+  }
+
   streamSeen(s: RtStream): void {
     if (this.known.has(s.streamId)) return;
     this.known.set(s.streamId, s);
@@ -447,8 +454,8 @@ export class SipGateway {
     this.byConnection.set(call.connectionId, call);
     try {
       call.stream = await call.participant.publishAudio(sip.from ?? 'SIP call', async (media, streamId) => {
-        mix.room ??= media.room;
         mix.sipStreams.add(streamId);
+        mix.setRoom(media.room);
         call.routerTarget = await media.room.publishRtp({ publisherId: streamId, audio: { payloadType: 0, rtpmap: 'PCMU/8000' }, sourceHost: '127.0.0.1' });
       });
     } catch (err) {

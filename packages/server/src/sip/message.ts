@@ -63,6 +63,8 @@ function spell(name: string): string {
 /** Ordered, multi-valued headers keyed by canonical lower-case name. */
 export class SipHeaders {
   private readonly list: [string, string][] = [];
+  /** How a header added by name was spelled (custom X- headers keep their case on the wire). */
+  private readonly spelling = new Map<string, string>();
 
   /** All values of `name`, in order (list headers split into elements). */
   getAll(name: string): string[] {
@@ -84,8 +86,15 @@ export class SipHeaders {
   }
 
   append(name: string, value: string): this {
-    this.list.push([canonicalHeaderName(name), value]);
+    const n = canonicalHeaderName(name);
+    if (/^x-/i.test(name)) this.spelling.set(n, name.trim());
+    this.list.push([n, value]);
     return this;
+  }
+
+  /** The name as written on the wire. */
+  spell(name: string): string {
+    return this.spelling.get(name) ?? spell(name);
   }
 
   /** Replace every value of `name` with `value` (at the place of the first one). */
@@ -119,6 +128,7 @@ export class SipHeaders {
   clone(): SipHeaders {
     const h = new SipHeaders();
     for (const [k, v] of this.list) h.list.push([k, v]);
+    for (const [k, v] of this.spelling) h.spelling.set(k, v);
     return h;
   }
 }
@@ -398,7 +408,7 @@ function decodeURIComponentSafe(s: string): string {
 export function serializeMessage(msg: SipMessage): Buffer {
   const start = msg.kind === 'request' ? `${msg.method} ${msg.uri} SIP/2.0` : `SIP/2.0 ${msg.status} ${msg.reason}`;
   const lines = [start];
-  for (const [k, v] of msg.headers.entries()) if (k !== 'content-length') lines.push(`${spell(k)}: ${v}`);
+  for (const [k, v] of msg.headers.entries()) if (k !== 'content-length') lines.push(`${msg.headers.spell(k)}: ${v}`);
   lines.push(`Content-Length: ${msg.body.length}`, '', '');
   return Buffer.concat([Buffer.from(lines.join('\r\n'), 'latin1'), msg.body]);
 }
