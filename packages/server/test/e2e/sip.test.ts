@@ -171,6 +171,59 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interc
     }
   }, 60_000);
 
+  it.skipIf(!has('baresip'))('TLS + SRTP (baresip, mediaenc=srtp-mand): its audio reaches the browser, play-dtmf digits reach baresip', async () => {
+    const sessionId = await routedSession();
+    const alice = await openApp(sessionId, 'Alice');
+    const bdir = mkdtempSync(join(tmpdir(), 'tokhost-baresip-'));
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=60', '-ar', '8000', '-ac', '1', join(bdir, 'tone.wav')]);
+    const port = await freePort(true);
+    writeFileSync(
+      join(bdir, 'config'),
+      [
+        'poll_method epoll',
+        `sip_listen 127.0.0.1:${port}`,
+        `sip_certificate ${join(dir, 'baresip.pem')}`,
+        'net_interface 127.0.0.1',
+        `audio_source aufile,${join(bdir, 'tone.wav')}`,
+        'module_path /usr/lib/baresip/modules',
+        'module g711.so',
+        'module aufile.so',
+        'module srtp.so',
+        'module account.so',
+        'module_app menu.so',
+      ].join('\n') + '\n',
+    );
+    writeFileSync(join(bdir, 'accounts'), '<sip:uas@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp-mand\n');
+    let log = '';
+    const proc: ChildProcess = spawn('baresip', ['-f', bdir, '-v'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+    try {
+      await until(async () => log, (l) => l.includes('baresip is ready'), 10_000, 'baresip ready');
+      // TLS listens on sip_listen's port + 1.
+      const dialed = await call<{ id: string; connectionId: string; streamId: string }>((cb) => ot.dial(sessionId, ot.generateToken(sessionId), `sip:uas@127.0.0.1:${port + 1};transport=tls`, { secure: true }, cb));
+      const s0 = await until(() => stats(alice.page), (s) => s.audioBytes > 2000, 20_000, 'baresip audio at the browser');
+      await sleep(2000);
+      const s1 = await stats(alice.page);
+      console.info(`[sip TLS+SRTP] browser received ${s1.audioBytes} bytes of baresip's 440 Hz tone; totalAudioEnergy +${(s1.audioEnergy - s0.audioEnergy).toFixed(4)} over 2 s; baresip: ${/srtp|SRTP/.exec(log) ? 'SRTP on' : '?'}`);
+      expect(s1.audioEnergy - s0.audioEnergy).toBeGreaterThan(0.01);
+      const dtmf = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection/${dialed.connectionId}/play-dtmf`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': projectJwt(), 'Content-Type': 'application/json' }, body: JSON.stringify({ digits: '1p2#' }) });
+      expect(dtmf.status).toBe(200);
+      const bad = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/play-dtmf`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': projectJwt(), 'Content-Type': 'application/json' }, body: JSON.stringify({ digits: '12a' }) });
+      expect(bad.status).toBe(400);
+      await until(async () => [...log.matchAll(/received event: '(.)' \(end=1\)/g)].map((m) => m[1]).join(''), (d) => d === '12#', 10_000, "digits in baresip's log");
+      await call<void>((cb) => ot.forceDisconnect(sessionId, dialed.connectionId, cb));
+      await until(async () => log, (l) => /terminated|closed/i.test(l.slice(l.lastIndexOf('received event'))), 5000, 'baresip sees the BYE');
+    } catch (err) {
+      console.error(log.slice(-4000));
+      throw err;
+    } finally {
+      proc.kill('SIGKILL');
+      rmSync(bdir, { recursive: true, force: true });
+      await alice.page.close();
+    }
+  }, 90_000);
+
   it('a wrong password: 403 from the far end, the connection and stream are gone, callDestroyed says 403', async () => {
     const sessionId = await routedSession();
     const alice = await openApp(sessionId, 'Alice');
