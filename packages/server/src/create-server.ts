@@ -40,6 +40,8 @@ export interface TokhostServer {
    * router's loss hook (`(await router.room(sessionId)).setSubscriberLoss(subscriberId, 0.3)`).
    */
   mediaRouterForTesting(): Promise<MediaRouter> | null;
+  /** Test and diagnostics hook: the SIP gateway (its `stats()`), or null when config `sip` is false. */
+  sipGatewayForTesting(): SipGateway | null;
   /** Closes the realtime layer, the media router, the HTTP server (and its connections), then the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -146,6 +148,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       httpServer,
       defaultProject,
       mediaRouterForTesting: () => router,
+      sipGatewayForTesting: () => sip?.gateway ?? null,
       close: () =>
         (closing ??= (async () => {
           await sip?.close().catch((err: unknown) => logger.error({ err }, 'sip gateway close failed'));
