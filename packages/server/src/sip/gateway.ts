@@ -642,7 +642,9 @@ export class SipGateway {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.calls.values()].map((c) => c.end(REASON.normal, 'Normal Clearing', 'local')));
+    // BYEs go out at once; their answers are awaited briefly (a gone far end would hold shutdown for timer F).
+    const ends = Promise.all([...this.calls.values()].map((c) => c.end(REASON.normal, 'Normal Clearing', 'local')));
+    await Promise.race([ends, new Promise((r) => setTimeout(r, 2000).unref())]);
     for (const m of this.sessions.values()) m.close();
     this.sessions.clear();
     this.routerSender?.close();
