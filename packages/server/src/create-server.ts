@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { Compositions } from './compose/compositions.js';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -22,8 +25,9 @@ import { seedProjects } from './services/projects.js';
 import type { SeedResult } from './services/projects.js';
 import { createMemoryStore } from './storage/memory.js';
 import { createSqliteStore } from './storage/sqlite.js';
-import type { Store } from './storage/store.js';
+import { SipGateway } from './sip/gateway.js';
 import { createWebhookSender } from './webhooks/index.js';
+import type { Store } from './storage/store.js';
 
 /** A running Tokhost server. */
 export interface TokhostServer {
@@ -44,6 +48,8 @@ export interface TokhostServer {
    * router's loss hook (`(await router.room(sessionId)).setSubscriberLoss(subscriberId, 0.3)`).
    */
   mediaRouterForTesting(): Promise<MediaRouter> | null;
+  /** Test and diagnostics hook: the SIP gateway (its `stats()`), or null when config `sip` is false. */
+  sipGatewayForTesting(): SipGateway | null;
   /** Closes the realtime layer, the media router, the HTTP server (and its connections), then the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -83,6 +89,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   let broadcasts: BroadcastService | undefined;
   let compositions: Compositions | undefined;
   let archiver: Archiver | undefined;
+  let sip: ReturnType<typeof createSipGateway> | null = null;
   let router: Promise<MediaRouter> | null = null;
   let routerReady: MediaRouter | null = null;
   const closeRouter = async () => {
@@ -139,7 +146,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       },
     });
     const bc = broadcasts;
-    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc });
+    sip = config.sip ? createSipGateway(config, rt, store, logger) : null;
+    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, ...(sip ? { sip: sip.gateway } : {}) });
     const hls = createHlsHandler((token) => bc.hlsDirectory(token));
 
     const httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
@@ -195,8 +203,10 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       httpServer,
       defaultProject,
       mediaRouterForTesting: () => router,
+      sipGatewayForTesting: () => sip?.gateway ?? null,
       close: () =>
         (closing ??= (async () => {
+          await sip?.close().catch((err: unknown) => logger.error({ err }, 'sip gateway close failed'));
           await recovery;
           await archives.close().catch((err: unknown) => logger.error({ err }, 'archiver close failed'));
           await bc.close().catch((err: unknown) => logger.error({ err }, 'broadcasts close failed'));
@@ -212,6 +222,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         })()),
     });
   } catch (err) {
+    await sip?.close().catch(() => undefined);
     await archiver?.close().catch(() => undefined);
     await broadcasts?.close().catch(() => undefined);
     await compositions?.close().catch(() => undefined);
@@ -220,4 +231,52 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     store.close();
     throw err;
   }
+}
+
+/** The SIP gateway with its own webhook queue, configured from the server config (docs/sip.md). */
+function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logger: Logger): { gateway: SipGateway; close(): Promise<void> } {
+  const bind = config.sipBindAddress ?? (isIP(config.host) && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : '0.0.0.0');
+  const firstExternal = () => Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  const advertised = config.sipPublicAddress ?? config.publicIp ?? (bind === '0.0.0.0' ? (firstExternal() ?? '127.0.0.1') : bind);
+  const read = (path: string | null, what: string): string | undefined => {
+    if (path === null) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new Error(`${what} ${path} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  const tlsCert = read(config.sipTlsCert, 'sipTlsCert');
+  const tlsKey = read(config.sipTlsKey, 'sipTlsKey');
+  const tlsCa = read(config.sipTlsCa, 'sipTlsCa');
+  const webhooks = createWebhookSender({ logger, ...(config.webhookRetryDelaysMs ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}) });
+  const gateway = new SipGateway({
+    participants: rt.participants,
+    logger: logger.child({ component: 'sip' }),
+    webhook(apiKey, event) {
+      const project = store.getProject(apiKey);
+      if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event);
+    },
+    config: {
+      bindAddress: bind,
+      publicAddress: advertised,
+      port: config.sipPort,
+      tlsPort: config.sipTlsPort,
+      ...(tlsCert && tlsKey ? { tlsCert, tlsKey } : {}),
+      ...(tlsCa ? { tlsCa } : {}),
+      tlsVerify: config.sipTlsVerify,
+      rtpMinPort: config.sipRtpMinPort ?? 0,
+      rtpMaxPort: config.sipRtpMaxPort ?? 0,
+      ringTimeoutMs: config.sipRingTimeoutSeconds * 1000,
+      mediaTimeoutMs: config.sipMediaTimeoutSeconds * 1000,
+      maxDurationMs: config.sipMaxDurationSeconds * 1000,
+    },
+  });
+  return {
+    gateway,
+    async close() {
+      await gateway.close();
+      webhooks.close();
+    },
+  };
 }

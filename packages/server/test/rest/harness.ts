@@ -26,7 +26,7 @@ export async function startServer(config: ServerConfigInput = {}, deps: CreateSe
   const logs = new LogSink();
   const server = await createServer(
     // A data dir of its own: archives write their recordings there even with the memory store.
-    { port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'info', apiKey: KEY_A, apiSecret: SECRET_A, dataDir: mkdtempSync(join(tmpdir(), 'tokhost-rest-')), ...config },
+    { port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'info', apiKey: KEY_A, apiSecret: SECRET_A, dataDir: mkdtempSync(join(tmpdir(), 'tokhost-rest-')), sipPort: 0, ...config },
     { logStream: logs, ...deps },
   );
   if (!server.store.getProject(KEY_B)) {
