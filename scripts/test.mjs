@@ -6,6 +6,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, ensureSystemPackages, installDeps, root } from './setup.mjs';
 
+const lockCheck = spawnSync(process.execPath, [join(root, 'scripts', 'check-lockfile.mjs')], { stdio: 'inherit' });
+if (lockCheck.status !== 0) process.exit(1);
 ensureSystemPackages({ chromium: 'chromium', ffmpeg: 'ffmpeg', turnserver: 'coturn' });
 installDeps();
 build();

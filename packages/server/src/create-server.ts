@@ -3,7 +3,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServerConfig, ServerConfigInput } from './config.js';
 import { validateConfig } from './config.js';
+import { handleHealth } from './http/health.js';
+import type { ReadinessCheck } from './http/health.js';
 import { handleMetrics, serverMetricsText } from './http/metrics.js';
+import { lingerOnClose } from './http/linger.js';
 import { createRestHandler } from './http/rest.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
@@ -87,6 +90,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       logger.info({ workers: r.workerPids.length }, 'media router started');
       return r;
     }));
+  let closingNow = false;
+  // What /readyz checks; cluster mode adds its own (Redis, PostgreSQL, draining).
+  const readiness: Record<string, ReadinessCheck> = { server: () => (closingNow ? 'shutting down' : null) };
   try {
     const defaultProject = seedProjects(store, config);
     realtime = createRealtime({ store, logger, media: mediaRouter, config: config as unknown as Readonly<Record<string, unknown>> });
@@ -94,7 +100,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     const rest = createRestHandler({ store, live: rt.live, config, logger });
 
     const httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
+      lingerOnClose(req);
       try {
+        if (handleHealth(req, res, readiness)) return;
         if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady))) return;
         if (rest(req, res)) return;
         if (rt.handleHttp(req, res)) return;
@@ -141,6 +149,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       mediaRouterForTesting: () => router,
       close: () =>
         (closing ??= (async () => {
+          closingNow = true;
           await rt.close().catch((err: unknown) => logger.error({ err }, 'realtime close failed'));
           await closeRouter().catch((err: unknown) => logger.error({ err }, 'media router close failed'));
           await new Promise<void>((resolve) => {
