@@ -38,6 +38,12 @@ export interface RealtimeDeps {
   media?: MediaRouter | (() => Promise<MediaRouter>);
   logger: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
   config: Readonly<Record<string, unknown>>;
+  /**
+   * Webhook sender for session-monitoring callbacks (createServer passes the server's, draining
+   * the store's outbox; the caller then closes it). Default: one of its own on `store`'s outbox,
+   * closed with the realtime layer.
+   */
+  webhooks?: WebhookSender;
 }
 
 /** The realtime layer as the server sees it. */
@@ -85,7 +91,8 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     turnTtlSeconds: num('turnTtlSeconds', 86_400),
   };
   const retry = config['webhookRetryDelaysMs'];
-  const webhooks: WebhookSender = createWebhookSender({ logger, ...(Array.isArray(retry) ? { retryDelaysMs: retry as number[] } : {}) });
+  const ownWebhooks = deps.webhooks === undefined;
+  const webhooks: WebhookSender = deps.webhooks ?? createWebhookSender({ logger, outbox: store, ...(Array.isArray(retry) ? { retryDelaysMs: retry as number[] } : {}) });
   let ownRouter: Promise<MediaRouter> | null = null;
   const router = (): Promise<MediaRouter> => {
     const given = deps.media;
@@ -287,7 +294,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     async close() {
       clearInterval(pinger);
       rooms.closeAll();
-      webhooks.close();
+      if (ownWebhooks) webhooks.close();
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       if (ownRouter) await (await ownRouter.catch(() => null))?.close();
