@@ -8,7 +8,8 @@ import { build, ensureSystemPackages, installDeps, root } from './setup.mjs';
 
 const lockCheck = spawnSync(process.execPath, [join(root, 'scripts', 'check-lockfile.mjs')], { stdio: 'inherit' });
 if (lockCheck.status !== 0) process.exit(1);
-ensureSystemPackages({ chromium: 'chromium', ffmpeg: 'ffmpeg', turnserver: 'coturn' });
+// PostgreSQL and Redis: the cluster tests start their own servers in temp dirs (test/cluster/services.ts).
+ensureSystemPackages({ chromium: 'chromium', ffmpeg: 'ffmpeg', turnserver: 'coturn', pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-server': 'redis-server' });
 installDeps();
 build();
 

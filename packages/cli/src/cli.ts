@@ -132,7 +132,7 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
   }
   io.stdout(`tokhost listening on ${server.url}`);
   io.stdout(`  REST API (opentok apiUrl): ${server.url}    OpenAPI: ${server.url}/openapi.json`);
-  io.stdout(`  data: ${config.store === 'memory' ? 'in memory (nothing is kept)' : config.dataDir}`);
+  io.stdout(`  data: ${config.databaseUrl !== null ? 'PostgreSQL (--database-url)' : config.store === 'memory' ? 'in memory (nothing is kept)' : config.dataDir}`);
   const seeded = server.defaultProject;
   if (seeded.project && seeded.created && !config.apiKey) {
     io.stdout(`  created project ${seeded.project.apiKey} — shown once, keep it:`);

@@ -57,6 +57,18 @@ export interface ServerConfig {
   readonly pingIntervalMs: number;
   /** Delays between webhook delivery attempts, ms. Default none (the realtime layer's own). */
   readonly webhookRetryDelaysMs: readonly number[] | null;
+  /** PostgreSQL store instead of SQLite: `postgres://user:password@host:port/db`. Default none. */
+  readonly databaseUrl: string | null;
+  /** Key of the secrets at rest with `databaseUrl` (64 hex characters, the same on every node). Default none. */
+  readonly masterKey: string | null;
+  /** Cluster mode: the Redis server that routes live sessions between nodes. Default none (one node). */
+  readonly redisUrl: string | null;
+  /** Cluster mode: shared secret of the node-to-node calls (at least 16 characters). Default: derived from `masterKey`. */
+  readonly clusterSecret: string | null;
+  /** Cluster mode: the URL other nodes reach this one at. Default `http://<host>:<port>` (with the real port). */
+  readonly advertiseUrl: string | null;
+  /** Cluster mode: this node's name in the registry and in logs. Default a random ID per start. */
+  readonly nodeId: string | null;
 }
 
 /** What callers may pass: any subset, values not yet checked (strings from env/flags are coerced). */
@@ -200,6 +212,18 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
     }),
     help: 'comma-separated webhook retry delays, ms',
   },
+  databaseUrl: {
+    flag: 'database-url',
+    env: 'TOKHOST_DATABASE_URL',
+    default: null,
+    parse: nullable(str(/^postgres(ql)?:\/\/\S{1,4000}$/, 'a postgres:// URL')),
+    help: 'PostgreSQL store (cluster mode) instead of SQLite',
+  },
+  masterKey: { flag: 'master-key', env: 'TOKHOST_MASTER_KEY', default: null, parse: nullable(str(/^[0-9a-fA-F]{64}$/, '64 hex characters')), help: 'key of the secrets at rest with --database-url' },
+  redisUrl: { flag: 'redis-url', env: 'TOKHOST_REDIS_URL', default: null, parse: nullable(str(/^rediss?:\/\/\S{1,4000}$/, 'a redis:// URL')), help: 'cluster mode: Redis for live routing' },
+  clusterSecret: { flag: 'cluster-secret', env: 'TOKHOST_CLUSTER_SECRET', default: null, parse: nullable(str(/^\S{16,512}$/, 'at least 16 characters without spaces')), help: 'cluster mode: secret of node-to-node calls' },
+  advertiseUrl: { flag: 'advertise-url', env: 'TOKHOST_ADVERTISE_URL', default: null, parse: nullable(str(/^https?:\/\/\S{1,2000}$/, 'an http(s):// URL')), help: 'cluster mode: URL other nodes reach this node at' },
+  nodeId: { flag: 'node-id', env: 'TOKHOST_NODE_ID', default: null, parse: nullable(str(/^[A-Za-z0-9_.-]{1,64}$/, 'up to 64 letters, digits, _ . -')), help: 'cluster mode: name of this node' },
 };
 
 /**
@@ -226,6 +250,8 @@ export function validateConfig(input: ServerConfigInput, cwd: string = process.c
   if (typeof out.rtcMinPort === 'number' && typeof out.rtcMaxPort === 'number' && out.rtcMinPort > out.rtcMaxPort) {
     problems.push('rtcMinPort must not be greater than rtcMaxPort');
   }
+  if (out.databaseUrl !== null && out.masterKey === null) problems.push('masterKey is required with databaseUrl (the secrets at rest are encrypted with it; every node needs the same one)');
+  if (out.redisUrl !== null && out.databaseUrl === null) problems.push('redisUrl (cluster mode) needs databaseUrl: the nodes share their records in PostgreSQL');
   if (problems.length > 0) throw new ConfigError(problems);
   if (typeof out.dataDir === 'string' && !isAbsolute(out.dataDir)) out.dataDir = resolve(cwd, out.dataDir);
   return Object.freeze(out) as unknown as ServerConfig;

@@ -16,6 +16,7 @@ import type { Realtime } from './realtime/index.js';
 import { seedProjects } from './services/projects.js';
 import type { SeedResult } from './services/projects.js';
 import { createMemoryStore } from './storage/memory.js';
+import { createPostgresStore } from './storage/postgres.js';
 import { createSqliteStore } from './storage/sqlite.js';
 import type { Store } from './storage/store.js';
 
@@ -68,7 +69,13 @@ export interface CreateServerDeps {
 export async function createServer(input: ServerConfigInput = {}, deps: CreateServerDeps = {}): Promise<TokhostServer> {
   const config = validateConfig(input);
   const logger = deps.logger ?? createLogger(config.logLevel, deps.logStream);
-  const store = deps.store ?? (config.store === 'memory' ? createMemoryStore() : createSqliteStore({ dataDir: config.dataDir }));
+  const store =
+    deps.store ??
+    (config.databaseUrl !== null
+      ? createPostgresStore({ url: config.databaseUrl, masterKey: config.masterKey! })
+      : config.store === 'memory'
+        ? createMemoryStore()
+        : createSqliteStore({ dataDir: config.dataDir }));
   let realtime: Realtime | undefined;
   let router: Promise<MediaRouter> | null = null;
   let routerReady: MediaRouter | null = null;
