@@ -151,7 +151,9 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       io.stdout(`tokhost: ${signal}, shutting down`);
-      server.close().then(
+      // Cluster nodes hand their clients to the other nodes before they stop.
+      const drained = server.nodeId !== null && signal === 'SIGTERM' ? server.drain(5000).catch(() => undefined) : Promise.resolve();
+      drained.then(() => server.close()).then(
         () => resolve(0),
         (err: unknown) => {
           io.stderr(`tokhost: shutdown failed: ${(err as Error).message}`);

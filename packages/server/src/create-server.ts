@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +18,11 @@ import { seedProjects } from './services/projects.js';
 import type { SeedResult } from './services/projects.js';
 import { createMemoryStore } from './storage/memory.js';
 import { createPostgresStore } from './storage/postgres.js';
+import { clusterMetricsText } from './cluster/metrics.js';
+import { randomNodeId, Registry } from './cluster/registry.js';
+import { CLOSE_SERVICE_RESTART, ClusterRouter } from './cluster/router.js';
+import { createWebhookSender } from './webhooks/index.js';
+import type { WebhookSender } from './webhooks/index.js';
 import { createSqliteStore } from './storage/sqlite.js';
 import type { Store } from './storage/store.js';
 
@@ -39,6 +45,17 @@ export interface TokhostServer {
    * router's loss hook (`(await router.room(sessionId)).setSubscriberLoss(subscriberId, 0.3)`).
    */
   mediaRouterForTesting(): Promise<MediaRouter> | null;
+  /** Webhook sender draining the store's outbox (archive, broadcast and SIP callbacks use it too). */
+  readonly webhooks: WebhookSender;
+  /** Cluster mode: this node's ID; null on a single server. */
+  readonly nodeId: string | null;
+  /**
+   * Graceful drain (SIGTERM): /readyz answers 503, no new session is placed here, this node's
+   * session leases are released and its clients are told to reconnect (WebSocket close 1012), which
+   * moves them to other nodes in cluster mode; resolves once the clients are gone or after
+   * `timeoutMs` (default 10000). Call {@link close} after it.
+   */
+  drain(timeoutMs?: number): Promise<void>;
   /** Closes the realtime layer, the media router, the HTTP server (and its connections), then the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -98,19 +115,43 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       return r;
     }));
   let closingNow = false;
-  // What /readyz checks; cluster mode adds its own (Redis, PostgreSQL, draining).
-  const readiness: Record<string, ReadinessCheck> = { server: () => (closingNow ? 'shutting down' : null) };
+  let draining = false;
+  // What /readyz checks; cluster mode adds its own (Redis, draining).
+  const readiness: Record<string, ReadinessCheck> = { server: () => (closingNow ? 'shutting down' : draining ? 'draining' : null) };
+  const clustered = config.redisUrl !== null;
+  const nodeId = clustered ? (config.nodeId ?? randomNodeId()) : null;
+  const webhooks = createWebhookSender({
+    logger: logger.child({ component: 'webhooks' }),
+    outbox: store,
+    ...(nodeId !== null ? { owner: nodeId, exclusive: false } : {}),
+    ...(config.webhookRetryDelaysMs !== null ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}),
+  });
+  let registry: Registry | null = null;
+  let cluster: ClusterRouter | null = null;
   try {
     const defaultProject = seedProjects(store, config);
-    realtime = createRealtime({ store, logger, media: mediaRouter, config: config as unknown as Readonly<Record<string, unknown>> });
+    realtime = createRealtime({
+      store,
+      logger,
+      media: mediaRouter,
+      config: config as unknown as Readonly<Record<string, unknown>>,
+      webhooks,
+      onJoin: (sessionId, connectionId) => registry?.recordConnection(sessionId, connectionId),
+    });
     const rt = realtime;
-    const rest = createRestHandler({ store, live: rt.live, config, logger });
+    const rest = createRestHandler({
+      store,
+      live: rt.live,
+      config,
+      logger,
+      ...(clustered ? { forward: (req, res, route, params, project, raw) => (cluster ? cluster.forwardRest(req, res, route, params, project, raw) : Promise.resolve(false)) } : {}),
+    });
 
     const httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
       lingerOnClose(req);
       try {
         if (handleHealth(req, res, readiness)) return;
-        if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady))) return;
+        if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady) + (registry ? clusterMetricsText(registry) : ''))) return;
         if (rest(req, res)) return;
         if (rt.handleHttp(req, res)) return;
       } catch (err) {
@@ -125,7 +166,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });
-    httpServer.on('upgrade', (req, socket, head) => rt.handleUpgrade(req, socket, head));
+    httpServer.on('upgrade', (req, socket, head) => (cluster ? cluster.handleUpgrade(req, socket, head) : rt.handleUpgrade(req, socket, head)));
     httpServer.on('clientError', (err, socket) => {
       if (socket.writable && !(err as NodeJS.ErrnoException).code?.startsWith('ECONN')) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       else socket.destroy();
@@ -141,7 +182,27 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     const address = httpServer.address() as AddressInfo;
     const hostInUrl = address.family === 'IPv6' || config.host.includes(':') ? `[${config.host.replace(/^\[|\]$/g, '')}]` : config.host;
     const url = `http://${hostInUrl}:${address.port}`;
-    logger.info({ url, store: store.kind, dataDir: store.kind === 'sqlite' ? config.dataDir : undefined }, 'listening');
+    logger.info({ url, store: store.kind, dataDir: store.kind === 'sqlite' ? config.dataDir : undefined, nodeId }, 'listening');
+    if (clustered) {
+      const localState = () => {
+        const m = rt.metrics();
+        const sessions = m.sessions.map((x) => x.sessionId);
+        const media = m.sessions.reduce((n, x) => n + (x.mediaMode === 'routed' ? x.streams + x.subscribers : 0), 0);
+        return { load: { connections: m.connections, sessions: sessions.length, media }, sessions };
+      };
+      registry = new Registry({
+        redisUrl: config.redisUrl!,
+        nodeId: nodeId!,
+        url: config.advertiseUrl ?? url,
+        secret: config.clusterSecret ?? createHmac('sha256', config.masterKey ?? '').update('tokhost-cluster-secret').digest('hex'),
+        local: localState,
+        logger: logger.child({ component: 'cluster' }),
+      });
+      await registry.start();
+      const reg = registry;
+      readiness['cluster'] = () => reg.problem();
+      cluster = new ClusterRouter({ registry: reg, realtime: rt, store, logger: logger.child({ component: 'cluster' }) });
+    }
 
     let closing: Promise<void> | undefined;
     return Object.freeze({
@@ -154,9 +215,26 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       httpServer,
       defaultProject,
       mediaRouterForTesting: () => router,
+      webhooks,
+      nodeId,
+      async drain(timeoutMs = 10_000) {
+        draining = true;
+        const sessions = rt.metrics().sessions.map((x) => x.sessionId);
+        if (registry) {
+          await registry.setDraining(true);
+          await registry.releaseLeases(sessions).catch((err: unknown) => logger.warn({ err }, 'cluster: releasing leases failed'));
+        }
+        logger.info({ sessions: sessions.length, connections: rt.metrics().connections }, 'draining: clients are moved away');
+        rt.closeClients(CLOSE_SERVICE_RESTART, 'server draining');
+        const end = Date.now() + timeoutMs;
+        while (rt.metrics().connections > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      },
       close: () =>
         (closing ??= (async () => {
           closingNow = true;
+          cluster?.close();
+          webhooks.close();
+          await registry?.close();
           await rt.close().catch((err: unknown) => logger.error({ err }, 'realtime close failed'));
           await closeRouter().catch((err: unknown) => logger.error({ err }, 'media router close failed'));
           await new Promise<void>((resolve) => {
@@ -167,6 +245,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         })()),
     });
   } catch (err) {
+    webhooks.close();
+    cluster?.close();
+    await registry?.close().catch(() => undefined);
     await realtime?.close().catch(() => undefined);
     await closeRouter().catch(() => undefined);
     store.close();

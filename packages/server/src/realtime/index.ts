@@ -44,6 +44,8 @@ export interface RealtimeDeps {
    * closed with the realtime layer.
    */
   webhooks?: WebhookSender;
+  /** Called when a client joined a session here (cluster mode records where connections live). */
+  onJoin?(sessionId: string, connectionId: string): void;
 }
 
 /** The realtime layer as the server sees it. */
@@ -56,6 +58,14 @@ export interface Realtime {
   metrics(): RealtimeMetrics;
   /** Non-REST HTTP paths (browser SDK, demo page). Returns true when it answered. */
   handleHttp(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Take a WebSocket accepted elsewhere (the cluster router, which read the first frame to find
+   * the session's owner) as if it had come through {@link handleUpgrade}; `frames` are the frames
+   * it already read, handled first, in order.
+   */
+  adoptSocket(ws: WebSocket, frames: readonly Buffer[]): void;
+  /** Close every client socket with `code` (a drain: 1012 makes clients reconnect elsewhere). */
+  closeClients(code: number, reason: string): void;
   close(): Promise<void>;
 }
 
@@ -222,6 +232,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
         return;
       }
       conn = result;
+      deps.onJoin?.(result.room.sessionId, result.id);
     });
   };
 
@@ -284,6 +295,13 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    },
+    adoptSocket(ws, frames) {
+      onSocket(ws);
+      for (const f of frames) ws.emit('message', f, false);
+    },
+    closeClients(code, reason) {
+      for (const ws of wss.clients) ws.close(code, reason);
     },
     handleHttp(req, res) {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
