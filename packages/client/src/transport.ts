@@ -193,7 +193,8 @@ export class Transport {
   }
 
   private onClose(ev: CloseEvent): void {
-    if (this.state === 'closed') return;
+    // A socket of the reconnect loop itself (e.g. a refused resume): the loop decides what next.
+    if (this.state === 'closed' || this.state === 'reconnecting') return;
     if (ev.code === RT_CLOSE.ended || ev.code === RT_CLOSE.authFailed || ev.code === RT_CLOSE.protocolError || ev.code === RT_CLOSE.replaced) {
       const reason = ev.reason === 'forceDisconnected' || ev.reason === 'clientDisconnected' ? ev.reason : 'networkDisconnected';
       this.shutdown();

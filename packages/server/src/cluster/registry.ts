@@ -33,7 +33,7 @@ export interface RegistryOptions {
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
   /** Heartbeat period, ms. Default 1000. */
   heartbeatMs?: number;
-  /** How long a node or a session lease lives without a heartbeat, ms. Default 4000. */
+  /** How long a node or a session lease lives without a heartbeat, ms. Default 3000. */
   ttlMs?: number;
 }
 
@@ -86,7 +86,7 @@ export class Registry {
   constructor(private readonly options: RegistryOptions) {
     this.nodeId = options.nodeId;
     this.heartbeatMs = options.heartbeatMs ?? 1000;
-    this.ttlMs = options.ttlMs ?? 4000;
+    this.ttlMs = options.ttlMs ?? 3000;
     this.redis = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true, connectTimeout: 3000 });
     this.redis.on('error', (err: Error) => {
       if (this.healthy) options.logger.warn({ err: err.message }, 'cluster: redis error');
@@ -180,6 +180,16 @@ export class Registry {
     }
     // Another node placed it first.
     return (won && byId.get(won)) || (won === this.nodeId ? this.selfInfo() : null);
+  }
+
+  /**
+   * Drop a node from the registry at once (another node found its port closed: the process is
+   * gone), so its sessions are placed again without waiting for its entry to expire.
+   */
+  async evict(nodeId: string): Promise<void> {
+    if (nodeId === this.nodeId) return;
+    await this.redis.multi().del(K.node(nodeId)).zrem(K.nodes, nodeId).exec();
+    this.options.logger.warn({ node: nodeId }, 'cluster: node unreachable (connection refused), evicted from the registry');
   }
 
   /** Remember which owner a connection joined, so a resume after a failover is recognised. */

@@ -107,10 +107,10 @@ export class ClusterRouter {
       }
     }
     if (!owner || owner.id === this.o.registry.nodeId) return local();
-    this.relay(client, req, frames, onMessage, owner.url);
+    this.relay(client, req, frames, onMessage, owner.url, owner.id);
   }
 
-  private relay(client: WebSocket, req: IncomingMessage, frames: Buffer[], onMessage: (raw: Buffer, isBinary: boolean) => void, ownerUrl: string): void {
+  private relay(client: WebSocket, req: IncomingMessage, frames: Buffer[], onMessage: (raw: Buffer, isBinary: boolean) => void, ownerUrl: string, ownerId: string): void {
     const target = ownerUrl.replace(/^http/, 'ws') + REALTIME_PATH;
     const upstream = new WebSocket(target, {
       headers: { [CLUSTER_HOP_HEADER]: this.o.registry.hopToken(), 'x-forwarded-for': req.socket.remoteAddress ?? '' },
@@ -129,7 +129,11 @@ export class ClusterRouter {
     upstream.on('message', (raw: Buffer) => {
       if (client.readyState === client.OPEN) client.send(raw, { binary: false });
     });
-    upstream.on('error', (err) => this.o.logger.debug({ err: err.message, target }, 'cluster: relay to the owner failed'));
+    upstream.on('error', (err) => {
+      this.o.logger.debug({ err: err.message, target }, 'cluster: relay to the owner failed');
+      // A refused connection means the owner's process is gone: place its sessions again now.
+      if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') void this.o.registry.evict(ownerId).catch(() => undefined);
+    });
     upstream.on('close', (code, reason) => {
       this.relays.delete(upstream);
       if (client.readyState !== client.OPEN) return;
@@ -159,7 +163,18 @@ export class ClusterRouter {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
-    const answer = await fetch(owner.url + (req.url ?? '/'), { method: route.method, headers, ...(body && body.length > 0 ? { body: new Uint8Array(body) } : {}), signal: AbortSignal.timeout(10_000) });
+    let answer: Response;
+    try {
+      answer = await fetch(owner.url + (req.url ?? '/'), { method: route.method, headers, ...(body && body.length > 0 ? { body: new Uint8Array(body) } : {}), signal: AbortSignal.timeout(10_000) });
+    } catch (err) {
+      // The owner's process is gone (its port refuses): evict it and answer from here, where the
+      // session has no live state until its clients come back.
+      if ((err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') {
+        await this.o.registry.evict(owner.id).catch(() => undefined);
+        return false;
+      }
+      throw err;
+    }
     const payload = Buffer.from(await answer.arrayBuffer());
     const out: Record<string, string | number> = { 'content-length': payload.length, 'cache-control': 'no-store' };
     const type = answer.headers.get('content-type');
