@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { REALTIME_PATH } from '@tokhost/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,10 +34,11 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
       { logStream: quiet },
     );
 
+  let dbUrl = '';
   beforeAll(async () => {
     [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
-    const db = pg.createDatabase('cluster_inproc');
-    nodes = await Promise.all(['a', 'b', 'c'].map((id) => node(id, db)));
+    dbUrl = pg.createDatabase('cluster_inproc');
+    nodes = await Promise.all(['a', 'b', 'c'].map((id) => node(id, dbUrl)));
   });
   afterAll(async () => {
     open.forEach((c) => c.close());
@@ -77,6 +80,66 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
     await cb((d) => otC.forceDisconnect(sessionId, bId, d));
     expect(await destroyed).toMatchObject({ reason: 'forceDisconnected' });
     expect((await onB.client.closed).code).toBe(4004);
+  });
+
+  it('delivers session-monitoring webhooks once each, from the shared outbox', async () => {
+    const got: string[] = [];
+    const sink = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        got.push(body);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+    try {
+      const [a, b] = nodes as [TokhostServer, TokhostServer];
+      a.store.updateProject(KEY, { webhookUrl: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/hook` });
+      const ot = new OpenTok(KEY, SECRET, { apiUrl: a.url });
+      const { sessionId } = await cb<{ sessionId: string }>((d) => ot.createSession({ mediaMode: 'relayed' }, d));
+      const x = await TestClient.connect({ wsUrl: wsUrl(b), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
+      await x.client.request({ type: 'disconnect' });
+      const end = Date.now() + 8000;
+      while (got.length < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 1500));
+      const events = got.map((g) => JSON.parse(g) as { event: string; sessionId: string }).filter((e) => e.sessionId === sessionId);
+      expect(events.map((e) => e.event)).toEqual(['sessionCreated', 'connectionCreated', 'connectionDestroyed', 'sessionDestroyed']);
+    } finally {
+      nodes[0]!.store.updateProject(KEY, { webhookUrl: null });
+      sink.closeAllConnections();
+      await new Promise((r) => sink.close(r));
+    }
+  });
+
+  it('drains a node: its clients are told to reconnect and their session moves to another node', async () => {
+    const [a, , c] = nodes as [TokhostServer, TokhostServer, TokhostServer];
+    const extra = await node('d', dbUrl);
+    try {
+      const ot = new OpenTok(KEY, SECRET, { apiUrl: a.url });
+      const { sessionId } = await cb<{ sessionId: string }>((d) => ot.createSession({ mediaMode: 'relayed' }, d));
+      // The first client joins on d, so d owns the session (ties go to the receiving node).
+      const onD = await TestClient.connect({ wsUrl: wsUrl(extra), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
+      const onC = await TestClient.connect({ wsUrl: wsUrl(c), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
+      open.push(onD.client, onC.client);
+      const first = onC.first as { connection: { connectionId: string }; resumeKey: string };
+      const drained = extra.drain(3000);
+      expect((await onC.client.closed).code).toBe(1012);
+      expect((await fetch(`${extra.url}/readyz`)).status).toBe(503);
+      const again = await TestClient.connect({ wsUrl: wsUrl(c), apiKey: KEY }, sessionId, ot.generateToken(sessionId), {
+        resume: { connectionId: first.connection.connectionId, resumeKey: first.resumeKey, lastSeq: 0 },
+      });
+      open.push(again.client);
+      expect(again.first).toMatchObject({ type: 'error', error: { code: 'ERR_RT_SESSION_MOVED' } });
+      const rejoined = await TestClient.connect({ wsUrl: wsUrl(c), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
+      open.push(rejoined.client);
+      expect(rejoined.first.type).toBe('sessionConnected');
+      await drained;
+      const holders = await Promise.all(nodes.map(async (n) => (await (await fetch(`${n.url}/metrics`)).text()).includes(`session="${sessionId}"`)));
+      expect(holders.filter(Boolean)).toHaveLength(1);
+    } finally {
+      await extra.close();
+    }
   });
 
   it('exposes readiness and cluster-wide metrics on every node', async () => {

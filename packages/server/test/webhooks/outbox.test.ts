@@ -68,7 +68,8 @@ describe('webhook outbox', () => {
     store = createSqliteStore({ dataDir: dir });
     expect(store.listOutbox(`${endpoint.url}/hook`, 10).map((i) => JSON.parse(i.body).n)).toEqual([1, 2, 3, 4, 5]);
     up = true;
-    const second = createWebhookSender({ logger, outbox: store, retryDelaysMs: [50] });
+    // A generous attempt timeout: on a loaded machine a timed-out attempt that did arrive is sent again.
+    const second = createWebhookSender({ logger, outbox: store, retryDelaysMs: [50], timeoutMs: 20_000 });
     try {
       await until(() => endpoint.got.length >= 5);
       await second.idle();
