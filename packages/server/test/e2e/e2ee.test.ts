@@ -247,24 +247,6 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
       await seesPicture(b, 'C', GREEN);
       console.info(`[acceptance 2] after setEncryptionSecret C decodes A and B (and they decode C) ${Date.now() - fixedAt} ms later`);
 
-      // Loss: 2 % of the packets to C's subscriber of A are dropped for 4 s. Retransmission and
-      // key-frame requests go through the router as for plain media (it needs only RTP headers):
-      // frames keep decrypting, none fails authentication (no mismatch), the picture stays. How
-      // smooth video is under loss is the router's NACK/PLI behaviour, the same without e2ee.
-      const subscriberId = await c.evaluate(() => (window as unknown as { app: { subs: Record<string, { sub: { subscriberId: string } }> } }).app.subs['A']!.sub.subscriberId);
-      const room = await (await server.mediaRouterForTesting()!).room(e2eeSession);
-      const l0 = await app(c).look('A');
-      const lossAt = Date.now();
-      await room.setSubscriberLoss(subscriberId, 0.02);
-      await sleep(4000);
-      await room.setSubscriberLoss(subscriberId, 0);
-      const l1 = await app(c).look('A');
-      const lossGap = await app(c).maxGap('A', lossAt, Date.now());
-      console.info(`[router] 2 % loss on one encrypted leg for 4 s: ${l1.framesDecoded - l0.framesDecoded} frames decoded, longest gap ${lossGap} ms, picture ${l1.left}`);
-      expect(l1.framesDecoded - l0.framesDecoded).toBeGreaterThan(5);
-      await seesPicture(c, 'A', RED, 10_000);
-      expect((await app(c).events()).filter((e) => e.t >= lossAt && e.type === 'encryptionSecretMismatch')).toEqual([]);
-
       // Everyone rotates mid-call.
       await sleep(1000);
       const t0 = Date.now();
@@ -295,6 +277,24 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
       await app(e).start({ sessionId: e2eeSession, secret: K1, name: 'E', rgb: WHITE, publish: false });
       await until(() => app(e).events(), (ev) => ev.some((x) => x.type === 'encryptionSecretMismatch' && x.from === 'A'), 15_000, 'old secret: mismatch on A');
       expect((await app(e).look('A')).framesDecoded).toBe(0);
+
+      // Loss: 2 % of the packets to C's subscriber of A are dropped for 4 s. Retransmission and
+      // key-frame requests go through the router as for plain media (it needs only RTP headers):
+      // frames keep decrypting, none fails authentication (no mismatch), the picture stays. How
+      // smooth video is under loss is the router's NACK/PLI behaviour, the same without e2ee.
+      const subscriberId = await c.evaluate(() => (window as unknown as { app: { subs: Record<string, { sub: { subscriberId: string } }> } }).app.subs['A']!.sub.subscriberId);
+      const room = await (await server.mediaRouterForTesting()!).room(e2eeSession);
+      const l0 = await app(c).look('A');
+      const lossAt = Date.now();
+      await room.setSubscriberLoss(subscriberId, 0.02);
+      await sleep(4000);
+      await room.setSubscriberLoss(subscriberId, 0);
+      const l1 = await app(c).look('A');
+      const lossGap = await app(c).maxGap('A', lossAt, Date.now());
+      console.info(`[router] 2 % loss on one encrypted leg for 4 s: ${l1.framesDecoded - l0.framesDecoded} frames decoded, longest gap ${lossGap} ms, picture ${l1.left}`);
+      expect(l1.framesDecoded - l0.framesDecoded).toBeGreaterThan(5);
+      await seesPicture(c, 'A', RED, 10_000);
+      expect((await app(c).events()).filter((x) => x.t >= lossAt && x.type === 'encryptionSecretMismatch')).toEqual([]);
     } finally {
       for (const p of pages) await p.close();
     }
