@@ -20,7 +20,7 @@ export type ToWorker =
   | { type: 'streams'; readable: ReadableStream; writable: WritableStream; options: TransformOptions };
 
 /** Worker → main thread. */
-export type FromWorker = { type: 'secretSet'; secretId: number } | { type: 'mismatch' | 'match'; id: string; kind: 'audio' | 'video' };
+export type FromWorker = { type: 'started' } | { type: 'secretSet'; secretId: number } | { type: 'mismatch' | 'match'; id: string; kind: 'audio' | 'video' };
 
 /** A frame as encoded transforms hand it over (RTCEncodedVideoFrame / RTCEncodedAudioFrame). */
 interface EncodedFrame {
@@ -200,6 +200,7 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
       scope.postMessage({ type: 'secretSet', secretId: m.secretId });
     } else if (m.type === 'streams') run(m.readable as ReadableStream<EncodedFrame>, m.writable as WritableStream<EncodedFrame>, m.options);
   };
+  scope.postMessage({ type: 'started' });
 }
 
 /** The worker's JavaScript source (what the Blob URL holds). */

@@ -101,7 +101,8 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
     server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1 });
     ot = new OpenTok(apiKey, apiSecret, server.url) as Sdk;
     const html = readFileSync(new URL('./fixtures/e2ee.html', import.meta.url));
-    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
+    // /csp/…: the same page under a Content-Security-Policy that forbids workers.
+    appOrigin = createHttpServer((req, res) => res.writeHead(200, { 'Content-Type': 'text/html', ...(req.url?.startsWith('/csp/') ? { 'Content-Security-Policy': "worker-src 'none'" } : {}) }).end(html));
     await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
     appUrl = `http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/e2ee.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -113,10 +114,10 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function openApp(fallback = false): Promise<Page> {
+  async function openApp(fallback = false, csp = false): Promise<Page> {
     const page = await browser.newPage();
     page.on('pageerror', (err) => console.error('[page error]', err.message));
-    await page.goto(appUrl + (fallback ? '&fallback=1' : ''));
+    await page.goto((csp ? appUrl.replace('/e2ee.html', '/csp/e2ee.html') : appUrl) + (fallback ? '&fallback=1' : ''));
     await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
     return page;
   }
@@ -345,6 +346,15 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
         );
       });
       expect(bad).toBe('OT_INVALID_ENCRYPTION_SECRET');
+      // A page whose CSP forbids workers cannot encrypt: connect fails instead of sending in clear.
+      const csp = await openApp(false, true);
+      try {
+        const r = await csp.evaluate((o) => (window as unknown as AppWindow).app.tryConnect(o), { apiKey, sessionId, token, secret: 'a valid secret' });
+        console.info(`[acceptance 3] connect under worker-src 'none': ${r?.name} "${r?.message}"`);
+        expect(r?.name).toBe('OT_UNSUPPORTED_BROWSER');
+      } finally {
+        await csp.close();
+      }
       // A secret on a session without e2ee is ignored (the session is not encrypted).
       const plain = await createSession(false);
       expect(await p.evaluate((o) => (window as unknown as AppWindow).app.tryConnect(o), { apiKey, sessionId: plain, token: ot.generateToken(plain), secret: 'a valid secret' })).toBeNull();
