@@ -9,8 +9,12 @@
  * - acceptance 2: a third page with another secret gets `encryptionSecretMismatch` and decodes
  *   nothing, then `encryptionSecretMatch` and the picture after `setEncryptionSecret`; all three
  *   rotate to a new secret mid-call with no decoding gap over 500 ms;
+ * - the router on encrypted media: 2 % loss (retransmission, key-frame requests) and the audio
+ *   fallback under 30 % loss work, and no frame fails authentication;
+ * - the createEncodedStreams fallback interoperates with RTCRtpScriptTransform;
  * - acceptance 3: missing / short secret → OT_INVALID_ENCRYPTION_SECRET; startArchive,
- *   startBroadcast and dial on an e2ee session → 409 as the official `opentok` SDK reports it.
+ *   startBroadcast and dial on an e2ee session → 409 as the official `opentok` SDK reports it;
+ *   a page whose CSP forbids workers fails to connect (OT_UNSUPPORTED_BROWSER).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -296,6 +300,22 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
       expect(l1.framesDecoded - l0.framesDecoded).toBeGreaterThan(5);
       await seesPicture(c, 'A', RED, 10_000);
       expect((await app(c).events()).filter((x) => x.t >= lossAt && x.type === 'encryptionSecretMismatch')).toEqual([]);
+
+      // Audio fallback: sustained 30 % loss on that leg; the router stops its video (it reads
+      // RTCP, not media) and the encrypted audio keeps decrypting and playing.
+      const fallbackAt = Date.now();
+      await room.setSubscriberLoss(subscriberId, 0.3);
+      await until(() => app(c).events(), (ev) => ev.some((x) => x.t >= fallbackAt && x.type === 'videoDisabled' && x.from === 'A'), 25_000, 'videoDisabled (audio fallback) on the lossy encrypted leg');
+      const disabledMs = Date.now() - fallbackAt;
+      await sleep(1000);
+      const a0 = await app(c).look('A');
+      await sleep(2000);
+      const a1 = await app(c).look('A');
+      await room.setSubscriberLoss(subscriberId, 0);
+      console.info(`[router] audio fallback on an encrypted leg: videoDisabled ${disabledMs} ms after 30 % loss; then in 2 s +${a1.framesDecoded - a0.framesDecoded} frames, audio energy +${(a1.audioEnergy - a0.audioEnergy).toFixed(4)}`);
+      expect(a1.audioEnergy).toBeGreaterThan(a0.audioEnergy);
+      expect(a1.framesDecoded - a0.framesDecoded).toBeLessThan(3);
+      expect((await app(c).events()).filter((x) => x.t >= fallbackAt && x.type === 'encryptionSecretMismatch')).toEqual([]);
     } finally {
       for (const p of pages) await p.close();
     }
