@@ -70,6 +70,7 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
     if (ring.some((s) => s.until <= now)) {
       ring = ring.filter((s) => s.until > now);
       ringVersion++;
+      for (const [kid, k] of receiveKeys) if (!ring.some((s) => s.id === k.secretId)) receiveKeys.delete(kid);
     }
     return ring;
   };
@@ -136,7 +137,11 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
           break;
         }
       }
-      if (!plain) unknownKids.set(h.kid, ringVersion);
+      if (!plain) {
+        // Bounded: garbage KIDs (a foreign or broken sender) cannot grow it without limit.
+        if (unknownKids.size >= 256) unknownKids.clear();
+        unknownKids.set(h.kid, ringVersion);
+      }
     }
     if (!plain) return false;
     const out = new Uint8Array(n + plain.length);
