@@ -402,3 +402,82 @@ describe('compileStylesheet refuses what is outside the subset, naming it', () =
     expect(sheet.rules).toHaveLength(1);
   });
 });
+
+describe('custom layouts: corner cases, with the boxes Chromium gives', () => {
+  const cases: [string, string, string[][], [string, number, number, number, number][]][] = [
+    ['an overflow: hidden block does not let margins collapse through it', 'stream { height: 0; margin: 15px 0 128px; overflow: hidden; width: 10px }', [[], [], []], []],
+    [
+      'an auto width cut by max-width leaves room for an auto margin',
+      'stream { height: 10px } stream + stream { max-width: 80%; margin-left: auto }',
+      [[], [], []],
+      [
+        ['s0', 0, 0, 640, 10],
+        ['s1', 128, 10, 512, 10],
+        ['s2', 128, 20, 512, 10],
+      ],
+    ],
+    [
+      'a float after an empty block with negative margins starts where they collapse to',
+      '.e { margin: -60px } .f { float: left; width: 100px; height: 100px }',
+      [['e'], ['f']],
+      [['s1', 0, -60, 100, 100]],
+    ],
+    [
+      'a float that misses the line goes below it and does not move it; the next line goes below the float',
+      '.i { display: inline-block; width: 400px; height: 50px } .f { float: left; width: 300px; height: 100px }',
+      [['i'], ['f'], ['i']],
+      [
+        ['s1', 0, 50, 300, 100],
+        ['s0', 0, 0, 400, 50],
+        ['s2', 0, 150, 400, 50],
+      ],
+    ],
+    [
+      'an inline-level absolute box without offsets stays beside the floats',
+      '.f { float: left; width: 200px; height: 100px } .p { display: inline-block; position: absolute; width: 10px; height: 10px }',
+      [['f'], ['p']],
+      [
+        ['s0', 0, 0, 200, 100],
+        ['s1', 200, 0, 10, 10],
+      ],
+    ],
+    [
+      'a block-level absolute box met inside a line starts below the line',
+      '.i { display: inline-block; width: 300px; height: 100px } .a { position: absolute; width: 50px; height: 50px }',
+      [['i'], ['a'], ['i']],
+      [
+        ['s0', 0, 0, 300, 100],
+        ['s2', 300, 0, 300, 100],
+        ['s1', 0, 100, 50, 50],
+      ],
+    ],
+    [
+      'clearance sits above the collapsed margins of an empty block',
+      '.f { float: right; width: 100px; height: 150px; margin-top: 53px } .c { clear: right; margin-top: 53px } .d { height: 10px; margin-top: 53px }',
+      [['f'], ['c'], ['d']],
+      [
+        ['s2', 0, 203, 640, 10],
+        ['s0', 540, 53, 100, 150],
+      ],
+    ],
+    [
+      'a float with no width excludes nothing',
+      '.z { float: right; width: 0; height: 300px } .g { float: right; width: 640px; height: 10px }',
+      [['z'], ['g']],
+      [['s1', 0, 0, 640, 10]],
+    ],
+    [
+      'auto margins of an overflow: hidden block share the room beside a float',
+      '.f { float: left; width: 200px; height: 100px } .b { overflow: hidden; width: 100px; height: 20px; margin-left: auto } .c { overflow: hidden; width: 100px; height: 20px; margin: 0 auto }',
+      [['f'], ['b'], ['c']],
+      [
+        ['s1', 540, 0, 100, 20],
+        ['s2', 370, 20, 100, 20],
+        ['s0', 0, 0, 200, 100],
+      ],
+    ],
+  ];
+  it.each(cases)('%s', (_, css, classes, expected) => {
+    expect(run(css, streams(...classes))).toEqual(expected);
+  });
+});
