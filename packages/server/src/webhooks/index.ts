@@ -20,9 +20,18 @@ export interface WebhookSenderOptions {
   maxQueuePerUrl?: number;
 }
 
-/** Delivers session-monitoring callbacks. `send` never blocks and never throws. */
+/** A SIP call callback (`callCreated`, `callUpdated`, `callDestroyed`; see docs/sip.md). */
+export interface SipCallWebhookEvent {
+  sessionId: string;
+  projectId: string;
+  event: 'callCreated' | 'callUpdated' | 'callDestroyed' | 'muteForced';
+  timestamp: number;
+  call: { id: string; connectionId: string; createdAt: number; state?: string; reason_code?: number; reason_message?: string };
+}
+
+/** Delivers session-monitoring (and SIP call) callbacks. `send` never blocks and never throws. */
 export interface WebhookSender {
-  send(url: string, secret: string, event: SessionMonitoringEvent): void;
+  send(url: string, secret: string, event: SessionMonitoringEvent | SipCallWebhookEvent): void;
   /** Resolves when every queue is empty (tests). */
   idle(): Promise<void>;
   /** Stops delivery; queued events are dropped. */
