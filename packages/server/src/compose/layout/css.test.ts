@@ -299,6 +299,12 @@ describe('custom layouts: selectors and the cascade', () => {
     expect(heights('stream { height: 1px } .focus ~ stream:last-child { height: 4px }', list)).toEqual({ s0: 1, s1: 1, s2: 1, s3: 4 });
   });
 
+  it('long chains of combinators match only where the whole chain fits', () => {
+    const chain = (n: number, comb: string): string => Array.from({ length: n }, () => 'stream').join(` ${comb} `);
+    const h = heights(`stream { height: 1px } ${chain(16, '~')} { height: 2px } ${chain(15, '+')} + .x { height: 3px }`, plain(16));
+    expect(Object.entries(h).filter(([, v]) => v !== 1)).toEqual([['s15', 2]]);
+  });
+
   it('classes, compound with several classes, selector lists', () => {
     const list = streams(['a', 'b'], ['a'], ['b']);
     expect(heights('stream { height: 1px } .a.b { height: 9px }', list)).toEqual({ s0: 9, s1: 1, s2: 1 });
