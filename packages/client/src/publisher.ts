@@ -287,6 +287,19 @@ export class Publisher extends EventEmitter {
     this.subscriberConnections.delete(peerId);
   }
 
+  /**
+   * @internal Cluster failover: the node that routed this stream is gone. Drop its peer links
+   * without ending the publisher (camera and element stay); the session publishes it again.
+   */
+  resetForRepublish(): void {
+    for (const id of [...this.links.keys()]) this.removeSubscriber(id);
+    this.routedLink?.close();
+    this.routedLink = undefined;
+    this.routedStreamId = undefined;
+    this.routedIce = [];
+    this.session = undefined;
+  }
+
   /** @internal The session ended the stream (unpublish, force-unpublish, disconnect). */
   detach(reason: string): void {
     for (const id of [...this.links.keys()]) this.removeSubscriber(id);

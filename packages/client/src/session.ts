@@ -1,4 +1,4 @@
-import type { RtConnection, RtConnectionDestroyedReason, RtIceServer, RtSessionDescription, ServerMessage } from '@tokhost/protocol';
+import type { RtConnection, RtConnectionDestroyedReason, RtIceServer, RtSessionDescription, ServerMessage, SessionConnectedMessage } from '@tokhost/protocol';
 import { deriveBaseKey, E2eeContext, hasEndToEndEncryptionSupport, invalidSecret, isValidEncryptionSecret } from './e2ee/context.js';
 import { ERRORS, OTError } from './errors.js';
 import { EventEmitter } from './events.js';
@@ -121,6 +121,7 @@ export class Session extends EventEmitter {
         },
         reconnecting: () => this.emit('sessionReconnecting'),
         reconnected: () => this.emit('sessionReconnected'),
+        rejoined: (msg) => this.rejoined(msg),
         lost: (reason) => this.teardown(reason),
       },
     );
@@ -192,30 +193,85 @@ export class Session extends EventEmitter {
       setTimeout(() => fail(ERRORS.notConnected('publish')));
       return publisher;
     }
-    void (async () => {
-      try {
-        await publisher.ready;
-        const d = publisher.describe();
-        const host = { request: (b: OutgoingRequest) => this.request(b), connection: this.connection, e2ee: this.e2ee };
-        // Routed: the publisher offers to the server in the publish request itself.
-        const offer = this.mediaMode === 'routed' ? await publisher.prepareRouted(this.ice, host) : undefined;
-        const r = await this.request({ type: 'publish', name: publisher.properties.name ?? '', ...d, ...(offer ? { offer } : {}) });
-        const rt = r['stream'] as Parameters<Publisher['attach']>[1];
-        this.publishers.set(rt.streamId, publisher);
-        publisher.unpublishHook = (p) => this.unpublish(p);
-        publisher.attach(host, rt, r['forceMuted'] === true);
-        if (offer) {
-          const early = this.orphans.get(rt.streamId) ?? [];
-          this.orphans.delete(rt.streamId);
-          for (const m of early) if (m.type === 'ice') void publisher.onRoutedIce(m.candidate).catch(() => undefined);
-          await publisher.completeRouted(rt.streamId, r['answer'] as RtSessionDescription, host);
-        }
-        cb?.();
-      } catch (err) {
-        fail(err instanceof OTError ? err : ERRORS.unableToPublish((err as Error).message, err));
-      }
-    })();
+    void this.startPublishing(publisher, cb, fail);
     return publisher;
+  }
+
+  /** Offer (routed) and publish; shared by `publish()` and the republish after a failover. */
+  private async startPublishing(publisher: Publisher, cb: Callback | undefined, fail: (err: OTError) => void): Promise<void> {
+    try {
+      await publisher.ready;
+      const d = publisher.describe();
+      const host = { request: (b: OutgoingRequest) => this.request(b), connection: this.connection, e2ee: this.e2ee };
+      // Routed: the publisher offers to the server in the publish request itself.
+      const offer = this.mediaMode === 'routed' ? await publisher.prepareRouted(this.ice, host) : undefined;
+      const r = await this.request({ type: 'publish', name: publisher.properties.name ?? '', ...d, ...(offer ? { offer } : {}) });
+      const rt = r['stream'] as Parameters<Publisher['attach']>[1];
+      this.publishers.set(rt.streamId, publisher);
+      publisher.unpublishHook = (p) => this.unpublish(p);
+      publisher.attach(host, rt, r['forceMuted'] === true);
+      if (offer) {
+        const early = this.orphans.get(rt.streamId) ?? [];
+        this.orphans.delete(rt.streamId);
+        for (const m of early) if (m.type === 'ice') void publisher.onRoutedIce(m.candidate).catch(() => undefined);
+        await publisher.completeRouted(rt.streamId, r['answer'] as RtSessionDescription, host);
+      }
+      cb?.();
+    } catch (err) {
+      fail(err instanceof OTError ? err : ERRORS.unableToPublish((err as Error).message, err));
+    }
+  }
+
+  /**
+   * Cluster failover (see Transport.rejoin): the node that held the session died and this client
+   * joined the session again on its new node as a new connection. What the old node knew is gone:
+   * the other clients' streams and connections end (`networkDisconnected`; they come back as they
+   * rejoin), this client's publishers publish again (a new `streamCreated` on each), and
+   * `sessionReconnected` fires, so an app that subscribes on `streamCreated` gets video back
+   * without noticing more than a reconnection.
+   */
+  private rejoined(msg: SessionConnectedMessage): void {
+    for (const s of [...this.streams.values()]) {
+      if (this.publishers.has(s.streamId)) continue;
+      this.streams.delete(s.streamId);
+      const ev = this.emit('streamDestroyed', { stream: s, reason: 'networkDisconnected' }, true);
+      for (const sub of this.getSubscribersForStream(s)) {
+        if (sub.subscriberId) this.subscribers.delete(sub.subscriberId);
+        if (!ev.isDefaultPrevented()) sub.close('networkDisconnected');
+      }
+    }
+    for (const sub of this.subscribers.values()) sub.close('networkDisconnected');
+    this.subscribers.clear();
+    this.orphans.clear();
+    for (const c of [...this.connections.values()]) {
+      if (c === this.connection) continue;
+      this.connections.delete(c.connectionId);
+      this.emit('connectionDestroyed', { connection: c, reason: 'networkDisconnected' });
+    }
+    this.connections.clear();
+    this.streams.clear();
+    this.connection = new Connection(msg.connection);
+    this.ice = msg.iceServers;
+    this.mediaMode = msg.mediaMode;
+    this.connections.set(this.connection.connectionId, this.connection);
+    const publishers = [...this.publishers.values()];
+    this.publishers.clear();
+    this.emit('sessionReconnected');
+    for (const rt of msg.connections) {
+      const c = new Connection(rt);
+      this.connections.set(c.connectionId, c);
+      this.emit('connectionCreated', { connection: c });
+    }
+    for (const rt of msg.streams) {
+      const s = new Stream(rt, this.connections.get(rt.connection.connectionId) ?? new Connection(rt.connection));
+      this.streams.set(s.streamId, s);
+      this.emit('streamCreated', { stream: s });
+    }
+    for (const p of publishers) {
+      p.unpublishHook = undefined;
+      p.resetForRepublish();
+      void this.startPublishing(p, undefined, (err) => p.emit('exception', { code: err.code, message: err.message, title: err.name, error: err }));
+    }
   }
 
   /** Stop publishing; the publisher's `streamDestroyed` fires with reason `unpublished`. */

@@ -335,6 +335,11 @@ export const RT_ERRORS = {
   ERR_RT_VERSION: { otName: 'OT_CONNECT_FAILED', otCode: 1006 },
   ERR_RT_PROTOCOL: { otName: 'OT_CONNECT_FAILED', otCode: 1006 },
   ERR_RT_RESUME_FAILED: { otName: 'OT_CONNECT_FAILED', otCode: 1006 },
+  /**
+   * Cluster mode: the connection lived on a node that is gone; the session now lives on another.
+   * The client joins again with its token (a new connection) and publishes its streams again.
+   */
+  ERR_RT_SESSION_MOVED: { otName: 'OT_CONNECT_FAILED', otCode: 1006 },
   ERR_RT_BAD_REQUEST: { otName: 'OT_INVALID_PARAMETER', otCode: 1011 },
   ERR_RT_PERMISSION_DENIED: { otName: 'OT_PERMISSION_DENIED', otCode: 1500 },
   ERR_RT_SUBSCRIBE_DENIED: { otName: 'OT_PERMISSION_DENIED', otCode: 1501 },
