@@ -346,6 +346,27 @@ describe('custom layouts: selectors and the cascade', () => {
   });
 });
 
+describe('custom layouts: stylesheets published in OpenTok support articles', () => {
+  it('"hear both, see one": the first stream 1×1 px, the last full size (both in flow)', () => {
+    const css = 'stream:first-child{ display: block; margin: 0; top: 0; left: 0; width: 1px; height: 1px; }stream:last-child{ display: block; margin: 0; top: 0; left: 0; width: 100%; height: 100%; }';
+    expect(run(css, plain(2))).toEqual([
+      ['s0', 0, 0, 1, 1],
+      ['s1', 0, 1, 640, 480],
+    ]);
+  });
+
+  it('four actors in a 2×2 grid and a hidden director', () => {
+    const css = 'stream.actor { float: left; width: 50%; height: 50%; } stream.director { position: absolute; width: 1px; height: 1px; bottom: 0px; right: 0px; }';
+    expect(run(css, streams(['actor'], ['actor'], ['director'], ['actor'], ['actor']))).toEqual([
+      ['s0', 0, 0, 320, 240],
+      ['s1', 320, 0, 320, 240],
+      ['s3', 0, 240, 320, 240],
+      ['s4', 320, 240, 320, 240],
+      ['s2', 639, 479, 1, 1],
+    ]);
+  });
+});
+
 describe('compileStylesheet refuses what is outside the subset, naming it', () => {
   const refused: [string, string][] = [
     ['stream > x { width: 1px }', "unsupported selector '>' in 'stream > x'"],
