@@ -371,7 +371,7 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
     expect(colourName(meanColour(frameAt(vf, 4, 1280, 720), 1280, { x: 500, y: 260, w: 280, h: 200 }))).toBe('green');
     console.info(`[archive] tags: audio-only ${ffprobe(af).duration.toFixed(2)} s (${a.size} bytes), video-only 1280x720 ${ffprobe(vf).duration.toFixed(2)} s (${v.size} bytes)`);
     await call<void>((cb) => ot.deleteArchive(v.id, cb));
-    expect((await fetch(v.url!)).status).toBe(403);
+    expect((await fetch(v.url!)).status).toBe(404);
     const gone = await call<ArchiveLike>((cb) => ot.getArchive(v.id, cb)).catch((e: Error) => e);
     expect(String(gone)).toMatch(/not found/i);
     expect(existsSync(join(dir, 'data', 'archives', apiKey, `${v.id}.mp4`))).toBe(false);
