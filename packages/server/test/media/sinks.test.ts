@@ -138,6 +138,38 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)('remux sinks', () => {
     await good.close();
   });
 
+  it('switchInput moves a live sink to a new composition output (own time zero) without a restart or a timestamp jump', async () => {
+    const hls = new HlsSink({ dir: join(dir, 'hls-switch'), logger });
+    hls.start(fanout);
+    await until('hls live', () => hls.status === 'live');
+    await sleep(2500);
+    const pid = hls.pid;
+    const other = new TsFanout();
+    const second = startLiveTs(other, { size: '640x360', rate: 25, gop: 50, bitrate: '600k', frequency: 880 });
+    try {
+      hls.switchInput(other);
+      const segments = (hls.playlist().match(/#EXTINF/g) ?? []).length;
+      await until('segments from the new output', () => (hls.playlist().match(/#EXTINF/g) ?? []).length >= segments + 2);
+      expect(hls.pid).toBe(pid);
+      await hls.close();
+    } finally {
+      await second.stop();
+    }
+    expect(hls.ended).toBe(true);
+    const playlist = join(hls.dir, 'index.m3u8');
+    // ffmpeg's discontinuity shift gives the first frame after the seam the DTS of the last one
+    // before it (at most one warning per stream); nothing else may fail to decode.
+    const errors = (await decodeErrors(playlist)).split('\n').filter(Boolean);
+    expect(errors.filter((l) => !/non monotonically increasing dts/.test(l))).toEqual([]);
+    expect(errors.length).toBeLessThanOrEqual(2);
+    const r = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'packet=pts_time', '-of', 'default=nw=1:nk=1', playlist], { encoding: 'utf8' });
+    const pts = r.stdout.trim().split('\n').map(Number).filter(Number.isFinite).sort((a, b) => a - b);
+    expect(pts.length).toBeGreaterThan(100);
+    // One continuous clock: no gap over 1 s between consecutive frames.
+    const gaps = pts.slice(1).map((t, i) => t - pts[i]!);
+    expect(Math.max(...gaps)).toBeLessThan(1);
+  });
+
   it('a sink that stops reading drops to the next keyframe and rejoins; the others never stall', async () => {
     const stalled = new RemuxSink({ outputArgs: ['-f', 'mpegts', '-y', join(dir, 'stalled.ts')], logger, maxBufferedBytes: 256 * 1024 });
     const hls = new HlsSink({ dir: join(dir, 'hls-stall'), logger });

@@ -83,6 +83,12 @@ export class RtmpSink extends TypedEmitter<RtmpSinkEvents> {
     this.#attempt();
   }
 
+  /** Continue from another fan-out (the composition was replaced); retries use it too. */
+  switchInput(fanout: TsFanout): void {
+    this.#fanout = fanout;
+    this.#current?.switchInput(fanout);
+  }
+
   /** Stop the output (its status stays as it was: the broadcast reports `broadcastUrls: null`). */
   async close(): Promise<void> {
     if (this.#closed) return;
