@@ -23,7 +23,6 @@ import type { SeedResult } from './services/projects.js';
 import { createMemoryStore } from './storage/memory.js';
 import { createSqliteStore } from './storage/sqlite.js';
 import type { Store } from './storage/store.js';
-import { createWebhookSender } from './webhooks/index.js';
 
 /** A running Tokhost server. */
 export interface TokhostServer {
@@ -123,8 +122,6 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     });
     archiver = archives;
     const downloads = createArchiveDownloads({ store, storage, logger });
-    // Broadcast status callbacks (reference §6) go to the project's webhook URL.
-    const broadcastWebhooks = createWebhookSender({ logger, ...(config.webhookRetryDelaysMs ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}) });
     broadcasts = new BroadcastService({
       store,
       live: rt.live,
@@ -133,10 +130,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       hlsRetentionSeconds: config.hlsRetentionSeconds,
       ...deps.broadcastTuning,
       logger: logger.child({ component: 'broadcast' }),
-      notify(apiKey, broadcast) {
-        const project = store.getProject(apiKey);
-        if (project?.webhookUrl) broadcastWebhooks.send(project.webhookUrl, project.apiSecret, broadcast as never);
-      },
+      // Broadcast status callbacks (reference §6): the project's webhook, through the same sender as every callback.
+      notify: (apiKey, broadcast) => rt.webhook(apiKey, broadcast),
     });
     const bc = broadcasts;
     const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc });
@@ -200,7 +195,6 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
           await recovery;
           await archives.close().catch((err: unknown) => logger.error({ err }, 'archiver close failed'));
           await bc.close().catch((err: unknown) => logger.error({ err }, 'broadcasts close failed'));
-          broadcastWebhooks.close();
           await compositions?.close().catch((err: unknown) => logger.error({ err }, 'compositions close failed'));
           await rt.close().catch((err: unknown) => logger.error({ err }, 'realtime close failed'));
           await closeRouter().catch((err: unknown) => logger.error({ err }, 'media router close failed'));
