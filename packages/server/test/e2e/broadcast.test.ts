@@ -116,7 +116,7 @@ describe.skipIf(!hasTools)('broadcasts: two real publishers to HLS and RTMP', ()
       ot.startBroadcast(sessionId, { outputs: { hls: {}, rtmp: [{ id: 'nginx', serverUrl: nginx.serverUrl, streamName: 'two' }, { id: 'listener', serverUrl: listener.serverUrl, streamName: listener.streamName }] }, resolution: '1280x720' }, cb),
     );
     expect(b.status).toBe('started');
-    const live = await until(() => get(b.id), (g) => g.broadcastUrls?.hlsStatus === 'live' && !!g.broadcastUrls.rtmp?.every((r) => r.status === 'live'), 20_000, 'HLS and RTMP live');
+    const live = await until(() => get(b.id), (g) => g.broadcastUrls?.hlsStatus === 'live' && !!g.broadcastUrls.rtmp?.every((r) => r.status === 'live'), 30_000, 'HLS and RTMP live');
     console.info(`[broadcast] HLS and both RTMP outputs live ${Date.now() - t0} ms after startBroadcast`);
     const url = live.broadcastUrls!.hls!;
 
@@ -166,6 +166,46 @@ describe.skipIf(!hasTools)('broadcasts: two real publishers to HLS and RTMP', ()
     const again = await call<Broadcast>((cb) => ot.startBroadcast(sessionId, { outputs: { hls: {} } }, cb));
     expect(again.status).toBe('started');
     await call<Broadcast>((cb) => ot.stopBroadcast(again.id, cb));
+  }, 150_000);
+
+  it('an archive and a broadcast of the same session share one encoder; a layout change moves the broadcast to its own, its RTMP stays live', async () => {
+    const sessionId = await routedSession();
+    await publisher('red', sessionId);
+    await publisher('blue', sessionId);
+    await sleep(1500);
+    /** x264 encoders this test process runs (the compositions' encoders). */
+    const encoders = () => {
+      const r = spawnSync('ps', ['-eo', 'pid,ppid,args'], { encoding: 'utf8' });
+      const rows = r.stdout.split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f.length > 2);
+      const kids = new Map<number, number[]>();
+      for (const [pid, ppid] of rows) kids.set(Number(ppid), [...(kids.get(Number(ppid)) ?? []), Number(pid)]);
+      const mine = new Set<number>();
+      const walk = (p: number) => (kids.get(p) ?? []).forEach((k) => (mine.add(k), walk(k)));
+      walk(process.pid);
+      return rows.filter((f) => mine.has(Number(f[0])) && f.slice(2).join(' ').includes('libx264')).length;
+    };
+    const before = encoders();
+    const archive = await call<{ id: string; status: string }>((cb) => (ot as unknown as { startArchive(s: string, o: object, cb: Cb<{ id: string; status: string }>): void }).startArchive(sessionId, { resolution: '640x480' }, cb));
+    expect(archive.status).toBe('started');
+    const b = await call<Broadcast>((cb) => ot.startBroadcast(sessionId, { outputs: { rtmp: [{ serverUrl: nginx.serverUrl, streamName: 'shared' }] }, resolution: '640x480' }, cb));
+    await until(() => get(b.id), (g) => g.broadcastUrls?.rtmp?.[0]?.status === 'live', 20_000, 'RTMP live');
+    expect(encoders()).toBe(before + 1);
+    const statuses: string[] = [];
+    await call((cb) => ot.setBroadcastLayout(b.id, 'pip', null, null, cb));
+    for (let i = 0; i < 20; i++) {
+      statuses.push((await get(b.id)).broadcastUrls!.rtmp![0]!.status);
+      await sleep(150);
+    }
+    expect(encoders()).toBe(before + 2);
+    expect(statuses.every((s) => s === 'live')).toBe(true);
+    await sleep(1500);
+    const pip = join(dir, 'moved.flv');
+    expect(await pullRtmp(`${nginx.serverUrl}/shared`, pip, 3).done).toBe(0);
+    const rgb = frameAt(pip, 2, 640, 480);
+    expect(colourName(meanColour(rgb, 640, { x: 40, y: 300, w: 200, h: 120 }))).toBe('red');
+    expect(colourName(meanColour(rgb, 640, { x: 460, y: 60, w: 50, h: 40 }))).toBe('blue');
+    await call<Broadcast>((cb) => ot.stopBroadcast(b.id, cb));
+    await call((cb) => (ot as unknown as { stopArchive(id: string, cb: Cb<unknown>): void }).stopArchive(archive.id, cb));
   }, 150_000);
 
   it('manual stream mode and a layout change while live, seen in the RTMP picture', async () => {
