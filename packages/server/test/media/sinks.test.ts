@@ -1,6 +1,6 @@
 /**
  * The remux sinks on a live ffmpeg-made MPEG-TS source: HLS into a temp dir, RTMP into a real
- * nginx-rtmp and into `ffmpeg -listen 1`, a server that drops and comes back, an unreachable one,
+ * nginx-rtmp and into `ffmpeg -listen 1`, an unreachable one, a switch to another input,
  * and a sink that stops reading (drops to the next keyframe, the others go on).
  */
 import { spawnSync } from 'node:child_process';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HlsSink } from '../../src/compose/sinks/hls.js';
 import { RemuxSink } from '../../src/compose/sinks/remux.js';
-import { RtmpSink, type RtmpStatus } from '../../src/compose/sinks/rtmp.js';
+import { RtmpSink } from '../../src/compose/sinks/rtmp.js';
 import { TsFanout } from '../../src/compose/ts-fanout.js';
 import { decodeErrors, ffmpegRtmpListener, freePort, hasNginxRtmp, meanVolumeDb, probe, pullRtmp, startNginxRtmp, type NginxRtmp } from './fixtures/rtmp-servers.js';
 import { startLiveTs, type LiveTsSource } from './fixtures/ts-source.js';
@@ -98,31 +98,7 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)('remux sinks', () => {
     }
   });
 
-  it('RTMP server drops and comes back: offline, then live again; HLS goes on meanwhile', async () => {
-    const hls = new HlsSink({ dir: join(dir, 'hls-drop'), logger });
-    const rtmp = new RtmpSink({ serverUrl: nginx.serverUrl, streamName: 'drop', logger, initialBackoffMs: 300 });
-    const statuses: RtmpStatus[] = [];
-    rtmp.on('status', (s) => statuses.push(s));
-    hls.start(fanout);
-    rtmp.start(fanout);
-    await until('rtmp live', () => rtmp.status === 'live');
-    await until('hls live', () => hls.status === 'live');
-    await nginx.stop();
-    await until('rtmp offline', () => rtmp.status === 'offline');
-    const segmentsAtDrop = (hls.playlist().match(/#EXTINF/g) ?? []).length;
-    await sleep(4500);
-    expect((hls.playlist().match(/#EXTINF/g) ?? []).length).toBeGreaterThan(segmentsAtDrop);
-    await nginx.restart();
-    await until('rtmp live again', () => rtmp.status === 'live', 20000);
-    expect(statuses).toEqual(['live', 'offline', 'live']);
-    expect(rtmp.attempts).toBeGreaterThanOrEqual(2);
-    const pulled = join(dir, 'after-drop.flv');
-    expect(await pullRtmp(`${nginx.serverUrl}/drop`, pulled, 2).done).toBe(0);
-    expect((await probe(pulled)).video?.codec).toBe('h264');
-    await rtmp.close();
-    await hls.close();
-    expect(hls.ended).toBe(true);
-  });
+  // A server dropping and coming back is tested on the broadcast level (test/media/broadcast.test.ts).
 
   it('an unreachable RTMP server ends error with a reason; another output is unaffected', async () => {
     const closedPort = await freePort();
