@@ -148,11 +148,18 @@ export class TsFanout {
     for (const s of subs) if (s.onEnd) this.#safe(s.onEnd);
   }
 
-  /** Whether a sync byte at `pos` is confirmed by the next one or two packet boundaries available. */
+  /**
+   * Whether a sync byte at `pos` is confirmed by the next three packet boundaries that were
+   * received (a lone 0x47 inside garbage or payload is common; four in a row 188 bytes apart are not).
+   */
   #syncAt(data: Buffer, pos: number): boolean {
     if (data[pos] !== SYNC) return false;
-    const next = pos + TS_PACKET_SIZE;
-    return next >= data.length || data[next] === SYNC;
+    for (let k = 1; k <= 3; k++) {
+      const next = pos + k * TS_PACKET_SIZE;
+      if (next >= data.length) return true;
+      if (data[next] !== SYNC) return false;
+    }
+    return true;
   }
 
   #findSync(data: Buffer, from: number): number {

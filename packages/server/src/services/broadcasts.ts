@@ -45,11 +45,13 @@ export interface BroadcastCompositionSpec {
 /** A running composition as a broadcast uses it (the compose manager's `CompositionLease`). */
 export interface BroadcastCompositionLease {
   readonly output: TsFanout;
-  setLayout(layout: LayoutJson): void;
-  addStream(streamId: string, media: { hasAudio: boolean; hasVideo: boolean }): void;
-  removeStream(streamId: string): void;
+  setLayout(layout: LayoutJson): Promise<void> | void;
+  addStream(streamId: string, media: { hasAudio: boolean; hasVideo: boolean }): Promise<void> | void;
+  removeStream(streamId: string): Promise<void> | void;
   release(): Promise<void>;
-  on(event: 'failed', fn: (reason: string) => void): void;
+  /** `failed`: the encoder died. `outputChanged`: the lease moved to a composition of its own (the sinks follow). */
+  on(event: 'failed', fn: (reason: string) => void): unknown;
+  on(event: 'outputChanged', fn: (output: TsFanout) => void): unknown;
 }
 
 /** The compose manager as the broadcast service uses it. */
@@ -228,6 +230,11 @@ export class BroadcastService {
       this.#o.logger.warn({ broadcastId: id, reason }, 'broadcast: composition failed; stopping');
       void this.#stop(running);
     });
+    lease.on('outputChanged', (output) => {
+      if (running.stopping) return;
+      running.hls?.switchInput(output);
+      for (const sink of running.rtmp) sink.switchInput(output);
+    });
     if (options.hls) {
       this.#hlsDirs.set(token, dir);
       const hls = new HlsSink({ dir, lowLatency: options.hls.lowLatency, dvr: options.hls.dvr, logger: this.#o.logger, ...(this.#o.ffmpegPath ? { ffmpegPath: this.#o.ffmpegPath } : {}) });
@@ -273,15 +280,15 @@ export class BroadcastService {
   }
 
   /** Change the layout of a running broadcast. */
-  setLayout(apiKey: string, broadcastId: string, layout: LayoutJson): void {
-    this.#require(apiKey, broadcastId).lease.setLayout(layout);
+  async setLayout(apiKey: string, broadcastId: string, layout: LayoutJson): Promise<void> {
+    await this.#require(apiKey, broadcastId).lease.setLayout(layout);
   }
 
   /** Add or remove a stream of a running manual-mode broadcast (the route checked the mode and the stream). */
-  changeStreams(apiKey: string, broadcastId: string, change: { addStream?: string; removeStream?: string; hasAudio: boolean; hasVideo: boolean }): void {
+  async changeStreams(apiKey: string, broadcastId: string, change: { addStream?: string; removeStream?: string; hasAudio: boolean; hasVideo: boolean }): Promise<void> {
     const r = this.#require(apiKey, broadcastId);
     if (change.addStream) {
-      r.lease.addStream(change.addStream, { hasAudio: change.hasAudio, hasVideo: change.hasVideo });
+      await r.lease.addStream(change.addStream, { hasAudio: change.hasAudio, hasVideo: change.hasVideo });
       this.#update(r, (j) => {
         const streams = (j.streams ??= []);
         const entry = { streamId: change.addStream!, hasAudio: change.hasAudio, hasVideo: change.hasVideo };
@@ -290,7 +297,7 @@ export class BroadcastService {
         else streams.push(entry);
       }, false);
     } else if (change.removeStream) {
-      r.lease.removeStream(change.removeStream);
+      await r.lease.removeStream(change.removeStream);
       this.#update(r, (j) => (j.streams = (j.streams ?? []).filter((s) => s.streamId !== change.removeStream)), false);
     }
   }

@@ -129,7 +129,7 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)('broadcasts', () => {
       [routed, { outputs: { hls: {} }, resolution: '800x600' }, 400, /resolution/],
       [routed, { outputs: { hls: {} }, hasAudio: false, hasVideo: false }, 400, /hasAudio/],
       [relayed, { outputs: { hls: {} } }, 409, /routed/],
-      [empty, { outputs: { hls: {} } }, 404, /Session not found/],
+      [empty, { outputs: { hls: {} } }, 400, /No clients/],
       ['1_MX40NzExfn4xNzAwMDAwMDAwMDAwfkFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQX5-', { outputs: { hls: {} } }, 404, /not found/i],
     ];
     for (const [sessionId, options, status, message] of cases) {

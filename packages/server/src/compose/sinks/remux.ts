@@ -91,6 +91,13 @@ const STDERR_KEEP = 8192;
  * every output (measured: 5.4 s to the first output byte with the defaults, 0.7 s with these).
  */
 const PROBE_ARGS = ['-analyzeduration', '300000', '-probesize', '1000000'];
+/**
+ * A timestamp jump of more than 1 s in the input is a discontinuity, and ffmpeg shifts what
+ * follows to continue the output's clock: a sink that rejoined at a keyframe after falling
+ * behind, or that moved to a new composition (whose output starts at its own zero), keeps
+ * monotonic timestamps, so players and RTMP servers see one continuous stream.
+ */
+const DISCONTINUITY_ARGS = ['-dts_delta_threshold', '1'];
 
 /**
  * One ffmpeg remux process fed from a fan-out. Subclasses add the output format and their own
@@ -162,7 +169,7 @@ export class RemuxSink extends TypedEmitter<RemuxSinkEvents> {
 
   /** The full ffmpeg command line (for logs and tests). */
   get args(): string[] {
-    return ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-progress', 'pipe:3', '-stats_period', '0.5', ...PROBE_ARGS, ...this.options.inputArgs, '-f', 'mpegts', '-i', 'pipe:0', '-map', '0', '-c', 'copy', ...this.options.outputArgs];
+    return ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-progress', 'pipe:3', '-stats_period', '0.5', ...DISCONTINUITY_ARGS, ...PROBE_ARGS, ...this.options.inputArgs, '-f', 'mpegts', '-i', 'pipe:0', '-map', '0', '-c', 'copy', ...this.options.outputArgs];
   }
 
   /** Spawn ffmpeg and subscribe to `fanout` (once). */
@@ -197,6 +204,18 @@ export class RemuxSink extends TypedEmitter<RemuxSinkEvents> {
     });
     this.#subscribe();
     this.options.logger.debug({ sink: this.options.name, pid: child.pid }, 'sink started');
+  }
+
+  /**
+   * Continue from another fan-out (the composition was replaced): the sink joins it at its next
+   * keyframe and ffmpeg goes on without a restart (timestamps are made continuous).
+   */
+  switchInput(fanout: TsFanout): void {
+    if (this.#requested || this.#status === 'closed') return;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    this.#fanout = fanout;
+    this.#subscribe();
   }
 
   /**

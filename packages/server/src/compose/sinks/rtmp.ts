@@ -83,6 +83,12 @@ export class RtmpSink extends TypedEmitter<RtmpSinkEvents> {
     this.#attempt();
   }
 
+  /** Continue from another fan-out (the composition was replaced); retries use it too. */
+  switchInput(fanout: TsFanout): void {
+    this.#fanout = fanout;
+    this.#current?.switchInput(fanout);
+  }
+
   /** Stop the output (its status stays as it was: the broadcast reports `broadcastUrls: null`). */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -122,13 +128,19 @@ export class RtmpSink extends TypedEmitter<RtmpSinkEvents> {
       this.#set('live');
     });
     sink.on('closed', (exit) => this.#onExit(sink, exit));
-    clearTimeout(this.#connectTimer);
-    this.#connectTimer = setTimeout(() => {
-      if (sink === this.#current && sink.status === 'starting') {
-        this.reason = `no connection within ${this.#options.connectTimeoutMs ?? 10000} ms`;
+    // The connection timeout counts only once input flows: a paused composition (nobody in it
+    // yet, e.g. a manual-mode broadcast before its first stream) is not a failing server.
+    const timeoutMs = this.#options.connectTimeoutMs ?? 10000;
+    const watch = () => {
+      this.#connectTimer = setTimeout(() => {
+        if (sink !== this.#current || sink.status !== 'starting') return;
+        if (sink.bytesIn === 0) return watch();
+        this.reason = `no connection within ${timeoutMs} ms`;
         void sink.close();
-      }
-    }, this.#options.connectTimeoutMs ?? 10000);
+      }, timeoutMs);
+    };
+    clearTimeout(this.#connectTimer);
+    watch();
     sink.start(this.#fanout);
   }
 

@@ -136,7 +136,7 @@ export const broadcastRoutes: Route[] = [
       const l = layout(await ctx.json(), 'layout');
       const b = requireBroadcast(ctx.deps.store, ctx.project.apiKey, ctx.params.broadcastId!);
       requireStarted(b);
-      ctx.deps.broadcasts.setLayout(ctx.project.apiKey, b.id, l);
+      await ctx.deps.broadcasts.setLayout(ctx.project.apiKey, b.id, l);
       return { status: 200, json: publicJson(requireBroadcast(ctx.deps.store, ctx.project.apiKey, b.id)) };
     },
   },
@@ -155,7 +155,7 @@ export const broadcastRoutes: Route[] = [
       else if (!(b.streams ?? []).some((s) => s.streamId === change.removeStream)) {
         throw new HttpError('ERR_STREAM_NOT_FOUND', 'Stream not found', `Stream ${change.removeStream} is not in the broadcast`);
       }
-      ctx.deps.broadcasts.changeStreams(ctx.project.apiKey, b.id, change);
+      await ctx.deps.broadcasts.changeStreams(ctx.project.apiKey, b.id, change);
       return { status: 204 };
     },
   },
