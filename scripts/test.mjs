@@ -6,7 +6,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, ensureSystemPackages, installDeps, root } from './setup.mjs';
 
-ensureSystemPackages({ chromium: 'chromium', ffmpeg: 'ffmpeg', turnserver: 'coturn', sipp: 'sip-tester', baresip: 'baresip', openssl: 'openssl' });
+ensureSystemPackages({ chromium: 'chromium', ffmpeg: 'ffmpeg', turnserver: 'coturn', nginx: 'libnginx-mod-rtmp', sipp: 'sip-tester', baresip: 'baresip', openssl: 'openssl' });
 installDeps();
 build();
 

@@ -25,7 +25,7 @@ type Callback = (err?: OTError) => void;
  * A session (OpenTok.js `Session`). Events: `sessionConnected`, `sessionDisconnected`,
  * `sessionReconnecting`, `sessionReconnected`, `connectionCreated`, `connectionDestroyed`,
  * `streamCreated`, `streamDestroyed`, `streamPropertyChanged`, `signal`, `signal:<type>`,
- * `muteForced`, `exception`.
+ * `muteForced`, `archiveStarted`, `archiveStopped` (`{id, name}`), `exception`.
  */
 export class Session extends EventEmitter {
   readonly id: string;
@@ -389,6 +389,12 @@ export class Session extends EventEmitter {
           p?.publishAudio(false);
           this.emit('muteForced', { stream: p?.stream });
         }
+        return;
+      }
+      case 'archiveStarted':
+      case 'archiveStopped': {
+        // OpenTok.js: ArchiveEvent with `id` and `name` on the session.
+        this.emit(msg.type, { id: msg.id, name: msg.name });
         return;
       }
       case 'forceMuteState': {

@@ -270,6 +270,14 @@ export type RtSubscriberQualityEvent = 'videoDisableWarning' | 'videoDisableWarn
  */
 export interface SubscriberQualityMessage { type: 'subscriberQuality'; seq: number; subscriberId: string; event: RtSubscriberQualityEvent }
 /** The server ends this connection (e.g. force-disconnected); the socket closes after it. */
+/**
+ * A recording of the session started or stopped (OpenTok.js `archiveStarted` / `archiveStopped`
+ * session events). A client that joins while an archive records gets `archiveStarted` right
+ * after `sessionConnected`.
+ */
+export interface ArchiveStartedMessage { type: 'archiveStarted'; seq: number; id: string; name: string }
+export interface ArchiveStoppedMessage { type: 'archiveStopped'; seq: number; id: string; name: string }
+
 export interface DisconnectedMessage { type: 'disconnected'; seq: number; reason: RtConnectionDestroyedReason }
 
 export type ServerMessage =
@@ -293,6 +301,8 @@ export type ServerMessage =
   | MuteForcedMessage
   | ForceMuteStateMessage
   | SubscriberQualityMessage
+  | ArchiveStartedMessage
+  | ArchiveStoppedMessage
   | DisconnectedMessage;
 
 /** Server message without its `seq` (what server code builds before sequencing). */

@@ -2,24 +2,32 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { Compositions } from './compose/compositions.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { ServerConfig, ServerConfigInput } from './config.js';
 import { validateConfig } from './config.js';
 import { handleMetrics, serverMetricsText } from './http/metrics.js';
+import { createHlsHandler } from './http/hls.js';
 import { createRestHandler } from './http/rest.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
 import type { MediaRouter } from './media/types.js';
 import { createRealtime, isLoopbackHost } from './realtime/index.js';
 import type { Realtime } from './realtime/index.js';
+import { BroadcastService } from './services/broadcasts.js';
+import type { BroadcastCompositions, BroadcastServiceOptions } from './services/broadcasts.js';
+import { Archiver } from './recording/archiver.js';
+import { createArchiveDownloads } from './recording/http.js';
+import { createLocalArchiveStorage } from './recording/storage.js';
 import { seedProjects } from './services/projects.js';
 import type { SeedResult } from './services/projects.js';
 import { createMemoryStore } from './storage/memory.js';
 import { createSqliteStore } from './storage/sqlite.js';
 import { SipGateway } from './sip/gateway.js';
-import { createWebhookSender } from './webhooks/index.js';
 import type { Store } from './storage/store.js';
+import { createWebhookSender } from './webhooks/index.js';
 
 /** A running Tokhost server. */
 export interface TokhostServer {
@@ -54,6 +62,10 @@ export interface CreateServerDeps {
   logger?: Logger;
   /** Write logs here instead of stdout (ignored when `logger` is given). */
   logStream?: NodeJS.WritableStream;
+  /** The compose manager broadcasts draw their composition from (tests inject a test source). */
+  compositions?: BroadcastCompositions;
+  /** Broadcast timing and RTMP retry tuning (tests shorten maxDuration's second and the back-off). */
+  broadcastTuning?: Pick<BroadcastServiceOptions, 'secondMs' | 'idleStopSeconds' | 'rtmp'>;
 }
 
 /**
@@ -75,6 +87,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   const store = deps.store ?? (config.store === 'memory' ? createMemoryStore() : createSqliteStore({ dataDir: config.dataDir }));
   let realtime: Realtime | undefined;
   let sip: ReturnType<typeof createSipGateway> | null = null;
+  let broadcasts: BroadcastService | undefined;
+  let compositions: Compositions | undefined;
+  let archiver: Archiver | undefined;
   let router: Promise<MediaRouter> | null = null;
   let routerReady: MediaRouter | null = null;
   const closeRouter = async () => {
@@ -99,13 +114,48 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     const defaultProject = seedProjects(store, config);
     realtime = createRealtime({ store, logger, media: mediaRouter, config: config as unknown as Readonly<Record<string, unknown>> });
     const rt = realtime;
-    sip = config.sip ? createSipGateway(config, rt, store, logger) : null;
-    const rest = createRestHandler({ store, live: rt.live, config, logger, ...(sip ? { sip: sip.gateway } : {}) });
+    compositions = new Compositions({ live: rt.live, logger: logger.child({ component: 'compose' }) });
+    const storage = createLocalArchiveStorage(config.archivesDir ?? join(config.dataDir, 'archives'));
+    const archives = new Archiver({
+      store,
+      live: rt.live,
+      compositions,
+      storage,
+      recordingsDir: join(config.dataDir, 'recordings'),
+      tools: { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe' },
+      maxDurationSeconds: config.archiveMaxDurationSeconds,
+      idleStopSeconds: config.archiveIdleStopSeconds,
+      callback: (apiKey, archive) => rt.webhook(apiKey, archive),
+      logger: logger.child({ component: 'archives' }),
+    });
+    archiver = archives;
+    const downloads = createArchiveDownloads({ store, storage, logger });
+    // Broadcast status callbacks (reference §6) go to the project's webhook URL.
+    const broadcastWebhooks = createWebhookSender({ logger, ...(config.webhookRetryDelaysMs ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}) });
+    broadcasts = new BroadcastService({
+      store,
+      live: rt.live,
+      compositions: deps.compositions ?? compositions,
+      hlsDir: join(config.dataDir, 'hls'),
+      hlsRetentionSeconds: config.hlsRetentionSeconds,
+      ...deps.broadcastTuning,
+      logger: logger.child({ component: 'broadcast' }),
+      notify(apiKey, broadcast) {
+        const project = store.getProject(apiKey);
+        if (project?.webhookUrl) broadcastWebhooks.send(project.webhookUrl, project.apiSecret, broadcast as never);
+      },
+    });
+    const bc = broadcasts;
+    sip = config.sip ? createSipGateway(config, rt, logger) : null;
+    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, ...(sip ? { sip: sip.gateway } : {}) });
+    const hls = createHlsHandler((token) => bc.hlsDirectory(token));
 
     const httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
       try {
         if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady))) return;
         if (rest(req, res)) return;
+        if (hls(req, res)) return;
+        if (downloads(req, res)) return;
         if (rt.handleHttp(req, res)) return;
       } catch (err) {
         logger.error({ err, method: req.method }, 'request handler threw');
@@ -136,6 +186,11 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     const hostInUrl = address.family === 'IPv6' || config.host.includes(':') ? `[${config.host.replace(/^\[|\]$/g, '')}]` : config.host;
     const url = `http://${hostInUrl}:${address.port}`;
     logger.info({ url, store: store.kind, dataDir: store.kind === 'sqlite' ? config.dataDir : undefined }, 'listening');
+    // Recordings a crash interrupted: finalised in the background (the files may be large).
+    const recovery = archives.recover().then(
+      (r) => r.recovered + r.failed > 0 && logger.info(r, 'archives recovered after a restart'),
+      (err: Error) => logger.error({ err: err.message }, 'archive recovery failed'),
+    );
 
     let closing: Promise<void> | undefined;
     return Object.freeze({
@@ -152,6 +207,11 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       close: () =>
         (closing ??= (async () => {
           await sip?.close().catch((err: unknown) => logger.error({ err }, 'sip gateway close failed'));
+          await recovery;
+          await archives.close().catch((err: unknown) => logger.error({ err }, 'archiver close failed'));
+          await bc.close().catch((err: unknown) => logger.error({ err }, 'broadcasts close failed'));
+          broadcastWebhooks.close();
+          await compositions?.close().catch((err: unknown) => logger.error({ err }, 'compositions close failed'));
           await rt.close().catch((err: unknown) => logger.error({ err }, 'realtime close failed'));
           await closeRouter().catch((err: unknown) => logger.error({ err }, 'media router close failed'));
           await new Promise<void>((resolve) => {
@@ -163,6 +223,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     });
   } catch (err) {
     await sip?.close().catch(() => undefined);
+    await archiver?.close().catch(() => undefined);
+    await broadcasts?.close().catch(() => undefined);
+    await compositions?.close().catch(() => undefined);
     await realtime?.close().catch(() => undefined);
     await closeRouter().catch(() => undefined);
     store.close();
@@ -170,8 +233,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   }
 }
 
-/** The SIP gateway with its own webhook queue, configured from the server config (docs/sip.md). */
-function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logger: Logger): { gateway: SipGateway; close(): Promise<void> } {
+/** The SIP gateway, configured from the server config (docs/sip.md). */
+function createSipGateway(config: ServerConfig, rt: Realtime, logger: Logger): { gateway: SipGateway; close(): Promise<void> } {
   const bind = config.sipBindAddress ?? (isIP(config.host) && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : '0.0.0.0');
   const firstExternal = () => Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
   const advertised = config.sipPublicAddress ?? config.publicIp ?? (bind === '0.0.0.0' ? (firstExternal() ?? '127.0.0.1') : bind);
@@ -186,14 +249,11 @@ function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logg
   const tlsCert = read(config.sipTlsCert, 'sipTlsCert');
   const tlsKey = read(config.sipTlsKey, 'sipTlsKey');
   const tlsCa = read(config.sipTlsCa, 'sipTlsCa');
-  const webhooks = createWebhookSender({ logger, ...(config.webhookRetryDelaysMs ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}) });
   const gateway = new SipGateway({
     participants: rt.participants,
     logger: logger.child({ component: 'sip' }),
-    webhook(apiKey, event) {
-      const project = store.getProject(apiKey);
-      if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event);
-    },
+    // Through the session-monitoring queue: a call's callbacks stay in order with its connection's.
+    webhook: (apiKey, event) => rt.webhook(apiKey, event),
     config: {
       bindAddress: bind,
       publicAddress: advertised,
@@ -211,9 +271,6 @@ function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logg
   });
   return {
     gateway,
-    async close() {
-      await gateway.close();
-      webhooks.close();
-    },
+    close: () => gateway.close(),
   };
 }

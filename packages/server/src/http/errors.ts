@@ -21,7 +21,7 @@ export const ERROR_TABLE: { readonly [C in ServerErrorCode]: { status: number; b
   ERR_CONFLICT: { status: 409, bodyCode: 409 },
   ERR_SESSION_NOT_FOUND: { status: 404, bodyCode: 404 },
   ERR_SESSION_NOT_ROUTED: { status: 409, bodyCode: 15008 },
-  ERR_SESSION_NO_CLIENTS: { status: 404, bodyCode: 404 },
+  ERR_SESSION_NO_CLIENTS: { status: 400, bodyCode: 400 },
   ERR_ARCHIVE_NOT_FOUND: { status: 404, bodyCode: 404 },
   ERR_ARCHIVE_IN_PROGRESS: { status: 409, bodyCode: 409 },
   ERR_ARCHIVE_NOT_RECORDING: { status: 409, bodyCode: 409 },

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
+import type { Archiver } from '../recording/archiver.js';
+import type { BroadcastService } from '../services/broadcasts.js';
 import type { LiveSessions } from '../services/live.js';
 import type { SipGateway } from '../sip/gateway.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
@@ -10,8 +12,11 @@ import { HttpError } from './errors.js';
 export interface RestDeps {
   store: Store;
   live: LiveSessions;
+  /** The recordings behind the archive routes. */
+  archiver: Archiver;
   config: ServerConfig;
   logger: Logger;
+  broadcasts: BroadcastService;
   /** The SIP gateway (`dial`, `play-dtmf`); absent when config `sip` is false. */
   sip?: SipGateway;
 }

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION, RT_CLOSE, rtError } from '@tokhost/protocol';
-import type { ClientRequest, ConnectRequest, RtError, RtIceServer } from '@tokhost/protocol';
+import type { ClientRequest, ConnectRequest, RtError, RtIceServer, SessionMonitoringEvent } from '@tokhost/protocol';
 import { ClientTokenError, verifyClientToken } from '../auth/client-token.js';
 import { createDemo } from '../demo/index.js';
 import { RoutedSessionMedia } from '../media/routed-session.js';
@@ -51,6 +51,11 @@ export interface Realtime {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Live counters for `/metrics`: sessions, connections, streams and subscribers per session. */
   metrics(): RealtimeMetrics;
+  /**
+   * Send a callback (archive, broadcast, SIP …) to the project's webhook URL, signed with its
+   * secret, through the same ordered, retried queue as the session-monitoring callbacks.
+   */
+  webhook(apiKey: string, event: object): void;
   /** Non-REST HTTP paths (browser SDK, demo page). Returns true when it answered. */
   handleHttp(req: IncomingMessage, res: ServerResponse): boolean;
   close(): Promise<void>;
@@ -105,23 +110,24 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     return ownRouter;
   };
   const routing = config['routedMedia'] !== false;
+  const sendWebhook = (apiKey: string, event: object) => {
+    // Looked up per event so a URL set with the CLI applies at once; delivery is queued.
+    let project;
+    try {
+      project = store.getProject(apiKey);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'webhook: project lookup failed');
+      return;
+    }
+    if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event as SessionMonitoringEvent);
+  };
   const rooms = new Rooms({
     ...(routing ? { openRoutedMedia: async (sessionId: string) => RoutedSessionMedia.open(await router(), sessionId) } : {}),
     iceServersFor: (connectionId) => iceServersFor(iceConfig, connectionId),
     reconnectGraceMs: num('reconnectGraceMs', 20_000),
     replayBufferMax: 10_000,
     logger,
-    onEvent(apiKey, event) {
-      // Looked up per event so a URL set with the CLI applies at once; delivery is queued.
-      let project;
-      try {
-        project = store.getProject(apiKey);
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'webhook: project lookup failed');
-        return;
-      }
-      if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event);
-    },
+    onEvent: sendWebhook,
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024, perMessageDeflate: false });
   const pingIntervalMs = num('pingIntervalMs', 10_000);
@@ -264,6 +270,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
 
   return {
     live: rooms.live(),
+    webhook: sendWebhook,
     participants: createServerParticipants(rooms, sessionRecord),
     metrics() {
       const sessions: RealtimeMetrics['sessions'] = [];

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createServer } from '../../src/create-server.js';
@@ -22,7 +25,8 @@ export class LogSink extends Writable {
 export async function startServer(config: ServerConfigInput = {}, deps: CreateServerDeps = {}): Promise<TokhostServer & { logs: LogSink }> {
   const logs = new LogSink();
   const server = await createServer(
-    { port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'info', apiKey: KEY_A, apiSecret: SECRET_A, sipPort: 0, ...config },
+    // A data dir of its own: archives write their recordings there even with the memory store.
+    { port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'info', apiKey: KEY_A, apiSecret: SECRET_A, dataDir: mkdtempSync(join(tmpdir(), 'tokhost-rest-')), sipPort: 0, ...config },
     { logStream: logs, ...deps },
   );
   if (!server.store.getProject(KEY_B)) {
