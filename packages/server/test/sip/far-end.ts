@@ -11,7 +11,7 @@ import { parseMessage, serializeMessage, SipHeaders, type SipRequest, type SipRe
 const { mulaw } = createRequire(import.meta.url)('alawmulaw') as typeof import('alawmulaw');
 
 export interface FarEndOptions {
-  /** Final answer to INVITE: 200 (default) or a failure status. */
+  /** Final answer to INVITE: 200 (default), a failure status, or 180 (rings until cancelled). */
   status?: number;
   /** What to send once answered. Default 'tone'. */
   send?: 'tone' | 'silence' | 'nothing';
@@ -87,6 +87,10 @@ export class ScriptedFarEnd {
       this.gatewayRtp = { address: c, port: Number(m) };
       this.reply(msg, 100, 'Trying', port);
       const status = this.o.status ?? 200;
+      if (status === 180) {
+        this.reply(msg, 180, 'Ringing', port);
+        return;
+      }
       if (status !== 200) {
         this.reply(msg, status, 'Refused', port);
         return;
@@ -98,6 +102,7 @@ export class ScriptedFarEnd {
     }
     if (msg.method === 'ACK') return;
     this.reply(msg, 200, 'OK', port);
+    if (msg.method === 'CANCEL' && this.invite && !this.ok) this.reply(this.invite, 487, 'Request Terminated', port);
     if (msg.method === 'BYE') this.stop();
   }
 
