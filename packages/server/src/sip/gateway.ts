@@ -421,6 +421,7 @@ export class SipGateway {
       throw new SipGatewayError('invalid', `sip.uri ${err instanceof SipParseError ? 'must be a sip: or sips: URI' : (err as Error).message}`, 'sip.uri');
     }
     if (!uri.user) throw new SipGatewayError('invalid', 'sip.uri must name a user (sip:user@host)', 'sip.uri');
+    if (uri.headers !== undefined) throw new SipGatewayError('invalid', 'sip.uri must not carry ?headers (use sip.headers)', 'sip.uri');
     if (sip.video) throw new SipGatewayError('unsupported', 'sip.video: composed video to SIP endpoints is not supported by this server yet (audio only; see docs/sip.md)', 'sip.video');
     let fromUser = '+00000000';
     let fromHost: string | undefined;
@@ -476,7 +477,8 @@ export class SipGateway {
 
   private startCall(ua: SipUserAgent, call: GatewayCall, sip: DialSipOptions, fromUser: string, fromHost: string | undefined): void {
     const c = this.deps.config;
-    const headers: [string, string][] = Object.entries(sip.headers ?? {}).map(([k, v]) => [k, v]);
+    // X-OpenTok-SessionId is ours to set (as OpenTok does); a caller's value of it is dropped.
+    const headers: [string, string][] = Object.entries(sip.headers ?? {}).filter(([k]) => k.toLowerCase() !== 'x-opentok-sessionid');
     headers.push(['X-OpenTok-SessionId', call.sessionId]);
     const sipCall = ua.invite({
       uri: sip.uri,
