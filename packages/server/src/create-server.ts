@@ -146,7 +146,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       },
     });
     const bc = broadcasts;
-    sip = config.sip ? createSipGateway(config, rt, logger) : null;
+    sip = config.sip ? createSipGateway(config, rt, logger, compositions) : null;
     const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, ...(sip ? { sip: sip.gateway } : {}) });
     const hls = createHlsHandler((token) => bc.hlsDirectory(token));
 
@@ -234,7 +234,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
 }
 
 /** The SIP gateway, configured from the server config (docs/sip.md). */
-function createSipGateway(config: ServerConfig, rt: Realtime, logger: Logger): { gateway: SipGateway; close(): Promise<void> } {
+function createSipGateway(config: ServerConfig, rt: Realtime, logger: Logger, compositions: Compositions): { gateway: SipGateway; close(): Promise<void> } {
   const bind = config.sipBindAddress ?? (isIP(config.host) && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : '0.0.0.0');
   const firstExternal = () => Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
   const advertised = config.sipPublicAddress ?? config.publicIp ?? (bind === '0.0.0.0' ? (firstExternal() ?? '127.0.0.1') : bind);
@@ -251,6 +251,7 @@ function createSipGateway(config: ServerConfig, rt: Realtime, logger: Logger): {
   const tlsCa = read(config.sipTlsCa, 'sipTlsCa');
   const gateway = new SipGateway({
     participants: rt.participants,
+    compositions,
     logger: logger.child({ component: 'sip' }),
     // Through the session-monitoring queue: a call's callbacks stay in order with its connection's.
     webhook: (apiKey, event) => rt.webhook(apiKey, event),

@@ -17,6 +17,8 @@ export interface FarEndOptions {
   send?: 'tone' | 'silence' | 'nothing';
   /** The SDP protocol of the answer (RTP/AVP even to an SRTP offer, to test refusals). */
   profile?: string;
+  /** Accept H.264 video on this port (someone else, e.g. ffmpeg, listens there). */
+  videoPort?: number;
 }
 
 export class ScriptedFarEnd {
@@ -95,8 +97,9 @@ export class ScriptedFarEnd {
         this.reply(msg, status, 'Refused', port);
         return;
       }
-      const answer = ['v=0', 'o=far 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${this.rtpPort} ${this.o.profile ?? 'RTP/AVP'} 0 101`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', ''].join('\r\n');
-      this.ok = this.reply(msg, 200, 'OK', port, answer);
+      const answer = ['v=0', 'o=far 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${this.rtpPort} ${this.o.profile ?? 'RTP/AVP'} 0 101`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv'];
+      if (this.o.videoPort) answer.push(`m=video ${this.o.videoPort} RTP/AVP 96`, 'a=rtpmap:96 H264/90000', 'a=fmtp:96 packetization-mode=1', 'a=recvonly');
+      this.ok = this.reply(msg, 200, 'OK', port, answer.join('\r\n') + '\r\n');
       if (this.sendMode !== 'nothing') this.timer = setInterval(() => this.sendAudio(), 20);
       return;
     }

@@ -164,7 +164,6 @@ describe('SIP gateway against scripted far ends', () => {
     await bad({ uri: 'sip:a@127.0.0.1', headers: { Foo: 'x' } }, 400, /X-/);
     await bad({ uri: 'sip:a@127.0.0.1', headers: { 'X-A': 'x\r\nBye: 1' } }, 400, /single-line/);
     await bad({ uri: 'sip:a@127.0.0.1', from: 'not an address' }, 400, /sip.from/);
-    await bad({ uri: 'sip:a@127.0.0.1', video: true }, 501, /video/);
     expect((await rest('GET', `/session/${sessionId}/connection`)).json['items']).toEqual([]);
   });
 });
