@@ -175,12 +175,15 @@ async function main() {
         gaps: d('lost'),
         lateDrops: d('late'),
         overflow: d('overflow'),
+        skippedTicks: mixB.stats.skippedTicks - mixA.stats.skippedTicks,
+        load: os.loadavg()[0],
       };
       rows.push(row);
       console.log(
         `calls=${n}: CPU server ${mainPct.toFixed(1)} % + media worker ${workerPct.toFixed(1)} % = ${row.cpuPerCallPct.toFixed(2)} % of a core per call (${((row.cpuPerCallPct * 10) / baseline).toFixed(1)}x the pure DSP baseline); ` +
           `mixer tick p99 ${row.tickP99.toFixed(2)} ms (start lateness p99 ${row.lateP99.toFixed(1)} ms); per call ${row.sentPerCallPps.toFixed(1)} pkt/s to sipp, ${row.echoedPerCallPps.toFixed(1)} back; ` +
-          `mixer got ${row.mixerReceived} of ~${row.mixerExpected} tapped packets, gaps ${row.gaps}, late drops ${row.lateDrops}, overflow drops ${row.overflow}`,
+          `mixer got ${row.mixerReceived} of ~${row.mixerExpected} tapped packets, gaps ${row.gaps}, late drops ${row.lateDrops}, overflow drops ${row.overflow}; ` +
+          `mix ticks skipped (process stalled > 200 ms) ${row.skippedTicks}; load average ${row.load.toFixed(1)}`,
       );
       for (const c of dialed) await call((cb) => ot.forceDisconnect(sessionId, c.connectionId, cb)).catch(() => undefined);
       await Promise.race([exited, sleep(10_000)]);
@@ -194,7 +197,7 @@ async function main() {
   const last = rows.at(-1);
   if (last) {
     const dropped = last.gaps + last.lateDrops + last.overflow;
-    console.log(`\nresult: ${last.calls} concurrent calls, mixer tick p99 ${last.tickP99.toFixed(2)} ms (target < 20 ms: ${last.tickP99 < 20 ? 'met' : 'MISSED'}), packets dropped or lost inside the server ${dropped} of ${last.mixerReceived + last.gaps} (target 0: ${dropped === 0 ? 'met' : 'MISSED'}), ${last.cpuPerCallPct.toFixed(2)} % of a core per call`);
+    console.log(`\nresult: ${last.calls} concurrent calls, mixer tick p99 ${last.tickP99.toFixed(2)} ms (target < 20 ms: ${last.tickP99 < 20 ? 'met' : 'MISSED'}), packets dropped or lost inside the server ${dropped} of ${last.mixerReceived + last.gaps} (target 0: ${dropped === 0 ? 'met' : 'MISSED'}), ${last.skippedTicks} mix ticks skipped, ${last.cpuPerCallPct.toFixed(2)} % of a core per call; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
   }
 }
 
