@@ -121,7 +121,7 @@ export interface MixerOutput {
   exclude?: string;
   /** When set, only these inputs are heard. */
   only?: ReadonlySet<string>;
-  /** Called on each tick with 960 samples (48 kHz, 20 ms); the array is reused. */
+  /** Called on each tick with 160 samples (8 kHz, 20 ms); the array is reused. */
   onFrame(frame: Float32Array): void;
 }
 

@@ -8,7 +8,7 @@
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { createRequire } from 'node:module';
-import { createDecoder, createEncoder, type AudioEncoder, type CodecName } from './audio.js';
+import { createDecoder, createEncoder, FRAME, type AudioEncoder, type CodecName } from './audio.js';
 import { SrtpContext } from './srtp.js';
 
 const require = createRequire(import.meta.url);
@@ -183,7 +183,7 @@ export class RtpLeg {
     if (digit !== undefined) this.onDigit(digit);
   }
 
-  /** One 20 ms frame of mixed audio (48 kHz). Replaced by DTMF events while a digit plays. */
+  /** One 20 ms frame of mixed audio (8 kHz). Replaced by DTMF events while a digit plays. */
   sendFrame(frame: Float32Array): void {
     if (this.closed || !this.remote || !this.encoder || !this.codec) return;
     if (this.dtmfTick()) return;
@@ -285,14 +285,14 @@ interface PcmuConverter {
 function pcmuConverter(codec: CodecName): PcmuConverter {
   if (codec === 'PCMU') return { convert: (p) => p, close() {} };
   if (codec === 'PCMA') return { convert: (p) => Buffer.from(mulaw.encode(alaw.decode(p))), close() {} };
-  // Opus: decode to 48 kHz, low-pass and decimate to 8 kHz through the G.711 encoder's path.
+  // Opus: libopus decodes straight to 8 kHz; every 20 ms of it becomes one PCMU payload.
   const dec = createDecoder('opus');
   const enc = createEncoder('PCMU');
   return {
     convert(p) {
       const pcm = dec.decode(p);
       const chunks: Buffer[] = [];
-      for (let i = 0; i + 960 <= pcm.length; i += 960) chunks.push(enc.encode(pcm.subarray(i, i + 960)));
+      for (let i = 0; i + FRAME <= pcm.length; i += FRAME) chunks.push(enc.encode(pcm.subarray(i, i + FRAME)));
       return Buffer.concat(chunks);
     },
     close() {
