@@ -6,7 +6,10 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, ensureSystemPackages, installDeps, root } from './setup.mjs';
 
-ensureSystemPackages({ chromium: 'chromium', ffmpeg: 'ffmpeg', turnserver: 'coturn', nginx: 'libnginx-mod-rtmp', sipp: 'sip-tester', baresip: 'baresip', openssl: 'openssl' });
+const lockCheck = spawnSync(process.execPath, [join(root, 'scripts', 'check-lockfile.mjs')], { stdio: 'inherit' });
+if (lockCheck.status !== 0) process.exit(1);
+// PostgreSQL and Redis: the cluster tests start their own servers in temp dirs (test/cluster/services.ts).
+ensureSystemPackages({ chromium: 'chromium', ffmpeg: 'ffmpeg', turnserver: 'coturn', nginx: 'libnginx-mod-rtmp', sipp: 'sip-tester', baresip: 'baresip', openssl: 'openssl', pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-server': 'redis-server' });
 installDeps();
 build();
 

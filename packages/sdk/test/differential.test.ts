@@ -378,7 +378,7 @@ describe('known differences (docs/compat.md), asserted', () => {
     expect(() => ours.generateToken(SID, { expireTime: far })).toThrow(/30 days/);
   });
 
-  it('D12 validation opentok-node skips: unknown mediaMode, e2ee on relayed, oversized signals, bad DTMF, custom layout without stylesheet', async () => {
+  it('D12 validation opentok-node skips: unknown mediaMode, e2ee on relayed, oversized signals, bad DTMF, custom layout without stylesheet, layout type focus, a stylesheet without custom, screenshareType custom', async () => {
     server.reply({ status: 200, body: [{ session_id: SID }] });
     server.reset();
     await callNode((cb) => node['createSession']!({ mediaMode: 'p2p' }, cb));
@@ -387,13 +387,19 @@ describe('known differences (docs/compat.md), asserted', () => {
     await callNode((cb) => node['signal']!(SID, null, { type: 'x', data: 'y'.repeat(9000) }, cb));
     await callNode((cb) => node['playDTMF']!(SID, null, 'abc', cb));
     await callNode((cb) => node['setArchiveLayout']!(AID, 'custom', cb));
-    expect(server.requests).toHaveLength(5);
+    await callNode((cb) => node['setArchiveLayout']!(AID, 'focus', cb));
+    await callNode((cb) => node['setArchiveLayout']!(AID, 'pip', 'stream { width: 1px }', cb));
+    await callNode((cb) => node['setArchiveLayout']!(AID, 'bestFit', null, 'custom', cb));
+    expect(server.requests).toHaveLength(8);
     server.reset();
     await expect(ours.createSession({ mediaMode: 'p2p' as 'routed' })).rejects.toThrow(/mediaMode/);
     await expect(ours.createSession({ e2ee: true })).rejects.toThrow(/e2ee/);
     await expect(ours.signal(SID, { type: 'x', data: 'y'.repeat(9000) })).rejects.toThrow(/data/);
     await expect(ours.playDTMF(SID, 'abc')).rejects.toThrow(/digits/);
     await expect(ours.setArchiveLayout(AID, 'custom')).rejects.toThrow(/stylesheet/);
+    await expect(ours.setArchiveLayout(AID, 'focus' as 'pip')).rejects.toThrow(/type/);
+    await expect(ours.setArchiveLayout(AID, 'pip', 'stream { width: 1px }')).rejects.toThrow(/stylesheet is only allowed/);
+    await expect(ours.setArchiveLayout(AID, 'bestFit', null, 'custom' as 'pip')).rejects.toThrow(/screenshareType/);
     expect(server.requests).toHaveLength(0);
   });
 

@@ -97,6 +97,18 @@ export interface ServerConfig {
   readonly archiveIdleStopSeconds: number;
   /** Lifetime of an archive's signed download `url`, seconds. Default 600 (OpenTok's 10 minutes). */
   readonly archiveUrlTtlSeconds: number;
+  /** PostgreSQL store instead of SQLite: `postgres://user:password@host:port/db`. Default none. */
+  readonly databaseUrl: string | null;
+  /** Key of the secrets at rest with `databaseUrl` (64 hex characters, the same on every node). Default none. */
+  readonly masterKey: string | null;
+  /** Cluster mode: the Redis server that routes live sessions between nodes. Default none (one node). */
+  readonly redisUrl: string | null;
+  /** Cluster mode: shared secret of the node-to-node calls (at least 16 characters). Default: derived from `masterKey`. */
+  readonly clusterSecret: string | null;
+  /** Cluster mode: the URL other nodes reach this one at. Default `http://<host>:<port>` (with the real port). */
+  readonly advertiseUrl: string | null;
+  /** Cluster mode: this node's name in the registry and in logs. Default a random ID per start. */
+  readonly nodeId: string | null;
 }
 
 /** What callers may pass: any subset, values not yet checked (strings from env/flags are coerced). */
@@ -272,6 +284,18 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   archiveMaxDurationSeconds: { flag: 'archive-max-duration', env: 'TOKHOST_ARCHIVE_MAX_DURATION', default: 7200, parse: int(1, 86_400), help: 'longest archive, seconds' },
   archiveIdleStopSeconds: { flag: 'archive-idle-stop', env: 'TOKHOST_ARCHIVE_IDLE_STOP', default: 60, parse: int(0, 86_400), help: 'stop an archive this long after the last client left, seconds' },
   archiveUrlTtlSeconds: { flag: 'archive-url-ttl', env: 'TOKHOST_ARCHIVE_URL_TTL', default: 600, parse: int(10, 7 * 86_400), help: 'archive download link lifetime, seconds' },
+  databaseUrl: {
+    flag: 'database-url',
+    env: 'TOKHOST_DATABASE_URL',
+    default: null,
+    parse: nullable(str(/^postgres(ql)?:\/\/\S{1,4000}$/, 'a postgres:// URL')),
+    help: 'PostgreSQL store (cluster mode) instead of SQLite',
+  },
+  masterKey: { flag: 'master-key', env: 'TOKHOST_MASTER_KEY', default: null, parse: nullable(str(/^[0-9a-fA-F]{64}$/, '64 hex characters')), help: 'key of the secrets at rest with --database-url' },
+  redisUrl: { flag: 'redis-url', env: 'TOKHOST_REDIS_URL', default: null, parse: nullable(str(/^rediss?:\/\/\S{1,4000}$/, 'a redis:// URL')), help: 'cluster mode: Redis for live routing' },
+  clusterSecret: { flag: 'cluster-secret', env: 'TOKHOST_CLUSTER_SECRET', default: null, parse: nullable(str(/^\S{16,512}$/, 'at least 16 characters without spaces')), help: 'cluster mode: secret of node-to-node calls' },
+  advertiseUrl: { flag: 'advertise-url', env: 'TOKHOST_ADVERTISE_URL', default: null, parse: nullable(str(/^https?:\/\/\S{1,2000}$/, 'an http(s):// URL')), help: 'cluster mode: URL other nodes reach this node at' },
+  nodeId: { flag: 'node-id', env: 'TOKHOST_NODE_ID', default: null, parse: nullable(str(/^[A-Za-z0-9_.-]{1,64}$/, 'up to 64 letters, digits, _ . -')), help: 'cluster mode: name of this node' },
 };
 
 /**
@@ -301,6 +325,8 @@ export function validateConfig(input: ServerConfigInput, cwd: string = process.c
   if ((out.sipRtpMinPort === null) !== (out.sipRtpMaxPort === null)) problems.push('sipRtpMinPort and sipRtpMaxPort must be given together');
   if (typeof out.sipRtpMinPort === 'number' && typeof out.sipRtpMaxPort === 'number' && out.sipRtpMinPort > out.sipRtpMaxPort) problems.push('sipRtpMinPort must not be greater than sipRtpMaxPort');
   if ((out.sipTlsCert === null) !== (out.sipTlsKey === null)) problems.push('sipTlsCert and sipTlsKey must be given together');
+  if (out.databaseUrl !== null && out.masterKey === null) problems.push('masterKey is required with databaseUrl (the secrets at rest are encrypted with it; every node needs the same one)');
+  if (out.redisUrl !== null && out.databaseUrl === null) problems.push('redisUrl (cluster mode) needs databaseUrl: the nodes share their records in PostgreSQL');
   if (problems.length > 0) throw new ConfigError(problems);
   for (const k of ['sipTlsCert', 'sipTlsKey', 'sipTlsCa'] as const) if (typeof out[k] === 'string' && !isAbsolute(out[k] as string)) out[k] = resolve(cwd, out[k] as string);
   if (typeof out.dataDir === 'string' && !isAbsolute(out.dataDir)) out.dataDir = resolve(cwd, out.dataDir);

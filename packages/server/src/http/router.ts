@@ -19,6 +19,11 @@ export interface RestDeps {
   broadcasts: BroadcastService;
   /** The SIP gateway (`dial`, `play-dtmf`); absent when config `sip` is false. */
   sip?: SipGateway;
+  /**
+   * Cluster mode: run the call on the node that owns its session instead. Resolves true when the
+   * request was forwarded and answered; false to handle it here.
+   */
+  forward?(req: IncomingMessage, res: ServerResponse, route: Route, params: Readonly<Record<string, string>>, project: ProjectRecord, raw: () => Promise<Buffer>): Promise<boolean>;
 }
 
 /** A handler's answer. `json` is serialised with `application/json` unless `contentType` says otherwise. */

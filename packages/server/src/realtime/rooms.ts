@@ -235,7 +235,7 @@ export class Rooms {
   }
 
   /** Add a new connection with its token (already verified and matched to the session). */
-  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch = false, connectionEventsSuppressed = false): Connection {
+  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch = false, connectionEventsSuppressed = false, e2ee = false): Connection {
     let room = this.rooms.get(token.sessionId);
     if (!room) {
       room = new Room(token.sessionId, token.apiKey, mediaMode, { maxEntries: this.options.replayBufferMax, maxBytes: this.options.replayBufferMaxBytes ?? 32 * 1024 * 1024 });
@@ -263,6 +263,7 @@ export class Rooms {
       streams: [...room.streams.values()].map((s) => s.rt),
       iceServers: this.options.iceServersFor(conn.id),
       forceMuteActive: room.forceMute.active,
+      ...(e2ee ? { e2ee: true } : {}),
     };
     const head = JSON.stringify(hello);
     // With connection events suppressed (large sessions) the client gets no list of the others.

@@ -2,7 +2,7 @@ import { DTMF_PATTERN } from '@tokhost/protocol';
 import type { VerifiedToken } from '@tokhost/protocol';
 import { ClientTokenError, verifyClientToken } from '../../auth/client-token.js';
 import { SipGatewayError, type DialSipOptions } from '../../sip/gateway.js';
-import { requireSession } from '../../services/sessions.js';
+import { requireNotE2ee, requireSession } from '../../services/sessions.js';
 import { HttpError, invalid } from '../errors.js';
 import { viaLive } from '../live-errors.js';
 import type { Route, RouteContext } from '../router.js';
@@ -75,6 +75,7 @@ export const sipRoutes: Route[] = [
     async handler(ctx) {
       const dial = parseDial(await ctx.json());
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, dial.sessionId);
+      requireNotE2ee(session, 'SIP dial');
       let verified: VerifiedToken;
       try {
         verified = verifyClientToken(dial.token, (k) => ctx.deps.store.getProject(k));
