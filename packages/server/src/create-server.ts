@@ -191,7 +191,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       },
     });
     const bc = broadcasts;
-    sip = config.sip ? createSipGateway(config, rt, store, logger, webhooks) : null;
+    sip = config.sip ? createSipGateway(config, rt, store, logger, webhooks, compositions) : null;
     const rest = createRestHandler({
       store,
       live: rt.live,
@@ -329,8 +329,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   }
 }
 
-/** The SIP gateway with its own webhook queue, configured from the server config (docs/sip.md). */
-function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logger: Logger, webhooks: WebhookSender): { gateway: SipGateway; close(): Promise<void> } {
+/** The SIP gateway, configured from the server config (docs/sip.md); its callbacks go through the server's one webhook sender. */
+function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logger: Logger, webhooks: WebhookSender, compositions: Compositions): { gateway: SipGateway; close(): Promise<void> } {
   const bind = config.sipBindAddress ?? (isIP(config.host) && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : '0.0.0.0');
   const firstExternal = () => Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
   const advertised = config.sipPublicAddress ?? config.publicIp ?? (bind === '0.0.0.0' ? (firstExternal() ?? '127.0.0.1') : bind);
@@ -347,7 +347,9 @@ function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logg
   const tlsCa = read(config.sipTlsCa, 'sipTlsCa');
   const gateway = new SipGateway({
     participants: rt.participants,
+    compositions,
     logger: logger.child({ component: 'sip' }),
+    // The server's one webhook sender: a call's callbacks stay in order with its connection's.
     webhook(apiKey, event) {
       const project = store.getProject(apiKey);
       if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event);

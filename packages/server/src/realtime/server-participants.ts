@@ -31,7 +31,22 @@ export function createServerParticipants(rooms: Rooms, sessionRecord: (sessionId
     join(token, socket) {
       const session = sessionRecord(token.sessionId);
       if (!session || session.apiKey !== token.apiKey) throw new Error(`session ${token.sessionId} does not exist`);
-      const conn: Connection = rooms.join(token, session.mediaMode, socket);
+      // A server-side reader acknowledges what it was handed at once (a WebSocket client acks
+      // as it reads): otherwise it would pin the session log's replay buffer up to its cap.
+      let joined: Connection | undefined;
+      const acking: ClientSocket = {
+        send: (data) => {
+          socket.send(data);
+          joined?.ack(Number.MAX_SAFE_INTEGER);
+        },
+        close: (code, reason) => socket.close(code, reason),
+        get isOpen() {
+          return socket.isOpen;
+        },
+      };
+      const conn: Connection = rooms.join(token, session.mediaMode, acking);
+      joined = conn;
+      conn.ack(Number.MAX_SAFE_INTEGER);
       return {
         connectionId: conn.id,
         sessionId: token.sessionId,

@@ -24,6 +24,8 @@ import { Mixer, percentile, type MixerStats } from './mixer.js';
 import { RtpLeg } from './rtp-leg.js';
 import { answerDirection, buildOffer, parseRemote, SdpAnswerError, type RemoteMedia } from './sdp.js';
 import { newSrtpKey } from './srtp.js';
+import { VideoLeg } from './video-leg.js';
+import type { Compositions } from '../compose/compositions.js';
 import { SipCallFailure, SipUserAgent, targetOf, type SipCall, type SipTimers } from './ua.js';
 import { parseSipUri, SipParseError } from './message.js';
 import type { SipCallWebhookEvent } from '../webhooks/index.js';
@@ -84,6 +86,8 @@ export interface SipGatewayDeps {
   /** Delivers a SIP callback to the project's webhook URL (if it has one). */
   webhook(apiKey: string, event: SipCallWebhookEvent): void;
   logger: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
+  /** The archive/broadcast compositor: `video: true` calls get its picture. Without it they are refused (501). */
+  compositions?: Pick<Compositions, 'acquire'>;
 }
 
 export type SipCallState = 'DIALING' | 'RINGING' | 'ACTIVE' | 'ON_HOLD' | 'HANGUP';
@@ -208,6 +212,8 @@ class GatewayCall {
   routerTarget: { host: string; port: number } | undefined;
   remote: RemoteMedia | undefined;
   readonly localKey: string | undefined;
+  readonly videoKey: string | undefined;
+  video: VideoLeg | undefined;
   forceMuted = false;
   ended = false;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -223,6 +229,7 @@ class GatewayCall {
     readonly mix: SessionMix,
   ) {
     this.localKey = options.secure ? newSrtpKey() : undefined;
+    this.videoKey = options.secure && options.video ? newSrtpKey() : undefined;
   }
 
   get connectionId(): string {
@@ -332,6 +339,7 @@ class GatewayCall {
     if (!this.participant.left && !this.closedByRealtime) this.participant.leave('clientDisconnected');
     const hangup = by === 'local' && this.sip ? this.sip.hangup().catch(() => undefined) : Promise.resolve();
     this.leg.close();
+    void this.video?.close();
     this.gw.forget(this);
     this.gw.logger.info({ callId: this.id, sessionId: this.sessionId, code, message }, 'sip call ended');
     this.gw.webhookFor(this, 'callDestroyed', { reason_code: code, reason_message: message });
@@ -421,7 +429,8 @@ export class SipGateway {
       throw new SipGatewayError('invalid', `sip.uri ${err instanceof SipParseError ? 'must be a sip: or sips: URI' : (err as Error).message}`, 'sip.uri');
     }
     if (!uri.user) throw new SipGatewayError('invalid', 'sip.uri must name a user (sip:user@host)', 'sip.uri');
-    if (sip.video) throw new SipGatewayError('unsupported', 'sip.video: composed video to SIP endpoints is not supported by this server yet (audio only; see docs/sip.md)', 'sip.video');
+    if (uri.headers !== undefined) throw new SipGatewayError('invalid', 'sip.uri must not carry ?headers (use sip.headers)', 'sip.uri');
+    if (sip.video && !this.deps.compositions) throw new SipGatewayError('unsupported', 'sip.video: composed video to SIP endpoints needs the compositor, which this server runs without (see docs/sip.md)', 'sip.video');
     let fromUser = '+00000000';
     let fromHost: string | undefined;
     if (sip.from) {
@@ -440,13 +449,26 @@ export class SipGateway {
     } catch (err) {
       throw new SipGatewayError('unavailable', (err as Error).message);
     }
+    let video: VideoLeg | undefined;
+    if (sip.video) {
+      video = new VideoLeg({ bindAddress: c.bindAddress, minPort: c.rtpMinPort, maxPort: c.rtpMaxPort });
+      try {
+        await video.open();
+      } catch (err) {
+        leg.close();
+        await video.close();
+        throw new SipGatewayError('unavailable', (err as Error).message);
+      }
+    }
     const mix = this.mixFor(token.sessionId);
     const call = new GatewayCall(this, apiKey, token.sessionId, sip, leg, mix);
+    call.video = video;
     mix.calls++;
     try {
       call.participant = this.deps.participants.join(token, call.socket());
     } catch (err) {
       leg.close();
+      void video?.close();
       this.release(mix);
       throw new SipGatewayError('invalid', (err as Error).message, 'token');
     }
@@ -476,7 +498,8 @@ export class SipGateway {
 
   private startCall(ua: SipUserAgent, call: GatewayCall, sip: DialSipOptions, fromUser: string, fromHost: string | undefined): void {
     const c = this.deps.config;
-    const headers: [string, string][] = Object.entries(sip.headers ?? {}).map(([k, v]) => [k, v]);
+    // X-OpenTok-SessionId is ours to set (as OpenTok does); a caller's value of it is dropped.
+    const headers: [string, string][] = Object.entries(sip.headers ?? {}).filter(([k]) => k.toLowerCase() !== 'x-opentok-sessionid');
     headers.push(['X-OpenTok-SessionId', call.sessionId]);
     const sipCall = ua.invite({
       uri: sip.uri,
@@ -484,7 +507,7 @@ export class SipGateway {
       ...(fromHost ? { fromHost } : {}),
       headers,
       ...(sip.auth ? { auth: sip.auth } : {}),
-      sdp: () => buildOffer({ address: ua.transport.advertisedAddress, port: call.leg.port, sessionVersion: 1, ...(call.localKey ? { srtpKey: call.localKey } : {}) }),
+      sdp: () => buildOffer({ address: ua.transport.advertisedAddress, port: call.leg.port, sessionVersion: 1, ...(call.localKey ? { srtpKey: call.localKey } : {}), ...this.videoOffer(call) }),
       onProvisional: (status) => {
         if (status === 180 || status === 183) call.setState('RINGING');
       },
@@ -544,12 +567,41 @@ export class SipGateway {
     void mix.tap(call.stream.streamId);
     const only = call.options.streams ? new Set(call.options.streams) : undefined;
     mix.mixer.addOutput({ id: call.id, exclude: call.stream.streamId, ...(only ? { only } : {}), onFrame: (f) => call.leg.sendFrame(f) });
+    if (call.video && remote.video) {
+      this.startVideo(call, remote.video).catch((err: Error) => this.logger.warn({ err: err.message, callId: call.id }, 'sip: video to the far end failed; the call goes on with audio'));
+    }
     const c = this.deps.config;
     call.after(c.maxDurationMs, () => void call.end(REASON.maxDuration, 'Max Duration', 'local'));
     call.every(Math.min(5000, Math.max(250, c.mediaTimeoutMs / 4)), () => {
       // On hold the far end may legitimately send nothing.
       if (call.state === 'ACTIVE' && Date.now() - call.leg.lastInboundAt > c.mediaTimeoutMs) void call.end(REASON.mediaTimeout, 'Media Timeout', 'local');
     });
+  }
+
+  private videoOffer(call: GatewayCall): { video?: { port: number; srtpKey?: string } } {
+    if (!call.video) return {};
+    return { video: { port: call.video.port, ...(call.videoKey ? { srtpKey: call.videoKey } : {}) } };
+  }
+
+  /** The far end took our video: its picture is the session's composition (one encoder shared with equal archives/broadcasts). */
+  private async startVideo(call: GatewayCall, remote: NonNullable<RemoteMedia['video']>): Promise<void> {
+    const lease = await this.deps.compositions!.acquire({
+      apiKey: call.apiKey,
+      sessionId: call.sessionId,
+      canvas: { width: 640, height: 480 },
+      layout: { type: 'bestFit' },
+      streamMode: 'auto',
+      hasAudio: false,
+      hasVideo: true,
+      keyframeIntervalSeconds: 1,
+    });
+    if (call.ended || !call.video) {
+      await lease.release();
+      return;
+    }
+    call.video.onError = (m) => this.logger.warn({ callId: call.id, err: m }, 'sip: video to the far end stopped');
+    this.logger.info({ callId: call.id, to: `${remote.address}:${remote.port}` }, 'sip: sending the composition as H.264');
+    await call.video.start({ lease, address: remote.address, port: remote.port, payloadType: remote.pt, ...(call.videoKey ? { localKey: call.videoKey } : {}) });
   }
 
   private onReinvite(call: GatewayCall, offer: string): string {
@@ -566,7 +618,7 @@ export class SipGateway {
     const codec = call.remote?.codec;
     const te = call.remote?.telephoneEvent;
     const codecs = codec ? [{ pt: codec.pt, name: codec.name, rate: codec.rate, ...(codec.name === 'opus' ? { channels: 2 } : {}) }, ...(te !== undefined ? [{ pt: te, name: 'telephone-event' as const, rate: 8000, fmtp: '0-16' }] : [])] : undefined;
-    return buildOffer({ address: ua.transport.advertisedAddress, port: call.leg.port, sessionVersion: 2, direction, ...(call.localKey ? { srtpKey: call.localKey } : {}) }, codecs);
+    return buildOffer({ address: ua.transport.advertisedAddress, port: call.leg.port, sessionVersion: 2, direction, ...(call.localKey ? { srtpKey: call.localKey } : {}), ...(/m=video [1-9]/.test(offer) ? this.videoOffer(call) : {}) }, codecs);
   }
 
   /**

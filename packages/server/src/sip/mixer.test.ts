@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { createEncoder, FRAME, levelDbfs } from './audio.js';
+import { levelDbfs } from './audio.js';
 import { JitterBuffer, Mixer } from './mixer.js';
 
 const { mulaw } = createRequire(import.meta.url)('alawmulaw') as typeof import('alawmulaw');
@@ -15,9 +15,9 @@ function pcmuTone(freq: number, frames: number, amplitude = 8000): Buffer[] {
   });
 }
 
-/** Power of `freq` in 48 kHz samples (Goertzel), relative to the total power. */
+/** Power of `freq` in 8 kHz samples (Goertzel), relative to the total power. */
 function share(samples: Float32Array, freq: number): number {
-  const w = (2 * Math.PI * freq) / 48000;
+  const w = (2 * Math.PI * freq) / 8000;
   let s1 = 0;
   let s2 = 0;
   let total = 0;
@@ -110,7 +110,7 @@ describe('Mixer', () => {
     expect(share(late('b'), 400)).toBeGreaterThan(0.9);
   });
 
-  it('runs its own 20 ms clock and records tick times; G.711 encoder output decodes back to the tone', async () => {
+  it('runs its own 20 ms clock and records tick times', async () => {
     const mixer = new Mixer();
     let frames = 0;
     mixer.addOutput({ id: 'x', onFrame: () => frames++ });
@@ -119,12 +119,6 @@ describe('Mixer', () => {
     expect(frames).toBeGreaterThanOrEqual(10);
     expect(frames).toBeLessThanOrEqual(23);
     expect(mixer.stats().tickMs.length).toBe(frames);
-    const enc = createEncoder('PCMU');
-    const frame = new Float32Array(FRAME);
-    for (let i = 0; i < FRAME; i++) frame[i] = 8000 * Math.sin((2 * Math.PI * 440 * i) / 48000);
-    enc.encode(frame);
-    const back = mulaw.decode(enc.encode(frame));
-    expect(back.length).toBe(160);
-    expect(levelDbfs(back)).toBeGreaterThan(-16);
+    expect(mixer.stats().skippedTicks).toBe(0);
   });
 });

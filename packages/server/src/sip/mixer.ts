@@ -121,12 +121,14 @@ export interface MixerOutput {
   exclude?: string;
   /** When set, only these inputs are heard. */
   only?: ReadonlySet<string>;
-  /** Called on each tick with 960 samples (48 kHz, 20 ms); the array is reused. */
+  /** Called on each tick with 160 samples (8 kHz, 20 ms); the array is reused. */
   onFrame(frame: Float32Array): void;
 }
 
 export interface MixerStats {
   ticks: number;
+  /** 20 ms steps never produced because the process was stalled for more than 200 ms. */
+  skippedTicks: number;
   /** Processing time per tick, ms (last up to 3000 ticks). */
   tickMs: number[];
   /** How late each tick started, ms. */
@@ -149,6 +151,7 @@ export class Mixer {
   private readonly tickMs: number[] = [];
   private readonly lateMs: number[] = [];
   private ticks = 0;
+  private skipped = 0;
   /** Counters of inputs already removed, so totals survive churn. */
   private readonly gone: JitterStats = { received: 0, played: 0, late: 0, duplicate: 0, overflow: 0, lost: 0 };
 
@@ -210,7 +213,10 @@ export class Mixer {
     this.n++;
     const late = start - due;
     // Far behind (the process was stalled): skip the lost ticks rather than burst them out.
-    if (late > 200) this.t0 = start - this.n * 20;
+    if (late > 200) {
+      this.skipped += Math.floor(late / 20);
+      this.t0 = start - this.n * 20;
+    }
     try {
       this.tick();
     } catch (err) {
@@ -285,7 +291,7 @@ export class Mixer {
   stats(): MixerStats {
     const jitter = { ...this.gone };
     for (const i of this.inputs.values()) for (const k of Object.keys(jitter) as (keyof JitterStats)[]) jitter[k] += i.jb.stats[k];
-    return { ticks: this.ticks, tickMs: [...this.tickMs], lateMs: [...this.lateMs], inputs: this.inputs.size, outputs: this.outputs.size, jitter };
+    return { ticks: this.ticks, skippedTicks: this.skipped, tickMs: [...this.tickMs], lateMs: [...this.lateMs], inputs: this.inputs.size, outputs: this.outputs.size, jitter };
   }
 
   close(): void {

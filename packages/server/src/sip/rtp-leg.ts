@@ -8,7 +8,7 @@
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { createRequire } from 'node:module';
-import { createDecoder, createEncoder, type AudioEncoder, type CodecName } from './audio.js';
+import { createDecoder, createEncoder, FRAME, type AudioEncoder, type CodecName } from './audio.js';
 import { SrtpContext } from './srtp.js';
 
 const require = createRequire(import.meta.url);
@@ -50,7 +50,8 @@ export class RtpLeg {
   private rx: SrtpContext | undefined;
   private encoder: AudioEncoder | undefined;
   /** Converts the far end's audio to PCMU for the router (what browsers subscribe to). */
-  private toPcmu: ((payload: Buffer) => Buffer) | undefined;
+  private toPcmu: PcmuConverter | undefined;
+  private remoteKey: string | undefined;
   private readonly ssrc = randomInt(1, 0xffffffff);
   private seq = randomInt(0, 0x8000);
   private ts = randomInt(0, 0x7fffffff);
@@ -107,6 +108,7 @@ export class RtpLeg {
     if (!this.latched) this.remote = { address: o.address, port: o.port };
     if (!this.codec || this.codec.name !== o.codec.name || this.codec.pt !== o.codec.pt) {
       this.encoder?.close();
+      this.toPcmu?.close();
       this.encoder = createEncoder(o.codec.name);
       this.toPcmu = pcmuConverter(o.codec.name);
     }
@@ -114,7 +116,9 @@ export class RtpLeg {
     this.telephoneEvent = o.telephoneEvent;
     if (o.localKey && o.remoteKey) {
       this.tx ??= new SrtpContext(o.localKey);
-      this.rx ??= new SrtpContext(o.remoteKey);
+      // A re-INVITE may re-key the far end's direction.
+      if (o.remoteKey !== this.remoteKey) this.rx = new SrtpContext(o.remoteKey);
+      this.remoteKey = o.remoteKey;
     }
   }
 
@@ -157,7 +161,7 @@ export class RtpLeg {
       return;
     }
     if (pt !== this.codec.pt || !this.toPcmu) return;
-    const pcmu = this.toPcmu(payload);
+    const pcmu = this.toPcmu.convert(payload);
     const out = Buffer.alloc(12 + pcmu.length);
     out[0] = 0x80;
     out[1] = 0;
@@ -179,7 +183,7 @@ export class RtpLeg {
     if (digit !== undefined) this.onDigit(digit);
   }
 
-  /** One 20 ms frame of mixed audio (48 kHz). Replaced by DTMF events while a digit plays. */
+  /** One 20 ms frame of mixed audio (8 kHz). Replaced by DTMF events while a digit plays. */
   sendFrame(frame: Float32Array): void {
     if (this.closed || !this.remote || !this.encoder || !this.codec) return;
     if (this.dtmfTick()) return;
@@ -256,6 +260,7 @@ export class RtpLeg {
     if (this.closed) return;
     this.closed = true;
     this.encoder?.close();
+    this.toPcmu?.close();
     for (const j of this.dtmfQueue) j.done();
     this.dtmfQueue = [];
     this.socket?.close();
@@ -272,16 +277,27 @@ function candidatePorts(min: number, max: number): number[] {
   return [...evens.slice(start), ...evens.slice(0, start)];
 }
 
-function pcmuConverter(codec: CodecName): (payload: Buffer) => Buffer {
-  if (codec === 'PCMU') return (p) => p;
-  if (codec === 'PCMA') return (p) => Buffer.from(mulaw.encode(alaw.decode(p)));
-  // Opus: decode to 48 kHz, low-pass and decimate to 8 kHz through the G.711 encoder's path.
+interface PcmuConverter {
+  convert(payload: Buffer): Buffer;
+  close(): void;
+}
+
+function pcmuConverter(codec: CodecName): PcmuConverter {
+  if (codec === 'PCMU') return { convert: (p) => p, close() {} };
+  if (codec === 'PCMA') return { convert: (p) => Buffer.from(mulaw.encode(alaw.decode(p))), close() {} };
+  // Opus: libopus decodes straight to 8 kHz; every 20 ms of it becomes one PCMU payload.
   const dec = createDecoder('opus');
   const enc = createEncoder('PCMU');
-  return (p) => {
-    const pcm = dec.decode(p);
-    const chunks: Buffer[] = [];
-    for (let i = 0; i + 960 <= pcm.length; i += 960) chunks.push(enc.encode(pcm.subarray(i, i + 960)));
-    return Buffer.concat(chunks);
+  return {
+    convert(p) {
+      const pcm = dec.decode(p);
+      const chunks: Buffer[] = [];
+      for (let i = 0; i + FRAME <= pcm.length; i += FRAME) chunks.push(enc.encode(pcm.subarray(i, i + FRAME)));
+      return Buffer.concat(chunks);
+    },
+    close() {
+      dec.close();
+      enc.close();
+    },
   };
 }

@@ -13,7 +13,12 @@ export interface OfferOptions {
   srtpKey?: string;
   sessionVersion: number;
   direction?: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+  /** A video stream we send (the session's composition, H.264). */
+  video?: { port: number; srtpKey?: string };
 }
+
+/** H.264 as offered: packetization mode 1, constrained baseline level 3.1 as most phones take. */
+export const VIDEO_PT = 96;
 
 export const OFFER_CODECS: { pt: number; name: CodecName | 'telephone-event'; rate: number; channels?: number; fmtp?: string }[] = [
   { pt: 0, name: 'PCMU', rate: 8000 },
@@ -42,6 +47,20 @@ export function buildOffer(o: OfferOptions, codecs = OFFER_CODECS): string {
         direction: o.direction ?? 'sendrecv',
         ...(o.srtpKey ? { crypto: [{ id: 1, suite: SRTP_SUITE, config: `inline:${o.srtpKey}` }] } : {}),
       },
+      ...(o.video
+        ? [
+            {
+              type: 'video',
+              port: o.video.port,
+              protocol: o.video.srtpKey ? 'RTP/SAVP' : 'RTP/AVP',
+              payloads: String(VIDEO_PT),
+              rtp: [{ payload: VIDEO_PT, codec: 'H264', rate: 90000 }],
+              fmtp: [{ payload: VIDEO_PT, config: 'packetization-mode=1;profile-level-id=42e01f' }],
+              direction: 'sendonly' as const,
+              ...(o.video.srtpKey ? { crypto: [{ id: 1, suite: SRTP_SUITE, config: `inline:${o.video.srtpKey}` }] } : {}),
+            },
+          ]
+        : []),
     ],
   };
   return sdpTransform.write(session);
@@ -57,6 +76,8 @@ export interface RemoteMedia {
   /** The far end's SDES key, when it answered with SRTP. */
   srtpKey: string | undefined;
   secure: boolean;
+  /** The far end's video stream, when it accepted H.264. */
+  video: { address: string; port: number; pt: number; srtpKey: string | undefined } | undefined;
 }
 
 export class SdpAnswerError extends Error {
@@ -113,8 +134,15 @@ export function parseRemote(sdp: string): RemoteMedia {
     }
   }
   const direction = (m.direction ?? parsed.direction ?? 'sendrecv') as RemoteMedia['direction'];
+  let video: RemoteMedia['video'];
+  const v = parsed.media.find((x) => x.type === 'video' && x.port !== 0);
+  const h264 = v?.rtp?.find((r) => r.codec.toUpperCase() === 'H264');
+  if (v && h264) {
+    const key = (v.crypto ?? []).map((c) => parseCryptoLine(`${c.id} ${c.suite} ${c.config}`)).find((c) => c?.suite === SRTP_SUITE)?.key;
+    video = { address: v.connection?.ip ?? address, port: v.port, pt: h264.payload, srtpKey: key };
+  }
   // RFC 2543 hold: c=0.0.0.0
-  return { address, port: m.port, codec, telephoneEvent: te, direction: address === '0.0.0.0' ? 'inactive' : direction, srtpKey, secure };
+  return { address, port: m.port, codec, telephoneEvent: te, direction: address === '0.0.0.0' ? 'inactive' : direction, srtpKey, secure, video };
 }
 
 /** Our answer to a re-INVITE offer: same codec and key, direction mirrored (hold). */

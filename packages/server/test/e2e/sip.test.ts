@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type TokhostServer } from '../../src/create-server.js';
 import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until, type Cb, type OpenTokSdk } from './helpers.js';
 import { freePort, startSippUas, uasScenario } from './sip-peers.js';
+import { ScriptedFarEnd } from '../sip/far-end.js';
 
 interface SipSdk extends OpenTokSdk {
   dial(sessionId: string, token: string, uri: string, options: Record<string, unknown>, cb: Cb<{ id: string; connectionId: string; streamId: string }>): void;
@@ -220,6 +221,50 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interc
     } finally {
       proc.kill('SIGKILL');
       rmSync(bdir, { recursive: true, force: true });
+      await alice.page.close();
+    }
+  }, 90_000);
+
+  it('video: true — the far end gets the composed video of the session as H.264 RTP (decoded by ffmpeg: the browser fake camera, moving)', async () => {
+    const sessionId = await routedSession();
+    const alice = await openApp(sessionId, 'Alice');
+    const vport = await freePort(true);
+    const sdp = ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=far end video', 'c=IN IP4 127.0.0.1', 't=0 0', `m=video ${vport} RTP/AVP 96`, 'a=rtpmap:96 H264/90000', 'a=fmtp:96 packetization-mode=1', ''].join('\n');
+    writeFileSync(join(dir, 'far-video.sdp'), sdp);
+    // 64x48 grey frames on stdout: enough to see that a picture arrives and changes.
+    const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp', '-i', join(dir, 'far-video.sdp'), '-frames:v', '150', '-vf', 'scale=64:48', '-pix_fmt', 'gray', '-f', 'rawvideo', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    let ffErr = '';
+    ff.stdout!.on('data', (d: Buffer) => chunks.push(d));
+    ff.stderr!.on('data', (d: Buffer) => (ffErr += d.toString()));
+    const done = new Promise<number | null>((r) => ff.on('exit', (c) => r(c)));
+    const far = new ScriptedFarEnd({ send: 'silence', videoPort: vport });
+    await far.start();
+    try {
+      const dialed = await call<{ id: string; connectionId: string; streamId: string }>((cb) => ot.dial(sessionId, ot.generateToken(sessionId), far.uri, { video: true }, cb));
+      await until(async () => far.invite !== undefined, (v) => v, 5000, 'INVITE at the far end');
+      expect(far.invite!.body.toString()).toMatch(/m=video \d+ RTP\/AVP 96[\s\S]*a=rtpmap:96 H264\/90000/);
+      const code = await Promise.race([done, sleep(60_000).then(() => 'timeout')]);
+      if (code !== 0) console.error(ffErr);
+      expect(code).toBe(0);
+      const frames = Buffer.concat(chunks);
+      const n = Math.floor(frames.length / (64 * 48));
+      expect(n).toBe(150);
+      const mean = (f: Buffer) => f.reduce((a, v) => a + v, 0) / f.length;
+      const first = frames.subarray(0, 64 * 48);
+      const last = frames.subarray((n - 1) * 64 * 48, n * 64 * 48);
+      let diff = 0;
+      for (let i = 0; i < first.length; i++) diff += Math.abs(first[i]! - last[i]!);
+      console.info(`[sip video] far end decoded ${n} frames of the composition: mean luma ${mean(first).toFixed(1)} → ${mean(last).toFixed(1)}, bright pixels in the last ${((last.filter((v) => v > 180).length / last.length) * 100).toFixed(1)} %, mean |change| first→last ${(diff / first.length).toFixed(2)}`);
+      if (process.env.SIP_VIDEO_DUMP) writeFileSync(process.env.SIP_VIDEO_DUMP, Buffer.concat([Buffer.from('P5 64 48 255\n'), last]));
+      // Chromium's fake camera: a white pac-man and clock on black. The far end sees them, moving.
+      const bright = last.filter((v) => v > 180).length / last.length;
+      expect(bright).toBeGreaterThan(0.03);
+      expect(diff / first.length).toBeGreaterThan(0.5);
+      await call<void>((cb) => ot.forceDisconnect(sessionId, dialed.connectionId, cb));
+    } finally {
+      ff.kill('SIGKILL');
+      far.close();
       await alice.page.close();
     }
   }, 90_000);

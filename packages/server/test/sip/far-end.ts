@@ -11,12 +11,14 @@ import { parseMessage, serializeMessage, SipHeaders, type SipRequest, type SipRe
 const { mulaw } = createRequire(import.meta.url)('alawmulaw') as typeof import('alawmulaw');
 
 export interface FarEndOptions {
-  /** Final answer to INVITE: 200 (default) or a failure status. */
+  /** Final answer to INVITE: 200 (default), a failure status, or 180 (rings until cancelled). */
   status?: number;
   /** What to send once answered. Default 'tone'. */
   send?: 'tone' | 'silence' | 'nothing';
   /** The SDP protocol of the answer (RTP/AVP even to an SRTP offer, to test refusals). */
   profile?: string;
+  /** Accept H.264 video on this port (someone else, e.g. ffmpeg, listens there). */
+  videoPort?: number;
 }
 
 export class ScriptedFarEnd {
@@ -87,17 +89,23 @@ export class ScriptedFarEnd {
       this.gatewayRtp = { address: c, port: Number(m) };
       this.reply(msg, 100, 'Trying', port);
       const status = this.o.status ?? 200;
+      if (status === 180) {
+        this.reply(msg, 180, 'Ringing', port);
+        return;
+      }
       if (status !== 200) {
         this.reply(msg, status, 'Refused', port);
         return;
       }
-      const answer = ['v=0', 'o=far 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${this.rtpPort} ${this.o.profile ?? 'RTP/AVP'} 0 101`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', ''].join('\r\n');
-      this.ok = this.reply(msg, 200, 'OK', port, answer);
+      const answer = ['v=0', 'o=far 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${this.rtpPort} ${this.o.profile ?? 'RTP/AVP'} 0 101`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv'];
+      if (this.o.videoPort) answer.push(`m=video ${this.o.videoPort} RTP/AVP 96`, 'a=rtpmap:96 H264/90000', 'a=fmtp:96 packetization-mode=1', 'a=recvonly');
+      this.ok = this.reply(msg, 200, 'OK', port, answer.join('\r\n') + '\r\n');
       if (this.sendMode !== 'nothing') this.timer = setInterval(() => this.sendAudio(), 20);
       return;
     }
     if (msg.method === 'ACK') return;
     this.reply(msg, 200, 'OK', port);
+    if (msg.method === 'CANCEL' && this.invite && !this.ok) this.reply(this.invite, 487, 'Request Terminated', port);
     if (msg.method === 'BYE') this.stop();
   }
 

@@ -42,7 +42,7 @@ describe('SIP gateway against scripted far ends', () => {
       });
     });
     await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
-    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, sipPort: 0, sipMediaTimeoutSeconds: 2 });
+    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, sipPort: 0, sipMediaTimeoutSeconds: 2, sipRingTimeoutSeconds: 2 });
     server.store.updateProject(apiKey, { webhookUrl: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/` });
   });
   afterAll(async () => {
@@ -141,6 +141,17 @@ describe('SIP gateway against scripted far ends', () => {
     expect(conns.json['items']).toEqual([]);
   }, 30_000);
 
+  it('a call nobody answers is cancelled after the ring timeout (408), its connection removed', async () => {
+    const sessionId = await session();
+    const ringing = await farEnd({ status: 180 });
+    const c = await dial(sessionId, ringing);
+    await until(() => events(c.id), (e) => e.includes('callUpdated:RINGING'), 3000, 'ringing');
+    await until(() => events(c.id).at(-1), (e) => e === 'callDestroyed:408', 5000, 'ring timeout');
+    expect(ringing.requests.some((r) => r.method === 'CANCEL')).toBe(true);
+    await until(() => ringing.requests.filter((r) => r.method === 'ACK').length, (n) => n === 1, 3000, 'ACK of the 487');
+    expect((await rest('GET', `/session/${sessionId}/connection`)).json['items']).toEqual([]);
+  }, 20_000);
+
   it('refuses bad dials before anything changes', async () => {
     const sessionId = await session();
     const bad = async (sip: Record<string, unknown>, status: number, what: RegExp) => {
@@ -153,7 +164,6 @@ describe('SIP gateway against scripted far ends', () => {
     await bad({ uri: 'sip:a@127.0.0.1', headers: { Foo: 'x' } }, 400, /X-/);
     await bad({ uri: 'sip:a@127.0.0.1', headers: { 'X-A': 'x\r\nBye: 1' } }, 400, /single-line/);
     await bad({ uri: 'sip:a@127.0.0.1', from: 'not an address' }, 400, /sip.from/);
-    await bad({ uri: 'sip:a@127.0.0.1', video: true }, 501, /video/);
     expect((await rest('GET', `/session/${sessionId}/connection`)).json['items']).toEqual([]);
   });
 });
