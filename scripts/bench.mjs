@@ -11,6 +11,7 @@ const BENCHES = {
   realtime: 'packages/server/bench/realtime.mjs',
   sfu: 'packages/server/bench/sfu.mjs',
   cluster: 'packages/server/bench/cluster.mjs',
+  e2ee: 'packages/server/bench/e2ee.mjs',
 };
 const name = process.argv[2] ?? 'sdk';
 const file = BENCHES[name];

@@ -1,4 +1,5 @@
 import type { RtConnection, RtConnectionDestroyedReason, RtIceServer, RtSessionDescription, ServerMessage, SessionConnectedMessage } from '@tokhost/protocol';
+import { deriveBaseKey, E2eeContext, hasEndToEndEncryptionSupport, invalidSecret, isValidEncryptionSecret } from './e2ee/context.js';
 import { ERRORS, OTError } from './errors.js';
 import { EventEmitter } from './events.js';
 import { Connection, Stream } from './models.js';
@@ -17,6 +18,13 @@ export interface SessionOptions {
    * events for other clients (the server then does not send them at all). Default false.
    */
   connectionEventsSuppressed?: boolean;
+  /**
+   * End-to-end encrypted sessions (`e2ee`): the shared secret, 8 to 256 characters, that every
+   * client in the session uses to encrypt its media and decrypt the others'. Connecting to an
+   * `e2ee` session without a valid one fails with `OT_INVALID_ENCRYPTION_SECRET`; in other
+   * sessions it is ignored.
+   */
+  encryptionSecret?: string;
 }
 
 type Callback = (err?: OTError) => void;
@@ -25,7 +33,7 @@ type Callback = (err?: OTError) => void;
  * A session (OpenTok.js `Session`). Events: `sessionConnected`, `sessionDisconnected`,
  * `sessionReconnecting`, `sessionReconnected`, `connectionCreated`, `connectionDestroyed`,
  * `streamCreated`, `streamDestroyed`, `streamPropertyChanged`, `signal`, `signal:<type>`,
- * `muteForced`, `exception`.
+ * `muteForced`, `archiveStarted`, `archiveStopped` (`{id, name}`), `exception`.
  */
 export class Session extends EventEmitter {
   readonly id: string;
@@ -43,6 +51,10 @@ export class Session extends EventEmitter {
   private mediaMode: 'routed' | 'relayed' = 'relayed';
   /** Router SDP/ICE for a subscriber whose ID we have not registered yet (same frame as the answer). */
   private readonly orphans = new Map<string, ServerMessage[]>();
+  /** The encryption secret (OpenTok.js keeps it from `initSession` or `setEncryptionSecret`). */
+  private secret: string | undefined;
+  /** Set while connected to an `e2ee` session. */
+  private e2ee: E2eeContext | undefined;
 
   constructor(
     apiKey: string,
@@ -53,6 +65,23 @@ export class Session extends EventEmitter {
     this.apiKey = String(apiKey);
     this.sessionId = sessionId;
     this.id = sessionId;
+    this.secret = options.encryptionSecret;
+  }
+
+  /**
+   * Change the end-to-end encryption secret (OpenTok.js `setEncryptionSecret`). Media is
+   * re-keyed at once without renegotiation; frames under the previous secret still decrypt for
+   * 10 s so everyone can switch. Rejects with `OT_INVALID_ENCRYPTION_SECRET` for a secret that
+   * is not 8 to 256 characters. Before `connect()` (or in a session without `e2ee`) the secret
+   * is only stored.
+   *
+   * @example
+   * await session.setEncryptionSecret('the new shared secret');
+   */
+  setEncryptionSecret(secret: string): Promise<void> {
+    if (!isValidEncryptionSecret(secret)) return Promise.reject(invalidSecret(typeof (secret as unknown) === 'string' ? `has ${(secret as string).length} characters` : 'is not a string'));
+    this.secret = secret;
+    return this.e2ee ? this.e2ee.setSecret(secret) : Promise.resolve();
   }
 
   isConnected(): boolean {
@@ -73,9 +102,17 @@ export class Session extends EventEmitter {
       setTimeout(() => callback?.(ERRORS.connectFailed('the session is already connected or connecting')));
       return this;
     }
+    // The key derivation (PBKDF2) runs while the socket connects; it is used if the session is e2ee.
+    const encryption = isValidEncryptionSecret(this.secret) && hasEndToEndEncryptionSupport();
+    const secretAtConnect = this.secret;
+    let derived: Promise<ArrayBuffer> | undefined;
+    if (encryption) {
+      derived = deriveBaseKey(this.secret!, this.sessionId);
+      derived.catch(() => undefined);
+    }
     const transport = new Transport(
       realtimeUrl(this.options.serverUrl),
-      { apiKey: this.apiKey, sessionId: this.sessionId, token, sdk: 'tokhost-client/0.1.0', ...(this.options.connectionEventsSuppressed === true ? { connectionEventsSuppressed: true } : {}) },
+      { apiKey: this.apiKey, sessionId: this.sessionId, token, sdk: 'tokhost-client/0.1.0', ...(this.options.connectionEventsSuppressed === true ? { connectionEventsSuppressed: true } : {}), ...(encryption ? { encryption: true } : {}) },
       {
         message: (msg) => {
           // Messages in the same frame as `sessionConnected` wait until it has been handled.
@@ -95,6 +132,12 @@ export class Session extends EventEmitter {
         this.connection = new Connection(msg.connection);
         this.ice = msg.iceServers;
         this.mediaMode = msg.mediaMode;
+        if (msg.e2ee === true && !this.e2ee) {
+          // The server admitted us with a valid secret and a capable browser (connect's `encryption`).
+          this.e2ee = new E2eeContext(this.sessionId);
+          // Frames wait in the worker until this key is there (no gating of publish/subscribe).
+          void this.e2ee.setSecret(this.secret!, this.secret === secretAtConnect ? derived : undefined).catch((err: Error) => this.emit('exception', { message: `end-to-end encryption could not derive its key: ${err.message}`, error: err }));
+        }
         const r = msg.role;
         const can = (ok: boolean) => (ok ? 1 : 0);
         this.capabilities = { publish: can(r !== 'subscriber'), subscribe: can(r !== 'publisheronly'), forceDisconnect: can(r === 'moderator'), forceUnpublish: can(r === 'moderator'), forceMute: can(r === 'moderator'), supportsWebRTC: 1 };
@@ -159,7 +202,7 @@ export class Session extends EventEmitter {
     try {
       await publisher.ready;
       const d = publisher.describe();
-      const host = { request: (b: OutgoingRequest) => this.request(b), connection: this.connection };
+      const host = { request: (b: OutgoingRequest) => this.request(b), connection: this.connection, e2ee: this.e2ee };
       // Routed: the publisher offers to the server in the publish request itself.
       const offer = this.mediaMode === 'routed' ? await publisher.prepareRouted(this.ice, host) : undefined;
       const r = await this.request({ type: 'publish', name: publisher.properties.name ?? '', ...d, ...(offer ? { offer } : {}) });
@@ -246,7 +289,7 @@ export class Session extends EventEmitter {
     const props = typeof properties === 'object' && properties !== null ? properties : {};
     const cb = typeof properties === 'function' ? properties : callback;
     if (!(stream instanceof Stream)) throw ERRORS.invalidParameter('stream must be a Stream from a streamCreated event');
-    const sub = new Subscriber(stream, { request: (b) => this.request(b), iceServers: () => this.ice }, target, props, cb);
+    const sub = new Subscriber(stream, { request: (b) => this.request(b), iceServers: () => this.ice, e2ee: () => this.e2ee }, target, props, cb);
     if (!this.isConnected()) {
       setTimeout(() => cb?.(ERRORS.notConnected('subscribe')));
       return sub;
@@ -447,6 +490,12 @@ export class Session extends EventEmitter {
         }
         return;
       }
+      case 'archiveStarted':
+      case 'archiveStopped': {
+        // OpenTok.js: ArchiveEvent with `id` and `name` on the session.
+        this.emit(msg.type, { id: msg.id, name: msg.name });
+        return;
+      }
       case 'forceMuteState': {
         this.emit(msg.active ? 'muteForced' : 'muteForcedDisabled', { active: msg.active });
         return;
@@ -470,6 +519,8 @@ export class Session extends EventEmitter {
   private teardown(reason: 'networkDisconnected' | 'forceDisconnected' | 'clientDisconnected'): void {
     if (!this.transport) return;
     this.transport = null;
+    this.e2ee?.close();
+    this.e2ee = undefined;
     for (const p of [...this.publishers.values()]) {
       p.unpublishHook = undefined;
       p.detach(reason);

@@ -99,6 +99,12 @@ export interface ConnectRequest {
    * Streams still name their connection.
    */
   connectionEventsSuppressed?: boolean;
+  /**
+   * The client holds a valid end-to-end encryption secret (8–256 characters; the secret itself
+   * never leaves the browser). Joining an `e2ee` session without it is refused with
+   * `ERR_RT_ENCRYPTION_SECRET` (OpenTok.js `OT_INVALID_ENCRYPTION_SECRET`).
+   */
+  encryption?: boolean;
 }
 
 export interface PublishRequest {
@@ -183,6 +189,8 @@ export interface SessionConnectedMessage {
   iceServers: RtIceServer[];
   /** Session-wide force-mute is active: publish muted. */
   forceMuteActive: boolean;
+  /** The session is end-to-end encrypted (`e2ee`): publishers encrypt, subscribers decrypt. Absent: false. */
+  e2ee?: boolean;
   /** Set on a resumed socket: the connection was re-attached, replay follows. */
   resumed?: boolean;
 }
@@ -270,6 +278,14 @@ export type RtSubscriberQualityEvent = 'videoDisableWarning' | 'videoDisableWarn
  */
 export interface SubscriberQualityMessage { type: 'subscriberQuality'; seq: number; subscriberId: string; event: RtSubscriberQualityEvent }
 /** The server ends this connection (e.g. force-disconnected); the socket closes after it. */
+/**
+ * A recording of the session started or stopped (OpenTok.js `archiveStarted` / `archiveStopped`
+ * session events). A client that joins while an archive records gets `archiveStarted` right
+ * after `sessionConnected`.
+ */
+export interface ArchiveStartedMessage { type: 'archiveStarted'; seq: number; id: string; name: string }
+export interface ArchiveStoppedMessage { type: 'archiveStopped'; seq: number; id: string; name: string }
+
 export interface DisconnectedMessage { type: 'disconnected'; seq: number; reason: RtConnectionDestroyedReason }
 
 export type ServerMessage =
@@ -293,6 +309,8 @@ export type ServerMessage =
   | MuteForcedMessage
   | ForceMuteStateMessage
   | SubscriberQualityMessage
+  | ArchiveStartedMessage
+  | ArchiveStoppedMessage
   | DisconnectedMessage;
 
 /** Server message without its `seq` (what server code builds before sequencing). */
@@ -333,6 +351,8 @@ export const RT_ERRORS = {
   ERR_RT_SIGNAL_INVALID: { otName: 'OT_INVALID_PARAMETER', otCode: 400 },
   ERR_RT_SIGNAL_TOO_LARGE: { otName: 'OT_INVALID_PARAMETER', otCode: 413 },
   ERR_RT_MEDIA: { otName: 'OT_UNABLE_TO_PUBLISH', otCode: 1500 },
+  // OpenTok.js publishes no numeric code for this one; 1011 is its invalid-parameter code.
+  ERR_RT_ENCRYPTION_SECRET: { otName: 'OT_INVALID_ENCRYPTION_SECRET', otCode: 1011 },
   ERR_RT_INTERNAL: { otName: 'OT_UNEXPECTED_SERVER_RESPONSE', otCode: 2001 },
 } as const satisfies Record<string, { otName: string; otCode: number }>;
 export type RtErrorCode = keyof typeof RT_ERRORS;

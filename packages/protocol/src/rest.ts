@@ -23,8 +23,12 @@ export type OutputMode = (typeof OUTPUT_MODES)[number];
 export const STREAM_MODES = ['auto', 'manual'] as const;
 export type StreamMode = (typeof STREAM_MODES)[number];
 
-export const LAYOUT_TYPES = ['bestFit', 'pip', 'verticalPresentation', 'horizontalPresentation', 'focus', 'custom'] as const;
+/** Layout types of composed archives and broadcasts (`focus` and `full` are stream classes, not types). */
+export const LAYOUT_TYPES = ['bestFit', 'pip', 'verticalPresentation', 'horizontalPresentation', 'custom'] as const;
 export type LayoutType = (typeof LAYOUT_TYPES)[number];
+/** Types allowed as `screenshareType` (with `type: bestFit` only): every type but `custom`. */
+export const SCREENSHARE_LAYOUT_TYPES = ['bestFit', 'pip', 'verticalPresentation', 'horizontalPresentation'] as const;
+export type ScreenshareLayoutType = (typeof SCREENSHARE_LAYOUT_TYPES)[number];
 
 export const VIDEO_TYPES = ['camera', 'screen', 'custom'] as const;
 export type VideoType = (typeof VIDEO_TYPES)[number];
@@ -83,7 +87,7 @@ export interface SessionCreateItem {
 export interface LayoutJson {
   type: LayoutType;
   stylesheet?: string;
-  screenshareType?: LayoutType;
+  screenshareType?: ScreenshareLayoutType;
 }
 
 export interface StreamSelectionJson {

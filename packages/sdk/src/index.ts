@@ -49,4 +49,4 @@ export type { Layout } from './validate.js';
 export { signWebhook, verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER } from './webhooks.js';
 export type { VerifyWebhookOptions } from './webhooks.js';
 export { SDK_VERSION } from './version.js';
-export type { ArchiveMode, ArchiveStatus, LayoutType, MediaMode, OutputMode, Resolution, Role, StreamMode } from '@tokhost/protocol';
+export type { ArchiveMode, ArchiveStatus, LayoutType, MediaMode, OutputMode, Resolution, Role, ScreenshareLayoutType, StreamMode } from '@tokhost/protocol';

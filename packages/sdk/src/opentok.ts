@@ -4,7 +4,7 @@
  * and also accepts a trailing Node-style callback, so it can replace the `opentok` npm package.
  */
 import { DTMF_PATTERN } from '@tokhost/protocol';
-import type { LayoutType } from '@tokhost/protocol';
+import type { LayoutType, ScreenshareLayoutType } from '@tokhost/protocol';
 import { ArchiveService } from './archives.js';
 import type { Archive, ArchiveList, ArchiveOptions, ListArchivesOptions, StreamSelectionOptions } from './archives.js';
 import { AudioConnectorService } from './audio-connector.js';
@@ -257,7 +257,7 @@ export class OpenTok {
 
   /** Change a composed archive's layout: `(id, {type, stylesheet, screenshareType})` or opentok-node's `(id, type, stylesheet?, screenshareType?)`. */
   setArchiveLayout(archiveId: string, layout: Layout): Promise<void>;
-  setArchiveLayout(archiveId: string, type: LayoutType, stylesheet?: string | null, screenshareType?: LayoutType | null): Promise<void>;
+  setArchiveLayout(archiveId: string, type: LayoutType, stylesheet?: string | null, screenshareType?: ScreenshareLayoutType | null): Promise<void>;
   setArchiveLayout(archiveId: string, layout: Layout, callback: Callback<void>): void;
   setArchiveLayout(archiveId: string, type: LayoutType, callback: Callback<void>): void;
   setArchiveLayout(archiveId: string, type: LayoutType, stylesheet: string | null | undefined, callback: Callback<void>): void;
@@ -265,7 +265,7 @@ export class OpenTok {
     archiveId: string,
     type: LayoutType,
     stylesheet: string | null | undefined,
-    screenshareType: LayoutType | null | undefined,
+    screenshareType: ScreenshareLayoutType | null | undefined,
     callback: Callback<void>,
   ): void;
   setArchiveLayout(archiveId: string, ...args: unknown[]): Promise<void> | void {
@@ -308,7 +308,7 @@ export class OpenTok {
 
   /** Change a broadcast's layout: `(id, layout)` or `(id, type, stylesheet?, screenshareType?)`. */
   updateBroadcastLayout(broadcastId: string, layout: Layout): Promise<void>;
-  updateBroadcastLayout(broadcastId: string, type: LayoutType, stylesheet?: string | null, screenshareType?: LayoutType | null): Promise<void>;
+  updateBroadcastLayout(broadcastId: string, type: LayoutType, stylesheet?: string | null, screenshareType?: ScreenshareLayoutType | null): Promise<void>;
   updateBroadcastLayout(broadcastId: string, layout: Layout, callback: Callback<void>): void;
   updateBroadcastLayout(broadcastId: string, type: LayoutType, callback: Callback<void>): void;
   updateBroadcastLayout(broadcastId: string, type: LayoutType, stylesheet: string | null | undefined, callback: Callback<void>): void;
@@ -316,7 +316,7 @@ export class OpenTok {
     broadcastId: string,
     type: LayoutType,
     stylesheet: string | null | undefined,
-    screenshareType: LayoutType | null | undefined,
+    screenshareType: ScreenshareLayoutType | null | undefined,
     callback: Callback<void>,
   ): void;
   updateBroadcastLayout(broadcastId: string, ...args: unknown[]): Promise<void> | void {
@@ -326,7 +326,7 @@ export class OpenTok {
 
   /** opentok-node's name for {@link OpenTok.updateBroadcastLayout}. */
   setBroadcastLayout(broadcastId: string, layout: Layout): Promise<void>;
-  setBroadcastLayout(broadcastId: string, type: LayoutType, stylesheet?: string | null, screenshareType?: LayoutType | null): Promise<void>;
+  setBroadcastLayout(broadcastId: string, type: LayoutType, stylesheet?: string | null, screenshareType?: ScreenshareLayoutType | null): Promise<void>;
   setBroadcastLayout(broadcastId: string, layout: Layout, callback: Callback<void>): void;
   setBroadcastLayout(broadcastId: string, type: LayoutType, callback: Callback<void>): void;
   setBroadcastLayout(broadcastId: string, type: LayoutType, stylesheet: string | null | undefined, callback: Callback<void>): void;
@@ -334,7 +334,7 @@ export class OpenTok {
     broadcastId: string,
     type: LayoutType,
     stylesheet: string | null | undefined,
-    screenshareType: LayoutType | null | undefined,
+    screenshareType: ScreenshareLayoutType | null | undefined,
     callback: Callback<void>,
   ): void;
   setBroadcastLayout(broadcastId: string, ...args: unknown[]): Promise<void> | void {

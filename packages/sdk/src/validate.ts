@@ -2,8 +2,8 @@
  * Option checks shared by the resource modules. Each throws an `ArgumentError` whose message names
  * the argument or option, before any request is made.
  */
-import { LAYOUT_TYPES } from '@tokhost/protocol';
-import type { LayoutType } from '@tokhost/protocol';
+import { LAYOUT_TYPES, SCREENSHARE_LAYOUT_TYPES } from '@tokhost/protocol';
+import type { LayoutType, ScreenshareLayoutType } from '@tokhost/protocol';
 import { ArgumentError } from './errors.js';
 
 export function fail(message: string): never {
@@ -62,10 +62,10 @@ export function optionalStringArray(name: string, value: unknown): string[] | un
 export interface Layout {
   /** Layout type; `custom` needs a `stylesheet`. */
   type: LayoutType;
-  /** CSS for the `custom` type. */
+  /** CSS for the `custom` type (and only for it). */
   stylesheet?: string;
-  /** Layout used while a screen-share stream is present; only with `type: "bestFit"`. */
-  screenshareType?: LayoutType;
+  /** Layout used while a screen-share stream is present; only with `type: "bestFit"` (not `custom`). */
+  screenshareType?: ScreenshareLayoutType;
 }
 
 export function checkLayout(name: string, value: unknown): Layout {
@@ -74,8 +74,9 @@ export function checkLayout(name: string, value: unknown): Layout {
   const type = optionalOneOf(`${name}.type`, o.type, LAYOUT_TYPES);
   if (type === undefined) fail(`${name}.type is required`);
   const stylesheet = optionalString(`${name}.stylesheet`, o.stylesheet === null ? undefined : o.stylesheet);
-  const screenshareType = optionalOneOf(`${name}.screenshareType`, o.screenshareType === null ? undefined : o.screenshareType, LAYOUT_TYPES);
+  const screenshareType = optionalOneOf(`${name}.screenshareType`, o.screenshareType === null ? undefined : o.screenshareType, SCREENSHARE_LAYOUT_TYPES);
   if (type === 'custom' && !stylesheet) fail(`${name}.stylesheet is required when ${name}.type is "custom"`);
+  if (stylesheet && type !== 'custom') fail(`${name}.stylesheet is only allowed when ${name}.type is "custom"`);
   if (screenshareType !== undefined && type !== 'bestFit') fail(`${name}.screenshareType is only allowed when ${name}.type is "bestFit"`);
   const layout: Layout = { type };
   if (stylesheet) layout.stylesheet = stylesheet;

@@ -50,6 +50,9 @@ const failing: Array<[string, (ot: OpenTok) => Promise<unknown>, RegExp]> = [
   ['startArchive layout type unknown', (o) => o.startArchive(SID, { layout: { type: 'grid' as 'pip' } }), /layout\.type/],
   ['startArchive custom layout without stylesheet', (o) => o.startArchive(SID, { layout: { type: 'custom' } }), /layout\.stylesheet/],
   ['startArchive screenshareType without bestFit', (o) => o.startArchive(SID, { layout: { type: 'pip', screenshareType: 'pip' } }), /screenshareType/],
+  ['startArchive layout type focus (a class, not a type)', (o) => o.startArchive(SID, { layout: { type: 'focus' as 'pip' } }), /layout\.type/],
+  ['startArchive stylesheet with a non-custom type', (o) => o.startArchive(SID, { layout: { type: 'pip', stylesheet: 'stream {}' } }), /layout\.stylesheet is only allowed/],
+  ['startArchive screenshareType custom', (o) => o.startArchive(SID, { layout: { type: 'bestFit', screenshareType: 'custom' as 'pip' } }), /layout\.screenshareType/],
   ['startArchive streamMode unknown', (o) => o.startArchive(SID, { streamMode: 'semi' as 'auto' }), /streamMode/],
   ['startArchive name over 80', (o) => o.startArchive(SID, { name: 'n'.repeat(81) }), /name/],
   ['startArchive maxBitrate not an integer', (o) => o.startArchive(SID, { maxBitrate: 1.5 }), /maxBitrate/],
@@ -66,6 +69,8 @@ const failing: Array<[string, (ot: OpenTok) => Promise<unknown>, RegExp]> = [
   ['removeArchiveStream without streamId', (o) => o.removeArchiveStream(AID, ''), /streamId/],
   ['setArchiveLayout unknown type', (o) => o.setArchiveLayout(AID, 'grid' as 'pip'), /type/],
   ['setArchiveLayout screenshareType without bestFit', (o) => o.setArchiveLayout(AID, 'pip', null, 'pip'), /screenshareType/],
+  ['setArchiveLayout type focus', (o) => o.setArchiveLayout(AID, 'focus' as 'pip'), /type/],
+  ['setArchiveLayout stylesheet with bestFit', (o) => o.setArchiveLayout(AID, 'bestFit', 'stream {}'), /stylesheet/],
   // broadcasts
   ['startBroadcast without options', (o) => o.startBroadcast(SID, undefined as unknown as BroadcastOptions), /outputs/],
   ['startBroadcast without outputs', (o) => o.startBroadcast(SID, { outputs: {} }), /outputs/],

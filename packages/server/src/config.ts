@@ -69,6 +69,18 @@ export interface ServerConfig {
   readonly advertiseUrl: string | null;
   /** Cluster mode: this node's name in the registry and in logs. Default a random ID per start. */
   readonly nodeId: string | null;
+  /** Base URL in links the server hands out (archive downloads, broadcast HLS URLs), e.g. behind a proxy. Default none: `http://<Host header>`. */
+  readonly publicUrl: string | null;
+  /** Seconds a broadcast's HLS playlist and segments stay served after it stops; then they are deleted. Default 600. */
+  readonly hlsRetentionSeconds: number;
+  /** Directory of finished archive files. Default `<dataDir>/archives`. */
+  readonly archivesDir: string | null;
+  /** Longest archive, seconds; it stops with reason `maximum duration exceeded`. Default 7200 (OpenTok's 120 minutes). */
+  readonly archiveMaxDurationSeconds: number;
+  /** An archive stops this long after the last client left its session, seconds. Default 60 (OpenTok). */
+  readonly archiveIdleStopSeconds: number;
+  /** Lifetime of an archive's signed download `url`, seconds. Default 600 (OpenTok's 10 minutes). */
+  readonly archiveUrlTtlSeconds: number;
 }
 
 /** What callers may pass: any subset, values not yet checked (strings from env/flags are coerced). */
@@ -224,6 +236,12 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   clusterSecret: { flag: 'cluster-secret', env: 'TOKHOST_CLUSTER_SECRET', default: null, parse: nullable(str(/^\S{16,512}$/, 'at least 16 characters without spaces')), help: 'cluster mode: secret of node-to-node calls' },
   advertiseUrl: { flag: 'advertise-url', env: 'TOKHOST_ADVERTISE_URL', default: null, parse: nullable(str(/^https?:\/\/\S{1,2000}$/, 'an http(s):// URL')), help: 'cluster mode: URL other nodes reach this node at' },
   nodeId: { flag: 'node-id', env: 'TOKHOST_NODE_ID', default: null, parse: nullable(str(/^[A-Za-z0-9_.-]{1,64}$/, 'up to 64 letters, digits, _ . -')), help: 'cluster mode: name of this node' },
+  publicUrl: { flag: 'public-url', env: 'TOKHOST_PUBLIC_URL', default: null, parse: nullable(str(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'an http:// or https:// URL without query')), help: 'base URL of links handed out (archive downloads, HLS)' },
+  hlsRetentionSeconds: { flag: 'hls-retention', env: 'TOKHOST_HLS_RETENTION', default: 600, parse: int(0, 7 * 86_400), help: 'seconds HLS files stay after a broadcast stops' },
+  archivesDir: { flag: 'archives-dir', env: 'TOKHOST_ARCHIVES_DIR', default: null, parse: nullable(str(/^.{1,4096}$/s, 'a directory path')), help: 'finished archive files (default <data-dir>/archives)' },
+  archiveMaxDurationSeconds: { flag: 'archive-max-duration', env: 'TOKHOST_ARCHIVE_MAX_DURATION', default: 7200, parse: int(1, 86_400), help: 'longest archive, seconds' },
+  archiveIdleStopSeconds: { flag: 'archive-idle-stop', env: 'TOKHOST_ARCHIVE_IDLE_STOP', default: 60, parse: int(0, 86_400), help: 'stop an archive this long after the last client left, seconds' },
+  archiveUrlTtlSeconds: { flag: 'archive-url-ttl', env: 'TOKHOST_ARCHIVE_URL_TTL', default: 600, parse: int(10, 7 * 86_400), help: 'archive download link lifetime, seconds' },
 };
 
 /**
@@ -254,6 +272,7 @@ export function validateConfig(input: ServerConfigInput, cwd: string = process.c
   if (out.redisUrl !== null && out.databaseUrl === null) problems.push('redisUrl (cluster mode) needs databaseUrl: the nodes share their records in PostgreSQL');
   if (problems.length > 0) throw new ConfigError(problems);
   if (typeof out.dataDir === 'string' && !isAbsolute(out.dataDir)) out.dataDir = resolve(cwd, out.dataDir);
+  if (typeof out.archivesDir === 'string' && !isAbsolute(out.archivesDir)) out.archivesDir = resolve(cwd, out.archivesDir);
   return Object.freeze(out) as unknown as ServerConfig;
 }
 

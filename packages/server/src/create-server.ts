@@ -1,19 +1,27 @@
 import { createHmac } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
+import { Compositions } from './compose/compositions.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { ServerConfig, ServerConfigInput } from './config.js';
 import { validateConfig } from './config.js';
 import { handleHealth } from './http/health.js';
 import type { ReadinessCheck } from './http/health.js';
 import { handleMetrics, serverMetricsText } from './http/metrics.js';
 import { lingerOnClose } from './http/linger.js';
+import { createHlsHandler } from './http/hls.js';
 import { createRestHandler } from './http/rest.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
 import type { MediaRouter } from './media/types.js';
 import { createRealtime, isLoopbackHost } from './realtime/index.js';
 import type { Realtime } from './realtime/index.js';
+import { BroadcastService } from './services/broadcasts.js';
+import type { BroadcastCompositions, BroadcastServiceOptions } from './services/broadcasts.js';
+import { Archiver } from './recording/archiver.js';
+import { createArchiveDownloads } from './recording/http.js';
+import { createLocalArchiveStorage } from './recording/storage.js';
 import { seedProjects } from './services/projects.js';
 import type { SeedResult } from './services/projects.js';
 import { createMemoryStore } from './storage/memory.js';
@@ -68,6 +76,10 @@ export interface CreateServerDeps {
   logger?: Logger;
   /** Write logs here instead of stdout (ignored when `logger` is given). */
   logStream?: NodeJS.WritableStream;
+  /** The compose manager broadcasts draw their composition from (tests inject a test source). */
+  compositions?: BroadcastCompositions;
+  /** Broadcast timing and RTMP retry tuning (tests shorten maxDuration's second and the back-off). */
+  broadcastTuning?: Pick<BroadcastServiceOptions, 'secondMs' | 'idleStopSeconds' | 'rtmp'>;
 }
 
 /**
@@ -94,6 +106,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         ? createMemoryStore()
         : createSqliteStore({ dataDir: config.dataDir }));
   let realtime: Realtime | undefined;
+  let broadcasts: BroadcastService | undefined;
+  let compositions: Compositions | undefined;
+  let archiver: Archiver | undefined;
   let router: Promise<MediaRouter> | null = null;
   let routerReady: MediaRouter | null = null;
   const closeRouter = async () => {
@@ -139,13 +154,48 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       onJoin: (sessionId, connectionId) => registry?.recordConnection(sessionId, connectionId),
     });
     const rt = realtime;
+    compositions = new Compositions({ live: rt.live, logger: logger.child({ component: 'compose' }) });
+    const storage = createLocalArchiveStorage(config.archivesDir ?? join(config.dataDir, 'archives'));
+    const archives = new Archiver({
+      store,
+      live: rt.live,
+      compositions,
+      storage,
+      recordingsDir: join(config.dataDir, 'recordings'),
+      tools: { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe' },
+      maxDurationSeconds: config.archiveMaxDurationSeconds,
+      idleStopSeconds: config.archiveIdleStopSeconds,
+      callback: (apiKey, archive) => rt.webhook(apiKey, archive),
+      logger: logger.child({ component: 'archives' }),
+    });
+    archiver = archives;
+    const downloads = createArchiveDownloads({ store, storage, logger });
+    // Broadcast status callbacks (reference §6) go to the project's webhook URL, through the
+    // durable outbox like every other callback.
+    broadcasts = new BroadcastService({
+      store,
+      live: rt.live,
+      compositions: deps.compositions ?? compositions,
+      hlsDir: join(config.dataDir, 'hls'),
+      hlsRetentionSeconds: config.hlsRetentionSeconds,
+      ...deps.broadcastTuning,
+      logger: logger.child({ component: 'broadcast' }),
+      notify(apiKey, broadcast) {
+        const project = store.getProject(apiKey);
+        if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, broadcast);
+      },
+    });
+    const bc = broadcasts;
     const rest = createRestHandler({
       store,
       live: rt.live,
+      archiver: archives,
       config,
       logger,
+      broadcasts: bc,
       ...(clustered ? { forward: (req, res, route, params, project, raw) => (cluster ? cluster.forwardRest(req, res, route, params, project, raw) : Promise.resolve(false)) } : {}),
     });
+    const hls = createHlsHandler((token) => bc.hlsDirectory(token));
 
     const httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
       lingerOnClose(req);
@@ -153,6 +203,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         if (handleHealth(req, res, readiness)) return;
         if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady) + (registry ? clusterMetricsText(registry) : ''))) return;
         if (rest(req, res)) return;
+        if (hls(req, res)) return;
+        if (downloads(req, res)) return;
         if (rt.handleHttp(req, res)) return;
       } catch (err) {
         logger.error({ err, method: req.method }, 'request handler threw');
@@ -203,6 +255,11 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       readiness['cluster'] = () => reg.problem();
       cluster = new ClusterRouter({ registry: reg, realtime: rt, store, logger: logger.child({ component: 'cluster' }) });
     }
+    // Recordings a crash interrupted: finalised in the background (the files may be large).
+    const recovery = archives.recover().then(
+      (r) => r.recovered + r.failed > 0 && logger.info(r, 'archives recovered after a restart'),
+      (err: Error) => logger.error({ err: err.message }, 'archive recovery failed'),
+    );
 
     let closing: Promise<void> | undefined;
     return Object.freeze({
@@ -233,6 +290,10 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         (closing ??= (async () => {
           closingNow = true;
           cluster?.close();
+          await recovery;
+          await archives.close().catch((err: unknown) => logger.error({ err }, 'archiver close failed'));
+          await bc.close().catch((err: unknown) => logger.error({ err }, 'broadcasts close failed'));
+          await compositions?.close().catch((err: unknown) => logger.error({ err }, 'compositions close failed'));
           webhooks.close();
           await registry?.close();
           await rt.close().catch((err: unknown) => logger.error({ err }, 'realtime close failed'));
@@ -245,6 +306,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         })()),
     });
   } catch (err) {
+    await archiver?.close().catch(() => undefined);
+    await broadcasts?.close().catch(() => undefined);
+    await compositions?.close().catch(() => undefined);
     webhooks.close();
     cluster?.close();
     await registry?.close().catch(() => undefined);

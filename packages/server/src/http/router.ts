@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
+import type { Archiver } from '../recording/archiver.js';
+import type { BroadcastService } from '../services/broadcasts.js';
 import type { LiveSessions } from '../services/live.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
 import { HttpError } from './errors.js';
@@ -9,8 +11,11 @@ import { HttpError } from './errors.js';
 export interface RestDeps {
   store: Store;
   live: LiveSessions;
+  /** The recordings behind the archive routes. */
+  archiver: Archiver;
   config: ServerConfig;
   logger: Logger;
+  broadcasts: BroadcastService;
   /**
    * Cluster mode: run the call on the node that owns its session instead. Resolves true when the
    * request was forwarded and answered; false to handle it here.

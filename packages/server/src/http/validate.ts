@@ -1,5 +1,6 @@
-import { LAYOUT_TYPES, RESOLUTIONS } from '@tokhost/protocol';
+import { LAYOUT_TYPES, RESOLUTIONS, SCREENSHARE_LAYOUT_TYPES } from '@tokhost/protocol';
 import type { LayoutJson, Resolution } from '@tokhost/protocol';
+import { compileStylesheet, LayoutError, MAX_STYLESHEET_LENGTH } from '../compose/layout/index.js';
 import { requireSession } from '../services/sessions.js';
 import type { Store } from '../storage/store.js';
 import { HttpError, invalid } from './errors.js';
@@ -76,17 +77,39 @@ export function optStringArray(body: Json, field: string, opts: { maxItems?: num
 }
 
 /**
- * A layout `{type, stylesheet?, screenshareType?}` (reference §3.2): `stylesheet` required only
- * for `custom`, `screenshareType` only with `bestFit`.
+ * A layout `{type, stylesheet?, screenshareType?}` (reference §3.2): `type` one of OpenTok's five
+ * (`focus` is a stream class, not a type); `stylesheet` required with `custom` and refused with
+ * any other type (an empty one counts as absent, as opentok-node drops it); `screenshareType` only
+ * with `bestFit` and never `custom`. A custom stylesheet is compiled here, so one outside
+ * OpenTok's CSS subset is refused naming the construct before anything changes.
  */
 export function layout(value: unknown, name = 'layout'): LayoutJson {
   const body = object(value, name);
-  const type = optEnum(body, 'type', LAYOUT_TYPES);
-  if (!type) throw invalid(`${name}.type`, `is required (one of ${LAYOUT_TYPES.join(', ')})`);
-  const stylesheet = optString(body, 'stylesheet', { max: 10_000 });
-  const screenshareType = optEnum(body, 'screenshareType', LAYOUT_TYPES);
-  if (type === 'custom' && !stylesheet) throw invalid(`${name}.stylesheet`, 'is required when type is custom');
-  if (screenshareType && type !== 'bestFit') throw invalid(`${name}.screenshareType`, 'is only allowed when type is bestFit');
+  const field = (f: string): string => `${name}.${f}`;
+  const enumOf = <T extends string>(f: string, values: readonly T[]): T | undefined => {
+    const v = body[f];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' || !values.includes(v as T)) throw invalid(field(f), `must be one of ${values.join(', ')}`);
+    return v as T;
+  };
+  const type = enumOf('type', LAYOUT_TYPES);
+  if (!type) throw invalid(field('type'), `is required (one of ${LAYOUT_TYPES.join(', ')})`);
+  const rawSheet = body['stylesheet'];
+  if (rawSheet !== undefined && rawSheet !== null && typeof rawSheet !== 'string') throw invalid(field('stylesheet'), 'must be a string');
+  const stylesheet = typeof rawSheet === 'string' && rawSheet !== '' ? rawSheet : undefined;
+  const screenshareType = enumOf('screenshareType', SCREENSHARE_LAYOUT_TYPES);
+  if (type === 'custom' && (!stylesheet || stylesheet.trim() === '')) throw invalid(field('stylesheet'), 'is required when type is custom');
+  if (stylesheet && type !== 'custom') throw invalid(field('stylesheet'), 'is only allowed when type is custom');
+  if (screenshareType && type !== 'bestFit') throw invalid(field('screenshareType'), 'is only allowed when type is bestFit');
+  if (stylesheet) {
+    if (stylesheet.length > MAX_STYLESHEET_LENGTH) throw invalid(field('stylesheet'), `must be at most ${MAX_STYLESHEET_LENGTH} characters`);
+    try {
+      compileStylesheet(stylesheet);
+    } catch (e) {
+      if (e instanceof LayoutError) throw invalid(field('stylesheet'), e.message);
+      throw e;
+    }
+  }
   return { type, ...(stylesheet ? { stylesheet } : {}), ...(screenshareType ? { screenshareType } : {}) };
 }
 

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION, RT_CLOSE, rtError } from '@tokhost/protocol';
-import type { ClientRequest, ConnectRequest, RtError, RtIceServer } from '@tokhost/protocol';
+import type { ClientRequest, ConnectRequest, RtError, RtIceServer, SessionMonitoringEvent } from '@tokhost/protocol';
 import { ClientTokenError, verifyClientToken } from '../auth/client-token.js';
 import { createDemo } from '../demo/index.js';
 import { RoutedSessionMedia } from '../media/routed-session.js';
@@ -56,6 +56,11 @@ export interface Realtime {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Live counters for `/metrics`: sessions, connections, streams and subscribers per session. */
   metrics(): RealtimeMetrics;
+  /**
+   * Send a callback (archive, broadcast, SIP …) to the project's webhook URL, signed with its
+   * secret, through the same ordered, retried queue as the session-monitoring callbacks.
+   */
+  webhook(apiKey: string, event: object): void;
   /** Non-REST HTTP paths (browser SDK, demo page). Returns true when it answered. */
   handleHttp(req: IncomingMessage, res: ServerResponse): boolean;
   /**
@@ -119,23 +124,24 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     return ownRouter;
   };
   const routing = config['routedMedia'] !== false;
+  const sendWebhook = (apiKey: string, event: object) => {
+    // Looked up per event so a URL set with the CLI applies at once; delivery is queued.
+    let project;
+    try {
+      project = store.getProject(apiKey);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'webhook: project lookup failed');
+      return;
+    }
+    if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event as SessionMonitoringEvent);
+  };
   const rooms = new Rooms({
     ...(routing ? { openRoutedMedia: async (sessionId: string) => RoutedSessionMedia.open(await router(), sessionId) } : {}),
     iceServersFor: (connectionId) => iceServersFor(iceConfig, connectionId),
     reconnectGraceMs: num('reconnectGraceMs', 20_000),
     replayBufferMax: 10_000,
     logger,
-    onEvent(apiKey, event) {
-      // Looked up per event so a URL set with the CLI applies at once; delivery is queued.
-      let project;
-      try {
-        project = store.getProject(apiKey);
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'webhook: project lookup failed');
-        return;
-      }
-      if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event);
-    },
+    onEvent: sendWebhook,
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024, perMessageDeflate: false });
   const pingIntervalMs = num('pingIntervalMs', 10_000);
@@ -264,6 +270,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     if (token.sessionId !== req.sessionId) return rtError('ERR_RT_TOKEN_SESSION', 'the token is for another session');
     const session = sessionRecord(req.sessionId);
     if (!session || session.apiKey !== token.apiKey) return rtError('ERR_RT_SESSION_INVALID', `session ${req.sessionId} does not exist`);
+    if (session.e2ee && req.encryption !== true) return rtError('ERR_RT_ENCRYPTION_SECRET', 'the session is end-to-end encrypted: connect with an encryptionSecret of 8 to 256 characters');
     if (req.resume) {
       const r = req.resume;
       const resumed = rooms.resume(req.sessionId, String(r.connectionId), String(r.resumeKey), Number(r.lastSeq), socket, req.batch === true);
@@ -272,13 +279,14 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       for (const text of resumed.replay) socket.send(text);
       return resumed.conn;
     }
-    return rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true);
+    return rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true, session.e2ee);
   };
 
   wss.on('connection', onSocket);
 
   return {
     live: rooms.live(),
+    webhook: sendWebhook,
     metrics() {
       const sessions: RealtimeMetrics['sessions'] = [];
       let connections = 0;

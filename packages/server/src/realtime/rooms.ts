@@ -17,8 +17,8 @@ import type {
   VerifiedToken,
 } from '@tokhost/protocol';
 import type { RoutedSessionMedia } from '../media/routed-session.js';
-import type { SubscriberMediaEvent } from '../media/types.js';
-import type { LiveSessions } from '../services/live.js';
+import type { PublisherMediaEvent, SubscriberMediaEvent } from '../media/types.js';
+import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../services/live.js';
 import { SessionLog } from './session-log.js';
 import type { Fold, LogReader } from './session-log.js';
 import { LiveError } from '../services/live.js';
@@ -211,14 +211,31 @@ export class Room {
  */
 export class Rooms {
   readonly rooms = new Map<string, Room>();
+  private readonly liveListeners = new Set<(e: LiveEvent) => void>();
+  /** Archives recording per session, told to every client that joins (`archiveStarted`). */
+  private readonly archiveNotices = new Map<string, Map<string, { id: string; name: string }>>();
   constructor(private readonly options: RoomsOptions) {}
+
+  private liveEmit(e: LiveEvent): void {
+    for (const l of this.liveListeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.options.logger.warn({ err: (err as Error).message, type: e.type }, 'live event listener threw');
+      }
+    }
+  }
+
+  private streamEvent(type: 'streamCreated' | 'streamChanged' | 'streamDestroyed', room: Room, s: StreamState): void {
+    if (this.liveListeners.size) this.liveEmit({ type, sessionId: room.sessionId, apiKey: room.apiKey, stream: streamInfo(s) });
+  }
 
   private room(sessionId: string): Room | undefined {
     return this.rooms.get(sessionId);
   }
 
   /** Add a new connection with its token (already verified and matched to the session). */
-  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch = false, connectionEventsSuppressed = false): Connection {
+  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch = false, connectionEventsSuppressed = false, e2ee = false): Connection {
     let room = this.rooms.get(token.sessionId);
     if (!room) {
       room = new Room(token.sessionId, token.apiKey, mediaMode, { maxEntries: this.options.replayBufferMax, maxBytes: this.options.replayBufferMaxBytes ?? 32 * 1024 * 1024 });
@@ -246,13 +263,16 @@ export class Rooms {
       streams: [...room.streams.values()].map((s) => s.rt),
       iceServers: this.options.iceServersFor(conn.id),
       forceMuteActive: room.forceMute.active,
+      ...(e2ee ? { e2ee: true } : {}),
     };
     const head = JSON.stringify(hello);
     // With connection events suppressed (large sessions) the client gets no list of the others.
     room.log.sendFirst(conn, `${head.slice(0, -1)},"connections":[`, conn.presenceOff ? null : room.snapshotConnections(), ']}');
+    for (const a of this.archiveNotices.get(room.sessionId)?.values() ?? []) conn.send({ type: 'archiveStarted', id: a.id, name: a.name });
     room.presence(conn);
     room.addConnection(conn);
     this.emit(room, { event: 'connectionCreated', connection: webhookConnection(conn) });
+    if (this.liveListeners.size) this.liveEmit({ type: 'connectionCreated', sessionId: room.sessionId, apiKey: room.apiKey, connections: room.connections.size });
     return conn;
   }
 
@@ -295,6 +315,7 @@ export class Rooms {
     room.removeConnection(conn);
     room.presence(conn, reason);
     this.emit(room, { event: 'connectionDestroyed', connection: webhookConnection(conn), reason });
+    if (this.liveListeners.size) this.liveEmit({ type: 'connectionDestroyed', sessionId: room.sessionId, apiKey: room.apiKey, connections: room.connections.size });
     if (conn.socket) {
       if (reason !== 'networkDisconnected') conn.send({ type: 'disconnected', reason });
       conn.flush();
@@ -329,6 +350,7 @@ export class Rooms {
     // The publisher learns of its own stream's end only when someone else ended it.
     room.broadcast({ type: 'streamDestroyed', stream: s.rt, reason }, initiator === s.owner ? s.owner : undefined);
     this.emit(room, { event: 'streamDestroyed', stream: webhookStream(s), reason });
+    this.streamEvent('streamDestroyed', room, s);
   }
 
   /** Handle one client request; returns the response result or throws a request error. */
@@ -387,7 +409,14 @@ export class Rooms {
           const checked = this.checkPublish(conn, req);
           streamId = randomUUID();
           const media = await router();
-          const answer = await media.publish(streamId, req.offer!, sink);
+          // The router closes a publisher whose media died (ICE failure): the stream leaves the
+          // session as in OpenTok, for every subscriber and for recordings.
+          const onPublisherEvent = (e: PublisherMediaEvent) => {
+            if (e.type !== 'closed' || !room.streams.has(streamId)) return;
+            this.options.logger.warn({ sessionId: room.sessionId, streamId, reason: e.reason }, 'publisher media closed by the router');
+            this.removeStream(room, streamId, 'networkDisconnected', null);
+          };
+          const answer = await media.publish(streamId, req.offer!, sink, onPublisherEvent);
           if (conn.destroyed) {
             await media.unpublish(streamId);
             return;
@@ -413,7 +442,12 @@ export class Rooms {
             };
             // The audio fallback's quality events go to the subscribing client only.
             const onEvent = (e: SubscriberMediaEvent) => {
-              if (e.type === 'connected' || e.type === 'closed' || conn.destroyed || !room.subscriptions.has(subscriberId)) return;
+              if (e.type === 'connected' || conn.destroyed || !room.subscriptions.has(subscriberId)) return;
+              // A leg the router closed (failed, RTCP timeout) is gone: tell both ends (peerClosed).
+              if (e.type === 'closed') {
+                if (e.reason !== 'unpublished') this.removeSubscription(room, subscriberId);
+                return;
+              }
               conn.send({ type: 'subscriberQuality', subscriberId, event: e.type });
             };
             media.subscribe(subscriberId, streamId, { audio: req.audio !== false, video: req.video !== false }, sink, onEvent).catch((err: Error) => {
@@ -593,6 +627,7 @@ export class Rooms {
     conn.streams.add(streamId);
     room.broadcast({ type: 'streamCreated', stream: rt }, conn);
     this.emit(room, { event: 'streamCreated', stream: webhookStream(state) });
+    this.streamEvent('streamCreated', room, state);
     return { streamId, stream: rt, forceMuted };
   }
 
@@ -617,6 +652,7 @@ export class Rooms {
     s.rt = { ...s.rt, [prop]: value };
     if (prop === 'hasAudio' && value === true) s.forceMuted = false;
     s.owner.room.broadcast({ type: 'streamPropertyChanged', streamId: s.rt.streamId, changedProperty: prop, oldValue: old, newValue: value, stream: s.rt }, s.owner);
+    this.streamEvent('streamChanged', s.owner.room, s);
   }
 
   private muteStream(room: Room, streamId: string): void {
@@ -671,7 +707,22 @@ export class Rooms {
         found.forEach((s, idx) => {
           s.rt = { ...s.rt, layoutClassList: [...items[idx]!.layoutClassList] };
           room.broadcast({ type: 'streamClassListChanged', stream: s.rt });
+          this.streamEvent('streamChanged', room, s);
         });
+      },
+      streamInfos: (sessionId) => [...(this.room(sessionId)?.streams.values() ?? [])].map(streamInfo),
+      onLiveEvent: (listener) => {
+        this.liveListeners.add(listener);
+        return () => void this.liveListeners.delete(listener);
+      },
+      mediaRoom: (sessionId) => this.room(sessionId)?.media?.then((m) => m.room) ?? null,
+      archiveNotice: (sessionId, archive, active) => {
+        let notices = this.archiveNotices.get(sessionId);
+        if (active) {
+          if (!notices) this.archiveNotices.set(sessionId, (notices = new Map()));
+          notices.set(archive.id, archive);
+        } else if (notices?.delete(archive.id) && notices.size === 0) this.archiveNotices.delete(sessionId);
+        this.room(sessionId)?.broadcast({ type: active ? 'archiveStarted' : 'archiveStopped', id: archive.id, name: archive.name });
       },
       signal: (sessionId, connectionId, signal) => {
         const msg = { type: 'signal', from: null, signalType: signal.type ?? '', data: signal.data ?? '' } as const;
@@ -735,6 +786,21 @@ function checkDimensions(value: unknown, name: string, nullable: boolean): { wid
     return fail('ERR_RT_BAD_REQUEST', `${name} must be {width, height} with integers from 0 to 10000`);
   }
   return { width: v.width as number, height: v.height as number };
+}
+
+function streamInfo(s: StreamState): LiveStreamInfo {
+  const rt = s.rt;
+  return {
+    streamId: rt.streamId,
+    connectionId: s.owner.id,
+    connectionData: s.owner.rt.data,
+    name: rt.name,
+    videoType: rt.videoType,
+    hasAudio: rt.hasAudio,
+    hasVideo: rt.hasVideo,
+    layoutClassList: [...rt.layoutClassList],
+    creationTime: rt.creationTime,
+  };
 }
 
 function webhookConnection(c: Connection): { id: string; createdAt: number; data: string } {

@@ -1,4 +1,26 @@
 import type { ConnectionJson, StreamJson } from '@tokhost/protocol';
+import type { MediaRoom } from '../media/types.js';
+
+/** What the media pipeline (archives, broadcasts) needs to know of a live stream. */
+export interface LiveStreamInfo {
+  streamId: string;
+  connectionId: string;
+  connectionData: string;
+  name: string;
+  videoType: 'camera' | 'screen' | 'custom' | null;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  layoutClassList: string[];
+  creationTime: number;
+}
+
+/**
+ * Changes of live state, for the server's own consumers (recordings). `streamChanged` covers
+ * hasAudio/hasVideo and layout class list changes; `connections` is the count after the change.
+ */
+export type LiveEvent =
+  | { type: 'streamCreated' | 'streamChanged' | 'streamDestroyed'; sessionId: string; apiKey: string; stream: LiveStreamInfo }
+  | { type: 'connectionCreated' | 'connectionDestroyed'; sessionId: string; apiKey: string; connections: number };
 
 /**
  * Live state of sessions (connected clients and their streams), as the REST layer sees it.
@@ -28,6 +50,17 @@ export interface LiveSessions {
    * Returns the number of connections it was delivered to.
    */
   signal(sessionId: string, connectionId: string | null, signal: { type?: string; data?: string }): number;
+  /** The live streams with what the media pipeline needs, oldest first. */
+  streamInfos(sessionId: string): LiveStreamInfo[];
+  /** Listen to live changes of every session; returns the unsubscribe function. A throwing listener is logged, not propagated. */
+  onLiveEvent(listener: (event: LiveEvent) => void): () => void;
+  /** The media router room of a routed session that has connections, else null. */
+  mediaRoom(sessionId: string): Promise<MediaRoom> | null;
+  /**
+   * Tell the session's clients that an archive started (`active` true: also told to every
+   * client that joins until it is called again with false) or stopped.
+   */
+  archiveNotice(sessionId: string, archive: { id: string; name: string }, active: boolean): void;
   /** Disconnect a connection with reason `forceDisconnected`. */
   forceDisconnect(sessionId: string, connectionId: string): void;
   /** Force-mute one stream's audio. */

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createServer } from '../../src/create-server.js';
@@ -25,7 +28,8 @@ export async function startServer(config: ServerConfigInput = {}, deps: CreateSe
   const pg = process.env['TOKHOST_TEST_DATABASE_URL'];
   const storeConfig = pg && !deps.store ? { databaseUrl: pg, masterKey: process.env['TOKHOST_TEST_MASTER_KEY'] } : { store: 'memory' };
   const server = await createServer(
-    { port: 0, host: '127.0.0.1', ...storeConfig, logLevel: 'info', apiKey: KEY_A, apiSecret: SECRET_A, ...config },
+    // A data dir of its own: archives write their recordings there even with the memory store.
+    { port: 0, host: '127.0.0.1', ...storeConfig, logLevel: 'info', apiKey: KEY_A, apiSecret: SECRET_A, dataDir: mkdtempSync(join(tmpdir(), 'tokhost-rest-')), ...config },
     { logStream: logs, ...deps },
   );
   if (!server.store.getProject(KEY_B)) {

@@ -1,6 +1,7 @@
 import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION } from '@tokhost/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { until } from '../e2e/helpers.js';
 import { call, createSessionId, KEY_A, postJson, SECRET_A, startServer } from './harness.js';
 import { OfficialOpenTok, settle } from './opentok-types.js';
 import type { OpenTokLike } from './opentok-types.js';
@@ -96,14 +97,19 @@ describe('REST on live state (real realtime connections)', () => {
     const signal = await client.next((m) => m.type === 'signal');
     expect(signal).toMatchObject({ signalType: 'chat', data: 'hello' });
 
-    // Every precondition of an archive holds now: the honest answer is 501, and nothing is stored.
+    // Every precondition of an archive holds now: it starts (paused: nobody publishes) and stops;
+    // with nothing published it ends `failed` with the reason (the recordings are tested in e2e/archive).
     const routed = await createSessionId(server, 'p2p.preference=disabled');
     const other = await Client.connect(server, routed, ot.generateToken(routed));
     clients.push(other.client);
     const archive = await postJson(server, `/v2/project/${KEY_A}/archive`, { sessionId: routed });
-    expect(archive.status).toBe(501);
-    expect(archive.json).toMatchObject({ code: 501, message: 'Archiving is not available on this server' });
-    expect(server.store.listArchives(KEY_A).total).toBe(0);
+    expect(archive.status).toBe(200);
+    const id = (archive.json as { id: string; status: string }).id;
+    expect((archive.json as { status: string }).status).toBe('paused');
+    expect(server.store.listArchives(KEY_A).total).toBe(1);
+    expect((await postJson(server, `/v2/project/${KEY_A}/archive/${id}/stop`, {})).json).toMatchObject({ id, status: 'stopped', reason: 'user initiated' });
+    await until(async () => server.store.getArchive(KEY_A, id)?.archive.status, (s) => s === 'failed', 20_000, 'archive failed (nothing recorded)');
+    expect(server.store.getArchive(KEY_A, id)?.archive.reason).toMatch(/nothing was recorded/);
 
     expect((await settle((cb) => ot.forceDisconnect(sessionId, connectionId, cb))).err).toBeNull();
     await client.closed;

@@ -253,7 +253,7 @@ describe('REST over raw HTTP: what the SDKs never send', () => {
       for (const body of [{}, { sessionId }, { sessionId, hasAudio: false, hasVideo: false }, { sessionId, outputMode: 'individual', resolution: '1280x720' }, { sessionId, layout: { type: 'custom' } }, { sessionId, layout: { type: 'pip', screenshareType: 'focus' } }, { sessionId, maxBitrate: 1e6, quantizationParameter: 20 }, { sessionId, streamMode: 'x' }]) {
         const r = await postJson(server, a, body);
         if (Object.keys(body).length === 1 && 'sessionId' in body) {
-          expectError(r, 404);
+          expectError(r, 400);
           expect((r.json as { description: string }).description).toMatch(/No clients/);
         } else expectError(r, 400);
       }

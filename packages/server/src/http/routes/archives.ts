@@ -1,20 +1,37 @@
 import { LIMITS, OUTPUT_MODES, STREAM_MODES } from '@tokhost/protocol';
 import type { ArchiveJson } from '@tokhost/protocol';
-import { requireSession } from '../../services/sessions.js';
+import { requireNotE2ee, requireSession } from '../../services/sessions.js';
 import type { Store } from '../../storage/store.js';
 import { ACTIVE_ARCHIVE_STATUSES } from '../../storage/store.js';
+import { ArchiveStateError, signArchiveUrl } from '../../recording/archiver.js';
 import { HttpError, invalid } from '../errors.js';
 import type { Route, RouteContext } from '../router.js';
 import { layout, object, optBool, optEnum, optInt, optNumber, optResolution, optString, projectPaging, reqString } from '../validate.js';
-
-/** The answer when every precondition holds but this server has no recorder yet. */
-export const NO_RECORDER = (what: string) =>
-  new HttpError('ERR_NOT_IMPLEMENTED', 'Archiving is not available on this server', `${what}: this Tokhost server has no recorder yet (see docs/rest-api.md)`);
 
 function requireArchive(store: Store, apiKey: string, archiveId: string): ArchiveJson {
   const record = store.getArchive(apiKey, archiveId);
   if (!record) throw new HttpError('ERR_ARCHIVE_NOT_FOUND', 'Archive not found', `Archive ${archiveId} does not exist in project ${apiKey}`);
   return record.archive;
+}
+
+/** The archive as the API shows it: `url` (signed, expiring) only while `available`. */
+export function archiveView(ctx: RouteContext, archive: ArchiveJson): ArchiveJson {
+  if (archive.status !== 'available') return { ...archive, url: null };
+  const { config } = ctx.deps;
+  const base = config.publicUrl ?? `http://${ctx.req.headers.host ?? `${config.host}:${config.port}`}`;
+  return { ...archive, url: signArchiveUrl(base, ctx.project.apiKey, ctx.project.apiSecret, archive, config.archiveUrlTtlSeconds) };
+}
+
+/** Maps the archiver's state errors onto the REST errors OpenTok answers with. */
+async function recording<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof ArchiveStateError)) throw err;
+    if (err.code === 'stream-mode') throw new HttpError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', err.message);
+    if (err.code === 'not-composed') throw new HttpError('ERR_ARCHIVE_STATUS', 'Layouts apply to composed archives only', err.message);
+    throw new HttpError('ERR_ARCHIVE_NOT_RECORDING', 'Archive is not currently recording', err.message);
+  }
 }
 
 function requireRecording(archive: ArchiveJson): void {
@@ -85,6 +102,7 @@ export const archiveRoutes: Route[] = [
       const options = parseArchiveOptions(await ctx.json());
       const { store, live } = ctx.deps;
       const session = requireSession(store, ctx.project.apiKey, options.sessionId);
+      requireNotE2ee(session, 'archiving');
       if (session.mediaMode !== 'routed') throw new HttpError('ERR_SESSION_NOT_ROUTED', 'Only routed sessions are allowed to initiate archives.');
       const running = store
         .listArchives(ctx.project.apiKey, { sessionId: session.sessionId, count: 1000 })
@@ -93,9 +111,10 @@ export const archiveRoutes: Route[] = [
         throw new HttpError('ERR_ARCHIVE_IN_PROGRESS', 'Recording already in progress', `Session ${session.sessionId} is already being recorded; use a distinct multiArchiveTag`);
       }
       if (live.connectionCount(session.sessionId) === 0) {
-        throw new HttpError('ERR_SESSION_NO_CLIENTS', 'Session not found', 'No clients are actively connected to the session, so there is nothing to record');
+        throw new HttpError('ERR_SESSION_NO_CLIENTS', 'No clients are connected to the session', 'No clients are actively connected to the session, so there is nothing to record');
       }
-      throw NO_RECORDER('start archive');
+      const archive = await ctx.deps.archiver.start(ctx.project.apiKey, session, options);
+      return { status: 200, json: archiveView(ctx, archive) };
     },
   },
   {
@@ -107,7 +126,8 @@ export const archiveRoutes: Route[] = [
       object(await ctx.json());
       const archive = requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!);
       requireRecording(archive);
-      throw NO_RECORDER('stop archive');
+      const stopped = await recording(() => ctx.deps.archiver.stop(ctx.project.apiKey, archive.id));
+      return { status: 200, json: archiveView(ctx, stopped) };
     },
   },
   {
@@ -116,7 +136,7 @@ export const archiveRoutes: Route[] = [
     summary: 'Get an archive',
     success: 200,
     handler(ctx) {
-      return { status: 200, json: requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!) };
+      return { status: 200, json: archiveView(ctx, requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!)) };
     },
   },
   {
@@ -124,9 +144,10 @@ export const archiveRoutes: Route[] = [
     path: '/v2/project/:key/archive/:archiveId',
     summary: 'Delete an archive (status available, uploaded, expired, failed or stopped)',
     success: 204,
-    handler(ctx) {
+    async handler(ctx) {
       const archive = requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!);
       if (ACTIVE_ARCHIVE_STATUSES.includes(archive.status)) throw new HttpError('ERR_ARCHIVE_STATUS', 'Archive is still recording', `Stop the archive before deleting it (status ${archive.status})`);
+      await ctx.deps.archiver.deleteFile(ctx.project.apiKey, archive);
       ctx.deps.store.deleteArchive(ctx.project.apiKey, archive.id);
       return { status: 204 };
     },
@@ -139,7 +160,7 @@ export const archiveRoutes: Route[] = [
     handler(ctx) {
       const options = projectPaging(ctx.query, ctx.deps.store, ctx.project.apiKey);
       const p = ctx.deps.store.listArchives(ctx.project.apiKey, options);
-      return { status: 200, json: { count: p.total, items: p.items.map((r) => r.archive) } };
+      return { status: 200, json: { count: p.total, items: p.items.map((r) => archiveView(ctx, r.archive)) } };
     },
   },
   {
@@ -154,7 +175,10 @@ export const archiveRoutes: Route[] = [
       if (archive.streamMode !== 'manual') throw new HttpError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', 'The archive was started with streamMode auto');
       requireRecording(archive);
       requireLiveStream(ctx, archive.sessionId, (change.addStream ?? change.removeStream)!);
-      throw NO_RECORDER('change archive streams');
+      const { archiver } = ctx.deps;
+      const key = ctx.project.apiKey;
+      await recording(() => (change.addStream ? archiver.addStream(key, archive.id, change.addStream, change) : archiver.removeStream(key, archive.id, change.removeStream!)));
+      return { status: 204 };
     },
   },
   {
@@ -162,13 +186,14 @@ export const archiveRoutes: Route[] = [
     path: '/v2/project/:key/archive/:archiveId/layout',
     summary: 'Set the layout of a composed archive',
     success: 200,
-    body: { type: 'bestFit | pip | verticalPresentation | horizontalPresentation | focus | custom', stylesheet: 'custom only', screenshareType: 'bestFit only' },
+    body: { type: 'bestFit | pip | verticalPresentation | horizontalPresentation | custom', stylesheet: 'custom only', screenshareType: 'bestFit only' },
     async handler(ctx) {
-      layout(await ctx.json(), 'layout');
+      const spec = layout(await ctx.json(), 'layout');
       const archive = requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!);
       if (archive.outputMode !== 'composed') throw new HttpError('ERR_ARCHIVE_STATUS', 'Layouts apply to composed archives only');
       requireRecording(archive);
-      throw NO_RECORDER('set archive layout');
+      await recording(() => ctx.deps.archiver.setLayout(ctx.project.apiKey, archive.id, spec));
+      return { status: 200, json: {} };
     },
   },
 ];

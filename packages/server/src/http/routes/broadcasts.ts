@@ -1,14 +1,10 @@
 import { LIMITS, STREAM_MODES } from '@tokhost/protocol';
 import type { BroadcastJson } from '@tokhost/protocol';
-import { requireSession } from '../../services/sessions.js';
 import type { Store } from '../../storage/store.js';
 import { HttpError, invalid } from '../errors.js';
-import type { Route } from '../router.js';
+import type { Route, RouteContext } from '../router.js';
 import { layout, object, optBool, optEnum, optInt, optResolution, optString, projectPaging, reqString } from '../validate.js';
 import { parseStreamChange, requireLiveStream } from './archives.js';
-
-const NO_STREAMER = (what: string) =>
-  new HttpError('ERR_NOT_IMPLEMENTED', 'Live streaming is not available on this server', `${what}: this Tokhost server has no broadcast composer yet (see docs/rest-api.md)`);
 
 function requireBroadcast(store: Store, apiKey: string, broadcastId: string): BroadcastJson {
   const record = store.getBroadcast(apiKey, broadcastId);
@@ -20,28 +16,49 @@ function requireStarted(broadcast: BroadcastJson): void {
   if (broadcast.status !== 'started') throw new HttpError('ERR_BROADCAST_NOT_FOUND', 'Broadcast not found', 'The broadcast has already stopped');
 }
 
+/** `multiBroadcastTag` is echoed by the start response only (reference §4.3). */
+function publicJson(b: BroadcastJson): BroadcastJson {
+  const { multiBroadcastTag: _tag, ...rest } = b;
+  return rest;
+}
+
+/** Base of the links handed out: the `publicUrl` setting, else the Host the client used. */
+function baseUrl(ctx: RouteContext): string {
+  if (ctx.deps.config.publicUrl) return ctx.deps.config.publicUrl;
+  const host = ctx.req.headers.host;
+  if (host && /^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return `http://${host}`;
+  const { host: h, port } = ctx.deps.config;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
 /** Validate the start-broadcast body (reference §3.3). */
 export function parseBroadcastOptions(value: unknown) {
   const body = object(value);
   const sessionId = reqString(body, 'sessionId', { max: 255 });
   const outputs = body.outputs === undefined ? undefined : object(body.outputs, 'outputs');
   if (!outputs || (outputs.hls === undefined && outputs.rtmp === undefined)) throw invalid('outputs', 'must name hls and/or rtmp outputs');
+  let hls: { dvr: boolean; lowLatency: boolean } | undefined;
   if (outputs.hls !== undefined) {
-    const hls = object(outputs.hls, 'outputs.hls');
-    const dvr = optBool(hls, 'dvr') ?? false;
-    const lowLatency = optBool(hls, 'lowLatency') ?? false;
+    const h = object(outputs.hls, 'outputs.hls');
+    const dvr = optBool(h, 'dvr') ?? false;
+    const lowLatency = optBool(h, 'lowLatency') ?? false;
     if (dvr && lowLatency) throw invalid('outputs.hls', 'dvr and lowLatency cannot both be true');
+    hls = { dvr, lowLatency };
   }
+  const rtmp: Array<{ id?: string; serverUrl: string; streamName: string }> = [];
   if (outputs.rtmp !== undefined) {
     if (!Array.isArray(outputs.rtmp)) throw invalid('outputs.rtmp', 'must be an array');
     if (outputs.rtmp.length > LIMITS.rtmpOutputsMax) throw invalid('outputs.rtmp', `must have at most ${LIMITS.rtmpOutputsMax} entries`);
     outputs.rtmp.forEach((entry: unknown, i: number) => {
       const r = object(entry, `outputs.rtmp[${i}]`);
-      optString(r, 'id', { max: 128 });
-      reqString(r, 'serverUrl', { max: 2048, pattern: /^rtmps?:\/\/\S+$/, what: 'must be an rtmp:// or rtmps:// URL' });
-      reqString(r, 'streamName', { max: 1024 });
+      const id = optString(r, 'id', { max: 128 });
+      const serverUrl = reqString(r, 'serverUrl', { max: 2048, pattern: /^rtmps?:\/\/\S+$/, what: 'must be an rtmp:// or rtmps:// URL' });
+      const streamName = reqString(r, 'streamName', { max: 1024, pattern: /^\S+$/, what: 'must not be empty or hold spaces' });
+      if (id !== undefined && rtmp.some((o) => o.id === id)) throw invalid(`outputs.rtmp[${i}].id`, 'must be unique');
+      rtmp.push({ ...(id !== undefined ? { id } : {}), serverUrl, streamName });
     });
   }
+  if (!hls && rtmp.length === 0) throw invalid('outputs', 'must name an hls output and/or at least one rtmp output');
   const maxDuration = optInt(body, 'maxDuration', LIMITS.broadcastMaxDurationMin, LIMITS.broadcastMaxDurationMax);
   const resolution = optResolution(body);
   const broadcastLayout = body.layout === undefined || body.layout === null ? undefined : layout(body.layout);
@@ -51,7 +68,7 @@ export function parseBroadcastOptions(value: unknown) {
   const hasAudio = optBool(body, 'hasAudio') ?? true;
   const hasVideo = optBool(body, 'hasVideo') ?? true;
   if (!hasAudio && !hasVideo) throw invalid('hasAudio', 'hasAudio and hasVideo cannot both be false');
-  return { sessionId, outputs, maxDuration, resolution, layout: broadcastLayout, streamMode, multiBroadcastTag, maxBitrate, hasAudio, hasVideo };
+  return { sessionId, hls, rtmp, maxDuration, resolution, layout: broadcastLayout, streamMode, multiBroadcastTag, maxBitrate, hasAudio, hasVideo };
 }
 
 /** Broadcast routes (reference §3.3, table rows 9–14). */
@@ -73,17 +90,8 @@ export const broadcastRoutes: Route[] = [
     },
     async handler(ctx) {
       const options = parseBroadcastOptions(await ctx.json());
-      const { store, live } = ctx.deps;
-      const session = requireSession(store, ctx.project.apiKey, options.sessionId);
-      if (session.mediaMode !== 'routed') throw new HttpError('ERR_BROADCAST_NOT_ROUTED', 'Only routed sessions can be broadcast');
-      const running = store.listBroadcasts(ctx.project.apiKey, { sessionId: session.sessionId, count: 1000 }).items.filter((r) => r.broadcast.status === 'started');
-      if (running.some((r) => !options.multiBroadcastTag || !r.broadcast.multiBroadcastTag || r.broadcast.multiBroadcastTag === options.multiBroadcastTag)) {
-        throw new HttpError('ERR_BROADCAST_IN_PROGRESS', 'The broadcast has already started for the session', 'Use a distinct multiBroadcastTag');
-      }
-      if (live.connectionCount(session.sessionId) === 0) {
-        throw new HttpError('ERR_SESSION_NO_CLIENTS', 'Session not found', 'No clients are actively connected to the session, so there is nothing to broadcast');
-      }
-      throw NO_STREAMER('start broadcast');
+      const json = await ctx.deps.broadcasts.start(ctx.project.apiKey, options, baseUrl(ctx));
+      return { status: 200, json };
     },
   },
   {
@@ -95,7 +103,7 @@ export const broadcastRoutes: Route[] = [
       object(await ctx.json());
       const b = requireBroadcast(ctx.deps.store, ctx.project.apiKey, ctx.params.broadcastId!);
       requireStarted(b);
-      throw NO_STREAMER('stop broadcast');
+      return { status: 200, json: publicJson(await ctx.deps.broadcasts.stop(ctx.project.apiKey, b.id)) };
     },
   },
   {
@@ -104,7 +112,7 @@ export const broadcastRoutes: Route[] = [
     summary: 'Get a broadcast',
     success: 200,
     handler(ctx) {
-      return { status: 200, json: requireBroadcast(ctx.deps.store, ctx.project.apiKey, ctx.params.broadcastId!) };
+      return { status: 200, json: publicJson(requireBroadcast(ctx.deps.store, ctx.project.apiKey, ctx.params.broadcastId!)) };
     },
   },
   {
@@ -115,7 +123,7 @@ export const broadcastRoutes: Route[] = [
     handler(ctx) {
       const options = projectPaging(ctx.query, ctx.deps.store, ctx.project.apiKey);
       const p = ctx.deps.store.listBroadcasts(ctx.project.apiKey, options);
-      return { status: 200, json: { count: p.total, items: p.items.map((r) => r.broadcast) } };
+      return { status: 200, json: { count: p.total, items: p.items.map((r) => publicJson(r.broadcast)) } };
     },
   },
   {
@@ -125,10 +133,11 @@ export const broadcastRoutes: Route[] = [
     success: 200,
     body: { type: 'layout type', stylesheet: 'custom only', screenshareType: 'bestFit only' },
     async handler(ctx) {
-      layout(await ctx.json(), 'layout');
+      const l = layout(await ctx.json(), 'layout');
       const b = requireBroadcast(ctx.deps.store, ctx.project.apiKey, ctx.params.broadcastId!);
       requireStarted(b);
-      throw NO_STREAMER('set broadcast layout');
+      ctx.deps.broadcasts.setLayout(ctx.project.apiKey, b.id, l);
+      return { status: 200, json: publicJson(requireBroadcast(ctx.deps.store, ctx.project.apiKey, b.id)) };
     },
   },
   {
@@ -142,8 +151,12 @@ export const broadcastRoutes: Route[] = [
       const b = requireBroadcast(ctx.deps.store, ctx.project.apiKey, ctx.params.broadcastId!);
       if (b.streamMode !== 'manual') throw new HttpError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', 'The broadcast was started with streamMode auto');
       requireStarted(b);
-      requireLiveStream(ctx, b.sessionId, (change.addStream ?? change.removeStream)!);
-      throw NO_STREAMER('change broadcast streams');
+      if (change.addStream) requireLiveStream(ctx, b.sessionId, change.addStream);
+      else if (!(b.streams ?? []).some((s) => s.streamId === change.removeStream)) {
+        throw new HttpError('ERR_STREAM_NOT_FOUND', 'Stream not found', `Stream ${change.removeStream} is not in the broadcast`);
+      }
+      ctx.deps.broadcasts.changeStreams(ctx.project.apiKey, b.id, change);
+      return { status: 204 };
     },
   },
 ];

@@ -1,6 +1,6 @@
 import { DTMF_PATTERN } from '@tokhost/protocol';
 import { ClientTokenError, verifyClientToken } from '../../auth/client-token.js';
-import { requireSession } from '../../services/sessions.js';
+import { requireNotE2ee, requireSession } from '../../services/sessions.js';
 import { HttpError, invalid } from '../errors.js';
 import { viaLive } from '../live-errors.js';
 import type { Route, RouteContext } from '../router.js';
@@ -57,6 +57,7 @@ export const sipRoutes: Route[] = [
     async handler(ctx) {
       const dial = parseDial(await ctx.json());
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, dial.sessionId);
+      requireNotE2ee(session, 'SIP dial');
       try {
         const verified = verifyClientToken(dial.token, (k) => ctx.deps.store.getProject(k));
         if (verified.apiKey !== ctx.project.apiKey || verified.sessionId !== session.sessionId) throw invalid('token', 'is not a token for this session');

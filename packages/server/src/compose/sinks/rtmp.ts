@@ -1,0 +1,162 @@
+/**
+ * An RTMP/RTMPS output of a broadcast: `ffmpeg -c copy -f flv` to `serverUrl/streamName`, with
+ * its own status and retries. A server that refuses or never answers ends `error` after
+ * `connectAttempts` tries (the other outputs go on); one that drops a live stream makes the
+ * output `offline`, and it is retried with exponential back-off until it is `live` again, or
+ * until it has been offline for `offlineGiveUpMs` (then `error`).
+ */
+import type { TsFanout } from '../ts-fanout.js';
+import { TypedEmitter } from './events.js';
+import { RemuxSink, type RemuxSinkExit, type SinkLogger } from './remux.js';
+
+/** OpenTok's RTMP output statuses. */
+export type RtmpStatus = 'connecting' | 'live' | 'offline' | 'error';
+
+export interface RtmpSinkOptions {
+  serverUrl: string;
+  streamName: string;
+  /** The caller's id of the output (echoed in the Broadcast object). */
+  id?: string;
+  ffmpegPath?: string;
+  logger: SinkLogger;
+  /** Attempts before a never-reached server counts as `error`. Default 3. */
+  connectAttempts?: number;
+  /** An attempt that is not live after this long is given up. Default 10000 ms. */
+  connectTimeoutMs?: number;
+  /** First retry delay; doubles per failure up to `maxBackoffMs`. Default 1000 ms. */
+  initialBackoffMs?: number;
+  /** Default 15000 ms. */
+  maxBackoffMs?: number;
+  /** A live output that stays offline this long ends `error`. Default 300000 ms (5 min). */
+  offlineGiveUpMs?: number;
+}
+
+export interface RtmpSinkEvents extends Record<string, unknown[]> {
+  status: [RtmpStatus, string];
+  closed: [];
+}
+
+/** `serverUrl` and `streamName` joined as OpenTok does (one slash between them). */
+export function rtmpTarget(serverUrl: string, streamName: string): string {
+  return `${serverUrl.replace(/\/+$/, '')}/${streamName.replace(/^\/+/, '')}`;
+}
+
+/** One RTMP output; start it with {@link RtmpSink.start}, stop it with {@link RtmpSink.close}. */
+export class RtmpSink extends TypedEmitter<RtmpSinkEvents> {
+  readonly serverUrl: string;
+  readonly streamName: string;
+  readonly id: string | undefined;
+  #options: RtmpSinkOptions;
+  #fanout: TsFanout | undefined;
+  #current: RemuxSink | undefined;
+  #status: RtmpStatus = 'connecting';
+  /** Why the output is `error`/`offline` (ffmpeg's last stderr line). */
+  reason = '';
+  #failures = 0;
+  #everLive = false;
+  #offlineSince = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #connectTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** ffmpeg runs so far (first connection and retries). */
+  attempts = 0;
+
+  constructor(options: RtmpSinkOptions) {
+    super();
+    this.#options = options;
+    this.serverUrl = options.serverUrl;
+    this.streamName = options.streamName;
+    this.id = options.id;
+    this.onListenerError = (error) => options.logger.warn({ err: error }, 'rtmp listener threw');
+  }
+
+  get status(): RtmpStatus {
+    return this.#status;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  start(fanout: TsFanout): void {
+    this.#fanout = fanout;
+    this.#attempt();
+  }
+
+  /** Stop the output (its status stays as it was: the broadcast reports `broadcastUrls: null`). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#connectTimer);
+    await this.#current?.close();
+    this.emit('closed');
+  }
+
+  #set(status: RtmpStatus): void {
+    if (this.#status === status) return;
+    this.#status = status;
+    this.#options.logger.info({ rtmp: this.id ?? this.serverUrl, status, reason: this.reason || undefined }, 'rtmp output status');
+    this.emit('status', status, this.reason);
+  }
+
+  #attempt(): void {
+    if (this.#closed || !this.#fanout || this.#fanout.closed) return;
+    this.attempts++;
+    const url = rtmpTarget(this.serverUrl, this.streamName);
+    const sink = new RemuxSink({
+      ffmpegPath: this.#options.ffmpegPath,
+      logger: this.#options.logger,
+      name: `rtmp:${this.id ?? this.attempts}`,
+      // `-rw_timeout` bounds a silent server (µs); flvflags avoid seeking back on a live stream.
+      outputArgs: ['-rw_timeout', '10000000', '-f', 'flv', '-flvflags', 'no_duration_filesize', url],
+      stopGraceMs: 2000,
+    });
+    this.#current = sink;
+    sink.on('status', (s) => {
+      if (s !== 'live' || sink !== this.#current) return;
+      clearTimeout(this.#connectTimer);
+      this.#failures = 0;
+      this.#everLive = true;
+      this.reason = '';
+      this.#set('live');
+    });
+    sink.on('closed', (exit) => this.#onExit(sink, exit));
+    clearTimeout(this.#connectTimer);
+    this.#connectTimer = setTimeout(() => {
+      if (sink === this.#current && sink.status === 'starting') {
+        this.reason = `no connection within ${this.#options.connectTimeoutMs ?? 10000} ms`;
+        void sink.close();
+      }
+    }, this.#options.connectTimeoutMs ?? 10000);
+    sink.start(this.#fanout);
+  }
+
+  #onExit(sink: RemuxSink, exit: RemuxSinkExit): void {
+    if (sink !== this.#current) return;
+    clearTimeout(this.#connectTimer);
+    this.#current = undefined;
+    if (this.#closed) return;
+    if (this.#fanout?.closed) return; // the composition ended: nothing to retry
+    if (exit.reason) this.reason = exit.reason;
+    this.#failures++;
+    const now = Date.now();
+    if (exit.wasLive || this.#status === 'live') this.#offlineSince = now;
+    if (!this.#everLive) {
+      if (this.#failures >= (this.#options.connectAttempts ?? 3)) {
+        this.#set('error');
+        void this.close();
+        return;
+      }
+    } else {
+      this.#set('offline');
+      if (now - this.#offlineSince >= (this.#options.offlineGiveUpMs ?? 300_000)) {
+        this.#set('error');
+        void this.close();
+        return;
+      }
+    }
+    const delay = Math.min((this.#options.initialBackoffMs ?? 1000) * 2 ** (this.#failures - 1), this.#options.maxBackoffMs ?? 15_000);
+    this.#retryTimer = setTimeout(() => this.#attempt(), delay);
+  }
+}

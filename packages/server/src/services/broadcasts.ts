@@ -1,0 +1,380 @@
+/**
+ * Live-streaming broadcasts (reference §3.3, §4.3, §6): a composition of the session (the
+ * compose manager's lease, shared with an archive of the same session and look) whose MPEG-TS
+ * output feeds one HLS sink served by this server and up to five RTMP sinks.
+ *
+ * Lifecycle: `started` (the outputs go `connecting` → `live`) → `stopped` on `stopBroadcast`, at
+ * `maxDuration`, when the session has had no client for `broadcastIdleStopSeconds`, when the
+ * composition fails, or when the server closes. Stopping ends the HLS playlist
+ * (`#EXT-X-ENDLIST`), closes the RTMP connections, releases the composition and sets
+ * `broadcastUrls` to null; the HLS files are deleted `hlsRetentionSeconds` later. Every change of
+ * the broadcast or of one of its outputs' status is sent to the project's webhook as the
+ * Broadcast object with `event: "broadcast"`.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { LIMITS } from '@tokhost/protocol';
+import type { BroadcastJson, LayoutJson, Resolution, RtmpOutputJson, StreamMode, StreamSelectionJson } from '@tokhost/protocol';
+import { HlsSink, HLS_PLAYLIST } from '../compose/sinks/hls.js';
+import type { SinkLogger } from '../compose/sinks/remux.js';
+import { RtmpSink } from '../compose/sinks/rtmp.js';
+import type { TsFanout } from '../compose/ts-fanout.js';
+import { HttpError } from '../http/errors.js';
+import type { LiveSessions } from './live.js';
+import { requireNotE2ee, requireSession } from './sessions.js';
+import type { Store } from '../storage/store.js';
+
+/** What a broadcast asks of the compose manager (a subset of its `CompositionSpec`). */
+export interface BroadcastCompositionSpec {
+  apiKey: string;
+  sessionId: string;
+  canvas: { width: number; height: number };
+  layout: LayoutJson;
+  streamMode: StreamMode;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  maxBitrate?: number;
+  /**
+   * Seconds between keyframes. Default (absent): the compose manager's own (2 s). Low-latency HLS
+   * asks for 1 s: segments can only be cut at keyframes.
+   */
+  keyframeIntervalSeconds?: number;
+}
+
+/** A running composition as a broadcast uses it (the compose manager's `CompositionLease`). */
+export interface BroadcastCompositionLease {
+  readonly output: TsFanout;
+  setLayout(layout: LayoutJson): void;
+  addStream(streamId: string, media: { hasAudio: boolean; hasVideo: boolean }): void;
+  removeStream(streamId: string): void;
+  release(): Promise<void>;
+  on(event: 'failed', fn: (reason: string) => void): void;
+}
+
+/** The compose manager as the broadcast service uses it. */
+export interface BroadcastCompositions {
+  acquire(spec: BroadcastCompositionSpec): Promise<BroadcastCompositionLease>;
+}
+
+/** The validated start options (from `parseBroadcastOptions`). */
+export interface StartBroadcastOptions {
+  sessionId: string;
+  hls?: { dvr: boolean; lowLatency: boolean };
+  rtmp: Array<{ id?: string; serverUrl: string; streamName: string }>;
+  maxDuration?: number;
+  resolution?: Resolution;
+  layout?: LayoutJson;
+  streamMode: StreamMode;
+  multiBroadcastTag?: string;
+  maxBitrate?: number;
+  hasAudio: boolean;
+  hasVideo: boolean;
+}
+
+export interface BroadcastServiceOptions {
+  store: Store;
+  live: LiveSessions;
+  /** The compose manager; null while this server has none (start then answers 501). */
+  compositions: BroadcastCompositions | null;
+  /** Directory under which each broadcast's HLS files live (`<dir>/<broadcastId>/`). */
+  hlsDir: string;
+  /** Seconds the HLS files stay after the end. */
+  hlsRetentionSeconds: number;
+  /** Seconds without any connected client after which a broadcast stops. Default 60. */
+  idleStopSeconds?: number;
+  /** Length of a second, ms, for `maxDuration` and the idle stop. Default 1000 (tests shorten it). */
+  secondMs?: number;
+  /** Broadcast status callback (the Broadcast object with `event: "broadcast"`). */
+  notify(apiKey: string, broadcast: BroadcastJson): void;
+  logger: SinkLogger & { error(obj: object, msg?: string): void };
+  ffmpegPath?: string;
+  /** RTMP retry tuning (tests). */
+  rtmp?: { connectAttempts?: number; initialBackoffMs?: number; maxBackoffMs?: number; connectTimeoutMs?: number; offlineGiveUpMs?: number };
+}
+
+interface Running {
+  apiKey: string;
+  id: string;
+  token: string;
+  dir: string;
+  lease: BroadcastCompositionLease;
+  hls: HlsSink | undefined;
+  rtmp: RtmpSink[];
+  json: BroadcastJson;
+  timers: NodeJS.Timeout[];
+  idleSince: number | undefined;
+  stopping: Promise<BroadcastJson> | undefined;
+}
+
+/** The `/hls/<token>/` path of a broadcast's playlist. */
+export const HLS_PATH_PREFIX = '/hls/';
+
+const RESOLUTION_DEFAULT: Resolution = '640x480';
+
+function projectIdOf(apiKey: string): number | string {
+  return /^\d{1,15}$/.test(apiKey) ? Number(apiKey) : apiKey;
+}
+
+/**
+ * The broadcast service: one per server. Route handlers call it after validating the body.
+ *
+ * @example
+ * ```ts
+ * const broadcasts = new BroadcastService({ store, live, compositions, hlsDir, hlsRetentionSeconds: 600, notify, logger });
+ * const json = await broadcasts.start(project.apiKey, options, 'http://127.0.0.1:3000');
+ * await broadcasts.stop(project.apiKey, json.id);
+ * ```
+ */
+export class BroadcastService {
+  readonly #o: BroadcastServiceOptions;
+  readonly #running = new Map<string, Running>();
+  /** HLS token → directory, kept until the files are deleted. */
+  readonly #hlsDirs = new Map<string, string>();
+  readonly #cleanup = new Set<NodeJS.Timeout>();
+  #idleTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: BroadcastServiceOptions) {
+    this.#o = options;
+  }
+
+  /** Number of broadcasts running now. */
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  /**
+   * Start a broadcast. Checks, in OpenTok's order: session exists (404), routed (409), no
+   * running broadcast without a distinct `multiBroadcastTag` (409), clients connected (400).
+   */
+  async start(apiKey: string, options: StartBroadcastOptions, baseUrl: string): Promise<BroadcastJson> {
+    if (this.#closed) throw new HttpError('ERR_INTERNAL', 'Server is shutting down');
+    const session = requireSession(this.#o.store, apiKey, options.sessionId);
+    requireNotE2ee(session, 'broadcasting');
+    if (session.mediaMode !== 'routed') throw new HttpError('ERR_BROADCAST_NOT_ROUTED', 'Only routed sessions can be broadcast', 'The session uses relayed media (p2p.preference=enabled)');
+    const sameSession = [...this.#running.values()].filter((r) => r.json.sessionId === options.sessionId && r.apiKey === apiKey);
+    if (sameSession.some((r) => !options.multiBroadcastTag || !r.json.multiBroadcastTag || r.json.multiBroadcastTag === options.multiBroadcastTag)) {
+      throw new HttpError('ERR_BROADCAST_IN_PROGRESS', 'The broadcast has already started for the session', 'Use a distinct multiBroadcastTag for another broadcast of the same session');
+    }
+    if (this.#o.live.connectionCount(options.sessionId) === 0) {
+      throw new HttpError('ERR_SESSION_NO_CLIENTS', 'No clients are connected to the session', 'No clients are actively connected to the session, so there is nothing to broadcast');
+    }
+    const compositions = this.#o.compositions;
+    if (!compositions) {
+      throw new HttpError('ERR_NOT_IMPLEMENTED', 'Live streaming is not available on this server', 'This Tokhost server has no compositor (see docs/broadcasts.md)');
+    }
+    const resolution = options.resolution ?? RESOLUTION_DEFAULT;
+    const [width, height] = resolution.split('x').map(Number) as [number, number];
+    const layout = options.layout ?? { type: 'bestFit' };
+    const id = randomUUID();
+    const token = randomBytes(24).toString('base64url');
+    const dir = join(this.#o.hlsDir, id);
+    let lease: BroadcastCompositionLease;
+    try {
+      lease = await compositions.acquire({
+        apiKey,
+        sessionId: options.sessionId,
+        canvas: { width, height },
+        layout,
+        streamMode: options.streamMode,
+        hasAudio: options.hasAudio,
+        hasVideo: options.hasVideo,
+        ...(options.maxBitrate !== undefined ? { maxBitrate: options.maxBitrate } : {}),
+        ...(options.hls?.lowLatency ? { keyframeIntervalSeconds: 1 } : {}),
+      });
+    } catch (cause) {
+      this.#o.logger.error({ err: cause, sessionId: options.sessionId }, 'broadcast: composition failed to start');
+      throw new HttpError('ERR_INTERNAL', 'The broadcast could not be started', `The compositor failed: ${(cause as Error).message}`, { cause });
+    }
+    // A concurrent start of the same session may have won while the composition started.
+    const raced = [...this.#running.values()].some(
+      (r) => r.json.sessionId === options.sessionId && r.apiKey === apiKey && (!options.multiBroadcastTag || !r.json.multiBroadcastTag || r.json.multiBroadcastTag === options.multiBroadcastTag),
+    );
+    if (raced || this.#closed) {
+      await lease.release();
+      throw new HttpError('ERR_BROADCAST_IN_PROGRESS', 'The broadcast has already started for the session', 'Use a distinct multiBroadcastTag for another broadcast of the same session');
+    }
+    const now = Date.now();
+    const maxDuration = options.maxDuration ?? LIMITS.broadcastMaxDurationDefault;
+    const hlsUrl = options.hls ? `${baseUrl.replace(/\/+$/, '')}${HLS_PATH_PREFIX}${token}/${HLS_PLAYLIST}${options.hls.dvr ? '?DVR' : ''}` : undefined;
+    const json: BroadcastJson = {
+      id,
+      sessionId: options.sessionId,
+      projectId: projectIdOf(apiKey),
+      partnerId: projectIdOf(apiKey),
+      createdAt: now,
+      updatedAt: now,
+      resolution,
+      status: 'started',
+      maxDuration,
+      ...(options.maxBitrate !== undefined ? { maxBitrate: options.maxBitrate } : {}),
+      streamMode: options.streamMode,
+      hasAudio: options.hasAudio,
+      hasVideo: options.hasVideo,
+      ...(options.multiBroadcastTag !== undefined ? { multiBroadcastTag: options.multiBroadcastTag } : {}),
+      event: 'broadcast',
+      settings: { hls: { lowLatency: options.hls?.lowLatency ?? false, dvr: options.hls?.dvr ?? false } },
+      ...(options.streamMode === 'manual' ? { streams: [] as StreamSelectionJson[] } : {}),
+      broadcastUrls: {
+        ...(hlsUrl ? { hls: hlsUrl, hlsStatus: 'connecting' } : {}),
+        rtmp: options.rtmp.map((r) => ({ ...(r.id !== undefined ? { id: r.id } : {}), serverUrl: r.serverUrl, streamName: r.streamName, status: 'connecting' })),
+      },
+    };
+    const running: Running = { apiKey, id, token, dir, lease, hls: undefined, rtmp: [], json, timers: [], idleSince: undefined, stopping: undefined };
+    this.#running.set(id, running);
+    this.#o.store.createBroadcast({ apiKey, broadcast: json });
+    lease.on('failed', (reason) => {
+      this.#o.logger.warn({ broadcastId: id, reason }, 'broadcast: composition failed; stopping');
+      void this.#stop(running);
+    });
+    if (options.hls) {
+      this.#hlsDirs.set(token, dir);
+      const hls = new HlsSink({ dir, lowLatency: options.hls.lowLatency, dvr: options.hls.dvr, logger: this.#o.logger, ...(this.#o.ffmpegPath ? { ffmpegPath: this.#o.ffmpegPath } : {}) });
+      running.hls = hls;
+      hls.on('status', (s) => {
+        if (s === 'live') this.#update(running, (j) => (j.broadcastUrls!.hlsStatus = 'live'));
+      });
+      hls.on('error', (err) => {
+        this.#o.logger.warn({ broadcastId: id, err: err.message }, 'broadcast: HLS output failed');
+        if (!running.stopping) this.#update(running, (j) => (j.broadcastUrls!.hlsStatus = 'error'));
+      });
+      hls.start(lease.output);
+    }
+    options.rtmp.forEach((r, i) => {
+      const sink = new RtmpSink({ ...r, logger: this.#o.logger, ...(this.#o.ffmpegPath ? { ffmpegPath: this.#o.ffmpegPath } : {}), ...this.#o.rtmp });
+      running.rtmp.push(sink);
+      sink.on('status', (status) => {
+        if (running.stopping) return;
+        this.#update(running, (j) => (j.broadcastUrls!.rtmp![i]!.status = status));
+      });
+      sink.start(lease.output);
+    });
+    running.timers.push(setTimeout(() => void this.#stop(running), maxDuration * (this.#o.secondMs ?? 1000)));
+    this.#ensureIdleWatch();
+    this.#o.notify(apiKey, json);
+    return structuredClone(json);
+  }
+
+  /** Stop a running broadcast (404 when unknown or already stopped). Resolves once the outputs are closed. */
+  async stop(apiKey: string, broadcastId: string): Promise<BroadcastJson> {
+    const running = this.#running.get(broadcastId);
+    if (!running || running.apiKey !== apiKey) {
+      // `started` in the store but not running here: left over from a server that stopped without
+      // closing (crash). There is nothing to stop; record the end.
+      const stale = this.#o.store.getBroadcast(apiKey, broadcastId)?.broadcast;
+      if (stale?.status === 'started') {
+        const json = { ...stale, status: 'stopped', broadcastUrls: null, updatedAt: Date.now() };
+        this.#o.store.updateBroadcast(apiKey, json);
+        return json;
+      }
+    }
+    return this.#stop(this.#require(apiKey, broadcastId));
+  }
+
+  /** Change the layout of a running broadcast. */
+  setLayout(apiKey: string, broadcastId: string, layout: LayoutJson): void {
+    this.#require(apiKey, broadcastId).lease.setLayout(layout);
+  }
+
+  /** Add or remove a stream of a running manual-mode broadcast (the route checked the mode and the stream). */
+  changeStreams(apiKey: string, broadcastId: string, change: { addStream?: string; removeStream?: string; hasAudio: boolean; hasVideo: boolean }): void {
+    const r = this.#require(apiKey, broadcastId);
+    if (change.addStream) {
+      r.lease.addStream(change.addStream, { hasAudio: change.hasAudio, hasVideo: change.hasVideo });
+      this.#update(r, (j) => {
+        const streams = (j.streams ??= []);
+        const entry = { streamId: change.addStream!, hasAudio: change.hasAudio, hasVideo: change.hasVideo };
+        const i = streams.findIndex((s) => s.streamId === change.addStream);
+        if (i >= 0) streams[i] = entry;
+        else streams.push(entry);
+      }, false);
+    } else if (change.removeStream) {
+      r.lease.removeStream(change.removeStream);
+      this.#update(r, (j) => (j.streams = (j.streams ?? []).filter((s) => s.streamId !== change.removeStream)), false);
+    }
+  }
+
+  /** The directory of the HLS files for a URL token, while they exist. */
+  hlsDirectory(token: string): string | undefined {
+    return this.#hlsDirs.get(token);
+  }
+
+  /** The running HLS sink of a broadcast (tests and the bench). */
+  hlsSinkForTesting(broadcastId: string): HlsSink | undefined {
+    return this.#running.get(broadcastId)?.hls;
+  }
+
+  /** Stop every broadcast (server shutdown) and delete the HLS files now. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#idleTimer);
+    await Promise.all([...this.#running.values()].map((r) => this.#stop(r)));
+    for (const t of this.#cleanup) clearTimeout(t);
+    this.#cleanup.clear();
+    for (const dir of this.#hlsDirs.values()) rmSync(dir, { recursive: true, force: true });
+    this.#hlsDirs.clear();
+  }
+
+  #require(apiKey: string, broadcastId: string): Running {
+    const r = this.#running.get(broadcastId);
+    if (!r || r.apiKey !== apiKey || r.stopping) {
+      throw new HttpError('ERR_BROADCAST_NOT_FOUND', 'Broadcast not found', `Broadcast ${broadcastId} is not running in project ${apiKey}`);
+    }
+    return r;
+  }
+
+  #update(r: Running, change: (json: BroadcastJson) => void, notify = true): void {
+    change(r.json);
+    r.json.updatedAt = Date.now();
+    this.#o.store.updateBroadcast(r.apiKey, r.json);
+    if (notify) this.#o.notify(r.apiKey, structuredClone(r.json));
+  }
+
+  #stop(r: Running): Promise<BroadcastJson> {
+    r.stopping ??= (async () => {
+      for (const t of r.timers) clearTimeout(t);
+      await Promise.all([r.hls?.close(), ...r.rtmp.map((s) => s.close())]);
+      await r.lease.release().catch((err: unknown) => this.#o.logger.warn({ err, broadcastId: r.id }, 'broadcast: composition release failed'));
+      this.#running.delete(r.id);
+      if (this.#running.size === 0) clearInterval(this.#idleTimer), (this.#idleTimer = undefined);
+      this.#update(r, (j) => {
+        j.status = 'stopped';
+        j.broadcastUrls = null;
+      });
+      if (r.hls) this.#scheduleCleanup(r.token, r.dir);
+      this.#o.logger.info({ broadcastId: r.id, sessionId: r.json.sessionId }, 'broadcast stopped');
+      return structuredClone(r.json);
+    })();
+    return r.stopping;
+  }
+
+  #scheduleCleanup(token: string, dir: string): void {
+    const t = setTimeout(() => {
+      this.#cleanup.delete(t);
+      this.#hlsDirs.delete(token);
+      rmSync(dir, { recursive: true, force: true });
+    }, this.#o.hlsRetentionSeconds * 1000);
+    t.unref();
+    this.#cleanup.add(t);
+  }
+
+  /** One timer for all broadcasts: stop those whose session has had no client for `idleStopSeconds`. */
+  #ensureIdleWatch(): void {
+    if (this.#idleTimer) return;
+    const limitMs = (this.#o.idleStopSeconds ?? 60) * (this.#o.secondMs ?? 1000);
+    this.#idleTimer = setInterval(
+      () => {
+        const now = Date.now();
+        for (const r of this.#running.values()) {
+          if (r.stopping) continue;
+          if (this.#o.live.connectionCount(r.json.sessionId) > 0) r.idleSince = undefined;
+          else if (r.idleSince === undefined) r.idleSince = now;
+          else if (now - r.idleSince >= limitMs) void this.#stop(r);
+        }
+      },
+      Math.min(5000, Math.max(250, limitMs / 4)),
+    );
+    this.#idleTimer.unref();
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * Archives end to end (issue 9): real Chromium publishers with distinct fake cameras (y4m clips of
+ * one colour each) and tones, the server's router and compositor, real ffmpeg, files checked
+ * with ffprobe/ffmpeg: codecs, size, duration, gaps, audio level and the colours where the layout
+ * puts each publisher.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import yauzl from 'yauzl';
+import OpenTokTs from '@tokhost/sdk';
+import { computeLayout } from '../../src/compose/layout/index.js';
+import type { LayoutSpec, LayoutStream } from '../../src/compose/layout/index.js';
+import { createServer } from '../../src/create-server.js';
+import type { TokhostServer } from '../../src/create-server.js';
+import { colourName, ffprobe, frameAt, maxVideoGap, meanColour, meanVolume, toneLevel } from '../recording/media-check.js';
+import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until } from './helpers.js';
+import type { OpenTokSdk } from './helpers.js';
+
+interface AppEvent {
+  type: string;
+  t: number;
+  [k: string]: unknown;
+}
+interface AppWindow {
+  app: {
+    events: AppEvent[];
+    start(o: Record<string, unknown>): Promise<{ connectionId: string; streamId: string | null }>;
+    session: { disconnect(): void; unpublish(p: unknown): void };
+    publisher: unknown;
+  };
+}
+interface ArchiveLike {
+  id: string;
+  status: string;
+  url: string | null;
+  size: number;
+  duration: number;
+  sha256sum: string;
+  reason: string;
+  name: string | null;
+}
+type OtArchives = OpenTokSdk & {
+  startArchive(sessionId: string, options: Record<string, unknown>, cb: (err: Error | null, a?: ArchiveLike) => void): void;
+  stopArchive(id: string, cb: (err: Error | null, a?: ArchiveLike) => void): void;
+  getArchive(id: string, cb: (err: Error | null, a?: ArchiveLike) => void): void;
+  deleteArchive(id: string, cb: (err: Error | null) => void): void;
+};
+
+const hasTools = existsSync(CHROMIUM) && SDK_BUILT && spawnSync('sh', ['-c', 'command -v ffmpeg && command -v ffprobe']).status === 0;
+const COLOURS = { red: 440, blue: 880, green: 660 } as const;
+type Colour = keyof typeof COLOURS;
+
+describe.skipIf(!hasTools)('archives: recorded files from real publishers', () => {
+  const apiKey = '7' + String(Date.now()).slice(-7);
+  const apiSecret = randomBytes(20).toString('hex');
+  const dir = mkdtempSync(join(tmpdir(), 'tokhost-archive-e2e-'));
+  let server: TokhostServer;
+  let appOrigin: Server;
+  let hooks: Server;
+  const callbacks: { id: string; status: string; event: string }[] = [];
+  let appUrl: string;
+  const browsers = new Map<Colour, Browser>();
+  let ot: OtArchives;
+  const pages: Page[] = [];
+
+  beforeAll(async () => {
+    // One fake camera (a y4m clip Chromium loops) and microphone (a tone) per colour.
+    for (const [colour, hz] of Object.entries(COLOURS)) {
+      const y4m = join(dir, `${colour}.y4m`);
+      const wav = join(dir, `${colour}.wav`);
+      spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=${colour}:s=640x480:r=15`, '-t', '1', '-pix_fmt', 'yuv420p', y4m]);
+      spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${hz}:sample_rate=48000`, '-t', '5', wav]);
+      browsers.set(colour as Colour, await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--use-file-for-fake-video-capture=${y4m}`, `--use-file-for-fake-audio-capture=${wav}`] }));
+    }
+    hooks = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const j = JSON.parse(body) as { id: string; status: string; event: string };
+        if (j.event === 'archive') callbacks.push({ id: j.id, status: j.status, event: j.event });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
+    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', dataDir: join(dir, 'data'), apiKey, apiSecret, logLevel: (process.env['TEST_LOG'] as 'warn' | undefined) ?? 'silent', mediaWorkers: 1, archiveIdleStopSeconds: 4 });
+    server.store.updateProject(apiKey, { webhookUrl: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hook` });
+    ot = new OpenTok(apiKey, apiSecret, server.url) as OtArchives;
+    const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
+    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
+    await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
+    appUrl = `http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/app.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`;
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const p of pages) await p.close().catch(() => undefined);
+    for (const b of browsers.values()) await b.close();
+    await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
+    await new Promise((r) => (hooks ? hooks.close(r) : r(undefined)));
+    await server?.close();
+    if (!process.env['KEEP_ARCHIVE_FILES']) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function publisher(colour: Colour, sessionId: string, opts: Record<string, unknown> = {}): Promise<{ page: Page; streamId: string; connectionId: string }> {
+    const page = await browsers.get(colour)!.newPage();
+    pages.push(page);
+    page.on('pageerror', (err) => console.error('[page error]', err.message));
+    await page.goto(appUrl);
+    await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
+    const token = ot.generateToken(sessionId, { role: 'moderator', data: `colour=${colour}` });
+    const ids = await page.evaluate((o) => (window as unknown as AppWindow).app.start(o), { apiKey, sessionId, token, name: colour, subscribe: false, resolution: '640x480', ...opts });
+    return { page, streamId: ids.streamId!, connectionId: ids.connectionId };
+  }
+  const routedSession = async (opts: Record<string, unknown> = {}) => (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed', ...opts }, cb))).sessionId;
+  const getArchive = (id: string) => call<ArchiveLike>((cb) => ot.getArchive(id, cb));
+  const whenDone = (id: string) => until(() => getArchive(id), (a) => a.status === 'available' || a.status === 'failed', 60_000, `archive ${id} available`);
+  async function download(url: string, file: string): Promise<Buffer> {
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    const body = Buffer.from(await res.arrayBuffer());
+    writeFileSync(file, body);
+    return body;
+  }
+
+  it('acceptance 1: a two-publisher composed archive (official SDK) downloads as H.264 + AAC with both publishers where bestFit puts them', async () => {
+    const sessionId = await routedSession();
+    const red = await publisher('red', sessionId);
+    await publisher('blue', sessionId);
+    await sleep(1500);
+    const t0 = Date.now();
+    const started = await call<ArchiveLike>((cb) => ot.startArchive(sessionId, { name: 'two', resolution: '640x480' }, cb));
+    expect(started.status).toBe('started');
+    const tStarted = Date.now();
+    await until(() => red.page.evaluate(() => (window as unknown as AppWindow).app.events), (ev) => ev.some((e) => e.type === 'archiveStarted' && e['id'] === started.id), 5000, 'archiveStarted in the browser');
+    await sleep(10_000);
+    const stopped = await call<ArchiveLike>((cb) => ot.stopArchive(started.id, cb));
+    const span = (Date.now() - tStarted) / 1000;
+    console.info(`[archive] startArchive answered in ${tStarted - t0} ms`);
+    expect(stopped.status).toBe('stopped');
+    expect(stopped.reason).toBe('user initiated');
+    await until(() => red.page.evaluate(() => (window as unknown as AppWindow).app.events), (ev) => ev.some((e) => e.type === 'archiveStopped' && e['id'] === started.id), 5000, 'archiveStopped in the browser');
+    const done = await whenDone(started.id);
+    expect(done.status, done.reason).toBe('available');
+    expect(done.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/archive-files\//);
+    const file = join(dir, 'two.mp4');
+    const body = await download(done.url!, file);
+    expect(body.length).toBe(done.size);
+    expect(createHash('sha256').update(body).digest('base64')).toBe(done.sha256sum);
+    const probe = ffprobe(file);
+    const v = probe.streams.find((s) => s.codec_type === 'video');
+    const a = probe.streams.find((s) => s.codec_type === 'audio');
+    expect(v).toMatchObject({ codec_name: 'h264', width: 640, height: 480 });
+    expect(a?.codec_name).toBe('aac');
+    const gap = maxVideoGap(file);
+    const volume = meanVolume(file);
+    const rgb = frameAt(file, probe.duration - 2, 640, 480);
+    const left = colourName(meanColour(rgb, 640, { x: 40, y: 160, w: 240, h: 160 }));
+    const right = colourName(meanColour(rgb, 640, { x: 360, y: 160, w: 240, h: 160 }));
+    const top = colourName(meanColour(rgb, 640, { x: 40, y: 20, w: 240, h: 60 }));
+    console.info(`[archive] composed 640x480: span ${span.toFixed(1)} s, file ${probe.duration.toFixed(2)} s (archive.duration ${done.duration}), ${done.size} bytes, max video gap ${(gap * 1000).toFixed(0)} ms, mean volume ${volume} dB, left ${left}, right ${right}, letterbox ${top}`);
+    expect(Math.abs(probe.duration - span)).toBeLessThan(1);
+    expect(gap).toBeLessThan(0.5);
+    // Chromium's audio processing sends the -21 dB test tones at about -40 dB; silence is -91 dB.
+    expect(volume).toBeGreaterThan(-55);
+    // Both publishers are in the mix: each one's tone (440 Hz red, 880 Hz blue) is there.
+    expect(toneLevel(file, 440)).toBeGreaterThan(-55);
+    expect(toneLevel(file, 880)).toBeGreaterThan(-55);
+    expect([left, right, top]).toEqual(['red', 'blue', 'black']);
+    expect(callbacks.filter((c) => c.id === started.id).map((c) => c.status)).toEqual(['started', 'stopped', 'available']);
+  }, 120_000);
+
+  it('acceptance 1: an individual archive (@tokhost/sdk) is a ZIP with one playable WebM per stream and the manifest', async () => {
+    const sdk = new OpenTokTs(apiKey, apiSecret, { apiUrl: server.url });
+    const sessionId = await routedSession();
+    const red = await publisher('red', sessionId);
+    const blue = await publisher('blue', sessionId);
+    await sleep(1000);
+    const started = await sdk.startArchive(sessionId, { outputMode: 'individual', name: 'each' });
+    expect(started.status).toBe('started');
+    await sleep(6000);
+    await sdk.stopArchive(started.id);
+    const done = await whenDone(started.id);
+    expect(done.status, done.reason).toBe('available');
+    const zipFile = join(dir, 'each.zip');
+    await download(done.url!, zipFile);
+    const entries = await unzip(zipFile, join(dir, 'each'));
+    const manifest = JSON.parse(readFileSync(join(dir, 'each', `${started.id}.json`), 'utf8')) as { id: string; sessionId: string; name: string; files: { streamId: string; filename: string; size: number; connectionData: string; startTimeOffset: number; stopTimeOffset: number; videoType: string }[] };
+    expect(manifest).toMatchObject({ id: started.id, sessionId, name: 'each' });
+    expect(manifest.files.map((f) => f.streamId).sort()).toEqual([red.streamId, blue.streamId].sort());
+    for (const f of manifest.files) {
+      expect(entries).toContain(f.filename);
+      const p = ffprobe(join(dir, 'each', f.filename));
+      expect(p.streams.map((s) => s.codec_name).sort()).toEqual(['opus', 'vp8']);
+      expect(p.duration).toBeGreaterThan(4);
+      expect(f.stopTimeOffset).toBeGreaterThan(f.startTimeOffset);
+      expect(f.videoType).toBe('camera');
+      expect(f.connectionData).toMatch(/^colour=/);
+      expect(readFileSync(join(dir, 'each', f.filename)).length).toBe(f.size);
+      const colour = colourName(meanColour(frameAt(join(dir, 'each', f.filename), p.duration - 1, 640, 480), 640, { x: 100, y: 100, w: 400, h: 280 }));
+      expect(colour).toBe(f.connectionData.slice('colour='.length));
+      console.info(`[archive] individual ${f.filename}: ${p.duration.toFixed(2)} s, ${f.size} bytes, offsets ${f.startTimeOffset}–${f.stopTimeOffset} ms, ${colour}`);
+    }
+  }, 120_000);
+
+  /** The colour at the centre of each box the layout engine gives for these streams, in a decoded frame. */
+  function expectLayout(file: string, t: number, spec: LayoutSpec, streams: { streamId: string; colour: Colour; classes?: string[] }[], canvas = { width: 640, height: 480 }) {
+    const ls: LayoutStream[] = streams.map((s, i) => ({ streamId: s.streamId, connectionId: `c${i}`, videoType: 'camera', layoutClassList: s.classes ?? [], order: i }));
+    const boxes = computeLayout(spec, ls, canvas);
+    const rgb = frameAt(file, t, canvas.width, canvas.height);
+    const seen: Record<string, string> = {};
+    // Paint order: a box drawn later covers earlier ones, so check each box where nothing above it paints.
+    for (const [i, box] of boxes.entries()) {
+      const above = boxes.slice(i + 1);
+      const cx = Math.round(box.x + box.width * 0.5);
+      const cy = Math.round(box.y + box.height * 0.5);
+      const w = Math.max(4, Math.round(box.width * 0.2));
+      const h = Math.max(4, Math.round(box.height * 0.2));
+      const rect = { x: Math.max(0, cx - (w >> 1)), y: Math.max(0, cy - (h >> 1)), w, h };
+      if (above.some((b) => rect.x < b.x + b.width && rect.x + rect.w > b.x && rect.y < b.y + b.height && rect.y + rect.h > b.y)) continue;
+      const want = streams.find((st) => st.streamId === box.streamId)!.colour;
+      seen[want] = colourName(meanColour(rgb, canvas.width, rect));
+    }
+    const wanted = Object.fromEntries(Object.keys(seen).map((k) => [k, k]));
+    expect(seen, `${spec.type} at ${t.toFixed(1)} s`).toEqual(wanted);
+    return boxes;
+  }
+
+  it('acceptance 2: every predefined layout and a custom stylesheet, changed mid-recording, with a class change (pixel regions of decoded frames)', async () => {
+    const sdk = new OpenTokTs(apiKey, apiSecret, { apiUrl: server.url });
+    const sessionId = await routedSession();
+    const pubs = [await publisher('red', sessionId), await publisher('blue', sessionId), await publisher('green', sessionId)];
+    await sleep(1500);
+    const started = await sdk.startArchive(sessionId, { name: 'layouts', layout: { type: 'bestFit' } });
+    const t0 = Date.now();
+    const custom = 'stream { float: left; width: 33.3333%; height: 100%; }';
+    const plan: { spec: LayoutSpec; focus?: number }[] = [
+      { spec: { type: 'bestFit' } },
+      { spec: { type: 'pip' } },
+      { spec: { type: 'verticalPresentation' }, focus: 2 },
+      { spec: { type: 'horizontalPresentation' }, focus: 2 },
+      { spec: { type: 'custom', stylesheet: custom }, focus: 2 },
+    ];
+    const marks: number[] = [];
+    for (const [i, step] of plan.entries()) {
+      if (i > 0) {
+        if (step.focus !== undefined && plan[i - 1]!.focus === undefined) await sdk.setStreamClassLists(sessionId, [{ id: pubs[step.focus]!.streamId, layoutClassList: ['focus'] }]);
+        await sdk.setArchiveLayout(started.id, step.spec);
+      }
+      marks.push((Date.now() - t0) / 1000);
+      // The first step also covers the start of three decoders (0.5–2.5 s each on this machine).
+      await sleep(i === 0 ? 5000 : 3000);
+    }
+    await sdk.stopArchive(started.id);
+    const done = await whenDone(started.id);
+    expect(done.status, done.reason).toBe('available');
+    const file = join(dir, 'layouts.mp4');
+    await download(done.url!, file);
+    const colours: Colour[] = ['red', 'blue', 'green'];
+    for (const [i, step] of plan.entries()) {
+      // OpenTok ordering: classed streams first, so the focus stream leads once it has its class.
+      const streams = pubs.map((p, k) => ({ streamId: p.streamId, colour: colours[k]!, classes: step.focus === k ? ['focus'] : [] }));
+      const ordered = step.focus === undefined ? streams : [streams[step.focus]!, ...streams.filter((_, k) => k !== step.focus)];
+      const at = marks[i]! + (i === 0 ? 4 : 2);
+      const boxes = expectLayout(file, at, step.spec, ordered);
+      console.info(`[archive] ${step.spec.type} at ${at.toFixed(1)} s: ${boxes.map((b) => `${colours[pubs.findIndex((p) => p.streamId === b.streamId)]} ${b.x},${b.y} ${b.width}x${b.height}`).join('; ')}`);
+    }
+    expect(maxVideoGap(file)).toBeLessThan(0.5);
+  }, 150_000);
+
+  it('acceptance 2: a stream joining and one leaving mid-recording (no gap, the layout follows within 1 s)', async () => {
+    const sdk = new OpenTokTs(apiKey, apiSecret, { apiUrl: server.url });
+    const sessionId = await routedSession();
+    const red = await publisher('red', sessionId);
+    await sleep(1000);
+    const started = await sdk.startArchive(sessionId, { name: 'join-leave' });
+    const t0 = Date.now();
+    await sleep(3000);
+    const blue = await publisher('blue', sessionId);
+    const joined = (Date.now() - t0) / 1000;
+    await sleep(4000);
+    await red.page.evaluate(() => (window as unknown as AppWindow).app.session.disconnect());
+    await until(() => sdk.listStreams(sessionId), (l) => l.length === 1, 10_000, 'red left');
+    const left = (Date.now() - t0) / 1000;
+    await sleep(3000);
+    await sdk.stopArchive(started.id);
+    const done = await whenDone(started.id);
+    expect(done.status, done.reason).toBe('available');
+    const file = join(dir, 'join-leave.mp4');
+    await download(done.url!, file);
+    expectLayout(file, joined - 0.5, { type: 'bestFit' }, [{ streamId: red.streamId, colour: 'red' }]);
+    // Within 1 s of the join the picture is split (red moved left); the newcomer shows once decoded.
+    const split = frameAt(file, joined + 1, 640, 480);
+    expect(colourName(meanColour(split, 640, { x: 100, y: 200, w: 100, h: 80 }))).toBe('red');
+    expect(colourName(meanColour(split, 640, { x: 40, y: 20, w: 200, h: 60 }))).toBe('black');
+    // The newcomer's picture needs its decoder started and a keyframe: 0.5–2.5 s measured here.
+    expectLayout(file, joined + 3.5, { type: 'bestFit' }, [{ streamId: red.streamId, colour: 'red' }, { streamId: blue.streamId, colour: 'blue' }]);
+    expectLayout(file, left + 1, { type: 'bestFit' }, [{ streamId: blue.streamId, colour: 'blue' }]);
+    const gap = maxVideoGap(file);
+    console.info(`[archive] join at ${joined.toFixed(1)} s, leave at ${left.toFixed(1)} s, max video gap ${(gap * 1000).toFixed(0)} ms`);
+    expect(gap).toBeLessThan(0.5);
+  }, 120_000);
+});
+
+function unzip(file: string, into: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true }, (err, zip) => {
+      if (err || !zip) return reject(err);
+      const names: string[] = [];
+      zip.on('entry', (entry: yauzl.Entry) => {
+        names.push(entry.fileName);
+        zip.openReadStream(entry, (e, stream) => {
+          if (e || !stream) return reject(e);
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => {
+            spawnSync('mkdir', ['-p', into]);
+            writeFileSync(join(into, entry.fileName), Buffer.concat(chunks));
+            zip.readEntry();
+          });
+        });
+      });
+      zip.on('end', () => resolve(names));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  });
+}
