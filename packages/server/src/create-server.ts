@@ -4,6 +4,7 @@ import { Compositions } from './compose/compositions.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { ArchiveJson } from '@tokhost/protocol';
 import type { ServerConfig, ServerConfigInput } from './config.js';
 import { validateConfig } from './config.js';
 import { handleHealth } from './http/health.js';
@@ -238,9 +239,10 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     if (clustered) {
       const localState = () => {
         const m = rt.metrics();
-        const sessions = m.sessions.map((x) => x.sessionId);
+        // A session recording here stays leased here even when its last client has left.
+        const sessions = [...new Set([...m.sessions.map((x) => x.sessionId), ...archives.recordingSessions()])];
         const media = m.sessions.reduce((n, x) => n + (x.mediaMode === 'routed' ? x.streams + x.subscribers : 0), 0);
-        return { load: { connections: m.connections, sessions: sessions.length, media }, sessions };
+        return { load: { connections: m.connections, sessions: sessions.length, media }, sessions, archives: archives.recordingIds() };
       };
       registry = new Registry({
         redisUrl: config.redisUrl!,
@@ -255,8 +257,27 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       readiness['cluster'] = () => reg.problem();
       cluster = new ClusterRouter({ registry: reg, realtime: rt, store, logger: logger.child({ component: 'cluster' }) });
     }
-    // Recordings a crash interrupted: finalised in the background (the files may be large).
-    const recovery = archives.recover().then(
+    // Recordings a crash interrupted: finalised in the background (the files may be large). In
+    // cluster mode only those no live node records any more (each node announces its recordings
+    // in its heartbeat), each by one node (a lock in Redis), and again every few seconds: a
+    // node's death is noticed by the survivors, not at their start.
+    const orphaned = registry
+      ? ((reg: Registry) => async (archive: ArchiveJson) =>
+          // Just started (its recorder may not have announced it yet), recording on a live node,
+          // or being finalised by another node: not an orphan.
+          Date.now() - archive.createdAt < 10_000 || (await reg.isRecording(archive.id)) || !(await reg.tryLock(`finalise:${archive.id}`, 10 * 60_000)))(registry)
+      : undefined;
+    let sweeping: Promise<unknown> = Promise.resolve();
+    const sweeper = registry
+      ? setInterval(() => {
+          sweeping = sweeping.then(() => archives.recover(orphaned)).then(
+            (r) => r.recovered + r.failed > 0 && logger.info(r, 'cluster: archives of a dead node finalised'),
+            (err: Error) => logger.warn({ err: err.message }, 'cluster: archive sweep failed'),
+          );
+        }, 5000)
+      : null;
+    sweeper?.unref();
+    const recovery = archives.recover(orphaned).then(
       (r) => r.recovered + r.failed > 0 && logger.info(r, 'archives recovered after a restart'),
       (err: Error) => logger.error({ err: err.message }, 'archive recovery failed'),
     );
@@ -290,7 +311,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         (closing ??= (async () => {
           closingNow = true;
           cluster?.close();
+          if (sweeper) clearInterval(sweeper);
           await recovery;
+          await sweeping;
           await archives.close().catch((err: unknown) => logger.error({ err }, 'archiver close failed'));
           await bc.close().catch((err: unknown) => logger.error({ err }, 'broadcasts close failed'));
           await compositions?.close().catch((err: unknown) => logger.error({ err }, 'compositions close failed'));
