@@ -27,6 +27,7 @@ import { seedProjects } from './services/projects.js';
 import type { SeedResult } from './services/projects.js';
 import { createMemoryStore } from './storage/memory.js';
 import { createPostgresStore } from './storage/postgres.js';
+import { createS3ArchiveStorage } from './recording/s3-storage.js';
 import { clusterMetricsText } from './cluster/metrics.js';
 import { randomNodeId, Registry } from './cluster/registry.js';
 import { CLOSE_SERVICE_RESTART, ClusterRouter } from './cluster/router.js';
@@ -156,7 +157,16 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     });
     const rt = realtime;
     compositions = new Compositions({ live: rt.live, logger: logger.child({ component: 'compose' }) });
-    const storage = createLocalArchiveStorage(config.archivesDir ?? join(config.dataDir, 'archives'));
+    // Finished archives: a directory (shared by the nodes of a cluster), or an S3 bucket.
+    const storage =
+      config.archiveS3Bucket !== null
+        ? createS3ArchiveStorage({
+            bucket: config.archiveS3Bucket,
+            region: config.archiveS3Region,
+            prefix: config.archiveS3Prefix,
+            ...(config.archiveS3Endpoint !== null ? { endpoint: config.archiveS3Endpoint } : {}),
+          })
+        : createLocalArchiveStorage(config.archivesDir ?? join(config.dataDir, 'archives'));
     const archives = new Archiver({
       store,
       live: rt.live,
