@@ -127,14 +127,31 @@ export class Session extends EventEmitter {
     );
     this.transport = transport;
     let early: ServerMessage[] | null = [];
+    const unsupported = (err: unknown) => new OTError('OT_UNSUPPORTED_BROWSER', 1013, `end-to-end encryption could not start its worker: ${(err as Error).message}`, { cause: err });
     transport.connect().then(
-      (msg) => {
+      async (msg) => {
         this.connection = new Connection(msg.connection);
         this.ice = msg.iceServers;
         this.mediaMode = msg.mediaMode;
         if (msg.e2ee === true && !this.e2ee) {
           // The server admitted us with a valid secret and a capable browser (connect's `encryption`).
-          this.e2ee = new E2eeContext(this.sessionId);
+          // Messages after sessionConnected stay queued in `early` while the worker starts.
+          try {
+            this.e2ee = new E2eeContext(this.sessionId);
+            await this.e2ee.started;
+          } catch (err) {
+            // E.g. a Content-Security-Policy without `worker-src blob:`: leave rather than send media in clear.
+            const e = err instanceof OTError ? err : unsupported(err);
+            this.e2ee?.close();
+            this.e2ee = undefined;
+            early = null;
+            this.transport = null;
+            void transport.disconnect();
+            callback?.(e);
+            this.emit('exception', { code: e.code, message: e.message, title: e.name, error: e });
+            return;
+          }
+          if (this.transport !== transport) return;
           // Frames wait in the worker until this key is there (no gating of publish/subscribe).
           void this.e2ee.setSecret(this.secret!, this.secret === secretAtConnect ? derived : undefined).catch((err: Error) => this.emit('exception', { message: `end-to-end encryption could not derive its key: ${err.message}`, error: err }));
         }

@@ -270,12 +270,13 @@ describe(`same wire requests as opentok ${NODE_VERSION}`, () => {
 });
 
 describe('known differences (docs/compat.md), asserted', () => {
-  it('D1 dial: opentok-node drops `secure: false` (and sends nothing by default); we always send the boolean', async () => {
-    const r = await both({ status: 200, body: SIP_CALL }, (cb) => node['dial']!(SID, 'tok', 'sip:u@x', { secure: false }, cb), () => ours.dial(SID, 'tok', 'sip:u@x', { secure: false }));
-    expect((r.node.body as { sip: Record<string, unknown> }).sip).toEqual({ uri: 'sip:u@x' });
-    expect((r.ours.body as { sip: Record<string, unknown> }).sip).toEqual({ uri: 'sip:u@x', secure: false });
+  it('D1 (resolved) dial: `secure` is sent only when true, as opentok-node does (the REST default is plain RTP)', async () => {
+    for (const opts of [{ secure: false }, {}, { secure: true }]) {
+      const r = await both({ status: 200, body: SIP_CALL }, (cb) => node['dial']!(SID, 'tok', 'sip:u@x', opts, cb), () => ours.dial(SID, 'tok', 'sip:u@x', opts));
+      expect((r.ours.body as { sip: Record<string, unknown> }).sip).toEqual((r.node.body as { sip: Record<string, unknown> }).sip);
+    }
     const d = await both({ status: 200, body: SIP_CALL }, (cb) => node['dial']!(SID, 'tok', 'sip:u@x', cb), () => ours.dial(SID, 'tok', 'sip:u@x'));
-    expect((d.ours.body as { sip: Record<string, unknown> }).sip).toEqual({ uri: 'sip:u@x', secure: true });
+    expect((d.ours.body as { sip: Record<string, unknown> }).sip).toEqual({ uri: 'sip:u@x' });
   });
 
   it('D2 addBroadcastStream: opentok-node always sends hasAudio/hasVideo true; we honour false', async () => {
@@ -377,7 +378,7 @@ describe('known differences (docs/compat.md), asserted', () => {
     expect(() => ours.generateToken(SID, { expireTime: far })).toThrow(/30 days/);
   });
 
-  it('D12 validation opentok-node skips: unknown mediaMode, e2ee on relayed, oversized signals, bad DTMF, custom layout without stylesheet', async () => {
+  it('D12 validation opentok-node skips: unknown mediaMode, e2ee on relayed, oversized signals, bad DTMF, custom layout without stylesheet, layout type focus, a stylesheet without custom, screenshareType custom', async () => {
     server.reply({ status: 200, body: [{ session_id: SID }] });
     server.reset();
     await callNode((cb) => node['createSession']!({ mediaMode: 'p2p' }, cb));
@@ -386,13 +387,19 @@ describe('known differences (docs/compat.md), asserted', () => {
     await callNode((cb) => node['signal']!(SID, null, { type: 'x', data: 'y'.repeat(9000) }, cb));
     await callNode((cb) => node['playDTMF']!(SID, null, 'abc', cb));
     await callNode((cb) => node['setArchiveLayout']!(AID, 'custom', cb));
-    expect(server.requests).toHaveLength(5);
+    await callNode((cb) => node['setArchiveLayout']!(AID, 'focus', cb));
+    await callNode((cb) => node['setArchiveLayout']!(AID, 'pip', 'stream { width: 1px }', cb));
+    await callNode((cb) => node['setArchiveLayout']!(AID, 'bestFit', null, 'custom', cb));
+    expect(server.requests).toHaveLength(8);
     server.reset();
     await expect(ours.createSession({ mediaMode: 'p2p' as 'routed' })).rejects.toThrow(/mediaMode/);
     await expect(ours.createSession({ e2ee: true })).rejects.toThrow(/e2ee/);
     await expect(ours.signal(SID, { type: 'x', data: 'y'.repeat(9000) })).rejects.toThrow(/data/);
     await expect(ours.playDTMF(SID, 'abc')).rejects.toThrow(/digits/);
     await expect(ours.setArchiveLayout(AID, 'custom')).rejects.toThrow(/stylesheet/);
+    await expect(ours.setArchiveLayout(AID, 'focus' as 'pip')).rejects.toThrow(/type/);
+    await expect(ours.setArchiveLayout(AID, 'pip', 'stream { width: 1px }')).rejects.toThrow(/stylesheet is only allowed/);
+    await expect(ours.setArchiveLayout(AID, 'bestFit', null, 'custom' as 'pip')).rejects.toThrow(/screenshareType/);
     expect(server.requests).toHaveLength(0);
   });
 

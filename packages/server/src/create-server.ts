@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { Compositions } from './compose/compositions.js';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -10,8 +13,8 @@ import { validateConfig } from './config.js';
 import { handleHealth } from './http/health.js';
 import type { ReadinessCheck } from './http/health.js';
 import { handleMetrics, serverMetricsText } from './http/metrics.js';
-import { lingerOnClose } from './http/linger.js';
 import { createHlsHandler } from './http/hls.js';
+import { lingerOnClose } from './http/linger.js';
 import { createRestHandler } from './http/rest.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
@@ -34,6 +37,7 @@ import { CLOSE_SERVICE_RESTART, ClusterRouter } from './cluster/router.js';
 import { createWebhookSender } from './webhooks/index.js';
 import type { WebhookSender } from './webhooks/index.js';
 import { createSqliteStore } from './storage/sqlite.js';
+import { SipGateway } from './sip/gateway.js';
 import type { Store } from './storage/store.js';
 
 /** A running Tokhost server. */
@@ -55,6 +59,8 @@ export interface TokhostServer {
    * router's loss hook (`(await router.room(sessionId)).setSubscriberLoss(subscriberId, 0.3)`).
    */
   mediaRouterForTesting(): Promise<MediaRouter> | null;
+  /** Test and diagnostics hook: the SIP gateway (its `stats()`), or null when config `sip` is false. */
+  sipGatewayForTesting(): SipGateway | null;
   /** Webhook sender draining the store's outbox (archive, broadcast and SIP callbacks use it too). */
   readonly webhooks: WebhookSender;
   /** Cluster mode: this node's ID; null on a single server. */
@@ -111,6 +117,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   let broadcasts: BroadcastService | undefined;
   let compositions: Compositions | undefined;
   let archiver: Archiver | undefined;
+  let sip: ReturnType<typeof createSipGateway> | null = null;
   let router: Promise<MediaRouter> | null = null;
   let routerReady: MediaRouter | null = null;
   const closeRouter = async () => {
@@ -197,6 +204,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       },
     });
     const bc = broadcasts;
+    sip = config.sip ? createSipGateway(config, rt, store, logger, webhooks) : null;
     const rest = createRestHandler({
       store,
       live: rt.live,
@@ -204,6 +212,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       config,
       logger,
       broadcasts: bc,
+      ...(sip ? { sip: sip.gateway } : {}),
       ...(clustered ? { forward: (req, res, route, params, project, raw) => (cluster ? cluster.forwardRest(req, res, route, params, project, raw) : Promise.resolve(false)) } : {}),
     });
     const hls = createHlsHandler((token) => bc.hlsDirectory(token));
@@ -303,6 +312,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       httpServer,
       defaultProject,
       mediaRouterForTesting: () => router,
+      sipGatewayForTesting: () => sip?.gateway ?? null,
       webhooks,
       nodeId,
       async drain(timeoutMs = 10_000) {
@@ -321,6 +331,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         (closing ??= (async () => {
           closingNow = true;
           cluster?.close();
+          await sip?.close().catch((err: unknown) => logger.error({ err }, 'sip gateway close failed'));
           if (sweeper) clearInterval(sweeper);
           await recovery;
           await sweeping;
@@ -339,6 +350,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         })()),
     });
   } catch (err) {
+    await sip?.close().catch(() => undefined);
     await archiver?.close().catch(() => undefined);
     await broadcasts?.close().catch(() => undefined);
     await compositions?.close().catch(() => undefined);
@@ -350,4 +362,50 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     store.close();
     throw err;
   }
+}
+
+/** The SIP gateway with its own webhook queue, configured from the server config (docs/sip.md). */
+function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logger: Logger, webhooks: WebhookSender): { gateway: SipGateway; close(): Promise<void> } {
+  const bind = config.sipBindAddress ?? (isIP(config.host) && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : '0.0.0.0');
+  const firstExternal = () => Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  const advertised = config.sipPublicAddress ?? config.publicIp ?? (bind === '0.0.0.0' ? (firstExternal() ?? '127.0.0.1') : bind);
+  const read = (path: string | null, what: string): string | undefined => {
+    if (path === null) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new Error(`${what} ${path} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  const tlsCert = read(config.sipTlsCert, 'sipTlsCert');
+  const tlsKey = read(config.sipTlsKey, 'sipTlsKey');
+  const tlsCa = read(config.sipTlsCa, 'sipTlsCa');
+  const gateway = new SipGateway({
+    participants: rt.participants,
+    logger: logger.child({ component: 'sip' }),
+    webhook(apiKey, event) {
+      const project = store.getProject(apiKey);
+      if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event);
+    },
+    config: {
+      bindAddress: bind,
+      publicAddress: advertised,
+      port: config.sipPort,
+      tlsPort: config.sipTlsPort,
+      ...(tlsCert && tlsKey ? { tlsCert, tlsKey } : {}),
+      ...(tlsCa ? { tlsCa } : {}),
+      tlsVerify: config.sipTlsVerify,
+      rtpMinPort: config.sipRtpMinPort ?? 0,
+      rtpMaxPort: config.sipRtpMaxPort ?? 0,
+      ringTimeoutMs: config.sipRingTimeoutSeconds * 1000,
+      mediaTimeoutMs: config.sipMediaTimeoutSeconds * 1000,
+      maxDurationMs: config.sipMaxDurationSeconds * 1000,
+    },
+  });
+  return {
+    gateway,
+    async close() {
+      await gateway.close();
+    },
+  };
 }

@@ -66,6 +66,11 @@ export class E2eeContext {
   private readonly acks = new Map<number, () => void>();
   private readonly listeners = new Map<string, (state: 'mismatch' | 'match', kind: 'audio' | 'video') => void>();
   private counter = 0;
+  /**
+   * Resolves when the worker runs; rejects when it cannot start (a Content-Security-Policy
+   * without `worker-src blob:` fires `error` on the Worker instead of throwing).
+   */
+  readonly started: Promise<void>;
 
   constructor(private readonly sessionId: string) {
     const mode = transformMode();
@@ -73,9 +78,21 @@ export class E2eeContext {
     this.mode = mode;
     this.url = URL.createObjectURL(new Blob([e2eeWorkerSource()], { type: 'text/javascript' }));
     this.worker = new Worker(this.url, { name: 'tokhost-e2ee' });
+    let started: () => void = () => undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    this.started = new Promise<void>((resolve, reject) => {
+      started = resolve;
+      timer = setTimeout(() => reject(new Error('the worker did not start within 10 s')), 10_000);
+      this.worker.onerror = (ev) => reject(new Error(ev.message || 'the worker could not start (blocked by a Content-Security-Policy?)'));
+    });
+    this.started.then(
+      () => clearTimeout(timer),
+      () => clearTimeout(timer),
+    );
     this.worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       const m = ev.data;
-      if (m.type === 'secretSet') {
+      if (m.type === 'started') started();
+      else if (m.type === 'secretSet') {
         this.acks.get(m.secretId)?.();
         this.acks.delete(m.secretId);
       } else this.listeners.get(m.id)?.(m.type, m.kind);

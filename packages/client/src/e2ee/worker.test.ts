@@ -49,9 +49,11 @@ function worker() {
       })();
       return {
         out,
+        /** Writes a frame and waits until it comes out (or 300 ms: it was dropped or is waiting). */
         async push(bytes: Uint8Array) {
+          const before = out.length;
           await writer.write({ data: bytes.slice().buffer });
-          await sleep(5);
+          for (let i = 0; i < 60 && out.length === before; i++) await sleep(5);
         },
       };
     },
@@ -104,18 +106,18 @@ describe('e2ee worker', () => {
     const dec = good.transform({ op: 'decrypt', kind: 'video', id: 'r' });
     for (const f of enc.out) await dec.push(f);
     expect(dec.out.map((x) => Array.from(x))).toEqual(frames.map((x) => Array.from(x)));
-    expect(good.posted.filter((m) => m.type !== 'secretSet')).toEqual([]);
+    expect(good.posted.filter((m) => m.type !== 'secretSet' && m.type !== 'started')).toEqual([]);
 
     const wrong = worker();
     wrong.secret('not the secret');
     const bad = wrong.transform({ op: 'decrypt', kind: 'video', id: 'x' });
     for (const f of enc.out.slice(0, 4)) await bad.push(f);
     expect(bad.out).toEqual([]);
-    expect(wrong.posted.filter((m) => m.type !== 'secretSet')).toEqual([{ type: 'mismatch', id: 'x', kind: 'video' }]);
+    expect(wrong.posted.filter((m) => m.type !== 'secretSet' && m.type !== 'started')).toEqual([{ type: 'mismatch', id: 'x', kind: 'video' }]);
     wrong.secret('shared secret');
     await bad.push(enc.out[4]!);
     expect(bad.out.map((x) => Array.from(x))).toEqual([Array.from(frames[4]!)]);
-    expect(wrong.posted.filter((m) => m.type !== 'secretSet')).toEqual([
+    expect(wrong.posted.filter((m) => m.type !== 'secretSet' && m.type !== 'started')).toEqual([
       { type: 'mismatch', id: 'x', kind: 'video' },
       { type: 'match', id: 'x', kind: 'video' },
     ]);
@@ -159,7 +161,7 @@ describe('e2ee worker', () => {
     expect(kids[3]).not.toBe(kids[0]);
     for (const f of encA.out) await decB.push(f);
     expect(decB.out).toHaveLength(4);
-    expect(b.posted.filter((m) => m.type !== 'secretSet')).toEqual([]);
+    expect(b.posted.filter((m) => m.type !== 'secretSet' && m.type !== 'started')).toEqual([]);
     // After the grace the first secret is gone: a frame under it no longer decrypts.
     await sleep(1100);
     await decB.push(encA.out[2]!);

@@ -20,7 +20,7 @@ export type ToWorker =
   | { type: 'streams'; readable: ReadableStream; writable: WritableStream; options: TransformOptions };
 
 /** Worker → main thread. */
-export type FromWorker = { type: 'secretSet'; secretId: number } | { type: 'mismatch' | 'match'; id: string; kind: 'audio' | 'video' };
+export type FromWorker = { type: 'started' } | { type: 'secretSet'; secretId: number } | { type: 'mismatch' | 'match'; id: string; kind: 'audio' | 'video' };
 
 /** A frame as encoded transforms hand it over (RTCEncodedVideoFrame / RTCEncodedAudioFrame). */
 interface EncodedFrame {
@@ -70,6 +70,7 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
     if (ring.some((s) => s.until <= now)) {
       ring = ring.filter((s) => s.until > now);
       ringVersion++;
+      for (const [kid, k] of receiveKeys) if (!ring.some((s) => s.id === k.secretId)) receiveKeys.delete(kid);
     }
     return ring;
   };
@@ -136,7 +137,11 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
           break;
         }
       }
-      if (!plain) unknownKids.set(h.kid, ringVersion);
+      if (!plain) {
+        // Bounded: garbage KIDs (a foreign or broken sender) cannot grow it without limit.
+        if (unknownKids.size >= 256) unknownKids.clear();
+        unknownKids.set(h.kid, ringVersion);
+      }
     }
     if (!plain) return false;
     const out = new Uint8Array(n + plain.length);
@@ -200,6 +205,7 @@ export function e2eeWorker(scope: WorkerScope, codec: SframeCodec): void {
       scope.postMessage({ type: 'secretSet', secretId: m.secretId });
     } else if (m.type === 'streams') run(m.readable as ReadableStream<EncodedFrame>, m.writable as WritableStream<EncodedFrame>, m.options);
   };
+  scope.postMessage({ type: 'started' });
 }
 
 /** The worker's JavaScript source (what the Blob URL holds). */

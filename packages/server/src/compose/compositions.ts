@@ -170,6 +170,7 @@ class Composition {
 
   async choose(streamId: string, media: { hasAudio: boolean; hasVideo: boolean }): Promise<void> {
     if (!this.chosen) throw new Error('addStream is for manual stream mode');
+    media = { hasAudio: media.hasAudio, hasVideo: media.hasVideo };
     this.chosen.set(streamId, media);
     const info = this.options.live.streamInfos(this.spec.sessionId).find((s) => s.streamId === streamId);
     if (!info) return;

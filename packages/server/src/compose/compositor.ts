@@ -228,7 +228,7 @@ export class Compositor extends EventEmitter<CompositorEvents> {
     this.origin += performance.now() - this.pausedAt;
     this.pausedAt = null;
     if (first) this.origin = performance.now();
-    else this.emit('resumed');
+    this.emit('resumed');
   }
 
   private relayout(): void {

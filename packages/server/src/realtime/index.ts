@@ -16,6 +16,7 @@ import { createWebhookSender } from '../webhooks/index.js';
 import type { WebhookSender } from '../webhooks/index.js';
 import { iceServersFor } from './ice.js';
 import { Rooms } from './rooms.js';
+import { createServerParticipants, type ServerParticipants } from './server-participants.js';
 import type { ClientSocket, Connection } from './rooms.js';
 
 /**
@@ -52,6 +53,8 @@ export interface RealtimeDeps {
 export interface Realtime {
   /** Live state for the REST routes. */
   readonly live: LiveSessions;
+  /** Connections the server holds itself (SIP calls), without a WebSocket. */
+  readonly participants: ServerParticipants;
   /** WebSocket upgrade for the client protocol; destroys sockets it does not own. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Live counters for `/metrics`: sessions, connections, streams and subscribers per session. */
@@ -287,6 +290,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   return {
     live: rooms.live(),
     webhook: sendWebhook,
+    participants: createServerParticipants(rooms, sessionRecord),
     metrics() {
       const sessions: RealtimeMetrics['sessions'] = [];
       let connections = 0;

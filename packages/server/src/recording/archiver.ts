@@ -195,7 +195,6 @@ export class Archiver {
           },
           onError: (reason) => void this.fail(a, reason),
         });
-        if (lease.paused) this.setStatus(a, 'paused', false);
       } else {
         a.individual = new IndividualRecorder({
           live: this.options.live,
@@ -212,7 +211,6 @@ export class Archiver {
           },
           logger: this.options.logger,
         });
-        if (this.options.live.streamInfos(session.sessionId).length === 0 || opts.streamMode === 'manual') this.setStatus(a, 'paused', false);
       }
     } catch (err) {
       await this.fail(a, `could not start recording: ${(err as Error).message}`);
@@ -220,6 +218,13 @@ export class Archiver {
     }
     this.options.live.archiveNotice(session.sessionId, { id, name: archive.name ?? '' }, true);
     this.options.callback(apiKey, { ...a.archive, event: 'archive' });
+    // The start answer is always `started` (opentok-node refuses any other status); an archive
+    // with nothing to record yet goes `paused` right after it.
+    setTimeout(() => {
+      if (a.stopping) return;
+      if (a.lease) this.setStatus(a, a.lease.paused ? 'paused' : 'started');
+      else this.setStatus(a, (a.individual?.recording ?? 0) > 0 ? 'started' : 'paused');
+    }, 0);
     this.options.logger.info({ archiveId: id, sessionId: session.sessionId, outputMode: opts.outputMode }, 'archive started');
     return a.archive;
   }

@@ -1,10 +1,12 @@
 /**
  * The file sink of a composed archive: the composition's MPEG-TS copied (`-c copy`) into a
- * fragmented MP4 that is readable up to its last complete fragment at any moment (fragments at
- * each keyframe, every 2 s; audio-only every second), so a crash loses at most that. When the
+ * fragmented MP4 that is readable up to its last complete fragment at any moment (a fragment at
+ * each keyframe and at least every second), so a crash loses about the last second. When the
  * composition's output changes (the archive got an encoder of its own), a new part starts; the
  * parts are joined into one fast-start MP4 at stop (`finalizeComposed`). ADTS AAC from the TS needs
- * `aac_adtstoasc` for MP4 (ffmpeg 5.1 does not insert it when the input is a pipe).
+ * `aac_adtstoasc` for MP4 (ffmpeg 5.1 does not insert it when the input is a pipe), and
+ * `-flush_packets 1` puts each fragment on disk at once (without it a low-rate picture sits in
+ * ffmpeg's 32 KiB write buffer, and a crash loses all of it).
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawnFfmpeg, StderrTail } from '../compose/ffmpeg.js';
@@ -45,8 +47,9 @@ export class ComposedRecorder {
     const path = partPath(this.options.dir, this.n++);
     this.parts.push(path);
     this.options.onPart(path);
-    const frag = this.options.hasVideo ? ['-movflags', '+frag_keyframe+empty_moov+default_base_moof'] : ['-movflags', '+empty_moov+default_base_moof', '-frag_duration', '1000000'];
-    const child = spawnFfmpeg(this.options.ffmpegPath, ['-f', 'mpegts', '-i', 'pipe:0', '-map', '0', '-c', 'copy', ...(this.options.hasAudio ? ['-bsf:a', 'aac_adtstoasc'] : []), ...frag, '-f', 'mp4', '-y', path], ['pipe', 'ignore', 'pipe']);
+    // A fragment at each keyframe and at least every second: a crash loses at most about 1 s.
+    const frag = ['-movflags', `${this.options.hasVideo ? '+frag_keyframe' : ''}+empty_moov+default_base_moof`, '-frag_duration', '1000000'];
+    const child = spawnFfmpeg(this.options.ffmpegPath, ['-analyzeduration', '1000000', '-f', 'mpegts', '-i', 'pipe:0', '-map', '0', '-c', 'copy', ...(this.options.hasAudio ? ['-bsf:a', 'aac_adtstoasc'] : []), ...frag, '-flush_packets', '1', '-f', 'mp4', '-y', path], ['pipe', 'ignore', 'pipe']);
     const stderr = new StderrTail(child);
     child.stdin!.on('error', () => undefined);
     const unsubscribe = output.subscribe(

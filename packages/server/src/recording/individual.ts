@@ -85,7 +85,7 @@ export class IndividualRecorder {
 
   private async record(info: LiveStreamInfo, media: { hasAudio: boolean; hasVideo: boolean }): Promise<void> {
     if (this.writers.has(info.streamId) || this.stopped) return;
-    this.chosen.set(info.streamId, media);
+    this.chosen.set(info.streamId, { hasAudio: media.hasAudio, hasVideo: media.hasVideo });
     const audio = this.options.hasAudio && media.hasAudio;
     const video = this.options.hasVideo && media.hasVideo;
     const n = this.files.filter((f) => f.streamId === info.streamId).length;

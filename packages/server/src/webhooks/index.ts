@@ -47,6 +47,15 @@ export interface WebhookSenderOptions {
   pollMs?: number;
 }
 
+/** A SIP call callback (`callCreated`, `callUpdated`, `callDestroyed`; see docs/sip.md). */
+export interface SipCallWebhookEvent {
+  sessionId: string;
+  projectId: string;
+  event: 'callCreated' | 'callUpdated' | 'callDestroyed' | 'muteForced';
+  timestamp: number;
+  call: { id: string; connectionId: string; createdAt: number; state?: string; reason_code?: number; reason_message?: string };
+}
+
 /** Delivers webhook callbacks. `send` never blocks on the network and never throws. */
 export interface WebhookSender {
   /** Persist the event in the outbox, then deliver it (in order per URL). */

@@ -307,6 +307,133 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
     console.info(`[archive] join at ${joined.toFixed(1)} s, leave at ${left.toFixed(1)} s, max video gap ${(gap * 1000).toFixed(0)} ms`);
     expect(gap).toBeLessThan(0.5);
   }, 120_000);
+
+  it('acceptance 2: manual stream mode (add with hasAudio false, add, remove), paused while nothing is chosen, 405 for an auto archive', async () => {
+    const sdk = new OpenTokTs(apiKey, apiSecret, { apiUrl: server.url });
+    const sessionId = await routedSession();
+    const red = await publisher('red', sessionId);
+    const blue = await publisher('blue', sessionId);
+    const auto = await sdk.startArchive(sessionId, { multiArchiveTag: 'auto' });
+    const refused = await call<void>((cb) => (ot as unknown as { addArchiveStream(a: string, s: string, o: object, cb: (e: Error | null) => void): void }).addArchiveStream(auto.id, red.streamId, {}, cb)).catch((e: Error) => e);
+    expect(String(refused)).toMatch(/Unsupported Stream Mode/);
+    await sdk.stopArchive(auto.id);
+    const started = await sdk.startArchive(sessionId, { streamMode: 'manual', multiArchiveTag: 'manual', name: 'manual' });
+    expect(started.status).toBe('started');
+    await until(() => getArchive(started.id), (a) => a.status === 'paused', 5000, 'paused: no stream chosen');
+    await sdk.addArchiveStream(started.id, red.streamId, { hasAudio: false });
+    const t0 = Date.now();
+    await until(() => getArchive(started.id), (a) => a.status === 'started', 5000, 'started once a stream is chosen');
+    await sleep(4000);
+    await sdk.addArchiveStream(started.id, blue.streamId);
+    const both = (Date.now() - t0) / 1000;
+    expect((await sdk.getArchive(started.id)).streams?.map((x) => x.streamId).sort()).toEqual([red.streamId, blue.streamId].sort());
+    await sleep(4000);
+    await sdk.removeArchiveStream(started.id, red.streamId);
+    const blueOnly = (Date.now() - t0) / 1000;
+    expect((await sdk.getArchive(started.id)).streams).toEqual([{ streamId: blue.streamId, hasAudio: true, hasVideo: true }]);
+    await sleep(3000);
+    await sdk.stopArchive(started.id);
+    const done = await whenDone(started.id);
+    expect(done.status, done.reason).toBe('available');
+    const file = join(dir, 'manual.mp4');
+    await download(done.url!, file);
+    expectLayout(file, both - 1, { type: 'bestFit' }, [{ streamId: red.streamId, colour: 'red' }]);
+    expectLayout(file, both + 3, { type: 'bestFit' }, [{ streamId: red.streamId, colour: 'red' }, { streamId: blue.streamId, colour: 'blue' }]);
+    expectLayout(file, blueOnly + 2, { type: 'bestFit' }, [{ streamId: blue.streamId, colour: 'blue' }]);
+    // Red was added without audio: only blue's 880 Hz tone is in the mix.
+    expect(toneLevel(file, 440)).toBeLessThan(toneLevel(file, 880) - 15);
+    const statuses = callbacks.filter((c) => c.id === started.id).map((c) => c.status);
+    console.info(`[archive] manual: both at ${both.toFixed(1)} s, blue only at ${blueOnly.toFixed(1)} s; callbacks ${statuses.join(' → ')}; 440 Hz ${toneLevel(file, 440)} dB, 880 Hz ${toneLevel(file, 880)} dB`);
+    expect(statuses).toEqual(['started', 'paused', 'started', 'stopped', 'available']);
+  }, 120_000);
+
+  it('acceptance 2: multiArchiveTag archives at once (audio-only and 720p video-only), a second untagged one refused, delete', async () => {
+    const sessionId = await routedSession();
+    await publisher('green', sessionId);
+    const audio = await call<ArchiveLike>((cb) => ot.startArchive(sessionId, { multiArchiveTag: 'a', hasVideo: false, name: 'audio' }, cb));
+    const video = await call<ArchiveLike>((cb) => ot.startArchive(sessionId, { multiArchiveTag: 'b', hasAudio: false, resolution: '1280x720', name: 'video' }, cb));
+    const third = await call<ArchiveLike>((cb) => ot.startArchive(sessionId, {}, cb)).catch((e: Error) => e);
+    expect(third).toBeInstanceOf(Error);
+    const busy = await call<void>((cb) => ot.deleteArchive(audio.id, cb)).catch((e: Error) => e);
+    expect(busy).toBeInstanceOf(Error);
+    await sleep(6000);
+    await call<ArchiveLike>((cb) => ot.stopArchive(audio.id, cb));
+    await call<ArchiveLike>((cb) => ot.stopArchive(video.id, cb));
+    const [a, v] = [await whenDone(audio.id), await whenDone(video.id)];
+    expect([a.status, v.status], `${a.reason} ${v.reason}`).toEqual(['available', 'available']);
+    const af = join(dir, 'audio.mp4');
+    const vf = join(dir, 'video.mp4');
+    await download(a.url!, af);
+    await download(v.url!, vf);
+    expect(ffprobe(af).streams.map((x) => x.codec_name)).toEqual(['aac']);
+    expect(toneLevel(af, 660)).toBeGreaterThan(-55);
+    expect(ffprobe(vf).streams).toMatchObject([{ codec_name: 'h264', width: 1280, height: 720 }]);
+    expect(colourName(meanColour(frameAt(vf, 4, 1280, 720), 1280, { x: 500, y: 260, w: 280, h: 200 }))).toBe('green');
+    console.info(`[archive] tags: audio-only ${ffprobe(af).duration.toFixed(2)} s (${a.size} bytes), video-only 1280x720 ${ffprobe(vf).duration.toFixed(2)} s (${v.size} bytes)`);
+    await call<void>((cb) => ot.deleteArchive(v.id, cb));
+    expect((await fetch(v.url!)).status).toBe(403);
+    const gone = await call<ArchiveLike>((cb) => ot.getArchive(v.id, cb)).catch((e: Error) => e);
+    expect(String(gone)).toMatch(/not found/i);
+    expect(existsSync(join(dir, 'data', 'archives', apiKey, `${v.id}.mp4`))).toBe(false);
+    expect(existsSync(join(dir, 'data', 'archives', apiKey, `${a.id}.mp4`))).toBe(true);
+  }, 120_000);
+
+  it('acceptance 2: an archive stops by itself after the last client left (idle stop, 4 s here; 60 s by default)', async () => {
+    const sessionId = await routedSession();
+    const red = await publisher('red', sessionId);
+    const started = await call<ArchiveLike>((cb) => ot.startArchive(sessionId, { name: 'idle' }, cb));
+    await sleep(3000);
+    await red.page.evaluate(() => (window as unknown as AppWindow).app.session.disconnect());
+    const left = Date.now();
+    const stopped = await until(() => getArchive(started.id), (a) => a.status !== 'started' && a.status !== 'paused', 15_000, 'idle stop');
+    const after = (Date.now() - left) / 1000;
+    expect(stopped.reason).toBe('session ended');
+    expect(after).toBeGreaterThan(3.5);
+    const done = await whenDone(started.id);
+    expect(done.status, done.reason).toBe('available');
+    console.info(`[archive] idle stop ${after.toFixed(1)} s after the last client left; ${done.duration} s recorded`);
+  }, 60_000);
+});
+
+describe.skipIf(!hasTools)('archives: archiveMode always and the maximum duration', () => {
+  const apiKey = '8' + String(Date.now()).slice(-7);
+  const apiSecret = randomBytes(20).toString('hex');
+  const dir = mkdtempSync(join(tmpdir(), 'tokhost-archive-always-'));
+  let server: TokhostServer;
+  let browser: Browser;
+  let appOrigin: Server;
+
+  beforeAll(async () => {
+    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', dataDir: join(dir, 'data'), apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, archiveMaxDurationSeconds: 5 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
+    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
+    await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the first client starts an archive with the session archive name and resolution; it stops at the maximum duration', async () => {
+    const sdk = new OpenTokTs(apiKey, apiSecret, { apiUrl: server.url });
+    const session = await sdk.createSession({ mediaMode: 'routed', archiveMode: 'always', archiveName: 'always on', archiveResolution: '1280x720' });
+    expect((await sdk.listArchives({ sessionId: session.sessionId })).totalCount).toBe(0);
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/app.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`);
+    await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
+    await page.evaluate((o) => (window as unknown as AppWindow).app.start(o), { apiKey, sessionId: session.sessionId, token: sdk.generateToken(session.sessionId), name: 'p', subscribe: false });
+    const list = (await until(() => sdk.listArchives({ sessionId: session.sessionId }), (l) => l.totalCount === 1, 10_000, 'automatic archive')).items;
+    expect(list[0]).toMatchObject({ name: 'always on', resolution: '1280x720', outputMode: 'composed' });
+    await until(() => page.evaluate(() => (window as unknown as AppWindow).app.events), (ev) => ev.some((e) => e.type === 'archiveStarted'), 5000, 'archiveStarted');
+    const ended = await until(() => sdk.getArchive(list[0]!.id), (a) => a.status === 'available' || a.status === 'failed', 30_000, 'maximum duration stop');
+    expect(ended.status, ended.reason).toBe('available');
+    expect(ended.reason).toBe('maximum duration exceeded');
+    expect(Math.abs(ended.duration - 5)).toBeLessThanOrEqual(1);
+    await page.close();
+  }, 90_000);
 });
 
 function unzip(file: string, into: string): Promise<string[]> {

@@ -9,8 +9,12 @@
  * - acceptance 2: a third page with another secret gets `encryptionSecretMismatch` and decodes
  *   nothing, then `encryptionSecretMatch` and the picture after `setEncryptionSecret`; all three
  *   rotate to a new secret mid-call with no decoding gap over 500 ms;
+ * - the router on encrypted media: 2 % loss (retransmission, key-frame requests) and the audio
+ *   fallback under 30 % loss work, and no frame fails authentication;
+ * - the createEncodedStreams fallback interoperates with RTCRtpScriptTransform;
  * - acceptance 3: missing / short secret → OT_INVALID_ENCRYPTION_SECRET; startArchive,
- *   startBroadcast and dial on an e2ee session → 409 as the official `opentok` SDK reports it.
+ *   startBroadcast and dial on an e2ee session → 409 as the official `opentok` SDK reports it;
+ *   a page whose CSP forbids workers fails to connect (OT_UNSUPPORTED_BROWSER).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -101,7 +105,8 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
     server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1 });
     ot = new OpenTok(apiKey, apiSecret, server.url) as Sdk;
     const html = readFileSync(new URL('./fixtures/e2ee.html', import.meta.url));
-    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
+    // /csp/…: the same page under a Content-Security-Policy that forbids workers.
+    appOrigin = createHttpServer((req, res) => res.writeHead(200, { 'Content-Type': 'text/html', ...(req.url?.startsWith('/csp/') ? { 'Content-Security-Policy': "worker-src 'none'" } : {}) }).end(html));
     await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
     appUrl = `http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/e2ee.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -113,10 +118,10 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function openApp(fallback = false): Promise<Page> {
+  async function openApp(fallback = false, csp = false): Promise<Page> {
     const page = await browser.newPage();
     page.on('pageerror', (err) => console.error('[page error]', err.message));
-    await page.goto(appUrl + (fallback ? '&fallback=1' : ''));
+    await page.goto((csp ? appUrl.replace('/e2ee.html', '/csp/e2ee.html') : appUrl) + (fallback ? '&fallback=1' : ''));
     await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
     return page;
   }
@@ -247,24 +252,6 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
       await seesPicture(b, 'C', GREEN);
       console.info(`[acceptance 2] after setEncryptionSecret C decodes A and B (and they decode C) ${Date.now() - fixedAt} ms later`);
 
-      // Loss: 2 % of the packets to C's subscriber of A are dropped for 4 s. Retransmission and
-      // key-frame requests go through the router as for plain media (it needs only RTP headers):
-      // frames keep decrypting, none fails authentication (no mismatch), the picture stays. How
-      // smooth video is under loss is the router's NACK/PLI behaviour, the same without e2ee.
-      const subscriberId = await c.evaluate(() => (window as unknown as { app: { subs: Record<string, { sub: { subscriberId: string } }> } }).app.subs['A']!.sub.subscriberId);
-      const room = await (await server.mediaRouterForTesting()!).room(e2eeSession);
-      const l0 = await app(c).look('A');
-      const lossAt = Date.now();
-      await room.setSubscriberLoss(subscriberId, 0.02);
-      await sleep(4000);
-      await room.setSubscriberLoss(subscriberId, 0);
-      const l1 = await app(c).look('A');
-      const lossGap = await app(c).maxGap('A', lossAt, Date.now());
-      console.info(`[router] 2 % loss on one encrypted leg for 4 s: ${l1.framesDecoded - l0.framesDecoded} frames decoded, longest gap ${lossGap} ms, picture ${l1.left}`);
-      expect(l1.framesDecoded - l0.framesDecoded).toBeGreaterThan(5);
-      await seesPicture(c, 'A', RED, 10_000);
-      expect((await app(c).events()).filter((e) => e.t >= lossAt && e.type === 'encryptionSecretMismatch')).toEqual([]);
-
       // Everyone rotates mid-call.
       await sleep(1000);
       const t0 = Date.now();
@@ -295,6 +282,40 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
       await app(e).start({ sessionId: e2eeSession, secret: K1, name: 'E', rgb: WHITE, publish: false });
       await until(() => app(e).events(), (ev) => ev.some((x) => x.type === 'encryptionSecretMismatch' && x.from === 'A'), 15_000, 'old secret: mismatch on A');
       expect((await app(e).look('A')).framesDecoded).toBe(0);
+
+      // Loss: 2 % of the packets to C's subscriber of A are dropped for 4 s. Retransmission and
+      // key-frame requests go through the router as for plain media (it needs only RTP headers):
+      // frames keep decrypting, none fails authentication (no mismatch), the picture stays. How
+      // smooth video is under loss is the router's NACK/PLI behaviour, the same without e2ee.
+      const subscriberId = await c.evaluate(() => (window as unknown as { app: { subs: Record<string, { sub: { subscriberId: string } }> } }).app.subs['A']!.sub.subscriberId);
+      const room = await (await server.mediaRouterForTesting()!).room(e2eeSession);
+      const l0 = await app(c).look('A');
+      const lossAt = Date.now();
+      await room.setSubscriberLoss(subscriberId, 0.02);
+      await sleep(4000);
+      await room.setSubscriberLoss(subscriberId, 0);
+      const l1 = await app(c).look('A');
+      const lossGap = await app(c).maxGap('A', lossAt, Date.now());
+      console.info(`[router] 2 % loss on one encrypted leg for 4 s: ${l1.framesDecoded - l0.framesDecoded} frames decoded, longest gap ${lossGap} ms, picture ${l1.left}`);
+      expect(l1.framesDecoded - l0.framesDecoded).toBeGreaterThan(5);
+      await seesPicture(c, 'A', RED, 10_000);
+      expect((await app(c).events()).filter((x) => x.t >= lossAt && x.type === 'encryptionSecretMismatch')).toEqual([]);
+
+      // Audio fallback: sustained 30 % loss on that leg; the router stops its video (it reads
+      // RTCP, not media) and the encrypted audio keeps decrypting and playing.
+      const fallbackAt = Date.now();
+      await room.setSubscriberLoss(subscriberId, 0.3);
+      await until(() => app(c).events(), (ev) => ev.some((x) => x.t >= fallbackAt && x.type === 'videoDisabled' && x.from === 'A'), 25_000, 'videoDisabled (audio fallback) on the lossy encrypted leg');
+      const disabledMs = Date.now() - fallbackAt;
+      await sleep(1000);
+      const a0 = await app(c).look('A');
+      await sleep(2000);
+      const a1 = await app(c).look('A');
+      await room.setSubscriberLoss(subscriberId, 0);
+      console.info(`[router] audio fallback on an encrypted leg: videoDisabled ${disabledMs} ms after 30 % loss; then in 2 s +${a1.framesDecoded - a0.framesDecoded} frames, audio energy +${(a1.audioEnergy - a0.audioEnergy).toFixed(4)}`);
+      expect(a1.audioEnergy).toBeGreaterThan(a0.audioEnergy);
+      expect(a1.framesDecoded - a0.framesDecoded).toBeLessThan(3);
+      expect((await app(c).events()).filter((x) => x.t >= fallbackAt && x.type === 'encryptionSecretMismatch')).toEqual([]);
     } finally {
       for (const p of pages) await p.close();
     }
@@ -345,6 +366,15 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
         );
       });
       expect(bad).toBe('OT_INVALID_ENCRYPTION_SECRET');
+      // A page whose CSP forbids workers cannot encrypt: connect fails instead of sending in clear.
+      const csp = await openApp(false, true);
+      try {
+        const r = await csp.evaluate((o) => (window as unknown as AppWindow).app.tryConnect(o), { apiKey, sessionId, token, secret: 'a valid secret' });
+        console.info(`[acceptance 3] connect under worker-src 'none': ${r?.name} "${r?.message}"`);
+        expect(r?.name).toBe('OT_UNSUPPORTED_BROWSER');
+      } finally {
+        await csp.close();
+      }
       // A secret on a session without e2ee is ignored (the session is not encrypted).
       const plain = await createSession(false);
       expect(await p.evaluate((o) => (window as unknown as AppWindow).app.tryConnect(o), { apiKey, sessionId: plain, token: ot.generateToken(plain), secret: 'a valid secret' })).toBeNull();

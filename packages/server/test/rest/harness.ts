@@ -29,7 +29,7 @@ export async function startServer(config: ServerConfigInput = {}, deps: CreateSe
   const storeConfig = pg && !deps.store ? { databaseUrl: pg, masterKey: process.env['TOKHOST_TEST_MASTER_KEY'] } : { store: 'memory' };
   const server = await createServer(
     // A data dir of its own: archives write their recordings there even with the memory store.
-    { port: 0, host: '127.0.0.1', ...storeConfig, logLevel: 'info', apiKey: KEY_A, apiSecret: SECRET_A, dataDir: mkdtempSync(join(tmpdir(), 'tokhost-rest-')), ...config },
+    { port: 0, host: '127.0.0.1', ...storeConfig, logLevel: 'info', apiKey: KEY_A, apiSecret: SECRET_A, dataDir: mkdtempSync(join(tmpdir(), 'tokhost-rest-')), sipPort: 0, ...config },
     { logStream: logs, ...deps },
   );
   if (!server.store.getProject(KEY_B)) {

@@ -97,7 +97,7 @@ describe('REST on live state (real realtime connections)', () => {
     const signal = await client.next((m) => m.type === 'signal');
     expect(signal).toMatchObject({ signalType: 'chat', data: 'hello' });
 
-    // Every precondition of an archive holds now: it starts (paused: nobody publishes) and stops;
+    // Every precondition of an archive holds now: it starts (then pauses: nobody publishes) and stops;
     // with nothing published it ends `failed` with the reason (the recordings are tested in e2e/archive).
     const routed = await createSessionId(server, 'p2p.preference=disabled');
     const other = await Client.connect(server, routed, ot.generateToken(routed));
@@ -105,7 +105,8 @@ describe('REST on live state (real realtime connections)', () => {
     const archive = await postJson(server, `/v2/project/${KEY_A}/archive`, { sessionId: routed });
     expect(archive.status).toBe(200);
     const id = (archive.json as { id: string; status: string }).id;
-    expect((archive.json as { status: string }).status).toBe('paused');
+    expect((archive.json as { status: string }).status).toBe('started');
+    await until(async () => server.store.getArchive(KEY_A, id)?.archive.status, (s) => s === 'paused', 5000, 'archive paused (nobody publishes)');
     expect(server.store.listArchives(KEY_A).total).toBe(1);
     expect((await postJson(server, `/v2/project/${KEY_A}/archive/${id}/stop`, {})).json).toMatchObject({ id, status: 'stopped', reason: 'user initiated' });
     await until(async () => server.store.getArchive(KEY_A, id)?.archive.status, (s) => s === 'failed', 20_000, 'archive failed (nothing recorded)');

@@ -299,6 +299,12 @@ describe('custom layouts: selectors and the cascade', () => {
     expect(heights('stream { height: 1px } .focus ~ stream:last-child { height: 4px }', list)).toEqual({ s0: 1, s1: 1, s2: 1, s3: 4 });
   });
 
+  it('long chains of combinators match only where the whole chain fits', () => {
+    const chain = (n: number, comb: string): string => Array.from({ length: n }, () => 'stream').join(` ${comb} `);
+    const h = heights(`stream { height: 1px } ${chain(16, '~')} { height: 2px } ${chain(15, '+')} + .x { height: 3px }`, plain(16));
+    expect(Object.entries(h).filter(([, v]) => v !== 1)).toEqual([['s15', 2]]);
+  });
+
   it('classes, compound with several classes, selector lists', () => {
     const list = streams(['a', 'b'], ['a'], ['b']);
     expect(heights('stream { height: 1px } .a.b { height: 9px }', list)).toEqual({ s0: 9, s1: 1, s2: 1 });
@@ -336,6 +342,27 @@ describe('custom layouts: selectors and the cascade', () => {
     expect(run('/* grid */ STREAM { FLOAT: LEFT; Width: 50%; height: 50% /* half */ }', plain(2))).toEqual([
       ['s0', 0, 0, 320, 240],
       ['s1', 320, 0, 320, 240],
+    ]);
+  });
+});
+
+describe('custom layouts: stylesheets published in OpenTok support articles', () => {
+  it('"hear both, see one": the first stream 1×1 px, the last full size (both in flow)', () => {
+    const css = 'stream:first-child{ display: block; margin: 0; top: 0; left: 0; width: 1px; height: 1px; }stream:last-child{ display: block; margin: 0; top: 0; left: 0; width: 100%; height: 100%; }';
+    expect(run(css, plain(2))).toEqual([
+      ['s0', 0, 0, 1, 1],
+      ['s1', 0, 1, 640, 480],
+    ]);
+  });
+
+  it('four actors in a 2×2 grid and a hidden director', () => {
+    const css = 'stream.actor { float: left; width: 50%; height: 50%; } stream.director { position: absolute; width: 1px; height: 1px; bottom: 0px; right: 0px; }';
+    expect(run(css, streams(['actor'], ['actor'], ['director'], ['actor'], ['actor']))).toEqual([
+      ['s0', 0, 0, 320, 240],
+      ['s1', 320, 0, 320, 240],
+      ['s3', 0, 240, 320, 240],
+      ['s4', 320, 240, 320, 240],
+      ['s2', 639, 479, 1, 1],
     ]);
   });
 });
@@ -400,5 +427,84 @@ describe('compileStylesheet refuses what is outside the subset, naming it', () =
         z-index: auto; z-index: -3; overflow: hidden; overflow: visible; object-fit: contain; object-fit: cover;
       }`);
     expect(sheet.rules).toHaveLength(1);
+  });
+});
+
+describe('custom layouts: corner cases, with the boxes Chromium gives', () => {
+  const cases: [string, string, string[][], [string, number, number, number, number][]][] = [
+    ['an overflow: hidden block does not let margins collapse through it', 'stream { height: 0; margin: 15px 0 128px; overflow: hidden; width: 10px }', [[], [], []], []],
+    [
+      'an auto width cut by max-width leaves room for an auto margin',
+      'stream { height: 10px } stream + stream { max-width: 80%; margin-left: auto }',
+      [[], [], []],
+      [
+        ['s0', 0, 0, 640, 10],
+        ['s1', 128, 10, 512, 10],
+        ['s2', 128, 20, 512, 10],
+      ],
+    ],
+    [
+      'a float after an empty block with negative margins starts where they collapse to',
+      '.e { margin: -60px } .f { float: left; width: 100px; height: 100px }',
+      [['e'], ['f']],
+      [['s1', 0, -60, 100, 100]],
+    ],
+    [
+      'a float that misses the line goes below it and does not move it; the next line goes below the float',
+      '.i { display: inline-block; width: 400px; height: 50px } .f { float: left; width: 300px; height: 100px }',
+      [['i'], ['f'], ['i']],
+      [
+        ['s1', 0, 50, 300, 100],
+        ['s0', 0, 0, 400, 50],
+        ['s2', 0, 150, 400, 50],
+      ],
+    ],
+    [
+      'an inline-level absolute box without offsets stays beside the floats',
+      '.f { float: left; width: 200px; height: 100px } .p { display: inline-block; position: absolute; width: 10px; height: 10px }',
+      [['f'], ['p']],
+      [
+        ['s0', 0, 0, 200, 100],
+        ['s1', 200, 0, 10, 10],
+      ],
+    ],
+    [
+      'a block-level absolute box met inside a line starts below the line',
+      '.i { display: inline-block; width: 300px; height: 100px } .a { position: absolute; width: 50px; height: 50px }',
+      [['i'], ['a'], ['i']],
+      [
+        ['s0', 0, 0, 300, 100],
+        ['s2', 300, 0, 300, 100],
+        ['s1', 0, 100, 50, 50],
+      ],
+    ],
+    [
+      'clearance sits above the collapsed margins of an empty block',
+      '.f { float: right; width: 100px; height: 150px; margin-top: 53px } .c { clear: right; margin-top: 53px } .d { height: 10px; margin-top: 53px }',
+      [['f'], ['c'], ['d']],
+      [
+        ['s2', 0, 203, 640, 10],
+        ['s0', 540, 53, 100, 150],
+      ],
+    ],
+    [
+      'a float with no width excludes nothing',
+      '.z { float: right; width: 0; height: 300px } .g { float: right; width: 640px; height: 10px }',
+      [['z'], ['g']],
+      [['s1', 0, 0, 640, 10]],
+    ],
+    [
+      'auto margins of an overflow: hidden block share the room beside a float',
+      '.f { float: left; width: 200px; height: 100px } .b { overflow: hidden; width: 100px; height: 20px; margin-left: auto } .c { overflow: hidden; width: 100px; height: 20px; margin: 0 auto }',
+      [['f'], ['b'], ['c']],
+      [
+        ['s1', 540, 0, 100, 20],
+        ['s2', 370, 20, 100, 20],
+        ['s0', 0, 0, 200, 100],
+      ],
+    ],
+  ];
+  it.each(cases)('%s', (_, css, classes, expected) => {
+    expect(run(css, streams(...classes))).toEqual(expected);
   });
 });

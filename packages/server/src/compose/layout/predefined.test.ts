@@ -1,6 +1,20 @@
+import type { LayoutType as WireLayoutType, ScreenshareLayoutType as WireScreenshareType } from '@tokhost/protocol';
+import { LAYOUT_TYPES as WIRE_LAYOUT_TYPES, SCREENSHARE_LAYOUT_TYPES as WIRE_SCREENSHARE_TYPES } from '@tokhost/protocol';
 import { describe, expect, it } from 'vitest';
-import { computeLayout, LayoutError } from './index.js';
-import type { Box, Canvas, LayoutStream } from './index.js';
+import { computeLayout, LAYOUT_TYPES, LayoutError, SCREENSHARE_LAYOUT_TYPES } from './index.js';
+import type { Box, Canvas, LayoutSpec, LayoutStream, LayoutType } from './index.js';
+
+// The engine's types are the wire's: a change on either side fails type-checking here.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameLayoutType: Same<LayoutType, WireLayoutType> = true;
+const sameScreenshareType: Same<NonNullable<LayoutSpec['screenshareType']>, WireScreenshareType> = true;
+
+it('the layout types are the protocol’s (focus is not one)', () => {
+  expect([sameLayoutType, sameScreenshareType]).toEqual([true, true]);
+  expect(LAYOUT_TYPES).toEqual(WIRE_LAYOUT_TYPES);
+  expect(SCREENSHARE_LAYOUT_TYPES).toEqual(WIRE_SCREENSHARE_TYPES);
+  expect(LAYOUT_TYPES).not.toContain('focus');
+});
 
 const cam = (i: number, extra: Partial<LayoutStream> = {}): LayoutStream => ({
   streamId: `s${i}`,

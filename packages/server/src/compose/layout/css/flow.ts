@@ -93,7 +93,8 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
   let cursorY = 0;
   let pending = new Margins();
   let line: Line | undefined;
-  let floatTop = 0;
+  /** top of the last float placed: a later float may not be higher (CSS 2.1 §9.5.1 rule 5) */
+  let floatTop = -Infinity;
 
   /** The free span [left, right] beside the floats overlapping the band [y, y+h). */
   const span = (y: number, h: number): { left: number; right: number; next: number | undefined } => {
@@ -101,13 +102,16 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
     let right = W;
     let next: number | undefined;
     for (const f of floats) {
+      // a float whose margin box has no width excludes nothing (as in Chromium)
+      if (f.x1 - f.x0 <= EPS) continue;
       const overlaps = h > 0 ? f.y0 < y + h - EPS && f.y1 > y + EPS : f.y0 <= y + EPS && f.y1 > y + EPS;
       if (!overlaps) continue;
       if (f.side === 'left') left = Math.max(left, f.x1);
       else right = Math.min(right, f.x0);
       if (next === undefined || f.y1 < next) next = f.y1;
     }
-    return { left, right, next };
+    // where floats leave no room, the room is empty at the left edge (as in Chromium)
+    return { left, right: Math.max(left, right), next };
   };
 
   const clearance = (clear: Style['clear']): number => {
@@ -165,7 +169,7 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
       const open = line;
       const sp = span(open.top, Math.max(open.height, outerH));
       const cleared = s.clear === 'none' || clearance(s.clear) <= open.top + EPS;
-      if (!open.deferred && cleared && open.top >= floatTop - EPS && sp.right - sp.left - open.used >= outerW - EPS) {
+      if (!open.deferred && cleared && open.top >= floatTop - EPS && (outerW <= EPS || sp.right - sp.left - open.used >= outerW - EPS)) {
         return commit(s.float === 'left' ? sp.left : sp.right - outerW, open.top);
       }
       open.deferred = true;
@@ -176,7 +180,8 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
     if (s.clear !== 'none') y = Math.max(y, clearance(s.clear));
     for (;;) {
       const sp = span(y, outerH);
-      if (sp.right - sp.left >= outerW - EPS || sp.next === undefined) return commit(s.float === 'left' ? sp.left : sp.right - outerW, y);
+      // an empty margin box fits anywhere, even where floats leave no room (as in Chromium)
+      if (outerW <= EPS || sp.right - sp.left >= outerW - EPS || sp.next === undefined) return commit(s.float === 'left' ? sp.left : sp.right - outerW, y);
       y = sp.next;
     }
   };
@@ -230,7 +235,17 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
     if (absolute) {
       // The static position of an inline-level box is on the line (beside the floats), of a block at the left edge.
       const inlineBefore = s.display === 'inline' || s.display === 'inline-block';
-      const staticX = !inlineBefore ? 0 : line ? span(line.top, line.height).left + line.used : span(cursorY + pending.value, 0).left;
+      let staticX = !inlineBefore ? 0 : line ? span(line.top, line.height).left + line.used : span(cursorY + pending.value, 0).left;
+      let staticLineY = line?.top;
+      if (inlineBefore && line) {
+        // where it would have gone: after the line's content, or on the next line once that is full
+        // (its own width does not count, as in Chromium)
+        const sp = span(line.top, line.height);
+        if (line.used > sp.right - sp.left + EPS) {
+          staticLineY = line.top + line.height;
+          staticX = span(staticLineY, 0).left;
+        }
+      }
       const hx = solveAxis(
         W,
         auto(s.left, horiz),
@@ -257,7 +272,7 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
       // A block-level box met inside a line would have started below that line: its static
       // position is known only once the line is complete.
       if (line && s.display === 'block') line.afterLine.push(place);
-      else place(line ? line.top : cursorY + pending.value);
+      else place(staticLineY ?? cursorY + pending.value);
       return;
     }
 
@@ -302,7 +317,14 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
     collapsed.neg = pending.neg;
     collapsed.add(mt);
     let top = cursorY + collapsed.value;
-    if (s.clear !== 'none') top = Math.max(top, clearance(s.clear));
+    let cleared = false;
+    if (s.clear !== 'none') {
+      const below = clearance(s.clear);
+      if (below > top) {
+        top = below;
+        cleared = true;
+      }
+    }
     const mlRaw = s.marginLeft === 'auto' ? undefined : horiz(s.marginLeft);
     const mrRaw = s.marginRight === 'auto' ? undefined : horiz(s.marginRight);
     // CSS 2.1 §10.3.3: an auto width fills the line; once min-/max-width change it, or when the
@@ -324,13 +346,27 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
     let x: number;
     let w: number;
     if (s.overflow === 'hidden') {
-      // A block that makes its own formatting context does not overlap floats (CSS 2.1 §9.5).
+      // A block that makes its own formatting context does not overlap floats (CSS 2.1 §9.5):
+      // its border box stays clear of their margin boxes, its own margins may reach under them.
       for (;;) {
         const sp = span(top, h);
-        const fit = widthOf(sp.right - sp.left);
-        if (sp.next === undefined || fit.w + (mlRaw ?? 0) + (mrRaw ?? 0) <= sp.right - sp.left + EPS) {
-          x = sp.left + fit.ml;
-          w = fit.w;
+        const from = Math.max(sp.left, mlRaw ?? 0);
+        const to = Math.min(sp.right, W - (mrRaw ?? 0));
+        const specified = auto(s.width, horiz);
+        const fitW = specified === undefined ? clampW(s, to - from) : clampW(s, specified);
+        if (sp.next === undefined || fitW <= EPS || fitW <= to - from + EPS) {
+          if (sp.left <= EPS && sp.right >= W - EPS) {
+            const fit = widthOf(W);
+            x = fit.ml;
+            w = fit.w;
+          } else {
+            // auto margins share the room beside the floats
+            w = fitW;
+            const room = Math.min(sp.right, W - (mrRaw ?? 0));
+            if (specified !== undefined && mlRaw === undefined && mrRaw === undefined) x = from + Math.max(0, (room - from - w) / 2);
+            else if (specified !== undefined && mlRaw === undefined) x = Math.max(from, room - w);
+            else x = from;
+          }
           break;
         }
         top = sp.next;
@@ -344,7 +380,9 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
     placed.push({ index, x: x + dx, y: top + dy, width: w, height: h, ...layerOf(s, LAYER.block) });
     if (h === 0 && s.overflow !== 'hidden') {
       // An empty block's own margins collapse through it with its neighbours' (not when it makes
-      // its own formatting context, CSS 2.1 §8.3.1).
+      // its own formatting context, CSS 2.1 §8.3.1). With clearance, the clearance sits above the
+      // collapsed margin: the next box starts from where this one was pushed.
+      if (cleared) cursorY = top - collapsed.value;
       pending = collapsed.add(mb);
     } else {
       cursorY = top + h;

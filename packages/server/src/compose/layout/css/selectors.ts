@@ -147,19 +147,23 @@ function compoundMatches(c: Compound, classList: readonly string[], index: numbe
 export function matches(sel: CompiledSelector, siblings: readonly (readonly string[])[], index: number): boolean {
   const count = siblings.length;
   if (!compoundMatches(sel.subject, siblings[index]!, index, count)) return false;
-  return matchChain(sel.chain, 0, siblings, index);
-}
-
-function matchChain(chain: CompiledSelector['chain'], at: number, siblings: readonly (readonly string[])[], index: number): boolean {
-  const step = chain[at];
-  if (!step) return true;
-  const count = siblings.length;
-  if (step.combinator === '+') {
-    const j = index - 1;
-    return j >= 0 && compoundMatches(step.compound, siblings[j]!, j, count) && matchChain(chain, at + 1, siblings, j);
-  }
-  for (let j = index - 1; j >= 0; j--) {
-    if (compoundMatches(step.compound, siblings[j]!, j, count) && matchChain(chain, at + 1, siblings, j)) return true;
-  }
-  return false;
+  // Memoised by (step, sibling): a long chain of `~` would otherwise try every path of siblings.
+  const memo = new Map<number, boolean>();
+  const chainFrom = (at: number, j: number): boolean => {
+    const step = sel.chain[at];
+    if (!step) return true;
+    const key = at * count + j;
+    const hit = memo.get(key);
+    if (hit !== undefined) return hit;
+    let ok = false;
+    if (step.combinator === '+') {
+      const k = j - 1;
+      ok = k >= 0 && compoundMatches(step.compound, siblings[k]!, k, count) && chainFrom(at + 1, k);
+    } else {
+      for (let k = j - 1; k >= 0 && !ok; k--) ok = compoundMatches(step.compound, siblings[k]!, k, count) && chainFrom(at + 1, k);
+    }
+    memo.set(key, ok);
+    return ok;
+  };
+  return chainFrom(0, index);
 }
