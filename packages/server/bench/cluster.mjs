@@ -138,7 +138,7 @@ async function node(id, db, redisUrl) {
 function jwt() {
   const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
-  const data = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: KEY, ist: 'project', iat: now, exp: now + 600 })}`;
+  const data = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: KEY, ist: 'project', iat: now, exp: now + 180 })}`;
   return `${data}.${createHmac('sha256', SECRET).update(data).digest('base64url')}`;
 }
 
@@ -271,21 +271,33 @@ async function signalRound(label, entries, ownerUrl, signalUrl, db) {
 }
 
 async function failover(nodes) {
-  const [a, b, c] = nodes;
+  const [a] = nodes;
   const ot = new OpenTok(KEY, SECRET, a.url);
   const { sessionId } = await new Promise((resolve, reject) => ot.createSession({ mediaMode: 'relayed' }, (e, s) => (e ? reject(e) : resolve(s))));
   const got = new Map();
   const anchor = client(a.url, sessionId, ot, () => undefined);
   await anchor.joined;
+  // The session is placed on the least loaded node, not necessarily A: find its owner, kill that
+  // one, and keep the measured clients on the two others (no balancer in front here).
+  let ownerNode = null;
+  for (let i = 0; i < 50 && !ownerNode; i++) {
+    for (const n of nodes) {
+      const text = await fetch(`${n.url}/metrics`).then((r) => r.text());
+      if (text.includes(`session="${sessionId}"`)) ownerNode = n;
+    }
+    if (!ownerNode) await sleep(100);
+  }
+  if (!ownerNode) throw new Error('no owner found');
+  const others = nodes.filter((n) => n !== ownerNode);
   const clients = [];
-  for (let i = 0; i < 60; i++) clients.push(client(i % 2 ? b.url : c.url, sessionId, ot, (cl, m) => got.set(`${m.data}:${cl === undefined ? '' : clients.indexOf(cl)}`, Date.now())));
+  for (let i = 0; i < 60; i++) clients.push(client(others[i % 2].url, sessionId, ot, (cl, m) => got.set(`${m.data}:${clients.indexOf(cl)}`, Date.now())));
   await Promise.all(clients.map((x) => x.joined));
   // REST traffic to the survivors during the kill.
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
   let running = true;
   const statuses = {};
   const traffic = Promise.all(
-    [b.url, c.url].map(async (url) => {
+    others.map(async ({ url }) => {
       while (running) {
         const r = await rest(agent, url, 'GET', `/v2/project/${KEY}/session/${encodeURIComponent(sessionId)}/stream`);
         statuses[r.status] = (statuses[r.status] ?? 0) + 1;
@@ -297,14 +309,14 @@ async function failover(nodes) {
   );
   await sleep(500);
   const killedAt = Date.now();
-  a.child.kill('SIGKILL');
+  ownerNode.child.kill('SIGKILL');
   anchor.close();
   // Every client joined again and a signal through a survivor reaches all of them.
   let round = 0;
   let recovered = NaN;
   while (Date.now() - killedAt < 30_000) {
     const data = `f${round++}`;
-    await rest(agent, c.url, 'POST', `/v2/project/${KEY}/session/${encodeURIComponent(sessionId)}/signal`, JSON.stringify({ type: 'bench', data }));
+    await rest(agent, others[1].url, 'POST', `/v2/project/${KEY}/session/${encodeURIComponent(sessionId)}/signal`, JSON.stringify({ type: 'bench', data }));
     await sleep(150);
     if (clients.every((_, i) => got.has(`${data}:${i}`))) {
       recovered = Date.now() - killedAt;
@@ -315,9 +327,10 @@ async function failover(nodes) {
   await traffic;
   agent.destroy();
   clients.forEach((x) => x.close());
-  const errors = Object.entries(statuses).filter(([k]) => /(^| )(0|5\d\d)$/.test(k)).reduce((n, [, v]) => n + v, 0);
+  const errors = Object.entries(statuses).filter(([k]) => !/(^| )2\d\d$/.test(k)).reduce((n, [, v]) => n + v, 0);
+  console.log(`  owner ${ownerNode.id} SIGKILLed; clients on ${others.map((n) => n.id).join(' and ')}`);
   console.log(`  failover of ${clients.length} clients: every client rejoined and received a signal ${f1(recovered)} ms after SIGKILL of the owner (${clients.reduce((n, x) => n + x.rejoins, 0)} rejoins)`);
-  console.log(`  REST to the survivors during the kill: ${JSON.stringify(statuses)} → ${errors} errors (network or 5xx)`);
+  console.log(`  REST to the survivors during the kill: ${JSON.stringify(statuses)} → ${errors} errors (anything but 2xx)`);
   return { recovered, errors };
 }
 

@@ -85,18 +85,6 @@ export interface ServerConfig {
   readonly pingIntervalMs: number;
   /** Delays between webhook delivery attempts, ms. Default none (the realtime layer's own). */
   readonly webhookRetryDelaysMs: readonly number[] | null;
-  /** Base URL in links the server hands out (archive downloads, broadcast HLS URLs), e.g. behind a proxy. Default none: `http://<Host header>`. */
-  readonly publicUrl: string | null;
-  /** Seconds a broadcast's HLS playlist and segments stay served after it stops; then they are deleted. Default 600. */
-  readonly hlsRetentionSeconds: number;
-  /** Directory of finished archive files. Default `<dataDir>/archives`. */
-  readonly archivesDir: string | null;
-  /** Longest archive, seconds; it stops with reason `maximum duration exceeded`. Default 7200 (OpenTok's 120 minutes). */
-  readonly archiveMaxDurationSeconds: number;
-  /** An archive stops this long after the last client left its session, seconds. Default 60 (OpenTok). */
-  readonly archiveIdleStopSeconds: number;
-  /** Lifetime of an archive's signed download `url`, seconds. Default 600 (OpenTok's 10 minutes). */
-  readonly archiveUrlTtlSeconds: number;
   /** PostgreSQL store instead of SQLite: `postgres://user:password@host:port/db`. Default none. */
   readonly databaseUrl: string | null;
   /** Key of the secrets at rest with `databaseUrl` (64 hex characters, the same on every node). Default none. */
@@ -109,6 +97,26 @@ export interface ServerConfig {
   readonly advertiseUrl: string | null;
   /** Cluster mode: this node's name in the registry and in logs. Default a random ID per start. */
   readonly nodeId: string | null;
+  /** Keep finished archives in this S3 bucket instead of `archivesDir` (credentials: the AWS SDK's chain). Default none. */
+  readonly archiveS3Bucket: string | null;
+  /** S3-compatible endpoint of `archiveS3Bucket` (MinIO, Ceph …). Default AWS. */
+  readonly archiveS3Endpoint: string | null;
+  /** Region of `archiveS3Bucket`. Default `us-east-1`. */
+  readonly archiveS3Region: string;
+  /** Key prefix in `archiveS3Bucket`. Default none. */
+  readonly archiveS3Prefix: string;
+  /** Base URL in links the server hands out (archive downloads, broadcast HLS URLs), e.g. behind a proxy. Default none: `http://<Host header>`. */
+  readonly publicUrl: string | null;
+  /** Seconds a broadcast's HLS playlist and segments stay served after it stops; then they are deleted. Default 600. */
+  readonly hlsRetentionSeconds: number;
+  /** Directory of finished archive files. Default `<dataDir>/archives`. */
+  readonly archivesDir: string | null;
+  /** Longest archive, seconds; it stops with reason `maximum duration exceeded`. Default 7200 (OpenTok's 120 minutes). */
+  readonly archiveMaxDurationSeconds: number;
+  /** An archive stops this long after the last client left its session, seconds. Default 60 (OpenTok). */
+  readonly archiveIdleStopSeconds: number;
+  /** Lifetime of an archive's signed download `url`, seconds. Default 600 (OpenTok's 10 minutes). */
+  readonly archiveUrlTtlSeconds: number;
 }
 
 /** What callers may pass: any subset, values not yet checked (strings from env/flags are coerced). */
@@ -278,12 +286,6 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
     }),
     help: 'comma-separated webhook retry delays, ms',
   },
-  publicUrl: { flag: 'public-url', env: 'TOKHOST_PUBLIC_URL', default: null, parse: nullable(str(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'an http:// or https:// URL without query')), help: 'base URL of links handed out (archive downloads, HLS)' },
-  hlsRetentionSeconds: { flag: 'hls-retention', env: 'TOKHOST_HLS_RETENTION', default: 600, parse: int(0, 7 * 86_400), help: 'seconds HLS files stay after a broadcast stops' },
-  archivesDir: { flag: 'archives-dir', env: 'TOKHOST_ARCHIVES_DIR', default: null, parse: nullable(str(/^.{1,4096}$/s, 'a directory path')), help: 'finished archive files (default <data-dir>/archives)' },
-  archiveMaxDurationSeconds: { flag: 'archive-max-duration', env: 'TOKHOST_ARCHIVE_MAX_DURATION', default: 7200, parse: int(1, 86_400), help: 'longest archive, seconds' },
-  archiveIdleStopSeconds: { flag: 'archive-idle-stop', env: 'TOKHOST_ARCHIVE_IDLE_STOP', default: 60, parse: int(0, 86_400), help: 'stop an archive this long after the last client left, seconds' },
-  archiveUrlTtlSeconds: { flag: 'archive-url-ttl', env: 'TOKHOST_ARCHIVE_URL_TTL', default: 600, parse: int(10, 7 * 86_400), help: 'archive download link lifetime, seconds' },
   databaseUrl: {
     flag: 'database-url',
     env: 'TOKHOST_DATABASE_URL',
@@ -295,7 +297,17 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   redisUrl: { flag: 'redis-url', env: 'TOKHOST_REDIS_URL', default: null, parse: nullable(str(/^rediss?:\/\/\S{1,4000}$/, 'a redis:// URL')), help: 'cluster mode: Redis for live routing' },
   clusterSecret: { flag: 'cluster-secret', env: 'TOKHOST_CLUSTER_SECRET', default: null, parse: nullable(str(/^\S{16,512}$/, 'at least 16 characters without spaces')), help: 'cluster mode: secret of node-to-node calls' },
   advertiseUrl: { flag: 'advertise-url', env: 'TOKHOST_ADVERTISE_URL', default: null, parse: nullable(str(/^https?:\/\/\S{1,2000}$/, 'an http(s):// URL')), help: 'cluster mode: URL other nodes reach this node at' },
+  archiveS3Bucket: { flag: 'archive-s3-bucket', env: 'TOKHOST_ARCHIVE_S3_BUCKET', default: null, parse: nullable(str(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name')), help: 'keep archives in this S3 bucket' },
+  archiveS3Endpoint: { flag: 'archive-s3-endpoint', env: 'TOKHOST_ARCHIVE_S3_ENDPOINT', default: null, parse: nullable(str(/^https?:\/\/\S{1,2000}$/, 'an http(s):// URL')), help: 'S3-compatible endpoint of the archive bucket' },
+  archiveS3Region: { flag: 'archive-s3-region', env: 'TOKHOST_ARCHIVE_S3_REGION', default: 'us-east-1', parse: str(/^[a-z0-9-]{1,32}$/, 'an AWS region name'), help: 'region of the archive bucket' },
+  archiveS3Prefix: { flag: 'archive-s3-prefix', env: 'TOKHOST_ARCHIVE_S3_PREFIX', default: '', parse: str(/^[A-Za-z0-9!_.*'()/-]{0,200}$/, 'an S3 key prefix'), help: 'key prefix in the archive bucket' },
   nodeId: { flag: 'node-id', env: 'TOKHOST_NODE_ID', default: null, parse: nullable(str(/^[A-Za-z0-9_.-]{1,64}$/, 'up to 64 letters, digits, _ . -')), help: 'cluster mode: name of this node' },
+  publicUrl: { flag: 'public-url', env: 'TOKHOST_PUBLIC_URL', default: null, parse: nullable(str(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'an http:// or https:// URL without query')), help: 'base URL of links handed out (archive downloads, HLS)' },
+  hlsRetentionSeconds: { flag: 'hls-retention', env: 'TOKHOST_HLS_RETENTION', default: 600, parse: int(0, 7 * 86_400), help: 'seconds HLS files stay after a broadcast stops' },
+  archivesDir: { flag: 'archives-dir', env: 'TOKHOST_ARCHIVES_DIR', default: null, parse: nullable(str(/^.{1,4096}$/s, 'a directory path')), help: 'finished archive files (default <data-dir>/archives)' },
+  archiveMaxDurationSeconds: { flag: 'archive-max-duration', env: 'TOKHOST_ARCHIVE_MAX_DURATION', default: 7200, parse: int(1, 86_400), help: 'longest archive, seconds' },
+  archiveIdleStopSeconds: { flag: 'archive-idle-stop', env: 'TOKHOST_ARCHIVE_IDLE_STOP', default: 60, parse: int(0, 86_400), help: 'stop an archive this long after the last client left, seconds' },
+  archiveUrlTtlSeconds: { flag: 'archive-url-ttl', env: 'TOKHOST_ARCHIVE_URL_TTL', default: 600, parse: int(10, 7 * 86_400), help: 'archive download link lifetime, seconds' },
 };
 
 /**

@@ -7,6 +7,7 @@ import { networkInterfaces } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { ArchiveJson } from '@tokhost/protocol';
 import type { ServerConfig, ServerConfigInput } from './config.js';
 import { validateConfig } from './config.js';
 import { handleHealth } from './http/health.js';
@@ -29,6 +30,7 @@ import { seedProjects } from './services/projects.js';
 import type { SeedResult } from './services/projects.js';
 import { createMemoryStore } from './storage/memory.js';
 import { createPostgresStore } from './storage/postgres.js';
+import { createS3ArchiveStorage } from './recording/s3-storage.js';
 import { clusterMetricsText } from './cluster/metrics.js';
 import { randomNodeId, Registry } from './cluster/registry.js';
 import { CLOSE_SERVICE_RESTART, ClusterRouter } from './cluster/router.js';
@@ -162,7 +164,16 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     });
     const rt = realtime;
     compositions = new Compositions({ live: rt.live, logger: logger.child({ component: 'compose' }) });
-    const storage = createLocalArchiveStorage(config.archivesDir ?? join(config.dataDir, 'archives'));
+    // Finished archives: a directory (shared by the nodes of a cluster), or an S3 bucket.
+    const storage =
+      config.archiveS3Bucket !== null
+        ? createS3ArchiveStorage({
+            bucket: config.archiveS3Bucket,
+            region: config.archiveS3Region,
+            prefix: config.archiveS3Prefix,
+            ...(config.archiveS3Endpoint !== null ? { endpoint: config.archiveS3Endpoint } : {}),
+          })
+        : createLocalArchiveStorage(config.archivesDir ?? join(config.dataDir, 'archives'));
     const archives = new Archiver({
       store,
       live: rt.live,
@@ -177,6 +188,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     });
     archiver = archives;
     const downloads = createArchiveDownloads({ store, storage, logger });
+    // Broadcast status callbacks (reference §6) go to the project's webhook URL, through the
+    // durable outbox like every other callback.
     broadcasts = new BroadcastService({
       store,
       live: rt.live,
@@ -187,7 +200,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       logger: logger.child({ component: 'broadcast' }),
       notify(apiKey, broadcast) {
         const project = store.getProject(apiKey);
-        if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, broadcast as never);
+        if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, broadcast);
       },
     });
     const bc = broadcasts;
@@ -245,9 +258,10 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     if (clustered) {
       const localState = () => {
         const m = rt.metrics();
-        const sessions = m.sessions.map((x) => x.sessionId);
+        // A session recording here stays leased here even when its last client has left.
+        const sessions = [...new Set([...m.sessions.map((x) => x.sessionId), ...archives.recordingSessions()])];
         const media = m.sessions.reduce((n, x) => n + (x.mediaMode === 'routed' ? x.streams + x.subscribers : 0), 0);
-        return { load: { connections: m.connections, sessions: sessions.length, media }, sessions };
+        return { load: { connections: m.connections, sessions: sessions.length, media }, sessions, archives: archives.recordingIds() };
       };
       registry = new Registry({
         redisUrl: config.redisUrl!,
@@ -262,8 +276,27 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       readiness['cluster'] = () => reg.problem();
       cluster = new ClusterRouter({ registry: reg, realtime: rt, store, logger: logger.child({ component: 'cluster' }) });
     }
-    // Recordings a crash interrupted: finalised in the background (the files may be large).
-    const recovery = archives.recover().then(
+    // Recordings a crash interrupted: finalised in the background (the files may be large). In
+    // cluster mode only those no live node records any more (each node announces its recordings
+    // in its heartbeat), each by one node (a lock in Redis), and again every few seconds: a
+    // node's death is noticed by the survivors, not at their start.
+    const orphaned = registry
+      ? ((reg: Registry) => async (archive: ArchiveJson) =>
+          // Just started (its recorder may not have announced it yet), recording on a live node,
+          // or being finalised by another node: not an orphan.
+          Date.now() - archive.createdAt < 10_000 || (await reg.isRecording(archive.id)) || !(await reg.tryLock(`finalise:${archive.id}`, 10 * 60_000)))(registry)
+      : undefined;
+    let sweeping: Promise<unknown> = Promise.resolve();
+    const sweeper = registry
+      ? setInterval(() => {
+          sweeping = sweeping.then(() => archives.recover(orphaned)).then(
+            (r) => r.recovered + r.failed > 0 && logger.info(r, 'cluster: archives of a dead node finalised'),
+            (err: Error) => logger.warn({ err: err.message }, 'cluster: archive sweep failed'),
+          );
+        }, 5000)
+      : null;
+    sweeper?.unref();
+    const recovery = archives.recover(orphaned).then(
       (r) => r.recovered + r.failed > 0 && logger.info(r, 'archives recovered after a restart'),
       (err: Error) => logger.error({ err: err.message }, 'archive recovery failed'),
     );
@@ -299,7 +332,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
           closingNow = true;
           cluster?.close();
           await sip?.close().catch((err: unknown) => logger.error({ err }, 'sip gateway close failed'));
+          if (sweeper) clearInterval(sweeper);
           await recovery;
+          await sweeping;
           await archives.close().catch((err: unknown) => logger.error({ err }, 'archiver close failed'));
           await bc.close().catch((err: unknown) => logger.error({ err }, 'broadcasts close failed'));
           await compositions?.close().catch((err: unknown) => logger.error({ err }, 'compositions close failed'));

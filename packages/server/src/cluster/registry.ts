@@ -29,7 +29,7 @@ export interface RegistryOptions {
   url: string;
   secret: string;
   /** This node's load and the sessions it has rooms for, read at every heartbeat. */
-  local(): { load: NodeLoad; sessions: readonly string[] };
+  local(): { load: NodeLoad; sessions: readonly string[]; archives?: readonly string[] };
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
   /** Heartbeat period, ms. Default 1000. */
   heartbeatMs?: number;
@@ -42,6 +42,7 @@ const K = {
   nodes: 'tokhost:nodes',
   lease: (sessionId: string) => `tokhost:lease:${sessionId}`,
   conns: (sessionId: string) => `tokhost:conns:${sessionId}`,
+  recording: (archiveId: string) => `tokhost:recording:${archiveId}`,
 };
 
 // Compare-and-set of a lease: replace it only while it still holds what the caller saw.
@@ -106,7 +107,7 @@ export class Registry {
   /** One heartbeat: publish load, renew leases, refresh the cached node list. */
   async heartbeat(): Promise<void> {
     if (this.closed) return;
-    const { load, sessions } = this.options.local();
+    const { load, sessions, archives = [] } = this.options.local();
     const now = Date.now();
     try {
       const m = this.redis.multi();
@@ -114,9 +115,11 @@ export class Registry {
       m.pexpire(K.node(this.nodeId), this.ttlMs);
       m.zadd(K.nodes, now, this.nodeId);
       m.zremrangebyscore(K.nodes, 0, now - 60_000);
+      // Archives recording here, so that no other node takes them for orphans.
+      for (const id of archives) m.set(K.recording(id), this.nodeId, 'PX', this.ttlMs);
       if (sessions.length > 0) m.eval(RENEW_LEASES, sessions.length, ...sessions.map(K.lease), this.nodeId, this.ttlMs);
       const res = await m.exec();
-      this.leasesHeld = sessions.length > 0 ? Number(res?.[4]?.[1] ?? 0) : 0;
+      this.leasesHeld = sessions.length > 0 ? Number(res?.[4 + archives.length]?.[1] ?? 0) : 0;
       this.lastNodes = await this.listNodes();
       this.healthy = true;
     } catch (err) {
@@ -190,6 +193,16 @@ export class Registry {
     if (nodeId === this.nodeId) return;
     await this.redis.multi().del(K.node(nodeId)).zrem(K.nodes, nodeId).exec();
     this.options.logger.warn({ node: nodeId }, 'cluster: node unreachable (connection refused), evicted from the registry');
+  }
+
+  /** True while a live node announces that it records this archive. */
+  async isRecording(archiveId: string): Promise<boolean> {
+    return (await this.redis.exists(K.recording(archiveId))) === 1;
+  }
+
+  /** Take a named lock for `ms` unless another node holds it (SET NX PX); true when taken. */
+  async tryLock(name: string, ms: number): Promise<boolean> {
+    return (await this.redis.set(`tokhost:lock:${name}`, this.nodeId, 'PX', ms, 'NX')) === 'OK';
   }
 
   /** Remember which owner a connection joined, so a resume after a failover is recognised. */

@@ -163,13 +163,23 @@ export class ClusterRouter {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
+    const send = () => fetch(owner.url + (req.url ?? '/'), { method: route.method, headers, ...(body && body.length > 0 ? { body: new Uint8Array(body) } : {}), signal: AbortSignal.timeout(10_000) });
+    const code = (err: unknown) => (err as { cause?: { code?: string } }).cause?.code;
     let answer: Response;
     try {
-      answer = await fetch(owner.url + (req.url ?? '/'), { method: route.method, headers, ...(body && body.length > 0 ? { body: new Uint8Array(body) } : {}), signal: AbortSignal.timeout(10_000) });
+      try {
+        answer = await send();
+      } catch (err) {
+        // A kept-alive connection to a node that just died fails on reuse (reset, "other side
+        // closed"); a second attempt opens a new one, which tells a dead process (refused) from
+        // a slow one (a call that died with the connection may, rarely, have run: it runs twice).
+        if (code(err) === 'ECONNREFUSED' || (err as Error).name === 'TimeoutError') throw err;
+        answer = await send();
+      }
     } catch (err) {
       // The owner's process is gone (its port refuses): evict it and answer from here, where the
       // session has no live state until its clients come back.
-      if ((err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') {
+      if (code(err) === 'ECONNREFUSED') {
         await this.o.registry.evict(owner.id).catch(() => undefined);
         return false;
       }

@@ -101,6 +101,16 @@ export class Archiver {
     this.unsubscribe = options.live.onLiveEvent((e) => this.onLive(e));
   }
 
+  /** IDs of the archives recording on this server (cluster mode announces them in Redis). */
+  recordingIds(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /** Sessions with an archive recording on this server (cluster mode keeps their leases). */
+  recordingSessions(): string[] {
+    return [...new Set([...this.active.values()].map((a) => a.archive.sessionId))];
+  }
+
   /** Archives recording right now in a session. */
   recordingIn(sessionId: string): ArchiveJson[] {
     return [...this.active.values()].filter((a) => a.archive.sessionId === sessionId).map((a) => a.archive);
@@ -409,9 +419,11 @@ export class Archiver {
 
   /**
    * After a crash: every archive still `started`/`paused` in the store is finalised from what its
-   * recording directory holds (`available`), or marked `failed` with the reason.
+   * recording directory holds (`available`), or marked `failed` with the reason. `skip` (cluster
+   * mode) leaves out archives that are still recording elsewhere (their session's owner is alive)
+   * or that another node is already finalising.
    */
-  async recover(): Promise<{ recovered: number; failed: number }> {
+  async recover(skip?: (archive: ArchiveJson) => boolean | Promise<boolean>): Promise<{ recovered: number; failed: number }> {
     let recovered = 0;
     let failed = 0;
     const dirs = new Set(await readdir(this.options.recordingsDir).catch(() => [] as string[]));
@@ -420,6 +432,7 @@ export class Archiver {
         const page = this.options.store.listArchives(project.apiKey, { offset, count: 1000 });
         for (const { archive } of page.items) {
           if (!ACTIVE_ARCHIVE_STATUSES.includes(archive.status) || this.active.has(archive.id)) continue;
+          if (skip && (await skip(archive))) continue;
           const dir = join(this.options.recordingsDir, archive.id);
           let manifest: RecordingManifest | null = null;
           if (dirs.has(archive.id)) manifest = (JSON.parse(await readFile(join(dir, 'recording.json'), 'utf8').catch(() => 'null')) as RecordingManifest | null) ?? null;

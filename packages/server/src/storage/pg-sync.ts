@@ -24,6 +24,11 @@ export class PgQueryError extends Error {
 export interface SyncPg {
   /** Run statements in order and return the rows of each; with `transaction`, inside BEGIN … COMMIT. */
   run(statements: readonly Statement[], transaction?: boolean): Record<string, unknown>[][];
+  /**
+   * The same without blocking: resolves with the rows once PostgreSQL answered. Runs in order with
+   * the blocking calls (one connection, one queue).
+   */
+  runAsync(statements: readonly Statement[], transaction?: boolean): Promise<Record<string, unknown>[][]>;
   /** Counts NOTIFY messages received on the listened channels; changes when another node wrote. */
   notifications(): number;
   /** Ends the connections (waits for the worker, up to the timeout). */
@@ -112,6 +117,19 @@ export function openSyncPg(options: SyncPgOptions): SyncPg {
   let closed = false;
 
   type Reply = { id?: number; closed?: boolean; rows?: Record<string, unknown>[][]; error?: { message: string; code?: string; constraint?: string } };
+  const waiting = new Map<number, { resolve(rows: Record<string, unknown>[][]): void; reject(err: Error): void }>();
+  /** Settle an asynchronous call's promise; true when `m` was one. */
+  const settleAsync = (m: Reply): boolean => {
+    const w = m.id === undefined ? undefined : waiting.get(m.id);
+    if (!w) return false;
+    waiting.delete(m.id!);
+    if (m.error) w.reject(new PgQueryError(m.error.message, m.error.code, m.error.constraint));
+    else w.resolve(m.rows!);
+    return true;
+  };
+  // Replies of asynchronous calls arrive here, or in waitFor when a blocking call is waiting.
+  port1.on('message', (m: Reply) => void settleAsync(m));
+  port1.unref();
   /** Block until the worker's reply that `mine` accepts (stale replies of timed-out calls are skipped). */
   const waitFor = (mine: (m: Reply) => boolean): Reply => {
     const deadline = Date.now() + timeoutMs;
@@ -119,6 +137,7 @@ export function openSyncPg(options: SyncPgOptions): SyncPg {
       const got = receiveMessageOnPort(port1) as { message: Reply } | undefined;
       if (got) {
         if (mine(got.message)) return got.message;
+        settleAsync(got.message);
         continue;
       }
       const left = deadline - Date.now();
@@ -137,6 +156,14 @@ export function openSyncPg(options: SyncPgOptions): SyncPg {
       if (m.error) throw new PgQueryError(m.error.message, m.error.code, m.error.constraint);
       return m.rows!;
     },
+    runAsync(statements, transaction = false) {
+      if (closed) return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'The store is closed'));
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        port1.postMessage({ id, statements, transaction });
+      });
+    },
     notifications: () => Atomics.load(state, 1),
     close() {
       if (closed) return;
@@ -144,6 +171,8 @@ export function openSyncPg(options: SyncPgOptions): SyncPg {
       port1.postMessage('close');
       try {
         waitFor((r) => r.closed === true);
+        for (const w of waiting.values()) w.reject(new StoreError('ERR_STORE_CLOSED', 'The store closed before PostgreSQL answered'));
+        waiting.clear();
       } catch {
         // Not answering: terminating the thread drops the connection anyway.
       }

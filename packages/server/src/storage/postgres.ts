@@ -221,6 +221,73 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   }
   const outboxContext = (url: string) => `outbox\u0000${url}`;
 
+  // Group commit of createSession, as the SQLite store does: under load many sessions are created
+  // in one event-loop turn, and one transaction (one fsync) for all of them instead of one each
+  // is what lets a node create thousands per second. The REST layer awaits flush() before it
+  // answers, so nothing is acknowledged before it is committed. Until then the rows are visible
+  // to this node (getSession) and to nobody else, who cannot know their IDs yet.
+  const insertSession = (x: SessionRecord): Statement => ({
+    sql: 'INSERT INTO sessions (session_id, api_key, media_mode, archive_mode, archive_name, archive_resolution, location, e2ee, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+    params: [x.sessionId, x.apiKey, x.mediaMode, x.archiveMode, x.archiveName, x.archiveResolution, x.location, x.e2ee, x.createdAt],
+  });
+  const deferred = () => {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+  const pending = new Map<string, SessionRecord>();
+  let batch: SessionRecord[] = [];
+  let batchDone: ReturnType<typeof deferred> | null = null;
+  let commitScheduled = false;
+  let inFlight: Promise<void> | null = null;
+  const mapped = (err: unknown) =>
+    conflict(err) ? new StoreError('ERR_STORE_CONFLICT', 'A session ID of the group already exists', { cause: err }) : noProject(err) ? new StoreError('ERR_STORE_NO_PROJECT', 'A project of the group does not exist', { cause: err }) : err;
+  const take = () => {
+    const rows = batch;
+    const done = batchDone;
+    batch = [];
+    batchDone = null;
+    return { rows, done };
+  };
+  const settled = (rows: SessionRecord[]) => rows.forEach((x) => pending.delete(x.sessionId));
+  function commitBatch(): void {
+    commitScheduled = false;
+    if (closed || batch.length === 0) return;
+    const { rows, done } = take();
+    const p = pg.runAsync(rows.map(insertSession), true).then(
+      () => {
+        settled(rows);
+        done?.resolve();
+      },
+      (err: unknown) => {
+        settled(rows);
+        done?.reject(mapped(err));
+      },
+    );
+    const tracked: Promise<void> = p.finally(() => {
+      if (inFlight === tracked) inFlight = null;
+    });
+    inFlight = tracked;
+  }
+  /** Commit the group now, blocking (a read that must see it, or close). */
+  function commitNow(): void {
+    if (batch.length === 0) return;
+    const { rows, done } = take();
+    try {
+      pg.run(rows.map(insertSession), true);
+      settled(rows);
+      done?.resolve();
+    } catch (err) {
+      settled(rows);
+      done?.reject(mapped(err));
+      throw mapped(err);
+    }
+  }
+
   return {
     kind: 'postgres',
     createProject(p) {
@@ -262,18 +329,19 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return r && toProject(r);
     },
     createSession(s) {
-      try {
-        one({
-          sql: 'INSERT INTO sessions (session_id, api_key, media_mode, archive_mode, archive_name, archive_resolution, location, e2ee, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-          params: [s.sessionId, s.apiKey, s.mediaMode, s.archiveMode, s.archiveName, s.archiveResolution, s.location, s.e2ee, s.createdAt],
-        });
-      } catch (err) {
-        if (conflict(err)) throw new StoreError('ERR_STORE_CONFLICT', `Session ${s.sessionId} already exists`, { cause: err });
-        if (noProject(err)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${s.apiKey} does not exist`, { cause: err });
-        throw err;
+      if (closed) throw new StoreError('ERR_STORE_CLOSED', 'The store is closed');
+      if (pending.has(s.sessionId) || sessions.has(s.sessionId)) throw new StoreError('ERR_STORE_CONFLICT', `Session ${s.sessionId} already exists`);
+      if (!cachedProject(s.apiKey)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${s.apiKey} does not exist`);
+      pending.set(s.sessionId, structuredClone(s));
+      batch.push(s);
+      if (!commitScheduled) {
+        commitScheduled = true;
+        setImmediate(commitBatch);
       }
     },
     getSession(sessionId) {
+      const queued = pending.get(sessionId);
+      if (queued) return { ...queued };
       const hit = sessions.get(sessionId);
       if (hit) return { ...hit };
       const r = one({ sql: 'SELECT * FROM sessions WHERE session_id = $1', params: [sessionId] })[0];
@@ -284,6 +352,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return { ...s };
     },
     listSessions(apiKey, o) {
+      commitNow();
       const [limit, offset] = paging(o);
       const [rows, count] = pg.run([
         { sql: 'SELECT * FROM sessions WHERE api_key = $1 ORDER BY created_at, seq LIMIT $2 OFFSET $3', params: [apiKey, limit, offset] },
@@ -352,13 +421,18 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       else one({ sql: 'DELETE FROM outbox_leases WHERE owner = $1', params: [owner] });
     },
     flush() {
-      // Every write above committed before it returned.
-      return Promise.resolve();
+      // Other writes commit before they return; sessions commit in groups (below).
+      if (batch.length > 0) return (batchDone ??= deferred()).promise;
+      return inFlight ?? Promise.resolve();
     },
     close() {
       if (closed) return;
-      closed = true;
-      pg.close();
+      try {
+        commitNow();
+      } finally {
+        closed = true;
+        pg.close();
+      }
     },
   };
 }

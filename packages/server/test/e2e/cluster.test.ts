@@ -10,11 +10,14 @@
  *   owner), decode video again within 10 s, and signals work; the sessions committed to
  *   PostgreSQL are all still there; forceDisconnect through node C still works.
  *
- * Archive finalisation by another node waits for the recording work (docs/cluster.md).
+ * - an archive started through node C records on the owner; after the kill a survivor finalises
+ *   it from the shared data directory (`available`, or `failed`), never left `started`.
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer as createHttpServer } from 'node:http';
 import type { Server } from 'node:http';
 import { connect, createServer as createTcpServer } from 'node:net';
@@ -103,6 +106,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost ser
   let pg: RunningPostgres;
   let redis: RunningRedis;
   let db = '';
+  let shared = '';
   const nodes = new Map<string, ServeProcess>();
   const ports = new Map<string, number>();
   let browser: Browser;
@@ -116,9 +120,11 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost ser
     ensureBuilt();
     [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
     db = pg.createDatabase('cluster_e2e');
+    // The archive directories every node reaches (recordings and finished files).
+    shared = mkdtempSync(join(tmpdir(), 'tokhost-cluster-shared-'));
     for (const id of ['a', 'b', 'c']) {
       const p = await serve(
-        ['--port', '0', '--host', '127.0.0.1', '--database-url', db, '--master-key', masterKey, '--redis-url', redis.url, '--node-id', id, '--api-key', apiKey, '--api-secret', apiSecret, '--media-workers', '1', '--log-level', 'warn'],
+        ['--port', '0', '--host', '127.0.0.1', '--data-dir', shared, '--database-url', db, '--master-key', masterKey, '--redis-url', redis.url, '--node-id', id, '--api-key', apiKey, '--api-secret', apiSecret, '--media-workers', '1', '--log-level', 'warn'],
         { TOKHOST_CONFIG: '' },
       );
       nodes.set(id, p);
@@ -143,6 +149,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost ser
     await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
     await Promise.all([...nodes.values()].map((n) => stop(n, 'SIGKILL')));
     await Promise.all([pg?.stop(), redis?.stop()]);
+    if (shared) rmSync(shared, { recursive: true, force: true });
   });
 
   async function openApp(serverUrl: string): Promise<Page> {
@@ -186,9 +193,16 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost ser
     await call<void>((cb) => otC.signal(sessionId, null, { type: 'chat', data: 'before' }, cb));
     for (const p of [pageB, pageC]) await until(() => signalsOf(p), (s) => s.some((x) => x.data === 'before'), 5000, 'REST signal via C');
 
+    // An archive started through node C records on the owner.
+    type Archiving = { startArchive(s: string, o: Record<string, unknown>, cb: (e: Error | null, a?: { id: string; status: string }) => void): void; getArchive(id: string, cb: (e: Error | null, a?: { id: string; status: string; reason: string }) => void): void };
+    const archive = await call<{ id: string; status: string }>((cb) => (otC as unknown as Archiving).startArchive(sessionId, { name: 'failover' }, cb));
+    expect(archive.status).toBe('started');
+    await sleep(2000);
+
     const owner = await ownerNow();
     expect(owner).not.toBeNull();
     const sessionsBefore = psqlCount('sessions');
+    const archivesBefore = psqlCount('archives');
     expect(sessionsBefore).toBe(6);
     const subsBefore = await Promise.all([pageB, pageC].map(async (p) => (await framesOfNewest(p)).subscribers));
 
@@ -213,6 +227,15 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost ser
     const after = await call<{ name: string }[]>((cb) => via.listStreams(sessionId, cb));
     expect(after.map((s) => s.name).sort()).toEqual(['Bea', 'Cid']);
     expect(psqlCount('sessions')).toBe(sessionsBefore);
+    // The archive the dead node was recording is finalised by a survivor, never left `started`.
+    const ended = await until(
+      () => call<{ status: string; reason: string }>((cb) => (via as unknown as Archiving).getArchive(archive.id, cb)),
+      (a) => a.status === 'available' || a.status === 'failed',
+      30_000,
+      'the archive to be finalised',
+    );
+    console.info(`[cluster e2e] archive recording on the dead node ended ${ended.status} (${ended.reason})`);
+    expect(psqlCount('archives')).toBe(archivesBefore);
 
     const bConnection = await pageB.evaluate(() => (window as unknown as AppWindow).app.session.connection.connectionId);
     await call<void>((cb) => via.forceDisconnect(sessionId, bConnection, cb));

@@ -1,62 +1,75 @@
-/** The behaviour every `ArchiveStorage` implementation shares (run by each implementation's test). */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ArchiveStorage } from '../../src/recording/storage.js';
 
-async function text(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString();
+/** Builds a fresh, empty storage per test. */
+export interface ArchiveStorageHarness {
+  open(): ArchiveStorage | Promise<ArchiveStorage>;
+  cleanup?(): void | Promise<void>;
 }
 
-export function archiveStorageContract(name: string, make: () => Promise<ArchiveStorage>): void {
+const drain = async (s: Readable) => {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(Buffer.from(c as Uint8Array));
+  return Buffer.concat(chunks);
+};
+
+/** The behaviour every `ArchiveStorage` must have (local directory, S3, …). */
+export function archiveStorageContract(name: string, harness: ArchiveStorageHarness): void {
   describe(`ArchiveStorage contract: ${name}`, () => {
-    const local = (content: string) => {
-      const f = join(mkdtempSync(join(tmpdir(), 'tokhost-storage-src-')), 'file');
-      writeFileSync(f, content);
-      return f;
+    let storage: ArchiveStorage;
+    let work: string;
+    const file = (bytes: Buffer) => {
+      const p = join(work, `f-${randomBytes(4).toString('hex')}`);
+      writeFileSync(p, bytes);
+      return p;
     };
-
-    it('put moves the file in; stat, read and ranges give its bytes', async () => {
-      const s = await make();
-      const src = local('0123456789');
-      expect(await s.put('123/aaaaaaaa-0000-0000-0000-000000000001.mp4', src)).toEqual({ size: 10 });
-      expect(existsSync(src)).toBe(false);
-      expect(await s.stat('123/aaaaaaaa-0000-0000-0000-000000000001.mp4')).toEqual({ size: 10 });
-      const all = await s.read('123/aaaaaaaa-0000-0000-0000-000000000001.mp4');
-      expect(all?.size).toBe(10);
-      expect(await text(all!.stream)).toBe('0123456789');
-      const part = await s.read('123/aaaaaaaa-0000-0000-0000-000000000001.mp4', { start: 2, end: 4 });
-      expect(await text(part!.stream)).toBe('234');
+    beforeEach(async () => {
+      work = mkdtempSync(join(tmpdir(), 'tokhost-storage-work-'));
+      storage = await harness.open();
+    });
+    afterEach(async () => {
+      rmSync(work, { recursive: true, force: true });
+      await harness.cleanup?.();
     });
 
-    it('a second put replaces; delete removes once', async () => {
-      const s = await make();
-      await s.put('123/b.zip', local('one'));
-      await s.put('123/b.zip', local('second'));
-      expect(await text((await s.read('123/b.zip'))!.stream)).toBe('second');
-      expect(await s.delete('123/b.zip')).toBe(true);
-      expect(await s.delete('123/b.zip')).toBe(false);
-      expect(await s.stat('123/b.zip')).toBeUndefined();
-      expect(await s.read('123/b.zip')).toBeUndefined();
+    it('stores a file under its key, removes the local copy, and reads it back whole and by range', async () => {
+      const bytes = randomBytes(300_000);
+      const local = file(bytes);
+      expect(await storage.put('123/4f7b3c63-5e0b-4a3c-9c9b-6d1f0d8e2a11.mp4', local)).toEqual({ size: bytes.length });
+      expect(existsSync(local)).toBe(false);
+      expect(await storage.stat('123/4f7b3c63-5e0b-4a3c-9c9b-6d1f0d8e2a11.mp4')).toEqual({ size: bytes.length });
+      const whole = await storage.read('123/4f7b3c63-5e0b-4a3c-9c9b-6d1f0d8e2a11.mp4');
+      expect(whole?.size).toBe(bytes.length);
+      expect((await drain(whole!.stream)).equals(bytes)).toBe(true);
+      const part = await storage.read('123/4f7b3c63-5e0b-4a3c-9c9b-6d1f0d8e2a11.mp4', { start: 1000, end: 1999 });
+      expect(part?.size).toBe(bytes.length);
+      expect((await drain(part!.stream)).equals(bytes.subarray(1000, 2000))).toBe(true);
     });
 
-    it('keys are only <apiKey>/<id>.<mp4|zip>: nothing escapes the storage', async () => {
-      const s = await make();
-      for (const bad of ['../x.mp4', '123/../../etc.mp4', '123/a.txt', '/abs/a.mp4', '123/a/b.mp4', '']) {
-        await expect(s.put(bad, local('x'))).rejects.toThrow(/invalid archive storage key/);
-        await expect(s.stat(bad)).rejects.toThrow(/invalid archive storage key/);
+    it('answers undefined / false for missing keys, replaces on put, and deletes', async () => {
+      expect(await storage.stat('123/missing.zip')).toBeUndefined();
+      expect(await storage.read('123/missing.zip')).toBeUndefined();
+      expect(await storage.delete('123/missing.zip')).toBe(false);
+      await storage.put('123/a.zip', file(Buffer.from('first')));
+      await storage.put('123/a.zip', file(Buffer.from('second!')));
+      expect(await storage.stat('123/a.zip')).toEqual({ size: 7 });
+      expect((await drain((await storage.read('123/a.zip'))!.stream)).toString()).toBe('second!');
+      expect(await storage.delete('123/a.zip')).toBe(true);
+      expect(await storage.stat('123/a.zip')).toBeUndefined();
+      // Keys of another project are other objects.
+      await storage.put('456/a.zip', file(Buffer.from('x')));
+      expect(await storage.stat('123/a.zip')).toBeUndefined();
+    });
+
+    it('refuses keys that are not <apiKey>/<id>.<mp4|zip>', async () => {
+      for (const bad of ['../etc/passwd', '123/../x.mp4', '123/x.txt', '/abs/x.mp4', '123/x y.mp4', '']) {
+        await expect(storage.stat(bad)).rejects.toThrow(/invalid archive storage key/);
       }
-    });
-
-    it('unknown keys are absent, not errors', async () => {
-      const s = await make();
-      expect(await s.stat('999/none.mp4')).toBeUndefined();
-      expect(await s.read('999/none.mp4')).toBeUndefined();
-      expect(await s.delete('999/none.mp4')).toBe(false);
     });
   });
 }

@@ -59,7 +59,7 @@ describe('PostgreSQL store specifics', () => {
     }
   });
 
-  it('shows one node the writes of another at once, a rotated secret included', () => {
+  it('shows one node the writes of another once committed, a rotated secret included', async () => {
     const db = pg.createDatabase('two_nodes');
     const a = createPostgresStore({ url: db, masterKey: MASTER });
     const b = createPostgresStore({ url: db, masterKey: MASTER });
@@ -67,7 +67,15 @@ describe('PostgreSQL store specifics', () => {
       a.createProject(project('111'));
       expect(b.getProject('111')?.apiSecret).toBe('a'.repeat(40));
       a.createSession(session('1_A', '111'));
+      // Sessions commit in groups: visible to a at once, to b once a's flush() resolved (the
+      // REST layer answers only then, so no one else knows the ID before).
+      expect(a.getSession('1_A')?.apiKey).toBe('111');
+      await a.flush();
       expect(b.getSession('1_A')?.apiKey).toBe('111');
+      const many = Array.from({ length: 200 }, (_, i) => session(`1_G${i}`, '111'));
+      many.forEach((x) => a.createSession(x));
+      await a.flush();
+      expect(b.listSessions('111', { count: 1000 }).total).toBe(201);
       a.updateProject('111', { apiSecret: 'c'.repeat(40) });
       // The NOTIFY reaches b's listener asynchronously; within a few milliseconds.
       const end = Date.now() + 2000;
