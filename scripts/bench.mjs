@@ -10,6 +10,7 @@ const BENCHES = {
   rest: 'packages/server/bench/rest.mjs',
   realtime: 'packages/server/bench/realtime.mjs',
   sfu: 'packages/server/bench/sfu.mjs',
+  archive: 'packages/server/bench/archive.mjs',
 };
 const name = process.argv[2] ?? 'sdk';
 const file = BENCHES[name];
@@ -19,6 +20,7 @@ if (!file || !existsSync(join(root, file))) {
 }
 // bench:rest drives load with wrk (C) so the load generator does not eat the server's core.
 if (name === 'rest') ensureSystemPackages({ wrk: 'wrk' });
+if (name === 'archive') ensureSystemPackages({ ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', getconf: 'libc-bin' });
 installDeps();
 build();
 const r = spawnSync(process.execPath, ['--expose-gc', join(root, file), ...process.argv.slice(3)], { cwd: root, stdio: 'inherit' });
