@@ -52,13 +52,8 @@ export class Encoder {
   constructor(options: EncoderOptions) {
     const { width, height, fps } = options;
     const args: string[] = [];
-    // Raw inputs whose parameters are all given need no probing: without these flags ffmpeg reads
-    // (and holds) about a second of frames per input before it encodes anything, a backlog that
-    // the compositor's clock builds at start (measured: first output after 1.26 s at 720p, after
-    // 0.48 s with them) and that an encoder on a busy machine then never catches up on.
-    const noProbe = ['-probesize', '32', '-analyzeduration', '0'];
-    if (options.video) args.push('-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${width}x${height}`, '-framerate', String(fps), '-thread_queue_size', '64', ...noProbe, '-i', 'pipe:0');
-    if (options.audio) args.push('-f', 's16le', '-ar', '48000', '-ac', '1', '-thread_queue_size', '256', ...noProbe, '-i', 'pipe:3');
+    if (options.video) args.push('-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${width}x${height}`, '-framerate', String(fps), '-thread_queue_size', '64', '-i', 'pipe:0');
+    if (options.audio) args.push('-f', 's16le', '-ar', '48000', '-ac', '1', '-thread_queue_size', '256', '-i', 'pipe:3');
     if (options.video) {
       const gop = String(Math.max(1, Math.round(fps * options.keyframeIntervalSeconds)));
       args.push('-c:v', 'libx264', '-preset', x264Preset(width, height), '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', '-threads', '2');
