@@ -10,6 +10,9 @@ const BENCHES = {
   rest: 'packages/server/bench/rest.mjs',
   realtime: 'packages/server/bench/realtime.mjs',
   sfu: 'packages/server/bench/sfu.mjs',
+  e2ee: 'packages/server/bench/e2ee.mjs',
+  sip: 'packages/server/bench/sip.mjs',
+  cluster: 'packages/server/bench/cluster.mjs',
   archive: 'packages/server/bench/archive.mjs',
 };
 const name = process.argv[2] ?? 'sdk';
@@ -20,6 +23,8 @@ if (!file || !existsSync(join(root, file))) {
 }
 // bench:rest drives load with wrk (C) so the load generator does not eat the server's core.
 if (name === 'rest') ensureSystemPackages({ wrk: 'wrk' });
+if (name === 'sip') ensureSystemPackages({ sipp: 'sip-tester' });
+if (name === 'cluster') ensureSystemPackages({ pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-server': 'redis-server' });
 if (name === 'archive') ensureSystemPackages({ ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', getconf: 'libc-bin' });
 installDeps();
 build();

@@ -19,11 +19,16 @@ function run(cmd, args, opts = {}) {
 export function installDeps() {
   const marker = join(root, 'node_modules', '.package-lock.json');
   const lock = join(root, 'package-lock.json');
-  if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
-    // `npm install`, not `npm ci`: npm 11.19 as configured on these machines writes lockfiles
-    // without the other platforms' optional packages and then refuses them in `npm ci`.
-    // The lockfile still pins every version.
-    console.log('[setup] installing npm dependencies (npm install from the lockfile)…');
+  if (!existsSync(marker)) {
+    // A fresh clone installs exactly what the lockfile holds, as deployments do. The lockfile must
+    // list every platform's optional packages (esbuild's and rollup's native builds): an
+    // `npm install` run over an existing node_modules can drop them (npm/cli#4828), and `npm ci`
+    // then refuses the lockfile as out of sync. scripts/check-lockfile.mjs guards that.
+    console.log('[setup] installing npm dependencies (npm ci from the lockfile)…');
+    run('npm', ['ci', '--no-audit', '--no-fund']);
+  } else if (statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
+    // An existing checkout after a pull: bring node_modules up to the lockfile without wiping it.
+    console.log('[setup] updating npm dependencies to the lockfile (npm install)…');
     run('npm', ['install', '--no-audit', '--no-fund']);
   }
 }

@@ -6,7 +6,10 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, ensureSystemPackages, installDeps, root } from './setup.mjs';
 
-ensureSystemPackages({ chromium: 'chromium', ffmpeg: 'ffmpeg', turnserver: 'coturn', nginx: 'libnginx-mod-rtmp' });
+const lockCheck = spawnSync(process.execPath, [join(root, 'scripts', 'check-lockfile.mjs')], { stdio: 'inherit' });
+if (lockCheck.status !== 0) process.exit(1);
+// PostgreSQL and Redis: the cluster tests start their own servers in temp dirs (test/cluster/services.ts).
+ensureSystemPackages({ chromium: 'chromium', ffmpeg: 'ffmpeg', turnserver: 'coturn', nginx: 'libnginx-mod-rtmp', sipp: 'sip-tester', baresip: 'baresip', openssl: 'openssl', pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-server': 'redis-server' });
 installDeps();
 build();
 
@@ -20,13 +23,13 @@ if (tc.status !== 0) {
 // Two phases: the unit, REST and realtime-protocol tests run files in parallel; the tests that drive
 // real Chromium pages and media workers run one file at a time afterwards, because on a 2-core
 // machine two of them at once starve each other's WebRTC timing (first-frame and loss windows).
-const HEAVY = ['packages/server/test/e2e/**', 'packages/server/test/media/**'];
+const HEAVY = ['packages/server/test/e2e/**', 'packages/server/test/media/**', 'packages/server/test/sip/**'];
 const extra = process.argv.slice(2);
 const phases = extra.length
   ? [{ name: 'selected', args: extra }]
   : [
       { name: 'parallel', args: HEAVY.flatMap((g) => ['--exclude', g]) },
-      { name: 'browser and media, one file at a time', args: ['packages/server/test/e2e', 'packages/server/test/media', '--no-file-parallelism', '--typecheck.enabled=false'] },
+      { name: 'browser and media, one file at a time', args: ['packages/server/test/e2e', 'packages/server/test/media', 'packages/server/test/sip', '--no-file-parallelism', '--typecheck.enabled=false'] },
     ];
 
 let passed = 0;

@@ -132,7 +132,7 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
   }
   io.stdout(`tokhost listening on ${server.url}`);
   io.stdout(`  REST API (opentok apiUrl): ${server.url}    OpenAPI: ${server.url}/openapi.json`);
-  io.stdout(`  data: ${config.store === 'memory' ? 'in memory (nothing is kept)' : config.dataDir}`);
+  io.stdout(`  data: ${config.databaseUrl !== null ? 'PostgreSQL (--database-url)' : config.store === 'memory' ? 'in memory (nothing is kept)' : config.dataDir}`);
   const seeded = server.defaultProject;
   if (seeded.project && seeded.created && !config.apiKey) {
     io.stdout(`  created project ${seeded.project.apiKey} — shown once, keep it:`);
@@ -151,7 +151,9 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       io.stdout(`tokhost: ${signal}, shutting down`);
-      server.close().then(
+      // Cluster nodes hand their clients to the other nodes before they stop.
+      const drained = server.nodeId !== null && signal === 'SIGTERM' ? server.drain(5000).catch(() => undefined) : Promise.resolve();
+      drained.then(() => server.close()).then(
         () => resolve(0),
         (err: unknown) => {
           io.stderr(`tokhost: shutdown failed: ${(err as Error).message}`);

@@ -1,3 +1,4 @@
+import { hasEndToEndEncryptionSupport } from './e2ee/context.js';
 import { OTError } from './errors.js';
 import { EventEmitter } from './events.js';
 import { Publisher } from './publisher.js';
@@ -5,6 +6,7 @@ import type { PublisherProperties } from './publisher.js';
 import { Session } from './session.js';
 import type { SessionOptions } from './session.js';
 
+export { hasEndToEndEncryptionSupport } from './e2ee/context.js';
 export { OTError } from './errors.js';
 export { EventEmitter, OTEvent } from './events.js';
 export type { OTEventHandler } from './events.js';
@@ -73,6 +75,7 @@ export const OT = {
   initSession,
   initPublisher,
   checkSystemRequirements,
+  hasEndToEndEncryptionSupport,
   getDevices,
   setServerUrl,
   getServerUrl,

@@ -20,8 +20,10 @@ export class PeerLink {
     readonly end: RtPeerEnd,
     iceServers: RtIceServer[],
     private readonly signaling: PeerSignaling,
+    /** Extra RTCPeerConnection settings (e2ee's `encodedInsertableStreams` fallback). */
+    extra: Record<string, unknown> = {},
   ) {
-    this.pc = new RTCPeerConnection({ iceServers: iceServers as RTCIceServer[] });
+    this.pc = new RTCPeerConnection({ iceServers: iceServers as RTCIceServer[], ...extra });
     this.pc.onicecandidate = (ev) => {
       if (this.closed) return;
       this.signaling.sendIce(ev.candidate ? { candidate: ev.candidate.candidate, sdpMid: ev.candidate.sdpMid, sdpMLineIndex: ev.candidate.sdpMLineIndex } : null);

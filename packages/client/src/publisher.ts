@@ -2,6 +2,8 @@ import type { RtIceCandidate, RtIceServer, RtSessionDescription, RtStream } from
 import { placeElement, playElement } from './dom.js';
 import type { ElementOptions } from './dom.js';
 import { ERRORS, OTError } from './errors.js';
+import type { E2eeContext } from './e2ee/context.js';
+import { e2eePeerConfig } from './e2ee/context.js';
 import { EventEmitter } from './events.js';
 import { Connection, Stream } from './models.js';
 import { PeerLink } from './peer.js';
@@ -25,6 +27,8 @@ export interface PublisherProperties extends ElementOptions {
 export interface PublisherHost {
   request(body: OutgoingRequest): Promise<Record<string, unknown>>;
   readonly connection: Connection | undefined;
+  /** Set in end-to-end encrypted sessions: the routed link's senders encrypt through it. */
+  readonly e2ee?: E2eeContext | undefined;
 }
 
 let counter = 0;
@@ -202,9 +206,12 @@ export class Publisher extends EventEmitter {
       if (!this.routedStreamId) this.routedIce.push(candidate);
       else void host.request({ type: 'ice', peerId: this.routedStreamId, end: 'publisher', candidate }).catch(() => undefined);
     };
-    const link = new PeerLink('', 'publisher', iceServers, { sendSdp: () => undefined, sendIce });
+    const link = new PeerLink('', 'publisher', iceServers, { sendSdp: () => undefined, sendIce }, host.e2ee ? e2eePeerConfig() : {});
     this.routedLink = link;
-    for (const t of this.mediaStream.getTracks()) link.pc.addTrack(t, this.mediaStream);
+    for (const t of this.mediaStream.getTracks()) {
+      const sender = link.pc.addTrack(t, this.mediaStream);
+      host.e2ee?.attachSender(sender, t.kind === 'audio' ? 'audio' : 'video');
+    }
     const offer = await link.pc.createOffer();
     await link.pc.setLocalDescription(offer);
     return { type: 'offer', sdp: link.pc.localDescription!.sdp };
@@ -278,6 +285,19 @@ export class Publisher extends EventEmitter {
     this.links.get(peerId)?.close();
     this.links.delete(peerId);
     this.subscriberConnections.delete(peerId);
+  }
+
+  /**
+   * @internal Cluster failover: the node that routed this stream is gone. Drop its peer links
+   * without ending the publisher (camera and element stay); the session publishes it again.
+   */
+  resetForRepublish(): void {
+    for (const id of [...this.links.keys()]) this.removeSubscriber(id);
+    this.routedLink?.close();
+    this.routedLink = undefined;
+    this.routedStreamId = undefined;
+    this.routedIce = [];
+    this.session = undefined;
   }
 
   /** @internal The session ended the stream (unpublish, force-unpublish, disconnect). */

@@ -1,4 +1,5 @@
-import type { RtConnection, RtConnectionDestroyedReason, RtIceServer, RtSessionDescription, ServerMessage } from '@tokhost/protocol';
+import type { RtConnection, RtConnectionDestroyedReason, RtIceServer, RtSessionDescription, ServerMessage, SessionConnectedMessage } from '@tokhost/protocol';
+import { deriveBaseKey, E2eeContext, hasEndToEndEncryptionSupport, invalidSecret, isValidEncryptionSecret } from './e2ee/context.js';
 import { ERRORS, OTError } from './errors.js';
 import { EventEmitter } from './events.js';
 import { Connection, Stream } from './models.js';
@@ -17,6 +18,13 @@ export interface SessionOptions {
    * events for other clients (the server then does not send them at all). Default false.
    */
   connectionEventsSuppressed?: boolean;
+  /**
+   * End-to-end encrypted sessions (`e2ee`): the shared secret, 8 to 256 characters, that every
+   * client in the session uses to encrypt its media and decrypt the others'. Connecting to an
+   * `e2ee` session without a valid one fails with `OT_INVALID_ENCRYPTION_SECRET`; in other
+   * sessions it is ignored.
+   */
+  encryptionSecret?: string;
 }
 
 type Callback = (err?: OTError) => void;
@@ -43,6 +51,10 @@ export class Session extends EventEmitter {
   private mediaMode: 'routed' | 'relayed' = 'relayed';
   /** Router SDP/ICE for a subscriber whose ID we have not registered yet (same frame as the answer). */
   private readonly orphans = new Map<string, ServerMessage[]>();
+  /** The encryption secret (OpenTok.js keeps it from `initSession` or `setEncryptionSecret`). */
+  private secret: string | undefined;
+  /** Set while connected to an `e2ee` session. */
+  private e2ee: E2eeContext | undefined;
 
   constructor(
     apiKey: string,
@@ -53,6 +65,23 @@ export class Session extends EventEmitter {
     this.apiKey = String(apiKey);
     this.sessionId = sessionId;
     this.id = sessionId;
+    this.secret = options.encryptionSecret;
+  }
+
+  /**
+   * Change the end-to-end encryption secret (OpenTok.js `setEncryptionSecret`). Media is
+   * re-keyed at once without renegotiation; frames under the previous secret still decrypt for
+   * 10 s so everyone can switch. Rejects with `OT_INVALID_ENCRYPTION_SECRET` for a secret that
+   * is not 8 to 256 characters. Before `connect()` (or in a session without `e2ee`) the secret
+   * is only stored.
+   *
+   * @example
+   * await session.setEncryptionSecret('the new shared secret');
+   */
+  setEncryptionSecret(secret: string): Promise<void> {
+    if (!isValidEncryptionSecret(secret)) return Promise.reject(invalidSecret(typeof (secret as unknown) === 'string' ? `has ${(secret as string).length} characters` : 'is not a string'));
+    this.secret = secret;
+    return this.e2ee ? this.e2ee.setSecret(secret) : Promise.resolve();
   }
 
   isConnected(): boolean {
@@ -73,9 +102,17 @@ export class Session extends EventEmitter {
       setTimeout(() => callback?.(ERRORS.connectFailed('the session is already connected or connecting')));
       return this;
     }
+    // The key derivation (PBKDF2) runs while the socket connects; it is used if the session is e2ee.
+    const encryption = isValidEncryptionSecret(this.secret) && hasEndToEndEncryptionSupport();
+    const secretAtConnect = this.secret;
+    let derived: Promise<ArrayBuffer> | undefined;
+    if (encryption) {
+      derived = deriveBaseKey(this.secret!, this.sessionId);
+      derived.catch(() => undefined);
+    }
     const transport = new Transport(
       realtimeUrl(this.options.serverUrl),
-      { apiKey: this.apiKey, sessionId: this.sessionId, token, sdk: 'tokhost-client/0.1.0', ...(this.options.connectionEventsSuppressed === true ? { connectionEventsSuppressed: true } : {}) },
+      { apiKey: this.apiKey, sessionId: this.sessionId, token, sdk: 'tokhost-client/0.1.0', ...(this.options.connectionEventsSuppressed === true ? { connectionEventsSuppressed: true } : {}), ...(encryption ? { encryption: true } : {}) },
       {
         message: (msg) => {
           // Messages in the same frame as `sessionConnected` wait until it has been handled.
@@ -84,6 +121,7 @@ export class Session extends EventEmitter {
         },
         reconnecting: () => this.emit('sessionReconnecting'),
         reconnected: () => this.emit('sessionReconnected'),
+        rejoined: (msg) => this.rejoined(msg),
         lost: (reason) => this.teardown(reason),
       },
     );
@@ -94,6 +132,12 @@ export class Session extends EventEmitter {
         this.connection = new Connection(msg.connection);
         this.ice = msg.iceServers;
         this.mediaMode = msg.mediaMode;
+        if (msg.e2ee === true && !this.e2ee) {
+          // The server admitted us with a valid secret and a capable browser (connect's `encryption`).
+          this.e2ee = new E2eeContext(this.sessionId);
+          // Frames wait in the worker until this key is there (no gating of publish/subscribe).
+          void this.e2ee.setSecret(this.secret!, this.secret === secretAtConnect ? derived : undefined).catch((err: Error) => this.emit('exception', { message: `end-to-end encryption could not derive its key: ${err.message}`, error: err }));
+        }
         const r = msg.role;
         const can = (ok: boolean) => (ok ? 1 : 0);
         this.capabilities = { publish: can(r !== 'subscriber'), subscribe: can(r !== 'publisheronly'), forceDisconnect: can(r === 'moderator'), forceUnpublish: can(r === 'moderator'), forceMute: can(r === 'moderator'), supportsWebRTC: 1 };
@@ -149,30 +193,85 @@ export class Session extends EventEmitter {
       setTimeout(() => fail(ERRORS.notConnected('publish')));
       return publisher;
     }
-    void (async () => {
-      try {
-        await publisher.ready;
-        const d = publisher.describe();
-        const host = { request: (b: OutgoingRequest) => this.request(b), connection: this.connection };
-        // Routed: the publisher offers to the server in the publish request itself.
-        const offer = this.mediaMode === 'routed' ? await publisher.prepareRouted(this.ice, host) : undefined;
-        const r = await this.request({ type: 'publish', name: publisher.properties.name ?? '', ...d, ...(offer ? { offer } : {}) });
-        const rt = r['stream'] as Parameters<Publisher['attach']>[1];
-        this.publishers.set(rt.streamId, publisher);
-        publisher.unpublishHook = (p) => this.unpublish(p);
-        publisher.attach(host, rt, r['forceMuted'] === true);
-        if (offer) {
-          const early = this.orphans.get(rt.streamId) ?? [];
-          this.orphans.delete(rt.streamId);
-          for (const m of early) if (m.type === 'ice') void publisher.onRoutedIce(m.candidate).catch(() => undefined);
-          await publisher.completeRouted(rt.streamId, r['answer'] as RtSessionDescription, host);
-        }
-        cb?.();
-      } catch (err) {
-        fail(err instanceof OTError ? err : ERRORS.unableToPublish((err as Error).message, err));
-      }
-    })();
+    void this.startPublishing(publisher, cb, fail);
     return publisher;
+  }
+
+  /** Offer (routed) and publish; shared by `publish()` and the republish after a failover. */
+  private async startPublishing(publisher: Publisher, cb: Callback | undefined, fail: (err: OTError) => void): Promise<void> {
+    try {
+      await publisher.ready;
+      const d = publisher.describe();
+      const host = { request: (b: OutgoingRequest) => this.request(b), connection: this.connection, e2ee: this.e2ee };
+      // Routed: the publisher offers to the server in the publish request itself.
+      const offer = this.mediaMode === 'routed' ? await publisher.prepareRouted(this.ice, host) : undefined;
+      const r = await this.request({ type: 'publish', name: publisher.properties.name ?? '', ...d, ...(offer ? { offer } : {}) });
+      const rt = r['stream'] as Parameters<Publisher['attach']>[1];
+      this.publishers.set(rt.streamId, publisher);
+      publisher.unpublishHook = (p) => this.unpublish(p);
+      publisher.attach(host, rt, r['forceMuted'] === true);
+      if (offer) {
+        const early = this.orphans.get(rt.streamId) ?? [];
+        this.orphans.delete(rt.streamId);
+        for (const m of early) if (m.type === 'ice') void publisher.onRoutedIce(m.candidate).catch(() => undefined);
+        await publisher.completeRouted(rt.streamId, r['answer'] as RtSessionDescription, host);
+      }
+      cb?.();
+    } catch (err) {
+      fail(err instanceof OTError ? err : ERRORS.unableToPublish((err as Error).message, err));
+    }
+  }
+
+  /**
+   * Cluster failover (see Transport.rejoin): the node that held the session died and this client
+   * joined the session again on its new node as a new connection. What the old node knew is gone:
+   * the other clients' streams and connections end (`networkDisconnected`; they come back as they
+   * rejoin), this client's publishers publish again (a new `streamCreated` on each), and
+   * `sessionReconnected` fires, so an app that subscribes on `streamCreated` gets video back
+   * without noticing more than a reconnection.
+   */
+  private rejoined(msg: SessionConnectedMessage): void {
+    for (const s of [...this.streams.values()]) {
+      if (this.publishers.has(s.streamId)) continue;
+      this.streams.delete(s.streamId);
+      const ev = this.emit('streamDestroyed', { stream: s, reason: 'networkDisconnected' }, true);
+      for (const sub of this.getSubscribersForStream(s)) {
+        if (sub.subscriberId) this.subscribers.delete(sub.subscriberId);
+        if (!ev.isDefaultPrevented()) sub.close('networkDisconnected');
+      }
+    }
+    for (const sub of this.subscribers.values()) sub.close('networkDisconnected');
+    this.subscribers.clear();
+    this.orphans.clear();
+    for (const c of [...this.connections.values()]) {
+      if (c === this.connection) continue;
+      this.connections.delete(c.connectionId);
+      this.emit('connectionDestroyed', { connection: c, reason: 'networkDisconnected' });
+    }
+    this.connections.clear();
+    this.streams.clear();
+    this.connection = new Connection(msg.connection);
+    this.ice = msg.iceServers;
+    this.mediaMode = msg.mediaMode;
+    this.connections.set(this.connection.connectionId, this.connection);
+    const publishers = [...this.publishers.values()];
+    this.publishers.clear();
+    this.emit('sessionReconnected');
+    for (const rt of msg.connections) {
+      const c = new Connection(rt);
+      this.connections.set(c.connectionId, c);
+      this.emit('connectionCreated', { connection: c });
+    }
+    for (const rt of msg.streams) {
+      const s = new Stream(rt, this.connections.get(rt.connection.connectionId) ?? new Connection(rt.connection));
+      this.streams.set(s.streamId, s);
+      this.emit('streamCreated', { stream: s });
+    }
+    for (const p of publishers) {
+      p.unpublishHook = undefined;
+      p.resetForRepublish();
+      void this.startPublishing(p, undefined, (err) => p.emit('exception', { code: err.code, message: err.message, title: err.name, error: err }));
+    }
   }
 
   /** Stop publishing; the publisher's `streamDestroyed` fires with reason `unpublished`. */
@@ -190,7 +289,7 @@ export class Session extends EventEmitter {
     const props = typeof properties === 'object' && properties !== null ? properties : {};
     const cb = typeof properties === 'function' ? properties : callback;
     if (!(stream instanceof Stream)) throw ERRORS.invalidParameter('stream must be a Stream from a streamCreated event');
-    const sub = new Subscriber(stream, { request: (b) => this.request(b), iceServers: () => this.ice }, target, props, cb);
+    const sub = new Subscriber(stream, { request: (b) => this.request(b), iceServers: () => this.ice, e2ee: () => this.e2ee }, target, props, cb);
     if (!this.isConnected()) {
       setTimeout(() => cb?.(ERRORS.notConnected('subscribe')));
       return sub;
@@ -420,6 +519,8 @@ export class Session extends EventEmitter {
   private teardown(reason: 'networkDisconnected' | 'forceDisconnected' | 'clientDisconnected'): void {
     if (!this.transport) return;
     this.transport = null;
+    this.e2ee?.close();
+    this.e2ee = undefined;
     for (const p of [...this.publishers.values()]) {
       p.unpublishHook = undefined;
       p.detach(reason);

@@ -2,6 +2,8 @@ import type { RtIceCandidate, RtIceServer, RtSessionDescription } from '@tokhost
 import { placeElement, playElement } from './dom.js';
 import type { ElementOptions } from './dom.js';
 import { ERRORS, OTError } from './errors.js';
+import type { E2eeContext } from './e2ee/context.js';
+import { e2eePeerConfig } from './e2ee/context.js';
 import { EventEmitter } from './events.js';
 import type { Stream } from './models.js';
 import { PeerLink } from './peer.js';
@@ -17,6 +19,8 @@ export interface SubscriberProperties extends ElementOptions {
 export interface SubscriberHost {
   request(body: OutgoingRequest): Promise<Record<string, unknown>>;
   iceServers(): RtIceServer[];
+  /** The session's end-to-end encryption, when it has one (received frames are decrypted). */
+  e2ee?(): E2eeContext | undefined;
 }
 
 let counter = 0;
@@ -26,7 +30,9 @@ const CONNECT_TIMEOUT_MS = 20_000;
  * The receiving end of a stream. Events: `videoElementCreated`, `connected`, `disconnected`,
  * `destroyed`, `videoEnabled`, `videoDisabled` (reason `publishVideo`, `subscribeToVideo`, or in
  * routed sessions `quality`: the router's audio fallback), `videoDisableWarning`,
- * `videoDisableWarningLifted` (routed sessions: the path's loss is near the fallback threshold).
+ * `videoDisableWarningLifted` (routed sessions: the path's loss is near the fallback threshold),
+ * `encryptionSecretMismatch` / `encryptionSecretMatch` (end-to-end encrypted sessions: the
+ * stream's frames stopped / started again to decrypt with this client's secret).
  */
 export class Subscriber extends EventEmitter {
   readonly id = `OT_subscriber_${++counter}`;
@@ -40,6 +46,9 @@ export class Subscriber extends EventEmitter {
   private callback: ((err?: OTError) => void) | undefined;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private destroyed = false;
+  /** E2ee: the kinds whose frames do not decrypt right now, and the transform listeners to drop on close. */
+  private readonly undecryptable = new Set<'audio' | 'video'>();
+  private readonly e2eeDetach: (() => void)[] = [];
 
   constructor(
     readonly stream: Stream,
@@ -85,12 +94,20 @@ export class Subscriber extends EventEmitter {
     if (this.destroyed || !this.subscriberId) return;
     if (!this.link) {
       const peerId = this.subscriberId;
-      const link = new PeerLink(peerId, 'subscriber', this.host.iceServers(), {
-        sendSdp: (description) => void this.host.request({ type: 'sdp', peerId, end: 'subscriber', description }).catch(() => undefined),
-        sendIce: (candidate) => void this.host.request({ type: 'ice', peerId, end: 'subscriber', candidate }).catch(() => undefined),
-      });
+      const e2ee = this.host.e2ee?.();
+      const link = new PeerLink(
+        peerId,
+        'subscriber',
+        this.host.iceServers(),
+        {
+          sendSdp: (description) => void this.host.request({ type: 'sdp', peerId, end: 'subscriber', description }).catch(() => undefined),
+          sendIce: (candidate) => void this.host.request({ type: 'ice', peerId, end: 'subscriber', candidate }).catch(() => undefined),
+        },
+        e2ee ? e2eePeerConfig() : {},
+      );
       this.link = link;
       link.pc.ontrack = (ev) => {
+        if (e2ee) this.e2eeDetach.push(e2ee.attachReceiver(ev.receiver, ev.track.kind === 'audio' ? 'audio' : 'video', (state, kind) => this.onDecryptState(state, kind)));
         ev.track.enabled = ev.track.kind === 'audio' ? this.audioOn : this.videoOn;
         this.media.addTrack(ev.track);
         if (this.video) playElement(this.video);
@@ -105,6 +122,14 @@ export class Subscriber extends EventEmitter {
       };
     }
     await this.link.onRemoteDescription(d);
+  }
+
+  private onDecryptState(state: 'mismatch' | 'match', kind: 'audio' | 'video'): void {
+    const before = this.undecryptable.size;
+    if (state === 'mismatch') this.undecryptable.add(kind);
+    else this.undecryptable.delete(kind);
+    if (before === 0 && this.undecryptable.size > 0) this.emit('encryptionSecretMismatch');
+    else if (before > 0 && this.undecryptable.size === 0) this.emit('encryptionSecretMatch');
   }
 
   /** @internal */
@@ -166,6 +191,7 @@ export class Subscriber extends EventEmitter {
     this.destroyed = true;
     if (this.callback) this.finish(ERRORS.subscriberIceFailed(`the stream ended before the subscriber connected (${reason})`));
     this.link?.close();
+    for (const off of this.e2eeDetach.splice(0)) off();
     for (const t of this.media.getTracks()) t.stop();
     if (this.video) this.video.srcObject = null;
     this.element?.remove();

@@ -11,6 +11,12 @@ export interface TransportHandlers {
   message(msg: ServerMessage): void;
   reconnecting(): void;
   reconnected(): void;
+  /**
+   * Cluster failover: the session moved to another node, and the transport joined it again as a
+   * new connection (`msg`). The session's remote state is gone and its streams must be published
+   * again.
+   */
+  rejoined(msg: SessionConnectedMessage): void;
   /** The connection is over (not called after a `disconnect()` the app asked for). */
   lost(reason: 'networkDisconnected' | 'forceDisconnected' | 'clientDisconnected'): void;
 }
@@ -187,7 +193,8 @@ export class Transport {
   }
 
   private onClose(ev: CloseEvent): void {
-    if (this.state === 'closed') return;
+    // A socket of the reconnect loop itself (e.g. a refused resume): the loop decides what next.
+    if (this.state === 'closed' || this.state === 'reconnecting') return;
     if (ev.code === RT_CLOSE.ended || ev.code === RT_CLOSE.authFailed || ev.code === RT_CLOSE.protocolError || ev.code === RT_CLOSE.replaced) {
       const reason = ev.reason === 'forceDisconnected' || ev.reason === 'clientDisconnected' ? ev.reason : 'networkDisconnected';
       this.shutdown();
@@ -206,7 +213,7 @@ export class Transport {
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 2000);
       if (this.state !== 'reconnecting') return;
-      const outcome = await new Promise<'ok' | 'retry' | 'fatal'>((resolve) => {
+      const outcome = await new Promise<'ok' | 'retry' | 'fatal' | 'moved'>((resolve) => {
         const timer = setTimeout(() => {
           this.ws?.close();
           resolve('retry');
@@ -217,6 +224,7 @@ export class Transport {
             onFirst: (msg) => {
               clearTimeout(timer);
               if (msg.type === 'sessionResumed') resolve('ok');
+              else if (msg.type === 'error' && msg.error.code === 'ERR_RT_SESSION_MOVED') resolve('moved');
               else if (msg.type === 'error') resolve(msg.error.code === 'ERR_RT_RESUME_FAILED' || msg.error.code.startsWith('ERR_RT_TOKEN') ? 'fatal' : 'retry');
               else resolve('retry');
             },
@@ -236,12 +244,51 @@ export class Transport {
         this.handlers.reconnected();
         return;
       }
+      if (outcome === 'moved') {
+        if (await this.rejoin()) return;
+        continue;
+      }
       if (outcome === 'fatal') break;
     }
     if (this.state === 'reconnecting') {
       this.shutdown();
       this.handlers.lost('networkDisconnected');
     }
+  }
+
+  /**
+   * Join again as a new connection (same token) after `ERR_RT_SESSION_MOVED`. Requests still
+   * waiting belonged to the old connection: they fail with "not connected".
+   */
+  private rejoin(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.ws?.close();
+        resolve(false);
+      }, 5000);
+      this.lastSeq = 0;
+      this.ackedSeq = 0;
+      this.unacked = 0;
+      this.open(null, {
+        onFirst: (msg) => {
+          clearTimeout(timer);
+          if (msg.type !== 'sessionConnected') {
+            resolve(false);
+            return;
+          }
+          this.resumeInfo = { connectionId: msg.connection.connectionId, resumeKey: msg.resumeKey, graceMs: msg.reconnectGraceMs };
+          for (const p of this.pending.values()) p.reject(ERRORS.notConnected(p.msg.type));
+          this.pending.clear();
+          this.state = 'connected';
+          this.handlers.rejoined(msg);
+          resolve(true);
+        },
+        onFailClose: () => {
+          clearTimeout(timer);
+          resolve(false);
+        },
+      });
+    });
   }
 
   /** Test hook: drop the socket as a network failure would. */

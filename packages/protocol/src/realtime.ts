@@ -99,6 +99,12 @@ export interface ConnectRequest {
    * Streams still name their connection.
    */
   connectionEventsSuppressed?: boolean;
+  /**
+   * The client holds a valid end-to-end encryption secret (8–256 characters; the secret itself
+   * never leaves the browser). Joining an `e2ee` session without it is refused with
+   * `ERR_RT_ENCRYPTION_SECRET` (OpenTok.js `OT_INVALID_ENCRYPTION_SECRET`).
+   */
+  encryption?: boolean;
 }
 
 export interface PublishRequest {
@@ -183,6 +189,8 @@ export interface SessionConnectedMessage {
   iceServers: RtIceServer[];
   /** Session-wide force-mute is active: publish muted. */
   forceMuteActive: boolean;
+  /** The session is end-to-end encrypted (`e2ee`): publishers encrypt, subscribers decrypt. Absent: false. */
+  e2ee?: boolean;
   /** Set on a resumed socket: the connection was re-attached, replay follows. */
   resumed?: boolean;
 }
@@ -327,6 +335,11 @@ export const RT_ERRORS = {
   ERR_RT_VERSION: { otName: 'OT_CONNECT_FAILED', otCode: 1006 },
   ERR_RT_PROTOCOL: { otName: 'OT_CONNECT_FAILED', otCode: 1006 },
   ERR_RT_RESUME_FAILED: { otName: 'OT_CONNECT_FAILED', otCode: 1006 },
+  /**
+   * Cluster mode: the connection lived on a node that is gone; the session now lives on another.
+   * The client joins again with its token (a new connection) and publishes its streams again.
+   */
+  ERR_RT_SESSION_MOVED: { otName: 'OT_CONNECT_FAILED', otCode: 1006 },
   ERR_RT_BAD_REQUEST: { otName: 'OT_INVALID_PARAMETER', otCode: 1011 },
   ERR_RT_PERMISSION_DENIED: { otName: 'OT_PERMISSION_DENIED', otCode: 1500 },
   ERR_RT_SUBSCRIBE_DENIED: { otName: 'OT_PERMISSION_DENIED', otCode: 1501 },
@@ -338,6 +351,8 @@ export const RT_ERRORS = {
   ERR_RT_SIGNAL_INVALID: { otName: 'OT_INVALID_PARAMETER', otCode: 400 },
   ERR_RT_SIGNAL_TOO_LARGE: { otName: 'OT_INVALID_PARAMETER', otCode: 413 },
   ERR_RT_MEDIA: { otName: 'OT_UNABLE_TO_PUBLISH', otCode: 1500 },
+  // OpenTok.js publishes no numeric code for this one; 1011 is its invalid-parameter code.
+  ERR_RT_ENCRYPTION_SECRET: { otName: 'OT_INVALID_ENCRYPTION_SECRET', otCode: 1011 },
   ERR_RT_INTERNAL: { otName: 'OT_UNEXPECTED_SERVER_RESPONSE', otCode: 2001 },
 } as const satisfies Record<string, { otName: string; otCode: number }>;
 export type RtErrorCode = keyof typeof RT_ERRORS;

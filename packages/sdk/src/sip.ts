@@ -14,7 +14,7 @@ export interface DialOptions {
   headers?: Record<string, string>;
   /** Digest credentials for the SIP endpoint. */
   auth?: { username: string; password: string };
-  /** Encrypt the media (SRTP). Default `true`. */
+  /** Encrypt the media (SRTP with SDES keys). Default `false` (the REST default); sent only when true, as opentok-node does. */
   secure?: boolean;
   /** Caller, e.g. `"14155550101@example.com"`. */
   from?: string;
@@ -48,9 +48,8 @@ export function checkDialOptions(value: unknown): Record<string, unknown> {
     if (password === undefined) fail('auth.password is required');
     sip['auth'] = { username, password };
   }
-  // Always sent: opentok-node omits `secure: false`, so the server default (true) wins and its
-  // users cannot turn encryption off.
-  sip['secure'] = optionalBoolean('secure', o.secure) ?? true;
+  // Sent only when true, as opentok-node does: the REST default is plain RTP.
+  if (optionalBoolean('secure', o.secure) === true) sip['secure'] = true;
   const from = optionalString('from', o.from);
   if (from) sip['from'] = from;
   const video = optionalBoolean('video', o.video);

@@ -49,6 +49,34 @@ export interface ServerConfig {
   readonly rtcMaxPort: number | null;
   /** Media worker processes of the router (routed sessions). Default none: one per CPU. */
   readonly mediaWorkers: number | null;
+  /** SIP gateway (`dial`, docs/sip.md). Default true; its sockets open at the first dial. */
+  readonly sip: boolean;
+  /** Address the SIP and RTP sockets bind to. Default: `host` when it is an IP address, else 0.0.0.0. */
+  readonly sipBindAddress: string | null;
+  /** Address written in SIP Via/Contact and SDP (behind 1:1 NAT). Default: `publicIp`, else the bind address. */
+  readonly sipPublicAddress: string | null;
+  /** SIP UDP and TCP port; 0 picks a free one. Default 5060. */
+  readonly sipPort: number;
+  /** SIP TLS listener port (with `sipTlsCert`/`sipTlsKey`). Default 5061. */
+  readonly sipTlsPort: number;
+  /** PEM certificate file of the SIP TLS listener. Default none (outgoing TLS still works). */
+  readonly sipTlsCert: string | null;
+  /** PEM key file of the SIP TLS listener. */
+  readonly sipTlsKey: string | null;
+  /** Extra CA certificate file (PEM) trusted for outgoing SIP TLS. Default none (system CAs). */
+  readonly sipTlsCa: string | null;
+  /** Check SIP TLS peers' certificates. Default true. */
+  readonly sipTlsVerify: boolean;
+  /** Lowest UDP port of SIP calls' RTP. Default none (any). */
+  readonly sipRtpMinPort: number | null;
+  /** Highest UDP port of SIP calls' RTP. */
+  readonly sipRtpMaxPort: number | null;
+  /** A dialled call not answered within this long is cancelled, seconds. Default 60. */
+  readonly sipRingTimeoutSeconds: number;
+  /** A call without inbound media this long is hung up, seconds. Default 300. */
+  readonly sipMediaTimeoutSeconds: number;
+  /** Longest SIP call, seconds. Default 21600 (6 h). */
+  readonly sipMaxDurationSeconds: number;
   /** Lifetime of TURN REST credentials, seconds. Default 86400. */
   readonly turnTtlSeconds: number;
   /** How long a dropped client may reconnect into its connection, ms. Default 20000. */
@@ -69,6 +97,18 @@ export interface ServerConfig {
   readonly archiveIdleStopSeconds: number;
   /** Lifetime of an archive's signed download `url`, seconds. Default 600 (OpenTok's 10 minutes). */
   readonly archiveUrlTtlSeconds: number;
+  /** PostgreSQL store instead of SQLite: `postgres://user:password@host:port/db`. Default none. */
+  readonly databaseUrl: string | null;
+  /** Key of the secrets at rest with `databaseUrl` (64 hex characters, the same on every node). Default none. */
+  readonly masterKey: string | null;
+  /** Cluster mode: the Redis server that routes live sessions between nodes. Default none (one node). */
+  readonly redisUrl: string | null;
+  /** Cluster mode: shared secret of the node-to-node calls (at least 16 characters). Default: derived from `masterKey`. */
+  readonly clusterSecret: string | null;
+  /** Cluster mode: the URL other nodes reach this one at. Default `http://<host>:<port>` (with the real port). */
+  readonly advertiseUrl: string | null;
+  /** Cluster mode: this node's name in the registry and in logs. Default a random ID per start. */
+  readonly nodeId: string | null;
 }
 
 /** What callers may pass: any subset, values not yet checked (strings from env/flags are coerced). */
@@ -195,6 +235,32 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   rtcMinPort: { flag: 'rtc-min-port', env: 'TOKHOST_RTC_MIN_PORT', default: null, parse: nullable(int(1024, 65535)), help: 'lowest UDP media port' },
   rtcMaxPort: { flag: 'rtc-max-port', env: 'TOKHOST_RTC_MAX_PORT', default: null, parse: nullable(int(1024, 65535)), help: 'highest UDP media port' },
   mediaWorkers: { flag: 'media-workers', env: 'TOKHOST_MEDIA_WORKERS', default: null, parse: nullable(int(1, 256)), help: 'media worker processes (default: one per CPU)' },
+  sip: { flag: 'sip', env: 'TOKHOST_SIP', default: true, parse: bool, help: 'SIP gateway for dial (docs/sip.md)' },
+  sipBindAddress: { flag: 'sip-bind', env: 'TOKHOST_SIP_BIND', default: null, parse: nullable((v, name, problems) => {
+      if (typeof v !== 'string' || isIP(v) === 0) {
+        problems.push(`${name} must be an IPv4 or IPv6 address (got ${JSON.stringify(v)})`);
+        return undefined;
+      }
+      return v;
+    }), help: 'address of the SIP and RTP sockets' },
+  sipPublicAddress: { flag: 'sip-public-address', env: 'TOKHOST_SIP_PUBLIC_ADDRESS', default: null, parse: nullable((v, name, problems) => {
+      if (typeof v !== 'string' || isIP(v) === 0) {
+        problems.push(`${name} must be an IPv4 or IPv6 address (got ${JSON.stringify(v)})`);
+        return undefined;
+      }
+      return v;
+    }), help: 'address in SIP Contact/Via and SDP' },
+  sipPort: { flag: 'sip-port', env: 'TOKHOST_SIP_PORT', default: 5060, parse: int(0, 65535), help: 'SIP UDP/TCP port' },
+  sipTlsPort: { flag: 'sip-tls-port', env: 'TOKHOST_SIP_TLS_PORT', default: 5061, parse: int(0, 65535), help: 'SIP TLS port (with a certificate)' },
+  sipTlsCert: { flag: 'sip-tls-cert', env: 'TOKHOST_SIP_TLS_CERT', default: null, parse: nullable(str(/^.{1,4096}$/s, 'a file path')), help: 'PEM certificate of the SIP TLS listener' },
+  sipTlsKey: { flag: 'sip-tls-key', env: 'TOKHOST_SIP_TLS_KEY', default: null, parse: nullable(str(/^.{1,4096}$/s, 'a file path')), help: 'PEM key of the SIP TLS listener' },
+  sipTlsCa: { flag: 'sip-tls-ca', env: 'TOKHOST_SIP_TLS_CA', default: null, parse: nullable(str(/^.{1,4096}$/s, 'a file path')), help: 'extra CA (PEM) for SIP TLS peers' },
+  sipTlsVerify: { flag: 'sip-tls-verify', env: 'TOKHOST_SIP_TLS_VERIFY', default: true, parse: bool, help: 'verify SIP TLS peer certificates' },
+  sipRtpMinPort: { flag: 'sip-rtp-min-port', env: 'TOKHOST_SIP_RTP_MIN_PORT', default: null, parse: nullable(int(1024, 65535)), help: 'lowest RTP port of SIP calls' },
+  sipRtpMaxPort: { flag: 'sip-rtp-max-port', env: 'TOKHOST_SIP_RTP_MAX_PORT', default: null, parse: nullable(int(1024, 65535)), help: 'highest RTP port of SIP calls' },
+  sipRingTimeoutSeconds: { flag: 'sip-ring-timeout', env: 'TOKHOST_SIP_RING_TIMEOUT', default: 60, parse: int(1, 600), help: 'cancel an unanswered SIP call after, seconds' },
+  sipMediaTimeoutSeconds: { flag: 'sip-media-timeout', env: 'TOKHOST_SIP_MEDIA_TIMEOUT', default: 300, parse: int(1, 86_400), help: 'hang up a SIP call without media after, seconds' },
+  sipMaxDurationSeconds: { flag: 'sip-max-duration', env: 'TOKHOST_SIP_MAX_DURATION', default: 21_600, parse: int(1, 7 * 86_400), help: 'longest SIP call, seconds' },
   turnTtlSeconds: { flag: 'turn-ttl', env: 'TOKHOST_TURN_TTL', default: 86_400, parse: int(60, 7 * 86_400), help: 'TURN credential lifetime, seconds' },
   reconnectGraceMs: { flag: 'reconnect-grace-ms', env: 'TOKHOST_RECONNECT_GRACE_MS', default: 20_000, parse: int(0, 300_000), help: 'client reconnection window, ms' },
   pingIntervalMs: { flag: 'ping-interval-ms', env: 'TOKHOST_PING_INTERVAL_MS', default: 10_000, parse: int(100, 600_000), help: 'WebSocket ping interval, ms' },
@@ -218,6 +284,18 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   archiveMaxDurationSeconds: { flag: 'archive-max-duration', env: 'TOKHOST_ARCHIVE_MAX_DURATION', default: 7200, parse: int(1, 86_400), help: 'longest archive, seconds' },
   archiveIdleStopSeconds: { flag: 'archive-idle-stop', env: 'TOKHOST_ARCHIVE_IDLE_STOP', default: 60, parse: int(0, 86_400), help: 'stop an archive this long after the last client left, seconds' },
   archiveUrlTtlSeconds: { flag: 'archive-url-ttl', env: 'TOKHOST_ARCHIVE_URL_TTL', default: 600, parse: int(10, 7 * 86_400), help: 'archive download link lifetime, seconds' },
+  databaseUrl: {
+    flag: 'database-url',
+    env: 'TOKHOST_DATABASE_URL',
+    default: null,
+    parse: nullable(str(/^postgres(ql)?:\/\/\S{1,4000}$/, 'a postgres:// URL')),
+    help: 'PostgreSQL store (cluster mode) instead of SQLite',
+  },
+  masterKey: { flag: 'master-key', env: 'TOKHOST_MASTER_KEY', default: null, parse: nullable(str(/^[0-9a-fA-F]{64}$/, '64 hex characters')), help: 'key of the secrets at rest with --database-url' },
+  redisUrl: { flag: 'redis-url', env: 'TOKHOST_REDIS_URL', default: null, parse: nullable(str(/^rediss?:\/\/\S{1,4000}$/, 'a redis:// URL')), help: 'cluster mode: Redis for live routing' },
+  clusterSecret: { flag: 'cluster-secret', env: 'TOKHOST_CLUSTER_SECRET', default: null, parse: nullable(str(/^\S{16,512}$/, 'at least 16 characters without spaces')), help: 'cluster mode: secret of node-to-node calls' },
+  advertiseUrl: { flag: 'advertise-url', env: 'TOKHOST_ADVERTISE_URL', default: null, parse: nullable(str(/^https?:\/\/\S{1,2000}$/, 'an http(s):// URL')), help: 'cluster mode: URL other nodes reach this node at' },
+  nodeId: { flag: 'node-id', env: 'TOKHOST_NODE_ID', default: null, parse: nullable(str(/^[A-Za-z0-9_.-]{1,64}$/, 'up to 64 letters, digits, _ . -')), help: 'cluster mode: name of this node' },
 };
 
 /**
@@ -244,7 +322,13 @@ export function validateConfig(input: ServerConfigInput, cwd: string = process.c
   if (typeof out.rtcMinPort === 'number' && typeof out.rtcMaxPort === 'number' && out.rtcMinPort > out.rtcMaxPort) {
     problems.push('rtcMinPort must not be greater than rtcMaxPort');
   }
+  if ((out.sipRtpMinPort === null) !== (out.sipRtpMaxPort === null)) problems.push('sipRtpMinPort and sipRtpMaxPort must be given together');
+  if (typeof out.sipRtpMinPort === 'number' && typeof out.sipRtpMaxPort === 'number' && out.sipRtpMinPort > out.sipRtpMaxPort) problems.push('sipRtpMinPort must not be greater than sipRtpMaxPort');
+  if ((out.sipTlsCert === null) !== (out.sipTlsKey === null)) problems.push('sipTlsCert and sipTlsKey must be given together');
+  if (out.databaseUrl !== null && out.masterKey === null) problems.push('masterKey is required with databaseUrl (the secrets at rest are encrypted with it; every node needs the same one)');
+  if (out.redisUrl !== null && out.databaseUrl === null) problems.push('redisUrl (cluster mode) needs databaseUrl: the nodes share their records in PostgreSQL');
   if (problems.length > 0) throw new ConfigError(problems);
+  for (const k of ['sipTlsCert', 'sipTlsKey', 'sipTlsCa'] as const) if (typeof out[k] === 'string' && !isAbsolute(out[k] as string)) out[k] = resolve(cwd, out[k] as string);
   if (typeof out.dataDir === 'string' && !isAbsolute(out.dataDir)) out.dataDir = resolve(cwd, out.dataDir);
   if (typeof out.archivesDir === 'string' && !isAbsolute(out.archivesDir)) out.archivesDir = resolve(cwd, out.archivesDir);
   return Object.freeze(out) as unknown as ServerConfig;

@@ -1,12 +1,19 @@
+import { readFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { Compositions } from './compose/compositions.js';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ServerConfig, ServerConfigInput } from './config.js';
 import { validateConfig } from './config.js';
+import { handleHealth } from './http/health.js';
+import type { ReadinessCheck } from './http/health.js';
 import { handleMetrics, serverMetricsText } from './http/metrics.js';
 import { createHlsHandler } from './http/hls.js';
+import { lingerOnClose } from './http/linger.js';
 import { createRestHandler } from './http/rest.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
@@ -21,9 +28,15 @@ import { createLocalArchiveStorage } from './recording/storage.js';
 import { seedProjects } from './services/projects.js';
 import type { SeedResult } from './services/projects.js';
 import { createMemoryStore } from './storage/memory.js';
-import { createSqliteStore } from './storage/sqlite.js';
-import type { Store } from './storage/store.js';
+import { createPostgresStore } from './storage/postgres.js';
+import { clusterMetricsText } from './cluster/metrics.js';
+import { randomNodeId, Registry } from './cluster/registry.js';
+import { CLOSE_SERVICE_RESTART, ClusterRouter } from './cluster/router.js';
 import { createWebhookSender } from './webhooks/index.js';
+import type { WebhookSender } from './webhooks/index.js';
+import { createSqliteStore } from './storage/sqlite.js';
+import { SipGateway } from './sip/gateway.js';
+import type { Store } from './storage/store.js';
 
 /** A running Tokhost server. */
 export interface TokhostServer {
@@ -44,6 +57,19 @@ export interface TokhostServer {
    * router's loss hook (`(await router.room(sessionId)).setSubscriberLoss(subscriberId, 0.3)`).
    */
   mediaRouterForTesting(): Promise<MediaRouter> | null;
+  /** Test and diagnostics hook: the SIP gateway (its `stats()`), or null when config `sip` is false. */
+  sipGatewayForTesting(): SipGateway | null;
+  /** Webhook sender draining the store's outbox (archive, broadcast and SIP callbacks use it too). */
+  readonly webhooks: WebhookSender;
+  /** Cluster mode: this node's ID; null on a single server. */
+  readonly nodeId: string | null;
+  /**
+   * Graceful drain (SIGTERM): /readyz answers 503, no new session is placed here, this node's
+   * session leases are released and its clients are told to reconnect (WebSocket close 1012), which
+   * moves them to other nodes in cluster mode; resolves once the clients are gone or after
+   * `timeoutMs` (default 10000). Call {@link close} after it.
+   */
+  drain(timeoutMs?: number): Promise<void>;
   /** Closes the realtime layer, the media router, the HTTP server (and its connections), then the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -78,11 +104,18 @@ export interface CreateServerDeps {
 export async function createServer(input: ServerConfigInput = {}, deps: CreateServerDeps = {}): Promise<TokhostServer> {
   const config = validateConfig(input);
   const logger = deps.logger ?? createLogger(config.logLevel, deps.logStream);
-  const store = deps.store ?? (config.store === 'memory' ? createMemoryStore() : createSqliteStore({ dataDir: config.dataDir }));
+  const store =
+    deps.store ??
+    (config.databaseUrl !== null
+      ? createPostgresStore({ url: config.databaseUrl, masterKey: config.masterKey! })
+      : config.store === 'memory'
+        ? createMemoryStore()
+        : createSqliteStore({ dataDir: config.dataDir }));
   let realtime: Realtime | undefined;
   let broadcasts: BroadcastService | undefined;
   let compositions: Compositions | undefined;
   let archiver: Archiver | undefined;
+  let sip: ReturnType<typeof createSipGateway> | null = null;
   let router: Promise<MediaRouter> | null = null;
   let routerReady: MediaRouter | null = null;
   const closeRouter = async () => {
@@ -103,9 +136,30 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       logger.info({ workers: r.workerPids.length }, 'media router started');
       return r;
     }));
+  let closingNow = false;
+  let draining = false;
+  // What /readyz checks; cluster mode adds its own (Redis, draining).
+  const readiness: Record<string, ReadinessCheck> = { server: () => (closingNow ? 'shutting down' : draining ? 'draining' : null) };
+  const clustered = config.redisUrl !== null;
+  const nodeId = clustered ? (config.nodeId ?? randomNodeId()) : null;
+  const webhooks = createWebhookSender({
+    logger: logger.child({ component: 'webhooks' }),
+    outbox: store,
+    ...(nodeId !== null ? { owner: nodeId, exclusive: false } : {}),
+    ...(config.webhookRetryDelaysMs !== null ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}),
+  });
+  let registry: Registry | null = null;
+  let cluster: ClusterRouter | null = null;
   try {
     const defaultProject = seedProjects(store, config);
-    realtime = createRealtime({ store, logger, media: mediaRouter, config: config as unknown as Readonly<Record<string, unknown>> });
+    realtime = createRealtime({
+      store,
+      logger,
+      media: mediaRouter,
+      config: config as unknown as Readonly<Record<string, unknown>>,
+      webhooks,
+      onJoin: (sessionId, connectionId) => registry?.recordConnection(sessionId, connectionId),
+    });
     const rt = realtime;
     compositions = new Compositions({ live: rt.live, logger: logger.child({ component: 'compose' }) });
     const storage = createLocalArchiveStorage(config.archivesDir ?? join(config.dataDir, 'archives'));
@@ -123,8 +177,6 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     });
     archiver = archives;
     const downloads = createArchiveDownloads({ store, storage, logger });
-    // Broadcast status callbacks (reference §6) go to the project's webhook URL.
-    const broadcastWebhooks = createWebhookSender({ logger, ...(config.webhookRetryDelaysMs ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}) });
     broadcasts = new BroadcastService({
       store,
       live: rt.live,
@@ -135,16 +187,28 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       logger: logger.child({ component: 'broadcast' }),
       notify(apiKey, broadcast) {
         const project = store.getProject(apiKey);
-        if (project?.webhookUrl) broadcastWebhooks.send(project.webhookUrl, project.apiSecret, broadcast as never);
+        if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, broadcast as never);
       },
     });
     const bc = broadcasts;
-    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc });
+    sip = config.sip ? createSipGateway(config, rt, store, logger, webhooks) : null;
+    const rest = createRestHandler({
+      store,
+      live: rt.live,
+      archiver: archives,
+      config,
+      logger,
+      broadcasts: bc,
+      ...(sip ? { sip: sip.gateway } : {}),
+      ...(clustered ? { forward: (req, res, route, params, project, raw) => (cluster ? cluster.forwardRest(req, res, route, params, project, raw) : Promise.resolve(false)) } : {}),
+    });
     const hls = createHlsHandler((token) => bc.hlsDirectory(token));
 
     const httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
+      lingerOnClose(req);
       try {
-        if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady))) return;
+        if (handleHealth(req, res, readiness)) return;
+        if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady) + (registry ? clusterMetricsText(registry) : ''))) return;
         if (rest(req, res)) return;
         if (hls(req, res)) return;
         if (downloads(req, res)) return;
@@ -161,7 +225,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });
-    httpServer.on('upgrade', (req, socket, head) => rt.handleUpgrade(req, socket, head));
+    httpServer.on('upgrade', (req, socket, head) => (cluster ? cluster.handleUpgrade(req, socket, head) : rt.handleUpgrade(req, socket, head)));
     httpServer.on('clientError', (err, socket) => {
       if (socket.writable && !(err as NodeJS.ErrnoException).code?.startsWith('ECONN')) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       else socket.destroy();
@@ -177,7 +241,27 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     const address = httpServer.address() as AddressInfo;
     const hostInUrl = address.family === 'IPv6' || config.host.includes(':') ? `[${config.host.replace(/^\[|\]$/g, '')}]` : config.host;
     const url = `http://${hostInUrl}:${address.port}`;
-    logger.info({ url, store: store.kind, dataDir: store.kind === 'sqlite' ? config.dataDir : undefined }, 'listening');
+    logger.info({ url, store: store.kind, dataDir: store.kind === 'sqlite' ? config.dataDir : undefined, nodeId }, 'listening');
+    if (clustered) {
+      const localState = () => {
+        const m = rt.metrics();
+        const sessions = m.sessions.map((x) => x.sessionId);
+        const media = m.sessions.reduce((n, x) => n + (x.mediaMode === 'routed' ? x.streams + x.subscribers : 0), 0);
+        return { load: { connections: m.connections, sessions: sessions.length, media }, sessions };
+      };
+      registry = new Registry({
+        redisUrl: config.redisUrl!,
+        nodeId: nodeId!,
+        url: config.advertiseUrl ?? url,
+        secret: config.clusterSecret ?? createHmac('sha256', config.masterKey ?? '').update('tokhost-cluster-secret').digest('hex'),
+        local: localState,
+        logger: logger.child({ component: 'cluster' }),
+      });
+      await registry.start();
+      const reg = registry;
+      readiness['cluster'] = () => reg.problem();
+      cluster = new ClusterRouter({ registry: reg, realtime: rt, store, logger: logger.child({ component: 'cluster' }) });
+    }
     // Recordings a crash interrupted: finalised in the background (the files may be large).
     const recovery = archives.recover().then(
       (r) => r.recovered + r.failed > 0 && logger.info(r, 'archives recovered after a restart'),
@@ -195,13 +279,32 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       httpServer,
       defaultProject,
       mediaRouterForTesting: () => router,
+      sipGatewayForTesting: () => sip?.gateway ?? null,
+      webhooks,
+      nodeId,
+      async drain(timeoutMs = 10_000) {
+        draining = true;
+        const sessions = rt.metrics().sessions.map((x) => x.sessionId);
+        if (registry) {
+          await registry.setDraining(true);
+          await registry.releaseLeases(sessions).catch((err: unknown) => logger.warn({ err }, 'cluster: releasing leases failed'));
+        }
+        logger.info({ sessions: sessions.length, connections: rt.metrics().connections }, 'draining: clients are moved away');
+        rt.closeClients(CLOSE_SERVICE_RESTART, 'server draining');
+        const end = Date.now() + timeoutMs;
+        while (rt.metrics().connections > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      },
       close: () =>
         (closing ??= (async () => {
+          closingNow = true;
+          cluster?.close();
+          await sip?.close().catch((err: unknown) => logger.error({ err }, 'sip gateway close failed'));
           await recovery;
           await archives.close().catch((err: unknown) => logger.error({ err }, 'archiver close failed'));
           await bc.close().catch((err: unknown) => logger.error({ err }, 'broadcasts close failed'));
-          broadcastWebhooks.close();
           await compositions?.close().catch((err: unknown) => logger.error({ err }, 'compositions close failed'));
+          webhooks.close();
+          await registry?.close();
           await rt.close().catch((err: unknown) => logger.error({ err }, 'realtime close failed'));
           await closeRouter().catch((err: unknown) => logger.error({ err }, 'media router close failed'));
           await new Promise<void>((resolve) => {
@@ -212,12 +315,62 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         })()),
     });
   } catch (err) {
+    await sip?.close().catch(() => undefined);
     await archiver?.close().catch(() => undefined);
     await broadcasts?.close().catch(() => undefined);
     await compositions?.close().catch(() => undefined);
+    webhooks.close();
+    cluster?.close();
+    await registry?.close().catch(() => undefined);
     await realtime?.close().catch(() => undefined);
     await closeRouter().catch(() => undefined);
     store.close();
     throw err;
   }
+}
+
+/** The SIP gateway with its own webhook queue, configured from the server config (docs/sip.md). */
+function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logger: Logger, webhooks: WebhookSender): { gateway: SipGateway; close(): Promise<void> } {
+  const bind = config.sipBindAddress ?? (isIP(config.host) && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : '0.0.0.0');
+  const firstExternal = () => Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  const advertised = config.sipPublicAddress ?? config.publicIp ?? (bind === '0.0.0.0' ? (firstExternal() ?? '127.0.0.1') : bind);
+  const read = (path: string | null, what: string): string | undefined => {
+    if (path === null) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new Error(`${what} ${path} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  const tlsCert = read(config.sipTlsCert, 'sipTlsCert');
+  const tlsKey = read(config.sipTlsKey, 'sipTlsKey');
+  const tlsCa = read(config.sipTlsCa, 'sipTlsCa');
+  const gateway = new SipGateway({
+    participants: rt.participants,
+    logger: logger.child({ component: 'sip' }),
+    webhook(apiKey, event) {
+      const project = store.getProject(apiKey);
+      if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event);
+    },
+    config: {
+      bindAddress: bind,
+      publicAddress: advertised,
+      port: config.sipPort,
+      tlsPort: config.sipTlsPort,
+      ...(tlsCert && tlsKey ? { tlsCert, tlsKey } : {}),
+      ...(tlsCa ? { tlsCa } : {}),
+      tlsVerify: config.sipTlsVerify,
+      rtpMinPort: config.sipRtpMinPort ?? 0,
+      rtpMaxPort: config.sipRtpMaxPort ?? 0,
+      ringTimeoutMs: config.sipRingTimeoutSeconds * 1000,
+      mediaTimeoutMs: config.sipMediaTimeoutSeconds * 1000,
+      maxDurationMs: config.sipMaxDurationSeconds * 1000,
+    },
+  });
+  return {
+    gateway,
+    async close() {
+      await gateway.close();
+    },
+  };
 }

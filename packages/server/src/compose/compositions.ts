@@ -10,7 +10,8 @@
  * leaves is out of the next frame; while nobody is in it the compositor pauses.
  */
 import { EventEmitter } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../services/live.js';
@@ -79,7 +80,7 @@ class Composition {
   private readonly chosen: Map<string, { hasAudio: boolean; hasVideo: boolean }> | null;
   private readonly unsubscribe: () => void;
   private order = 0;
-  private dir: Promise<string>;
+  private readonly dir: string;
   private closed = false;
   private readonly pendingAdds = new Map<string, Promise<void>>();
 
@@ -89,7 +90,7 @@ class Composition {
     private readonly options: CompositionsOptions,
   ) {
     this.chosen = spec.streamMode === 'manual' ? new Map() : null;
-    this.dir = mkdtemp(join(options.workDir ?? tmpdir(), 'tokhost-compose-'));
+    this.dir = mkdtempSync(join(options.workDir ?? tmpdir(), 'tokhost-compose-'));
     this.compositor = new Compositor({
       width: spec.canvas.width,
       height: spec.canvas.height,
@@ -110,9 +111,10 @@ class Composition {
     this.unsubscribe = options.live.onLiveEvent((e) => this.onLive(e));
   }
 
-  async init(): Promise<void> {
+  /** Auto mode: every stream already live joins (in the layout at once; decoders start in the background). */
+  init(): void {
     if (this.chosen) return;
-    await Promise.all(this.options.live.streamInfos(this.spec.sessionId).map((s) => this.include(s)));
+    for (const s of this.options.live.streamInfos(this.spec.sessionId)) void this.include(s);
   }
 
   private onLive(e: LiveEvent): void {
@@ -156,16 +158,14 @@ class Composition {
       audio: pick.hasAudio && info.hasAudio,
       video: pick.hasVideo && info.hasVideo,
     };
+    const source = room.then((r) => openTapSource({ room: r, streamId: info.streamId, dir: this.dir, audio: this.spec.hasAudio, video: this.spec.hasVideo }));
     try {
-      const source = await openTapSource({ room: await room, streamId: info.streamId, dir: await this.dir, audio: this.spec.hasAudio, video: this.spec.hasVideo });
-      if (this.closed || !this.options.live.getStream(this.spec.sessionId, info.streamId)) {
-        await source.close();
-        return;
-      }
       await this.compositor.addStream(stream, source);
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message, streamId: info.streamId }, 'could not add the stream to the composition');
     }
+    // It may have left while its source opened: the live event came before the compositor knew it.
+    if (!this.options.live.getStream(this.spec.sessionId, info.streamId)) await this.compositor.removeStream(info.streamId);
   }
 
   async choose(streamId: string, media: { hasAudio: boolean; hasVideo: boolean }): Promise<void> {
@@ -194,7 +194,7 @@ class Composition {
     await Promise.allSettled([...this.pendingAdds.values()]);
     await this.compositor.close();
     this.output.end();
-    await rm(await this.dir, { recursive: true, force: true });
+    await rm(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -249,7 +249,7 @@ export class Compositions {
       c = new Composition(key, spec, this.options);
       this.all.add(c);
       if (key) this.shared.set(key, c);
-      await c.init();
+      c.init();
     }
     const lease = new Lease(this, c);
     c.leases.add(lease);
@@ -276,7 +276,7 @@ export class Compositions {
     }
     const fresh = new Composition(null, c.spec, this.options);
     this.all.add(fresh);
-    await fresh.init();
+    fresh.init();
     c.leases.delete(lease);
     fresh.leases.add(lease);
     lease.composition = fresh;

@@ -131,23 +131,43 @@ export class Compositor extends EventEmitter<CompositorEvents> {
     return [...this.inputs.keys()];
   }
 
-  /** Add a stream and start decoding it from `source` (its decoder is closed with it). */
-  async addStream(stream: CompositorStream, source: InputSource): Promise<void> {
+  /**
+   * Add a stream and start decoding it from `source` (its decoder is closed with it). The stream
+   * takes its place in the layout at once (a black box until its first frame), while the source
+   * may still be opening: the picture follows a join without waiting for the tap and decoder.
+   */
+  async addStream(stream: CompositorStream, source: InputSource | Promise<InputSource>): Promise<void> {
     if (this.closedState) {
-      await source.close();
+      await (await source).close();
       return;
     }
     await this.removeStream(stream.streamId);
     const input: Input = { stream: { ...stream }, decoder: null, frame: null, fw: 0, fh: 0 };
+    const added = performance.now();
+    this.inputs.set(stream.streamId, input);
+    this.layoutDirty = true;
+    this.resumeIfNeeded();
+    let src: InputSource;
+    try {
+      src = await source;
+    } catch (err) {
+      if (this.inputs.get(stream.streamId) === input) await this.removeStream(stream.streamId);
+      throw err;
+    }
+    if (this.inputs.get(stream.streamId) !== input || this.closedState) {
+      await src.close();
+      return;
+    }
     input.decoder = new StreamDecoder({
       ffmpegPath: this.options.ffmpegPath ?? 'ffmpeg',
-      source,
+      source: src,
       video: this.options.hasVideo,
       audio: this.options.hasAudio,
       maxWidth: this.width,
       maxHeight: this.height,
       onFrame: (frame, h) => {
         if (this.inputs.get(stream.streamId) !== input) return;
+        if (!input.frame) this.options.logger?.debug({ streamId: stream.streamId, ms: Math.round(performance.now() - added), width: h.width, height: h.height }, 'first frame of a stream');
         input.frame = frame;
         input.fw = h.width;
         input.fh = h.height;
@@ -163,9 +183,6 @@ export class Compositor extends EventEmitter<CompositorEvents> {
         this.emit('inputFailed', stream.streamId, reason);
       },
     });
-    this.inputs.set(stream.streamId, input);
-    this.layoutDirty = true;
-    this.resumeIfNeeded();
     await input.decoder.start();
   }
 

@@ -1,18 +1,26 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
 
-/** How many bytes past the limit are read (and discarded) so the client can see the 413. */
-const DRAIN_FACTOR = 16;
+/**
+ * How many body bytes are read (and discarded) before a too-large body is refused: 16 × the limit,
+ * at least 16 MiB. Most clients read the answer only once they have sent their whole body, so
+ * reading it to the end and then answering keeps the connection usable.
+ */
+export function drainBound(limit: number): number {
+  return Math.max(limit * 16, 16 * 1024 * 1024);
+}
 
 /**
- * Read a request body up to `limit` bytes. A larger body is drained (up to 16 × the limit, so a
- * client still writing can read the answer) and then refused with 413; past that the request is
- * refused as soon as the limit is crossed and the connection is closed.
+ * Read a request body up to `limit` bytes. A larger body is drained to its end (up to
+ * {@link drainBound}) and then refused with 413 on a connection that stays open; past the bound the
+ * 413 goes out at once with `connection: close`, and the server closes with a lingering close
+ * (http/linger.ts) so that the client, still uploading, reads the answer instead of a reset.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
+  const bound = drainBound(limit);
   return new Promise((resolve, reject) => {
-    if (Number.isFinite(declared) && declared > limit * DRAIN_FACTOR) {
+    if (Number.isFinite(declared) && declared > bound) {
       req.resume();
       reject(tooLarge(limit, true));
       return;
@@ -29,7 +37,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit) {
         over = true;
         chunks.length = 0;
-        if (size > limit * DRAIN_FACTOR) {
+        if (size > bound) {
           settled = true;
           req.resume();
           reject(tooLarge(limit, true));

@@ -1,7 +1,7 @@
 import type { ErrorCode } from '@tokhost/protocol';
 
 /** Codes the server answers with: the shared protocol codes plus the server-only ones. */
-export type ServerErrorCode = ErrorCode | 'ERR_NOT_IMPLEMENTED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_BROADCAST_NOT_ROUTED';
+export type ServerErrorCode = ErrorCode | 'ERR_NOT_IMPLEMENTED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_BROADCAST_NOT_ROUTED' | 'ERR_SESSION_E2EE' | 'ERR_OWNER_UNAVAILABLE';
 
 /**
  * The one table mapping each error code to its HTTP status and the `code` field of the body
@@ -34,8 +34,11 @@ export const ERROR_TABLE: { readonly [C in ServerErrorCode]: { status: number; b
   ERR_CONNECTION_NOT_FOUND: { status: 404, bodyCode: 404 },
   ERR_SIGNAL_TOO_LARGE: { status: 413, bodyCode: 413 },
   ERR_SIP_NOT_ROUTED: { status: 409, bodyCode: 409 },
+  ERR_SESSION_E2EE: { status: 409, bodyCode: 409 },
   ERR_NOT_IMPLEMENTED: { status: 501, bodyCode: 501 },
   ERR_INTERNAL: { status: 500, bodyCode: 500 },
+  /** Cluster mode: the node that owns the session did not answer a forwarded call (it may be failing over). */
+  ERR_OWNER_UNAVAILABLE: { status: 503, bodyCode: 503 },
 };
 
 /**

@@ -116,7 +116,18 @@ export function createRestHandler(deps: RestDeps): (req: IncomingMessage, res: S
       }
       validateParams(m.params);
       // A body the handler does not read is discarded by node:http once the answer is sent.
-      result = await m.route.handler(new Context(req, res, m.params, query, identity.project, deps));
+      const ctx = new Context(req, res, m.params, query, identity.project, deps);
+      if (deps.forward) {
+        let forwarded: boolean;
+        try {
+          forwarded = await deps.forward(req, res, m.route, m.params, identity.project, () => ctx.raw());
+        } catch (cause) {
+          if (cause instanceof HttpError) throw cause;
+          throw new HttpError('ERR_OWNER_UNAVAILABLE', 'Session owner unavailable', 'The node running this session did not answer; retry in a few seconds', { cause });
+        }
+        if (forwarded) return;
+      }
+      result = await m.route.handler(ctx);
     } catch (err) {
       finish(req, res, err, started, apiKey, isSessionCreate && !acceptsJson(req.headers.accept));
       return;

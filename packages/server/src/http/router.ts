@@ -4,6 +4,7 @@ import type { ServerConfig } from '../config.js';
 import type { Archiver } from '../recording/archiver.js';
 import type { BroadcastService } from '../services/broadcasts.js';
 import type { LiveSessions } from '../services/live.js';
+import type { SipGateway } from '../sip/gateway.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
 import { HttpError } from './errors.js';
 
@@ -16,6 +17,13 @@ export interface RestDeps {
   config: ServerConfig;
   logger: Logger;
   broadcasts: BroadcastService;
+  /** The SIP gateway (`dial`, `play-dtmf`); absent when config `sip` is false. */
+  sip?: SipGateway;
+  /**
+   * Cluster mode: run the call on the node that owns its session instead. Resolves true when the
+   * request was forwarded and answered; false to handle it here.
+   */
+  forward?(req: IncomingMessage, res: ServerResponse, route: Route, params: Readonly<Record<string, string>>, project: ProjectRecord, raw: () => Promise<Buffer>): Promise<boolean>;
 }
 
 /** A handler's answer. `json` is serialised with `application/json` unless `contentType` says otherwise. */

@@ -26,6 +26,8 @@ import type {
   MediaTap,
   PublisherMediaEvent,
   PublishOptions,
+  RtpPublisher,
+  RtpPublishOptions,
   SessionMetrics,
   SubscribeOptions,
   SubscriberMediaEvent,
@@ -354,6 +356,27 @@ class RouterRoom implements MediaRoom {
       const r = await this.worker.request<{ answerSdp: string }>({ op: 'publish', sessionId: this.sessionId, publisherId, offerSdp: o.offerSdp });
       setImmediate(() => gate.open());
       return r;
+    } catch (e) {
+      this.forgetPublisher(publisherId);
+      throw e;
+    }
+  }
+
+  async publishRtp(o: RtpPublishOptions): Promise<RtpPublisher> {
+    this.check();
+    const publisherId = this.validId('publisherId', o?.publisherId);
+    const a = o.audio;
+    if (!a || !Number.isInteger(a.payloadType) || a.payloadType < 0 || a.payloadType > 127) throw new MediaError('ERR_MEDIA_INVALID_OPTION', 'audio.payloadType must be an integer from 0 to 127');
+    if (typeof a.rtpmap !== 'string' || !/^[A-Za-z0-9_.-]+\/\d+(\/\d+)?$/.test(a.rtpmap)) throw new MediaError('ERR_MEDIA_INVALID_OPTION', 'audio.rtpmap must look like "PCMU/8000" or "opus/48000/2"');
+    const host = o.sourceHost ?? '127.0.0.1';
+    if (!isIPv4(host) && !isIPv6(host)) throw new MediaError('ERR_MEDIA_INVALID_OPTION', 'sourceHost must be an IP address');
+    if (this.publishers.has(publisherId)) throw new MediaError('ERR_MEDIA_DUPLICATE_ID', `publisherId "${publisherId}" is already published`);
+    this.publishers.add(publisherId);
+    this.worker.peers++;
+    try {
+      const codec: { pt: number; rtpmap: string; fmtp?: string } = { pt: a.payloadType, rtpmap: a.rtpmap };
+      if (a.fmtp !== undefined) codec.fmtp = a.fmtp;
+      return await this.worker.request<RtpPublisher>({ op: 'publishRtp', sessionId: this.sessionId, publisherId, codec, host });
     } catch (e) {
       this.forgetPublisher(publisherId);
       throw e;

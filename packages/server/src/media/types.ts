@@ -106,6 +106,25 @@ export interface SubscribeOptions {
   onEvent?: (event: SubscriberMediaEvent) => void;
 }
 
+/** Options of {@link MediaRoom.publishRtp}. */
+export interface RtpPublishOptions {
+  publisherId: string;
+  /**
+   * The audio codec of the RTP that will be sent: payload type and SDP rtpmap
+   * (`"PCMU/8000"`, `"PCMA/8000"`, `"opus/48000/2"`). Subscribers get it as is (browsers decode
+   * G.711 and Opus), so nothing is transcoded.
+   */
+  audio: { payloadType: number; rtpmap: string; fmtp?: string };
+  /** The only source address accepted (the local process that sends). Default 127.0.0.1. */
+  sourceHost?: string;
+}
+
+/** Where to send the RTP of a server-side publisher. */
+export interface RtpPublisher {
+  host: string;
+  port: number;
+}
+
 /** Where a tap sends plain RTP (and the publisher's sender reports, as RTCP on port+1). */
 export interface TapOptions {
   host: string;
@@ -133,6 +152,12 @@ export interface MediaRoom {
   /** Accept a publisher's offer. Candidates the router gathers are passed to `onCandidate`. */
   publish(options: PublishOptions): Promise<{ answerSdp: string }>;
   addPublisherCandidate(publisherId: string, candidate: IceCandidateInit): Promise<void>;
+  /**
+   * A server-side, non-WebRTC publisher (a SIP call): plain RTP (and optional RTCP sender
+   * reports) sent over UDP to the returned address is forwarded to subscribers and taps like a
+   * browser's stream; force-mute applies. Ends with `unpublish`.
+   */
+  publishRtp(options: RtpPublishOptions): Promise<RtpPublisher>;
   /** Start forwarding a publisher to a subscriber: the router makes the offer. */
   subscribe(options: SubscribeOptions): Promise<{ offerSdp: string }>;
   setSubscriberAnswer(subscriberId: string, answerSdp: string): Promise<void>;

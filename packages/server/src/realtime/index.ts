@@ -16,6 +16,7 @@ import { createWebhookSender } from '../webhooks/index.js';
 import type { WebhookSender } from '../webhooks/index.js';
 import { iceServersFor } from './ice.js';
 import { Rooms } from './rooms.js';
+import { createServerParticipants, type ServerParticipants } from './server-participants.js';
 import type { ClientSocket, Connection } from './rooms.js';
 
 /**
@@ -38,12 +39,22 @@ export interface RealtimeDeps {
   media?: MediaRouter | (() => Promise<MediaRouter>);
   logger: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
   config: Readonly<Record<string, unknown>>;
+  /**
+   * Webhook sender for session-monitoring callbacks (createServer passes the server's, draining
+   * the store's outbox; the caller then closes it). Default: one of its own on `store`'s outbox,
+   * closed with the realtime layer.
+   */
+  webhooks?: WebhookSender;
+  /** Called when a client joined a session here (cluster mode records where connections live). */
+  onJoin?(sessionId: string, connectionId: string): void;
 }
 
 /** The realtime layer as the server sees it. */
 export interface Realtime {
   /** Live state for the REST routes. */
   readonly live: LiveSessions;
+  /** Connections the server holds itself (SIP calls), without a WebSocket. */
+  readonly participants: ServerParticipants;
   /** WebSocket upgrade for the client protocol; destroys sockets it does not own. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Live counters for `/metrics`: sessions, connections, streams and subscribers per session. */
@@ -55,6 +66,14 @@ export interface Realtime {
   webhook(apiKey: string, event: object): void;
   /** Non-REST HTTP paths (browser SDK, demo page). Returns true when it answered. */
   handleHttp(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Take a WebSocket accepted elsewhere (the cluster router, which read the first frame to find
+   * the session's owner) as if it had come through {@link handleUpgrade}; `frames` are the frames
+   * it already read, handled first, in order.
+   */
+  adoptSocket(ws: WebSocket, frames: readonly Buffer[]): void;
+  /** Close every client socket with `code` (a drain: 1012 makes clients reconnect elsewhere). */
+  closeClients(code: number, reason: string): void;
   close(): Promise<void>;
 }
 
@@ -90,7 +109,8 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     turnTtlSeconds: num('turnTtlSeconds', 86_400),
   };
   const retry = config['webhookRetryDelaysMs'];
-  const webhooks: WebhookSender = createWebhookSender({ logger, ...(Array.isArray(retry) ? { retryDelaysMs: retry as number[] } : {}) });
+  const ownWebhooks = deps.webhooks === undefined;
+  const webhooks: WebhookSender = deps.webhooks ?? createWebhookSender({ logger, outbox: store, ...(Array.isArray(retry) ? { retryDelaysMs: retry as number[] } : {}) });
   let ownRouter: Promise<MediaRouter> | null = null;
   const router = (): Promise<MediaRouter> => {
     const given = deps.media;
@@ -221,6 +241,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
         return;
       }
       conn = result;
+      deps.onJoin?.(result.room.sessionId, result.id);
     });
   };
 
@@ -252,6 +273,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     if (token.sessionId !== req.sessionId) return rtError('ERR_RT_TOKEN_SESSION', 'the token is for another session');
     const session = sessionRecord(req.sessionId);
     if (!session || session.apiKey !== token.apiKey) return rtError('ERR_RT_SESSION_INVALID', `session ${req.sessionId} does not exist`);
+    if (session.e2ee && req.encryption !== true) return rtError('ERR_RT_ENCRYPTION_SECRET', 'the session is end-to-end encrypted: connect with an encryptionSecret of 8 to 256 characters');
     if (req.resume) {
       const r = req.resume;
       const resumed = rooms.resume(req.sessionId, String(r.connectionId), String(r.resumeKey), Number(r.lastSeq), socket, req.batch === true);
@@ -260,7 +282,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       for (const text of resumed.replay) socket.send(text);
       return resumed.conn;
     }
-    return rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true);
+    return rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true, session.e2ee);
   };
 
   wss.on('connection', onSocket);
@@ -268,6 +290,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   return {
     live: rooms.live(),
     webhook: sendWebhook,
+    participants: createServerParticipants(rooms, sessionRecord),
     metrics() {
       const sessions: RealtimeMetrics['sessions'] = [];
       let connections = 0;
@@ -285,6 +308,13 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       }
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     },
+    adoptSocket(ws, frames) {
+      onSocket(ws);
+      for (const f of frames) ws.emit('message', f, false);
+    },
+    closeClients(code, reason) {
+      for (const ws of wss.clients) ws.close(code, reason);
+    },
     handleHttp(req, res) {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       if (path.startsWith('/js/')) return assets.handle(path, req, res);
@@ -294,7 +324,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     async close() {
       clearInterval(pinger);
       rooms.closeAll();
-      webhooks.close();
+      if (ownWebhooks) webhooks.close();
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       if (ownRouter) await (await ownRouter.catch(() => null))?.close();

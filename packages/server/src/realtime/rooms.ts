@@ -235,7 +235,7 @@ export class Rooms {
   }
 
   /** Add a new connection with its token (already verified and matched to the session). */
-  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch = false, connectionEventsSuppressed = false): Connection {
+  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch = false, connectionEventsSuppressed = false, e2ee = false): Connection {
     let room = this.rooms.get(token.sessionId);
     if (!room) {
       room = new Room(token.sessionId, token.apiKey, mediaMode, { maxEntries: this.options.replayBufferMax, maxBytes: this.options.replayBufferMaxBytes ?? 32 * 1024 * 1024 });
@@ -263,6 +263,7 @@ export class Rooms {
       streams: [...room.streams.values()].map((s) => s.rt),
       iceServers: this.options.iceServersFor(conn.id),
       forceMuteActive: room.forceMute.active,
+      ...(e2ee ? { e2ee: true } : {}),
     };
     const head = JSON.stringify(hello);
     // With connection events suppressed (large sessions) the client gets no list of the others.
@@ -585,6 +586,39 @@ export class Rooms {
       default:
         return fail('ERR_RT_BAD_REQUEST', `unknown request type "${String((req as { type: unknown }).type)}"`);
     }
+  }
+
+  /**
+   * Publish an audio stream for a server-side participant (a SIP call, see `src/sip/`): `attach`
+   * puts its media into the router under `streamId` (e.g. `room.publishRtp`); the stream is then
+   * announced as a client's would be. Throws when the token's role cannot publish.
+   */
+  async publishServerStream(conn: Connection, name: string, attach: (media: RoutedSessionMedia, streamId: string) => Promise<void>): Promise<RtStream> {
+    if (!conn.room.media) throw new Error('server-side streams need a routed session with a media router');
+    const req = { type: 'publish', id: 0, name, hasAudio: true, hasVideo: false, videoType: null, videoDimensions: null, frameRate: null } as unknown as Extract<ClientRequest, { type: 'publish' }>;
+    let checked: { width: number; height: number } | null;
+    try {
+      checked = this.checkPublish(conn, req);
+    } catch (err) {
+      throw err instanceof RequestError ? new Error(err.rt.message) : err;
+    }
+    const streamId = randomUUID();
+    const media = await conn.room.media;
+    await attach(media, streamId);
+    if (conn.destroyed) {
+      await media.unpublish(streamId);
+      throw new Error('the connection left before its stream was published');
+    }
+    const r = this.publish(conn, req, streamId, checked);
+    if (r['forceMuted'] === true) await media.muteStream(streamId, true);
+    return r['stream'] as RtStream;
+  }
+
+  /** A server-side participant turns its own audio on or off (the phone's `*6`): as a client's `streamUpdate`. */
+  setServerStreamAudio(conn: Connection, streamId: string, enabled: boolean): void {
+    const s = this.ownStream(conn, streamId);
+    this.routed(conn.room, (m) => m.muteStream(streamId, !enabled));
+    this.setProperty(s, 'hasAudio', enabled);
   }
 
   private ownStream(conn: Connection, streamId: unknown): StreamState {

@@ -22,7 +22,7 @@ import { RtmpSink } from '../compose/sinks/rtmp.js';
 import type { TsFanout } from '../compose/ts-fanout.js';
 import { HttpError } from '../http/errors.js';
 import type { LiveSessions } from './live.js';
-import { requireSession } from './sessions.js';
+import { requireNotE2ee, requireSession } from './sessions.js';
 import type { Store } from '../storage/store.js';
 
 /** What a broadcast asks of the compose manager (a subset of its `CompositionSpec`). */
@@ -151,6 +151,7 @@ export class BroadcastService {
   async start(apiKey: string, options: StartBroadcastOptions, baseUrl: string): Promise<BroadcastJson> {
     if (this.#closed) throw new HttpError('ERR_INTERNAL', 'Server is shutting down');
     const session = requireSession(this.#o.store, apiKey, options.sessionId);
+    requireNotE2ee(session, 'broadcasting');
     if (session.mediaMode !== 'routed') throw new HttpError('ERR_BROADCAST_NOT_ROUTED', 'Only routed sessions can be broadcast', 'The session uses relayed media (p2p.preference=enabled)');
     const sameSession = [...this.#running.values()].filter((r) => r.json.sessionId === options.sessionId && r.apiKey === apiKey);
     if (sameSession.some((r) => !options.multiBroadcastTag || !r.json.multiBroadcastTag || r.json.multiBroadcastTag === options.multiBroadcastTag)) {

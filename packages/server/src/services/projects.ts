@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { ProjectRecord, Store } from '../storage/store.js';
+import { StoreError } from '../storage/store.js';
 
 /** Errors of the project service (CLI and start-up). */
 export class ProjectError extends Error {
@@ -93,8 +94,17 @@ export interface SeedResult {
  */
 export function seedProjects(store: Store, credentials: { apiKey: string | null; apiSecret: string | null }): SeedResult {
   if (credentials.apiKey && credentials.apiSecret) {
-    const existing = store.getProject(credentials.apiKey);
-    if (!existing) return { project: createProject(store, { apiKey: credentials.apiKey, apiSecret: credentials.apiSecret, name: 'Seeded project' }), created: true };
+    let existing = store.getProject(credentials.apiKey);
+    if (!existing) {
+      try {
+        return { project: createProject(store, { apiKey: credentials.apiKey, apiSecret: credentials.apiSecret, name: 'Seeded project' }), created: true };
+      } catch (err) {
+        // Cluster nodes started together seed the same project: the one that lost the race uses it.
+        if (!(err instanceof StoreError && err.code === 'ERR_STORE_CONFLICT') && !(err instanceof ProjectError && err.code === 'ERR_PROJECT_EXISTS')) throw err;
+        existing = store.getProject(credentials.apiKey);
+        if (!existing) throw err;
+      }
+    }
     const project = existing.apiSecret === credentials.apiSecret ? existing : store.updateProject(credentials.apiKey, { apiSecret: credentials.apiSecret })!;
     return { project, created: false };
   }

@@ -107,6 +107,15 @@ export function requireSession(store: Store, apiKey: string, sessionId: unknown,
   return session;
 }
 
+/**
+ * Refuse a server-side media feature (archive, broadcast, SIP dial: anything that would have to
+ * decode the media) for an end-to-end encrypted session: the router only holds ciphertext, so
+ * the answer is a 409 (OpenTok refuses these for `e2ee` sessions too).
+ */
+export function requireNotE2ee(session: SessionRecord, what: string): void {
+  if (session.e2ee) throw new HttpError('ERR_SESSION_E2EE', `${what} is not available for end-to-end encrypted sessions`, `Session ${session.sessionId} is end-to-end encrypted (e2ee): the server cannot decode its media, so ${what} is refused`);
+}
+
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 

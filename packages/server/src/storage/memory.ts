@@ -1,5 +1,5 @@
 import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
-import type { ArchiveRecord, BroadcastRecord, ListOptions, Page, ProjectRecord, SessionRecord, Store } from './store.js';
+import type { ArchiveRecord, BroadcastRecord, ListOptions, OutboxItem, Page, ProjectRecord, SessionRecord, Store } from './store.js';
 import { StoreError } from './store.js';
 
 const clone = <T>(value: T): T => structuredClone(value);
@@ -20,6 +20,9 @@ export function createMemoryStore(): Store {
   const sessions = new Map<string, SessionRecord>();
   const archives = new Map<string, ArchiveRecord>();
   const broadcasts = new Map<string, BroadcastRecord>();
+  const outbox = new Map<number, OutboxItem>();
+  const leases = new Map<string, { owner: string; until: number }>();
+  let nextOutboxId = 1;
   let closed = false;
   const open = () => {
     if (closed) throw new StoreError('ERR_STORE_CLOSED', 'The store is closed');
@@ -122,6 +125,35 @@ export function createMemoryStore(): Store {
       const next = { apiKey, broadcast: clone(broadcast) };
       broadcasts.set(broadcast.id, next);
       return clone(next);
+    },
+    enqueueOutbox(item) {
+      open();
+      const id = nextOutboxId++;
+      outbox.set(id, { ...item, id });
+      return id;
+    },
+    claimOutboxUrls(owner, now, until) {
+      open();
+      const held: string[] = [];
+      for (const url of new Set([...outbox.values()].map((i) => i.url))) {
+        const lease = leases.get(url);
+        if (lease && lease.owner !== owner && lease.until >= now) continue;
+        leases.set(url, { owner, until });
+        held.push(url);
+      }
+      return held;
+    },
+    listOutbox(url, limit) {
+      open();
+      return [...outbox.values()].filter((i) => i.url === url).slice(0, limit).map(clone);
+    },
+    deleteOutbox(id) {
+      open();
+      return outbox.delete(id);
+    },
+    releaseOutboxUrls(owner) {
+      open();
+      for (const [url, lease] of leases) if (owner === null || lease.owner === owner) leases.delete(url);
     },
     flush() {
       return Promise.resolve();

@@ -64,6 +64,19 @@ const MIGRATIONS: readonly string[] = [
      json       TEXT NOT NULL
    );
    CREATE INDEX broadcasts_by_project ON broadcasts(api_key, created_at);`,
+  `CREATE TABLE outbox (
+     id         INTEGER PRIMARY KEY AUTOINCREMENT,
+     url        TEXT NOT NULL,
+     secret_enc TEXT NOT NULL,
+     body       TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX outbox_by_url ON outbox(url, id);
+   CREATE TABLE outbox_leases (
+     url   TEXT PRIMARY KEY,
+     owner TEXT NOT NULL,
+     until INTEGER NOT NULL
+   );`,
 ];
 
 /** Schema version this build writes. */
@@ -242,6 +255,19 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     update: db.prepare(`UPDATE ${name} SET json = ? WHERE id = ? AND api_key = ?`),
     delete: db.prepare(`DELETE FROM ${name} WHERE id = ? AND api_key = ?`),
   });
+  const outbox = {
+    insert: db.prepare<[string, string, string, number]>('INSERT INTO outbox (url, secret_enc, body, created_at) VALUES (?, ?, ?, ?)'),
+    list: db.prepare<[string, number], { id: number; url: string; secret_enc: string; body: string; created_at: number }>('SELECT * FROM outbox WHERE url = ? ORDER BY id LIMIT ?'),
+    delete: db.prepare<[number]>('DELETE FROM outbox WHERE id = ?'),
+    pendingUrls: db.prepare<[], string>('SELECT DISTINCT url FROM outbox').pluck(),
+    claim: db.prepare<[string, string, number, string, number]>(
+      'INSERT INTO outbox_leases (url, owner, until) VALUES (?, ?, ?) ON CONFLICT (url) DO UPDATE SET owner = excluded.owner, until = excluded.until WHERE outbox_leases.owner = ? OR outbox_leases.until < ?',
+    ),
+    release: db.prepare<[string]>('DELETE FROM outbox_leases WHERE owner = ?'),
+    releaseAll: db.prepare('DELETE FROM outbox_leases'),
+  };
+  // The outbox secret is bound to its URL as associated data, like a project secret to its key.
+  const outboxContext = (url: string) => `outbox\u0000${url}`;
   const archives = table('archives');
   const broadcasts = table('broadcasts');
 
@@ -414,6 +440,28 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       commitPending();
       const changed = broadcasts.update.run(JSON.stringify(broadcast), broadcast.id, apiKey).changes;
       return changed ? { apiKey, broadcast: structuredClone(broadcast) } : undefined;
+    },
+    enqueueOutbox(item) {
+      commitPending();
+      return Number(outbox.insert.run(item.url, box.seal(item.secret, outboxContext(item.url)), item.body, item.createdAt).lastInsertRowid);
+    },
+    claimOutboxUrls(owner, now, until) {
+      commitPending();
+      return db
+        .transaction(() => outbox.pendingUrls.all().filter((url) => outbox.claim.run(url, owner, until, owner, now).changes > 0))
+        .immediate();
+    },
+    listOutbox(url, limit) {
+      return outbox.list.all(url, limit).map((r) => ({ id: r.id, url: r.url, secret: box.open(r.secret_enc, outboxContext(r.url)), body: r.body, createdAt: r.created_at }));
+    },
+    deleteOutbox(id) {
+      commitPending();
+      return outbox.delete.run(id).changes > 0;
+    },
+    releaseOutboxUrls(owner) {
+      commitPending();
+      if (owner === null) outbox.releaseAll.run();
+      else outbox.release.run(owner);
     },
     flush() {
       if (!batchOpen) return Promise.resolve();

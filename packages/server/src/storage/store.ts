@@ -43,6 +43,20 @@ export interface BroadcastRecord {
   broadcast: BroadcastJson;
 }
 
+/**
+ * A webhook callback waiting to be delivered (the durable outbox). `secret` is the key it is
+ * signed with, kept at rest as the project secrets are (encrypted in SQLite and PostgreSQL).
+ */
+export interface OutboxItem {
+  /** Increasing in the order items were added (delivery order per URL). */
+  id: number;
+  url: string;
+  secret: string;
+  /** The JSON body, as sent. */
+  body: string;
+  createdAt: number;
+}
+
 /** Paging and filter options of the list methods. Defaults: offset 0, count 50. */
 export interface ListOptions {
   offset?: number;
@@ -60,7 +74,7 @@ export interface Page<T> {
 /** The store. Methods are synchronous because better-sqlite3 is; keep them short. */
 export interface Store {
   /** Which implementation this is, for logs. */
-  readonly kind: 'memory' | 'sqlite';
+  readonly kind: 'memory' | 'sqlite' | 'postgres';
 
   /** Throws `StoreError('ERR_STORE_CONFLICT')` when the key exists. */
   createProject(project: ProjectRecord): void;
@@ -91,6 +105,21 @@ export interface Store {
   /** Broadcasts of a project, newest first. */
   listBroadcasts(apiKey: string, options?: ListOptions): Page<BroadcastRecord>;
   updateBroadcast(apiKey: string, broadcast: BroadcastJson): BroadcastRecord | undefined;
+
+  /** Add a callback to the outbox (committed at once: it must survive a restart); returns its id. */
+  enqueueOutbox(item: Omit<OutboxItem, 'id'>): number;
+  /**
+   * Take or renew the delivery lease of every URL with pending items whose lease is free, expired
+   * (`until` before `now`) or already `owner`'s, up to `until`. Returns the URLs `owner` holds
+   * now. One holder per URL is what keeps delivery in order when several nodes drain one outbox.
+   */
+  claimOutboxUrls(owner: string, now: number, until: number): string[];
+  /** The oldest pending items of one URL, in order. */
+  listOutbox(url: string, limit: number): OutboxItem[];
+  /** Remove a delivered (or abandoned) item; false when it was not there. */
+  deleteOutbox(id: number): boolean;
+  /** Give up `owner`'s leases, or every lease when `owner` is null (a single server starting up). */
+  releaseOutboxUrls(owner: string | null): void;
 
   /**
    * Resolves once every write made so far is committed (durable against a crash of the process).

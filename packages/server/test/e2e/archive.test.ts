@@ -17,6 +17,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
 import OpenTokTs from '@tokhost/sdk';
+import { computeLayout } from '../../src/compose/layout/index.js';
+import type { LayoutSpec, LayoutStream } from '../../src/compose/layout/index.js';
 import { createServer } from '../../src/create-server.js';
 import type { TokhostServer } from '../../src/create-server.js';
 import { colourName, ffprobe, frameAt, maxVideoGap, meanColour, meanVolume, toneLevel } from '../recording/media-check.js';
@@ -136,10 +138,12 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
     const t0 = Date.now();
     const started = await call<ArchiveLike>((cb) => ot.startArchive(sessionId, { name: 'two', resolution: '640x480' }, cb));
     expect(started.status).toBe('started');
+    const tStarted = Date.now();
     await until(() => red.page.evaluate(() => (window as unknown as AppWindow).app.events), (ev) => ev.some((e) => e.type === 'archiveStarted' && e['id'] === started.id), 5000, 'archiveStarted in the browser');
     await sleep(10_000);
     const stopped = await call<ArchiveLike>((cb) => ot.stopArchive(started.id, cb));
-    const span = (Date.now() - t0) / 1000;
+    const span = (Date.now() - tStarted) / 1000;
+    console.info(`[archive] startArchive answered in ${tStarted - t0} ms`);
     expect(stopped.status).toBe('stopped');
     expect(stopped.reason).toBe('user initiated');
     await until(() => red.page.evaluate(() => (window as unknown as AppWindow).app.events), (ev) => ev.some((e) => e.type === 'archiveStopped' && e['id'] === started.id), 5000, 'archiveStopped in the browser');
@@ -204,6 +208,104 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
       expect(colour).toBe(f.connectionData.slice('colour='.length));
       console.info(`[archive] individual ${f.filename}: ${p.duration.toFixed(2)} s, ${f.size} bytes, offsets ${f.startTimeOffset}–${f.stopTimeOffset} ms, ${colour}`);
     }
+  }, 120_000);
+
+  /** The colour at the centre of each box the layout engine gives for these streams, in a decoded frame. */
+  function expectLayout(file: string, t: number, spec: LayoutSpec, streams: { streamId: string; colour: Colour; classes?: string[] }[], canvas = { width: 640, height: 480 }) {
+    const ls: LayoutStream[] = streams.map((s, i) => ({ streamId: s.streamId, connectionId: `c${i}`, videoType: 'camera', layoutClassList: s.classes ?? [], order: i }));
+    const boxes = computeLayout(spec, ls, canvas);
+    const rgb = frameAt(file, t, canvas.width, canvas.height);
+    const seen: Record<string, string> = {};
+    // Paint order: a box drawn later covers earlier ones, so check each box where nothing above it paints.
+    for (const [i, box] of boxes.entries()) {
+      const above = boxes.slice(i + 1);
+      const cx = Math.round(box.x + box.width * 0.5);
+      const cy = Math.round(box.y + box.height * 0.5);
+      const w = Math.max(4, Math.round(box.width * 0.2));
+      const h = Math.max(4, Math.round(box.height * 0.2));
+      const rect = { x: Math.max(0, cx - (w >> 1)), y: Math.max(0, cy - (h >> 1)), w, h };
+      if (above.some((b) => rect.x < b.x + b.width && rect.x + rect.w > b.x && rect.y < b.y + b.height && rect.y + rect.h > b.y)) continue;
+      const want = streams.find((st) => st.streamId === box.streamId)!.colour;
+      seen[want] = colourName(meanColour(rgb, canvas.width, rect));
+    }
+    const wanted = Object.fromEntries(Object.keys(seen).map((k) => [k, k]));
+    expect(seen, `${spec.type} at ${t.toFixed(1)} s`).toEqual(wanted);
+    return boxes;
+  }
+
+  it('acceptance 2: every predefined layout and a custom stylesheet, changed mid-recording, with a class change (pixel regions of decoded frames)', async () => {
+    const sdk = new OpenTokTs(apiKey, apiSecret, { apiUrl: server.url });
+    const sessionId = await routedSession();
+    const pubs = [await publisher('red', sessionId), await publisher('blue', sessionId), await publisher('green', sessionId)];
+    await sleep(1500);
+    const started = await sdk.startArchive(sessionId, { name: 'layouts', layout: { type: 'bestFit' } });
+    const t0 = Date.now();
+    const custom = 'stream { float: left; width: 33.3333%; height: 100%; }';
+    const plan: { spec: LayoutSpec; focus?: number }[] = [
+      { spec: { type: 'bestFit' } },
+      { spec: { type: 'pip' } },
+      { spec: { type: 'verticalPresentation' }, focus: 2 },
+      { spec: { type: 'horizontalPresentation' }, focus: 2 },
+      { spec: { type: 'custom', stylesheet: custom }, focus: 2 },
+    ];
+    const marks: number[] = [];
+    for (const [i, step] of plan.entries()) {
+      if (i > 0) {
+        if (step.focus !== undefined && plan[i - 1]!.focus === undefined) await sdk.setStreamClassLists(sessionId, [{ id: pubs[step.focus]!.streamId, layoutClassList: ['focus'] }]);
+        await sdk.setArchiveLayout(started.id, step.spec);
+      }
+      marks.push((Date.now() - t0) / 1000);
+      // The first step also covers the start of three decoders (0.5–2.5 s each on this machine).
+      await sleep(i === 0 ? 5000 : 3000);
+    }
+    await sdk.stopArchive(started.id);
+    const done = await whenDone(started.id);
+    expect(done.status, done.reason).toBe('available');
+    const file = join(dir, 'layouts.mp4');
+    await download(done.url!, file);
+    const colours: Colour[] = ['red', 'blue', 'green'];
+    for (const [i, step] of plan.entries()) {
+      // OpenTok ordering: classed streams first, so the focus stream leads once it has its class.
+      const streams = pubs.map((p, k) => ({ streamId: p.streamId, colour: colours[k]!, classes: step.focus === k ? ['focus'] : [] }));
+      const ordered = step.focus === undefined ? streams : [streams[step.focus]!, ...streams.filter((_, k) => k !== step.focus)];
+      const at = marks[i]! + (i === 0 ? 4 : 2);
+      const boxes = expectLayout(file, at, step.spec, ordered);
+      console.info(`[archive] ${step.spec.type} at ${at.toFixed(1)} s: ${boxes.map((b) => `${colours[pubs.findIndex((p) => p.streamId === b.streamId)]} ${b.x},${b.y} ${b.width}x${b.height}`).join('; ')}`);
+    }
+    expect(maxVideoGap(file)).toBeLessThan(0.5);
+  }, 150_000);
+
+  it('acceptance 2: a stream joining and one leaving mid-recording (no gap, the layout follows within 1 s)', async () => {
+    const sdk = new OpenTokTs(apiKey, apiSecret, { apiUrl: server.url });
+    const sessionId = await routedSession();
+    const red = await publisher('red', sessionId);
+    await sleep(1000);
+    const started = await sdk.startArchive(sessionId, { name: 'join-leave' });
+    const t0 = Date.now();
+    await sleep(3000);
+    const blue = await publisher('blue', sessionId);
+    const joined = (Date.now() - t0) / 1000;
+    await sleep(4000);
+    await red.page.evaluate(() => (window as unknown as AppWindow).app.session.disconnect());
+    await until(() => sdk.listStreams(sessionId), (l) => l.length === 1, 10_000, 'red left');
+    const left = (Date.now() - t0) / 1000;
+    await sleep(3000);
+    await sdk.stopArchive(started.id);
+    const done = await whenDone(started.id);
+    expect(done.status, done.reason).toBe('available');
+    const file = join(dir, 'join-leave.mp4');
+    await download(done.url!, file);
+    expectLayout(file, joined - 0.5, { type: 'bestFit' }, [{ streamId: red.streamId, colour: 'red' }]);
+    // Within 1 s of the join the picture is split (red moved left); the newcomer shows once decoded.
+    const split = frameAt(file, joined + 1, 640, 480);
+    expect(colourName(meanColour(split, 640, { x: 100, y: 200, w: 100, h: 80 }))).toBe('red');
+    expect(colourName(meanColour(split, 640, { x: 40, y: 20, w: 200, h: 60 }))).toBe('black');
+    // The newcomer's picture needs its decoder started and a keyframe: 0.5–2.5 s measured here.
+    expectLayout(file, joined + 3.5, { type: 'bestFit' }, [{ streamId: red.streamId, colour: 'red' }, { streamId: blue.streamId, colour: 'blue' }]);
+    expectLayout(file, left + 1, { type: 'bestFit' }, [{ streamId: blue.streamId, colour: 'blue' }]);
+    const gap = maxVideoGap(file);
+    console.info(`[archive] join at ${joined.toFixed(1)} s, leave at ${left.toFixed(1)} s, max video gap ${(gap * 1000).toFixed(0)} ms`);
+    expect(gap).toBeLessThan(0.5);
   }, 120_000);
 });
 

@@ -3,6 +3,7 @@
  * `runMediaRouterContract(name, factory)`; the peers are real WebRTC endpoints (node-datachannel)
  * that negotiate with SDP + trickle ICE like browsers do.
  */
+import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaError, metricsText, type MediaRouter } from '../../src/media/index.js';
 import { createLossyRelay } from './lossy-relay.js';
@@ -164,6 +165,55 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       expect(s.video.count).toBeGreaterThan(0);
       await room.setPublisherAudioMuted('p', false);
       await waitFor(() => s.audio.count > muted + 5, 5000, 'audio back');
+    });
+
+    it('forwards a server-side RTP publisher (G.711) to subscribers and taps; force-mute applies', async () => {
+      const room = await router.room(sid());
+      await expect(room.publishRtp({ publisherId: 'sip', audio: { payloadType: 0, rtpmap: 'PCMU' } })).rejects.toMatchObject({ code: 'ERR_MEDIA_INVALID_OPTION', message: expect.stringContaining('rtpmap') });
+      await expect(room.publishRtp({ publisherId: 'sip', audio: { payloadType: 200, rtpmap: 'PCMU/8000' } })).rejects.toMatchObject({ code: 'ERR_MEDIA_INVALID_OPTION', message: expect.stringContaining('payloadType') });
+      const target = await room.publishRtp({ publisherId: 'sip', audio: { payloadType: 0, rtpmap: 'PCMU/8000' } });
+      await expect(room.publishRtp({ publisherId: 'sip', audio: { payloadType: 0, rtpmap: 'PCMU/8000' } })).rejects.toMatchObject({ code: 'ERR_MEDIA_DUPLICATE_ID' });
+      expect(target.port).toBeGreaterThan(0);
+      const sender = createSocket('udp4');
+      await new Promise<void>((r) => sender.bind(0, '127.0.0.1', () => r()));
+      const tapSock = createSocket('udp4');
+      await new Promise<void>((r) => tapSock.bind(0, '127.0.0.1', () => r()));
+      const tapped: Buffer[] = [];
+      tapSock.on('message', (b) => tapped.push(b));
+      let seq = 1000;
+      const payload = Buffer.alloc(160, 0x55);
+      const timer = setInterval(() => {
+        const h = Buffer.alloc(12);
+        h[0] = 0x80;
+        h[1] = 0;
+        h.writeUInt16BE(seq++ & 0xffff, 2);
+        h.writeUInt32BE(seq * 160, 4);
+        h.writeUInt32BE(0x1234abcd, 8);
+        sender.send(Buffer.concat([h, payload]), target.port, target.host);
+      }, 20);
+      try {
+        const s = await sub(room, 'sip-sub', 'sip', { video: false });
+        expect(s.offerSdp).toMatch(/a=rtpmap:0 PCMU\/8000/);
+        await waitFor(() => s.audio.count > 10, 10_000, 'G.711 audio at the subscriber');
+        expect([...s.audio.ssrcs]).not.toContain(0x1234abcd);
+        const tap = await room.tap('sip', { host: '127.0.0.1', audioPort: (tapSock.address() as { port: number }).port });
+        expect(tap.sdp).toContain('a=rtpmap:0 PCMU/8000');
+        await waitFor(() => tapped.length > 5, 5000, 'tapped RTP');
+        expect(tapped[0]!.subarray(12).equals(payload)).toBe(true);
+        await room.setPublisherAudioMuted('sip', true);
+        await new Promise((r) => setTimeout(r, 300));
+        const muted = s.audio.count;
+        await new Promise((r) => setTimeout(r, 400));
+        expect(s.audio.count).toBe(muted);
+        await room.setPublisherAudioMuted('sip', false);
+        await waitFor(() => s.audio.count > muted + 5, 5000, 'audio back after unmute');
+        await room.unpublish('sip');
+        await waitFor(() => s.events.some((e) => e.type === 'closed'), 5000, 'subscriber closed with the publisher');
+      } finally {
+        clearInterval(timer);
+        sender.close();
+        tapSock.close();
+      }
     });
 
     it('falls back to audio on a lossy subscriber path and restores video when it recovers', async () => {

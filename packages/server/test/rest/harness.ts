@@ -24,9 +24,12 @@ export class LogSink extends Writable {
 /** An in-process server on 127.0.0.1:0 (memory store unless told), with project A seeded and B added. */
 export async function startServer(config: ServerConfigInput = {}, deps: CreateServerDeps = {}): Promise<TokhostServer & { logs: LogSink }> {
   const logs = new LogSink();
+  // A test file may point every server at PostgreSQL (see rest/postgres-node.test.ts).
+  const pg = process.env['TOKHOST_TEST_DATABASE_URL'];
+  const storeConfig = pg && !deps.store ? { databaseUrl: pg, masterKey: process.env['TOKHOST_TEST_MASTER_KEY'] } : { store: 'memory' };
   const server = await createServer(
     // A data dir of its own: archives write their recordings there even with the memory store.
-    { port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'info', apiKey: KEY_A, apiSecret: SECRET_A, dataDir: mkdtempSync(join(tmpdir(), 'tokhost-rest-')), ...config },
+    { port: 0, host: '127.0.0.1', ...storeConfig, logLevel: 'info', apiKey: KEY_A, apiSecret: SECRET_A, dataDir: mkdtempSync(join(tmpdir(), 'tokhost-rest-')), sipPort: 0, ...config },
     { logStream: logs, ...deps },
   );
   if (!server.store.getProject(KEY_B)) {

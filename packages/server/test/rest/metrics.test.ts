@@ -44,3 +44,22 @@ describe('GET /metrics', () => {
     }
   });
 });
+
+describe('GET /healthz and /readyz', () => {
+  it('answers liveness and readiness without authentication, 405 for other methods', async () => {
+    const server = await startServer();
+    try {
+      const live = await fetch(`${server.url}/healthz`);
+      expect(live.status).toBe(200);
+      expect(await live.json()).toEqual({ status: 'ok' });
+      const ready = await fetch(`${server.url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'ready' });
+      expect((await fetch(`${server.url}/readyz`, { method: 'HEAD' })).status).toBe(200);
+      expect((await fetch(`${server.url}/healthz`, { method: 'POST' })).status).toBe(405);
+      expect((await fetch(`${server.url}/healthzx`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+});

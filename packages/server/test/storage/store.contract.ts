@@ -191,17 +191,54 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(store.getSession('1_A')?.sessionId).toBe('1_A');
     });
 
+    it('keeps outbox items in order per URL until deleted, with the clear secret', () => {
+      const a1 = store.enqueueOutbox({ url: 'https://a/h', secret: 's'.repeat(40), body: '{"n":1}', createdAt: 1000 });
+      const b1 = store.enqueueOutbox({ url: 'https://b/h', secret: 't'.repeat(40), body: '{"n":2}', createdAt: 1001 });
+      const a2 = store.enqueueOutbox({ url: 'https://a/h', secret: 's'.repeat(40), body: '{"n":3}', createdAt: 1002 });
+      expect(a1).toBeLessThan(b1);
+      expect(b1).toBeLessThan(a2);
+      expect(store.listOutbox('https://a/h', 10)).toEqual([
+        { id: a1, url: 'https://a/h', secret: 's'.repeat(40), body: '{"n":1}', createdAt: 1000 },
+        { id: a2, url: 'https://a/h', secret: 's'.repeat(40), body: '{"n":3}', createdAt: 1002 },
+      ]);
+      expect(store.listOutbox('https://a/h', 1).map((i) => i.id)).toEqual([a1]);
+      expect(store.deleteOutbox(a1)).toBe(true);
+      expect(store.deleteOutbox(a1)).toBe(false);
+      expect(store.listOutbox('https://a/h', 10).map((i) => i.id)).toEqual([a2]);
+      expect(store.listOutbox('https://none/h', 10)).toEqual([]);
+    });
+
+    it('leases outbox URLs to one owner at a time until the lease expires or is released', () => {
+      store.enqueueOutbox({ url: 'https://a/h', secret: 'x'.repeat(40), body: '{}', createdAt: 1 });
+      store.enqueueOutbox({ url: 'https://b/h', secret: 'x'.repeat(40), body: '{}', createdAt: 2 });
+      expect(store.claimOutboxUrls('n1', 1000, 2000).sort()).toEqual(['https://a/h', 'https://b/h']);
+      // Held by n1 until 2000: n2 gets nothing, n1 renews.
+      expect(store.claimOutboxUrls('n2', 1500, 2500)).toEqual([]);
+      expect(store.claimOutboxUrls('n1', 1500, 3000).sort()).toEqual(['https://a/h', 'https://b/h']);
+      // A new URL is free for whoever claims first.
+      store.enqueueOutbox({ url: 'https://c/h', secret: 'x'.repeat(40), body: '{}', createdAt: 3 });
+      expect(store.claimOutboxUrls('n2', 1600, 2600)).toEqual(['https://c/h']);
+      // Expired leases move.
+      expect(store.claimOutboxUrls('n2', 3001, 4000).sort()).toEqual(['https://a/h', 'https://b/h', 'https://c/h']);
+      store.releaseOutboxUrls('n2');
+      expect(store.claimOutboxUrls('n1', 3002, 5000).sort()).toEqual(['https://a/h', 'https://b/h', 'https://c/h']);
+      store.releaseOutboxUrls(null);
+      expect(store.claimOutboxUrls('n3', 3003, 5000).sort()).toEqual(['https://a/h', 'https://b/h', 'https://c/h']);
+    });
+
     it.skipIf(!harness.reopen)('keeps everything across close and reopen', () => {
       store.createProject(project('111', { webhookUrl: 'https://w/h' }));
       const s = session('1_A', '111', { location: '1.2.3.4' });
       store.createSession(s);
       const a = archive('111', '1_A', 1000);
       store.createArchive({ apiKey: '111', archive: a });
+      const queued = store.enqueueOutbox({ url: 'https://w/h', secret: 'q'.repeat(40), body: '{"event":"x"}', createdAt: 5 });
       store.close();
       store = harness.reopen!();
       expect(store.getProject('111')).toEqual(project('111', { webhookUrl: 'https://w/h' }));
       expect(store.getSession('1_A')).toEqual(s);
       expect(store.getArchive('111', a.id)?.archive).toEqual(a);
+      expect(store.listOutbox('https://w/h', 10)).toEqual([{ id: queued, url: 'https://w/h', secret: 'q'.repeat(40), body: '{"event":"x"}', createdAt: 5 }]);
     });
   });
 }

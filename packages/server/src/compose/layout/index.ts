@@ -18,6 +18,7 @@ export { LayoutError } from './errors.js';
 export type { LayoutErrorCode } from './errors.js';
 export { MAX_SHOWN_STREAMS, orderStreams } from './order.js';
 export { bestFitGrid } from './predefined.js';
+export { bestFitStylesheet, PREDEFINED_STYLESHEETS } from './stylesheets.js';
 
 /** Every layout type, in OpenTok's documented order. */
 export const LAYOUT_TYPES: readonly LayoutType[] = Object.freeze(['bestFit', 'pip', 'verticalPresentation', 'horizontalPresentation', 'custom']);

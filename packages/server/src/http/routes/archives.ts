@@ -1,6 +1,6 @@
 import { LIMITS, OUTPUT_MODES, STREAM_MODES } from '@tokhost/protocol';
 import type { ArchiveJson } from '@tokhost/protocol';
-import { requireSession } from '../../services/sessions.js';
+import { requireNotE2ee, requireSession } from '../../services/sessions.js';
 import type { Store } from '../../storage/store.js';
 import { ACTIVE_ARCHIVE_STATUSES } from '../../storage/store.js';
 import { ArchiveStateError, signArchiveUrl } from '../../recording/archiver.js';
@@ -102,6 +102,7 @@ export const archiveRoutes: Route[] = [
       const options = parseArchiveOptions(await ctx.json());
       const { store, live } = ctx.deps;
       const session = requireSession(store, ctx.project.apiKey, options.sessionId);
+      requireNotE2ee(session, 'archiving');
       if (session.mediaMode !== 'routed') throw new HttpError('ERR_SESSION_NOT_ROUTED', 'Only routed sessions are allowed to initiate archives.');
       const running = store
         .listArchives(ctx.project.apiKey, { sessionId: session.sessionId, count: 1000 })

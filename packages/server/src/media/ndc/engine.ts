@@ -320,13 +320,16 @@ class Publisher {
   closed = false;
   connected = false;
 
+  /** A server-side publisher (SIP call): plain RTP arrives on this socket instead of a peer connection. */
+  rtpSocket: Socket | undefined;
+
   constructor(
     readonly id: string,
     readonly room: Room,
-    readonly pc: PeerConnection,
+    readonly pc: PeerConnection | null,
     readonly codecs: PublisherCodecs,
   ) {
-    if (codecs.audio) this.streams.audio = new PubStream('audio', codecs.audio.pt, undefined, 48000, this);
+    if (codecs.audio) this.streams.audio = new PubStream('audio', codecs.audio.pt, undefined, codecs.audio.clockRate ?? 48000, this);
     if (codecs.video) this.streams.video = new PubStream('video', codecs.video.pt, codecs.video.rtxPt, 90000, this);
   }
 
@@ -358,8 +361,15 @@ class Publisher {
     for (const t of [...this.taps.values()]) t.close();
     this.streams.audio?.close();
     this.streams.video?.close();
-    closePeer(this.pc, this.tracks);
+    if (this.pc) closePeer(this.pc, this.tracks);
+    this.rtpSocket?.close();
+    this.rtpSocket = undefined;
   }
+}
+
+/** The SDP rtpmap of a publisher's audio codec (Opus unless a server-side publisher said otherwise). */
+function audioRtpmap(codec: NonNullable<PublisherCodecs['audio']>): string {
+  return codec.rtpmap ?? 'opus/48000/2';
 }
 
 function closePeer(pc: PeerConnection, tracks: Track[]): void {
@@ -654,7 +664,48 @@ export class NdcEngine {
 
   pubCandidate(sessionId: string, publisherId: string, c: IceCandidateInit): void {
     const pub = this.publisher(sessionId, publisherId);
+    if (!pub.pc) throw new EngineError('ERR_MEDIA_INVALID_STATE', `publisher "${publisherId}" sends plain RTP and takes no candidates`);
     addCandidate(pub.pc, c);
+  }
+
+  /**
+   * A server-side audio publisher: RTP sent to the returned UDP port (from `host`, the only source
+   * accepted) is forwarded like a browser's stream. No RTCP, no NACK: the sender is a local process.
+   */
+  async publishRtp(sessionId: string, publisherId: string, codec: { pt: number; rtpmap: string; fmtp?: string }, host: string): Promise<{ host: string; port: number }> {
+    const room = this.room(sessionId);
+    if (room.publishers.has(publisherId)) throw new EngineError('ERR_MEDIA_DUPLICATE_ID', `publisherId "${publisherId}" is already published`);
+    const clockRate = Number(/^[^/]+\/(\d+)/.exec(codec.rtpmap)?.[1]);
+    if (!Number.isInteger(codec.pt) || codec.pt < 0 || codec.pt > 127 || !(clockRate > 0)) throw new EngineError('ERR_MEDIA_INVALID_OPTION', 'codec needs a payload type 0-127 and an rtpmap "name/clockRate[/channels]"');
+    const bindTo = this.config.bindAddress ?? '127.0.0.1';
+    const socket = createSocket(bindTo.includes(':') ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, bindTo === '0.0.0.0' ? '127.0.0.1' : bindTo, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.on('error', () => {});
+    if (room.publishers.has(publisherId)) {
+      socket.close();
+      throw new EngineError('ERR_MEDIA_DUPLICATE_ID', `publisherId "${publisherId}" is already published`);
+    }
+    const pub = new Publisher(publisherId, room, null, { audio: { mid: '0', pt: codec.pt, fmtp: codec.fmtp ?? '', rtpmap: codec.rtpmap, clockRate } });
+    pub.rtpSocket = socket;
+    pub.connected = true;
+    room.publishers.set(publisherId, pub);
+    socket.on('message', (buf, rinfo) => {
+      if (rinfo.address !== host) return;
+      if (!isRtcp(buf)) {
+        pub.streams.audio?.onPacket(buf);
+        return;
+      }
+      // Sender reports give taps (recorders) the stream's NTP time.
+      for (const pkt of parseRtcp(buf)) if (pkt.type === 'sr' && pkt.ssrc === pub.streams.audio?.ssrc) pub.streams.audio.onSenderReport(pkt);
+    });
+    const a = socket.address();
+    return { host: a.address, port: a.port };
   }
 
   async subscribe(sessionId: string, subscriberId: string, publisherId: string, audio: boolean, video: boolean): Promise<{ offerSdp: string }> {
@@ -670,7 +721,9 @@ export class NdcEngine {
     if (pub.streams.audio && pub.codecs.audio) {
       const stream = pub.streams.audio;
       const desc = new Audio('0', 'SendOnly');
-      desc.addOpusCodec(pub.codecs.audio.pt, pub.codecs.audio.fmtp || 'minptime=10;useinbandfec=1');
+      const rtpmap = audioRtpmap(pub.codecs.audio);
+      if (rtpmap.toLowerCase().startsWith('opus/')) desc.addOpusCodec(pub.codecs.audio.pt, pub.codecs.audio.fmtp || 'minptime=10;useinbandfec=1');
+      else desc.addAudioCodec(pub.codecs.audio.pt, rtpmap);
       const leg = new Leg('audio', stream, (b) => track.sendMessageBinary(b));
       desc.addSSRC(leg.ssrc, cname, msid, `${msid}-audio`);
       const track = pc.addTrack(desc);
@@ -783,12 +836,17 @@ export class NdcEngine {
         return true;
       };
       const leg = new Leg(kind, stream, send, stream.ssrc || undefined);
-      leg.requireSr = true;
+      // A server-side publisher may never send a sender report: its taps do not wait for one.
+      leg.requireSr = pub.pc !== null;
       leg.wanted = !paused;
       tap.legs.push(leg);
       stream.legs.add(leg);
       if (!paused) leg.restart();
-      if (kind === 'audio') lines.push(`m=audio ${port} RTP/AVP ${codec.pt}`, `a=rtpmap:${codec.pt} opus/48000/2`, `a=fmtp:${codec.pt} ${codec.fmtp || 'minptime=10;useinbandfec=1'}`);
+      if (kind === 'audio') {
+        const rtpmap = audioRtpmap(codec as NonNullable<PublisherCodecs['audio']>);
+        lines.push(`m=audio ${port} RTP/AVP ${codec.pt}`, `a=rtpmap:${codec.pt} ${rtpmap}`);
+        if (rtpmap.toLowerCase().startsWith('opus/')) lines.push(`a=fmtp:${codec.pt} ${codec.fmtp || 'minptime=10;useinbandfec=1'}`);
+      }
       else lines.push(`m=video ${port} RTP/AVP ${codec.pt}`, `a=rtpmap:${codec.pt} VP8/90000`);
       lines.push(`a=rtcp:${port + 1}`, 'a=recvonly');
     };

@@ -17,6 +17,7 @@ export interface WorkerConfig {
 export type WorkerRequest =
   | { op: 'init'; config: WorkerConfig }
   | { op: 'publish'; sessionId: string; publisherId: string; offerSdp: string }
+  | { op: 'publishRtp'; sessionId: string; publisherId: string; codec: { pt: number; rtpmap: string; fmtp?: string }; host: string }
   | { op: 'pubCandidate'; sessionId: string; publisherId: string; candidate: IceCandidateInit }
   | { op: 'subscribe'; sessionId: string; subscriberId: string; publisherId: string; audio: boolean; video: boolean }
   | { op: 'subAnswer'; sessionId: string; subscriberId: string; answerSdp: string }

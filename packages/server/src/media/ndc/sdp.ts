@@ -7,7 +7,8 @@
  */
 
 export interface PublisherCodecs {
-  audio?: { mid: string; pt: number; fmtp: string };
+  /** `rtpmap`/`clockRate`: set for server-side publishers only (Opus 48 kHz otherwise). */
+  audio?: { mid: string; pt: number; fmtp: string; rtpmap?: string; clockRate?: number };
   video?: { mid: string; pt: number; rtxPt?: number; fmtp: string };
 }
 

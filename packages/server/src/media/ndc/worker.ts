@@ -50,6 +50,8 @@ async function handle(m: WorkerRequestMessage): Promise<unknown> {
   switch (m.op) {
     case 'publish':
       return engine.publish(m.sessionId, m.publisherId, m.offerSdp);
+    case 'publishRtp':
+      return engine.publishRtp(m.sessionId, m.publisherId, m.codec, m.host);
     case 'pubCandidate':
       return engine.pubCandidate(m.sessionId, m.publisherId, m.candidate);
     case 'subscribe':

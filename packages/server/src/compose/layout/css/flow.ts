@@ -53,6 +53,10 @@ interface Line {
   items: LineItem[];
   used: number;
   height: number;
+  /** boxes met on this line but placed below it when it closes: block-level absolutes, floats that did not fit */
+  afterLine: ((staticY: number) => void)[];
+  /** a float of this line went below it, so later ones do too */
+  deferred: boolean;
 }
 
 /** Collapsed margins: the largest positive plus the most negative (CSS 2.1 §8.3.1). */
@@ -139,29 +143,41 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
       x += it.ml + it.width + it.mr;
     }
     cursorY = line.top + line.height;
+    const after = line.afterLine;
     line = undefined;
+    for (const place of after) place(cursorY);
   };
 
   const placeFloat = (s: Style, index: number, w: number, h: number, ml: number, mr: number, mt: number, mb: number): void => {
-    const outerW = Math.max(0, ml + w + mr);
+    // Negative margins may make the margin box narrower than nothing: it is placed as it is.
+    const outerW = ml + w + mr;
     const outerH = Math.max(0, mt + h + mb);
-    let y = Math.max(floatTop, line ? line.top : cursorY + pending.value);
-    if (s.clear !== 'none') y = Math.max(y, clearance(s.clear));
-    // A float meeting an open line goes on it when it fits beside the line's content, else below it.
-    for (;;) {
-      const sp = span(y, outerH);
-      const onLine = line !== undefined && line.items.length > 0 && line.height > EPS && Math.abs(line.top - y) < EPS;
-      const used = onLine ? line!.used : 0;
-      if (sp.right - sp.left - used >= outerW - EPS || (!onLine && sp.next === undefined)) {
-        return commit(s.float === 'left' ? sp.left : sp.right - outerW, y);
-      }
-      y = onLine ? line!.top + line!.height : sp.next!;
-    }
-    function commit(x0: number, y0: number): void {
-      floats.push({ side: s.float === 'left' ? 'left' : 'right', x0, y0, x1: x0 + outerW, y1: y0 + outerH });
+    const commit = (x0: number, y0: number): void => {
+      floats.push({ side: s.float === 'left' ? 'left' : 'right', x0: Math.min(x0, x0 + outerW), y0, x1: Math.max(x0, x0 + outerW), y1: y0 + outerH });
       floatTop = y0;
       const { dx, dy } = relative(s);
       placed.push({ index, x: x0 + ml + dx, y: y0 + mt + dy, width: w, height: h, ...layerOf(s, LAYER.float) });
+    };
+    if (line) {
+      // A float met inside a line goes on that line when it fits beside the line's content;
+      // otherwise it (and every later float of the line) is placed once the line is complete,
+      // below it, and does not move the line's content.
+      const open = line;
+      const sp = span(open.top, Math.max(open.height, outerH));
+      const cleared = s.clear === 'none' || clearance(s.clear) <= open.top + EPS;
+      if (!open.deferred && cleared && open.top >= floatTop - EPS && sp.right - sp.left - open.used >= outerW - EPS) {
+        return commit(s.float === 'left' ? sp.left : sp.right - outerW, open.top);
+      }
+      open.deferred = true;
+      open.afterLine.push(() => placeFloat(s, index, w, h, ml, mr, mt, mb));
+      return;
+    }
+    let y = Math.max(floatTop, cursorY + pending.value);
+    if (s.clear !== 'none') y = Math.max(y, clearance(s.clear));
+    for (;;) {
+      const sp = span(y, outerH);
+      if (sp.right - sp.left >= outerW - EPS || sp.next === undefined) return commit(s.float === 'left' ? sp.left : sp.right - outerW, y);
+      y = sp.next;
     }
   };
 
@@ -212,8 +228,9 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
     const inlineLevel = !absolute && !floated && (s.display === 'inline' || s.display === 'inline-block');
 
     if (absolute) {
-      const staticX = line && (s.display === 'inline' || s.display === 'inline-block') ? span(line.top, line.height).left + line.used : 0;
-      const staticY = line ? (s.display === 'block' ? line.top + line.height : line.top) : cursorY + pending.value;
+      // The static position of an inline-level box is on the line (beside the floats), of a block at the left edge.
+      const inlineBefore = s.display === 'inline' || s.display === 'inline-block';
+      const staticX = !inlineBefore ? 0 : line ? span(line.top, line.height).left + line.used : span(cursorY + pending.value, 0).left;
       const hx = solveAxis(
         W,
         auto(s.left, horiz),
@@ -224,17 +241,23 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
         staticX,
         (v) => clampW(s, v),
       );
-      const vy = solveAxis(
-        H,
-        auto(s.top, vert),
-        auto(s.bottom, vert),
-        auto(s.height, vert),
-        s.marginTop === 'auto' ? undefined : horiz(s.marginTop),
-        s.marginBottom === 'auto' ? undefined : horiz(s.marginBottom),
-        staticY,
-        (v) => clampH(s, v),
-      );
-      placed.push({ index, x: hx.pos + hx.ms, y: vy.pos + vy.ms, width: hx.size, height: vy.size, ...layerOf(s, LAYER.block) });
+      const place = (staticY: number): void => {
+        const vy = solveAxis(
+          H,
+          auto(s.top, vert),
+          auto(s.bottom, vert),
+          auto(s.height, vert),
+          s.marginTop === 'auto' ? undefined : horiz(s.marginTop),
+          s.marginBottom === 'auto' ? undefined : horiz(s.marginBottom),
+          staticY,
+          (v) => clampH(s, v),
+        );
+        placed.push({ index, x: hx.pos + hx.ms, y: vy.pos + vy.ms, width: hx.size, height: vy.size, ...layerOf(s, LAYER.block) });
+      };
+      // A block-level box met inside a line would have started below that line: its static
+      // position is known only once the line is complete.
+      if (line && s.display === 'block') line.afterLine.push(place);
+      else place(line ? line.top : cursorY + pending.value);
       return;
     }
 
@@ -254,7 +277,7 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
       const outerH = Math.max(0, mt + h + mb);
       for (;;) {
         if (!line) {
-          line = { top: cursorY + pending.value, items: [], used: 0, height: 0 };
+          line = { top: cursorY + pending.value, items: [], used: 0, height: 0, afterLine: [], deferred: false };
           pending = new Margins();
         }
         const sp = span(line.top, Math.max(line.height, outerH));
@@ -282,13 +305,20 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
     if (s.clear !== 'none') top = Math.max(top, clearance(s.clear));
     const mlRaw = s.marginLeft === 'auto' ? undefined : horiz(s.marginLeft);
     const mrRaw = s.marginRight === 'auto' ? undefined : horiz(s.marginRight);
+    // CSS 2.1 §10.3.3: an auto width fills the line; once min-/max-width change it, or when the
+    // width is set, auto margins share what is left (none when nothing is left).
     const widthOf = (avail: number): { w: number; ml: number } => {
       const specified = auto(s.width, horiz);
-      if (specified === undefined) return { w: clampW(s, avail - (mlRaw ?? 0) - (mrRaw ?? 0)), ml: mlRaw ?? 0 };
-      const w = clampW(s, specified);
-      const free = avail - w;
+      let w: number;
+      if (specified === undefined) {
+        const fill = avail - (mlRaw ?? 0) - (mrRaw ?? 0);
+        w = clampW(s, fill);
+        if (w === fill) return { w, ml: mlRaw ?? 0 };
+      } else w = clampW(s, specified);
+      const free = avail - w - (mlRaw ?? 0) - (mrRaw ?? 0);
+      if (free < 0) return { w, ml: mlRaw ?? 0 };
       if (mlRaw === undefined && mrRaw === undefined) return { w, ml: free / 2 };
-      if (mlRaw === undefined) return { w, ml: free - (mrRaw ?? 0) };
+      if (mlRaw === undefined) return { w, ml: free };
       return { w, ml: mlRaw };
     };
     let x: number;
@@ -312,8 +342,9 @@ export function flow(styles: readonly Style[], streamIds: readonly string[], can
     }
     const { dx, dy } = relative(s);
     placed.push({ index, x: x + dx, y: top + dy, width: w, height: h, ...layerOf(s, LAYER.block) });
-    if (h === 0) {
-      // An empty block's own margins collapse through it with its neighbours'.
+    if (h === 0 && s.overflow !== 'hidden') {
+      // An empty block's own margins collapse through it with its neighbours' (not when it makes
+      // its own formatting context, CSS 2.1 §8.3.1).
       pending = collapsed.add(mb);
     } else {
       cursorY = top + h;

@@ -1,0 +1,364 @@
+import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
+import { openSyncPg, PgQueryError } from './pg-sync.js';
+import type { Statement, SyncPg } from './pg-sync.js';
+import { createSecretBox } from './secret-box.js';
+import type { ListOptions, OutboxItem, Page, ProjectRecord, SessionRecord, Store } from './store.js';
+import { StoreError } from './store.js';
+
+/** Options of {@link createPostgresStore}. */
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:port/database` */
+  url: string;
+  /** AES-256 key of the project secrets at rest, 64 hex characters; the same on every node. */
+  masterKey: string;
+  /** Longest wait for one database call, ms. Default 15000. */
+  timeoutMs?: number;
+}
+
+/**
+ * Versioned migrations, applied in order, each in its own transaction under an advisory lock (so
+ * nodes starting together apply each once); `tokhost_schema.version` records the last one. Never
+ * edit a shipped migration: append a new one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE projects (
+     seq         BIGSERIAL UNIQUE,
+     api_key     TEXT PRIMARY KEY,
+     secret_enc  TEXT NOT NULL,
+     name        TEXT NOT NULL,
+     created_at  BIGINT NOT NULL,
+     webhook_url TEXT
+   );
+   CREATE TABLE sessions (
+     seq                BIGSERIAL UNIQUE,
+     session_id         TEXT PRIMARY KEY,
+     api_key            TEXT NOT NULL REFERENCES projects(api_key),
+     media_mode         TEXT NOT NULL,
+     archive_mode       TEXT NOT NULL,
+     archive_name       TEXT,
+     archive_resolution TEXT,
+     location           TEXT,
+     e2ee               BOOLEAN NOT NULL,
+     created_at         BIGINT NOT NULL
+   );
+   CREATE INDEX sessions_by_project ON sessions(api_key, created_at, seq);
+   CREATE TABLE archives (
+     seq        BIGSERIAL UNIQUE,
+     id         TEXT PRIMARY KEY,
+     api_key    TEXT NOT NULL REFERENCES projects(api_key),
+     session_id TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     json       TEXT NOT NULL
+   );
+   CREATE INDEX archives_by_project ON archives(api_key, created_at, seq);
+   CREATE TABLE broadcasts (
+     seq        BIGSERIAL UNIQUE,
+     id         TEXT PRIMARY KEY,
+     api_key    TEXT NOT NULL REFERENCES projects(api_key),
+     session_id TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     json       TEXT NOT NULL
+   );
+   CREATE INDEX broadcasts_by_project ON broadcasts(api_key, created_at, seq);
+   CREATE TABLE outbox (
+     id         BIGSERIAL PRIMARY KEY,
+     url        TEXT NOT NULL,
+     secret_enc TEXT NOT NULL,
+     body       TEXT NOT NULL,
+     created_at BIGINT NOT NULL
+   );
+   CREATE INDEX outbox_by_url ON outbox(url, id);
+   CREATE TABLE outbox_leases (
+     url   TEXT PRIMARY KEY,
+     owner TEXT NOT NULL,
+     until BIGINT NOT NULL
+   );`,
+];
+
+/** Schema version this build writes. */
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Channel on which project changes are announced, so every node drops its project cache. */
+const PROJECTS_CHANNEL = 'tokhost_projects';
+/** Advisory lock key of the migrations ("tokhost" in ASCII). */
+const MIGRATION_LOCK = 0x746f6b686f7374;
+
+function migrate(pg: SyncPg): void {
+  pg.run([{ sql: 'CREATE TABLE IF NOT EXISTS tokhost_schema (version INTEGER NOT NULL)' }]);
+  for (;;) {
+    const [, rows] = pg.run([{ sql: 'SELECT pg_advisory_lock($1)', params: [MIGRATION_LOCK] }, { sql: 'SELECT version FROM tokhost_schema' }]);
+    const current = rows!.length === 0 ? 0 : Number(rows![0]!['version']);
+    try {
+      if (current > MIGRATIONS.length) {
+        throw new StoreError('ERR_STORE_SCHEMA', `The database schema is version ${current}, newer than this build understands (${MIGRATIONS.length}); upgrade tokhost`);
+      }
+      if (current === MIGRATIONS.length) return;
+      pg.run(
+        [
+          // Without parameters pg uses the simple protocol, which runs several statements at once.
+          { sql: MIGRATIONS[current]! },
+          current === 0 ? { sql: 'INSERT INTO tokhost_schema (version) VALUES (1)' } : { sql: 'UPDATE tokhost_schema SET version = $1', params: [current + 1] },
+        ],
+        true,
+      );
+    } finally {
+      pg.run([{ sql: 'SELECT pg_advisory_unlock($1)', params: [MIGRATION_LOCK] }]);
+    }
+  }
+}
+
+type Row = Record<string, unknown>;
+const str = (v: unknown) => v as string;
+const nullableStr = (v: unknown) => (v === null || v === undefined ? null : (v as string));
+
+function conflict(err: unknown): boolean {
+  return err instanceof PgQueryError && err.code === '23505';
+}
+function noProject(err: unknown): boolean {
+  return err instanceof PgQueryError && err.code === '23503';
+}
+
+/**
+ * PostgreSQL store for cluster mode. The Store interface is synchronous (better-sqlite3 is), so
+ * each call is one blocking round trip to a `pg` connection in a worker thread
+ * (`pg-sync.ts`): every write is committed before the call returns, so what a node answered is
+ * durable and every other node reads it at once; there is no cache to keep coherent except the
+ * projects, which every REST request looks up. Those are cached and dropped whenever a NOTIFY on
+ * `tokhost_projects` arrives (sent in the transaction of every project write, by any node), the
+ * way the SQLite store watches `data_version`. Project and outbox secrets are AES-256-GCM
+ * encrypted with `masterKey`, which every node is given by configuration.
+ */
+export function createPostgresStore(options: PostgresStoreOptions): Store {
+  if (!/^[0-9a-fA-F]{64}$/.test(options.masterKey)) throw new StoreError('ERR_STORE_MASTER_KEY', 'The master key must be 64 hex characters');
+  const box = createSecretBox(Buffer.from(options.masterKey, 'hex'));
+  const pg = openSyncPg({ url: options.url, listen: [PROJECTS_CHANNEL], ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
+  let closed = false;
+  const one = (s: Statement): Row[] => {
+    if (closed) throw new StoreError('ERR_STORE_CLOSED', 'The store is closed');
+    return pg.run([s])[0]!;
+  };
+  try {
+    migrate(pg);
+    // A wrong master key would only show on the first REST call: check it now on one secret.
+    const sample = one({ sql: 'SELECT api_key, secret_enc FROM projects LIMIT 1' })[0];
+    if (sample) {
+      try {
+        box.open(str(sample['secret_enc']), str(sample['api_key']));
+      } catch (cause) {
+        throw new StoreError('ERR_STORE_MASTER_KEY', 'The master key does not decrypt the project secrets in this database (every node needs the same --master-key)', { cause });
+      }
+    }
+  } catch (err) {
+    pg.close();
+    throw err;
+  }
+
+  const notify: Statement = { sql: `SELECT pg_notify('${PROJECTS_CHANNEL}', '')` };
+  const toProject = (r: Row): ProjectRecord => ({
+    apiKey: str(r['api_key']),
+    apiSecret: box.open(str(r['secret_enc']), str(r['api_key'])),
+    name: str(r['name']),
+    createdAt: Number(r['created_at']),
+    webhookUrl: nullableStr(r['webhook_url']),
+  });
+  const toSession = (r: Row): SessionRecord => ({
+    sessionId: str(r['session_id']),
+    apiKey: str(r['api_key']),
+    mediaMode: r['media_mode'] as SessionRecord['mediaMode'],
+    archiveMode: r['archive_mode'] as SessionRecord['archiveMode'],
+    archiveName: nullableStr(r['archive_name']),
+    archiveResolution: nullableStr(r['archive_resolution']) as SessionRecord['archiveResolution'],
+    location: nullableStr(r['location']),
+    e2ee: r['e2ee'] === true,
+    createdAt: Number(r['created_at']),
+  });
+
+  const projects = new Map<string, ProjectRecord>();
+  let projectsVersion = -1;
+  const cachedProject = (apiKey: string): ProjectRecord | undefined => {
+    const version = pg.notifications();
+    if (version !== projectsVersion) {
+      projects.clear();
+      projectsVersion = version;
+    }
+    let p = projects.get(apiKey);
+    if (p === undefined) {
+      const r = one({ sql: 'SELECT * FROM projects WHERE api_key = $1', params: [apiKey] })[0];
+      if (!r) return undefined;
+      p = toProject(r);
+      if (projects.size >= 1024) projects.clear();
+      projects.set(apiKey, p);
+    }
+    return p;
+  };
+  const forgetProjects = () => {
+    projects.clear();
+    projectsVersion = -1;
+  };
+  // Sessions never change once created.
+  const sessions = new Map<string, SessionRecord>();
+
+  const paging = (o: ListOptions | undefined) => [o?.count ?? 50, o?.offset ?? 0] as const;
+  function listJson<T>(table: 'archives' | 'broadcasts', apiKey: string, o: ListOptions | undefined): Page<T> {
+    const [limit, offset] = paging(o);
+    const where = o?.sessionId ? 'api_key = $1 AND session_id = $2' : 'api_key = $1';
+    const params = o?.sessionId ? [apiKey, o.sessionId] : [apiKey];
+    const n = params.length;
+    const [rows, count] = pg.run([
+      { sql: `SELECT json FROM ${table} WHERE ${where} ORDER BY created_at DESC, seq DESC LIMIT $${n + 1} OFFSET $${n + 2}`, params: [...params, limit, offset] },
+      { sql: `SELECT count(*)::int AS n FROM ${table} WHERE ${where}`, params },
+    ]);
+    return { total: Number(count![0]!['n']), items: rows!.map((r) => JSON.parse(str(r['json'])) as T) };
+  }
+  function insertJson(table: 'archives' | 'broadcasts', kind: string, id: string, apiKey: string, sessionId: string, createdAt: number, json: string): void {
+    try {
+      one({ sql: `INSERT INTO ${table} (id, api_key, session_id, created_at, json) VALUES ($1, $2, $3, $4, $5)`, params: [id, apiKey, sessionId, createdAt, json] });
+    } catch (err) {
+      if (conflict(err)) throw new StoreError('ERR_STORE_CONFLICT', `${kind} ${id} already exists`, { cause: err });
+      if (noProject(err)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${apiKey} does not exist`, { cause: err });
+      throw err;
+    }
+  }
+  const outboxContext = (url: string) => `outbox\u0000${url}`;
+
+  return {
+    kind: 'postgres',
+    createProject(p) {
+      forgetProjects();
+      try {
+        pg.run([{ sql: 'INSERT INTO projects (api_key, secret_enc, name, created_at, webhook_url) VALUES ($1, $2, $3, $4, $5)', params: [p.apiKey, box.seal(p.apiSecret, p.apiKey), p.name, p.createdAt, p.webhookUrl] }, notify], true);
+      } catch (err) {
+        if (conflict(err)) throw new StoreError('ERR_STORE_CONFLICT', `Project ${p.apiKey} already exists`, { cause: err });
+        throw err;
+      }
+    },
+    getProject(apiKey) {
+      const p = cachedProject(apiKey);
+      return p && { ...p };
+    },
+    listProjects() {
+      return one({ sql: 'SELECT * FROM projects ORDER BY created_at, seq' }).map(toProject);
+    },
+    updateProject(apiKey, changes) {
+      forgetProjects();
+      // One statement: concurrent updates from two nodes each apply whole.
+      const sets: string[] = [];
+      const params: unknown[] = [apiKey];
+      if (changes.apiSecret !== undefined) {
+        params.push(box.seal(changes.apiSecret, apiKey));
+        sets.push(`secret_enc = $${params.length}`);
+      }
+      if (changes.name !== undefined) {
+        params.push(changes.name);
+        sets.push(`name = $${params.length}`);
+      }
+      if (changes.webhookUrl !== undefined) {
+        params.push(changes.webhookUrl);
+        sets.push(`webhook_url = $${params.length}`);
+      }
+      const sql = sets.length > 0 ? `UPDATE projects SET ${sets.join(', ')} WHERE api_key = $1 RETURNING *` : 'SELECT * FROM projects WHERE api_key = $1';
+      const [rows] = pg.run([{ sql, params }, notify], true);
+      const r = rows![0];
+      return r && toProject(r);
+    },
+    createSession(s) {
+      try {
+        one({
+          sql: 'INSERT INTO sessions (session_id, api_key, media_mode, archive_mode, archive_name, archive_resolution, location, e2ee, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+          params: [s.sessionId, s.apiKey, s.mediaMode, s.archiveMode, s.archiveName, s.archiveResolution, s.location, s.e2ee, s.createdAt],
+        });
+      } catch (err) {
+        if (conflict(err)) throw new StoreError('ERR_STORE_CONFLICT', `Session ${s.sessionId} already exists`, { cause: err });
+        if (noProject(err)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${s.apiKey} does not exist`, { cause: err });
+        throw err;
+      }
+    },
+    getSession(sessionId) {
+      const hit = sessions.get(sessionId);
+      if (hit) return { ...hit };
+      const r = one({ sql: 'SELECT * FROM sessions WHERE session_id = $1', params: [sessionId] })[0];
+      if (!r) return undefined;
+      const s = toSession(r);
+      if (sessions.size >= 10_000) sessions.delete(sessions.keys().next().value!);
+      sessions.set(sessionId, s);
+      return { ...s };
+    },
+    listSessions(apiKey, o) {
+      const [limit, offset] = paging(o);
+      const [rows, count] = pg.run([
+        { sql: 'SELECT * FROM sessions WHERE api_key = $1 ORDER BY created_at, seq LIMIT $2 OFFSET $3', params: [apiKey, limit, offset] },
+        { sql: 'SELECT count(*)::int AS n FROM sessions WHERE api_key = $1', params: [apiKey] },
+      ]);
+      return { total: Number(count![0]!['n']), items: rows!.map(toSession) };
+    },
+    createArchive(r) {
+      insertJson('archives', 'Archive', r.archive.id, r.apiKey, r.archive.sessionId, r.archive.createdAt, JSON.stringify(r.archive));
+    },
+    getArchive(apiKey, archiveId) {
+      const r = one({ sql: 'SELECT json FROM archives WHERE id = $1 AND api_key = $2', params: [archiveId, apiKey] })[0];
+      return r && { apiKey, archive: JSON.parse(str(r['json'])) as ArchiveJson };
+    },
+    listArchives(apiKey, o) {
+      const p = listJson<ArchiveJson>('archives', apiKey, o);
+      return { total: p.total, items: p.items.map((archive) => ({ apiKey, archive })) };
+    },
+    updateArchive(apiKey, archive) {
+      const rows = one({ sql: 'UPDATE archives SET json = $1 WHERE id = $2 AND api_key = $3 RETURNING id', params: [JSON.stringify(archive), archive.id, apiKey] });
+      return rows.length > 0 ? { apiKey, archive: structuredClone(archive) } : undefined;
+    },
+    deleteArchive(apiKey, archiveId) {
+      return one({ sql: 'DELETE FROM archives WHERE id = $1 AND api_key = $2 RETURNING id', params: [archiveId, apiKey] }).length > 0;
+    },
+    createBroadcast(r) {
+      insertJson('broadcasts', 'Broadcast', r.broadcast.id, r.apiKey, r.broadcast.sessionId, r.broadcast.createdAt, JSON.stringify(r.broadcast));
+    },
+    getBroadcast(apiKey, broadcastId) {
+      const r = one({ sql: 'SELECT json FROM broadcasts WHERE id = $1 AND api_key = $2', params: [broadcastId, apiKey] })[0];
+      return r && { apiKey, broadcast: JSON.parse(str(r['json'])) as BroadcastJson };
+    },
+    listBroadcasts(apiKey, o) {
+      const p = listJson<BroadcastJson>('broadcasts', apiKey, o);
+      return { total: p.total, items: p.items.map((broadcast) => ({ apiKey, broadcast })) };
+    },
+    updateBroadcast(apiKey, broadcast) {
+      const rows = one({ sql: 'UPDATE broadcasts SET json = $1 WHERE id = $2 AND api_key = $3 RETURNING id', params: [JSON.stringify(broadcast), broadcast.id, apiKey] });
+      return rows.length > 0 ? { apiKey, broadcast: structuredClone(broadcast) } : undefined;
+    },
+    enqueueOutbox(item) {
+      const r = one({ sql: 'INSERT INTO outbox (url, secret_enc, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id', params: [item.url, box.seal(item.secret, outboxContext(item.url)), item.body, item.createdAt] });
+      return Number(r[0]!['id']);
+    },
+    claimOutboxUrls(owner, now, until) {
+      // One statement: the row lock of ON CONFLICT makes two nodes claiming at once agree.
+      const rows = one({
+        sql: `INSERT INTO outbox_leases (url, owner, until) SELECT DISTINCT url, $1, $3::bigint FROM outbox
+              ON CONFLICT (url) DO UPDATE SET owner = excluded.owner, until = excluded.until
+              WHERE outbox_leases.owner = excluded.owner OR outbox_leases.until < $2
+              RETURNING url`,
+        params: [owner, now, until],
+      });
+      return rows.map((r) => str(r['url']));
+    },
+    listOutbox(url, limit) {
+      return one({ sql: 'SELECT * FROM outbox WHERE url = $1 ORDER BY id LIMIT $2', params: [url, limit] }).map(
+        (r): OutboxItem => ({ id: Number(r['id']), url: str(r['url']), secret: box.open(str(r['secret_enc']), outboxContext(str(r['url']))), body: str(r['body']), createdAt: Number(r['created_at']) }),
+      );
+    },
+    deleteOutbox(id) {
+      return one({ sql: 'DELETE FROM outbox WHERE id = $1 RETURNING id', params: [id] }).length > 0;
+    },
+    releaseOutboxUrls(owner) {
+      if (owner === null) one({ sql: 'DELETE FROM outbox_leases' });
+      else one({ sql: 'DELETE FROM outbox_leases WHERE owner = $1', params: [owner] });
+    },
+    flush() {
+      // Every write above committed before it returned.
+      return Promise.resolve();
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      pg.close();
+    },
+  };
+}

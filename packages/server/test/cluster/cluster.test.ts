@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { REALTIME_PATH } from '@tokhost/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from '../../src/create-server.js';
+import type { TokhostServer } from '../../src/create-server.js';
+import type { OpenTokSdk } from '../realtime/harness.js';
+import { TestClient } from '../realtime/harness.js';
+import { startPostgres, startRedis } from './services.js';
+import type { RunningPostgres, RunningRedis } from './services.js';
+
+const OpenTok = createRequire(import.meta.url)('opentok') as new (key: string, secret: string, options?: unknown) => OpenTokSdk & {
+  createSession(o: Record<string, unknown>, cb: (err: Error | null, s?: { sessionId: string }) => void): void;
+};
+const KEY = '31415926';
+const SECRET = randomBytes(20).toString('hex');
+const MASTER = randomBytes(32).toString('hex');
+const quiet = new Writable({ write: (_c, _e, cb) => cb() });
+const cb = <T>(fn: (done: (err: Error | null, v?: T) => void) => void) => new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
+
+describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () => {
+  let pg: RunningPostgres;
+  let redis: RunningRedis;
+  let nodes: TokhostServer[] = [];
+  const open: TestClient[] = [];
+  const wsUrl = (n: TokhostServer) => n.url.replace(/^http/, 'ws') + REALTIME_PATH;
+
+  const node = (id: string, db: string) =>
+    createServer(
+      { port: 0, host: '127.0.0.1', databaseUrl: db, masterKey: MASTER, redisUrl: redis.url, nodeId: id, apiKey: KEY, apiSecret: SECRET, logLevel: 'warn', reconnectGraceMs: 3000 },
+      { logStream: quiet },
+    );
+
+  let dbUrl = '';
+  beforeAll(async () => {
+    [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
+    dbUrl = pg.createDatabase('cluster_inproc');
+    nodes = await Promise.all(['a', 'b', 'c'].map((id) => node(id, dbUrl)));
+  });
+  afterAll(async () => {
+    open.forEach((c) => c.close());
+    await Promise.all(nodes.map((n) => n.close()));
+    await Promise.all([pg?.stop(), redis?.stop()]);
+  });
+
+  it('places a session on one owner, relays clients of other nodes to it, and forwards REST calls', async () => {
+    const [a, b, c] = nodes as [TokhostServer, TokhostServer, TokhostServer];
+    const otA = new OpenTok(KEY, SECRET, { apiUrl: a.url });
+    const { sessionId } = await cb<{ sessionId: string }>((d) => otA.createSession({ mediaMode: 'relayed' }, d));
+    const tokenFor = () => otA.generateToken(sessionId, { role: 'moderator' });
+    const onB = await TestClient.connect({ wsUrl: wsUrl(b), apiKey: KEY }, sessionId, tokenFor());
+    const onC = await TestClient.connect({ wsUrl: wsUrl(c), apiKey: KEY }, sessionId, tokenFor());
+    open.push(onB.client, onC.client);
+    expect(onB.first.type).toBe('sessionConnected');
+    expect(onC.first.type).toBe('sessionConnected');
+    // Both are in one room (the owner's): C sees B's connection.
+    const bId = (onB.first as { connection: { connectionId: string } }).connection.connectionId;
+    expect((onC.first as { connections: { connectionId: string }[] }).connections.map((x) => x.connectionId)).toContain(bId);
+    // Exactly one node holds the room.
+    const rooms = await Promise.all(nodes.map(async (n) => /tokhost_realtime_sessions (\d+)/.exec(await (await fetch(`${n.url}/metrics`)).text())![1]));
+    expect(rooms.sort()).toEqual(['0', '0', '1']);
+    // A stream published through B is listed by every node.
+    const pub = await onB.client.request({ type: 'publish', name: 'cam', hasAudio: true, hasVideo: true, videoType: 'camera', videoDimensions: { width: 640, height: 480 } });
+    expect(pub.ok).toBe(true);
+    for (const n of nodes) {
+      const streams = await cb<{ id: string }[]>((d) => new OpenTok(KEY, SECRET, { apiUrl: n.url }).listStreams(sessionId, d));
+      expect(streams.map((s) => s.id)).toEqual([(pub.result as { stream: { streamId: string } }).stream.streamId]);
+    }
+    // A REST signal sent to C reaches both clients; forceDisconnect via C disconnects B.
+    const otC = new OpenTok(KEY, SECRET, { apiUrl: c.url });
+    const gotB = onB.client.next((m) => m.type === 'signal');
+    const gotC = onC.client.next((m) => m.type === 'signal');
+    await cb((d) => otC.signal(sessionId, null, { type: 'chat', data: 'via C' }, d));
+    expect(await gotB).toMatchObject({ signalType: 'chat', data: 'via C' });
+    expect(await gotC).toMatchObject({ signalType: 'chat', data: 'via C' });
+    const destroyed = onC.client.next((m) => m.type === 'connectionDestroyed');
+    await cb((d) => otC.forceDisconnect(sessionId, bId, d));
+    expect(await destroyed).toMatchObject({ reason: 'forceDisconnected' });
+    expect((await onB.client.closed).code).toBe(4004);
+  });
+
+  it('delivers session-monitoring webhooks once each, from the shared outbox', async () => {
+    const got: string[] = [];
+    const sink = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        got.push(body);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+    try {
+      const [a, b] = nodes as [TokhostServer, TokhostServer];
+      a.store.updateProject(KEY, { webhookUrl: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/hook` });
+      const ot = new OpenTok(KEY, SECRET, { apiUrl: a.url });
+      const { sessionId } = await cb<{ sessionId: string }>((d) => ot.createSession({ mediaMode: 'relayed' }, d));
+      const x = await TestClient.connect({ wsUrl: wsUrl(b), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
+      await x.client.request({ type: 'disconnect' });
+      const end = Date.now() + 8000;
+      while (got.length < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 1500));
+      const events = got.map((g) => JSON.parse(g) as { event: string; sessionId: string }).filter((e) => e.sessionId === sessionId);
+      expect(events.map((e) => e.event)).toEqual(['sessionCreated', 'connectionCreated', 'connectionDestroyed', 'sessionDestroyed']);
+    } finally {
+      nodes[0]!.store.updateProject(KEY, { webhookUrl: null });
+      sink.closeAllConnections();
+      await new Promise((r) => sink.close(r));
+    }
+  });
+
+  it('drains a node: its clients are told to reconnect and their session moves to another node', async () => {
+    const [a, , c] = nodes as [TokhostServer, TokhostServer, TokhostServer];
+    const extra = await node('d', dbUrl);
+    try {
+      const ot = new OpenTok(KEY, SECRET, { apiUrl: a.url });
+      const { sessionId } = await cb<{ sessionId: string }>((d) => ot.createSession({ mediaMode: 'relayed' }, d));
+      // The first client joins on d, so d owns the session (ties go to the receiving node).
+      const onD = await TestClient.connect({ wsUrl: wsUrl(extra), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
+      const onC = await TestClient.connect({ wsUrl: wsUrl(c), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
+      open.push(onD.client, onC.client);
+      const first = onC.first as { connection: { connectionId: string }; resumeKey: string };
+      const drained = extra.drain(3000);
+      expect((await onC.client.closed).code).toBe(1012);
+      expect((await fetch(`${extra.url}/readyz`)).status).toBe(503);
+      const again = await TestClient.connect({ wsUrl: wsUrl(c), apiKey: KEY }, sessionId, ot.generateToken(sessionId), {
+        resume: { connectionId: first.connection.connectionId, resumeKey: first.resumeKey, lastSeq: 0 },
+      });
+      open.push(again.client);
+      expect(again.first).toMatchObject({ type: 'error', error: { code: 'ERR_RT_SESSION_MOVED' } });
+      const rejoined = await TestClient.connect({ wsUrl: wsUrl(c), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
+      open.push(rejoined.client);
+      expect(rejoined.first.type).toBe('sessionConnected');
+      await drained;
+      const holders = await Promise.all(nodes.map(async (n) => (await (await fetch(`${n.url}/metrics`)).text()).includes(`session="${sessionId}"`)));
+      expect(holders.filter(Boolean)).toHaveLength(1);
+    } finally {
+      await extra.close();
+    }
+  });
+
+  it('exposes readiness and cluster-wide metrics on every node', async () => {
+    for (const n of nodes) {
+      expect((await fetch(`${n.url}/readyz`)).status).toBe(200);
+      // The cluster figures are those of the last heartbeat (once a second).
+      let text = '';
+      for (let i = 0; i < 30 && !text.includes('tokhost_cluster_nodes 3'); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 100));
+        text = await (await fetch(`${n.url}/metrics`)).text();
+      }
+      expect(text).toContain('tokhost_cluster_nodes 3');
+      expect(text).toMatch(new RegExp(`tokhost_node_session_leases\\{node="${n.nodeId}"\\} \\d`));
+    }
+  });
+});

@@ -1,0 +1,245 @@
+/**
+ * SIP interconnect end to end (issue 12, acceptance 1): `dial` through the official `opentok`
+ * SDK against real SIP peers on loopback, with a Chromium participant using the browser SDK.
+ *
+ * - sipp (sip-tester) as the far end, over UDP and TCP: it challenges with digest auth, checks
+ *   the X-Test and X-OpenTok-SessionId headers and echoes RTP, so the browser hears its own
+ *   audio come back through the SIP leg; forceDisconnect sends BYE; the far end's BYE ends the
+ *   connection in the browser; a wrong password leaves nothing behind.
+ * - baresip over TLS with SRTP (mediaenc=srtp-mand): its audio (a 440 Hz file) reaches the
+ *   browser and play-dtmf digits show up in its log.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type TokhostServer } from '../../src/create-server.js';
+import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until, type Cb, type OpenTokSdk } from './helpers.js';
+import { freePort, startSippUas, uasScenario } from './sip-peers.js';
+
+interface SipSdk extends OpenTokSdk {
+  dial(sessionId: string, token: string, uri: string, options: Record<string, unknown>, cb: Cb<{ id: string; connectionId: string; streamId: string }>): void;
+  listConnections?: unknown;
+}
+interface AppWindow {
+  app: {
+    events: { type: string; [k: string]: unknown }[];
+    start(o: { apiKey: string; sessionId: string; token: string; name: string; publish?: boolean }): Promise<{ connectionId: string; streamId: string | null }>;
+    stats(): Promise<{ audioEnergy: number; audioBytes: number; audioLevel: number } | null>;
+  };
+}
+const has = (bin: string) => {
+  try {
+    execFileSync('which', [bin], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interconnect against real SIP peers', () => {
+  const apiKey = '6' + String(Date.now()).slice(-7);
+  const apiSecret = randomBytes(20).toString('hex');
+  let server: TokhostServer;
+  let appOrigin: Server;
+  let hooks: Server;
+  const callbacks: { event: string; call: { id: string; state?: string; reason_code?: number } }[] = [];
+  let appUrl: string;
+  let browser: Browser;
+  let ot: SipSdk;
+  const dir = mkdtempSync(join(tmpdir(), 'tokhost-sip-e2e-'));
+
+  beforeAll(async () => {
+    hooks = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const e = JSON.parse(body) as { event: string; call?: { id: string } };
+        if (e.call) callbacks.push(e as (typeof callbacks)[number]);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
+    // The TLS peer's certificate, made here (self-signed for 127.0.0.1, trusted as the gateway's CA).
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    writeFileSync(join(dir, 'baresip.pem'), readFileSync(join(dir, 'cert.pem'), 'utf8') + readFileSync(join(dir, 'key.pem'), 'utf8'));
+    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: (process.env.SIP_E2E_LOG ?? 'silent') as 'silent', mediaWorkers: 1, sipPort: 0, sipTlsCa: join(dir, 'cert.pem') });
+    server.store.updateProject(apiKey, { webhookUrl: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hooks` });
+    ot = new OpenTok(apiKey, apiSecret, server.url) as SipSdk;
+    const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
+    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
+    await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
+    appUrl = `http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/app.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
+    await server?.close();
+    await new Promise((r) => (hooks ? hooks.close(r) : r(undefined)));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function openApp(sessionId: string, name: string): Promise<{ page: Page; connectionId: string; streamId: string | null }> {
+    const page = await browser.newPage();
+    page.on('pageerror', (err) => console.error('[page error]', err.message));
+    await page.goto(appUrl);
+    await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
+    const ids = await page.evaluate((o) => (window as unknown as AppWindow).app.start(o), { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'moderator', data: `n=${name}` }), name });
+    return { page, ...ids };
+  }
+  const stats = async (p: Page) => (await p.evaluate(() => (window as unknown as AppWindow).app.stats())) ?? { audioEnergy: 0, audioBytes: 0, audioLevel: 0 };
+  const events = (p: Page) => p.evaluate(() => (window as unknown as AppWindow).app.events);
+  const routedSession = async () => (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
+  const connections = async (sessionId: string) => {
+    const r = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection`, { headers: { 'X-OPENTOK-AUTH': projectJwt() } });
+    return ((await r.json()) as { items: { connectionId: string }[] }).items.map((c) => c.connectionId);
+  };
+  const projectJwt = () => {
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: apiKey, ist: 'project', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}`;
+    return `${head}.${createHmac('sha256', apiSecret).update(head).digest('base64url')}`;
+  };
+
+  /** The browser hears its own (fake microphone) audio come back through the echoing far end. */
+  async function hearsItself(page: Page, what: string): Promise<number> {
+    const s0 = await until(() => stats(page), (s) => s.audioBytes > 2000, 20_000, `${what}: SIP stream audio at the browser`);
+    await sleep(3000);
+    const s1 = await stats(page);
+    const energy = s1.audioEnergy - s0.audioEnergy;
+    console.info(`[sip ${what}] browser received ${s1.audioBytes} audio bytes of the SIP stream; totalAudioEnergy +${energy.toFixed(4)} over 3 s`);
+    return energy;
+  }
+
+  it.each([
+    ['UDP', 'u1'],
+    ['TCP', 't1'],
+  ] as const)('%s: digest auth and X- header checked by sipp, the browser hears itself through the echo, listStreams, forceDisconnect sends BYE', async (name, transport) => {
+    const sessionId = await routedSession();
+    const alice = await openApp(sessionId, 'Alice');
+    const sipp = await startSippUas(uasScenario('wait-for-bye'), { transport });
+    try {
+      const uri = `sip:bob@127.0.0.1:${sipp.port}${transport === 't1' ? ';transport=tcp' : ''}`;
+      const dialed = await call<{ id: string; connectionId: string; streamId: string }>((cb) =>
+        ot.dial(sessionId, ot.generateToken(sessionId, { data: 'sip=bob' }), uri, { headers: { 'X-Test': 'sip-test-value' }, auth: { username: 'alice', password: 's3cret' }, from: '14155550101@tokhost.test' }, cb),
+      );
+      expect(dialed).toMatchObject({ id: expect.any(String), connectionId: expect.any(String), streamId: expect.any(String) });
+      const streams = await call<{ id: string; name: string }[]>((cb) => ot.listStreams(sessionId, cb));
+      expect(streams.map((s) => s.id).sort()).toEqual([alice.streamId, dialed.streamId].sort());
+      expect(await connections(sessionId)).toContain(dialed.connectionId);
+      const energy = await hearsItself(alice.page, name);
+      expect(energy).toBeGreaterThan(0.001);
+      await call<void>((cb) => ot.forceDisconnect(sessionId, dialed.connectionId, cb));
+      // sipp's scenario ends with the BYE it waits for: exit code 0 = every check passed.
+      const code = await Promise.race([sipp.exited, sleep(10_000).then(() => 'timeout')]);
+      if (code !== 0) console.error(sipp.logs());
+      expect(code).toBe(0);
+      expect(sipp.logs()).toContain('checked X-Test=sip-test-value X-OpenTok-SessionId=' + sessionId);
+      expect(sipp.logs()).toMatch(/from= <sip:14155550101@tokhost.test>/);
+      await until(() => events(alice.page), (e) => e.some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === dialed.connectionId), 5000, 'the browser sees the SIP connection leave');
+      await until(async () => callbacks.filter((c) => c.call.id === dialed.id).map((c) => c.event + (c.call.state ? `:${c.call.state}` : '')), (e) => e.includes('callDestroyed'), 5000, 'SIP callbacks');
+      const seen = callbacks.filter((c) => c.call.id === dialed.id).map((c) => c.event + (c.call.state ? `:${c.call.state}` : ''));
+      expect(seen).toEqual(['callCreated', 'callUpdated:DIALING', 'callUpdated:RINGING', 'callUpdated:ACTIVE', 'callUpdated:HANGUP', 'callDestroyed']);
+      expect(callbacks.find((c) => c.call.id === dialed.id && c.event === 'callDestroyed')?.call.reason_code).toBe(700);
+    } finally {
+      sipp.stop();
+      await alice.page.close();
+    }
+  }, 90_000);
+
+  it('TCP: a BYE from the far end ends the SIP connection in the browser', async () => {
+    const sessionId = await routedSession();
+    const alice = await openApp(sessionId, 'Alice');
+    const sipp = await startSippUas(uasScenario('send-bye'), { transport: 't1' });
+    try {
+      const dialed = await call<{ id: string; connectionId: string; streamId: string }>((cb) =>
+        ot.dial(sessionId, ot.generateToken(sessionId), `sip:bob@127.0.0.1:${sipp.port};transport=tcp`, { headers: { 'X-Test': 'sip-test-value' }, auth: { username: 'alice', password: 's3cret' } }, cb),
+      );
+      await until(() => events(alice.page), (e) => e.some((x) => x.type === 'streamCreated' && x['streamId'] === dialed.streamId), 5000, 'SIP stream in the browser');
+      await until(() => events(alice.page), (e) => e.some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === dialed.connectionId), 15_000, 'the far end hangs up');
+      expect(await Promise.race([sipp.exited, sleep(5000).then(() => 'timeout')])).toBe(0);
+      expect((await call<{ id: string }[]>((cb) => ot.listStreams(sessionId, cb))).map((s) => s.id)).toEqual([alice.streamId]);
+    } finally {
+      sipp.stop();
+      await alice.page.close();
+    }
+  }, 60_000);
+
+  it.skipIf(!has('baresip'))('TLS + SRTP (baresip, mediaenc=srtp-mand): its audio reaches the browser, play-dtmf digits reach baresip', async () => {
+    const sessionId = await routedSession();
+    const alice = await openApp(sessionId, 'Alice');
+    const bdir = mkdtempSync(join(tmpdir(), 'tokhost-baresip-'));
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=60', '-ar', '8000', '-ac', '1', join(bdir, 'tone.wav')]);
+    const port = await freePort(true);
+    writeFileSync(
+      join(bdir, 'config'),
+      [
+        'poll_method epoll',
+        `sip_listen 127.0.0.1:${port}`,
+        `sip_certificate ${join(dir, 'baresip.pem')}`,
+        'net_interface 127.0.0.1',
+        `audio_source aufile,${join(bdir, 'tone.wav')}`,
+        'module_path /usr/lib/baresip/modules',
+        'module g711.so',
+        'module aufile.so',
+        'module srtp.so',
+        'module account.so',
+        'module_app menu.so',
+      ].join('\n') + '\n',
+    );
+    writeFileSync(join(bdir, 'accounts'), '<sip:uas@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp-mand\n');
+    let log = '';
+    const proc: ChildProcess = spawn('baresip', ['-f', bdir, '-v'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+    try {
+      await until(async () => log, (l) => l.includes('baresip is ready'), 10_000, 'baresip ready');
+      // TLS listens on sip_listen's port + 1.
+      const dialed = await call<{ id: string; connectionId: string; streamId: string }>((cb) => ot.dial(sessionId, ot.generateToken(sessionId), `sip:uas@127.0.0.1:${port + 1};transport=tls`, { secure: true }, cb));
+      const s0 = await until(() => stats(alice.page), (s) => s.audioBytes > 2000, 20_000, 'baresip audio at the browser');
+      await sleep(2000);
+      const s1 = await stats(alice.page);
+      console.info(`[sip TLS+SRTP] browser received ${s1.audioBytes} bytes of baresip's 440 Hz tone; totalAudioEnergy +${(s1.audioEnergy - s0.audioEnergy).toFixed(4)} over 2 s; baresip: ${/srtp|SRTP/.exec(log) ? 'SRTP on' : '?'}`);
+      expect(s1.audioEnergy - s0.audioEnergy).toBeGreaterThan(0.01);
+      const dtmf = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection/${dialed.connectionId}/play-dtmf`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': projectJwt(), 'Content-Type': 'application/json' }, body: JSON.stringify({ digits: '1p2#' }) });
+      expect(dtmf.status).toBe(200);
+      const bad = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/play-dtmf`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': projectJwt(), 'Content-Type': 'application/json' }, body: JSON.stringify({ digits: '12a' }) });
+      expect(bad.status).toBe(400);
+      await until(async () => [...log.matchAll(/received event: '(.)' \(end=1\)/g)].map((m) => m[1]).join(''), (d) => d === '12#', 10_000, "digits in baresip's log");
+      await call<void>((cb) => ot.forceDisconnect(sessionId, dialed.connectionId, cb));
+      await until(async () => log, (l) => /terminated|closed/i.test(l.slice(l.lastIndexOf('received event'))), 5000, 'baresip sees the BYE');
+    } catch (err) {
+      console.error(log.slice(-4000));
+      throw err;
+    } finally {
+      proc.kill('SIGKILL');
+      rmSync(bdir, { recursive: true, force: true });
+      await alice.page.close();
+    }
+  }, 90_000);
+
+  it('a wrong password: 403 from the far end, the connection and stream are gone, callDestroyed says 403', async () => {
+    const sessionId = await routedSession();
+    const alice = await openApp(sessionId, 'Alice');
+    const sipp = await startSippUas(uasScenario('wait-for-bye'), { transport: 'u1' });
+    try {
+      const dialed = await call<{ id: string; connectionId: string; streamId: string }>((cb) =>
+        ot.dial(sessionId, ot.generateToken(sessionId), `sip:bob@127.0.0.1:${sipp.port}`, { headers: { 'X-Test': 'sip-test-value' }, auth: { username: 'alice', password: 'wrong' } }, cb),
+      );
+      await until(() => connections(sessionId), (c) => !c.includes(dialed.connectionId), 10_000, 'the SIP connection removed');
+      expect(await connections(sessionId)).toEqual([alice.connectionId]);
+      expect((await call<{ id: string }[]>((cb) => ot.listStreams(sessionId, cb))).map((s) => s.id)).toEqual([alice.streamId]);
+      await until(async () => callbacks.find((c) => c.call.id === dialed.id && c.event === 'callDestroyed'), (c) => c !== undefined, 5000, 'callDestroyed');
+      expect(callbacks.find((c) => c.call.id === dialed.id && c.event === 'callDestroyed')?.call.reason_code).toBe(403);
+    } finally {
+      sipp.stop();
+      await alice.page.close();
+    }
+  }, 60_000);
+});
