@@ -14,6 +14,7 @@ const BENCHES = {
   e2ee: 'packages/server/bench/e2ee.mjs',
   sip: 'packages/server/bench/sip.mjs',
   cluster: 'packages/server/bench/cluster.mjs',
+  archive: 'packages/server/bench/archive.mjs',
 };
 const name = process.argv[2] ?? 'sdk';
 const file = BENCHES[name];
@@ -26,6 +27,7 @@ if (name === 'rest') ensureSystemPackages({ wrk: 'wrk' });
 if (name === 'broadcast') ensureSystemPackages({ ffmpeg: 'ffmpeg', chromium: 'chromium', nginx: 'libnginx-mod-rtmp' });
 if (name === 'sip') ensureSystemPackages({ sipp: 'sip-tester' });
 if (name === 'cluster') ensureSystemPackages({ pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-server': 'redis-server' });
+if (name === 'archive') ensureSystemPackages({ ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', getconf: 'libc-bin' });
 installDeps();
 build();
 const r = spawnSync(process.execPath, ['--expose-gc', join(root, file), ...process.argv.slice(3)], { cwd: root, stdio: 'inherit' });

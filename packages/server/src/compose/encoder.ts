@@ -32,6 +32,16 @@ export function defaultMaxBitrate(width: number, height: number): number {
   return px <= 640 * 480 ? 1_200_000 : px <= 1280 * 720 ? 2_500_000 : 4_500_000;
 }
 
+/**
+ * x264 preset by canvas size: `veryfast` up to 640x480 (about 0.13 core at 25 fps on this
+ * project's 2-core test machine), `superfast` above, where `veryfast` costs a third more CPU
+ * (720p with four cameras: 15.6 vs 10.6 ms per frame) for 0.6 dB PSNR at the same bitrate cap;
+ * see docs/archiving.md, Performance.
+ */
+export function x264Preset(width: number, height: number): 'veryfast' | 'superfast' {
+  return width * height <= 640 * 480 ? 'veryfast' : 'superfast';
+}
+
 export class Encoder {
   private readonly child: ChildProcess;
   private readonly stderr: StderrTail;
@@ -46,7 +56,7 @@ export class Encoder {
     if (options.audio) args.push('-f', 's16le', '-ar', '48000', '-ac', '1', '-thread_queue_size', '256', '-i', 'pipe:3');
     if (options.video) {
       const gop = String(Math.max(1, Math.round(fps * options.keyframeIntervalSeconds)));
-      args.push('-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', '-threads', '2');
+      args.push('-c:v', 'libx264', '-preset', x264Preset(width, height), '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', '-threads', '2');
       if (options.quantizationParameter !== undefined) args.push('-qp', String(options.quantizationParameter));
       else {
         const rate = options.maxBitrate ?? defaultMaxBitrate(width, height);

@@ -16,44 +16,74 @@ export class Y4mParser {
 
   constructor(private readonly onFrame: (frame: Buffer, header: Y4mHeader) => void) {}
 
-  /** Feed bytes in any chunking; calls `onFrame` with each complete frame (a private copy). */
+  /**
+   * Feed bytes in any chunking; calls `onFrame` with each complete frame (a private copy). The
+   * chunks (64 KiB pipe reads) are kept as they come and each frame is copied out of them once
+   * it is complete: joining them on every read cost several copies of each frame.
+   */
   push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
     this.pending.push(chunk);
     this.pendingLen += chunk.length;
     for (;;) {
+      // The header or FRAME line: small, looked for in the first bytes only.
+      const nl = this.lineEnd();
+      if (nl < 0) {
+        if (this.pendingLen > 4096) throw new Error(this.header ? 'y4m: frame marker expected' : 'y4m: header line too long');
+        return;
+      }
       if (!this.header) {
-        const buf = this.peek();
-        const nl = buf.indexOf(0x0a);
-        if (nl < 0) {
-          if (buf.length > 4096) throw new Error('y4m: header line too long');
-          return;
-        }
-        this.header = parseHeader(buf.subarray(0, nl).toString('latin1'));
+        this.header = parseHeader(this.take(nl + 1).subarray(0, nl).toString('latin1'));
         this.frameSize = (this.header.width * this.header.height * 3) / 2;
-        this.consume(nl + 1);
         continue;
       }
-      const buf = this.peek();
-      const nl = buf.indexOf(0x0a);
-      if (nl < 0) return;
-      if (buf.length < nl + 1 + this.frameSize) return;
-      if (buf.toString('latin1', 0, 5) !== 'FRAME') throw new Error('y4m: frame marker expected');
-      const frame = Buffer.from(buf.subarray(nl + 1, nl + 1 + this.frameSize));
-      this.consume(nl + 1 + this.frameSize);
-      this.onFrame(frame, this.header);
+      if (this.pendingLen < nl + 1 + this.frameSize) return;
+      if (this.take(nl + 1).toString('latin1', 0, 5) !== 'FRAME') throw new Error('y4m: frame marker expected');
+      this.onFrame(this.take(this.frameSize, true), this.header);
     }
   }
 
-  private peek(): Buffer {
-    if (this.pending.length > 1) this.pending = [Buffer.concat(this.pending, this.pendingLen)];
-    return this.pending[0] ?? Buffer.alloc(0);
+  /** Index of the first newline within the first 4 KiB of pending bytes, or -1. */
+  private lineEnd(): number {
+    let base = 0;
+    for (const c of this.pending) {
+      const limit = Math.min(c.length, 4096 - base);
+      const i = c.subarray(0, limit).indexOf(0x0a);
+      if (i >= 0) return base + i;
+      base += c.length;
+      if (base >= 4096) return -1;
+    }
+    return -1;
   }
 
-  private consume(n: number): void {
-    const buf = this.peek();
-    const rest = buf.subarray(n);
-    this.pending = rest.length ? [rest] : [];
-    this.pendingLen = rest.length;
+  /** The next `n` pending bytes (a copy when `copy` or when they span chunks), consumed. */
+  private take(n: number, copy = false): Buffer {
+    const first = this.pending[0]!;
+    let out: Buffer;
+    if (first.length >= n && !copy) out = first.subarray(0, n);
+    else {
+      out = Buffer.allocUnsafe(n);
+      let off = 0;
+      for (const c of this.pending) {
+        const k = Math.min(c.length, n - off);
+        c.copy(out, off, 0, k);
+        off += k;
+        if (off === n) break;
+      }
+    }
+    let left = n;
+    while (left > 0) {
+      const c = this.pending[0]!;
+      if (c.length <= left) {
+        left -= c.length;
+        this.pending.shift();
+      } else {
+        this.pending[0] = c.subarray(left);
+        left = 0;
+      }
+    }
+    this.pendingLen -= n;
+    return out;
   }
 }
 
