@@ -250,7 +250,10 @@ export class Compositions {
       c = new Composition(key, spec, this.options);
       this.all.add(c);
       if (key) this.shared.set(key, c);
-      c.init();
+      // Streams join on the next turn: the caller subscribes its sink to `output` first, so it
+      // gets the encoder's very first keyframe (a later one would be up to 2 s into the picture).
+      const fresh = c;
+      setImmediate(() => fresh.init());
     }
     const lease = new Lease(this, c);
     c.leases.add(lease);
@@ -277,7 +280,7 @@ export class Compositions {
     }
     const fresh = new Composition(null, c.spec, this.options);
     this.all.add(fresh);
-    fresh.init();
+    setImmediate(() => fresh.init());
     c.leases.delete(lease);
     fresh.leases.add(lease);
     lease.composition = fresh;

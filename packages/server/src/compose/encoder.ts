@@ -52,8 +52,8 @@ export class Encoder {
   constructor(options: EncoderOptions) {
     const { width, height, fps } = options;
     const args: string[] = [];
-    if (options.video) args.push('-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${width}x${height}`, '-framerate', String(fps), '-thread_queue_size', '64', '-i', 'pipe:0');
-    if (options.audio) args.push('-f', 's16le', '-ar', '48000', '-ac', '1', '-thread_queue_size', '256', '-i', 'pipe:3');
+    if (options.video) args.push('-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${width}x${height}`, '-framerate', String(fps), '-thread_queue_size', '64', '-probesize', '32', '-analyzeduration', '0', '-i', 'pipe:0');
+    if (options.audio) args.push('-f', 's16le', '-ar', '48000', '-ac', '1', '-thread_queue_size', '256', '-probesize', '32', '-analyzeduration', '0', '-i', 'pipe:3');
     if (options.video) {
       const gop = String(Math.max(1, Math.round(fps * options.keyframeIntervalSeconds)));
       args.push('-c:v', 'libx264', '-preset', x264Preset(width, height), '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', '-threads', '2');

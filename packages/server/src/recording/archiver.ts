@@ -219,12 +219,13 @@ export class Archiver {
     this.options.live.archiveNotice(session.sessionId, { id, name: archive.name ?? '' }, true);
     this.options.callback(apiKey, { ...a.archive, event: 'archive' });
     // The start answer is always `started` (opentok-node refuses any other status); an archive
-    // with nothing to record yet goes `paused` right after it.
+    // with nothing to record yet goes `paused` right after it (the composition adds its live
+    // streams on the next turn, see Compositions.acquire).
     setTimeout(() => {
       if (a.stopping) return;
       if (a.lease) this.setStatus(a, a.lease.paused ? 'paused' : 'started');
       else this.setStatus(a, (a.individual?.recording ?? 0) > 0 ? 'started' : 'paused');
-    }, 0);
+    }, 100);
     this.options.logger.info({ archiveId: id, sessionId: session.sessionId, outputMode: opts.outputMode }, 'archive started');
     return a.archive;
   }
