@@ -14,7 +14,7 @@
 // round (default 3), --concurrency <n> (default 32).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { createServer, connect } from 'node:net';
@@ -41,6 +41,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
 const f1 = (n) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 const cleanups = [];
+/** Stop a child for sure: `signal`, then SIGKILL after 5 s (runuser may not pass SIGINT on). */
+const stopChild = (child, signal) =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => (clearTimeout(t), resolve()));
+    child.kill(signal);
+  });
 
 async function freePort() {
   const s = createServer();
@@ -63,6 +71,15 @@ async function waitPort(port, ms = 20_000) {
   throw new Error(`nothing listens on ${port}`);
 }
 
+function killPostmaster(data) {
+  try {
+    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+  } catch {
+    // Gone already.
+  }
+}
+
 async function startPostgres() {
   const base = '/usr/lib/postgresql';
   const v = readdirSync(base).filter((x) => existsSync(join(base, x, 'bin/postgres'))).sort((a, b) => b - a)[0];
@@ -76,8 +93,9 @@ async function startPostgres() {
   // Durable defaults (fsync on): the create figures include the commit.
   const child = spawn(...wrap(join(bin, 'postgres'), ['-D', join(dir, 'data'), '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'max_connections=100']), { stdio: 'ignore' });
   cleanups.push(async () => {
-    child.kill('SIGINT');
-    await new Promise((r) => child.once('exit', r));
+    await stopChild(child, 'SIGINT');
+    // runuser killed does not take postgres with it: stop the postmaster by its own PID too.
+    killPostmaster(join(dir, 'data'));
     rmSync(dir, { recursive: true, force: true });
   });
   await waitPort(port);
@@ -103,8 +121,7 @@ async function startRedis() {
   const dir = mkdtempSync(join(tmpdir(), 'tokhost-bench-redis-'));
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
   cleanups.push(async () => {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await stopChild(child, 'SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   });
   await waitPort(port);
@@ -117,12 +134,7 @@ async function node(id, db, redisUrl) {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, TOKHOST_CONFIG: '' },
   });
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-    }
-  });
+  cleanups.push(() => stopChild(child, 'SIGKILL'));
   const url = await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -376,3 +388,5 @@ try {
 } finally {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 }
+// Kept-alive sockets of the load generator must not hold the process.
+process.exit(0);

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,6 +112,13 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<R
     async stop() {
       // SIGINT: PostgreSQL's "fast" shutdown (disconnects clients).
       await stopChild(child, 'SIGINT');
+      // Should runuser have been killed without passing the signal on, stop the postmaster itself.
+      try {
+        const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        if (pid > 0) process.kill(pid, 'SIGKILL');
+      } catch {
+        // Stopped already: no pid file.
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -51,6 +51,8 @@ async function balancer(upstreams: () => number[]): Promise<{ url: string; serve
   const sockets = new Set<Socket>();
   const server = createTcpServer((client) => {
     sockets.add(client);
+    // A killed node resets its side mid-write: that ends the pair, it is not a test error.
+    client.on('error', () => client.destroy());
     client.on('close', () => sockets.delete(client));
     client.pause();
     const tryNext = (list: number[]) => {
@@ -65,6 +67,7 @@ async function balancer(upstreams: () => number[]): Promise<{ url: string; serve
         else client.destroy();
       });
       up.once('connect', () => {
+        up.on('error', () => up.destroy());
         sockets.add(up);
         up.on('close', () => {
           sockets.delete(up);
