@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { MediaRoom, MediaTap } from '../media/types.js';
 import type { InputSource } from './decoder.js';
 
-function portFree(port: number): Promise<boolean> {
+/** True when `port` can be bound on 127.0.0.1 (UDP) right now. */
+export function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createSocket('udp4');
     s.once('error', () => resolve(false));

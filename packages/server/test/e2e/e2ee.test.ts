@@ -18,7 +18,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -33,6 +32,7 @@ import type { TokhostServer } from '../../src/create-server.js';
 import { projectJwt } from '../rest/harness.js';
 import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until } from './helpers.js';
 import type { Cb, OpenTokSdk } from './helpers.js';
+import { portFree, rtpPortPair } from '../../src/compose/tap-source.js';
 
 type Rgb = [number, number, number];
 interface Look {
@@ -75,21 +75,6 @@ const near = (got: Rgb | null | undefined, want: Rgb, tol = 60) => !!got && got.
 
 const hasFfmpeg = spawnSync('sh', ['-c', 'command -v ffmpeg']).status === 0;
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4');
-    s.once('error', () => resolve(false));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-async function rtpPortPair(avoid: number[] = []): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const p = 20000 + 2 * Math.floor(Math.random() * 15000);
-    if (avoid.includes(p) || avoid.includes(p + 1) || avoid.includes(p - 1)) continue;
-    if ((await portFree(p)) && (await portFree(p + 1))) return p;
-  }
-  throw new Error('no free RTP port pair');
-}
 
 describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end encryption in routed sessions', () => {
   const apiKey = '6' + String(Date.now()).slice(-7);

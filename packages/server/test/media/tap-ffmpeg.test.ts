@@ -3,7 +3,6 @@
  * loopback UDP, real ffmpeg writing WebM, ffprobe checking the file.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,28 +10,13 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMediaRouter, type MediaRouter } from '../../src/media/index.js';
 import { CHROMIUM_ARGS, startBridge, type Bridge } from './fixtures/bridge.mjs';
+import { portFree, rtpPortPair } from '../../src/compose/tap-source.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasTools = existsSync(CHROMIUM) && spawnSync('sh', ['-c', 'command -v ffmpeg && command -v ffprobe']).status === 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4');
-    s.once('error', () => resolve(false));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
 
-/** An even RTP port whose RTCP neighbour (port+1) is free too. */
-async function rtpPortPair(avoid: number[] = []): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const p = 20000 + 2 * Math.floor(Math.random() * 15000);
-    if (avoid.includes(p)) continue;
-    if ((await portFree(p)) && (await portFree(p + 1))) return p;
-  }
-  throw new Error('no free RTP port pair');
-}
 
 describe.skipIf(!hasTools)('recording tap into ffmpeg', () => {
   let router: MediaRouter;
