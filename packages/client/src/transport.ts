@@ -86,8 +86,19 @@ export class Transport {
     });
   }
 
+  /**
+   * The socket's URL names the session (and the connection a resume is for), so a cluster node
+   * can route the socket to the session's owner before the WebSocket handshake.
+   */
+  private socketUrl(resumeOf: string | null): string {
+    const u = new URL(this.url);
+    u.searchParams.set('session', this.connectFrame.sessionId);
+    if (resumeOf !== null) u.searchParams.set('resume', resumeOf);
+    return u.toString();
+  }
+
   private open(resume: { lastSeq: number } | null, hooks: { onFirst(msg: ServerMessage): void; onFailClose(ev: CloseEvent): void }): void {
-    const ws = new WebSocket(this.url);
+    const ws = new WebSocket(this.socketUrl(resume && this.resumeInfo ? this.resumeInfo.connectionId : null));
     this.ws = ws;
     let first = true;
     ws.onopen = () => {

@@ -4,7 +4,9 @@
 //   1. REST POST /session/create throughput and p99 on one node, then on two nodes sharing the
 //      PostgreSQL store (the same load split over both), same concurrency;
 //   2. a REST signal to 1,000 WebSocket clients: all on one node (the single-node figure), then
-//      spread over three nodes (two thirds relayed to the owner); delivery p50/p99 from the REST
+//      spread over three nodes (two thirds reach the owner through another node): first as
+//      clients that do not name the session in the socket URL (relayed frame by frame), then as
+//      @tokhost/client does (`?session=`: the socket is piped); delivery p50/p99 from the REST
 //      call to each client's receipt;
 //   3. failover: the owner of a session with 60 clients on the two other nodes is SIGKILLed while
 //      REST calls keep going to the survivors; time until every client has joined again and a
@@ -34,6 +36,8 @@ const arg = (name, def) => {
 const CLIENTS = arg('clients', 1000);
 const SECONDS = arg('seconds', 3);
 const CONCURRENCY = arg('concurrency', 32);
+/** `--signal-only`: part 2 alone (for iterating on the relay path). */
+const SIGNAL_ONLY = process.argv.includes('--signal-only');
 const KEY = '61803398';
 const SECRET = randomBytes(20).toString('hex');
 const MASTER = randomBytes(32).toString('hex');
@@ -190,13 +194,21 @@ async function createLoad(urls) {
 }
 
 /** A protocol client that joins, records signal arrival times, and rejoins after a failover. */
-function client(entryUrl, sessionId, ot, onSignal) {
-  const wsUrl = entryUrl.replace(/^http/, 'ws') + '/rtc/v1';
+function client(entryUrl, sessionId, ot, onSignal, named = true) {
+  // Like @tokhost/client, the socket's URL names the session (and the resumed connection), so
+  // the entry node pipes the socket to the owner; `named` false: the entry node reads the first
+  // frame and relays frame by frame (clients that do not name it).
+  const wsUrl = (resume) => {
+    const u = new URL(entryUrl.replace(/^http/, 'ws') + '/rtc/v1');
+    if (named) u.searchParams.set('session', sessionId);
+    if (named && resume) u.searchParams.set('resume', resume.connectionId);
+    return u.toString();
+  };
   const c = { joined: null, connectionId: null, resume: null, lastSeq: 0, closed: false, rejoins: 0 };
   let resolveJoin;
   c.joined = new Promise((r) => (resolveJoin = r));
   const open = (resume) => {
-    const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
+    const ws = new WebSocket(wsUrl(resume), { perMessageDeflate: false });
     c.ws = ws;
     let first = true;
     ws.on('open', () => ws.send(JSON.stringify({ type: 'connect', version: 1, apiKey: KEY, sessionId, token: ot.generateToken(sessionId), batch: true, connectionEventsSuppressed: true, ...(resume ? { resume } : {}) })));
@@ -246,7 +258,7 @@ function client(entryUrl, sessionId, ot, onSignal) {
   return c;
 }
 
-async function signalRound(label, entries, ownerUrl, signalUrl, db) {
+async function signalRound(label, entries, ownerUrl, signalUrl, named = true) {
   const ot = new OpenTok(KEY, SECRET, ownerUrl);
   const { sessionId } = await new Promise((resolve, reject) => ot.createSession({ mediaMode: 'relayed' }, (e, s) => (e ? reject(e) : resolve(s))));
   // The first client joins on the owner, so the session is placed there.
@@ -256,10 +268,10 @@ async function signalRound(label, entries, ownerUrl, signalUrl, db) {
     const t0 = sent.get(m.data);
     if (t0 !== undefined) delays.push(performance.now() - t0);
   };
-  const clients = [client(ownerUrl, sessionId, ot, onSignal)];
+  const clients = [client(ownerUrl, sessionId, ot, onSignal, named)];
   await clients[0].joined;
   for (let i = 1; i < CLIENTS; i++) {
-    clients.push(client(entries[i % entries.length], sessionId, ot, onSignal));
+    clients.push(client(entries[i % entries.length], sessionId, ot, onSignal, named));
     if (i % 50 === 0) await Promise.all(clients.slice(-50).map((c) => c.joined));
   }
   await Promise.all(clients.map((c) => c.joined));
@@ -346,12 +358,7 @@ async function failover(nodes) {
   return { recovered, errors };
 }
 
-async function main() {
-  if (!existsSync(BIN)) throw new Error('build first (npm run build)');
-  const pg = await startPostgres();
-  const redisUrl = await startRedis();
-  console.log(`bench:cluster — ${CLIENTS} clients, REST rounds of ${SECONDS} s at concurrency ${CONCURRENCY}`);
-
+async function restRound(pg, redisUrl) {
   console.log('\n1. POST /session/create on PostgreSQL (fsync on)');
   const dbRest = pg.createDatabase('bench_rest');
   const r1 = await node('r1', dbRest, redisUrl);
@@ -365,22 +372,33 @@ async function main() {
   console.log(`  two nodes / one node: ${(two.rps / one.rps).toFixed(2)}× throughput, p99 ${(two.p99 / one.p99).toFixed(2)}×`);
   r1.child.kill('SIGKILL');
   r2.child.kill('SIGKILL');
+  return { one, two };
+}
+
+async function main() {
+  if (!existsSync(BIN)) throw new Error('build first (npm run build)');
+  const pg = await startPostgres();
+  const redisUrl = await startRedis();
+  console.log(`bench:cluster — ${CLIENTS} clients, REST rounds of ${SECONDS} s at concurrency ${CONCURRENCY}`);
+  let one = null;
+  let two = null;
+  if (!SIGNAL_ONLY) ({ one, two } = await restRound(pg, redisUrl));
 
   console.log(`\n2. REST signal to ${CLIENTS} clients`);
   const db = pg.createDatabase('bench_live');
   const nodes = [await node('a', db, redisUrl), await node('b', db, redisUrl), await node('c', db, redisUrl)];
   await sleep(1500);
   const single = await signalRound('one node (all clients on the owner, signal sent to it)', [nodes[0].url], nodes[0].url, nodes[0].url);
+  const relayed = await signalRound('three nodes, frame by frame relay (clients spread, URL without ?session)', nodes.map((n) => n.url), nodes[0].url, nodes[2].url, false);
   const spread = await signalRound('three nodes (clients spread, signal sent to another node)', nodes.map((n) => n.url), nodes[0].url, nodes[2].url);
-  console.log(`  cross-node p99 / single-node p99: ${(spread.p99 / single.p99).toFixed(2)}×`);
+  console.log(`  cross-node p99 / single-node p99: ${(spread.p99 / single.p99).toFixed(2)}× (frame by frame relay: ${(relayed.p99 / single.p99).toFixed(2)}×)`);
 
-  console.log('\n3. Failover');
-  const fo = await failover(nodes);
+  const fo = SIGNAL_ONLY ? null : (console.log('\n3. Failover'), await failover(nodes));
 
   console.log('\nsummary');
-  console.log(`  REST create: ${f1(one.rps)} → ${f1(two.rps)} req/s with a second node (${(two.rps / one.rps).toFixed(2)}×); p99 ${f1(one.p99)} → ${f1(two.p99)} ms`);
+  if (one && two) console.log(`  REST create: ${f1(one.rps)} → ${f1(two.rps)} req/s with a second node (${(two.rps / one.rps).toFixed(2)}×); p99 ${f1(one.p99)} → ${f1(two.p99)} ms`);
   console.log(`  signal p99: ${f1(single.p99)} ms on one node, ${f1(spread.p99)} ms across three (target < 100 ms: ${spread.p99 < 100 ? 'met' : 'MISSED'})`);
-  console.log(`  failover: ${f1(fo.recovered)} ms (target < 10000 ms: ${fo.recovered < 10_000 ? 'met' : 'MISSED'}); REST errors from survivors: ${fo.errors} (target 0: ${fo.errors === 0 ? 'met' : 'MISSED'})`);
+  if (fo) console.log(`  failover: ${f1(fo.recovered)} ms (target < 10000 ms: ${fo.recovered < 10_000 ? 'met' : 'MISSED'}); REST errors from survivors: ${fo.errors} (target 0: ${fo.errors === 0 ? 'met' : 'MISSED'})`);
 }
 
 try {

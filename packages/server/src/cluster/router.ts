@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { REALTIME_PATH, RT_CLOSE, rtError } from '@tokhost/protocol';
@@ -27,29 +28,145 @@ interface ConnectFrame {
 /**
  * Routes clients and REST calls to the node that owns their session.
  *
- * WebSocket: every node accepts the socket and reads the first frame (`connect`, which names the
- * session). When this node owns the session (or is chosen to: the registry places a session
- * without a live owner on the least loaded node), the socket goes to the local realtime layer;
- * otherwise frames are relayed both ways over a WebSocket to the owner, marked with a signed hop
- * header so the owner does not route it again. Media does not take this path: the owner's router
- * answers the SDP with its own ICE addresses, so browsers send media to the owner directly. When
- * the owner dies, the relay closes the client's socket with 1012 and the client reconnects; its
- * resume names a connection that joined on the dead node, so the new owner answers
- * `ERR_RT_SESSION_MOVED` and the client joins again (see @tokhost/client's transport).
+ * WebSocket: @tokhost/client names the session in the socket's URL (`/rtc/v1?session=…`, plus
+ * `&resume=<connectionId>` when it resumes). Such an upgrade is routed before any WebSocket
+ * handshake: to the local realtime layer when this node owns the session (or is chosen to: the
+ * registry places a session without a live owner on the least loaded node), otherwise the HTTP
+ * upgrade request is forwarded to the owner, marked with a signed hop header, and the two TCP
+ * sockets are piped together. This node then never parses a frame of that client: a burst of
+ * broadcast frames from the owner crosses it in a few large reads and writes (bench:cluster).
+ * A client that does not name the session in the URL (an older client, a bare protocol client)
+ * is accepted here, its first frame (`connect`) read for the session, and its frames relayed to
+ * the owner one by one over a WebSocket of this node's own.
+ *
+ * Media does not take either path: the owner's router answers the SDP with its own ICE
+ * addresses, so browsers send media to the owner directly. When the owner dies, the client's
+ * socket closes (1006 through a pipe, 1012 from a relay) and the client reconnects; its resume
+ * names a connection that joined on the dead node, so this node answers `ERR_RT_SESSION_MOVED`
+ * and the client joins again (see @tokhost/client's transport).
  */
 export class ClusterRouter {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024, perMessageDeflate: false });
   private readonly relays = new Set<WebSocket>();
+  /** Client sockets piped to an owner, each with its upstream socket. */
+  private readonly pipes = new Map<Duplex, Socket>();
 
   constructor(private readonly o: ClusterRouterOptions) {}
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const path = (req.url ?? '').split('?')[0];
-    if (path !== REALTIME_PATH || this.o.registry.verifyHop(req.headers[CLUSTER_HOP_HEADER])) {
+    const url = new URL(req.url ?? '/', 'http://upgrade.invalid');
+    if (url.pathname !== REALTIME_PATH || this.o.registry.verifyHop(req.headers[CLUSTER_HOP_HEADER])) {
       this.o.realtime.handleUpgrade(req, socket, head);
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onClient(ws, req));
+    const sessionId = url.searchParams.get('session');
+    if (sessionId === null || sessionId === '') {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onClient(ws, req));
+      return;
+    }
+    socket.on('error', () => undefined);
+    void this.routeUpgrade(req, socket, head, sessionId, url.searchParams.get('resume'), true);
+  }
+
+  /** Route an upgrade that names its session: serve it here, refuse a stale resume, or pipe it to the owner. */
+  private async routeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, sessionId: string, resumeOf: string | null, mayRetry: boolean): Promise<void> {
+    const local = () => {
+      if (!socket.destroyed) this.o.realtime.handleUpgrade(req, socket, head);
+    };
+    let owner;
+    try {
+      owner = await this.o.registry.ownerOf(sessionId, true);
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message }, 'cluster: owner lookup failed; serving locally');
+      return local();
+    }
+    if (resumeOf !== null && resumeOf !== '' && owner) {
+      const origin = await this.o.registry.connectionOrigin(sessionId, resumeOf).catch(() => null);
+      if (origin !== null && origin !== owner.id) {
+        if (socket.destroyed) return;
+        // Answered as the owner would: to the client's `connect` frame.
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          ws.on('error', () => undefined);
+          const timer = setTimeout(() => ws.terminate(), 10_000);
+          ws.once('message', () => {
+            clearTimeout(timer);
+            this.refuseMoved(ws, origin, owner.id);
+          });
+        });
+        return;
+      }
+    }
+    if (!owner || owner.id === this.o.registry.nodeId) return local();
+    const target = new URL(owner.url);
+    const upstream = tcpConnect({ host: target.hostname.replace(/^\[|\]$/g, ''), port: Number(target.port || (target.protocol === 'https:' ? 443 : 80)) });
+    upstream.setNoDelay(true);
+    let answered = false;
+    const timer = setTimeout(() => {
+      if (!answered) upstream.destroy(new Error('the owner did not answer the upgrade in 5 s'));
+    }, 5000);
+    upstream.once('connect', () => {
+      if (socket.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      this.pipes.set(socket, upstream);
+      upstream.write(this.upgradeRequest(req));
+      if (head.length > 0) upstream.write(head);
+      upstream.once('data', () => {
+        answered = true;
+        clearTimeout(timer);
+      });
+      (socket as Socket).setNoDelay?.(true);
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+    });
+    upstream.on('error', (err) => {
+      clearTimeout(timer);
+      this.o.logger.debug({ err: err.message, target: owner.url }, 'cluster: pipe to the owner failed');
+      if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
+        // The owner's process is gone: place its sessions again now, and this client with them.
+        void this.o.registry.evict(owner.id).then(
+          () => {
+            if (mayRetry && !socket.destroyed) void this.routeUpgrade(req, socket, head, sessionId, resumeOf, false);
+            else socket.destroy();
+          },
+          () => void socket.destroy(),
+        );
+        return;
+      }
+      socket.destroy();
+    });
+    upstream.on('close', () => {
+      clearTimeout(timer);
+      if (this.pipes.get(socket) === upstream) {
+        this.pipes.delete(socket);
+        socket.destroy();
+      }
+    });
+    socket.on('close', () => {
+      if (this.pipes.get(socket) === upstream) this.pipes.delete(socket);
+      upstream.destroy();
+    });
+  }
+
+  /** The client's upgrade request as the owner is to receive it: with the hop mark and the client's address. */
+  private upgradeRequest(req: IncomingMessage): string {
+    const drop = new Set([CLUSTER_HOP_HEADER, 'x-forwarded-for']);
+    const lines = [`GET ${req.url ?? REALTIME_PATH} HTTP/1.1`];
+    const raw = req.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      if (!drop.has(raw[i]!.toLowerCase())) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+    }
+    const forwarded = req.headers['x-forwarded-for'];
+    const chain = [typeof forwarded === 'string' ? forwarded : undefined, req.socket.remoteAddress].filter((x) => x);
+    lines.push(`${CLUSTER_HOP_HEADER}: ${this.o.registry.hopToken()}`, `x-forwarded-for: ${chain.join(', ')}`);
+    return lines.join('\r\n') + '\r\n\r\n';
+  }
+
+  private refuseMoved(ws: WebSocket, origin: string, ownerId: string): void {
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(JSON.stringify({ type: 'error', error: rtError('ERR_RT_SESSION_MOVED', `the session moved from node ${origin} to ${ownerId}: join again`) }));
+    ws.close(RT_CLOSE.resumeFailed, 'ERR_RT_SESSION_MOVED');
   }
 
   private onClient(client: WebSocket, req: IncomingMessage): void {
@@ -98,13 +215,7 @@ export class ClusterRouter {
     const resumeOf = typeof first.resume?.connectionId === 'string' ? first.resume.connectionId : null;
     if (resumeOf !== null && owner) {
       const origin = await this.o.registry.connectionOrigin(sessionId, resumeOf).catch(() => null);
-      if (origin !== null && origin !== owner.id) {
-        if (client.readyState === client.OPEN) {
-          client.send(JSON.stringify({ type: 'error', error: rtError('ERR_RT_SESSION_MOVED', `the session moved from node ${origin} to ${owner.id}: join again`) }));
-          client.close(RT_CLOSE.resumeFailed, 'ERR_RT_SESSION_MOVED');
-        }
-        return;
-      }
+      if (origin !== null && origin !== owner.id) return this.refuseMoved(client, origin, owner.id);
     }
     if (!owner || owner.id === this.o.registry.nodeId) return local();
     this.relay(client, req, frames, onMessage, owner.url, owner.id);
@@ -214,6 +325,11 @@ export class ClusterRouter {
   }
 
   close(): void {
+    for (const [client, upstream] of this.pipes) {
+      upstream.destroy();
+      client.destroy();
+    }
+    this.pipes.clear();
     for (const r of this.relays) r.terminate();
     for (const c of this.wss.clients) c.terminate();
     this.wss.close();

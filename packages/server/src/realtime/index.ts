@@ -173,8 +173,10 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     }
   };
 
-  const onSocket = (ws: WebSocket) => {
+  const onSocket = (ws: WebSocket, req?: IncomingMessage) => {
     alive.set(ws, true);
+    // The session the socket's URL names (the cluster routes on it): the join must be for that one.
+    const named = req ? new URL(req.url ?? '/', 'http://upgrade.invalid').searchParams.get('session') : null;
     ws.on('pong', () => alive.set(ws, true));
     const socket: ClientSocket = {
       send: (data) => ws.send(data, { binary: false }),
@@ -227,6 +229,10 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
         return;
       }
       clearTimeout(timer);
+      if (named !== null && named !== msg['sessionId']) {
+        refuse(ws, rtError('ERR_RT_SESSION_INVALID', 'the connect message names another session than the socket URL (?session=)'), RT_CLOSE.authFailed);
+        return;
+      }
       let result: Connection | RtError;
       try {
         result = connect(msg as unknown as ConnectRequest, socket);

@@ -27,6 +27,14 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
   let nodes: TokhostServer[] = [];
   const open: TestClient[] = [];
   const wsUrl = (n: TokhostServer) => n.url.replace(/^http/, 'ws') + REALTIME_PATH;
+  /** The URL @tokhost/client opens: it names the session (and the connection a resume is for). */
+  const namedUrl = (n: TokhostServer, sessionId: string, resume?: string) => `${wsUrl(n)}?session=${encodeURIComponent(sessionId)}${resume ? `&resume=${encodeURIComponent(resume)}` : ''}`;
+  // Two ways into the owner: sockets whose URL names the session are piped at the TCP level;
+  // sockets that do not are read for their first frame and relayed frame by frame.
+  const modes = [
+    { mode: 'URL names the session: piped', url: namedUrl },
+    { mode: 'URL without the session: relayed frame by frame', url: (n: TokhostServer) => wsUrl(n) },
+  ];
 
   const node = (id: string, db: string) =>
     createServer(
@@ -46,13 +54,13 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
     await Promise.all([pg?.stop(), redis?.stop()]);
   });
 
-  it('places a session on one owner, relays clients of other nodes to it, and forwards REST calls', async () => {
+  it.each(modes)('places a session on one owner, routes clients of other nodes to it, and forwards REST calls ($mode)', async ({ url }) => {
     const [a, b, c] = nodes as [TokhostServer, TokhostServer, TokhostServer];
     const otA = new OpenTok(KEY, SECRET, { apiUrl: a.url });
     const { sessionId } = await cb<{ sessionId: string }>((d) => otA.createSession({ mediaMode: 'relayed' }, d));
     const tokenFor = () => otA.generateToken(sessionId, { role: 'moderator' });
-    const onB = await TestClient.connect({ wsUrl: wsUrl(b), apiKey: KEY }, sessionId, tokenFor());
-    const onC = await TestClient.connect({ wsUrl: wsUrl(c), apiKey: KEY }, sessionId, tokenFor());
+    const onB = await TestClient.connect({ wsUrl: url(b, sessionId), apiKey: KEY }, sessionId, tokenFor());
+    const onC = await TestClient.connect({ wsUrl: url(c, sessionId), apiKey: KEY }, sessionId, tokenFor());
     open.push(onB.client, onC.client);
     expect(onB.first.type).toBe('sessionConnected');
     expect(onC.first.type).toBe('sessionConnected');
@@ -60,8 +68,8 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
     const bId = (onB.first as { connection: { connectionId: string } }).connection.connectionId;
     expect((onC.first as { connections: { connectionId: string }[] }).connections.map((x) => x.connectionId)).toContain(bId);
     // Exactly one node holds the room.
-    const rooms = await Promise.all(nodes.map(async (n) => /tokhost_realtime_sessions (\d+)/.exec(await (await fetch(`${n.url}/metrics`)).text())![1]));
-    expect(rooms.sort()).toEqual(['0', '0', '1']);
+    const holders = await Promise.all(nodes.map(async (n) => (await (await fetch(`${n.url}/metrics`)).text()).includes(`session="${sessionId}"`)));
+    expect(holders.filter(Boolean)).toHaveLength(1);
     // A stream published through B is listed by every node.
     const pub = await onB.client.request({ type: 'publish', name: 'cam', hasAudio: true, hasVideo: true, videoType: 'camera', videoDimensions: { width: 640, height: 480 } });
     expect(pub.ok).toBe(true);
@@ -80,6 +88,26 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
     await cb((d) => otC.forceDisconnect(sessionId, bId, d));
     expect(await destroyed).toMatchObject({ reason: 'forceDisconnected' });
     expect((await onB.client.closed).code).toBe(4004);
+    onC.client.close();
+  });
+
+  it('refuses a join for another session than the socket URL names, on the owner and through a pipe', async () => {
+    const [a, b] = nodes as [TokhostServer, TokhostServer];
+    const ot = new OpenTok(KEY, SECRET, { apiUrl: a.url });
+    const { sessionId } = await cb<{ sessionId: string }>((d) => ot.createSession({ mediaMode: 'relayed' }, d));
+    const { sessionId: other } = await cb<{ sessionId: string }>((d) => ot.createSession({ mediaMode: 'relayed' }, d));
+    const anchor = await TestClient.connect({ wsUrl: namedUrl(a, sessionId), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
+    open.push(anchor.client);
+    for (const n of [a, b]) {
+      const wrong = await TestClient.connect({ wsUrl: namedUrl(n, sessionId), apiKey: KEY }, other, ot.generateToken(other));
+      open.push(wrong.client);
+      expect(wrong.first).toMatchObject({ type: 'error', error: { code: 'ERR_RT_SESSION_INVALID' } });
+      expect((wrong.first as { error: { message: string } }).error.message).toMatch(/session=/);
+    }
+    // Nothing was placed for the other session.
+    const holders = await Promise.all(nodes.map(async (n) => (await (await fetch(`${n.url}/metrics`)).text()).includes(`session="${other}"`)));
+    expect(holders.filter(Boolean)).toHaveLength(0);
+    anchor.client.close();
   });
 
   it('delivers session-monitoring webhooks once each, from the shared outbox', async () => {
@@ -112,26 +140,26 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
     }
   });
 
-  it('drains a node: its clients are told to reconnect and their session moves to another node', async () => {
+  it.each(modes)('drains a node: its clients are told to reconnect and their session moves to another node ($mode)', async ({ mode, url }) => {
     const [a, , c] = nodes as [TokhostServer, TokhostServer, TokhostServer];
-    const extra = await node('d', dbUrl);
+    const extra = await node(mode.startsWith('URL names') ? 'd1' : 'd2', dbUrl);
     try {
       const ot = new OpenTok(KEY, SECRET, { apiUrl: a.url });
       const { sessionId } = await cb<{ sessionId: string }>((d) => ot.createSession({ mediaMode: 'relayed' }, d));
       // The first client joins on d, so d owns the session (ties go to the receiving node).
-      const onD = await TestClient.connect({ wsUrl: wsUrl(extra), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
-      const onC = await TestClient.connect({ wsUrl: wsUrl(c), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
+      const onD = await TestClient.connect({ wsUrl: url(extra, sessionId), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
+      const onC = await TestClient.connect({ wsUrl: url(c, sessionId), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
       open.push(onD.client, onC.client);
       const first = onC.first as { connection: { connectionId: string }; resumeKey: string };
       const drained = extra.drain(3000);
       expect((await onC.client.closed).code).toBe(1012);
       expect((await fetch(`${extra.url}/readyz`)).status).toBe(503);
-      const again = await TestClient.connect({ wsUrl: wsUrl(c), apiKey: KEY }, sessionId, ot.generateToken(sessionId), {
+      const again = await TestClient.connect({ wsUrl: url(c, sessionId, first.connection.connectionId), apiKey: KEY }, sessionId, ot.generateToken(sessionId), {
         resume: { connectionId: first.connection.connectionId, resumeKey: first.resumeKey, lastSeq: 0 },
       });
       open.push(again.client);
       expect(again.first).toMatchObject({ type: 'error', error: { code: 'ERR_RT_SESSION_MOVED' } });
-      const rejoined = await TestClient.connect({ wsUrl: wsUrl(c), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
+      const rejoined = await TestClient.connect({ wsUrl: url(c, sessionId), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
       open.push(rejoined.client);
       expect(rejoined.first.type).toBe('sessionConnected');
       await drained;
