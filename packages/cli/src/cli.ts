@@ -3,6 +3,7 @@ import type { ParseArgsConfig } from 'node:util';
 import {
   CONFIG_FIELDS,
   ConfigError,
+  createPostgresStore,
   createProject,
   createServer,
   createSqliteStore,
@@ -42,7 +43,9 @@ Commands:
   help                               this text
 
 Every command takes --data-dir DIR (default ./data, env TOKHOST_DATA_DIR) and --config FILE
-(JSON; default ./tokhost.config.json when present, env TOKHOST_CONFIG). project commands take --json.
+(JSON; default ./tokhost.config.json when present, env TOKHOST_CONFIG). project commands take --json,
+and work on PostgreSQL with --database-url URL --master-key HEX (env TOKHOST_DATABASE_URL,
+TOKHOST_MASTER_KEY), as the cluster's nodes do.
 
 serve options (each also settable as env TOKHOST_* or in the config file; see docs/config.md):
 ${Object.entries(CONFIG_FIELDS)
@@ -188,7 +191,7 @@ function projectCommand(argv: string[], io: CliIo): number {
     io.stdout(USAGE);
     return values.help ? 0 : 2;
   }
-  const config = configFrom(values, io, ['config', 'data-dir']);
+  const config = configFrom(values, io, ['config', 'data-dir', 'database-url', 'master-key']);
   const out = (p: ProjectRecord | ProjectRecord[], withSecret: boolean, text: string) => {
     const strip = (r: ProjectRecord) => (withSecret ? r : { ...r, apiSecret: undefined });
     io.stdout(values.json ? JSON.stringify(Array.isArray(p) ? p.map(strip) : strip(p), null, 2) : text);
@@ -198,7 +201,12 @@ function projectCommand(argv: string[], io: CliIo): number {
     return args[0]!;
   };
   const withStore = <T>(fn: (store: Store) => T): T => {
-    const store = createSqliteStore({ dataDir: config.dataDir, backgroundCheckpoint: false, groupCommit: false });
+    // The same store the server uses: PostgreSQL when a database URL is configured (flag, env or
+    // file), else the SQLite file in the data directory.
+    const store =
+      config.databaseUrl !== null
+        ? createPostgresStore({ url: config.databaseUrl, masterKey: config.masterKey! })
+        : createSqliteStore({ dataDir: config.dataDir, backgroundCheckpoint: false, groupCommit: false });
     try {
       return fn(store);
     } finally {
