@@ -56,7 +56,7 @@ describe('tokhost project … on PostgreSQL', () => {
     // A wrong master key cannot read the secret.
     const wrong = await run(['project', 'show', p.apiKey, '--database-url', db, '--master-key', randomBytes(32).toString('hex')]);
     expect(wrong.code).toBe(1);
-    expect(wrong.err).toContain('Cannot decrypt the secret');
+    expect(wrong.err).toContain('The master key does not decrypt');
     expect(wrong.out).not.toContain(p.apiSecret);
 
     // A node on the same database knows the project at once.
