@@ -7,7 +7,7 @@ import type { Route } from '../http/router.js';
 import type { Realtime } from '../realtime/index.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
 import { CLUSTER_HOP_HEADER } from './registry.js';
-import type { Registry } from './registry.js';
+import type { NodeInfo, Registry } from './registry.js';
 
 /** WebSocket close code for "the server is going away, come back": clients reconnect. */
 export const CLOSE_SERVICE_RESTART = 1012;
@@ -73,30 +73,22 @@ export class ClusterRouter {
     const local = () => {
       if (!socket.destroyed) this.o.realtime.handleUpgrade(req, socket, head);
     };
-    let owner;
-    try {
-      owner = await this.o.registry.ownerOf(sessionId, true);
-    } catch (err) {
-      this.o.logger.warn({ err: (err as Error).message }, 'cluster: owner lookup failed; serving locally');
-      return local();
-    }
-    if (resumeOf !== null && resumeOf !== '' && owner) {
-      const origin = await this.o.registry.connectionOrigin(sessionId, resumeOf).catch(() => null);
-      if (origin !== null && origin !== owner.id) {
-        if (socket.destroyed) return;
-        // Answered as the owner would: to the client's `connect` frame.
-        this.wss.handleUpgrade(req, socket, head, (ws) => {
-          ws.on('error', () => undefined);
-          const timer = setTimeout(() => ws.terminate(), 10_000);
-          ws.once('message', () => {
-            clearTimeout(timer);
-            this.refuseMoved(ws, origin, owner.id);
-          });
+    const where = await this.decide(sessionId, resumeOf);
+    if (where.kind === 'local') return local();
+    if (where.kind === 'moved') {
+      if (socket.destroyed) return;
+      // Answered as the owner would: to the client's `connect` frame.
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('error', () => undefined);
+        const timer = setTimeout(() => ws.terminate(), 10_000);
+        ws.once('message', () => {
+          clearTimeout(timer);
+          this.refuseMoved(ws, where.origin, where.ownerId);
         });
-        return;
-      }
+      });
+      return;
     }
-    if (!owner || owner.id === this.o.registry.nodeId) return local();
+    const { owner } = where;
     const target = new URL(owner.url);
     const upstream = tcpConnect({ host: target.hostname.replace(/^\[|\]$/g, ''), port: Number(target.port || (target.protocol === 'https:' ? 443 : 80)) });
     upstream.setNoDelay(true);
@@ -147,6 +139,27 @@ export class ClusterRouter {
       if (this.pipes.get(socket) === upstream) this.pipes.delete(socket);
       upstream.destroy();
     });
+  }
+
+  /**
+   * Where a client of `sessionId` goes: here (this node owns it, is chosen to, or the registry
+   * cannot be asked), to a remote owner, or nowhere because its resume names a connection that
+   * joined on another node than the owner (`ERR_RT_SESSION_MOVED`: join again).
+   */
+  private async decide(sessionId: string, resumeOf: string | null): Promise<{ kind: 'local' } | { kind: 'moved'; origin: string; ownerId: string } | { kind: 'remote'; owner: NodeInfo }> {
+    let owner: NodeInfo | null;
+    try {
+      owner = await this.o.registry.ownerOf(sessionId, true);
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message }, 'cluster: owner lookup failed; serving locally');
+      return { kind: 'local' };
+    }
+    if (resumeOf !== null && resumeOf !== '' && owner) {
+      const origin = await this.o.registry.connectionOrigin(sessionId, resumeOf).catch(() => null);
+      if (origin !== null && origin !== owner.id) return { kind: 'moved', origin, ownerId: owner.id };
+    }
+    if (!owner || owner.id === this.o.registry.nodeId) return { kind: 'local' };
+    return { kind: 'remote', owner };
   }
 
   /** The client's upgrade request as the owner is to receive it: with the hop mark and the client's address. */
@@ -205,19 +218,10 @@ export class ClusterRouter {
       if (client.readyState === client.OPEN) this.o.realtime.adoptSocket(client, frames.splice(0));
     };
     if (sessionId === null) return local(); // the realtime layer refuses it with the right error
-    let owner;
-    try {
-      owner = await this.o.registry.ownerOf(sessionId, true);
-    } catch (err) {
-      this.o.logger.warn({ err: (err as Error).message }, 'cluster: owner lookup failed; serving locally');
-      return local();
-    }
-    const resumeOf = typeof first.resume?.connectionId === 'string' ? first.resume.connectionId : null;
-    if (resumeOf !== null && owner) {
-      const origin = await this.o.registry.connectionOrigin(sessionId, resumeOf).catch(() => null);
-      if (origin !== null && origin !== owner.id) return this.refuseMoved(client, origin, owner.id);
-    }
-    if (!owner || owner.id === this.o.registry.nodeId) return local();
+    const where = await this.decide(sessionId, typeof first.resume?.connectionId === 'string' ? first.resume.connectionId : null);
+    if (where.kind === 'local') return local();
+    if (where.kind === 'moved') return this.refuseMoved(client, where.origin, where.ownerId);
+    const { owner } = where;
     this.relay(client, req, frames, onMessage, owner.url, owner.id);
   }
 
