@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { REALTIME_PATH, RT_CLOSE, rtError } from '@tokhost/protocol';
+import { decodeSessionId, REALTIME_PATH, RT_CLOSE, rtError } from '@tokhost/protocol';
 import type { Route } from '../http/router.js';
 import type { Realtime } from '../realtime/index.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
@@ -65,7 +65,10 @@ export class ClusterRouter {
       return;
     }
     socket.on('error', () => undefined);
-    void this.routeUpgrade(req, socket, head, sessionId, url.searchParams.get('resume'), true);
+    this.routeUpgrade(req, socket, head, sessionId, url.searchParams.get('resume'), true).catch((err: Error) => {
+      this.o.logger.warn({ err: err.message }, 'cluster: routing a socket failed');
+      socket.destroy();
+    });
   }
 
   /** Route an upgrade that names its session: serve it here, refuse a stale resume, or pipe it to the owner. */
@@ -119,7 +122,7 @@ export class ClusterRouter {
         // The owner's process is gone: place its sessions again now, and this client with them.
         void this.o.registry.evict(owner.id).then(
           () => {
-            if (mayRetry && !socket.destroyed) void this.routeUpgrade(req, socket, head, sessionId, resumeOf, false);
+            if (mayRetry && !socket.destroyed) this.routeUpgrade(req, socket, head, sessionId, resumeOf, false).catch(() => socket.destroy());
             else socket.destroy();
           },
           () => void socket.destroy(),
@@ -147,6 +150,8 @@ export class ClusterRouter {
    * joined on another node than the owner (`ERR_RT_SESSION_MOVED`: join again).
    */
   private async decide(sessionId: string, resumeOf: string | null): Promise<{ kind: 'local' } | { kind: 'moved'; origin: string; ownerId: string } | { kind: 'remote'; owner: NodeInfo }> {
+    // Not a session ID at all: nothing to place; the realtime layer refuses it with the right error.
+    if (decodeSessionId(sessionId) === null) return { kind: 'local' };
     let owner: NodeInfo | null;
     try {
       owner = await this.o.registry.ownerOf(sessionId, true);
@@ -194,7 +199,10 @@ export class ClusterRouter {
       if (frames.length > 64) client.close(RT_CLOSE.protocolError, 'too many frames before connect');
       if (!decided) {
         decided = true;
-        void this.route(client, req, frames, onMessage);
+        this.route(client, req, frames, onMessage).catch((err: Error) => {
+          this.o.logger.warn({ err: err.message }, 'cluster: routing a socket failed');
+          client.terminate();
+        });
       }
     };
     client.on('message', onMessage);

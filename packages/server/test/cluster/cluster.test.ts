@@ -104,6 +104,11 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
       expect(wrong.first).toMatchObject({ type: 'error', error: { code: 'ERR_RT_SESSION_INVALID' } });
       expect((wrong.first as { error: { message: string } }).error.message).toMatch(/session=/);
     }
+    // Not a session ID at all: refused by the node reached (with a token of a real session: its
+    // check comes first), nothing placed for it.
+    const garbage = await TestClient.connect({ wsUrl: namedUrl(b, 'not-a-session'), apiKey: KEY }, 'not-a-session', ot.generateToken(sessionId));
+    open.push(garbage.client);
+    expect(garbage.first).toMatchObject({ type: 'error', error: { code: 'ERR_RT_TOKEN_SESSION' } });
     // Nothing was placed for the other session.
     const holders = await Promise.all(nodes.map(async (n) => (await (await fetch(`${n.url}/metrics`)).text()).includes(`session="${other}"`)));
     expect(holders.filter(Boolean)).toHaveLength(0);
