@@ -7,7 +7,7 @@ import { networkInterfaces } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { ArchiveJson } from '@tokhost/protocol';
+import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
 import type { ServerConfig, ServerConfigInput } from './config.js';
 import { validateConfig } from './config.js';
 import { handleHealth } from './http/health.js';
@@ -215,7 +215,17 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       ...(sip ? { sip: sip.gateway } : {}),
       ...(clustered ? { forward: (req, res, route, params, project, raw) => (cluster ? cluster.forwardRest(req, res, route, params, project, raw) : Promise.resolve(false)) } : {}),
     });
-    const hls = createHlsHandler((token) => bc.hlsDirectory(token));
+    // In cluster mode a viewer may reach any node: tokens served elsewhere are fetched from there.
+    const hls = createHlsHandler(
+      (token) => bc.hlsDirectory(token),
+      clustered
+        ? (token, req, res) => {
+            if (!cluster) return false;
+            void cluster.forwardHls(req, res, token).catch(() => res.destroy());
+            return true;
+          }
+        : undefined,
+    );
 
     const httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
       lingerOnClose(req);
@@ -258,10 +268,10 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     if (clustered) {
       const localState = () => {
         const m = rt.metrics();
-        // A session recording here stays leased here even when its last client has left.
-        const sessions = [...new Set([...m.sessions.map((x) => x.sessionId), ...archives.recordingSessions()])];
+        // A session recording or broadcasting here stays leased here even when its last client has left.
+        const sessions = [...new Set([...m.sessions.map((x) => x.sessionId), ...archives.recordingSessions(), ...bc.runningSessions()])];
         const media = m.sessions.reduce((n, x) => n + (x.mediaMode === 'routed' ? x.streams + x.subscribers : 0), 0);
-        return { load: { connections: m.connections, sessions: sessions.length, media }, sessions, archives: archives.recordingIds() };
+        return { load: { connections: m.connections, sessions: sessions.length, media }, sessions, archives: archives.recordingIds(), broadcasts: bc.runningIds(), hlsTokens: bc.hlsTokens() };
       };
       registry = new Registry({
         redisUrl: config.redisUrl!,
@@ -286,20 +296,36 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
           // or being finalised by another node: not an orphan.
           Date.now() - archive.createdAt < 10_000 || (await reg.isRecording(archive.id)) || !(await reg.tryLock(`finalise:${archive.id}`, 10 * 60_000)))(registry)
       : undefined;
+    // Broadcasts likewise: one left `started` by a crash (or a dead node) is marked stopped.
+    const orphanedBroadcast = registry
+      ? ((reg: Registry) => async (b: BroadcastJson) =>
+          Date.now() - b.createdAt < 10_000 || (await reg.isBroadcasting(b.id)) || !(await reg.tryLock(`end-broadcast:${b.id}`, 60_000)))(registry)
+      : undefined;
+    const recoverBroadcasts = () =>
+      bc.recover(orphanedBroadcast).then(
+        (n) => n > 0 && logger.info({ broadcasts: n }, 'broadcasts of a stopped server marked stopped'),
+        (err: Error) => logger.warn({ err: err.message }, 'broadcast recovery failed'),
+      );
     let sweeping: Promise<unknown> = Promise.resolve();
     const sweeper = registry
       ? setInterval(() => {
-          sweeping = sweeping.then(() => archives.recover(orphaned)).then(
-            (r) => r.recovered + r.failed > 0 && logger.info(r, 'cluster: archives of a dead node finalised'),
-            (err: Error) => logger.warn({ err: err.message }, 'cluster: archive sweep failed'),
-          );
+          sweeping = sweeping
+            .then(() => archives.recover(orphaned))
+            .then(
+              (r) => r.recovered + r.failed > 0 && logger.info(r, 'cluster: archives of a dead node finalised'),
+              (err: Error) => logger.warn({ err: err.message }, 'cluster: archive sweep failed'),
+            )
+            .then(recoverBroadcasts);
         }, 5000)
       : null;
     sweeper?.unref();
-    const recovery = archives.recover(orphaned).then(
-      (r) => r.recovered + r.failed > 0 && logger.info(r, 'archives recovered after a restart'),
-      (err: Error) => logger.error({ err: err.message }, 'archive recovery failed'),
-    );
+    const recovery = Promise.all([
+      archives.recover(orphaned).then(
+        (r) => r.recovered + r.failed > 0 && logger.info(r, 'archives recovered after a restart'),
+        (err: Error) => logger.error({ err: err.message }, 'archive recovery failed'),
+      ),
+      recoverBroadcasts(),
+    ]);
 
     let closing: Promise<void> | undefined;
     return Object.freeze({

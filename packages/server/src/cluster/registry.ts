@@ -29,7 +29,7 @@ export interface RegistryOptions {
   url: string;
   secret: string;
   /** This node's load and the sessions it has rooms for, read at every heartbeat. */
-  local(): { load: NodeLoad; sessions: readonly string[]; archives?: readonly string[] };
+  local(): { load: NodeLoad; sessions: readonly string[]; archives?: readonly string[]; broadcasts?: readonly string[]; hlsTokens?: readonly string[] };
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
   /** Heartbeat period, ms. Default 1000. */
   heartbeatMs?: number;
@@ -43,6 +43,8 @@ const K = {
   lease: (sessionId: string) => `tokhost:lease:${sessionId}`,
   conns: (sessionId: string) => `tokhost:conns:${sessionId}`,
   recording: (archiveId: string) => `tokhost:recording:${archiveId}`,
+  broadcasting: (broadcastId: string) => `tokhost:broadcasting:${broadcastId}`,
+  hls: (token: string) => `tokhost:hls:${token}`,
 };
 
 // Compare-and-set of a lease: replace it only while it still holds what the caller saw.
@@ -107,7 +109,7 @@ export class Registry {
   /** One heartbeat: publish load, renew leases, refresh the cached node list. */
   async heartbeat(): Promise<void> {
     if (this.closed) return;
-    const { load, sessions, archives = [] } = this.options.local();
+    const { load, sessions, archives = [], broadcasts = [], hlsTokens = [] } = this.options.local();
     const now = Date.now();
     try {
       const m = this.redis.multi();
@@ -117,9 +119,13 @@ export class Registry {
       m.zremrangebyscore(K.nodes, 0, now - 60_000);
       // Archives recording here, so that no other node takes them for orphans.
       for (const id of archives) m.set(K.recording(id), this.nodeId, 'PX', this.ttlMs);
+      // Broadcasts running here (not orphans), and the HLS files served here (other nodes
+      // forward a viewer's request for them).
+      for (const id of broadcasts) m.set(K.broadcasting(id), this.nodeId, 'PX', this.ttlMs);
+      for (const token of hlsTokens) m.set(K.hls(token), this.nodeId, 'PX', this.ttlMs);
       if (sessions.length > 0) m.eval(RENEW_LEASES, sessions.length, ...sessions.map(K.lease), this.nodeId, this.ttlMs);
       const res = await m.exec();
-      this.leasesHeld = sessions.length > 0 ? Number(res?.[4 + archives.length]?.[1] ?? 0) : 0;
+      this.leasesHeld = sessions.length > 0 ? Number(res?.[4 + archives.length + broadcasts.length + hlsTokens.length]?.[1] ?? 0) : 0;
       this.lastNodes = await this.listNodes();
       this.healthy = true;
     } catch (err) {
@@ -198,6 +204,18 @@ export class Registry {
   /** True while a live node announces that it records this archive. */
   async isRecording(archiveId: string): Promise<boolean> {
     return (await this.redis.exists(K.recording(archiveId))) === 1;
+  }
+
+  /** True while a live node announces that it runs this broadcast. */
+  async isBroadcasting(broadcastId: string): Promise<boolean> {
+    return (await this.redis.exists(K.broadcasting(broadcastId))) === 1;
+  }
+
+  /** The live node that serves the HLS files of a broadcast's URL token, or null. */
+  async hlsNode(token: string): Promise<NodeInfo | null> {
+    const id = await this.redis.get(K.hls(token));
+    if (id === null) return null;
+    return (await this.listNodes()).find((n) => n.id === id) ?? null;
   }
 
   /** Take a named lock for `ms` unless another node holds it (SET NX PX); true when taken. */

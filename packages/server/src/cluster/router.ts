@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { decodeSessionId, REALTIME_PATH, RT_CLOSE, rtError } from '@tokhost/protocol';
 import type { Route } from '../http/router.js';
@@ -317,6 +317,42 @@ export class ClusterRouter {
     res.writeHead(answer.status, out);
     res.end(payload);
     return true;
+  }
+
+  /**
+   * A viewer's HLS request for a broadcast this node does not run: fetched from the node that
+   * serves its files (announced in its heartbeat) and streamed back as is; 404 when no live node
+   * serves it. HLS players behind a load balancer reach any node.
+   */
+  async forwardHls(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
+    const notFound = () => {
+      if (res.headersSent) return void res.destroy();
+      const body = JSON.stringify({ code: 404, message: 'Not Found', description: 'Not Found' });
+      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'access-control-allow-origin': '*' });
+      res.end(body);
+    };
+    const node = req.headers[CLUSTER_HOP_HEADER] === undefined ? await this.o.registry.hlsNode(token).catch(() => null) : null;
+    if (!node || node.id === this.o.registry.nodeId) return notFound();
+    const headers: Record<string, string> = { [CLUSTER_HOP_HEADER]: this.o.registry.hopToken() };
+    if (typeof req.headers.range === 'string') headers['range'] = req.headers.range;
+    let answer: Response;
+    try {
+      answer = await fetch(node.url + (req.url ?? '/'), { method: req.method === 'HEAD' ? 'HEAD' : 'GET', headers, signal: AbortSignal.timeout(10_000) });
+    } catch (err) {
+      this.o.logger.debug({ err: (err as Error).message, node: node.id }, 'cluster: HLS request to the serving node failed');
+      return notFound();
+    }
+    const out: Record<string, string> = {};
+    for (const h of ['content-type', 'content-length', 'content-range', 'accept-ranges', 'cache-control', 'access-control-allow-origin']) {
+      const v = answer.headers.get(h);
+      if (v !== null) out[h] = v;
+    }
+    res.writeHead(answer.status, out);
+    if (!answer.body || req.method === 'HEAD') return void res.end();
+    const body = Readable.fromWeb(answer.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    body.on('error', () => res.destroy());
+    res.on('close', () => body.destroy());
+    body.pipe(res);
   }
 
   /** The session whose live state a route touches, or null for routes that only use the store. */

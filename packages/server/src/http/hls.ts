@@ -13,6 +13,12 @@ const PATH = /^\/hls\/([A-Za-z0-9_-]{32})\/(index\.m3u8|seg-\d{5,9}\.ts)(?:\?.*)
 /** Looks a token up: the directory of its files while they exist. */
 export type HlsDirectoryLookup = (token: string) => string | undefined;
 
+/**
+ * Cluster mode: a request for a token this server does not know is offered here (another node
+ * may run the broadcast); returns true when it took the request and will answer it.
+ */
+export type HlsRemote = (token: string, req: IncomingMessage, res: ServerResponse) => boolean;
+
 function answer(res: ServerResponse, status: number, message: string): void {
   const body = JSON.stringify({ code: status, message, description: message });
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'access-control-allow-origin': '*' });
@@ -23,7 +29,7 @@ function answer(res: ServerResponse, status: number, message: string): void {
  * Answers `/hls/…` requests (returns false for other paths). CORS is open (`*`): players on any
  * origin (hls.js in a web page) fetch the playlist and segments with XHR.
  */
-export function createHlsHandler(lookup: HlsDirectoryLookup): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function createHlsHandler(lookup: HlsDirectoryLookup, remote?: HlsRemote): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const url = req.url ?? '/';
     if (!url.startsWith('/hls/')) return false;
@@ -39,6 +45,7 @@ export function createHlsHandler(lookup: HlsDirectoryLookup): (req: IncomingMess
     }
     const m = PATH.exec(url);
     const dir = m ? lookup(m[1]!) : undefined;
+    if (m && !dir && remote?.(m[1]!, req, res)) return true;
     if (!m || !dir) {
       answer(res, 404, 'Not Found');
       return true;

@@ -302,6 +302,51 @@ export class BroadcastService {
     }
   }
 
+  /** IDs of the broadcasts running here (the cluster heartbeat announces them). */
+  runningIds(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  /** Sessions with a broadcast running here (their lease stays here while it runs). */
+  runningSessions(): string[] {
+    return [...new Set([...this.#running.values()].map((r) => r.json.sessionId))];
+  }
+
+  /** HLS URL tokens whose files this server serves now (running, or stopped within the retention). */
+  hlsTokens(): string[] {
+    return [...this.#hlsDirs.keys()];
+  }
+
+  /**
+   * Broadcasts the store still has as `started` that no server runs (a crash, or in cluster mode
+   * a node that died): each is marked `stopped` (`broadcastUrls` null) and its callback sent, so
+   * nothing is left `started` forever and a new broadcast of the session can start. `skip`: those
+   * another live node runs (cluster mode). Their outputs are not restarted: the RTMP and HLS
+   * streams ended with the process that encoded them.
+   */
+  async recover(skip?: (broadcast: BroadcastJson) => boolean | Promise<boolean>): Promise<number> {
+    let stopped = 0;
+    for (const project of this.#o.store.listProjects()) {
+      const stale: BroadcastJson[] = [];
+      for (let offset = 0; ; offset += 1000) {
+        const page = this.#o.store.listBroadcasts(project.apiKey, { offset, count: 1000 });
+        for (const { broadcast } of page.items) if (broadcast.status === 'started' && !this.#running.has(broadcast.id)) stale.push(broadcast);
+        if (offset + 1000 >= page.total) break;
+      }
+      for (const b of stale) {
+        if (skip && (await skip(b))) continue;
+        // Still `started` (another node may have ended it meanwhile)?
+        if (this.#o.store.getBroadcast(project.apiKey, b.id)?.broadcast.status !== 'started' || this.#running.has(b.id)) continue;
+        const json: BroadcastJson = { ...b, status: 'stopped', broadcastUrls: null, updatedAt: Date.now() };
+        this.#o.store.updateBroadcast(project.apiKey, json);
+        this.#o.notify(project.apiKey, structuredClone(json));
+        this.#o.logger.warn({ broadcastId: b.id, sessionId: b.sessionId }, 'broadcast: its server stopped without ending it; marked stopped');
+        stopped++;
+      }
+    }
+    return stopped;
+  }
+
   /** The directory of the HLS files for a URL token, while they exist. */
   hlsDirectory(token: string): string | undefined {
     return this.#hlsDirs.get(token);

@@ -9,6 +9,9 @@ import { createServer } from '../../src/create-server.js';
 import type { TokhostServer } from '../../src/create-server.js';
 import type { OpenTokSdk } from '../realtime/harness.js';
 import { TestClient } from '../realtime/harness.js';
+import { projectJwt } from '../rest/harness.js';
+import { decodeErrors, probe } from '../media/fixtures/rtmp-servers.js';
+import { TestCompositions } from '../media/fixtures/test-compositions.js';
 import { startPostgres, startRedis } from './services.js';
 import type { RunningPostgres, RunningRedis } from './services.js';
 
@@ -39,7 +42,8 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
   const node = (id: string, db: string) =>
     createServer(
       { port: 0, host: '127.0.0.1', databaseUrl: db, masterKey: MASTER, redisUrl: redis.url, nodeId: id, apiKey: KEY, apiSecret: SECRET, logLevel: 'warn', reconnectGraceMs: 3000 },
-      { logStream: quiet },
+      // Broadcasts encode a real ffmpeg test picture (the HLS test below); archives are not used here.
+      { logStream: quiet, compositions: new TestCompositions() },
     );
 
   let dbUrl = '';
@@ -173,6 +177,61 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
     } finally {
       await extra.close();
     }
+  });
+
+  it('serves a broadcast\'s HLS from every node, and marks a broadcast no live node runs stopped', async () => {
+    const [a, b, c] = nodes as [TokhostServer, TokhostServer, TokhostServer];
+    const ot = new OpenTok(KEY, SECRET, { apiUrl: a.url });
+    const { sessionId } = await cb<{ sessionId: string }>((d) => ot.createSession({ mediaMode: 'routed' }, d));
+    const viewer = await TestClient.connect({ wsUrl: namedUrl(b, sessionId), apiKey: KEY }, sessionId, ot.generateToken(sessionId));
+    open.push(viewer.client);
+    const auth = { 'x-opentok-auth': projectJwt(KEY, SECRET), 'content-type': 'application/json' };
+    // Started through C (forwarded to the owner).
+    const started = await fetch(`${c.url}/v2/project/${KEY}/broadcast`, { method: 'POST', headers: auth, body: JSON.stringify({ sessionId, outputs: { hls: {} } }) });
+    expect(started.status).toBe(200);
+    const broadcast = (await started.json()) as { id: string; broadcastUrls: { hls: string } };
+    const path = new URL(broadcast.broadcastUrls.hls).pathname;
+    const holders = await Promise.all(nodes.map(async (n) => (await (await fetch(`${n.url}/metrics`)).text()).includes(`session="${sessionId}"`)));
+    const owner = nodes[holders.indexOf(true)]!;
+    // The playlist lists segments on every node (the first one is cut after ~2 s).
+    for (const n of nodes) {
+      let text = '';
+      for (let i = 0; i < 100 && !/seg-\d+\.ts/.test(text); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        const res = await fetch(n.url + path);
+        text = res.status === 200 ? await res.text() : '';
+      }
+      expect(text, `playlist from ${n.nodeId}`).toMatch(/#EXTM3U[\s\S]*seg-\d+\.ts/);
+    }
+    // A node that does not run it serves the same bytes, decodable: ffprobe through it.
+    const other = nodes.find((n) => n !== owner)!;
+    const seg = /(seg-\d+\.ts)/.exec(await (await fetch(other.url + path)).text())![1]!;
+    const segPath = path.replace(/index\.m3u8$/, seg);
+    const [mine, theirs] = await Promise.all([fetch(owner.url + segPath).then((r) => r.arrayBuffer()), fetch(other.url + segPath).then((r) => r.arrayBuffer())]);
+    expect(theirs.byteLength).toBeGreaterThan(10_000);
+    expect(Buffer.from(theirs).equals(Buffer.from(mine))).toBe(true);
+    const range = await fetch(other.url + segPath, { headers: { range: 'bytes=0-187' } });
+    expect([200, 206]).toContain(range.status);
+    const info = await probe(other.url + path);
+    expect(info.video).toMatchObject({ codec: 'h264', width: 640, height: 480 });
+    expect(await decodeErrors(other.url + segPath)).toBe('');
+    // An unknown token is 404 on every node (no forwarding loop).
+    for (const n of nodes) expect((await fetch(`${n.url}/hls/${'x'.repeat(32)}/index.m3u8`)).status).toBe(404);
+    const stopped = await fetch(`${a.url}/v2/project/${KEY}/broadcast/${broadcast.id}/stop`, { method: 'POST', headers: auth });
+    expect(stopped.status).toBe(200);
+
+    // What a node that died mid-broadcast leaves in PostgreSQL: a broadcast still `started` that
+    // no live node announces. A survivor's sweep marks it stopped (within two sweeps of 5 s).
+    const { sessionId: lostSession } = await cb<{ sessionId: string }>((d) => ot.createSession({ mediaMode: 'routed' }, d));
+    const lostId = '0a1b2c3d-0000-4000-8000-00000000dead';
+    const old = Date.now() - 60_000;
+    a.store.createBroadcast({ apiKey: KEY, broadcast: { id: lostId, sessionId: lostSession, projectId: Number(KEY), partnerId: Number(KEY), createdAt: old, updatedAt: old, resolution: '640x480', status: 'started', maxDuration: 7200, streamMode: 'auto', hasAudio: true, hasVideo: true, event: 'broadcast', settings: { hls: { lowLatency: false, dvr: false } }, broadcastUrls: { rtmp: [] } } as never });
+    let status = 'started';
+    for (let i = 0; i < 150 && status === 'started'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = ((await (await fetch(`${b.url}/v2/project/${KEY}/broadcast/${lostId}`, { headers: auth })).json()) as { status: string }).status;
+    }
+    expect(status).toBe('stopped');
   });
 
   it('exposes readiness and cluster-wide metrics on every node', async () => {
