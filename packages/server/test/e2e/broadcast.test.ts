@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/create-server.js';
 import type { TokhostServer } from '../../src/create-server.js';
 import { ffmpegRtmpListener, hasNginxRtmp, probe, pullRtmp, startNginxRtmp, type NginxRtmp } from '../media/fixtures/rtmp-servers.js';
@@ -73,6 +73,12 @@ describe.skipIf(!hasTools)('broadcasts: two real publishers to HLS and RTMP', ()
     appUrl = `http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/app.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`;
     nginx = await startNginxRtmp();
   }, 120_000);
+
+  // Each test's publishers end with it: pages left open keep encoding and starve the next tests
+  // of CPU (11 publishers by the sixth archive test, load average 20 on two cores).
+  afterEach(async () => {
+    for (const p of pages.splice(0)) await p.close().catch(() => undefined);
+  });
 
   afterAll(async () => {
     for (const p of pages) await p.close().catch(() => undefined);
