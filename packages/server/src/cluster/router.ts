@@ -54,7 +54,13 @@ export class ClusterRouter {
   constructor(private readonly o: ClusterRouterOptions) {}
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = new URL(req.url ?? '/', 'http://upgrade.invalid');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://upgrade.invalid');
+    } catch {
+      socket.destroy();
+      return;
+    }
     if (url.pathname !== REALTIME_PATH || this.o.registry.verifyHop(req.headers[CLUSTER_HOP_HEADER])) {
       this.o.realtime.handleUpgrade(req, socket, head);
       return;

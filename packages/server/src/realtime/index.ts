@@ -176,7 +176,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   const onSocket = (ws: WebSocket, req?: IncomingMessage) => {
     alive.set(ws, true);
     // The session the socket's URL names (the cluster routes on it): the join must be for that one.
-    const named = req ? new URL(req.url ?? '/', 'http://upgrade.invalid').searchParams.get('session') : null;
+    const named = req ? namedSession(req.url) : null;
     ws.on('pong', () => alive.set(ws, true));
     const socket: ClientSocket = {
       send: (data) => ws.send(data, { binary: false }),
@@ -336,6 +336,15 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       if (ownRouter) await (await ownRouter.catch(() => null))?.close();
     },
   };
+}
+
+/** The session a socket's URL names (`?session=`), or null (none, or a URL that does not parse). */
+function namedSession(url: string | undefined): string | null {
+  try {
+    return new URL(url ?? '/', 'http://upgrade.invalid').searchParams.get('session');
+  } catch {
+    return null;
+  }
 }
 
 /** Serves the browser SDK builds from the `@tokhost/client` package, with CORS for other origins. */

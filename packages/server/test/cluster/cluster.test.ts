@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createServer as createHttpServer } from 'node:http';
+import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { REALTIME_PATH } from '@tokhost/protocol';
@@ -113,6 +114,18 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
     const garbage = await TestClient.connect({ wsUrl: namedUrl(b, 'not-a-session'), apiKey: KEY }, 'not-a-session', ot.generateToken(sessionId));
     open.push(garbage.client);
     expect(garbage.first).toMatchObject({ type: 'error', error: { code: 'ERR_RT_TOKEN_SESSION' } });
+    // An upgrade whose target does not parse as a URL ends that socket, not the node.
+    for (const target of ['http://[', '/rtc/v1?session=%zz&resume']) {
+      const raw = connect(Number(new URL(b.url).port), '127.0.0.1');
+      raw.on('error', () => undefined);
+      await new Promise<void>((r) => raw.once('connect', () => r()));
+      raw.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      await new Promise<void>((r) => {
+        raw.once('close', () => r());
+        setTimeout(() => (raw.destroy(), r()), 3000);
+      });
+    }
+    expect((await fetch(`${b.url}/healthz`)).status).toBe(200);
     // Nothing was placed for the other session.
     const holders = await Promise.all(nodes.map(async (n) => (await (await fetch(`${n.url}/metrics`)).text()).includes(`session="${other}"`)));
     expect(holders.filter(Boolean)).toHaveLength(0);
