@@ -231,7 +231,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       lingerOnClose(req);
       try {
         if (handleHealth(req, res, readiness)) return;
-        if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady) + (registry ? clusterMetricsText(registry) : ''))) return;
+        if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady) + (registry ? clusterMetricsText(registry, cluster?.socketCounts()) : ''))) return;
         if (rest(req, res)) return;
         if (hls(req, res)) return;
         if (downloads(req, res)) return;

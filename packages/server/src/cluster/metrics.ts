@@ -5,7 +5,7 @@ import type { Registry } from './registry.js';
  * the last heartbeat saw the registry (live nodes, and connections, sessions and media load per
  * node and in all), so one scrape of any node shows the whole cluster.
  */
-export function clusterMetricsText(registry: Registry): string {
+export function clusterMetricsText(registry: Registry, sockets?: { piped: number; relayed: number }): string {
   const nodes = registry.cachedNodes();
   const out: string[] = [];
   const gauge = (name: string, help: string, rows: [string, number][]) => {
@@ -15,6 +15,10 @@ export function clusterMetricsText(registry: Registry): string {
   const self = `{node="${registry.nodeId}"}`;
   gauge('tokhost_node_session_leases', 'Session leases this node holds (sessions it owns).', [[self, registry.leaseCount()]]);
   gauge('tokhost_node_draining', '1 while this node drains.', [[self, registry.isDraining() ? 1 : 0]]);
+  if (sockets) {
+    gauge('tokhost_node_piped_sockets', 'Client sockets this node pipes to the owner of their session (TCP level).', [[self, sockets.piped]]);
+    gauge('tokhost_node_relayed_sockets', 'Client sockets this node relays frame by frame to the owner of their session (clients without ?session=).', [[self, sockets.relayed]]);
+  }
   gauge('tokhost_cluster_nodes', 'Live nodes in the registry.', [['', nodes.length]]);
   gauge('tokhost_cluster_connections', 'Client connections on all nodes.', [['', nodes.reduce((n, x) => n + x.connections, 0)]]);
   gauge('tokhost_cluster_sessions', 'Sessions with a room on some node.', [['', nodes.reduce((n, x) => n + x.sessions, 0)]]);

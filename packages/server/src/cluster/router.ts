@@ -378,6 +378,11 @@ export class ClusterRouter {
     return null;
   }
 
+  /** Client sockets this node passes to other owners now: piped at the TCP level, relayed frame by frame. */
+  socketCounts(): { piped: number; relayed: number } {
+    return { piped: this.pipes.size, relayed: this.relays.size };
+  }
+
   close(): void {
     for (const [client, upstream] of this.pipes) {
       upstream.destroy();

@@ -59,7 +59,7 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
     await Promise.all([pg?.stop(), redis?.stop()]);
   });
 
-  it.each(modes)('places a session on one owner, routes clients of other nodes to it, and forwards REST calls ($mode)', async ({ url }) => {
+  it.each(modes)('places a session on one owner, routes clients of other nodes to it, and forwards REST calls ($mode)', async ({ mode, url }) => {
     const [a, b, c] = nodes as [TokhostServer, TokhostServer, TokhostServer];
     const otA = new OpenTok(KEY, SECRET, { apiUrl: a.url });
     const { sessionId } = await cb<{ sessionId: string }>((d) => otA.createSession({ mediaMode: 'relayed' }, d));
@@ -75,6 +75,11 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
     // Exactly one node holds the room.
     const holders = await Promise.all(nodes.map(async (n) => (await (await fetch(`${n.url}/metrics`)).text()).includes(`session="${sessionId}"`)));
     expect(holders.filter(Boolean)).toHaveLength(1);
+    // The entry nodes that are not the owner count the sockets they pass on, piped or relayed.
+    const owner = nodes[holders.indexOf(true)]!;
+    const metric = mode.startsWith('URL names') ? 'tokhost_node_piped_sockets' : 'tokhost_node_relayed_sockets';
+    const passed = await Promise.all(nodes.map(async (n) => Number(new RegExp(`${metric}\\{node="[^"]+"\\} (\\d+)`).exec(await (await fetch(`${n.url}/metrics`)).text())?.[1] ?? NaN)));
+    expect(passed.reduce((x, y) => x + y, 0)).toBe([b, c].filter((n) => n !== owner).length);
     // A stream published through B is listed by every node.
     const pub = await onB.client.request({ type: 'publish', name: 'cam', hasAudio: true, hasVideo: true, videoType: 'camera', videoDimensions: { width: 640, height: 480 } });
     expect(pub.ok).toBe(true);
