@@ -32,7 +32,7 @@ import { createMemoryStore } from './storage/memory.js';
 import { createPostgresStore } from './storage/postgres.js';
 import { createS3ArchiveStorage } from './recording/s3-storage.js';
 import { clusterMetricsText } from './cluster/metrics.js';
-import { randomNodeId, Registry } from './cluster/registry.js';
+import { CLUSTER_HOP_HEADER, randomNodeId, Registry } from './cluster/registry.js';
 import { CLOSE_SERVICE_RESTART, ClusterRouter } from './cluster/router.js';
 import { createWebhookSender } from './webhooks/index.js';
 import type { WebhookSender } from './webhooks/index.js';
@@ -230,6 +230,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     const httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
       lingerOnClose(req);
       try {
+        // A REST call another node forwarded: the Host its caller used (see ClusterRouter.forwardRest).
+        const forwardedHost = req.headers['x-forwarded-host'];
+        if (registry && typeof forwardedHost === 'string' && registry.verifyHop(req.headers[CLUSTER_HOP_HEADER])) req.headers.host = forwardedHost;
         if (handleHealth(req, res, readiness)) return;
         if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady) + (registry ? clusterMetricsText(registry, cluster?.socketCounts()) : ''))) return;
         if (rest(req, res)) return;

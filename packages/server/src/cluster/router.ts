@@ -292,6 +292,9 @@ export class ClusterRouter {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
+    // The Host the caller used (links the owner hands out, such as a broadcast's HLS URL, name it
+    // when no publicUrl is set); fetch may not set Host itself, the owner takes this one on a hop.
+    if (typeof req.headers.host === 'string') headers['x-forwarded-host'] = req.headers.host;
     const send = () => fetch(owner.url + (req.url ?? '/'), { method: route.method, headers, ...(body && body.length > 0 ? { body: new Uint8Array(body) } : {}), signal: AbortSignal.timeout(10_000) });
     const code = (err: unknown) => (err as { cause?: { code?: string } }).cause?.code;
     let answer: Response;

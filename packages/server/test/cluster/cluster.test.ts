@@ -13,7 +13,7 @@ import { TestClient } from '../realtime/harness.js';
 import { projectJwt } from '../rest/harness.js';
 import { decodeErrors, probe } from '../media/fixtures/rtmp-servers.js';
 import { TestCompositions } from '../media/fixtures/test-compositions.js';
-import { startPostgres, startRedis } from './services.js';
+import { startBalancer, startPostgres, startRedis } from './services.js';
 import type { RunningPostgres, RunningRedis } from './services.js';
 
 const OpenTok = createRequire(import.meta.url)('opentok') as new (key: string, secret: string, options?: unknown) => OpenTokSdk & {
@@ -250,6 +250,65 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
       status = ((await (await fetch(`${b.url}/v2/project/${KEY}/broadcast/${lostId}`, { headers: auth })).json()) as { status: string }).status;
     }
     expect(status).toBe('stopped');
+  });
+
+  it('behind a round-robin load balancer (nginx): clients, REST signal, listStreams and HLS work wherever each request lands', async () => {
+    const lb = await startBalancer(nodes.map((n) => n.url));
+    try {
+      const ot = new OpenTok(KEY, SECRET, { apiUrl: lb.url });
+      const { sessionId } = await cb<{ sessionId: string }>((d) => ot.createSession({ mediaMode: 'routed' }, d));
+      const piped = async () => (await Promise.all(nodes.map(async (n) => Number(/tokhost_node_piped_sockets\{node="[^"]+"\} (\d+)/.exec(await (await fetch(`${n.url}/metrics`)).text())?.[1] ?? NaN)))).reduce((x, y) => x + y, 0);
+      const pipedBefore = await piped();
+      // Six sockets in a row: round robin puts two on each node, so four reach the owner through another node.
+      const clients: Awaited<ReturnType<typeof TestClient.connect>>[] = [];
+      for (let i = 0; i < 6; i++) {
+        const x = await TestClient.connect({ wsUrl: `${lb.url.replace(/^http/, 'ws')}${REALTIME_PATH}?session=${encodeURIComponent(sessionId)}`, apiKey: KEY }, sessionId, ot.generateToken(sessionId, { role: 'moderator' }));
+        open.push(x.client);
+        expect(x.first.type).toBe('sessionConnected');
+        clients.push(x);
+      }
+      expect((await piped()) - pipedBefore).toBe(4);
+      // One room: the last one joined sees the five before it.
+      const ids = clients.map((x) => (x.first as { connection: { connectionId: string } }).connection.connectionId);
+      expect((clients[5]!.first as { connections: { connectionId: string }[] }).connections.map((x) => x.connectionId)).toEqual(expect.arrayContaining(ids.slice(0, 5)));
+      // REST signals through the balancer (each to a next node) reach every client.
+      for (let i = 0; i < 3; i++) {
+        const got = clients.map((x) => x.client.next((m) => m.type === 'signal' && (m as { data?: string }).data === `lb${i}`));
+        await cb((d) => ot.signal(sessionId, null, { type: 'lb', data: `lb${i}` }, d));
+        await Promise.all(got);
+      }
+      // A stream published through the balancer is listed the same by every node behind it
+      // (a relayed session: a routed publish needs a real WebRTC offer).
+      const { sessionId: relayed } = await cb<{ sessionId: string }>((d) => ot.createSession({ mediaMode: 'relayed' }, d));
+      const publisher = await TestClient.connect({ wsUrl: `${lb.url.replace(/^http/, 'ws')}${REALTIME_PATH}?session=${encodeURIComponent(relayed)}`, apiKey: KEY }, relayed, ot.generateToken(relayed, { role: 'publisher' }));
+      open.push(publisher.client);
+      const pub = await publisher.client.request({ type: 'publish', name: 'cam', hasAudio: true, hasVideo: true, videoType: 'camera', videoDimensions: { width: 640, height: 480 } });
+      expect(pub.ok, JSON.stringify(pub)).toBe(true);
+      const streamId = (pub.result as { stream: { streamId: string } }).stream.streamId;
+      for (let i = 0; i < 3; i++) expect((await cb<{ id: string }[]>((d) => ot.listStreams(relayed, d))).map((x) => x.id)).toEqual([streamId]);
+      publisher.client.close();
+      // A broadcast started through the balancer: its HLS URL names the balancer (the Host the
+      // caller used, also when the call was forwarded to the owner), and plays from any node.
+      const auth = { 'x-opentok-auth': projectJwt(KEY, SECRET), 'content-type': 'application/json' };
+      const started = await fetch(`${lb.url}/v2/project/${KEY}/broadcast`, { method: 'POST', headers: auth, body: JSON.stringify({ sessionId, outputs: { hls: {} } }) });
+      expect(started.status).toBe(200);
+      const broadcast = (await started.json()) as { id: string; broadcastUrls: { hls: string } };
+      expect(broadcast.broadcastUrls.hls.startsWith(`${lb.url}/hls/`)).toBe(true);
+      let listed = 0;
+      for (let i = 0; i < 100 && listed < 6; i++) {
+        const res = await fetch(broadcast.broadcastUrls.hls);
+        if (res.status === 200 && /seg-\d+\.ts/.test(await res.text())) listed++;
+        else if (listed === 0) await new Promise((r) => setTimeout(r, 200));
+        else throw new Error(`HLS through the balancer answered ${res.status} after ${listed} good answers`);
+      }
+      expect(listed).toBe(6);
+      const info = await probe(broadcast.broadcastUrls.hls);
+      expect(info.video).toMatchObject({ codec: 'h264', width: 640, height: 480 });
+      expect((await fetch(`${lb.url}/v2/project/${KEY}/broadcast/${broadcast.id}/stop`, { method: 'POST', headers: auth })).status).toBe(200);
+      for (const x of clients) x.client.close();
+    } finally {
+      await lb.stop();
+    }
   });
 
   it('exposes readiness and cluster-wide metrics on every node', async () => {

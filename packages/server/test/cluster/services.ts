@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,6 +144,65 @@ export async function startRedis(): Promise<RunningRedis> {
     port,
     async stop() {
       await stopChild(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RunningBalancer {
+  /** `http://127.0.0.1:<port>`: what clients and apps are given. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * nginx (Debian's) as a round-robin HTTP and WebSocket load balancer in front of `upstreams`
+ * (`http://127.0.0.1:<port>` each), on a loopback port, its files in a temp dir. No upstream
+ * keep-alive, so consecutive requests land on consecutive nodes.
+ */
+export async function startBalancer(upstreams: readonly string[]): Promise<RunningBalancer> {
+  const dir = mkdtempSync(join(tmpdir(), 'tokhost-lb-'));
+  const port = await freePort();
+  const servers = upstreams.map((u) => `    server ${new URL(u).host};`).join('\n');
+  const conf = `error_log ${dir}/error.log warn;
+pid ${dir}/nginx.pid;
+worker_processes 1;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream tokhost {
+${servers}
+  }
+  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://tokhost;
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_read_timeout 3600s;
+      proxy_buffering off;
+    }
+  }
+}
+`;
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const child = spawn('nginx', ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off; master_process off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  await waitForPort(port, child, 'nginx', () => log + (existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : ''));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      await stopChild(child, 'SIGQUIT');
       rmSync(dir, { recursive: true, force: true });
     },
   };
