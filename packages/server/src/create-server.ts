@@ -7,7 +7,6 @@ import { networkInterfaces } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
 import type { ServerConfig, ServerConfigInput } from './config.js';
 import { validateConfig } from './config.js';
 import { handleHealth } from './http/health.js';
@@ -218,13 +217,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     // In cluster mode a viewer may reach any node: tokens served elsewhere are fetched from there.
     const hls = createHlsHandler(
       (token) => bc.hlsDirectory(token),
-      clustered
-        ? (token, req, res) => {
-            if (!cluster) return false;
-            void cluster.forwardHls(req, res, token).catch(() => res.destroy());
-            return true;
-          }
-        : undefined,
+      clustered ? (token, req, res) => (cluster ? cluster.forwardHls(req, res, token) : Promise.resolve(false)) : undefined,
     );
 
     const httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
@@ -293,17 +286,14 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     // cluster mode only those no live node records any more (each node announces its recordings
     // in its heartbeat), each by one node (a lock in Redis), and again every few seconds: a
     // node's death is noticed by the survivors, not at their start.
-    const orphaned = registry
-      ? ((reg: Registry) => async (archive: ArchiveJson) =>
-          // Just started (its recorder may not have announced it yet), recording on a live node,
-          // or being finalised by another node: not an orphan.
-          Date.now() - archive.createdAt < 10_000 || (await reg.isRecording(archive.id)) || !(await reg.tryLock(`finalise:${archive.id}`, 10 * 60_000)))(registry)
-      : undefined;
-    // Broadcasts likewise: one left `started` by a crash (or a dead node) is marked stopped.
-    const orphanedBroadcast = registry
-      ? ((reg: Registry) => async (b: BroadcastJson) =>
-          Date.now() - b.createdAt < 10_000 || (await reg.isBroadcasting(b.id)) || !(await reg.tryLock(`end-broadcast:${b.id}`, 60_000)))(registry)
-      : undefined;
+    // Just started (its recorder may not have announced it yet), announced by a live node, or
+    // being taken care of by another node (the lock): not an orphan. Broadcasts likewise: one left
+    // `started` by a crash (or a dead node) is marked stopped.
+    const reg = registry;
+    const notOrphan = (announced: (r: Registry, id: string) => Promise<boolean>, lock: string, lockMs: number) =>
+      reg ? async (x: { id: string; createdAt: number }) => Date.now() - x.createdAt < 10_000 || (await announced(reg, x.id)) || !(await reg.tryLock(`${lock}:${x.id}`, lockMs)) : undefined;
+    const orphaned = notOrphan((r, id) => r.isRecording(id), 'finalise', 10 * 60_000);
+    const orphanedBroadcast = notOrphan((r, id) => r.isBroadcasting(id), 'end-broadcast', 60_000);
     const recoverBroadcasts = () =>
       bc.recover(orphanedBroadcast).then(
         (n) => n > 0 && logger.info({ broadcasts: n }, 'broadcasts of a stopped server marked stopped'),

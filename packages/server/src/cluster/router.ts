@@ -330,18 +330,13 @@ export class ClusterRouter {
 
   /**
    * A viewer's HLS request for a broadcast this node does not run: fetched from the node that
-   * serves its files (announced in its heartbeat) and streamed back as is; 404 when no live node
-   * serves it. HLS players behind a load balancer reach any node.
+   * serves its files (announced in its heartbeat) and streamed back as is. Resolves false (the
+   * HLS handler answers 404) when no other live node serves it or that node cannot be reached.
+   * HLS players behind a load balancer reach any node.
    */
-  async forwardHls(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
-    const notFound = () => {
-      if (res.headersSent) return void res.destroy();
-      const body = JSON.stringify({ code: 404, message: 'Not Found', description: 'Not Found' });
-      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'access-control-allow-origin': '*' });
-      res.end(body);
-    };
+  async forwardHls(req: IncomingMessage, res: ServerResponse, token: string): Promise<boolean> {
     const node = req.headers[CLUSTER_HOP_HEADER] === undefined ? await this.o.registry.hlsNode(token).catch(() => null) : null;
-    if (!node || node.id === this.o.registry.nodeId) return notFound();
+    if (!node || node.id === this.o.registry.nodeId) return false;
     const headers: Record<string, string> = { [CLUSTER_HOP_HEADER]: this.o.registry.hopToken() };
     if (typeof req.headers.range === 'string') headers['range'] = req.headers.range;
     let answer: Response;
@@ -349,7 +344,7 @@ export class ClusterRouter {
       answer = await fetch(node.url + (req.url ?? '/'), { method: req.method === 'HEAD' ? 'HEAD' : 'GET', headers, signal: AbortSignal.timeout(10_000) });
     } catch (err) {
       this.o.logger.debug({ err: (err as Error).message, node: node.id }, 'cluster: HLS request to the serving node failed');
-      return notFound();
+      return false;
     }
     const out: Record<string, string> = {};
     for (const h of ['content-type', 'content-length', 'content-range', 'accept-ranges', 'cache-control', 'access-control-allow-origin']) {
@@ -357,11 +352,15 @@ export class ClusterRouter {
       if (v !== null) out[h] = v;
     }
     res.writeHead(answer.status, out);
-    if (!answer.body || req.method === 'HEAD') return void res.end();
+    if (!answer.body || req.method === 'HEAD') {
+      res.end();
+      return true;
+    }
     const body = Readable.fromWeb(answer.body as import('node:stream/web').ReadableStream<Uint8Array>);
     body.on('error', () => res.destroy());
     res.on('close', () => body.destroy());
     body.pipe(res);
+    return true;
   }
 
   /** The session whose live state a route touches, or null for routes that only use the store. */

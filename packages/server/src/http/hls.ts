@@ -15,9 +15,9 @@ export type HlsDirectoryLookup = (token: string) => string | undefined;
 
 /**
  * Cluster mode: a request for a token this server does not know is offered here (another node
- * may run the broadcast); returns true when it took the request and will answer it.
+ * may run the broadcast); resolves true once it answered, false when no other node serves it.
  */
-export type HlsRemote = (token: string, req: IncomingMessage, res: ServerResponse) => boolean;
+export type HlsRemote = (token: string, req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
 function answer(res: ServerResponse, status: number, message: string): void {
   const body = JSON.stringify({ code: status, message, description: message });
@@ -45,7 +45,13 @@ export function createHlsHandler(lookup: HlsDirectoryLookup, remote?: HlsRemote)
     }
     const m = PATH.exec(url);
     const dir = m ? lookup(m[1]!) : undefined;
-    if (m && !dir && remote?.(m[1]!, req, res)) return true;
+    if (m && !dir && remote) {
+      remote(m[1]!, req, res).then(
+        (served) => served || answer(res, 404, 'Not Found'),
+        () => (res.headersSent ? res.destroy() : answer(res, 502, 'Bad Gateway')),
+      );
+      return true;
+    }
     if (!m || !dir) {
       answer(res, 404, 'Not Found');
       return true;
