@@ -428,32 +428,26 @@ export class Archiver {
     let recovered = 0;
     let failed = 0;
     const dirs = new Set(await readdir(this.options.recordingsDir).catch(() => [] as string[]));
-    for (const project of this.options.store.listProjects()) {
-      for (let offset = 0; ; offset += 1000) {
-        const page = this.options.store.listArchives(project.apiKey, { offset, count: 1000 });
-        for (const { archive } of page.items) {
-          if (!ACTIVE_ARCHIVE_STATUSES.includes(archive.status) || this.active.has(archive.id)) continue;
-          if (skip && (await skip(archive))) continue;
-          const dir = join(this.options.recordingsDir, archive.id);
-          let manifest: RecordingManifest | null = null;
-          if (dirs.has(archive.id)) manifest = (JSON.parse(await readFile(join(dir, 'recording.json'), 'utf8').catch(() => 'null')) as RecordingManifest | null) ?? null;
-          const stopped: ArchiveJson = { ...archive, status: 'stopped', reason: 'server restarted while recording', updatedAt: Date.now() };
-          this.options.store.updateArchive(project.apiKey, stopped);
-          if (!manifest) {
-            const f: ArchiveJson = { ...stopped, status: 'failed', reason: 'the recording was lost: no recording directory after a restart' };
-            this.options.store.updateArchive(project.apiKey, f);
-            this.options.callback(project.apiKey, { ...f, event: 'archive' });
-            failed++;
-            continue;
-          }
-          this.options.callback(project.apiKey, { ...stopped, event: 'archive' });
-          await this.produce(project.apiKey, stopped, dir, manifest);
-          const after = this.options.store.getArchive(project.apiKey, archive.id)?.archive;
-          if (after?.status === 'available') recovered++;
-          else failed++;
-        }
-        if (offset + 1000 >= page.total) break;
+    for (const { apiKey, archive } of this.options.store.listArchivesByStatus(ACTIVE_ARCHIVE_STATUSES)) {
+      if (this.active.has(archive.id)) continue;
+      if (skip && (await skip(archive))) continue;
+      const dir = join(this.options.recordingsDir, archive.id);
+      let manifest: RecordingManifest | null = null;
+      if (dirs.has(archive.id)) manifest = (JSON.parse(await readFile(join(dir, 'recording.json'), 'utf8').catch(() => 'null')) as RecordingManifest | null) ?? null;
+      const stopped: ArchiveJson = { ...archive, status: 'stopped', reason: 'server restarted while recording', updatedAt: Date.now() };
+      this.options.store.updateArchive(apiKey, stopped);
+      if (!manifest) {
+        const f: ArchiveJson = { ...stopped, status: 'failed', reason: 'the recording was lost: no recording directory after a restart' };
+        this.options.store.updateArchive(apiKey, f);
+        this.options.callback(apiKey, { ...f, event: 'archive' });
+        failed++;
+        continue;
       }
+      this.options.callback(apiKey, { ...stopped, event: 'archive' });
+      await this.produce(apiKey, stopped, dir, manifest);
+      const after = this.options.store.getArchive(apiKey, archive.id)?.archive;
+      if (after?.status === 'available') recovered++;
+      else failed++;
     }
     return { recovered, failed };
   }

@@ -326,23 +326,15 @@ export class BroadcastService {
    */
   async recover(skip?: (broadcast: BroadcastJson) => boolean | Promise<boolean>): Promise<number> {
     let stopped = 0;
-    for (const project of this.#o.store.listProjects()) {
-      const stale: BroadcastJson[] = [];
-      for (let offset = 0; ; offset += 1000) {
-        const page = this.#o.store.listBroadcasts(project.apiKey, { offset, count: 1000 });
-        for (const { broadcast } of page.items) if (broadcast.status === 'started' && !this.#running.has(broadcast.id)) stale.push(broadcast);
-        if (offset + 1000 >= page.total) break;
-      }
-      for (const b of stale) {
-        if (skip && (await skip(b))) continue;
-        // Still `started` (another node may have ended it meanwhile)?
-        if (this.#o.store.getBroadcast(project.apiKey, b.id)?.broadcast.status !== 'started' || this.#running.has(b.id)) continue;
-        const json: BroadcastJson = { ...b, status: 'stopped', broadcastUrls: null, updatedAt: Date.now() };
-        this.#o.store.updateBroadcast(project.apiKey, json);
-        this.#o.notify(project.apiKey, structuredClone(json));
-        this.#o.logger.warn({ broadcastId: b.id, sessionId: b.sessionId }, 'broadcast: its server stopped without ending it; marked stopped');
-        stopped++;
-      }
+    for (const { apiKey, broadcast: b } of this.#o.store.listBroadcastsByStatus(['started'])) {
+      if (this.#running.has(b.id) || (skip && (await skip(b)))) continue;
+      // Still `started` (another node may have ended it meanwhile)?
+      if (this.#o.store.getBroadcast(apiKey, b.id)?.broadcast.status !== 'started' || this.#running.has(b.id)) continue;
+      const json: BroadcastJson = { ...b, status: 'stopped', broadcastUrls: null, updatedAt: Date.now() };
+      this.#o.store.updateBroadcast(apiKey, json);
+      this.#o.notify(apiKey, structuredClone(json));
+      this.#o.logger.warn({ broadcastId: b.id, sessionId: b.sessionId }, 'broadcast: its server stopped without ending it; marked stopped');
+      stopped++;
     }
     return stopped;
   }

@@ -102,6 +102,10 @@ export function createMemoryStore(): Store {
       if (!a || a.apiKey !== apiKey) return false;
       return archives.delete(archiveId);
     },
+    listArchivesByStatus(statuses) {
+      open();
+      return [...archives.values()].filter((a) => statuses.includes(a.archive.status)).map(clone);
+    },
     createBroadcast(record) {
       open();
       if (!projects.has(record.apiKey)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${record.apiKey} does not exist`);
@@ -117,6 +121,10 @@ export function createMemoryStore(): Store {
       open();
       const all = [...broadcasts.values()].filter((b) => b.apiKey === apiKey && (!options?.sessionId || b.broadcast.sessionId === options.sessionId));
       return page(newestFirst(all, (b) => b.broadcast.createdAt).map(clone), options);
+    },
+    listBroadcastsByStatus(statuses) {
+      open();
+      return [...broadcasts.values()].filter((b) => statuses.includes(b.broadcast.status)).map(clone);
     },
     updateBroadcast(apiKey, broadcast: BroadcastJson) {
       open();

@@ -73,6 +73,12 @@ const MIGRATIONS: readonly string[] = [
      owner TEXT NOT NULL,
      until BIGINT NOT NULL
    );`,
+  // The recovery sweep (every node, every 5 s) asks for the archives and broadcasts still
+  // running: an indexed column, not a scan of every JSON object ever stored.
+  `ALTER TABLE archives ADD COLUMN status TEXT GENERATED ALWAYS AS ((json::jsonb)->>'status') STORED;
+   CREATE INDEX archives_by_status ON archives(status);
+   ALTER TABLE broadcasts ADD COLUMN status TEXT GENERATED ALWAYS AS ((json::jsonb)->>'status') STORED;
+   CREATE INDEX broadcasts_by_status ON broadcasts(status);`,
 ];
 
 /** Schema version this build writes. */
@@ -209,6 +215,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       { sql: `SELECT count(*)::int AS n FROM ${table} WHERE ${where}`, params },
     ]);
     return { total: Number(count![0]!['n']), items: rows!.map((r) => JSON.parse(str(r['json'])) as T) };
+  }
+  function byStatus(table: 'archives' | 'broadcasts', statuses: readonly string[]): { apiKey: string; json: unknown }[] {
+    if (statuses.length === 0) return [];
+    return one({ sql: `SELECT api_key, json FROM ${table} WHERE status = ANY($1::text[])`, params: [[...statuses]] }).map((r) => ({ apiKey: str(r['api_key']), json: JSON.parse(str(r['json'])) as unknown }));
   }
   function insertJson(table: 'archives' | 'broadcasts', kind: string, id: string, apiKey: string, sessionId: string, createdAt: number, json: string): void {
     try {
@@ -378,6 +388,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     deleteArchive(apiKey, archiveId) {
       return one({ sql: 'DELETE FROM archives WHERE id = $1 AND api_key = $2 RETURNING id', params: [archiveId, apiKey] }).length > 0;
     },
+    listArchivesByStatus(statuses) {
+      return byStatus('archives', statuses).map(({ apiKey, json }) => ({ apiKey, archive: json as ArchiveJson }));
+    },
     createBroadcast(r) {
       insertJson('broadcasts', 'Broadcast', r.broadcast.id, r.apiKey, r.broadcast.sessionId, r.broadcast.createdAt, JSON.stringify(r.broadcast));
     },
@@ -392,6 +405,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     updateBroadcast(apiKey, broadcast) {
       const rows = one({ sql: 'UPDATE broadcasts SET json = $1 WHERE id = $2 AND api_key = $3 RETURNING id', params: [JSON.stringify(broadcast), broadcast.id, apiKey] });
       return rows.length > 0 ? { apiKey, broadcast: structuredClone(broadcast) } : undefined;
+    },
+    listBroadcastsByStatus(statuses) {
+      return byStatus('broadcasts', statuses).map(({ apiKey, json }) => ({ apiKey, broadcast: json as BroadcastJson }));
     },
     enqueueOutbox(item) {
       const r = one({ sql: 'INSERT INTO outbox (url, secret_enc, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id', params: [item.url, box.seal(item.secret, outboxContext(item.url)), item.body, item.createdAt] });

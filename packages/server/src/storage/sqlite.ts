@@ -254,6 +254,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     countBySession: db.prepare<[string, string], { n: number }>(`SELECT count(*) AS n FROM ${name} WHERE api_key = ? AND session_id = ?`),
     update: db.prepare(`UPDATE ${name} SET json = ? WHERE id = ? AND api_key = ?`),
     delete: db.prepare(`DELETE FROM ${name} WHERE id = ? AND api_key = ?`),
+    // Only at start (the crash recovery of a single node): a scan is fine here.
+    byStatus: db.prepare<[string], { api_key: string; json: string }>(`SELECT api_key, json FROM ${name} WHERE json_extract(json, '$.status') IN (SELECT value FROM json_each(?))`),
   });
   const outbox = {
     insert: db.prepare<[string, string, string, number]>('INSERT INTO outbox (url, secret_enc, body, created_at) VALUES (?, ?, ?, ?)'),
@@ -425,6 +427,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       commitPending();
       return archives.delete.run(archiveId, apiKey).changes > 0;
     },
+    listArchivesByStatus(statuses) {
+      return archives.byStatus.all(JSON.stringify(statuses)).map((r) => ({ apiKey: r.api_key, archive: JSON.parse(r.json) as ArchiveJson }));
+    },
     createBroadcast(r: BroadcastRecord) {
       insert(broadcasts, 'Broadcast', r.broadcast.id, r.apiKey, r.broadcast.sessionId, r.broadcast.createdAt, JSON.stringify(r.broadcast));
     },
@@ -435,6 +440,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     listBroadcasts(apiKey, options) {
       const p = listJson<BroadcastJson>(broadcasts, apiKey, options);
       return { total: p.total, items: p.items.map((broadcast) => ({ apiKey, broadcast })) };
+    },
+    listBroadcastsByStatus(statuses) {
+      return broadcasts.byStatus.all(JSON.stringify(statuses)).map((r) => ({ apiKey: r.api_key, broadcast: JSON.parse(r.json) as BroadcastJson }));
     },
     updateBroadcast(apiKey, broadcast) {
       commitPending();

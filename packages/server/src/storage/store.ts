@@ -99,12 +99,19 @@ export interface Store {
   updateArchive(apiKey: string, archive: ArchiveJson): ArchiveRecord | undefined;
   /** Remove the record; false when there was none. */
   deleteArchive(apiKey: string, archiveId: string): boolean;
+  /**
+   * Archives of every project whose status is one of `statuses` (the recovery sweeps look for
+   * recordings nobody finished), in no particular order. One query, not a walk of the history.
+   */
+  listArchivesByStatus(statuses: readonly ArchiveStatus[]): ArchiveRecord[];
 
   createBroadcast(record: BroadcastRecord): void;
   getBroadcast(apiKey: string, broadcastId: string): BroadcastRecord | undefined;
   /** Broadcasts of a project, newest first. */
   listBroadcasts(apiKey: string, options?: ListOptions): Page<BroadcastRecord>;
   updateBroadcast(apiKey: string, broadcast: BroadcastJson): BroadcastRecord | undefined;
+  /** Broadcasts of every project whose status is one of `statuses` (see {@link listArchivesByStatus}). */
+  listBroadcastsByStatus(statuses: readonly BroadcastJson['status'][]): BroadcastRecord[];
 
   /** Add a callback to the outbox (committed at once: it must survive a restart); returns its id. */
   enqueueOutbox(item: Omit<OutboxItem, 'id'>): number;

@@ -182,6 +182,30 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(store.updateBroadcast('222', stopped)).toBeUndefined();
     });
 
+    it('lists archives and broadcasts by status across projects, following updates', () => {
+      store.createProject(project('111'));
+      store.createProject(project('222'));
+      const started = archive('111', '1_A', 1000, { status: 'started' });
+      const paused = archive('222', '1_B', 2000, { status: 'paused' });
+      const done = archive('111', '1_A', 3000);
+      [started, done].forEach((a) => store.createArchive({ apiKey: '111', archive: a }));
+      store.createArchive({ apiKey: '222', archive: paused });
+      const ids = (rs: { archive: ArchiveJson }[]) => rs.map((r) => r.archive.id).sort();
+      expect(ids(store.listArchivesByStatus(['started', 'paused']))).toEqual([started.id, paused.id].sort());
+      expect(store.listArchivesByStatus(['paused'])).toEqual([{ apiKey: '222', archive: paused }]);
+      expect(store.listArchivesByStatus([])).toEqual([]);
+      store.updateArchive('111', { ...started, status: 'stopped' });
+      expect(ids(store.listArchivesByStatus(['started', 'paused']))).toEqual([paused.id]);
+      const live = broadcast('111', '1_A', 1000);
+      const ended = { ...broadcast('222', '1_B', 2000), status: 'stopped', broadcastUrls: null };
+      store.createBroadcast({ apiKey: '111', broadcast: live });
+      store.createBroadcast({ apiKey: '222', broadcast: ended });
+      expect(store.listBroadcastsByStatus(['started'])).toEqual([{ apiKey: '111', broadcast: live }]);
+      store.updateBroadcast('111', { ...live, status: 'stopped', broadcastUrls: null });
+      expect(store.listBroadcastsByStatus(['started'])).toEqual([]);
+      expect(store.listBroadcastsByStatus(['stopped']).map((r) => r.broadcast.id).sort()).toEqual([live.id, ended.id].sort());
+    });
+
     it('flush resolves once writes are committed, also with nothing pending', async () => {
       await store.flush();
       store.createProject(project('111'));
