@@ -197,13 +197,10 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       hlsRetentionSeconds: config.hlsRetentionSeconds,
       ...deps.broadcastTuning,
       logger: logger.child({ component: 'broadcast' }),
-      notify(apiKey, broadcast) {
-        const project = store.getProject(apiKey);
-        if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, broadcast);
-      },
+      notify: rt.webhook,
     });
     const bc = broadcasts;
-    sip = config.sip ? createSipGateway(config, rt, store, logger, webhooks, compositions) : null;
+    sip = config.sip ? createSipGateway(config, rt, logger, compositions) : null;
     const rest = createRestHandler({
       store,
       live: rt.live,
@@ -384,7 +381,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
 }
 
 /** The SIP gateway, configured from the server config (docs/sip.md); its callbacks go through the server's one webhook sender. */
-function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logger: Logger, webhooks: WebhookSender, compositions: Compositions): { gateway: SipGateway; close(): Promise<void> } {
+function createSipGateway(config: ServerConfig, rt: Realtime, logger: Logger, compositions: Compositions): { gateway: SipGateway; close(): Promise<void> } {
   const bind = config.sipBindAddress ?? (isIP(config.host) && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : '0.0.0.0');
   const firstExternal = () => Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
   const advertised = config.sipPublicAddress ?? config.publicIp ?? (bind === '0.0.0.0' ? (firstExternal() ?? '127.0.0.1') : bind);
@@ -403,11 +400,8 @@ function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logg
     participants: rt.participants,
     compositions,
     logger: logger.child({ component: 'sip' }),
-    // The server's one webhook sender: a call's callbacks stay in order with its connection's.
-    webhook(apiKey, event) {
-      const project = store.getProject(apiKey);
-      if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event);
-    },
+    // The project callback every other event takes: a call's callbacks stay in order with its connection's.
+    webhook: rt.webhook,
     config: {
       bindAddress: bind,
       publicAddress: advertised,
