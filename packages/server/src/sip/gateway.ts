@@ -27,6 +27,7 @@ import { newSrtpKey } from './srtp.js';
 import { VideoLeg } from './video-leg.js';
 import type { Compositions } from '../compose/compositions.js';
 import { SipCallFailure, SipUserAgent, targetOf, type SipCall, type SipTimers } from './ua.js';
+import { sipUriProblem, userAtHostProblem } from './grammar.js';
 import { parseSipUri, SipParseError } from './message.js';
 import type { SipCallWebhookEvent } from '../webhooks/index.js';
 
@@ -421,6 +422,10 @@ export class SipGateway {
    */
   async dial(apiKey: string, token: VerifiedToken, sip: DialSipOptions): Promise<SipCallJson> {
     if (this.closed) throw new SipGatewayError('unavailable', 'the SIP gateway is shut down');
+    // Checked by the REST edge already; again here for other callers (what reaches the wire is
+    // checked a third time by the serializer).
+    const uriProblem = sipUriProblem(sip.uri);
+    if (uriProblem) throw new SipGatewayError('invalid', `sip.uri ${uriProblem}`, 'sip.uri');
     let uri;
     try {
       uri = parseSipUri(sip.uri);
@@ -434,10 +439,10 @@ export class SipGateway {
     let fromUser = '+00000000';
     let fromHost: string | undefined;
     if (sip.from) {
-      const m = /^([^@\s<>"]+)@([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$/.exec(sip.from);
-      if (!m) throw new SipGatewayError('invalid', 'sip.from must be user@domain', 'sip.from');
-      fromUser = m[1]!;
-      fromHost = m[2]!;
+      if (userAtHostProblem(sip.from)) throw new SipGatewayError('invalid', 'sip.from must be user@domain', 'sip.from');
+      const at = sip.from.lastIndexOf('@');
+      fromUser = sip.from.slice(0, at);
+      fromHost = sip.from.slice(at + 1);
     }
     const ua = await this.userAgent().catch((err: Error) => {
       throw new SipGatewayError('unavailable', `the SIP user agent could not start: ${err.message}`);

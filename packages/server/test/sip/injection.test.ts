@@ -118,17 +118,23 @@ describe('SIP header injection is refused at the REST edge and cannot reach the 
 
   const CRLF_LOOKALIKE = '\u010d\u010a';
   const attacks: { name: string; field: string; sip: (l: RawSipListener) => Record<string, unknown> }[] = [
-    { name: 'U+010D U+010A in a header value', field: 'sip.headers.X-Note', sip: (l) => ({ uri: l.uri, headers: { 'X-Note': `hi${CRLF_LOOKALIKE}P-Asserted-Identity: <sip:boss@evil.example>` } }) },
     { name: 'raw CRLF in a header value', field: 'sip.headers.X-Note', sip: (l) => ({ uri: l.uri, headers: { 'X-Note': 'hi\r\nP-Asserted-Identity: <sip:boss@evil.example>' } }) },
+    { name: 'a bare LF in a header value', field: 'sip.headers.X-Note', sip: (l) => ({ uri: l.uri, headers: { 'X-Note': 'hi\nP-Asserted-Identity: <sip:boss@evil.example>' } }) },
     { name: 'NUL in a header value', field: 'sip.headers.X-Note', sip: (l) => ({ uri: l.uri, headers: { 'X-Note': 'hi\u0000there' } }) },
+    { name: 'U+0085 (a C1 control) in a header value', field: 'sip.headers.X-Note', sip: (l) => ({ uri: l.uri, headers: { 'X-Note': 'hi\u0085there' } }) },
+    { name: 'a lone surrogate in a header value', field: 'sip.headers.X-Note', sip: (l) => ({ uri: l.uri, headers: { 'X-Note': 'hi\ud800there' } }) },
     { name: 'U+010D U+010A in a header name', field: 'sip.headers', sip: (l) => ({ uri: l.uri, headers: { [`X-A${CRLF_LOOKALIKE}Foo`]: 'x' } }) },
+    { name: 'a colon in a header name', field: 'sip.headers', sip: (l) => ({ uri: l.uri, headers: { 'X-A: 1\r\nX-B': 'x' } }) },
     { name: 'U+010D U+010A in the URI user part', field: 'sip.uri', sip: (l) => ({ uri: `sip:bob${CRLF_LOOKALIKE}X-Evil:1@127.0.0.1:${l.port}` }) },
     { name: 'U+010D U+010A in a URI parameter', field: 'sip.uri', sip: (l) => ({ uri: `${l.uri};x=${CRLF_LOOKALIKE}X-Evil:1` }) },
+    { name: 'a raw CRLF in a URI parameter', field: 'sip.uri', sip: (l) => ({ uri: `${l.uri};x=\r\nX-Evil:1` }) },
+    { name: 'a space in the URI (a split request line)', field: 'sip.uri', sip: (l) => ({ uri: `sip:bob@127.0.0.1:${l.port} SIP/2.0` }) },
     { name: 'U+010D U+010A in from', field: 'sip.from', sip: (l) => ({ uri: l.uri, from: `alice${CRLF_LOOKALIKE}X-Evil:1@example.com` }) },
+    { name: 'a raw CRLF in from', field: 'sip.from', sip: (l) => ({ uri: l.uri, from: 'alice\r\nX-Evil:1@example.com' }) },
     { name: 'a quote in from', field: 'sip.from', sip: (l) => ({ uri: l.uri, from: 'al"ice@example.com' }) },
     { name: 'raw CRLF in auth.username', field: 'sip.auth.username', sip: (l) => ({ uri: l.uri, auth: { username: 'bob\r\nX-Evil: 1', password: 'pw' } }) },
-    { name: 'U+010D U+010A in auth.username', field: 'sip.auth.username', sip: (l) => ({ uri: l.uri, auth: { username: `bob${CRLF_LOOKALIKE}X-Evil: 1`, password: 'pw' } }) },
     { name: 'a quote in auth.username', field: 'sip.auth.username', sip: (l) => ({ uri: l.uri, auth: { username: 'bob", response="forged', password: 'pw' } }) },
+    { name: 'a backslash in auth.username', field: 'sip.auth.username', sip: (l) => ({ uri: l.uri, auth: { username: 'bob\\', password: 'pw' } }) },
     { name: 'NUL in auth.password', field: 'sip.auth.password', sip: (l) => ({ uri: l.uri, auth: { username: 'bob', password: 'p\u0000w' } }) },
   ];
 
@@ -148,6 +154,28 @@ describe('SIP header injection is refused at the REST edge and cannot reach the 
       expect(await connections(sessionId)).toEqual([]);
     });
   }
+
+  it('U+010D U+010A where UTF-8 text is allowed (a header value, the digest username) goes out as the UTF-8 letters č Ċ: no new line, no new header', async () => {
+    const sessionId = await session();
+    const l = await listener({ challenge: 'Digest realm="tokhost-test", nonce="n0nce", qop="auth"', finalStatus: 486 });
+    const note = `hi${CRLF_LOOKALIKE}P-Asserted-Identity: <sip:boss@evil.example>`;
+    const username = `bob${CRLF_LOOKALIKE}X-Evil: 1`;
+    const r = await rest('POST', '/dial', { sessionId, token: token(sessionId), sip: { uri: l.uri, headers: { 'X-Note': note }, auth: { username, password: 'pw' } } });
+    expect(r.status).toBe(200);
+    const end = Date.now() + 5000;
+    while (l.invites.length < 2 && Date.now() < end) await sleep(50);
+    expect(l.invites).toHaveLength(2);
+    for (const inv of l.invites) {
+      const msg = parseMessage(inv);
+      expect(msg.headers.has('p-asserted-identity')).toBe(false);
+      expect(msg.headers.has('x-evil')).toBe(false);
+      expect(msg.headers.get('x-note')).toBe(note);
+      // č = C4 8D, Ċ = C4 8A: never a bare 0D 0A inside a header line.
+      expect(inv.includes(Buffer.from('X-Note: hi\u00c4\u008d\u00c4\u008aP-Asserted-Identity: <sip:boss@evil.example>\r\n', 'latin1'))).toBe(true);
+      expect(headOf(inv).toString('latin1').split('\r\n').filter((x) => /^(P-Asserted-Identity|X-Evil)\s*:/i.test(x))).toEqual([]);
+    }
+    expect(parseMessage(l.invites[1]!).headers.get('authorization')).toContain(`username="${username}"`);
+  }, 15_000);
 
   it('legitimate non-ASCII text arrives UTF-8 encoded, byte for byte (X-Name: Zoë, digest username zoë)', async () => {
     const sessionId = await session();
