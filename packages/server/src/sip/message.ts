@@ -227,7 +227,8 @@ function parseHead(headText: string, rest: Buffer, datagram: boolean): SipMessag
     const rawName = line.slice(0, colon).trim();
     if (!TOKEN.test(rawName)) throw new SipParseError(`bad header name ${JSON.stringify(rawName.slice(0, 40))}`);
     const name = canonicalHeaderName(rawName);
-    const value = line.slice(colon + 1).trim();
+    // Only LWS is trimmed (String#trim would also eat a value's leading U+FEFF, RFC 4475 §3.1.1.2).
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
     if (LIST_HEADERS.has(name) && value !== '*') {
       for (const part of splitOutside(value, ',')) {
         const p = part.trim();
