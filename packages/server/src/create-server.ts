@@ -37,6 +37,7 @@ import { createWebhookSender } from './webhooks/index.js';
 import type { WebhookSender } from './webhooks/index.js';
 import { createSqliteStore } from './storage/sqlite.js';
 import { SipGateway } from './sip/gateway.js';
+import { sipMetricsText } from './sip/metrics.js';
 import type { Store } from './storage/store.js';
 
 /** A running Tokhost server. */
@@ -224,7 +225,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         const forwardedHost = req.headers['x-forwarded-host'];
         if (registry && typeof forwardedHost === 'string' && registry.verifyHop(req.headers[CLUSTER_HOP_HEADER])) req.headers.host = forwardedHost;
         if (handleHealth(req, res, readiness)) return;
-        if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady) + (registry ? clusterMetricsText(registry, cluster?.socketCounts()) : ''))) return;
+        if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady) + (sip ? sipMetricsText(sip.gateway.metrics()) : '') + (registry ? clusterMetricsText(registry, cluster?.socketCounts()) : ''))) return;
         if (rest(req, res)) return;
         if (hls(req, res)) return;
         if (downloads(req, res)) return;
@@ -412,6 +413,7 @@ function createSipGateway(config: ServerConfig, rt: Realtime, logger: Logger, co
       tlsVerify: config.sipTlsVerify,
       rtpMinPort: config.sipRtpMinPort ?? 0,
       rtpMaxPort: config.sipRtpMaxPort ?? 0,
+      rtpLatching: config.sipRtpLatching,
       ringTimeoutMs: config.sipRingTimeoutSeconds * 1000,
       mediaTimeoutMs: config.sipMediaTimeoutSeconds * 1000,
       maxDurationMs: config.sipMaxDurationSeconds * 1000,
