@@ -33,7 +33,7 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
   /** Largest accepted request body, bytes. Default 102400 (100 KiB). */
   readonly maxBodyBytes: number;
-  /** Clock skew tolerated on REST JWT `iat`/`exp`, seconds. Default 30. */
+  /** Clock skew tolerated on REST JWT `iat`/`exp` and on client tokens' creation time (`iat`, `nbf`, `create_time`), seconds. Default 30. */
   readonly authClockSkewSeconds: number;
   /** Serve the demo page (realtime layer). Default false. */
   readonly demo: boolean;
@@ -223,7 +223,7 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   apiSecret: { flag: 'api-secret', env: 'TOKHOST_API_SECRET', default: null, parse: nullable(str(/^[\x21-\x7e]{8,256}$/, '8 to 256 printable ASCII characters without spaces')), help: 'secret of the seeded project' },
   logLevel: { flag: 'log-level', env: 'TOKHOST_LOG_LEVEL', default: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), help: 'pino log level' },
   maxBodyBytes: { flag: 'max-body-bytes', env: 'TOKHOST_MAX_BODY_BYTES', default: 102_400, parse: int(1024, 64 * 1024 * 1024), help: 'largest request body, bytes' },
-  authClockSkewSeconds: { flag: 'auth-clock-skew', env: 'TOKHOST_AUTH_CLOCK_SKEW', default: 30, parse: int(0, 600), help: 'tolerated clock skew on REST JWTs, seconds' },
+  authClockSkewSeconds: { flag: 'auth-clock-skew', env: 'TOKHOST_AUTH_CLOCK_SKEW', default: 30, parse: int(0, 600), help: 'tolerated clock skew on REST JWTs and client-token creation times, seconds' },
   demo: { flag: 'demo', env: 'TOKHOST_DEMO', default: false, parse: bool, help: 'serve the demo page' },
   publicIp: {
     flag: 'public-ip',

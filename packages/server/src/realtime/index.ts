@@ -23,7 +23,7 @@ import type { ClientSocket, Connection } from './rooms.js';
  * What the composition root (`createServer`) hands the realtime layer.
  * `logger` is pino-compatible; `config` is the frozen server config (typed loosely here so the
  * realtime layer does not depend on every config field). Fields read: `iceServers`,
- * `turnSecret`, `turnTtlSeconds` (default 86400), `demo`, `host`, `reconnectGraceMs`
+ * `turnSecret`, `turnTtlSeconds` (default 86400), `demo`, `host`, `authClockSkewSeconds` (default 30), `reconnectGraceMs`
  * (default 20000), `pingIntervalMs` (default 10000), `webhookRetryDelaysMs`.
  */
 export interface RealtimeDeps {
@@ -270,7 +270,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     if (typeof req.sessionId !== 'string' || req.sessionId === '') return rtError('ERR_RT_SESSION_INVALID', 'sessionId is missing');
     let token;
     try {
-      token = verifyClientToken(req.token, (key) => store.getProject(key));
+      token = verifyClientToken(req.token, (key) => store.getProject(key), { clockSkewSeconds: num('authClockSkewSeconds', 30) });
     } catch (err) {
       if (err instanceof ClientTokenError) return rtError(err.code, err.message);
       throw err;
