@@ -435,22 +435,23 @@ describe('webhooks', () => {
 });
 
 describe('http assets', () => {
-  it('serves the demo page on loopback and the SDK with CORS (or 503 when not built)', async () => {
-    const page = await fetch(`${h.url}/demo`);
-    expect(page.status).toBe(200);
-    expect(await page.text()).toContain('/js/tokhost.js');
-    const join = (await (await fetch(`${h.url}/demo/join?room=t1`)).json()) as { apiKey: string; sessionId: string; token: string };
-    const { first, client } = await TestClient.connect({ wsUrl: h.wsUrl, apiKey: join.apiKey }, join.sessionId, join.token);
-    open.push(client);
-    expect(first).toMatchObject({ type: 'sessionConnected', role: 'moderator' });
+  it('serves the demo only when enabled (not for being on loopback), and the SDK with CORS (or 503 when not built)', async () => {
+    // h listens on loopback without demo: true — the demo hands out tokens, so it stays off.
+    expect((await fetch(`${h.url}/demo`)).status).toBe(404);
+    const on = await startHarness({ demo: true });
+    try {
+      const page = await fetch(`${on.url}/demo`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('/js/tokhost.js');
+      const join = (await (await fetch(`${on.url}/demo/join?room=t1`)).json()) as { apiKey: string; sessionId: string; token: string };
+      const { first, client } = await TestClient.connect({ wsUrl: on.wsUrl, apiKey: join.apiKey }, join.sessionId, join.token);
+      client.close();
+      expect(first).toMatchObject({ type: 'sessionConnected', role: 'publisher' });
+    } finally {
+      await on.close();
+    }
     const js = await fetch(`${h.url}/js/tokhost.js`, { headers: { Origin: 'http://app.example' } });
     expect([200, 503]).toContain(js.status);
     expect(js.headers.get('access-control-allow-origin')).toBe('*');
-    const off = await startHarness({ host: '0.0.0.0', demo: false });
-    try {
-      expect((await fetch(`${off.url}/demo`)).status).toBe(404);
-    } finally {
-      await off.close();
-    }
   });
 });
