@@ -53,7 +53,7 @@ describe('GET /metrics on a loopback-only server', () => {
   });
 
   it('asks for the token when the request came through a reverse proxy (Forwarded / X-Forwarded-For)', async () => {
-    for (const headers of [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7' }]) {
+    for (const headers of [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7' }] as Record<string, string>[]) {
       expect((await fetch(`${server.url}/metrics`, { headers })).status).toBe(401);
     }
   });
