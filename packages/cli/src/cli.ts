@@ -55,7 +55,7 @@ ${Object.entries(CONFIG_FIELDS)
 
 const CONFIG_FLAG_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   config: { type: 'string' },
-  ...Object.fromEntries(Object.values(CONFIG_FIELDS).map((f) => [f.flag, { type: f.flag === 'demo' ? ('boolean' as const) : ('string' as const) }])),
+  ...Object.fromEntries(Object.values(CONFIG_FIELDS).map((f) => [f.flag, { type: f.flag === 'demo' || f.flag === 'metrics-session-labels' ? ('boolean' as const) : ('string' as const) }])),
 };
 
 function parse(argv: string[], extra: NonNullable<ParseArgsConfig['options']>): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
@@ -147,6 +147,13 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
   } else {
     const keys = server.store.listProjects().map((p) => p.apiKey);
     io.stdout(`  projects: ${keys.join(', ')} (secrets: tokhost project show <apiKey> --data-dir ${config.dataDir})`);
+  }
+  if (server.operator.generated) {
+    io.stdout(`  operator token — shown once, keep it (GET /metrics with Authorization: Bearer <token>):`);
+    io.stdout(`    ${server.operator.generated}`);
+    if (config.databaseUrl === null && config.store === 'memory') io.stdout('    (memory store: a new one at every start; set --operator-token to keep one)');
+  } else {
+    io.stdout(`  operator token: ${server.operator.source === 'config' ? 'from the configuration' : 'generated at the first start (set --operator-token to replace it)'}`);
   }
   io.onServing?.(server);
   return new Promise<number>((resolve) => {

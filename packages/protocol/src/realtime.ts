@@ -328,6 +328,10 @@ export const RT_ERRORS = {
   ERR_RT_TOKEN_MALFORMED: { otName: 'OT_AUTHENTICATION_ERROR', otCode: 1004 },
   ERR_RT_TOKEN_SIGNATURE: { otName: 'OT_AUTHENTICATION_ERROR', otCode: 1004 },
   ERR_RT_TOKEN_EXPIRED: { otName: 'OT_AUTHENTICATION_ERROR', otCode: 1004 },
+  /** The token's creation (`iat`, `nbf`, `create_time`) lies in the future beyond the clock skew. */
+  ERR_RT_TOKEN_NOT_YET_VALID: { otName: 'OT_AUTHENTICATION_ERROR', otCode: 1004 },
+  /** The token's expiry is more than 30 days after its creation (OpenTok's maximum). */
+  ERR_RT_TOKEN_LIFETIME: { otName: 'OT_AUTHENTICATION_ERROR', otCode: 1004 },
   ERR_RT_TOKEN_PROJECT: { otName: 'OT_AUTHENTICATION_ERROR', otCode: 1004 },
   ERR_RT_TOKEN_SESSION: { otName: 'OT_AUTHENTICATION_ERROR', otCode: 1004 },
   ERR_RT_TOKEN_ROLE: { otName: 'OT_AUTHENTICATION_ERROR', otCode: 1004 },

@@ -33,10 +33,23 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
   /** Largest accepted request body, bytes. Default 102400 (100 KiB). */
   readonly maxBodyBytes: number;
-  /** Clock skew tolerated on REST JWT `iat`/`exp`, seconds. Default 30. */
+  /** Clock skew tolerated on REST JWT `iat`/`exp` and on client tokens' creation time (`iat`, `nbf`, `create_time`), seconds. Default 30. */
   readonly authClockSkewSeconds: number;
-  /** Serve the demo page (realtime layer). Default false. */
+  /**
+   * Serve the demo (`/demo`, `/demo/join`), which hands publisher tokens of its own project to
+   * visitors whose `Host` names this server. Default false: the demo routes answer 404.
+   */
   readonly demo: boolean;
+  /** Most demo rooms (each one session of the demo project); further room names are refused. Default 100. */
+  readonly demoMaxRooms: number;
+  /**
+   * The operator token (`Authorization: Bearer …` on `/metrics`, and the console). Default none:
+   * one is generated at the first start, its hash stored (SQLite database or PostgreSQL), and
+   * `tokhost serve` prints it once.
+   */
+  readonly operatorToken: string | null;
+  /** Label `/metrics` per-session figures with session IDs (they name the tenant's API key). Default false. */
+  readonly metricsSessionLabels: boolean;
   /** Public IP announced in ICE candidates by the media engine. Default none (auto). */
   readonly publicIp: string | null;
   /** ICE servers handed to browsers. Default `[]`. */
@@ -229,8 +242,17 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   apiSecret: { flag: 'api-secret', env: 'TOKHOST_API_SECRET', default: null, parse: nullable(str(/^[\x21-\x7e]{8,256}$/, '8 to 256 printable ASCII characters without spaces')), help: 'secret of the seeded project' },
   logLevel: { flag: 'log-level', env: 'TOKHOST_LOG_LEVEL', default: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), help: 'pino log level' },
   maxBodyBytes: { flag: 'max-body-bytes', env: 'TOKHOST_MAX_BODY_BYTES', default: 102_400, parse: int(1024, 64 * 1024 * 1024), help: 'largest request body, bytes' },
-  authClockSkewSeconds: { flag: 'auth-clock-skew', env: 'TOKHOST_AUTH_CLOCK_SKEW', default: 30, parse: int(0, 600), help: 'tolerated clock skew on REST JWTs, seconds' },
-  demo: { flag: 'demo', env: 'TOKHOST_DEMO', default: false, parse: bool, help: 'serve the demo page' },
+  authClockSkewSeconds: { flag: 'auth-clock-skew', env: 'TOKHOST_AUTH_CLOCK_SKEW', default: 30, parse: int(0, 600), help: 'tolerated clock skew on REST JWTs and client-token creation times, seconds' },
+  demo: { flag: 'demo', env: 'TOKHOST_DEMO', default: false, parse: bool, help: 'serve the demo page (/demo)' },
+  demoMaxRooms: { flag: 'demo-max-rooms', env: 'TOKHOST_DEMO_MAX_ROOMS', default: 100, parse: int(1, 100_000), help: 'most demo rooms' },
+  operatorToken: {
+    flag: 'operator-token',
+    env: 'TOKHOST_OPERATOR_TOKEN',
+    default: null,
+    parse: nullable(str(/^[\x21-\x7e]{16,1024}$/, '16 to 1024 printable ASCII characters without spaces')),
+    help: 'operator token for /metrics (default: generated once, printed at first start)',
+  },
+  metricsSessionLabels: { flag: 'metrics-session-labels', env: 'TOKHOST_METRICS_SESSION_LABELS', default: false, parse: bool, help: 'per-session /metrics figures labelled with session IDs' },
   publicIp: {
     flag: 'public-ip',
     env: 'TOKHOST_PUBLIC_IP',

@@ -11,7 +11,9 @@ import type { ServerConfig, ServerConfigInput } from './config.js';
 import { validateConfig } from './config.js';
 import { handleHealth } from './http/health.js';
 import type { ReadinessCheck } from './http/health.js';
-import { handleMetrics, serverMetricsText } from './http/metrics.js';
+import { handleMetrics, serverMetricsText, servesLoopbackOnly } from './http/metrics.js';
+import { resolveOperatorToken } from './auth/operator.js';
+import type { OperatorAuth } from './auth/operator.js';
 import { createHlsHandler } from './http/hls.js';
 import { lingerOnClose } from './http/linger.js';
 import { createRestHandler } from './http/rest.js';
@@ -54,6 +56,12 @@ export interface TokhostServer {
   /** What start-up did about projects: the seeded or newly created default project, if any. */
   readonly defaultProject: SeedResult;
   /**
+   * The operator credential (`/metrics`, the console): `operator.generated` holds the clear token
+   * when this start generated it — show it once, as `tokhost serve` does; `operator.verify(headers)`
+   * checks an `Authorization: Bearer` header.
+   */
+  readonly operator: OperatorAuth;
+  /**
    * Test and diagnostics hook, not an API for apps: the media router of routed sessions, or null
    * while none has been started (it starts with the first routed session). Tests use it for the
    * router's loss hook (`(await router.room(sessionId)).setSubscriberLoss(subscriberId, 0.3)`).
@@ -95,7 +103,8 @@ export interface CreateServerDeps {
  * builds the realtime layer, the media router (started on the first routed session: its worker
  * processes cost nothing until then) and the REST handler, and listens.
  *
- * HTTP requests go to `/metrics` (Prometheus text), the REST API, then the realtime layer
+ * HTTP requests go to `/metrics` (Prometheus text; the operator token unless only this machine
+ * can reach the server), the REST API, then the realtime layer
  * (browser SDK, demo), else 404; WebSocket upgrades go to the realtime layer.
  *
  * @example
@@ -154,6 +163,10 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   let cluster: ClusterRouter | null = null;
   try {
     const defaultProject = seedProjects(store, config);
+    const operator = resolveOperatorToken(store, config.operatorToken);
+    // The token, or a server only this machine can reach (docs/security.md).
+    const metricsGuard = (req: Parameters<typeof servesLoopbackOnly>[2]) => operator.verify(req.headers) || servesLoopbackOnly(config.host, config.publicUrl, req);
+    const metricsOptions = { sessionLabels: config.metricsSessionLabels };
     realtime = createRealtime({
       store,
       logger,
@@ -225,7 +238,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         const forwardedHost = req.headers['x-forwarded-host'];
         if (registry && typeof forwardedHost === 'string' && registry.verifyHop(req.headers[CLUSTER_HOP_HEADER])) req.headers.host = forwardedHost;
         if (handleHealth(req, res, readiness)) return;
-        if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady) + (sip ? sipMetricsText(sip.gateway.metrics()) : '') + (registry ? clusterMetricsText(registry, cluster?.socketCounts()) : ''))) return;
+        if (handleMetrics(req, res, metricsGuard, () => serverMetricsText(rt.metrics(), routerReady, metricsOptions) + (sip ? sipMetricsText(sip.gateway.metrics()) : '') + (registry ? clusterMetricsText(registry, cluster?.socketCounts()) : ''))) return;
         if (rest(req, res)) return;
         if (hls(req, res)) return;
         if (downloads(req, res)) return;
@@ -328,6 +341,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       logger,
       httpServer,
       defaultProject,
+      operator,
       mediaRouterForTesting: () => router,
       sipGatewayForTesting: () => sip?.gateway ?? null,
       webhooks,

@@ -20,3 +20,5 @@ export type { ServerErrorCode } from './http/errors.js';
 export { REST_ROUTES } from './http/rest.js';
 export { authenticateRest, verifyProjectJwt } from './auth/rest-auth.js';
 export type { RestAuthOptions, RestIdentity } from './auth/rest-auth.js';
+export { OPERATOR_TOKEN_SETTING, resolveOperatorToken } from './auth/operator.js';
+export type { OperatorAuth } from './auth/operator.js';

@@ -5,7 +5,15 @@ import type { Role, RtErrorCode, VerifiedToken } from '@tokhost/protocol';
 /** Error codes of client-token verification (a subset of the realtime codes). */
 export type ClientTokenErrorCode = Extract<
   RtErrorCode,
-  'ERR_RT_TOKEN_MALFORMED' | 'ERR_RT_TOKEN_SIGNATURE' | 'ERR_RT_TOKEN_EXPIRED' | 'ERR_RT_TOKEN_PROJECT' | 'ERR_RT_TOKEN_SESSION' | 'ERR_RT_TOKEN_ROLE' | 'ERR_RT_TOKEN_SCOPE'
+  | 'ERR_RT_TOKEN_MALFORMED'
+  | 'ERR_RT_TOKEN_SIGNATURE'
+  | 'ERR_RT_TOKEN_EXPIRED'
+  | 'ERR_RT_TOKEN_NOT_YET_VALID'
+  | 'ERR_RT_TOKEN_LIFETIME'
+  | 'ERR_RT_TOKEN_PROJECT'
+  | 'ERR_RT_TOKEN_SESSION'
+  | 'ERR_RT_TOKEN_ROLE'
+  | 'ERR_RT_TOKEN_SCOPE'
 >;
 
 /** A client token was refused. `code` says why; `message` names the offending field. */
@@ -23,34 +31,95 @@ export class ClientTokenError extends Error {
 /** Finds the secret of a project; `undefined` when the key is unknown. */
 export type ProjectLookup = (apiKey: string) => { apiSecret: string } | undefined;
 
+/** Options of {@link verifyClientToken}. */
+export interface VerifyClientTokenOptions {
+  /** Now, seconds since the epoch. Default: the clock. */
+  now?: number;
+  /**
+   * How far a token's creation (`iat`, `nbf`, `create_time`) may lie in the future, seconds: the
+   * clocks of the app server that minted it and of this server may differ. Default 30 (config
+   * `authClockSkewSeconds`). Expiry is checked without tolerance.
+   */
+  clockSkewSeconds?: number;
+}
+
 /**
  * Verify a client token of either format — JWT (reference §5.3: node, Java, Python, Ruby claim
  * orders) or legacy T1 (§5.2: every SDK's field order, both base64 alphabets, `+` and `%20`
  * spaces) — against the secret of the project it names.
  *
- * Checks: signature with the project's secret, expiry (default: creation + 24 h when the token
- * carries none, as Ruby/PHP tokens may), that the session ID belongs to the token's API key,
- * the role and (JWT) the scope. Whether the token is for the session the client asks to join is
- * the caller's check (compare `sessionId`).
+ * Checks: signature with the project's secret; the lifetime rules of OpenTok (docs/security.md):
+ * the token carries its creation time (JWT `iat` or `create_time`, T1 `create_time`), no
+ * creation or `nbf` time lies further in the future than the clock skew, the expiry (`exp` /
+ * `expire_time`; creation + 24 h when the token carries none, as Ruby and PHP tokens may) is in
+ * the future and at most 30 days after the creation; that the session ID belongs to the token's
+ * API key, the role and (JWT) the scope. Whether the token is for the session the client asks to
+ * join is the caller's check (compare `sessionId`).
  *
- * @param now seconds since the epoch (default: the clock).
  * @throws {ClientTokenError}
  * @example
- * const t = verifyClientToken(token, (key) => store.getProject(key));
+ * const t = verifyClientToken(token, (key) => store.getProject(key), { clockSkewSeconds: config.authClockSkewSeconds });
  * if (t.sessionId !== requestedSessionId) throw …;
  */
-export function verifyClientToken(token: string, lookupProject: ProjectLookup, now: number = Date.now() / 1000): VerifiedToken {
+export function verifyClientToken(token: string, lookupProject: ProjectLookup, options: VerifyClientTokenOptions = {}): VerifiedToken {
   if (typeof token !== 'string' || token.length === 0) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'token is missing');
   if (token.length > 16_384) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'token is too long');
-  const verified = token.startsWith('T1==') ? verifyT1(token, lookupProject) : verifyJwt(token, lookupProject);
-  if (verified.expiresAt <= now) throw new ClientTokenError('ERR_RT_TOKEN_EXPIRED', `token expired at ${new Date(verified.expiresAt * 1000).toISOString()}`);
+  const now = options.now ?? Date.now() / 1000;
+  const skew = options.clockSkewSeconds ?? 30;
+  const verified = token.startsWith('T1==') ? verifyT1(token, lookupProject, now, skew) : verifyJwt(token, lookupProject, now, skew);
   const parts = decodeSessionId(verified.sessionId);
   if (!parts) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token session_id is not a valid session ID');
   if (parts.apiKey !== verified.apiKey) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token session_id does not belong to the token\'s API key');
   return verified;
 }
 
-function verifyJwt(token: string, lookupProject: ProjectLookup): VerifiedToken {
+/** A time claim of a token: its name as the token spells it and its value, when present. */
+type TimeClaim = readonly [name: string, value: unknown];
+
+/**
+ * OpenTok's lifetime rules on the time claims of a signed token; returns `{ createdAt, expiresAt }`.
+ * A claim present with a non-numeric value is malformed (never silently ignored).
+ */
+function checkLifetime(created: readonly TimeClaim[], notBefore: readonly TimeClaim[], expiry: readonly TimeClaim[], now: number, skew: number): { createdAt: number; expiresAt: number } {
+  const read = (claims: readonly TimeClaim[]) =>
+    claims
+      .filter(([, v]) => v !== undefined)
+      .map(([name, v]) => {
+        const n = timeValue(v);
+        if (n === undefined) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', `token claim "${name}" must be a time in seconds since the epoch`);
+        return [name, n] as const;
+      });
+  const creations = read(created);
+  if (creations.length === 0) {
+    throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', `token carries no creation time (${created.map(([n]) => `"${n}"`).join(' or ')})`);
+  }
+  for (const [name, t] of [...creations, ...read(notBefore)]) {
+    if (t > now + skew) throw new ClientTokenError('ERR_RT_TOKEN_NOT_YET_VALID', `token claim "${name}" (${iso(t)}) is in the future`);
+  }
+  const createdAt = Math.min(...creations.map(([, t]) => t));
+  const expiries = read(expiry);
+  const expiresAt = expiries.length > 0 ? Math.min(...expiries.map(([, t]) => t)) : createdAt + LIMITS.tokenDefaultLifetimeSeconds;
+  for (const [name, t] of expiries) {
+    if (t - createdAt > LIMITS.tokenMaxLifetimeSeconds) {
+      throw new ClientTokenError('ERR_RT_TOKEN_LIFETIME', `token claim "${name}" (${iso(t)}) is more than 30 days after the token's creation (${iso(createdAt)})`);
+    }
+  }
+  if (expiresAt <= now) throw new ClientTokenError('ERR_RT_TOKEN_EXPIRED', `token expired at ${iso(expiresAt)}`);
+  return { createdAt, expiresAt };
+}
+
+function iso(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  return Number.isNaN(d.getTime()) ? String(seconds) : d.toISOString();
+}
+
+/** A number, or a numeric string (T1 fields are text), floored to whole seconds. */
+function timeValue(v: unknown): number | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : NaN;
+  return Number.isFinite(n) && n >= 0 ? Math.floor(n) : undefined;
+}
+
+function verifyJwt(token: string, lookupProject: ProjectLookup, now: number, skew: number): VerifiedToken {
   const segments = token.split('.');
   if (segments.length !== 3) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'token is neither a JWT nor a T1 token');
   const [h, p, s] = segments as [string, string, string];
@@ -70,8 +139,13 @@ function verifyJwt(token: string, lookupProject: ProjectLookup): VerifiedToken {
   if (claims['scope'] !== 'session.connect') throw new ClientTokenError('ERR_RT_TOKEN_SCOPE', 'token claim "scope" must be "session.connect"');
   const sessionId = claims['session_id'];
   if (typeof sessionId !== 'string' || sessionId === '') throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token claim "session_id" is missing');
-  const createdAt = firstNumber(claims['create_time'], claims['iat']) ?? Math.floor(Date.now() / 1000);
-  const expiresAt = firstNumber(claims['exp'], claims['expire_time']) ?? createdAt + LIMITS.tokenDefaultLifetimeSeconds;
+  const { createdAt, expiresAt } = checkLifetime(
+    [['iat', claims['iat']], ['create_time', claims['create_time']]],
+    [['nbf', claims['nbf']]],
+    [['exp', claims['exp']], ['expire_time', claims['expire_time']]],
+    now,
+    skew,
+  );
   return {
     format: 'jwt',
     apiKey,
@@ -84,7 +158,7 @@ function verifyJwt(token: string, lookupProject: ProjectLookup): VerifiedToken {
   };
 }
 
-function verifyT1(token: string, lookupProject: ProjectLookup): VerifiedToken {
+function verifyT1(token: string, lookupProject: ProjectLookup, now: number, skew: number): VerifiedToken {
   const bytes = decode64(token.slice(4));
   if (!bytes) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'T1 token is not valid base64');
   const text = bytes.toString('latin1');
@@ -108,8 +182,7 @@ function verifyT1(token: string, lookupProject: ProjectLookup): VerifiedToken {
   if (!sessionId) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'T1 token field "session_id" is missing');
   const scope = data.get('scope');
   if (scope !== undefined && scope !== 'session.connect') throw new ClientTokenError('ERR_RT_TOKEN_SCOPE', 'token field "scope" must be "session.connect"');
-  const createdAt = firstNumber(data.get('create_time')) ?? Math.floor(Date.now() / 1000);
-  const expiresAt = firstNumber(data.get('expire_time')) ?? createdAt + LIMITS.tokenDefaultLifetimeSeconds;
+  const { createdAt, expiresAt } = checkLifetime([['create_time', data.get('create_time')]], [], [['expire_time', data.get('expire_time')]], now, skew);
   return {
     format: 't1',
     apiKey,
@@ -154,14 +227,6 @@ function formDecode(s: string): string {
   } catch {
     return spaced;
   }
-}
-
-function firstNumber(...values: unknown[]): number | undefined {
-  for (const v of values) {
-    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-    if (Number.isFinite(n)) return Math.floor(n);
-  }
-  return undefined;
 }
 
 function parseRole(value: unknown): Role {

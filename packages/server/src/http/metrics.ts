@@ -11,12 +11,13 @@ function esc(v: string): string {
 }
 
 /**
- * The server's counters in Prometheus text format: the realtime layer's (connections, and
- * connections/streams/subscribers per live session) followed by the media router's
- * (`metricsText`), when a router is running. A router not started yet (no routed session so
- * far) is not started by a scrape.
+ * The server's counters in Prometheus text format: the realtime layer's (connections, sessions,
+ * streams and subscribers; per live session too with `sessionLabels`) followed by the media
+ * router's (`metricsText`), when a router is running. A router not started yet (no routed
+ * session so far) is not started by a scrape. Session IDs name the tenant's API key, so they
+ * appear only with `sessionLabels: true` (config `metricsSessionLabels`, default false).
  */
-export function serverMetricsText(rt: RealtimeMetrics, router: MediaRouter | null): string {
+export function serverMetricsText(rt: RealtimeMetrics, router: MediaRouter | null, options: { sessionLabels?: boolean } = {}): string {
   const out: string[] = [];
   const family = (name: string, help: string, rows: [string, number][]) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
@@ -25,19 +26,54 @@ export function serverMetricsText(rt: RealtimeMetrics, router: MediaRouter | nul
   const sl = (s: RealtimeMetrics['sessions'][number]) => `{session="${esc(s.sessionId)}",media_mode="${s.mediaMode}"}`;
   family('tokhost_realtime_connections', 'Client connections (WebSocket sessions) on this server.', [['', rt.connections]]);
   family('tokhost_realtime_sessions', 'Sessions with at least one connection.', [['', rt.sessions.length]]);
-  family('tokhost_realtime_session_connections', 'Connections in the session.', rt.sessions.map((s) => [sl(s), s.connections]));
-  family('tokhost_realtime_session_streams', 'Published streams in the session.', rt.sessions.map((s) => [sl(s), s.streams]));
-  family('tokhost_realtime_session_subscribers', 'Subscribers in the session.', rt.sessions.map((s) => [sl(s), s.subscribers]));
-  return out.join('\n') + '\n' + (router && !router.closed ? metricsText(router) : '');
+  const byMode = (pick: (s: RealtimeMetrics['sessions'][number]) => number): [string, number][] =>
+    (['relayed', 'routed'] as const).map((mode) => [`{media_mode="${mode}"}`, rt.sessions.reduce((n, s) => n + (s.mediaMode === mode ? pick(s) : 0), 0)]);
+  family('tokhost_realtime_streams', 'Published streams on this server.', byMode((s) => s.streams));
+  family('tokhost_realtime_subscribers', 'Subscribers on this server.', byMode((s) => s.subscribers));
+  // Session IDs name the tenant's API key: per-session rows only when the operator asks for them.
+  if (options.sessionLabels === true) {
+    family('tokhost_realtime_session_connections', 'Connections in the session.', rt.sessions.map((s) => [sl(s), s.connections]));
+    family('tokhost_realtime_session_streams', 'Published streams in the session.', rt.sessions.map((s) => [sl(s), s.streams]));
+    family('tokhost_realtime_session_subscribers', 'Subscribers in the session.', rt.sessions.map((s) => [sl(s), s.subscribers]));
+  }
+  return out.join('\n') + '\n' + (router && !router.closed ? metricsText(router, options) : '');
 }
 
-/** Answers `GET|HEAD /metrics`; returns false for any other path. */
-export function handleMetrics(req: IncomingMessage, res: ServerResponse, text: () => string): boolean {
+/**
+ * Whether a `/metrics` request may be answered: true for the operator token, and without one only
+ * while the server is reachable from this machine alone (see {@link servesLoopbackOnly}).
+ */
+export type MetricsGuard = (req: IncomingMessage) => boolean;
+
+/**
+ * True when the server can only be reached from this machine: it listens on a loopback address,
+ * no `publicUrl` says a reverse proxy publishes it, and the request did not come through a proxy
+ * (`Forwarded` / `X-Forwarded-For`). `0.0.0.0` and `::` are not loopback: they accept every
+ * interface.
+ */
+export function servesLoopbackOnly(listenHost: string, publicUrl: string | null, req: IncomingMessage): boolean {
+  if (publicUrl !== null || req.headers['forwarded'] !== undefined || req.headers['x-forwarded-for'] !== undefined) return false;
+  return listenHost === 'localhost' || listenHost === '::1' || listenHost === '[::1]' || /^127\./.test(listenHost);
+}
+
+const UNAUTHORIZED = JSON.stringify({
+  code: 401,
+  message: 'Unauthorized',
+  description: 'GET /metrics needs the operator token: Authorization: Bearer <operator token>',
+});
+
+/** Answers `GET|HEAD /metrics` (401 unless `guard` lets the request through); returns false for any other path. */
+export function handleMetrics(req: IncomingMessage, res: ServerResponse, guard: MetricsGuard, text: () => string): boolean {
   // Every request passes here first: compare, do not split.
   const url = req.url ?? '';
   if (!url.startsWith('/metrics') || (url.length > 8 && url[8] !== '?')) return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET, HEAD', 'content-length': 0 }).end();
+    return true;
+  }
+  if (!guard(req)) {
+    res.writeHead(401, { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': 'Bearer realm="tokhost operator"', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(UNAUTHORIZED) });
+    res.end(req.method === 'HEAD' ? undefined : UNAUTHORIZED);
     return true;
   }
   const body = text();

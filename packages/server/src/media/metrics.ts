@@ -11,12 +11,13 @@ function num(v: number): string {
 /**
  * The router's counters in Prometheus text exposition format (version 0.0.4), for `GET /metrics`
  * with `Content-Type: text/plain; version=0.0.4`. Values are the workers' last one-second
- * samples.
+ * samples. Per-session families (labelled with session IDs, which name the tenant's API key)
+ * only with `sessionLabels: true` (config `metricsSessionLabels`).
  *
  * @example
  * if (req.url === '/metrics') res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metricsText(router));
  */
-export function metricsText(router: MediaRouter): string {
+export function metricsText(router: MediaRouter, options: { sessionLabels?: boolean } = {}): string {
   const m = router.metrics();
   const out: string[] = [];
   const family = (name: string, type: 'gauge' | 'counter', help: string, rows: [string, number][]) => {
@@ -35,6 +36,9 @@ export function metricsText(router: MediaRouter): string {
   family('tokhost_media_worker_event_loop_p99_seconds', 'gauge', 'Event-loop delay p99 of the worker.', m.workers.map((w, i) => [wl(w, i), w.eventLoopP99Ms / 1000]));
   family('tokhost_media_worker_cpu_seconds_total', 'counter', 'CPU time used by the worker process.', m.workers.map((w, i) => [wl(w, i), w.cpuSeconds]));
   family('tokhost_media_worker_resident_memory_bytes', 'gauge', 'Resident memory of the worker process.', m.workers.map((w, i) => [wl(w, i), w.rssBytes]));
+  family('tokhost_media_sessions', 'gauge', 'Routed sessions on the router.', [['', m.sessions.length]]);
+  // Session IDs name the tenant's API key: per-session rows only when the operator asks for them.
+  if (options.sessionLabels !== true) return out.join('\n') + '\n';
   const sl = (s: { sessionId: string }) => `{session="${esc(s.sessionId)}"}`;
   family('tokhost_media_session_publishers', 'gauge', 'Published streams in the routed session.', m.sessions.map((s) => [sl(s), s.publishers]));
   family('tokhost_media_session_subscribers', 'gauge', 'Subscribers in the routed session.', m.sessions.map((s) => [sl(s), s.subscribers]));

@@ -24,7 +24,7 @@ import type { ClientSocket, Connection } from './rooms.js';
  * What the composition root (`createServer`) hands the realtime layer.
  * `logger` is pino-compatible; `config` is the frozen server config (typed loosely here so the
  * realtime layer does not depend on every config field). Fields read: `iceServers`,
- * `turnSecret`, `turnTtlSeconds` (default 86400), `demo`, `host`, `reconnectGraceMs`
+ * `turnSecret`, `turnTtlSeconds` (default 86400), `demo`, `demoMaxRooms` (default 100), `publicUrl`, `host`, `authClockSkewSeconds` (default 30), `reconnectGraceMs`
  * (default 20000), `pingIntervalMs` (default 10000), `webhookRetryDelaysMs`.
  */
 export interface RealtimeDeps {
@@ -86,7 +86,7 @@ export interface RealtimeMetrics {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
-/** True when the host only accepts loopback connections (the demo is then on by default). */
+/** True when the host only accepts loopback connections. */
 export function isLoopbackHost(host: unknown): boolean {
   return typeof host === 'string' && (host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host));
 }
@@ -152,8 +152,17 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   }, pingIntervalMs);
   pinger.unref();
 
-  const demoEnabled = config['demo'] === true || isLoopbackHost(config['host']);
-  const demo = demoEnabled ? createDemo({ store, logger }) : null;
+  // The demo hands out tokens: only when the operator asks for it (docs/security.md).
+  const demo =
+    config['demo'] === true
+      ? createDemo({
+          store,
+          logger,
+          listenHost: typeof config['host'] === 'string' ? config['host'] : '127.0.0.1',
+          publicUrl: typeof config['publicUrl'] === 'string' ? config['publicUrl'] : null,
+          maxRooms: num('demoMaxRooms', 100),
+        })
+      : null;
   if (demo) logger.info({ path: '/demo' }, 'demo page on: open /demo in two browser tabs to video-chat');
   const assets = createAssets(logger);
 
@@ -261,7 +270,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     if (typeof req.sessionId !== 'string' || req.sessionId === '') return rtError('ERR_RT_SESSION_INVALID', 'sessionId is missing');
     let token;
     try {
-      token = verifyClientToken(req.token, (key) => store.getProject(key));
+      token = verifyClientToken(req.token, (key) => store.getProject(key), { clockSkewSeconds: num('authClockSkewSeconds', 30) });
     } catch (err) {
       if (err instanceof ClientTokenError) return rtError(err.code, err.message);
       throw err;

@@ -22,6 +22,7 @@ export function createMemoryStore(): Store {
   const broadcasts = new Map<string, BroadcastRecord>();
   const outbox = new Map<number, OutboxItem>();
   const leases = new Map<string, { owner: string; until: number }>();
+  const settings = new Map<string, string>();
   let nextOutboxId = 1;
   let closed = false;
   const open = () => {
@@ -162,6 +163,15 @@ export function createMemoryStore(): Store {
     releaseOutboxUrls(owner) {
       open();
       for (const [url, lease] of leases) if (owner === null || lease.owner === owner) leases.delete(url);
+    },
+    getSetting(name) {
+      open();
+      return settings.get(name);
+    },
+    putSettingIfAbsent(name, value) {
+      open();
+      if (!settings.has(name)) settings.set(name, value);
+      return settings.get(name)!;
     },
     flush() {
       return Promise.resolve();

@@ -79,6 +79,11 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX archives_by_status ON archives(status);
    ALTER TABLE broadcasts ADD COLUMN status TEXT GENERATED ALWAYS AS ((json::jsonb)->>'status') STORED;
    CREATE INDEX broadcasts_by_status ON broadcasts(status);`,
+  // Server-wide values every node shares (the operator token's hash).
+  `CREATE TABLE settings (
+     name  TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   );`,
 ];
 
 /** Schema version this build writes. */
@@ -435,6 +440,19 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     releaseOutboxUrls(owner) {
       if (owner === null) one({ sql: 'DELETE FROM outbox_leases' });
       else one({ sql: 'DELETE FROM outbox_leases WHERE owner = $1', params: [owner] });
+    },
+    getSetting(name) {
+      const r = one({ sql: 'SELECT value FROM settings WHERE name = $1', params: [name] })[0];
+      return r ? str(r['value']) : undefined;
+    },
+    putSettingIfAbsent(name, value) {
+      // One statement: the insert, or (when another node was first) the value it stored.
+      const r = one({
+        sql: `WITH ins AS (INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value)
+              SELECT value FROM ins UNION ALL SELECT value FROM settings WHERE name = $1 LIMIT 1`,
+        params: [name, value],
+      })[0];
+      return str(r!['value']);
     },
     flush() {
       // Other writes commit before they return; sessions commit in groups (below).

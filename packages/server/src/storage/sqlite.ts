@@ -77,6 +77,11 @@ const MIGRATIONS: readonly string[] = [
      owner TEXT NOT NULL,
      until INTEGER NOT NULL
    );`,
+  // Server-wide values (the operator token's hash).
+  `CREATE TABLE settings (
+     name  TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   );`,
 ];
 
 /** Schema version this build writes. */
@@ -230,6 +235,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     return write();
   };
 
+  const settingsQ = {
+    get: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE name = ?'),
+    insert: db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
+  };
   const q = {
     insertProject: db.prepare('INSERT INTO projects (api_key, secret_enc, name, created_at, webhook_url) VALUES (?, ?, ?, ?, ?)'),
     getProject: db.prepare<[string], ProjectRow>('SELECT * FROM projects WHERE api_key = ?'),
@@ -470,6 +479,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       commitPending();
       if (owner === null) outbox.releaseAll.run();
       else outbox.release.run(owner);
+    },
+    getSetting(name) {
+      return settingsQ.get.get(name)?.value;
+    },
+    putSettingIfAbsent(name, value) {
+      commitPending();
+      settingsQ.insert.run(name, value);
+      return settingsQ.get.get(name)!.value;
     },
     flush() {
       if (!batchOpen) return Promise.resolve();

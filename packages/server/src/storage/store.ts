@@ -129,6 +129,17 @@ export interface Store {
   releaseOutboxUrls(owner: string | null): void;
 
   /**
+   * A server-wide value every node must agree on (the operator token's hash, docs/security.md),
+   * or `undefined` when none is stored.
+   */
+  getSetting(name: string): string | undefined;
+  /**
+   * Store `value` under `name` unless a value is there, and return the stored one: of nodes that
+   * start together, the first write wins and every node reads it. Committed at once.
+   */
+  putSettingIfAbsent(name: string, value: string): string;
+
+  /**
    * Resolves once every write made so far is committed (durable against a crash of the process).
    * The SQLite store commits `createSession` writes in groups, once per event-loop turn, so the
    * REST layer awaits this before it answers; other writes commit at once.

@@ -40,6 +40,19 @@ describe('server configuration', () => {
     expect(loadConfig({ cwd: dir, env: { TOKHOST_WEBHOOK_RETRY_DELAYS_MS: '5, 50' } }).webhookRetryDelaysMs).toEqual([5, 50]);
   });
 
+  it('keeps the operator surfaces closed by default and checks their settings', () => {
+    expect(validateConfig({}, '/srv')).toMatchObject({ demo: false, demoMaxRooms: 100, operatorToken: null, metricsSessionLabels: false });
+    const c = loadConfig({ env: { TOKHOST_OPERATOR_TOKEN: 'a-long-operator-token-0001', TOKHOST_METRICS_SESSION_LABELS: 'true' }, flags: { 'demo-max-rooms': '5' } });
+    expect(c).toMatchObject({ operatorToken: 'a-long-operator-token-0001', metricsSessionLabels: true, demoMaxRooms: 5 });
+    try {
+      validateConfig({ operatorToken: 'short', demoMaxRooms: 0, metricsSessionLabels: 'maybe' } as never);
+      expect.unreachable();
+    } catch (err) {
+      const problems = (err as ConfigError).problems.join('\n');
+      for (const s of ['operatorToken must be 16 to 1024 printable ASCII characters', 'demoMaxRooms must be an integer from 1', 'metricsSessionLabels must be true or false']) expect(problems).toContain(s);
+    }
+  });
+
   it('names a bad config file and an unknown flag together with other problems', () => {
     dir = mkdtempSync(join(tmpdir(), 'tokhost-config-'));
     writeFileSync(join(dir, 'c.json'), '[1]');

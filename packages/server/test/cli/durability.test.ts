@@ -28,6 +28,9 @@ describe('durability: SIGKILL and restart of the real CLI process', () => {
     const apiSecret = /API secret:\s+([0-9a-f]{40})/.exec(banner)?.[1];
     expect(apiKey, banner).toBeDefined();
     expect(apiSecret, banner).toBeDefined();
+    // The operator token, like the first project's secret, is printed once.
+    const operatorToken = /operator token — shown once[^\n]*\n\s+(tho_[A-Za-z0-9_-]+)/.exec(banner)?.[1];
+    expect(operatorToken, banner).toBeDefined();
 
     const ot = new OfficialOpenTok(apiKey!, apiSecret!, proc.url);
     const sessions: string[] = [];
@@ -43,6 +46,13 @@ describe('durability: SIGKILL and restart of the real CLI process', () => {
 
     proc = await serve(['--port', '0', '--data-dir', dataDir, '--log-level', 'warn']);
     expect(proc.stdout()).not.toContain('API secret');
+    expect(proc.stdout()).not.toContain(operatorToken!);
+    expect(proc.stdout()).toContain('operator token: generated at the first start');
+    // The token printed at the first start still opens /metrics (asked for here: the request
+    // says it came through a proxy).
+    const viaProxy = { 'x-forwarded-for': '203.0.113.9' };
+    expect((await fetch(`${proc.url}/metrics`, { headers: viaProxy })).status).toBe(401);
+    expect((await fetch(`${proc.url}/metrics`, { headers: { ...viaProxy, authorization: `Bearer ${operatorToken!}` } })).status).toBe(200);
     expect(proc.stdout()).toContain(apiKey!);
     for (const sessionId of sessions) {
       const r = await fetch(`${proc.url}/v2/project/${apiKey}/session/${sessionId}/connection`, { headers: { 'x-opentok-auth': projectJwt(apiKey!, apiSecret!) } });

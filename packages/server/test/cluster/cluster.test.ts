@@ -40,9 +40,10 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
     { mode: 'URL without the session: relayed frame by frame', url: (n: TokhostServer) => wsUrl(n) },
   ];
 
+  // metricsSessionLabels: the tests find a session's owner by its label in /metrics.
   const node = (id: string, db: string) =>
     createServer(
-      { port: 0, host: '127.0.0.1', databaseUrl: db, masterKey: MASTER, redisUrl: redis.url, nodeId: id, apiKey: KEY, apiSecret: SECRET, logLevel: 'warn', reconnectGraceMs: 3000 },
+      { port: 0, host: '127.0.0.1', databaseUrl: db, masterKey: MASTER, redisUrl: redis.url, nodeId: id, apiKey: KEY, apiSecret: SECRET, logLevel: 'warn', reconnectGraceMs: 3000, metricsSessionLabels: true },
       // Broadcasts encode a real ffmpeg test picture (the HLS test below); archives are not used here.
       { logStream: quiet, compositions: new TestCompositions() },
     );
@@ -308,6 +309,19 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
       for (const x of clients) x.client.close();
     } finally {
       await lb.stop();
+    }
+  });
+
+  it('shares one operator token: of the nodes started together one generated it, the others read its hash from PostgreSQL', async () => {
+    const generators = nodes.filter((n) => n.operator.generated !== null);
+    expect(generators).toHaveLength(1);
+    expect(nodes.filter((n) => n.operator.source === 'store')).toHaveLength(2);
+    const token = generators[0]!.operator.generated!;
+    // Loopback listeners, so the token is asked for only of requests that came through a proxy.
+    const viaProxy = { 'x-forwarded-for': '203.0.113.9' };
+    for (const n of nodes) {
+      expect((await fetch(`${n.url}/metrics`, { headers: viaProxy })).status).toBe(401);
+      expect((await fetch(`${n.url}/metrics`, { headers: { ...viaProxy, authorization: `Bearer ${token}` } })).status).toBe(200);
     }
   });
 

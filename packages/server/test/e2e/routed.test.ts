@@ -56,7 +56,8 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('routed media through creat
   let ot: OpenTokSdk;
 
   beforeAll(async () => {
-    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1 });
+    // metricsSessionLabels: the /metrics check below reads this call's per-session figures.
+    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, metricsSessionLabels: true });
     ot = new OpenTok(apiKey, apiSecret, server.url);
     const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
     appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));

@@ -252,9 +252,12 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       expect(s).toMatchObject({ publishers: 1, subscribers: 1 });
       expect(m.workers.length).toBeGreaterThan(0);
       expect(m.workers.reduce((a, w) => a + w.subscribers, 0)).toBeGreaterThanOrEqual(1);
+      // Session IDs name the tenant's API key: per-session rows only when asked for (metricsSessionLabels).
       const text = metricsText(router);
       expect(text).toContain('# TYPE tokhost_media_worker_forwarded_packets_per_second gauge');
-      expect(text).toMatch(new RegExp(`tokhost_media_session_subscribers\\{session="${id}"\\} 1`));
+      expect(text).toMatch(/tokhost_media_sessions [1-9]/);
+      expect(text).not.toContain(id);
+      expect(metricsText(router, { sessionLabels: true })).toMatch(new RegExp(`tokhost_media_session_subscribers\\{session="${id}"\\} 1`));
     });
 
     it('closing cascades: unpublish closes subscribers, room.close and router.close close everything', async () => {

@@ -115,3 +115,53 @@ describe('verifyClientToken: refusals', () => {
     expect(codeOf(() => verifyClientToken('', lookup))).toBe('ERR_RT_TOKEN_MALFORMED');
   });
 });
+
+describe('verifyClientToken: lifetime rules (OpenTok: times carried, creation not in the future, expiry ≤ 30 days after it)', () => {
+  const DAY = 86_400;
+  const jwt = (times: Record<string, unknown>) => signJwt({ iss: KEY, ist: 'project', ...times, session_id: SID, role: 'publisher', scope: 'session.connect' }, SECRET);
+  const t1 = (times: string) => signT1(`session_id=${SID}${times}&nonce=0.5&role=publisher`, KEY, SECRET);
+  // [name, JWT time claims, T1 time fields, expected code]
+  const hostile: [string, Record<string, unknown>, string, string][] = [
+    ['creation in the future', { iat: now + 3600, exp: now + 7200 }, `&create_time=${now + 3600}&expire_time=${now + 7200}`, 'ERR_RT_TOKEN_NOT_YET_VALID'],
+    ['create_time in the future (iat now)', { iat: now, create_time: now + 3600, exp: now + 7200 }, `&create_time=${now + 120}&expire_time=${now + 7200}`, 'ERR_RT_TOKEN_NOT_YET_VALID'],
+    ['exp ten years out', { iat: now, exp: now + 3650 * DAY }, `&create_time=${now}&expire_time=${now + 3650 * DAY}`, 'ERR_RT_TOKEN_LIFETIME'],
+    ['exp 30 days and 1 s after creation', { iat: now, exp: now + 30 * DAY + 1 }, `&create_time=${now}&expire_time=${now + 30 * DAY + 1}`, 'ERR_RT_TOKEN_LIFETIME'],
+    ['created long ago, lifetime over 30 days, not yet expired', { iat: now - 40 * DAY, exp: now + DAY }, `&create_time=${now - 40 * DAY}&expire_time=${now + DAY}`, 'ERR_RT_TOKEN_LIFETIME'],
+    ['expired', { iat: now - 600, exp: now - 1 }, `&create_time=${now - 600}&expire_time=${now - 1}`, 'ERR_RT_TOKEN_EXPIRED'],
+    ['no expiry, created more than 24 h ago (default lifetime over)', { iat: now - DAY - 5 }, `&create_time=${now - DAY - 5}`, 'ERR_RT_TOKEN_EXPIRED'],
+    ['no time claims at all', {}, '', 'ERR_RT_TOKEN_MALFORMED'],
+    ['expiry but no creation time', { exp: now + 600 }, `&expire_time=${now + 600}`, 'ERR_RT_TOKEN_MALFORMED'],
+    ['non-numeric creation time', { iat: 'yesterday', exp: now + 600 }, `&create_time=yesterday&expire_time=${now + 600}`, 'ERR_RT_TOKEN_MALFORMED'],
+  ];
+  it.each(hostile)('refuses %s (JWT and T1)', (_name, claims, fields, code) => {
+    expect(codeOf(() => verifyClientToken(jwt(claims), lookup))).toBe(code);
+    expect(codeOf(() => verifyClientToken(t1(fields), lookup))).toBe(code);
+  });
+  it('refuses a JWT whose nbf is in the future', () => {
+    expect(codeOf(() => verifyClientToken(jwt({ iat: now, nbf: now + 3600, exp: now + 7200 }), lookup))).toBe('ERR_RT_TOKEN_NOT_YET_VALID');
+  });
+  it('names the offending claim in the message', () => {
+    expect(() => verifyClientToken(jwt({ iat: now, nbf: now + 3600, exp: now + 7200 }), lookup)).toThrow(/"nbf"/);
+    expect(() => verifyClientToken(t1(`&create_time=${now}&expire_time=${now + 3650 * DAY}`), lookup)).toThrow(/"expire_time".*30 days/);
+    expect(() => verifyClientToken(jwt({}), lookup)).toThrow(/no creation time \("iat" or "create_time"\)/);
+  });
+  it('tolerates creation up to the clock skew ahead (default 30 s, configurable)', () => {
+    expect(verifyClientToken(jwt({ iat: now + 25, exp: now + 600 }), lookup).createdAt).toBe(now + 25);
+    expect(verifyClientToken(t1(`&create_time=${now + 25}&expire_time=${now + 600}`), lookup).createdAt).toBe(now + 25);
+    expect(codeOf(() => verifyClientToken(jwt({ iat: now + 25, exp: now + 600 }), lookup, { clockSkewSeconds: 10 }))).toBe('ERR_RT_TOKEN_NOT_YET_VALID');
+    expect(verifyClientToken(jwt({ iat: now + 100, exp: now + 600 }), lookup, { clockSkewSeconds: 120 }).expiresAt).toBe(now + 600);
+  });
+  it('accepts exactly 30 days, and a token checked at a given instant', () => {
+    expect(verifyClientToken(jwt({ iat: now, exp: now + 30 * DAY }), lookup).expiresAt).toBe(now + 30 * DAY);
+    expect(verifyClientToken(t1(`&create_time=${now}&expire_time=${now + 30 * DAY}`), lookup).expiresAt).toBe(now + 30 * DAY);
+    expect(codeOf(() => verifyClientToken(jwt({ iat: now, exp: now + 600 }), lookup, { now: now + 601 }))).toBe('ERR_RT_TOKEN_EXPIRED');
+  });
+  it('accepts what the official opentok SDK mints: defaults, 30 days, both formats; refuses its 31-day tokens (it has no cap)', () => {
+    const ot = new OpenTok(KEY, SECRET);
+    for (const legacy of [false, true]) {
+      expect(verifyClientToken(ot.generateToken(SID, undefined, legacy), lookup).expiresAt - now).toBeGreaterThanOrEqual(DAY - 2);
+      expect(verifyClientToken(ot.generateToken(SID, { expireTime: now + 30 * DAY }, legacy), lookup).expiresAt).toBe(now + 30 * DAY);
+      expect(codeOf(() => verifyClientToken(ot.generateToken(SID, { expireTime: now + 31 * DAY }, legacy), lookup))).toBe('ERR_RT_TOKEN_LIFETIME');
+    }
+  });
+});

@@ -5,7 +5,7 @@ import { encodeSessionId, RT_CLOSE } from '@tokhost/protocol';
 import type { ServerMessage, SessionConnectedMessage } from '@tokhost/protocol';
 import type { MediaRouter } from '../../src/media/types.js';
 import { signWebhookBody } from '../../src/webhooks/index.js';
-import { signJwt, startHarness, TestClient } from './harness.js';
+import { signJwt, signT1, startHarness, TestClient } from './harness.js';
 import type { Harness } from './harness.js';
 
 type Msg<K extends ServerMessage['type']> = Extract<ServerMessage, { type: K }>;
@@ -138,6 +138,31 @@ describe('connect', () => {
     expect((first as Msg<'error'>).error).toMatchObject({ code, name: 'OT_AUTHENTICATION_ERROR', otCode: 1004 });
     expect((first as Msg<'error'>).error.message.length).toBeGreaterThan(5);
     expect((await client.closed).code).toBe(RT_CLOSE.authFailed);
+    expect(h.realtime.live.connectionCount(sidA)).toBe(0);
+  });
+
+  // Issue 17 item 8: OpenTok's lifetime rules, for both token formats, at the door.
+  const DAY = 86_400;
+  const hostile: [string, (n: number) => Record<string, unknown>, (n: number) => string, string][] = [
+    ['future iat', (n) => ({ iat: n + 3600, exp: n + 7200 }), (n) => `create_time=${n + 3600}&expire_time=${n + 7200}`, 'ERR_RT_TOKEN_NOT_YET_VALID'],
+    ['future nbf', (n) => ({ iat: n, nbf: n + 3600, exp: n + 7200 }), (n) => `create_time=${n + 600}&expire_time=${n + 7200}`, 'ERR_RT_TOKEN_NOT_YET_VALID'],
+    ['future create_time', (n) => ({ iat: n, create_time: n + 3600, exp: n + 7200 }), (n) => `create_time=${n + 3600}&expire_time=${n + 7200}`, 'ERR_RT_TOKEN_NOT_YET_VALID'],
+    ['exp ten years out', (n) => ({ iat: n, exp: n + 3650 * DAY }), (n) => `create_time=${n}&expire_time=${n + 3650 * DAY}`, 'ERR_RT_TOKEN_LIFETIME'],
+    ['exp - iat over 30 days', (n) => ({ iat: n - 31 * DAY, exp: n + 60 }), (n) => `create_time=${n - 31 * DAY}&expire_time=${n + 60}`, 'ERR_RT_TOKEN_LIFETIME'],
+    ['exp before now', (n) => ({ iat: n - 600, exp: n - 60 }), (n) => `create_time=${n - 600}&expire_time=${n - 60}`, 'ERR_RT_TOKEN_EXPIRED'],
+    ['no time claims', () => ({}), () => 'nonce=1', 'ERR_RT_TOKEN_MALFORMED'],
+  ];
+  it.each(hostile)('refuses a token with %s (JWT and T1) with the invalid-token error', async (_name, jwtTimes, t1Times, code) => {
+    const tokens = [
+      signJwt({ iss: h.apiKey, ist: 'project', ...jwtTimes(now()), session_id: sidA, role: 'moderator', scope: 'session.connect' }, h.apiSecret),
+      signT1(`session_id=${sidA}&${t1Times(now())}&role=moderator`, h.apiKey, h.apiSecret),
+    ];
+    for (const token of tokens) {
+      const { client, first } = await TestClient.connect(h, sidA, token);
+      expect(first.type).toBe('error');
+      expect((first as Msg<'error'>).error).toMatchObject({ code, name: 'OT_AUTHENTICATION_ERROR', otCode: 1004 });
+      expect((await client.closed).code).toBe(RT_CLOSE.authFailed);
+    }
     expect(h.realtime.live.connectionCount(sidA)).toBe(0);
   });
 
@@ -410,22 +435,23 @@ describe('webhooks', () => {
 });
 
 describe('http assets', () => {
-  it('serves the demo page on loopback and the SDK with CORS (or 503 when not built)', async () => {
-    const page = await fetch(`${h.url}/demo`);
-    expect(page.status).toBe(200);
-    expect(await page.text()).toContain('/js/tokhost.js');
-    const join = (await (await fetch(`${h.url}/demo/join?room=t1`)).json()) as { apiKey: string; sessionId: string; token: string };
-    const { first, client } = await TestClient.connect({ wsUrl: h.wsUrl, apiKey: join.apiKey }, join.sessionId, join.token);
-    open.push(client);
-    expect(first).toMatchObject({ type: 'sessionConnected', role: 'moderator' });
+  it('serves the demo only when enabled (not for being on loopback), and the SDK with CORS (or 503 when not built)', async () => {
+    // h listens on loopback without demo: true — the demo hands out tokens, so it stays off.
+    expect((await fetch(`${h.url}/demo`)).status).toBe(404);
+    const on = await startHarness({ demo: true });
+    try {
+      const page = await fetch(`${on.url}/demo`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('/js/tokhost.js');
+      const join = (await (await fetch(`${on.url}/demo/join?room=t1`)).json()) as { apiKey: string; sessionId: string; token: string };
+      const { first, client } = await TestClient.connect({ wsUrl: on.wsUrl, apiKey: join.apiKey }, join.sessionId, join.token);
+      client.close();
+      expect(first).toMatchObject({ type: 'sessionConnected', role: 'publisher' });
+    } finally {
+      await on.close();
+    }
     const js = await fetch(`${h.url}/js/tokhost.js`, { headers: { Origin: 'http://app.example' } });
     expect([200, 503]).toContain(js.status);
     expect(js.headers.get('access-control-allow-origin')).toBe('*');
-    const off = await startHarness({ host: '0.0.0.0', demo: false });
-    try {
-      expect((await fetch(`${off.url}/demo`)).status).toBe(404);
-    } finally {
-      await off.close();
-    }
   });
 });

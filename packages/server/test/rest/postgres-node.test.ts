@@ -43,3 +43,25 @@ describe('on PostgreSQL: the harness', () => {
     }
   });
 });
+
+describe('on PostgreSQL: the operator token', () => {
+  it('is one for every node of a database: the first generates it, the others read its hash', async () => {
+    process.env['TOKHOST_TEST_DATABASE_URL'] = pg!.createDatabase('rest_operator');
+    const { startServer } = await import('./harness.js');
+    // Not loopback-only (0.0.0.0; the test connects through 127.0.0.1), so /metrics needs the token.
+    const nodes = [await startServer({ host: '0.0.0.0', sip: false })];
+    try {
+      nodes.push(await startServer({ host: '0.0.0.0', sip: false }), await startServer({ host: '0.0.0.0', sip: false }));
+      expect(nodes.map((n) => n.operator.source)).toEqual(['generated', 'store', 'store']);
+      const token = nodes[0]!.operator.generated!;
+      expect(nodes.slice(1).map((n) => n.operator.generated)).toEqual([null, null]);
+      for (const n of nodes) {
+        const base = `http://127.0.0.1:${n.port}/metrics`;
+        expect((await fetch(base)).status).toBe(401);
+        expect((await fetch(base, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      }
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+  });
+});

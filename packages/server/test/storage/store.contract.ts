@@ -250,6 +250,14 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(store.claimOutboxUrls('n3', 3003, 5000).sort()).toEqual(['https://a/h', 'https://b/h', 'https://c/h']);
     });
 
+    it('keeps a server-wide setting: the first value stored wins', () => {
+      expect(store.getSetting('operatorTokenHash')).toBeUndefined();
+      expect(store.putSettingIfAbsent('operatorTokenHash', 'first')).toBe('first');
+      expect(store.putSettingIfAbsent('operatorTokenHash', 'second')).toBe('first');
+      expect(store.getSetting('operatorTokenHash')).toBe('first');
+      expect(store.getSetting('other')).toBeUndefined();
+    });
+
     it.skipIf(!harness.reopen)('keeps everything across close and reopen', () => {
       store.createProject(project('111', { webhookUrl: 'https://w/h' }));
       const s = session('1_A', '111', { location: '1.2.3.4' });
@@ -257,12 +265,14 @@ export function storeContract(name: string, harness: StoreHarness): void {
       const a = archive('111', '1_A', 1000);
       store.createArchive({ apiKey: '111', archive: a });
       const queued = store.enqueueOutbox({ url: 'https://w/h', secret: 'q'.repeat(40), body: '{"event":"x"}', createdAt: 5 });
+      store.putSettingIfAbsent('operatorTokenHash', 'kept');
       store.close();
       store = harness.reopen!();
       expect(store.getProject('111')).toEqual(project('111', { webhookUrl: 'https://w/h' }));
       expect(store.getSession('1_A')).toEqual(s);
       expect(store.getArchive('111', a.id)?.archive).toEqual(a);
       expect(store.listOutbox('https://w/h', 10)).toEqual([{ id: queued, url: 'https://w/h', secret: 'q'.repeat(40), body: '{"event":"x"}', createdAt: 5 }]);
+      expect(store.getSetting('operatorTokenHash')).toBe('kept');
     });
   });
 }

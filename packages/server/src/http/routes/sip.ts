@@ -109,7 +109,7 @@ export const sipRoutes: Route[] = [
       requireNotE2ee(session, 'SIP dial');
       let verified: VerifiedToken;
       try {
-        verified = verifyClientToken(dial.token, (k) => ctx.deps.store.getProject(k));
+        verified = verifyClientToken(dial.token, (k) => ctx.deps.store.getProject(k), { clockSkewSeconds: ctx.deps.config.authClockSkewSeconds });
         if (verified.apiKey !== ctx.project.apiKey || verified.sessionId !== session.sessionId) throw invalid('token', 'is not a token for this session');
       } catch (err) {
         if (err instanceof ClientTokenError) throw new HttpError('ERR_REQUEST_INVALID', 'Invalid token', err.message, { cause: err });
