@@ -16,48 +16,14 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LIMITS } from '@tokhost/protocol';
 import type { BroadcastJson, LayoutJson, Resolution, RtmpOutputJson, StreamMode, StreamSelectionJson } from '@tokhost/protocol';
+import type { CompositionLease, CompositionSource } from '../compose/compositions.js';
 import { HlsSink, HLS_PLAYLIST } from '../compose/outputs/hls.js';
 import type { SinkLogger } from '../compose/outputs/remux.js';
 import { RtmpSink } from '../compose/outputs/rtmp.js';
-import type { TsFanout } from '../compose/ts-fanout.js';
 import { HttpError } from '../http/errors.js';
 import type { LiveSessions } from './live.js';
 import { requireNotE2ee, requireSession } from './sessions.js';
 import type { Store } from '../storage/store.js';
-
-/** What a broadcast asks of the compose manager (a subset of its `CompositionSpec`). */
-export interface BroadcastCompositionSpec {
-  apiKey: string;
-  sessionId: string;
-  canvas: { width: number; height: number };
-  layout: LayoutJson;
-  streamMode: StreamMode;
-  hasAudio: boolean;
-  hasVideo: boolean;
-  maxBitrate?: number;
-  /**
-   * Seconds between keyframes. Default (absent): the compose manager's own (2 s). Low-latency HLS
-   * asks for 1 s: segments can only be cut at keyframes.
-   */
-  keyframeIntervalSeconds?: number;
-}
-
-/** A running composition as a broadcast uses it (the compose manager's `CompositionLease`). */
-export interface BroadcastCompositionLease {
-  readonly output: TsFanout;
-  setLayout(layout: LayoutJson): Promise<void> | void;
-  addStream(streamId: string, media: { hasAudio: boolean; hasVideo: boolean }): Promise<void> | void;
-  removeStream(streamId: string): Promise<void> | void;
-  release(): Promise<void>;
-  /** `failed`: the encoder died. `outputChanged`: the lease moved to a composition of its own (the sinks follow). */
-  on(event: 'failed', fn: (reason: string) => void): unknown;
-  on(event: 'outputChanged', fn: (output: TsFanout) => void): unknown;
-}
-
-/** The compose manager as the broadcast service uses it. */
-export interface BroadcastCompositions {
-  acquire(spec: BroadcastCompositionSpec): Promise<BroadcastCompositionLease>;
-}
 
 /** The validated start options (from `parseBroadcastOptions`). */
 export interface StartBroadcastOptions {
@@ -78,7 +44,7 @@ export interface BroadcastServiceOptions {
   store: Store;
   live: LiveSessions;
   /** The compose manager; null while this server has none (start then answers 501). */
-  compositions: BroadcastCompositions | null;
+  compositions: CompositionSource | null;
   /** Directory under which each broadcast's HLS files live (`<dir>/<broadcastId>/`). */
   hlsDir: string;
   /** Seconds the HLS files stay after the end. */
@@ -100,7 +66,7 @@ interface Running {
   id: string;
   token: string;
   dir: string;
-  lease: BroadcastCompositionLease;
+  lease: CompositionLease;
   hls: HlsSink | undefined;
   rtmp: RtmpSink[];
   json: BroadcastJson;
@@ -172,7 +138,7 @@ export class BroadcastService {
     const id = randomUUID();
     const token = randomBytes(24).toString('base64url');
     const dir = join(this.#o.hlsDir, id);
-    let lease: BroadcastCompositionLease;
+    let lease: CompositionLease;
     try {
       lease = await compositions.acquire({
         apiKey,
