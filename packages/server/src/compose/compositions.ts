@@ -118,6 +118,8 @@ class Composition {
       onOutput: (chunk) => this.output.write(chunk),
       logger: options.logger,
     });
+    // A sink that never drops (the archive file) holds the fan-out when it falls behind.
+    this.output.onHoldChange((held) => this.compositor.setOutputHeld(held));
     this.compositor.on('paused', () => this.leases.forEach((l) => l.emit('paused')));
     this.compositor.on('resumed', () => this.leases.forEach((l) => l.emit('resumed')));
     this.compositor.on('failed', (reason) => this.leases.forEach((l) => l.emit('failed', reason)));
