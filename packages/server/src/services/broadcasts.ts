@@ -20,6 +20,7 @@ import type { CompositionLease, CompositionSource } from '../compose/composition
 import { HlsSink, HLS_PLAYLIST } from '../compose/outputs/hls.js';
 import type { SinkLogger } from '../compose/outputs/remux.js';
 import { RtmpSink } from '../compose/outputs/rtmp.js';
+import { LeaseOutputs } from '../compose/outputs/sink.js';
 import { HttpError } from '../http/errors.js';
 import type { LiveSessions } from './live.js';
 import { requireNotE2ee, requireSession } from './sessions.js';
@@ -67,6 +68,7 @@ interface Running {
   token: string;
   dir: string;
   lease: CompositionLease;
+  outputs: LeaseOutputs;
   hls: HlsSink | undefined;
   rtmp: RtmpSink[];
   json: BroadcastJson;
@@ -189,17 +191,12 @@ export class BroadcastService {
         rtmp: options.rtmp.map((r) => ({ ...(r.id !== undefined ? { id: r.id } : {}), serverUrl: r.serverUrl, streamName: r.streamName, status: 'connecting' })),
       },
     };
-    const running: Running = { apiKey, id, token, dir, lease, hls: undefined, rtmp: [], json, timers: [], idleSince: undefined, stopping: undefined };
+    const running: Running = { apiKey, id, token, dir, lease, outputs: new LeaseOutputs(lease), hls: undefined, rtmp: [], json, timers: [], idleSince: undefined, stopping: undefined };
     this.#running.set(id, running);
     this.#o.store.createBroadcast({ apiKey, broadcast: json });
     lease.on('failed', (reason) => {
       this.#o.logger.warn({ broadcastId: id, reason }, 'broadcast: composition failed; stopping');
       void this.#stop(running);
-    });
-    lease.on('outputChanged', (output) => {
-      if (running.stopping) return;
-      running.hls?.switchInput(output);
-      for (const sink of running.rtmp) sink.switchInput(output);
     });
     if (options.hls) {
       this.#hlsDirs.set(token, dir);
@@ -212,7 +209,7 @@ export class BroadcastService {
         this.#o.logger.warn({ broadcastId: id, err: err.message }, 'broadcast: HLS output failed');
         if (!running.stopping) this.#update(running, (j) => (j.broadcastUrls!.hlsStatus = 'error'));
       });
-      hls.start(lease.output);
+      running.outputs.add(hls);
     }
     options.rtmp.forEach((r, i) => {
       const sink = new RtmpSink({ ...r, logger: this.#o.logger, ...(this.#o.ffmpegPath ? { ffmpegPath: this.#o.ffmpegPath } : {}), ...this.#o.rtmp });
@@ -221,7 +218,7 @@ export class BroadcastService {
         if (running.stopping) return;
         this.#update(running, (j) => (j.broadcastUrls!.rtmp![i]!.status = status));
       });
-      sink.start(lease.output);
+      running.outputs.add(sink);
     });
     running.timers.push(setTimeout(() => void this.#stop(running), maxDuration * (this.#o.secondMs ?? 1000)));
     this.#ensureIdleWatch();
@@ -344,7 +341,7 @@ export class BroadcastService {
   #stop(r: Running): Promise<BroadcastJson> {
     r.stopping ??= (async () => {
       for (const t of r.timers) clearTimeout(t);
-      await Promise.all([r.hls?.close(), ...r.rtmp.map((s) => s.close())]);
+      await r.outputs.close();
       await r.lease.release().catch((err: unknown) => this.#o.logger.warn({ err, broadcastId: r.id }, 'broadcast: composition release failed'));
       this.#running.delete(r.id);
       if (this.#running.size === 0) clearInterval(this.#idleTimer), (this.#idleTimer = undefined);
