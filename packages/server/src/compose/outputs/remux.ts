@@ -110,7 +110,7 @@ const DISCONTINUITY_ARGS = ['-dts_delta_threshold', '1'];
 
 /**
  * One ffmpeg remux process fed from a fan-out. Subclasses add the output format and their own
- * notion of status; the lead's file sink, the HLS and the RTMP sinks are built on it.
+ * notion of status; the archive file (`archive-file.ts`, one per part), the HLS and the RTMP sinks are built on it.
  *
  * @example
  * ```ts
