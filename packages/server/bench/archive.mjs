@@ -9,7 +9,7 @@
 // after the other, on the same clips played in real time (`-re`):
 //  (i)   Tokhost: the server's own Compositor (per-stream ffmpeg decoders -> I420 blit + PCM mix in
 //        this Node process -> one libx264/AAC encoder -> MPEG-TS -> TsFanout) and the archive's
-//        ComposedRecorder file sink (fragmented MP4), both imported from the BUILT server package
+//        ArchiveFileSink (compose/outputs/archive-file.ts) (fragmented MP4), both imported from the BUILT server package
 //        (packages/server/dist); at stop: compositor close (encoder flush), sink flush,
 //        finalizeComposed (fast-start MP4), probe and sha256, as Archiver.finish/produce do;
 //  (ii)  copy baseline: one `ffmpeg -re -i clip -c copy out.webm` per input;
@@ -29,7 +29,6 @@
 //
 // Options: --seconds=20 (recorded span per case) --cases=A,B --keep (keep the outputs).
 import { spawn, spawnSync } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -74,7 +73,7 @@ const { Compositor } = await import(dist('compose/compositor.js'));
 const { TsFanout } = await import(dist('compose/ts-fanout.js'));
 const { defaultMaxBitrate, x264Preset } = await import(dist('compose/encoder.js'));
 const { computeLayout } = await import(dist('compose/layout/index.js'));
-const { ComposedRecorder } = await import(dist('recording/composed.js'));
+const { ArchiveFileSink } = await import(dist('compose/outputs/archive-file.js'));
 const { finalizeComposed, probeDuration, sha256File } = await import(dist('recording/media-files.js'));
 const tools = { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe' };
 
@@ -258,7 +257,6 @@ const ff = (argv) => spawn('ffmpeg', ['-hide_banner', '-nostdin', '-nostats', '-
 
 async function runTokhost(c, clips, dir) {
   const fanout = new TsFanout();
-  const lease = Object.assign(new EventEmitter(), { output: fanout });
   const warnings = [];
   const compositor = new Compositor({
     width: c.width,
@@ -270,7 +268,10 @@ async function runTokhost(c, clips, dir) {
     logger: { warn: (o, m) => warnings.push(`${m} ${JSON.stringify(o)}`), debug: () => undefined },
   });
   let recorderError = null;
-  const recorder = new ComposedRecorder({ lease, dir, ffmpegPath: 'ffmpeg', hasVideo: true, hasAudio: true, onPart: () => undefined, onError: (r) => (recorderError = r) });
+  const recorder = new ArchiveFileSink({ dir, ffmpegPath: 'ffmpeg', hasVideo: true, hasAudio: true, logger: { info: () => undefined, warn: () => undefined, debug: () => undefined } });
+  recorder.on('failed', (r) => (recorderError = r));
+  fanout.onHoldChange((held) => compositor.setOutputHeld(held));
+  recorder.start(fanout);
   compositor.on('failed', (r) => fail(`compositor failed: ${r}`));
   const t0 = performance.now();
   for (let i = 0; i < clips.length; i++) {
@@ -290,7 +291,8 @@ async function runTokhost(c, clips, dir) {
   const span = compositor.outputSeconds;
   await compositor.close();
   fanout.end();
-  const parts = await recorder.stop();
+  await recorder.close();
+  const parts = recorder.parts;
   const flushed = performance.now();
   const out = join(dir, 'archive.mp4');
   await finalizeComposed(tools, parts, out);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
-import { Compositions } from './compose/compositions.js';
+import { Compositions, type CompositionSource } from './compose/compositions.js';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Server } from 'node:http';
@@ -23,7 +23,7 @@ import type { MediaRouter } from './media/types.js';
 import { createRealtime, isLoopbackHost } from './realtime/index.js';
 import type { Realtime } from './realtime/index.js';
 import { BroadcastService } from './services/broadcasts.js';
-import type { BroadcastCompositions, BroadcastServiceOptions } from './services/broadcasts.js';
+import type { BroadcastServiceOptions } from './services/broadcasts.js';
 import { Archiver } from './recording/archiver.js';
 import { createArchiveDownloads } from './recording/http.js';
 import { createLocalArchiveStorage } from './recording/storage.js';
@@ -93,7 +93,7 @@ export interface CreateServerDeps {
   /** Write logs here instead of stdout (ignored when `logger` is given). */
   logStream?: NodeJS.WritableStream;
   /** The compose manager broadcasts draw their composition from (tests inject a test source). */
-  compositions?: BroadcastCompositions;
+  compositions?: CompositionSource;
   /** Broadcast timing and RTMP retry tuning (tests shorten maxDuration's second and the back-off). */
   broadcastTuning?: Pick<BroadcastServiceOptions, 'secondMs' | 'idleStopSeconds' | 'rtmp'>;
 }

@@ -31,7 +31,10 @@ export interface CompositionSpec {
   hasVideo: boolean;
   maxBitrate?: number;
   quantizationParameter?: number;
-  /** Seconds between keyframes (HLS segments start at keyframes). Default 2. */
+  /**
+   * Seconds between keyframes. Default 2. HLS segments can only be cut at keyframes, so a
+   * low-latency broadcast asks for 1.
+   */
   keyframeIntervalSeconds?: number;
 }
 
@@ -47,8 +50,12 @@ export interface CompositionLeaseEvents {
   outputChanged: [output: TsFanout];
 }
 
-/** One user's hold on a composition (an archive, a broadcast). */
-export interface CompositionLease extends EventEmitter<CompositionLeaseEvents> {
+/**
+ * One user's hold on a composition (an archive, a broadcast, a SIP video leg): the one interface
+ * every composition output works with, whoever provides it ({@link Compositions} here, a test
+ * encoder in the broadcast tests).
+ */
+export interface CompositionLease {
   readonly output: TsFanout;
   readonly paused: boolean;
   /** Seconds of output so far (pauses excluded). */
@@ -61,6 +68,12 @@ export interface CompositionLease extends EventEmitter<CompositionLeaseEvents> {
   removeStream(streamId: string): Promise<void>;
   /** Give the lease back; the last one stops the encoder (its last bytes reach `output` first). */
   release(): Promise<void>;
+  on<K extends keyof CompositionLeaseEvents>(event: K, listener: (...args: CompositionLeaseEvents[K]) => void): unknown;
+}
+
+/** What hands out composition leases: {@link Compositions}, or a stand-in in tests. */
+export interface CompositionSource {
+  acquire(spec: CompositionSpec): Promise<CompositionLease>;
 }
 
 export interface CompositionsOptions {
@@ -105,6 +118,8 @@ class Composition {
       onOutput: (chunk) => this.output.write(chunk),
       logger: options.logger,
     });
+    // A sink that never drops (the archive file) holds the fan-out when it falls behind.
+    this.output.onHoldChange((held) => this.compositor.setOutputHeld(held));
     this.compositor.on('paused', () => this.leases.forEach((l) => l.emit('paused')));
     this.compositor.on('resumed', () => this.leases.forEach((l) => l.emit('resumed')));
     this.compositor.on('failed', (reason) => this.leases.forEach((l) => l.emit('failed', reason)));
@@ -236,7 +251,7 @@ class Lease extends EventEmitter<CompositionLeaseEvents> implements CompositionL
   }
 }
 
-export class Compositions {
+export class Compositions implements CompositionSource {
   private readonly shared = new Map<string, Composition>();
   private readonly all = new Set<Composition>();
 

@@ -279,6 +279,11 @@ export class Compositor extends EventEmitter<CompositorEvents> {
     }
   }
 
+  /** Hold back (or let go) the encoded output: see {@link Encoder.setOutputHeld}. */
+  setOutputHeld(held: boolean): void {
+    this.encoder.setOutputHeld(held);
+  }
+
   /** Stop: decoders closed, the encoder flushed (its last bytes reach `onOutput`). */
   async close(): Promise<void> {
     if (this.closedState) return;

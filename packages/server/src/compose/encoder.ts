@@ -90,6 +90,16 @@ export class Encoder {
     return this.audioIn?.writableLength ?? 0;
   }
 
+  /**
+   * Stop (or resume) reading the encoded output: a sink that must not drop bytes holds the
+   * fan-out, and ffmpeg then blocks on its stdout; the compositor's backlog caps bound what
+   * queues up on the inputs meanwhile.
+   */
+  setOutputHeld(held: boolean): void {
+    if (held) this.child.stdout!.pause();
+    else this.child.stdout!.resume();
+  }
+
   /** End the inputs and let ffmpeg flush what it holds; SIGKILL after `graceMs`. */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;

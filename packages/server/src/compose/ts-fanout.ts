@@ -68,6 +68,8 @@ export class TsFanout {
   #audioPid: number | undefined;
   #elementary = new Set<number>();
   #closed = false;
+  #holds = new Set<object>();
+  #onHold: Array<(held: boolean) => void> = [];
   #onListenerError: (error: unknown) => void;
   /** Bytes skipped while looking for packet sync (garbage in the input). */
   skippedBytes = 0;
@@ -138,10 +140,50 @@ export class TsFanout {
     };
   }
 
+  /**
+   * Ask the producer to wait (a subscriber that must not lose bytes and has too many queued).
+   * Returns the function that lifts this hold (idempotent). While any hold stands, {@link held}
+   * is true and the producer, told through {@link onHoldChange}, stops reading its source.
+   */
+  hold(): () => void {
+    if (this.#closed) return () => {};
+    const token = {};
+    this.#holds.add(token);
+    if (this.#holds.size === 1) this.#notifyHold(true);
+    return () => {
+      if (this.#holds.delete(token) && this.#holds.size === 0) this.#notifyHold(false);
+    };
+  }
+
+  /** True while a subscriber holds the producer back. */
+  get held(): boolean {
+    return this.#holds.size > 0;
+  }
+
+  /**
+   * The producer's side of {@link hold}: `listener(true)` when the first hold is taken,
+   * `listener(false)` when the last is lifted (or the fan-out ends). Returns the unsubscribe function.
+   */
+  onHoldChange(listener: (held: boolean) => void): () => void {
+    this.#onHold.push(listener);
+    return () => {
+      const i = this.#onHold.indexOf(listener);
+      if (i >= 0) this.#onHold.splice(i, 1);
+    };
+  }
+
+  #notifyHold(held: boolean): void {
+    for (const l of [...this.#onHold]) this.#safe(() => l(held));
+  }
+
   /** End of the stream: every subscriber's `onEnd` is called and the fan-out is closed. */
   end(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#holds.size > 0) {
+      this.#holds.clear();
+      this.#notifyHold(false);
+    }
     this.#pending = Buffer.alloc(0);
     const subs = [...this.#subscribers];
     this.#subscribers.clear();

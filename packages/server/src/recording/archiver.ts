@@ -15,11 +15,12 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import type { ArchiveJson, Resolution } from '@tokhost/protocol';
 import type { Compositions, CompositionLease } from '../compose/compositions.js';
+import { ArchiveFileSink } from '../compose/outputs/archive-file.js';
+import { LeaseOutputs } from '../compose/outputs/sink.js';
 import type { LayoutSpec } from '../compose/layout/index.js';
 import type { LiveEvent, LiveSessions } from '../services/live.js';
 import type { SessionRecord, Store } from '../storage/store.js';
 import { ACTIVE_ARCHIVE_STATUSES } from '../storage/store.js';
-import { ComposedRecorder } from './composed.js';
 import { IndividualRecorder } from './individual.js';
 import type { IndividualFile } from './individual.js';
 import { finalizeComposed, finalizeWebm, probeDuration, sha256File, writeZip } from './media-files.js';
@@ -70,7 +71,9 @@ interface Active {
   dir: string;
   manifest: RecordingManifest;
   lease: CompositionLease | null;
-  composed: ComposedRecorder | null;
+  /** The lease's sinks: the archive file (composed archives). */
+  outputs: LeaseOutputs | null;
+  file: ArchiveFileSink | null;
   individual: IndividualRecorder | null;
   maxTimer: NodeJS.Timeout;
   idleTimer: NodeJS.Timeout | null;
@@ -158,7 +161,8 @@ export class Archiver {
       dir,
       manifest,
       lease: null,
-      composed: null,
+      outputs: null,
+      file: null,
       individual: null,
       maxTimer: setTimeout(() => void this.stop(apiKey, id, 'maximum duration exceeded').catch(() => undefined), this.options.maxDurationSeconds * 1000),
       idleTimer: null,
@@ -183,18 +187,20 @@ export class Archiver {
         lease.on('paused', () => this.setStatus(a, 'paused'));
         lease.on('resumed', () => this.setStatus(a, 'started'));
         lease.on('failed', (reason) => void this.fail(a, `the encoder failed: ${reason}`));
-        a.composed = new ComposedRecorder({
-          lease,
+        a.outputs = new LeaseOutputs(lease);
+        a.file = new ArchiveFileSink({
           dir,
           ffmpegPath: this.options.tools.ffmpeg,
           hasVideo: opts.hasVideo,
           hasAudio: opts.hasAudio,
+          logger: this.options.logger,
           onPart: (p) => {
             manifest.parts.push(p);
             void this.saveManifest(dir, manifest);
           },
-          onError: (reason) => void this.fail(a, reason),
         });
+        a.file.on('failed', (reason) => void this.fail(a, reason));
+        a.outputs.add(a.file);
       } else {
         a.individual = new IndividualRecorder({
           live: this.options.live,
@@ -262,7 +268,8 @@ export class Archiver {
     let files: IndividualFile[] = [];
     if (a.lease) {
       await a.lease.release();
-      parts = (await a.composed?.stop()) ?? [];
+      await a.outputs?.close();
+      parts = a.file?.parts ?? [];
     }
     if (a.individual) files = await a.individual.stop();
     this.active.delete(a.archive.id);
@@ -325,7 +332,7 @@ export class Archiver {
       if (a.idleTimer) clearTimeout(a.idleTimer);
       this.active.delete(a.archive.id);
       await a.lease?.release().catch(() => undefined);
-      await a.composed?.stop().catch(() => undefined);
+      await a.outputs?.close().catch(() => undefined);
       await a.individual?.stop().catch(() => undefined);
       this.options.live.archiveNotice(a.archive.sessionId, { id: a.archive.id, name: a.archive.name ?? '' }, false);
       this.update(a, { ...a.archive, status: 'failed', reason });

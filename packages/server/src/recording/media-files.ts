@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import yazl from 'yazl';
 
 export interface ToolPaths {
@@ -89,5 +89,3 @@ export async function writeZip(out: string, files: readonly string[], manifestNa
     zip.outputStream.pipe(createWriteStream(out)).on('close', () => resolve()).on('error', reject);
   });
 }
-
-export const partPath = (dir: string, n: number) => join(dir, `part-${n}.mp4`);

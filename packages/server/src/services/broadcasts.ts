@@ -16,48 +16,15 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LIMITS } from '@tokhost/protocol';
 import type { BroadcastJson, LayoutJson, Resolution, RtmpOutputJson, StreamMode, StreamSelectionJson } from '@tokhost/protocol';
-import { HlsSink, HLS_PLAYLIST } from '../compose/sinks/hls.js';
-import type { SinkLogger } from '../compose/sinks/remux.js';
-import { RtmpSink } from '../compose/sinks/rtmp.js';
-import type { TsFanout } from '../compose/ts-fanout.js';
+import type { CompositionLease, CompositionSource } from '../compose/compositions.js';
+import { HlsSink, HLS_PLAYLIST } from '../compose/outputs/hls.js';
+import type { SinkLogger } from '../compose/outputs/remux.js';
+import { RtmpSink } from '../compose/outputs/rtmp.js';
+import { LeaseOutputs } from '../compose/outputs/sink.js';
 import { HttpError } from '../http/errors.js';
 import type { LiveSessions } from './live.js';
 import { requireNotE2ee, requireSession } from './sessions.js';
 import type { Store } from '../storage/store.js';
-
-/** What a broadcast asks of the compose manager (a subset of its `CompositionSpec`). */
-export interface BroadcastCompositionSpec {
-  apiKey: string;
-  sessionId: string;
-  canvas: { width: number; height: number };
-  layout: LayoutJson;
-  streamMode: StreamMode;
-  hasAudio: boolean;
-  hasVideo: boolean;
-  maxBitrate?: number;
-  /**
-   * Seconds between keyframes. Default (absent): the compose manager's own (2 s). Low-latency HLS
-   * asks for 1 s: segments can only be cut at keyframes.
-   */
-  keyframeIntervalSeconds?: number;
-}
-
-/** A running composition as a broadcast uses it (the compose manager's `CompositionLease`). */
-export interface BroadcastCompositionLease {
-  readonly output: TsFanout;
-  setLayout(layout: LayoutJson): Promise<void> | void;
-  addStream(streamId: string, media: { hasAudio: boolean; hasVideo: boolean }): Promise<void> | void;
-  removeStream(streamId: string): Promise<void> | void;
-  release(): Promise<void>;
-  /** `failed`: the encoder died. `outputChanged`: the lease moved to a composition of its own (the sinks follow). */
-  on(event: 'failed', fn: (reason: string) => void): unknown;
-  on(event: 'outputChanged', fn: (output: TsFanout) => void): unknown;
-}
-
-/** The compose manager as the broadcast service uses it. */
-export interface BroadcastCompositions {
-  acquire(spec: BroadcastCompositionSpec): Promise<BroadcastCompositionLease>;
-}
 
 /** The validated start options (from `parseBroadcastOptions`). */
 export interface StartBroadcastOptions {
@@ -78,7 +45,7 @@ export interface BroadcastServiceOptions {
   store: Store;
   live: LiveSessions;
   /** The compose manager; null while this server has none (start then answers 501). */
-  compositions: BroadcastCompositions | null;
+  compositions: CompositionSource | null;
   /** Directory under which each broadcast's HLS files live (`<dir>/<broadcastId>/`). */
   hlsDir: string;
   /** Seconds the HLS files stay after the end. */
@@ -100,7 +67,8 @@ interface Running {
   id: string;
   token: string;
   dir: string;
-  lease: BroadcastCompositionLease;
+  lease: CompositionLease;
+  outputs: LeaseOutputs;
   hls: HlsSink | undefined;
   rtmp: RtmpSink[];
   json: BroadcastJson;
@@ -172,7 +140,7 @@ export class BroadcastService {
     const id = randomUUID();
     const token = randomBytes(24).toString('base64url');
     const dir = join(this.#o.hlsDir, id);
-    let lease: BroadcastCompositionLease;
+    let lease: CompositionLease;
     try {
       lease = await compositions.acquire({
         apiKey,
@@ -223,17 +191,12 @@ export class BroadcastService {
         rtmp: options.rtmp.map((r) => ({ ...(r.id !== undefined ? { id: r.id } : {}), serverUrl: r.serverUrl, streamName: r.streamName, status: 'connecting' })),
       },
     };
-    const running: Running = { apiKey, id, token, dir, lease, hls: undefined, rtmp: [], json, timers: [], idleSince: undefined, stopping: undefined };
+    const running: Running = { apiKey, id, token, dir, lease, outputs: new LeaseOutputs(lease), hls: undefined, rtmp: [], json, timers: [], idleSince: undefined, stopping: undefined };
     this.#running.set(id, running);
     this.#o.store.createBroadcast({ apiKey, broadcast: json });
     lease.on('failed', (reason) => {
       this.#o.logger.warn({ broadcastId: id, reason }, 'broadcast: composition failed; stopping');
       void this.#stop(running);
-    });
-    lease.on('outputChanged', (output) => {
-      if (running.stopping) return;
-      running.hls?.switchInput(output);
-      for (const sink of running.rtmp) sink.switchInput(output);
     });
     if (options.hls) {
       this.#hlsDirs.set(token, dir);
@@ -246,7 +209,7 @@ export class BroadcastService {
         this.#o.logger.warn({ broadcastId: id, err: err.message }, 'broadcast: HLS output failed');
         if (!running.stopping) this.#update(running, (j) => (j.broadcastUrls!.hlsStatus = 'error'));
       });
-      hls.start(lease.output);
+      running.outputs.add(hls);
     }
     options.rtmp.forEach((r, i) => {
       const sink = new RtmpSink({ ...r, logger: this.#o.logger, ...(this.#o.ffmpegPath ? { ffmpegPath: this.#o.ffmpegPath } : {}), ...this.#o.rtmp });
@@ -255,7 +218,7 @@ export class BroadcastService {
         if (running.stopping) return;
         this.#update(running, (j) => (j.broadcastUrls!.rtmp![i]!.status = status));
       });
-      sink.start(lease.output);
+      running.outputs.add(sink);
     });
     running.timers.push(setTimeout(() => void this.#stop(running), maxDuration * (this.#o.secondMs ?? 1000)));
     this.#ensureIdleWatch();
@@ -378,7 +341,7 @@ export class BroadcastService {
   #stop(r: Running): Promise<BroadcastJson> {
     r.stopping ??= (async () => {
       for (const t of r.timers) clearTimeout(t);
-      await Promise.all([r.hls?.close(), ...r.rtmp.map((s) => s.close())]);
+      await r.outputs.close();
       await r.lease.release().catch((err: unknown) => this.#o.logger.warn({ err, broadcastId: r.id }, 'broadcast: composition release failed'));
       this.#running.delete(r.id);
       if (this.#running.size === 0) clearInterval(this.#idleTimer), (this.#idleTimer = undefined);

@@ -175,4 +175,23 @@ describe.skipIf(!hasFfmpeg)('TsFanout', () => {
     fanout.write(av.subarray(0, 1880)); // ignored once closed
     expect(fanout.packets).toBe(av.length / TS_PACKET_SIZE);
   });
+  it('hold: the producer is told when the first hold is taken and the last lifted, or the fan-out ends', () => {
+    const fanout = new TsFanout();
+    const changes: boolean[] = [];
+    fanout.onHoldChange((held) => changes.push(held));
+    const a = fanout.hold();
+    const b = fanout.hold();
+    expect(fanout.held).toBe(true);
+    a();
+    a(); // idempotent
+    expect(fanout.held).toBe(true);
+    b();
+    expect(fanout.held).toBe(false);
+    fanout.hold();
+    fanout.end();
+    expect(fanout.held).toBe(false);
+    expect(changes).toEqual([true, false, true, false]);
+    fanout.hold(); // after the end: nothing to hold
+    expect(changes).toEqual([true, false, true, false]);
+  });
 });

@@ -25,6 +25,8 @@ export interface HlsSinkOptions {
   logger: SinkLogger;
   /** Segment target in seconds. Default 2, or 1 with `lowLatency`. */
   segmentSeconds?: number;
+  /** Bytes queued on ffmpeg above which the sink drops to the next keyframe. Default 8 MiB. */
+  maxBufferedBytes?: number;
 }
 
 /** Playlist file name inside the directory. */
@@ -58,7 +60,7 @@ export class HlsSink extends RemuxSink {
 
   constructor(options: HlsSinkOptions) {
     mkdirSync(options.dir, { recursive: true });
-    super({ ffmpegPath: options.ffmpegPath, logger: options.logger, name: 'hls', outputArgs: hlsOutputArgs(options), stopGraceMs: 5000 });
+    super({ ffmpegPath: options.ffmpegPath, logger: options.logger, name: 'hls', outputArgs: hlsOutputArgs(options), stopGraceMs: 5000, ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}) });
     this.dir = options.dir;
     this.on('closed', () => clearInterval(this.#poll));
   }

@@ -1,13 +1,17 @@
 /**
  * Base of every output of a composition: one `ffmpeg -f mpegts -i pipe:0 -c copy …` process fed
  * from a {@link TsFanout}. Remuxing costs little, so each output (archive file, HLS, RTMP) gets its
- * own process and can be added or removed while the encoder runs; one that fails or falls behind
- * never stalls the encoder or the other outputs:
+ * own process and can be added or removed while the encoder runs; one that fails never stalls
+ * the encoder or the other outputs. What happens when ffmpeg is not reading (a slow RTMP server,
+ * a stalled disk) is the sink's `whenBehind` choice; either way nothing is buffered without bound:
  *
- * - stdin is written without waiting; when more than `maxBufferedBytes` are queued (ffmpeg is not
- *   reading: a slow RTMP server, a stalled disk) the sink unsubscribes and, once the pipe has
- *   drained, subscribes again, which restarts it at the next keyframe (the fan-out's join rule).
- *   Nothing is buffered without bound; what was dropped is counted in `droppedJoins`.
+ * - `drop` (live outputs: HLS, RTMP): stdin is written without waiting; when more than
+ *   `maxBufferedBytes` are queued the sink unsubscribes and, once the pipe has drained,
+ *   subscribes again, which restarts it at the next keyframe (the fan-out's join rule). The
+ *   encoder and the other outputs never wait; what was dropped is counted in `droppedJoins`.
+ * - `wait` (the archive file: never lose a byte): when more than `maxBufferedBytes` are queued
+ *   the sink holds the fan-out ({@link TsFanout.hold}), so the producer stops reading the encoder
+ *   until the pipe has drained; counted in `holds`. Every output of that composition waits too.
  * - `close()` ends stdin so ffmpeg writes its trailer, then sends SIGINT after `stopGraceMs`, then
  *   SIGKILL after `killAfterMs`.
  * - ffmpeg's stderr is kept (the last 8 KB) to give a reason when it exits on its own.
@@ -74,8 +78,13 @@ export interface RemuxSinkOptions {
   logger: SinkLogger;
   /** Arguments before `-i pipe:0` besides `-f mpegts` and the short probe (e.g. `-fflags +genpts`). Default none. */
   inputArgs?: string[];
-  /** Bytes queued on ffmpeg's stdin above which the sink drops to the next keyframe. Default 8 MiB. */
+  /** Bytes queued on ffmpeg's stdin above which the sink is behind. Default 8 MiB. */
   maxBufferedBytes?: number;
+  /**
+   * What a sink that is behind does: `drop` to the next keyframe (the producer never waits) or
+   * `wait`, holding the producer until ffmpeg has read the queue (nothing is lost). Default `drop`.
+   */
+  whenBehind?: 'drop' | 'wait';
   /** After stdin is ended, how long before SIGINT. Default 5000 ms. */
   stopGraceMs?: number;
   /** After SIGINT, how long before SIGKILL. Default 3000 ms. */
@@ -101,7 +110,7 @@ const DISCONTINUITY_ARGS = ['-dts_delta_threshold', '1'];
 
 /**
  * One ffmpeg remux process fed from a fan-out. Subclasses add the output format and their own
- * notion of status; the lead's file sink, the HLS and the RTMP sinks are built on it.
+ * notion of status; the archive file (`archive-file.ts`, one per part), the HLS and the RTMP sinks are built on it.
  *
  * @example
  * ```ts
@@ -117,6 +126,8 @@ export class RemuxSink extends TypedEmitter<RemuxSinkEvents> {
   #stdin: Writable | undefined;
   #fanout: TsFanout | undefined;
   #unsubscribe: (() => void) | undefined;
+  /** Lifts this sink's hold on the fan-out (`wait` mode, while behind). */
+  #releaseHold: (() => void) | undefined;
   #status: RemuxSinkStatus = 'starting';
   #requested = false;
   #wasLive = false;
@@ -126,6 +137,10 @@ export class RemuxSink extends TypedEmitter<RemuxSinkEvents> {
   #timers: NodeJS.Timeout[] = [];
   /** Times the sink fell behind and rejoined at a keyframe. */
   droppedJoins = 0;
+  /** Times the sink held the producer back (`wait` mode). */
+  holds = 0;
+  /** The most bytes ever queued on ffmpeg's stdin. */
+  peakQueuedBytes = 0;
   /** Bytes handed to ffmpeg's stdin. */
   bytesIn = 0;
   /** ffmpeg's `out_time_us` of the last progress report (µs of output written). */
@@ -141,6 +156,7 @@ export class RemuxSink extends TypedEmitter<RemuxSinkEvents> {
       logger: options.logger,
       inputArgs: options.inputArgs ?? [],
       maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
+      whenBehind: options.whenBehind ?? 'drop',
       stopGraceMs: options.stopGraceMs ?? 5000,
       killAfterMs: options.killAfterMs ?? 3000,
       name: options.name ?? 'sink',
@@ -182,6 +198,8 @@ export class RemuxSink extends TypedEmitter<RemuxSinkEvents> {
     // A broken pipe shows up as the process exit; keep write errors from throwing.
     this.#stdin.on('error', () => undefined);
     this.#stdin.on('drain', () => {
+      this.#releaseHold?.();
+      this.#releaseHold = undefined;
       if (!this.#unsubscribe && !this.#requested && this.#fanout && !this.#fanout.closed) this.#subscribe();
     });
     child.stderr!.on('data', (d: Buffer) => {
@@ -212,8 +230,7 @@ export class RemuxSink extends TypedEmitter<RemuxSinkEvents> {
    */
   switchInput(fanout: TsFanout): void {
     if (this.#requested || this.#status === 'closed') return;
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
+    this.#detach();
     this.#fanout = fanout;
     this.#subscribe();
   }
@@ -257,16 +274,31 @@ export class RemuxSink extends TypedEmitter<RemuxSinkEvents> {
   #write(chunk: Buffer): void {
     const stdin = this.#stdin;
     if (!stdin || stdin.destroyed || stdin.writableEnded) return;
-    if (stdin.writableLength > this.options.maxBufferedBytes) {
+    const { maxBufferedBytes, whenBehind } = this.options;
+    if (whenBehind === 'drop' && stdin.writableLength > maxBufferedBytes) {
       // ffmpeg is not keeping up: drop until the pipe drains, then rejoin at a keyframe.
-      this.#unsubscribe?.();
-      this.#unsubscribe = undefined;
+      this.#detach();
       this.droppedJoins++;
       this.options.logger.warn({ sink: this.options.name, queued: stdin.writableLength }, 'sink fell behind; dropping to the next keyframe');
       return;
     }
     this.bytesIn += chunk.length;
     stdin.write(chunk);
+    this.peakQueuedBytes = Math.max(this.peakQueuedBytes, stdin.writableLength);
+    if (whenBehind === 'wait' && stdin.writableLength > maxBufferedBytes && !this.#releaseHold) {
+      // ffmpeg is not keeping up and nothing may be lost: the producer waits until the pipe drains.
+      this.#releaseHold = this.#fanout!.hold();
+      this.holds++;
+      this.options.logger.warn({ sink: this.options.name, queued: stdin.writableLength }, 'sink fell behind; holding the producer until it catches up');
+    }
+  }
+
+  /** Leave the current fan-out: unsubscribe and lift a hold. */
+  #detach(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    this.#releaseHold?.();
+    this.#releaseHold = undefined;
   }
 
   #onProgress(text: string): void {
@@ -293,8 +325,7 @@ export class RemuxSink extends TypedEmitter<RemuxSinkEvents> {
   #beginStop(): void {
     if (this.#requested || !this.#child) return;
     this.#requested = true;
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
+    this.#detach();
     this.setStatus('stopping');
     this.#stdin?.end();
     const child = this.#child;
@@ -314,8 +345,7 @@ export class RemuxSink extends TypedEmitter<RemuxSinkEvents> {
     if (this.#status === 'closed') return;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers = [];
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
+    this.#detach();
     const reason = lastLine(this.#stderr);
     const requested = this.#requested;
     if (!requested && this.#child?.pid !== undefined) {
