@@ -1,0 +1,238 @@
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { encodeSessionId } from '@tokhost/protocol';
+import type { ServerMessage } from '@tokhost/protocol';
+import { startHarness, TestClient } from './harness.js';
+import type { Harness, OpenTokSdk } from './harness.js';
+
+const OpenTok = createRequire(import.meta.url)('opentok') as new (key: string, secret: string) => OpenTokSdk;
+const publishBody = { type: 'publish', name: 'cam', hasAudio: true, hasVideo: true, videoType: 'camera', videoDimensions: { width: 640, height: 480 } };
+type ErrorMessage = Extract<ServerMessage, { type: 'error' }>;
+
+let h: Harness | undefined;
+const clients: TestClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await h?.close();
+  h = undefined;
+});
+
+async function join(sessionId: string, token: string, extra: Record<string, unknown> = {}): Promise<{ client: TestClient; first: ServerMessage }> {
+  const r = await TestClient.connect(h!, sessionId, token, extra);
+  clients.push(r.client);
+  return r;
+}
+
+/** A second project in the harness store, with a session and its own SDK. */
+function otherProject(harness: Harness): { apiKey: string; sessionId: string; opentok: OpenTokSdk } {
+  const apiKey = String(Number(harness.apiKey) + 1);
+  const apiSecret = randomBytes(20).toString('hex');
+  harness.store.createProject({ apiKey, apiSecret, name: 'other', createdAt: Date.now(), webhookUrl: null });
+  const createdAt = Date.now();
+  const sessionId = encodeSessionId({ apiKey, createdAt, random: randomBytes(18).toString('base64'), flag: 'P' });
+  harness.store.createSession({ sessionId, apiKey, mediaMode: 'relayed', archiveMode: 'manual', archiveName: null, archiveResolution: null, location: null, e2ee: false, createdAt });
+  return { apiKey, sessionId, opentok: new OpenTok(apiKey, apiSecret) };
+}
+
+const connectionsIn = (sessionId: string) => h!.realtime.metrics().sessions.find((s) => s.sessionId === sessionId)?.connections ?? 0;
+
+describe('connection limits', () => {
+  it('refuses a token used by more than maxConnectionsPerToken sockets with ERR_RT_CONNECTION_LIMIT (1027) and close 4006', async () => {
+    h = await startHarness({ maxConnectionsPerToken: 3 });
+    const sid = h.createSession();
+    const token = h.opentok.generateToken(sid);
+    const first = await Promise.all([1, 2, 3].map(() => join(sid, token)));
+    for (const f of first) expect(f.first.type).toBe('sessionConnected');
+    const refused = await join(sid, token);
+    expect(refused.first.type).toBe('error');
+    const error = (refused.first as ErrorMessage).error;
+    expect(error).toMatchObject({ code: 'ERR_RT_CONNECTION_LIMIT', name: 'OT_CONNECTION_LIMIT_EXCEEDED', otCode: 1027 });
+    expect(error.message).toContain('maxConnectionsPerToken 3');
+    expect(await refused.client.closed).toEqual({ code: 4006, reason: 'ERR_RT_CONNECTION_LIMIT' });
+    // Nothing changed: three connections, and nobody heard of a fourth.
+    expect(connectionsIn(sid)).toBe(3);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(first[0]!.client.ofType('connectionCreated')).toHaveLength(2);
+    // Another token of the same session is not affected.
+    expect((await join(sid, h.opentok.generateToken(sid))).first.type).toBe('sessionConnected');
+    // A slot frees when one of the three leaves for good.
+    await first[0]!.client.request({ type: 'disconnect' });
+    expect((await join(sid, token)).first.type).toBe('sessionConnected');
+    expect(h.realtime.metrics().limits.connectionLimit).toBe(1);
+  });
+
+  it('refuses the connection over maxConnectionsPerProject and leaves other projects alone', async () => {
+    h = await startHarness({ maxConnectionsPerProject: 3 });
+    const a = h.createSession();
+    const b = h.createSession();
+    expect((await join(a, h.opentok.generateToken(a))).first.type).toBe('sessionConnected');
+    expect((await join(a, h.opentok.generateToken(a))).first.type).toBe('sessionConnected');
+    expect((await join(b, h.opentok.generateToken(b))).first.type).toBe('sessionConnected');
+    // The cap spans every session of the project.
+    const refused = await join(b, h.opentok.generateToken(b));
+    expect((refused.first as ErrorMessage).error).toMatchObject({ code: 'ERR_RT_CONNECTION_LIMIT', otCode: 1027 });
+    expect((refused.first as ErrorMessage).error.message).toContain('maxConnectionsPerProject 3');
+    expect(connectionsIn(a) + connectionsIn(b)).toBe(3);
+    // Another project (API key) has its own count.
+    const other = otherProject(h);
+    for (let i = 0; i < 3; i++) expect((await TestClient.connect({ wsUrl: h.wsUrl, apiKey: other.apiKey }, other.sessionId, other.opentok.generateToken(other.sessionId)).then((r) => (clients.push(r.client), r))).first.type).toBe('sessionConnected');
+    expect(connectionsIn(other.sessionId)).toBe(3);
+  });
+
+  it('counts a resumed connection once (a resume is not a new connection)', async () => {
+    h = await startHarness({ maxConnectionsPerToken: 1 });
+    const sid = h.createSession();
+    const token = h.opentok.generateToken(sid);
+    const { client, first } = await join(sid, token);
+    const hello = first as Extract<ServerMessage, { type: 'sessionConnected' }>;
+    client.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const again = await join(sid, token, { resume: { connectionId: hello.connection.connectionId, resumeKey: hello.resumeKey, lastSeq: client.lastSeq } });
+    expect(again.first.type).toBe('sessionResumed');
+    expect(connectionsIn(sid)).toBe(1);
+  });
+});
+
+describe('signal rate per connection', () => {
+  it('refuses signals over the burst with ERR_RT_SIGNAL_RATE (429), delivers none of them, and refills at the rate', async () => {
+    h = await startHarness({ signalRatePerConnection: 5, signalBurstPerConnection: 10 });
+    const sid = h.createSession();
+    const sender = (await join(sid, h.opentok.generateToken(sid))).client;
+    const receiver = (await join(sid, h.opentok.generateToken(sid))).client;
+    const answers = await Promise.all(Array.from({ length: 15 }, (_, i) => sender.request({ type: 'signal', signalType: 'chat', data: `m${i}` })));
+    expect(answers.filter((a) => a.ok)).toHaveLength(10);
+    const refused = answers.filter((a) => !a.ok);
+    expect(refused).toHaveLength(5);
+    for (const a of refused) {
+      expect(a.error).toMatchObject({ code: 'ERR_RT_SIGNAL_RATE', name: 'OT_RATE_LIMIT_EXCEEDED', otCode: 429 });
+    }
+    expect(refused[0]!.error?.message).toContain('signalRatePerConnection');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(receiver.ofType('signal')).toHaveLength(10);
+    // The receiver's own bucket is untouched.
+    expect((await receiver.request({ type: 'signal', signalType: 'chat', data: 'x' })).ok).toBe(true);
+    // 5 per second: after 0.5 s two more go through.
+    await new Promise((r) => setTimeout(r, 500));
+    const later = await Promise.all(Array.from({ length: 4 }, () => sender.request({ type: 'signal', data: 'later' })));
+    expect(later.filter((a) => a.ok).length).toBeGreaterThanOrEqual(2);
+    expect(later.filter((a) => a.ok).length).toBeLessThanOrEqual(3);
+    expect(h.realtime.metrics().limits.signalRate).toBeGreaterThanOrEqual(6);
+  });
+});
+
+describe('subscriptions per connection', () => {
+  it('allows one subscription per stream and at most maxSubscriptionsPerConnection', async () => {
+    h = await startHarness({ maxSubscriptionsPerConnection: 2 });
+    const sid = h.createSession();
+    const pub = (await join(sid, h.opentok.generateToken(sid, { role: 'publisher' }))).client;
+    const sub = (await join(sid, h.opentok.generateToken(sid, { role: 'subscriber' }))).client;
+    const streams: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await pub.request(publishBody);
+      expect(r.ok).toBe(true);
+      streams.push(String(r.result?.['streamId']));
+    }
+    const [a, b, c] = streams as [string, string, string];
+    expect((await sub.request({ type: 'subscribe', streamId: a })).ok).toBe(true);
+    const twice = await sub.request({ type: 'subscribe', streamId: a });
+    expect(twice.error).toMatchObject({ code: 'ERR_RT_ALREADY_SUBSCRIBED', otCode: 1011 });
+    expect((await sub.request({ type: 'subscribe', streamId: b })).ok).toBe(true);
+    const third = await sub.request({ type: 'subscribe', streamId: c });
+    expect(third.error).toMatchObject({ code: 'ERR_RT_SUBSCRIBE_LIMIT', name: 'OT_STREAM_LIMIT_EXCEEDED' });
+    expect(third.error?.message).toContain('maxSubscriptionsPerConnection');
+    // Refused subscribes changed nothing: two subscriptions, the publisher heard of two subscribers.
+    const session = h.realtime.metrics().sessions.find((s) => s.sessionId === sid)!;
+    expect(session.subscribers).toBe(2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pub.ofType('subscriberJoined')).toHaveLength(2);
+    // Freeing one makes room for another.
+    const subA = String(sub.ofType('response').find((m) => m.ok && m.result?.['subscriberId'])?.result?.['subscriberId']);
+    expect((await sub.request({ type: 'unsubscribe', subscriberId: subA })).ok).toBe(true);
+    expect((await sub.request({ type: 'subscribe', streamId: c })).ok).toBe(true);
+    expect(h.realtime.metrics().limits.subscriptions).toBe(2);
+  });
+});
+
+const rssMb = () => Math.round(process.memoryUsage().rss / 1048576);
+
+describe('back-pressure: clients that stop reading', () => {
+  it('cuts 20 non-reading sockets at sendBufferMaxBytes while signals and streams flow, and RSS stays flat', { timeout: 60_000 }, async () => {
+    // The rate limits are not what this test is about: the sender may flood.
+    h = await startHarness({ signalRatePerConnection: 1_000_000, signalBurstPerConnection: 1_000_000, reconnectGraceMs: 2000 });
+    const sid = h.createSession();
+    // The sender is a bare socket that reads and drops what it gets (a TestClient would keep
+    // every signal it receives, and the test measures this process's memory).
+    const sender = new WebSocket(h.wsUrl);
+    await new Promise((resolve, reject) => sender.once('open', resolve).once('error', reject));
+    const answers = new Map<number, (m: { ok: boolean; result?: { streamId?: string } }) => void>();
+    sender.on('message', (raw: Buffer) => {
+      if (raw.length > 4000) return;
+      const parsed = JSON.parse(raw.toString()) as { type: string; id?: number; ok: boolean };
+      if (parsed.type === 'response' && parsed.id !== undefined) answers.get(parsed.id)?.(parsed);
+    });
+    let nextId = 1;
+    const request = (body: object) =>
+      new Promise<{ ok: boolean; result?: { streamId?: string } }>((resolve) => {
+        const id = nextId++;
+        answers.set(id, resolve);
+        sender.send(JSON.stringify({ ...body, id }));
+      });
+    const connected = new Promise((resolve) => sender.once('message', resolve));
+    sender.send(JSON.stringify({ type: 'connect', version: 1, apiKey: h.apiKey, sessionId: sid, token: h.opentok.generateToken(sid, { role: 'publisher' }) }));
+    await connected;
+    const victims: TestClient[] = [];
+    for (let i = 0; i < 20; i++) {
+      // Half take array frames (the browser SDK's shared-frame path), half one message per frame.
+      const { client, first } = await join(sid, h.opentok.generateToken(sid), { batch: i % 2 === 0 });
+      expect(first.type).toBe('sessionConnected');
+      victims.push(client);
+    }
+    // Stop reading: the TCP socket under each WebSocket is paused, so the server's writes pile up.
+    for (const v of victims) (v.ws as unknown as { _socket: Socket })._socket.pause();
+    const base = rssMb();
+    const samples: number[] = [base];
+    const sampler = setInterval(() => samples.push(rssMb()), 250);
+    const data = 'x'.repeat(8000);
+    const started = Date.now();
+    let sent = 0;
+    let streamId: string | undefined;
+    // About 200 MB of signal payload to each of the 20 sockets, or 15 s.
+    while (sent < 25_000 && Date.now() - started < 15_000) {
+      for (let i = 0; i < 100; i++, sent++) sender.send(JSON.stringify({ type: 'signal', id: nextId++, signalType: 'flood', data }));
+      // Streams come and go too (streamCreated / streamDestroyed to everyone).
+      if (sent % 1000 === 0) {
+        if (streamId) await request({ type: 'unpublish', streamId });
+        streamId = (await request(publishBody)).result?.streamId;
+      }
+      // Keep the sender's own socket from queueing.
+      while (sender.bufferedAmount > 1 << 20) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setTimeout(r, 2500));
+    clearInterval(sampler);
+    samples.push(rssMb());
+    const peak = Math.max(...samples);
+    const end = samples[samples.length - 1]!;
+    const cuts = h.realtime.metrics().limits?.slowConsumerCuts;
+    const { setFlagsFromString } = await import('node:v8');
+    setFlagsFromString('--expose-gc');
+    const { runInNewContext } = await import('node:vm');
+    (runInNewContext('gc') as () => void)();
+    const mu = process.memoryUsage();
+    console.log(`after gc: rss ${rssMb()} heapUsed ${Math.round(mu.heapUsed / 1048576)} heapTotal ${Math.round(mu.heapTotal / 1048576)} external ${Math.round(mu.external / 1048576)} arrayBuffers ${Math.round(mu.arrayBuffers / 1048576)}`);
+    console.log(`back-pressure: ${sent} signals of 8000 B to 21 sockets in ${Date.now() - started} ms; RSS MB over time: ${samples.join(' ')}`);
+    console.log(`back-pressure: RSS base ${base} MB, peak ${peak} MB (+${peak - base}), end ${end} MB (+${end - base}); sockets cut: ${cuts}`);
+    try {
+      expect(peak - base).toBeLessThan(100);
+      expect(end - base).toBeLessThan(100);
+      expect(cuts).toBe(20);
+      // The sender, which reads, was never cut and still works.
+      expect((await request({ type: 'signal', data: 'still here' })).ok).toBe(true);
+    } finally {
+      sender.terminate();
+    }
+  });
+});
