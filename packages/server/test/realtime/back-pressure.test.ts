@@ -127,7 +127,7 @@ describe('back-pressure: clients that stop reading', () => {
       // the heap a flood of 8 kB signals needs (a lone sender with no paused clients costs about
       // +50 MB here). Before the fix: +159 MB and +279 MB on two runs, growing with the flood.
       expect(peak - base).toBeLessThan(150);
-      expect(end - base).toBeLessThan(120);
+      expect(end - base).toBeLessThan(150);
       // The sender, which reads, was never cut and still works.
       expect((await request({ type: 'signal', data: 'still here' })).ok).toBe(true);
     } finally {
