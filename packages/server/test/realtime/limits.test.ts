@@ -100,24 +100,28 @@ describe('signal rate per connection', () => {
     const sid = h.createSession();
     const sender = (await join(sid, h.opentok.generateToken(sid))).client;
     const receiver = (await join(sid, h.opentok.generateToken(sid))).client;
+    const t0 = performance.now();
     const answers = await Promise.all(Array.from({ length: 15 }, (_, i) => sender.request({ type: 'signal', signalType: 'chat', data: `m${i}` })));
-    expect(answers.filter((a) => a.ok)).toHaveLength(10);
+    // The burst, plus what the rate refilled while the 15 were on their way (a loaded machine).
+    const refill = Math.floor(((performance.now() - t0) * 5) / 1000);
+    const delivered = answers.filter((a) => a.ok).length;
+    expect(delivered).toBeGreaterThanOrEqual(10);
+    expect(delivered).toBeLessThanOrEqual(10 + refill);
     const refused = answers.filter((a) => !a.ok);
-    expect(refused).toHaveLength(5);
+    expect(refused.length).toBe(15 - delivered);
     for (const a of refused) {
       expect(a.error).toMatchObject({ code: 'ERR_RT_SIGNAL_RATE', name: 'OT_RATE_LIMIT_EXCEEDED', otCode: 429 });
     }
     expect(refused[0]!.error?.message).toContain('signalRatePerConnection');
     await new Promise((r) => setTimeout(r, 100));
-    expect(receiver.ofType('signal')).toHaveLength(10);
+    expect(receiver.ofType('signal')).toHaveLength(delivered);
     // The receiver's own bucket is untouched.
     expect((await receiver.request({ type: 'signal', signalType: 'chat', data: 'x' })).ok).toBe(true);
     // 5 per second: after 0.5 s two more go through.
     await new Promise((r) => setTimeout(r, 500));
     const later = await Promise.all(Array.from({ length: 4 }, () => sender.request({ type: 'signal', data: 'later' })));
     expect(later.filter((a) => a.ok).length).toBeGreaterThanOrEqual(2);
-    expect(later.filter((a) => a.ok).length).toBeLessThanOrEqual(3);
-    expect(h.realtime.metrics().limits.signalRate).toBeGreaterThanOrEqual(6);
+    expect(h.realtime.metrics().limits.signalRate).toBe(refused.length + later.filter((a) => !a.ok).length);
   });
 });
 
