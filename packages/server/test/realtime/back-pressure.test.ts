@@ -18,7 +18,7 @@ const OpenTok = createRequire(import.meta.url)('opentok') as new (key: string, s
   generateToken(sessionId: string, options?: Record<string, unknown>): string;
 };
 
-const VICTIMS = Number(process.env.VICTIMS ?? 20);
+const VICTIMS = 20;
 const apiKey = String(10_000_000 + Math.floor(Math.random() * 80_000_000));
 const apiSecret = randomBytes(20).toString('hex');
 let server: ServeProcess | undefined;
