@@ -206,7 +206,7 @@ export class Transport {
   private onClose(ev: CloseEvent): void {
     // A socket of the reconnect loop itself (e.g. a refused resume): the loop decides what next.
     if (this.state === 'closed' || this.state === 'reconnecting') return;
-    if (ev.code === RT_CLOSE.ended || ev.code === RT_CLOSE.authFailed || ev.code === RT_CLOSE.protocolError || ev.code === RT_CLOSE.replaced) {
+    if (ev.code === RT_CLOSE.ended || ev.code === RT_CLOSE.authFailed || ev.code === RT_CLOSE.protocolError || ev.code === RT_CLOSE.replaced || ev.code === RT_CLOSE.limitExceeded) {
       const reason = ev.reason === 'forceDisconnected' || ev.reason === 'clientDisconnected' ? ev.reason : 'networkDisconnected';
       this.shutdown();
       this.handlers.lost(reason);

@@ -359,6 +359,21 @@ export const RT_ERRORS = {
   // OpenTok.js publishes no numeric code for this one; 1011 is its invalid-parameter code.
   ERR_RT_ENCRYPTION_SECRET: { otName: 'OT_INVALID_ENCRYPTION_SECRET', otCode: 1011 },
   ERR_RT_INTERNAL: { otName: 'OT_UNEXPECTED_SERVER_RESPONSE', otCode: 2001 },
+  /**
+   * Connect refused by a connection limit (per token or per project; the message names it).
+   * OpenTok's "connection limit exceeded" session error, 1027 in its SDKs.
+   */
+  ERR_RT_CONNECTION_LIMIT: { otName: 'OT_CONNECTION_LIMIT_EXCEEDED', otCode: 1027 },
+  /**
+   * A signal over the connection's rate (`signalRatePerConnection`, burst `signalBurstPerConnection`).
+   * OpenTok documents no signal rate error; 429 follows the HTTP-style codes of its other signal
+   * errors (400, 404, 413) and the REST answer for the same limit.
+   */
+  ERR_RT_SIGNAL_RATE: { otName: 'OT_RATE_LIMIT_EXCEEDED', otCode: 429 },
+  /** A second subscribe to a stream the connection already subscribes to. */
+  ERR_RT_ALREADY_SUBSCRIBED: { otName: 'OT_INVALID_PARAMETER', otCode: 1011 },
+  /** A subscribe over `maxSubscriptionsPerConnection`. */
+  ERR_RT_SUBSCRIBE_LIMIT: { otName: 'OT_STREAM_LIMIT_EXCEEDED', otCode: 1027 },
 } as const satisfies Record<string, { otName: string; otCode: number }>;
 export type RtErrorCode = keyof typeof RT_ERRORS;
 
@@ -390,6 +405,13 @@ export const RT_CLOSE = {
   ended: 4004,
   /** The same connection resumed on another socket. */
   replaced: 4005,
+  /** Connect refused by a connection limit (`ERR_RT_CONNECTION_LIMIT`); do not retry at once. */
+  limitExceeded: 4006,
+  /**
+   * The client stopped reading: its outgoing buffer passed the server's bound
+   * (`sendBufferMaxBytes`). The connection stays for the grace period: the client may resume.
+   */
+  slowConsumer: 4007,
 } as const;
 
 /** The signal rule ({@link signalProblem}) as the realtime layer's error, or `null`. */

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
+import { LIMIT_DEFAULTS } from './limits.js';
 
 /** A STUN/TURN server handed to browsers (RTCIceServer shape). */
 export interface IceServerConfig {
@@ -136,6 +137,32 @@ export interface ServerConfig {
   readonly archiveIdleStopSeconds: number;
   /** Lifetime of an archive's signed download `url`, seconds. Default 600 (OpenTok's 10 minutes). */
   readonly archiveUrlTtlSeconds: number;
+  /** WebSocket connections at once with the same client token. Default 32 (docs/security-parts/limits.md). */
+  readonly maxConnectionsPerToken: number;
+  /** WebSocket connections at once of one project (all its sessions). Default 20000. */
+  readonly maxConnectionsPerProject: number;
+  /** Signals one connection may send per second (token bucket). Default 50. */
+  readonly signalRatePerConnection: number;
+  /** Signals one connection may send in a burst before the rate applies. Default 200. */
+  readonly signalBurstPerConnection: number;
+  /** REST signals one project may send per second (burst 5 × this). Default 200. */
+  readonly restSignalRatePerProject: number;
+  /** Subscriptions one connection may hold at once (one per stream). Default 500. */
+  readonly maxSubscriptionsPerConnection: number;
+  /** Archives recording at once in one session. Default 5. */
+  readonly maxArchivesPerSession: number;
+  /** Archives recording at once in one project. Default 50. */
+  readonly maxArchivesPerProject: number;
+  /** Broadcasts running at once in one session. Default 5. */
+  readonly maxBroadcastsPerSession: number;
+  /** Broadcasts running at once in one project. Default 50. */
+  readonly maxBroadcastsPerProject: number;
+  /** SIP calls at once in one session. Default 50. */
+  readonly maxSipCallsPerSession: number;
+  /** SIP calls at once in one project. Default 200. */
+  readonly maxSipCallsPerProject: number;
+  /** Bytes queued for a client WebSocket that stops reading before the server cuts it. Default 4194304 (4 MiB). */
+  readonly sendBufferMaxBytes: number;
 }
 
 /** What callers may pass: any subset, values not yet checked (strings from env/flags are coerced). */
@@ -337,6 +364,19 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   archiveMaxDurationSeconds: { flag: 'archive-max-duration', env: 'TOKHOST_ARCHIVE_MAX_DURATION', default: 7200, parse: int(1, 86_400), help: 'longest archive, seconds' },
   archiveIdleStopSeconds: { flag: 'archive-idle-stop', env: 'TOKHOST_ARCHIVE_IDLE_STOP', default: 60, parse: int(0, 86_400), help: 'stop an archive this long after the last client left, seconds' },
   archiveUrlTtlSeconds: { flag: 'archive-url-ttl', env: 'TOKHOST_ARCHIVE_URL_TTL', default: 600, parse: int(10, 7 * 86_400), help: 'archive download link lifetime, seconds' },
+  maxConnectionsPerToken: { flag: 'max-connections-per-token', env: 'TOKHOST_MAX_CONNECTIONS_PER_TOKEN', default: LIMIT_DEFAULTS.maxConnectionsPerToken, parse: int(1, 1_000_000), help: 'WebSocket connections at once with one client token' },
+  maxConnectionsPerProject: { flag: 'max-connections-per-project', env: 'TOKHOST_MAX_CONNECTIONS_PER_PROJECT', default: LIMIT_DEFAULTS.maxConnectionsPerProject, parse: int(1, 10_000_000), help: 'WebSocket connections at once per project' },
+  signalRatePerConnection: { flag: 'signal-rate', env: 'TOKHOST_SIGNAL_RATE', default: LIMIT_DEFAULTS.signalRatePerConnection, parse: int(1, 1_000_000), help: 'signals per second per connection' },
+  signalBurstPerConnection: { flag: 'signal-burst', env: 'TOKHOST_SIGNAL_BURST', default: LIMIT_DEFAULTS.signalBurstPerConnection, parse: int(1, 10_000_000), help: 'signal burst per connection' },
+  restSignalRatePerProject: { flag: 'rest-signal-rate', env: 'TOKHOST_REST_SIGNAL_RATE', default: LIMIT_DEFAULTS.restSignalRatePerProject, parse: int(1, 1_000_000), help: 'REST signals per second per project (burst 5x)' },
+  maxSubscriptionsPerConnection: { flag: 'max-subscriptions-per-connection', env: 'TOKHOST_MAX_SUBSCRIPTIONS_PER_CONNECTION', default: LIMIT_DEFAULTS.maxSubscriptionsPerConnection, parse: int(1, 1_000_000), help: 'subscriptions at once per connection' },
+  maxArchivesPerSession: { flag: 'max-archives-per-session', env: 'TOKHOST_MAX_ARCHIVES_PER_SESSION', default: LIMIT_DEFAULTS.maxArchivesPerSession, parse: int(1, 1000), help: 'archives recording at once per session' },
+  maxArchivesPerProject: { flag: 'max-archives-per-project', env: 'TOKHOST_MAX_ARCHIVES_PER_PROJECT', default: LIMIT_DEFAULTS.maxArchivesPerProject, parse: int(1, 100_000), help: 'archives recording at once per project' },
+  maxBroadcastsPerSession: { flag: 'max-broadcasts-per-session', env: 'TOKHOST_MAX_BROADCASTS_PER_SESSION', default: LIMIT_DEFAULTS.maxBroadcastsPerSession, parse: int(1, 1000), help: 'broadcasts at once per session' },
+  maxBroadcastsPerProject: { flag: 'max-broadcasts-per-project', env: 'TOKHOST_MAX_BROADCASTS_PER_PROJECT', default: LIMIT_DEFAULTS.maxBroadcastsPerProject, parse: int(1, 100_000), help: 'broadcasts at once per project' },
+  maxSipCallsPerSession: { flag: 'max-sip-calls-per-session', env: 'TOKHOST_MAX_SIP_CALLS_PER_SESSION', default: LIMIT_DEFAULTS.maxSipCallsPerSession, parse: int(1, 100_000), help: 'SIP calls at once per session' },
+  maxSipCallsPerProject: { flag: 'max-sip-calls-per-project', env: 'TOKHOST_MAX_SIP_CALLS_PER_PROJECT', default: LIMIT_DEFAULTS.maxSipCallsPerProject, parse: int(1, 1_000_000), help: 'SIP calls at once per project' },
+  sendBufferMaxBytes: { flag: 'send-buffer-max-bytes', env: 'TOKHOST_SEND_BUFFER_MAX_BYTES', default: LIMIT_DEFAULTS.sendBufferMaxBytes, parse: int(65_536, 1024 * 1024 * 1024), help: 'bytes queued for a non-reading client socket before it is cut' },
 };
 
 /**

@@ -209,6 +209,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       compositions: deps.compositions ?? compositions,
       hlsDir: join(config.dataDir, 'hls'),
       hlsRetentionSeconds: config.hlsRetentionSeconds,
+      limits: config,
       ...deps.broadcastTuning,
       logger: logger.child({ component: 'broadcast' }),
       notify: rt.webhook,

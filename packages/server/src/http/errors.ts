@@ -1,7 +1,7 @@
 import type { ErrorCode } from '@tokhost/protocol';
 
 /** Codes the server answers with: the shared protocol codes plus the server-only ones. */
-export type ServerErrorCode = ErrorCode | 'ERR_NOT_IMPLEMENTED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_BROADCAST_NOT_ROUTED' | 'ERR_SESSION_E2EE' | 'ERR_OWNER_UNAVAILABLE';
+export type ServerErrorCode = ErrorCode | 'ERR_NOT_IMPLEMENTED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_BROADCAST_NOT_ROUTED' | 'ERR_SESSION_E2EE' | 'ERR_OWNER_UNAVAILABLE' | 'ERR_RATE_LIMITED' | 'ERR_LIMIT_EXCEEDED';
 
 /**
  * The one table mapping each error code to its HTTP status and the `code` field of the body
@@ -39,6 +39,13 @@ export const ERROR_TABLE: { readonly [C in ServerErrorCode]: { status: number; b
   ERR_INTERNAL: { status: 500, bodyCode: 500 },
   /** Cluster mode: the node that owns the session did not answer a forwarded call (it may be failing over). */
   ERR_OWNER_UNAVAILABLE: { status: 503, bodyCode: 503 },
+  /** A rate limit (REST signals per project per second); answered with `Retry-After`. */
+  ERR_RATE_LIMITED: { status: 429, bodyCode: 429 },
+  /**
+   * A concurrency limit (archives, broadcasts, SIP calls per session or project; the message
+   * names the setting). 429, not 403: opentok-node turns 403 into "Invalid API key or secret".
+   */
+  ERR_LIMIT_EXCEEDED: { status: 429, bodyCode: 429 },
 };
 
 /**

@@ -36,6 +36,11 @@ export function serverMetricsText(rt: RealtimeMetrics, router: MediaRouter | nul
     family('tokhost_realtime_session_streams', 'Published streams in the session.', rt.sessions.map((s) => [sl(s), s.streams]));
     family('tokhost_realtime_session_subscribers', 'Subscribers in the session.', rt.sessions.map((s) => [sl(s), s.subscribers]));
   }
+  const counter = (name: string, help: string, v: number) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${v}`);
+  counter('tokhost_limit_connections_refused_total', 'WebSocket connects refused by maxConnectionsPerToken or maxConnectionsPerProject.', rt.limits.connectionLimit);
+  counter('tokhost_limit_signals_refused_total', 'Client signals refused by signalRatePerConnection.', rt.limits.signalRate);
+  counter('tokhost_limit_subscriptions_refused_total', 'Subscribes refused (second subscription to a stream, maxSubscriptionsPerConnection).', rt.limits.subscriptions);
+  counter('tokhost_limit_slow_consumer_disconnects_total', 'Client sockets cut because their outgoing buffer passed sendBufferMaxBytes.', rt.limits.slowConsumerCuts);
   return out.join('\n') + '\n' + (router && !router.closed ? metricsText(router, options) : '');
 }
 

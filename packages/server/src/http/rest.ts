@@ -6,6 +6,7 @@ import { StoreError } from '../storage/store.js';
 import { readBody, parseJsonBody } from './body.js';
 import { HttpError } from './errors.js';
 import { buildOpenApi } from './openapi.js';
+import { KeyedRateLimiter, limitsFrom } from '../limits.js';
 import type { RestDeps, Route, RouteContext, RouteResult } from './router.js';
 import type { ProjectRecord } from '../storage/store.js';
 import { createRouter, parseTarget, validateParams } from './router.js';
@@ -67,7 +68,9 @@ class Context implements RouteContext {
  * (`/v2/…`, `/session/create`, `/openapi.json`) and returns false otherwise, so the caller can
  * hand the request to the realtime layer.
  */
-export function createRestHandler(deps: RestDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const rate = limitsFrom(given.config as unknown as Record<string, unknown>).restSignalRatePerProject;
+  const deps: RestDeps = { ...given, restSignals: given.restSignals ?? new KeyedRateLimiter(rate, rate * 5) };
   const match = createRouter(REST_ROUTES);
   const openapi = JSON.stringify(buildOpenApi(REST_ROUTES));
   const { logger, config, store } = deps;

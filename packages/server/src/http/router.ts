@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
+import type { KeyedRateLimiter } from '../limits.js';
 import type { Archiver } from '../recording/archiver.js';
 import type { BroadcastService } from '../services/broadcasts.js';
 import type { LiveSessions } from '../services/live.js';
@@ -19,6 +20,8 @@ export interface RestDeps {
   broadcasts: BroadcastService;
   /** The SIP gateway (`dial`, `play-dtmf`); absent when config `sip` is false. */
   sip?: SipGateway;
+  /** REST signals per project (`restSignalRatePerProject`). Default: made by `createRestHandler`. */
+  restSignals?: KeyedRateLimiter;
   /**
    * Cluster mode: run the call on the node that owns its session instead. Resolves true when the
    * request was forwarded and answered; false to handle it here.

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -8,6 +9,7 @@ import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION, RT_CLOSE, rtError } from '@to
 import type { ClientRequest, ConnectRequest, RtError, RtIceServer } from '@tokhost/protocol';
 import { ClientTokenError, verifyClientToken } from '../auth/client-token.js';
 import { createDemo } from '../demo/index.js';
+import { ConnectionTally, limitsFrom, overSendBuffer } from '../limits.js';
 import { RoutedSessionMedia } from '../media/routed-session.js';
 import type { MediaRouter } from '../media/types.js';
 import type { LiveSessions } from '../services/live.js';
@@ -25,7 +27,8 @@ import type { ClientSocket, Connection } from './rooms.js';
  * `logger` is pino-compatible; `config` is the frozen server config (typed loosely here so the
  * realtime layer does not depend on every config field). Fields read: `iceServers`,
  * `turnSecret`, `turnTtlSeconds` (default 86400), `demo`, `demoMaxRooms` (default 100), `publicUrl`, `host`, `authClockSkewSeconds` (default 30), `reconnectGraceMs`
- * (default 20000), `pingIntervalMs` (default 10000), `webhookRetryDelaysMs`.
+ * (default 20000), `pingIntervalMs` (default 10000), `webhookRetryDelaysMs`, and the limits of
+ * `LimitsConfig` (`maxConnectionsPerToken`, `sendBufferMaxBytes` …; defaults `LIMIT_DEFAULTS`).
  */
 export interface RealtimeDeps {
   store: Store;
@@ -81,6 +84,8 @@ export interface Realtime {
 /** What {@link Realtime.metrics} returns. */
 export interface RealtimeMetrics {
   connections: number;
+  /** Requests and sockets refused or cut by a limit since start (docs/security-parts/limits.md). */
+  limits: { connectionLimit: number; signalRate: number; subscriptions: number; slowConsumerCuts: number };
   sessions: { sessionId: string; mediaMode: 'relayed' | 'routed'; connections: number; streams: number; subscribers: number }[];
 }
 
@@ -129,7 +134,20 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   };
   const routing = config['routedMedia'] !== false;
   const sendWebhook = projectCallback(store, webhooks, logger);
+  const limits = limitsFrom(config);
+  const tally = new ConnectionTally();
+  // Which counts a connection takes part in (a SIP call's connection is not a WebSocket: none).
+  const counted = new WeakMap<Connection, { apiKey: string; tokenKey: string }>();
+  const refusedConnects = { count: 0 };
+  let slowConsumerCuts = 0;
   const rooms = new Rooms({
+    limits,
+    onConnectionEnd: (conn) => {
+      const k = counted.get(conn);
+      if (!k) return;
+      counted.delete(conn);
+      tally.remove(k.apiKey, k.tokenKey);
+    },
     ...(routing ? { openRoutedMedia: async (sessionId: string) => RoutedSessionMedia.open(await router(), sessionId) } : {}),
     iceServersFor: (connectionId) => iceServersFor(iceConfig, connectionId),
     reconnectGraceMs: num('reconnectGraceMs', 20_000),
@@ -178,20 +196,45 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     // The session the socket's URL names (the cluster routes on it): the join must be for that one.
     const named = req ? namedSession(req.url) : null;
     ws.on('pong', () => alive.set(ws, true));
+    const rawSocket = () => (ws as unknown as { _socket?: Duplex })._socket;
+    // Back-pressure, checked after every write to this client (the only place frames go out): a
+    // client that stops reading makes the server queue what it is sent; past `sendBufferMaxBytes`
+    // the socket is cut so memory stays bounded. The connection stays for the grace period.
+    let cut = false;
+    // The join snapshot or a resume's replay is written at once and may be large: what of it is
+    // still queued after the connect does not count until the socket first drains.
+    let allowance = 0;
+    rawSocket()?.on('drain', () => (allowance = 0));
+    const queuedBytes = () => Math.max(ws.bufferedAmount, rawSocket()?.writableLength ?? 0);
+    const checkBackPressure = () => {
+      if (cut) return;
+      const queued = queuedBytes() - allowance;
+      if (!overSendBuffer(limits, queued)) return;
+      cut = true;
+      slowConsumerCuts++;
+      logger.warn({ queuedBytes: queued, sendBufferMaxBytes: limits.sendBufferMaxBytes, sessionId: conn?.room.sessionId, connectionId: conn?.id }, 'realtime: client stopped reading; socket cut (sendBufferMaxBytes)');
+      ws.close(RT_CLOSE.slowConsumer, `send buffer over ${limits.sendBufferMaxBytes} bytes`);
+      // The close frame sits behind what the client does not read: free the socket soon anyway.
+      setTimeout(() => ws.terminate(), 1000).unref();
+    };
     const socket: ClientSocket = {
-      send: (data) => ws.send(data, { binary: false }),
+      send: (data) => {
+        if (ws.readyState !== ws.OPEN) return;
+        ws.send(data, { binary: false });
+        checkBackPressure();
+      },
       // A broadcast frame is built once and written to each TCP socket as is: per socket this
       // skips ws's framing (safe: no per-message deflate, so ws never holds frames back).
       sendFrame: (frame) => {
-        const raw = (ws as unknown as { _socket?: Duplex })._socket;
+        const raw = rawSocket();
         if (ws.readyState !== ws.OPEN || !raw || raw.destroyed) return;
-        if (!Array.isArray(frame)) {
-          raw.write(frame);
-          return;
+        if (!Array.isArray(frame)) raw.write(frame);
+        else {
+          raw.cork();
+          for (const piece of frame) raw.write(piece);
+          raw.uncork();
         }
-        raw.cork();
-        for (const piece of frame) raw.write(piece);
-        raw.uncork();
+        checkBackPressure();
       },
       close: (code, reason) => ws.close(code, reason.slice(0, 120)),
       get isOpen() {
@@ -234,16 +277,19 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
         return;
       }
       let result: Connection | RtError;
+      allowance = Infinity;
       try {
         result = connect(msg as unknown as ConnectRequest, socket);
       } catch (err) {
         // A store failure must not take the process down with it: refuse this client only.
         logger.error({ err: (err as Error).message }, 'realtime connect failed');
         result = rtError('ERR_RT_INTERNAL', 'the server could not check the token');
+      } finally {
+        allowance = queuedBytes();
       }
       if ('code' in result) {
         logger.info({ code: result.code, reason: result.message }, 'realtime connect refused');
-        refuse(ws, result, result.code === 'ERR_RT_RESUME_FAILED' ? RT_CLOSE.resumeFailed : result.code === 'ERR_RT_VERSION' || result.code === 'ERR_RT_PROTOCOL' ? RT_CLOSE.protocolError : RT_CLOSE.authFailed);
+        refuse(ws, result, closeCodeOf(result));
         return;
       }
       conn = result;
@@ -288,7 +334,17 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       for (const text of resumed.replay) socket.send(text);
       return resumed.conn;
     }
-    return rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true, session.e2ee);
+    // Only new connections count against the limits: a resume reuses its connection.
+    const tokenKey = createHash('sha256').update(String(req.token)).digest('base64url');
+    const refused = tally.check(limits, token.apiKey, tokenKey);
+    if (refused) {
+      refusedConnects.count++;
+      return rtError('ERR_RT_CONNECTION_LIMIT', refused);
+    }
+    const conn = rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true, session.e2ee);
+    tally.add(token.apiKey, tokenKey);
+    counted.set(conn, { apiKey: token.apiKey, tokenKey });
+    return conn;
   };
 
   wss.on('connection', onSocket);
@@ -304,7 +360,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
         connections += room.connections.size;
         sessions.push({ sessionId: room.sessionId, mediaMode: room.mediaMode, connections: room.connections.size, streams: room.streams.size, subscribers: room.subscriptions.size });
       }
-      return { connections, sessions };
+      return { connections, sessions, limits: { connectionLimit: refusedConnects.count, signalRate: rooms.refused.signalRate, subscriptions: rooms.refused.subscriptions, slowConsumerCuts } };
     },
     handleUpgrade(req, socket, head) {
       const path = (req.url ?? '').split('?')[0];
@@ -336,6 +392,21 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       if (ownRouter) await (await ownRouter.catch(() => null))?.close();
     },
   };
+}
+
+/** The WebSocket close code that goes with a refused connect. */
+function closeCodeOf(error: RtError): number {
+  switch (error.code) {
+    case 'ERR_RT_RESUME_FAILED':
+      return RT_CLOSE.resumeFailed;
+    case 'ERR_RT_VERSION':
+    case 'ERR_RT_PROTOCOL':
+      return RT_CLOSE.protocolError;
+    case 'ERR_RT_CONNECTION_LIMIT':
+      return RT_CLOSE.limitExceeded;
+    default:
+      return RT_CLOSE.authFailed;
+  }
 }
 
 /** The session a socket's URL names (`?session=`), or null (none, or a URL that does not parse). */

@@ -19,6 +19,8 @@ import type {
 import type { RoutedSessionMedia } from '../media/routed-session.js';
 import type { PublisherMediaEvent, SubscriberMediaEvent } from '../media/types.js';
 import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../services/live.js';
+import { checkSubscribe, LIMIT_DEFAULTS, TokenBucket } from '../limits.js';
+import type { LimitsConfig } from '../limits.js';
 import { SessionLog } from './session-log.js';
 import type { Fold, LogReader } from './session-log.js';
 import { LiveError } from '../services/live.js';
@@ -55,6 +57,10 @@ export interface RoomsOptions {
    * sessions are negotiated peer to peer like relayed ones.
    */
   openRoutedMedia?: (sessionId: string) => Promise<RoutedSessionMedia>;
+  /** Per-connection limits (signal rate, subscriptions). Default `LIMIT_DEFAULTS`. */
+  limits?: LimitsConfig;
+  /** A connection left the session for good (the realtime layer's connection counts). */
+  onConnectionEnd?(conn: Connection): void;
 }
 
 type RtIceCandidateWire = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
@@ -91,6 +97,8 @@ export class Connection implements LogReader {
   readonly streams = new Set<string>();
   /** Subscriber IDs this connection holds (as the subscribing end). */
   readonly subscriptions = new Set<string>();
+  /** The signal rate limit (`signalRatePerConnection`), made at the first signal. */
+  signalBucket: TokenBucket | null = null;
 
   constructor(
     readonly room: Room,
@@ -214,7 +222,30 @@ export class Rooms {
   private readonly liveListeners = new Set<(e: LiveEvent) => void>();
   /** Archives recording per session, told to every client that joins (`archiveStarted`). */
   private readonly archiveNotices = new Map<string, Map<string, { id: string; name: string }>>();
-  constructor(private readonly options: RoomsOptions) {}
+  private readonly limits: LimitsConfig;
+  /** Requests refused by a limit since start (for `/metrics`). */
+  readonly refused = { signalRate: 0, subscriptions: 0 };
+  constructor(private readonly options: RoomsOptions) {
+    this.limits = options.limits ?? LIMIT_DEFAULTS;
+  }
+
+  /** The connection may send one more signal now (`signalRatePerConnection`, `signalBurstPerConnection`). */
+  private takeSignal(conn: Connection): void {
+    const now = performance.now();
+    conn.signalBucket ??= new TokenBucket(this.limits.signalRatePerConnection, this.limits.signalBurstPerConnection, now);
+    if (!conn.signalBucket.take(now)) {
+      this.refused.signalRate++;
+      fail('ERR_RT_SIGNAL_RATE', `signal rate limit: at most ${this.limits.signalRatePerConnection} signals per second per connection (signalRatePerConnection, burst signalBurstPerConnection ${this.limits.signalBurstPerConnection})`);
+    }
+  }
+
+  /** The connection may subscribe to `streamId` (one subscription per stream, `maxSubscriptionsPerConnection`). */
+  private admitSubscription(conn: Connection, streamId: string): void {
+    const held = [...conn.subscriptions].map((id) => conn.room.subscriptions.get(id)?.streamId ?? '');
+    const refused = checkSubscribe(this.limits, held, streamId);
+    if (refused) this.refused.subscriptions++;
+    if (refused) fail(refused.code === 'duplicate' ? 'ERR_RT_ALREADY_SUBSCRIBED' : 'ERR_RT_SUBSCRIBE_LIMIT', refused.message);
+  }
 
   private liveEmit(e: LiveEvent): void {
     for (const l of this.liveListeners) {
@@ -313,6 +344,7 @@ export class Rooms {
     if (conn.graceTimer) clearTimeout(conn.graceTimer);
     conn.graceTimer = null;
     room.removeConnection(conn);
+    this.options.onConnectionEnd?.(conn);
     room.presence(conn, reason);
     this.emit(room, { event: 'connectionDestroyed', connection: webhookConnection(conn), reason });
     if (this.liveListeners.size) this.liveEmit({ type: 'connectionDestroyed', sessionId: room.sessionId, apiKey: room.apiKey, connections: room.connections.size });
@@ -501,6 +533,7 @@ export class Rooms {
         if (conn.role === 'publisheronly') fail('ERR_RT_SUBSCRIBE_DENIED', 'a publisheronly token cannot subscribe');
         const s = room.streams.get(String(req.streamId));
         if (!s) return fail('ERR_RT_STREAM_NOT_FOUND', `stream ${String(req.streamId)} is not in the session`);
+        this.admitSubscription(conn, s.rt.streamId);
         const id = randomUUID();
         room.subscriptions.set(id, { id, streamId: s.rt.streamId, subscriber: conn, publisher: s.owner });
         conn.subscriptions.add(id);
@@ -539,6 +572,7 @@ export class Rooms {
         return;
       }
       case 'signal': {
+        this.takeSignal(conn);
         const err = checkSignal(req.signalType, req.data);
         if (err) throw new RequestError(err);
         const msg = { type: 'signal', from: conn.rt, signalType: req.signalType ?? '', data: req.data ?? '' } as const;
@@ -795,6 +829,7 @@ export class Rooms {
       for (const c of [...room.connections.values()]) {
         if (c.graceTimer) clearTimeout(c.graceTimer);
         c.destroyed = true;
+        this.options.onConnectionEnd?.(c);
         c.socket?.close(1001, 'server shutting down');
       }
       room.log.close();

@@ -22,6 +22,8 @@ import type { SinkLogger } from '../compose/outputs/remux.js';
 import { RtmpSink } from '../compose/outputs/rtmp.js';
 import { LeaseOutputs } from '../compose/outputs/sink.js';
 import { HttpError } from '../http/errors.js';
+import { checkConcurrent, LIMIT_DEFAULTS } from '../limits.js';
+import type { LimitsConfig } from '../limits.js';
 import type { LiveSessions } from './live.js';
 import { requireNotE2ee, requireSession } from './sessions.js';
 import type { Store } from '../storage/store.js';
@@ -58,6 +60,8 @@ export interface BroadcastServiceOptions {
   notify(apiKey: string, broadcast: BroadcastJson): void;
   logger: SinkLogger & { error(obj: object, msg?: string): void };
   ffmpegPath?: string;
+  /** Concurrent broadcasts per session and per project. Default `LIMIT_DEFAULTS` (5 and 50). */
+  limits?: Pick<LimitsConfig, 'maxBroadcastsPerSession' | 'maxBroadcastsPerProject'>;
   /** RTMP retry tuning (tests). */
   rtmp?: { connectAttempts?: number; initialBackoffMs?: number; maxBackoffMs?: number; connectTimeoutMs?: number; offlineGiveUpMs?: number };
 }
@@ -109,6 +113,20 @@ export class BroadcastService {
     this.#o = options;
   }
 
+  /** 429 when one more broadcast would pass `maxBroadcastsPerSession` or `maxBroadcastsPerProject` (this node's). */
+  #checkLimits(apiKey: string, sessionId: string): void {
+    const limits = this.#o.limits ?? LIMIT_DEFAULTS;
+    let inSession = 0;
+    let inProject = 0;
+    for (const r of this.#running.values()) {
+      if (r.apiKey !== apiKey) continue;
+      inProject++;
+      if (r.json.sessionId === sessionId) inSession++;
+    }
+    const overCap = checkConcurrent('broadcasts', { inSession, inProject }, { perSession: limits.maxBroadcastsPerSession, perProject: limits.maxBroadcastsPerProject, sessionSetting: 'maxBroadcastsPerSession', projectSetting: 'maxBroadcastsPerProject' });
+    if (overCap) throw new HttpError('ERR_LIMIT_EXCEEDED', 'Too many broadcasts', `Broadcast limit reached: ${overCap}`);
+  }
+
   /** Number of broadcasts running now. */
   get runningCount(): number {
     return this.#running.size;
@@ -127,6 +145,7 @@ export class BroadcastService {
     if (sameSession.some((r) => !options.multiBroadcastTag || !r.json.multiBroadcastTag || r.json.multiBroadcastTag === options.multiBroadcastTag)) {
       throw new HttpError('ERR_BROADCAST_IN_PROGRESS', 'The broadcast has already started for the session', 'Use a distinct multiBroadcastTag for another broadcast of the same session');
     }
+    this.#checkLimits(apiKey, options.sessionId);
     if (this.#o.live.connectionCount(options.sessionId) === 0) {
       throw new HttpError('ERR_SESSION_NO_CLIENTS', 'No clients are connected to the session', 'No clients are actively connected to the session, so there is nothing to broadcast');
     }
@@ -164,6 +183,12 @@ export class BroadcastService {
     if (raced || this.#closed) {
       await lease.release();
       throw new HttpError('ERR_BROADCAST_IN_PROGRESS', 'The broadcast has already started for the session', 'Use a distinct multiBroadcastTag for another broadcast of the same session');
+    }
+    try {
+      this.#checkLimits(apiKey, options.sessionId);
+    } catch (err) {
+      await lease.release();
+      throw err;
     }
     const now = Date.now();
     const maxDuration = options.maxDuration ?? LIMITS.broadcastMaxDurationDefault;

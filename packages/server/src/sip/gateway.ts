@@ -401,6 +401,18 @@ export class SipGateway {
     return this.ua;
   }
 
+  /** Calls not yet ended of a project, and of one of its sessions (the concurrency limits). */
+  callCounts(apiKey: string, sessionId: string): { inSession: number; inProject: number } {
+    let inSession = 0;
+    let inProject = 0;
+    for (const c of this.calls.values()) {
+      if (c.apiKey !== apiKey || c.ended) continue;
+      inProject++;
+      if (c.sessionId === sessionId) inSession++;
+    }
+    return { inSession, inProject };
+  }
+
   /** The user agent's ports (tests, diagnostics), starting it if needed. */
   async ports(): Promise<{ udp: number; tcp: number; tls: number }> {
     const ua = await this.userAgent();

@@ -2,6 +2,7 @@ import { LIMITS, OUTPUT_MODES, STREAM_MODES } from '@tokhost/protocol';
 import type { ArchiveJson } from '@tokhost/protocol';
 import { requireNotE2ee, requireSession } from '../../services/sessions.js';
 import type { Store } from '../../storage/store.js';
+import { checkConcurrent, limitsFrom } from '../../limits.js';
 import { ACTIVE_ARCHIVE_STATUSES } from '../../storage/store.js';
 import { ArchiveStateError, signArchiveUrl } from '../../recording/archiver.js';
 import { HttpError, invalid } from '../errors.js';
@@ -110,6 +111,10 @@ export const archiveRoutes: Route[] = [
       if (running.some((r) => !options.multiArchiveTag || r.archive.multiArchiveTag === options.multiArchiveTag || !r.archive.multiArchiveTag)) {
         throw new HttpError('ERR_ARCHIVE_IN_PROGRESS', 'Recording already in progress', `Session ${session.sessionId} is already being recorded; use a distinct multiArchiveTag`);
       }
+      const limits = limitsFrom(ctx.deps.config as unknown as Record<string, unknown>);
+      const inProject = store.listArchivesByStatus(ACTIVE_ARCHIVE_STATUSES).filter((r) => r.apiKey === ctx.project.apiKey).length;
+      const overCap = checkConcurrent('archives', { inSession: running.length, inProject }, { perSession: limits.maxArchivesPerSession, perProject: limits.maxArchivesPerProject, sessionSetting: 'maxArchivesPerSession', projectSetting: 'maxArchivesPerProject' });
+      if (overCap) throw new HttpError('ERR_LIMIT_EXCEEDED', 'Too many archives', `Archive limit reached: ${overCap}`);
       if (live.connectionCount(session.sessionId) === 0) {
         throw new HttpError('ERR_SESSION_NO_CLIENTS', 'No clients are connected to the session', 'No clients are actively connected to the session, so there is nothing to record');
       }

@@ -1,6 +1,7 @@
 import { DTMF_PATTERN } from '@tokhost/protocol';
 import type { VerifiedToken } from '@tokhost/protocol';
 import { ClientTokenError, verifyClientToken } from '../../auth/client-token.js';
+import { checkConcurrent, limitsFrom } from '../../limits.js';
 import { SipGatewayError, type DialSipOptions } from '../../sip/gateway.js';
 import { headerValueProblem, quotedStringSafeProblem, sipUriProblem, TOKEN_RE, userAtHostProblem } from '../../sip/grammar.js';
 import { requireNotE2ee, requireSession } from '../../services/sessions.js';
@@ -117,6 +118,9 @@ export const sipRoutes: Route[] = [
       }
       if (session.mediaMode !== 'routed') throw new HttpError('ERR_SIP_NOT_ROUTED', 'Only routed sessions can dial SIP endpoints');
       if (!ctx.deps.sip) throw NO_SIP('dial');
+      const limits = limitsFrom(ctx.deps.config as unknown as Record<string, unknown>);
+      const overCap = checkConcurrent('SIP calls', ctx.deps.sip.callCounts(ctx.project.apiKey, session.sessionId), { perSession: limits.maxSipCallsPerSession, perProject: limits.maxSipCallsPerProject, sessionSetting: 'maxSipCallsPerSession', projectSetting: 'maxSipCallsPerProject' });
+      if (overCap) throw new HttpError('ERR_LIMIT_EXCEEDED', 'Too many SIP calls', `SIP call limit reached: ${overCap}`);
       const call = await ctx.deps.sip.dial(ctx.project.apiKey, verified, dial.sip).catch(gatewayError);
       return { status: 200, json: call };
     },

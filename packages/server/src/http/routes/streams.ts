@@ -2,7 +2,7 @@ import { signalProblem } from '@tokhost/protocol';
 import { requireSession } from '../../services/sessions.js';
 import { HttpError, invalid } from '../errors.js';
 import { viaLive } from '../live-errors.js';
-import type { Route } from '../router.js';
+import type { Route, RouteContext } from '../router.js';
 import { object, optBool, optStringArray } from '../validate.js';
 
 const CLASS_LIST = { maxItems: 64, maxLength: 256 };
@@ -25,6 +25,13 @@ export function parseSignal(value: unknown): { type?: string; data?: string } {
     }
   }
   return { ...(typeof type === 'string' ? { type } : {}), ...(typeof data === 'string' ? { data } : {}) };
+}
+
+/** A project may send `restSignalRatePerProject` REST signals per second (burst 5 × that): else 429. */
+function admitRestSignal(ctx: RouteContext): void {
+  const limiter = ctx.deps.restSignals;
+  if (!limiter || limiter.take(ctx.project.apiKey, performance.now())) return;
+  throw new HttpError('ERR_RATE_LIMITED', 'Too many signals', `At most ${limiter.rate} REST signals per second per project (restSignalRatePerProject)`, { headers: { 'retry-after': '1' } });
 }
 
 /** Stream, moderation and signaling routes (reference §3.4–§3.5, rows 15–22). */
@@ -138,6 +145,7 @@ export const streamRoutes: Route[] = [
     async handler(ctx) {
       const signal = parseSignal(await ctx.json());
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
+      admitRestSignal(ctx);
       viaLive(() => ctx.deps.live.signal(session.sessionId, null, signal));
       return { status: 204 };
     },
@@ -151,6 +159,7 @@ export const streamRoutes: Route[] = [
     async handler(ctx) {
       const signal = parseSignal(await ctx.json());
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
+      admitRestSignal(ctx);
       viaLive(() => ctx.deps.live.signal(session.sessionId, ctx.params.connectionId!, signal));
       return { status: 204 };
     },
