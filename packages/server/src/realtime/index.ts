@@ -13,6 +13,7 @@ import type { MediaRouter } from '../media/types.js';
 import type { LiveSessions } from '../services/live.js';
 import type { SessionRecord, Store } from '../storage/store.js';
 import { createWebhookSender } from '../webhooks/index.js';
+import { createOutboundPolicy } from '../net/outbound.js';
 import type { WebhookSender } from '../webhooks/index.js';
 import { iceServersFor } from './ice.js';
 import { Rooms } from './rooms.js';
@@ -59,6 +60,8 @@ export interface Realtime {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Live counters for `/metrics`: sessions, connections, streams and subscribers per session. */
   metrics(): RealtimeMetrics;
+  /** ICE candidates of clients the outbound policy refused since start. */
+  refusedCandidates(): number;
   /**
    * Send a callback (archive, broadcast, SIP …) to the project's webhook URL, signed with its
    * secret, through the same ordered, retried queue as the session-monitoring callbacks.
@@ -85,6 +88,8 @@ export interface RealtimeMetrics {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
 /** True when the host only accepts loopback connections (the demo is then on by default). */
 export function isLoopbackHost(host: unknown): boolean {
   return typeof host === 'string' && (host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host));
@@ -110,7 +115,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   };
   const retry = config['webhookRetryDelaysMs'];
   const ownWebhooks = deps.webhooks === undefined;
-  const webhooks: WebhookSender = deps.webhooks ?? createWebhookSender({ logger, outbox: store, ...(Array.isArray(retry) ? { retryDelaysMs: retry as number[] } : {}) });
+  const webhooks: WebhookSender = deps.webhooks ?? createWebhookSender({ logger, outbox: store, outbound: createOutboundPolicy({ allow: strings(config['outboundAllow']) }), ...(Array.isArray(retry) ? { retryDelaysMs: retry as number[] } : {}) });
   let ownRouter: Promise<MediaRouter> | null = null;
   const router = (): Promise<MediaRouter> => {
     const given = deps.media;
@@ -138,6 +143,8 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     }
     if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event as SessionMonitoringEvent);
   };
+  // ICE candidates clients name: the server's allow-list plus the ICE-only one (docs/security-parts/outbound.md).
+  const icePolicy = createOutboundPolicy({ allow: [...strings(config['outboundAllow']), ...strings(config['iceAllow'])] });
   const rooms = new Rooms({
     ...(routing ? { openRoutedMedia: async (sessionId: string) => RoutedSessionMedia.open(await router(), sessionId) } : {}),
     iceServersFor: (connectionId) => iceServersFor(iceConfig, connectionId),
@@ -145,6 +152,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     replayBufferMax: 10_000,
     logger,
     onEvent: sendWebhook,
+    refuseCandidate: (address) => icePolicy.checkAddress(address),
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024, perMessageDeflate: false });
   const pingIntervalMs = num('pingIntervalMs', 10_000);
@@ -297,6 +305,9 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     live: rooms.live(),
     webhook: sendWebhook,
     participants: createServerParticipants(rooms, sessionRecord),
+    refusedCandidates() {
+      return rooms.refusedCandidates;
+    },
     metrics() {
       const sessions: RealtimeMetrics['sessions'] = [];
       let connections = 0;

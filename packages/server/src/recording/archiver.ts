@@ -91,6 +91,10 @@ const canvasOf = (r: Resolution) => {
   return { width: w!, height: h! };
 };
 
+const NOTHING_RECORDED = 'nothing was recorded (no stream was published)';
+/** Failure messages written for tenants (no paths, no tool output): shown as they are; any other is replaced by a generic reason. */
+const TENANT_SAFE = new Set([NOTHING_RECORDED, 'the session has no media room']);
+
 export class Archiver {
   private readonly active = new Map<string, Active>();
   private readonly unsubscribe: () => void;
@@ -182,7 +186,7 @@ export class Archiver {
         a.lease = lease;
         lease.on('paused', () => this.setStatus(a, 'paused'));
         lease.on('resumed', () => this.setStatus(a, 'started'));
-        lease.on('failed', (reason) => void this.fail(a, `the encoder failed: ${reason}`));
+        lease.on('failed', (reason) => void this.fail(a, 'the encoder failed', reason));
         a.composed = new ComposedRecorder({
           lease,
           dir,
@@ -193,7 +197,7 @@ export class Archiver {
             manifest.parts.push(p);
             void this.saveManifest(dir, manifest);
           },
-          onError: (reason) => void this.fail(a, reason),
+          onError: (reason) => void this.fail(a, 'the archive writer failed', reason),
         });
       } else {
         a.individual = new IndividualRecorder({
@@ -213,7 +217,7 @@ export class Archiver {
         });
       }
     } catch (err) {
-      await this.fail(a, `could not start recording: ${(err as Error).message}`);
+      await this.fail(a, `could not start recording${TENANT_SAFE.has((err as Error).message) ? `: ${(err as Error).message}` : ''}`, (err as Error).message);
       throw err;
     }
     this.options.live.archiveNotice(session.sessionId, { id, name: archive.name ?? '' }, true);
@@ -297,7 +301,7 @@ export class Archiver {
           end = Math.max(end, stop);
           entries.push({ streamId: f.streamId, connectionData: f.connectionData, filename: f.filename, size, startTimeOffset: f.startTimeOffset, stopTimeOffset: stop, videoType: f.videoType });
         }
-        if (kept.length === 0) throw new Error('nothing was recorded (no stream was published)');
+        if (kept.length === 0) throw new Error(NOTHING_RECORDED);
         const doc = { id: archive.id, name: archive.name ?? '', sessionId: archive.sessionId, createdAt: archive.createdAt, files: entries };
         await writeZip(out, kept, `${archive.id}.json`, doc);
         duration = end / 1000;
@@ -310,16 +314,19 @@ export class Archiver {
       await rm(dir, { recursive: true, force: true });
       this.options.logger.info({ archiveId: archive.id, size, duration }, 'archive available');
     } catch (err) {
-      const failed: ArchiveJson = { ...current(), status: 'failed', reason: (err as Error).message, updatedAt: Date.now() };
+      // Tenants get a reason without local paths (file system and ffmpeg errors name them); the log has the detail.
+      const detail = (err as Error).message;
+      const failed: ArchiveJson = { ...current(), status: 'failed', reason: TENANT_SAFE.has(detail) ? detail : 'the recording could not be finalised', updatedAt: Date.now() };
       this.options.store.updateArchive(apiKey, failed);
       this.options.callback(apiKey, { ...failed, event: 'archive' });
       this.options.logger.warn({ archiveId: archive.id, err: (err as Error).message }, 'archive failed');
     }
   }
 
-  private async fail(a: Active, reason: string): Promise<void> {
+  /** `reason` goes to the tenant (no local paths); `detail` only to the log. */
+  private async fail(a: Active, reason: string, detail: string): Promise<void> {
     if (a.stopping) return;
-    this.options.logger.warn({ archiveId: a.archive.id, reason }, 'archive failed while recording');
+    this.options.logger.warn({ archiveId: a.archive.id, reason, detail }, 'archive failed while recording');
     a.stopping = (async () => {
       clearTimeout(a.maxTimer);
       if (a.idleTimer) clearTimeout(a.idleTimer);

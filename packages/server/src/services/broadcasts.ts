@@ -19,6 +19,7 @@ import type { BroadcastJson, LayoutJson, Resolution, RtmpOutputJson, StreamMode,
 import { HlsSink, HLS_PLAYLIST } from '../compose/sinks/hls.js';
 import type { SinkLogger } from '../compose/sinks/remux.js';
 import { RtmpSink } from '../compose/sinks/rtmp.js';
+import type { OutboundPolicy } from '../net/outbound.js';
 import type { TsFanout } from '../compose/ts-fanout.js';
 import { HttpError } from '../http/errors.js';
 import type { LiveSessions } from './live.js';
@@ -91,6 +92,8 @@ export interface BroadcastServiceOptions {
   notify(apiKey: string, broadcast: BroadcastJson): void;
   logger: SinkLogger & { error(obj: object, msg?: string): void };
   ffmpegPath?: string;
+  /** Which RTMP servers outputs may connect to, checked at every connection. Default none (tests of the service alone). */
+  outbound?: OutboundPolicy;
   /** RTMP retry tuning (tests). */
   rtmp?: { connectAttempts?: number; initialBackoffMs?: number; maxBackoffMs?: number; connectTimeoutMs?: number; offlineGiveUpMs?: number };
 }
@@ -249,7 +252,7 @@ export class BroadcastService {
       hls.start(lease.output);
     }
     options.rtmp.forEach((r, i) => {
-      const sink = new RtmpSink({ ...r, logger: this.#o.logger, ...(this.#o.ffmpegPath ? { ffmpegPath: this.#o.ffmpegPath } : {}), ...this.#o.rtmp });
+      const sink = new RtmpSink({ ...r, logger: this.#o.logger, ...(this.#o.outbound ? { outbound: this.#o.outbound } : {}), ...(this.#o.ffmpegPath ? { ffmpegPath: this.#o.ffmpegPath } : {}), ...this.#o.rtmp });
       running.rtmp.push(sink);
       sink.on('status', (status) => {
         if (running.stopping) return;
