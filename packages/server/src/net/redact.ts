@@ -40,7 +40,11 @@ export function redact(text: string | undefined, secrets: readonly string[] = []
       if (form.length > 0) out = out.split(form).join(REDACTED);
     }
   }
-  return out.replace(URL_IN_TEXT, (_m, scheme: string, body: string) => scheme + redactUrlBody(body));
+  // A trailing ':' or '.' is the sentence's (ffmpeg writes "<url>: <error>"), not the URL's.
+  return out.replace(URL_IN_TEXT, (_m, scheme: string, body: string) => {
+    const tail = /[:.,;]+$/.exec(body)?.[0] ?? '';
+    return scheme + redactUrlBody(body.slice(0, body.length - tail.length)) + tail;
+  });
 }
 
 /** An RTMP output as it may be logged: the server URL redacted, the stream key replaced. */
