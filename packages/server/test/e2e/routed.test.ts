@@ -56,7 +56,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('routed media through creat
   let ot: OpenTokSdk;
 
   beforeAll(async () => {
-    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1 });
+    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1 });
     ot = new OpenTok(apiKey, apiSecret, server.url);
     const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
     appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
