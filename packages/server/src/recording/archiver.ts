@@ -22,7 +22,7 @@ import { ACTIVE_ARCHIVE_STATUSES } from '../storage/store.js';
 import { ComposedRecorder } from './composed.js';
 import { IndividualRecorder } from './individual.js';
 import type { IndividualFile } from './individual.js';
-import { finalizeComposed, finalizeWebm, probeDuration, sha256File, writeZip } from './media-files.js';
+import { finalizeComposed, finalizeWebm, NO_READABLE_MEDIA, probeDuration, sha256File, writeZip } from './media-files.js';
 import type { ToolPaths } from './media-files.js';
 import type { ArchiveStorage } from './storage.js';
 
@@ -93,7 +93,7 @@ const canvasOf = (r: Resolution) => {
 
 const NOTHING_RECORDED = 'nothing was recorded (no stream was published)';
 /** Failure messages written for tenants (no paths, no tool output): shown as they are; any other is replaced by a generic reason. */
-const TENANT_SAFE = new Set([NOTHING_RECORDED, 'the session has no media room']);
+const TENANT_SAFE = new Set([NOTHING_RECORDED, NO_READABLE_MEDIA, 'the session has no media room']);
 
 export class Archiver {
   private readonly active = new Map<string, Active>();
