@@ -214,7 +214,7 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-broadcast-'));
 const KEY = '4713';
 const SECRET = 'bench-broadcast-secret-0123456789abcdef';
 const compositions = new BenchCompositions();
-const server = await createServer({ port: 0, store: 'memory', apiKey: KEY, apiSecret: SECRET, dataDir: join(dir, 'data'), logLevel: 'silent' }, { compositions });
+const server = await createServer({ port: 0, outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey: KEY, apiSecret: SECRET, dataDir: join(dir, 'data'), logLevel: 'silent' }, { compositions });
 const nginx = await startNginx(dir);
 const OpenTok = require('opentok');
 const ot = new OpenTok(KEY, SECRET, server.url);
@@ -380,7 +380,7 @@ try {
 
   async function realPipeline() {
     const out = {};
-    const real = await createServer({ port: 0, store: 'memory', apiKey: KEY, apiSecret: SECRET, dataDir: join(dir, 'real'), logLevel: 'silent', mediaWorkers: 1 });
+    const real = await createServer({ port: 0, outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey: KEY, apiSecret: SECRET, dataDir: join(dir, 'real'), logLevel: 'silent', mediaWorkers: 1 });
     const rot = new OpenTok(KEY, SECRET, real.url);
     const { chromium } = await import('playwright-core');
     const pub = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'] });

@@ -134,7 +134,7 @@ async function startRedis() {
 
 /** A `tokhost serve` node; resolves with its URL. */
 async function node(id, db, redisUrl) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--database-url', db, '--master-key', MASTER, '--redis-url', redisUrl, '--node-id', id, '--api-key', KEY, '--api-secret', SECRET, '--log-level', 'error', '--metrics-session-labels'], {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--outbound-allow', '127.0.0.0/8', '--database-url', db, '--master-key', MASTER, '--redis-url', redisUrl, '--node-id', id, '--api-key', KEY, '--api-secret', SECRET, '--log-level', 'error', '--metrics-session-labels'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, TOKHOST_CONFIG: '' },
   });

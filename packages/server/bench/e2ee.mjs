@@ -81,7 +81,7 @@ window.outStats = async () => {
 
 const apiKey = '7' + String(Date.now()).slice(-7);
 const apiSecret = randomBytes(20).toString('hex');
-const server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1 });
+const server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1 });
 const ot = new OpenTok(apiKey, apiSecret, server.url);
 const html = PAGE(`${server.url}/js/tokhost.js`);
 const origin = createHttpServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(html));

@@ -78,7 +78,7 @@ if (process.argv[2] === '--child') {
     const { tmpdir } = await import('node:os');
     const dataDir = mkdtempSync(`${tmpdir()}/tokhost-bench-rt-`);
     process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
-    const server = await createServer({ port: 0, host: '127.0.0.1', dataDir, apiKey: process.argv[4], apiSecret: process.argv[5], logLevel: 'warn' });
+    const server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], dataDir, apiKey: process.argv[4], apiSecret: process.argv[5], logLevel: 'warn' });
     process.send({ url: server.url });
     process.on('message', async (m) => {
       if (m === 'mem') process.send({ mem: memory(), cpuMs: cpu() });

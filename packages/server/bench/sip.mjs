@@ -116,7 +116,7 @@ async function main() {
   const { createServer } = await import('@tokhost/server');
   const apiKey = '9' + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
-  const server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'warn', mediaWorkers: 1, sipPort: 0 });
+  const server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: 'warn', mediaWorkers: 1, sipPort: 0 });
   const ot = new OpenTok(apiKey, apiSecret, server.url);
   const gw = server.sipGatewayForTesting();
   const dir = mkdtempSync(join(os.tmpdir(), 'tokhost-bench-sip-'));

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { LIMIT_DEFAULTS } from './limits.js';
+import { parseOutboundAllow } from './net/outbound.js';
 
 /** A STUN/TURN server handed to browsers (RTCIceServer shape). */
 export interface IceServerConfig {
@@ -105,6 +106,23 @@ export interface ServerConfig {
   readonly pingIntervalMs: number;
   /** Delays between webhook delivery attempts, ms. Default none (the realtime layer's own). */
   readonly webhookRetryDelaysMs: readonly number[] | null;
+  /** One webhook delivery attempt is given up after this long, ms. Default 5000. */
+  readonly webhookTimeoutMs: number;
+  /** Deliveries in flight at once per webhook URL. Default 4. */
+  readonly webhookConcurrency: number;
+  /** A webhook event not delivered this long after it happened is dropped (and counted), seconds. Default 600. */
+  readonly webhookMaxAgeSeconds: number;
+  /** Most undelivered events kept per webhook URL; past it the oldest are dropped (and counted). Default 1000. */
+  readonly webhookOutboxMax: number;
+  /**
+   * Targets the server may connect to although the outbound policy refuses their addresses
+   * (loopback, private, link-local …): CIDR ranges, addresses and host names (`*.example.com`
+   * for every name below it). Applies to RTMP servers, SIP targets, webhook URLs and ICE
+   * candidates. Default none.
+   */
+  readonly outboundAllow: readonly string[];
+  /** Extra ranges permitted for ICE candidates only (e.g. the LAN of the clients). Default none. */
+  readonly iceAllow: readonly string[];
   /** PostgreSQL store instead of SQLite: `postgres://user:password@host:port/db`. Default none. */
   readonly databaseUrl: string | null;
   /** Key of the secrets at rest with `databaseUrl` (64 hex characters, the same on every node). Default none. */
@@ -259,6 +277,12 @@ const iceServers: Parser = (value, name, problems) => {
   return Object.freeze(out);
 };
 
+const allowList: Parser = (value, name, problems) => {
+  const { entries, problems: bad } = parseOutboundAllow(value, name);
+  problems.push(...bad);
+  return bad.length > 0 ? undefined : Object.freeze(entries);
+};
+
 /** The schema: one entry per setting, with its flag, environment variable and default. */
 export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   port: { flag: 'port', env: 'TOKHOST_PORT', default: 3000, parse: int(0, 65535), help: 'TCP port, 0 picks a free one' },
@@ -342,6 +366,12 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
     }),
     help: 'comma-separated webhook retry delays, ms',
   },
+  webhookTimeoutMs: { flag: 'webhook-timeout-ms', env: 'TOKHOST_WEBHOOK_TIMEOUT_MS', default: 5000, parse: int(100, 120_000), help: 'one webhook delivery attempt times out after, ms' },
+  webhookConcurrency: { flag: 'webhook-concurrency', env: 'TOKHOST_WEBHOOK_CONCURRENCY', default: 4, parse: int(1, 64), help: 'webhook deliveries in flight per URL' },
+  webhookMaxAgeSeconds: { flag: 'webhook-max-age', env: 'TOKHOST_WEBHOOK_MAX_AGE', default: 600, parse: int(1, 7 * 86_400), help: 'drop webhook events older than this, seconds' },
+  webhookOutboxMax: { flag: 'webhook-outbox-max', env: 'TOKHOST_WEBHOOK_OUTBOX_MAX', default: 1000, parse: int(1, 1_000_000), help: 'most undelivered webhook events per URL (oldest dropped)' },
+  outboundAllow: { flag: 'outbound-allow', env: 'TOKHOST_OUTBOUND_ALLOW', default: [], parse: allowList, help: 'CIDRs/hosts the server may connect to despite the outbound policy (comma-separated)' },
+  iceAllow: { flag: 'ice-allow', env: 'TOKHOST_ICE_ALLOW', default: [], parse: allowList, help: 'extra CIDRs permitted for clients\' ICE candidates only (comma-separated)' },
   databaseUrl: {
     flag: 'database-url',
     env: 'TOKHOST_DATABASE_URL',

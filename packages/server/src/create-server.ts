@@ -11,7 +11,7 @@ import type { ServerConfig, ServerConfigInput } from './config.js';
 import { validateConfig } from './config.js';
 import { handleHealth } from './http/health.js';
 import type { ReadinessCheck } from './http/health.js';
-import { handleMetrics, serverMetricsText, servesLoopbackOnly } from './http/metrics.js';
+import { handleMetrics, serverMetricsText, servesLoopbackOnly, webhookMetricsText } from './http/metrics.js';
 import { resolveOperatorToken } from './auth/operator.js';
 import type { OperatorAuth } from './auth/operator.js';
 import { createHlsHandler } from './http/hls.js';
@@ -36,6 +36,8 @@ import { clusterMetricsText } from './cluster/metrics.js';
 import { CLUSTER_HOP_HEADER, randomNodeId, Registry } from './cluster/registry.js';
 import { CLOSE_SERVICE_RESTART, ClusterRouter } from './cluster/router.js';
 import { createWebhookSender } from './webhooks/index.js';
+import { createOutboundPolicy } from './net/outbound.js';
+import type { OutboundPolicy } from './net/outbound.js';
 import type { WebhookSender } from './webhooks/index.js';
 import { createSqliteStore } from './storage/sqlite.js';
 import { SipGateway } from './sip/gateway.js';
@@ -153,9 +155,16 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   const readiness: Record<string, ReadinessCheck> = { server: () => (closingNow ? 'shutting down' : draining ? 'draining' : null) };
   const clustered = config.redisUrl !== null;
   const nodeId = clustered ? (config.nodeId ?? randomNodeId()) : null;
+  // Which hosts API callers may make the server connect to (docs/security-parts/outbound.md).
+  const outbound = createOutboundPolicy({ allow: config.outboundAllow });
   const webhooks = createWebhookSender({
     logger: logger.child({ component: 'webhooks' }),
     outbox: store,
+    outbound,
+    timeoutMs: config.webhookTimeoutMs,
+    concurrency: config.webhookConcurrency,
+    maxAgeMs: config.webhookMaxAgeSeconds * 1000,
+    maxPerUrl: config.webhookOutboxMax,
     ...(nodeId !== null ? { owner: nodeId, exclusive: false } : {}),
     ...(config.webhookRetryDelaysMs !== null ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}),
   });
@@ -210,12 +219,13 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       hlsDir: join(config.dataDir, 'hls'),
       hlsRetentionSeconds: config.hlsRetentionSeconds,
       limits: config,
+      outbound,
       ...deps.broadcastTuning,
       logger: logger.child({ component: 'broadcast' }),
       notify: rt.webhook,
     });
     const bc = broadcasts;
-    sip = config.sip ? createSipGateway(config, rt, logger, compositions) : null;
+    sip = config.sip ? createSipGateway(config, rt, logger, compositions, outbound) : null;
     const rest = createRestHandler({
       store,
       live: rt.live,
@@ -223,6 +233,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       config,
       logger,
       broadcasts: bc,
+      outbound,
       ...(sip ? { sip: sip.gateway } : {}),
       ...(clustered ? { forward: (req, res, route, params, project, raw) => (cluster ? cluster.forwardRest(req, res, route, params, project, raw) : Promise.resolve(false)) } : {}),
     });
@@ -239,7 +250,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         const forwardedHost = req.headers['x-forwarded-host'];
         if (registry && typeof forwardedHost === 'string' && registry.verifyHop(req.headers[CLUSTER_HOP_HEADER])) req.headers.host = forwardedHost;
         if (handleHealth(req, res, readiness)) return;
-        if (handleMetrics(req, res, metricsGuard, () => serverMetricsText(rt.metrics(), routerReady, metricsOptions) + (sip ? sipMetricsText(sip.gateway.metrics()) : '') + (registry ? clusterMetricsText(registry, cluster?.socketCounts()) : ''))) return;
+        if (handleMetrics(req, res, metricsGuard, () => serverMetricsText(rt.metrics(), routerReady, metricsOptions) + webhookMetricsText(webhooks.stats(), rt.refusedCandidates()) + (sip ? sipMetricsText(sip.gateway.metrics()) : '') + (registry ? clusterMetricsText(registry, cluster?.socketCounts()) : ''))) return;
         if (rest(req, res)) return;
         if (hls(req, res)) return;
         if (downloads(req, res)) return;
@@ -397,7 +408,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
 }
 
 /** The SIP gateway, configured from the server config (docs/sip.md); its callbacks go through the server's one webhook sender. */
-function createSipGateway(config: ServerConfig, rt: Realtime, logger: Logger, compositions: Compositions): { gateway: SipGateway; close(): Promise<void> } {
+function createSipGateway(config: ServerConfig, rt: Realtime, logger: Logger, compositions: Compositions, outbound: OutboundPolicy): { gateway: SipGateway; close(): Promise<void> } {
   const bind = config.sipBindAddress ?? (isIP(config.host) && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : '0.0.0.0');
   const firstExternal = () => Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
   const advertised = config.sipPublicAddress ?? config.publicIp ?? (bind === '0.0.0.0' ? (firstExternal() ?? '127.0.0.1') : bind);
@@ -415,6 +426,7 @@ function createSipGateway(config: ServerConfig, rt: Realtime, logger: Logger, co
   const gateway = new SipGateway({
     participants: rt.participants,
     compositions,
+    outbound,
     logger: logger.child({ component: 'sip' }),
     // The project callback every other event takes: a call's callbacks stay in order with its connection's.
     webhook: rt.webhook,

@@ -1,3 +1,4 @@
+import type { WebhookStats } from '../webhooks/index.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metricsText } from '../media/metrics.js';
 import type { MediaRouter } from '../media/types.js';
@@ -42,6 +43,25 @@ export function serverMetricsText(rt: RealtimeMetrics, router: MediaRouter | nul
   counter('tokhost_limit_subscriptions_refused_total', 'Subscribes refused (second subscription to a stream, maxSubscriptionsPerConnection).', rt.limits.subscriptions);
   counter('tokhost_limit_slow_consumer_disconnects_total', 'Client sockets cut because their outgoing buffer passed sendBufferMaxBytes.', rt.limits.slowConsumerCuts);
   return out.join('\n') + '\n' + (router && !router.closed ? metricsText(router, options) : '');
+}
+
+/** Webhook delivery counters and the ICE candidates the outbound policy refused. */
+export function webhookMetricsText(w: WebhookStats, refusedCandidates: number): string {
+  const out: string[] = [];
+  const counter = (name: string, help: string, rows: [string, number][]) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
+    for (const [labels, v] of rows) out.push(`${name}${labels} ${v}`);
+  };
+  counter('tokhost_webhook_delivered_total', 'Webhook events delivered (2xx).', [['', w.delivered]]);
+  counter('tokhost_webhook_failed_attempts_total', 'Webhook delivery attempts that failed (errors, non-2xx including redirects, timeouts).', [['', w.failedAttempts]]);
+  counter('tokhost_webhook_timeouts_total', 'Webhook delivery attempts given up after the timeout.', [['', w.timedOut]]);
+  counter(
+    'tokhost_webhook_dropped_total',
+    'Webhook events dropped: every retry failed, too old, pushed out of a full outbox, or target refused by the outbound policy.',
+    Object.entries(w.dropped).map(([reason, n]) => [`{reason="${reason}"}`, n]),
+  );
+  counter('tokhost_ice_candidates_refused_total', 'ICE candidates of clients dropped by the outbound policy.', [['', refusedCandidates]]);
+  return out.join('\n') + '\n';
 }
 
 /**

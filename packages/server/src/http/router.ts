@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
 import type { KeyedRateLimiter } from '../limits.js';
+import type { OutboundPolicy } from '../net/outbound.js';
 import type { Archiver } from '../recording/archiver.js';
 import type { BroadcastService } from '../services/broadcasts.js';
 import type { LiveSessions } from '../services/live.js';
@@ -18,6 +19,8 @@ export interface RestDeps {
   config: ServerConfig;
   logger: Logger;
   broadcasts: BroadcastService;
+  /** Which hosts callers may make the server connect to (RTMP servers, SIP targets). */
+  outbound: OutboundPolicy;
   /** The SIP gateway (`dial`, `play-dtmf`); absent when config `sip` is false. */
   sip?: SipGateway;
   /** REST signals per project (`restSignalRatePerProject`). Default: made by `createRestHandler`. */

@@ -4,6 +4,8 @@ import { compileStylesheet, LayoutError, MAX_STYLESHEET_LENGTH } from '../compos
 import { requireSession } from '../services/sessions.js';
 import type { Store } from '../storage/store.js';
 import { HttpError, invalid } from './errors.js';
+import { OutboundError } from '../net/outbound.js';
+import type { OutboundPolicy } from '../net/outbound.js';
 
 /**
  * Small schema helpers for REST bodies: each names the field in its 400 message. Booleans accept
@@ -136,4 +138,19 @@ export function paging(query: URLSearchParams): { offset: number; count: number;
   };
   const sessionId = query.get('sessionId') ?? undefined;
   return { offset: num('offset', 0, 0, 1_000_000), count: num('count', 50, 1, 1000), ...(sessionId ? { sessionId } : {}) };
+}
+
+/**
+ * Refuse a caller-named target the outbound policy refuses (docs/security-parts/outbound.md):
+ * an IP literal at once, a host name after resolving it (every address). A name that does not
+ * resolve now passes: the connection fails later and the output or call reports it.
+ */
+export async function requireOutbound(policy: OutboundPolicy, field: string, host: string): Promise<void> {
+  try {
+    await policy.resolve(host);
+  } catch (err) {
+    if (err instanceof OutboundError && err.code === 'ERR_OUTBOUND_REFUSED') {
+      throw invalid(field, `names a ${err.rule} address${err.address !== err.host ? ` (${err.host} resolves to ${err.address})` : ''}, which the server's outbound policy refuses (rule: ${err.rule})`);
+    }
+  }
 }

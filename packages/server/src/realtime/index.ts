@@ -15,6 +15,7 @@ import type { MediaRouter } from '../media/types.js';
 import type { LiveSessions } from '../services/live.js';
 import type { SessionRecord, Store } from '../storage/store.js';
 import { createWebhookSender } from '../webhooks/index.js';
+import { createOutboundPolicy } from '../net/outbound.js';
 import type { WebhookSender } from '../webhooks/index.js';
 import { projectCallback } from '../webhooks/project.js';
 import { iceServersFor } from './ice.js';
@@ -63,6 +64,8 @@ export interface Realtime {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Live counters for `/metrics`: sessions, connections, streams and subscribers per session. */
   metrics(): RealtimeMetrics;
+  /** ICE candidates of clients the outbound policy refused since start. */
+  refusedCandidates(): number;
   /**
    * Send a callback (archive, broadcast, SIP …) to the project's webhook URL, signed with its
    * secret, through the same ordered, retried queue as the session-monitoring callbacks.
@@ -91,6 +94,8 @@ export interface RealtimeMetrics {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
 /** True when the host only accepts loopback connections. */
 export function isLoopbackHost(host: unknown): boolean {
   return typeof host === 'string' && (host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host));
@@ -116,7 +121,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   };
   const retry = config['webhookRetryDelaysMs'];
   const ownWebhooks = deps.webhooks === undefined;
-  const webhooks: WebhookSender = deps.webhooks ?? createWebhookSender({ logger, outbox: store, ...(Array.isArray(retry) ? { retryDelaysMs: retry as number[] } : {}) });
+  const webhooks: WebhookSender = deps.webhooks ?? createWebhookSender({ logger, outbox: store, outbound: createOutboundPolicy({ allow: strings(config['outboundAllow']) }), ...(Array.isArray(retry) ? { retryDelaysMs: retry as number[] } : {}) });
   let ownRouter: Promise<MediaRouter> | null = null;
   const router = (): Promise<MediaRouter> => {
     const given = deps.media;
@@ -140,6 +145,8 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   const counted = new WeakMap<Connection, { apiKey: string; tokenKey: string }>();
   const refusedConnects = { count: 0 };
   let slowConsumerCuts = 0;
+  // ICE candidates clients name: the server's allow-list plus the ICE-only one (docs/security-parts/outbound.md).
+  const icePolicy = createOutboundPolicy({ allow: [...strings(config['outboundAllow']), ...strings(config['iceAllow'])] });
   const rooms = new Rooms({
     limits,
     onConnectionEnd: (conn) => {
@@ -154,6 +161,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     replayBufferMax: 10_000,
     logger,
     onEvent: sendWebhook,
+    refuseCandidate: (address) => icePolicy.checkAddress(address),
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024, perMessageDeflate: false });
   const pingIntervalMs = num('pingIntervalMs', 10_000);
@@ -353,6 +361,9 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     live: rooms.live(),
     webhook: sendWebhook,
     participants: createServerParticipants(rooms, sessionRecord),
+    refusedCandidates() {
+      return rooms.refusedCandidates;
+    },
     metrics() {
       const sessions: RealtimeMetrics['sessions'] = [];
       let connections = 0;

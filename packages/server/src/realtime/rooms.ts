@@ -21,6 +21,7 @@ import type { PublisherMediaEvent, SubscriberMediaEvent } from '../media/types.j
 import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../services/live.js';
 import { checkSubscribe, LIMIT_DEFAULTS, TokenBucket } from '../limits.js';
 import type { LimitsConfig } from '../limits.js';
+import { candidateAddress, candidateAllowed, filterSdpCandidates } from '../net/candidates.js';
 import { SessionLog } from './session-log.js';
 import type { Fold, LogReader } from './session-log.js';
 import { LiveError } from '../services/live.js';
@@ -61,6 +62,12 @@ export interface RoomsOptions {
   limits?: LimitsConfig;
   /** A connection left the session for good (the realtime layer's connection counts). */
   onConnectionEnd?(conn: Connection): void;
+  /**
+   * The outbound rule refusing an ICE candidate address a client names in a routed session, or
+   * null to keep it (docs/security-parts/outbound.md). Refused candidates are dropped from the
+   * client's SDP and from trickle ICE before the router sees them. Default: keep every candidate.
+   */
+  refuseCandidate?: (address: string) => string | null;
 }
 
 type RtIceCandidateWire = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
@@ -418,6 +425,31 @@ export class Rooms {
     room.media.then(fn).catch((err: Error) => this.options.logger.debug({ err: err.message, sessionId: room.sessionId }, 'media router cleanup failed'));
   }
 
+  /** Candidates dropped by the outbound policy (metrics). */
+  refusedCandidates = 0;
+
+  /** The description without the candidates the outbound policy refuses. */
+  private checkedDescription<T>(conn: Connection, description: T): T {
+    const refuse = this.options.refuseCandidate;
+    const d = description as { sdp?: unknown } | null;
+    if (!refuse || !d || typeof d.sdp !== 'string') return description;
+    const { sdp, dropped } = filterSdpCandidates(d.sdp, refuse);
+    if (dropped === 0) return description;
+    this.refusedCandidates += dropped;
+    this.options.logger.debug({ connectionId: conn.rt.connectionId, dropped }, 'ICE candidates refused by the outbound policy');
+    return { ...d, sdp } as T;
+  }
+
+  /** True when a trickled candidate names an address the outbound policy refuses (then it is dropped). */
+  private candidateRefused(conn: Connection, candidate: unknown): boolean {
+    const refuse = this.options.refuseCandidate;
+    const c = candidate as { candidate?: unknown } | null;
+    if (!refuse || !c || typeof c.candidate !== 'string' || candidateAllowed(c.candidate, refuse)) return false;
+    this.refusedCandidates++;
+    this.options.logger.debug({ connectionId: conn.rt.connectionId, address: candidateAddress(c.candidate) }, 'ICE candidate refused by the outbound policy');
+    return true;
+  }
+
   /** Requests of a routed session: media requests go to the router, the rest as usual. */
   private async handleRouted(conn: Connection, req: ClientRequest): Promise<void> {
     if (conn.destroyed) return;
@@ -448,7 +480,7 @@ export class Rooms {
             this.options.logger.warn({ sessionId: room.sessionId, streamId, reason: e.reason }, 'publisher media closed by the router');
             this.removeStream(room, streamId, 'networkDisconnected', null);
           };
-          const answer = await media.publish(streamId, req.offer!, sink, onPublisherEvent);
+          const answer = await media.publish(streamId, this.checkedDescription(conn, req.offer!), sink, onPublisherEvent);
           if (conn.destroyed) {
             await media.unpublish(streamId);
             return;
@@ -494,7 +526,8 @@ export class Rooms {
           const owns = req.end === 'publisher' ? room.streams.get(String(req.peerId))?.owner === conn : room.subscriptions.get(String(req.peerId))?.subscriber === conn;
           if (!owns) fail('ERR_RT_BAD_REQUEST', 'not an end of this peer link');
           const media = await router();
-          if (req.type === 'sdp') await media.sdp(String(req.peerId), req.end, req.description);
+          if (req.type === 'sdp') await media.sdp(String(req.peerId), req.end, this.checkedDescription(conn, req.description));
+          else if (this.candidateRefused(conn, req.candidate)) break;
           else await media.ice(String(req.peerId), req.end, req.candidate);
           break;
         }

@@ -23,7 +23,7 @@ import type { SessionRecord, Store } from '../storage/store.js';
 import { ACTIVE_ARCHIVE_STATUSES } from '../storage/store.js';
 import { IndividualRecorder } from './individual.js';
 import type { IndividualFile } from './individual.js';
-import { finalizeComposed, finalizeWebm, probeDuration, sha256File, writeZip } from './media-files.js';
+import { finalizeComposed, finalizeWebm, NO_READABLE_MEDIA, probeDuration, sha256File, writeZip } from './media-files.js';
 import type { ToolPaths } from './media-files.js';
 import type { ArchiveStorage } from './storage.js';
 
@@ -93,6 +93,10 @@ const canvasOf = (r: Resolution) => {
   const [w, h] = r.split('x').map(Number);
   return { width: w!, height: h! };
 };
+
+const NOTHING_RECORDED = 'nothing was recorded (no stream was published)';
+/** Failure messages written for tenants (no paths, no tool output): shown as they are; any other is replaced by a generic reason. */
+const TENANT_SAFE = new Set([NOTHING_RECORDED, NO_READABLE_MEDIA, 'the session has no media room']);
 
 export class Archiver {
   private readonly active = new Map<string, Active>();
@@ -186,7 +190,7 @@ export class Archiver {
         a.lease = lease;
         lease.on('paused', () => this.setStatus(a, 'paused'));
         lease.on('resumed', () => this.setStatus(a, 'started'));
-        lease.on('failed', (reason) => void this.fail(a, `the encoder failed: ${reason}`));
+        lease.on('failed', (reason) => void this.fail(a, 'the encoder failed', reason));
         a.outputs = new LeaseOutputs(lease);
         a.file = new ArchiveFileSink({
           dir,
@@ -199,7 +203,7 @@ export class Archiver {
             void this.saveManifest(dir, manifest);
           },
         });
-        a.file.on('failed', (reason) => void this.fail(a, reason));
+        a.file.on('failed', (reason) => void this.fail(a, 'the archive writer failed', reason));
         a.outputs.add(a.file);
       } else {
         a.individual = new IndividualRecorder({
@@ -219,7 +223,7 @@ export class Archiver {
         });
       }
     } catch (err) {
-      await this.fail(a, `could not start recording: ${(err as Error).message}`);
+      await this.fail(a, `could not start recording${TENANT_SAFE.has((err as Error).message) ? `: ${(err as Error).message}` : ''}`, (err as Error).message);
       throw err;
     }
     this.options.live.archiveNotice(session.sessionId, { id, name: archive.name ?? '' }, true);
@@ -304,7 +308,7 @@ export class Archiver {
           end = Math.max(end, stop);
           entries.push({ streamId: f.streamId, connectionData: f.connectionData, filename: f.filename, size, startTimeOffset: f.startTimeOffset, stopTimeOffset: stop, videoType: f.videoType });
         }
-        if (kept.length === 0) throw new Error('nothing was recorded (no stream was published)');
+        if (kept.length === 0) throw new Error(NOTHING_RECORDED);
         const doc = { id: archive.id, name: archive.name ?? '', sessionId: archive.sessionId, createdAt: archive.createdAt, files: entries };
         await writeZip(out, kept, `${archive.id}.json`, doc);
         duration = end / 1000;
@@ -317,16 +321,19 @@ export class Archiver {
       await rm(dir, { recursive: true, force: true });
       this.options.logger.info({ archiveId: archive.id, size, duration }, 'archive available');
     } catch (err) {
-      const failed: ArchiveJson = { ...current(), status: 'failed', reason: (err as Error).message, updatedAt: Date.now() };
+      // Tenants get a reason without local paths (file system and ffmpeg errors name them); the log has the detail.
+      const detail = (err as Error).message;
+      const failed: ArchiveJson = { ...current(), status: 'failed', reason: TENANT_SAFE.has(detail) ? detail : 'the recording could not be finalised', updatedAt: Date.now() };
       this.options.store.updateArchive(apiKey, failed);
       this.options.callback(apiKey, { ...failed, event: 'archive' });
       this.options.logger.warn({ archiveId: archive.id, err: (err as Error).message }, 'archive failed');
     }
   }
 
-  private async fail(a: Active, reason: string): Promise<void> {
+  /** `reason` goes to the tenant (no local paths); `detail` only to the log. */
+  private async fail(a: Active, reason: string, detail: string): Promise<void> {
     if (a.stopping) return;
-    this.options.logger.warn({ archiveId: a.archive.id, reason }, 'archive failed while recording');
+    this.options.logger.warn({ archiveId: a.archive.id, reason, detail }, 'archive failed while recording');
     a.stopping = (async () => {
       clearTimeout(a.maxTimer);
       if (a.idleTimer) clearTimeout(a.idleTimer);

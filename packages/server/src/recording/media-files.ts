@@ -10,6 +10,9 @@ import { stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import yazl from 'yazl';
 
+/** The failure when no recorded file holds media (written for tenants: it names no path). */
+export const NO_READABLE_MEDIA = 'nothing was recorded (no readable media)';
+
 export interface ToolPaths {
   ffmpeg: string;
   ffprobe: string;
@@ -60,7 +63,7 @@ export function sha256File(file: string): Promise<string> {
 export async function finalizeComposed(tools: ToolPaths, parts: readonly string[], out: string): Promise<void> {
   const usable: string[] = [];
   for (const p of parts) if (((await probeDuration(tools, p)) ?? 0) > 0) usable.push(p);
-  if (usable.length === 0) throw new Error('nothing was recorded (no readable media)');
+  if (usable.length === 0) throw new Error(NO_READABLE_MEDIA);
   let input: string[];
   if (usable.length === 1) input = ['-i', usable[0]!];
   else {

@@ -21,6 +21,7 @@ import { HlsSink, HLS_PLAYLIST } from '../compose/outputs/hls.js';
 import type { SinkLogger } from '../compose/outputs/remux.js';
 import { RtmpSink } from '../compose/outputs/rtmp.js';
 import { LeaseOutputs } from '../compose/outputs/sink.js';
+import type { OutboundPolicy } from '../net/outbound.js';
 import { HttpError } from '../http/errors.js';
 import { checkConcurrent, LIMIT_DEFAULTS } from '../limits.js';
 import type { LimitsConfig } from '../limits.js';
@@ -62,6 +63,8 @@ export interface BroadcastServiceOptions {
   ffmpegPath?: string;
   /** Concurrent broadcasts per session and per project. Default `LIMIT_DEFAULTS` (5 and 50). */
   limits?: Pick<LimitsConfig, 'maxBroadcastsPerSession' | 'maxBroadcastsPerProject'>;
+  /** Which RTMP servers outputs may connect to, checked at every connection. Default none (tests of the service alone). */
+  outbound?: OutboundPolicy;
   /** RTMP retry tuning (tests). */
   rtmp?: { connectAttempts?: number; initialBackoffMs?: number; maxBackoffMs?: number; connectTimeoutMs?: number; offlineGiveUpMs?: number };
 }
@@ -237,7 +240,7 @@ export class BroadcastService {
       running.outputs.add(hls);
     }
     options.rtmp.forEach((r, i) => {
-      const sink = new RtmpSink({ ...r, logger: this.#o.logger, ...(this.#o.ffmpegPath ? { ffmpegPath: this.#o.ffmpegPath } : {}), ...this.#o.rtmp });
+      const sink = new RtmpSink({ ...r, logger: this.#o.logger, ...(this.#o.outbound ? { outbound: this.#o.outbound } : {}), ...(this.#o.ffmpegPath ? { ffmpegPath: this.#o.ffmpegPath } : {}), ...this.#o.rtmp });
       running.rtmp.push(sink);
       sink.on('status', (status) => {
         if (running.stopping) return;

@@ -30,6 +30,7 @@ import { SipCallFailure, SipUserAgent, targetOf, type SipCall, type SipTimers } 
 import { sipUriProblem, userAtHostProblem } from './grammar.js';
 import { parseSipUri, SipParseError } from './message.js';
 import type { SipCallWebhookEvent } from '../webhooks/index.js';
+import type { OutboundPolicy } from '../net/outbound.js';
 
 /** A dial request the gateway refuses; `kind` maps to the HTTP status (400, 501, 503). */
 export class SipGatewayError extends Error {
@@ -94,6 +95,12 @@ export interface SipGatewayDeps {
   logger: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
   /** The archive/broadcast compositor: `video: true` calls get its picture. Without it they are refused (501). */
   compositions?: Pick<Compositions, 'acquire'>;
+  /**
+   * Which hosts calls may reach: the dialled URI's host (a literal refused address is a 400, a
+   * name is resolved and checked before the first packet), every later SIP target (Contact,
+   * Record-Route) and the media address of the far end's SDP. Default none: any host.
+   */
+  outbound?: OutboundPolicy;
 }
 
 /** What `/metrics` shows of the gateway ({@link SipGateway.metrics}). */
@@ -390,6 +397,7 @@ export class SipGateway {
       ...(c.tlsCa ? { tlsCa: c.tlsCa } : {}),
       ...(c.timers ? { timers: c.timers } : {}),
       userAgent: 'Tokhost SIP gateway',
+      ...(this.deps.outbound ? { outbound: this.deps.outbound } : {}),
       logger: this.logger,
     }).then((ua) => {
       this.logger.info({ udp: ua.transport.udpPort, tcp: ua.transport.tcpPort, tls: ua.transport.tlsPort || undefined }, 'sip user agent started');
@@ -462,6 +470,8 @@ export class SipGateway {
       throw new SipGatewayError('invalid', `sip.uri ${err instanceof SipParseError ? 'must be a sip: or sips: URI' : (err as Error).message}`, 'sip.uri');
     }
     if (!uri.user) throw new SipGatewayError('invalid', 'sip.uri must name a user (sip:user@host)', 'sip.uri');
+    const rule = this.deps.outbound?.checkLiteral(targetOf(sip.uri).host);
+    if (rule) throw new SipGatewayError('invalid', `sip.uri names a ${rule} address, which the server's outbound policy refuses (rule: ${rule})`, 'sip.uri');
     if (uri.headers !== undefined) throw new SipGatewayError('invalid', 'sip.uri must not carry ?headers (use sip.headers)', 'sip.uri');
     if (sip.video && !this.deps.compositions) throw new SipGatewayError('unsupported', 'sip.video: composed video to SIP endpoints needs the compositor, which this server runs without (see docs/sip.md)', 'sip.video');
     let fromUser = '+00000000';
@@ -585,6 +595,11 @@ export class SipGateway {
       void call.end(488, `Not Acceptable Here: ${err instanceof SdpAnswerError ? err.message : (err as Error).message}`, 'local');
       return;
     }
+    const mediaRule = this.deps.outbound?.checkAddress(remote.address);
+    if (mediaRule) {
+      void call.end(488, `Not Acceptable Here: the answer's media address is a ${mediaRule} address, which the server's outbound policy refuses`, 'local');
+      return;
+    }
     if (call.localKey && (!remote.secure || !remote.srtpKey)) {
       void call.end(488, 'Not Acceptable Here: the far end refused SRTP (secure: true)', 'local');
       return;
@@ -645,6 +660,8 @@ export class SipGateway {
     let direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive' = 'sendrecv';
     if (offer.trim()) {
       const remote = parseRemote(offer);
+      const mediaRule = this.deps.outbound?.checkAddress(remote.address);
+      if (mediaRule) throw new Error(`the offer's media address is a ${mediaRule} address, which the server's outbound policy refuses`);
       direction = answerDirection(remote.direction);
       call.leg.configure({ address: remote.address, port: remote.port, codec: { name: remote.codec.name, pt: remote.codec.pt }, telephoneEvent: remote.telephoneEvent, ...(call.localKey && remote.srtpKey ? { localKey: call.localKey, remoteKey: remote.srtpKey } : {}) });
       call.leg.sending = direction === 'sendrecv' || direction === 'sendonly';

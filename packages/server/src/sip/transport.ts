@@ -8,6 +8,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as netConnect, createServer as createTcpServer, isIP, type Server as TcpServer, type Socket as TcpSocket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { lookup } from 'node:dns/promises';
+import type { OutboundPolicy } from '../net/outbound.js';
 import { parseMessage, serializeMessage, SipParseError, SipStreamParser, type SipMessage } from './message.js';
 
 export type SipTransportName = 'udp' | 'tcp' | 'tls';
@@ -43,6 +44,12 @@ export interface SipTransportOptions {
   /** Extra CA certificates (PEM) trusted for outgoing TLS (self-signed peers). */
   tlsCa?: string;
   onMessage(m: InboundMessage): void;
+  /**
+   * Which hosts requests may go to (the dialled URI, a far end's Contact and Record-Route): every
+   * new target is resolved, all its addresses checked, and the packet or connection goes to the
+   * checked address. Default none: any host (tests of the SIP stack alone).
+   */
+  outbound?: OutboundPolicy;
   logger?: { debug(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
 
@@ -118,10 +125,26 @@ export class SipTransport {
     return this.flows.get(key(target))?.socket.localPort ?? 0;
   }
 
-  /** Opens the TCP/TLS connection to `target` now (so its local port is known). */
+  /**
+   * Opens the TCP/TLS connection to `target` now (so its local port is known); for UDP only checks
+   * the target against the outbound policy. Rejects when the policy refuses it: nothing is sent.
+   */
   async connect(target: SipTarget): Promise<void> {
-    if (target.transport === 'udp') return;
-    await this.flow(target).ready;
+    if (target.transport === 'udp') {
+      await this.udpAddress(target);
+      return;
+    }
+    await (await this.flow(target)).ready;
+  }
+
+  /** The checked IPv4 address of a UDP target (the UDP socket is IPv4). */
+  private async udpAddress(target: SipTarget): Promise<string> {
+    const policy = this.o.outbound;
+    if (!policy) return isIP(target.host) ? target.host : (await lookup(target.host, { family: 4 })).address;
+    const t = await policy.resolve(target.host);
+    const v4 = t.all.find((a) => a.family === 4);
+    if (!v4) throw new Error(`${target.host} has no IPv4 address`);
+    return v4.address;
   }
 
   async send(target: SipTarget, msg: SipMessage): Promise<void> {
@@ -129,32 +152,49 @@ export class SipTransport {
     const bytes = serializeMessage(msg);
     this.o.logger?.debug({ to: `${target.transport}:${target.host}:${target.port}`, start: bytes.subarray(0, bytes.indexOf(13)).toString('utf8') }, 'sip send');
     if (target.transport === 'udp') {
-      const host = isIP(target.host) ? target.host : (await lookup(target.host, { family: 4 })).address;
+      const host = await this.udpAddress(target);
       await new Promise<void>((resolve, reject) => this.udp!.send(bytes, target.port, host, (err) => (err ? reject(err) : resolve())));
       return;
     }
-    const f = this.flow(target);
+    const f = await this.flow(target);
     await f.ready;
     f.lastUsed = Date.now();
     f.socket.write(bytes);
   }
 
-  private flow(target: SipTarget): Flow {
+  private readonly opening = new Map<string, Promise<Flow>>();
+
+  /** The flow to `target`: an open one, or a new connection to the target's checked address. */
+  private async flow(target: SipTarget): Promise<Flow> {
     const k = key(target);
     const existing = this.flows.get(k);
     if (existing && !existing.socket.destroyed) return existing;
+    const policy = this.o.outbound;
+    if (!policy) return this.open(target, target.host);
+    let p = this.opening.get(k);
+    if (!p) {
+      p = policy.resolve(target.host).then((t) => this.open(target, t.address));
+      this.opening.set(k, p);
+      void p.finally(() => this.opening.delete(k)).catch(() => undefined);
+    }
+    return p;
+  }
+
+  private open(target: SipTarget, address: string): Flow {
+    const k = key(target);
+    if (this.closed) throw new Error('SIP transport is closed');
     const transport = target.transport as 'tcp' | 'tls';
     const socket =
       transport === 'tls'
         ? tlsConnect({
-            host: target.host,
+            host: address,
             port: target.port,
             ...(isIP(target.host) ? {} : { servername: target.host }),
             rejectUnauthorized: this.o.tlsVerify !== false,
             ...(this.o.tlsCa ? { ca: this.o.tlsCa } : {}),
             ...(this.o.bindAddress !== '0.0.0.0' && this.o.bindAddress !== '::' ? { localAddress: this.o.bindAddress } : {}),
           })
-        : netConnect({ host: target.host, port: target.port, ...(this.o.bindAddress !== '0.0.0.0' && this.o.bindAddress !== '::' ? { localAddress: this.o.bindAddress } : {}) });
+        : netConnect({ host: address, port: target.port, ...(this.o.bindAddress !== '0.0.0.0' && this.o.bindAddress !== '::' ? { localAddress: this.o.bindAddress } : {}) });
     const ready = new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         socket.destroy();

@@ -160,6 +160,13 @@ export function createMemoryStore(): Store {
       open();
       return outbox.delete(id);
     },
+    trimOutbox(url, keep) {
+      open();
+      const ids = [...outbox.values()].filter((i) => i.url === url).map((i) => i.id);
+      const drop = ids.slice(0, Math.max(0, ids.length - keep));
+      for (const id of drop) outbox.delete(id);
+      return drop.length;
+    },
     releaseOutboxUrls(owner) {
       open();
       for (const [url, lease] of leases) if (owner === null || lease.owner === owner) leases.delete(url);

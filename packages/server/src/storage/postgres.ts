@@ -437,6 +437,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     deleteOutbox(id) {
       return one({ sql: 'DELETE FROM outbox WHERE id = $1 RETURNING id', params: [id] }).length > 0;
     },
+    trimOutbox(url, keep) {
+      return one({ sql: 'DELETE FROM outbox WHERE url = $1 AND id < (SELECT MIN(id) FROM (SELECT id FROM outbox WHERE url = $1 ORDER BY id DESC LIMIT $2) AS newest) RETURNING id', params: [url, keep] }).length;
+    },
     releaseOutboxUrls(owner) {
       if (owner === null) one({ sql: 'DELETE FROM outbox_leases' });
       else one({ sql: 'DELETE FROM outbox_leases WHERE owner = $1', params: [owner] });

@@ -270,6 +270,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     insert: db.prepare<[string, string, string, number]>('INSERT INTO outbox (url, secret_enc, body, created_at) VALUES (?, ?, ?, ?)'),
     list: db.prepare<[string, number], { id: number; url: string; secret_enc: string; body: string; created_at: number }>('SELECT * FROM outbox WHERE url = ? ORDER BY id LIMIT ?'),
     delete: db.prepare<[number]>('DELETE FROM outbox WHERE id = ?'),
+    // Everything of the URL older than its `keep` newest items (the index on (url, id) serves both parts).
+    trim: db.prepare<[string, string, number]>('DELETE FROM outbox WHERE url = ? AND id < (SELECT MIN(id) FROM (SELECT id FROM outbox WHERE url = ? ORDER BY id DESC LIMIT ?))'),
     pendingUrls: db.prepare<[], string>('SELECT DISTINCT url FROM outbox').pluck(),
     claim: db.prepare<[string, string, number, string, number]>(
       'INSERT INTO outbox_leases (url, owner, until) VALUES (?, ?, ?) ON CONFLICT (url) DO UPDATE SET owner = excluded.owner, until = excluded.until WHERE outbox_leases.owner = ? OR outbox_leases.until < ?',
@@ -474,6 +476,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     deleteOutbox(id) {
       commitPending();
       return outbox.delete.run(id).changes > 0;
+    },
+    trimOutbox(url, keep) {
+      commitPending();
+      return outbox.trim.run(url, url, keep).changes;
     },
     releaseOutboxUrls(owner) {
       commitPending();

@@ -125,6 +125,8 @@ export interface Store {
   listOutbox(url: string, limit: number): OutboxItem[];
   /** Remove a delivered (or abandoned) item; false when it was not there. */
   deleteOutbox(id: number): boolean;
+  /** Keep only the `keep` newest items of `url` (the outbox bound); returns how many older ones were removed. */
+  trimOutbox(url: string, keep: number): number;
   /** Give up `owner`'s leases, or every lease when `owner` is null (a single server starting up). */
   releaseOutboxUrls(owner: string | null): void;
 

@@ -1,4 +1,10 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import type { ClientRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createOutboundPolicy, OutboundError } from '../net/outbound.js';
+import type { OutboundPolicy } from '../net/outbound.js';
+import { redact } from '../net/redact.js';
 import { createMemoryStore } from '../storage/memory.js';
 import type { OutboxItem, Store } from '../storage/store.js';
 
@@ -20,14 +26,25 @@ export function signWebhookBody(secret: string, rawBody: string, timestampSecond
 export type WebhookEvent = object;
 
 /** The part of the {@link Store} the sender uses. */
-export type WebhookOutbox = Pick<Store, 'enqueueOutbox' | 'claimOutboxUrls' | 'listOutbox' | 'deleteOutbox' | 'releaseOutboxUrls'>;
+export type WebhookOutbox = Pick<Store, 'enqueueOutbox' | 'trimOutbox' | 'claimOutboxUrls' | 'listOutbox' | 'deleteOutbox' | 'releaseOutboxUrls'>;
 
 export interface WebhookSenderOptions {
   logger: { warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
   /** Delays before each retry, ms. Default `[1000, 2000, 4000, 8000, 16000, 32000]` (7 attempts in all). */
   retryDelaysMs?: readonly number[];
-  /** Per-attempt timeout, ms. Default 5000. */
+  /** Per-attempt timeout (connect, request and answer), ms. Default 5000. */
   timeoutMs?: number;
+  /** Attempts in flight at once per URL. Default 4. */
+  concurrency?: number;
+  /** An event still undelivered this long after it was queued is dropped and counted, ms. Default 600000 (10 min). */
+  maxAgeMs?: number;
+  /** Most undelivered events per URL; past it the oldest are dropped and counted. Default 1000. */
+  maxPerUrl?: number;
+  /**
+   * Which hosts deliveries may connect to: each attempt resolves the URL's host, checks every
+   * address and connects to the checked one. Default the strict policy (no allow-list).
+   */
+  outbound?: OutboundPolicy;
   /**
    * Where callbacks wait until delivered: the server's store, so a restart (or, in cluster mode,
    * the death of a node) loses none. Default an in-memory outbox of its own (tests of the sender).
@@ -47,6 +64,18 @@ export interface WebhookSenderOptions {
   pollMs?: number;
 }
 
+/** What a sender did since it started (the `/metrics` counters). */
+export interface WebhookStats {
+  /** Events delivered (2xx). */
+  delivered: number;
+  /** Attempts that failed (error, non-2xx answer including 3xx, timeout). */
+  failedAttempts: number;
+  /** Of those, attempts given up after `timeoutMs`. */
+  timedOut: number;
+  /** Events dropped: every retry failed, older than `maxAgeMs`, pushed out of a full outbox, or the target is refused by the outbound policy. */
+  dropped: { retries: number; age: number; overflow: number; refused: number };
+}
+
 /** A SIP call callback (`callCreated`, `callUpdated`, `callDestroyed`; see docs/sip.md). */
 export interface SipCallWebhookEvent {
   sessionId: string;
@@ -62,33 +91,48 @@ export interface WebhookSender {
   send(url: string, secret: string, event: WebhookEvent): void;
   /** Resolves when every URL this sender holds has nothing left to deliver (tests). */
   idle(): Promise<void>;
+  /** Counters since start (delivered, failed attempts, dropped events by reason). */
+  stats(): WebhookStats;
   /** Stops delivery and gives up this sender's leases; undelivered items stay in the outbox. */
   close(): void;
 }
 
 /**
- * Per-URL FIFO delivery from a durable outbox, with retry and exponential back-off. An event is
- * written to the outbox before anything is sent and removed only after a 2xx answer (or once every
- * retry failed: then it is dropped with a warning, as a callback that no endpoint takes cannot
- * wait forever). Each URL is leased to one sender at a time, which keeps events to one URL in
- * order across nodes; a slow or failing endpoint delays only its own queue; the realtime path only
- * enqueues. Delivery is at least once: a node dying between the endpoint's 2xx and the delete
- * sends that one item again from another node, with the same {@link WEBHOOK_DELIVERY_HEADER}.
+ * Delivery from a durable outbox, per URL, with a bounded number of attempts in flight, retry with
+ * back-off, a maximum age and a bounded outbox. An event is written to the outbox before anything
+ * is sent and removed after a 2xx answer, or when it is dropped (counted in {@link WebhookStats}):
+ * every retry failed, it is older than `maxAgeMs`, the URL's outbox passed `maxPerUrl` (the oldest
+ * go: the newest events describe the current state), or the outbound policy refuses the target.
+ *
+ * Order: per session. Up to `concurrency` events are in flight per URL, at most one of each
+ * session (the event's `sessionId`; events without one form one sequence), oldest first: the
+ * events of one session arrive in the order they happened, a session whose event waits for a
+ * retry holds back only its own later events, and events of different sessions may overtake
+ * each other.
+ *
+ * Each URL is leased to one sender at a time (several nodes drain one outbox); a slow or failing
+ * endpoint delays only its own URL; the realtime path only enqueues. Delivery is at least once.
+ * Redirects are not followed: a 3xx answer is a failed attempt.
  */
 export function createWebhookSender(options: WebhookSenderOptions): WebhookSender {
   const delays = options.retryDelaysMs ?? [1000, 2000, 4000, 8000, 16000, 32000];
   const timeoutMs = options.timeoutMs ?? 5000;
+  const concurrency = Math.max(1, options.concurrency ?? 4);
+  const maxAgeMs = options.maxAgeMs ?? 600_000;
+  const maxPerUrl = Math.max(1, options.maxPerUrl ?? 1000);
+  const policy = options.outbound ?? createOutboundPolicy();
   const leaseMs = options.leaseMs ?? 15_000;
   const pollMs = options.pollMs ?? 1000;
   const owner = options.owner ?? randomUUID();
   const outbox: WebhookOutbox = options.outbox ?? createMemoryStore();
   const draining = new Set<string>();
-  const timers = new Set<NodeJS.Timeout>();
-  const controllers = new Set<AbortController>();
+  const wakers = new Map<string, () => void>();
+  const requests = new Set<ClientRequest>();
   let held = new Set<string>();
   let idleWaiters: (() => void)[] = [];
   let closed = false;
   const log = options.logger;
+  const stats: WebhookStats = { delivered: 0, failedAttempts: 0, timedOut: 0, dropped: { retries: 0, age: 0, overflow: 0, refused: 0 } };
 
   if (options.exclusive !== false) {
     try {
@@ -106,66 +150,181 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     }
   };
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve();
-      }, ms);
-      timers.add(timer);
-    });
-
-  const attempt = async (item: OutboxItem): Promise<boolean> => {
-    const t = Math.floor(Date.now() / 1000);
-    const ac = new AbortController();
-    controllers.add(ac);
-    const timer = setTimeout(() => ac.abort(), timeoutMs);
+  /** One POST to the checked address of the URL's host; never follows a redirect. */
+  const attempt = async (item: OutboxItem): Promise<'ok' | 'failed' | 'refused'> => {
+    let url: URL;
     try {
-      const res = await fetch(item.url, {
+      url = new URL(item.url);
+    } catch {
+      return 'refused';
+    }
+    let target;
+    try {
+      target = await policy.resolve(url.hostname);
+    } catch (err) {
+      if (err instanceof OutboundError && err.code === 'ERR_OUTBOUND_REFUSED') {
+        log.warn({ url: redact(item.url), rule: err.rule, address: err.address }, 'webhook target refused by the outbound policy; event dropped');
+        return 'refused';
+      }
+      log.debug({ url: redact(item.url), err: (err as Error).message }, 'webhook attempt failed');
+      return 'failed';
+    }
+    if (closed) return 'failed';
+    const t = Math.floor(Date.now() / 1000);
+    const secure = url.protocol === 'https:';
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (r: 'ok' | 'failed', why?: string) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        requests.delete(req);
+        if (r === 'failed') {
+          stats.failedAttempts++;
+          log.debug({ url: redact(item.url), err: why }, 'webhook attempt failed');
+        }
+        resolve(r);
+      };
+      const body = Buffer.from(item.body);
+      const req = (secure ? httpsRequest : httpRequest)({
+        // The checked address: no second lookup between the check and the connection.
+        host: target.address,
+        family: target.family,
+        port: url.port ? Number(url.port) : secure ? 443 : 80,
+        path: `${url.pathname}${url.search}`,
         method: 'POST',
+        agent: false,
+        ...(secure && !target.literal ? { servername: target.host } : {}),
         headers: {
+          Host: url.host,
           'Content-Type': 'application/json',
+          'Content-Length': body.length,
           [WEBHOOK_SIGNATURE_HEADER]: signWebhookBody(item.secret, item.body, t),
           [WEBHOOK_DELIVERY_HEADER]: String(item.id),
           'User-Agent': 'Tokhost-Webhooks/1',
         },
-        body: item.body,
-        signal: ac.signal,
       });
-      await res.arrayBuffer().catch(() => undefined);
-      return res.status >= 200 && res.status < 300;
+      requests.add(req);
+      const timer = setTimeout(() => {
+        stats.timedOut++;
+        finish('failed', `no answer within ${timeoutMs} ms`);
+        req.destroy();
+      }, timeoutMs);
+      req.on('response', (res) => {
+        res.resume();
+        const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300;
+        finish(ok ? 'ok' : 'failed', `HTTP ${res.statusCode}`);
+        res.on('error', () => undefined);
+      });
+      req.on('error', (err) => finish('failed', err.message));
+      req.end(body);
+    });
+  };
+
+  const drop = (item: OutboxItem, why: keyof WebhookStats['dropped']) => {
+    stats.dropped[why]++;
+    try {
+      outbox.deleteOutbox(item.id);
     } catch (err) {
-      log.debug({ url: item.url, err: (err as Error).message }, 'webhook attempt failed');
-      return false;
-    } finally {
-      clearTimeout(timer);
-      controllers.delete(ac);
+      log.warn({ err: (err as Error).message }, 'webhook outbox: delete failed');
     }
   };
 
-  /** Deliver one URL's items in order while this sender holds its lease. */
+  /** Deliver one URL's items while this sender holds its lease: up to `concurrency` in flight. */
   const drain = async (url: string) => {
     draining.add(url);
+    const retries = new Map<number, { attempts: number; nextAt: number }>();
+    const running = new Map<number, Promise<void>>();
+    const keys = new Map<number, string>();
+    /** The session an event belongs to (its `sessionId`; '' for events without one). */
+    const orderKey = (item: OutboxItem): string => {
+      let k = keys.get(item.id);
+      if (k === undefined) {
+        try {
+          const sid = (JSON.parse(item.body) as { sessionId?: unknown }).sessionId;
+          k = typeof sid === 'string' ? sid : '';
+        } catch {
+          k = '';
+        }
+        keys.set(item.id, k);
+      }
+      return k;
+    };
+    const deliver = async (item: OutboxItem) => {
+      const r = await attempt(item);
+      if (closed) return;
+      if (r === 'ok') {
+        stats.delivered++;
+        retries.delete(item.id);
+        outbox.deleteOutbox(item.id);
+        return;
+      }
+      if (r === 'refused') {
+        retries.delete(item.id);
+        return drop(item, 'refused');
+      }
+      const attempts = (retries.get(item.id)?.attempts ?? 0) + 1;
+      if (attempts > delays.length) {
+        retries.delete(item.id);
+        log.warn({ url: redact(url), attempts }, 'webhook dropped after retries');
+        return drop(item, 'retries');
+      }
+      retries.set(item.id, { attempts, nextAt: Date.now() + delays[attempts - 1]! });
+    };
     try {
       while (!closed && held.has(url)) {
-        const items = outbox.listOutbox(url, 50);
-        if (items.length === 0) break;
+        const now = Date.now();
+        const items = outbox.listOutbox(url, WINDOW);
+        // Retry state of items gone from the outbox (trimmed, dropped elsewhere) is forgotten.
+        const first = items[0]?.id ?? Infinity;
+        for (const id of retries.keys()) if (id < first && !running.has(id)) retries.delete(id);
+        for (const id of keys.keys()) if (id < first && !running.has(id)) keys.delete(id);
+        if (items.length === 0 && running.size === 0) break;
+        let wakeAt = now + pollMs;
+        // One event per session at a time, oldest first: a session's events stay in order.
+        const blocked = new Set<string>();
         for (const item of items) {
-          let delivered = false;
-          for (let i = 0; i <= delays.length && !closed && held.has(url); i++) {
-            if (i > 0) await sleep(delays[i - 1]!);
-            if (closed || !held.has(url)) break;
-            delivered = await attempt(item);
-            if (delivered) break;
+          const key = orderKey(item);
+          if (blocked.has(key)) continue;
+          if (running.has(item.id)) {
+            blocked.add(key);
+            continue;
           }
-          if (closed || (!delivered && !held.has(url))) return;
-          if (!delivered) log.warn({ url, attempts: delays.length + 1 }, 'webhook dropped after retries');
-          outbox.deleteOutbox(item.id);
+          if (now - item.createdAt > maxAgeMs) {
+            retries.delete(item.id);
+            drop(item, 'age');
+            continue;
+          }
+          blocked.add(key);
+          const r = retries.get(item.id);
+          if (r && r.nextAt > now) {
+            wakeAt = Math.min(wakeAt, r.nextAt);
+            continue;
+          }
+          if (running.size >= concurrency) break;
+          const p = deliver(item)
+            .catch((err: Error) => log.warn({ url: redact(url), err: err.message }, 'webhook delivery failed'))
+            .finally(() => {
+              running.delete(item.id);
+              wakers.get(url)?.();
+            });
+          running.set(item.id, p);
         }
+        // Sleep until a slot frees, a retry is due, a new event arrives (send wakes us) or the poll.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, Math.max(10, wakeAt - Date.now()));
+          function done() {
+            clearTimeout(timer);
+            if (wakers.get(url) === done) wakers.delete(url);
+            resolve();
+          }
+          wakers.set(url, done);
+        });
       }
     } catch (err) {
-      log.warn({ url, err: (err as Error).message }, 'webhook outbox failed; retrying on the next poll');
+      log.warn({ url: redact(url), err: (err as Error).message }, 'webhook outbox failed; retrying on the next poll');
     } finally {
+      await Promise.all(running.values());
       draining.delete(url);
       checkIdle();
     }
@@ -192,31 +351,42 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
       if (closed) return;
       try {
         outbox.enqueueOutbox({ url, secret, body: JSON.stringify(event), createdAt: Date.now() });
+        const trimmed = outbox.trimOutbox(url, maxPerUrl);
+        if (trimmed > 0) {
+          stats.dropped.overflow += trimmed;
+          log.warn({ url: redact(url), dropped: trimmed, max: maxPerUrl }, 'webhook outbox full; oldest events dropped');
+        }
       } catch (err) {
-        log.warn({ url, err: (err as Error).message }, 'webhook could not be queued');
+        log.warn({ url: redact(url), err: (err as Error).message }, 'webhook could not be queued');
         return;
       }
       if (!draining.has(url)) poll();
+      else wakers.get(url)?.();
     },
     idle() {
       if (draining.size === 0) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));
     },
+    stats() {
+      return { ...stats, dropped: { ...stats.dropped } };
+    },
     close() {
       if (closed) return;
       closed = true;
       clearInterval(poller);
-      timers.forEach(clearTimeout);
-      timers.clear();
-      controllers.forEach((c) => c.abort());
+      for (const req of requests) req.destroy();
+      requests.clear();
+      for (const wake of [...wakers.values()]) wake();
       try {
         outbox.releaseOutboxUrls(owner);
       } catch {
         // The store may be closed already: the leases then expire.
       }
       held.clear();
-      draining.clear();
       checkIdle();
     },
   };
 }
+
+/** Items of one URL looked at per pass (the oldest first). */
+const WINDOW = 100;

@@ -10,6 +10,24 @@ describe('server configuration', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  it('takes the outbound allow-list from the file (array or string), the environment and the flag, and reports every bad entry', () => {
+    expect(validateConfig({}).outboundAllow).toEqual([]);
+    expect(validateConfig({ outboundAllow: ['127.0.0.0/8', 'sip.example.com'] }).outboundAllow).toEqual(['127.0.0.0/8', 'sip.example.com']);
+    expect(validateConfig({ outboundAllow: '127.0.0.0/8, 10.1.2.0/24' }).outboundAllow).toEqual(['127.0.0.0/8', '10.1.2.0/24']);
+    expect(loadConfig({ env: { TOKHOST_OUTBOUND_ALLOW: '10.0.0.0/8', TOKHOST_ICE_ALLOW: '192.168.0.0/16' } })).toMatchObject({ outboundAllow: ['10.0.0.0/8'], iceAllow: ['192.168.0.0/16'] });
+    expect(loadConfig({ flags: { 'outbound-allow': '127.0.0.0/8,sip.example.com' } }).outboundAllow).toEqual(['127.0.0.0/8', 'sip.example.com']);
+    try {
+      validateConfig({ outboundAllow: ['10.0.0.0/33', 'exa mple', '127.0.0.1'], iceAllow: 'nope/1' });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as ConfigError).problems).toEqual([
+        'outboundAllow[0] "10.0.0.0/33" is not a valid CIDR range (e.g. 10.1.2.0/24, fd00::/8)',
+        'outboundAllow[1] "exa mple" is neither a CIDR range, an IP address nor a host name',
+        'iceAllow[0] "nope/1" is not a valid CIDR range (e.g. 10.1.2.0/24, fd00::/8)',
+      ]);
+    }
+  });
+
   it('fills in the documented defaults and freezes the result', () => {
     const c = validateConfig({}, '/srv');
     expect(c).toMatchObject({ port: 3000, host: '127.0.0.1', dataDir: '/srv/data', store: 'sqlite', apiKey: null, apiSecret: null, logLevel: 'info', maxBodyBytes: 102_400, authClockSkewSeconds: 30, iceServers: [], rtcMinPort: null, mediaWorkers: null });

@@ -43,7 +43,7 @@ describe('cluster mode: three nodes on PostgreSQL and Redis (in process)', () =>
   // metricsSessionLabels: the tests find a session's owner by its label in /metrics.
   const node = (id: string, db: string) =>
     createServer(
-      { port: 0, host: '127.0.0.1', databaseUrl: db, masterKey: MASTER, redisUrl: redis.url, nodeId: id, apiKey: KEY, apiSecret: SECRET, logLevel: 'warn', reconnectGraceMs: 3000, metricsSessionLabels: true },
+      { port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], databaseUrl: db, masterKey: MASTER, redisUrl: redis.url, nodeId: id, apiKey: KEY, apiSecret: SECRET, logLevel: 'warn', reconnectGraceMs: 3000, metricsSessionLabels: true },
       // Broadcasts encode a real ffmpeg test picture (the HLS test below); archives are not used here.
       { logStream: quiet, compositions: new TestCompositions() },
     );

@@ -77,7 +77,7 @@ describe.skipIf(!hasTools)('archives survive a crash of the whole server', () =>
   });
 
   it('acceptance 3: SIGKILL of the process group mid-recording, restart: available with what was written', async () => {
-    const args = ['--port', '0', '--data-dir', join(dir, 'data'), '--api-key', apiKey, '--api-secret', apiSecret, '--media-workers', '1', '--log-level', 'warn'];
+    const args = ['--port', '0', '--outbound-allow', '127.0.0.0/8', '--data-dir', join(dir, 'data'), '--api-key', apiKey, '--api-secret', apiSecret, '--media-workers', '1', '--log-level', 'warn'];
     const a = await serveGroup(args);
     first = a.child;
     const sdk = new OpenTokTs(apiKey, apiSecret, { apiUrl: a.url });

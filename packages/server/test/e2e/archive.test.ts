@@ -91,7 +91,7 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
       });
     });
     await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
-    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', dataDir: join(dir, 'data'), apiKey, apiSecret, logLevel: (process.env['TEST_LOG'] as 'warn' | undefined) ?? 'silent', mediaWorkers: 1, archiveIdleStopSeconds: 4 });
+    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', dataDir: join(dir, 'data'), apiKey, apiSecret, logLevel: (process.env['TEST_LOG'] as 'warn' | undefined) ?? 'silent', mediaWorkers: 1, archiveIdleStopSeconds: 4 });
     server.store.updateProject(apiKey, { webhookUrl: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hook` });
     ot = new OpenTok(apiKey, apiSecret, server.url) as OtArchives;
     const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
@@ -444,7 +444,7 @@ describe.skipIf(!hasTools)('archives: archiveMode always and the maximum duratio
   let appOrigin: Server;
 
   beforeAll(async () => {
-    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', dataDir: join(dir, 'data'), apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, archiveMaxDurationSeconds: 5 });
+    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', dataDir: join(dir, 'data'), apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, archiveMaxDurationSeconds: 5 });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
     appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));

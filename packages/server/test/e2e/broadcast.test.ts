@@ -65,7 +65,7 @@ describe.skipIf(!hasTools)('broadcasts: two real publishers to HLS and RTMP', ()
       spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${hz}:sample_rate=48000`, '-t', '5', wav]);
       browsers.set(colour as Colour, await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--use-file-for-fake-video-capture=${y4m}`, `--use-file-for-fake-audio-capture=${wav}`] }));
     }
-    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', dataDir: join(dir, 'data'), apiKey, apiSecret, logLevel: (process.env['TEST_LOG'] as 'warn' | undefined) ?? 'silent', mediaWorkers: 1 });
+    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', dataDir: join(dir, 'data'), apiKey, apiSecret, logLevel: (process.env['TEST_LOG'] as 'warn' | undefined) ?? 'silent', mediaWorkers: 1 });
     ot = new OpenTok(apiKey, apiSecret, server.url) as Ot;
     const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
     appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));

@@ -100,7 +100,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
 
   beforeAll(async () => {
     // demo: the demo page test below (it is off unless enabled).
-    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', demo: true });
+    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: 'silent', demo: true });
     ot = new OpenTok(apiKey, apiSecret, server.url);
     const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
     appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));

@@ -127,7 +127,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost ser
     shared = mkdtempSync(join(tmpdir(), 'tokhost-cluster-shared-'));
     for (const id of ['a', 'b', 'c']) {
       const p = await serve(
-        ['--port', '0', '--host', '127.0.0.1', '--data-dir', shared, '--database-url', db, '--master-key', masterKey, '--redis-url', redis.url, '--node-id', id, '--api-key', apiKey, '--api-secret', apiSecret, '--media-workers', '1', '--log-level', 'warn'],
+        ['--port', '0', '--host', '127.0.0.1', '--outbound-allow', '127.0.0.0/8', '--data-dir', shared, '--database-url', db, '--master-key', masterKey, '--redis-url', redis.url, '--node-id', id, '--api-key', apiKey, '--api-secret', apiSecret, '--media-workers', '1', '--log-level', 'warn'],
         { TOKHOST_CONFIG: '' },
       );
       nodes.set(id, p);

@@ -87,7 +87,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
   const dir = mkdtempSync(join(tmpdir(), 'tokhost-e2ee-'));
 
   beforeAll(async () => {
-    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1 });
+    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1 });
     ot = new OpenTok(apiKey, apiSecret, server.url) as Sdk;
     const html = readFileSync(new URL('./fixtures/e2ee.html', import.meta.url));
     // /csp/…: the same page under a Content-Security-Policy that forbids workers.

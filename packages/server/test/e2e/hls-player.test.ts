@@ -42,7 +42,7 @@ describe.skipIf(!hasTools)('HLS in Chromium with hls.js', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hls-player-'));
-    server = await createServer({ port: 0, store: 'memory', apiKey: KEY, apiSecret: SECRET, dataDir: dir, logLevel: 'silent' }, { compositions: new TestCompositions() });
+    server = await createServer({ port: 0, outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey: KEY, apiSecret: SECRET, dataDir: dir, logLevel: 'silent' }, { compositions: new TestCompositions() });
     ot = new OpenTok(KEY, SECRET, server.url) as Sdk;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });

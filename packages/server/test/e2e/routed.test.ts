@@ -57,7 +57,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('routed media through creat
 
   beforeAll(async () => {
     // metricsSessionLabels: the /metrics check below reads this call's per-session figures.
-    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, metricsSessionLabels: true });
+    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, metricsSessionLabels: true });
     ot = new OpenTok(apiKey, apiSecret, server.url);
     const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
     appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));

@@ -69,7 +69,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interc
     // The TLS peer's certificate, made here (self-signed for 127.0.0.1, trusted as the gateway's CA).
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
     writeFileSync(join(dir, 'baresip.pem'), readFileSync(join(dir, 'cert.pem'), 'utf8') + readFileSync(join(dir, 'key.pem'), 'utf8'));
-    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: (process.env.SIP_E2E_LOG ?? 'silent') as 'silent', mediaWorkers: 1, sipPort: 0, sipTlsCa: join(dir, 'cert.pem') });
+    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: (process.env.SIP_E2E_LOG ?? 'silent') as 'silent', mediaWorkers: 1, sipPort: 0, sipTlsCa: join(dir, 'cert.pem') });
     server.store.updateProject(apiKey, { webhookUrl: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hooks` });
     ot = new OpenTok(apiKey, apiSecret, server.url) as SipSdk;
     const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));

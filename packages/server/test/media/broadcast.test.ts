@@ -96,7 +96,7 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)('broadcasts', () => {
     });
     await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
     server = await createServer(
-      { port: 0, store: 'memory', apiKey: KEY, apiSecret: SECRET, dataDir, logLevel: 'silent', hlsRetentionSeconds: 3 },
+      { port: 0, outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey: KEY, apiSecret: SECRET, dataDir, logLevel: 'silent', hlsRetentionSeconds: 3 },
       { compositions, broadcastTuning: { rtmp: { initialBackoffMs: 300, connectAttempts: 2 } } },
     );
     server.store.updateProject(KEY, { webhookUrl: `http://127.0.0.1:${(hook.address() as { port: number }).port}/cb` });
@@ -333,7 +333,7 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)('broadcasts', () => {
 
   it('maxDuration stops the broadcast; so does a session left without clients', async () => {
     // A server whose second is 50 ms: maxDuration 60 lasts 3 s, the 60 s idle stop 3 s.
-    const fast = await createServer({ port: 0, store: 'memory', apiKey: KEY, apiSecret: SECRET, dataDir: join(dataDir, 'fast'), logLevel: 'silent', reconnectGraceMs: 0 }, { compositions, broadcastTuning: { secondMs: 50 } });
+    const fast = await createServer({ port: 0, outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey: KEY, apiSecret: SECRET, dataDir: join(dataDir, 'fast'), logLevel: 'silent', reconnectGraceMs: 0 }, { compositions, broadcastTuning: { secondMs: 50 } });
     try {
       const fot = new OfficialOpenTok(KEY, SECRET, fast.url) as Sdk;
       const sessionId = (await settle<{ sessionId: string }>((cb) => fot.createSession({ mediaMode: 'routed' }, cb))).value!.sessionId;

@@ -44,7 +44,7 @@ export async function startHarness(config: Record<string, unknown> = {}, deps: {
   const apiKey = String(10_000_000 + Math.floor(Math.random() * 80_000_000));
   const apiSecret = randomBytes(20).toString('hex');
   store.createProject({ apiKey, apiSecret, name: 'test', createdAt: Date.now(), webhookUrl: null });
-  const realtime = createRealtime({ store, logger: silentLogger, config: { host: '127.0.0.1', ...config }, ...deps });
+  const realtime = createRealtime({ store, logger: silentLogger, config: { host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], ...config }, ...deps });
   const server: Server = createServer((req, res) => {
     if (!realtime.handleHttp(req, res)) res.writeHead(404).end();
   });

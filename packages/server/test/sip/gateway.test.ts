@@ -42,7 +42,7 @@ describe('SIP gateway against scripted far ends', () => {
       });
     });
     await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
-    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, sipPort: 0, sipMediaTimeoutSeconds: 2, sipRingTimeoutSeconds: 2 });
+    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, sipPort: 0, sipMediaTimeoutSeconds: 2, sipRingTimeoutSeconds: 2 });
     server.store.updateProject(apiKey, { webhookUrl: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/` });
   });
   afterAll(async () => {

@@ -232,6 +232,18 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(store.listOutbox('https://none/h', 10)).toEqual([]);
     });
 
+    it('trims the outbox of a URL to its newest items (the outbox bound), leaving other URLs alone', () => {
+      const ids = Array.from({ length: 6 }, (_, n) => store.enqueueOutbox({ url: 'https://a/h', secret: 's'.repeat(40), body: `{"n":${n}}`, createdAt: n }));
+      const other = store.enqueueOutbox({ url: 'https://b/h', secret: 's'.repeat(40), body: '{}', createdAt: 9 });
+      expect(store.trimOutbox('https://a/h', 4)).toBe(2);
+      expect(store.listOutbox('https://a/h', 10).map((i) => i.id)).toEqual(ids.slice(2));
+      expect(store.trimOutbox('https://a/h', 4)).toBe(0);
+      expect(store.trimOutbox('https://a/h', 1)).toBe(3);
+      expect(store.listOutbox('https://a/h', 10).map((i) => i.id)).toEqual([ids[5]]);
+      expect(store.listOutbox('https://b/h', 10).map((i) => i.id)).toEqual([other]);
+      expect(store.trimOutbox('https://none/h', 1)).toBe(0);
+    });
+
     it('leases outbox URLs to one owner at a time until the lease expires or is released', () => {
       store.enqueueOutbox({ url: 'https://a/h', secret: 'x'.repeat(40), body: '{}', createdAt: 1 });
       store.enqueueOutbox({ url: 'https://b/h', secret: 'x'.repeat(40), body: '{}', createdAt: 2 });

@@ -5,11 +5,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createOutboundPolicy } from '../../src/net/outbound.js';
 import { createSqliteStore } from '../../src/storage/sqlite.js';
 import type { Store } from '../../src/storage/store.js';
 import { createWebhookSender, signWebhookBody, WEBHOOK_DELIVERY_HEADER } from '../../src/webhooks/index.js';
 
 const logger = { warn() {}, debug() {} };
+// The endpoints below listen on loopback, which the default outbound policy refuses.
+const loopback = createOutboundPolicy({ allow: ['127.0.0.0/8'] });
 const SECRET = 'k'.repeat(40);
 
 /** A webhook endpoint that answers `status()` and records what it accepted. */
@@ -57,7 +60,7 @@ describe('webhook outbox', () => {
     let up = false;
     const endpoint = await sink(() => (up ? 204 : 503));
     servers.push(endpoint.server);
-    const first = createWebhookSender({ logger, outbox: store, retryDelaysMs: [60_000] });
+    const first = createWebhookSender({ logger, outbound: loopback, outbox: store, retryDelaysMs: [60_000] });
     for (let n = 1; n <= 5; n++) first.send(`${endpoint.url}/hook`, SECRET, { event: 'archive', n });
     await new Promise((r) => setTimeout(r, 200));
     expect(endpoint.got).toEqual([]);
@@ -69,7 +72,7 @@ describe('webhook outbox', () => {
     expect(store.listOutbox(`${endpoint.url}/hook`, 10).map((i) => JSON.parse(i.body).n)).toEqual([1, 2, 3, 4, 5]);
     up = true;
     // A generous attempt timeout: on a loaded machine a timed-out attempt that did arrive is sent again.
-    const second = createWebhookSender({ logger, outbox: store, retryDelaysMs: [50], timeoutMs: 20_000 });
+    const second = createWebhookSender({ logger, outbound: loopback, outbox: store, retryDelaysMs: [50], timeoutMs: 20_000 });
     try {
       await until(() => endpoint.got.length >= 5);
       await second.idle();
@@ -85,8 +88,8 @@ describe('webhook outbox', () => {
   it('two senders draining one outbox deliver every callback once and in order per URL', async () => {
     const endpoint = await sink(() => 200);
     servers.push(endpoint.server);
-    const a = createWebhookSender({ logger, outbox: store, owner: 'node-a', exclusive: false, pollMs: 50, retryDelaysMs: [50] });
-    const b = createWebhookSender({ logger, outbox: store, owner: 'node-b', exclusive: false, pollMs: 50, retryDelaysMs: [50] });
+    const a = createWebhookSender({ logger, outbound: loopback, outbox: store, owner: 'node-a', exclusive: false, pollMs: 50, retryDelaysMs: [50] });
+    const b = createWebhookSender({ logger, outbound: loopback, outbox: store, owner: 'node-b', exclusive: false, pollMs: 50, retryDelaysMs: [50] });
     try {
       for (let n = 0; n < 60; n++) (n % 2 ? a : b).send(`${endpoint.url}/u${n % 3}`, SECRET, { n });
       await until(() => endpoint.got.length >= 60);
@@ -112,7 +115,7 @@ describe('webhook outbox', () => {
     expect(store.claimOutboxUrls('dead', Date.now(), Date.now() + 400)).toEqual([`${endpoint.url}/h`]);
     up = true;
     const started = Date.now();
-    const live = createWebhookSender({ logger, outbox: store, owner: 'live', exclusive: false, leaseMs: 300, pollMs: 50 });
+    const live = createWebhookSender({ logger, outbound: loopback, outbox: store, owner: 'live', exclusive: false, leaseMs: 300, pollMs: 50 });
     try {
       await new Promise((r) => setTimeout(r, 200));
       expect(endpoint.got).toEqual([]);

@@ -20,6 +20,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { TsFanout } from '../ts-fanout.js';
+import { redact } from '../../net/redact.js';
 import { TypedEmitter } from './events.js';
 
 /** The logger methods the sinks use (pino-compatible). */
@@ -91,6 +92,8 @@ export interface RemuxSinkOptions {
   killAfterMs?: number;
   /** Name in log lines (e.g. `hls`, `rtmp:id`). Default `sink`. */
   name?: string;
+  /** Strings never to appear in logs or reasons (an RTMP stream key): see `redact()`. Default none. */
+  secrets?: readonly string[];
 }
 
 const STDERR_KEEP = 8192;
@@ -160,6 +163,7 @@ export class RemuxSink extends TypedEmitter<RemuxSinkEvents> {
       stopGraceMs: options.stopGraceMs ?? 5000,
       killAfterMs: options.killAfterMs ?? 3000,
       name: options.name ?? 'sink',
+      secrets: options.secrets ?? [],
     };
     this.onListenerError = (error) => this.options.logger.warn({ err: error, sink: this.options.name }, 'sink listener threw');
   }
@@ -180,7 +184,7 @@ export class RemuxSink extends TypedEmitter<RemuxSinkEvents> {
 
   /** ffmpeg's stderr as kept (last 8 KB). */
   get stderr(): string {
-    return this.#stderr;
+    return redact(this.#stderr, this.options.secrets);
   }
 
   /** The full ffmpeg command line (for logs and tests). */
@@ -346,7 +350,8 @@ export class RemuxSink extends TypedEmitter<RemuxSinkEvents> {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers = [];
     this.#detach();
-    const reason = lastLine(this.#stderr);
+    // ffmpeg names its output URL in errors: the stream key and URL credentials never leave here.
+    const reason = redact(lastLine(this.#stderr), this.options.secrets);
     const requested = this.#requested;
     if (!requested && this.#child?.pid !== undefined) {
       this.emit('error', new SinkError('ERR_SINK_EXIT', `${this.options.name}: ffmpeg exited (${signal ?? code})${reason ? `: ${reason}` : ''}`));

@@ -5,6 +5,8 @@
  * output `offline`, and it is retried with exponential back-off until it is `live` again, or
  * until it has been offline for `offlineGiveUpMs` (then `error`).
  */
+import type { OutboundPolicy } from '../../net/outbound.js';
+import { redact, rtmpForLog } from '../../net/redact.js';
 import type { TsFanout } from '../ts-fanout.js';
 import { TypedEmitter } from './events.js';
 import { RemuxSink, type RemuxSinkExit, type SinkLogger } from './remux.js';
@@ -29,6 +31,12 @@ export interface RtmpSinkOptions {
   maxBackoffMs?: number;
   /** A live output that stays offline this long ends `error`. Default 300000 ms (5 min). */
   offlineGiveUpMs?: number;
+  /**
+   * The server's outbound policy: each attempt resolves the host, checks every address and hands
+   * ffmpeg the checked address (see {@link rtmpConnectArgs}); a refused target ends `error` at
+   * once. Default none: ffmpeg connects to `serverUrl` as given (tests of the sink alone).
+   */
+  outbound?: OutboundPolicy;
 }
 
 export interface RtmpSinkEvents extends Record<string, unknown[]> {
@@ -39,6 +47,24 @@ export interface RtmpSinkEvents extends Record<string, unknown[]> {
 /** `serverUrl` and `streamName` joined as OpenTok does (one slash between them). */
 export function rtmpTarget(serverUrl: string, streamName: string): string {
   return `${serverUrl.replace(/\/+$/, '')}/${streamName.replace(/^\/+/, '')}`;
+}
+
+/**
+ * ffmpeg's output arguments for `target` after its host resolved to the checked `address`.
+ * Plain RTMP connects to the address itself, and `-rtmp_tcurl` keeps the name the caller gave
+ * in the `connect` command's tcUrl (servers that host several applications by name read it).
+ * RTMPS keeps the name: TLS needs it for SNI and the certificate check, so ffmpeg resolves it
+ * once more; the window between our check and its lookup is the one residual rebinding risk
+ * (docs/security-parts/outbound.md).
+ */
+export function rtmpConnectArgs(serverUrl: string, target: string, address: string | undefined): string[] {
+  if (address === undefined) return [target];
+  const u = new URL(target);
+  if (u.protocol !== 'rtmp:') return [target];
+  const tcUrl = serverUrl.replace(/\/+$/, '');
+  const hostInUrl = address.includes(':') ? `[${address}]` : address;
+  const direct = `rtmp://${u.username ? `${u.username}${u.password ? `:${u.password}` : ''}@` : ''}${hostInUrl}${u.port ? `:${u.port}` : ''}${target.slice(target.indexOf('/', 'rtmp://'.length))}`;
+  return ['-rtmp_tcurl', tcUrl, direct];
 }
 
 /** One RTMP output; start it with {@link RtmpSink.start}, stop it with {@link RtmpSink.close}. */
@@ -68,6 +94,11 @@ export class RtmpSink extends TypedEmitter<RtmpSinkEvents> {
     this.streamName = options.streamName;
     this.id = options.id;
     this.onListenerError = (error) => options.logger.warn({ err: error }, 'rtmp listener threw');
+  }
+
+  /** The output as logs name it: the id, else the server URL with the stream key and credentials redacted. */
+  get logName(): string {
+    return this.id ?? rtmpForLog(this.serverUrl, this.streamName);
   }
 
   get status(): RtmpStatus {
@@ -102,7 +133,7 @@ export class RtmpSink extends TypedEmitter<RtmpSinkEvents> {
   #set(status: RtmpStatus): void {
     if (this.#status === status) return;
     this.#status = status;
-    this.#options.logger.info({ rtmp: this.id ?? this.serverUrl, status, reason: this.reason || undefined }, 'rtmp output status');
+    this.#options.logger.info({ rtmp: this.logName, status, reason: redact(this.reason, [this.streamName]) || undefined }, 'rtmp output status');
     this.emit('status', status, this.reason);
   }
 
@@ -110,13 +141,37 @@ export class RtmpSink extends TypedEmitter<RtmpSinkEvents> {
     if (this.#closed || !this.#fanout || this.#fanout.closed) return;
     this.attempts++;
     const url = rtmpTarget(this.serverUrl, this.streamName);
+    const policy = this.#options.outbound;
+    if (!policy) return this.#run(url, undefined);
+    // Checked at every connection, not only when the broadcast started: DNS may have changed.
+    let host: string;
+    try {
+      host = new URL(this.serverUrl).hostname;
+    } catch {
+      host = '';
+    }
+    policy.resolve(host).then(
+      (t) => this.#run(url, t.address),
+      (err: Error) => {
+        if (this.#closed) return;
+        // The policy's answer does not change on a retry: the output fails now.
+        this.reason = err.message;
+        this.#set('error');
+        void this.close();
+      },
+    );
+  }
+
+  #run(url: string, address: string | undefined): void {
+    if (this.#closed || !this.#fanout || this.#fanout.closed) return;
     const sink = new RemuxSink({
       ffmpegPath: this.#options.ffmpegPath,
       logger: this.#options.logger,
       name: `rtmp:${this.id ?? this.attempts}`,
       // `-rw_timeout` bounds a silent server (µs); flvflags avoid seeking back on a live stream.
-      outputArgs: ['-rw_timeout', '10000000', '-f', 'flv', '-flvflags', 'no_duration_filesize', url],
+      outputArgs: ['-rw_timeout', '10000000', '-f', 'flv', '-flvflags', 'no_duration_filesize', ...rtmpConnectArgs(this.serverUrl, url, address)],
       stopGraceMs: 2000,
+      secrets: [this.streamName],
     });
     this.#current = sink;
     sink.on('status', (s) => {

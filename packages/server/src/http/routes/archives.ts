@@ -1,5 +1,6 @@
 import { LIMITS, OUTPUT_MODES, STREAM_MODES } from '@tokhost/protocol';
 import type { ArchiveJson } from '@tokhost/protocol';
+import { linkBase } from '../link-base.js';
 import { requireNotE2ee, requireSession } from '../../services/sessions.js';
 import type { Store } from '../../storage/store.js';
 import { checkConcurrent, limitsFrom } from '../../limits.js';
@@ -19,7 +20,7 @@ function requireArchive(store: Store, apiKey: string, archiveId: string): Archiv
 export function archiveView(ctx: RouteContext, archive: ArchiveJson): ArchiveJson {
   if (archive.status !== 'available') return { ...archive, url: null };
   const { config } = ctx.deps;
-  const base = config.publicUrl ?? `http://${ctx.req.headers.host ?? `${config.host}:${config.port}`}`;
+  const base = linkBase(ctx.req, config);
   return { ...archive, url: signArchiveUrl(base, ctx.project.apiKey, ctx.project.apiSecret, archive, config.archiveUrlTtlSeconds) };
 }
 

@@ -1,9 +1,10 @@
 import { LIMITS, STREAM_MODES } from '@tokhost/protocol';
 import type { BroadcastJson } from '@tokhost/protocol';
 import type { Store } from '../../storage/store.js';
+import { linkBase } from '../link-base.js';
 import { HttpError, invalid } from '../errors.js';
 import type { Route, RouteContext } from '../router.js';
-import { layout, object, optBool, optEnum, optInt, optResolution, optString, projectPaging, reqString } from '../validate.js';
+import { layout, object, optBool, optEnum, optInt, optResolution, optString, projectPaging, reqString, requireOutbound } from '../validate.js';
 import { parseStreamChange, requireLiveStream } from './archives.js';
 
 function requireBroadcast(store: Store, apiKey: string, broadcastId: string): BroadcastJson {
@@ -22,13 +23,9 @@ function publicJson(b: BroadcastJson): BroadcastJson {
   return rest;
 }
 
-/** Base of the links handed out: the `publicUrl` setting, else the Host the client used. */
+/** Base of the links handed out (see linkBase: `publicUrl`, else a trusted Host, else the listen URL). */
 function baseUrl(ctx: RouteContext): string {
-  if (ctx.deps.config.publicUrl) return ctx.deps.config.publicUrl;
-  const host = ctx.req.headers.host;
-  if (host && /^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return `http://${host}`;
-  const { host: h, port } = ctx.deps.config;
-  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  return linkBase(ctx.req, ctx.deps.config);
 }
 
 /** Validate the start-broadcast body (reference §3.3). */
@@ -71,6 +68,18 @@ export function parseBroadcastOptions(value: unknown) {
   return { sessionId, hls, rtmp, maxDuration, resolution, layout: broadcastLayout, streamMode, multiBroadcastTag, maxBitrate, hasAudio, hasVideo };
 }
 
+/** The host of an RTMP server URL (brackets kept off); a URL without one is a 400 naming `field`. */
+function rtmpHost(serverUrl: string, field: string): string {
+  let host = '';
+  try {
+    host = new URL(serverUrl).hostname;
+  } catch {
+    // below
+  }
+  if (!host) throw invalid(field, 'must be an rtmp:// or rtmps:// URL with a host');
+  return host;
+}
+
 /** Broadcast routes (reference §3.3, table rows 9–14). */
 export const broadcastRoutes: Route[] = [
   {
@@ -90,6 +99,7 @@ export const broadcastRoutes: Route[] = [
     },
     async handler(ctx) {
       const options = parseBroadcastOptions(await ctx.json());
+      for (const [i, r] of options.rtmp.entries()) await requireOutbound(ctx.deps.outbound, `outputs.rtmp[${i}].serverUrl`, rtmpHost(r.serverUrl, `outputs.rtmp[${i}].serverUrl`));
       const json = await ctx.deps.broadcasts.start(ctx.project.apiKey, options, baseUrl(ctx));
       return { status: 200, json };
     },
