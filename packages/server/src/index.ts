@@ -14,7 +14,7 @@ export type { ArchiveRecord, BroadcastRecord, ListOptions, OutboxItem, Page, Pro
 export { createProject, generateApiKey, generateApiSecret, ProjectError, rotateProjectSecret, seedProjects, setProjectWebhook } from './services/projects.js';
 export type { CreateProjectOptions, SeedResult } from './services/projects.js';
 export { LiveError } from './services/live.js';
-export type { LiveErrorKind, LiveSessions } from './services/live.js';
+export type { LiveErrorCode, LiveSessions } from './services/live.js';
 export { ERROR_TABLE, HttpError } from './http/errors.js';
 export type { ServerErrorCode } from './http/errors.js';
 export { REST_ROUTES } from './http/rest.js';

@@ -1,7 +1,8 @@
 import type { ErrorCode } from '@tokhost/protocol';
+import { TokhostError, type ServerRestErrorCode } from '../errors.js';
 
 /** Codes the server answers with: the shared protocol codes plus the server-only ones. */
-export type ServerErrorCode = ErrorCode | 'ERR_NOT_IMPLEMENTED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_BROADCAST_NOT_ROUTED' | 'ERR_SESSION_E2EE' | 'ERR_OWNER_UNAVAILABLE';
+export type ServerErrorCode = ErrorCode | ServerRestErrorCode;
 
 /**
  * The one table mapping each error code to its HTTP status and the `code` field of the body
@@ -45,17 +46,12 @@ export const ERROR_TABLE: { readonly [C in ServerErrorCode]: { status: number; b
  * An error the REST layer answers with. The status and the body's `code` come from
  * {@link ERROR_TABLE}; `message` is what opentok-node surfaces, `description` adds detail.
  */
-export class HttpError extends Error {
+export class HttpError extends TokhostError<ServerErrorCode> {
   override readonly name = 'HttpError';
   readonly status: number;
   readonly bodyCode: number;
-  constructor(
-    readonly code: ServerErrorCode,
-    message: string,
-    readonly description: string = message,
-    options?: { cause?: unknown; headers?: Record<string, string> },
-  ) {
-    super(message, options);
+  constructor(code: ServerErrorCode, message: string, description: string = message, options?: { cause?: unknown; headers?: Record<string, string> }) {
+    super(code, message, { cause: options?.cause, description });
     this.status = ERROR_TABLE[code].status;
     this.bodyCode = ERROR_TABLE[code].bodyCode;
     this.headers = options?.headers ?? {};

@@ -7,8 +7,8 @@ export function viaLive<T>(fn: () => T): T {
     return fn();
   } catch (err) {
     if (err instanceof LiveError) {
-      const code = err.kind === 'connection-not-found' ? 'ERR_CONNECTION_NOT_FOUND' : err.kind === 'stream-not-found' ? 'ERR_STREAM_NOT_FOUND' : 'ERR_SESSION_NOT_FOUND';
-      const message = err.kind === 'connection-not-found' ? 'Connection not found' : err.kind === 'stream-not-found' ? 'Stream not found' : 'Session not found';
+      const code = err.code === 'ERR_LIVE_CONNECTION_NOT_FOUND' ? 'ERR_CONNECTION_NOT_FOUND' : err.code === 'ERR_LIVE_STREAM_NOT_FOUND' ? 'ERR_STREAM_NOT_FOUND' : 'ERR_SESSION_NOT_FOUND';
+      const message = err.code === 'ERR_LIVE_CONNECTION_NOT_FOUND' ? 'Connection not found' : err.code === 'ERR_LIVE_STREAM_NOT_FOUND' ? 'Stream not found' : 'Session not found';
       throw new HttpError(code, message, err.message, { cause: err });
     }
     throw err;

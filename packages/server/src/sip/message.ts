@@ -7,12 +7,13 @@
  * misroute a call (the start line, `CSeq`, `Content-Length`, unbalanced quotes or angle
  * brackets in address headers are errors). RFC 4475's torture messages are its test fixtures.
  */
+import { TokhostError } from '../errors.js';
 
-/** A message that cannot be parsed; `code` names the part. */
-export class SipParseError extends Error {
+/** A message that cannot be parsed; `message` names the part. */
+export class SipParseError extends TokhostError<'ERR_SIP_MESSAGE_INVALID'> {
   override readonly name = 'SipParseError';
   constructor(message: string) {
-    super(message);
+    super('ERR_SIP_MESSAGE_INVALID', message);
   }
 }
 

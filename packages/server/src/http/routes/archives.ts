@@ -28,8 +28,8 @@ async function recording<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (!(err instanceof ArchiveStateError)) throw err;
-    if (err.code === 'stream-mode') throw new HttpError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', err.message);
-    if (err.code === 'not-composed') throw new HttpError('ERR_ARCHIVE_STATUS', 'Layouts apply to composed archives only', err.message);
+    if (err.code === 'ERR_RECORDING_STREAM_MODE') throw new HttpError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', err.message);
+    if (err.code === 'ERR_RECORDING_NOT_COMPOSED') throw new HttpError('ERR_ARCHIVE_STATUS', 'Layouts apply to composed archives only', err.message);
     throw new HttpError('ERR_ARCHIVE_NOT_RECORDING', 'Archive is not currently recording', err.message);
   }
 }

@@ -45,8 +45,8 @@ export function parseDial(value: unknown): { sessionId: string; token: string; s
 
 function gatewayError(err: unknown): never {
   if (err instanceof SipGatewayError) {
-    if (err.kind === 'invalid') throw invalid(err.field ?? 'sip', err.message.replace(new RegExp(`^${(err.field ?? '').replace('.', '\\.')} `), ''));
-    if (err.kind === 'unsupported') throw new HttpError('ERR_NOT_IMPLEMENTED', 'Not supported', err.message, { cause: err });
+    if (err.code === 'ERR_SIP_DIAL_INVALID') throw invalid(err.field ?? 'sip', err.message.replace(new RegExp(`^${(err.field ?? '').replace('.', '\\.')} `), ''));
+    if (err.code === 'ERR_SIP_UNSUPPORTED') throw new HttpError('ERR_NOT_IMPLEMENTED', 'Not supported', err.message, { cause: err });
     throw new HttpError('ERR_INTERNAL', 'SIP gateway unavailable', err.message, { cause: err });
   }
   throw err;
