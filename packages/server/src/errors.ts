@@ -7,8 +7,8 @@ import type { ErrorCode, RtErrorCode } from '@tokhost/protocol';
 /** REST codes of the server beyond the ones the protocol package shares with the SDK. */
 export type ServerRestErrorCode = 'ERR_NOT_IMPLEMENTED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_BROADCAST_NOT_ROUTED' | 'ERR_SESSION_E2EE' | 'ERR_OWNER_UNAVAILABLE';
 
-/** `LiveSessions` (live/): the session, connection or stream a call names is not live. */
-export type LiveErrorCode = 'ERR_LIVE_SESSION_NOT_FOUND' | 'ERR_LIVE_CONNECTION_NOT_FOUND' | 'ERR_LIVE_STREAM_NOT_FOUND';
+/** `LiveSessions`: the connection or stream a call names is not live in the session. */
+export type LiveErrorCode = 'ERR_LIVE_CONNECTION_NOT_FOUND' | 'ERR_LIVE_STREAM_NOT_FOUND';
 
 /** Projects (services/projects.ts). */
 export type ProjectErrorCode = 'ERR_PROJECT_NOT_FOUND' | 'ERR_PROJECT_EXISTS' | 'ERR_PROJECT_INVALID';

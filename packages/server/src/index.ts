@@ -15,8 +15,10 @@ export { createProject, generateApiKey, generateApiSecret, ProjectError, rotateP
 export type { CreateProjectOptions, SeedResult } from './services/projects.js';
 export { LiveError } from './services/live.js';
 export type { LiveErrorCode, LiveSessions } from './services/live.js';
-export { ERROR_TABLE, HttpError } from './http/errors.js';
-export type { ServerErrorCode } from './http/errors.js';
+export { TokhostError } from './errors.js';
+export type { TokhostErrorCode, TokhostErrorOptions } from './errors.js';
+export { ERROR_TABLE } from './http/errors.js';
+export type { RestErrorCode, RestMapping } from './http/errors.js';
 export { REST_ROUTES } from './http/rest.js';
 export { authenticateRest, verifyProjectJwt } from './auth/rest-auth.js';
 export type { RestAuthOptions, RestIdentity } from './auth/rest-auth.js';
