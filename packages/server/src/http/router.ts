@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
 import type { Archiver } from '../recording/archiver.js';
 import type { BroadcastService } from '../services/broadcasts.js';
-import type { LiveSessions } from '../services/live.js';
+import type { LiveSessions } from '../live/index.js';
 import type { SipGateway } from '../sip/gateway.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
 import { TokhostError } from '../errors.js';

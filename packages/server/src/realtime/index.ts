@@ -10,7 +10,7 @@ import { ClientTokenError, verifyClientToken } from '../auth/client-token.js';
 import { createDemo } from '../demo/index.js';
 import { RoutedSessionMedia } from '../media/routed-session.js';
 import type { MediaRouter } from '../media/types.js';
-import type { LiveSessions } from '../services/live.js';
+import type { LiveSessions } from '../live/index.js';
 import type { SessionRecord, Store } from '../storage/store.js';
 import { createWebhookSender } from '../webhooks/index.js';
 import type { WebhookSender } from '../webhooks/index.js';

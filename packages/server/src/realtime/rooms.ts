@@ -18,10 +18,10 @@ import type {
 } from '@tokhost/protocol';
 import type { RoutedSessionMedia } from '../media/routed-session.js';
 import type { PublisherMediaEvent, SubscriberMediaEvent } from '../media/types.js';
-import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../services/live.js';
+import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../live/index.js';
 import { SessionLog } from './session-log.js';
 import type { Fold, LogReader } from './session-log.js';
-import { LiveError } from '../services/live.js';
+import { LiveError } from '../live/index.js';
 import { TokhostError } from '../errors.js';
 
 

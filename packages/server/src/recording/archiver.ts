@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { ArchiveJson, Resolution } from '@tokhost/protocol';
 import type { Compositions, CompositionLease } from '../compose/compositions.js';
 import type { LayoutSpec } from '../compose/layout/index.js';
-import type { LiveEvent, LiveSessions } from '../services/live.js';
+import type { LiveEvent, LiveSessions } from '../live/index.js';
 import type { SessionRecord, Store } from '../storage/store.js';
 import { ACTIVE_ARCHIVE_STATUSES } from '../storage/store.js';
 import { ComposedRecorder } from './composed.js';

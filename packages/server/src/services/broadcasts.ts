@@ -21,7 +21,7 @@ import type { SinkLogger } from '../compose/sinks/remux.js';
 import { RtmpSink } from '../compose/sinks/rtmp.js';
 import type { TsFanout } from '../compose/ts-fanout.js';
 import { TokhostError } from '../errors.js';
-import type { LiveSessions } from './live.js';
+import type { LiveSessions } from '../live/index.js';
 import { requireNotE2ee, requireSession } from './sessions.js';
 import type { Store } from '../storage/store.js';
 
