@@ -60,9 +60,9 @@ export const ERROR_TABLE = {
   ERR_NOT_IMPLEMENTED: {
     status: 501,
     bodyCode: 501,
-    when: 'every precondition holds but the feature needs a part this server does not have (compositor for broadcasts, SIP gateway) — see `docs/rest-api.md`',
+    when: 'every precondition holds but the feature needs a part this server does not have yet (recorder, broadcast composer, SIP gateway) — see `docs/rest-api.md`',
   },
-  ERR_INTERNAL: { status: 500, bodyCode: 500, when: 'a bug, or a part failing (broadcast compositor); logged with its stack, never with secrets' },
+  ERR_INTERNAL: { status: 500, bodyCode: 500, when: 'a bug (logged with its stack, never with secrets), the server shutting down, or a failing part (broadcast compositor)' },
   ERR_OWNER_UNAVAILABLE: { status: 503, bodyCode: 503, when: 'cluster mode: the node that owns the session did not answer a forwarded call (it may be failing over; retry in a few seconds)' },
 
   // The errors of the areas below the REST layer that a route lets through.
