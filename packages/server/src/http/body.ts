@@ -15,7 +15,7 @@ export function drainBound(limit: number): number {
  * {@link drainBound}) and then refused with 413 on a connection that stays open; past the bound the
  * 413 goes out at once with `connection: close`, and the server closes with a lingering close
  * (http/linger.ts) so that the client, still uploading, reads the answer instead of a reset.
- * `res` is the answer to the request: the one told to close the connection.
+ * `res`, the answer to the request, is told to close the connection then.
  */
 export function readBody(req: IncomingMessage, limit: number, res?: ServerResponse): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
