@@ -45,6 +45,8 @@ export type {
 export type { ClientTokenClaims, ProjectAuthClaims, VerifiedToken } from './tokens.js';
 export { ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
+export { isSignalTooLarge, signalProblem } from './signal.js';
+export type { SignalProblem } from './signal.js';
 export { checkSignal, REALTIME_PATH, REALTIME_PROTOCOL_VERSION, RT_CLOSE, RT_ERRORS, rtError } from './realtime.js';
 export type {
   AckMessage,

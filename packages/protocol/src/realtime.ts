@@ -17,6 +17,7 @@
  * subscriber therefore always receives an offer, whatever the media mode.
  */
 import type { MediaMode, Role, VideoType } from './rest.js';
+import { signalProblem } from './signal.js';
 
 /** Protocol version; a client sending another version is refused with `ERR_RT_VERSION`. */
 export const REALTIME_PROTOCOL_VERSION = 1;
@@ -387,29 +388,18 @@ export const RT_CLOSE = {
   replaced: 4005,
 } as const;
 
-/** Check a signal's `type`/`data` against reference §3.5; returns an error or `null`. */
-export function checkSignal(signalType: unknown, data: unknown, limits: { typeMax: number; dataMaxBytes: number; typePattern: RegExp }): RtError | null {
-  if (signalType !== undefined && typeof signalType !== 'string') return rtError('ERR_RT_SIGNAL_INVALID', 'signal type must be a string');
-  if (data !== undefined && typeof data !== 'string') return rtError('ERR_RT_SIGNAL_INVALID', 'signal data must be a string');
-  if (typeof signalType === 'string') {
-    if (signalType.length > limits.typeMax) return rtError('ERR_RT_SIGNAL_TOO_LARGE', `signal type is longer than ${limits.typeMax} characters`);
-    if (!limits.typePattern.test(signalType)) return rtError('ERR_RT_SIGNAL_INVALID', 'signal type may hold only letters, digits, "-", "_" and "~"');
+/** The signal rule ({@link signalProblem}) as the realtime layer's error, or `null`. */
+export function checkSignal(signalType: unknown, data: unknown): RtError | null {
+  const p = signalProblem(signalType, data);
+  if (p === null) return null;
+  switch (p.reason) {
+    case 'not-string':
+      return rtError('ERR_RT_SIGNAL_INVALID', `signal ${p.field} must be a string`);
+    case 'too-long':
+      return rtError('ERR_RT_SIGNAL_TOO_LARGE', `signal type is longer than ${p.max} characters`);
+    case 'characters':
+      return rtError('ERR_RT_SIGNAL_INVALID', 'signal type may hold only letters, digits, "-", "_" and "~"');
+    case 'too-large':
+      return rtError('ERR_RT_SIGNAL_TOO_LARGE', `signal data is larger than ${p.maxBytes} bytes`);
   }
-  // UTF-8 byte length without TextEncoder (isomorphic, no DOM/node libs).
-  if (typeof data === 'string' && utf8Length(data) > limits.dataMaxBytes) return rtError('ERR_RT_SIGNAL_TOO_LARGE', `signal data is larger than ${limits.dataMaxBytes} bytes`);
-  return null;
-}
-
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
 }

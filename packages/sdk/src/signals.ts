@@ -1,7 +1,7 @@
 /**
  * Signals to every client of a session or to one connection (reference §3.5).
  */
-import { LIMITS, SIGNAL_TYPE_PATTERN } from '@tokhost/protocol';
+import { signalProblem } from '@tokhost/protocol';
 import { SignalError } from './errors.js';
 import type { ErrorMapper, Transport } from './transport.js';
 import { details } from './transport.js';
@@ -18,19 +18,20 @@ export interface SignalPayload {
 export function checkSignalPayload(value: unknown): SignalPayload {
   if (value === undefined || value === null) fail('payload must be an object with type and/or data');
   const o = optionsObject<SignalPayload>('payload', value);
-  const out: SignalPayload = {};
-  if (o.type !== undefined) {
-    if (typeof o.type !== 'string') fail('payload.type must be a string');
-    if (o.type.length > LIMITS.signalTypeMax) fail(`payload.type must be at most ${LIMITS.signalTypeMax} characters`);
-    if (!SIGNAL_TYPE_PATTERN.test(o.type)) fail('payload.type may only contain A-Z, a-z, 0-9, "-", "_" and "~"');
-    out.type = o.type;
+  const problem = signalProblem(o.type, o.data);
+  if (problem) {
+    switch (problem.reason) {
+      case 'not-string':
+        return fail(`payload.${problem.field} must be a string`);
+      case 'too-long':
+        return fail(`payload.type must be at most ${problem.max} characters`);
+      case 'characters':
+        return fail('payload.type may only contain A-Z, a-z, 0-9, "-", "_" and "~"');
+      case 'too-large':
+        return fail(`payload.data must be at most ${problem.maxBytes} bytes`);
+    }
   }
-  if (o.data !== undefined) {
-    if (typeof o.data !== 'string') fail('payload.data must be a string');
-    if (Buffer.byteLength(o.data, 'utf8') > LIMITS.signalDataMaxBytes) fail(`payload.data must be at most ${LIMITS.signalDataMaxBytes} bytes`);
-    out.data = o.data;
-  }
-  return out;
+  return { ...(typeof o.type === 'string' ? { type: o.type } : {}), ...(o.data !== undefined ? { data: o.data } : {}) };
 }
 
 const mapSignal: ErrorMapper = (ctx) => {

@@ -72,6 +72,12 @@ export interface ServerConfig {
   readonly sipRtpMinPort: number | null;
   /** Highest UDP port of SIP calls' RTP. */
   readonly sipRtpMaxPort: number | null;
+  /**
+   * Symmetric-RTP latching for SIP far ends behind NAT. Default false: a call accepts media only
+   * from the address and port its SDP answer named. True: the first packet within 5 s / 10 packets
+   * of the answer from the same IP at another port moves the call there, once (docs/sip.md).
+   */
+  readonly sipRtpLatching: boolean;
   /** A dialled call not answered within this long is cancelled, seconds. Default 60. */
   readonly sipRingTimeoutSeconds: number;
   /** A call without inbound media this long is hung up, seconds. Default 300. */
@@ -266,6 +272,7 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   sipTlsVerify: { flag: 'sip-tls-verify', env: 'TOKHOST_SIP_TLS_VERIFY', default: true, parse: bool, help: 'verify SIP TLS peer certificates' },
   sipRtpMinPort: { flag: 'sip-rtp-min-port', env: 'TOKHOST_SIP_RTP_MIN_PORT', default: null, parse: nullable(int(1024, 65535)), help: 'lowest RTP port of SIP calls' },
   sipRtpMaxPort: { flag: 'sip-rtp-max-port', env: 'TOKHOST_SIP_RTP_MAX_PORT', default: null, parse: nullable(int(1024, 65535)), help: 'highest RTP port of SIP calls' },
+  sipRtpLatching: { flag: 'sip-rtp-latching', env: 'TOKHOST_SIP_RTP_LATCHING', default: false, parse: bool, help: 'SIP media: latch once to the far end\'s real port on the SDP\'s IP (NAT); off: only the SDP address:port' },
   sipRingTimeoutSeconds: { flag: 'sip-ring-timeout', env: 'TOKHOST_SIP_RING_TIMEOUT', default: 60, parse: int(1, 600), help: 'cancel an unanswered SIP call after, seconds' },
   sipMediaTimeoutSeconds: { flag: 'sip-media-timeout', env: 'TOKHOST_SIP_MEDIA_TIMEOUT', default: 300, parse: int(1, 86_400), help: 'hang up a SIP call without media after, seconds' },
   sipMaxDurationSeconds: { flag: 'sip-max-duration', env: 'TOKHOST_SIP_MAX_DURATION', default: 21_600, parse: int(1, 7 * 86_400), help: 'longest SIP call, seconds' },

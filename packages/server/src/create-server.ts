@@ -37,6 +37,7 @@ import { createWebhookSender } from './webhooks/index.js';
 import type { WebhookSender } from './webhooks/index.js';
 import { createSqliteStore } from './storage/sqlite.js';
 import { SipGateway } from './sip/gateway.js';
+import { sipMetricsText } from './sip/metrics.js';
 import type { Store } from './storage/store.js';
 
 /** A running Tokhost server. */
@@ -197,13 +198,10 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       hlsRetentionSeconds: config.hlsRetentionSeconds,
       ...deps.broadcastTuning,
       logger: logger.child({ component: 'broadcast' }),
-      notify(apiKey, broadcast) {
-        const project = store.getProject(apiKey);
-        if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, broadcast);
-      },
+      notify: rt.webhook,
     });
     const bc = broadcasts;
-    sip = config.sip ? createSipGateway(config, rt, store, logger, webhooks, compositions) : null;
+    sip = config.sip ? createSipGateway(config, rt, logger, compositions) : null;
     const rest = createRestHandler({
       store,
       live: rt.live,
@@ -227,7 +225,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         const forwardedHost = req.headers['x-forwarded-host'];
         if (registry && typeof forwardedHost === 'string' && registry.verifyHop(req.headers[CLUSTER_HOP_HEADER])) req.headers.host = forwardedHost;
         if (handleHealth(req, res, readiness)) return;
-        if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady) + (registry ? clusterMetricsText(registry, cluster?.socketCounts()) : ''))) return;
+        if (handleMetrics(req, res, () => serverMetricsText(rt.metrics(), routerReady) + (sip ? sipMetricsText(sip.gateway.metrics()) : '') + (registry ? clusterMetricsText(registry, cluster?.socketCounts()) : ''))) return;
         if (rest(req, res)) return;
         if (hls(req, res)) return;
         if (downloads(req, res)) return;
@@ -384,7 +382,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
 }
 
 /** The SIP gateway, configured from the server config (docs/sip.md); its callbacks go through the server's one webhook sender. */
-function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logger: Logger, webhooks: WebhookSender, compositions: Compositions): { gateway: SipGateway; close(): Promise<void> } {
+function createSipGateway(config: ServerConfig, rt: Realtime, logger: Logger, compositions: Compositions): { gateway: SipGateway; close(): Promise<void> } {
   const bind = config.sipBindAddress ?? (isIP(config.host) && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : '0.0.0.0');
   const firstExternal = () => Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
   const advertised = config.sipPublicAddress ?? config.publicIp ?? (bind === '0.0.0.0' ? (firstExternal() ?? '127.0.0.1') : bind);
@@ -403,11 +401,8 @@ function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logg
     participants: rt.participants,
     compositions,
     logger: logger.child({ component: 'sip' }),
-    // The server's one webhook sender: a call's callbacks stay in order with its connection's.
-    webhook(apiKey, event) {
-      const project = store.getProject(apiKey);
-      if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event);
-    },
+    // The project callback every other event takes: a call's callbacks stay in order with its connection's.
+    webhook: rt.webhook,
     config: {
       bindAddress: bind,
       publicAddress: advertised,
@@ -418,6 +413,7 @@ function createSipGateway(config: ServerConfig, rt: Realtime, store: Store, logg
       tlsVerify: config.sipTlsVerify,
       rtpMinPort: config.sipRtpMinPort ?? 0,
       rtpMaxPort: config.sipRtpMaxPort ?? 0,
+      rtpLatching: config.sipRtpLatching,
       ringTimeoutMs: config.sipRingTimeoutSeconds * 1000,
       mediaTimeoutMs: config.sipMediaTimeoutSeconds * 1000,
       maxDurationMs: config.sipMaxDurationSeconds * 1000,

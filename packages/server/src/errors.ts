@@ -50,6 +50,8 @@ export type SipErrorCode =
   | 'ERR_SIP_UNAVAILABLE'
   /** A SIP message that cannot be parsed. */
   | 'ERR_SIP_MESSAGE_INVALID'
+  /** A SIP message that must not be sent (a value would add or split lines on the wire). */
+  | 'ERR_SIP_MESSAGE_UNSENDABLE'
   /** The far end's SDP (answer or re-INVITE offer) is unreadable or accepts nothing usable. */
   | 'ERR_SIP_SDP_INVALID'
   /** A digest challenge that cannot be answered. */

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION, RT_CLOSE, rtError } from '@tokhost/protocol';
-import type { ClientRequest, ConnectRequest, RtError, RtIceServer, SessionMonitoringEvent } from '@tokhost/protocol';
+import type { ClientRequest, ConnectRequest, RtError, RtIceServer } from '@tokhost/protocol';
 import { ClientTokenError, verifyClientToken } from '../auth/client-token.js';
 import { createDemo } from '../demo/index.js';
 import { RoutedSessionMedia } from '../media/routed-session.js';
@@ -14,6 +14,7 @@ import type { LiveSessions } from '../live/index.js';
 import type { SessionRecord, Store } from '../storage/store.js';
 import { createWebhookSender } from '../webhooks/index.js';
 import type { WebhookSender } from '../webhooks/index.js';
+import { projectCallback } from '../webhooks/project.js';
 import { iceServersFor } from './ice.js';
 import { Rooms } from './rooms.js';
 import { createServerParticipants, type ServerParticipants } from './server-participants.js';
@@ -127,17 +128,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     return ownRouter;
   };
   const routing = config['routedMedia'] !== false;
-  const sendWebhook = (apiKey: string, event: object) => {
-    // Looked up per event so a URL set with the CLI applies at once; delivery is queued.
-    let project;
-    try {
-      project = store.getProject(apiKey);
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'webhook: project lookup failed');
-      return;
-    }
-    if (project?.webhookUrl) webhooks.send(project.webhookUrl, project.apiSecret, event as SessionMonitoringEvent);
-  };
+  const sendWebhook = projectCallback(store, webhooks, logger);
   const rooms = new Rooms({
     ...(routing ? { openRoutedMedia: async (sessionId: string) => RoutedSessionMedia.open(await router(), sessionId) } : {}),
     iceServersFor: (connectionId) => iceServersFor(iceConfig, connectionId),

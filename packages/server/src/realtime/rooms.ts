@@ -1,5 +1,5 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { checkSignal, LIMITS, rtError, RT_CLOSE, SIGNAL_TYPE_PATTERN, VIDEO_TYPES } from '@tokhost/protocol';
+import { checkSignal, rtError, RT_CLOSE, VIDEO_TYPES } from '@tokhost/protocol';
 import type {
   ClientRequest,
   ConnectionJson,
@@ -542,7 +542,7 @@ export class Rooms {
         return;
       }
       case 'signal': {
-        const err = checkSignal(req.signalType, req.data, { typeMax: LIMITS.signalTypeMax, dataMaxBytes: LIMITS.signalDataMaxBytes, typePattern: SIGNAL_TYPE_PATTERN });
+        const err = checkSignal(req.signalType, req.data);
         if (err) throw new RequestError(err);
         const msg = { type: 'signal', from: conn.rt, signalType: req.signalType ?? '', data: req.data ?? '' } as const;
         if (req.to !== undefined && req.to !== null) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authorizationHeader, digestResponse, parseChallenge } from './digest.js';
+import { authorizationHeader, DigestError, digestResponse, parseChallenge } from './digest.js';
 
 describe('digest', () => {
   it('RFC 2617 §3.5 example (MD5, qop=auth)', () => {
@@ -30,4 +30,22 @@ describe('digest', () => {
     expect(() => digestResponse(parseChallenge('Digest realm="r", nonce="n", qop="auth-int"'), { username: 'u', password: 'p', method: 'INVITE', uri: 'sip:x' })).toThrow(/qop/);
     expect(() => digestResponse(parseChallenge('Digest realm="r", nonce="n", algorithm=SHA-1'), { username: 'u', password: 'p', method: 'INVITE', uri: 'sip:x' })).toThrow(/algorithm/);
   });
+
+  it('refuses challenges whose values cannot be echoed in a quoted-string (issue 17), and such inputs', () => {
+    for (const bad of [
+      'Digest realm="a\\", response=\\"forged", nonce="n"',
+      'Digest realm="r", nonce="n\rX-Evil: 1"',
+      'Digest realm="r\u0000", nonce="n"',
+      'Digest realm="r", nonce="n", opaque="o\\\\"',
+      'Digest realm="r", nonce="n", algorithm="MD5\\"x"',
+    ]) {
+      expect(() => parseChallenge(bad), bad).toThrow(DigestError);
+    }
+    const ch = parseChallenge('Digest realm="r", nonce="n"');
+    expect(() => authorizationHeader(ch, { username: 'bob"', password: 'p', method: 'INVITE', uri: 'sip:x@y' })).toThrow(/username/);
+    expect(() => authorizationHeader(ch, { username: 'bob\r\nX: 1', password: 'p', method: 'INVITE', uri: 'sip:x@y' })).toThrow(/username/);
+    expect(() => authorizationHeader({ ...ch, realm: 'r\r\n' }, { username: 'bob', password: 'p', method: 'INVITE', uri: 'sip:x@y' })).toThrow(/realm/);
+    expect(authorizationHeader(ch, { username: 'zoë', password: 'p', method: 'INVITE', uri: 'sip:x@y' })).toMatch(/^Digest username="zoë", realm="r", nonce="n"/);
+  });
 });
+

@@ -4,6 +4,7 @@
  * MD5 and MD5-sess with `qop=auth` or without qop; SHA-256 (RFC 8760) too, as it costs one line.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { quotedStringSafeProblem, TOKEN_RE } from './grammar.js';
 import { splitOutside } from './message.js';
 import { TokhostError } from '../errors.js';
 
@@ -41,6 +42,15 @@ export function parseChallenge(value: string): DigestChallenge {
   const realm = params.get('realm');
   const nonce = params.get('nonce');
   if (realm === undefined || nonce === undefined) throw new DigestError('challenge without realm or nonce');
+  // realm, nonce and opaque are echoed in our Authorization header: a hostile server must not be
+  // able to close the quoted-string or break the line there.
+  for (const name of ['realm', 'nonce', 'opaque'] as const) {
+    const v = params.get(name);
+    const problem = v === undefined ? undefined : quotedStringSafeProblem(v);
+    if (problem) throw new DigestError(`challenge ${name} ${problem}`);
+  }
+  const algorithm = params.get('algorithm');
+  if (algorithm !== undefined && !TOKEN_RE.test(algorithm)) throw new DigestError('challenge algorithm must be a token');
   return {
     scheme: 'Digest',
     realm,
@@ -87,8 +97,17 @@ export function digestResponse(ch: DigestChallenge, input: DigestInput): { respo
   return { response: H(`${ha1}:${ch.nonce}:${nc}:${cnonce}:${qop}:${ha2}`), qop, nc, cnonce };
 }
 
-/** The `Authorization` / `Proxy-Authorization` header value answering `ch`. */
+/**
+ * The `Authorization` / `Proxy-Authorization` header value answering `ch`. Throws
+ * {@link DigestError} when a value would not fit its quoted-string unescaped (a username or URI
+ * with `"`, `\` or control characters, a challenge not checked by {@link parseChallenge}).
+ */
 export function authorizationHeader(ch: DigestChallenge, input: DigestInput): string {
+  for (const [name, v] of [['username', input.username], ['uri', input.uri], ['realm', ch.realm], ['nonce', ch.nonce], ['opaque', ch.opaque]] as const) {
+    const problem = v === undefined ? undefined : quotedStringSafeProblem(v);
+    if (problem) throw new DigestError(`digest ${name} ${problem}`);
+  }
+  if (!TOKEN_RE.test(ch.algorithm)) throw new DigestError('digest algorithm must be a token');
   const r = digestResponse(ch, input);
   const q = (s: string) => `"${s.replace(/(["\\])/g, '\\$1')}"`;
   const parts = [`username=${q(input.username)}`, `realm=${q(ch.realm)}`, `nonce=${q(ch.nonce)}`, `uri=${q(input.uri)}`, `response=${q(r.response)}`, `algorithm=${ch.algorithm}`];

@@ -21,12 +21,13 @@ import type { ClientSocket } from '../realtime/rooms.js';
 import type { ServerParticipant, ServerParticipants } from '../realtime/server-participants.js';
 import type { CodecName } from './audio.js';
 import { Mixer, percentile, type MixerStats } from './mixer.js';
-import { RtpLeg } from './rtp-leg.js';
+import { RtpLeg, type RtpLegStats } from './rtp-leg.js';
 import { answerDirection, buildOffer, parseRemote, SdpAnswerError, type RemoteMedia } from './sdp.js';
 import { newSrtpKey } from './srtp.js';
 import { VideoLeg } from './video-leg.js';
 import type { Compositions } from '../compose/compositions.js';
 import { SipCallFailure, SipUserAgent, targetOf, type SipCall, type SipTimers } from './ua.js';
+import { sipUriProblem, userAtHostProblem } from './grammar.js';
 import { parseSipUri, SipParseError } from './message.js';
 import type { SipCallWebhookEvent } from '../webhooks/index.js';
 import { TokhostError } from '../errors.js';
@@ -73,6 +74,11 @@ export interface SipGatewayConfig {
   tlsCa?: string;
   rtpMinPort: number;
   rtpMaxPort: number;
+  /**
+   * Symmetric-RTP latching for far ends behind NAT (config `sipRtpLatching`, default false): see
+   * {@link RtpLeg}. Off, media is accepted only from the address and port of the SDP answer.
+   */
+  rtpLatching?: boolean;
   /** No final answer after this long: CANCEL (OpenTok: 60 s). */
   ringTimeoutMs: number;
   /** No inbound media for this long: hang up (704). */
@@ -90,6 +96,13 @@ export interface SipGatewayDeps {
   logger: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
   /** The archive/broadcast compositor: `video: true` calls get its picture. Without it they are refused (501). */
   compositions?: Pick<Compositions, 'acquire'>;
+}
+
+/** What `/metrics` shows of the gateway ({@link SipGateway.metrics}). */
+export interface SipGatewayMetrics {
+  calls: number;
+  rtpDroppedSource: number;
+  rtpRejectedSrtp: number;
 }
 
 export type SipCallState = 'DIALING' | 'RINGING' | 'ACTIVE' | 'ON_HOLD' | 'HANGUP';
@@ -218,6 +231,8 @@ class GatewayCall {
   video: VideoLeg | undefined;
   forceMuted = false;
   ended = false;
+  /** Far-end audio packets handed to the router (the session hears these). */
+  packetsToRouter = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private lastDigit: { d: string; at: number } | undefined;
   closedByRealtime = false;
@@ -357,6 +372,8 @@ export class SipGateway {
   private readonly sessions = new Map<string, SessionMix>();
   private routerSender: Socket | undefined;
   private closed = false;
+  /** Counters of calls that have ended (live calls add their legs' own). */
+  private readonly endedTotals = { rtpDroppedSource: 0, rtpRejectedSrtp: 0 };
   readonly logger: SipGatewayDeps['logger'];
 
   constructor(private readonly deps: SipGatewayDeps) {
@@ -423,6 +440,10 @@ export class SipGateway {
    */
   async dial(apiKey: string, token: VerifiedToken, sip: DialSipOptions): Promise<SipCallJson> {
     if (this.closed) throw new SipGatewayError('ERR_SIP_UNAVAILABLE', 'the SIP gateway is shut down');
+    // Checked by the REST edge already; again here for other callers (what reaches the wire is
+    // checked a third time by the serializer).
+    const uriProblem = sipUriProblem(sip.uri);
+    if (uriProblem) throw new SipGatewayError('ERR_SIP_DIAL_INVALID', `sip.uri ${uriProblem}`, 'sip.uri');
     let uri;
     try {
       uri = parseSipUri(sip.uri);
@@ -436,16 +457,16 @@ export class SipGateway {
     let fromUser = '+00000000';
     let fromHost: string | undefined;
     if (sip.from) {
-      const m = /^([^@\s<>"]+)@([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$/.exec(sip.from);
-      if (!m) throw new SipGatewayError('ERR_SIP_DIAL_INVALID', 'sip.from must be user@domain', 'sip.from');
-      fromUser = m[1]!;
-      fromHost = m[2]!;
+      if (userAtHostProblem(sip.from)) throw new SipGatewayError('ERR_SIP_DIAL_INVALID', 'sip.from must be user@domain', 'sip.from');
+      const at = sip.from.lastIndexOf('@');
+      fromUser = sip.from.slice(0, at);
+      fromHost = sip.from.slice(at + 1);
     }
     const ua = await this.userAgent().catch((err: Error) => {
       throw new SipGatewayError('ERR_SIP_UNAVAILABLE', `the SIP user agent could not start: ${err.message}`);
     });
     const c = this.deps.config;
-    const leg = new RtpLeg({ bindAddress: c.bindAddress, minPort: c.rtpMinPort, maxPort: c.rtpMaxPort });
+    const leg = new RtpLeg({ bindAddress: c.bindAddress, minPort: c.rtpMinPort, maxPort: c.rtpMaxPort, latching: c.rtpLatching === true });
     try {
       await leg.open();
     } catch (err) {
@@ -489,7 +510,10 @@ export class SipGateway {
     const sender = await this.sender();
     leg.onAudio = (rtp) => {
       const t = call.routerTarget;
-      if (t && !call.ended) sender.send(rtp, t.port, t.host);
+      if (t && !call.ended) {
+        call.packetsToRouter++;
+        sender.send(rtp, t.port, t.host);
+      }
     };
     leg.onDigit = (d) => call.onDigit(d);
     this.webhookFor(call, 'callCreated');
@@ -661,6 +685,10 @@ export class SipGateway {
   }
 
   forget(call: GatewayCall): void {
+    if (this.calls.has(call.id)) {
+      this.endedTotals.rtpDroppedSource += call.leg.stats.droppedSource;
+      this.endedTotals.rtpRejectedSrtp += call.leg.stats.rejected;
+    }
     this.calls.delete(call.id);
     if (this.byConnection.get(call.connectionId) === call) this.byConnection.delete(call.connectionId);
     this.release(call.mix);
@@ -675,12 +703,13 @@ export class SipGateway {
   }
 
   /** Live figures (bench, diagnostics). */
-  stats(): { calls: number; mixers: { sessionId: string; stats: MixerStats; tickP99Ms: number }[]; legs: { packetsIn: number; packetsOut: number; rejected: number } } {
-    const legs = { packetsIn: 0, packetsOut: 0, rejected: 0 };
+  stats(): { calls: number; mixers: { sessionId: string; stats: MixerStats; tickP99Ms: number }[]; legs: { packetsIn: number; packetsOut: number; rejected: number; droppedSource: number } } {
+    const legs = { packetsIn: 0, packetsOut: 0, rejected: 0, droppedSource: 0 };
     for (const c of this.calls.values()) {
       legs.packetsIn += c.leg.stats.packetsIn;
       legs.packetsOut += c.leg.stats.packetsOut;
       legs.rejected += c.leg.stats.rejected;
+      legs.droppedSource += c.leg.stats.droppedSource;
     }
     return {
       calls: this.calls.size,
@@ -690,6 +719,27 @@ export class SipGateway {
       }),
       legs,
     };
+  }
+
+  /**
+   * Counters since start for `/metrics` (monotonic: ended calls included): calls in progress, and
+   * inbound RTP packets dropped for their source (not the SDP's address and port) or for failing
+   * SRTP authentication.
+   */
+  metrics(): SipGatewayMetrics {
+    const m = { calls: this.calls.size, rtpDroppedSource: this.endedTotals.rtpDroppedSource, rtpRejectedSrtp: this.endedTotals.rtpRejectedSrtp };
+    for (const c of this.calls.values()) {
+      m.rtpDroppedSource += c.leg.stats.droppedSource;
+      m.rtpRejectedSrtp += c.leg.stats.rejected;
+    }
+    return m;
+  }
+
+  /** One call's media counters (tests, diagnostics); undefined once it has ended. */
+  callStats(callId: string): { remote: { address: string; port: number } | undefined; packetsToRouter: number; leg: RtpLegStats } | undefined {
+    const c = this.calls.get(callId);
+    if (!c) return undefined;
+    return { remote: c.leg.remote ? { ...c.leg.remote } : undefined, packetsToRouter: c.packetsToRouter, leg: { ...c.leg.stats } };
   }
 
   /** Hangs up every call and stops the user agent. */

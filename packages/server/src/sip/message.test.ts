@@ -3,7 +3,7 @@
  * from the RFC (bodies shortened where the RFC's Content-Length is not the point).
  */
 import { describe, expect, it } from 'vitest';
-import { parseMessage, parseNameAddr, parseSipUri, parseVia, serializeMessage, SipParseError, SipStreamParser, type SipRequest } from './message.js';
+import { parseMessage, parseNameAddr, parseSipUri, parseVia, serializeMessage, SipHeaders, SipParseError, SipSerializeError, SipStreamParser, type SipMessage, type SipRequest } from './message.js';
 
 const crlf = (s: string) => Buffer.from(s.replace(/\r?\n/g, '\r\n'), 'latin1');
 const SDP150 = 'v=0\r\no=mhandley 29739 7272939 IN IP4 192.0.2.3\r\ns=-\r\nc=IN IP4 192.0.2.4\r\nt=0 0\r\nm=audio 49217 RTP/AVP 0 12\r\nm=video 3227 RTP/AVP 31\r\na=rtpmap:31 LPC\r\n';
@@ -89,7 +89,8 @@ m:"Quoted string \\"\\"" <sip:jdrosen@example.com> ; newparam =
     expect(parseNameAddr(msg.headers.get('from')!).params.get('tag')).toBe("_token~1'+`*%!-.");
     expect(parseNameAddr(msg.headers.get('from')!).displayName).toBe("token1~` token2'+_ token3*%!.-");
     expect(msg.headers.get('call-id')).toBe('intmeth.word%ZK-!.*_+\'@word`~)(><:\\/"][?}{');
-    expect(msg.headers.get("extensionheader-!.%*+_`'~")).toBe('\xEF\xBB\xBF\xE5\xA4\xA7\xE5\x81\x9C\xE9\x9B\xBB');
+    // The octets are UTF-8 (a BOM and 大停電), read as such (RFC 3261 §7.3.1).
+    expect(msg.headers.get("extensionheader-!.%*+_`'~")).toBe('\uFEFF\u5927\u505C\u96FB');
   });
 
   it('3.1.1.3 valid use of the % escaping mechanism; 3.1.1.9 semicolon in the user part', () => {
@@ -280,4 +281,59 @@ describe('SIP serializer and stream framing', () => {
     expect(() => parseSipUri('tel:+15551234')).toThrow(SipParseError);
     expect(() => parseSipUri('sip:bob@host:99999')).toThrow(/port/);
   });
+
+  describe('refuses what would add or split a line, whatever built the message (issue 17)', () => {
+    const request = (o: { method?: string; uri?: string; header?: [string, string] } = {}): SipMessage => {
+      const h = new SipHeaders();
+      h.append('via', 'SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx');
+      h.append('call-id', 'c@x');
+      h.append('cseq', `1 ${o.method ?? 'INVITE'}`);
+      h.append('to', '<sip:bob@example.com>');
+      if (o.header?.[0] !== 'from') h.append('from', '<sip:alice@example.com>;tag=1');
+      if (o.header) h.append(o.header[0], o.header[1]);
+      return { kind: 'request', method: o.method ?? 'INVITE', uri: o.uri ?? 'sip:bob@example.com', headers: h, body: Buffer.alloc(0) };
+    };
+    const response = (reason: string): SipMessage => ({ kind: 'response', status: 200, reason, headers: new SipHeaders(), body: Buffer.alloc(0) });
+    const refused: [string, SipMessage][] = [
+      ['CR LF in a header value', request({ header: ['X-A', 'a\r\nP-Asserted-Identity: <sip:boss@x>'] })],
+      ['a bare CR in a header value', request({ header: ['X-A', 'a\rb'] })],
+      ['a bare LF in a header value', request({ header: ['X-A', 'a\nb'] })],
+      ['NUL in a header value', request({ header: ['X-A', 'a\u0000b'] })],
+      ['BEL in a header value', request({ header: ['X-A', 'a\u0007b'] })],
+      ['DEL in a header value', request({ header: ['X-A', 'a\u007fb'] })],
+      ['U+0085 (NEL) in a header value', request({ header: ['X-A', 'a\u0085b'] })],
+      ['CR LF in an Authorization value', request({ header: ['authorization', 'Digest username="a\r\nX: 1"'] })],
+      ['a colon in a header name', request({ header: ['X-A: b\r\nX-C', 'd'] })],
+      ['a space in a header name', request({ header: ['X-A B', 'd'] })],
+      ['CR LF in the Request-URI', request({ uri: 'sip:bob@example.com\r\nX-Evil: 1' })],
+      ['a space in the Request-URI', request({ uri: 'sip:bob@example.com SIP/2.0' })],
+      ['NUL in the Request-URI', request({ uri: 'sip:bob\u0000@example.com' })],
+      ['a method that is not a token', request({ method: 'INVITE sip:x SIP/2.0\r\n' })],
+      ['CR LF in a reason phrase', response('OK\r\nX-Evil: 1')],
+    ];
+    for (const [name, msg] of refused) {
+      it(`throws on ${name}`, () => {
+        expect(() => serializeMessage(msg)).toThrow(SipSerializeError);
+      });
+    }
+
+    const sent: [string, SipMessage, string][] = [
+      ['UTF-8 in a header value (ë = C3 AB)', request({ header: ['X-Name', 'Zoë'] }), '582d4e616d653a205a6fc3ab0d0a'],
+      ['U+010D U+010A as their UTF-8 octets, never as CR LF', request({ header: ['X-A', '\u010d\u010a'] }), '582d413a20c48dc48a0d0a'],
+      ['a tab (LWS) in a header value', request({ header: ['X-A', 'a\tb'] }), '582d413a206109620d0a'],
+      ['a quoted display name with UTF-8', request({ header: ['from', '"Zoë" <sip:zoe@example.com>;tag=1'] }), Buffer.from('From: "Zoë" <sip:zoe@example.com>;tag=1\r\n').toString('hex')],
+    ];
+    for (const [name, msg, hex] of sent) {
+      it(`sends ${name}`, () => {
+        const bytes = serializeMessage(msg);
+        expect(bytes.toString('hex')).toContain(hex);
+        // It parses back to the same value: nothing added, nothing split.
+        const back = parseMessage(bytes);
+        const [k, v] = msg.headers.entries().at(-1)!;
+        expect(back.headers.getAll(k).at(-1)).toBe(v);
+        expect(back.headers.entries().filter(([n]) => n !== 'content-length')).toEqual(msg.headers.entries());
+      });
+    }
+  });
 });
+

@@ -6,8 +6,11 @@
  * a header may repeat or carry a comma-separated list) and strict where a wrong guess would
  * misroute a call (the start line, `CSeq`, `Content-Length`, unbalanced quotes or angle
  * brackets in address headers are errors). RFC 4475's torture messages are its test fixtures.
+ * Text is UTF-8 both ways (RFC 3261 §7.3.1); the serializer refuses anything that would break a
+ * line (see {@link serializeMessage}).
  */
 import { TokhostError } from '../errors.js';
+import { WIRE_CONTROL_RE } from './grammar.js';
 
 /** A message that cannot be parsed; `message` names the part. */
 export class SipParseError extends TokhostError<'ERR_SIP_MESSAGE_INVALID'> {
@@ -199,9 +202,9 @@ export function parseMessage(buf: Buffer, datagram = true): SipMessage {
   if (!end) {
     if (!datagram) throw new SipParseError('no empty line after the headers');
     // A datagram may end right after the last header line without the empty line.
-    return parseHead(buf.toString('latin1'), Buffer.alloc(0), true);
+    return parseHead(buf.toString('utf8'), Buffer.alloc(0), true);
   }
-  const head = buf.subarray(0, end.at).toString('latin1');
+  const head = buf.subarray(0, end.at).toString('utf8');
   const rest = buf.subarray(end.at + end.len);
   return parseHead(head, rest, datagram);
 }
@@ -225,7 +228,8 @@ function parseHead(headText: string, rest: Buffer, datagram: boolean): SipMessag
     const rawName = line.slice(0, colon).trim();
     if (!TOKEN.test(rawName)) throw new SipParseError(`bad header name ${JSON.stringify(rawName.slice(0, 40))}`);
     const name = canonicalHeaderName(rawName);
-    const value = line.slice(colon + 1).trim();
+    // Only LWS is trimmed (String#trim would also eat a value's leading U+FEFF, RFC 4475 §3.1.1.2).
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
     if (LIST_HEADERS.has(name) && value !== '*') {
       for (const part of splitOutside(value, ',')) {
         const p = part.trim();
@@ -405,13 +409,48 @@ function decodeURIComponentSafe(s: string): string {
   }
 }
 
-/** Serialize with a correct `Content-Length`. */
+/** A message that must not be sent: a start line or header that would add or split lines on the wire. */
+export class SipSerializeError extends TokhostError<'ERR_SIP_MESSAGE_UNSENDABLE'> {
+  override readonly name = 'SipSerializeError';
+  constructor(message: string) {
+    super('ERR_SIP_MESSAGE_UNSENDABLE', message);
+  }
+}
+
+const LINE_BREAKING = /[\r\n\0]/;
+
+function refuse(what: string, value: string): never {
+  throw new SipSerializeError(`${what} ${JSON.stringify(value.slice(0, 80))} cannot be sent: it contains a control character`);
+}
+
+/**
+ * Serialize as UTF-8 (RFC 3261 §7.3.1: SIP text is UTF-8) with a correct `Content-Length`.
+ * Throws {@link SipSerializeError} for a method or header name that is not a token, a
+ * Request-URI with whitespace or control characters, or a reason phrase or header value with CR,
+ * LF, NUL or another control character (HTAB aside): the last guard before the wire, whatever
+ * code path built the message.
+ */
 export function serializeMessage(msg: SipMessage): Buffer {
-  const start = msg.kind === 'request' ? `${msg.method} ${msg.uri} SIP/2.0` : `SIP/2.0 ${msg.status} ${msg.reason}`;
+  let start: string;
+  if (msg.kind === 'request') {
+    if (!TOKEN.test(msg.method)) refuse('method', msg.method);
+    if (!/^[A-Za-z][A-Za-z0-9+.-]*:[^\s\u0000-\u001f\u007f-\u009f]+$/.test(msg.uri)) refuse('Request-URI', msg.uri);
+    start = `${msg.method} ${msg.uri} SIP/2.0`;
+  } else {
+    if (!Number.isInteger(msg.status) || msg.status < 100 || msg.status > 699) throw new SipSerializeError(`status ${msg.status} cannot be sent`);
+    if (LINE_BREAKING.test(msg.reason) || WIRE_CONTROL_RE.test(msg.reason)) refuse('reason phrase', msg.reason);
+    start = `SIP/2.0 ${msg.status} ${msg.reason}`;
+  }
   const lines = [start];
-  for (const [k, v] of msg.headers.entries()) if (k !== 'content-length') lines.push(`${msg.headers.spell(k)}: ${v}`);
+  for (const [k, v] of msg.headers.entries()) {
+    if (k === 'content-length') continue;
+    const name = msg.headers.spell(k);
+    if (!TOKEN.test(name)) refuse('header name', name);
+    if (LINE_BREAKING.test(v) || WIRE_CONTROL_RE.test(v)) refuse(`${name} header value`, v);
+    lines.push(`${name}: ${v}`);
+  }
   lines.push(`Content-Length: ${msg.body.length}`, '', '');
-  return Buffer.concat([Buffer.from(lines.join('\r\n'), 'latin1'), msg.body]);
+  return Buffer.concat([Buffer.from(lines.join('\r\n'), 'utf8'), msg.body]);
 }
 
 /**
@@ -435,7 +474,7 @@ export class SipStreamParser {
         if (this.buf.length > SipStreamParser.MAX_MESSAGE) throw new SipParseError('header block too large');
         return out;
       }
-      const head = this.buf.subarray(0, end.at).toString('latin1');
+      const head = this.buf.subarray(0, end.at).toString('utf8');
       const cl = /(?:^|\n)\s*(?:content-length|l)\s*:\s*(\d+)/i.exec(head);
       if (!cl) throw new SipParseError('Content-Length is required on a stream transport');
       const total = end.at + end.len + Number(cl[1]);

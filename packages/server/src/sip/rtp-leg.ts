@@ -4,6 +4,13 @@
  * checked (SRTP), turned into PCMU and handed on; outbound frames come from the mixer clock.
  * RFC 4733 events are sent in place of audio while a DTMF digit plays, and received ones are
  * reported (for `*6`).
+ *
+ * Media is accepted only from the address and port the far end's SDP named (issue 17: anyone who
+ * reached the port could otherwise take the call over by sending a few packets). Symmetric-RTP
+ * latching for far ends behind NAT is opt-in ({@link RtpLegOptions.latching}) and narrow: once,
+ * to a source on the same IP as the SDP's, within the first packets and seconds after the
+ * answer. Everything else is dropped and counted (`stats.droppedSource`). With SRTP a latch also
+ * needs a packet that passes SRTP authentication.
  */
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
@@ -19,13 +26,25 @@ export interface RtpLegOptions {
   /** Inclusive port range; 0/0: any port. */
   minPort: number;
   maxPort: number;
+  /**
+   * Symmetric-RTP latching for far ends behind NAT (config `sipRtpLatching`). Default false:
+   * media only from the SDP's address and port.
+   */
+  latching?: boolean;
 }
+
+/** Latching is possible only this long after the answer (or a re-INVITE that moved the media)… */
+export const LATCH_WINDOW_MS = 5000;
+/** …and only before this many packets came from the signalled address. */
+export const LATCH_WINDOW_PACKETS = 10;
 
 export interface RtpLegStats {
   packetsIn: number;
   packetsOut: number;
-  /** Inbound packets that failed SRTP authentication or were not RTP. */
+  /** Inbound packets that failed SRTP authentication. */
   rejected: number;
+  /** Inbound packets dropped because they came from an address and port the SDP did not name (or before the answer). */
+  droppedSource: number;
   dtmfSent: number;
 }
 
@@ -61,11 +80,16 @@ export class RtpLeg {
   private readonly routerSsrc = randomInt(1, 0xffffffff);
   sending = true;
   lastInboundAt = Date.now();
-  readonly stats: RtpLegStats = { packetsIn: 0, packetsOut: 0, rejected: 0, dtmfSent: 0 };
+  readonly stats: RtpLegStats = { packetsIn: 0, packetsOut: 0, rejected: 0, droppedSource: 0, dtmfSent: 0 };
   private dtmfQueue: { steps: DtmfStep[]; done: () => void }[] = [];
   private dtmfState: { step: DtmfStep; frame: number; ts: number; endSent: number } | undefined;
   private lastEventTs = -1;
+  /** Where the far end's SDP said its media is (the only accepted source, latching aside). */
+  private signalled: { address: string; port: number } | undefined;
   private latched = false;
+  /** Latching window: opened by the answer or a re-INVITE that moved the media. */
+  private latchUntil = 0;
+  private acceptedSinceSignalled = 0;
   closed = false;
 
   /** Inbound audio, as a PCMU RTP packet for the router. */
@@ -105,7 +129,15 @@ export class RtpLeg {
 
   /** Media agreed: where to send, which codec, which keys (ours for sending, theirs for receiving). */
   configure(o: { address: string; port: number; codec: { name: CodecName; pt: number }; telephoneEvent: number | undefined; localKey?: string; remoteKey?: string }): void {
-    if (!this.latched) this.remote = { address: o.address, port: o.port };
+    // The SDP (first answer or a re-INVITE, both in the authenticated dialog) names the media
+    // address; a change of it starts over: no latch, a new window.
+    if (!this.signalled || this.signalled.address !== o.address || this.signalled.port !== o.port) {
+      this.signalled = { address: o.address, port: o.port };
+      this.remote = { ...this.signalled };
+      this.latched = false;
+      this.latchUntil = Date.now() + LATCH_WINDOW_MS;
+      this.acceptedSinceSignalled = 0;
+    }
     if (!this.codec || this.codec.name !== o.codec.name || this.codec.pt !== o.codec.pt) {
       this.encoder?.close();
       this.toPcmu?.close();
@@ -126,11 +158,23 @@ export class RtpLeg {
     return this.tx !== undefined;
   }
 
+  /** May a packet from `address:port` move our remote there (symmetric RTP behind NAT)? */
+  private mayLatch(address: string): boolean {
+    const s = this.signalled;
+    return this.o.latching === true && s !== undefined && !this.latched && Date.now() < this.latchUntil && this.acceptedSinceSignalled < LATCH_WINDOW_PACKETS && sameHost(address, s.address);
+  }
+
   private onPacket(buf: Buffer, address: string, port: number): void {
     if (this.closed || buf.length < 12 || buf[0]! >> 6 !== 2) return;
     const pt = buf[1]! & 0x7f;
     // RTCP (rtcp-mux) and SRTCP: not used.
     if (pt >= 64 && pt <= 95) return;
+    const fromRemote = this.remote !== undefined && sameHost(address, this.remote.address) && port === this.remote.port;
+    const latch = !fromRemote && this.mayLatch(address);
+    if (!fromRemote && !latch) {
+      this.stats.droppedSource++;
+      return;
+    }
     let rtp = buf;
     if (this.rx) {
       const plain = this.rx.unprotect(buf);
@@ -141,11 +185,12 @@ export class RtpLeg {
       rtp = plain;
     }
     if (!this.codec) return;
-    // Symmetric RTP behind NAT: answer to where the far end's media really comes from.
-    if (this.remote && (this.remote.address !== address || this.remote.port !== port)) {
+    if (latch) {
+      // Symmetric RTP behind NAT: answer to where the far end's media really comes from (once).
       this.remote = { address, port };
       this.latched = true;
     }
+    this.acceptedSinceSignalled++;
     this.stats.packetsIn++;
     this.lastInboundAt = Date.now();
     const cc = rtp[0]! & 0x0f;
@@ -265,6 +310,12 @@ export class RtpLeg {
     this.dtmfQueue = [];
     this.socket?.close();
   }
+}
+
+/** The same IP, whether written as IPv4 or as IPv4-mapped IPv6 (`::ffff:192.0.2.1`, what a dual-stack socket reports). */
+function sameHost(a: string, b: string): boolean {
+  const norm = (x: string) => x.toLowerCase().replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
+  return norm(a) === norm(b);
 }
 
 function candidatePorts(min: number, max: number): number[] {

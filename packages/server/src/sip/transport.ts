@@ -127,7 +127,7 @@ export class SipTransport {
   async send(target: SipTarget, msg: SipMessage): Promise<void> {
     if (this.closed) throw new Error('SIP transport is closed');
     const bytes = serializeMessage(msg);
-    this.o.logger?.debug({ to: `${target.transport}:${target.host}:${target.port}`, start: bytes.subarray(0, bytes.indexOf(13)).toString('latin1') }, 'sip send');
+    this.o.logger?.debug({ to: `${target.transport}:${target.host}:${target.port}`, start: bytes.subarray(0, bytes.indexOf(13)).toString('utf8') }, 'sip send');
     if (target.transport === 'udp') {
       const host = isIP(target.host) ? target.host : (await lookup(target.host, { family: 4 })).address;
       await new Promise<void>((resolve, reject) => this.udp!.send(bytes, target.port, host, (err) => (err ? reject(err) : resolve())));
@@ -200,12 +200,13 @@ export class SipTransport {
       const f = this.flows.get(k);
       if (f) f.lastUsed = Date.now();
       for (const msg of msgs) {
-        this.o.onMessage({
+        this.deliver({
           msg,
           transport,
           remote: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
           reply: (m) => {
-            if (!socket.destroyed) socket.write(serializeMessage(m));
+            const bytes = this.serializeOrLog(m);
+            if (bytes && !socket.destroyed) socket.write(bytes);
           },
         });
       }
@@ -226,14 +227,34 @@ export class SipTransport {
       if (err instanceof SipParseError) this.o.logger?.debug({ err: err.message, from: `${address}:${port}` }, 'sip datagram dropped');
       return;
     }
-    this.o.onMessage({
+    this.deliver({
       msg,
       transport: 'udp',
       remote: { address, port },
       reply: (m) => {
-        if (!this.closed) this.udp?.send(serializeMessage(m), port, address);
+        const bytes = this.serializeOrLog(m);
+        if (bytes && !this.closed) this.udp?.send(bytes, port, address);
       },
     });
+  }
+
+  /** Hands a message on; what a far end sent must never throw out of a socket handler (it would end the process). */
+  private deliver(m: InboundMessage): void {
+    try {
+      this.o.onMessage(m);
+    } catch (err) {
+      this.o.logger?.warn({ err: (err as Error).message, transport: m.transport, from: `${m.remote.address}:${m.remote.port}` }, 'sip message dropped: handling it failed');
+    }
+  }
+
+  /** A reply the serializer refuses (e.g. it would echo a far end's control characters) is not sent. */
+  private serializeOrLog(m: SipMessage): Buffer | undefined {
+    try {
+      return serializeMessage(m);
+    } catch (err) {
+      this.o.logger?.warn({ err: (err as Error).message }, 'sip reply not sent');
+      return undefined;
+    }
   }
 
   async close(): Promise<void> {

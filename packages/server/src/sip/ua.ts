@@ -188,14 +188,22 @@ export class SipCall {
       let challenge: DigestChallenge | undefined;
       try {
         challenge = ch ? parseChallenge(ch) : undefined;
-      } catch {
-        challenge = undefined;
+      } catch (err) {
+        this.fail(res.status, `${res.reason || 'Unauthorized'} (challenge refused: ${(err as Error).message})`);
+        return;
       }
       // A second challenge after credentials were sent means they were wrong (unless the nonce went stale).
       if (challenge && (this.authTries === 0 || challenge.stale)) {
         this.authTries++;
         this.localCseq++;
-        const value = authorizationHeader(challenge, { username: this.options.auth.username, password: this.options.auth.password, method: 'INVITE', uri: this.options.uri });
+        let value: string;
+        try {
+          value = authorizationHeader(challenge, { username: this.options.auth.username, password: this.options.auth.password, method: 'INVITE', uri: this.options.uri });
+        } catch (err) {
+          // An algorithm we do not support, or a challenge whose values cannot be echoed safely.
+          this.fail(res.status, `${res.reason || 'Unauthorized'} (challenge refused: ${(err as Error).message})`);
+          return;
+        }
         this.sendInvite([res.status === 401 ? 'authorization' : 'proxy-authorization', value]);
         return;
       }

@@ -2,13 +2,26 @@ import { DTMF_PATTERN } from '@tokhost/protocol';
 import type { VerifiedToken } from '@tokhost/protocol';
 import { ClientTokenError, verifyClientToken } from '../../auth/client-token.js';
 import { SipGatewayError, type DialSipOptions } from '../../sip/gateway.js';
+import { headerValueProblem, quotedStringSafeProblem, sipUriProblem, TOKEN_RE, userAtHostProblem } from '../../sip/grammar.js';
 import { requireNotE2ee, requireSession } from '../../services/sessions.js';
 import { invalid, TokhostError } from '../../errors.js';
 import type { Route, RouteContext } from '../router.js';
-import { object, optBool, optString, optStringArray, reqString } from '../validate.js';
+import { object, optBool, optStringArray, reqString } from '../validate.js';
 
 const NO_SIP = (what: string) =>
   new TokhostError('ERR_NOT_IMPLEMENTED', 'SIP interconnect is not available on this server', { description: `${what}: this Tokhost server has no SIP gateway yet (see docs/rest-api.md)` });
+
+/** A string member of the dial's `sip` object; errors name it by its full path (`sip.auth.username`). */
+function sipString(obj: Record<string, unknown>, key: string, field: string, max: number, required: boolean): string | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null || v === '') {
+    if (required) throw invalid(field, 'is required');
+    return undefined;
+  }
+  if (typeof v !== 'string') throw invalid(field, 'must be a string');
+  if (v.length > max) throw invalid(field, `must be at most ${max} characters`);
+  return v;
+}
 
 /** Validate a dial body (reference §3.6). Nothing changes before it passes. */
 export function parseDial(value: unknown): { sessionId: string; token: string; sip: DialSipOptions } {
@@ -16,27 +29,45 @@ export function parseDial(value: unknown): { sessionId: string; token: string; s
   const sessionId = reqString(body, 'sessionId', { max: 255 });
   const token = reqString(body, 'token', { max: 16_384 });
   const sip = object(body.sip, 'sip');
-  const uri = reqString(sip, 'uri', { max: 2048, pattern: /^sips?:\S+@\S+$/i, what: 'must be a SIP URI (sip:user@domain or sips:user@domain)' });
+  // Everything below goes onto the SIP wire: each field is checked against its header's grammar
+  // (RFC 3261 §25.1, sip/grammar.ts) so that nothing can add or split a line (docs/security-parts/sip.md).
+  const uri = sipString(sip, 'uri', 'sip.uri', 2048, true)!;
+  const uriProblem = sipUriProblem(uri);
+  if (uriProblem) throw invalid('sip.uri', uriProblem);
   const out: DialSipOptions = { uri };
   if (sip.headers !== undefined && sip.headers !== null) {
     const headers = object(sip.headers, 'sip.headers');
     out.headers = {};
     for (const [name, v] of Object.entries(headers)) {
-      if (!/^X-[A-Za-z0-9-]{1,128}$/i.test(name)) throw invalid('sip.headers', `custom header ${JSON.stringify(name.slice(0, 64))} must start with X-`);
-      if (typeof v !== 'string' || v.length > 1024 || /[\r\n\0]/.test(v)) throw invalid(`sip.headers.${name}`, 'must be a single-line string of at most 1024 characters');
+      if (!/^X-/i.test(name) || name.length > 130 || !TOKEN_RE.test(name)) throw invalid('sip.headers', `custom header ${JSON.stringify(name.slice(0, 64))} must start with X- and be a token (letters, digits, -.!%*_+\`'~; at most 130 characters)`);
+      const field = `sip.headers.${name}`;
+      if (typeof v !== 'string' || v.length > 1024) throw invalid(field, 'must be a single-line string of at most 1024 characters');
+      const problem = headerValueProblem(v);
+      if (problem) throw invalid(field, problem);
       out.headers[name] = v;
     }
   }
   if (sip.auth !== undefined && sip.auth !== null) {
     const auth = object(sip.auth, 'sip.auth');
-    out.auth = { username: reqString(auth, 'username', { max: 256 }), password: reqString(auth, 'password', { max: 256 }) };
+    const username = sipString(auth, 'username', 'sip.auth.username', 256, true)!;
+    const password = sipString(auth, 'password', 'sip.auth.password', 256, true)!;
+    // The username is sent in a quoted-string of the Authorization header; the password only hashed.
+    const userProblem = quotedStringSafeProblem(username);
+    if (userProblem) throw invalid('sip.auth.username', userProblem);
+    const passwordProblem = headerValueProblem(password);
+    if (passwordProblem) throw invalid('sip.auth.password', passwordProblem);
+    out.auth = { username, password };
   }
   for (const flag of ['secure', 'video', 'observeForceMute'] as const) {
     const v = optBool(sip, flag);
     if (v !== undefined) out[flag] = v;
   }
-  const from = optString(sip, 'from', { max: 256 });
-  if (from) out.from = from;
+  const from = sipString(sip, 'from', 'sip.from', 256, false);
+  if (from) {
+    const problem = userAtHostProblem(from);
+    if (problem) throw invalid('sip.from', `${problem} (from must be user@domain)`);
+    out.from = from;
+  }
   const streams = optStringArray(sip, 'streams', { maxItems: 100, maxLength: 128 });
   if (streams) out.streams = streams;
   return { sessionId, token, sip: out };

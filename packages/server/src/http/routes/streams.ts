@@ -1,4 +1,4 @@
-import { LIMITS, SIGNAL_TYPE_PATTERN } from '@tokhost/protocol';
+import { signalProblem } from '@tokhost/protocol';
 import { requireSession } from '../../services/sessions.js';
 import { invalid, TokhostError } from '../../errors.js';
 import type { Route } from '../router.js';
@@ -6,18 +6,22 @@ import { object, optBool, optStringArray } from '../validate.js';
 
 const CLASS_LIST = { maxItems: 64, maxLength: 256 };
 
-/** Validate a signal body (reference §3.5): type ≤128 characters, data ≤8 kB, both optional. */
+/** Validate a signal body: the protocol's one signal rule, as REST errors (413 for sizes, else 400). */
 export function parseSignal(value: unknown): { type?: string; data?: string } {
   const body = object(value);
   const { type, data } = body;
-  if (type !== undefined && type !== null && typeof type !== 'string') throw invalid('type', 'must be a string');
-  if ('data' in body && typeof data !== 'string') throw invalid('data', 'must be a string');
-  if (typeof type === 'string') {
-    if (type.length > LIMITS.signalTypeMax) throw new TokhostError('ERR_SIGNAL_TOO_LARGE', 'Signal type too long', { description: `type must be at most ${LIMITS.signalTypeMax} characters` });
-    if (!SIGNAL_TYPE_PATTERN.test(type)) throw invalid('type', 'may hold only letters, digits, -, _ and ~');
-  }
-  if (typeof data === 'string' && Buffer.byteLength(data, 'utf8') > LIMITS.signalDataMaxBytes) {
-    throw new TokhostError('ERR_SIGNAL_TOO_LARGE', 'Signal data too large', { description: `data must be at most ${LIMITS.signalDataMaxBytes} bytes` });
+  const problem = signalProblem(type, data);
+  if (problem) {
+    switch (problem.reason) {
+      case 'not-string':
+        throw invalid(problem.field, 'must be a string');
+      case 'characters':
+        throw invalid('type', 'may hold only letters, digits, -, _ and ~');
+      case 'too-long':
+        throw new TokhostError('ERR_SIGNAL_TOO_LARGE', 'Signal type too long', { description: `type must be at most ${problem.max} characters` });
+      case 'too-large':
+        throw new TokhostError('ERR_SIGNAL_TOO_LARGE', 'Signal data too large', { description: `data must be at most ${problem.maxBytes} bytes` });
+    }
   }
   return { ...(typeof type === 'string' ? { type } : {}), ...(typeof data === 'string' ? { data } : {}) };
 }
