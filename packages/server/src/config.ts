@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { LIMIT_DEFAULTS } from './limits.js';
 import { parseOutboundAllow } from './net/outbound.js';
+import { TokhostError } from './errors.js';
 
 /** A STUN/TURN server handed to browsers (RTCIceServer shape). */
 export interface IceServerConfig {
@@ -187,11 +188,10 @@ export interface ServerConfig {
 export type ServerConfigInput = { [K in keyof ServerConfig]?: unknown };
 
 /** Every problem found in a configuration, reported at once. */
-export class ConfigError extends Error {
+export class ConfigError extends TokhostError<'ERR_CONFIG_INVALID'> {
   override readonly name = 'ConfigError';
-  readonly code = 'ERR_CONFIG_INVALID';
   constructor(readonly problems: readonly string[]) {
-    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    super('ERR_CONFIG_INVALID', `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
 }
 

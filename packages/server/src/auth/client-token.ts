@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { base64Decode, decodeSessionId, LIMITS, ROLES } from '@tokhost/protocol';
 import type { Role, RtErrorCode, VerifiedToken } from '@tokhost/protocol';
+import { TokhostError } from '../errors.js';
 
 /** Error codes of client-token verification (a subset of the realtime codes). */
 export type ClientTokenErrorCode = Extract<
@@ -17,15 +18,8 @@ export type ClientTokenErrorCode = Extract<
 >;
 
 /** A client token was refused. `code` says why; `message` names the offending field. */
-export class ClientTokenError extends Error {
+export class ClientTokenError extends TokhostError<ClientTokenErrorCode> {
   override readonly name = 'ClientTokenError';
-  constructor(
-    readonly code: ClientTokenErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** Finds the secret of a project; `undefined` when the key is unknown. */

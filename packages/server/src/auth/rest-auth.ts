@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { LIMITS } from '@tokhost/protocol';
-import { HttpError } from '../http/errors.js';
+import { TokhostError } from '../errors.js';
 import type { ProjectRecord } from '../storage/store.js';
 
 /** Options of {@link authenticateRest}. */
@@ -39,14 +39,14 @@ export interface RestIdentity {
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const MAX_TOKEN_LENGTH = 8192;
 
-const deny = (code: 'ERR_AUTH_MISSING' | 'ERR_AUTH_INVALID' | 'ERR_AUTH_EXPIRED', message: string, description = message) => new HttpError(code, message, description);
+const deny = (code: 'ERR_AUTH_MISSING' | 'ERR_AUTH_INVALID' | 'ERR_AUTH_EXPIRED', message: string, description = message) => new TokhostError(code, message, { description });
 
 function decodeJson(part: string, what: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
   } catch (cause) {
-    throw new HttpError('ERR_AUTH_INVALID', 'Invalid token format', `The JWT ${what} is not base64url-encoded JSON`, { cause });
+    throw new TokhostError('ERR_AUTH_INVALID', 'Invalid token format', { description: `The JWT ${what} is not base64url-encoded JSON`, cause });
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw deny('ERR_AUTH_INVALID', 'Invalid token format');
   return value as Record<string, unknown>;
@@ -78,7 +78,7 @@ export function verifyProjectJwt(token: string, options: RestAuthOptions): Proje
   if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) throw deny('ERR_AUTH_INVALID', 'Invalid token format');
   const [h, p, s] = token.split('.') as [string, string, string];
   const header = decodeJson(h, 'header');
-  if (header.alg !== 'HS256') throw new HttpError('ERR_AUTH_INVALID', 'Invalid signature', `Unsupported JWT algorithm ${JSON.stringify(header.alg)}: only HS256 is accepted`);
+  if (header.alg !== 'HS256') throw new TokhostError('ERR_AUTH_INVALID', 'Invalid signature', { description: `Unsupported JWT algorithm ${JSON.stringify(header.alg)}: only HS256 is accepted` });
   if (header.ist !== undefined && header.ist !== 'project') throw deny('ERR_AUTH_INVALID', 'Invalid issuer type');
   const claims = decodeJson(p, 'payload');
   const iss = typeof claims.iss === 'number' && Number.isSafeInteger(claims.iss) ? String(claims.iss) : claims.iss;
@@ -113,7 +113,7 @@ function checkTimes(exp: number, iat: number | undefined, options: RestAuthOptio
 
 /**
  * Authenticate a REST request from its headers: `X-OPENTOK-AUTH` (JWT) or the legacy
- * `X-TB-PARTNER-AUTH: <apiKey>:<apiSecret>` (reference §1.4). Throws an `HttpError` (403) with
+ * `X-TB-PARTNER-AUTH: <apiKey>:<apiSecret>` (reference §1.4). Throws a `TokhostError` (`ERR_AUTH_*`, answered 403) with
  * OpenTok's messages.
  */
 export function authenticateRest(headers: IncomingHttpHeaders, options: RestAuthOptions): RestIdentity {

@@ -14,7 +14,7 @@ import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../services/live.js';
+import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../live/index.js';
 import { Compositor } from './compositor.js';
 import type { CompositorStream } from './compositor.js';
 import type { LayoutSpec } from './layout/index.js';

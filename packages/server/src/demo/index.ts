@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { base64UrlEncode, encodeSessionId, LIMITS, utf8Encode } from '@tokhost/protocol';
-import { HttpError } from '../http/errors.js';
+import { TokhostError } from '../errors.js';
 import { StoreError } from '../storage/store.js';
 import type { Store } from '../storage/store.js';
 import { DEMO_PAGE } from './page.js';
@@ -101,7 +101,7 @@ export function createDemo(options: DemoOptions) {
     if (!store.getSession(sessionId)) {
       const rooms = store.listSessions(p.apiKey, { count: 1 }).total;
       if (rooms >= maxRooms) {
-        throw new HttpError('ERR_CONFLICT', `The demo has reached its maximum of ${maxRooms} rooms`, `No new room "${room}": join an existing room, or raise demoMaxRooms (currently ${maxRooms})`);
+        throw new TokhostError('ERR_CONFLICT', `The demo has reached its maximum of ${maxRooms} rooms`, { description: `No new room "${room}": join an existing room, or raise demoMaxRooms (currently ${maxRooms})` });
       }
       try {
         store.createSession({ sessionId, apiKey: p.apiKey, mediaMode: 'relayed', archiveMode: 'manual', archiveName: null, archiveResolution: null, location: null, e2ee: false, createdAt: Date.now() });
@@ -132,9 +132,12 @@ export function createDemo(options: DemoOptions) {
     return { apiKey: p.apiKey, sessionId, token };
   };
 
-  const fail = (res: ServerResponse, err: HttpError) => {
-    const body = JSON.stringify(err.body());
-    res.writeHead(err.status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) }).end(body);
+  // The demo is its own small HTTP surface (not the REST API): its four answers, in the REST body shape.
+  const STATUS: Partial<Record<TokhostError['code'], number>> = { ERR_AUTH_FORBIDDEN: 403, ERR_REQUEST_INVALID: 400, ERR_CONFLICT: 409 };
+  const fail = (res: ServerResponse, err: TokhostError) => {
+    const status = STATUS[err.code] ?? 500;
+    const body = JSON.stringify({ code: status === 403 ? -1 : status, message: err.message, description: err.description });
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) }).end(body);
   };
 
   return {
@@ -145,7 +148,7 @@ export function createDemo(options: DemoOptions) {
         return true;
       }
       if (!demoHostAllowed(req.headers.host, req.socket.localPort, names, publicUrl)) {
-        fail(res, new HttpError('ERR_AUTH_FORBIDDEN', 'Forbidden', 'The demo answers only to a Host header naming this server (its listen address, or publicUrl behind a reverse proxy)'));
+        fail(res, new TokhostError('ERR_AUTH_FORBIDDEN', 'Forbidden', { description: 'The demo answers only to a Host header naming this server (its listen address, or publicUrl behind a reverse proxy)' }));
         return true;
       }
       if (path !== '/demo/join') {
@@ -154,15 +157,15 @@ export function createDemo(options: DemoOptions) {
       }
       const room = new URL(req.url ?? '', 'http://x').searchParams.get('room') ?? 'demo';
       if (!ROOM_PATTERN.test(room)) {
-        fail(res, new HttpError('ERR_REQUEST_INVALID', 'Invalid room: must be 1-64 letters, digits, "-" or "_"'));
+        fail(res, new TokhostError('ERR_REQUEST_INVALID', 'Invalid room: must be 1-64 letters, digits, "-" or "_"'));
         return true;
       }
       join(room).then(
         (creds) => res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify(creds)),
         (err: unknown) => {
-          if (err instanceof HttpError) return fail(res, err);
+          if (err instanceof TokhostError) return fail(res, err);
           options.logger.warn({ err: (err as Error).message }, 'demo join failed');
-          fail(res, new HttpError('ERR_INTERNAL', 'Internal server error', 'The demo could not open the room'));
+          fail(res, new TokhostError('ERR_INTERNAL', 'Internal server error', { description: 'The demo could not open the room' }));
         },
       );
       return true;

@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
-import { HttpError } from './errors.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TokhostError } from '../errors.js';
 
 /**
  * How many body bytes are read (and discarded) before a too-large body is refused: 16 × the limit,
@@ -15,14 +15,16 @@ export function drainBound(limit: number): number {
  * {@link drainBound}) and then refused with 413 on a connection that stays open; past the bound the
  * 413 goes out at once with `connection: close`, and the server closes with a lingering close
  * (http/linger.ts) so that the client, still uploading, reads the answer instead of a reset.
+ * `res`, the answer to the request, is told to close the connection then.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, res?: ServerResponse): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   const bound = drainBound(limit);
   return new Promise((resolve, reject) => {
     if (Number.isFinite(declared) && declared > bound) {
       req.resume();
-      reject(tooLarge(limit, true));
+      res?.setHeader('connection', 'close');
+      reject(tooLarge(limit));
       return;
     }
     const chunks: Buffer[] = [];
@@ -40,7 +42,8 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         if (size > bound) {
           settled = true;
           req.resume();
-          reject(tooLarge(limit, true));
+          res?.setHeader('connection', 'close');
+          reject(tooLarge(limit));
         }
         return;
       }
@@ -49,13 +52,13 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const onEnd = () => {
       if (settled) return;
       settled = true;
-      if (over) reject(tooLarge(limit, false));
+      if (over) reject(tooLarge(limit));
       else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
     const onError = (err: Error) => {
       if (settled) return;
       settled = true;
-      reject(new HttpError('ERR_REQUEST_BODY_MALFORMED', 'Request body could not be read', err.message, { cause: err }));
+      reject(new TokhostError('ERR_REQUEST_BODY_MALFORMED', 'Request body could not be read', { description: err.message, cause: err }));
     };
     // A client that goes away mid-body may only close the stream; settle the promise anyway.
     const onClose = () => {
@@ -68,10 +71,8 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function tooLarge(limit: number, close: boolean): HttpError {
-  return new HttpError('ERR_REQUEST_BODY_TOO_LARGE', 'Request body too large', `The request body exceeds ${limit} bytes`, {
-    headers: close ? { connection: 'close' } : {},
-  });
+function tooLarge(limit: number): TokhostError {
+  return new TokhostError('ERR_REQUEST_BODY_TOO_LARGE', 'Request body too large', { description: `The request body exceeds ${limit} bytes` });
 }
 
 /** The media type of a request, lower-case, without parameters (`''` when absent). */
@@ -120,12 +121,12 @@ export function parseJsonBody(req: IncomingMessage, raw: Buffer): unknown {
   if (raw.length === 0) return {};
   const type = mediaType(req);
   if (type !== '' && type !== 'application/json' && type !== 'text/plain' && !type.endsWith('+json')) {
-    throw new HttpError('ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Content-Type', `Expected application/json, got ${type}`);
+    throw new TokhostError('ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Content-Type', { description: `Expected application/json, got ${type}` });
   }
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch (cause) {
-    throw new HttpError('ERR_REQUEST_BODY_MALFORMED', 'Invalid JSON in request body', (cause as Error).message, { cause });
+    throw new TokhostError('ERR_REQUEST_BODY_MALFORMED', 'Invalid JSON in request body', { description: (cause as Error).message, cause });
   }
 }
 
@@ -139,16 +140,16 @@ export function parseFormBody(req: IncomingMessage, raw: Buffer): Map<string, st
   const type = mediaType(req);
   if (type === 'application/json') {
     const json = parseJsonBody(req, raw);
-    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new HttpError('ERR_REQUEST_INVALID', 'Invalid request body', 'Expected a JSON object');
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new TokhostError('ERR_REQUEST_INVALID', 'Invalid request body', { description: 'Expected a JSON object' });
     for (const [k, v] of Object.entries(json as Record<string, unknown>)) {
       if (v === null || v === undefined) continue;
-      if (typeof v === 'object') throw new HttpError('ERR_REQUEST_INVALID', `Invalid ${k}`, `${k} must be a string, number or boolean`);
+      if (typeof v === 'object') throw new TokhostError('ERR_REQUEST_INVALID', `Invalid ${k}`, { description: `${k} must be a string, number or boolean` });
       fields.set(k, String(v));
     }
     return fields;
   }
   if (type !== '' && type !== 'application/x-www-form-urlencoded' && type !== 'text/plain') {
-    throw new HttpError('ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Content-Type', `Expected application/x-www-form-urlencoded, got ${type}`);
+    throw new TokhostError('ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Content-Type', { description: `Expected application/x-www-form-urlencoded, got ${type}` });
   }
   formFields(raw.toString('utf8'), fields);
   return fields;

@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticateRest } from '../auth/rest-auth.js';
 import type { VerifiedJwt } from '../auth/rest-auth.js';
 import { errorXml } from '../services/sessions.js';
-import { StoreError } from '../storage/store.js';
 import { readBody, parseJsonBody } from './body.js';
-import { HttpError } from './errors.js';
+import { TokhostError } from '../errors.js';
+import { isRestError, restAnswer } from './errors.js';
 import { buildOpenApi } from './openapi.js';
 import { KeyedRateLimiter, limitsFrom } from '../limits.js';
 import type { RestDeps, Route, RouteContext, RouteResult } from './router.js';
@@ -21,7 +21,7 @@ export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-function send(res: ServerResponse, result: RouteResult, extraHeaders?: Record<string, string>): void {
+function send(res: ServerResponse, result: RouteResult): void {
   let payload: string | undefined;
   let type: string | undefined;
   if ('json' in result) {
@@ -39,7 +39,6 @@ function send(res: ServerResponse, result: RouteResult, extraHeaders?: Record<st
   };
   if (type === undefined) delete headers['content-type'];
   if (payload === undefined && result.status === 204) delete headers['content-length'];
-  if (extraHeaders) for (const k in extraHeaders) headers[k] = extraHeaders[k]!;
   res.writeHead(result.status, headers);
   res.end(payload);
 }
@@ -56,7 +55,7 @@ class Context implements RouteContext {
     readonly deps: RestDeps,
   ) {}
   raw(): Promise<Buffer> {
-    return (this.body ??= readBody(this.req, this.deps.config.maxBodyBytes));
+    return (this.body ??= readBody(this.req, this.deps.config.maxBodyBytes, this.res));
   }
   async json(): Promise<unknown> {
     return parseJsonBody(this.req, await this.raw());
@@ -108,14 +107,15 @@ export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: 
     let result: RouteResult;
     try {
       const m = match(req.method ?? 'GET', segments);
-      if (m.kind === 'none') throw new HttpError('ERR_NOT_FOUND', 'Not Found', `No REST resource at ${req.method} ${segments.join('/')}`);
+      if (m.kind === 'none') throw new TokhostError('ERR_NOT_FOUND', 'Not Found', { description: `No REST resource at ${req.method} ${segments.join('/')}` });
       if (m.kind === 'method-not-allowed') {
-        throw new HttpError('ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed', `Allowed: ${m.allow.join(', ')}`, { headers: { allow: m.allow.join(', ') } });
+        res.setHeader('allow', m.allow.join(', '));
+        throw new TokhostError('ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed', { description: `Allowed: ${m.allow.join(', ')}` });
       }
       const identity = authenticateRest(req.headers, authOptions);
       apiKey = identity.project.apiKey;
       if (m.params.key !== undefined && m.params.key !== identity.project.apiKey) {
-        throw new HttpError('ERR_AUTH_FORBIDDEN', 'Invalid issuer', 'The API key in the path does not match the credentials');
+        throw new TokhostError('ERR_AUTH_FORBIDDEN', 'Invalid issuer', { description: 'The API key in the path does not match the credentials' });
       }
       validateParams(m.params);
       // A body the handler does not read is discarded by node:http once the answer is sent.
@@ -125,8 +125,8 @@ export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: 
         try {
           forwarded = await deps.forward(req, res, m.route, m.params, identity.project, () => ctx.raw());
         } catch (cause) {
-          if (cause instanceof HttpError) throw cause;
-          throw new HttpError('ERR_OWNER_UNAVAILABLE', 'Session owner unavailable', 'The node running this session did not answer; retry in a few seconds', { cause });
+          if (isRestError(cause)) throw cause;
+          throw new TokhostError('ERR_OWNER_UNAVAILABLE', 'Session owner unavailable', { description: 'The node running this session did not answer; retry in a few seconds', cause });
         }
         if (forwarded) return;
       }
@@ -142,23 +142,19 @@ export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: 
 
   function finish(req: IncomingMessage, res: ServerResponse, err: unknown, started: number, apiKey: string | undefined, xml = false): void {
     const url = req.url ?? '/';
-    let httpError: HttpError;
-    if (err instanceof HttpError) httpError = err;
-    else if (err instanceof StoreError && err.code === 'ERR_STORE_CONFLICT') httpError = new HttpError('ERR_CONFLICT', 'Conflict', err.message, { cause: err });
-    else {
+    let answer = restAnswer(err);
+    if (!answer) {
       logger.error({ err, method: req.method, path: pathOnly(url), apiKey }, 'request failed');
-      httpError = new HttpError('ERR_INTERNAL', 'Internal server error', 'The server failed to handle the request', { cause: err });
+      answer = restAnswer(new TokhostError('ERR_INTERNAL', 'Internal server error', { description: 'The server failed to handle the request', cause: err }))!;
     }
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    const body = httpError.body();
-    const result: RouteResult = xml
-      ? { status: httpError.status, text: errorXml(body.code, body.message, body.description), contentType: 'text/xml; charset=utf-8' }
-      : { status: httpError.status, json: body };
-    send(res, result, httpError.headers);
-    if (logger.isLevelEnabled('info')) logger.info({ method: req.method, path: pathOnly(url), status: httpError.status, code: httpError.code, ms: Date.now() - started, apiKey }, 'request');
+    const { status, body } = answer;
+    const result: RouteResult = xml ? { status, text: errorXml(body.code, body.message, body.description), contentType: 'text/xml; charset=utf-8' } : { status, json: body };
+    send(res, result);
+    if (logger.isLevelEnabled('info')) logger.info({ method: req.method, path: pathOnly(url), status, code: answer.code, ms: Date.now() - started, apiKey }, 'request');
   }
 }
 

@@ -5,10 +5,10 @@ import type { KeyedRateLimiter } from '../limits.js';
 import type { OutboundPolicy } from '../net/outbound.js';
 import type { Archiver } from '../recording/archiver.js';
 import type { BroadcastService } from '../services/broadcasts.js';
-import type { LiveSessions } from '../services/live.js';
+import type { LiveSessions } from '../live/index.js';
 import type { SipGateway } from '../sip/gateway.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
-import { HttpError } from './errors.js';
+import { TokhostError } from '../errors.js';
 
 /** What every route handler can use. */
 export interface RestDeps {
@@ -104,7 +104,7 @@ export function parseTarget(url: string): { segments: string[]; query: URLSearch
     try {
       segments = segments.map((s) => decodeURIComponent(s));
     } catch (cause) {
-      throw new HttpError('ERR_REQUEST_INVALID', 'Invalid request path', 'The path holds an invalid percent-encoding', { cause });
+      throw new TokhostError('ERR_REQUEST_INVALID', 'Invalid request path', { description: 'The path holds an invalid percent-encoding', cause });
     }
   }
   if (segments[0] === 'v2' && segments[1] === 'partner') segments[1] = 'project';
@@ -143,6 +143,6 @@ export function createRouter(routes: readonly Route[]): (method: string, segment
 export function validateParams(params: Record<string, string>): void {
   for (const [name, value] of Object.entries(params)) {
     const rule = PARAM_PATTERNS[name];
-    if (rule && !rule.pattern.test(value)) throw new HttpError('ERR_REQUEST_INVALID', `Invalid ${name}`, `${name} in the path must be ${rule.what}`);
+    if (rule && !rule.pattern.test(value)) throw new TokhostError('ERR_REQUEST_INVALID', `Invalid ${name}`, { description: `${name} in the path must be ${rule.what}` });
   }
 }

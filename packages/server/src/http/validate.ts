@@ -3,7 +3,7 @@ import type { LayoutJson, Resolution } from '@tokhost/protocol';
 import { compileStylesheet, LayoutError, MAX_STYLESHEET_LENGTH } from '../compose/layout/index.js';
 import { requireSession } from '../services/sessions.js';
 import type { Store } from '../storage/store.js';
-import { HttpError, invalid } from './errors.js';
+import { invalid, TokhostError } from '../errors.js';
 import { OutboundError } from '../net/outbound.js';
 import type { OutboundPolicy } from '../net/outbound.js';
 
@@ -15,7 +15,7 @@ export type Json = Record<string, unknown>;
 
 /** The body must be a JSON object. */
 export function object(value: unknown, name = 'request body'): Json {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new HttpError('ERR_REQUEST_INVALID', `Invalid ${name}`, `${name} must be a JSON object`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TokhostError('ERR_REQUEST_INVALID', `Invalid ${name}`, { description: `${name} must be a JSON object` });
   return value as Json;
 }
 

@@ -18,6 +18,8 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { createRequire } from 'node:module';
+import { TokhostError } from '../errors.js';
+import type { OutboundErrorCode } from '../errors.js';
 
 // ipaddr.js is CommonJS with `export =` typings: loaded the way the package exports it.
 const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipaddr.js');
@@ -28,13 +30,13 @@ type IPv6 = import('ipaddr.js').IPv6;
 export type OutboundRule = 'loopback' | 'private' | 'link-local' | 'unspecified' | 'multicast' | 'reserved';
 
 /** Error codes of this module. */
-export type OutboundErrorCode = 'ERR_OUTBOUND_REFUSED' | 'ERR_OUTBOUND_UNRESOLVED';
+export type { OutboundErrorCode };
 
 /** A target the policy refuses, or a name that does not resolve. */
-export class OutboundError extends Error {
+export class OutboundError extends TokhostError<OutboundErrorCode> {
   override readonly name = 'OutboundError';
   constructor(
-    readonly code: OutboundErrorCode,
+    code: OutboundErrorCode,
     /** The host as the caller named it. */
     readonly host: string,
     /** The refused address (for a name: the first refused address it resolved to); '' when unresolved. */
@@ -44,6 +46,7 @@ export class OutboundError extends Error {
     options?: { cause?: unknown },
   ) {
     super(
+      code,
       code === 'ERR_OUTBOUND_REFUSED'
         ? `${host}${address && address !== host ? ` (${address})` : ''} is a ${rule} address, which the server's outbound policy refuses (rule: ${rule}; the operator may allow it with outboundAllow)`
         : `${host} does not resolve`,

@@ -12,7 +12,7 @@ import { createDemo } from '../demo/index.js';
 import { ConnectionTally, limitsFrom, overSendBuffer } from '../limits.js';
 import { RoutedSessionMedia } from '../media/routed-session.js';
 import type { MediaRouter } from '../media/types.js';
-import type { LiveSessions } from '../services/live.js';
+import type { LiveSessions } from '../live/index.js';
 import type { SessionRecord, Store } from '../storage/store.js';
 import { createWebhookSender } from '../webhooks/index.js';
 import { createOutboundPolicy } from '../net/outbound.js';

@@ -18,13 +18,14 @@ import type {
 } from '@tokhost/protocol';
 import type { RoutedSessionMedia } from '../media/routed-session.js';
 import type { PublisherMediaEvent, SubscriberMediaEvent } from '../media/types.js';
-import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../services/live.js';
+import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../live/index.js';
 import { checkSubscribe, LIMIT_DEFAULTS, TokenBucket } from '../limits.js';
 import type { LimitsConfig } from '../limits.js';
 import { candidateAddress, candidateAllowed, filterSdpCandidates } from '../net/candidates.js';
 import { SessionLog } from './session-log.js';
 import type { Fold, LogReader } from './session-log.js';
-import { LiveError } from '../services/live.js';
+import { LiveError } from '../live/index.js';
+import { TokhostError } from '../errors.js';
 
 
 /** What a connection needs from its transport (a WebSocket in production). */
@@ -72,9 +73,11 @@ export interface RoomsOptions {
 
 type RtIceCandidateWire = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
 
-class RequestError extends Error {
+/** A realtime request refused with the error the client receives (`rt`). */
+class RequestError extends TokhostError<RtError['code']> {
+  override readonly name = 'RequestError';
   constructor(readonly rt: RtError) {
-    super(rt.message);
+    super(rt.code, rt.message);
   }
 }
 const fail = (code: RtError['code'], message: string): never => {
@@ -784,7 +787,7 @@ export class Rooms {
   live(): LiveSessions {
     const requireRoom = (sessionId: string, what: string): Room => {
       const r = this.room(sessionId);
-      if (!r) throw new LiveError(what === 'stream' ? 'stream-not-found' : 'connection-not-found', `No ${what} of session ${sessionId} is live`);
+      if (!r) throw new LiveError(what === 'stream' ? 'ERR_LIVE_STREAM_NOT_FOUND' : 'ERR_LIVE_CONNECTION_NOT_FOUND', `No ${what} of session ${sessionId} is live`);
       return r;
     };
     const streamJson = (s: StreamState): StreamJson => ({ id: s.rt.streamId, ...(s.rt.videoType ? { videoType: s.rt.videoType } : {}), name: s.rt.name, layoutClassList: [...s.rt.layoutClassList] });
@@ -801,7 +804,7 @@ export class Rooms {
         const room = requireRoom(sessionId, 'stream');
         const found = items.map((i) => {
           const s = room.streams.get(i.id);
-          if (!s) throw new LiveError('stream-not-found', `Stream ${i.id} is not in the session`);
+          if (!s) throw new LiveError('ERR_LIVE_STREAM_NOT_FOUND', `Stream ${i.id} is not in the session`);
           return s;
         });
         found.forEach((s, idx) => {
@@ -829,7 +832,7 @@ export class Rooms {
         if (connectionId !== null) {
           const room = requireRoom(sessionId, 'connection');
           const c = room.connections.get(connectionId);
-          if (!c) throw new LiveError('connection-not-found', `Connection ${connectionId} is not connected to the session`);
+          if (!c) throw new LiveError('ERR_LIVE_CONNECTION_NOT_FOUND', `Connection ${connectionId} is not connected to the session`);
           c.send(msg);
           return 1;
         }
@@ -837,12 +840,12 @@ export class Rooms {
       },
       forceDisconnect: (sessionId, connectionId) => {
         const c = requireRoom(sessionId, 'connection').connections.get(connectionId);
-        if (!c) throw new LiveError('connection-not-found', `Connection ${connectionId} is not connected to the session`);
+        if (!c) throw new LiveError('ERR_LIVE_CONNECTION_NOT_FOUND', `Connection ${connectionId} is not connected to the session`);
         this.destroyConnection(c, 'forceDisconnected');
       },
       forceMuteStream: (sessionId, streamId) => {
         const room = requireRoom(sessionId, 'stream');
-        if (!room.streams.has(streamId)) throw new LiveError('stream-not-found', `Stream ${streamId} is not in the session`);
+        if (!room.streams.has(streamId)) throw new LiveError('ERR_LIVE_STREAM_NOT_FOUND', `Stream ${streamId} is not in the session`);
         this.muteStream(room, streamId);
       },
       forceMuteAll: (sessionId, excluded) => {

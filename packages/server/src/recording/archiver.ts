@@ -18,7 +18,7 @@ import type { Compositions, CompositionLease } from '../compose/compositions.js'
 import { ArchiveFileSink } from '../compose/outputs/archive-file.js';
 import { LeaseOutputs } from '../compose/outputs/sink.js';
 import type { LayoutSpec } from '../compose/layout/index.js';
-import type { LiveEvent, LiveSessions } from '../services/live.js';
+import type { LiveEvent, LiveSessions } from '../live/index.js';
 import type { SessionRecord, Store } from '../storage/store.js';
 import { ACTIVE_ARCHIVE_STATUSES } from '../storage/store.js';
 import { IndividualRecorder } from './individual.js';
@@ -26,6 +26,7 @@ import type { IndividualFile } from './individual.js';
 import { finalizeComposed, finalizeWebm, NO_READABLE_MEDIA, probeDuration, sha256File, writeZip } from './media-files.js';
 import type { ToolPaths } from './media-files.js';
 import type { ArchiveStorage } from './storage.js';
+import { TokhostError, type RecordingErrorCode } from '../errors.js';
 
 /** Start options as the REST layer validated them. */
 export interface ArchiveStartOptions {
@@ -80,13 +81,9 @@ interface Active {
   stopping: Promise<ArchiveJson> | null;
 }
 
-export class ArchiveStateError extends Error {
-  constructor(
-    readonly code: 'not-recording' | 'stream-mode' | 'not-composed',
-    message: string,
-  ) {
-    super(message);
-  }
+/** A change asked of an archive that is not in a state to take it. */
+export class ArchiveStateError extends TokhostError<RecordingErrorCode> {
+  override readonly name = 'ArchiveStateError';
 }
 
 const canvasOf = (r: Resolution) => {
@@ -242,14 +239,14 @@ export class Archiver {
 
   private get(apiKey: string, archiveId: string): Active {
     const a = this.active.get(archiveId);
-    if (!a || a.apiKey !== apiKey || a.stopping) throw new ArchiveStateError('not-recording', `Archive ${archiveId} is not recording`);
+    if (!a || a.apiKey !== apiKey || a.stopping) throw new ArchiveStateError('ERR_RECORDING_NOT_ACTIVE', `Archive ${archiveId} is not recording`);
     return a;
   }
 
   /** Stop; answers with the `stopped` archive, finalises in the background. */
   async stop(apiKey: string, archiveId: string, reason = 'user initiated'): Promise<ArchiveJson> {
     const a = this.active.get(archiveId);
-    if (!a || a.apiKey !== apiKey) throw new ArchiveStateError('not-recording', `Archive ${archiveId} is not recording`);
+    if (!a || a.apiKey !== apiKey) throw new ArchiveStateError('ERR_RECORDING_NOT_ACTIVE', `Archive ${archiveId} is not recording`);
     if (a.stopping) return a.stopping;
     a.stopping = (async () => {
       clearTimeout(a.maxTimer);
@@ -350,7 +347,7 @@ export class Archiver {
 
   async addStream(apiKey: string, archiveId: string, streamId: string, media: { hasAudio: boolean; hasVideo: boolean }): Promise<void> {
     const a = this.get(apiKey, archiveId);
-    if (a.archive.streamMode !== 'manual') throw new ArchiveStateError('stream-mode', 'The archive was started with streamMode auto');
+    if (a.archive.streamMode !== 'manual') throw new ArchiveStateError('ERR_RECORDING_STREAM_MODE', 'The archive was started with streamMode auto');
     if (a.lease) await a.lease.addStream(streamId, media);
     else await a.individual!.add(streamId, media);
     this.refreshStreams(a);
@@ -358,7 +355,7 @@ export class Archiver {
 
   async removeStream(apiKey: string, archiveId: string, streamId: string): Promise<void> {
     const a = this.get(apiKey, archiveId);
-    if (a.archive.streamMode !== 'manual') throw new ArchiveStateError('stream-mode', 'The archive was started with streamMode auto');
+    if (a.archive.streamMode !== 'manual') throw new ArchiveStateError('ERR_RECORDING_STREAM_MODE', 'The archive was started with streamMode auto');
     if (a.lease) await a.lease.removeStream(streamId);
     else await a.individual!.remove(streamId);
     this.refreshStreams(a);
@@ -366,7 +363,7 @@ export class Archiver {
 
   async setLayout(apiKey: string, archiveId: string, layout: LayoutSpec): Promise<void> {
     const a = this.get(apiKey, archiveId);
-    if (!a.lease) throw new ArchiveStateError('not-composed', 'Layouts apply to composed archives only');
+    if (!a.lease) throw new ArchiveStateError('ERR_RECORDING_NOT_COMPOSED', 'Layouts apply to composed archives only');
     await a.lease.setLayout(layout);
   }
 

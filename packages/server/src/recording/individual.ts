@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { spawnFfmpeg, StderrTail, stopChild } from '../compose/ffmpeg.js';
 import { openTapSource } from '../compose/tap-source.js';
-import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../services/live.js';
+import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../live/index.js';
 
 /** One stream's file as the manifest lists it (offsets in ms from the archive's start). */
 export interface IndividualFile {

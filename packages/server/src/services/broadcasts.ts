@@ -22,10 +22,10 @@ import type { SinkLogger } from '../compose/outputs/remux.js';
 import { RtmpSink } from '../compose/outputs/rtmp.js';
 import { LeaseOutputs } from '../compose/outputs/sink.js';
 import type { OutboundPolicy } from '../net/outbound.js';
-import { HttpError } from '../http/errors.js';
+import { TokhostError } from '../errors.js';
 import { checkConcurrent, LIMIT_DEFAULTS } from '../limits.js';
 import type { LimitsConfig } from '../limits.js';
-import type { LiveSessions } from './live.js';
+import type { LiveSessions } from '../live/index.js';
 import { requireNotE2ee, requireSession } from './sessions.js';
 import type { Store } from '../storage/store.js';
 
@@ -127,7 +127,7 @@ export class BroadcastService {
       if (r.json.sessionId === sessionId) inSession++;
     }
     const overCap = checkConcurrent('broadcasts', { inSession, inProject }, { perSession: limits.maxBroadcastsPerSession, perProject: limits.maxBroadcastsPerProject, sessionSetting: 'maxBroadcastsPerSession', projectSetting: 'maxBroadcastsPerProject' });
-    if (overCap) throw new HttpError('ERR_LIMIT_EXCEEDED', 'Too many broadcasts', `Broadcast limit reached: ${overCap}`);
+    if (overCap) throw new TokhostError('ERR_LIMIT_EXCEEDED', 'Too many broadcasts', { description: `Broadcast limit reached: ${overCap}` });
   }
 
   /** Number of broadcasts running now. */
@@ -140,21 +140,21 @@ export class BroadcastService {
    * running broadcast without a distinct `multiBroadcastTag` (409), clients connected (400).
    */
   async start(apiKey: string, options: StartBroadcastOptions, baseUrl: string): Promise<BroadcastJson> {
-    if (this.#closed) throw new HttpError('ERR_INTERNAL', 'Server is shutting down');
+    if (this.#closed) throw new TokhostError('ERR_INTERNAL', 'Server is shutting down');
     const session = requireSession(this.#o.store, apiKey, options.sessionId);
     requireNotE2ee(session, 'broadcasting');
-    if (session.mediaMode !== 'routed') throw new HttpError('ERR_BROADCAST_NOT_ROUTED', 'Only routed sessions can be broadcast', 'The session uses relayed media (p2p.preference=enabled)');
+    if (session.mediaMode !== 'routed') throw new TokhostError('ERR_BROADCAST_NOT_ROUTED', 'Only routed sessions can be broadcast', { description: 'The session uses relayed media (p2p.preference=enabled)' });
     const sameSession = [...this.#running.values()].filter((r) => r.json.sessionId === options.sessionId && r.apiKey === apiKey);
     if (sameSession.some((r) => !options.multiBroadcastTag || !r.json.multiBroadcastTag || r.json.multiBroadcastTag === options.multiBroadcastTag)) {
-      throw new HttpError('ERR_BROADCAST_IN_PROGRESS', 'The broadcast has already started for the session', 'Use a distinct multiBroadcastTag for another broadcast of the same session');
+      throw new TokhostError('ERR_BROADCAST_IN_PROGRESS', 'The broadcast has already started for the session', { description: 'Use a distinct multiBroadcastTag for another broadcast of the same session' });
     }
     this.#checkLimits(apiKey, options.sessionId);
     if (this.#o.live.connectionCount(options.sessionId) === 0) {
-      throw new HttpError('ERR_SESSION_NO_CLIENTS', 'No clients are connected to the session', 'No clients are actively connected to the session, so there is nothing to broadcast');
+      throw new TokhostError('ERR_SESSION_NO_CLIENTS', 'No clients are connected to the session', { description: 'No clients are actively connected to the session, so there is nothing to broadcast' });
     }
     const compositions = this.#o.compositions;
     if (!compositions) {
-      throw new HttpError('ERR_NOT_IMPLEMENTED', 'Live streaming is not available on this server', 'This Tokhost server has no compositor (see docs/broadcasts.md)');
+      throw new TokhostError('ERR_NOT_IMPLEMENTED', 'Live streaming is not available on this server', { description: 'This Tokhost server has no compositor (see docs/broadcasts.md)' });
     }
     const resolution = options.resolution ?? RESOLUTION_DEFAULT;
     const [width, height] = resolution.split('x').map(Number) as [number, number];
@@ -177,7 +177,7 @@ export class BroadcastService {
       });
     } catch (cause) {
       this.#o.logger.error({ err: cause, sessionId: options.sessionId }, 'broadcast: composition failed to start');
-      throw new HttpError('ERR_INTERNAL', 'The broadcast could not be started', `The compositor failed: ${(cause as Error).message}`, { cause });
+      throw new TokhostError('ERR_INTERNAL', 'The broadcast could not be started', { description: `The compositor failed: ${(cause as Error).message}`, cause });
     }
     // A concurrent start of the same session may have won while the composition started.
     const raced = [...this.#running.values()].some(
@@ -185,7 +185,7 @@ export class BroadcastService {
     );
     if (raced || this.#closed) {
       await lease.release();
-      throw new HttpError('ERR_BROADCAST_IN_PROGRESS', 'The broadcast has already started for the session', 'Use a distinct multiBroadcastTag for another broadcast of the same session');
+      throw new TokhostError('ERR_BROADCAST_IN_PROGRESS', 'The broadcast has already started for the session', { description: 'Use a distinct multiBroadcastTag for another broadcast of the same session' });
     }
     try {
       this.#checkLimits(apiKey, options.sessionId);
@@ -354,7 +354,7 @@ export class BroadcastService {
   #require(apiKey: string, broadcastId: string): Running {
     const r = this.#running.get(broadcastId);
     if (!r || r.apiKey !== apiKey || r.stopping) {
-      throw new HttpError('ERR_BROADCAST_NOT_FOUND', 'Broadcast not found', `Broadcast ${broadcastId} is not running in project ${apiKey}`);
+      throw new TokhostError('ERR_BROADCAST_NOT_FOUND', 'Broadcast not found', { description: `Broadcast ${broadcastId} is not running in project ${apiKey}` });
     }
     return r;
   }

@@ -1,17 +1,11 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { ProjectRecord, Store } from '../storage/store.js';
 import { StoreError } from '../storage/store.js';
+import { TokhostError, type ProjectErrorCode } from '../errors.js';
 
 /** Errors of the project service (CLI and start-up). */
-export class ProjectError extends Error {
+export class ProjectError extends TokhostError<ProjectErrorCode> {
   override readonly name = 'ProjectError';
-  constructor(
-    readonly code: 'ERR_PROJECT_NOT_FOUND' | 'ERR_PROJECT_EXISTS' | 'ERR_PROJECT_INVALID',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** API keys look like OpenTok's: numeric strings (8 digits, no leading zero). */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { decodeSessionId, LIMITS, RESOLUTIONS } from '@tokhost/protocol';
 import type { ArchiveMode, MediaMode, Resolution, SessionCreateItem } from '@tokhost/protocol';
-import { HttpError, invalid } from '../http/errors.js';
+import { invalid, TokhostError } from '../errors.js';
 import type { SessionRecord, Store } from '../storage/store.js';
 
 /** The validated options of `POST /session/create` (reference §3.1): what a session stores of them. */
@@ -103,7 +103,7 @@ export function requireSession(store: Store, apiKey: string, sessionId: unknown,
   const parts = decodeSessionId(sessionId);
   if (!parts) throw invalid(field, 'is not a valid session ID');
   const session = parts.apiKey === apiKey ? store.getSession(sessionId) : undefined;
-  if (!session || session.apiKey !== apiKey) throw new HttpError('ERR_SESSION_NOT_FOUND', 'Session not found', `Session ${sessionId} does not exist in project ${apiKey}`);
+  if (!session || session.apiKey !== apiKey) throw new TokhostError('ERR_SESSION_NOT_FOUND', 'Session not found', { description: `Session ${sessionId} does not exist in project ${apiKey}` });
   return session;
 }
 
@@ -113,7 +113,7 @@ export function requireSession(store: Store, apiKey: string, sessionId: unknown,
  * the answer is a 409 (OpenTok refuses these for `e2ee` sessions too).
  */
 export function requireNotE2ee(session: SessionRecord, what: string): void {
-  if (session.e2ee) throw new HttpError('ERR_SESSION_E2EE', `${what} is not available for end-to-end encrypted sessions`, `Session ${session.sessionId} is end-to-end encrypted (e2ee): the server cannot decode its media, so ${what} is refused`);
+  if (session.e2ee) throw new TokhostError('ERR_SESSION_E2EE', `${what} is not available for end-to-end encrypted sessions`, { description: `Session ${session.sessionId} is end-to-end encrypted (e2ee): the server cannot decode its media, so ${what} is refused` });
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];

@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { quotedStringSafeProblem, TOKEN_RE } from './grammar.js';
 import { splitOutside } from './message.js';
+import { TokhostError } from '../errors.js';
 
 export interface DigestChallenge {
   scheme: string;
@@ -17,8 +18,12 @@ export interface DigestChallenge {
   stale: boolean;
 }
 
-export class DigestError extends Error {
+/** A digest challenge this user agent cannot answer. */
+export class DigestError extends TokhostError<'ERR_SIP_DIGEST_INVALID'> {
   override readonly name = 'DigestError';
+  constructor(message: string) {
+    super('ERR_SIP_DIGEST_INVALID', message);
+  }
 }
 
 /** Parse `Digest realm="x", nonce="y", qop="auth,auth-int", algorithm=MD5`. */

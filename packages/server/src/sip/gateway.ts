@@ -31,16 +31,18 @@ import { sipUriProblem, userAtHostProblem } from './grammar.js';
 import { parseSipUri, SipParseError } from './message.js';
 import type { SipCallWebhookEvent } from '../webhooks/index.js';
 import type { OutboundPolicy } from '../net/outbound.js';
+import { TokhostError } from '../errors.js';
 
-/** A dial request the gateway refuses; `kind` maps to the HTTP status (400, 501, 503). */
-export class SipGatewayError extends Error {
+/** A dial request the gateway refuses; the REST edge maps `code` to the HTTP status (400, 501, 500). */
+export class SipGatewayError extends TokhostError<'ERR_SIP_DIAL_INVALID' | 'ERR_SIP_UNSUPPORTED' | 'ERR_SIP_UNAVAILABLE'> {
   override readonly name = 'SipGatewayError';
   constructor(
-    readonly kind: 'invalid' | 'unsupported' | 'unavailable',
+    code: 'ERR_SIP_DIAL_INVALID' | 'ERR_SIP_UNSUPPORTED' | 'ERR_SIP_UNAVAILABLE',
     message: string,
+    /** The request field at fault (`ERR_SIP_DIAL_INVALID`). */
     readonly field?: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 
@@ -457,40 +459,40 @@ export class SipGateway {
    * answers, as OpenTok does); the call goes on in the background.
    */
   async dial(apiKey: string, token: VerifiedToken, sip: DialSipOptions): Promise<SipCallJson> {
-    if (this.closed) throw new SipGatewayError('unavailable', 'the SIP gateway is shut down');
+    if (this.closed) throw new SipGatewayError('ERR_SIP_UNAVAILABLE', 'the SIP gateway is shut down');
     // Checked by the REST edge already; again here for other callers (what reaches the wire is
     // checked a third time by the serializer).
     const uriProblem = sipUriProblem(sip.uri);
-    if (uriProblem) throw new SipGatewayError('invalid', `sip.uri ${uriProblem}`, 'sip.uri');
+    if (uriProblem) throw new SipGatewayError('ERR_SIP_DIAL_INVALID', `sip.uri ${uriProblem}`, 'sip.uri');
     let uri;
     try {
       uri = parseSipUri(sip.uri);
       targetOf(sip.uri);
     } catch (err) {
-      throw new SipGatewayError('invalid', `sip.uri ${err instanceof SipParseError ? 'must be a sip: or sips: URI' : (err as Error).message}`, 'sip.uri');
+      throw new SipGatewayError('ERR_SIP_DIAL_INVALID', `sip.uri ${err instanceof SipParseError ? 'must be a sip: or sips: URI' : (err as Error).message}`, 'sip.uri');
     }
-    if (!uri.user) throw new SipGatewayError('invalid', 'sip.uri must name a user (sip:user@host)', 'sip.uri');
+    if (!uri.user) throw new SipGatewayError('ERR_SIP_DIAL_INVALID', 'sip.uri must name a user (sip:user@host)', 'sip.uri');
     const rule = this.deps.outbound?.checkLiteral(targetOf(sip.uri).host);
-    if (rule) throw new SipGatewayError('invalid', `sip.uri names a ${rule} address, which the server's outbound policy refuses (rule: ${rule})`, 'sip.uri');
-    if (uri.headers !== undefined) throw new SipGatewayError('invalid', 'sip.uri must not carry ?headers (use sip.headers)', 'sip.uri');
-    if (sip.video && !this.deps.compositions) throw new SipGatewayError('unsupported', 'sip.video: composed video to SIP endpoints needs the compositor, which this server runs without (see docs/sip.md)', 'sip.video');
+    if (rule) throw new SipGatewayError('ERR_SIP_DIAL_INVALID', `sip.uri names a ${rule} address, which the server's outbound policy refuses (rule: ${rule})`, 'sip.uri');
+    if (uri.headers !== undefined) throw new SipGatewayError('ERR_SIP_DIAL_INVALID', 'sip.uri must not carry ?headers (use sip.headers)', 'sip.uri');
+    if (sip.video && !this.deps.compositions) throw new SipGatewayError('ERR_SIP_UNSUPPORTED', 'sip.video: composed video to SIP endpoints needs the compositor, which this server runs without (see docs/sip.md)', 'sip.video');
     let fromUser = '+00000000';
     let fromHost: string | undefined;
     if (sip.from) {
-      if (userAtHostProblem(sip.from)) throw new SipGatewayError('invalid', 'sip.from must be user@domain', 'sip.from');
+      if (userAtHostProblem(sip.from)) throw new SipGatewayError('ERR_SIP_DIAL_INVALID', 'sip.from must be user@domain', 'sip.from');
       const at = sip.from.lastIndexOf('@');
       fromUser = sip.from.slice(0, at);
       fromHost = sip.from.slice(at + 1);
     }
     const ua = await this.userAgent().catch((err: Error) => {
-      throw new SipGatewayError('unavailable', `the SIP user agent could not start: ${err.message}`);
+      throw new SipGatewayError('ERR_SIP_UNAVAILABLE', `the SIP user agent could not start: ${err.message}`);
     });
     const c = this.deps.config;
     const leg = new RtpLeg({ bindAddress: c.bindAddress, minPort: c.rtpMinPort, maxPort: c.rtpMaxPort, latching: c.rtpLatching === true });
     try {
       await leg.open();
     } catch (err) {
-      throw new SipGatewayError('unavailable', (err as Error).message);
+      throw new SipGatewayError('ERR_SIP_UNAVAILABLE', (err as Error).message);
     }
     let video: VideoLeg | undefined;
     if (sip.video) {
@@ -500,7 +502,7 @@ export class SipGateway {
       } catch (err) {
         leg.close();
         await video.close();
-        throw new SipGatewayError('unavailable', (err as Error).message);
+        throw new SipGatewayError('ERR_SIP_UNAVAILABLE', (err as Error).message);
       }
     }
     const mix = this.mixFor(token.sessionId);
@@ -513,7 +515,7 @@ export class SipGateway {
       leg.close();
       void video?.close();
       this.release(mix);
-      throw new SipGatewayError('invalid', (err as Error).message, 'token');
+      throw new SipGatewayError('ERR_SIP_DIAL_INVALID', (err as Error).message, 'token');
     }
     this.calls.set(call.id, call);
     this.byConnection.set(call.connectionId, call);
@@ -525,7 +527,7 @@ export class SipGateway {
       });
     } catch (err) {
       await call.end(REASON.unexpected, 'Unexpected Clearing', 'remote');
-      throw new SipGatewayError('invalid', `the SIP participant could not publish: ${(err as Error).message}`, 'token');
+      throw new SipGatewayError('ERR_SIP_DIAL_INVALID', `the SIP participant could not publish: ${(err as Error).message}`, 'token');
     }
     const sender = await this.sender();
     leg.onAudio = (rtp) => {
@@ -682,7 +684,7 @@ export class SipGateway {
     let targets: GatewayCall[];
     if (connectionId !== null) {
       const call = this.byConnection.get(connectionId);
-      if (!call || call.sessionId !== sessionId) throw new SipGatewayError('invalid', `connection ${connectionId} is not a SIP call of this session`, 'connectionId');
+      if (!call || call.sessionId !== sessionId) throw new SipGatewayError('ERR_SIP_DIAL_INVALID', `connection ${connectionId} is not a SIP call of this session`, 'connectionId');
       targets = [call];
     } else targets = [...this.calls.values()].filter((c) => c.sessionId === sessionId);
     const active = targets.filter((c) => c.state === 'ACTIVE' || c.state === 'ON_HOLD');

@@ -9,13 +9,14 @@
  * Text is UTF-8 both ways (RFC 3261 §7.3.1); the serializer refuses anything that would break a
  * line (see {@link serializeMessage}).
  */
+import { TokhostError } from '../errors.js';
 import { WIRE_CONTROL_RE } from './grammar.js';
 
-/** A message that cannot be parsed; `code` names the part. */
-export class SipParseError extends Error {
+/** A message that cannot be parsed; `message` names the part. */
+export class SipParseError extends TokhostError<'ERR_SIP_MESSAGE_INVALID'> {
   override readonly name = 'SipParseError';
   constructor(message: string) {
-    super(message);
+    super('ERR_SIP_MESSAGE_INVALID', message);
   }
 }
 
@@ -409,8 +410,11 @@ function decodeURIComponentSafe(s: string): string {
 }
 
 /** A message that must not be sent: a start line or header that would add or split lines on the wire. */
-export class SipSerializeError extends Error {
+export class SipSerializeError extends TokhostError<'ERR_SIP_MESSAGE_UNSENDABLE'> {
   override readonly name = 'SipSerializeError';
+  constructor(message: string) {
+    super('ERR_SIP_MESSAGE_UNSENDABLE', message);
+  }
 }
 
 const LINE_BREAKING = /[\r\n\0]/;

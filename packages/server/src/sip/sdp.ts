@@ -5,6 +5,7 @@
 import * as sdpTransform from 'sdp-transform';
 import type { CodecName } from './audio.js';
 import { parseCryptoLine, SRTP_SUITE } from './srtp.js';
+import { TokhostError } from '../errors.js';
 
 export interface OfferOptions {
   address: string;
@@ -80,8 +81,12 @@ export interface RemoteMedia {
   video: { address: string; port: number; pt: number; srtpKey: string | undefined } | undefined;
 }
 
-export class SdpAnswerError extends Error {
+/** The far end's SDP is unreadable or accepts nothing this gateway can send. */
+export class SdpAnswerError extends TokhostError<'ERR_SIP_SDP_INVALID'> {
   override readonly name = 'SdpAnswerError';
+  constructor(message: string) {
+    super('ERR_SIP_SDP_INVALID', message);
+  }
 }
 
 /** The audio stream the far end accepted (answer) or offers (re-INVITE). */

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { authorizationHeader, parseChallenge, type DigestChallenge } from './digest.js';
 import { formatNameAddr, formatVia, parseCSeq, parseNameAddr, parseSipUri, parseVia, SipHeaders, type SipMessage, type SipRequest, type SipResponse } from './message.js';
 import { SipTransport, type InboundMessage, type SipTarget, type SipTransportName, type SipTransportOptions } from './transport.js';
+import { TokhostError } from '../errors.js';
 
 /** RFC 3261 timer values, ms. */
 export interface SipTimers {
@@ -40,14 +41,14 @@ export function targetOf(uri: string): SipTarget {
 }
 
 /** The final outcome of an INVITE that did not connect. */
-export class SipCallFailure extends Error {
+export class SipCallFailure extends TokhostError<'ERR_SIP_CALL_FAILED'> {
   override readonly name = 'SipCallFailure';
   constructor(
     /** SIP status (408 on timeout, 487 after CANCEL, 503 for a transport failure). */
     readonly status: number,
     readonly reason: string,
   ) {
-    super(`${status} ${reason}`);
+    super('ERR_SIP_CALL_FAILED', `${status} ${reason}`);
   }
 }
 

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { StoreError } from './store.js';
+import { TokhostError } from '../errors.js';
 
 /** One SQL statement with its `$n` parameters. */
 export interface Statement {
@@ -8,15 +9,15 @@ export interface Statement {
   params?: readonly unknown[];
 }
 
-/** A failed statement as PostgreSQL reported it (SQLSTATE `code`, e.g. 23505 unique_violation). */
-export class PgQueryError extends Error {
+/** A failed statement as PostgreSQL reported it (`sqlState`, e.g. 23505 unique_violation). */
+export class PgQueryError extends TokhostError<'ERR_STORE_QUERY'> {
   override readonly name = 'PgQueryError';
   constructor(
     message: string,
-    readonly code: string | undefined,
+    readonly sqlState: string | undefined,
     readonly constraint: string | undefined,
   ) {
-    super(message);
+    super('ERR_STORE_QUERY', message);
   }
 }
 

@@ -123,10 +123,10 @@ const str = (v: unknown) => v as string;
 const nullableStr = (v: unknown) => (v === null || v === undefined ? null : (v as string));
 
 function conflict(err: unknown): boolean {
-  return err instanceof PgQueryError && err.code === '23505';
+  return err instanceof PgQueryError && err.sqlState === '23505';
 }
 function noProject(err: unknown): boolean {
-  return err instanceof PgQueryError && err.code === '23503';
+  return err instanceof PgQueryError && err.sqlState === '23503';
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { ArchiveJson, ArchiveMode, ArchiveStatus, BroadcastJson, MediaMode, Resolution } from '@tokhost/protocol';
+import { TokhostError, type StoreErrorCode } from '../errors.js';
 
 /**
  * Persistent state behind one interface. Implementations: memory (tests) and SQLite (default).
@@ -155,16 +156,9 @@ export interface Store {
 /** Archive statuses in which a recording is still running. */
 export const ACTIVE_ARCHIVE_STATUSES: readonly ArchiveStatus[] = ['started', 'paused'];
 
-export type StoreErrorCode = 'ERR_STORE_CONFLICT' | 'ERR_STORE_NO_PROJECT' | 'ERR_STORE_CLOSED' | 'ERR_STORE_SCHEMA' | 'ERR_STORE_MASTER_KEY' | 'ERR_STORE_INVALID';
+export type { StoreErrorCode };
 
 /** Errors raised by store implementations. */
-export class StoreError extends Error {
+export class StoreError extends TokhostError<Exclude<StoreErrorCode, 'ERR_STORE_QUERY'>> {
   override readonly name = 'StoreError';
-  constructor(
-    readonly code: StoreErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkSignal, signalProblem } from '@tokhost/protocol';
 import { OpenTok } from '@tokhost/sdk';
-import { HttpError } from '../../src/http/errors.js';
+import { TokhostError } from '../../src/errors.js';
+import { restAnswer } from '../../src/http/errors.js';
 import { parseSignal } from '../../src/http/routes/streams.js';
 
 type Expect = 'ok' | { field: 'type' | 'data'; rest: 400 | 413; rt: 'ERR_RT_SIGNAL_INVALID' | 'ERR_RT_SIGNAL_TOO_LARGE' };
@@ -58,9 +59,9 @@ describe.each(CASES)('signal rule: %s', (_name, type, data, expected) => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(HttpError);
-    const e = err as HttpError;
-    expect(e.status).toBe(expected.rest);
+    expect(err).toBeInstanceOf(TokhostError);
+    const e = err as TokhostError;
+    expect(restAnswer(e)?.status).toBe(expected.rest);
     expect(`${e.message} ${e.description}`).toContain(expected.field);
   });
 

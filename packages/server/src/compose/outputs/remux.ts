@@ -22,6 +22,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { TsFanout } from '../ts-fanout.js';
 import { redact } from '../../net/redact.js';
 import { TypedEmitter } from './events.js';
+import { TokhostError, type SinkErrorCode } from '../../errors.js';
 
 /** The logger methods the sinks use (pino-compatible). */
 export interface SinkLogger {
@@ -31,18 +32,11 @@ export interface SinkLogger {
 }
 
 /** Error codes of the sinks. */
-export type SinkErrorCode = 'ERR_SINK_SPAWN' | 'ERR_SINK_EXIT' | 'ERR_SINK_STATE';
+export type { SinkErrorCode };
 
 /** A sink failure; `message` carries ffmpeg's last stderr line when there is one. */
-export class SinkError extends Error {
+export class SinkError extends TokhostError<SinkErrorCode> {
   override readonly name = 'SinkError';
-  constructor(
-    readonly code: SinkErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /**

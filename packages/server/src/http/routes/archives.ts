@@ -5,14 +5,14 @@ import { requireNotE2ee, requireSession } from '../../services/sessions.js';
 import type { Store } from '../../storage/store.js';
 import { checkConcurrent, limitsFrom } from '../../limits.js';
 import { ACTIVE_ARCHIVE_STATUSES } from '../../storage/store.js';
-import { ArchiveStateError, signArchiveUrl } from '../../recording/archiver.js';
-import { HttpError, invalid } from '../errors.js';
+import { signArchiveUrl } from '../../recording/archiver.js';
+import { invalid, TokhostError } from '../../errors.js';
 import type { Route, RouteContext } from '../router.js';
 import { layout, object, optBool, optEnum, optInt, optNumber, optResolution, optString, projectPaging, reqString } from '../validate.js';
 
 function requireArchive(store: Store, apiKey: string, archiveId: string): ArchiveJson {
   const record = store.getArchive(apiKey, archiveId);
-  if (!record) throw new HttpError('ERR_ARCHIVE_NOT_FOUND', 'Archive not found', `Archive ${archiveId} does not exist in project ${apiKey}`);
+  if (!record) throw new TokhostError('ERR_ARCHIVE_NOT_FOUND', 'Archive not found', { description: `Archive ${archiveId} does not exist in project ${apiKey}` });
   return record.archive;
 }
 
@@ -24,20 +24,8 @@ export function archiveView(ctx: RouteContext, archive: ArchiveJson): ArchiveJso
   return { ...archive, url: signArchiveUrl(base, ctx.project.apiKey, ctx.project.apiSecret, archive, config.archiveUrlTtlSeconds) };
 }
 
-/** Maps the archiver's state errors onto the REST errors OpenTok answers with. */
-async function recording<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!(err instanceof ArchiveStateError)) throw err;
-    if (err.code === 'stream-mode') throw new HttpError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', err.message);
-    if (err.code === 'not-composed') throw new HttpError('ERR_ARCHIVE_STATUS', 'Layouts apply to composed archives only', err.message);
-    throw new HttpError('ERR_ARCHIVE_NOT_RECORDING', 'Archive is not currently recording', err.message);
-  }
-}
-
 function requireRecording(archive: ArchiveJson): void {
-  if (!ACTIVE_ARCHIVE_STATUSES.includes(archive.status)) throw new HttpError('ERR_ARCHIVE_NOT_RECORDING', 'Archive is not currently recording', `Archive status is ${archive.status}`);
+  if (!ACTIVE_ARCHIVE_STATUSES.includes(archive.status)) throw new TokhostError('ERR_ARCHIVE_NOT_RECORDING', 'Archive is not currently recording', { description: `Archive status is ${archive.status}` });
 }
 
 /** Validate the start-archive body (reference §3.2) before looking at any state. */
@@ -77,7 +65,7 @@ export function parseStreamChange(value: unknown): { addStream?: string; removeS
 
 /** Stream changes need the stream to be published in the archive's session right now. */
 export function requireLiveStream(ctx: RouteContext, sessionId: string, streamId: string): void {
-  if (!ctx.deps.live.getStream(sessionId, streamId)) throw new HttpError('ERR_STREAM_NOT_FOUND', 'Stream not found', `Stream ${streamId} is not published in session ${sessionId}`);
+  if (!ctx.deps.live.getStream(sessionId, streamId)) throw new TokhostError('ERR_STREAM_NOT_FOUND', 'Stream not found', { description: `Stream ${streamId} is not published in session ${sessionId}` });
 }
 
 /** Archive routes (reference §3.2, table rows 2–8). */
@@ -105,19 +93,19 @@ export const archiveRoutes: Route[] = [
       const { store, live } = ctx.deps;
       const session = requireSession(store, ctx.project.apiKey, options.sessionId);
       requireNotE2ee(session, 'archiving');
-      if (session.mediaMode !== 'routed') throw new HttpError('ERR_SESSION_NOT_ROUTED', 'Only routed sessions are allowed to initiate archives.');
+      if (session.mediaMode !== 'routed') throw new TokhostError('ERR_SESSION_NOT_ROUTED', 'Only routed sessions are allowed to initiate archives.');
       const running = store
         .listArchives(ctx.project.apiKey, { sessionId: session.sessionId, count: 1000 })
         .items.filter((r) => ACTIVE_ARCHIVE_STATUSES.includes(r.archive.status));
       if (running.some((r) => !options.multiArchiveTag || r.archive.multiArchiveTag === options.multiArchiveTag || !r.archive.multiArchiveTag)) {
-        throw new HttpError('ERR_ARCHIVE_IN_PROGRESS', 'Recording already in progress', `Session ${session.sessionId} is already being recorded; use a distinct multiArchiveTag`);
+        throw new TokhostError('ERR_ARCHIVE_IN_PROGRESS', 'Recording already in progress', { description: `Session ${session.sessionId} is already being recorded; use a distinct multiArchiveTag` });
       }
       const limits = limitsFrom(ctx.deps.config as unknown as Record<string, unknown>);
       const inProject = store.listArchivesByStatus(ACTIVE_ARCHIVE_STATUSES).filter((r) => r.apiKey === ctx.project.apiKey).length;
       const overCap = checkConcurrent('archives', { inSession: running.length, inProject }, { perSession: limits.maxArchivesPerSession, perProject: limits.maxArchivesPerProject, sessionSetting: 'maxArchivesPerSession', projectSetting: 'maxArchivesPerProject' });
-      if (overCap) throw new HttpError('ERR_LIMIT_EXCEEDED', 'Too many archives', `Archive limit reached: ${overCap}`);
+      if (overCap) throw new TokhostError('ERR_LIMIT_EXCEEDED', 'Too many archives', { description: `Archive limit reached: ${overCap}` });
       if (live.connectionCount(session.sessionId) === 0) {
-        throw new HttpError('ERR_SESSION_NO_CLIENTS', 'No clients are connected to the session', 'No clients are actively connected to the session, so there is nothing to record');
+        throw new TokhostError('ERR_SESSION_NO_CLIENTS', 'No clients are connected to the session', { description: 'No clients are actively connected to the session, so there is nothing to record' });
       }
       const archive = await ctx.deps.archiver.start(ctx.project.apiKey, session, options);
       return { status: 200, json: archiveView(ctx, archive) };
@@ -132,7 +120,7 @@ export const archiveRoutes: Route[] = [
       object(await ctx.json());
       const archive = requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!);
       requireRecording(archive);
-      const stopped = await recording(() => ctx.deps.archiver.stop(ctx.project.apiKey, archive.id));
+      const stopped = await ctx.deps.archiver.stop(ctx.project.apiKey, archive.id);
       return { status: 200, json: archiveView(ctx, stopped) };
     },
   },
@@ -152,7 +140,7 @@ export const archiveRoutes: Route[] = [
     success: 204,
     async handler(ctx) {
       const archive = requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!);
-      if (ACTIVE_ARCHIVE_STATUSES.includes(archive.status)) throw new HttpError('ERR_ARCHIVE_STATUS', 'Archive is still recording', `Stop the archive before deleting it (status ${archive.status})`);
+      if (ACTIVE_ARCHIVE_STATUSES.includes(archive.status)) throw new TokhostError('ERR_ARCHIVE_STATUS', 'Archive is still recording', { description: `Stop the archive before deleting it (status ${archive.status})` });
       await ctx.deps.archiver.deleteFile(ctx.project.apiKey, archive);
       ctx.deps.store.deleteArchive(ctx.project.apiKey, archive.id);
       return { status: 204 };
@@ -178,12 +166,12 @@ export const archiveRoutes: Route[] = [
     async handler(ctx) {
       const change = parseStreamChange(await ctx.json());
       const archive = requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!);
-      if (archive.streamMode !== 'manual') throw new HttpError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', 'The archive was started with streamMode auto');
+      if (archive.streamMode !== 'manual') throw new TokhostError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', { description: 'The archive was started with streamMode auto' });
       requireRecording(archive);
       requireLiveStream(ctx, archive.sessionId, (change.addStream ?? change.removeStream)!);
       const { archiver } = ctx.deps;
       const key = ctx.project.apiKey;
-      await recording(() => (change.addStream ? archiver.addStream(key, archive.id, change.addStream, change) : archiver.removeStream(key, archive.id, change.removeStream!)));
+      await (change.addStream ? archiver.addStream(key, archive.id, change.addStream, change) : archiver.removeStream(key, archive.id, change.removeStream!));
       return { status: 204 };
     },
   },
@@ -196,9 +184,9 @@ export const archiveRoutes: Route[] = [
     async handler(ctx) {
       const spec = layout(await ctx.json(), 'layout');
       const archive = requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!);
-      if (archive.outputMode !== 'composed') throw new HttpError('ERR_ARCHIVE_STATUS', 'Layouts apply to composed archives only');
+      if (archive.outputMode !== 'composed') throw new TokhostError('ERR_ARCHIVE_STATUS', 'Layouts apply to composed archives only');
       requireRecording(archive);
-      await recording(() => ctx.deps.archiver.setLayout(ctx.project.apiKey, archive.id, spec));
+      await ctx.deps.archiver.setLayout(ctx.project.apiKey, archive.id, spec);
       return { status: 200, json: {} };
     },
   },

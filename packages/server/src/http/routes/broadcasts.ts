@@ -2,19 +2,19 @@ import { LIMITS, STREAM_MODES } from '@tokhost/protocol';
 import type { BroadcastJson } from '@tokhost/protocol';
 import type { Store } from '../../storage/store.js';
 import { linkBase } from '../link-base.js';
-import { HttpError, invalid } from '../errors.js';
+import { invalid, TokhostError } from '../../errors.js';
 import type { Route, RouteContext } from '../router.js';
 import { layout, object, optBool, optEnum, optInt, optResolution, optString, projectPaging, reqString, requireOutbound } from '../validate.js';
 import { parseStreamChange, requireLiveStream } from './archives.js';
 
 function requireBroadcast(store: Store, apiKey: string, broadcastId: string): BroadcastJson {
   const record = store.getBroadcast(apiKey, broadcastId);
-  if (!record) throw new HttpError('ERR_BROADCAST_NOT_FOUND', 'Broadcast not found', `Broadcast ${broadcastId} does not exist in project ${apiKey}`);
+  if (!record) throw new TokhostError('ERR_BROADCAST_NOT_FOUND', 'Broadcast not found', { description: `Broadcast ${broadcastId} does not exist in project ${apiKey}` });
   return record.broadcast;
 }
 
 function requireStarted(broadcast: BroadcastJson): void {
-  if (broadcast.status !== 'started') throw new HttpError('ERR_BROADCAST_NOT_FOUND', 'Broadcast not found', 'The broadcast has already stopped');
+  if (broadcast.status !== 'started') throw new TokhostError('ERR_BROADCAST_NOT_FOUND', 'Broadcast not found', { description: 'The broadcast has already stopped' });
 }
 
 /** `multiBroadcastTag` is echoed by the start response only (reference §4.3). */
@@ -159,11 +159,11 @@ export const broadcastRoutes: Route[] = [
     async handler(ctx) {
       const change = parseStreamChange(await ctx.json());
       const b = requireBroadcast(ctx.deps.store, ctx.project.apiKey, ctx.params.broadcastId!);
-      if (b.streamMode !== 'manual') throw new HttpError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', 'The broadcast was started with streamMode auto');
+      if (b.streamMode !== 'manual') throw new TokhostError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', { description: 'The broadcast was started with streamMode auto' });
       requireStarted(b);
       if (change.addStream) requireLiveStream(ctx, b.sessionId, change.addStream);
       else if (!(b.streams ?? []).some((s) => s.streamId === change.removeStream)) {
-        throw new HttpError('ERR_STREAM_NOT_FOUND', 'Stream not found', `Stream ${change.removeStream} is not in the broadcast`);
+        throw new TokhostError('ERR_STREAM_NOT_FOUND', 'Stream not found', { description: `Stream ${change.removeStream} is not in the broadcast` });
       }
       await ctx.deps.broadcasts.changeStreams(ctx.project.apiKey, b.id, change);
       return { status: 204 };

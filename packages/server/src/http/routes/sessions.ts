@@ -2,7 +2,6 @@ import type { ConnectionListJson } from '@tokhost/protocol';
 import { createSession, formatCreateDt, parseSessionOptions, requireSession, sessionCreateXml } from '../../services/sessions.js';
 import type { SessionRecord } from '../../storage/store.js';
 import { parseFormBody } from '../body.js';
-import { viaLive } from '../live-errors.js';
 import type { Route } from '../router.js';
 
 /** True when the client accepts JSON (node, Java, Python); Ruby (`*\/*`) and PHP (none) get XML. */
@@ -64,7 +63,7 @@ export const sessionRoutes: Route[] = [
     success: 200,
     handler(ctx) {
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
-      const items = viaLive(() => ctx.deps.live.listConnections(session.sessionId));
+      const items = ctx.deps.live.listConnections(session.sessionId);
       const json: ConnectionListJson = { count: items.length, projectId: ctx.project.apiKey, sessionId: session.sessionId, items };
       return { status: 200, json };
     },

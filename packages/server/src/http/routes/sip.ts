@@ -5,13 +5,12 @@ import { checkConcurrent, limitsFrom } from '../../limits.js';
 import { SipGatewayError, type DialSipOptions } from '../../sip/gateway.js';
 import { headerValueProblem, quotedStringSafeProblem, sipUriProblem, TOKEN_RE, userAtHostProblem } from '../../sip/grammar.js';
 import { requireNotE2ee, requireSession } from '../../services/sessions.js';
-import { HttpError, invalid } from '../errors.js';
-import { viaLive } from '../live-errors.js';
+import { invalid, TokhostError } from '../../errors.js';
 import type { Route, RouteContext } from '../router.js';
 import { object, optBool, optStringArray, reqString } from '../validate.js';
 
 const NO_SIP = (what: string) =>
-  new HttpError('ERR_NOT_IMPLEMENTED', 'SIP interconnect is not available on this server', `${what}: this Tokhost server has no SIP gateway yet (see docs/rest-api.md)`);
+  new TokhostError('ERR_NOT_IMPLEMENTED', 'SIP interconnect is not available on this server', { description: `${what}: this Tokhost server has no SIP gateway yet (see docs/rest-api.md)` });
 
 /** A string member of the dial's `sip` object; errors name it by its full path (`sip.auth.username`). */
 function sipString(obj: Record<string, unknown>, key: string, field: string, max: number, required: boolean): string | undefined {
@@ -75,24 +74,24 @@ export function parseDial(value: unknown): { sessionId: string; token: string; s
   return { sessionId, token, sip: out };
 }
 
+/**
+ * A dial field the gateway refuses answers as the route's own validation does (`Invalid sip.uri:
+ * must …`); the gateway's other errors go to the REST edge's table as they are.
+ */
 function gatewayError(err: unknown): never {
-  if (err instanceof SipGatewayError) {
-    if (err.kind === 'invalid') throw invalid(err.field ?? 'sip', err.message.replace(new RegExp(`^${(err.field ?? '').replace('.', '\\.')} `), ''));
-    if (err.kind === 'unsupported') throw new HttpError('ERR_NOT_IMPLEMENTED', 'Not supported', err.message, { cause: err });
-    throw new HttpError('ERR_INTERNAL', 'SIP gateway unavailable', err.message, { cause: err });
-  }
+  if (err instanceof SipGatewayError && err.code === 'ERR_SIP_DIAL_INVALID') throw invalid(err.field ?? 'sip', err.message.replace(new RegExp(`^${(err.field ?? '').replace('.', '\\.')} `), ''));
   throw err;
 }
 
 function requireConnection(ctx: RouteContext, sessionId: string, connectionId: string): void {
-  const connections = viaLive(() => ctx.deps.live.listConnections(sessionId));
-  if (!connections.some((c) => c.connectionId === connectionId)) throw new HttpError('ERR_CONNECTION_NOT_FOUND', 'Connection not found', `Connection ${connectionId} is not in the session`);
+  const connections = ctx.deps.live.listConnections(sessionId);
+  if (!connections.some((c) => c.connectionId === connectionId)) throw new TokhostError('ERR_CONNECTION_NOT_FOUND', 'Connection not found', { description: `Connection ${connectionId} is not in the session` });
 }
 
 function parseDigits(value: unknown): string {
   const body = object(value);
   const digits = body.digits;
-  if (typeof digits !== 'string' || digits.length > 256 || !DTMF_PATTERN.test(digits)) throw new HttpError('ERR_REQUEST_INVALID', 'Invalid DTMF Digits', 'digits must be 1–256 of 0-9, *, # and p');
+  if (typeof digits !== 'string' || digits.length > 256 || !DTMF_PATTERN.test(digits)) throw new TokhostError('ERR_REQUEST_INVALID', 'Invalid DTMF Digits', { description: 'digits must be 1–256 of 0-9, *, # and p' });
   return digits;
 }
 
@@ -113,14 +112,14 @@ export const sipRoutes: Route[] = [
         verified = verifyClientToken(dial.token, (k) => ctx.deps.store.getProject(k), { clockSkewSeconds: ctx.deps.config.authClockSkewSeconds });
         if (verified.apiKey !== ctx.project.apiKey || verified.sessionId !== session.sessionId) throw invalid('token', 'is not a token for this session');
       } catch (err) {
-        if (err instanceof ClientTokenError) throw new HttpError('ERR_REQUEST_INVALID', 'Invalid token', err.message, { cause: err });
+        if (err instanceof ClientTokenError) throw new TokhostError('ERR_REQUEST_INVALID', 'Invalid token', { description: err.message, cause: err });
         throw err;
       }
-      if (session.mediaMode !== 'routed') throw new HttpError('ERR_SIP_NOT_ROUTED', 'Only routed sessions can dial SIP endpoints');
+      if (session.mediaMode !== 'routed') throw new TokhostError('ERR_SIP_NOT_ROUTED', 'Only routed sessions can dial SIP endpoints');
       if (!ctx.deps.sip) throw NO_SIP('dial');
       const limits = limitsFrom(ctx.deps.config as unknown as Record<string, unknown>);
       const overCap = checkConcurrent('SIP calls', ctx.deps.sip.callCounts(ctx.project.apiKey, session.sessionId), { perSession: limits.maxSipCallsPerSession, perProject: limits.maxSipCallsPerProject, sessionSetting: 'maxSipCallsPerSession', projectSetting: 'maxSipCallsPerProject' });
-      if (overCap) throw new HttpError('ERR_LIMIT_EXCEEDED', 'Too many SIP calls', `SIP call limit reached: ${overCap}`);
+      if (overCap) throw new TokhostError('ERR_LIMIT_EXCEEDED', 'Too many SIP calls', { description: `SIP call limit reached: ${overCap}` });
       const call = await ctx.deps.sip.dial(ctx.project.apiKey, verified, dial.sip).catch(gatewayError);
       return { status: 200, json: call };
     },
@@ -149,7 +148,7 @@ export const sipRoutes: Route[] = [
       const digits = parseDigits(await ctx.json());
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
       requireConnection(ctx, session.sessionId, ctx.params.connectionId!);
-      if (!ctx.deps.sip?.isSipConnection(ctx.params.connectionId!)) throw new HttpError('ERR_REQUEST_INVALID', 'Connection is not a SIP call', `Connection ${ctx.params.connectionId} did not join through SIP`);
+      if (!ctx.deps.sip?.isSipConnection(ctx.params.connectionId!)) throw new TokhostError('ERR_REQUEST_INVALID', 'Connection is not a SIP call', { description: `Connection ${ctx.params.connectionId} did not join through SIP` });
       await ctx.deps.sip.playDtmf(session.sessionId, ctx.params.connectionId!, digits).catch(gatewayError);
       return { status: 200, json: {} };
     },

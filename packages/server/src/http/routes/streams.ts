@@ -1,7 +1,6 @@
 import { signalProblem } from '@tokhost/protocol';
 import { requireSession } from '../../services/sessions.js';
-import { HttpError, invalid } from '../errors.js';
-import { viaLive } from '../live-errors.js';
+import { invalid, TokhostError } from '../../errors.js';
 import type { Route, RouteContext } from '../router.js';
 import { object, optBool, optStringArray } from '../validate.js';
 
@@ -19,9 +18,9 @@ export function parseSignal(value: unknown): { type?: string; data?: string } {
       case 'characters':
         throw invalid('type', 'may hold only letters, digits, -, _ and ~');
       case 'too-long':
-        throw new HttpError('ERR_SIGNAL_TOO_LARGE', 'Signal type too long', `type must be at most ${problem.max} characters`);
+        throw new TokhostError('ERR_SIGNAL_TOO_LARGE', 'Signal type too long', { description: `type must be at most ${problem.max} characters` });
       case 'too-large':
-        throw new HttpError('ERR_SIGNAL_TOO_LARGE', 'Signal data too large', `data must be at most ${problem.maxBytes} bytes`);
+        throw new TokhostError('ERR_SIGNAL_TOO_LARGE', 'Signal data too large', { description: `data must be at most ${problem.maxBytes} bytes` });
     }
   }
   return { ...(typeof type === 'string' ? { type } : {}), ...(typeof data === 'string' ? { data } : {}) };
@@ -31,7 +30,8 @@ export function parseSignal(value: unknown): { type?: string; data?: string } {
 function admitRestSignal(ctx: RouteContext): void {
   const limiter = ctx.deps.restSignals;
   if (!limiter || limiter.take(ctx.project.apiKey, performance.now())) return;
-  throw new HttpError('ERR_RATE_LIMITED', 'Too many signals', `At most ${limiter.rate} REST signals per second per project (restSignalRatePerProject)`, { headers: { 'retry-after': '1' } });
+  ctx.res.setHeader('retry-after', '1');
+  throw new TokhostError('ERR_RATE_LIMITED', 'Too many signals', { description: `At most ${limiter.rate} REST signals per second per project (restSignalRatePerProject)` });
 }
 
 /** Stream, moderation and signaling routes (reference §3.4–§3.5, rows 15–22). */
@@ -54,7 +54,7 @@ export const streamRoutes: Route[] = [
         return { id: item.id, layoutClassList };
       });
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
-      viaLive(() => ctx.deps.live.setStreamClassLists(session.sessionId, items));
+      ctx.deps.live.setStreamClassLists(session.sessionId, items);
       return { status: 200 };
     },
   },
@@ -69,7 +69,7 @@ export const streamRoutes: Route[] = [
       const layoutClassList = optStringArray(body, 'layoutClassList', CLASS_LIST);
       if (!layoutClassList) throw invalid('layoutClassList', 'is required');
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
-      viaLive(() => ctx.deps.live.setStreamClassLists(session.sessionId, [{ id: ctx.params.streamId!, layoutClassList }]));
+      ctx.deps.live.setStreamClassLists(session.sessionId, [{ id: ctx.params.streamId!, layoutClassList }]);
       return { status: 200 };
     },
   },
@@ -80,8 +80,8 @@ export const streamRoutes: Route[] = [
     success: 200,
     handler(ctx) {
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
-      const stream = viaLive(() => ctx.deps.live.getStream(session.sessionId, ctx.params.streamId!));
-      if (!stream) throw new HttpError('ERR_STREAM_NOT_FOUND', 'Stream not found', `Stream ${ctx.params.streamId} is not in the session`);
+      const stream = ctx.deps.live.getStream(session.sessionId, ctx.params.streamId!);
+      if (!stream) throw new TokhostError('ERR_STREAM_NOT_FOUND', 'Stream not found', { description: `Stream ${ctx.params.streamId} is not in the session` });
       // Reference §2.1: opentok-node calls JSON.parse on an already-parsed object when this
       // endpoint answers application/json, so it gets JSON text with a non-JSON type.
       return { status: 200, text: JSON.stringify(stream), contentType: 'text/plain; charset=utf-8' };
@@ -94,7 +94,7 @@ export const streamRoutes: Route[] = [
     success: 200,
     handler(ctx) {
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
-      const items = viaLive(() => ctx.deps.live.listStreams(session.sessionId));
+      const items = ctx.deps.live.listStreams(session.sessionId);
       return { status: 200, json: { count: items.length, items } };
     },
   },
@@ -106,7 +106,7 @@ export const streamRoutes: Route[] = [
     async handler(ctx) {
       object(await ctx.json());
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
-      viaLive(() => ctx.deps.live.forceMuteStream(session.sessionId, ctx.params.streamId!));
+      ctx.deps.live.forceMuteStream(session.sessionId, ctx.params.streamId!);
       return { status: 200, json: {} };
     },
   },
@@ -121,7 +121,8 @@ export const streamRoutes: Route[] = [
       const active = optBool(body, 'active') ?? true;
       const excluded = [...(optStringArray(body, 'excludedStreamIds', { maxItems: 1000, maxLength: 128 }) ?? []), ...(optStringArray(body, 'excludedStreams', { maxItems: 1000, maxLength: 128 }) ?? [])];
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
-      viaLive(() => (active ? ctx.deps.live.forceMuteAll(session.sessionId, excluded) : ctx.deps.live.disableForceMute(session.sessionId)));
+      if (active) ctx.deps.live.forceMuteAll(session.sessionId, excluded);
+      else ctx.deps.live.disableForceMute(session.sessionId);
       return { status: 200, json: {} };
     },
   },
@@ -132,7 +133,7 @@ export const streamRoutes: Route[] = [
     success: 204,
     handler(ctx) {
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
-      viaLive(() => ctx.deps.live.forceDisconnect(session.sessionId, ctx.params.connectionId!));
+      ctx.deps.live.forceDisconnect(session.sessionId, ctx.params.connectionId!);
       return { status: 204 };
     },
   },
@@ -146,7 +147,7 @@ export const streamRoutes: Route[] = [
       const signal = parseSignal(await ctx.json());
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
       admitRestSignal(ctx);
-      viaLive(() => ctx.deps.live.signal(session.sessionId, null, signal));
+      ctx.deps.live.signal(session.sessionId, null, signal);
       return { status: 204 };
     },
   },
@@ -160,7 +161,7 @@ export const streamRoutes: Route[] = [
       const signal = parseSignal(await ctx.json());
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
       admitRestSignal(ctx);
-      viaLive(() => ctx.deps.live.signal(session.sessionId, ctx.params.connectionId!, signal));
+      ctx.deps.live.signal(session.sessionId, ctx.params.connectionId!, signal);
       return { status: 204 };
     },
   },

@@ -21,17 +21,13 @@ import type { IceCandidateInit, SessionMetrics, SubscriberMediaEvent, WorkerMetr
 import type { WorkerConfig, WorkerEvent } from './ipc.js';
 import { announceCandidate, announceSdp, mungePublisherOffer, SdpError, type PublisherCodecs } from './sdp.js';
 import { buildNack, buildPli, buildRr, buildSr, isRtcp, isVp8KeyframeStart, ntpMiddle, parseRtcp, parseRtp, unwrapRtx, type ReportBlock, type RtcpPacket } from './rtp.js';
+import { TokhostError, type MediaErrorCode } from '../../errors.js';
 
 const { PeerConnection: NdcPeerConnection, Audio, Video, RtcpNackResponder } = nodeDataChannel;
 
 /** Error with the `code` the router maps to a `MediaError`. */
-export class EngineError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
+export class EngineError extends TokhostError<MediaErrorCode> {
+  override readonly name = 'EngineError';
 }
 
 /** Chrome ignores keyframe requests less than ~300 ms apart. */

@@ -5,6 +5,7 @@
  * offered. Transport-wide congestion control is removed because the router sends no transport
  * feedback; with it negotiated but unanswered the browser's bandwidth estimate collapses.
  */
+import { TokhostError } from '../../errors.js';
 
 export interface PublisherCodecs {
   /** `rtpmap`/`clockRate`: set for server-side publishers only (Opus 48 kHz otherwise). */
@@ -12,7 +13,13 @@ export interface PublisherCodecs {
   video?: { mid: string; pt: number; rtxPt?: number; fmtp: string };
 }
 
-export class SdpError extends Error {}
+/** An offer the engine cannot take (`ERR_MEDIA_INVALID_SDP`). */
+export class SdpError extends TokhostError<'ERR_MEDIA_INVALID_SDP'> {
+  override readonly name = 'SdpError';
+  constructor(message: string) {
+    super('ERR_MEDIA_INVALID_SDP', message);
+  }
+}
 
 interface Section {
   lines: string[];

@@ -1,5 +1,6 @@
 import type { ConnectionJson, StreamJson } from '@tokhost/protocol';
 import type { MediaRoom } from '../media/types.js';
+import { TokhostError, type LiveErrorCode } from '../errors.js';
 
 /** What the media pipeline (archives, broadcasts) needs to know of a live stream. */
 export interface LiveStreamInfo {
@@ -41,12 +42,12 @@ export interface LiveSessions {
   getStream(sessionId: string, streamId: string): StreamJson | undefined;
   /**
    * Replace the layout class lists of streams. All IDs are checked first; when one is unknown,
-   * nothing changes and a `LiveError('stream-not-found')` is thrown.
+   * nothing changes and a `LiveError('ERR_LIVE_STREAM_NOT_FOUND')` is thrown.
    */
   setStreamClassLists(sessionId: string, items: { id: string; layoutClassList: string[] }[]): void;
   /**
    * Send a signal from the server. With `connectionId`, to that connection only (throws
-   * `connection-not-found` when it is not in the session); otherwise to every connection.
+   * `ERR_LIVE_CONNECTION_NOT_FOUND` when it is not in the session); otherwise to every connection.
    * Returns the number of connections it was delivered to.
    */
   signal(sessionId: string, connectionId: string | null, signal: { type?: string; data?: string }): number;
@@ -71,15 +72,9 @@ export interface LiveSessions {
   disableForceMute(sessionId: string): void;
 }
 
-export type LiveErrorKind = 'connection-not-found' | 'stream-not-found' | 'session-not-found';
+export type { LiveErrorCode };
 
 /** Thrown by `LiveSessions` methods; the REST layer maps it to 404. */
-export class LiveError extends Error {
+export class LiveError extends TokhostError<LiveErrorCode> {
   override readonly name = 'LiveError';
-  constructor(
-    readonly kind: LiveErrorKind,
-    message: string,
-  ) {
-    super(message);
-  }
 }
