@@ -5,7 +5,7 @@ import type { Store } from '../../storage/store.js';
 import { ACTIVE_ARCHIVE_STATUSES } from '../../storage/store.js';
 import { ArchiveStateError, signArchiveUrl } from '../../recording/archiver.js';
 import { HttpError, invalid } from '../errors.js';
-import type { Route, RouteContext } from '../router.js';
+import type { Route, RouteContext } from '../route-table.js';
 import { layout, object, optBool, optEnum, optInt, optNumber, optResolution, optString, projectPaging, reqString } from '../validate.js';
 
 function requireArchive(store: Store, apiKey: string, archiveId: string): ArchiveJson {

@@ -2,7 +2,7 @@ import { LIMITS, STREAM_MODES } from '@tokhost/protocol';
 import type { BroadcastJson } from '@tokhost/protocol';
 import type { Store } from '../../storage/store.js';
 import { HttpError, invalid } from '../errors.js';
-import type { Route, RouteContext } from '../router.js';
+import type { Route, RouteContext } from '../route-table.js';
 import { layout, object, optBool, optEnum, optInt, optResolution, optString, projectPaging, reqString } from '../validate.js';
 import { parseStreamChange, requireLiveStream } from './archives.js';
 

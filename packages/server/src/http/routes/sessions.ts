@@ -3,7 +3,7 @@ import { createSession, formatCreateDt, parseSessionOptions, requireSession, ses
 import type { SessionRecord } from '../../storage/store.js';
 import { parseFormBody } from '../body.js';
 import { viaLive } from '../live-errors.js';
-import type { Route } from '../router.js';
+import type { Route } from '../route-table.js';
 
 /** True when the client accepts JSON (node, Java, Python); Ruby (`*\/*`) and PHP (none) get XML. */
 export function acceptsJson(accept: string | undefined): boolean {

@@ -5,7 +5,7 @@ import { SipGatewayError, type DialSipOptions } from '../../sip/gateway.js';
 import { requireNotE2ee, requireSession } from '../../services/sessions.js';
 import { HttpError, invalid } from '../errors.js';
 import { viaLive } from '../live-errors.js';
-import type { Route, RouteContext } from '../router.js';
+import type { Route, RouteContext } from '../route-table.js';
 import { object, optBool, optString, optStringArray, reqString } from '../validate.js';
 
 const NO_SIP = (what: string) =>

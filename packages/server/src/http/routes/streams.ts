@@ -2,7 +2,7 @@ import { LIMITS, SIGNAL_TYPE_PATTERN } from '@tokhost/protocol';
 import { requireSession } from '../../services/sessions.js';
 import { HttpError, invalid } from '../errors.js';
 import { viaLive } from '../live-errors.js';
-import type { Route } from '../router.js';
+import type { Route } from '../route-table.js';
 import { object, optBool, optStringArray } from '../validate.js';
 
 const CLASS_LIST = { maxItems: 64, maxLength: 256 };
