@@ -4,7 +4,7 @@
 export interface UntilOptions {
   /** Give up after this long, in milliseconds. */
   timeoutMs: number;
-  /** Pause between two calls of the predicate, in milliseconds. Default 100. */
+  /** Pause between two calls of the predicate, in milliseconds. Default 150. */
   intervalMs?: number;
   /** What is awaited, for the timeout message ("first frames", "archive available"). */
   what: string;
@@ -25,7 +25,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  * const s = await until(async () => { const s = await stats(page); return s.framesDecoded > 5 && s; }, { timeoutMs: 20_000, what: 'first frames' });
  */
 export async function until<T>(predicate: () => T | Promise<T>, options: UntilOptions): Promise<Truthy<T>> {
-  const { timeoutMs, intervalMs = 100, what } = options;
+  const { timeoutMs, intervalMs = 150, what } = options;
   const end = Date.now() + timeoutMs;
   let last: unknown;
   let lastError: unknown;
