@@ -24,6 +24,7 @@ import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hasChromium, launchChromium } from '../test/kit/chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -35,7 +36,6 @@ const BITS = 32;
 const BLOCK = 16;
 const BAR_X = 32;
 const BAR_Y = 16;
-const CHROMIUM = '/usr/bin/chromium';
 const MEASURE_MS = Number(process.env.BENCH_MEASURE_MS ?? 10_000);
 
 const dist = join(here, '..', 'dist');
@@ -232,10 +232,7 @@ try {
   ws.send(JSON.stringify({ type: 'connect', version: 1, apiKey: KEY, sessionId, token: ot.generateToken(sessionId) }));
   await connected;
 
-  const { chromium } = await import('playwright-core');
-  browser = existsSync(CHROMIUM)
-    ? await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required'] })
-    : undefined;
+  browser = hasChromium ? await launchChromium() : undefined;
 
   /** Start a broadcast; resolve the times to RTMP live and to HLS live (ms from the start call). */
   async function startTimed(options) {
@@ -382,9 +379,8 @@ try {
     const out = {};
     const real = await createServer({ port: 0, outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey: KEY, apiSecret: SECRET, dataDir: join(dir, 'real'), logLevel: 'silent', mediaWorkers: 1 });
     const rot = new OpenTok(KEY, SECRET, real.url);
-    const { chromium } = await import('playwright-core');
-    const pub = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'] });
-    const viewer = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required'] });
+    const pub = await launchChromium();
+    const viewer = await launchChromium();
     const exclude = () => [nginx.pid, ...descendants(process.pid).filter((pid) => /chrom/i.test(commOf(pid)))];
     try {
       const { sessionId } = await p((cb) => rot.createSession({ mediaMode: 'routed' }, cb));
@@ -488,7 +484,7 @@ try {
   // 4: the real pipeline: a Chromium publisher whose camera is a canvas drawing the same clock
   // barcode → WebRTC → router → compositor (decoder, layout, encoder) → HLS / RTMP. Its latency
   // is the glass-to-glass figure (the canvas is the glass); a second publisher joins for CPU.
-  if (existsSync(CHROMIUM) && !process.env.BENCH_SKIP_REAL) {
+  if (hasChromium && !process.env.BENCH_SKIP_REAL) {
     console.log('[bench] real compositor: canvas publishers in Chromium → router → compositor → HLS/RTMP…');
     results.real = await realPipeline();
   }

@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createRequire } from 'node:module';
+import { launchChromium } from '../test/kit/chromium.mjs';
 
 const args = Object.fromEntries(
   process.argv
@@ -28,23 +29,8 @@ const MEASURE_MS = Number(args['measure-ms'] ?? 20_000);
 const LATE = Number(args['late'] ?? 5);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
 const OpenTok = require('opentok');
 const { createServer } = await import('@tokhost/server');
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--autoplay-policy=no-user-gesture-required',
-];
 
 const PAGE = (sdk) => `<!doctype html><meta charset="utf-8"><body><script src="${sdk}"></script><script>
 window.run = ({ apiKey, sessionId, token, secret, publish }) => new Promise((resolve, reject) => {
@@ -89,7 +75,7 @@ await new Promise((r) => origin.listen(0, '127.0.0.1', r));
 const pageUrl = `http://127.0.0.1:${origin.address().port}/`;
 const browsers = [];
 const launch = async () => {
-  const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const b = await launchChromium();
   browsers.push(b);
   return b;
 };

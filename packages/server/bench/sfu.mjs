@@ -130,8 +130,8 @@ async function main() {
     process.exit(2);
   }
   const { createMediaRouter } = await import(distIndex);
-  const { startBridge, CHROMIUM_ARGS } = await import(join(here, '..', 'test', 'media', 'fixtures', 'bridge.mjs'));
-  const { chromium } = await import('playwright-core');
+  const { startBridge } = await import(join(here, '..', 'test', 'media', 'fixtures', 'bridge.mjs'));
+  const { launchChromium } = await import(join(here, '..', 'test', 'kit', 'chromium.mjs'));
   const maxLegs = Number(args['max-legs'] ?? 600);
   const step = Number(args.step ?? 50);
   const measureMs = Number(args['measure-ms'] ?? 3000);
@@ -142,7 +142,7 @@ async function main() {
   const router = await createMediaRouter({ workers: 1, bindAddress: '127.0.0.1', ...(mux ? { udpMux: true, rtcMinPort: muxPort, rtcMaxPort: muxPort } : {}) });
   const workerPid = router.workerPids[0];
   const bridge = await startBridge(router);
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   const load = fork(fileURLToPath(import.meta.url), ['--load'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let loadStats = { legs: 0, connected: 0, rx: 0 };
   const cleanup = async () => {

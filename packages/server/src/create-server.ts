@@ -34,7 +34,7 @@ import { createPostgresStore } from './storage/postgres.js';
 import { createS3ArchiveStorage } from './recording/s3-storage.js';
 import { clusterMetricsText } from './cluster/metrics.js';
 import { CLUSTER_HOP_HEADER, randomNodeId, Registry } from './cluster/registry.js';
-import { CLOSE_SERVICE_RESTART, ClusterRouter } from './cluster/router.js';
+import { CLOSE_SERVICE_RESTART, ClusterRouter } from './cluster/owner-forwarding.js';
 import { createWebhookSender } from './webhooks/index.js';
 import { createOutboundPolicy } from './net/outbound.js';
 import type { OutboundPolicy } from './net/outbound.js';

@@ -1,6 +1,6 @@
 import { ERROR_TABLE } from './errors.js';
-import type { Route } from './router.js';
-import { PARAM_PATTERNS } from './router.js';
+import type { Route } from './route-table.js';
+import { PARAM_PATTERNS } from './route-table.js';
 
 /**
  * The OpenAPI 3.1 description served at `/openapi.json`, built from the route table so the two

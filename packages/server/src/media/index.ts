@@ -6,7 +6,7 @@
  * const room = await router.room(sessionId);
  * const { answerSdp } = await room.publish({ publisherId: streamId, offerSdp, onCandidate: (c) => ws.send(...) });
  */
-import { NdcMediaRouter } from './router.js';
+import { NdcMediaRouter } from './worker-pool.js';
 import type { MediaRouter, MediaRouterOptions } from './types.js';
 
 /**

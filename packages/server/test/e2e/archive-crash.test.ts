@@ -7,21 +7,18 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenTokTs from '@tokhost/sdk';
 import { BIN, ensureBuilt, ROOT } from '../cli/spawn.js';
 import { colourName, ffprobe, frameAt, maxVideoGap, meanColour } from '../recording/media-check.js';
-import { CHROMIUM, CHROMIUM_ARGS, SDK_BUILT, sleep, until } from './helpers.js';
+import { fakeCamera, hasChromium, hasCommands, launchChromium, openApp, SDK_BUILT, sleep, startAppOrigin, until } from '../kit/index.js';
+import type { AppOrigin } from '../kit/index.js';
 
-const hasTools = existsSync(CHROMIUM) && SDK_BUILT && spawnSync('sh', ['-c', 'command -v ffmpeg && command -v ffprobe']).status === 0;
+const hasTools = hasChromium && SDK_BUILT && hasCommands('ffmpeg', 'ffprobe');
 
 /** `tokhost serve` in a process group of its own (so the kill reaches every child). */
 function serveGroup(args: string[]): Promise<{ child: ChildProcess; url: string }> {
@@ -57,22 +54,18 @@ describe.skipIf(!hasTools)('archives survive a crash of the whole server', () =>
   let first: ChildProcess | undefined;
   let second: ChildProcess | undefined;
   let browser: Browser;
-  let appOrigin: Server;
+  let appOrigin: AppOrigin;
 
   beforeAll(async () => {
     ensureBuilt();
-    const y4m = join(dir, 'red.y4m');
-    spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=red:s=640x480:r=15', '-t', '1', '-pix_fmt', 'yuv420p', y4m]);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--use-file-for-fake-video-capture=${y4m}`] });
-    const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
-    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
-    await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
+    browser = await launchChromium(fakeCamera(dir, 'red'));
+    appOrigin = await startAppOrigin();
   }, 60_000);
   afterAll(async () => {
     killGroup(first);
     killGroup(second);
     await browser?.close();
-    await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
+    await appOrigin?.close();
     if (!process.env['KEEP_ARCHIVE_FILES']) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -82,10 +75,8 @@ describe.skipIf(!hasTools)('archives survive a crash of the whole server', () =>
     first = a.child;
     const sdk = new OpenTokTs(apiKey, apiSecret, { apiUrl: a.url });
     const { sessionId } = await sdk.createSession({ mediaMode: 'routed' });
-    const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/app.html?sdk=${encodeURIComponent(a.url + '/js/tokhost.js')}`);
-    await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
-    await page.evaluate((o) => (window as unknown as { app: { start(o: object): Promise<unknown> } }).app.start(o), { apiKey, sessionId, token: sdk.generateToken(sessionId), name: 'red', subscribe: false, resolution: '640x480' });
+    const page = await openApp(browser, appOrigin.url(a.url));
+    await page.evaluate((o) => window.app.start(o), { apiKey, sessionId, token: sdk.generateToken(sessionId), name: 'red', subscribe: false, resolution: '640x480' });
     await sleep(1500);
     const archive = await sdk.startArchive(sessionId, { name: 'crash' });
     const t0 = Date.now();
@@ -102,7 +93,7 @@ describe.skipIf(!hasTools)('archives survive a crash of the whole server', () =>
     const b = await serveGroup(args);
     second = b.child;
     const sdk2 = new OpenTokTs(apiKey, apiSecret, { apiUrl: b.url });
-    const done = await until(() => sdk2.getArchive(archive.id), (x) => x.status === 'available' || x.status === 'failed', 60_000, 'recovered archive');
+    const done = await until(async () => { const x = await sdk2.getArchive(archive.id); return (x.status === 'available' || x.status === 'failed') && x; }, { timeoutMs: 60_000, what: 'recovered archive' });
     expect(done.status, done.reason).toBe('available');
     expect(done.reason).toBe('server restarted while recording');
     const res = await fetch(done.url!);

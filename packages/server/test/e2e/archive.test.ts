@@ -12,32 +12,17 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
 import OpenTokTs from '@tokhost/sdk';
 import { computeLayout } from '../../src/compose/layout/index.js';
 import type { LayoutSpec, LayoutStream } from '../../src/compose/layout/index.js';
-import { createServer } from '../../src/create-server.js';
 import type { TokhostServer } from '../../src/create-server.js';
 import { colourName, ffprobe, frameAt, maxVideoGap, meanColour, meanVolume, toneLevel } from '../recording/media-check.js';
-import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until } from './helpers.js';
-import type { OpenTokSdk } from './helpers.js';
+import { call, fakeCamera, hasChromium, hasCommands, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startServer, until } from '../kit/index.js';
+import type { AppOrigin, OpenTokSdk } from '../kit/index.js';
 
-interface AppEvent {
-  type: string;
-  t: number;
-  [k: string]: unknown;
-}
-interface AppWindow {
-  app: {
-    events: AppEvent[];
-    start(o: Record<string, unknown>): Promise<{ connectionId: string; streamId: string | null }>;
-    session: { disconnect(): void; unpublish(p: unknown): void };
-    publisher: unknown;
-  };
-}
 interface ArchiveLike {
   id: string;
   status: string;
@@ -55,7 +40,7 @@ type OtArchives = OpenTokSdk & {
   deleteArchive(id: string, cb: (err: Error | null) => void): void;
 };
 
-const hasTools = existsSync(CHROMIUM) && SDK_BUILT && spawnSync('sh', ['-c', 'command -v ffmpeg && command -v ffprobe']).status === 0;
+const hasTools = hasChromium && SDK_BUILT && hasCommands('ffmpeg', 'ffprobe');
 const COLOURS = { red: 440, blue: 880, green: 660 } as const;
 type Colour = keyof typeof COLOURS;
 
@@ -64,7 +49,7 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
   const apiSecret = randomBytes(20).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'tokhost-archive-e2e-'));
   let server: TokhostServer;
-  let appOrigin: Server;
+  let appOrigin: AppOrigin;
   let hooks: Server;
   const callbacks: { id: string; status: string; event: string }[] = [];
   let appUrl: string;
@@ -74,13 +59,7 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
 
   beforeAll(async () => {
     // One fake camera (a y4m clip Chromium loops) and microphone (a tone) per colour.
-    for (const [colour, hz] of Object.entries(COLOURS)) {
-      const y4m = join(dir, `${colour}.y4m`);
-      const wav = join(dir, `${colour}.wav`);
-      spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=${colour}:s=640x480:r=15`, '-t', '1', '-pix_fmt', 'yuv420p', y4m]);
-      spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${hz}:sample_rate=48000`, '-t', '5', wav]);
-      browsers.set(colour as Colour, await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--use-file-for-fake-video-capture=${y4m}`, `--use-file-for-fake-audio-capture=${wav}`] }));
-    }
+    for (const [colour, hz] of Object.entries(COLOURS)) browsers.set(colour as Colour, await launchChromium(fakeCamera(dir, colour, { toneHz: hz })));
     hooks = createHttpServer((req, res) => {
       let body = '';
       req.on('data', (d) => (body += d));
@@ -91,13 +70,11 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
       });
     });
     await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
-    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', dataDir: join(dir, 'data'), apiKey, apiSecret, logLevel: (process.env['TEST_LOG'] as 'warn' | undefined) ?? 'silent', mediaWorkers: 1, archiveIdleStopSeconds: 4 });
+    server = await startServer({ outboundAllow: ['127.0.0.0/8'], dataDir: join(dir, 'data'), apiKey, apiSecret, mediaWorkers: 1, archiveIdleStopSeconds: 4 });
     server.store.updateProject(apiKey, { webhookUrl: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hook` });
     ot = new OpenTok(apiKey, apiSecret, server.url) as OtArchives;
-    const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
-    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
-    await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
-    appUrl = `http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/app.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`;
+    appOrigin = await startAppOrigin();
+    appUrl = appOrigin.url(server.url);
   }, 120_000);
 
   // Each test's publishers end with it: pages left open keep encoding and starve the next tests
@@ -109,25 +86,22 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
   afterAll(async () => {
     for (const p of pages) await p.close().catch(() => undefined);
     for (const b of browsers.values()) await b.close();
-    await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
+    await appOrigin?.close();
     await new Promise((r) => (hooks ? hooks.close(r) : r(undefined)));
     await server?.close();
     if (!process.env['KEEP_ARCHIVE_FILES']) rmSync(dir, { recursive: true, force: true });
   });
 
   async function publisher(colour: Colour, sessionId: string, opts: Record<string, unknown> = {}): Promise<{ page: Page; streamId: string; connectionId: string }> {
-    const page = await browsers.get(colour)!.newPage();
+    const page = await openApp(browsers.get(colour)!, appUrl);
     pages.push(page);
-    page.on('pageerror', (err) => console.error('[page error]', err.message));
-    await page.goto(appUrl);
-    await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
     const token = ot.generateToken(sessionId, { role: 'moderator', data: `colour=${colour}` });
-    const ids = await page.evaluate((o) => (window as unknown as AppWindow).app.start(o), { apiKey, sessionId, token, name: colour, subscribe: false, resolution: '640x480', ...opts });
+    const ids = await page.evaluate((o) => window.app.start(o), { apiKey, sessionId, token, name: colour, subscribe: false, resolution: '640x480', ...opts });
     return { page, streamId: ids.streamId!, connectionId: ids.connectionId };
   }
   const routedSession = async (opts: Record<string, unknown> = {}) => (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed', ...opts }, cb))).sessionId;
   const getArchive = (id: string) => call<ArchiveLike>((cb) => ot.getArchive(id, cb));
-  const whenDone = (id: string) => until(() => getArchive(id), (a) => a.status === 'available' || a.status === 'failed', 60_000, `archive ${id} available`);
+  const whenDone = (id: string) => until(async () => { const a = await getArchive(id); return (a.status === 'available' || a.status === 'failed') && a; }, { timeoutMs: 60_000, what: `archive ${id} available` });
   async function download(url: string, file: string): Promise<Buffer> {
     const res = await fetch(url);
     expect(res.status).toBe(200);
@@ -145,14 +119,14 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
     const started = await call<ArchiveLike>((cb) => ot.startArchive(sessionId, { name: 'two', resolution: '640x480' }, cb));
     expect(started.status).toBe('started');
     const tStarted = Date.now();
-    await until(() => red.page.evaluate(() => (window as unknown as AppWindow).app.events), (ev) => ev.some((e) => e.type === 'archiveStarted' && e['id'] === started.id), 5000, 'archiveStarted in the browser');
+    await until(async () => (await red.page.evaluate(() => window.app.events)).some((e) => e.type === 'archiveStarted' && e['id'] === started.id), { timeoutMs: 5000, what: 'archiveStarted in the browser' });
     await sleep(10_000);
     const stopped = await call<ArchiveLike>((cb) => ot.stopArchive(started.id, cb));
     const span = (Date.now() - tStarted) / 1000;
     console.info(`[archive] startArchive answered in ${tStarted - t0} ms`);
     expect(stopped.status).toBe('stopped');
     expect(stopped.reason).toBe('user initiated');
-    await until(() => red.page.evaluate(() => (window as unknown as AppWindow).app.events), (ev) => ev.some((e) => e.type === 'archiveStopped' && e['id'] === started.id), 5000, 'archiveStopped in the browser');
+    await until(async () => (await red.page.evaluate(() => window.app.events)).some((e) => e.type === 'archiveStopped' && e['id'] === started.id), { timeoutMs: 5000, what: 'archiveStopped in the browser' });
     const done = await whenDone(started.id);
     expect(done.status, done.reason).toBe('available');
     expect(done.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/archive-files\//);
@@ -311,8 +285,8 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
     const blue = await publisher('blue', sessionId);
     const joined = (Date.now() - t0) / 1000;
     await sleep(5000);
-    await red.page.evaluate(() => (window as unknown as AppWindow).app.session.disconnect());
-    await until(() => sdk.listStreams(sessionId), (l) => l.length === 1, 10_000, 'red left');
+    await red.page.evaluate(() => window.app.session.disconnect());
+    await until(async () => (await sdk.listStreams(sessionId)).length === 1, { timeoutMs: 10_000, what: 'red left' });
     const left = (Date.now() - t0) / 1000;
     await sleep(3000);
     await sdk.stopArchive(started.id);
@@ -344,10 +318,10 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
     await sdk.stopArchive(auto.id);
     const started = await sdk.startArchive(sessionId, { streamMode: 'manual', multiArchiveTag: 'manual', name: 'manual' });
     expect(started.status).toBe('started');
-    await until(() => getArchive(started.id), (a) => a.status === 'paused', 5000, 'paused: no stream chosen');
+    await until(async () => (await getArchive(started.id)).status === 'paused', { timeoutMs: 5000, what: 'paused: no stream chosen' });
     await sdk.addArchiveStream(started.id, red.streamId, { hasAudio: false });
     const t0 = Date.now();
-    await until(() => getArchive(started.id), (a) => a.status === 'started', 5000, 'started once a stream is chosen');
+    await until(async () => (await getArchive(started.id)).status === 'started', { timeoutMs: 5000, what: 'started once a stream is chosen' });
     await sleep(4000);
     await sdk.addArchiveStream(started.id, blue.streamId);
     const both = (Date.now() - t0) / 1000;
@@ -423,9 +397,9 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
     const red = await publisher('red', sessionId);
     const started = await call<ArchiveLike>((cb) => ot.startArchive(sessionId, { name: 'idle' }, cb));
     await sleep(3000);
-    await red.page.evaluate(() => (window as unknown as AppWindow).app.session.disconnect());
+    await red.page.evaluate(() => window.app.session.disconnect());
     const left = Date.now();
-    const stopped = await until(() => getArchive(started.id), (a) => a.status !== 'started' && a.status !== 'paused', 15_000, 'idle stop');
+    const stopped = await until(async () => { const a = await getArchive(started.id); return a.status !== 'started' && a.status !== 'paused' && a; }, { timeoutMs: 15_000, what: 'idle stop' });
     const after = (Date.now() - left) / 1000;
     expect(stopped.reason).toBe('session ended');
     expect(after).toBeGreaterThan(3.5);
@@ -441,18 +415,16 @@ describe.skipIf(!hasTools)('archives: archiveMode always and the maximum duratio
   const dir = mkdtempSync(join(tmpdir(), 'tokhost-archive-always-'));
   let server: TokhostServer;
   let browser: Browser;
-  let appOrigin: Server;
+  let appOrigin: AppOrigin;
 
   beforeAll(async () => {
-    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', dataDir: join(dir, 'data'), apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, archiveMaxDurationSeconds: 5 });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
-    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
-    await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
+    server = await startServer({ outboundAllow: ['127.0.0.0/8'], dataDir: join(dir, 'data'), apiKey, apiSecret, mediaWorkers: 1, archiveMaxDurationSeconds: 5 });
+    browser = await launchChromium();
+    appOrigin = await startAppOrigin();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
+    await appOrigin?.close();
     await server?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -461,14 +433,12 @@ describe.skipIf(!hasTools)('archives: archiveMode always and the maximum duratio
     const sdk = new OpenTokTs(apiKey, apiSecret, { apiUrl: server.url });
     const session = await sdk.createSession({ mediaMode: 'routed', archiveMode: 'always', archiveName: 'always on', archiveResolution: '1280x720' });
     expect((await sdk.listArchives({ sessionId: session.sessionId })).totalCount).toBe(0);
-    const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/app.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`);
-    await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
-    await page.evaluate((o) => (window as unknown as AppWindow).app.start(o), { apiKey, sessionId: session.sessionId, token: sdk.generateToken(session.sessionId), name: 'p', subscribe: false });
-    const list = (await until(() => sdk.listArchives({ sessionId: session.sessionId }), (l) => l.totalCount === 1, 10_000, 'automatic archive')).items;
+    const page = await openApp(browser, appOrigin.url(server.url));
+    await page.evaluate((o) => window.app.start(o), { apiKey, sessionId: session.sessionId, token: sdk.generateToken(session.sessionId), name: 'p', subscribe: false });
+    const list = (await until(async () => { const l = await sdk.listArchives({ sessionId: session.sessionId }); return l.totalCount === 1 && l; }, { timeoutMs: 10_000, what: 'automatic archive' })).items;
     expect(list[0]).toMatchObject({ name: 'always on', resolution: '1280x720', outputMode: 'composed' });
-    await until(() => page.evaluate(() => (window as unknown as AppWindow).app.events), (ev) => ev.some((e) => e.type === 'archiveStarted'), 5000, 'archiveStarted');
-    const ended = await until(() => sdk.getArchive(list[0]!.id), (a) => a.status === 'available' || a.status === 'failed', 30_000, 'maximum duration stop');
+    await until(async () => (await page.evaluate(() => window.app.events)).some((e) => e.type === 'archiveStarted'), { timeoutMs: 5000, what: 'archiveStarted' });
+    const ended = await until(async () => { const a = await sdk.getArchive(list[0]!.id); return (a.status === 'available' || a.status === 'failed') && a; }, { timeoutMs: 30_000, what: 'maximum duration stop' });
     expect(ended.status, ended.reason).toBe('available');
     expect(ended.reason).toBe('maximum duration exceeded');
     expect(Math.abs(ended.duration - 5)).toBeLessThanOrEqual(1);

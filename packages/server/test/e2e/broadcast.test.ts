@@ -7,26 +7,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from '../../src/create-server.js';
 import type { TokhostServer } from '../../src/create-server.js';
 import { ffmpegRtmpListener, hasNginxRtmp, probe, pullRtmp, startNginxRtmp, type NginxRtmp } from '../media/fixtures/rtmp-servers.js';
 import { colourName, frameAt, meanColour, meanVolume, toneLevel } from '../recording/media-check.js';
-import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until } from './helpers.js';
-import type { Cb, OpenTokSdk } from './helpers.js';
+import { call, fakeCamera, hasChromium, hasCommands, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startServer, until } from '../kit/index.js';
+import type { AppOrigin, Cb, OpenTokSdk } from '../kit/index.js';
 
-interface AppWindow {
-  app: { start(o: Record<string, unknown>): Promise<{ connectionId: string; streamId: string | null }> };
-}
 interface Broadcast {
   id: string;
   status: string;
@@ -41,7 +33,7 @@ type Ot = OpenTokSdk & {
 };
 
 const HLS_JS = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js');
-const hasTools = existsSync(CHROMIUM) && SDK_BUILT && hasNginxRtmp && spawnSync('sh', ['-c', 'command -v ffmpeg && command -v ffprobe']).status === 0;
+const hasTools = hasChromium && SDK_BUILT && hasNginxRtmp && hasCommands('ffmpeg', 'ffprobe');
 const COLOURS = { red: 440, blue: 880 } as const;
 type Colour = keyof typeof COLOURS;
 
@@ -50,7 +42,7 @@ describe.skipIf(!hasTools)('broadcasts: two real publishers to HLS and RTMP', ()
   const apiSecret = randomBytes(20).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'tokhost-broadcast-e2e-'));
   let server: TokhostServer;
-  let appOrigin: Server;
+  let appOrigin: AppOrigin;
   let appUrl: string;
   let nginx: NginxRtmp;
   const browsers = new Map<Colour, Browser>();
@@ -58,19 +50,11 @@ describe.skipIf(!hasTools)('broadcasts: two real publishers to HLS and RTMP', ()
   let ot: Ot;
 
   beforeAll(async () => {
-    for (const [colour, hz] of Object.entries(COLOURS)) {
-      const y4m = join(dir, `${colour}.y4m`);
-      const wav = join(dir, `${colour}.wav`);
-      spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=${colour}:s=640x480:r=15`, '-t', '1', '-pix_fmt', 'yuv420p', y4m]);
-      spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${hz}:sample_rate=48000`, '-t', '5', wav]);
-      browsers.set(colour as Colour, await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--use-file-for-fake-video-capture=${y4m}`, `--use-file-for-fake-audio-capture=${wav}`] }));
-    }
-    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', dataDir: join(dir, 'data'), apiKey, apiSecret, logLevel: (process.env['TEST_LOG'] as 'warn' | undefined) ?? 'silent', mediaWorkers: 1 });
+    for (const [colour, hz] of Object.entries(COLOURS)) browsers.set(colour as Colour, await launchChromium(fakeCamera(dir, colour, { toneHz: hz })));
+    server = await startServer({ outboundAllow: ['127.0.0.0/8'], dataDir: join(dir, 'data'), apiKey, apiSecret, mediaWorkers: 1 });
     ot = new OpenTok(apiKey, apiSecret, server.url) as Ot;
-    const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
-    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
-    await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
-    appUrl = `http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/app.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`;
+    appOrigin = await startAppOrigin();
+    appUrl = appOrigin.url(server.url);
     nginx = await startNginxRtmp();
   }, 120_000);
 
@@ -83,7 +67,7 @@ describe.skipIf(!hasTools)('broadcasts: two real publishers to HLS and RTMP', ()
   afterAll(async () => {
     for (const p of pages) await p.close().catch(() => undefined);
     for (const b of browsers.values()) await b.close();
-    await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
+    await appOrigin?.close();
     await server?.close();
     await nginx?.stop();
     nginx?.cleanup();
@@ -91,12 +75,10 @@ describe.skipIf(!hasTools)('broadcasts: two real publishers to HLS and RTMP', ()
   });
 
   async function publisher(colour: Colour, sessionId: string): Promise<{ page: Page; streamId: string }> {
-    const page = await browsers.get(colour)!.newPage();
+    const page = await openApp(browsers.get(colour)!, appUrl);
     pages.push(page);
-    await page.goto(appUrl);
-    await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
     const token = ot.generateToken(sessionId, { role: 'moderator', data: `colour=${colour}` });
-    const ids = await page.evaluate((o) => (window as unknown as AppWindow).app.start(o), { apiKey, sessionId, token, name: colour, subscribe: false, resolution: '640x480' });
+    const ids = await page.evaluate((o) => window.app.start(o), { apiKey, sessionId, token, name: colour, subscribe: false, resolution: '640x480' });
     return { page, streamId: ids.streamId! };
   }
   const routedSession = async () => (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
@@ -122,7 +104,7 @@ describe.skipIf(!hasTools)('broadcasts: two real publishers to HLS and RTMP', ()
       ot.startBroadcast(sessionId, { outputs: { hls: {}, rtmp: [{ id: 'nginx', serverUrl: nginx.serverUrl, streamName: 'two' }, { id: 'listener', serverUrl: listener.serverUrl, streamName: listener.streamName }] }, resolution: '1280x720' }, cb),
     );
     expect(b.status).toBe('started');
-    const live = await until(() => get(b.id), (g) => g.broadcastUrls?.hlsStatus === 'live' && !!g.broadcastUrls.rtmp?.every((r) => r.status === 'live'), 30_000, 'HLS and RTMP live');
+    const live = await until(async () => { const g = await get(b.id); return g.broadcastUrls?.hlsStatus === 'live' && !!g.broadcastUrls.rtmp?.every((r) => r.status === 'live') && g; }, { timeoutMs: 30_000, what: 'HLS and RTMP live' });
     console.info(`[broadcast] HLS and both RTMP outputs live ${Date.now() - t0} ms after startBroadcast`);
     const url = live.broadcastUrls!.hls!;
 
@@ -146,8 +128,8 @@ describe.skipIf(!hasTools)('broadcasts: two real publishers to HLS and RTMP', ()
       const v = document.getElementById('v') as HTMLVideoElement;
       return { time: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames, width: v.videoWidth, height: v.videoHeight };
     });
-    const first = await until(playback, (s) => s.time > 0.5, 20_000, 'hls.js playback');
-    const later = await until(playback, (s) => s.time > first.time + 2, 10_000, 'hls.js time advances');
+    const first = await until(async () => { const s = await playback(); return s.time > 0.5 && s; }, { timeoutMs: 20_000, what: 'hls.js playback' });
+    const later = await until(async () => { const s = await playback(); return s.time > first.time + 2 && s; }, { timeoutMs: 10_000, what: 'hls.js time advances' });
     expect([later.width, later.height]).toEqual([1280, 720]);
     expect(later.frames).toBeGreaterThan(30);
 
@@ -194,7 +176,7 @@ describe.skipIf(!hasTools)('broadcasts: two real publishers to HLS and RTMP', ()
     const archive = await call<{ id: string; status: string }>((cb) => (ot as unknown as { startArchive(s: string, o: object, cb: Cb<{ id: string; status: string }>): void }).startArchive(sessionId, { resolution: '640x480' }, cb));
     expect(archive.status).toBe('started');
     const b = await call<Broadcast>((cb) => ot.startBroadcast(sessionId, { outputs: { rtmp: [{ serverUrl: nginx.serverUrl, streamName: 'shared' }] }, resolution: '640x480' }, cb));
-    await until(() => get(b.id), (g) => g.broadcastUrls?.rtmp?.[0]?.status === 'live', 20_000, 'RTMP live');
+    await until(async () => (await get(b.id)).broadcastUrls?.rtmp?.[0]?.status === 'live', { timeoutMs: 20_000, what: 'RTMP live' });
     expect(encoders()).toBe(before + 1);
     const statuses: string[] = [];
     await call((cb) => ot.setBroadcastLayout(b.id, 'pip', null, null, cb));
@@ -224,7 +206,7 @@ describe.skipIf(!hasTools)('broadcasts: two real publishers to HLS and RTMP', ()
     await sleep(1000);
     expect((await get(b.id)).broadcastUrls?.rtmp?.[0]?.status).toBe('connecting');
     await call((cb) => ot.addBroadcastStream(b.id, red.streamId, {}, cb));
-    await until(() => get(b.id), (g) => g.broadcastUrls?.rtmp?.[0]?.status === 'live', 20_000, 'RTMP live');
+    await until(async () => (await get(b.id)).broadcastUrls?.rtmp?.[0]?.status === 'live', { timeoutMs: 20_000, what: 'RTMP live' });
     expect((await get(b.id)) as unknown as { streams: unknown[] }).toMatchObject({ streams: [{ streamId: red.streamId, hasAudio: true, hasVideo: true }] });
     await sleep(2000);
     const onlyRed = join(dir, 'only-red.flv');

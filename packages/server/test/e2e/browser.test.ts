@@ -4,50 +4,18 @@
  * other peer to peer, and are driven from the official `opentok` SDK over REST.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
-import type { Server } from 'node:http';
 import { connect, createServer as createTcpServer } from 'node:net';
 import type { AddressInfo, Server as TcpServer, Socket } from 'node:net';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { createServer } from '../../src/create-server.js';
 import type { TokhostServer } from '../../src/create-server.js';
-import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until } from './helpers.js';
-import type { OpenTokSdk } from './helpers.js';
+import { call, hasChromium, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startServer, until } from '../kit/index.js';
+import type { AppOrigin, OpenTokSdk } from '../kit/index.js';
 import { signJwt } from '../realtime/harness.js';
 
 /** The fields of a server message the join-wave test reads. */
 type ServerMessageLike = { type: string; connection?: { connectionId: string }; connections?: { connectionId: string }[]; destroyed?: { connection: { connectionId: string } }[] };
-
-interface Stats {
-  framesDecoded: number;
-  audioEnergy: number;
-  audioBytes: number;
-  audioLevel: number;
-}
-interface AppEvent {
-  type: string;
-  t: number;
-  [k: string]: unknown;
-}
-interface App {
-  events: AppEvent[];
-  signals: { type: string; data: string; from: string | null }[];
-  start(o: { apiKey: string; sessionId: string; token: string; serverUrl?: string; name: string; publish?: boolean; connectionEventsSuppressed?: boolean }): Promise<{ connectionId: string; streamId: string }>;
-  stats(): Promise<Stats | null>;
-  signal(s: { type?: string; data?: string; to?: { connectionId: string } }): Promise<{ name: string; code: number; message: string } | null>;
-  forceDisconnect(connectionId: string): Promise<{ name: string; code: number } | null>;
-  tryToken(o: { apiKey: string; sessionId: string; token: string; serverUrl?: string; publish?: boolean }): Promise<{ stage: string; name?: string; code?: number; message?: string }>;
-}
-declare global {
-  interface Window {
-    app: App;
-    sdkLoaded?: boolean;
-  }
-}
 
 const stats = (p: Page) => p.evaluate(() => window.app.stats());
 const events = (p: Page) => p.evaluate(() => window.app.events);
@@ -83,11 +51,11 @@ function startProxy(targetPort: number): Promise<{ url: string; cut(): void; clo
     ),
   );
 }
-describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in headless Chromium', () => {
+describe.skipIf(!hasChromium || !SDK_BUILT)('relayed video call in headless Chromium', () => {
   const apiKey = '4' + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
   let server: TokhostServer;
-  let appOrigin: Server;
+  let appOrigin: AppOrigin;
   let appUrl: string;
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   let browser: Browser;
@@ -95,65 +63,57 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
   let sessionId: string;
   let a: Page;
   let b: Page;
-  let ida: { connectionId: string; streamId: string };
-  let idb: { connectionId: string; streamId: string };
+  let ida: { connectionId: string; streamId: string | null };
+  let idb: { connectionId: string; streamId: string | null };
 
   beforeAll(async () => {
     // demo: the demo page test below (it is off unless enabled).
-    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: 'silent', demo: true });
+    server = await startServer({ outboundAllow: ['127.0.0.0/8'], apiKey, apiSecret, demo: true });
     ot = new OpenTok(apiKey, apiSecret, server.url);
-    const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
-    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
-    await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
-    appUrl = `http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/app.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`;
+    appOrigin = await startAppOrigin();
+    appUrl = appOrigin.url(server.url);
     proxy = await startProxy(server.port);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     sessionId = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;
   });
   afterAll(async () => {
     await browser?.close();
     await proxy?.close();
-    await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
+    await appOrigin?.close();
     await server?.close();
   });
 
-  async function openApp(): Promise<Page> {
-    const page = await browser.newPage();
-    page.on('pageerror', (err) => console.error('[page error]', err.message));
-    await page.goto(appUrl);
-    await page.waitForFunction(() => window.sdkLoaded === true, undefined, { timeout: 10_000 });
-    return page;
-  }
+  const openAppPage = () => openApp(browser, appUrl);
 
   it('two pages publish and subscribe to each other: video decodes, audio flows, signals both ways, REST signal, listStreams', async () => {
-    a = await openApp();
-    b = await openApp();
+    a = await openAppPage();
+    b = await openAppPage();
     // Page A talks to the server through a proxy we can cut later; page B uses the default
     // (the server the SDK was loaded from), on another origin than the app page.
     ida = await a.evaluate((o) => window.app.start(o), { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'publisher', data: 'user=a' }), serverUrl: proxy.url, name: 'Alice' });
     idb = await b.evaluate((o) => window.app.start(o), { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'publisher', data: 'user=b' }), name: 'Bob' });
     for (const p of [a, b]) {
-      const first = await until(() => stats(p), (s) => !!s && s.framesDecoded > 5 && s.audioBytes > 0, 20_000, 'first frames');
-      const later = await until(() => stats(p), (s) => !!s && s.framesDecoded > first!.framesDecoded + 10, 10_000, 'frames to keep coming');
+      const first = await until(async () => { const s = await stats(p); return !!s && s.framesDecoded > 5 && s.audioBytes > 0 && s; }, { timeoutMs: 20_000, what: 'first frames' });
+      const later = await until(async () => { const s = await stats(p); return !!s && s.framesDecoded > first!.framesDecoded + 10 && s; }, { timeoutMs: 10_000, what: 'frames to keep coming' });
       expect(later!.framesDecoded).toBeGreaterThan(first!.framesDecoded);
-      await until(() => stats(p), (s) => !!s && s.audioEnergy > 0 && s.audioBytes > later!.audioBytes, 10_000, 'audio to flow');
+      await until(async () => { const s = await stats(p); return !!s && s.audioEnergy > 0 && s.audioBytes > later!.audioBytes; }, { timeoutMs: 10_000, what: 'audio to flow' });
     }
 
     expect(await a.evaluate(() => window.app.signal({ type: 'chat', data: 'hi from A' }))).toBeNull();
     expect(await b.evaluate((to) => window.app.signal({ type: 'chat', data: 'hi from B', to: { connectionId: to } }), ida.connectionId)).toBeNull();
-    await until(() => b.evaluate(() => window.app.signals), (s) => s.some((x) => x.data === 'hi from A'), 5000, 'signal A→B');
-    await until(() => a.evaluate(() => window.app.signals), (s) => s.some((x) => x.data === 'hi from B' && x.type === 'signal:chat'), 5000, 'signal B→A');
+    await until(async () => (await b.evaluate(() => window.app.signals)).some((x) => x.data === 'hi from A'), { timeoutMs: 5000, what: 'signal A→B' });
+    await until(async () => (await a.evaluate(() => window.app.signals)).some((x) => x.data === 'hi from B' && x.type === 'signal:chat'), { timeoutMs: 5000, what: 'signal B→A' });
     expect((await b.evaluate(() => window.app.signals)).find((x) => x.data === 'hi from A')?.from).toBe(ida.connectionId);
     expect((await a.evaluate(() => window.app.events)).some((e) => e.type === 'signal:chat' && e['data'] === 'hi from B')).toBe(true);
 
     await call<void>((cb) => ot.signal(sessionId, null, { type: 'rest', data: 'from the official SDK' }, cb));
-    for (const p of [a, b]) await until(() => p.evaluate(() => window.app.signals), (s) => s.some((x) => x.type === 'signal:rest' && x.data === 'from the official SDK' && x.from === null), 5000, 'REST signal');
+    for (const p of [a, b]) await until(async () => (await p.evaluate(() => window.app.signals)).some((x) => x.type === 'signal:rest' && x.data === 'from the official SDK' && x.from === null), { timeoutMs: 5000, what: 'REST signal' });
 
     // publishVideo(false/true) reaches the other page as streamPropertyChanged.
-    await a.evaluate(() => (window as unknown as { app: { publisher: { publishVideo(v: boolean): void } } }).app.publisher.publishVideo(false));
-    await until(() => events(b), (ev) => ev.some((e) => e.type === 'streamPropertyChanged' && e['changedProperty'] === 'hasVideo' && e['newValue'] === false), 5000, 'hasVideo=false');
-    await a.evaluate(() => (window as unknown as { app: { publisher: { publishVideo(v: boolean): void } } }).app.publisher.publishVideo(true));
-    await until(() => events(b), (ev) => ev.some((e) => e.type === 'streamPropertyChanged' && e['changedProperty'] === 'hasVideo' && e['newValue'] === true), 5000, 'hasVideo=true');
+    await a.evaluate(() => window.app.publisher!.publishVideo(false));
+    await until(async () => (await events(b)).some((e) => e.type === 'streamPropertyChanged' && e['changedProperty'] === 'hasVideo' && e['newValue'] === false), { timeoutMs: 5000, what: 'hasVideo=false' });
+    await a.evaluate(() => window.app.publisher!.publishVideo(true));
+    await until(async () => (await events(b)).some((e) => e.type === 'streamPropertyChanged' && e['changedProperty'] === 'hasVideo' && e['newValue'] === true), { timeoutMs: 5000, what: 'hasVideo=true' });
 
     // The ES module build loads cross-origin too (CORS) and defaults to the server it came from.
     // (A string, so the test runner does not rewrite the page's dynamic import.)
@@ -172,13 +132,13 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
   });
 
   it('connectionEventsSuppressed (OpenTok.js option): the page gets streams but no connection events; the others see it join', async () => {
-    const c = await openApp();
+    const c = await openAppPage();
     const idc = await c.evaluate((o) => window.app.start(o), { apiKey, sessionId, token: ot.generateToken(sessionId, { data: 'user=c' }), name: 'Carol', publish: false, connectionEventsSuppressed: true });
-    await until(() => events(a), (e) => e.some((x) => x.type === 'connectionCreated' && x['connectionId'] === idc.connectionId), 5000, 'A sees C join');
-    await until(() => events(c), (e) => e.filter((x) => x.type === 'streamCreated').length >= 2, 5000, 'C gets both streams');
+    await until(async () => (await events(a)).some((x) => x.type === 'connectionCreated' && x['connectionId'] === idc.connectionId), { timeoutMs: 5000, what: 'A sees C join' });
+    await until(async () => (await events(c)).filter((x) => x.type === 'streamCreated').length >= 2, { timeoutMs: 5000, what: 'C gets both streams' });
     expect((await events(c)).filter((x) => x.type === 'connectionCreated' || x.type === 'connectionDestroyed')).toEqual([]);
     await c.evaluate(() => (window.app as unknown as { session: { disconnect(): void } }).session.disconnect());
-    await until(() => events(a), (e) => e.some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === idc.connectionId), 5000, 'A sees C leave');
+    await until(async () => (await events(a)).some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === idc.connectionId), { timeoutMs: 5000, what: 'A sees C leave' });
     await c.close();
   });
 
@@ -209,12 +169,12 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
       const more = await joinWave(20);
       bots.push(...more);
       const ids = new Set(more.map((b) => b.id));
-      await until(async () => seen.flatMap((m) => m.ids).filter((id) => ids.has(id)).length, (k) => k === ids.size, 10_000, 'observer sees the wave');
+      await until(() => seen.flatMap((m) => m.ids).filter((id) => ids.has(id)).length === ids.size, { timeoutMs: 10_000, what: 'observer sees the wave' });
       folded = seen.some((m) => m.type === 'connectionsCreated' && m.ids.filter((id) => ids.has(id)).length >= 2);
     }
     expect(folded).toBe(true);
     const ids = new Set(bots.map((b) => b.id));
-    const created = await until(() => events(a), (e) => new Set(e.filter((x) => x.type === 'connectionCreated' && ids.has(String(x['connectionId']))).map((x) => x['connectionId'])).size >= ids.size, 10_000, 'A sees every bot join');
+    const created = await until(async () => { const e = await events(a); return new Set(e.filter((x) => x.type === 'connectionCreated' && ids.has(String(x['connectionId']))).map((x) => x['connectionId'])).size >= ids.size && e; }, { timeoutMs: 10_000, what: 'A sees every bot join' });
     expect(created.filter((x) => x.type === 'connectionCreated' && ids.has(String(x['connectionId']))).length).toBe(ids.size);
     // Leave in waves of 20 until the observer saw a folded connectionsDestroyed, then the rest.
     const leaving = [...bots];
@@ -223,12 +183,12 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
       const wave = leaving.splice(0, 20);
       const waveIds = new Set(wave.map((b) => b.id));
       for (const { ws } of wave) ws.send(JSON.stringify({ type: 'disconnect', id: 1 }));
-      await until(async () => seen.filter((m) => m.type === 'connectionsDestroyed' || m.type === 'connectionDestroyed').flatMap((m) => m.ids).filter((id) => waveIds.has(id)).length, (k) => k === waveIds.size, 10_000, 'observer sees the leave wave');
+      await until(() => seen.filter((m) => m.type === 'connectionsDestroyed' || m.type === 'connectionDestroyed').flatMap((m) => m.ids).filter((id) => waveIds.has(id)).length === waveIds.size, { timeoutMs: 10_000, what: 'observer sees the leave wave' });
       foldedLeave = seen.some((m) => m.type === 'connectionsDestroyed' && m.ids.filter((id) => waveIds.has(id)).length >= 2);
     }
     expect(foldedLeave).toBe(true);
     for (const { ws } of [...leaving, observer!]) ws.send(JSON.stringify({ type: 'disconnect', id: 1 }));
-    await until(() => events(a), (e) => e.filter((x) => x.type === 'connectionDestroyed' && ids.has(String(x['connectionId'])) && x['reason'] === 'clientDisconnected').length >= ids.size, 10_000, 'A sees every bot leave');
+    await until(async () => (await events(a)).filter((x) => x.type === 'connectionDestroyed' && ids.has(String(x['connectionId'])) && x['reason'] === 'clientDisconnected').length >= ids.size, { timeoutMs: 10_000, what: 'A sees every bot leave' });
     for (const { ws } of [...bots, observer!]) ws.terminate();
   });
 
@@ -264,9 +224,9 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     await sleep(2000);
     const e1 = (await stats(b))!.audioEnergy;
     expect(e1).toBeGreaterThan(e0);
-    await call<void>((cb) => ot.forceMuteStream(sessionId, ida.streamId, cb));
-    await until(() => events(a), (ev) => ev.some((e) => e.type === 'muteForced'), 5000, 'muteForced on A');
-    await until(() => events(b), (ev) => ev.some((e) => e.type === 'streamPropertyChanged' && e['changedProperty'] === 'hasAudio' && e['newValue'] === false), 5000, 'hasAudio=false on B');
+    await call<void>((cb) => ot.forceMuteStream(sessionId, ida.streamId!, cb));
+    await until(async () => (await events(a)).some((e) => e.type === 'muteForced'), { timeoutMs: 5000, what: 'muteForced on A' });
+    await until(async () => (await events(b)).some((e) => e.type === 'streamPropertyChanged' && e['changedProperty'] === 'hasAudio' && e['newValue'] === false), { timeoutMs: 5000, what: 'hasAudio=false on B' });
     await sleep(1000);
     const m0 = (await stats(b))!.audioEnergy;
     await sleep(2500);
@@ -285,23 +245,23 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     proxy.cut();
     // Sent by B while A has no socket.
     await b.evaluate((to) => window.app.signal({ type: 'during', data: 'while you were away', to: { connectionId: to } }), ida.connectionId);
-    const ev = await until(() => events(a), (e) => e.some((x) => x.type === 'sessionReconnected'), 15_000, 'sessionReconnected');
+    const ev = await until(async () => { const e = await events(a); return e.some((x) => x.type === 'sessionReconnected') && e; }, { timeoutMs: 15_000, what: 'sessionReconnected' });
     expect(ev.findIndex((x) => x.type === 'sessionReconnecting')).toBeGreaterThanOrEqual(0);
     expect(ev.findIndex((x) => x.type === 'sessionReconnecting')).toBeLessThan(ev.findIndex((x) => x.type === 'sessionReconnected'));
     expect(ev.find((x) => x.type === 'sessionReconnected')!['connectionId']).toBe(ida.connectionId);
-    await until(() => a.evaluate(() => window.app.signals), (s) => s.some((x) => x.data === 'while you were away'), 5000, 'signal sent during the cut');
+    await until(async () => (await a.evaluate(() => window.app.signals)).some((x) => x.data === 'while you were away'), { timeoutMs: 5000, what: 'signal sent during the cut' });
     expect((await events(b)).some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === ida.connectionId)).toBe(false);
-    await until(() => stats(a), (s) => !!s && s.framesDecoded > f0 + 15, 10_000, 'media after reconnect');
+    await until(async () => { const s = await stats(a); return !!s && s.framesDecoded > f0 + 15; }, { timeoutMs: 10_000, what: 'media after reconnect' });
     // The connection still works for requests after the resume.
     expect(await a.evaluate(() => window.app.signal({ type: 'chat', data: 'back' }))).toBeNull();
-    await until(() => b.evaluate(() => window.app.signals), (s) => s.some((x) => x.data === 'back'), 5000, 'signal after resume');
+    await until(async () => (await b.evaluate(() => window.app.signals)).some((x) => x.data === 'back'), { timeoutMs: 5000, what: 'signal after resume' });
   });
 
   it('forceDisconnect from the official SDK: B is disconnected with forceDisconnected, A sees connectionDestroyed', async () => {
     await call<void>((cb) => ot.forceDisconnect(sessionId, idb.connectionId, cb));
-    await until(() => events(b), (e) => e.some((x) => x.type === 'sessionDisconnected' && x['reason'] === 'forceDisconnected'), 5000, 'B disconnected');
-    await until(() => events(a), (e) => e.some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === idb.connectionId && x['reason'] === 'forceDisconnected'), 5000, 'A sees B leave');
-    await until(() => events(a), (e) => e.some((x) => x.type === 'streamDestroyed' && x['streamId'] === idb.streamId && x['reason'] === 'forceDisconnected'), 5000, 'A sees B stream end');
+    await until(async () => (await events(b)).some((x) => x.type === 'sessionDisconnected' && x['reason'] === 'forceDisconnected'), { timeoutMs: 5000, what: 'B disconnected' });
+    await until(async () => (await events(a)).some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === idb.connectionId && x['reason'] === 'forceDisconnected'), { timeoutMs: 5000, what: 'A sees B leave' });
+    await until(async () => (await events(a)).some((x) => x.type === 'streamDestroyed' && x['streamId'] === idb.streamId && x['reason'] === 'forceDisconnected'), { timeoutMs: 5000, what: 'A sees B stream end' });
     expect((await call<{ id: string }[]>((cb) => ot.listStreams(sessionId, cb))).map((s) => s.id)).toEqual([ida.streamId]);
     await a.close();
     await b.close();
@@ -309,17 +269,16 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
 
   it('routed session: both pages publish to the media router and decode each other through it; force-mute stops forwarding', async () => {
     const routed = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
-    const [p, q] = [await openApp(), await openApp()];
+    const [p, q] = [await openAppPage(), await openAppPage()];
     const ip = await p.evaluate((o) => window.app.start(o), { apiKey, sessionId: routed, token: ot.generateToken(routed, { data: 'r=p' }), name: 'P' });
     await q.evaluate((o) => window.app.start(o), { apiKey, sessionId: routed, token: ot.generateToken(routed, { data: 'r=q' }), name: 'Q' });
     for (const page of [p, q]) {
-      const first = await until(() => stats(page), (x) => !!x && x.framesDecoded > 5 && x.audioBytes > 0, 25_000, 'routed frames');
-      await until(() => stats(page), (x) => !!x && x.framesDecoded > first!.framesDecoded + 10, 10_000, 'routed frames to keep coming');
+      const first = await until(async () => { const x = await stats(page); return !!x && x.framesDecoded > 5 && x.audioBytes > 0 && x; }, { timeoutMs: 25_000, what: 'routed frames' });
+      await until(async () => { const x = await stats(page); return !!x && x.framesDecoded > first!.framesDecoded + 10; }, { timeoutMs: 10_000, what: 'routed frames to keep coming' });
     }
     // Media really goes through the server: each publisher has one link (to the router), not one per subscriber.
     const links = await p.evaluate(async () => {
-      const w = window as unknown as { app: { publisher: { getRtcStatsReport(): Promise<{ subscriberId: string; rtcStatsReport: RTCStatsReport }[]> } } };
-      const reports = await w.app.publisher.getRtcStatsReport();
+      const reports = await window.app.publisher!.getRtcStatsReport();
       let bytesSent = 0;
       reports[0]?.rtcStatsReport.forEach((r: { type: string; bytesSent?: number }) => {
         if (r.type === 'outbound-rtp') bytesSent += r.bytesSent ?? 0;
@@ -332,7 +291,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
     await sleep(1500);
     const e1 = (await stats(q))!.audioEnergy;
     expect(e1).toBeGreaterThan(e0);
-    await call<void>((cb) => ot.forceMuteStream(routed, ip.streamId, cb));
+    await call<void>((cb) => ot.forceMuteStream(routed, ip.streamId!, cb));
     await sleep(1000);
     const m0 = (await stats(q))!.audioEnergy;
     await sleep(2000);
@@ -360,7 +319,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('relayed video call in head
         }
         return frames;
       });
-    for (const t of tabs) await until(() => decoded(t), (n) => n > 10, 20_000, 'demo tab to decode the other tab');
+    for (const t of tabs) await until(async () => (await decoded(t)) > 10, { timeoutMs: 20_000, what: 'demo tab to decode the other tab' });
     for (const t of tabs) expect(await t.locator('#videos video').count()).toBe(2);
     for (const t of tabs) await t.close();
   });

@@ -15,36 +15,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer as createHttpServer } from 'node:http';
-import type { Server } from 'node:http';
 import { connect, createServer as createTcpServer } from 'node:net';
 import type { AddressInfo, Server as TcpServer, Socket } from 'node:net';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, serve, stop } from '../cli/spawn.js';
 import type { ServeProcess } from '../cli/spawn.js';
 import { startPostgres, startRedis } from '../cluster/services.js';
 import type { RunningPostgres, RunningRedis } from '../cluster/services.js';
-import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until } from './helpers.js';
-
-interface AppEvent {
-  type: string;
-  t: number;
-  [k: string]: unknown;
-}
-interface AppWindow {
-  app: {
-    events: AppEvent[];
-    signals: { type: string; data: string; from: string | null }[];
-    subscribers: { getRtcStatsReport(): Promise<RTCStatsReport> }[];
-    session: { connection: { connectionId: string } };
-    start(o: { apiKey: string; sessionId: string; token: string; name: string; serverUrl: string }): Promise<{ connectionId: string; streamId: string | null }>;
-  };
-}
+import { call, hasChromium, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, until } from '../kit/index.js';
+import type { AppOrigin } from '../kit/index.js';
 
 /** A TCP balancer: each connection goes to the first upstream that accepts it, in order. */
 async function balancer(upstreams: () => number[]): Promise<{ url: string; server: TcpServer; sockets: Set<Socket> }> {
@@ -88,7 +71,7 @@ async function balancer(upstreams: () => number[]): Promise<{ url: string; serve
 /** Frames decoded by the page's newest subscriber (after a failover it subscribes anew). */
 const framesOfNewest = (p: Page) =>
   p.evaluate(async () => {
-    const subs = (window as unknown as AppWindow).app.subscribers;
+    const subs = window.app.subscribers;
     const sub = subs[subs.length - 1];
     if (!sub) return { subscribers: 0, frames: 0 };
     let frames = 0;
@@ -102,7 +85,7 @@ const framesOfNewest = (p: Page) =>
     return { subscribers: subs.length, frames };
   });
 
-describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost serve nodes, PostgreSQL, Redis, two browsers', () => {
+describe.skipIf(!hasChromium || !SDK_BUILT)('cluster: three tokhost serve nodes, PostgreSQL, Redis, two browsers', () => {
   const apiKey = '7' + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
   const masterKey = randomBytes(32).toString('hex');
@@ -113,7 +96,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost ser
   const nodes = new Map<string, ServeProcess>();
   const ports = new Map<string, number>();
   let browser: Browser;
-  let appOrigin: Server;
+  let appOrigin: AppOrigin;
   let lbB: Awaited<ReturnType<typeof balancer>>;
   let lbC: Awaited<ReturnType<typeof balancer>>;
 
@@ -136,10 +119,8 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost ser
     const alive = (order: string[]) => () => order.filter((id) => nodes.get(id)!.child.exitCode === null && nodes.get(id)!.child.signalCode === null).map((id) => ports.get(id)!);
     lbB = await balancer(alive(['b', 'a', 'c']));
     lbC = await balancer(alive(['c', 'a', 'b']));
-    const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
-    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
-    await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    appOrigin = await startAppOrigin();
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
@@ -149,22 +130,14 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost ser
       lb.sockets.forEach((s) => s.destroy());
       await new Promise((r) => lb.server.close(r));
     }
-    await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
+    await appOrigin?.close();
     await Promise.all([...nodes.values()].map((n) => stop(n, 'SIGKILL')));
     await Promise.all([pg?.stop(), redis?.stop()]);
     if (shared) rmSync(shared, { recursive: true, force: true });
   });
 
-  async function openApp(serverUrl: string): Promise<Page> {
-    const page = await browser.newPage();
-    page.on('pageerror', (err) => console.error('[page error]', err.message));
-    const origin = `http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}`;
-    await page.goto(`${origin}/app.html?sdk=${encodeURIComponent(serverUrl + '/js/tokhost.js')}`);
-    await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
-    return page;
-  }
-  const signalsOf = (p: Page) => p.evaluate(() => (window as unknown as AppWindow).app.signals);
-  const eventsOf = (p: Page) => p.evaluate(() => (window as unknown as AppWindow).app.events);
+  const signalsOf = (p: Page) => p.evaluate(() => window.app.signals);
+  const eventsOf = (p: Page) => p.evaluate(() => window.app.events);
   const ownerNow = async (): Promise<string | null> => {
     for (const [id, n] of nodes) {
       if (n.child.exitCode !== null || n.child.signalCode !== null) continue;
@@ -181,11 +154,11 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost ser
     for (let i = 0; i < 5; i++) await call<{ sessionId: string }>((cb) => otA.createSession({}, cb));
     const token = (name: string) => otA.generateToken(sessionId, { role: 'moderator', data: `n=${name}` });
 
-    const pageB = await openApp(lbB.url);
-    const pageC = await openApp(lbC.url);
-    await pageB.evaluate((o) => (window as unknown as AppWindow).app.start(o), { apiKey, sessionId, token: token('Bea'), name: 'Bea', serverUrl: lbB.url });
-    await pageC.evaluate((o) => (window as unknown as AppWindow).app.start(o), { apiKey, sessionId, token: token('Cid'), name: 'Cid', serverUrl: lbC.url });
-    for (const p of [pageB, pageC]) await until(() => framesOfNewest(p), (s) => s.frames > 5, 30_000, 'first frames');
+    const pageB = await openApp(browser, appOrigin.url(lbB.url));
+    const pageC = await openApp(browser, appOrigin.url(lbC.url));
+    await pageB.evaluate((o) => window.app.start(o), { apiKey, sessionId, token: token('Bea'), name: 'Bea', serverUrl: lbB.url });
+    await pageC.evaluate((o) => window.app.start(o), { apiKey, sessionId, token: token('Cid'), name: 'Cid', serverUrl: lbC.url });
+    for (const p of [pageB, pageC]) await until(async () => (await framesOfNewest(p)).frames > 5, { timeoutMs: 30_000, what: 'first frames' });
 
     const lists = await Promise.all(['a', 'b', 'c'].map((id) => call<{ id: string; name: string }[]>((cb) => new OpenTok(apiKey, apiSecret, url(id)).listStreams(sessionId, cb))));
     expect(lists[0]!.map((s) => s.name).sort()).toEqual(['Bea', 'Cid']);
@@ -194,7 +167,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost ser
 
     const otC = new OpenTok(apiKey, apiSecret, url('c'));
     await call<void>((cb) => otC.signal(sessionId, null, { type: 'chat', data: 'before' }, cb));
-    for (const p of [pageB, pageC]) await until(() => signalsOf(p), (s) => s.some((x) => x.data === 'before'), 5000, 'REST signal via C');
+    for (const p of [pageB, pageC]) await until(async () => (await signalsOf(p)).some((x) => x.data === 'before'), { timeoutMs: 5000, what: 'REST signal via C' });
 
     // An archive started through node C records on the owner.
     type Archiving = { startArchive(s: string, o: Record<string, unknown>, cb: (e: Error | null, a?: { id: string; status: string }) => void): void; getArchive(id: string, cb: (e: Error | null, a?: { id: string; status: string; reason: string }) => void): void };
@@ -214,7 +187,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost ser
     await nodes.get(owner!)!.exited;
     const recovered: number[] = [];
     for (const [i, p] of [pageB, pageC].entries()) {
-      await until(() => framesOfNewest(p), (s) => s.subscribers > subsBefore[i]! && s.frames > 5, 20_000, 'video after the failover');
+      await until(async () => { const s = await framesOfNewest(p); return s.subscribers > subsBefore[i]! && s.frames > 5; }, { timeoutMs: 20_000, what: 'video after the failover' });
       recovered.push(Date.now() - killedAt);
     }
     const newOwner = await ownerNow();
@@ -226,22 +199,17 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('cluster: three tokhost ser
     // REST through node C, or A when C was the one killed.
     const via = owner === 'c' ? otA : otC;
     await call<void>((cb) => via.signal(sessionId, null, { type: 'chat', data: 'after' }, cb));
-    for (const p of [pageB, pageC]) await until(() => signalsOf(p), (s) => s.some((x) => x.data === 'after'), 5000, 'REST signal after the failover');
+    for (const p of [pageB, pageC]) await until(async () => (await signalsOf(p)).some((x) => x.data === 'after'), { timeoutMs: 5000, what: 'REST signal after the failover' });
     const after = await call<{ name: string }[]>((cb) => via.listStreams(sessionId, cb));
     expect(after.map((s) => s.name).sort()).toEqual(['Bea', 'Cid']);
     expect(psqlCount('sessions')).toBe(sessionsBefore);
     // The archive the dead node was recording is finalised by a survivor, never left `started`.
-    const ended = await until(
-      () => call<{ status: string; reason: string }>((cb) => (via as unknown as Archiving).getArchive(archive.id, cb)),
-      (a) => a.status === 'available' || a.status === 'failed',
-      30_000,
-      'the archive to be finalised',
-    );
+    const ended = await until(async () => { const a = await call<{ status: string; reason: string }>((cb) => (via as unknown as Archiving).getArchive(archive.id, cb)); return (a.status === 'available' || a.status === 'failed') && a; }, { timeoutMs: 30_000, what: 'the archive to be finalised' });
     console.info(`[cluster e2e] archive recording on the dead node ended ${ended.status} (${ended.reason})`);
     expect(psqlCount('archives')).toBe(archivesBefore);
 
-    const bConnection = await pageB.evaluate(() => (window as unknown as AppWindow).app.session.connection.connectionId);
+    const bConnection = await pageB.evaluate(() => window.app.session.connection.connectionId);
     await call<void>((cb) => via.forceDisconnect(sessionId, bConnection, cb));
-    await until(() => eventsOf(pageB), (ev) => ev.some((e) => e.type === 'sessionDisconnected' && e['reason'] === 'forceDisconnected'), 5000, 'forceDisconnect after the failover');
+    await until(async () => (await eventsOf(pageB)).some((e) => e.type === 'sessionDisconnected' && e['reason'] === 'forceDisconnected'), { timeoutMs: 5000, what: 'forceDisconnect after the failover' });
   }, 120_000);
 });

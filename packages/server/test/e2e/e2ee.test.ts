@@ -16,49 +16,19 @@
  *   startBroadcast and dial on an e2ee session → 409 as the official `opentok` SDK reports it;
  *   a page whose CSP forbids workers fails to connect (OT_UNSUPPORTED_BROWSER).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from '../../src/create-server.js';
 import type { TokhostServer } from '../../src/create-server.js';
 import { projectJwt } from '../rest/harness.js';
-import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until } from './helpers.js';
-import type { Cb, OpenTokSdk } from './helpers.js';
+import { call, hasChromium, hasCommands, launchChromium, OpenTok, openApp as openAppPage, SDK_BUILT, sleep, startAppOrigin, startServer, until } from '../kit/index.js';
+import type { AppOrigin, Cb, E2eeAppWindow, OpenTokSdk, Rgb } from '../kit/index.js';
 import { portFree, rtpPortPair } from '../../src/compose/tap-source.js';
 
-type Rgb = [number, number, number];
-interface Look {
-  framesDecoded: number;
-  left: Rgb | null;
-  right: Rgb | null;
-  audioEnergy: number;
-  audioBytes: number;
-}
-interface AppEvent {
-  type: string;
-  t: number;
-  from?: string;
-}
-interface AppWindow {
-  OT: { hasEndToEndEncryptionSupport(): boolean };
-  app: {
-    events: AppEvent[];
-    subs: Record<string, { firstFrameMs: number | null }>;
-    start(o: { apiKey: string; sessionId: string; token: string; secret?: string; name: string; rgb: Rgb; publish?: boolean }): Promise<{ connectionId: string; streamId: string | null }>;
-    tryConnect(o: { apiKey: string; sessionId: string; token: string; secret?: string }): Promise<{ name: string; code: number; message: string } | null>;
-    setSecret(secret: string): Promise<{ name: string; message: string } | null>;
-    look(from: string): Promise<Look | null>;
-    maxGap(from: string, t0: number, t1: number): number;
-  };
-}
 type Sdk = OpenTokSdk & {
   startArchive(sessionId: string, options: Record<string, unknown>, cb: Cb<unknown>): void;
   startBroadcast(sessionId: string, options: Record<string, unknown>, cb: Cb<unknown>): void;
@@ -73,55 +43,45 @@ const WHITE: Rgb = [255, 255, 255];
 /** The decoded colour is within `tol` of `want` on every channel (VP8 at low bitrate and the colour conversions shift them). */
 const near = (got: Rgb | null | undefined, want: Rgb, tol = 60) => !!got && got.every((v, i) => Math.abs(v - want[i]!) <= tol);
 
-const hasFfmpeg = spawnSync('sh', ['-c', 'command -v ffmpeg']).status === 0;
+const hasFfmpeg = hasCommands('ffmpeg');
 
 
-describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end encryption in routed sessions', () => {
+describe.skipIf(!hasChromium || !SDK_BUILT || !hasFfmpeg)('end-to-end encryption in routed sessions', () => {
   const apiKey = '6' + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
   let server: TokhostServer;
-  let appOrigin: Server;
-  let appUrl: string;
+  let appOrigin: AppOrigin;
   let browser: Browser;
   let ot: Sdk;
   const dir = mkdtempSync(join(tmpdir(), 'tokhost-e2ee-'));
 
   beforeAll(async () => {
-    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1 });
+    server = await startServer({ outboundAllow: ['127.0.0.0/8'], apiKey, apiSecret, mediaWorkers: 1 });
     ot = new OpenTok(apiKey, apiSecret, server.url) as Sdk;
-    const html = readFileSync(new URL('./fixtures/e2ee.html', import.meta.url));
     // /csp/…: the same page under a Content-Security-Policy that forbids workers.
-    appOrigin = createHttpServer((req, res) => res.writeHead(200, { 'Content-Type': 'text/html', ...(req.url?.startsWith('/csp/') ? { 'Content-Security-Policy': "worker-src 'none'" } : {}) }).end(html));
-    await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
-    appUrl = `http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/e2ee.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    appOrigin = await startAppOrigin('e2ee-app.html', (path): Record<string, string> => (path.startsWith('/csp/') ? { 'Content-Security-Policy': "worker-src 'none'" } : {}));
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
+    await appOrigin?.close();
     await server?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function openApp(fallback = false, csp = false): Promise<Page> {
-    const page = await browser.newPage();
-    page.on('pageerror', (err) => console.error('[page error]', err.message));
-    await page.goto((csp ? appUrl.replace('/e2ee.html', '/csp/e2ee.html') : appUrl) + (fallback ? '&fallback=1' : ''));
-    await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
-    return page;
-  }
+  const openApp = (fallback = false, csp = false): Promise<Page> => openAppPage(browser, appOrigin.url(server.url, csp ? '/csp/e2ee-app.html' : undefined) + (fallback ? '&fallback=1' : ''));
   const app = (p: Page) => ({
-    start: (o: Omit<Parameters<AppWindow['app']['start']>[0], 'apiKey' | 'token'>) =>
-      p.evaluate((x) => (window as unknown as AppWindow).app.start(x), { ...o, apiKey, token: ot.generateToken(o.sessionId, { role: 'publisher', data: `n=${o.name}` }) }),
-    look: (from: string) => p.evaluate((f) => (window as unknown as AppWindow).app.look(f), from).then((l) => l ?? { framesDecoded: 0, left: null, right: null, audioEnergy: 0, audioBytes: 0 }),
-    events: () => p.evaluate(() => (window as unknown as AppWindow).app.events),
-    setSecret: (s: string) => p.evaluate((x) => (window as unknown as AppWindow).app.setSecret(x), s),
-    maxGap: (from: string, t0: number, t1: number) => p.evaluate(([f, a, b]) => (window as unknown as AppWindow).app.maxGap(f as string, a as number, b as number), [from, t0, t1] as const),
+    start: (o: Omit<Parameters<E2eeAppWindow['app']['start']>[0], 'apiKey' | 'token'>) =>
+      p.evaluate((x) => (window as unknown as E2eeAppWindow).app.start(x), { ...o, apiKey, token: ot.generateToken(o.sessionId, { role: 'publisher', data: `n=${o.name}` }) }),
+    look: (from: string) => p.evaluate((f) => (window as unknown as E2eeAppWindow).app.look(f), from).then((l) => l ?? { framesDecoded: 0, left: null, right: null, audioEnergy: 0, audioBytes: 0 }),
+    events: () => p.evaluate(() => (window as unknown as E2eeAppWindow).app.events),
+    setSecret: (s: string) => p.evaluate((x) => (window as unknown as E2eeAppWindow).app.setSecret(x), s),
+    maxGap: (from: string, t0: number, t1: number) => p.evaluate(([f, a, b]) => (window as unknown as E2eeAppWindow).app.maxGap(f as string, a as number, b as number), [from, t0, t1] as const),
   });
   const createSession = (e2ee: boolean) => call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed', ...(e2ee ? { e2ee: true } : {}) }, cb)).then((s) => s.sessionId);
   /** The picture `from` publishes, as seen by this page: frames decode and both halves have the right colour. */
   const seesPicture = (p: Page, from: string, rgb: Rgb, ms = 20_000) =>
-    until(() => app(p).look(from), (l) => l.framesDecoded > 10 && near(l.left, rgb) && near(l.right, WHITE), ms, `${from}'s picture`);
+    until(async () => { const l = await app(p).look(from); return l.framesDecoded > 10 && near(l.left, rgb) && near(l.right, WHITE) && l; }, { timeoutMs: ms, what: `${from}'s picture` });
 
   /**
    * Taps the router for `streamId` and lets ffmpeg decode the video to raw RGB for 5 s.
@@ -188,14 +148,14 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
     const [a, b] = [await openApp(), await openApp()];
     const pages: Page[] = [a, b];
     try {
-      expect(await a.evaluate(() => (window as unknown as AppWindow).OT.hasEndToEndEncryptionSupport())).toBe(true);
+      expect(await a.evaluate(() => (window as unknown as E2eeAppWindow).OT.hasEndToEndEncryptionSupport())).toBe(true);
       const ida = await app(a).start({ sessionId: e2eeSession, secret: K1, name: 'A', rgb: RED });
       await app(b).start({ sessionId: e2eeSession, secret: K1, name: 'B', rgb: BLUE });
       await seesPicture(b, 'A', RED);
       await seesPicture(a, 'B', BLUE);
       for (const [p, from] of [[a, 'B'], [b, 'A']] as const) {
         const x = await app(p).look(from);
-        await until(() => app(p).look(from), (l) => l.audioEnergy > x.audioEnergy && l.audioBytes > x.audioBytes, 10_000, `audio from ${from}`);
+        await until(async () => { const l = await app(p).look(from); return l.audioEnergy > x.audioEnergy && l.audioBytes > x.audioBytes; }, { timeoutMs: 10_000, what: `audio from ${from}` });
       }
       const lookB = await app(b).look('A');
       console.info(`[acceptance 1] B decodes A's picture: left ${lookB.left} (sent ${RED}), right ${lookB.right}; ${lookB.framesDecoded} frames`);
@@ -217,9 +177,9 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
       const c = await openApp();
       pages.push(c);
       await app(c).start({ sessionId: e2eeSession, secret: 'not the right secret', name: 'C', rgb: GREEN });
-      for (const from of ['A', 'B']) await until(() => app(c).events(), (ev) => ev.some((e) => e.type === 'encryptionSecretMismatch' && e.from === from), 15_000, `C: mismatch on ${from}`);
+      for (const from of ['A', 'B']) await until(async () => (await app(c).events()).some((e) => e.type === 'encryptionSecretMismatch' && e.from === from), { timeoutMs: 15_000, what: `C: mismatch on ${from}` });
       // A and B cannot read C either.
-      for (const p of [a, b]) await until(() => app(p).events(), (ev) => ev.some((e) => e.type === 'encryptionSecretMismatch' && e.from === 'C'), 15_000, 'mismatch on C');
+      for (const p of [a, b]) await until(async () => (await app(p).events()).some((e) => e.type === 'encryptionSecretMismatch' && e.from === 'C'), { timeoutMs: 15_000, what: 'mismatch on C' });
       await sleep(1500);
       for (const from of ['A', 'B']) {
         const l = await app(c).look(from);
@@ -230,7 +190,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
 
       const fixedAt = Date.now();
       expect(await app(c).setSecret(K1)).toBeNull();
-      for (const from of ['A', 'B']) await until(() => app(c).events(), (ev) => ev.some((e) => e.type === 'encryptionSecretMatch' && e.from === from), 15_000, `C: match on ${from}`);
+      for (const from of ['A', 'B']) await until(async () => (await app(c).events()).some((e) => e.type === 'encryptionSecretMatch' && e.from === from), { timeoutMs: 15_000, what: `C: match on ${from}` });
       await seesPicture(c, 'A', RED);
       await seesPicture(c, 'B', BLUE);
       await seesPicture(a, 'C', GREEN);
@@ -265,7 +225,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
       const e = await openApp();
       pages.push(e);
       await app(e).start({ sessionId: e2eeSession, secret: K1, name: 'E', rgb: WHITE, publish: false });
-      await until(() => app(e).events(), (ev) => ev.some((x) => x.type === 'encryptionSecretMismatch' && x.from === 'A'), 15_000, 'old secret: mismatch on A');
+      await until(async () => (await app(e).events()).some((x) => x.type === 'encryptionSecretMismatch' && x.from === 'A'), { timeoutMs: 15_000, what: 'old secret: mismatch on A' });
       expect((await app(e).look('A')).framesDecoded).toBe(0);
 
       // Loss: 2 % of the packets to C's subscriber of A are dropped for 4 s. Retransmission and
@@ -290,7 +250,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
       // RTCP, not media) and the encrypted audio keeps decrypting and playing.
       const fallbackAt = Date.now();
       await room.setSubscriberLoss(subscriberId, 0.3);
-      await until(() => app(c).events(), (ev) => ev.some((x) => x.t >= fallbackAt && x.type === 'videoDisabled' && x.from === 'A'), 25_000, 'videoDisabled (audio fallback) on the lossy encrypted leg');
+      await until(async () => (await app(c).events()).some((x) => x.t >= fallbackAt && x.type === 'videoDisabled' && x.from === 'A'), { timeoutMs: 25_000, what: 'videoDisabled (audio fallback) on the lossy encrypted leg' });
       const disabledMs = Date.now() - fallbackAt;
       await sleep(1000);
       const a0 = await app(c).look('A');
@@ -311,7 +271,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
     const [a, b] = [await openApp(), await openApp(true)];
     try {
       expect(await b.evaluate(() => typeof (window as unknown as { RTCRtpScriptTransform?: unknown }).RTCRtpScriptTransform)).toBe('undefined');
-      expect(await b.evaluate(() => (window as unknown as AppWindow).OT.hasEndToEndEncryptionSupport())).toBe(true);
+      expect(await b.evaluate(() => (window as unknown as E2eeAppWindow).OT.hasEndToEndEncryptionSupport())).toBe(true);
       await app(a).start({ sessionId, secret: 'shared by both pages', name: 'A', rgb: RED });
       await app(b).start({ sessionId, secret: 'shared by both pages', name: 'B', rgb: BLUE });
       await seesPicture(b, 'A', RED);
@@ -334,7 +294,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
     const p = await openApp();
     try {
       const token = ot.generateToken(sessionId, { role: 'publisher' });
-      const tryConnect = (secret?: string) => p.evaluate((o) => (window as unknown as AppWindow).app.tryConnect(o), { apiKey, sessionId, token, ...(secret !== undefined ? { secret } : {}) });
+      const tryConnect = (secret?: string) => p.evaluate((o) => (window as unknown as E2eeAppWindow).app.tryConnect(o), { apiKey, sessionId, token, ...(secret !== undefined ? { secret } : {}) });
       const missing = await tryConnect();
       const short = await tryConnect('7chars!');
       const long = await tryConnect('x'.repeat(257));
@@ -354,7 +314,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
       // A page whose CSP forbids workers cannot encrypt: connect fails instead of sending in clear.
       const csp = await openApp(false, true);
       try {
-        const r = await csp.evaluate((o) => (window as unknown as AppWindow).app.tryConnect(o), { apiKey, sessionId, token, secret: 'a valid secret' });
+        const r = await csp.evaluate((o) => (window as unknown as E2eeAppWindow).app.tryConnect(o), { apiKey, sessionId, token, secret: 'a valid secret' });
         console.info(`[acceptance 3] connect under worker-src 'none': ${r?.name} "${r?.message}"`);
         expect(r?.name).toBe('OT_UNSUPPORTED_BROWSER');
       } finally {
@@ -362,7 +322,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !hasFfmpeg)('end-to-end e
       }
       // A secret on a session without e2ee is ignored (the session is not encrypted).
       const plain = await createSession(false);
-      expect(await p.evaluate((o) => (window as unknown as AppWindow).app.tryConnect(o), { apiKey, sessionId: plain, token: ot.generateToken(plain), secret: 'a valid secret' })).toBeNull();
+      expect(await p.evaluate((o) => (window as unknown as E2eeAppWindow).app.tryConnect(o), { apiKey, sessionId: plain, token: ot.generateToken(plain), secret: 'a valid secret' })).toBeNull();
 
       // A client stays connected, so the only reason for a refusal is e2ee.
       await app(p).start({ sessionId, secret: 'the session secret', name: 'P', rgb: RED, publish: false });

@@ -3,22 +3,20 @@
  * video element's time advances, frames decode (and are not blank), and after stopBroadcast the
  * player reaches the end of the stream (`#EXT-X-ENDLIST`).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REALTIME_PATH } from '@tokhost/protocol';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type TokhostServer } from '../../src/create-server.js';
+import type { TokhostServer } from '../../src/create-server.js';
 import { TestCompositions } from '../media/fixtures/test-compositions.js';
 import { TestClient } from '../realtime/harness.js';
-import { CHROMIUM, CHROMIUM_ARGS, OpenTok, call, until, type Cb } from './helpers.js';
-import { existsSync } from 'node:fs';
+import { call, hasChromium, hasCommands, launchChromium, OpenTok, startServer, until, type Cb } from '../kit/index.js';
 
 const HLS_JS = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js');
-const hasTools = existsSync(CHROMIUM) && spawnSync('sh', ['-c', 'command -v ffmpeg']).status === 0;
+const hasTools = hasChromium && hasCommands('ffmpeg');
 const KEY = '4712';
 const SECRET = 'hls-player-test-secret-0123456789abcdef';
 
@@ -42,9 +40,9 @@ describe.skipIf(!hasTools)('HLS in Chromium with hls.js', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hls-player-'));
-    server = await createServer({ port: 0, outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey: KEY, apiSecret: SECRET, dataDir: dir, logLevel: 'silent' }, { compositions: new TestCompositions() });
+    server = await startServer({ outboundAllow: ['127.0.0.0/8'], apiKey: KEY, apiSecret: SECRET, dataDir: dir }, { compositions: new TestCompositions() });
     ot = new OpenTok(KEY, SECRET, server.url) as Sdk;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -61,7 +59,7 @@ describe.skipIf(!hasTools)('HLS in Chromium with hls.js', () => {
       client?.close();
       ({ client } = await TestClient.connect({ wsUrl: server.url.replace('http', 'ws') + REALTIME_PATH, apiKey: KEY }, sessionId, ot.generateToken(sessionId)));
       const b = await call<Broadcast>((cb) => ot.startBroadcast(sessionId, { outputs: { hls: { lowLatency } }, resolution: '640x480' }, cb));
-      const live = await until(() => call<Broadcast>((cb) => ot.getBroadcast(b.id, cb)), (g) => g.broadcastUrls?.hlsStatus === 'live', 15000, 'hls live');
+      const live = await until(async () => { const g = await call<Broadcast>((cb) => ot.getBroadcast(b.id, cb)); return g.broadcastUrls?.hlsStatus === 'live' && g; }, { timeoutMs: 15000, what: 'hls live' });
       const url = live.broadcastUrls!.hls!;
 
       const page = await browser.newPage();
@@ -96,16 +94,16 @@ describe.skipIf(!hasTools)('HLS in Chromium with hls.js', () => {
             const w = window as unknown as { hlsErrors: string[]; ended: boolean };
             return { time: v.currentTime, frames: q.totalVideoFrames, dropped: q.droppedVideoFrames, width: v.videoWidth, colours: colours.size, errors: w.hlsErrors, ended: w.ended };
           });
-        const first = await until(state, (s) => s.time > 0.5 || s.errors.length > 0, 20000, 'playback starts');
+        const first = await until(async () => { const s = await state(); return (s.time > 0.5 || s.errors.length > 0) && s; }, { timeoutMs: 20000, what: 'playback starts' });
         expect(first.errors).toEqual([]);
-        const later = await until(state, (s) => s.time > first.time + 2, 10000, 'time advances');
+        const later = await until(async () => { const s = await state(); return s.time > first.time + 2 && s; }, { timeoutMs: 10000, what: 'time advances' });
         expect(later.width).toBe(640);
         expect(later.frames).toBeGreaterThan(30);
         // testsrc2 is colourful: a decoded frame has many distinct colours, a blank one has one.
         expect(later.colours).toBeGreaterThan(8);
 
         await call<Broadcast>((cb) => ot.stopBroadcast(b.id, cb));
-        const end = await until(state, (s) => s.ended || s.errors.length > 0, 30000, 'the player reaches the end');
+        const end = await until(async () => { const s = await state(); return (s.ended || s.errors.length > 0) && s; }, { timeoutMs: 30000, what: 'the player reaches the end' });
         expect(end.errors).toEqual([]);
         expect(end.ended).toBe(true);
       } finally {

@@ -6,13 +6,12 @@
  * keeps its size) where Chromium gives an empty inline element no size.
  */
 import fc from 'fast-check';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileStylesheet, computeStyles } from '../../src/compose/layout/css/compile.js';
 import { flow } from '../../src/compose/layout/css/flow.js';
 import { PREDEFINED_STYLESHEETS, bestFitStylesheet } from '../../src/compose/layout/index.js';
-import { CHROMIUM, CHROMIUM_ARGS } from './helpers.js';
+import { launchChromium } from '../kit/index.js';
 
 interface Case {
   css: string;
@@ -106,7 +105,7 @@ describe('custom layouts match Chromium', () => {
   let browser: Browser;
   let page: Page;
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 2000, height: 2000 } });
     await page.setContent('<!doctype html><html><head></head><body></body></html>');
   }, 60_000);

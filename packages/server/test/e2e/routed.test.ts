@@ -9,77 +9,41 @@
  *   subscriber driven by the router's loss hook (`server.mediaRouterForTesting()`).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from '../../src/create-server.js';
 import type { TokhostServer } from '../../src/create-server.js';
-import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until } from './helpers.js';
-import type { OpenTokSdk } from './helpers.js';
+import { call, hasChromium, launchChromium, OpenTok, openApp as openAppPage, SDK_BUILT, sleep, startAppOrigin, startServer, until } from '../kit/index.js';
+import type { AppOrigin, AppStats, OpenTokSdk } from '../kit/index.js';
 
-interface Stats {
-  framesDecoded: number;
-  audioEnergy: number;
-  audioBytes: number;
-}
-interface AppEvent {
-  type: string;
-  t: number;
-  [k: string]: unknown;
-}
-/** The fixture page's driver (window.app), as far as these tests use it. */
-interface AppWindow {
-  app: {
-    events: AppEvent[];
-    signals: { type: string; data: string; from: string | null }[];
-    subscribers: { subscriberId?: string }[];
-    publisher: { getRtcStatsReport(): Promise<{ subscriberId: string; rtcStatsReport: RTCStatsReport }[]> } | null;
-    start(o: { apiKey: string; sessionId: string; token: string; name: string; publish?: boolean }): Promise<{ connectionId: string; streamId: string | null }>;
-    stats(): Promise<Stats | null>;
-  };
-}
+const stats = async (p: Page): Promise<AppStats> => (await p.evaluate(() => window.app.stats())) ?? { framesDecoded: 0, audioEnergy: 0, audioBytes: 0, audioLevel: 0 };
+const events = (p: Page) => p.evaluate(() => window.app.events);
 
-const stats = async (p: Page): Promise<Stats> => (await p.evaluate(() => (window as unknown as AppWindow).app.stats())) ?? { framesDecoded: 0, audioEnergy: 0, audioBytes: 0 };
-const events = (p: Page) => p.evaluate(() => (window as unknown as AppWindow).app.events);
-
-describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('routed media through createServer and the browser SDK', () => {
+describe.skipIf(!hasChromium || !SDK_BUILT)('routed media through createServer and the browser SDK', () => {
   const apiKey = '5' + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
   let server: TokhostServer;
-  let appOrigin: Server;
+  let appOrigin: AppOrigin;
   let appUrl: string;
   let browser: Browser;
   let ot: OpenTokSdk;
 
   beforeAll(async () => {
     // metricsSessionLabels: the /metrics check below reads this call's per-session figures.
-    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, metricsSessionLabels: true });
+    server = await startServer({ outboundAllow: ['127.0.0.0/8'], apiKey, apiSecret, mediaWorkers: 1, metricsSessionLabels: true });
     ot = new OpenTok(apiKey, apiSecret, server.url);
-    const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
-    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
-    await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
-    appUrl = `http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/app.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    appOrigin = await startAppOrigin();
+    appUrl = appOrigin.url(server.url);
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
+    await appOrigin?.close();
     await server?.close();
   });
 
-  async function openApp(): Promise<Page> {
-    const page = await browser.newPage();
-    page.on('pageerror', (err) => console.error('[page error]', err.message));
-    await page.goto(appUrl);
-    await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
-    return page;
-  }
+  const openApp = () => openAppPage(browser, appUrl);
   const start = (p: Page, sessionId: string, name: string, publish = true) =>
-    p.evaluate((o) => (window as unknown as AppWindow).app.start(o), { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'moderator', data: `n=${name}` }), name, publish });
+    p.evaluate((o) => window.app.start(o), { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'moderator', data: `n=${name}` }), name, publish });
 
   describe.each(['relayed', 'routed'] as const)('acceptance 3 (%s): the official SDK drives the session the same way', (mode) => {
     it('listStreams names, signal to the pages, forceMuteStream stops received audio, forceDisconnect', async () => {
@@ -88,7 +52,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('routed media through creat
       try {
         const ida = await start(a, sessionId, 'Alice');
         const idb = await start(b, sessionId, 'Bob');
-        for (const p of [a, b]) await until(() => stats(p), (s) => s.framesDecoded > 5 && s.audioBytes > 0, 25_000, `${mode}: first frames`);
+        for (const p of [a, b]) await until(async () => { const s = await stats(p); return s.framesDecoded > 5 && s.audioBytes > 0; }, { timeoutMs: 25_000, what: `${mode}: first frames` });
 
         const streams = await call<{ id: string; name: string }[]>((cb) => ot.listStreams(sessionId, cb));
         expect(streams.map((s) => s.name).sort()).toEqual(['Alice', 'Bob']);
@@ -97,10 +61,10 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('routed media through creat
         await call<void>((cb) => ot.signal(sessionId, null, { type: 'all', data: `to everyone (${mode})` }, cb));
         await call<void>((cb) => ot.signal(sessionId, idb.connectionId, { type: 'one', data: 'to Bob only' }, cb));
         for (const p of [a, b]) {
-          await until(() => p.evaluate(() => (window as unknown as AppWindow).app.signals), (s) => s.some((x) => x.type === 'signal:all' && x.data === `to everyone (${mode})` && x.from === null), 5000, 'REST signal');
+          await until(async () => (await p.evaluate(() => window.app.signals)).some((x) => x.type === 'signal:all' && x.data === `to everyone (${mode})` && x.from === null), { timeoutMs: 5000, what: 'REST signal' });
         }
-        await until(() => b.evaluate(() => (window as unknown as AppWindow).app.signals), (s) => s.some((x) => x.type === 'signal:one' && x.data === 'to Bob only'), 5000, 'REST signal to one');
-        expect((await a.evaluate(() => (window as unknown as AppWindow).app.signals)).some((x) => x.type === 'signal:one')).toBe(false);
+        await until(async () => (await b.evaluate(() => window.app.signals)).some((x) => x.type === 'signal:one' && x.data === 'to Bob only'), { timeoutMs: 5000, what: 'REST signal to one' });
+        expect((await a.evaluate(() => window.app.signals)).some((x) => x.type === 'signal:one')).toBe(false);
 
         // Force-mute Alice: the audio energy Bob receives stops rising (relayed: Alice's SDK
         // mutes its track; routed: the router also stops forwarding her audio).
@@ -109,7 +73,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('routed media through creat
         const e1 = (await stats(b)).audioEnergy;
         expect(e1).toBeGreaterThan(e0);
         await call<void>((cb) => ot.forceMuteStream(sessionId, ida.streamId!, cb));
-        await until(() => events(a), (ev) => ev.some((e) => e.type === 'muteForced'), 5000, 'muteForced on Alice');
+        await until(async () => (await events(a)).some((e) => e.type === 'muteForced'), { timeoutMs: 5000, what: 'muteForced on Alice' });
         await sleep(1000);
         const m0 = (await stats(b)).audioEnergy;
         await sleep(2500);
@@ -122,8 +86,8 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('routed media through creat
         expect((await stats(a)).audioEnergy).toBeGreaterThan(x0);
 
         await call<void>((cb) => ot.forceDisconnect(sessionId, idb.connectionId, cb));
-        await until(() => events(b), (e) => e.some((x) => x.type === 'sessionDisconnected' && x['reason'] === 'forceDisconnected'), 5000, 'Bob disconnected');
-        await until(() => events(a), (e) => e.some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === idb.connectionId && x['reason'] === 'forceDisconnected'), 5000, 'Alice sees Bob leave');
+        await until(async () => (await events(b)).some((x) => x.type === 'sessionDisconnected' && x['reason'] === 'forceDisconnected'), { timeoutMs: 5000, what: 'Bob disconnected' });
+        await until(async () => (await events(a)).some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === idb.connectionId && x['reason'] === 'forceDisconnected'), { timeoutMs: 5000, what: 'Alice sees Bob leave' });
         expect((await call<{ name: string }[]>((cb) => ot.listStreams(sessionId, cb))).map((s) => s.name)).toEqual(['Alice']);
       } finally {
         await a.close();
@@ -138,7 +102,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('routed media through creat
     const subs: Page[] = [];
     const videoOut = () =>
       pub.evaluate(async () => {
-        const reports = await (window as unknown as AppWindow).app.publisher!.getRtcStatsReport();
+        const reports = await window.app.publisher!.getRtcStatsReport();
         let count = 0;
         let bytes = 0;
         for (const r of reports)
@@ -164,18 +128,18 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('routed media through creat
         const p = await openApp();
         subs.push(p);
         await start(p, sessionId, `Sub${i + 1}`, false);
-        await until(() => stats(p), (s) => s.framesDecoded > 10 && s.audioBytes > 0, 25_000, 'subscriber frames');
+        await until(async () => { const s = await stats(p); return s.framesDecoded > 10 && s.audioBytes > 0; }, { timeoutMs: 25_000, what: 'subscriber frames' });
       }
 
       // The late (third) subscriber: time from subscribe() to its first decoded frame.
       const late = await openApp();
       subs.push(late);
       await start(late, sessionId, 'Sub3', false);
-      const first = await until(() => events(late), (ev) => ev.some((e) => e.type === 'firstFrame'), 15_000, 'late subscriber first frame');
+      const first = await until(async () => { const ev = await events(late); return ev.some((e) => e.type === 'firstFrame') && ev; }, { timeoutMs: 15_000, what: 'late subscriber first frame' });
       const firstFrameMs = Number(first.find((e) => e.type === 'firstFrame')!['ms']);
       for (const p of subs) {
         const s0 = await stats(p);
-        const s1 = await until(() => stats(p), (s) => s.framesDecoded > s0.framesDecoded + 10 && s.audioBytes > s0.audioBytes && s.audioEnergy > s0.audioEnergy, 10_000, 'video and audio on every subscriber');
+        const s1 = await until(async () => { const s = await stats(p); return s.framesDecoded > s0.framesDecoded + 10 && s.audioBytes > s0.audioBytes && s.audioEnergy > s0.audioEnergy && s; }, { timeoutMs: 10_000, what: 'video and audio on every subscriber' });
         expect(s1.framesDecoded).toBeGreaterThan(s0.framesDecoded);
       }
       await sleep(1000);
@@ -212,22 +176,22 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('routed media through creat
 
       // Audio fallback: 30 % loss on the first subscriber's leg only.
       const [lossy, ...others] = subs as [Page, Page, Page];
-      const subscriberId = await lossy.evaluate(() => (window as unknown as AppWindow).app.subscribers[0]!.subscriberId!);
+      const subscriberId = await lossy.evaluate(() => window.app.subscribers[0]!.subscriberId!);
       const room = await (await server.mediaRouterForTesting()!).room(sessionId);
       // A short burst: the warning comes, the loss stops before video would stop, the warning is lifted.
       const w0 = Date.now();
       await room.setSubscriberLoss(subscriberId, 0.3);
-      await until(() => events(lossy), (e) => e.some((x) => x.type === 'subscriber:videoDisableWarning'), 15_000, 'videoDisableWarning on the lossy subscriber');
+      await until(async () => (await events(lossy)).some((x) => x.type === 'subscriber:videoDisableWarning'), { timeoutMs: 15_000, what: 'videoDisableWarning on the lossy subscriber' });
       const warnedMs = Date.now() - w0;
       await room.setSubscriberLoss(subscriberId, 0);
-      const evw = await until(() => events(lossy), (e) => e.some((x) => x.type === 'subscriber:videoDisableWarningLifted'), 15_000, 'videoDisableWarningLifted');
+      const evw = await until(async () => { const e = await events(lossy); return e.some((x) => x.type === 'subscriber:videoDisableWarningLifted') && e; }, { timeoutMs: 15_000, what: 'videoDisableWarningLifted' });
       console.info(`[audio fallback] videoDisableWarning ${warnedMs} ms after 30 % loss; loss stopped at once: videoDisableWarningLifted ${Date.now() - w0} ms after the burst began`);
       expect(evw.some((x) => x.type === 'subscriber:videoDisabled')).toBe(false);
       await sleep(1000);
       // Sustained loss: video stops for this subscriber only.
       const t0 = Date.now();
       await room.setSubscriberLoss(subscriberId, 0.3);
-      const ev = await until(() => events(lossy), (e) => e.some((x) => x.type === 'subscriber:videoDisabled'), 25_000, 'videoDisabled on the lossy subscriber');
+      const ev = await until(async () => { const e = await events(lossy); return e.some((x) => x.type === 'subscriber:videoDisabled') && e; }, { timeoutMs: 25_000, what: 'videoDisabled on the lossy subscriber' });
       const disabledMs = Date.now() - t0;
       expect(ev.find((x) => x.type === 'subscriber:videoDisabled')!['reason']).toBe('quality');
       // The second warning (after the lifted one) comes before videoDisabled.
@@ -247,11 +211,11 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT)('routed media through creat
 
       const t1 = Date.now();
       await room.setSubscriberLoss(subscriberId, 0);
-      const ev2 = await until(() => events(lossy), (e) => e.some((x) => x.type === 'subscriber:videoEnabled'), 30_000, 'videoEnabled after the loss stops');
+      const ev2 = await until(async () => { const e = await events(lossy); return e.some((x) => x.type === 'subscriber:videoEnabled') && e; }, { timeoutMs: 30_000, what: 'videoEnabled after the loss stops' });
       const enabledMs = Date.now() - t1;
       expect(ev2.find((x) => x.type === 'subscriber:videoEnabled')!['reason']).toBe('quality');
       const r0 = await stats(lossy);
-      await until(() => stats(lossy), (s) => s.framesDecoded > r0.framesDecoded + 10, 10_000, 'video back on the lossy subscriber');
+      await until(async () => (await stats(lossy)).framesDecoded > r0.framesDecoded + 10, { timeoutMs: 10_000, what: 'video back on the lossy subscriber' });
       console.info(`[audio fallback] videoEnabled (reason quality) ${enabledMs} ms after the loss stopped; frames flow again`);
       expect(ip.streamId).toBeTruthy();
     } finally {

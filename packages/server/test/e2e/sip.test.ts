@@ -11,15 +11,15 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type TokhostServer } from '../../src/create-server.js';
-import { call, CHROMIUM, CHROMIUM_ARGS, OpenTok, SDK_BUILT, sleep, until, type Cb, type OpenTokSdk } from './helpers.js';
+import type { TokhostServer } from '../../src/create-server.js';
+import { call, hasChromium, hasCommands, launchChromium, OpenTok, openApp as openAppPage, SDK_BUILT, sleep, startAppOrigin, startServer, until, type AppOrigin, type Cb, type OpenTokSdk } from '../kit/index.js';
 import { freePort, startSippUas, uasScenario } from './sip-peers.js';
 import { ScriptedFarEnd } from '../sip/far-end.js';
 
@@ -27,27 +27,11 @@ interface SipSdk extends OpenTokSdk {
   dial(sessionId: string, token: string, uri: string, options: Record<string, unknown>, cb: Cb<{ id: string; connectionId: string; streamId: string }>): void;
   listConnections?: unknown;
 }
-interface AppWindow {
-  app: {
-    events: { type: string; [k: string]: unknown }[];
-    start(o: { apiKey: string; sessionId: string; token: string; name: string; publish?: boolean }): Promise<{ connectionId: string; streamId: string | null }>;
-    stats(): Promise<{ audioEnergy: number; audioBytes: number; audioLevel: number } | null>;
-  };
-}
-const has = (bin: string) => {
-  try {
-    execFileSync('which', [bin], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interconnect against real SIP peers', () => {
+describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('sipp'))('SIP interconnect against real SIP peers', () => {
   const apiKey = '6' + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
   let server: TokhostServer;
-  let appOrigin: Server;
+  let appOrigin: AppOrigin;
   let hooks: Server;
   const callbacks: { event: string; call: { id: string; state?: string; reason_code?: number } }[] = [];
   let appUrl: string;
@@ -69,33 +53,28 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interc
     // The TLS peer's certificate, made here (self-signed for 127.0.0.1, trusted as the gateway's CA).
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
     writeFileSync(join(dir, 'baresip.pem'), readFileSync(join(dir, 'cert.pem'), 'utf8') + readFileSync(join(dir, 'key.pem'), 'utf8'));
-    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: (process.env.SIP_E2E_LOG ?? 'silent') as 'silent', mediaWorkers: 1, sipPort: 0, sipTlsCa: join(dir, 'cert.pem') });
+    server = await startServer({ outboundAllow: ['127.0.0.0/8'], apiKey, apiSecret, logLevel: (process.env.SIP_E2E_LOG ?? 'silent') as 'silent', mediaWorkers: 1, sipPort: 0, sipTlsCa: join(dir, 'cert.pem') });
     server.store.updateProject(apiKey, { webhookUrl: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hooks` });
     ot = new OpenTok(apiKey, apiSecret, server.url) as SipSdk;
-    const html = readFileSync(new URL('./fixtures/app.html', import.meta.url));
-    appOrigin = createHttpServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(html));
-    await new Promise<void>((r) => appOrigin.listen(0, '127.0.0.1', r));
-    appUrl = `http://127.0.0.1:${(appOrigin.address() as AddressInfo).port}/app.html?sdk=${encodeURIComponent(server.url + '/js/tokhost.js')}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    appOrigin = await startAppOrigin();
+    appUrl = appOrigin.url(server.url);
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => (appOrigin ? appOrigin.close(r) : r(undefined)));
+    await appOrigin?.close();
     await server?.close();
     await new Promise((r) => (hooks ? hooks.close(r) : r(undefined)));
     rmSync(dir, { recursive: true, force: true });
   });
 
   async function openApp(sessionId: string, name: string): Promise<{ page: Page; connectionId: string; streamId: string | null }> {
-    const page = await browser.newPage();
-    page.on('pageerror', (err) => console.error('[page error]', err.message));
-    await page.goto(appUrl);
-    await page.waitForFunction(() => (window as unknown as { sdkLoaded?: boolean }).sdkLoaded === true, undefined, { timeout: 10_000 });
-    const ids = await page.evaluate((o) => (window as unknown as AppWindow).app.start(o), { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'moderator', data: `n=${name}` }), name });
+    const page = await openAppPage(browser, appUrl);
+    const ids = await page.evaluate((o) => window.app.start(o), { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'moderator', data: `n=${name}` }), name });
     return { page, ...ids };
   }
-  const stats = async (p: Page) => (await p.evaluate(() => (window as unknown as AppWindow).app.stats())) ?? { audioEnergy: 0, audioBytes: 0, audioLevel: 0 };
-  const events = (p: Page) => p.evaluate(() => (window as unknown as AppWindow).app.events);
+  const stats = async (p: Page) => (await p.evaluate(() => window.app.stats())) ?? { audioEnergy: 0, audioBytes: 0, audioLevel: 0 };
+  const events = (p: Page) => p.evaluate(() => window.app.events);
   const routedSession = async () => (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
   const connections = async (sessionId: string) => {
     const r = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection`, { headers: { 'X-OPENTOK-AUTH': projectJwt() } });
@@ -110,7 +89,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interc
 
   /** The browser hears its own (fake microphone) audio come back through the echoing far end. */
   async function hearsItself(page: Page, what: string): Promise<number> {
-    const s0 = await until(() => stats(page), (s) => s.audioBytes > 2000, 20_000, `${what}: SIP stream audio at the browser`);
+    const s0 = await until(async () => { const s = await stats(page); return s.audioBytes > 2000 && s; }, { timeoutMs: 20_000, what: `${what}: SIP stream audio at the browser` });
     await sleep(3000);
     const s1 = await stats(page);
     const energy = s1.audioEnergy - s0.audioEnergy;
@@ -143,8 +122,8 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interc
       expect(code).toBe(0);
       expect(sipp.logs()).toContain('checked X-Test=sip-test-value X-OpenTok-SessionId=' + sessionId);
       expect(sipp.logs()).toMatch(/from= <sip:14155550101@tokhost.test>/);
-      await until(() => events(alice.page), (e) => e.some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === dialed.connectionId), 5000, 'the browser sees the SIP connection leave');
-      await until(async () => callbacks.filter((c) => c.call.id === dialed.id).map((c) => c.event + (c.call.state ? `:${c.call.state}` : '')), (e) => e.includes('callDestroyed'), 5000, 'SIP callbacks');
+      await until(async () => (await events(alice.page)).some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === dialed.connectionId), { timeoutMs: 5000, what: 'the browser sees the SIP connection leave' });
+      await until(async () => (await callbacks.filter((c) => c.call.id === dialed.id).map((c) => c.event + (c.call.state ? `:${c.call.state}` : ''))).includes('callDestroyed'), { timeoutMs: 5000, what: 'SIP callbacks' });
       const seen = callbacks.filter((c) => c.call.id === dialed.id).map((c) => c.event + (c.call.state ? `:${c.call.state}` : ''));
       expect(seen).toEqual(['callCreated', 'callUpdated:DIALING', 'callUpdated:RINGING', 'callUpdated:ACTIVE', 'callUpdated:HANGUP', 'callDestroyed']);
       expect(callbacks.find((c) => c.call.id === dialed.id && c.event === 'callDestroyed')?.call.reason_code).toBe(700);
@@ -162,8 +141,8 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interc
       const dialed = await call<{ id: string; connectionId: string; streamId: string }>((cb) =>
         ot.dial(sessionId, ot.generateToken(sessionId), `sip:bob@127.0.0.1:${sipp.port};transport=tcp`, { headers: { 'X-Test': 'sip-test-value' }, auth: { username: 'alice', password: 's3cret' } }, cb),
       );
-      await until(() => events(alice.page), (e) => e.some((x) => x.type === 'streamCreated' && x['streamId'] === dialed.streamId), 5000, 'SIP stream in the browser');
-      await until(() => events(alice.page), (e) => e.some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === dialed.connectionId), 15_000, 'the far end hangs up');
+      await until(async () => (await events(alice.page)).some((x) => x.type === 'streamCreated' && x['streamId'] === dialed.streamId), { timeoutMs: 5000, what: 'SIP stream in the browser' });
+      await until(async () => (await events(alice.page)).some((x) => x.type === 'connectionDestroyed' && x['connectionId'] === dialed.connectionId), { timeoutMs: 15_000, what: 'the far end hangs up' });
       expect(await Promise.race([sipp.exited, sleep(5000).then(() => 'timeout')])).toBe(0);
       expect((await call<{ id: string }[]>((cb) => ot.listStreams(sessionId, cb))).map((s) => s.id)).toEqual([alice.streamId]);
     } finally {
@@ -172,7 +151,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interc
     }
   }, 60_000);
 
-  it.skipIf(!has('baresip'))('TLS + SRTP (baresip, mediaenc=srtp-mand): its audio reaches the browser, play-dtmf digits reach baresip', async () => {
+  it.skipIf(!hasCommands('baresip'))('TLS + SRTP (baresip, mediaenc=srtp-mand): its audio reaches the browser, play-dtmf digits reach baresip', async () => {
     const sessionId = await routedSession();
     const alice = await openApp(sessionId, 'Alice');
     const bdir = mkdtempSync(join(tmpdir(), 'tokhost-baresip-'));
@@ -200,10 +179,10 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interc
     proc.stdout?.on('data', (d: Buffer) => (log += d.toString()));
     proc.stderr?.on('data', (d: Buffer) => (log += d.toString()));
     try {
-      await until(async () => log, (l) => l.includes('baresip is ready'), 10_000, 'baresip ready');
+      await until(async () => (await log).includes('baresip is ready'), { timeoutMs: 10_000, what: 'baresip ready' });
       // TLS listens on sip_listen's port + 1.
       const dialed = await call<{ id: string; connectionId: string; streamId: string }>((cb) => ot.dial(sessionId, ot.generateToken(sessionId), `sip:uas@127.0.0.1:${port + 1};transport=tls`, { secure: true }, cb));
-      const s0 = await until(() => stats(alice.page), (s) => s.audioBytes > 2000, 20_000, 'baresip audio at the browser');
+      const s0 = await until(async () => { const s = await stats(alice.page); return s.audioBytes > 2000 && s; }, { timeoutMs: 20_000, what: 'baresip audio at the browser' });
       await sleep(2000);
       const s1 = await stats(alice.page);
       console.info(`[sip TLS+SRTP] browser received ${s1.audioBytes} bytes of baresip's 440 Hz tone; totalAudioEnergy +${(s1.audioEnergy - s0.audioEnergy).toFixed(4)} over 2 s; baresip: ${/srtp|SRTP/.exec(log) ? 'SRTP on' : '?'}`);
@@ -212,9 +191,9 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interc
       expect(dtmf.status).toBe(200);
       const bad = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/play-dtmf`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': projectJwt(), 'Content-Type': 'application/json' }, body: JSON.stringify({ digits: '12a' }) });
       expect(bad.status).toBe(400);
-      await until(async () => [...log.matchAll(/received event: '(.)' \(end=1\)/g)].map((m) => m[1]).join(''), (d) => d === '12#', 10_000, "digits in baresip's log");
+      await until(async () => (await [...log.matchAll(/received event: '(.)' \(end=1\)/g)].map((m) => m[1]).join('')) === '12#', { timeoutMs: 10_000, what: "digits in baresip's log" });
       await call<void>((cb) => ot.forceDisconnect(sessionId, dialed.connectionId, cb));
-      await until(async () => log, (l) => /terminated|closed/i.test(l.slice(l.lastIndexOf('received event'))), 5000, 'baresip sees the BYE');
+      await until(async () => { const l = await log; return /terminated|closed/i.test(l.slice(l.lastIndexOf('received event'))); }, { timeoutMs: 5000, what: 'baresip sees the BYE' });
     } catch (err) {
       console.error(log.slice(-4000));
       throw err;
@@ -242,7 +221,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interc
     await far.start();
     try {
       const dialed = await call<{ id: string; connectionId: string; streamId: string }>((cb) => ot.dial(sessionId, ot.generateToken(sessionId), far.uri, { video: true }, cb));
-      await until(async () => far.invite !== undefined, (v) => v, 5000, 'INVITE at the far end');
+      await until(async () => (await far.invite !== undefined), { timeoutMs: 5000, what: 'INVITE at the far end' });
       expect(far.invite!.body.toString()).toMatch(/m=video \d+ RTP\/AVP 96[\s\S]*a=rtpmap:96 H264\/90000/);
       const code = await Promise.race([done, sleep(60_000).then(() => 'timeout')]);
       if (code !== 0) console.error(ffErr);
@@ -277,10 +256,10 @@ describe.skipIf(!existsSync(CHROMIUM) || !SDK_BUILT || !has('sipp'))('SIP interc
       const dialed = await call<{ id: string; connectionId: string; streamId: string }>((cb) =>
         ot.dial(sessionId, ot.generateToken(sessionId), `sip:bob@127.0.0.1:${sipp.port}`, { headers: { 'X-Test': 'sip-test-value' }, auth: { username: 'alice', password: 'wrong' } }, cb),
       );
-      await until(() => connections(sessionId), (c) => !c.includes(dialed.connectionId), 10_000, 'the SIP connection removed');
+      await until(async () => !(await connections(sessionId)).includes(dialed.connectionId), { timeoutMs: 10_000, what: 'the SIP connection removed' });
       expect(await connections(sessionId)).toEqual([alice.connectionId]);
       expect((await call<{ id: string }[]>((cb) => ot.listStreams(sessionId, cb))).map((s) => s.id)).toEqual([alice.streamId]);
-      await until(async () => callbacks.find((c) => c.call.id === dialed.id && c.event === 'callDestroyed'), (c) => c !== undefined, 5000, 'callDestroyed');
+      await until(async () => (await callbacks.find((c) => c.call.id === dialed.id && c.event === 'callDestroyed')) !== undefined, { timeoutMs: 5000, what: 'callDestroyed' });
       expect(callbacks.find((c) => c.call.id === dialed.id && c.event === 'callDestroyed')?.call.reason_code).toBe(403);
     } finally {
       sipp.stop();

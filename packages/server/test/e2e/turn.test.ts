@@ -7,15 +7,14 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RtIceServer, SessionConnectedMessage } from '@tokhost/protocol';
 import { iceServersFor } from '../../src/realtime/ice.js';
 import { startHarness, TestClient } from '../realtime/harness.js';
 import type { Harness } from '../realtime/harness.js';
+import { hasChromium, launchChromium } from '../kit/index.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TURNSERVER = '/usr/bin/turnserver';
 
 async function freeUdpPort(): Promise<number> {
@@ -26,7 +25,7 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-describe.skipIf(!existsSync(CHROMIUM) || !existsSync(TURNSERVER))('TURN credentials with coturn', () => {
+describe.skipIf(!hasChromium || !existsSync(TURNSERVER))('TURN credentials with coturn', () => {
   const secret = randomBytes(24).toString('hex');
   let turn: ChildProcess;
   let h: Harness;
@@ -46,7 +45,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(TURNSERVER))('TURN credenti
     const end = Date.now() + 10_000;
     while (!/listener opened on|IPv4\. UDP listener opened|Total (UDP|General) servers/i.test(log) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
     h = await startHarness({ iceServers: [{ urls: [`turn:127.0.0.1:${port}?transport=udp`] }], turnSecret: secret });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -2,13 +2,11 @@
  * Routed media end to end with headless Chromium: raw RTCPeerConnection pages (fixtures/peer.html)
  * signalling through a test-only WebSocket bridge to a real router with worker processes.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMediaRouter, type MediaRouter } from '../../src/media/index.js';
-import { CHROMIUM_ARGS, startBridge, type Bridge } from './fixtures/bridge.mjs';
-
-const CHROMIUM = '/usr/bin/chromium';
+import { startBridge, type Bridge } from './fixtures/bridge.mjs';
+import { hasChromium, launchChromium, sleep, until } from '../kit/index.js';
 
 interface PeerStats {
   framesDecoded: number;
@@ -34,19 +32,8 @@ declare global {
 }
 
 const stats = (p: Page) => p.evaluate(() => window.tk.stats());
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${JSON.stringify(v)}`);
-    await sleep(100);
-  }
-}
-
-describe.skipIf(!existsSync(CHROMIUM))('routed media with headless Chromium', () => {
+describe.skipIf(!hasChromium)('routed media with headless Chromium', () => {
   let router: MediaRouter;
   let bridge: Bridge;
   let browser: Browser;
@@ -55,7 +42,7 @@ describe.skipIf(!existsSync(CHROMIUM))('routed media with headless Chromium', ()
   beforeAll(async () => {
     router = await createMediaRouter({ workers: 1, bindAddress: '127.0.0.1' });
     bridge = await startBridge(router);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     for (const p of pages) await p.evaluate(() => window.tk.close()).catch(() => {});
@@ -79,7 +66,7 @@ describe.skipIf(!existsSync(CHROMIUM))('routed media with headless Chromium', ()
 
   it('one publisher, three subscribers: each decodes video and receives audio; one upstream; a late joiner sees a picture fast', async () => {
     const pub = await open('role=pub&session=s1&id=pub1&kbps=500');
-    await until(() => stats(pub), (s) => s.framesSent > 10, 15_000, 'publisher sending');
+    await until(async () => (await stats(pub)).framesSent > 10, { timeoutMs: 15_000, what: 'publisher sending' });
     const upstreamKbps = async () => {
       const a0 = await stats(pub);
       await sleep(2000);
@@ -88,11 +75,11 @@ describe.skipIf(!existsSync(CHROMIUM))('routed media with headless Chromium', ()
       return ((a1.videoBytesSent - a0.videoBytesSent) * 8) / 2000;
     };
     const subs = [await open('role=sub&session=s1&id=a&pub=pub1')];
-    await until(() => stats(subs[0]!), (x) => x.framesDecoded > 20, 20_000, 'first subscriber decoding');
+    await until(async () => (await stats(subs[0]!)).framesDecoded > 20, { timeoutMs: 20_000, what: 'first subscriber decoding' });
     const upWithOne = await upstreamKbps();
     for (const id of ['b', 'c']) subs.push(await open(`role=sub&session=s1&id=${id}&pub=pub1`));
     for (const s of subs) {
-      await until(() => stats(s), (x) => x.framesDecoded > 20 && x.audioPackets > 50, 20_000, 'subscriber decoding');
+      await until(async () => { const x = await stats(s); return x.framesDecoded > 20 && x.audioPackets > 50; }, { timeoutMs: 20_000, what: 'subscriber decoding' });
       expect(await s.evaluate(() => window.tk.error)).toBeNull();
     }
     // A single upstream: one outbound video stream whose bitrate does not grow with the subscribers.
@@ -113,7 +100,7 @@ describe.skipIf(!existsSync(CHROMIUM))('routed media with headless Chromium', ()
 
     // Late joiner: the router asks the publisher for a keyframe, so the first frame comes quickly.
     const late = await open('role=sub&session=s1&id=late&pub=pub1');
-    const ms = await until(() => late.evaluate(() => window.tk.firstFrameMs), (v) => v > 0, 10_000, 'late joiner first frame');
+    const ms = await until(async () => { const v = await late.evaluate(() => window.tk.firstFrameMs); return v > 0 && v; }, { timeoutMs: 10_000, what: 'late joiner first frame' });
     console.log(`[media e2e] late joiner first decoded frame ${ms.toFixed(0)} ms after page start; publisher upstream ${upWithOne.toFixed(0)} kbps with 1 subscriber, ${upKbps.toFixed(0)} kbps with 3`);
     expect(ms).toBeLessThan(2500);
     for (const p of [...subs, late]) await closePage(p);
@@ -124,15 +111,10 @@ describe.skipIf(!existsSync(CHROMIUM))('routed media with headless Chromium', ()
     const pub = await open('role=pub&session=s2&id=pub2&kbps=500');
     const bad = await open('role=sub&session=s2&id=bad&pub=pub2');
     const good = await open('role=sub&session=s2&id=good&pub=pub2');
-    for (const s of [bad, good]) await until(() => stats(s), (x) => x.framesDecoded > 20, 20_000, 'decoding');
+    for (const s of [bad, good]) await until(async () => (await stats(s)).framesDecoded > 20, { timeoutMs: 20_000, what: 'decoding' });
     const room = await router.room('s2');
     await room.setSubscriberLoss('bad', 0.3);
-    const evs = await until(
-      () => bad.evaluate(() => window.tk.events),
-      (e) => e.some((x) => x.type === 'videoDisabled'),
-      20_000,
-      'videoDisabled at the lossy subscriber',
-    );
+    const evs = await until(async () => { const e = await bad.evaluate(() => window.tk.events); return e.some((x) => x.type === 'videoDisabled') && e; }, { timeoutMs: 20_000, what: 'videoDisabled at the lossy subscriber' });
     const types = evs.map((e) => e.type);
     expect(types.indexOf('videoDisableWarning')).toBeGreaterThanOrEqual(0);
     expect(types.indexOf('videoDisableWarning')).toBeLessThan(types.indexOf('videoDisabled'));
@@ -147,9 +129,9 @@ describe.skipIf(!existsSync(CHROMIUM))('routed media with headless Chromium', ()
     expect(await good.evaluate(() => window.tk.events.filter((e) => e.type === 'videoDisabled').length)).toBe(0);
 
     await room.setSubscriberLoss('bad', 0);
-    await until(() => bad.evaluate(() => window.tk.events), (e) => e.some((x) => x.type === 'videoEnabled'), 30_000, 'videoEnabled');
+    await until(async () => (await bad.evaluate(() => window.tk.events)).some((x) => x.type === 'videoEnabled'), { timeoutMs: 30_000, what: 'videoEnabled' });
     const b2 = await stats(bad);
-    await until(() => stats(bad), (x) => x.framesDecoded > b2.framesDecoded + 10, 10_000, 'video back');
+    await until(async () => (await stats(bad)).framesDecoded > b2.framesDecoded + 10, { timeoutMs: 10_000, what: 'video back' });
     for (const p of [bad, good, pub]) await closePage(p);
   }, 120_000);
 });

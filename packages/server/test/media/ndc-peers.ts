@@ -33,21 +33,6 @@ class CandidateSink {
   }
 }
 
-function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const t = setInterval(() => {
-      if (cond()) {
-        clearInterval(t);
-        resolve();
-      } else if (Date.now() - start > ms) {
-        clearInterval(t);
-        reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-      }
-    }, 20);
-  });
-}
-export { waitFor };
 
 export interface TestPublisher {
   readonly audioSsrc: number;

@@ -7,7 +7,7 @@ import type { Track } from 'node-datachannel';
 import type { RtIceCandidate, RtSessionDescription } from '@tokhost/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMediaRouter, MediaError, RoutedSessionMedia, type MediaRouter, type RoutedPeerSink } from '../../src/media/index.js';
-import { waitFor } from './ndc-peers.js';
+import { until } from '../kit/index.js';
 
 const { PeerConnection, Audio, Video } = nodeDataChannel;
 
@@ -60,11 +60,11 @@ describe('RoutedSessionMedia (routed-mode adapter for the realtime layer)', () =
     const answer = await media.publish('stream-1', { type: 'offer', sdp: offer }, pubSink);
     expect(answer.type).toBe('answer');
     expect(pubOut.sdp[0]?.[0]).toBe('stream-1');
-    await waitFor(() => pubCands.length > 0, 5000, 'publisher candidates');
+    await until(() => pubCands.length > 0, { timeoutMs: 5000, intervalMs: 20, what: 'publisher candidates' });
     for (const c of pubCands) await media.ice('stream-1', 'publisher', c);
     await media.ice('stream-1', 'publisher', null);
-    await waitFor(() => pub.state() === 'connected', 10_000, 'publisher connected');
-    await waitFor(() => pubOut.ice.length > 0 && pubOut.ice.every(([id]) => id === 'stream-1'), 5000, 'router candidates for the publisher link');
+    await until(() => pub.state() === 'connected', { timeoutMs: 10_000, intervalMs: 20, what: 'publisher connected' });
+    await until(() => pubOut.ice.length > 0 && pubOut.ice.every(([id]) => id === 'stream-1'), { timeoutMs: 5000, intervalMs: 20, what: 'router candidates for the publisher link' });
 
     let seq = 0;
     const timer = setInterval(() => {
@@ -114,9 +114,9 @@ describe('RoutedSessionMedia (routed-mode adapter for the realtime layer)', () =
     const events: string[] = [];
     await media.subscribe('sub-1', 'stream-1', { audio: true, video: true }, subSink, (e) => events.push(e.type));
     await media.sdp('sub-1', 'subscriber', { type: 'answer', sdp: await subAnswer });
-    await waitFor(() => subCands.length > 0, 5000, 'subscriber candidates');
+    await until(() => subCands.length > 0, { timeoutMs: 5000, intervalMs: 20, what: 'subscriber candidates' });
     for (const c of subCands) await media.ice('sub-1', 'subscriber', c);
-    await waitFor(() => received > 10, 10_000, 'forwarded video at the subscriber');
+    await until(() => received > 10, { timeoutMs: 10_000, intervalMs: 20, what: 'forwarded video at the subscriber' });
     expect(events).toContain('connected');
 
     // A publisher never sends SDP in routed sessions.

@@ -1,7 +1,8 @@
 import nodeDataChannel from 'node-datachannel';
 import { describe, expect, it } from 'vitest';
 import { createMediaRouter, MediaError, type MediaRouterOptions, type SubscriberMediaEvent } from '../../src/media/index.js';
-import { createTestPublisher, createTestSubscriber, waitFor } from './ndc-peers.js';
+import { createTestPublisher, createTestSubscriber } from './ndc-peers.js';
+import { until } from '../kit/index.js';
 import { runMediaRouterContract } from './router.contract.js';
 
 runMediaRouterContract('node-datachannel workers', () => createMediaRouter({ workers: 2, bindAddress: '127.0.0.1' }));
@@ -41,19 +42,19 @@ describe('node-datachannel router: options, placement, workers', () => {
       const r1 = await router.room('a');
       const r2 = await router.room('b');
       peers.push(await createTestPublisher(r1, 'p'), await createTestPublisher(r2, 'p'));
-      await waitFor(() => router.metrics().workers.every((w) => w.rooms === 1 && w.publishers === 1), 5000, 'one room per worker');
+      await until(() => router.metrics().workers.every((w) => w.rooms === 1 && w.publishers === 1), { timeoutMs: 5000, intervalMs: 20, what: 'one room per worker' });
       const s = await createTestSubscriber(r1, 's', 'p');
       peers.push(s);
-      await waitFor(() => s.connected(), 10_000, 'subscriber');
+      await until(() => s.connected(), { timeoutMs: 10_000, intervalMs: 20, what: 'subscriber' });
       // Kill the worker holding room "a": its peers are reported closed, the router replaces the worker.
       const before = router.workerPids;
-      await waitFor(() => router.metrics().workers.some((w) => w.subscribers === 1), 5000, 'worker stats with the subscriber');
+      await until(() => router.metrics().workers.some((w) => w.subscribers === 1), { timeoutMs: 5000, intervalMs: 20, what: 'worker stats with the subscriber' });
       const victim = router.metrics().workers.find((w) => w.subscribers === 1)!.pid;
       process.kill(victim, 'SIGKILL');
-      await waitFor(() => s.events.some((e: SubscriberMediaEvent) => e.type === 'closed'), 5000, 'closed event after the crash');
+      await until(() => s.events.some((e: SubscriberMediaEvent) => e.type === 'closed'), { timeoutMs: 5000, intervalMs: 20, what: 'closed event after the crash' });
       expect(r1.closed).toBe(true);
       expect(r2.closed).toBe(false);
-      await waitFor(() => router.workerPids.length === 2 && !router.workerPids.includes(victim), 5000, 'replacement worker');
+      await until(() => router.workerPids.length === 2 && !router.workerPids.includes(victim), { timeoutMs: 5000, intervalMs: 20, what: 'replacement worker' });
       expect(router.workerPids).not.toEqual(before);
       const again = await router.room('a');
       expect(again).not.toBe(r1);
@@ -79,7 +80,7 @@ describe('node-datachannel router: options, placement, workers', () => {
       const room = await router.room('pip');
       const cands: string[] = [];
       await room.publish({ publisherId: 'p', offerSdp: offer, onCandidate: (c) => cands.push(c.candidate) });
-      await waitFor(() => cands.length > 0, 5000, 'candidates');
+      await until(() => cands.length > 0, { timeoutMs: 5000, intervalMs: 20, what: 'candidates' });
       expect(cands.every((c) => / 203\.0\.113\.7 \d+ typ host/.test(c))).toBe(true);
     } finally {
       t.close();
@@ -103,12 +104,12 @@ describe('node-datachannel router: options, placement, workers', () => {
       const silent = await createTestSubscriber(room, 'silent', 'p', { silent: true });
       const slow = await createTestSubscriber(room, 'slow', 'p');
       peers.push(silent, slow);
-      await waitFor(() => silent.video.count > 5 && slow.video.count > 5, 10_000, 'video');
-      await waitFor(() => silent.events.some((e) => e.type === 'closed'), 8000, 'rtcp timeout');
+      await until(() => silent.video.count > 5 && slow.video.count > 5, { timeoutMs: 10_000, intervalMs: 20, what: 'video' });
+      await until(() => silent.events.some((e) => e.type === 'closed'), { timeoutMs: 8000, intervalMs: 20, what: 'rtcp timeout' });
       expect(silent.events.find((e) => e.type === 'closed')).toEqual({ type: 'closed', reason: 'rtcp-timeout' });
       const remb = setInterval(() => slow.sendRemb(80_000), 200);
       try {
-        await waitFor(() => slow.events.some((e) => e.type === 'videoDisabled'), 8000, 'videoDisabled on low REMB');
+        await until(() => slow.events.some((e) => e.type === 'videoDisabled'), { timeoutMs: 8000, intervalMs: 20, what: 'videoDisabled on low REMB' });
       } finally {
         clearInterval(remb);
       }

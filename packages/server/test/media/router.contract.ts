@@ -7,7 +7,8 @@ import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaError, metricsText, type MediaRouter } from '../../src/media/index.js';
 import { createLossyRelay } from './lossy-relay.js';
-import { createTestPublisher, createTestSubscriber, waitFor, type TestPublisher, type TestSubscriber } from './ndc-peers.js';
+import { createTestPublisher, createTestSubscriber, type TestPublisher, type TestSubscriber } from './ndc-peers.js';
+import { until } from '../kit/index.js';
 
 export function runMediaRouterContract(name: string, factory: () => Promise<MediaRouter>): void {
   describe(`MediaRouter contract: ${name}`, () => {
@@ -27,13 +28,13 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
     const pub = async (room: Awaited<ReturnType<MediaRouter['room']>>, id: string): Promise<TestPublisher> => {
       const p = await createTestPublisher(room, id);
       toClose.push(p);
-      await waitFor(() => p.connected(), 10_000, 'publisher connected');
+      await until(() => p.connected(), { timeoutMs: 10_000, intervalMs: 20, what: 'publisher connected' });
       return p;
     };
     const sub = async (room: Awaited<ReturnType<MediaRouter['room']>>, id: string, pubId: string, o?: Parameters<typeof createTestSubscriber>[3]): Promise<TestSubscriber> => {
       const s = await createTestSubscriber(room, id, pubId, o);
       toClose.push(s);
-      await waitFor(() => s.connected(), 10_000, 'subscriber connected');
+      await until(() => s.connected(), { timeoutMs: 10_000, intervalMs: 20, what: 'subscriber connected' });
       return s;
     };
 
@@ -62,7 +63,7 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       await expect(createTestPublisher(room, 'pub-1')).rejects.toMatchObject({ code: 'ERR_MEDIA_DUPLICATE_ID' });
       const s1 = await sub(room, 'sub-1', 'pub-1');
       const s2 = await sub(room, 'sub-2', 'pub-1');
-      await waitFor(() => s1.video.count > 20 && s2.video.count > 20 && s1.audio.count > 20, 10_000, 'media at both subscribers');
+      await until(() => s1.video.count > 20 && s2.video.count > 20 && s1.audio.count > 20, { timeoutMs: 10_000, intervalMs: 20, what: 'media at both subscribers' });
       for (const s of [s1, s2]) {
         expect(s.video.firstIsKeyframe).toBe(true);
         expect(s.video.ssrcs.size).toBe(1);
@@ -83,13 +84,13 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       const room = await router.room(sid());
       const p = await pub(room, 'p');
       const s = await sub(room, 's', 'p');
-      await waitFor(() => s.video.count > 10, 10_000, 'video');
+      await until(() => s.video.count > 10, { timeoutMs: 10_000, intervalMs: 20, what: 'video' });
       const plis = p.rtcp.pli;
       await new Promise((r) => setTimeout(r, 500));
       s.sendPli();
-      await waitFor(() => p.rtcp.pli > plis, 5000, 'PLI at the publisher');
+      await until(() => p.rtcp.pli > plis, { timeoutMs: 5000, intervalMs: 20, what: 'PLI at the publisher' });
       // The router also sends receiver reports to the publisher.
-      await waitFor(() => p.rtcp.rr > 0, 5000, 'receiver report');
+      await until(() => p.rtcp.rr > 0, { timeoutMs: 5000, intervalMs: 20, what: 'receiver report' });
     });
 
     it('repairs loss on a subscriber path from the per-leg NACK history', async () => {
@@ -98,7 +99,7 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       const relay = await createLossyRelay(0);
       toClose.push(relay);
       const s = await sub(room, 's', 'p', { audio: false, relay });
-      await waitFor(() => s.video.count > 10, 10_000, 'video through the relay');
+      await until(() => s.video.count > 10, { timeoutMs: 10_000, intervalMs: 20, what: 'video through the relay' });
       relay.loss = 0.1;
       // The test peer NACKs every gap it sees; the router must resend from the leg's history.
       // Like a browser, it asks again (up to 4 times) when a retransmission is lost as well.
@@ -119,7 +120,7 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
         }
       }, 30);
       try {
-        await waitFor(() => relay.dropped >= 5, 10_000, 'drops');
+        await until(() => relay.dropped >= 5, { timeoutMs: 10_000, intervalMs: 20, what: 'drops' });
         relay.loss = 0;
         await new Promise((r) => setTimeout(r, 500));
       } finally {
@@ -136,7 +137,7 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       await pub(room, 'p');
       const audioOnly = await sub(room, 'a', 'p', { video: false });
       const videoOnly = await sub(room, 'v', 'p', { audio: false });
-      await waitFor(() => audioOnly.audio.count > 20 && videoOnly.video.count > 20, 10_000, 'media');
+      await until(() => audioOnly.audio.count > 20 && videoOnly.video.count > 20, { timeoutMs: 10_000, intervalMs: 20, what: 'media' });
       expect(audioOnly.video.count).toBe(0);
       expect(videoOnly.audio.count).toBe(0);
 
@@ -147,7 +148,7 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       expect(videoOnly.video.count).toBe(stopped);
       const lastSeq = videoOnly.video.seqs[videoOnly.video.seqs.length - 1]!;
       await room.setSubscriberMedia('v', { video: true });
-      await waitFor(() => videoOnly.video.count > stopped + 5, 5000, 'video resumed');
+      await until(() => videoOnly.video.count > stopped + 5, { timeoutMs: 5000, intervalMs: 20, what: 'video resumed' });
       // Resumed numbering continues where it stopped: the pause is not seen as loss.
       expect(videoOnly.video.seqs[stopped]).toBe((lastSeq + 1) & 0xffff);
     });
@@ -156,7 +157,7 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       const room = await router.room(sid());
       await pub(room, 'p');
       const s = await sub(room, 's', 'p');
-      await waitFor(() => s.audio.count > 10, 10_000, 'audio');
+      await until(() => s.audio.count > 10, { timeoutMs: 10_000, intervalMs: 20, what: 'audio' });
       await room.setPublisherAudioMuted('p', true);
       await new Promise((r) => setTimeout(r, 300));
       const muted = s.audio.count;
@@ -164,7 +165,7 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       expect(s.audio.count).toBe(muted);
       expect(s.video.count).toBeGreaterThan(0);
       await room.setPublisherAudioMuted('p', false);
-      await waitFor(() => s.audio.count > muted + 5, 5000, 'audio back');
+      await until(() => s.audio.count > muted + 5, { timeoutMs: 5000, intervalMs: 20, what: 'audio back' });
     });
 
     it('forwards a server-side RTP publisher (G.711) to subscribers and taps; force-mute applies', async () => {
@@ -194,11 +195,11 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       try {
         const s = await sub(room, 'sip-sub', 'sip', { video: false });
         expect(s.offerSdp).toMatch(/a=rtpmap:0 PCMU\/8000/);
-        await waitFor(() => s.audio.count > 10, 10_000, 'G.711 audio at the subscriber');
+        await until(() => s.audio.count > 10, { timeoutMs: 10_000, intervalMs: 20, what: 'G.711 audio at the subscriber' });
         expect([...s.audio.ssrcs]).not.toContain(0x1234abcd);
         const tap = await room.tap('sip', { host: '127.0.0.1', audioPort: (tapSock.address() as { port: number }).port });
         expect(tap.sdp).toContain('a=rtpmap:0 PCMU/8000');
-        await waitFor(() => tapped.length > 5, 5000, 'tapped RTP');
+        await until(() => tapped.length > 5, { timeoutMs: 5000, intervalMs: 20, what: 'tapped RTP' });
         expect(tapped[0]!.subarray(12).equals(payload)).toBe(true);
         await room.setPublisherAudioMuted('sip', true);
         await new Promise((r) => setTimeout(r, 300));
@@ -206,9 +207,9 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
         await new Promise((r) => setTimeout(r, 400));
         expect(s.audio.count).toBe(muted);
         await room.setPublisherAudioMuted('sip', false);
-        await waitFor(() => s.audio.count > muted + 5, 5000, 'audio back after unmute');
+        await until(() => s.audio.count > muted + 5, { timeoutMs: 5000, intervalMs: 20, what: 'audio back after unmute' });
         await room.unpublish('sip');
-        await waitFor(() => s.events.some((e) => e.type === 'closed'), 5000, 'subscriber closed with the publisher');
+        await until(() => s.events.some((e) => e.type === 'closed'), { timeoutMs: 5000, intervalMs: 20, what: 'subscriber closed with the publisher' });
       } finally {
         clearInterval(timer);
         sender.close();
@@ -221,9 +222,9 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       await pub(room, 'p');
       const bad = await sub(room, 'bad', 'p');
       const good = await sub(room, 'good', 'p');
-      await waitFor(() => bad.video.count > 10 && good.video.count > 10, 10_000, 'video');
+      await until(() => bad.video.count > 10 && good.video.count > 10, { timeoutMs: 10_000, intervalMs: 20, what: 'video' });
       await room.setSubscriberLoss('bad', 0.3);
-      await waitFor(() => bad.events.some((e) => e.type === 'videoDisabled'), 15_000, 'videoDisabled');
+      await until(() => bad.events.some((e) => e.type === 'videoDisabled'), { timeoutMs: 15_000, intervalMs: 20, what: 'videoDisabled' });
       const types = bad.events.map((e) => e.type);
       expect(types.indexOf('videoDisableWarning')).toBeLessThan(types.indexOf('videoDisabled'));
       expect(bad.events.find((e) => e.type === 'videoDisabled')).toEqual({ type: 'videoDisabled', reason: 'quality' });
@@ -237,8 +238,8 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       expect(good.video.count).toBeGreaterThan(g);
       expect(good.events.some((e) => e.type === 'videoDisabled')).toBe(false);
       await room.setSubscriberLoss('bad', 0);
-      await waitFor(() => bad.events.some((e) => e.type === 'videoEnabled'), 15_000, 'videoEnabled');
-      await waitFor(() => bad.video.count > v + 10, 5000, 'video back');
+      await until(() => bad.events.some((e) => e.type === 'videoEnabled'), { timeoutMs: 15_000, intervalMs: 20, what: 'videoEnabled' });
+      await until(() => bad.video.count > v + 10, { timeoutMs: 5000, intervalMs: 20, what: 'video back' });
     });
 
     it('reports counters and Prometheus text', async () => {
@@ -246,7 +247,7 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       const room = await router.room(id);
       await pub(room, 'p');
       await sub(room, 's', 'p');
-      await waitFor(() => (router.metrics().sessions.find((s) => s.sessionId === id)?.packetsPerSecond ?? 0) > 0, 5000, 'session metrics');
+      await until(() => (router.metrics().sessions.find((s) => s.sessionId === id)?.packetsPerSecond ?? 0) > 0, { timeoutMs: 5000, intervalMs: 20, what: 'session metrics' });
       const m = router.metrics();
       const s = m.sessions.find((x) => x.sessionId === id)!;
       expect(s).toMatchObject({ publishers: 1, subscribers: 1 });
@@ -265,7 +266,7 @@ export function runMediaRouterContract(name: string, factory: () => Promise<Medi
       await pub(room, 'p1');
       const s = await sub(room, 's1', 'p1');
       await room.unpublish('p1');
-      await waitFor(() => s.events.some((e) => e.type === 'closed'), 5000, 'subscriber closed');
+      await until(() => s.events.some((e) => e.type === 'closed'), { timeoutMs: 5000, intervalMs: 20, what: 'subscriber closed' });
       expect(s.events.find((e) => e.type === 'closed')).toEqual({ type: 'closed', reason: 'unpublished' });
       await expect(room.setSubscriberMedia('s1', { video: false })).rejects.toMatchObject({ code: 'ERR_MEDIA_SUBSCRIBER_NOT_FOUND' });
       await pub(room, 'p2');

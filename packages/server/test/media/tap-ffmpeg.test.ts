@@ -3,17 +3,17 @@
  * loopback UDP, real ffmpeg writing WebM, ffprobe checking the file.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMediaRouter, type MediaRouter } from '../../src/media/index.js';
-import { CHROMIUM_ARGS, startBridge, type Bridge } from './fixtures/bridge.mjs';
+import { startBridge, type Bridge } from './fixtures/bridge.mjs';
+import { hasChromium, hasCommands, launchChromium } from '../kit/index.js';
 import { portFree, rtpPortPair } from '../../src/compose/tap-source.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasTools = existsSync(CHROMIUM) && spawnSync('sh', ['-c', 'command -v ffmpeg && command -v ffprobe']).status === 0;
+const hasTools = hasChromium && hasCommands('ffmpeg', 'ffprobe');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
@@ -28,7 +28,7 @@ describe.skipIf(!hasTools)('recording tap into ffmpeg', () => {
   beforeAll(async () => {
     router = await createMediaRouter({ workers: 1, bindAddress: '127.0.0.1' });
     bridge = await startBridge(router);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await page?.evaluate(() => (window as unknown as { tk: { close(): void } }).tk.close()).catch(() => {});

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mediaType, parseFormBody } from '../../src/http/body.js';
-import { parseTarget } from '../../src/http/router.js';
+import { parseTarget } from '../../src/http/route-table.js';
 
 const req = (contentType?: string) => ({ headers: contentType === undefined ? {} : { 'content-type': contentType } }) as IncomingMessage;
 

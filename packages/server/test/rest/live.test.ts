@@ -1,7 +1,7 @@
 import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION } from '@tokhost/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { until } from '../e2e/helpers.js';
+import { until } from '../kit/index.js';
 import { call, createSessionId, KEY_A, postJson, SECRET_A, startServer } from './harness.js';
 import { OfficialOpenTok, settle } from './opentok-types.js';
 import type { OpenTokLike } from './opentok-types.js';
@@ -106,10 +106,10 @@ describe('REST on live state (real realtime connections)', () => {
     expect(archive.status).toBe(200);
     const id = (archive.json as { id: string; status: string }).id;
     expect((archive.json as { status: string }).status).toBe('started');
-    await until(async () => server.store.getArchive(KEY_A, id)?.archive.status, (s) => s === 'paused', 5000, 'archive paused (nobody publishes)');
+    await until(() => server.store.getArchive(KEY_A, id)?.archive.status === 'paused', { timeoutMs: 5000, what: 'archive paused (nobody publishes)' });
     expect(server.store.listArchives(KEY_A).total).toBe(1);
     expect((await postJson(server, `/v2/project/${KEY_A}/archive/${id}/stop`, {})).json).toMatchObject({ id, status: 'stopped', reason: 'user initiated' });
-    await until(async () => server.store.getArchive(KEY_A, id)?.archive.status, (s) => s === 'failed', 20_000, 'archive failed (nothing recorded)');
+    await until(() => server.store.getArchive(KEY_A, id)?.archive.status === 'failed', { timeoutMs: 20_000, what: 'archive failed (nothing recorded)' });
     expect(server.store.getArchive(KEY_A, id)?.archive.reason).toMatch(/nothing was recorded/);
 
     expect((await settle((cb) => ot.forceDisconnect(sessionId, connectionId, cb))).err).toBeNull();

@@ -11,17 +11,8 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type TokhostServer } from '../../src/create-server.js';
 import { ScriptedFarEnd } from './far-end.js';
+import { sleep, until } from '../kit/index.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${JSON.stringify(v)}`);
-    await sleep(100);
-  }
-}
 
 describe('SIP gateway against scripted far ends', () => {
   const apiKey = '8' + String(Date.now()).slice(-7);
@@ -89,16 +80,16 @@ describe('SIP gateway against scripted far ends', () => {
     const b = await farEnd({ send: 'silence' });
     const ca = await dial(sessionId, a, { observeForceMute: true });
     const cb = await dial(sessionId, b);
-    await until(() => b.levelOver(500), (l) => l > 1000, 8000, "B hears A's tone");
+    await until(() => b.levelOver(500) > 1000, { timeoutMs: 8000, what: "B hears A's tone" });
     expect(a.levelOver(500)).toBeLessThan(50); // A hears B's silence, not its own tone
     expect((await rest('POST', `/session/${sessionId}/stream/${ca.streamId}/mute`)).status).toBe(200);
-    await until(() => b.levelOver(300), (l) => l >= 0 && l < 50, 5000, 'A muted for B');
-    await until(() => events(ca.id), (e) => e.includes('muteForced'), 3000, 'muteForced callback');
+    await until(() => { const l = b.levelOver(300); return l >= 0 && l < 50; }, { timeoutMs: 5000, what: 'A muted for B' });
+    await until(() => events(ca.id).includes('muteForced'), { timeoutMs: 3000, what: 'muteForced callback' });
     await a.press('*6');
-    await until(() => b.levelOver(300), (l) => l > 1000, 5000, 'A unmuted by *6');
+    await until(() => b.levelOver(300) > 1000, { timeoutMs: 5000, what: 'A unmuted by *6' });
     // B did not ask to observe force-mute: its leg stays on.
     b.sendMode = 'tone';
-    await until(() => a.levelOver(300), (l) => l > 1000, 5000, "A hears B's tone");
+    await until(() => a.levelOver(300) > 1000, { timeoutMs: 5000, what: "A hears B's tone" });
     expect((await rest('POST', `/session/${sessionId}/stream/${cb.streamId}/mute`)).status).toBe(200);
     await sleep(800);
     expect(a.levelOver(400)).toBeGreaterThan(1000);
@@ -110,17 +101,17 @@ describe('SIP gateway against scripted far ends', () => {
     const sessionId = await session();
     const a = await farEnd({ send: 'tone' });
     const ca = await dial(sessionId, a);
-    await until(() => a.received.length, (n) => n > 20, 5000, 'audio to the far end');
+    await until(() => a.received.length > 20, { timeoutMs: 5000, what: 'audio to the far end' });
     a.reinvite('sendonly');
-    const ok = await until(() => a.responses.find((r) => r.status === 200 && r.headers.get('cseq')!.endsWith('INVITE')), (r) => r !== undefined, 3000, '200 to the re-INVITE');
+    const ok = await until(() => a.responses.find((r) => r.status === 200 && r.headers.get('cseq')!.endsWith('INVITE')), { timeoutMs: 3000, what: '200 to the re-INVITE' });
     expect(ok!.body.toString()).toContain('a=recvonly');
     await sleep(300);
     const n = a.received.length;
     await sleep(500);
     expect(a.received.length).toBe(n);
     a.reinvite('sendrecv');
-    await until(() => a.received.length, (m) => m > n + 10, 3000, 'audio again after hold');
-    await until(() => events(ca.id), (e) => e.includes('callUpdated:ON_HOLD') && e.lastIndexOf('callUpdated:ACTIVE') > e.indexOf('callUpdated:ON_HOLD'), 3000, 'hold callbacks');
+    await until(() => a.received.length > n + 10, { timeoutMs: 3000, what: 'audio again after hold' });
+    await until(() => { const e = events(ca.id); return e.includes('callUpdated:ON_HOLD') && e.lastIndexOf('callUpdated:ACTIVE') > e.indexOf('callUpdated:ON_HOLD'); }, { timeoutMs: 3000, what: 'hold callbacks' });
   }, 30_000);
 
   it('busy (486), SRTP refused (488) and the media timeout (704) end the call and remove its connection', async () => {
@@ -132,10 +123,10 @@ describe('SIP gateway against scripted far ends', () => {
     const c2 = await dial(sessionId, plain, { secure: true });
     const c3 = await dial(sessionId, mute);
     expect(plain.invite!.body.toString()).toMatch(/m=audio \d+ RTP\/SAVP[\s\S]*a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:/);
-    await until(() => [c1, c2].map((c) => events(c.id).at(-1)), (e) => e[0] === 'callDestroyed:486' && e[1] === 'callDestroyed:488', 5000, 'failed calls');
+    await until(() => { const e = [c1, c2].map((c) => events(c.id).at(-1)); return e[0] === 'callDestroyed:486' && e[1] === 'callDestroyed:488'; }, { timeoutMs: 5000, what: 'failed calls' });
     expect(callbacks.find((c) => c.call.id === c2.id && c.event === 'callDestroyed')?.call.reason_message).toMatch(/refused SRTP/);
     expect(plain.requests.some((r) => r.method === 'BYE')).toBe(true);
-    await until(() => events(c3.id).at(-1), (e) => e === 'callDestroyed:704', 8000, 'media timeout');
+    await until(() => events(c3.id).at(-1) === 'callDestroyed:704', { timeoutMs: 8000, what: 'media timeout' });
     expect(mute.requests.some((r) => r.method === 'BYE')).toBe(true);
     const conns = await rest('GET', `/session/${sessionId}/connection`);
     expect(conns.json['items']).toEqual([]);
@@ -145,10 +136,10 @@ describe('SIP gateway against scripted far ends', () => {
     const sessionId = await session();
     const ringing = await farEnd({ status: 180 });
     const c = await dial(sessionId, ringing);
-    await until(() => events(c.id), (e) => e.includes('callUpdated:RINGING'), 3000, 'ringing');
-    await until(() => events(c.id).at(-1), (e) => e === 'callDestroyed:408', 5000, 'ring timeout');
+    await until(() => events(c.id).includes('callUpdated:RINGING'), { timeoutMs: 3000, what: 'ringing' });
+    await until(() => events(c.id).at(-1) === 'callDestroyed:408', { timeoutMs: 5000, what: 'ring timeout' });
     expect(ringing.requests.some((r) => r.method === 'CANCEL')).toBe(true);
-    await until(() => ringing.requests.filter((r) => r.method === 'ACK').length, (n) => n === 1, 3000, 'ACK of the 487');
+    await until(() => ringing.requests.filter((r) => r.method === 'ACK').length === 1, { timeoutMs: 3000, what: 'ACK of the 487' });
     expect((await rest('GET', `/session/${sessionId}/connection`)).json['items']).toEqual([]);
   }, 20_000);
 

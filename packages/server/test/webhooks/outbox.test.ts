@@ -9,6 +9,7 @@ import { createOutboundPolicy } from '../../src/net/outbound.js';
 import { createSqliteStore } from '../../src/storage/sqlite.js';
 import type { Store } from '../../src/storage/store.js';
 import { createWebhookSender, signWebhookBody, WEBHOOK_DELIVERY_HEADER } from '../../src/webhooks/index.js';
+import { until } from '../kit/index.js';
 
 const logger = { warn() {}, debug() {} };
 // The endpoints below listen on loopback, which the default outbound policy refuses.
@@ -31,13 +32,6 @@ async function sink(status: () => number): Promise<{ url: string; got: { path: s
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, got, server };
 }
 
-const until = async (cond: () => boolean, ms = 8000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 describe('webhook outbox', () => {
   let dir: string;
@@ -74,7 +68,7 @@ describe('webhook outbox', () => {
     // A generous attempt timeout: on a loaded machine a timed-out attempt that did arrive is sent again.
     const second = createWebhookSender({ logger, outbound: loopback, outbox: store, retryDelaysMs: [50], timeoutMs: 20_000 });
     try {
-      await until(() => endpoint.got.length >= 5);
+      await until(() => endpoint.got.length >= 5, { timeoutMs: 8000, intervalMs: 20, what: '5 deliveries' });
       await second.idle();
       expect(endpoint.got.map((g) => JSON.parse(g.body).n)).toEqual([1, 2, 3, 4, 5]);
       for (const g of endpoint.got) expect(g.sig).toBe(signWebhookBody(SECRET, g.body, Number(/t=(\d+)/.exec(g.sig)![1])));
@@ -92,7 +86,7 @@ describe('webhook outbox', () => {
     const b = createWebhookSender({ logger, outbound: loopback, outbox: store, owner: 'node-b', exclusive: false, pollMs: 50, retryDelaysMs: [50] });
     try {
       for (let n = 0; n < 60; n++) (n % 2 ? a : b).send(`${endpoint.url}/u${n % 3}`, SECRET, { n });
-      await until(() => endpoint.got.length >= 60);
+      await until(() => endpoint.got.length >= 60, { timeoutMs: 8000, intervalMs: 20, what: '60 deliveries' });
       await new Promise((r) => setTimeout(r, 200));
       expect(endpoint.got.length).toBe(60);
       for (const path of ['/u0', '/u1', '/u2']) {
@@ -119,7 +113,7 @@ describe('webhook outbox', () => {
     try {
       await new Promise((r) => setTimeout(r, 200));
       expect(endpoint.got).toEqual([]);
-      await until(() => endpoint.got.length >= 1);
+      await until(() => endpoint.got.length >= 1, { timeoutMs: 8000, intervalMs: 20, what: '1 deliveries' });
       expect(Date.now() - started).toBeGreaterThanOrEqual(350);
       expect(Date.now() - started).toBeLessThan(3000);
       expect(JSON.parse(endpoint.got[0]!.body)).toEqual({ n: 1 });

@@ -7,7 +7,7 @@ import { checkConcurrent, limitsFrom } from '../../limits.js';
 import { ACTIVE_ARCHIVE_STATUSES } from '../../storage/store.js';
 import { signArchiveUrl } from '../../recording/archiver.js';
 import { invalid, TokhostError } from '../../errors.js';
-import type { Route, RouteContext } from '../router.js';
+import type { Route, RouteContext } from '../route-table.js';
 import { layout, object, optBool, optEnum, optInt, optNumber, optResolution, optString, projectPaging, reqString } from '../validate.js';
 
 function requireArchive(store: Store, apiKey: string, archiveId: string): ArchiveJson {

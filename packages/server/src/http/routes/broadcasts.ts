@@ -3,7 +3,7 @@ import type { BroadcastJson } from '@tokhost/protocol';
 import type { Store } from '../../storage/store.js';
 import { linkBase } from '../link-base.js';
 import { invalid, TokhostError } from '../../errors.js';
-import type { Route, RouteContext } from '../router.js';
+import type { Route, RouteContext } from '../route-table.js';
 import { layout, object, optBool, optEnum, optInt, optResolution, optString, projectPaging, reqString, requireOutbound } from '../validate.js';
 import { parseStreamChange, requireLiveStream } from './archives.js';
 

@@ -2,7 +2,7 @@ import type { ConnectionListJson } from '@tokhost/protocol';
 import { createSession, formatCreateDt, parseSessionOptions, requireSession, sessionCreateXml } from '../../services/sessions.js';
 import type { SessionRecord } from '../../storage/store.js';
 import { parseFormBody } from '../body.js';
-import type { Route } from '../router.js';
+import type { Route } from '../route-table.js';
 
 /** True when the client accepts JSON (node, Java, Python); Ruby (`*\/*`) and PHP (none) get XML. */
 export function acceptsJson(accept: string | undefined): boolean {

@@ -6,7 +6,7 @@ import { SipGatewayError, type DialSipOptions } from '../../sip/gateway.js';
 import { headerValueProblem, quotedStringSafeProblem, sipUriProblem, TOKEN_RE, userAtHostProblem } from '../../sip/grammar.js';
 import { requireNotE2ee, requireSession } from '../../services/sessions.js';
 import { invalid, TokhostError } from '../../errors.js';
-import type { Route, RouteContext } from '../router.js';
+import type { Route, RouteContext } from '../route-table.js';
 import { object, optBool, optStringArray, reqString } from '../validate.js';
 
 const NO_SIP = (what: string) =>

@@ -1,7 +1,7 @@
 import { signalProblem } from '@tokhost/protocol';
 import { requireSession } from '../../services/sessions.js';
 import { invalid, TokhostError } from '../../errors.js';
-import type { Route, RouteContext } from '../router.js';
+import type { Route, RouteContext } from '../route-table.js';
 import { object, optBool, optStringArray } from '../validate.js';
 
 const CLASS_LIST = { maxItems: 64, maxLength: 256 };

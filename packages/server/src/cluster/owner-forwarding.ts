@@ -3,7 +3,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { decodeSessionId, REALTIME_PATH, RT_CLOSE, rtError } from '@tokhost/protocol';
-import type { Route } from '../http/router.js';
+import type { Route } from '../http/route-table.js';
 import type { Realtime } from '../realtime/index.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
 import { CLUSTER_HOP_HEADER } from './registry.js';
