@@ -156,7 +156,7 @@ export interface ServerConfig {
   readonly archiveIdleStopSeconds: number;
   /** Lifetime of an archive's signed download `url`, seconds. Default 600 (OpenTok's 10 minutes). */
   readonly archiveUrlTtlSeconds: number;
-  /** WebSocket connections at once with the same client token. Default 32 (docs/security-parts/limits.md). */
+  /** WebSocket connections at once with the same client token. Default 32 (docs/security.md, Limits). */
   readonly maxConnectionsPerToken: number;
   /** WebSocket connections at once of one project (all its sessions). Default 20000. */
   readonly maxConnectionsPerProject: number;

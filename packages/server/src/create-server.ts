@@ -155,7 +155,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   const readiness: Record<string, ReadinessCheck> = { server: () => (closingNow ? 'shutting down' : draining ? 'draining' : null) };
   const clustered = config.redisUrl !== null;
   const nodeId = clustered ? (config.nodeId ?? randomNodeId()) : null;
-  // Which hosts API callers may make the server connect to (docs/security-parts/outbound.md).
+  // Which hosts API callers may make the server connect to (docs/security.md, Outbound targets).
   const outbound = createOutboundPolicy({ allow: config.outboundAllow });
   const webhooks = createWebhookSender({
     logger: logger.child({ component: 'webhooks' }),

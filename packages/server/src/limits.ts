@@ -1,7 +1,7 @@
 /**
  * Limits per project and per connection: the config slice they read, and small pure checks the
  * realtime layer, the REST routes and the services call at the one place each limit applies.
- * Every limit is a setting (see `config.ts` and docs/security-parts/limits.md); a check answers
+ * Every limit is a setting (see `config.ts` and docs/security.md, Limits); a check answers
  * `null` when the request may go on, else the message naming the limit and its setting.
  *
  * Counts are per server process: in cluster mode each node applies them to what it holds.

@@ -141,7 +141,7 @@ export function paging(query: URLSearchParams): { offset: number; count: number;
 }
 
 /**
- * Refuse a caller-named target the outbound policy refuses (docs/security-parts/outbound.md):
+ * Refuse a caller-named target the outbound policy refuses (docs/security.md, Outbound targets):
  * an IP literal at once, a host name after resolving it (every address). A name that does not
  * resolve now passes: the connection fails later and the output or call reports it.
  */

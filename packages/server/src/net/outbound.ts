@@ -1,7 +1,7 @@
 /**
  * Which hosts the server may connect to when an API caller (a tenant) or a client it minted a
  * token for names the target: broadcast RTMP servers, SIP dial URIs, webhook URLs and the ICE
- * candidates of routed sessions (docs/security-parts/outbound.md).
+ * candidates of routed sessions (docs/security.md, Outbound targets).
  *
  * By default every address that is not global unicast is refused: loopback, private (RFC 1918,
  * 100.64.0.0/10 CGNAT, fc00::/7 ULA, fec0::/10), link-local (169.254.0.0/16 with the cloud

@@ -87,7 +87,7 @@ export interface Realtime {
 /** What {@link Realtime.metrics} returns. */
 export interface RealtimeMetrics {
   connections: number;
-  /** Requests and sockets refused or cut by a limit since start (docs/security-parts/limits.md). */
+  /** Requests and sockets refused or cut by a limit since start (docs/security.md, Limits). */
   limits: { connectionLimit: number; signalRate: number; subscriptions: number; slowConsumerCuts: number };
   sessions: { sessionId: string; mediaMode: 'relayed' | 'routed'; connections: number; streams: number; subscribers: number }[];
 }
@@ -145,7 +145,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   const counted = new WeakMap<Connection, { apiKey: string; tokenKey: string }>();
   const refusedConnects = { count: 0 };
   let slowConsumerCuts = 0;
-  // ICE candidates clients name: the server's allow-list plus the ICE-only one (docs/security-parts/outbound.md).
+  // ICE candidates clients name: the server's allow-list plus the ICE-only one (docs/security.md, Outbound targets).
   const icePolicy = createOutboundPolicy({ allow: [...strings(config['outboundAllow']), ...strings(config['iceAllow'])] });
   const rooms = new Rooms({
     limits,

@@ -65,7 +65,7 @@ export interface RoomsOptions {
   onConnectionEnd?(conn: Connection): void;
   /**
    * The outbound rule refusing an ICE candidate address a client names in a routed session, or
-   * null to keep it (docs/security-parts/outbound.md). Refused candidates are dropped from the
+   * null to keep it (docs/security.md, Outbound targets). Refused candidates are dropped from the
    * client's SDP and from trickle ICE before the router sees them. Default: keep every candidate.
    */
   refuseCandidate?: (address: string) => string | null;

@@ -55,7 +55,7 @@ export function rtmpTarget(serverUrl: string, streamName: string): string {
  * in the `connect` command's tcUrl (servers that host several applications by name read it).
  * RTMPS keeps the name: TLS needs it for SNI and the certificate check, so ffmpeg resolves it
  * once more; the window between our check and its lookup is the one residual rebinding risk
- * (docs/security-parts/outbound.md).
+ * (docs/security.md, Outbound targets).
  */
 export function rtmpConnectArgs(serverUrl: string, target: string, address: string | undefined): string[] {
   if (address === undefined) return [target];

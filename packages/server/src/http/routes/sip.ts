@@ -31,7 +31,7 @@ export function parseDial(value: unknown): { sessionId: string; token: string; s
   const token = reqString(body, 'token', { max: 16_384 });
   const sip = object(body.sip, 'sip');
   // Everything below goes onto the SIP wire: each field is checked against its header's grammar
-  // (RFC 3261 §25.1, sip/grammar.ts) so that nothing can add or split a line (docs/security-parts/sip.md).
+  // (RFC 3261 §25.1, sip/grammar.ts) so that nothing can add or split a line (docs/security.md, SIP).
   const uri = sipString(sip, 'uri', 'sip.uri', 2048, true)!;
   const uriProblem = sipUriProblem(uri);
   if (uriProblem) throw invalid('sip.uri', uriProblem);
