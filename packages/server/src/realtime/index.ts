@@ -159,6 +159,10 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     iceServersFor: (connectionId) => iceServersFor(iceConfig, connectionId),
     reconnectGraceMs: num('reconnectGraceMs', 20_000),
     replayBufferMax: 10_000,
+    // Per session: a dropped client's missed messages, kept for its resume. 8 MiB is a thousand full
+    // 8 kB signals; past it a resume fails and the client joins afresh. Bounded low because a tenant
+    // chooses how many sessions it fills (docs/security.md, Limits).
+    replayBufferMaxBytes: 8 * 1024 * 1024,
     logger,
     onEvent: sendWebhook,
     refuseCandidate: (address) => icePolicy.checkAddress(address),
