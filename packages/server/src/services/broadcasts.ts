@@ -23,10 +23,10 @@ import { RtmpSink } from '../compose/outputs/rtmp.js';
 import { LeaseOutputs } from '../compose/outputs/sink.js';
 import type { OutboundPolicy } from '../net/outbound.js';
 import { TokhostError } from '../errors.js';
-import { checkConcurrent, LIMIT_DEFAULTS } from '../limits.js';
+import { LIMIT_DEFAULTS } from '../limits.js';
 import type { LimitsConfig } from '../limits.js';
 import type { LiveSessions } from '../live/index.js';
-import { requireNotE2ee, requireSession } from './sessions.js';
+import { requireCompositionStart } from './composition-start.js';
 import type { Store } from '../storage/store.js';
 
 /** The validated start options (from `parseBroadcastOptions`). */
@@ -117,19 +117,6 @@ export class BroadcastService {
   }
 
   /** 429 when one more broadcast would pass `maxBroadcastsPerSession` or `maxBroadcastsPerProject` (this node's). */
-  #checkLimits(apiKey: string, sessionId: string): void {
-    const limits = this.#o.limits ?? LIMIT_DEFAULTS;
-    let inSession = 0;
-    let inProject = 0;
-    for (const r of this.#running.values()) {
-      if (r.apiKey !== apiKey) continue;
-      inProject++;
-      if (r.json.sessionId === sessionId) inSession++;
-    }
-    const overCap = checkConcurrent('broadcasts', { inSession, inProject }, { perSession: limits.maxBroadcastsPerSession, perProject: limits.maxBroadcastsPerProject, sessionSetting: 'maxBroadcastsPerSession', projectSetting: 'maxBroadcastsPerProject' });
-    if (overCap) throw new TokhostError('ERR_LIMIT_EXCEEDED', 'Too many broadcasts', { description: `Broadcast limit reached: ${overCap}` });
-  }
-
   /** Number of broadcasts running now. */
   get runningCount(): number {
     return this.#running.size;
@@ -141,17 +128,21 @@ export class BroadcastService {
    */
   async start(apiKey: string, options: StartBroadcastOptions, baseUrl: string): Promise<BroadcastJson> {
     if (this.#closed) throw new TokhostError('ERR_INTERNAL', 'Server is shutting down');
-    const session = requireSession(this.#o.store, apiKey, options.sessionId);
-    requireNotE2ee(session, 'broadcasting');
-    if (session.mediaMode !== 'routed') throw new TokhostError('ERR_BROADCAST_NOT_ROUTED', 'Only routed sessions can be broadcast', { description: 'The session uses relayed media (p2p.preference=enabled)' });
-    const sameSession = [...this.#running.values()].filter((r) => r.json.sessionId === options.sessionId && r.apiKey === apiKey);
-    if (sameSession.some((r) => !options.multiBroadcastTag || !r.json.multiBroadcastTag || r.json.multiBroadcastTag === options.multiBroadcastTag)) {
-      throw new TokhostError('ERR_BROADCAST_IN_PROGRESS', 'The broadcast has already started for the session', { description: 'Use a distinct multiBroadcastTag for another broadcast of the same session' });
-    }
-    this.#checkLimits(apiKey, options.sessionId);
-    if (this.#o.live.connectionCount(options.sessionId) === 0) {
-      throw new TokhostError('ERR_SESSION_NO_CLIENTS', 'No clients are connected to the session', { description: 'No clients are actively connected to the session, so there is nothing to broadcast' });
-    }
+    const check = () =>
+      requireCompositionStart({
+        kind: 'broadcast',
+        store: this.#o.store,
+        apiKey,
+        sessionId: options.sessionId,
+        tag: options.multiBroadcastTag,
+        running: (session) => {
+          const mine = [...this.#running.values()].filter((r) => r.apiKey === apiKey);
+          return { inSession: mine.filter((r) => r.json.sessionId === session.sessionId).map((r) => ({ tag: r.json.multiBroadcastTag })), inProject: mine.length };
+        },
+        limits: { ...LIMIT_DEFAULTS, ...this.#o.limits },
+        connectionCount: (id) => this.#o.live.connectionCount(id),
+      });
+    check();
     const compositions = this.#o.compositions;
     if (!compositions) {
       throw new TokhostError('ERR_NOT_IMPLEMENTED', 'Live streaming is not available on this server', { description: 'This Tokhost server has no compositor (see docs/broadcasts.md)' });
@@ -179,16 +170,10 @@ export class BroadcastService {
       this.#o.logger.error({ err: cause, sessionId: options.sessionId }, 'broadcast: composition failed to start');
       throw new TokhostError('ERR_INTERNAL', 'The broadcast could not be started', { description: `The compositor failed: ${(cause as Error).message}`, cause });
     }
-    // A concurrent start of the same session may have won while the composition started.
-    const raced = [...this.#running.values()].some(
-      (r) => r.json.sessionId === options.sessionId && r.apiKey === apiKey && (!options.multiBroadcastTag || !r.json.multiBroadcastTag || r.json.multiBroadcastTag === options.multiBroadcastTag),
-    );
-    if (raced || this.#closed) {
-      await lease.release();
-      throw new TokhostError('ERR_BROADCAST_IN_PROGRESS', 'The broadcast has already started for the session', { description: 'Use a distinct multiBroadcastTag for another broadcast of the same session' });
-    }
+    // A concurrent start of the same session may have won while the composition started: the rule again.
     try {
-      this.#checkLimits(apiKey, options.sessionId);
+      if (this.#closed) throw new TokhostError('ERR_INTERNAL', 'Server is shutting down');
+      check();
     } catch (err) {
       await lease.release();
       throw err;

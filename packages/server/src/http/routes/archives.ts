@@ -1,9 +1,9 @@
 import { LIMITS, OUTPUT_MODES, STREAM_MODES } from '@tokhost/protocol';
 import type { ArchiveJson } from '@tokhost/protocol';
 import { linkBase } from '../link-base.js';
-import { requireNotE2ee, requireSession } from '../../services/sessions.js';
+import { requireCompositionStart } from '../../services/composition-start.js';
 import type { Store } from '../../storage/store.js';
-import { checkConcurrent, limitsFrom } from '../../limits.js';
+import { limitsFrom } from '../../limits.js';
 import { ACTIVE_ARCHIVE_STATUSES } from '../../storage/store.js';
 import { signArchiveUrl } from '../../recording/archiver.js';
 import { invalid, TokhostError } from '../../errors.js';
@@ -90,23 +90,24 @@ export const archiveRoutes: Route[] = [
     },
     async handler(ctx) {
       const options = parseArchiveOptions(await ctx.json());
-      const { store, live } = ctx.deps;
-      const session = requireSession(store, ctx.project.apiKey, options.sessionId);
-      requireNotE2ee(session, 'archiving');
-      if (session.mediaMode !== 'routed') throw new TokhostError('ERR_SESSION_NOT_ROUTED', 'Only routed sessions are allowed to initiate archives.');
-      const running = store
-        .listArchives(ctx.project.apiKey, { sessionId: session.sessionId, count: 1000 })
-        .items.filter((r) => ACTIVE_ARCHIVE_STATUSES.includes(r.archive.status));
-      if (running.some((r) => !options.multiArchiveTag || r.archive.multiArchiveTag === options.multiArchiveTag || !r.archive.multiArchiveTag)) {
-        throw new TokhostError('ERR_ARCHIVE_IN_PROGRESS', 'Recording already in progress', { description: `Session ${session.sessionId} is already being recorded; use a distinct multiArchiveTag` });
-      }
-      const limits = limitsFrom(ctx.deps.config as unknown as Record<string, unknown>);
-      const inProject = store.listArchivesByStatus(ACTIVE_ARCHIVE_STATUSES).filter((r) => r.apiKey === ctx.project.apiKey).length;
-      const overCap = checkConcurrent('archives', { inSession: running.length, inProject }, { perSession: limits.maxArchivesPerSession, perProject: limits.maxArchivesPerProject, sessionSetting: 'maxArchivesPerSession', projectSetting: 'maxArchivesPerProject' });
-      if (overCap) throw new TokhostError('ERR_LIMIT_EXCEEDED', 'Too many archives', { description: `Archive limit reached: ${overCap}` });
-      if (live.connectionCount(session.sessionId) === 0) {
-        throw new TokhostError('ERR_SESSION_NO_CLIENTS', 'No clients are connected to the session', { description: 'No clients are actively connected to the session, so there is nothing to record' });
-      }
+      const { store, live, config } = ctx.deps;
+      const apiKey = ctx.project.apiKey;
+      const session = requireCompositionStart({
+        kind: 'archive',
+        store,
+        apiKey,
+        sessionId: options.sessionId,
+        tag: options.multiArchiveTag,
+        running: (s) => ({
+          inSession: store
+            .listArchives(apiKey, { sessionId: s.sessionId, count: 1000 })
+            .items.filter((r) => ACTIVE_ARCHIVE_STATUSES.includes(r.archive.status))
+            .map((r) => ({ tag: r.archive.multiArchiveTag })),
+          inProject: store.listArchivesByStatus(ACTIVE_ARCHIVE_STATUSES).filter((r) => r.apiKey === apiKey).length,
+        }),
+        limits: limitsFrom(config as unknown as Record<string, unknown>),
+        connectionCount: (id) => live.connectionCount(id),
+      });
       const archive = await ctx.deps.archiver.start(ctx.project.apiKey, session, options);
       return { status: 200, json: archiveView(ctx, archive) };
     },
