@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { LIMIT_DEFAULTS } from './limits.js';
+import type { LimitsConfig } from './limits.js';
 import { parseOutboundAllow } from './net/outbound.js';
 import { TokhostError } from './errors.js';
 
@@ -19,7 +20,7 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
  * {@link loadConfig} for file + environment + flags) and injected everywhere; nothing below the
  * composition root reads `process.env`.
  */
-export interface ServerConfig {
+export interface ServerConfig extends LimitsConfig {
   /** TCP port; `0` picks a free one. Default 3000. */
   readonly port: number;
   /** Interface to listen on. Default `127.0.0.1`. */
@@ -156,32 +157,6 @@ export interface ServerConfig {
   readonly archiveIdleStopSeconds: number;
   /** Lifetime of an archive's signed download `url`, seconds. Default 600 (OpenTok's 10 minutes). */
   readonly archiveUrlTtlSeconds: number;
-  /** WebSocket connections at once with the same client token. Default 32 (docs/security.md, Limits). */
-  readonly maxConnectionsPerToken: number;
-  /** WebSocket connections at once of one project (all its sessions). Default 20000. */
-  readonly maxConnectionsPerProject: number;
-  /** Signals one connection may send per second (token bucket). Default 50. */
-  readonly signalRatePerConnection: number;
-  /** Signals one connection may send in a burst before the rate applies. Default 200. */
-  readonly signalBurstPerConnection: number;
-  /** REST signals one project may send per second (burst 5 × this). Default 200. */
-  readonly restSignalRatePerProject: number;
-  /** Subscriptions one connection may hold at once (one per stream). Default 500. */
-  readonly maxSubscriptionsPerConnection: number;
-  /** Archives recording at once in one session. Default 5. */
-  readonly maxArchivesPerSession: number;
-  /** Archives recording at once in one project. Default 50. */
-  readonly maxArchivesPerProject: number;
-  /** Broadcasts running at once in one session. Default 5. */
-  readonly maxBroadcastsPerSession: number;
-  /** Broadcasts running at once in one project. Default 50. */
-  readonly maxBroadcastsPerProject: number;
-  /** SIP calls at once in one session. Default 50. */
-  readonly maxSipCallsPerSession: number;
-  /** SIP calls at once in one project. Default 200. */
-  readonly maxSipCallsPerProject: number;
-  /** Bytes queued for a client WebSocket that stops reading before the server cuts it. Default 4194304 (4 MiB). */
-  readonly sendBufferMaxBytes: number;
 }
 
 /** What callers may pass: any subset, values not yet checked (strings from env/flags are coerced). */

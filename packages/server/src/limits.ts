@@ -7,7 +7,10 @@
  * Counts are per server process: in cluster mode each node applies them to what it holds.
  */
 
-/** The settings the limits read (a slice of `ServerConfig`, with the same names). */
+/**
+ * The settings the limits read: part of `ServerConfig` (which extends this), declared here once;
+ * defaults in {@link LIMIT_DEFAULTS}, flags and env in config.ts's table.
+ */
 export interface LimitsConfig {
   /** WebSocket connections at once that joined with the same client token. */
   readonly maxConnectionsPerToken: number;
