@@ -22,6 +22,7 @@ import type { WorkerConfig, WorkerEvent } from './ipc.js';
 import { announceCandidate, announceSdp, mungePublisherOffer, SdpError, type PublisherCodecs } from './sdp.js';
 import { buildNack, buildPli, buildRr, buildSr, isRtcp, isVp8KeyframeStart, ntpMiddle, parseRtcp, parseRtp, unwrapRtx, type ReportBlock, type RtcpPacket } from './rtp.js';
 import { TokhostError, type MediaErrorCode } from '../../errors.js';
+import { INITIAL_FALLBACK, stepFallback, type FallbackState } from './audio-fallback.js';
 
 const { PeerConnection: NdcPeerConnection, Audio, Video, RtcpNackResponder } = nodeDataChannel;
 
@@ -393,12 +394,7 @@ class Subscriber {
   lastRtcpAt = Date.now();
   remoteSet = false;
   readonly pendingCandidates: IceCandidateInit[] = [];
-  // audio fallback state
-  fallback: 'ok' | 'warning' | 'disabled' = 'ok';
-  lossEwma = 0;
-  highSince = 0;
-  goodSince = 0;
-  disabledAt = 0;
+  fallback: FallbackState = INITIAL_FALLBACK;
   lastLoss = 0;
   private readonly lossWindow: Partial<Record<Kind, { at: number; lost: number; ext: number }>> = {};
   private lastRtcp: Buffer | undefined;
@@ -452,53 +448,23 @@ class Subscriber {
     this.onLoss(Math.max(0, Math.min(1, lost / expected)), kind);
   }
 
-  /**
-   * The audio fallback state machine. Samples come from the video reports while video flows,
-   * from the audio reports while it is off (a receiver reports nothing useful on a stream that
-   * is not sent).
-   */
+  /** Feeds a loss sample to the audio fallback and carries out what it decides. */
   private onLoss(fraction: number, kind: Kind): void {
-    const cfg = this.room.engine.config.audioFallback;
     this.lastLoss = fraction;
-    if (!cfg.enabled || !this.videoLeg || !this.videoLeg.wanted) return;
-    const now = Date.now();
-    if (this.fallback === 'disabled') {
-      if (kind !== 'audio') return;
-      if (fraction <= cfg.recoverLoss) {
-        if (this.goodSince === 0) this.goodSince = now;
-        if (now - this.goodSince >= cfg.recoverAfterMs && now - this.disabledAt >= cfg.recoverAfterMs) {
-          this.fallback = 'ok';
-          this.lossEwma = 0;
-          this.highSince = 0;
-          this.videoLeg.qualityOff = false;
-          delete this.lossWindow.video;
-          this.videoLeg.restart();
-          this.emit({ type: 'videoEnabled', reason: 'quality' });
-        }
-      } else this.goodSince = 0;
-      return;
-    }
-    if (kind !== 'video') return;
-    this.lossEwma = this.lossEwma * 0.3 + fraction * 0.7;
-    if (this.lossEwma >= cfg.disableLoss) {
-      if (this.highSince === 0) this.highSince = now;
-    } else this.highSince = 0;
-    if (this.fallback === 'ok' && this.lossEwma >= cfg.warnLoss) {
-      this.fallback = 'warning';
-      this.emit({ type: 'videoDisableWarning' });
-    }
-    if (this.fallback === 'warning') {
-      if (this.highSince !== 0 && now - this.highSince >= cfg.disableAfterMs) {
-        this.fallback = 'disabled';
-        this.disabledAt = now;
-        this.goodSince = 0;
-        this.videoLeg.qualityOff = true;
+    const videoLeg = this.videoLeg;
+    const step = stepFallback(this.fallback, { fraction, kind, now: Date.now(), videoWanted: videoLeg?.wanted === true }, this.room.engine.config.audioFallback);
+    this.fallback = step.state;
+    if (!videoLeg) return;
+    for (const event of step.events) {
+      if (event.type === 'videoDisabled') {
+        videoLeg.qualityOff = true;
         delete this.lossWindow.audio;
-        this.emit({ type: 'videoDisabled', reason: 'quality' });
-      } else if (this.lossEwma < cfg.warnLoss / 2) {
-        this.fallback = 'ok';
-        this.emit({ type: 'videoDisableWarningLifted' });
+      } else if (event.type === 'videoEnabled') {
+        videoLeg.qualityOff = false;
+        delete this.lossWindow.video;
+        videoLeg.restart();
       }
+      this.emit(event);
     }
   }
 
