@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AudioFallbackOptions } from '../types.js';
-import { INITIAL_FALLBACK, stepFallback, type FallbackEvent, type FallbackState, type LossSample } from './audio-fallback.js';
+import { INITIAL_FALLBACK, measureLoss, rembLoss, stepFallback, type FallbackEvent, type FallbackState, type LossMeasure, type LossSample, type LossWindow } from './audio-fallback.js';
 
 // The router's defaults (worker-pool.ts).
 const CFG: AudioFallbackOptions = { enabled: true, warnLoss: 0.05, disableLoss: 0.12, disableAfterMs: 2000, recoverLoss: 0.02, recoverAfterMs: 3000, minBitrateBps: 0 };
@@ -112,5 +112,34 @@ describe('stepFallback', () => {
     feed('audio', 0.01, T + 8000);
     expect(types).toEqual(['0:videoDisableWarning', '2000:videoDisabled', '8000:videoEnabled']);
     expect(s).toEqual({ phase: 'ok', lossEwma: 0, highSince: 0, goodSince: T + 5000, disabledAt: T + 2000 });
+  });
+});
+
+describe('measureLoss', () => {
+  const W: LossWindow = Object.freeze({ at: T, lost: 10, ext: 5000 });
+  const cases: { name: string; window: LossWindow | undefined; report: { highestSeq: number; cumulativeLost: number }; now: number; out: LossMeasure; keepsWindow?: true }[] = [
+    { name: 'first report opens a window', window: undefined, report: { highestSeq: 5000, cumulativeLost: 10 }, now: T, out: { window: W } },
+    { name: 'highestSeq went back: a new window', window: W, report: { highestSeq: 4999, cumulativeLost: 50 }, now: T + 5000, out: { window: { at: T + 5000, lost: 50, ext: 4999 } } },
+    { name: 'window younger than 1 s stays open', window: W, report: { highestSeq: 5100, cumulativeLost: 20 }, now: T + 999, out: { window: W }, keepsWindow: true },
+    { name: 'window of 1 s closes with its loss', window: W, report: { highestSeq: 5100, cumulativeLost: 20 }, now: T + 1000, out: { window: { at: T + 1000, lost: 20, ext: 5100 }, fraction: 0.1 } },
+    { name: 'no packets in the window: no sample', window: W, report: { highestSeq: 5000, cumulativeLost: 10 }, now: T + 3000, out: { window: { at: T + 3000, lost: 10, ext: 5000 } } },
+    { name: 'cumulative loss went down (duplicates): 0', window: W, report: { highestSeq: 5050, cumulativeLost: 5 }, now: T + 1500, out: { window: { at: T + 1500, lost: 5, ext: 5050 }, fraction: 0 } },
+    { name: 'more lost than expected: capped at 1', window: W, report: { highestSeq: 5010, cumulativeLost: 40 }, now: T + 1500, out: { window: { at: T + 1500, lost: 40, ext: 5010 }, fraction: 1 } },
+  ];
+  it.each(cases)('$name', (c) => {
+    const m = measureLoss(c.window, c.report, c.now);
+    expect(m).toEqual(c.out);
+    if (c.keepsWindow) expect(m.window).toBe(c.window);
+  });
+});
+
+describe('rembLoss', () => {
+  it.each([
+    { name: 'rule off (minBitrateBps 0)', bitrate: 10, min: 0, out: undefined },
+    { name: 'estimate below the minimum counts as full loss', bitrate: 149_999, min: 150_000, out: 1 },
+    { name: 'estimate at the minimum is no loss', bitrate: 150_000, min: 150_000, out: 0 },
+    { name: 'estimate above the minimum is no loss', bitrate: 2_000_000, min: 150_000, out: 0 },
+  ])('$name', (c) => {
+    expect(rembLoss(c.bitrate, { minBitrateBps: c.min })).toBe(c.out);
   });
 });

@@ -6,6 +6,7 @@
  * reads no clock: every time is passed in.
  */
 import type { AudioFallbackOptions, SubscriberMediaEvent } from '../types.js';
+import type { ReportBlock } from './rtp.js';
 
 /** `ok`: video flows; `warning`: video flows but the subscriber was warned; `disabled`: only audio flows. */
 export type FallbackPhase = 'ok' | 'warning' | 'disabled';
@@ -109,4 +110,49 @@ export function stepFallback(state: FallbackState, sample: LossSample, cfg: Audi
     }
   }
   return { state: { phase, lossEwma, highSince, goodSince, disabledAt }, events };
+}
+
+/** The cumulative counters of one stream's receiver reports where a measuring window began. */
+export interface LossWindow {
+  /** When the window began (epoch ms). */
+  readonly at: number;
+  /** `cumulativeLost` then. */
+  readonly lost: number;
+  /** `highestSeq` (extended) then. */
+  readonly ext: number;
+}
+
+/** The outcome of one report block: the window to keep and, when a window closed, its loss. */
+export interface LossMeasure {
+  window: LossWindow;
+  /** Lost fraction (0..1) of the window that closed; absent while the window is open or had no packets. */
+  fraction?: number;
+}
+
+/** Shortest measuring window. */
+const LOSS_WINDOW_MS = 1000;
+
+/**
+ * Loss of a stream from its receiver report blocks, over windows of at least one second.
+ * Browsers attach receiver reports to every NACK, so report blocks arrive many times a second and
+ * the per-report `fraction lost` is noise; the cumulative counters are used instead. A first
+ * report, or one whose `highestSeq` went back (a new numbering), starts a new window.
+ */
+export function measureLoss(window: LossWindow | undefined, report: Pick<ReportBlock, 'highestSeq' | 'cumulativeLost'>, now: number): LossMeasure {
+  const next: LossWindow = { at: now, lost: report.cumulativeLost, ext: report.highestSeq };
+  if (!window || report.highestSeq < window.ext) return { window: next };
+  if (now - window.at < LOSS_WINDOW_MS) return { window };
+  const expected = report.highestSeq - window.ext;
+  if (expected <= 0) return { window: next };
+  const lost = report.cumulativeLost - window.lost;
+  return { window: next, fraction: Math.max(0, Math.min(1, lost / expected)) };
+}
+
+/**
+ * A REMB bandwidth estimate as a video loss sample: 1 below `minBitrateBps`, else 0; absent when
+ * `minBitrateBps` is 0 (the REMB rule is off).
+ */
+export function rembLoss(bitrateBps: number, cfg: Pick<AudioFallbackOptions, 'minBitrateBps'>): number | undefined {
+  if (!(cfg.minBitrateBps > 0)) return undefined;
+  return bitrateBps < cfg.minBitrateBps ? 1 : 0;
 }

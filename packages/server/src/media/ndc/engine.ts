@@ -22,7 +22,7 @@ import type { WorkerConfig, WorkerEvent } from './ipc.js';
 import { announceCandidate, announceSdp, mungePublisherOffer, SdpError, type PublisherCodecs } from './sdp.js';
 import { buildNack, buildPli, buildRr, buildSr, isRtcp, isVp8KeyframeStart, ntpMiddle, parseRtcp, parseRtp, unwrapRtx, type ReportBlock, type RtcpPacket } from './rtp.js';
 import { TokhostError, type MediaErrorCode } from '../../errors.js';
-import { INITIAL_FALLBACK, stepFallback, type FallbackState } from './audio-fallback.js';
+import { INITIAL_FALLBACK, measureLoss, rembLoss, stepFallback, type FallbackState, type LossWindow } from './audio-fallback.js';
 
 const { PeerConnection: NdcPeerConnection, Audio, Video, RtcpNackResponder } = nodeDataChannel;
 
@@ -396,7 +396,7 @@ class Subscriber {
   readonly pendingCandidates: IceCandidateInit[] = [];
   fallback: FallbackState = INITIAL_FALLBACK;
   lastLoss = 0;
-  private readonly lossWindow: Partial<Record<Kind, { at: number; lost: number; ext: number }>> = {};
+  private readonly lossWindow: Partial<Record<Kind, LossWindow>> = {};
   private lastRtcp: Buffer | undefined;
   private lastRtcpTime = 0;
 
@@ -423,29 +423,16 @@ class Subscriber {
           else if (this.audioLeg && r.ssrc === this.audioLeg.ssrc && this.audioLeg.active) this.onReport(r, 'audio', now);
         }
       } else if (pkt.type === 'remb') {
-        const min = this.room.engine.config.audioFallback.minBitrateBps;
-        if (min > 0 && this.videoLeg?.active) this.onLoss(pkt.bitrate < min ? 1 : 0, 'video');
+        const loss = rembLoss(pkt.bitrate, this.room.engine.config.audioFallback);
+        if (loss !== undefined && this.videoLeg?.active) this.onLoss(loss, 'video');
       }
     }
   }
 
-  /**
-   * Browsers attach receiver reports to every NACK, so report blocks arrive many times a second
-   * and the per-report `fraction lost` is noise. Loss is taken over windows of at least one
-   * second from the cumulative counters instead.
-   */
   private onReport(r: ReportBlock, kind: Kind, now: number): void {
-    const w = this.lossWindow[kind];
-    if (!w || r.highestSeq < w.ext) {
-      this.lossWindow[kind] = { at: now, lost: r.cumulativeLost, ext: r.highestSeq };
-      return;
-    }
-    if (now - w.at < 1000) return;
-    const expected = r.highestSeq - w.ext;
-    const lost = r.cumulativeLost - w.lost;
-    this.lossWindow[kind] = { at: now, lost: r.cumulativeLost, ext: r.highestSeq };
-    if (expected <= 0) return;
-    this.onLoss(Math.max(0, Math.min(1, lost / expected)), kind);
+    const m = measureLoss(this.lossWindow[kind], r, now);
+    this.lossWindow[kind] = m.window;
+    if (m.fraction !== undefined) this.onLoss(m.fraction, kind);
   }
 
   /** Feeds a loss sample to the audio fallback and carries out what it decides. */
