@@ -22,6 +22,7 @@ import type { WorkerConfig, WorkerEvent } from './ipc.js';
 import { announceCandidate, announceSdp, mungePublisherOffer, SdpError, type PublisherCodecs } from './sdp.js';
 import { buildNack, buildPli, buildRr, buildSr, isRtcp, isVp8KeyframeStart, ntpMiddle, parseRtcp, parseRtp, unwrapRtx, type ReportBlock, type RtcpPacket } from './rtp.js';
 import { TokhostError, type MediaErrorCode } from '../../errors.js';
+import { INITIAL_FALLBACK, measureLoss, rembLoss, stepFallback, type FallbackState, type LossWindow } from './audio-fallback.js';
 
 const { PeerConnection: NdcPeerConnection, Audio, Video, RtcpNackResponder } = nodeDataChannel;
 
@@ -393,14 +394,9 @@ class Subscriber {
   lastRtcpAt = Date.now();
   remoteSet = false;
   readonly pendingCandidates: IceCandidateInit[] = [];
-  // audio fallback state
-  fallback: 'ok' | 'warning' | 'disabled' = 'ok';
-  lossEwma = 0;
-  highSince = 0;
-  goodSince = 0;
-  disabledAt = 0;
+  fallback: FallbackState = INITIAL_FALLBACK;
   lastLoss = 0;
-  private readonly lossWindow: Partial<Record<Kind, { at: number; lost: number; ext: number }>> = {};
+  private readonly lossWindow: Partial<Record<Kind, LossWindow>> = {};
   private lastRtcp: Buffer | undefined;
   private lastRtcpTime = 0;
 
@@ -427,78 +423,35 @@ class Subscriber {
           else if (this.audioLeg && r.ssrc === this.audioLeg.ssrc && this.audioLeg.active) this.onReport(r, 'audio', now);
         }
       } else if (pkt.type === 'remb') {
-        const min = this.room.engine.config.audioFallback.minBitrateBps;
-        if (min > 0 && this.videoLeg?.active) this.onLoss(pkt.bitrate < min ? 1 : 0, 'video');
+        const loss = rembLoss(pkt.bitrate, this.room.engine.config.audioFallback);
+        if (loss !== undefined && this.videoLeg?.active) this.onLoss(loss, 'video');
       }
     }
   }
 
-  /**
-   * Browsers attach receiver reports to every NACK, so report blocks arrive many times a second
-   * and the per-report `fraction lost` is noise. Loss is taken over windows of at least one
-   * second from the cumulative counters instead.
-   */
   private onReport(r: ReportBlock, kind: Kind, now: number): void {
-    const w = this.lossWindow[kind];
-    if (!w || r.highestSeq < w.ext) {
-      this.lossWindow[kind] = { at: now, lost: r.cumulativeLost, ext: r.highestSeq };
-      return;
-    }
-    if (now - w.at < 1000) return;
-    const expected = r.highestSeq - w.ext;
-    const lost = r.cumulativeLost - w.lost;
-    this.lossWindow[kind] = { at: now, lost: r.cumulativeLost, ext: r.highestSeq };
-    if (expected <= 0) return;
-    this.onLoss(Math.max(0, Math.min(1, lost / expected)), kind);
+    const m = measureLoss(this.lossWindow[kind], r, now);
+    this.lossWindow[kind] = m.window;
+    if (m.fraction !== undefined) this.onLoss(m.fraction, kind);
   }
 
-  /**
-   * The audio fallback state machine. Samples come from the video reports while video flows,
-   * from the audio reports while it is off (a receiver reports nothing useful on a stream that
-   * is not sent).
-   */
+  /** Feeds a loss sample to the audio fallback and carries out what it decides. */
   private onLoss(fraction: number, kind: Kind): void {
-    const cfg = this.room.engine.config.audioFallback;
     this.lastLoss = fraction;
-    if (!cfg.enabled || !this.videoLeg || !this.videoLeg.wanted) return;
-    const now = Date.now();
-    if (this.fallback === 'disabled') {
-      if (kind !== 'audio') return;
-      if (fraction <= cfg.recoverLoss) {
-        if (this.goodSince === 0) this.goodSince = now;
-        if (now - this.goodSince >= cfg.recoverAfterMs && now - this.disabledAt >= cfg.recoverAfterMs) {
-          this.fallback = 'ok';
-          this.lossEwma = 0;
-          this.highSince = 0;
-          this.videoLeg.qualityOff = false;
-          delete this.lossWindow.video;
-          this.videoLeg.restart();
-          this.emit({ type: 'videoEnabled', reason: 'quality' });
-        }
-      } else this.goodSince = 0;
-      return;
-    }
-    if (kind !== 'video') return;
-    this.lossEwma = this.lossEwma * 0.3 + fraction * 0.7;
-    if (this.lossEwma >= cfg.disableLoss) {
-      if (this.highSince === 0) this.highSince = now;
-    } else this.highSince = 0;
-    if (this.fallback === 'ok' && this.lossEwma >= cfg.warnLoss) {
-      this.fallback = 'warning';
-      this.emit({ type: 'videoDisableWarning' });
-    }
-    if (this.fallback === 'warning') {
-      if (this.highSince !== 0 && now - this.highSince >= cfg.disableAfterMs) {
-        this.fallback = 'disabled';
-        this.disabledAt = now;
-        this.goodSince = 0;
-        this.videoLeg.qualityOff = true;
+    const videoLeg = this.videoLeg;
+    const step = stepFallback(this.fallback, { fraction, kind, now: Date.now(), videoWanted: videoLeg?.wanted === true }, this.room.engine.config.audioFallback);
+    this.fallback = step.state;
+    if (!videoLeg) return;
+    for (const event of step.events) {
+      if (event.type === 'videoDisabled') {
+        videoLeg.qualityOff = true;
         delete this.lossWindow.audio;
-        this.emit({ type: 'videoDisabled', reason: 'quality' });
-      } else if (this.lossEwma < cfg.warnLoss / 2) {
-        this.fallback = 'ok';
-        this.emit({ type: 'videoDisableWarningLifted' });
+      } else if (event.type === 'videoEnabled') {
+        videoLeg.qualityOff = false;
+        delete this.lossWindow.video;
+        videoLeg.restart();
       }
+      this.emit(event);
     }
   }
 
