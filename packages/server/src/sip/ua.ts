@@ -7,26 +7,14 @@
  * (RFC 3581). No registration, no incoming calls (an INVITE outside a dialog gets 603), no
  * SRV/NAPTR lookups (a host name is resolved with A records; the port defaults to 5060/5061).
  */
-import { randomBytes } from 'node:crypto';
 import { authorizationHeader, parseChallenge, type DigestChallenge } from './digest.js';
 import { formatNameAddr, formatVia, parseCSeq, parseNameAddr, parseSipUri, parseVia, SipHeaders, type SipMessage, type SipRequest, type SipResponse } from './message.js';
+import { DEFAULT_TIMERS, newBranch, randomToken, SipCallFailure, SipTransactions, topBranch, type ClientTx, type SipTimers } from './transactions.js';
 import { SipTransport, type InboundMessage, type SipTarget, type SipTransportName, type SipTransportOptions } from './transport.js';
-import { TokhostError } from '../errors.js';
 
-/** RFC 3261 timer values, ms. */
-export interface SipTimers {
-  T1: number;
-  T2: number;
-  T4: number;
-}
-export const DEFAULT_TIMERS: SipTimers = Object.freeze({ T1: 500, T2: 4000, T4: 5000 });
+export { DEFAULT_TIMERS, randomToken, SipCallFailure, type SipTimers } from './transactions.js';
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
-
-export function randomToken(bytes = 8): string {
-  return randomBytes(bytes).toString('hex');
-}
-const newBranch = () => `z9hG4bK${randomToken(10)}`;
 
 /** Where a SIP URI sends requests: transport from `sips:`/`;transport=`, default ports 5060/5061. */
 export function targetOf(uri: string): SipTarget {
@@ -38,18 +26,6 @@ export function targetOf(uri: string): SipTarget {
   else if (tp !== undefined && tp !== 'udp') throw new Error(`unsupported transport "${tp}"`);
   const host = u.host.replace(/^\[|\]$/g, '');
   return { transport, host, port: u.port ?? (transport === 'tls' ? 5061 : 5060) };
-}
-
-/** The final outcome of an INVITE that did not connect. */
-export class SipCallFailure extends TokhostError<'ERR_SIP_CALL_FAILED'> {
-  override readonly name = 'SipCallFailure';
-  constructor(
-    /** SIP status (408 on timeout, 487 after CANCEL, 503 for a transport failure). */
-    readonly status: number,
-    readonly reason: string,
-  ) {
-    super('ERR_SIP_CALL_FAILED', `${status} ${reason}`);
-  }
 }
 
 export interface InviteOptions {
@@ -75,14 +51,6 @@ export interface CallHandlers {
   onReinvite?(offer: string): string;
   /** An INFO request (e.g. `application/dtmf-relay`). */
   onInfo?(contentType: string, body: string): void;
-}
-
-interface ClientTx {
-  branch: string;
-  method: string;
-  onResponse(res: SipResponse): void;
-  timers: NodeJS.Timeout[];
-  done: boolean;
 }
 
 /** One outgoing call: INVITE transaction, then the dialog. */
@@ -399,34 +367,20 @@ export interface SipUserAgentOptions extends Omit<SipTransportOptions, 'onMessag
   userAgent?: string;
 }
 
-interface ServerTxEntry {
-  response: SipMessage;
-  reply: (m: SipMessage) => void;
-  expires: number;
-}
-
 /** The user agent: one transport, the transactions and the dialogs on it. */
 export class SipUserAgent {
   readonly transport: SipTransport;
   readonly timers: SipTimers;
   readonly userAgent: string;
-  private readonly clientTx = new Map<string, ClientTx>();
-  private readonly serverTx = new Map<string, ServerTxEntry>();
+  private readonly transactions: SipTransactions;
   private readonly dialogs = new Map<string, SipCall>();
-  /** 2xx responses to re-INVITEs retransmitted until their ACK (§13.3.1.4). */
-  private readonly pending2xx = new Map<string, NodeJS.Timeout>();
-  private readonly sweep: NodeJS.Timeout;
   private closed = false;
 
   private constructor(o: SipUserAgentOptions) {
     this.timers = { ...DEFAULT_TIMERS, ...(o.timers ?? {}) };
     this.userAgent = o.userAgent ?? 'Tokhost';
+    this.transactions = new SipTransactions({ timers: this.timers, send: (target, msg) => this.transport.send(target, msg) });
     this.transport = new SipTransport({ ...o, onMessage: (m) => this.onMessage(m) });
-    this.sweep = setInterval(() => {
-      const now = Date.now();
-      for (const [k, e] of this.serverTx) if (e.expires < now) this.serverTx.delete(k);
-    }, 5000);
-    this.sweep.unref();
   }
 
   static async start(o: SipUserAgentOptions): Promise<SipUserAgent> {
@@ -452,153 +406,21 @@ export class SipUserAgent {
   }
 
   sendRaw(target: SipTarget, msg: SipMessage): void {
-    this.transport.send(target, msg).catch(() => undefined);
+    this.transactions.sendRaw(target, msg);
   }
 
   /** INVITE client transaction (§17.1.1). */
   inviteTransaction(target: SipTarget, req: SipRequest, onResponse: (r: SipResponse) => void, onTimeout: () => void, onError: (e: Error) => void): ClientTx {
-    const branch = parseVia(req.headers.get('via')!).params.get('branch')!;
-    const { T1 } = this.timers;
-    const tx: ClientTx = { branch, method: 'INVITE', timers: [], done: false, onResponse: () => undefined };
-    let finalSeen: SipResponse | undefined;
-    let ack: SipRequest | undefined;
-    const stopRetransmit = () => {
-      for (const t of tx.timers) clearTimeout(t);
-      tx.timers = [];
-    };
-    tx.onResponse = (res) => {
-      if (tx.done && res.status >= 300 && ack) {
-        // Completed: a retransmitted final response gets the same ACK again (timer D window).
-        this.sendRaw(target, ack);
-        return;
-      }
-      if (res.status < 200) {
-        stopRetransmit();
-        onResponse(res);
-        return;
-      }
-      stopRetransmit();
-      if (res.status < 300) {
-        // 2xx ends the transaction; the TU acknowledges end to end. Keep routing retransmitted 2xx
-        // to the call for 64*T1 so it can re-send its ACK.
-        if (!finalSeen) {
-          finalSeen = res;
-          tx.done = true;
-          tx.timers.push(setTimeout(() => this.clientTx.delete(key), 64 * T1));
-        }
-        onResponse(res);
-        return;
-      }
-      if (finalSeen) return;
-      finalSeen = res;
-      tx.done = true;
-      ack = this.ackForFinal(req, res);
-      this.sendRaw(target, ack);
-      // Timer D: absorb retransmissions for 32 s on UDP, none on reliable transports.
-      tx.timers.push(setTimeout(() => this.clientTx.delete(key), target.transport === 'udp' ? Math.max(32_000, 64 * T1) : 0));
-      onResponse(res);
-    };
-    const key = `${branch}|INVITE`;
-    this.clientTx.set(key, tx);
-    const send = () =>
-      this.transport.send(target, req).catch((err: Error) => {
-        if (tx.done) return;
-        stopRetransmit();
-        tx.done = true;
-        this.clientTx.delete(key);
-        onError(err);
-      });
-    void send();
-    if (target.transport === 'udp') {
-      let interval = T1;
-      const retransmit = () => {
-        if (tx.done) return;
-        void send();
-        interval *= 2;
-        tx.timers.push(setTimeout(retransmit, interval));
-      };
-      tx.timers.push(setTimeout(retransmit, interval));
-    }
-    // Timer B: no response at all within 64*T1.
-    const timerB = setTimeout(() => {
-      if (tx.done || tx.timers.length === 0) return;
-      stopRetransmit();
-      tx.done = true;
-      this.clientTx.delete(key);
-      onTimeout();
-    }, 64 * T1);
-    tx.timers.push(timerB);
-    return tx;
+    return this.transactions.invite(target, req, { onResponse, onTimeout, onError });
   }
 
   endTransaction(tx: ClientTx): void {
-    for (const t of tx.timers) clearTimeout(t);
-    tx.timers = [];
-    tx.done = true;
-    this.clientTx.delete(`${tx.branch}|${tx.method}`);
-  }
-
-  /** ACK for a non-2xx final response: same branch and Via, To with the response's tag (§17.1.1.3). */
-  private ackForFinal(req: SipRequest, res: SipResponse): SipRequest {
-    const h = new SipHeaders();
-    h.append('via', req.headers.get('via')!);
-    h.append('max-forwards', '70');
-    h.append('from', req.headers.get('from')!);
-    h.append('to', res.headers.get('to') ?? req.headers.get('to')!);
-    h.append('call-id', req.headers.get('call-id')!);
-    h.append('cseq', `${parseCSeq(req.headers.get('cseq')!).seq} ACK`);
-    for (const r of req.headers.getAll('route')) h.append('route', r);
-    return { kind: 'request', method: 'ACK', uri: req.uri, headers: h, body: Buffer.alloc(0) };
+    this.transactions.end(tx);
   }
 
   /** Non-INVITE client transaction (§17.1.2): timers E and F. Resolves with the final response. */
   nonInviteTransaction(target: SipTarget, req: SipRequest, branchOverride?: string): Promise<SipResponse> {
-    if (branchOverride) {
-      const via = parseVia(req.headers.get('via')!);
-      via.params.set('branch', branchOverride);
-      req.headers.set('via', formatVia(via));
-    }
-    const branch = parseVia(req.headers.get('via')!).params.get('branch')!;
-    const { T1, T2 } = this.timers;
-    return new Promise((resolve, reject) => {
-      const key = `${branch}|${req.method}`;
-      const tx: ClientTx = {
-        branch,
-        method: req.method,
-        timers: [],
-        done: false,
-        onResponse: (res) => {
-          if (res.status < 200 || tx.done) return;
-          this.endTransaction(tx);
-          resolve(res);
-        },
-      };
-      this.clientTx.set(key, tx);
-      const send = () =>
-        this.transport.send(target, req).catch((err: Error) => {
-          if (tx.done) return;
-          this.endTransaction(tx);
-          reject(err);
-        });
-      void send();
-      if (target.transport === 'udp') {
-        let interval = T1;
-        const retransmit = () => {
-          if (tx.done) return;
-          void send();
-          interval = Math.min(interval * 2, T2);
-          tx.timers.push(setTimeout(retransmit, interval));
-        };
-        tx.timers.push(setTimeout(retransmit, interval));
-      }
-      tx.timers.push(
-        setTimeout(() => {
-          if (tx.done) return;
-          this.endTransaction(tx);
-          reject(new SipCallFailure(408, 'Request Timeout'));
-        }, 64 * T1),
-      );
-    });
+    return this.transactions.nonInvite(target, req, branchOverride);
   }
 
   registerDialog(call: SipCall): void {
@@ -642,57 +464,22 @@ export class SipUserAgent {
     h.append('user-agent', this.userAgent);
     if (body) h.append('content-type', body.type);
     const res: SipResponse = { kind: 'response', status, reason, headers: h, body: Buffer.from(body?.data ?? '') };
-    m.reply(res);
-    const branch = topBranch(req);
-    if (branch) this.serverTx.set(`${branch}|${req.method}`, { response: res, reply: m.reply, expires: Date.now() + 64 * this.timers.T1 });
-    if (reliable2xx && status >= 200 && status < 300 && m.transport === 'udp') {
-      // §13.3.1.4: the UAS retransmits its 2xx to an INVITE until the ACK arrives.
-      const k = `${req.headers.get('call-id')}|${parseCSeq(req.headers.get('cseq')!).seq}`;
-      let interval = this.timers.T1;
-      const started = Date.now();
-      const again = () => {
-        if (Date.now() - started > 64 * this.timers.T1) {
-          this.pending2xx.delete(k);
-          return;
-        }
-        m.reply(res);
-        interval = Math.min(interval * 2, this.timers.T2);
-        this.pending2xx.set(k, setTimeout(again, interval));
-      };
-      this.pending2xx.set(k, setTimeout(again, interval));
-    }
+    this.transactions.respond(req, res, m.reply, m.transport, reliable2xx);
   }
 
   ackReceived(req: SipRequest): void {
-    const k = `${req.headers.get('call-id')}|${parseCSeq(req.headers.get('cseq')!).seq}`;
-    const t = this.pending2xx.get(k);
-    if (t) clearTimeout(t);
-    this.pending2xx.delete(k);
+    this.transactions.ackReceived(req);
   }
 
   private onMessage(m: InboundMessage): void {
     if (this.closed) return;
     const msg = m.msg;
     if (msg.kind === 'response') {
-      const branch = topBranch(msg);
-      let method: string;
-      try {
-        method = parseCSeq(msg.headers.get('cseq')!).method;
-      } catch {
-        return;
-      }
-      this.clientTx.get(`${branch}|${method}`)?.onResponse(msg);
+      this.transactions.receiveResponse(msg);
       return;
     }
     // Retransmitted request: answer from the cache.
-    const branch = topBranch(msg);
-    if (branch && msg.method !== 'ACK') {
-      const cached = this.serverTx.get(`${branch}|${msg.method}`);
-      if (cached) {
-        m.reply(cached.response);
-        return;
-      }
-    }
+    if (this.transactions.answerRetransmission(msg, m.reply)) return;
     const toTag = safeTag(msg.headers.get('to'));
     const call = toTag ? this.dialogs.get(`${msg.headers.get('call-id')}|${toTag}`) : undefined;
     if (call) {
@@ -709,22 +496,8 @@ export class SipUserAgent {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.sweep);
-    for (const tx of this.clientTx.values()) for (const t of tx.timers) clearTimeout(t);
-    this.clientTx.clear();
-    for (const t of this.pending2xx.values()) clearTimeout(t);
-    this.pending2xx.clear();
+    this.transactions.close();
     await this.transport.close();
-  }
-}
-
-function topBranch(msg: SipMessage): string | undefined {
-  const v = msg.headers.get('via');
-  if (!v) return undefined;
-  try {
-    return parseVia(v).params.get('branch') ?? undefined;
-  } catch {
-    return undefined;
   }
 }
 
