@@ -150,16 +150,8 @@ export class SipTransactions {
         onError(err);
       });
     void send();
-    if (target.transport === 'udp') {
-      let interval = T1;
-      const retransmit = () => {
-        if (tx.done) return;
-        void send();
-        interval *= 2;
-        tx.timers.push(setTimeout(retransmit, interval));
-      };
-      tx.timers.push(setTimeout(retransmit, interval));
-    }
+    // Timer A: T1, doubling without a cap (§17.1.1.2).
+    if (target.transport === 'udp') retransmitUntilDone(tx, send, T1, Infinity);
     // Timer B: no response at all within 64*T1.
     const timerB = setTimeout(() => {
       if (tx.done || tx.timers.length === 0) return;
@@ -210,16 +202,8 @@ export class SipTransactions {
           reject(err);
         });
       void send();
-      if (target.transport === 'udp') {
-        let interval = T1;
-        const retransmit = () => {
-          if (tx.done) return;
-          void send();
-          interval = Math.min(interval * 2, T2);
-          tx.timers.push(setTimeout(retransmit, interval));
-        };
-        tx.timers.push(setTimeout(retransmit, interval));
-      }
+      // Timer E: T1, doubling up to T2 (§17.1.2.2).
+      if (target.transport === 'udp') retransmitUntilDone(tx, send, T1, T2);
       tx.timers.push(
         setTimeout(() => {
           if (tx.done) return;
@@ -293,6 +277,18 @@ export class SipTransactions {
     for (const t of this.pending2xx.values()) clearTimeout(t);
     this.pending2xx.clear();
   }
+}
+
+/** Re-sends on UDP after `first` ms, the interval doubling up to `cap`, until the transaction is done. */
+function retransmitUntilDone(tx: ClientTx, send: () => unknown, first: number, cap: number): void {
+  let interval = first;
+  const retransmit = () => {
+    if (tx.done) return;
+    void send();
+    interval = Math.min(interval * 2, cap);
+    tx.timers.push(setTimeout(retransmit, interval));
+  };
+  tx.timers.push(setTimeout(retransmit, interval));
 }
 
 /** ACK for a non-2xx final response: same branch and Via, To with the response's tag (§17.1.1.3). */
