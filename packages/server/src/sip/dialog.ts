@@ -134,13 +134,7 @@ export class SipCall {
   }
 
   private sendInvite(auth: [string, string] | undefined): void {
-    const h = new SipHeaders();
-    h.append('via', this.ua.via(this.target, newBranch()));
-    h.append('max-forwards', '70');
-    h.append('from', this.fromHeader);
-    h.append('to', this.toHeader);
-    h.append('call-id', this.callId);
-    h.append('cseq', `${this.localCseq} INVITE`);
+    const h = this.requestHeaders('INVITE', this.localCseq);
     h.append('contact', this.contact());
     h.append('allow', ALLOW);
     h.append('user-agent', this.ua.userAgent);
@@ -241,7 +235,8 @@ export class SipCall {
     }
   }
 
-  inDialogRequest(method: string, cseq: number, body?: { type: string; data: string }): SipRequest {
+  /** The headers every request of this call starts with, a new branch each time (§8.1.1). */
+  private requestHeaders(method: string, cseq: number): SipHeaders {
     const h = new SipHeaders();
     h.append('via', this.ua.via(this.target, newBranch()));
     h.append('max-forwards', '70');
@@ -249,6 +244,11 @@ export class SipCall {
     h.append('to', this.toHeader);
     h.append('call-id', this.callId);
     h.append('cseq', `${cseq} ${method}`);
+    return h;
+  }
+
+  inDialogRequest(method: string, cseq: number, body?: { type: string; data: string }): SipRequest {
+    const h = this.requestHeaders(method, cseq);
     for (const r of this.routeSet) h.append('route', r);
     if (method !== 'ACK') h.append('contact', this.contact());
     if (body) h.append('content-type', body.type);
