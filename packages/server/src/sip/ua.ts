@@ -1,397 +1,19 @@
 /**
- * A focused SIP user agent (RFC 3261) for outbound calls: the INVITE client transaction with
- * timers A/B/D (§17.1.1), ACK for 2xx sent end to end and re-sent on every retransmitted 2xx
- * (§13.2.2.4), CANCEL (§9), BYE in both directions, non-INVITE client transactions with timers
- * E/F (§17.1.2), server transactions that answer retransmissions from a cache (§17.2), OPTIONS
- * and re-INVITE (hold) answered in a dialog, digest authentication on 401/407 (§22), `rport`
- * (RFC 3581). No registration, no incoming calls (an INVITE outside a dialog gets 603), no
- * SRV/NAPTR lookups (a host name is resolved with A records; the port defaults to 5060/5061).
+ * A focused SIP user agent (RFC 3261) for outbound calls. It owns the transport and composes the
+ * two layers above it: the transactions (`transactions.ts`: timers A/B/D and E/F, the response
+ * cache of server transactions, 2xx retransmission until ACK) and the calls with their dialogs
+ * (`dialog.ts`: digest authentication on 401/407, CANCEL, ACK for 2xx, BYE in both directions,
+ * re-INVITE for hold, INFO). Here: requests are routed to their dialog, answered with `rport`
+ * (RFC 3581) and cached. No registration, no incoming calls (an INVITE outside a dialog gets 603),
+ * no SRV/NAPTR lookups (a host name is resolved with A records; the port defaults to 5060/5061).
  */
-import { randomBytes } from 'node:crypto';
-import { authorizationHeader, parseChallenge, type DigestChallenge } from './digest.js';
-import { formatNameAddr, formatVia, parseCSeq, parseNameAddr, parseSipUri, parseVia, SipHeaders, type SipMessage, type SipRequest, type SipResponse } from './message.js';
-import { SipTransport, type InboundMessage, type SipTarget, type SipTransportName, type SipTransportOptions } from './transport.js';
-import { TokhostError } from '../errors.js';
+import { ALLOW, SipCall, type DialogUserAgent, type InviteOptions } from './dialog.js';
+import { formatVia, parseNameAddr, parseVia, SipHeaders, type SipRequest, type SipResponse } from './message.js';
+import { DEFAULT_TIMERS, randomToken, SipTransactions, type SipTimers } from './transactions.js';
+import { SipTransport, type InboundMessage, type SipTarget, type SipTransportOptions } from './transport.js';
 
-/** RFC 3261 timer values, ms. */
-export interface SipTimers {
-  T1: number;
-  T2: number;
-  T4: number;
-}
-export const DEFAULT_TIMERS: SipTimers = Object.freeze({ T1: 500, T2: 4000, T4: 5000 });
-
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
-
-export function randomToken(bytes = 8): string {
-  return randomBytes(bytes).toString('hex');
-}
-const newBranch = () => `z9hG4bK${randomToken(10)}`;
-
-/** Where a SIP URI sends requests: transport from `sips:`/`;transport=`, default ports 5060/5061. */
-export function targetOf(uri: string): SipTarget {
-  const u = parseSipUri(uri);
-  const tp = u.params.get('transport')?.toLowerCase();
-  let transport: SipTransportName = u.scheme === 'sips' ? 'tls' : 'udp';
-  if (tp === 'tcp') transport = u.scheme === 'sips' ? 'tls' : 'tcp';
-  else if (tp === 'tls') transport = 'tls';
-  else if (tp !== undefined && tp !== 'udp') throw new Error(`unsupported transport "${tp}"`);
-  const host = u.host.replace(/^\[|\]$/g, '');
-  return { transport, host, port: u.port ?? (transport === 'tls' ? 5061 : 5060) };
-}
-
-/** The final outcome of an INVITE that did not connect. */
-export class SipCallFailure extends TokhostError<'ERR_SIP_CALL_FAILED'> {
-  override readonly name = 'SipCallFailure';
-  constructor(
-    /** SIP status (408 on timeout, 487 after CANCEL, 503 for a transport failure). */
-    readonly status: number,
-    readonly reason: string,
-  ) {
-    super('ERR_SIP_CALL_FAILED', `${status} ${reason}`);
-  }
-}
-
-export interface InviteOptions {
-  /** Request-URI. */
-  uri: string;
-  /** From user part and display name. */
-  fromUser: string;
-  fromHost?: string;
-  displayName?: string;
-  /** Extra headers, in order (X- headers, X-OpenTok-SessionId). */
-  headers?: [string, string][];
-  auth?: { username: string; password: string };
-  /** The SDP offer. Called once the local port of the flow is known (TCP/TLS). */
-  sdp: string | (() => string);
-  /** A provisional response arrived (100, 180, 183). */
-  onProvisional?(status: number, reason: string): void;
-}
-
-export interface CallHandlers {
-  /** The far end hung up (BYE). */
-  onBye?(): void;
-  /** A re-INVITE in the dialog: return the answer SDP (the offer may be empty). */
-  onReinvite?(offer: string): string;
-  /** An INFO request (e.g. `application/dtmf-relay`). */
-  onInfo?(contentType: string, body: string): void;
-}
-
-interface ClientTx {
-  branch: string;
-  method: string;
-  onResponse(res: SipResponse): void;
-  timers: NodeJS.Timeout[];
-  done: boolean;
-}
-
-/** One outgoing call: INVITE transaction, then the dialog. */
-export class SipCall {
-  readonly callId = `${randomToken(12)}@tokhost`;
-  readonly localTag = randomToken(6);
-  remoteTag: string | undefined;
-  state: 'calling' | 'proceeding' | 'confirmed' | 'terminated' = 'calling';
-  /** The final answer (2xx); rejects with a {@link SipCallFailure}. */
-  readonly answered: Promise<{ sdp: string; response: SipResponse }>;
-  handlers: CallHandlers = {};
-  localCseq = 1;
-  remoteCseq = -1;
-  remoteTarget: string;
-  routeSet: string[] = [];
-  target: SipTarget;
-  readonly fromHeader: string;
-  toHeader: string;
-  private resolveAnswer!: (v: { sdp: string; response: SipResponse }) => void;
-  private rejectAnswer!: (e: SipCallFailure) => void;
-  private invite: SipRequest | undefined;
-  private inviteTx: ClientTx | undefined;
-  private ackFor2xx: SipRequest | undefined;
-  private cancelRequested = false;
-  private authTries = 0;
-  private readonly sdpText: () => string;
-  /** Local SDP currently in force (re-sent on re-INVITE answers). */
-  localSdp = '';
-
-  constructor(
-    readonly ua: SipUserAgent,
-    readonly options: InviteOptions,
-  ) {
-    this.answered = new Promise((resolve, reject) => {
-      this.resolveAnswer = resolve;
-      this.rejectAnswer = reject;
-    });
-    this.answered.catch(() => undefined);
-    this.target = targetOf(options.uri);
-    this.remoteTarget = options.uri;
-    const fromHost = options.fromHost ?? ua.transport.advertisedAddress;
-    const userPart = encodeURIComponent(options.fromUser).replace(/%2B/g, '+');
-    this.fromHeader = formatNameAddr({ displayName: options.displayName, uri: `sip:${userPart}@${fromHost}`, params: new Map([['tag', this.localTag]]) });
-    const toUri = parseSipUri(options.uri);
-    this.toHeader = `<${toUri.scheme}:${toUri.user ? `${encodeURIComponent(toUri.user)}@` : ''}${toUri.host}${toUri.port ? `:${toUri.port}` : ''}>`;
-    this.sdpText = typeof options.sdp === 'function' ? options.sdp : () => options.sdp as string;
-  }
-
-  /** Sends the INVITE. */
-  async start(): Promise<void> {
-    try {
-      await this.ua.transport.connect(this.target);
-    } catch (err) {
-      this.fail(503, `transport: ${(err as Error).message}`);
-      return;
-    }
-    this.localSdp = this.sdpText();
-    this.sendInvite(undefined);
-  }
-
-  contact(): string {
-    const t = this.target.transport;
-    return `<sip:tokhost@${this.ua.hostPort(this.target)}${t === 'udp' ? '' : `;transport=${t}`}>`;
-  }
-
-  private sendInvite(auth: [string, string] | undefined): void {
-    const h = new SipHeaders();
-    h.append('via', this.ua.via(this.target, newBranch()));
-    h.append('max-forwards', '70');
-    h.append('from', this.fromHeader);
-    h.append('to', this.toHeader);
-    h.append('call-id', this.callId);
-    h.append('cseq', `${this.localCseq} INVITE`);
-    h.append('contact', this.contact());
-    h.append('allow', ALLOW);
-    h.append('user-agent', this.ua.userAgent);
-    if (auth) h.append(auth[0], auth[1]);
-    for (const [k, v] of this.options.headers ?? []) h.append(k, v);
-    h.append('content-type', 'application/sdp');
-    const req: SipRequest = { kind: 'request', method: 'INVITE', uri: this.options.uri, headers: h, body: Buffer.from(this.localSdp) };
-    this.invite = req;
-    this.inviteTx = this.ua.inviteTransaction(this.target, req, (res) => this.onInviteResponse(res), () => this.fail(408, 'Request Timeout'), (err) => this.fail(503, `transport: ${err.message}`));
-  }
-
-  private onInviteResponse(res: SipResponse): void {
-    if (this.state === 'terminated' && res.status < 200) return;
-    if (res.status < 200) {
-      if (this.state === 'calling') this.state = 'proceeding';
-      if (this.cancelRequested) this.sendCancel();
-      try {
-        this.options.onProvisional?.(res.status, res.reason);
-      } catch {
-        // a throwing listener must not break the transaction
-      }
-      return;
-    }
-    if (res.status < 300) {
-      this.on2xx(res);
-      return;
-    }
-    if ((res.status === 401 || res.status === 407) && this.options.auth && this.authTries < 2 && !this.cancelRequested) {
-      const ch = res.headers.get(res.status === 401 ? 'www-authenticate' : 'proxy-authenticate');
-      let challenge: DigestChallenge | undefined;
-      try {
-        challenge = ch ? parseChallenge(ch) : undefined;
-      } catch (err) {
-        this.fail(res.status, `${res.reason || 'Unauthorized'} (challenge refused: ${(err as Error).message})`);
-        return;
-      }
-      // A second challenge after credentials were sent means they were wrong (unless the nonce went stale).
-      if (challenge && (this.authTries === 0 || challenge.stale)) {
-        this.authTries++;
-        this.localCseq++;
-        let value: string;
-        try {
-          value = authorizationHeader(challenge, { username: this.options.auth.username, password: this.options.auth.password, method: 'INVITE', uri: this.options.uri });
-        } catch (err) {
-          // An algorithm we do not support, or a challenge whose values cannot be echoed safely.
-          this.fail(res.status, `${res.reason || 'Unauthorized'} (challenge refused: ${(err as Error).message})`);
-          return;
-        }
-        this.sendInvite([res.status === 401 ? 'authorization' : 'proxy-authorization', value]);
-        return;
-      }
-    }
-    this.fail(res.status, res.reason || 'Failed');
-  }
-
-  private on2xx(res: SipResponse): void {
-    const toTag = parseNameAddr(res.headers.get('to') ?? '').params.get('tag') ?? undefined;
-    if (this.ackFor2xx) {
-      // A retransmitted 2xx: our ACK was lost (§13.2.2.4).
-      if (toTag === this.remoteTag) this.ua.sendRaw(this.ackTarget(), this.ackFor2xx);
-      return;
-    }
-    this.remoteTag = toTag ?? undefined;
-    this.toHeader = res.headers.get('to') ?? this.toHeader;
-    const contact = res.headers.get('contact');
-    if (contact) {
-      try {
-        this.remoteTarget = parseNameAddr(contact).uri;
-      } catch {
-        // keep the request URI
-      }
-    }
-    this.routeSet = res.headers.getAll('record-route').reverse();
-    const ack = this.inDialogRequest('ACK', this.localCseq);
-    this.ackFor2xx = ack;
-    this.ua.sendRaw(this.ackTarget(), ack);
-    if (this.state === 'terminated' || this.cancelRequested) {
-      // Answered after we gave up (CANCEL crossed the 200): hang up at once (§9.1).
-      this.state = 'confirmed';
-      void this.bye();
-      return;
-    }
-    this.state = 'confirmed';
-    this.ua.registerDialog(this);
-    this.resolveAnswer({ sdp: res.body.toString('utf8'), response: res });
-  }
-
-  /** Where in-dialog requests go: the first Route (loose routing) or the remote target, over the flow the call uses. */
-  private ackTarget(): SipTarget {
-    const first = this.routeSet[0];
-    try {
-      const t = targetOf(first ? parseNameAddr(first).uri : this.remoteTarget);
-      // Connection-oriented calls keep their connection: the far end's Contact is often not reachable (NAT, no listener).
-      if (this.target.transport !== 'udp') return this.target;
-      return t;
-    } catch {
-      return this.target;
-    }
-  }
-
-  inDialogRequest(method: string, cseq: number, body?: { type: string; data: string }): SipRequest {
-    const h = new SipHeaders();
-    h.append('via', this.ua.via(this.target, newBranch()));
-    h.append('max-forwards', '70');
-    h.append('from', this.fromHeader);
-    h.append('to', this.toHeader);
-    h.append('call-id', this.callId);
-    h.append('cseq', `${cseq} ${method}`);
-    for (const r of this.routeSet) h.append('route', r);
-    if (method !== 'ACK') h.append('contact', this.contact());
-    if (body) h.append('content-type', body.type);
-    return { kind: 'request', method, uri: this.remoteTarget, headers: h, body: Buffer.from(body?.data ?? '') };
-  }
-
-  private sendCancel(): void {
-    if (!this.invite || this.state !== 'proceeding') return;
-    const h = new SipHeaders();
-    h.append('via', this.invite.headers.get('via')!);
-    h.append('max-forwards', '70');
-    h.append('from', this.fromHeader);
-    h.append('to', this.invite.headers.get('to')!);
-    h.append('call-id', this.callId);
-    h.append('cseq', `${this.localCseq} CANCEL`);
-    const branch = parseVia(this.invite.headers.get('via')!).params.get('branch') ?? newBranch();
-    this.ua.nonInviteTransaction(this.target, { kind: 'request', method: 'CANCEL', uri: this.invite.uri, headers: h, body: Buffer.alloc(0) }, branch).catch(() => undefined);
-  }
-
-  /**
-   * Ends the call: CANCEL while it rings (the INVITE then fails with 487), BYE once answered.
-   * Resolves when the far end answered the BYE (or gave up on it).
-   */
-  async hangup(): Promise<void> {
-    if (this.state === 'terminated') return;
-    if (this.state === 'confirmed') {
-      await this.bye();
-      return;
-    }
-    this.cancelRequested = true;
-    if (this.state === 'proceeding') this.sendCancel();
-    // Calling (no provisional yet): the CANCEL goes out when the first 1xx arrives (§9.1); give the
-    // INVITE a short while, then drop it.
-    const t = setTimeout(() => this.fail(487, 'Request Terminated'), 4000);
-    await this.answered.catch(() => undefined);
-    clearTimeout(t);
-  }
-
-  private async bye(): Promise<void> {
-    if (this.state !== 'confirmed') return;
-    this.state = 'terminated';
-    this.ua.forgetDialog(this);
-    const req = this.inDialogRequest('BYE', ++this.localCseq);
-    try {
-      await this.ua.nonInviteTransaction(this.ackTarget(), req);
-    } catch {
-      // the far end is gone: the call is over all the same
-    }
-  }
-
-  /** Sends an in-dialog request (INFO) and resolves with its final response. */
-  async request(method: string, body?: { type: string; data: string }): Promise<SipResponse> {
-    if (this.state !== 'confirmed') throw new Error(`call is ${this.state}`);
-    return this.ua.nonInviteTransaction(this.ackTarget(), this.inDialogRequest(method, ++this.localCseq, body));
-  }
-
-  /** The far end sent a request in this dialog. */
-  onRequest(req: SipRequest, m: InboundMessage): void {
-    const cseq = parseCSeq(req.headers.get('cseq')!);
-    if (req.method === 'ACK') {
-      this.ua.ackReceived(req);
-      return;
-    }
-    if (cseq.seq < this.remoteCseq && req.method !== 'ACK') {
-      this.ua.respond(m, req, 500, 'Server Internal Error');
-      return;
-    }
-    this.remoteCseq = cseq.seq;
-    switch (req.method) {
-      case 'BYE':
-        this.ua.respond(m, req, 200, 'OK');
-        if (this.state !== 'terminated') {
-          this.state = 'terminated';
-          this.ua.forgetDialog(this);
-          safe(() => this.handlers.onBye?.());
-        }
-        return;
-      case 'INVITE': {
-        let answer = this.localSdp;
-        try {
-          answer = this.handlers.onReinvite?.(req.body.toString('utf8')) ?? this.localSdp;
-        } catch {
-          this.ua.respond(m, req, 488, 'Not Acceptable Here');
-          return;
-        }
-        const remote = req.headers.get('contact');
-        if (remote) {
-          try {
-            this.remoteTarget = parseNameAddr(remote).uri;
-          } catch {
-            // keep
-          }
-        }
-        this.localSdp = answer;
-        this.ua.respond(m, req, 200, 'OK', { type: 'application/sdp', data: answer }, this.contact(), true);
-        return;
-      }
-      case 'OPTIONS':
-        this.ua.respond(m, req, 200, 'OK');
-        return;
-      case 'INFO':
-        this.ua.respond(m, req, 200, 'OK');
-        safe(() => this.handlers.onInfo?.(req.headers.get('content-type') ?? '', req.body.toString('utf8')));
-        return;
-      case 'UPDATE':
-      case 'NOTIFY':
-        this.ua.respond(m, req, 200, 'OK');
-        return;
-      default:
-        this.ua.respond(m, req, 405, 'Method Not Allowed');
-    }
-  }
-
-  fail(status: number, reason: string): void {
-    if (this.state === 'terminated' || this.state === 'confirmed') return;
-    this.state = 'terminated';
-    if (this.inviteTx) this.ua.endTransaction(this.inviteTx);
-    this.rejectAnswer(new SipCallFailure(status, reason));
-  }
-}
-
-function safe(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // listeners must not break the stack
-  }
-}
+export { SipCall, targetOf, type CallHandlers, type InviteOptions } from './dialog.js';
+export { DEFAULT_TIMERS, randomToken, SipCallFailure, type SipTimers } from './transactions.js';
 
 export interface SipUserAgentOptions extends Omit<SipTransportOptions, 'onMessage'> {
   timers?: Partial<SipTimers>;
@@ -399,34 +21,20 @@ export interface SipUserAgentOptions extends Omit<SipTransportOptions, 'onMessag
   userAgent?: string;
 }
 
-interface ServerTxEntry {
-  response: SipMessage;
-  reply: (m: SipMessage) => void;
-  expires: number;
-}
-
 /** The user agent: one transport, the transactions and the dialogs on it. */
-export class SipUserAgent {
+export class SipUserAgent implements DialogUserAgent {
   readonly transport: SipTransport;
   readonly timers: SipTimers;
   readonly userAgent: string;
-  private readonly clientTx = new Map<string, ClientTx>();
-  private readonly serverTx = new Map<string, ServerTxEntry>();
+  readonly transactions: SipTransactions;
   private readonly dialogs = new Map<string, SipCall>();
-  /** 2xx responses to re-INVITEs retransmitted until their ACK (§13.3.1.4). */
-  private readonly pending2xx = new Map<string, NodeJS.Timeout>();
-  private readonly sweep: NodeJS.Timeout;
   private closed = false;
 
   private constructor(o: SipUserAgentOptions) {
     this.timers = { ...DEFAULT_TIMERS, ...(o.timers ?? {}) };
     this.userAgent = o.userAgent ?? 'Tokhost';
+    this.transactions = new SipTransactions({ timers: this.timers, send: (target, msg) => this.transport.send(target, msg) });
     this.transport = new SipTransport({ ...o, onMessage: (m) => this.onMessage(m) });
-    this.sweep = setInterval(() => {
-      const now = Date.now();
-      for (const [k, e] of this.serverTx) if (e.expires < now) this.serverTx.delete(k);
-    }, 5000);
-    this.sweep.unref();
   }
 
   static async start(o: SipUserAgentOptions): Promise<SipUserAgent> {
@@ -449,156 +57,6 @@ export class SipUserAgent {
 
   via(target: SipTarget, branch: string): string {
     return `SIP/2.0/${target.transport.toUpperCase()} ${this.hostPort(target)};rport;branch=${branch}`;
-  }
-
-  sendRaw(target: SipTarget, msg: SipMessage): void {
-    this.transport.send(target, msg).catch(() => undefined);
-  }
-
-  /** INVITE client transaction (§17.1.1). */
-  inviteTransaction(target: SipTarget, req: SipRequest, onResponse: (r: SipResponse) => void, onTimeout: () => void, onError: (e: Error) => void): ClientTx {
-    const branch = parseVia(req.headers.get('via')!).params.get('branch')!;
-    const { T1 } = this.timers;
-    const tx: ClientTx = { branch, method: 'INVITE', timers: [], done: false, onResponse: () => undefined };
-    let finalSeen: SipResponse | undefined;
-    let ack: SipRequest | undefined;
-    const stopRetransmit = () => {
-      for (const t of tx.timers) clearTimeout(t);
-      tx.timers = [];
-    };
-    tx.onResponse = (res) => {
-      if (tx.done && res.status >= 300 && ack) {
-        // Completed: a retransmitted final response gets the same ACK again (timer D window).
-        this.sendRaw(target, ack);
-        return;
-      }
-      if (res.status < 200) {
-        stopRetransmit();
-        onResponse(res);
-        return;
-      }
-      stopRetransmit();
-      if (res.status < 300) {
-        // 2xx ends the transaction; the TU acknowledges end to end. Keep routing retransmitted 2xx
-        // to the call for 64*T1 so it can re-send its ACK.
-        if (!finalSeen) {
-          finalSeen = res;
-          tx.done = true;
-          tx.timers.push(setTimeout(() => this.clientTx.delete(key), 64 * T1));
-        }
-        onResponse(res);
-        return;
-      }
-      if (finalSeen) return;
-      finalSeen = res;
-      tx.done = true;
-      ack = this.ackForFinal(req, res);
-      this.sendRaw(target, ack);
-      // Timer D: absorb retransmissions for 32 s on UDP, none on reliable transports.
-      tx.timers.push(setTimeout(() => this.clientTx.delete(key), target.transport === 'udp' ? Math.max(32_000, 64 * T1) : 0));
-      onResponse(res);
-    };
-    const key = `${branch}|INVITE`;
-    this.clientTx.set(key, tx);
-    const send = () =>
-      this.transport.send(target, req).catch((err: Error) => {
-        if (tx.done) return;
-        stopRetransmit();
-        tx.done = true;
-        this.clientTx.delete(key);
-        onError(err);
-      });
-    void send();
-    if (target.transport === 'udp') {
-      let interval = T1;
-      const retransmit = () => {
-        if (tx.done) return;
-        void send();
-        interval *= 2;
-        tx.timers.push(setTimeout(retransmit, interval));
-      };
-      tx.timers.push(setTimeout(retransmit, interval));
-    }
-    // Timer B: no response at all within 64*T1.
-    const timerB = setTimeout(() => {
-      if (tx.done || tx.timers.length === 0) return;
-      stopRetransmit();
-      tx.done = true;
-      this.clientTx.delete(key);
-      onTimeout();
-    }, 64 * T1);
-    tx.timers.push(timerB);
-    return tx;
-  }
-
-  endTransaction(tx: ClientTx): void {
-    for (const t of tx.timers) clearTimeout(t);
-    tx.timers = [];
-    tx.done = true;
-    this.clientTx.delete(`${tx.branch}|${tx.method}`);
-  }
-
-  /** ACK for a non-2xx final response: same branch and Via, To with the response's tag (§17.1.1.3). */
-  private ackForFinal(req: SipRequest, res: SipResponse): SipRequest {
-    const h = new SipHeaders();
-    h.append('via', req.headers.get('via')!);
-    h.append('max-forwards', '70');
-    h.append('from', req.headers.get('from')!);
-    h.append('to', res.headers.get('to') ?? req.headers.get('to')!);
-    h.append('call-id', req.headers.get('call-id')!);
-    h.append('cseq', `${parseCSeq(req.headers.get('cseq')!).seq} ACK`);
-    for (const r of req.headers.getAll('route')) h.append('route', r);
-    return { kind: 'request', method: 'ACK', uri: req.uri, headers: h, body: Buffer.alloc(0) };
-  }
-
-  /** Non-INVITE client transaction (§17.1.2): timers E and F. Resolves with the final response. */
-  nonInviteTransaction(target: SipTarget, req: SipRequest, branchOverride?: string): Promise<SipResponse> {
-    if (branchOverride) {
-      const via = parseVia(req.headers.get('via')!);
-      via.params.set('branch', branchOverride);
-      req.headers.set('via', formatVia(via));
-    }
-    const branch = parseVia(req.headers.get('via')!).params.get('branch')!;
-    const { T1, T2 } = this.timers;
-    return new Promise((resolve, reject) => {
-      const key = `${branch}|${req.method}`;
-      const tx: ClientTx = {
-        branch,
-        method: req.method,
-        timers: [],
-        done: false,
-        onResponse: (res) => {
-          if (res.status < 200 || tx.done) return;
-          this.endTransaction(tx);
-          resolve(res);
-        },
-      };
-      this.clientTx.set(key, tx);
-      const send = () =>
-        this.transport.send(target, req).catch((err: Error) => {
-          if (tx.done) return;
-          this.endTransaction(tx);
-          reject(err);
-        });
-      void send();
-      if (target.transport === 'udp') {
-        let interval = T1;
-        const retransmit = () => {
-          if (tx.done) return;
-          void send();
-          interval = Math.min(interval * 2, T2);
-          tx.timers.push(setTimeout(retransmit, interval));
-        };
-        tx.timers.push(setTimeout(retransmit, interval));
-      }
-      tx.timers.push(
-        setTimeout(() => {
-          if (tx.done) return;
-          this.endTransaction(tx);
-          reject(new SipCallFailure(408, 'Request Timeout'));
-        }, 64 * T1),
-      );
-    });
   }
 
   registerDialog(call: SipCall): void {
@@ -642,57 +100,18 @@ export class SipUserAgent {
     h.append('user-agent', this.userAgent);
     if (body) h.append('content-type', body.type);
     const res: SipResponse = { kind: 'response', status, reason, headers: h, body: Buffer.from(body?.data ?? '') };
-    m.reply(res);
-    const branch = topBranch(req);
-    if (branch) this.serverTx.set(`${branch}|${req.method}`, { response: res, reply: m.reply, expires: Date.now() + 64 * this.timers.T1 });
-    if (reliable2xx && status >= 200 && status < 300 && m.transport === 'udp') {
-      // §13.3.1.4: the UAS retransmits its 2xx to an INVITE until the ACK arrives.
-      const k = `${req.headers.get('call-id')}|${parseCSeq(req.headers.get('cseq')!).seq}`;
-      let interval = this.timers.T1;
-      const started = Date.now();
-      const again = () => {
-        if (Date.now() - started > 64 * this.timers.T1) {
-          this.pending2xx.delete(k);
-          return;
-        }
-        m.reply(res);
-        interval = Math.min(interval * 2, this.timers.T2);
-        this.pending2xx.set(k, setTimeout(again, interval));
-      };
-      this.pending2xx.set(k, setTimeout(again, interval));
-    }
-  }
-
-  ackReceived(req: SipRequest): void {
-    const k = `${req.headers.get('call-id')}|${parseCSeq(req.headers.get('cseq')!).seq}`;
-    const t = this.pending2xx.get(k);
-    if (t) clearTimeout(t);
-    this.pending2xx.delete(k);
+    this.transactions.respond(req, res, m.reply, m.transport, reliable2xx);
   }
 
   private onMessage(m: InboundMessage): void {
     if (this.closed) return;
     const msg = m.msg;
     if (msg.kind === 'response') {
-      const branch = topBranch(msg);
-      let method: string;
-      try {
-        method = parseCSeq(msg.headers.get('cseq')!).method;
-      } catch {
-        return;
-      }
-      this.clientTx.get(`${branch}|${method}`)?.onResponse(msg);
+      this.transactions.receiveResponse(msg);
       return;
     }
     // Retransmitted request: answer from the cache.
-    const branch = topBranch(msg);
-    if (branch && msg.method !== 'ACK') {
-      const cached = this.serverTx.get(`${branch}|${msg.method}`);
-      if (cached) {
-        m.reply(cached.response);
-        return;
-      }
-    }
+    if (this.transactions.answerRetransmission(msg, m.reply)) return;
     const toTag = safeTag(msg.headers.get('to'));
     const call = toTag ? this.dialogs.get(`${msg.headers.get('call-id')}|${toTag}`) : undefined;
     if (call) {
@@ -709,22 +128,8 @@ export class SipUserAgent {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.sweep);
-    for (const tx of this.clientTx.values()) for (const t of tx.timers) clearTimeout(t);
-    this.clientTx.clear();
-    for (const t of this.pending2xx.values()) clearTimeout(t);
-    this.pending2xx.clear();
+    this.transactions.close();
     await this.transport.close();
-  }
-}
-
-function topBranch(msg: SipMessage): string | undefined {
-  const v = msg.headers.get('via');
-  if (!v) return undefined;
-  try {
-    return parseVia(v).params.get('branch') ?? undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -82,7 +82,7 @@ describe('SIP header injection is refused at the REST edge and cannot reach the 
   const listeners: RawSipListener[] = [];
 
   beforeAll(async () => {
-    server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, sipPort: 0, sipRingTimeoutSeconds: 5 });
+    server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, sipPort: 0, sipRingTimeoutSeconds: 5 });
   });
   afterAll(async () => {
     await server?.close();

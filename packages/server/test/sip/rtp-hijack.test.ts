@@ -78,7 +78,7 @@ function harness(config: { sipRtpLatching: boolean }) {
     closers: [] as { close(): void }[],
     gw: (): SipGateway => h.server.sipGatewayForTesting()!,
     async start() {
-      h.server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, sipPort: 0, sipMediaTimeoutSeconds: 60, sipRtpLatching: config.sipRtpLatching });
+      h.server = await createServer({ port: 0, host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], store: 'memory', apiKey, apiSecret, logLevel: 'silent', mediaWorkers: 1, sipPort: 0, sipMediaTimeoutSeconds: 60, sipRtpLatching: config.sipRtpLatching });
     },
     async stop() {
       await h.server?.close();
