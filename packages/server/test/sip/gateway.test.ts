@@ -4,11 +4,11 @@
  * observeForceMute and `*6`, hold by re-INVITE, a busy far end, a far end refusing SRTP, the
  * media timeout, and the SIP callbacks for each.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRest } from './project-rest.js';
 import { createServer, type TokhostServer } from '../../src/create-server.js';
 import { ScriptedFarEnd } from './far-end.js';
 import { sleep, until } from '../kit/index.js';
@@ -42,25 +42,7 @@ describe('SIP gateway against scripted far ends', () => {
     await new Promise((r) => (hooks ? hooks.close(r) : r(undefined)));
   });
 
-  const jwt = () => {
-    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    const now = Math.floor(Date.now() / 1000);
-    const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: apiKey, ist: 'project', iat: now, exp: now + 60, jti: randomBytes(6).toString('hex') })}`;
-    return `${head}.${createHmac('sha256', apiSecret).update(head).digest('base64url')}`;
-  };
-  const rest = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${server.url}/v2/project/${apiKey}${path}`, { method, headers: { 'X-OPENTOK-AUTH': jwt(), ...(body ? { 'Content-Type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
-    const text = await r.text();
-    return { status: r.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-  };
-  const session = async () => {
-    const r = await fetch(`${server.url}/session/create`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': jwt(), 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body: 'p2p.preference=disabled' });
-    return ((await r.json()) as { session_id: string }[])[0]!.session_id;
-  };
-  const token = (sessionId: string) => {
-    const sdk = new (createRequire(import.meta.url)('opentok') as new (k: string, s: string) => { generateToken(s: string, o?: object): string })(apiKey, apiSecret);
-    return sdk.generateToken(sessionId, { role: 'publisher' });
-  };
+  const { rest, session, token } = projectRest(() => server.url, apiKey, apiSecret);
   const farEnd = async (o?: ConstructorParameters<typeof ScriptedFarEnd>[0]) => {
     const f = new ScriptedFarEnd(o);
     await f.start();

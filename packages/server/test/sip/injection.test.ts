@@ -8,10 +8,10 @@
  * field must be refused with a 400 naming it before any packet leaves; legitimate non-ASCII text
  * must arrive UTF-8 encoded, byte for byte.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRest } from './project-rest.js';
 import { createServer, type TokhostServer } from '../../src/create-server.js';
 import { parseMessage, type SipRequest } from '../../src/sip/message.js';
 
@@ -89,25 +89,7 @@ describe('SIP header injection is refused at the REST edge and cannot reach the 
     for (const l of listeners) l.close();
   });
 
-  const jwt = () => {
-    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    const now = Math.floor(Date.now() / 1000);
-    const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: apiKey, ist: 'project', iat: now, exp: now + 60, jti: randomBytes(6).toString('hex') })}`;
-    return `${head}.${createHmac('sha256', apiSecret).update(head).digest('base64url')}`;
-  };
-  const rest = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${server.url}/v2/project/${apiKey}${path}`, { method, headers: { 'X-OPENTOK-AUTH': jwt(), ...(body ? { 'Content-Type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
-    const text = await r.text();
-    return { status: r.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-  };
-  const session = async () => {
-    const r = await fetch(`${server.url}/session/create`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': jwt(), 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body: 'p2p.preference=disabled' });
-    return ((await r.json()) as { session_id: string }[])[0]!.session_id;
-  };
-  const token = (sessionId: string) => {
-    const sdk = new (createRequire(import.meta.url)('opentok') as new (k: string, s: string) => { generateToken(s: string, o?: object): string })(apiKey, apiSecret);
-    return sdk.generateToken(sessionId, { role: 'publisher' });
-  };
+  const { rest, session, token } = projectRest(() => server.url, apiKey, apiSecret);
   const listener = async (o: ConstructorParameters<typeof RawSipListener>[0]) => {
     const l = new RawSipListener(o);
     await l.start();

@@ -8,10 +8,11 @@
  * Now media is accepted only from the address and port of the SDP answer; with `sipRtpLatching`
  * a far end behind NAT may move the call once, early, and only from the SDP's IP.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRest } from './project-rest.js';
 import { createServer, type TokhostServer } from '../../src/create-server.js';
 import type { SipGateway } from '../../src/sip/gateway.js';
 import { ScriptedFarEnd } from './far-end.js';
@@ -73,8 +74,17 @@ class RtpSender {
 function harness(config: { sipRtpLatching: boolean }) {
   const apiKey = (config.sipRtpLatching ? '5' : '6') + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
+  let server = undefined as unknown as TokhostServer;
+  const api = projectRest(() => server.url, apiKey, apiSecret);
   const h = {
-    server: undefined as unknown as TokhostServer,
+    get server(): TokhostServer {
+      return server;
+    },
+    set server(s: TokhostServer) {
+      server = s;
+    },
+    api,
+    session: (): Promise<string> => api.session(),
     closers: [] as { close(): void }[],
     gw: (): SipGateway => h.server.sipGatewayForTesting()!,
     async start() {
@@ -83,16 +93,6 @@ function harness(config: { sipRtpLatching: boolean }) {
     async stop() {
       await h.server?.close();
       for (const c of h.closers) c.close();
-    },
-    jwt() {
-      const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-      const now = Math.floor(Date.now() / 1000);
-      const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: apiKey, ist: 'project', iat: now, exp: now + 60, jti: randomBytes(6).toString('hex') })}`;
-      return `${head}.${createHmac('sha256', apiSecret).update(head).digest('base64url')}`;
-    },
-    async session(): Promise<string> {
-      const r = await fetch(`${h.server.url}/session/create`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': h.jwt(), 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body: 'p2p.preference=disabled' });
-      return ((await r.json()) as { session_id: string }[])[0]!.session_id;
     },
     async farEnd(o: ConstructorParameters<typeof ScriptedFarEnd>[0]) {
       const f = new ScriptedFarEnd(o);
@@ -107,10 +107,9 @@ function harness(config: { sipRtpLatching: boolean }) {
       return s;
     },
     async dial(sessionId: string, f: ScriptedFarEnd): Promise<{ id: string; legPort: number }> {
-      const sdk = new (createRequire(import.meta.url)('opentok') as new (k: string, s: string) => { generateToken(s: string, o?: object): string })(apiKey, apiSecret);
-      const r = await fetch(`${h.server.url}/v2/project/${apiKey}/dial`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': h.jwt(), 'Content-Type': 'application/json' }, body: JSON.stringify({ sessionId, token: sdk.generateToken(sessionId, { role: 'publisher' }), sip: { uri: f.uri } }) });
+      const r = await h.api.rest('POST', '/dial', { sessionId, token: h.api.token(sessionId), sip: { uri: f.uri } });
       expect(r.status).toBe(200);
-      const { id } = (await r.json()) as { id: string };
+      const { id } = r.json as { id: string };
       // Answered and configured: the leg knows the far end's SDP address.
       await until(() => h.gw().callStats(id)?.remote, (x) => x !== undefined, 5000, 'the answer');
       const legPort = Number(/m=audio (\d+)/.exec(f.invite!.body.toString())![1]);
