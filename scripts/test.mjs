@@ -36,6 +36,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 let ok = true;
+const failures = [];
 for (const [i, phase] of phases.entries()) {
   console.log(`\n[test] phase ${i + 1}/${phases.length}: ${phase.name}`);
   const report = join(root, 'node_modules', `.vitest-report-${i}.json`);
@@ -48,10 +49,17 @@ for (const [i, phase] of phases.entries()) {
     passed += json.numPassedTests;
     failed += json.numFailedTests;
     skipped += json.numPendingTests + (json.numTodoTests ?? 0);
+    for (const file of json.testResults ?? []) {
+      const bad = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
+      for (const t of bad) failures.push(`${file.name.replace(root + '/', '')} > ${t.fullName}: ${String(t.failureMessages?.[0] ?? '').split('\n')[0].slice(0, 300)}`);
+      if (!bad.length && file.status === 'failed') failures.push(`${file.name.replace(root + '/', '')}: ${String(file.message ?? '').split('\n')[0].slice(0, 300)}`);
+    }
   } catch {
     failed += 1;
     ok = false;
   }
 }
+// The failures again at the very end, so that a log cut to its tail still names them.
+if (failures.length) console.log(`\n[test] failed:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
 console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(ok && failed === 0 && passed > 0 ? 0 : 1);
