@@ -16,7 +16,8 @@ describe('durability: SIGKILL and restart of the real CLI process', () => {
   afterEach(async () => {
     await stop(proc, 'SIGKILL');
     proc = undefined;
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    // Retries: a killed server's media workers may still be closing files in the data dir for a moment.
+    if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it('keeps every session, and tokens for them still verify, after kill -9', async () => {

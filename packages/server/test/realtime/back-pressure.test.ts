@@ -168,7 +168,10 @@ describe('back-pressure: clients that stop reading', () => {
     // that read: bounded by the send-buffer cut (4 MiB each, once the kernel's buffers are full)
     // and the session's replay buffer (8 MiB). Before the fix the attack grew with the flood
     // (+159 MB and +279 MB on two runs against +50 MB for a sender alone) and kept it.
-    expect(attack.peak - attack.base - (baseline.peak - baseline.base)).toBeLessThan(60);
+    // The peak bound is what the rules allow at worst: every victim's queue at the 4 MiB cut plus the
+    // 8 MiB replay buffer (88 MiB = 92 MB). A quiet machine stays far below it (+11 MB); a loaded
+    // one, where the victims' queues fill faster than the cut is checked, came to +64 MB.
+    expect(attack.peak - attack.base - (baseline.peak - baseline.base)).toBeLessThan(Math.ceil(((VICTIMS * 4 + 8) * 1048576) / 1e6));
     expect(attack.end - attack.base - (baseline.end - baseline.base)).toBeLessThan(40);
   });
 });
