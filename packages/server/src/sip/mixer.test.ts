@@ -116,7 +116,8 @@ describe('Mixer', () => {
     mixer.addOutput({ id: 'x', onFrame: () => frames++ });
     await new Promise((r) => setTimeout(r, 420));
     mixer.close();
-    expect(frames).toBeGreaterThanOrEqual(10);
+    // 21 ticks in 420 ms on a quiet machine; a machine loaded 10x over its cores was seen at 9.
+    expect(frames).toBeGreaterThanOrEqual(5);
     expect(frames).toBeLessThanOrEqual(23);
     expect(mixer.stats().tickMs.length).toBe(frames);
     expect(mixer.stats().skippedTicks).toBe(0);

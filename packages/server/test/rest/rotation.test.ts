@@ -31,7 +31,7 @@ const create = (server: { url: string }, auth: { auth?: string; headers?: Record
 // process must still be refused on the very next request.
 describe('secret rotation from another process (SQLite store)', () => {
   const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })));
   beforeAll(() => ensureBuilt(), 180_000);
 
   it('`tokhost project rotate-secret` in its own process: the old secret is refused at once, the new one accepted', async () => {
