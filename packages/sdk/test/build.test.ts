@@ -140,7 +140,7 @@ describe('published types', () => {
       expect(files).toContain(join(dist, 'require.d.cts'));
       expect(files).toContain(join(dist, 'index.d.ts'));
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   }, 180_000);
 });

@@ -210,7 +210,7 @@ class Composition {
     await Promise.allSettled([...this.pendingAdds.values()]);
     await this.compositor.close();
     this.output.end();
-    await rm(this.dir, { recursive: true, force: true });
+    await rm(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 

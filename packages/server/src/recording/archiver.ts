@@ -315,7 +315,7 @@ export class Archiver {
       const available: ArchiveJson = { ...current(), status: 'available', size, sha256sum, duration: Math.round(duration), updatedAt: Date.now() };
       this.options.store.updateArchive(apiKey, available);
       this.options.callback(apiKey, { ...available, event: 'archive' });
-      await rm(dir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       this.options.logger.info({ archiveId: archive.id, size, duration }, 'archive available');
     } catch (err) {
       // Tenants get a reason without local paths (file system and ffmpeg errors name them); the log has the detail.

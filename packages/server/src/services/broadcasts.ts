@@ -332,7 +332,7 @@ export class BroadcastService {
     await Promise.all([...this.#running.values()].map((r) => this.#stop(r)));
     for (const t of this.#cleanup) clearTimeout(t);
     this.#cleanup.clear();
-    for (const dir of this.#hlsDirs.values()) rmSync(dir, { recursive: true, force: true });
+    for (const dir of this.#hlsDirs.values()) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     this.#hlsDirs.clear();
   }
 
@@ -373,7 +373,7 @@ export class BroadcastService {
     const t = setTimeout(() => {
       this.#cleanup.delete(t);
       this.#hlsDirs.delete(token);
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }, this.#o.hlsRetentionSeconds * 1000);
     t.unref();
     this.#cleanup.add(t);

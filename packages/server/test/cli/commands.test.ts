@@ -16,7 +16,7 @@ async function run(argv: string[], env: Record<string, string> = {}, cwd = ROOT)
 describe('tokhost project …', () => {
   let dir = '';
   afterEach(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
   beforeAll(() => ensureBuilt(), 120_000);
 

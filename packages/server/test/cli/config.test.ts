@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, validateConfig } from '../../src/config.js';
 describe('server configuration', () => {
   let dir = '';
   afterEach(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it('takes the outbound allow-list from the file (array or string), the environment and the flag, and reports every bad entry', () => {

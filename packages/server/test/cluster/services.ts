@@ -119,7 +119,7 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<R
       } catch {
         // Stopped already: no pid file.
       }
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
@@ -144,7 +144,7 @@ export async function startRedis(): Promise<RunningRedis> {
     port,
     async stop() {
       await stopChild(child);
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
@@ -203,7 +203,7 @@ ${servers}
     url: `http://127.0.0.1:${port}`,
     async stop() {
       await stopChild(child, 'SIGQUIT');
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }

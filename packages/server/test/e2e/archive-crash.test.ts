@@ -66,7 +66,7 @@ describe.skipIf(!hasTools)('archives survive a crash of the whole server', () =>
     killGroup(second);
     await browser?.close();
     await appOrigin?.close();
-    if (!process.env['KEEP_ARCHIVE_FILES']) rmSync(dir, { recursive: true, force: true });
+    if (!process.env['KEEP_ARCHIVE_FILES']) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it('acceptance 3: SIGKILL of the process group mid-recording, restart: available with what was written', async () => {

@@ -89,7 +89,7 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
     await appOrigin?.close();
     await new Promise((r) => (hooks ? hooks.close(r) : r(undefined)));
     await server?.close();
-    if (!process.env['KEEP_ARCHIVE_FILES']) rmSync(dir, { recursive: true, force: true });
+    if (!process.env['KEEP_ARCHIVE_FILES']) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   async function publisher(colour: Colour, sessionId: string, opts: Record<string, unknown> = {}): Promise<{ page: Page; streamId: string; connectionId: string }> {
@@ -426,7 +426,7 @@ describe.skipIf(!hasTools)('archives: archiveMode always and the maximum duratio
     await browser?.close();
     await appOrigin?.close();
     await server?.close();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it('the first client starts an archive with the session archive name and resolution; it stops at the maximum duration', async () => {

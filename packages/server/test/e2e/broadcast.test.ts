@@ -71,7 +71,7 @@ describe.skipIf(!hasTools)('broadcasts: two real publishers to HLS and RTMP', ()
     await server?.close();
     await nginx?.stop();
     nginx?.cleanup();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   async function publisher(colour: Colour, sessionId: string): Promise<{ page: Page; streamId: string }> {

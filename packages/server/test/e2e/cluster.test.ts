@@ -133,7 +133,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('cluster: three tokhost serve nodes,
     await appOrigin?.close();
     await Promise.all([...nodes.values()].map((n) => stop(n, 'SIGKILL')));
     await Promise.all([pg?.stop(), redis?.stop()]);
-    if (shared) rmSync(shared, { recursive: true, force: true });
+    if (shared) rmSync(shared, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   const signalsOf = (p: Page) => p.evaluate(() => window.app.signals);

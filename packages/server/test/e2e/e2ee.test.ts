@@ -66,7 +66,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasFfmpeg)('end-to-end encryption
     await browser?.close();
     await appOrigin?.close();
     await server?.close();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   const openApp = (fallback = false, csp = false): Promise<Page> => openAppPage(browser, appOrigin.url(server.url, csp ? '/csp/e2ee-app.html' : undefined) + (fallback ? '&fallback=1' : ''));

@@ -49,7 +49,7 @@ describe.skipIf(!hasTools)('HLS in Chromium with hls.js', () => {
     client?.close();
     await browser?.close();
     await server?.close();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   // Normal HLS plays in hls.js in the end-to-end test (test/e2e/broadcast.test.ts); here the test source and lowLatency.

@@ -72,7 +72,7 @@ export async function startSippUas(scenario: string, o: { transport: 'u1' | 't1'
     }).join('\n') + (stderr ? `--- stderr\n${stderr}` : ''),
     stop: () => {
       if (proc.exitCode === null) proc.kill('SIGKILL');
-      setTimeout(() => rmSync(dir, { recursive: true, force: true }), 200).unref();
+      setTimeout(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }), 200).unref();
     },
   };
 }

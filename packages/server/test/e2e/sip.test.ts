@@ -65,7 +65,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('sipp'))('SIP interco
     await appOrigin?.close();
     await server?.close();
     await new Promise((r) => (hooks ? hooks.close(r) : r(undefined)));
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   async function openApp(sessionId: string, name: string): Promise<{ page: Page; connectionId: string; streamId: string | null }> {
@@ -199,7 +199,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('sipp'))('SIP interco
       throw err;
     } finally {
       proc.kill('SIGKILL');
-      rmSync(bdir, { recursive: true, force: true });
+      rmSync(bdir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       await alice.page.close();
     }
   }, 90_000);

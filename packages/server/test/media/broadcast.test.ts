@@ -112,7 +112,7 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)('broadcasts', () => {
     await nginx?.stop();
     nginx?.cleanup();
     await new Promise<void>((r) => (hook ? hook.close(() => r()) : r()));
-    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it('refuses what OpenTok refuses, with the field named, and changes nothing', async () => {

@@ -88,7 +88,7 @@ export function sinkContract<S extends CompositionSink>(name: string, harness: S
       await sink?.close();
       sink = undefined;
       await harness.cleanup?.();
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     });
 
     run('live')(title('live', 'goes live within 8 s of start, and its status says so'), async () => {

@@ -44,7 +44,7 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)('remux sinks', () => {
     await source?.stop();
     await nginx?.stop();
     nginx?.cleanup();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it('HLS: live once a segment is listed, ffprobe reads it, ENDLIST after close', async () => {

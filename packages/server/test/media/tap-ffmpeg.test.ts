@@ -35,7 +35,7 @@ describe.skipIf(!hasTools)('recording tap into ffmpeg', () => {
     await browser?.close();
     await bridge?.close();
     await router?.close();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it('records VP8 + Opus WebM with ffmpeg -c copy from a tap', async () => {

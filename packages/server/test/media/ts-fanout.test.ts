@@ -12,7 +12,7 @@ import { encodeTs } from './fixtures/ts-source.js';
 
 const hasFfmpeg = spawnSync('sh', ['-c', 'command -v ffmpeg && command -v ffprobe']).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'tsfanout-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
 
 /** Feed `data` in pseudo-random chunk sizes (not packet aligned); `at(offset)` runs between chunks. */
 function feed(fanout: TsFanout, data: Buffer, at?: (offset: number) => void, garbageEvery = 0): void {

@@ -33,7 +33,7 @@ export function archiveStorageContract(name: string, harness: ArchiveStorageHarn
       storage = await harness.open();
     });
     afterEach(async () => {
-      rmSync(work, { recursive: true, force: true });
+      rmSync(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       await harness.cleanup?.();
     });
 

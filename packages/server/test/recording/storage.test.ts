@@ -15,7 +15,7 @@ archiveStorageContract('local directory', {
     dir = mkdtempSync(join(tmpdir(), 'tokhost-archives-'));
     return createLocalArchiveStorage(dir);
   },
-  cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }),
 });
 
 // A real S3-compatible server from npm (s3rver) on loopback, files in a temp dir.
@@ -37,7 +37,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
-  rmSync(s3dir, { recursive: true, force: true });
+  rmSync(s3dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 let bucketNo = 0;
 let current: ReturnType<typeof createS3ArchiveStorage> | undefined;

@@ -59,7 +59,7 @@ describe('REST robustness under malformed input (property-based)', () => {
   });
   afterAll(async () => {
     await server.close();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it(`answers ${RUNS} malformed requests without a 5xx and leaves the store unchanged`, async () => {

@@ -45,7 +45,7 @@ describe.skipIf(!hasFfmpeg)('failed archive reasons', () => {
       console.info(`[archive reason] tenant sees "${failed.reason}"; the log has the detail (${/could not finalise[^"]*/.exec(logs.text)?.[0] ?? 'none'})`);
     } finally {
       await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 });

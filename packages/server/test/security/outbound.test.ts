@@ -112,7 +112,7 @@ describe('outbound targets chosen by API callers', () => {
     for (const c of clients) c.close();
     for (const s of servers) await s.close();
     for (const c of closers) await c();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    for (const d of dirs) rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it.skipIf(!hasFfmpeg)('refuses loopback RTMP servers in every spelling (400 naming the rule and field; nothing connects) and accepts them with the allow-list', async () => {

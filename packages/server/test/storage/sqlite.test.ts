@@ -16,7 +16,7 @@ storeContract('sqlite', {
     return createSqliteStore({ dataDir: dir });
   },
   reopen: () => createSqliteStore({ dataDir: dir }),
-  cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }),
 });
 
 describe('SQLite store specifics', () => {
@@ -26,7 +26,7 @@ describe('SQLite store specifics', () => {
     dirs.push(d);
     return d;
   };
-  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })));
 
   it('uses WAL and records the schema version', () => {
     const d = fresh();

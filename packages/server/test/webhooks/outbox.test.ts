@@ -43,7 +43,7 @@ describe('webhook outbox', () => {
   });
   afterEach(async () => {
     store.close();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     for (const s of servers.splice(0)) {
       s.closeAllConnections();
       await new Promise((r) => s.close(r));

@@ -79,7 +79,7 @@ describe('webhook endpoint that never answers', () => {
         if (i % 30 === 29) await sleep(100);
       }
       // The healthy URL got every event promptly, in order.
-      const deadline = Date.now() + 5000;
+      const deadline = Date.now() + 8000;
       const firsts = () => [...new Map(healthyGot.map((g) => [g.n, g] as const)).values()];
       while (firsts().length < 20 && Date.now() < deadline) await sleep(20);
       // At least once: on a loaded machine an attempt can time out after the endpoint took it, and
@@ -87,8 +87,10 @@ describe('webhook endpoint that never answers', () => {
       expect(firsts().map((g) => g.n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
       const lags = firsts().map((g) => g.at - sentAt.get(g.n)!);
       const worstLag = Math.max(...lags);
-      // Promptly: not behind the silent endpoint's 400 ms timeouts and retries (generous for a loaded machine).
-      expect(worstLag).toBeLessThan(2000);
+      // Promptly: not behind the silent endpoint's 400 ms timeouts and retries, which would put the
+      // healthy URL tens of seconds behind (300 attempts of 400 ms, 4 at a time). Quiet machine:
+      // well under 1 s; a machine loaded 10x over its cores: 2.8 s.
+      expect(worstLag).toBeLessThan(4000);
 
       // Attempts to the silent endpoint time out; old events age out; the outbox drains to nothing.
       const end = Date.now() + 15_000;
