@@ -168,7 +168,10 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, ...(gateway ? { sip: gateway } : {}), ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
     const server = (httpServer = createHttpServer(
       [
-        (req) => (topology.restoreForwardedHost(req), false),
+        (req) => {
+          topology.restoreForwardedHost(req);
+          return false;
+        },
         (req, res) => handleHealth(req, res, readiness),
         (req, res) => handleMetrics(req, res, metricsGuard, metrics),
         rest,
