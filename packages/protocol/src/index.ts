@@ -24,6 +24,7 @@ export type {
   ConnectionJson,
   ConnectionListJson,
   DialRequestJson,
+  DialSipJson,
   ErrorBody,
   LayoutJson,
   LayoutType,

@@ -191,20 +191,34 @@ export interface SipCallJson {
   updatedAt?: number;
 }
 
+/**
+ * The `sip` object of `POST …/dial` (§3.6): whom to call and how. The server's gateway takes it
+ * as validated; the SDK's `DialOptions` are these fields but `uri` (its own argument).
+ */
+export interface DialSipJson {
+  /** The SIP URI to call, e.g. `sip:user@example.com;transport=tls`. */
+  uri: string;
+  /** Custom SIP headers; every name must start with `X-`. */
+  headers?: Record<string, string>;
+  /** Digest credentials for the SIP endpoint. */
+  auth?: { username: string; password: string };
+  /** Encrypt the media (SRTP with SDES keys). Default `false`. */
+  secure?: boolean;
+  /** Caller, e.g. `"14155550101@example.com"`. */
+  from?: string;
+  /** Send video too. Default `false`. */
+  video?: boolean;
+  /** Let force-mute requests mute the SIP call. Default `false`. */
+  observeForceMute?: boolean;
+  /** Only these streams are sent to the SIP endpoint. */
+  streams?: string[];
+}
+
 /** Body of `POST …/dial` (§3.6). */
 export interface DialRequestJson {
   sessionId: string;
   token: string;
-  sip: {
-    uri: string;
-    headers?: Record<string, string>;
-    auth?: { username: string; password: string };
-    secure?: boolean;
-    from?: string;
-    video?: boolean;
-    observeForceMute?: boolean;
-    streams?: string[];
-  };
+  sip: DialSipJson;
 }
 
 /** Session-monitoring webhook body (§6). */

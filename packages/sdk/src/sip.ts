@@ -2,29 +2,17 @@
  * SIP interconnect: dial out and play DTMF (reference §3.6).
  */
 import { DTMF_PATTERN } from '@tokhost/protocol';
-import type { SipCallJson } from '@tokhost/protocol';
+import type { DialSipJson, SipCallJson } from '@tokhost/protocol';
 import { RequestError, SipError } from './errors.js';
 import type { ErrorMapper, Transport } from './transport.js';
 import { details } from './transport.js';
 import { fail, optionalBoolean, optionalString, optionalStringArray, optionsObject, requireId } from './validate.js';
 
-/** Options of `dial`. */
-export interface DialOptions {
-  /** Custom SIP headers; every name must start with `X-`. */
-  headers?: Record<string, string>;
-  /** Digest credentials for the SIP endpoint. */
-  auth?: { username: string; password: string };
-  /** Encrypt the media (SRTP with SDES keys). Default `false` (the REST default); sent only when true, as opentok-node does. */
-  secure?: boolean;
-  /** Caller, e.g. `"14155550101@example.com"`. */
-  from?: string;
-  /** Send video too. Default `false`. */
-  video?: boolean;
-  /** Let force-mute requests mute the SIP call. Default `false`. */
-  observeForceMute?: boolean;
-  /** Only these streams are sent to the SIP endpoint. */
-  streams?: string[];
-}
+/**
+ * Options of `dial`: the `sip` object of the REST body but its `uri` (dial's own argument).
+ * `secure` is sent only when true, as opentok-node does.
+ */
+export type DialOptions = Omit<DialSipJson, 'uri'>;
 
 /** The outgoing SIP call: its OpenTok connection and stream. */
 export type SipCall = SipCallJson;

@@ -14,6 +14,7 @@ import type {
   BroadcastList,
   Callback,
   ConnectionList,
+  DialOptions,
   OpenTokErrorCode,
   Session,
   SipCall,
@@ -62,6 +63,9 @@ describe('Promise overloads', () => {
     expectTypeOf(ot.signal(SID, { data: 'd' }, 'conn')).toEqualTypeOf<Promise<void>>();
     expectTypeOf(ot.signal(SID, null, { data: 'd' })).toEqualTypeOf<Promise<void>>();
     expectTypeOf(ot.dial(SID, 'tok', 'sip:a@b', { secure: false })).toEqualTypeOf<Promise<SipCall>>();
+    // One home (protocol's DialSipJson), the same public shape as when the SDK declared it itself: these fields, all optional.
+    expectTypeOf<Required<DialOptions>>().toEqualTypeOf<{ headers: Record<string, string>; auth: { username: string; password: string }; secure: boolean; from: string; video: boolean; observeForceMute: boolean; streams: string[] }>();
+    expectTypeOf<Record<never, never>>().toExtend<DialOptions>();
     expectTypeOf(ot.playDTMF(SID, '1#')).toEqualTypeOf<Promise<void>>();
     expectTypeOf(ot.websocketConnect(SID, 'tok', 'wss://a', { audioRate: 16000 })).toEqualTypeOf<Promise<AudioConnection>>();
     expectTypeOf(ot.startCaptions(SID, 'tok')).toEqualTypeOf<Promise<string>>();

@@ -106,7 +106,7 @@ export interface ServerConfig extends LimitsConfig {
   readonly reconnectGraceMs: number;
   /** WebSocket ping interval, ms. Default 10000. */
   readonly pingIntervalMs: number;
-  /** Delays between webhook delivery attempts, ms. Default none (the realtime layer's own). */
+  /** Delays between webhook delivery attempts, ms. Default none (the webhook sender's own). */
   readonly webhookRetryDelaysMs: readonly number[] | null;
   /** One webhook delivery attempt is given up after this long, ms. Default 5000. */
   readonly webhookTimeoutMs: number;

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metricsText } from '../media/metrics.js';
 import type { MediaRouter } from '../media/types.js';
 import type { RealtimeMetrics } from '../realtime/index.js';
+import { isLoopbackHost } from '../net/hosts.js';
 
 /** The content type Prometheus expects for its text exposition format. */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -78,7 +79,7 @@ export type MetricsGuard = (req: IncomingMessage) => boolean;
  */
 export function servesLoopbackOnly(listenHost: string, publicUrl: string | null, req: IncomingMessage): boolean {
   if (publicUrl !== null || req.headers['forwarded'] !== undefined || req.headers['x-forwarded-for'] !== undefined) return false;
-  return listenHost === 'localhost' || listenHost === '::1' || listenHost === '[::1]' || /^127\./.test(listenHost);
+  return isLoopbackHost(listenHost);
 }
 
 const UNAUTHORIZED = JSON.stringify({

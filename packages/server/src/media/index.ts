@@ -27,21 +27,5 @@ export { RoutedSessionMedia } from './routed-session.js';
 export type { RoutedPeerSink } from './routed-session.js';
 export { MediaError } from './errors.js';
 export type { MediaErrorCode } from './errors.js';
-export type {
-  AudioFallbackOptions,
-  IceCandidateInit,
-  IceServerConfig,
-  MediaLogger,
-  MediaMetrics,
-  MediaRoom,
-  MediaRouter,
-  MediaRouterOptions,
-  MediaTap,
-  PublisherMediaEvent,
-  PublishOptions,
-  SessionMetrics,
-  SubscribeOptions,
-  SubscriberMediaEvent,
-  TapOptions,
-  WorkerMetrics,
-} from './types.js';
+// Every type of the router's interface (types.ts holds nothing else).
+export type * from './types.js';

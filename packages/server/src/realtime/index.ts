@@ -6,16 +6,17 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION, RT_CLOSE, rtError } from '@tokhost/protocol';
-import type { ClientRequest, ConnectRequest, RtError, RtIceServer } from '@tokhost/protocol';
+import type { ClientRequest, ConnectRequest, RtError } from '@tokhost/protocol';
 import { ClientTokenError, verifyClientToken } from '../auth/client-token.js';
 import { createDemo } from '../demo/index.js';
-import { ConnectionTally, limitsFrom, overSendBuffer } from '../limits.js';
+import type { ServerConfig } from '../config.js';
+import { ConnectionTally, overSendBuffer } from '../limits.js';
+import type { LimitsConfig } from '../limits.js';
 import { RoutedSessionMedia } from '../media/routed-session.js';
 import type { MediaRouter } from '../media/types.js';
 import type { LiveSessions } from '../live/index.js';
 import type { SessionRecord, Store } from '../storage/store.js';
-import { createWebhookSender } from '../webhooks/index.js';
-import { createOutboundPolicy } from '../net/outbound.js';
+import type { OutboundPolicy } from '../net/outbound.js';
 import type { WebhookSender } from '../webhooks/index.js';
 import { projectCallback } from '../webhooks/project.js';
 import { iceServersFor } from './ice.js';
@@ -23,33 +24,26 @@ import { Rooms } from './rooms.js';
 import { createServerParticipants, type ServerParticipants } from './server-participants.js';
 import type { ClientSocket, Connection } from './rooms.js';
 
-/**
- * What the composition root (`createServer`) hands the realtime layer.
- * `logger` is pino-compatible; `config` is the frozen server config (typed loosely here so the
- * realtime layer does not depend on every config field). Fields read: `iceServers`,
- * `turnSecret`, `turnTtlSeconds` (default 86400), `demo`, `demoMaxRooms` (default 100), `publicUrl`, `host`, `authClockSkewSeconds` (default 30), `reconnectGraceMs`
- * (default 20000), `pingIntervalMs` (default 10000), `webhookRetryDelaysMs`, and the limits of
- * `LimitsConfig` (`maxConnectionsPerToken`, `sendBufferMaxBytes` …; defaults `LIMIT_DEFAULTS`).
- */
+/** The settings the realtime layer reads: a slice of the validated server config (defaults there). */
+export type RealtimeConfig = Pick<
+  ServerConfig,
+  'host' | 'publicUrl' | 'iceServers' | 'turnSecret' | 'turnTtlSeconds' | 'demo' | 'demoMaxRooms' | 'authClockSkewSeconds' | 'reconnectGraceMs' | 'pingIntervalMs' | keyof LimitsConfig
+>;
+
+/** What the composition root (`createServer`) hands the realtime layer; the caller closes what it passes. */
 export interface RealtimeDeps {
   store: Store;
   /**
-   * Media router for routed sessions: a router, or a function that starts one on first use (what
-   * `createServer` passes; the caller then owns and closes it). Default (tests of this layer
-   * alone): one is started on the first routed connection (node-datachannel workers, bound to
-   * 127.0.0.1 when `host` is loopback; `publicIp`, `rtcMinPort`, `rtcMaxPort` from config) and
-   * closed with the realtime layer. Config `routedMedia: false` turns routing off: routed
-   * sessions are then negotiated peer to peer.
+   * Media router of routed sessions: a router, or a function that starts one on first use (what
+   * `createServer` passes). `null` turns routing off: routed sessions are then negotiated peer to peer.
    */
-  media?: MediaRouter | (() => Promise<MediaRouter>);
+  media: MediaRouter | (() => Promise<MediaRouter>) | null;
   logger: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
-  config: Readonly<Record<string, unknown>>;
-  /**
-   * Webhook sender for session-monitoring callbacks (createServer passes the server's, draining
-   * the store's outbox; the caller then closes it). Default: one of its own on `store`'s outbox,
-   * closed with the realtime layer.
-   */
-  webhooks?: WebhookSender;
+  config: RealtimeConfig;
+  /** Sender of the session-monitoring callbacks (the server's, draining the store's outbox). */
+  webhooks: WebhookSender;
+  /** Which ICE candidates clients may name: the server's allow-list plus `iceAllow` (docs/security.md, Outbound targets). */
+  icePolicy: OutboundPolicy;
   /** Called when a client joined a session here (cluster mode records where connections live). */
   onJoin?(sessionId: string, connectionId: string): void;
 }
@@ -94,59 +88,26 @@ export interface RealtimeMetrics {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-
-/** True when the host only accepts loopback connections. */
-export function isLoopbackHost(host: unknown): boolean {
-  return typeof host === 'string' && (host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host));
-}
-
 /**
  * The realtime layer: the client WebSocket protocol (see `@tokhost/protocol` realtime.ts and
  * docs/realtime.md), live session state for REST, session-monitoring webhooks, and the HTTP
  * assets for browsers (`/js/tokhost.js` global build, `/js/tokhost.esm.js`, the demo at `/demo`).
  *
  * @example
- * const rt = createRealtime({ store, logger, config });
+ * const rt = createRealtime({ store, logger, config, media: null, webhooks, icePolicy });
  * server.on('upgrade', rt.handleUpgrade);
  * server.on('request', (req, res) => rt.handleHttp(req, res) || restHandler(req, res));
  */
 export function createRealtime(deps: RealtimeDeps): Realtime {
-  const { store, logger, config } = deps;
-  const num = (k: string, d: number) => (typeof config[k] === 'number' ? (config[k] as number) : d);
-  const iceConfig = {
-    iceServers: (Array.isArray(config['iceServers']) ? config['iceServers'] : []) as RtIceServer[],
-    turnSecret: typeof config['turnSecret'] === 'string' ? config['turnSecret'] : null,
-    turnTtlSeconds: num('turnTtlSeconds', 86_400),
-  };
-  const retry = config['webhookRetryDelaysMs'];
-  const ownWebhooks = deps.webhooks === undefined;
-  const webhooks: WebhookSender = deps.webhooks ?? createWebhookSender({ logger, outbox: store, outbound: createOutboundPolicy({ allow: strings(config['outboundAllow']) }), ...(Array.isArray(retry) ? { retryDelaysMs: retry as number[] } : {}) });
-  let ownRouter: Promise<MediaRouter> | null = null;
-  const router = (): Promise<MediaRouter> => {
-    const given = deps.media;
-    if (typeof given === 'function') return given();
-    if (given) return Promise.resolve(given);
-    ownRouter ??= import('../media/index.js').then(({ createMediaRouter }) =>
-      createMediaRouter({
-        ...(isLoopbackHost(config['host']) ? { bindAddress: '127.0.0.1' } : {}),
-        ...(typeof config['publicIp'] === 'string' ? { publicIp: config['publicIp'] } : {}),
-        ...(typeof config['rtcMinPort'] === 'number' ? { rtcMinPort: config['rtcMinPort'] } : {}),
-        ...(typeof config['rtcMaxPort'] === 'number' ? { rtcMaxPort: config['rtcMaxPort'] } : {}),
-      }),
-    );
-    return ownRouter;
-  };
-  const routing = config['routedMedia'] !== false;
+  const { store, logger, config, webhooks, icePolicy } = deps;
+  const media = deps.media;
   const sendWebhook = projectCallback(store, webhooks, logger);
-  const limits = limitsFrom(config);
+  const limits: LimitsConfig = config;
   const tally = new ConnectionTally();
   // Which counts a connection takes part in (a SIP call's connection is not a WebSocket: none).
   const counted = new WeakMap<Connection, { apiKey: string; tokenKey: string }>();
   const refusedConnects = { count: 0 };
   let slowConsumerCuts = 0;
-  // ICE candidates clients name: the server's allow-list plus the ICE-only one (docs/security.md, Outbound targets).
-  const icePolicy = createOutboundPolicy({ allow: [...strings(config['outboundAllow']), ...strings(config['iceAllow'])] });
   const rooms = new Rooms({
     limits,
     onConnectionEnd: (conn) => {
@@ -155,9 +116,9 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       counted.delete(conn);
       tally.remove(k.apiKey, k.tokenKey);
     },
-    ...(routing ? { openRoutedMedia: async (sessionId: string) => RoutedSessionMedia.open(await router(), sessionId) } : {}),
-    iceServersFor: (connectionId) => iceServersFor(iceConfig, connectionId),
-    reconnectGraceMs: num('reconnectGraceMs', 20_000),
+    ...(media !== null ? { openRoutedMedia: async (sessionId: string) => RoutedSessionMedia.open(typeof media === 'function' ? await media() : media, sessionId) } : {}),
+    iceServersFor: (connectionId) => iceServersFor(config, connectionId),
+    reconnectGraceMs: config.reconnectGraceMs,
     replayBufferMax: 10_000,
     // Per session: a dropped client's missed messages, kept for its resume. 8 MiB is a thousand full
     // 8 kB signals; past it a resume fails and the client joins afresh. Bounded low because a tenant
@@ -168,7 +129,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     refuseCandidate: (address) => icePolicy.checkAddress(address),
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024, perMessageDeflate: false });
-  const pingIntervalMs = num('pingIntervalMs', 10_000);
+  const pingIntervalMs = config.pingIntervalMs;
   const alive = new WeakMap<WebSocket, boolean>();
   const pinger = setInterval(() => {
     for (const ws of wss.clients) {
@@ -184,13 +145,13 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
 
   // The demo hands out tokens: only when the operator asks for it (docs/security.md).
   const demo =
-    config['demo'] === true
+    config.demo
       ? createDemo({
           store,
           logger,
-          listenHost: typeof config['host'] === 'string' ? config['host'] : '127.0.0.1',
-          publicUrl: typeof config['publicUrl'] === 'string' ? config['publicUrl'] : null,
-          maxRooms: num('demoMaxRooms', 100),
+          listenHost: config.host,
+          publicUrl: config.publicUrl,
+          maxRooms: config.demoMaxRooms,
         })
       : null;
   if (demo) logger.info({ path: '/demo' }, 'demo page on: open /demo in two browser tabs to video-chat');
@@ -328,7 +289,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     if (typeof req.sessionId !== 'string' || req.sessionId === '') return rtError('ERR_RT_SESSION_INVALID', 'sessionId is missing');
     let token;
     try {
-      token = verifyClientToken(req.token, (key) => store.getProject(key), { clockSkewSeconds: num('authClockSkewSeconds', 30) });
+      token = verifyClientToken(req.token, (key) => store.getProject(key), { clockSkewSeconds: config.authClockSkewSeconds });
     } catch (err) {
       if (err instanceof ClientTokenError) return rtError(err.code, err.message);
       throw err;
@@ -342,7 +303,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       const r = req.resume;
       const resumed = rooms.resume(req.sessionId, String(r.connectionId), String(r.resumeKey), Number(r.lastSeq), socket, req.batch === true);
       if ('code' in resumed) return resumed;
-      socket.send(JSON.stringify({ type: 'sessionResumed', seq: 0, connectionId: resumed.conn.id, iceServers: iceServersFor(iceConfig, resumed.conn.id) }));
+      socket.send(JSON.stringify({ type: 'sessionResumed', seq: 0, connectionId: resumed.conn.id, iceServers: iceServersFor(config, resumed.conn.id) }));
       for (const text of resumed.replay) socket.send(text);
       return resumed.conn;
     }
@@ -401,10 +362,8 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     async close() {
       clearInterval(pinger);
       rooms.closeAll();
-      if (ownWebhooks) webhooks.close();
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      if (ownRouter) await (await ownRouter.catch(() => null))?.close();
     },
   };
 }

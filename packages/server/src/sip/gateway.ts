@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import type { RtStream, SipCallJson, VerifiedToken } from '@tokhost/protocol';
+import type { DialSipJson, RtStream, SipCallJson, VerifiedToken } from '@tokhost/protocol';
 import type { MediaRoom, MediaTap } from '../media/types.js';
 import type { ClientSocket } from '../realtime/rooms.js';
 import type { ServerParticipant, ServerParticipants } from '../realtime/server-participants.js';
@@ -44,18 +44,6 @@ export class SipGatewayError extends TokhostError<'ERR_SIP_DIAL_INVALID' | 'ERR_
   ) {
     super(code, message);
   }
-}
-
-/** The `sip` object of a dial request, validated by the route. */
-export interface DialSipOptions {
-  uri: string;
-  headers?: Record<string, string>;
-  auth?: { username: string; password: string };
-  secure?: boolean;
-  from?: string;
-  video?: boolean;
-  observeForceMute?: boolean;
-  streams?: string[];
 }
 
 export interface SipGatewayConfig {
@@ -248,7 +236,7 @@ class GatewayCall {
     readonly gw: SipGateway,
     readonly apiKey: string,
     readonly sessionId: string,
-    readonly options: DialSipOptions,
+    readonly options: DialSipJson,
     readonly leg: RtpLeg,
     readonly mix: SessionMix,
   ) {
@@ -458,7 +446,7 @@ export class SipGateway {
    * Dial out. Resolves once the connection and stream are in the session (before the far end
    * answers, as OpenTok does); the call goes on in the background.
    */
-  async dial(apiKey: string, token: VerifiedToken, sip: DialSipOptions): Promise<SipCallJson> {
+  async dial(apiKey: string, token: VerifiedToken, sip: DialSipJson): Promise<SipCallJson> {
     if (this.closed) throw new SipGatewayError('ERR_SIP_UNAVAILABLE', 'the SIP gateway is shut down');
     // Checked by the REST edge already; again here for other callers (what reaches the wire is
     // checked a third time by the serializer).
@@ -544,7 +532,7 @@ export class SipGateway {
     return { id: call.id, connectionId: call.connectionId, streamId: call.stream.streamId, projectId: apiKey, sessionId: token.sessionId, createdAt: call.createdAt, updatedAt: call.createdAt };
   }
 
-  private startCall(ua: SipUserAgent, call: GatewayCall, sip: DialSipOptions, fromUser: string, fromHost: string | undefined): void {
+  private startCall(ua: SipUserAgent, call: GatewayCall, sip: DialSipJson, fromUser: string, fromHost: string | undefined): void {
     const c = this.deps.config;
     // X-OpenTok-SessionId is ours to set (as OpenTok does); a caller's value of it is dropped.
     const headers: [string, string][] = Object.entries(sip.headers ?? {}).filter(([k]) => k.toLowerCase() !== 'x-opentok-sessionid');

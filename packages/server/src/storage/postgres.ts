@@ -1,6 +1,8 @@
 import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
 import { openSyncPg, PgQueryError } from './pg-sync.js';
 import type { Statement, SyncPg } from './pg-sync.js';
+import { projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
+import type { ProjectRow, SessionRow } from './rows.js';
 import { createSecretBox } from './secret-box.js';
 import type { ListOptions, OutboxItem, Page, ProjectRecord, SessionRecord, Store } from './store.js';
 import { StoreError } from './store.js';
@@ -120,7 +122,6 @@ function migrate(pg: SyncPg): void {
 
 type Row = Record<string, unknown>;
 const str = (v: unknown) => v as string;
-const nullableStr = (v: unknown) => (v === null || v === undefined ? null : (v as string));
 
 function conflict(err: unknown): boolean {
   return err instanceof PgQueryError && err.sqlState === '23505';
@@ -165,24 +166,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   }
 
   const notify: Statement = { sql: `SELECT pg_notify('${PROJECTS_CHANNEL}', '')` };
-  const toProject = (r: Row): ProjectRecord => ({
-    apiKey: str(r['api_key']),
-    apiSecret: box.open(str(r['secret_enc']), str(r['api_key'])),
-    name: str(r['name']),
-    createdAt: Number(r['created_at']),
-    webhookUrl: nullableStr(r['webhook_url']),
-  });
-  const toSession = (r: Row): SessionRecord => ({
-    sessionId: str(r['session_id']),
-    apiKey: str(r['api_key']),
-    mediaMode: r['media_mode'] as SessionRecord['mediaMode'],
-    archiveMode: r['archive_mode'] as SessionRecord['archiveMode'],
-    archiveName: nullableStr(r['archive_name']),
-    archiveResolution: nullableStr(r['archive_resolution']) as SessionRecord['archiveResolution'],
-    location: nullableStr(r['location']),
-    e2ee: r['e2ee'] === true,
-    createdAt: Number(r['created_at']),
-  });
+  const toProject = (r: Row): ProjectRecord => projectFromRow(r as unknown as ProjectRow, box.open(str(r['secret_enc']), str(r['api_key'])));
+  const toSession = (r: Row): SessionRecord => sessionFromRow(r as unknown as SessionRow);
 
   const projects = new Map<string, ProjectRecord>();
   let projectsVersion = -1;
@@ -242,8 +227,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   // answers, so nothing is acknowledged before it is committed. Until then the rows are visible
   // to this node (getSession) and to nobody else, who cannot know their IDs yet.
   const insertSession = (x: SessionRecord): Statement => ({
-    sql: 'INSERT INTO sessions (session_id, api_key, media_mode, archive_mode, archive_name, archive_resolution, location, e2ee, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-    params: [x.sessionId, x.apiKey, x.mediaMode, x.archiveMode, x.archiveName, x.archiveResolution, x.location, x.e2ee, x.createdAt],
+    sql: `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    params: sessionValues(x, (b) => b),
   });
   const deferred = () => {
     let resolve!: () => void;

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
+import { projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
+import type { ProjectRow as SqlProjectRow, SessionRow as SqlSessionRow } from './rows.js';
 import { createSecretBox, loadMasterKey } from './secret-box.js';
 import type { ArchiveRecord, BroadcastRecord, ListOptions, Page, ProjectRecord, SessionRecord, Store } from './store.js';
 import { StoreError } from './store.js';
@@ -87,24 +89,9 @@ const MIGRATIONS: readonly string[] = [
 /** Schema version this build writes. */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
-interface ProjectRow {
-  api_key: string;
-  secret_enc: string;
-  name: string;
-  created_at: number;
-  webhook_url: string | null;
-}
-interface SessionRow {
-  session_id: string;
-  api_key: string;
-  media_mode: string;
-  archive_mode: string;
-  archive_name: string | null;
-  archive_resolution: string | null;
-  location: string | null;
-  e2ee: number;
-  created_at: number;
-}
+// Rows as SQLite returns them: integers for the timestamps and the e2ee flag.
+type ProjectRow = SqlProjectRow & { created_at: number };
+type SessionRow = SqlSessionRow & { e2ee: number; created_at: number };
 
 function migrate(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;
@@ -245,7 +232,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     listProjects: db.prepare<[], ProjectRow>('SELECT * FROM projects ORDER BY created_at, rowid'),
     updateProject: db.prepare('UPDATE projects SET secret_enc = ?, name = ?, webhook_url = ? WHERE api_key = ?'),
     insertSession: db.prepare(
-      'INSERT INTO sessions (session_id, api_key, media_mode, archive_mode, archive_name, archive_resolution, location, e2ee, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     getSession: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE session_id = ?'),
     listSessions: db.prepare<[string, number, number], SessionRow>('SELECT * FROM sessions WHERE api_key = ? ORDER BY created_at, rowid LIMIT ? OFFSET ?'),
@@ -296,24 +283,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     }
     return secret;
   };
-  const toProject = (r: ProjectRow): ProjectRecord => ({
-    apiKey: r.api_key,
-    apiSecret: openSecret(r),
-    name: r.name,
-    createdAt: r.created_at,
-    webhookUrl: r.webhook_url,
-  });
-  const toSession = (r: SessionRow): SessionRecord => ({
-    sessionId: r.session_id,
-    apiKey: r.api_key,
-    mediaMode: r.media_mode as SessionRecord['mediaMode'],
-    archiveMode: r.archive_mode as SessionRecord['archiveMode'],
-    archiveName: r.archive_name,
-    archiveResolution: r.archive_resolution as SessionRecord['archiveResolution'],
-    location: r.location,
-    e2ee: r.e2ee === 1,
-    createdAt: r.created_at,
-  });
+  const toProject = (r: ProjectRow): ProjectRecord => projectFromRow(r, openSecret(r));
+  const toSession = (r: SessionRow): SessionRecord => sessionFromRow(r);
   // Every REST request looks its project up. Projects are cached, but another process (`tokhost
   // project rotate-secret`) may change them at any time and that must apply to the very next
   // request. `PRAGMA data_version` changes whenever another connection has committed, so the
@@ -403,7 +374,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
     createSession(s) {
       try {
-        inBatch(() => q.insertSession.run(s.sessionId, s.apiKey, s.mediaMode, s.archiveMode, s.archiveName, s.archiveResolution, s.location, s.e2ee ? 1 : 0, s.createdAt));
+        inBatch(() => q.insertSession.run(...sessionValues(s, (b) => (b ? 1 : 0))));
       } catch (err) {
         if (isConstraint(err, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw new StoreError('ERR_STORE_CONFLICT', `Session ${s.sessionId} already exists`, { cause: err });
         if (isConstraint(err, 'SQLITE_CONSTRAINT_FOREIGNKEY')) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${s.apiKey} does not exist`, { cause: err });

@@ -6,8 +6,13 @@ import { createRequire } from 'node:module';
 import { WebSocket } from 'ws';
 import { base64UrlEncode, encodeSessionId, REALTIME_PATH, utf8Encode } from '@tokhost/protocol';
 import type { MediaMode, ServerMessage } from '@tokhost/protocol';
+import { validateConfig } from '../../src/config.js';
+import type { ServerConfigInput } from '../../src/config.js';
+import { lazyMediaRouter } from '../../src/media/lazy-router.js';
+import { createOutboundPolicy } from '../../src/net/outbound.js';
 import { createRealtime } from '../../src/realtime/index.js';
 import type { MediaRouter } from '../../src/media/types.js';
+import { createWebhookSender } from '../../src/webhooks/index.js';
 import type { Realtime } from '../../src/realtime/index.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { Store } from '../../src/storage/store.js';
@@ -39,12 +44,32 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(config: Record<string, unknown> = {}, deps: { media?: MediaRouter } = {}): Promise<Harness> {
+/**
+ * `config`: server settings (validated as createServer does; host 127.0.0.1 and outbound to
+ * loopback allowed unless given). `deps.media`: the router of routed sessions, `null` for routing
+ * off; default one started on first use and closed with the harness.
+ */
+export async function startHarness(input: ServerConfigInput = {}, deps: { media?: MediaRouter | null } = {}): Promise<Harness> {
+  const config = validateConfig({ host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], ...input });
   const store = createMemoryStore();
   const apiKey = String(10_000_000 + Math.floor(Math.random() * 80_000_000));
   const apiSecret = randomBytes(20).toString('hex');
   store.createProject({ apiKey, apiSecret, name: 'test', createdAt: Date.now(), webhookUrl: null });
-  const realtime = createRealtime({ store, logger: silentLogger, config: { host: '127.0.0.1', outboundAllow: ['127.0.0.0/8'], ...config }, ...deps });
+  const ownMedia = deps.media === undefined ? lazyMediaRouter(config, silentLogger) : null;
+  const webhooks = createWebhookSender({
+    logger: silentLogger,
+    outbox: store,
+    outbound: createOutboundPolicy({ allow: config.outboundAllow }),
+    ...(config.webhookRetryDelaysMs !== null ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}),
+  });
+  const realtime = createRealtime({
+    store,
+    logger: silentLogger,
+    config,
+    media: ownMedia ? ownMedia.get : (deps.media ?? null),
+    webhooks,
+    icePolicy: createOutboundPolicy({ allow: [...config.outboundAllow, ...config.iceAllow] }),
+  });
   const server: Server = createServer((req, res) => {
     if (!realtime.handleHttp(req, res)) res.writeHead(404).end();
   });
@@ -67,6 +92,8 @@ export async function startHarness(config: Record<string, unknown> = {}, deps: {
     },
     async close() {
       await realtime.close();
+      webhooks.close();
+      await ownMedia?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       store.close();

@@ -374,7 +374,7 @@ describe('routed sessions', () => {
   });
 
   it('routing off: routed sessions negotiate peer to peer', async () => {
-    const rh = await startHarness({ routedMedia: false });
+    const rh = await startHarness({}, { media: null });
     try {
       const sid = rh.createSession('routed');
       const { client, first } = await TestClient.connect(rh, sid, rh.opentok.generateToken(sid));

@@ -1,8 +1,8 @@
 import { DTMF_PATTERN } from '@tokhost/protocol';
-import type { VerifiedToken } from '@tokhost/protocol';
+import type { DialSipJson, VerifiedToken } from '@tokhost/protocol';
 import { ClientTokenError, verifyClientToken } from '../../auth/client-token.js';
 import { checkConcurrent, limitsFrom } from '../../limits.js';
-import { SipGatewayError, type DialSipOptions } from '../../sip/gateway.js';
+import { SipGatewayError } from '../../sip/gateway.js';
 import { headerValueProblem, quotedStringSafeProblem, sipUriProblem, TOKEN_RE, userAtHostProblem } from '../../sip/grammar.js';
 import { requireNotE2ee, requireSession } from '../../services/sessions.js';
 import { invalid, TokhostError } from '../../errors.js';
@@ -25,7 +25,7 @@ function sipString(obj: Record<string, unknown>, key: string, field: string, max
 }
 
 /** Validate a dial body (reference §3.6). Nothing changes before it passes. */
-export function parseDial(value: unknown): { sessionId: string; token: string; sip: DialSipOptions } {
+export function parseDial(value: unknown): { sessionId: string; token: string; sip: DialSipJson } {
   const body = object(value);
   const sessionId = reqString(body, 'sessionId', { max: 255 });
   const token = reqString(body, 'token', { max: 16_384 });
@@ -35,7 +35,7 @@ export function parseDial(value: unknown): { sessionId: string; token: string; s
   const uri = sipString(sip, 'uri', 'sip.uri', 2048, true)!;
   const uriProblem = sipUriProblem(uri);
   if (uriProblem) throw invalid('sip.uri', uriProblem);
-  const out: DialSipOptions = { uri };
+  const out: DialSipJson = { uri };
   if (sip.headers !== undefined && sip.headers !== null) {
     const headers = object(sip.headers, 'sip.headers');
     out.headers = {};
