@@ -20,7 +20,7 @@ import type { WebhookSender } from '../webhooks/index.js';
 import { projectCallback } from '../webhooks/project.js';
 import { iceServersFor } from './ice.js';
 import { Rooms } from './state/session-state.js';
-export type { Delivery, ForeignJoin, JoinOptions, JoinSnapshot } from './state/session-state.js';
+export type { Connection, Delivery, ForeignJoin, JoinOptions, JoinSnapshot } from './state/session-state.js';
 import { createServerParticipants, type ServerParticipants } from './server-participants.js';
 import type { ClientSocket, Connection, Delivery, ForeignJoin, JoinOptions } from './state/session-state.js';
 
