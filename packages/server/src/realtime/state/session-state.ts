@@ -153,12 +153,13 @@ export class Connection implements LogReader {
    * A native connection reads the session log through `socket` instead (the fields below).
    */
   delivery: Delivery | null = null;
-  /** Messages for a suspended foreign connection, delivered on {@link Rooms.reattach}. */
+  /** Messages for a suspended foreign connection, handed over by {@link Rooms.reattach}. */
   pending: UnsequencedServerMessage[] | null = null;
   pendingBytes = 0;
   /** The pending queue passed its bound: the connection cannot be caught up (reattach fails). */
   overflowed = false;
-  // 122 random bits from the CSPRNG; randomUUID draws from a cached pool (randomBytes per join cost more).
+  // Native resume (realtime/native.ts). 122 random bits from the CSPRNG; randomUUID draws from a
+  // cached pool (randomBytes per join cost more).
   readonly resumeKey = randomUUID().replaceAll('-', '');
   socket: ClientSocket | null = null;
   // Read position in the session's log (see SessionLog); set by `SessionLog.attach` (via `sendFirst` at join).
@@ -339,9 +340,10 @@ export class Room {
 }
 
 /**
- * Every live session of the server and the protocol logic on them: connection lifecycle,
- * streams, peer-link negotiation relay, signals, moderation. Transport-agnostic: the WebSocket
- * layer feeds it parsed requests and socket events.
+ * Every live session of the server and the rules on them: connection lifecycle, streams,
+ * peer-link negotiation relay, signals, moderation. Protocol-agnostic: each front end (the native
+ * WebSocket one in `realtime/native.ts` + `index.ts`, or a foreign one with a {@link Delivery})
+ * feeds it parsed requests and transport events.
  */
 export class Rooms {
   readonly rooms = new Map<string, Room>();
