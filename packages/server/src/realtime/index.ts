@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION, RT_CLOSE, rtError } from '@tokhost/protocol';
-import type { ClientRequest, ConnectRequest, RtError } from '@tokhost/protocol';
+import type { ClientRequest, ConnectRequest, RtError, RtIceServer, VerifiedToken } from '@tokhost/protocol';
 import { ClientTokenError, verifyClientToken } from '../auth/client-token.js';
 import { createDemo } from '../demo/index.js';
 import type { ServerConfig } from '../config.js';
@@ -20,9 +20,11 @@ import type { OutboundPolicy } from '../net/outbound.js';
 import type { WebhookSender } from '../webhooks/index.js';
 import { projectCallback } from '../webhooks/project.js';
 import { iceServersFor } from './ice.js';
-import { Rooms } from './rooms.js';
+import { NativeFrontEnd } from './native.js';
+import { Rooms } from './state/session-state.js';
+export type { Connection, Delivery, ForeignJoin, JoinOptions, JoinSnapshot } from './state/session-state.js';
 import { createServerParticipants, type ServerParticipants } from './server-participants.js';
-import type { ClientSocket, Connection } from './rooms.js';
+import type { ClientSocket, Connection, Delivery, ForeignJoin, JoinOptions } from './state/session-state.js';
 
 /** The settings the realtime layer reads: a slice of the validated server config (defaults there). */
 export type RealtimeConfig = Pick<
@@ -48,10 +50,35 @@ export interface RealtimeDeps {
   onJoin?(sessionId: string, connectionId: string): void;
 }
 
+/**
+ * What another client protocol's front end (beside the native WebSocket one) drives the live
+ * state with: its connections join with a {@link Delivery} and see, and are seen by, native ones.
+ */
+export interface FrontEnd {
+  /**
+   * The live state: `handle(conn, request)` (answers come back as `response` messages),
+   * `suspend` / `reattach` for a transport drop, `find`, `destroyConnection`, `snapshot`.
+   */
+  readonly rooms: Rooms;
+  /** Check a client token (JWT or T1) with the server's clock skew; throws `ClientTokenError`. */
+  verifyToken(token: string): VerifiedToken;
+  /** The session's stored record (cached once found), or undefined when there is none. */
+  session(sessionId: string): SessionRecord | undefined;
+  /**
+   * Join `token`'s session (token verified by the caller) with the admission a native connect
+   * has: the session must exist in the token's project (`ERR_RT_SESSION_INVALID`), an e2ee
+   * session needs `options.e2ee` (`ERR_RT_ENCRYPTION_SECRET`), the connection limits count
+   * `rawToken` (`ERR_RT_CONNECTION_LIMIT`); cluster mode records the connection.
+   */
+  join(token: VerifiedToken, rawToken: string, delivery: Delivery, options?: JoinOptions): ForeignJoin | RtError;
+}
+
 /** The realtime layer as the server sees it. */
 export interface Realtime {
   /** Live state for the REST routes. */
   readonly live: LiveSessions;
+  /** The live state for a second client protocol's front end. */
+  frontEnd(): FrontEnd;
   /** Connections the server holds itself (SIP calls), without a WebSocket. */
   readonly participants: ServerParticipants;
   /** WebSocket upgrade for the client protocol; destroys sockets it does not own. */
@@ -128,6 +155,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     onEvent: sendWebhook,
     refuseCandidate: (address) => icePolicy.checkAddress(address),
   });
+  const native = new NativeFrontEnd(rooms);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024, perMessageDeflate: false });
   const pingIntervalMs = config.pingIntervalMs;
   const alive = new WeakMap<WebSocket, boolean>();
@@ -219,7 +247,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     ws.on('error', (err) => logger.debug({ err: err.message }, 'realtime socket error'));
     ws.on('close', () => {
       clearTimeout(timer);
-      if (conn) rooms.socketLost(conn, socket);
+      if (conn) native.socketLost(conn, socket);
     });
     ws.on('message', (raw, isBinary) => {
       let msg: Record<string, unknown>;
@@ -301,31 +329,51 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     if (session.e2ee && req.encryption !== true) return rtError('ERR_RT_ENCRYPTION_SECRET', 'the session is end-to-end encrypted: connect with an encryptionSecret of 8 to 256 characters');
     if (req.resume) {
       const r = req.resume;
-      const resumed = rooms.resume(req.sessionId, String(r.connectionId), String(r.resumeKey), Number(r.lastSeq), socket, req.batch === true);
+      const resumed = native.resume(req.sessionId, String(r.connectionId), String(r.resumeKey), Number(r.lastSeq), socket, req.batch === true);
       if ('code' in resumed) return resumed;
       socket.send(JSON.stringify({ type: 'sessionResumed', seq: 0, connectionId: resumed.conn.id, iceServers: iceServersFor(config, resumed.conn.id) }));
       for (const text of resumed.replay) socket.send(text);
       return resumed.conn;
     }
     // Only new connections count against the limits: a resume reuses its connection.
-    const tokenKey = createHash('sha256').update(String(req.token)).digest('base64url');
+    return admit(token, String(req.token), () => native.join(token, session.mediaMode, socket, { batch: req.batch === true, connectionEventsSuppressed: req.connectionEventsSuppressed === true, e2ee: session.e2ee }));
+  };
+
+  /** A new connection of any front end, within the connection limits (`join` makes it). */
+  const admit = <T extends Connection | ForeignJoin>(token: VerifiedToken, rawToken: string, join: () => T): T | RtError => {
+    const tokenKey = createHash('sha256').update(rawToken).digest('base64url');
     const refused = tally.check(limits, token.apiKey, tokenKey);
     if (refused) {
       refusedConnects.count++;
       return rtError('ERR_RT_CONNECTION_LIMIT', refused);
     }
-    const conn = rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true, session.e2ee);
+    const joined = join();
     tally.add(token.apiKey, tokenKey);
-    counted.set(conn, { apiKey: token.apiKey, tokenKey });
-    return conn;
+    counted.set('conn' in joined ? joined.conn : joined, { apiKey: token.apiKey, tokenKey });
+    return joined;
+  };
+
+  const frontEnd: FrontEnd = {
+    rooms,
+    verifyToken: (token) => verifyClientToken(token, (key) => store.getProject(key), { clockSkewSeconds: config.authClockSkewSeconds }),
+    session: sessionRecord,
+    join(token, rawToken, delivery, options = {}) {
+      const session = sessionRecord(token.sessionId);
+      if (!session || session.apiKey !== token.apiKey) return rtError('ERR_RT_SESSION_INVALID', `session ${token.sessionId} does not exist`);
+      if (session.e2ee && options.e2ee !== true) return rtError('ERR_RT_ENCRYPTION_SECRET', 'the session is end-to-end encrypted: connect with an encryptionSecret of 8 to 256 characters');
+      const joined = admit(token, rawToken, () => rooms.join(token, session.mediaMode, delivery, { ...options, e2ee: session.e2ee }));
+      if (!('code' in joined)) deps.onJoin?.(token.sessionId, joined.conn.id);
+      return joined;
+    },
   };
 
   wss.on('connection', onSocket);
 
   return {
     live: rooms.live(),
+    frontEnd: () => frontEnd,
     webhook: sendWebhook,
-    participants: createServerParticipants(rooms, sessionRecord),
+    participants: createServerParticipants(rooms, native, sessionRecord),
     refusedCandidates() {
       return rooms.refusedCandidates;
     },
@@ -352,6 +400,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     },
     closeClients(code, reason) {
       for (const ws of wss.clients) ws.close(code, reason);
+      rooms.closeForeignTransports(code, reason);
     },
     handleHttp(req, res) {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
