@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
+import { SQLITE_APPLICATIONS_MIGRATION, sqliteApplications } from './applications.js';
 import { createSecretBox, loadMasterKey } from './secret-box.js';
 import type { ArchiveRecord, BroadcastRecord, ListOptions, Page, ProjectRecord, SessionRecord, Store } from './store.js';
 import { StoreError } from './store.js';
@@ -82,6 +83,8 @@ const MIGRATIONS: readonly string[] = [
      name  TEXT PRIMARY KEY,
      value TEXT NOT NULL
    );`,
+  // Vonage-style applications (storage/applications.ts).
+  SQLITE_APPLICATIONS_MIGRATION,
 ];
 
 /** Schema version this build writes. */
@@ -364,6 +367,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
   return {
     kind: 'sqlite',
+    // Applications: their own module (storage/applications.ts).
+    ...sqliteApplications(db, commitPending),
     createProject(p) {
       commitPending();
       forgetProjects();
