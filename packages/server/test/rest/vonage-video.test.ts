@@ -7,7 +7,7 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { decodeSessionId, REALTIME_PATH } from '@tokhost/protocol';
 import type { ServerMessage } from '@tokhost/protocol';
-import { Video } from '@vonage/video';
+import { MediaMode, Video } from '@vonage/video';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAnyClientToken, verifyClientToken } from '../../src/auth/client-token.js';
@@ -75,7 +75,7 @@ describe('application credentials: @vonage/video and opentok-node in Vonage mode
   afterAll(() => server.close());
 
   it('@vonage/video creates a session of the project and a client token the realtime layer accepts', async () => {
-    const created = await video.createSession({ mediaMode: 'disabled' as never });
+    const created = await video.createSession({ mediaMode: MediaMode.ROUTED });
     const sessionId = created.sessionId;
     expect(typeof sessionId).toBe('string');
     // Session IDs name the project key, so key/secret SDKs (which check it) can mint tokens too.
@@ -135,7 +135,7 @@ describe('application credentials: @vonage/video and opentok-node in Vonage mode
 
   it('streams, class lists, signals, mute and forceDisconnect do what the opentok calls do', async () => {
     // A relayed session: a stream exists as soon as a client publishes (no media needed).
-    const sessionId = (await video.createSession({ mediaMode: 'enabled' as never })).sessionId;
+    const sessionId = (await video.createSession({ mediaMode: MediaMode.RELAYED })).sessionId;
     expect(server.store.getSession(sessionId)?.mediaMode).toBe('relayed');
     const pub = await joined(sessionId, video.generateClientToken(sessionId, { role: 'moderator' as never }), appId);
     const published = await pub.client.request({ type: 'publish', name: 'cam', hasAudio: true, hasVideo: true, videoType: 'camera', videoDimensions: { width: 640, height: 480 } });
