@@ -68,7 +68,19 @@ export function verifyClientToken(token: string, lookupProject: ProjectLookup, o
   if (token.length > 16_384) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'token is too long');
   const now = options.now ?? Date.now() / 1000;
   const skew = options.clockSkewSeconds ?? 30;
-  const verified = token.startsWith('T1==') ? verifyT1(token, lookupProject, now, skew) : verifyJwt(token, lookupProject, now, skew);
+  // A token may name an application ID where it would name the API key (`iss`, T1 `partner_id`):
+  // it is then signed with the secret of the application's project.
+  let viaApplication: { applicationId: string; apiKey: string } | undefined;
+  const lookup: ProjectLookup = (key) => {
+    const project = lookupProject(key);
+    if (project || !options.lookupApplication || key.length !== 36) return project;
+    const app = options.lookupApplication(key.toLowerCase());
+    if (!app) return undefined;
+    viaApplication = app;
+    return lookupProject(app.apiKey);
+  };
+  let verified = token.startsWith('T1==') ? verifyT1(token, lookup, now, skew) : verifyJwt(token, lookup, now, skew);
+  if (viaApplication) verified = { ...verified, apiKey: viaApplication.apiKey, applicationId: viaApplication.applicationId };
   const parts = decodeSessionId(verified.sessionId);
   if (!parts) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token session_id is not a valid session ID');
   if (!ownsSessionKey(verified, parts.apiKey, options.lookupApplication)) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token session_id does not belong to the token\'s API key');

@@ -75,7 +75,14 @@ export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: 
   const openapi = JSON.stringify(buildOpenApi(REST_ROUTES));
   const { logger, config, store } = deps;
   const jwtCache = new Map<string, VerifiedJwt>();
-  const authOptions = { lookup: (k: string) => store.getProject(k), lookupApplication: (id: string) => store.getApplication(id), clockSkewSeconds: config.authClockSkewSeconds, cache: jwtCache };
+  // An X-OPENTOK-AUTH or legacy credential may name an application ID as its issuer (it stands for
+  // its project, docs/applications.md); the project secret signs it all the same.
+  const lookupProject = (k: string) => store.getProject(k) ?? (k.length === 36 ? projectOfApplication(k) : undefined);
+  const projectOfApplication = (id: string) => {
+    const app = store.getApplication(id.toLowerCase());
+    return app && store.getProject(app.apiKey);
+  };
+  const authOptions = { lookup: lookupProject, lookupApplication: (id: string) => store.getApplication(id), clockSkewSeconds: config.authClockSkewSeconds, cache: jwtCache };
 
   return (req, res) => {
     const url = req.url ?? '/';

@@ -12,7 +12,7 @@ import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAnyClientToken, verifyClientToken } from '../../src/auth/client-token.js';
 import { createApplication } from '../../src/services/applications.js';
-import { TestClient, signJwt } from '../realtime/harness.js';
+import { TestClient, signJwt, signT1 } from '../realtime/harness.js';
 import { call, createSessionId, KEY_A, KEY_B, postJson, projectJwt, SECRET_A, SECRET_B, startServer } from './harness.js';
 import { OfficialOpenTok, settle } from './opentok-types.js';
 import type { OpenTokLike } from './opentok-types.js';
@@ -131,6 +131,23 @@ describe('application credentials: @vonage/video and opentok-node in Vonage mode
     // A signal from REST reaches both generations.
     await video.sendSignal({ type: 'chat', data: 'to all' }, modern);
     for (const x of [c, d]) expect(await x.client.find((m) => m.type === 'signal')).toMatchObject({ signalType: 'chat', data: 'to all' });
+  });
+
+  it('takes the application ID where key/secret credentials name the API key (REST iss, T1 partner_id, JWT iss)', async () => {
+    const sessionId = (await video.createSession()).sessionId;
+    // X-OPENTOK-AUTH with iss = application ID, signed with the project secret.
+    expect((await call(server, 'GET', `/v2/project/${appId}/archive`, { auth: projectJwt(appId, SECRET_A) })).status).toBe(200);
+    expect((await call(server, 'GET', `/v2/project/${appId}/archive`, { auth: projectJwt(appId, SECRET_B) })).status).toBe(403);
+    const now = Math.floor(Date.now() / 1000);
+    const lookups = { lookupApplication: (id: string) => server.store.getApplication(id) };
+    const t1 = signT1(`session_id=${sessionId}&create_time=${now}&nonce=1&role=publisher&expire_time=${now + 600}`, appId, SECRET_A);
+    expect(verifyClientToken(t1, (k) => server.store.getProject(k), lookups)).toMatchObject({ format: 't1', apiKey: KEY_A, applicationId: appId, sessionId });
+    const jwt = signJwt({ iss: appId, ist: 'project', iat: now, session_id: sessionId, scope: 'session.connect', role: 'moderator' }, SECRET_A);
+    const { first } = await join(sessionId, jwt, appId);
+    expect(first).toMatchObject({ type: 'sessionConnected', role: 'moderator' });
+    // Signed with another project's secret: refused.
+    const wrong = signT1(`session_id=${sessionId}&create_time=${now}&nonce=1&role=publisher`, appId, SECRET_B);
+    expect(() => verifyClientToken(wrong, (k) => server.store.getProject(k), lookups)).toThrow(expect.objectContaining({ code: 'ERR_RT_TOKEN_SIGNATURE' }));
   });
 
   it('streams, class lists, signals, mute and forceDisconnect do what the opentok calls do', async () => {
