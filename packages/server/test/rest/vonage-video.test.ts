@@ -109,9 +109,11 @@ describe('application credentials: @vonage/video and opentok-node in Vonage mode
     // Expired (iat and exp in the past).
     const expired = await new SignJWT({ scope: 'session.connect', session_id: sessionId, application_id: appId, iat: now - 7200, exp: now - 3600 }).setProtectedHeader({ alg: 'RS256' }).sign((await import('node:crypto')).createPrivateKey(privateKey));
     await expect(verifyAnyClientToken(expired, lookupProject, lookups)).rejects.toMatchObject({ code: 'ERR_RT_TOKEN_EXPIRED' });
-    // HS256 "signed" with the public key text (the classic algorithm confusion): no project secret, refused.
+    // HS256 "signed" with the public key text (the classic algorithm confusion): an HS256 token
+    // naming the application must carry the project secret's signature, so it is refused.
     const confused = signJwt({ scope: 'session.connect', session_id: sessionId, application_id: appId, iss: appId, iat: now, exp: now + 600 }, server.store.getApplication(appId)!.publicKey);
-    await expect(verifyAnyClientToken(confused, lookupProject, lookups)).rejects.toMatchObject({ code: 'ERR_RT_TOKEN_PROJECT' });
+    await expect(verifyAnyClientToken(confused, lookupProject, lookups)).rejects.toMatchObject({ code: 'ERR_RT_TOKEN_SIGNATURE' });
+    expect((await join(sessionId, confused, appId)).first).toMatchObject({ type: 'error', error: { code: 'ERR_RT_TOKEN_SIGNATURE' } });
     const conns = await call(server, 'GET', `/v2/project/${KEY_A}/session/${sessionId}/connection`);
     expect((conns.json as { count: number }).count).toBe(0);
   });
