@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAnyClientToken, verifyClientToken } from '../../src/auth/client-token.js';
 import { createApplication } from '../../src/services/applications.js';
 import { TestClient, signJwt, signT1 } from '../realtime/harness.js';
+import { ScriptedFarEnd } from '../sip/far-end.js';
 import { call, createSessionId, KEY_A, KEY_B, postJson, projectJwt, SECRET_A, SECRET_B, startServer } from './harness.js';
 import { OfficialOpenTok, settle } from './opentok-types.js';
 import type { OpenTokLike } from './opentok-types.js';
@@ -259,6 +260,31 @@ describe('application credentials: @vonage/video and opentok-node in Vonage mode
     expect(await video.stopBroadcast(b.id)).toMatchObject({ id: b.id });
     expect(server.store.getBroadcast(KEY_A, b.id)?.broadcast.status).toBe('stopped');
   });
+
+  it('dials a local SIP peer with an application client token, as opentok dials with a key/secret one', async () => {
+    const sessionId = (await video.createSession()).sessionId;
+    const peers = [new ScriptedFarEnd({ send: 'tone' }), new ScriptedFarEnd({ send: 'silence' })];
+    try {
+      for (const p of peers) await p.start();
+      const viaVonage = (await video.initiateSIPCall(sessionId, { token: video.generateClientToken(sessionId, { data: 'sip-vonage' }), sip: { uri: peers[0]!.uri } } as never)) as { id: string; connectionId: string; streamId: string };
+      expect(viaVonage).toMatchObject({ id: expect.any(String), connectionId: expect.any(String), streamId: expect.any(String) });
+      const viaOpentok = await settle((cb) => ot.dial(sessionId, ot.generateToken(sessionId, { data: 'sip-classic' }), peers[1]!.uri, {}, cb));
+      expect(viaOpentok.err).toBeNull();
+      expect(Object.keys(viaOpentok.value as object)).toEqual(expect.arrayContaining(['id', 'connectionId', 'streamId']));
+      // Both legs joined the one session, each with its token's data; the peers hear each other.
+      const conns = (await call(server, 'GET', `/v2/project/${KEY_A}/session/${sessionId}/connection`)).json as { items: { connectionId: string }[] };
+      expect(conns.items.map((c) => c.connectionId)).toEqual(expect.arrayContaining([viaVonage.connectionId, (viaOpentok.value as { connectionId: string }).connectionId]));
+      const deadline = Date.now() + 8000;
+      while (peers[1]!.levelOver(500) <= 1000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(peers[1]!.levelOver(500)).toBeGreaterThan(1000);
+      // A token of another application cannot dial into this project's session: 400 naming the token, nothing dialled.
+      const foreign = new Video({ applicationId: otherAppId, privateKey: otherKey }, { videoHost: server.url }).generateClientToken(sessionId);
+      expect(await statusOf(video.initiateSIPCall(sessionId, { token: foreign, sip: { uri: peers[0]!.uri } } as never))).toBe(400);
+      await video.disconnectClient(sessionId, viaVonage.connectionId);
+    } finally {
+      for (const p of peers) p.close();
+    }
+  }, 30_000);
 
   it('opentok-node 2.23.2 in Vonage mode: sessions, tokens, archives, signals and streams', async () => {
     const created = await settle<{ sessionId: string }>((cb) => otVonage.createSession({ mediaMode: 'routed' }, cb));
