@@ -89,6 +89,19 @@ describe('application credentials: @vonage/video and opentok-node in Vonage mode
     // The client may name the application ID where it would give the API key.
     const { first } = await join(sessionId, token, appId);
     expect(first).toMatchObject({ type: 'sessionConnected', role: 'moderator', connection: { data: 'name=vonage' } });
+
+    // The RSA check is asynchronous: frames sent right behind the connect wait for it, in order.
+    const eager = await TestClient.open(wsUrl());
+    clients.push(eager);
+    const order: string[] = [];
+    eager.ws.on('message', (raw) => order.push((JSON.parse(raw.toString()) as { type: string }).type));
+    const answered = eager.next((m) => m.type === 'response' && m.id === 2);
+    eager.send({ type: 'connect', version: 1, apiKey: appId, sessionId, token });
+    eager.send({ type: 'signal', id: 1, signalType: 'first', data: 'a' });
+    eager.send({ type: 'signal', id: 2, signalType: 'second', data: 'b' });
+    expect(await answered).toMatchObject({ ok: true });
+    expect(order[0]).toBe('sessionConnected');
+    expect(order.filter((t) => t === 'response')).toHaveLength(2);
   });
 
   it('refuses client tokens of another application, another key, expired ones and HS256 ones made with the public key', async () => {
