@@ -1,7 +1,13 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import {
+  ApplicationError,
   CONFIG_FIELDS,
+  createApplication,
+  deleteApplication,
+  rotateApplicationKey,
   ConfigError,
   createPostgresStore,
   createProject,
@@ -13,7 +19,7 @@ import {
   setProjectWebhook,
   StoreError,
 } from '@tokhost/server';
-import type { ProjectRecord, ServerConfig, Store, TokhostServer } from '@tokhost/server';
+import type { ApplicationRecord, CreatedApplication, ProjectRecord, ServerConfig, Store, TokhostServer } from '@tokhost/server';
 
 /** Where the CLI reads and writes; `bin.ts` passes the process's, tests their own. */
 export interface CliIo {
@@ -40,10 +46,20 @@ Commands:
   project show <apiKey>              prints the secret too
   project rotate-secret <apiKey>     replaces the secret and prints the new one
   project set-webhook <apiKey> <url> session-monitoring webhook (--clear to remove)
+  application create <apiKey> [--public-key FILE] [--name N]
+                                     a Vonage-style application (UUID + RSA key) of the project;
+                                     without --public-key a key pair is made and the private key
+                                     printed once (PKCS#8 PEM)
+  application list [<apiKey>]
+  application show <applicationId>   prints the public key
+  application rotate-key <applicationId> [--public-key FILE]
+                                     replaces the key (new pair printed once without FILE)
+  application delete <applicationId>
   help                               this text
 
 Every command takes --data-dir DIR (default ./data, env TOKHOST_DATA_DIR) and --config FILE
-(JSON; default ./tokhost.config.json when present, env TOKHOST_CONFIG). project commands take --json,
+(JSON; default ./tokhost.config.json when present, env TOKHOST_CONFIG). project and application
+commands take --json,
 and work on PostgreSQL with --database-url URL --master-key HEX (env TOKHOST_DATABASE_URL,
 TOKHOST_MASTER_KEY), as the cluster's nodes do.
 
@@ -70,7 +86,7 @@ function parse(argv: string[], extra: NonNullable<ParseArgsConfig['options']>): 
 function configFrom(values: Record<string, unknown>, io: CliIo, only?: string[]): ServerConfig {
   const flags: Record<string, string | boolean | undefined> = {};
   for (const [k, v] of Object.entries(values)) {
-    if (k === 'help' || k === 'json' || k === 'name' || k === 'clear') continue;
+    if (k === 'help' || k === 'json' || k === 'name' || k === 'clear' || k === 'public-key') continue;
     if (only && !only.includes(k)) continue;
     if (typeof v === 'string' || typeof v === 'boolean') flags[k] = v;
   }
@@ -89,6 +105,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await serve(rest, io);
       case 'project':
         return projectCommand(rest, io);
+      case 'application':
+        return applicationCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -107,7 +125,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.stderr(`tokhost: ${err.message}`);
       return 2;
     }
-    if (err instanceof ProjectError || err instanceof StoreError) {
+    if (err instanceof ProjectError || err instanceof StoreError || err instanceof ApplicationError) {
       io.stderr(`tokhost: ${err.message}`);
       return 1;
     }
@@ -191,6 +209,22 @@ function describe(p: ProjectRecord, withSecret: boolean): string {
   ].join('\n');
 }
 
+/**
+ * Run `fn` on the same store the server uses: PostgreSQL when a database URL is configured (flag,
+ * env or file), else the SQLite file in the data directory.
+ */
+function withConfiguredStore<T>(config: ServerConfig, fn: (store: Store) => T): T {
+  const store =
+    config.databaseUrl !== null
+      ? createPostgresStore({ url: config.databaseUrl, masterKey: config.masterKey! })
+      : createSqliteStore({ dataDir: config.dataDir, backgroundCheckpoint: false, groupCommit: false });
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
 function projectCommand(argv: string[], io: CliIo): number {
   const { values, positionals } = parse(argv, { name: { type: 'string' }, json: { type: 'boolean' }, clear: { type: 'boolean' } });
   const [sub, ...args] = positionals;
@@ -207,19 +241,7 @@ function projectCommand(argv: string[], io: CliIo): number {
     if (args.length !== n) throw new CliUsageError(`project ${sub} takes ${n === 1 ? '<apiKey>' : '<apiKey> <url>'}`);
     return args[0]!;
   };
-  const withStore = <T>(fn: (store: Store) => T): T => {
-    // The same store the server uses: PostgreSQL when a database URL is configured (flag, env or
-    // file), else the SQLite file in the data directory.
-    const store =
-      config.databaseUrl !== null
-        ? createPostgresStore({ url: config.databaseUrl, masterKey: config.masterKey! })
-        : createSqliteStore({ dataDir: config.dataDir, backgroundCheckpoint: false, groupCommit: false });
-    try {
-      return fn(store);
-    } finally {
-      store.close();
-    }
-  };
+  const withStore = <T>(fn: (store: Store) => T): T => withConfiguredStore(config, fn);
   switch (sub) {
     case 'create': {
       if (args.length > 0) throw new CliUsageError('project create takes no arguments');
@@ -257,5 +279,96 @@ function projectCommand(argv: string[], io: CliIo): number {
     }
     default:
       throw new CliUsageError(`unknown project command "${sub}"`);
+  }
+}
+
+function describeApplication(a: ApplicationRecord, withKey: boolean): string {
+  return [
+    `application ID: ${a.applicationId}`,
+    `API key:        ${a.apiKey}`,
+    `name:           ${a.name}`,
+    `created:        ${new Date(a.createdAt).toISOString()}`,
+    ...(withKey ? [`public key:\n${a.publicKey.trimEnd()}`] : []),
+  ].join('\n');
+}
+
+/** `tokhost application …`: Vonage-style application credentials (docs/applications.md). */
+function applicationCommand(argv: string[], io: CliIo): number {
+  const { values, positionals } = parse(argv, { name: { type: 'string' }, json: { type: 'boolean' }, 'public-key': { type: 'string' } });
+  const [sub, ...args] = positionals;
+  if (values.help || !sub) {
+    io.stdout(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const config = configFrom(values, io, ['config', 'data-dir', 'database-url', 'master-key']);
+  const withStore = <T>(fn: (store: Store) => T): T => withConfiguredStore(config, fn);
+  const one = (what: string) => {
+    if (args.length !== 1) throw new CliUsageError(`application ${sub} takes ${what}`);
+    return args[0]!;
+  };
+  const publicKeyFile = (): string | undefined => {
+    const file = values['public-key'];
+    if (file === undefined) return undefined;
+    if (typeof file !== 'string' || file === '') throw new CliUsageError('--public-key takes a PEM file');
+    try {
+      return readFileSync(resolvePath(io.cwd, file), 'utf8');
+    } catch (err) {
+      throw new CliUsageError(`--public-key: cannot read ${file} (${(err as Error).message})`);
+    }
+  };
+  /** The created or re-keyed application; the private key, when made here, is shown this once. */
+  const made = (r: CreatedApplication, headline: string) => {
+    const { application: a, privateKey } = r;
+    if (values.json) {
+      io.stdout(JSON.stringify({ applicationId: a.applicationId, apiKey: a.apiKey, ...(privateKey ? { privateKey } : {}) }, null, 2));
+      return;
+    }
+    const lines = [headline, describeApplication(a, false)];
+    if (privateKey) lines.push('private key (shown once, keep it with your app; Tokhost keeps only the public key):', privateKey.trimEnd());
+    lines.push(`e.g. new Video({ applicationId: '${a.applicationId}', privateKey }, { videoHost: '<server URL>' })`);
+    io.stdout(lines.join('\n'));
+  };
+  switch (sub) {
+    case 'create': {
+      const apiKey = one('<apiKey>');
+      const publicKey = publicKeyFile();
+      const r = withStore((s) => createApplication(s, { apiKey, ...(publicKey !== undefined ? { publicKey } : {}), ...(typeof values.name === 'string' ? { name: values.name } : {}) }));
+      made(r, `created application of project ${r.application.apiKey}`);
+      return 0;
+    }
+    case 'list': {
+      if (args.length > 1) throw new CliUsageError('application list takes at most <apiKey>');
+      const all = withStore((s) => s.listApplications(args[0]));
+      io.stdout(
+        values.json
+          ? JSON.stringify(all, null, 2)
+          : all.length === 0
+            ? 'no applications'
+            : all.map((a) => `${a.applicationId}  project ${a.apiKey}  ${a.name}  ${new Date(a.createdAt).toISOString()}`).join('\n'),
+      );
+      return 0;
+    }
+    case 'show': {
+      const id = one('<applicationId>');
+      const a = withStore((s) => s.getApplication(id.toLowerCase()));
+      if (!a) throw new ApplicationError('ERR_APPLICATION_NOT_FOUND', `Application ${id} does not exist`);
+      io.stdout(values.json ? JSON.stringify(a, null, 2) : describeApplication(a, true));
+      return 0;
+    }
+    case 'rotate-key': {
+      const id = one('<applicationId>');
+      const publicKey = publicKeyFile();
+      const r = withStore((s) => rotateApplicationKey(s, id, publicKey));
+      made(r, `new key for application ${r.application.applicationId} (tokens signed with the old key no longer work)`);
+      return 0;
+    }
+    case 'delete': {
+      const id = one('<applicationId>');
+      withStore((s) => deleteApplication(s, id));
+      io.stdout(values.json ? JSON.stringify({ applicationId: id.toLowerCase(), deleted: true }) : `deleted application ${id.toLowerCase()}`);
+      return 0;
+    }
+    default:
+      throw new CliUsageError(`unknown application command "${sub}"`);
   }
 }

@@ -29,7 +29,13 @@ export interface ProjectAuthClaims {
 /** The decoded, verified content of a client token of either format. */
 export interface VerifiedToken {
   format: 'jwt' | 't1';
+  /** The project's API key (for an application's token: the project the application belongs to). */
   apiKey: string;
+  /**
+   * Set when the token was signed (RS256) by a Vonage-style application: its ID, which a client
+   * may have been given in place of the API key (docs/applications.md).
+   */
+  applicationId?: string;
   sessionId: string;
   role: Role;
   /** Expiry, seconds since the epoch. */

@@ -13,6 +13,9 @@ export type LiveErrorCode = 'ERR_LIVE_CONNECTION_NOT_FOUND' | 'ERR_LIVE_STREAM_N
 /** Projects (services/projects.ts). */
 export type ProjectErrorCode = 'ERR_PROJECT_NOT_FOUND' | 'ERR_PROJECT_EXISTS' | 'ERR_PROJECT_INVALID';
 
+/** Applications (services/applications.ts). */
+export type ApplicationErrorCode = 'ERR_APPLICATION_NOT_FOUND' | 'ERR_APPLICATION_INVALID';
+
 /** The archiver (recording/): a change asked of an archive in the wrong state. */
 export type RecordingErrorCode = 'ERR_RECORDING_NOT_ACTIVE' | 'ERR_RECORDING_STREAM_MODE' | 'ERR_RECORDING_NOT_COMPOSED';
 
@@ -79,6 +82,7 @@ export type TokhostErrorCode =
   | RtErrorCode
   | LiveErrorCode
   | ProjectErrorCode
+  | ApplicationErrorCode
   | RecordingErrorCode
   | LayoutErrorCode
   | SinkErrorCode

@@ -2,6 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { base64Decode, decodeSessionId, LIMITS, ROLES } from '@tokhost/protocol';
 import type { Role, RtErrorCode, VerifiedToken } from '@tokhost/protocol';
 import { TokhostError } from '../errors.js';
+import { ApplicationJwtError, isRs256Jwt, verifyApplicationJwt } from './application-jwt.js';
+import type { ApplicationJwtFailure, ApplicationLookup } from './application-jwt.js';
 
 /** Error codes of client-token verification (a subset of the realtime codes). */
 export type ClientTokenErrorCode = Extract<
@@ -35,6 +37,12 @@ export interface VerifyClientTokenOptions {
    * `authClockSkewSeconds`). Expiry is checked without tolerance.
    */
   clockSkewSeconds?: number;
+  /**
+   * Finds a Vonage-style application (docs/applications.md): a session ID may name one of the
+   * project's applications in place of its API key, and {@link verifyAnyClientToken} verifies
+   * RS256 tokens with an application's public key. Without it neither is accepted.
+   */
+  lookupApplication?: ApplicationLookup;
 }
 
 /**
@@ -60,11 +68,104 @@ export function verifyClientToken(token: string, lookupProject: ProjectLookup, o
   if (token.length > 16_384) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'token is too long');
   const now = options.now ?? Date.now() / 1000;
   const skew = options.clockSkewSeconds ?? 30;
-  const verified = token.startsWith('T1==') ? verifyT1(token, lookupProject, now, skew) : verifyJwt(token, lookupProject, now, skew);
+  // A token may name an application ID where it would name the API key (`iss`, T1 `partner_id`):
+  // it is then signed with the secret of the application's project.
+  let viaApplication: { applicationId: string; apiKey: string } | undefined;
+  const lookup: ProjectLookup = (key) => {
+    const project = lookupProject(key);
+    if (project || !options.lookupApplication || key.length !== 36) return project;
+    const app = options.lookupApplication(key.toLowerCase());
+    if (!app) return undefined;
+    viaApplication = app;
+    return lookupProject(app.apiKey);
+  };
+  let verified = token.startsWith('T1==') ? verifyT1(token, lookup, now, skew) : verifyJwt(token, lookup, now, skew);
+  if (viaApplication) verified = { ...verified, apiKey: viaApplication.apiKey, applicationId: viaApplication.applicationId };
   const parts = decodeSessionId(verified.sessionId);
   if (!parts) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token session_id is not a valid session ID');
-  if (parts.apiKey !== verified.apiKey) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token session_id does not belong to the token\'s API key');
+  if (!ownsSessionKey(verified, parts.apiKey, options.lookupApplication)) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token session_id does not belong to the token\'s API key');
   return verified;
+}
+
+/** The key a session ID names is the token's project key, its application's ID, or another application of that project. */
+function ownsSessionKey(token: VerifiedToken, idKey: string, lookupApplication: ApplicationLookup | undefined): boolean {
+  if (idKey === token.apiKey) return true;
+  const lower = idKey.toLowerCase();
+  if (token.applicationId !== undefined && lower === token.applicationId) return true;
+  return lookupApplication !== undefined && lower.length === 36 && lookupApplication(lower)?.apiKey === token.apiKey;
+}
+
+const APPLICATION_FAILURES: Record<ApplicationJwtFailure, ClientTokenErrorCode> = {
+  malformed: 'ERR_RT_TOKEN_MALFORMED',
+  algorithm: 'ERR_RT_TOKEN_MALFORMED',
+  claims: 'ERR_RT_TOKEN_MALFORMED',
+  'unknown-application': 'ERR_RT_TOKEN_PROJECT',
+  signature: 'ERR_RT_TOKEN_SIGNATURE',
+  expired: 'ERR_RT_TOKEN_EXPIRED',
+  'not-yet-valid': 'ERR_RT_TOKEN_NOT_YET_VALID',
+  lifetime: 'ERR_RT_TOKEN_LIFETIME',
+};
+
+/**
+ * {@link verifyClientToken} plus client tokens signed RS256 by a Vonage-style application
+ * (`@vonage/video` `generateClientToken`, opentok-node 2.23 in Vonage mode): verified with the
+ * public key of the application named by `application_id`; `scope`, `session_id` (of that
+ * application's project), `role`, `exp` (default `iat` + 24 h, at most 30 days),
+ * `connection_data` and `initial_layout_class_list` as in HS256 tokens; `sub` and `acl` are
+ * ignored. Asynchronous because the RSA check is (jose); HS256 and T1 tokens take the
+ * synchronous path unchanged.
+ *
+ * @throws {ClientTokenError}
+ */
+export async function verifyAnyClientToken(token: string, lookupProject: ProjectLookup, options: VerifyClientTokenOptions = {}): Promise<VerifiedToken> {
+  if (!isRs256Jwt(token)) return verifyClientToken(token, lookupProject, options);
+  if (token.length > 16_384) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'token is too long');
+  if (!options.lookupApplication) throw new ClientTokenError('ERR_RT_TOKEN_MALFORMED', 'token alg "RS256" is not supported here (HS256 only)');
+  const now = options.now ?? Date.now() / 1000;
+  const skew = options.clockSkewSeconds ?? 30;
+  let claims: Record<string, unknown>;
+  let applicationId: string;
+  let apiKey: string;
+  try {
+    const verified = await verifyApplicationJwt(token, options.lookupApplication, { now: Math.floor(now), clockSkewSeconds: skew, maxLifetimeSeconds: LIMITS.tokenMaxLifetimeSeconds, requireExp: false });
+    claims = verified.claims;
+    applicationId = verified.application.applicationId;
+    apiKey = verified.application.apiKey;
+  } catch (err) {
+    if (err instanceof ApplicationJwtError) throw new ClientTokenError(APPLICATION_FAILURES[err.reason], `token: ${err.message}`, { cause: err });
+    throw err;
+  }
+  if (!lookupProject(apiKey)) throw new ClientTokenError('ERR_RT_TOKEN_PROJECT', `the project of application ${applicationId} does not exist`);
+  if (claims['scope'] !== 'session.connect') throw new ClientTokenError('ERR_RT_TOKEN_SCOPE', 'token claim "scope" must be "session.connect"');
+  const sessionId = claims['session_id'];
+  if (typeof sessionId !== 'string' || sessionId === '') throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token claim "session_id" is missing');
+  const { createdAt, expiresAt } = checkLifetime([['iat', claims['iat']]], [['nbf', claims['nbf']]], [['exp', claims['exp']]], now, skew);
+  const result: VerifiedToken = {
+    format: 'jwt',
+    apiKey,
+    applicationId,
+    sessionId,
+    role: parseRole(claims['role']),
+    createdAt,
+    expiresAt,
+    connectionData: parseData(claims['connection_data']),
+    initialLayoutClassList: parseClassList(formDecodedClassList(claims['initial_layout_class_list'])),
+  };
+  const parts = decodeSessionId(sessionId);
+  if (!parts) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token session_id is not a valid session ID');
+  if (!ownsSessionKey(result, parts.apiKey, options.lookupApplication)) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', `token session_id does not belong to application ${applicationId}'s project`);
+  return result;
+}
+
+/**
+ * The PHP SDK (4.x) writes `initial_layout_class_list` into its JWT tokens URL-encoded
+ * (`urlencode("focus inactive")` = `focus+inactive`). A class list holds no `+` or `%` of its own
+ * (CSS class names would need escapes), so a value without spaces that has either is
+ * form-decoded; every other value is taken as it is.
+ */
+function formDecodedClassList(value: unknown): unknown {
+  if (typeof value !== 'string' || /\s/.test(value) || !/[+%]/.test(value)) return value;
+  return formDecode(value);
 }
 
 /** A time claim of a token: its name as the token spells it and its value, when present. */
@@ -148,7 +249,7 @@ function verifyJwt(token: string, lookupProject: ProjectLookup, now: number, ske
     createdAt,
     expiresAt,
     connectionData: parseData(claims['connection_data']),
-    initialLayoutClassList: parseClassList(claims['initial_layout_class_list']),
+    initialLayoutClassList: parseClassList(formDecodedClassList(claims['initial_layout_class_list'])),
   };
 }
 

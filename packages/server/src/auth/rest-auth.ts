@@ -3,6 +3,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { LIMITS } from '@tokhost/protocol';
 import { TokhostError } from '../errors.js';
 import type { ProjectRecord } from '../storage/store.js';
+import { ApplicationJwtError, verifyApplicationJwt } from './application-jwt.js';
+import type { ApplicationLookup } from './application-jwt.js';
 
 /** Options of {@link authenticateRest}. */
 export interface RestAuthOptions {
@@ -18,6 +20,8 @@ export interface RestAuthOptions {
    * project still has the secret it was verified with; time checks run every time.
    */
   cache?: Map<string, VerifiedJwt>;
+  /** Finds an application by ID, for `Authorization: Bearer` (RS256) requests. Without it they are refused. */
+  lookupApplication?: ApplicationLookup;
 }
 
 /** What {@link RestAuthOptions.cache} keeps per token. */
@@ -33,8 +37,13 @@ const CACHE_MAX = 4096;
 /** How the request proved its project. */
 export interface RestIdentity {
   project: ProjectRecord;
-  scheme: 'jwt' | 'partner-auth';
+  scheme: 'jwt' | 'partner-auth' | 'bearer';
+  /** With `bearer`: the application whose key signed the JWT (the only ID its requests may name in the path). */
+  applicationId?: string;
 }
+
+/** Longest lifetime (`exp - iat`) of a Bearer JWT: the Vonage SDKs sign for 5 (opentok-node) or 15 minutes (`@vonage/video`) by default and let apps choose longer. */
+export const BEARER_MAX_LIFETIME_SECONDS = 24 * 3600;
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const MAX_TOKEN_LENGTH = 8192;
@@ -109,6 +118,56 @@ function checkTimes(exp: number, iat: number | undefined, options: RestAuthOptio
   if (exp - issuedAt > LIMITS.restJwtLifetimeSeconds + skew) {
     throw deny('ERR_AUTH_INVALID', 'Invalid token', `The JWT lifetime exceeds ${LIMITS.restJwtLifetimeSeconds} seconds`);
   }
+}
+
+/** The JWT of an `Authorization: Bearer …` header, or undefined when there is none. */
+export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
+  const h = headers.authorization;
+  if (typeof h !== 'string') return undefined;
+  const m = /^Bearer[ \t]+(\S+)\s*$/i.exec(h);
+  return m ? m[1] : undefined;
+}
+
+/**
+ * Verify `Authorization: Bearer <RS256 JWT>` as the Vonage SDKs send it (reference
+ * vonage-video-api.md): signed by the private key of the application named in `application_id`;
+ * both claim sets in use (`@vonage/video`: `jti, iat, exp, application_id`; opentok-node 2.23 in
+ * Vonage mode: also `iss` = the application ID and `ist: "project"`). `exp` is required; `none`,
+ * HS* and every other algorithm are refused (an HS256 JWT here would be signed with a secret
+ * nobody should hold for an application).
+ */
+export async function verifyBearer(token: string, options: RestAuthOptions): Promise<RestIdentity> {
+  if (token.length > MAX_TOKEN_LENGTH) throw deny('ERR_AUTH_INVALID', 'Invalid token format');
+  if (!options.lookupApplication) throw deny('ERR_AUTH_INVALID', 'Invalid token', 'Bearer authentication is not available');
+  let verified;
+  try {
+    verified = await verifyApplicationJwt(token, options.lookupApplication, {
+      ...(options.now !== undefined ? { now: options.now } : {}),
+      clockSkewSeconds: options.clockSkewSeconds ?? 30,
+      maxLifetimeSeconds: BEARER_MAX_LIFETIME_SECONDS,
+      requireExp: true,
+    });
+  } catch (err) {
+    if (!(err instanceof ApplicationJwtError)) throw err;
+    const code = err.reason === 'expired' || err.reason === 'not-yet-valid' ? 'ERR_AUTH_EXPIRED' : 'ERR_AUTH_INVALID';
+    const message = { malformed: 'Invalid token format', algorithm: 'Invalid signature', 'unknown-application': 'Issuer not found', signature: 'Invalid signature', expired: 'Token expired', 'not-yet-valid': 'Token not yet valid', lifetime: 'Invalid token', claims: 'Invalid token' }[err.reason];
+    throw new TokhostError(code, message, { description: err.message, cause: err });
+  }
+  const { application, claims } = verified;
+  if (claims.iss !== undefined && String(claims.iss).toLowerCase() !== application.applicationId) throw deny('ERR_AUTH_INVALID', 'Invalid issuer', 'The JWT iss claim is not its application_id');
+  if (claims['ist'] !== undefined && claims['ist'] !== 'project') throw deny('ERR_AUTH_INVALID', 'Invalid issuer type');
+  const project = options.lookup(application.apiKey);
+  if (!project) throw deny('ERR_AUTH_INVALID', 'Issuer not found', `The project of application ${application.applicationId} does not exist`);
+  return { project, scheme: 'bearer', applicationId: application.applicationId };
+}
+
+/**
+ * {@link authenticateRest} plus `Authorization: Bearer` (application credentials), which needs an
+ * asynchronous signature check. `X-OPENTOK-AUTH` wins when a request carries both.
+ */
+export function authenticateRequest(headers: IncomingHttpHeaders, options: RestAuthOptions): RestIdentity | Promise<RestIdentity> {
+  const bearer = headers['x-opentok-auth'] ? undefined : bearerToken(headers);
+  return bearer === undefined ? authenticateRest(headers, options) : verifyBearer(bearer, options);
 }
 
 /**

@@ -22,14 +22,14 @@ export interface RestMapping {
  * (test/rest/errors-doc.test.ts).
  */
 export const ERROR_TABLE = {
-  ERR_AUTH_MISSING: { status: 403, bodyCode: -1, when: 'no `X-OPENTOK-AUTH` / `X-TB-PARTNER-AUTH` header ("No suitable authentication found")' },
+  ERR_AUTH_MISSING: { status: 403, bodyCode: -1, when: 'no `X-OPENTOK-AUTH` / `Authorization: Bearer` / `X-TB-PARTNER-AUTH` header ("No suitable authentication found")' },
   ERR_AUTH_INVALID: {
     status: 403,
     bodyCode: -1,
-    when: 'malformed JWT, algorithm other than HS256 (incl. `none`), unknown issuer ("Issuer not found"), bad `iss` ("Invalid issuer format"), bad signature ("Invalid signature"), `ist` other than `project`, lifetime over 300 s, missing `exp`; wrong legacy credentials ("Invalid partner credentials")',
+    when: 'malformed JWT, algorithm other than HS256 (incl. `none`), unknown issuer ("Issuer not found"), bad `iss` ("Invalid issuer format"), bad signature ("Invalid signature"), `ist` other than `project`, lifetime over 300 s, missing `exp`; wrong legacy credentials ("Invalid partner credentials"); Bearer: not RS256, unknown `application_id` ("Issuer not found"), signed by another key, `iss` other than the application, lifetime over 24 h (docs/applications.md)',
   },
   ERR_AUTH_EXPIRED: { status: 403, bodyCode: -1, when: '`exp` in the past, or `iat` in the future, beyond the clock skew' },
-  ERR_AUTH_FORBIDDEN: { status: 403, bodyCode: -1, when: "the API key in the path is not the JWT's `iss`" },
+  ERR_AUTH_FORBIDDEN: { status: 403, bodyCode: -1, when: "the API key in the path is not the JWT's `iss` (nor one of its project's applications); with Bearer, the path ID is not the token's `application_id`" },
   ERR_REQUEST_INVALID: { status: 400, bodyCode: 400, when: 'a field or path ID fails validation; the message names it (`Invalid archiveMode: …`)' },
   ERR_REQUEST_BODY_TOO_LARGE: { status: 413, bodyCode: 413, when: 'the body exceeds `maxBodyBytes` (default 100 KiB)' },
   ERR_REQUEST_BODY_MALFORMED: { status: 400, bodyCode: 400, when: 'the body is not valid JSON' },

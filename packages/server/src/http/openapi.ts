@@ -22,7 +22,7 @@ export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> 
     paths[path] ??= {};
     paths[path][route.method.toLowerCase()] = {
       summary: route.summary,
-      security: [{ opentokJwt: [] }, { partnerAuth: [] }],
+      security: [{ opentokJwt: [] }, { applicationJwt: [] }, { partnerAuth: [] }],
       parameters: params.map((name) => ({
         name: name === 'key' ? 'key' : name,
         in: 'path',
@@ -56,6 +56,7 @@ export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> 
     components: {
       securitySchemes: {
         opentokJwt: { type: 'apiKey', in: 'header', name: 'X-OPENTOK-AUTH', description: 'HS256 JWT signed with the project secret: iss = API key, ist = project, iat, exp ≤ iat + 300' },
+        applicationJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'RS256 JWT signed with an application private key: application_id, iat, exp (docs/applications.md); the path names the application ID' },
         partnerAuth: { type: 'apiKey', in: 'header', name: 'X-TB-PARTNER-AUTH', description: 'Legacy: <apiKey>:<apiSecret>' },
       },
       responses: {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authenticateRest } from '../auth/rest-auth.js';
+import { authenticateRequest } from '../auth/rest-auth.js';
+import type { RestIdentity } from '../auth/rest-auth.js';
 import type { VerifiedJwt } from '../auth/rest-auth.js';
 import { errorXml } from '../services/sessions.js';
 import { readBody, parseJsonBody } from './body.js';
@@ -74,7 +75,14 @@ export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: 
   const openapi = JSON.stringify(buildOpenApi(REST_ROUTES));
   const { logger, config, store } = deps;
   const jwtCache = new Map<string, VerifiedJwt>();
-  const authOptions = { lookup: (k: string) => store.getProject(k), clockSkewSeconds: config.authClockSkewSeconds, cache: jwtCache };
+  // An X-OPENTOK-AUTH or legacy credential may name an application ID as its issuer (it stands for
+  // its project, docs/applications.md); the project secret signs it all the same.
+  const lookupProject = (k: string) => store.getProject(k) ?? (k.length === 36 ? projectOfApplication(k) : undefined);
+  const projectOfApplication = (id: string) => {
+    const app = store.getApplication(id.toLowerCase());
+    return app && store.getProject(app.apiKey);
+  };
+  const authOptions = { lookup: lookupProject, lookupApplication: (id: string) => store.getApplication(id), clockSkewSeconds: config.authClockSkewSeconds, cache: jwtCache };
 
   return (req, res) => {
     const url = req.url ?? '/';
@@ -112,10 +120,11 @@ export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: 
         res.setHeader('allow', m.allow.join(', '));
         throw new TokhostError('ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed', { description: `Allowed: ${m.allow.join(', ')}` });
       }
-      const identity = authenticateRest(req.headers, authOptions);
+      const pending = authenticateRequest(req.headers, authOptions);
+      const identity = pending instanceof Promise ? await pending : pending;
       apiKey = identity.project.apiKey;
-      if (m.params.key !== undefined && m.params.key !== identity.project.apiKey) {
-        throw new TokhostError('ERR_AUTH_FORBIDDEN', 'Invalid issuer', { description: 'The API key in the path does not match the credentials' });
+      if (m.params.key !== undefined && !pathKeyMatches(m.params.key, identity, store)) {
+        throw new TokhostError('ERR_AUTH_FORBIDDEN', 'Invalid issuer', { description: 'The API key or application ID in the path does not match the credentials' });
       }
       validateParams(m.params);
       // A body the handler does not read is discarded by node:http once the answer is sent.
@@ -156,6 +165,18 @@ export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: 
     send(res, result);
     if (logger.isLevelEnabled('info')) logger.info({ method: req.method, path: pathOnly(url), status, code: answer.code, ms: Date.now() - started, apiKey }, 'request');
   }
+}
+
+/**
+ * Whose resources a path may name. Application credentials (Bearer) name exactly their
+ * application ID, as the Vonage API requires. Key/secret credentials name their API key, or an
+ * application ID of their project: an application stands for its project wherever a key is
+ * accepted (docs/applications.md).
+ */
+function pathKeyMatches(key: string, identity: RestIdentity, store?: RestDeps['store']): boolean {
+  if (identity.applicationId !== undefined) return key.toLowerCase() === identity.applicationId;
+  if (key === identity.project.apiKey) return true;
+  return store !== undefined && key.length === 36 && store.getApplication(key.toLowerCase())?.apiKey === identity.project.apiKey;
 }
 
 /** The path without the query (never logged: it could carry a caller's data). */

@@ -7,7 +7,8 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION, RT_CLOSE, rtError } from '@tokhost/protocol';
 import type { ClientRequest, ConnectRequest, RtError, RtIceServer, VerifiedToken } from '@tokhost/protocol';
-import { ClientTokenError, verifyClientToken } from '../auth/client-token.js';
+import { isRs256Jwt } from '../auth/application-jwt.js';
+import { ClientTokenError, verifyAnyClientToken, verifyClientToken } from '../auth/client-token.js';
 import { createDemo } from '../demo/index.js';
 import type { ServerConfig } from '../config.js';
 import { ConnectionTally, overSendBuffer } from '../limits.js';
@@ -249,6 +250,8 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       clearTimeout(timer);
       if (conn) native.socketLost(conn, socket);
     });
+    // Frames that arrive while an application token is being verified (replayed after the join).
+    let verifying: Record<string, unknown>[] | null = null;
     ws.on('message', (raw, isBinary) => {
       let msg: Record<string, unknown>;
       try {
@@ -257,6 +260,11 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
         if (!msg || typeof msg !== 'object' || typeof msg['type'] !== 'string') throw new Error('not an object');
       } catch {
         refuse(ws, rtError('ERR_RT_PROTOCOL', 'every frame must be a JSON object with a "type"'), RT_CLOSE.protocolError);
+        return;
+      }
+      // While an application token is verified (asynchronously), later frames wait their turn.
+      if (verifying) {
+        verifying.push(msg);
         return;
       }
       if (conn) {
@@ -277,14 +285,38 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
         refuse(ws, rtError('ERR_RT_SESSION_INVALID', 'the connect message names another session than the socket URL (?session=)'), RT_CLOSE.authFailed);
         return;
       }
+      const request = msg as unknown as ConnectRequest;
+      if (typeof request.token === 'string' && isRs256Jwt(request.token)) {
+        // An application's RS256 token (docs/applications.md): jose checks it asynchronously.
+        const held: Record<string, unknown>[] = [];
+        verifying = held;
+        verifyAnyClientToken(request.token, (key) => store.getProject(key), tokenOptions).then(
+          (token) => finishConnect(request, token),
+          (err: unknown) => finishConnect(request, err),
+        ).finally(() => {
+          verifying = null;
+          if (ws.readyState !== ws.OPEN) return;
+          for (const m of held) ws.emit('message', Buffer.from(JSON.stringify(m)), false);
+        });
+        return;
+      }
+      finishConnect(request, undefined);
+    });
+    /** Join with the token checked already (an application's, or its failure) or checked here. */
+    const finishConnect = (request: ConnectRequest, checked: VerifiedToken | unknown) => {
+      if (ws.readyState !== ws.OPEN) return;
       let result: Connection | RtError;
       allowance = Infinity;
       try {
-        result = connect(msg as unknown as ConnectRequest, socket);
+        if (checked instanceof Error) throw checked;
+        result = connect(request, socket, checked as VerifiedToken | undefined);
       } catch (err) {
-        // A store failure must not take the process down with it: refuse this client only.
-        logger.error({ err: (err as Error).message }, 'realtime connect failed');
-        result = rtError('ERR_RT_INTERNAL', 'the server could not check the token');
+        if (err instanceof ClientTokenError) result = rtError(err.code, err.message);
+        else {
+          // A store failure must not take the process down with it: refuse this client only.
+          logger.error({ err: (err as Error).message }, 'realtime connect failed');
+          result = rtError('ERR_RT_INTERNAL', 'the server could not check the token');
+        }
       } finally {
         allowance = queuedBytes();
       }
@@ -295,7 +327,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       }
       conn = result;
       deps.onJoin?.(result.room.sessionId, result.id);
-    });
+    };
   };
 
   // Session records never change once created: known ones are kept (bounded) so a join wave
@@ -312,17 +344,23 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     return found;
   };
 
-  const connect = (req: ConnectRequest, socket: ClientSocket): Connection | RtError => {
+  const tokenOptions = { clockSkewSeconds: config.authClockSkewSeconds, lookupApplication: (id: string) => store.getApplication(id) };
+  /** `preverified`: an application's RS256 token, checked asynchronously by the caller. */
+  const connect = (req: ConnectRequest, socket: ClientSocket, preverified?: VerifiedToken): Connection | RtError => {
     if (req.version !== REALTIME_PROTOCOL_VERSION) return rtError('ERR_RT_VERSION', `protocol version ${String(req.version)} is not supported (server speaks ${REALTIME_PROTOCOL_VERSION})`);
     if (typeof req.sessionId !== 'string' || req.sessionId === '') return rtError('ERR_RT_SESSION_INVALID', 'sessionId is missing');
-    let token;
+    let token: VerifiedToken;
     try {
-      token = verifyClientToken(req.token, (key) => store.getProject(key), { clockSkewSeconds: config.authClockSkewSeconds });
+      token = preverified ?? verifyClientToken(req.token, (key) => store.getProject(key), tokenOptions);
     } catch (err) {
       if (err instanceof ClientTokenError) return rtError(err.code, err.message);
       throw err;
     }
-    if (req.apiKey !== undefined && String(req.apiKey) !== token.apiKey) return rtError('ERR_RT_TOKEN_PROJECT', `the token is for API key ${token.apiKey}, not ${String(req.apiKey)}`);
+    // The client may name the project by its API key or, with an application's token, by the application ID.
+    const named = req.apiKey === undefined ? undefined : String(req.apiKey);
+    if (named !== undefined && named !== token.apiKey && named.toLowerCase() !== token.applicationId) {
+      return rtError('ERR_RT_TOKEN_PROJECT', `the token is for API key ${token.apiKey}, not ${named}`);
+    }
     if (token.sessionId !== req.sessionId) return rtError('ERR_RT_TOKEN_SESSION', 'the token is for another session');
     const session = sessionRecord(req.sessionId);
     if (!session || session.apiKey !== token.apiKey) return rtError('ERR_RT_SESSION_INVALID', `session ${req.sessionId} does not exist`);

@@ -1,8 +1,8 @@
 /**
  * The one rule for starting a composition output (an archive or a broadcast), checked before any
  * state changes. OpenTok's order: the session exists in the caller's project, is not end-to-end
- * encrypted, uses routed media; no output of the same kind runs without a distinct tag (OpenTok's
- * `multiArchiveTag` / `multiBroadcastTag`); the concurrency limits hold; a client is connected.
+ * encrypted, uses routed media; an untagged start finds no output of its kind running, a tagged
+ * one finds none with its tag (OpenTok's `multiArchiveTag` / `multiBroadcastTag`); the concurrency limits hold; a client is connected.
  * The two kinds differ only in their words and codes (below), which OpenTok's SDKs surface.
  */
 import type { SessionRecord, Store } from '../storage/store.js';
@@ -61,8 +61,11 @@ export function requireCompositionStart(o: {
   requireNotE2ee(session, rule.what);
   if (session.mediaMode !== 'routed') throw rule.notRouted();
   const running = o.running(session);
-  // An untagged output excludes every other; tagged ones coexist when their tags differ.
-  if (running.inSession.some((r) => !o.tag || !r.tag || r.tag === o.tag)) throw rule.inProgress(session.sessionId);
+  // A start without a tag needs the session idle; a tagged one only needs its tag free. So a
+  // tagged archive starts while an untagged one records, as OpenTok requires "when manually
+  // starting an archive in a session that is automatically archived" (the Ruby and PHP SDKs'
+  // suites do exactly that); the same holds for broadcasts and multiBroadcastTag.
+  if (running.inSession.some((r) => !o.tag || r.tag === o.tag)) throw rule.inProgress(session.sessionId);
   const overCap = checkConcurrent(
     rule.limit.plural,
     { inSession: running.inSession.length, inProject: running.inProject },

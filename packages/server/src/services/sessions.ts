@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { decodeSessionId, LIMITS, RESOLUTIONS } from '@tokhost/protocol';
+import { isApplicationId } from './applications.js';
 import type { ArchiveMode, MediaMode, Resolution, SessionCreateItem } from '@tokhost/protocol';
 import { invalid, TokhostError } from '../errors.js';
 import type { SessionRecord, Store } from '../storage/store.js';
@@ -23,7 +24,9 @@ export function parseSessionOptions(fields: Map<string, string>, apiKey: string)
   const archiveMode: ArchiveMode = am ?? 'manual';
   if (archiveMode === 'always' && mediaMode === 'relayed') throw invalid('archiveMode', 'always requires a routed session (p2p.preference=disabled)');
 
-  const location = fields.get('location');
+  // `@vonage/video` posts a literal `location=null` when the app gave none.
+  const given = fields.get('location');
+  const location = given === 'null' ? undefined : given;
   if (location !== undefined && location !== '' && !isIPv4(location)) throw invalid('location', 'must be an IPv4 address');
 
   const e2eeRaw = fields.get('e2ee');
@@ -102,7 +105,9 @@ export function requireSession(store: Store, apiKey: string, sessionId: unknown,
   if (typeof sessionId !== 'string' || sessionId === '') throw invalid(field, 'is required');
   const parts = decodeSessionId(sessionId);
   if (!parts) throw invalid(field, 'is not a valid session ID');
-  const session = parts.apiKey === apiKey ? store.getSession(sessionId) : undefined;
+  // The ID names the project's key, or (docs/applications.md) one of its applications; the
+  // stored record decides which project owns it.
+  const session = parts.apiKey === apiKey || isApplicationId(parts.apiKey) ? store.getSession(sessionId) : undefined;
   if (!session || session.apiKey !== apiKey) throw new TokhostError('ERR_SESSION_NOT_FOUND', 'Session not found', { description: `Session ${sessionId} does not exist in project ${apiKey}` });
   return session;
 }

@@ -1,5 +1,5 @@
 import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
-import type { ArchiveRecord, BroadcastRecord, ListOptions, OutboxItem, Page, ProjectRecord, SessionRecord, Store } from './store.js';
+import type { ApplicationRecord, ArchiveRecord, BroadcastRecord, ListOptions, OutboxItem, Page, ProjectRecord, SessionRecord, Store } from './store.js';
 import { StoreError } from './store.js';
 
 const clone = <T>(value: T): T => structuredClone(value);
@@ -23,6 +23,7 @@ export function createMemoryStore(): Store {
   const outbox = new Map<number, OutboxItem>();
   const leases = new Map<string, { owner: string; until: number }>();
   const settings = new Map<string, string>();
+  const applications = new Map<string, ApplicationRecord>();
   let nextOutboxId = 1;
   let closed = false;
   const open = () => {
@@ -57,6 +58,35 @@ export function createMemoryStore(): Store {
       projects.set(apiKey, next);
       return clone(next);
     },
+    // --- applications ---
+    createApplication(app) {
+      open();
+      if (!projects.has(app.apiKey)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${app.apiKey} does not exist`);
+      if (applications.has(app.applicationId)) throw new StoreError('ERR_STORE_CONFLICT', `Application ${app.applicationId} already exists`);
+      applications.set(app.applicationId, clone(app));
+    },
+    getApplication(applicationId) {
+      open();
+      const a = applications.get(applicationId);
+      return a && clone(a);
+    },
+    listApplications(apiKey) {
+      open();
+      return [...applications.values()].filter((a) => apiKey === undefined || a.apiKey === apiKey).map(clone);
+    },
+    updateApplication(applicationId, changes) {
+      open();
+      const a = applications.get(applicationId);
+      if (!a) return undefined;
+      const next: ApplicationRecord = { ...a, publicKey: changes.publicKey ?? a.publicKey, name: changes.name ?? a.name };
+      applications.set(applicationId, next);
+      return clone(next);
+    },
+    deleteApplication(applicationId) {
+      open();
+      return applications.delete(applicationId);
+    },
+    // --- end of applications ---
     createSession(session) {
       open();
       if (!projects.has(session.apiKey)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${session.apiKey} does not exist`);

@@ -1,4 +1,5 @@
 import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
+import { POSTGRES_APPLICATIONS_MIGRATION, postgresApplications } from './applications.js';
 import { openSyncPg, PgQueryError } from './pg-sync.js';
 import type { Statement, SyncPg } from './pg-sync.js';
 import { projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
@@ -86,6 +87,8 @@ const MIGRATIONS: readonly string[] = [
      name  TEXT PRIMARY KEY,
      value TEXT NOT NULL
    );`,
+  // Vonage-style applications (storage/applications.ts).
+  POSTGRES_APPLICATIONS_MIGRATION,
 ];
 
 /** Schema version this build writes. */
@@ -290,6 +293,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
   return {
     kind: 'postgres',
+    // Applications: their own module (storage/applications.ts).
+    ...postgresApplications(one),
     createProject(p) {
       forgetProjects();
       try {

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
 import { projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
 import type { ProjectRow as SqlProjectRow, SessionRow as SqlSessionRow } from './rows.js';
+import { SQLITE_APPLICATIONS_MIGRATION, sqliteApplications } from './applications.js';
 import { createSecretBox, loadMasterKey } from './secret-box.js';
 import type { ArchiveRecord, BroadcastRecord, ListOptions, Page, ProjectRecord, SessionRecord, Store } from './store.js';
 import { StoreError } from './store.js';
@@ -84,6 +85,8 @@ const MIGRATIONS: readonly string[] = [
      name  TEXT PRIMARY KEY,
      value TEXT NOT NULL
    );`,
+  // Vonage-style applications (storage/applications.ts).
+  SQLITE_APPLICATIONS_MIGRATION,
 ];
 
 /** Schema version this build writes. */
@@ -335,6 +338,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
   return {
     kind: 'sqlite',
+    // Applications: their own module (storage/applications.ts).
+    ...sqliteApplications(db, commitPending),
     createProject(p) {
       commitPending();
       forgetProjects();

@@ -38,6 +38,22 @@ export interface ArchiveRecord {
   archive: ArchiveJson;
 }
 
+/**
+ * A Vonage-style application (docs/applications.md): a UUID that stands for its project wherever
+ * an API key is accepted, and the RSA public key (SPKI PEM, at least 2048 bits) that verifies the
+ * RS256 JWTs signed with its private key. Tokhost never holds the private key.
+ */
+export interface ApplicationRecord {
+  /** Lowercase UUID. */
+  applicationId: string;
+  /** The project it belongs to. */
+  apiKey: string;
+  /** SPKI PEM, as `node:crypto` exports it. */
+  publicKey: string;
+  name: string;
+  createdAt: number;
+}
+
 /** A broadcast as persisted: the wire object plus the owning project. */
 export interface BroadcastRecord {
   apiKey: string;
@@ -83,6 +99,22 @@ export interface Store {
   /** Every project, oldest first. */
   listProjects(): ProjectRecord[];
   updateProject(apiKey: string, changes: Partial<Pick<ProjectRecord, 'apiSecret' | 'name' | 'webhookUrl'>>): ProjectRecord | undefined;
+
+  // --- applications (storage/applications.ts holds the SQL both databases share) ---
+  /** Throws `StoreError('ERR_STORE_CONFLICT')` when the ID exists and `ERR_STORE_NO_PROJECT` for an unknown project. */
+  createApplication(application: ApplicationRecord): void;
+  /**
+   * The application, read from the database on every call (another process, `tokhost
+   * application rotate-key`, may change it at any time and the next request must see that).
+   */
+  getApplication(applicationId: string): ApplicationRecord | undefined;
+  /** The applications of one project (every project's with no key), oldest first. */
+  listApplications(apiKey?: string): ApplicationRecord[];
+  /** Replace the public key or the name; `undefined` when there is no such application. */
+  updateApplication(applicationId: string, changes: Partial<Pick<ApplicationRecord, 'publicKey' | 'name'>>): ApplicationRecord | undefined;
+  /** Remove the application; false when there was none. */
+  deleteApplication(applicationId: string): boolean;
+  // --- end of applications ---
 
   /** Throws `StoreError('ERR_STORE_CONFLICT')` when the ID exists and `ERR_STORE_NO_PROJECT` for an unknown project. */
   createSession(session: SessionRecord): void;

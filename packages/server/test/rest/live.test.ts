@@ -2,7 +2,7 @@ import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION } from '@tokhost/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { until } from '../kit/index.js';
-import { call, createSessionId, KEY_A, postJson, SECRET_A, startServer } from './harness.js';
+import { call, createSessionId, KEY_A, postJson, projectJwt, SECRET_A, startServer } from './harness.js';
 import { OfficialOpenTok, settle } from './opentok-types.js';
 import type { OpenTokLike } from './opentok-types.js';
 
@@ -78,9 +78,17 @@ describe('REST on live state (real realtime connections)', () => {
     expect(streams.value).toHaveLength(1);
     const streamId = (streams.value as { id: string }[])[0]!.id;
 
-    // The one route answered as text/plain, so opentok-node's double JSON.parse works.
-    const raw = await call(server, 'GET', `/v2/project/${KEY_A}/session/${sessionId}/stream/${streamId}`);
+    // The one route answered as text/plain to opentok-node, so its double JSON.parse works; the
+    // Ruby SDK (HTTParty parses by type) and PHP get application/json, with the headers each sends.
+    const streamPath = `/v2/project/${KEY_A}/session/${sessionId}/stream/${streamId}`;
+    const raw = await call(server, 'GET', streamPath, { headers: { 'user-agent': 'OpenTok-Node-SDK/2.23.2', accept: 'application/json' } });
     expect(raw.headers.get('content-type')).toMatch(/^text\/plain/);
+    const ruby = await call(server, 'GET', streamPath, { headers: { 'user-agent': 'OpenTok-Ruby-SDK/4.9.0-Ruby-Version-3.2.2-p53', accept: '*/*' } });
+    expect(ruby.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(ruby.json).toMatchObject({ id: streamId, name: 'cam', videoType: 'camera' });
+    const php = await fetch(server.url + streamPath, { headers: { 'user-agent': 'OpenTok-PHP-SDK/4.15.0 php/8.2', 'x-opentok-auth': projectJwt(KEY_A, SECRET_A) } });
+    expect(php.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await php.json()).toMatchObject({ id: streamId });
     const got = await settle((cb) => ot.getStream(sessionId, streamId, cb));
     expect(got.err).toBeNull();
     expect(got.value).toMatchObject({ id: streamId, name: 'cam', videoType: 'camera' });

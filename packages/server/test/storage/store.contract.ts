@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ProjectRecord, SessionRecord, Store } from '../../src/storage/store.js';
+import type { ApplicationRecord, ProjectRecord, SessionRecord, Store } from '../../src/storage/store.js';
 import { StoreError } from '../../src/storage/store.js';
 
 /** Builds a fresh store per test; `reopen` (when the store persists) opens the same data again. */
@@ -67,6 +67,14 @@ export const broadcast = (apiKey: string, sessionId: string, createdAt: number):
   maxDuration: 14400,
   streamMode: 'auto',
   broadcastUrls: { hls: 'http://x/y.m3u8' },
+});
+
+export const application = (apiKey: string, createdAt: number): ApplicationRecord => ({
+  applicationId: randomUUID(),
+  apiKey,
+  publicKey: `-----BEGIN PUBLIC KEY-----\n${randomUUID()}\n-----END PUBLIC KEY-----\n`,
+  name: `app of ${apiKey}`,
+  createdAt,
 });
 
 /** The behaviour every `Store` implementation must have (hono-style shared suite). */
@@ -270,6 +278,34 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(store.getSetting('other')).toBeUndefined();
     });
 
+    it('keeps applications per project: create, read, list, re-key, delete; refuses duplicates and unknown projects', () => {
+      store.createProject(project('111'));
+      store.createProject(project('222'));
+      const a1 = application('111', 1_700_000_000_000);
+      const a2 = application('111', 1_700_000_000_001);
+      const b1 = application('222', 1_700_000_000_002);
+      for (const a of [a1, a2, b1]) store.createApplication(a);
+      expect(store.getApplication(a1.applicationId)).toEqual(a1);
+      expect(store.getApplication(randomUUID())).toBeUndefined();
+      expect(store.listApplications('111').map((a) => a.applicationId)).toEqual([a1.applicationId, a2.applicationId]);
+      expect(store.listApplications().map((a) => a.applicationId)).toEqual([a1.applicationId, a2.applicationId, b1.applicationId]);
+      expect(store.listApplications('999')).toEqual([]);
+      expect(() => store.createApplication(a1)).toThrow(expect.objectContaining({ code: 'ERR_STORE_CONFLICT' }));
+      expect(() => store.createApplication(application('999', 1))).toThrow(expect.objectContaining({ code: 'ERR_STORE_NO_PROJECT' }));
+      const rekeyed = store.updateApplication(a1.applicationId, { publicKey: 'PEM-2' });
+      expect(rekeyed).toEqual({ ...a1, publicKey: 'PEM-2' });
+      expect(store.getApplication(a1.applicationId)?.publicKey).toBe('PEM-2');
+      expect(store.updateApplication(a1.applicationId, { name: 'renamed' })).toEqual({ ...a1, publicKey: 'PEM-2', name: 'renamed' });
+      expect(store.updateApplication(randomUUID(), { name: 'x' })).toBeUndefined();
+      expect(store.deleteApplication(a2.applicationId)).toBe(true);
+      expect(store.deleteApplication(a2.applicationId)).toBe(false);
+      expect(store.getApplication(a2.applicationId)).toBeUndefined();
+      // What the caller got is a copy.
+      const got = store.getApplication(b1.applicationId)!;
+      got.publicKey = 'changed';
+      expect(store.getApplication(b1.applicationId)?.publicKey).toBe(b1.publicKey);
+    });
+
     it.skipIf(!harness.reopen)('keeps everything across close and reopen', () => {
       store.createProject(project('111', { webhookUrl: 'https://w/h' }));
       const s = session('1_A', '111', { location: '1.2.3.4' });
@@ -278,6 +314,8 @@ export function storeContract(name: string, harness: StoreHarness): void {
       store.createArchive({ apiKey: '111', archive: a });
       const queued = store.enqueueOutbox({ url: 'https://w/h', secret: 'q'.repeat(40), body: '{"event":"x"}', createdAt: 5 });
       store.putSettingIfAbsent('operatorTokenHash', 'kept');
+      const app = application('111', 7);
+      store.createApplication(app);
       store.close();
       store = harness.reopen!();
       expect(store.getProject('111')).toEqual(project('111', { webhookUrl: 'https://w/h' }));
@@ -285,6 +323,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(store.getArchive('111', a.id)?.archive).toEqual(a);
       expect(store.listOutbox('https://w/h', 10)).toEqual([{ id: queued, url: 'https://w/h', secret: 'q'.repeat(40), body: '{"event":"x"}', createdAt: 5 }]);
       expect(store.getSetting('operatorTokenHash')).toBe('kept');
+      expect(store.getApplication(app.applicationId)).toEqual(app);
     });
   });
 }

@@ -1,6 +1,6 @@
 import { DTMF_PATTERN } from '@tokhost/protocol';
 import type { DialSipJson, VerifiedToken } from '@tokhost/protocol';
-import { ClientTokenError, verifyClientToken } from '../../auth/client-token.js';
+import { ClientTokenError, verifyAnyClientToken } from '../../auth/client-token.js';
 import { checkConcurrent, limitsFrom } from '../../limits.js';
 import { SipGatewayError } from '../../sip/gateway.js';
 import { headerValueProblem, quotedStringSafeProblem, sipUriProblem, TOKEN_RE, userAtHostProblem } from '../../sip/grammar.js';
@@ -109,7 +109,7 @@ export const sipRoutes: Route[] = [
       requireNotE2ee(session, 'SIP dial');
       let verified: VerifiedToken;
       try {
-        verified = verifyClientToken(dial.token, (k) => ctx.deps.store.getProject(k), { clockSkewSeconds: ctx.deps.config.authClockSkewSeconds });
+        verified = await verifyAnyClientToken(dial.token, (k) => ctx.deps.store.getProject(k), { clockSkewSeconds: ctx.deps.config.authClockSkewSeconds, lookupApplication: (id) => ctx.deps.store.getApplication(id) });
         if (verified.apiKey !== ctx.project.apiKey || verified.sessionId !== session.sessionId) throw invalid('token', 'is not a token for this session');
       } catch (err) {
         if (err instanceof ClientTokenError) throw new TokhostError('ERR_REQUEST_INVALID', 'Invalid token', { description: err.message, cause: err });

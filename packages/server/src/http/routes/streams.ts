@@ -26,6 +26,18 @@ export function parseSignal(value: unknown): { type?: string; data?: string } {
   return { ...(typeof type === 'string' ? { type } : {}), ...(typeof data === 'string' ? { data } : {}) };
 }
 
+/**
+ * The Content-Type of `GET …/session/{sid}/stream/{streamId}`, by SDK (docs/rest-api.md):
+ * opentok-node (User-Agent `OpenTok-Node-SDK/…`, key/secret and Vonage mode alike) calls
+ * JSON.parse on the already-parsed body when it is typed application/json (reference §2.1), so it
+ * gets the JSON text as text/plain. Every other client gets application/json: the Ruby SDK
+ * (HTTParty) and `@vonage/video` (vetch) parse by type and fail on text/plain, PHP decodes the
+ * body whatever its type, `@tokhost/sdk` reads either.
+ */
+export function streamContentType(userAgent: string | undefined): string {
+  return userAgent !== undefined && userAgent.startsWith('OpenTok-Node-SDK/') ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8';
+}
+
 /** A project may send `restSignalRatePerProject` REST signals per second (burst 5 × that): else 429. */
 function admitRestSignal(ctx: RouteContext): void {
   const limiter = ctx.deps.restSignals;
@@ -76,15 +88,13 @@ export const streamRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v2/project/:key/session/:sessionId/stream/:streamId',
-    summary: 'Get a stream (JSON text served as text/plain: opentok-node double-parses application/json here)',
+    summary: 'Get a stream (application/json; text/plain to opentok-node, which parses this answer twice)',
     success: 200,
     handler(ctx) {
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, ctx.params.sessionId);
       const stream = ctx.deps.live.getStream(session.sessionId, ctx.params.streamId!);
       if (!stream) throw new TokhostError('ERR_STREAM_NOT_FOUND', 'Stream not found', { description: `Stream ${ctx.params.streamId} is not in the session` });
-      // Reference §2.1: opentok-node calls JSON.parse on an already-parsed object when this
-      // endpoint answers application/json, so it gets JSON text with a non-JSON type.
-      return { status: 200, text: JSON.stringify(stream), contentType: 'text/plain; charset=utf-8' };
+      return { status: 200, text: JSON.stringify(stream), contentType: streamContentType(ctx.req.headers['user-agent']) };
     },
   },
   {
