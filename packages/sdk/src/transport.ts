@@ -1,9 +1,10 @@
 /**
- * The one HTTP path every REST call takes: URL building, a fresh `X-OPENTOK-AUTH` JWT per request,
+ * The one HTTP path every REST call takes: URL building, a fresh auth JWT per request (`X-OPENTOK-AUTH`
+ * or `Authorization: Bearer`, by credential kind),
  * a timeout that really aborts (request and body read), response parsing per reference §2.1 and the
  * generic status → error mapping of §2.2 (each resource adds its per-method overrides).
  */
-import type { TokenSigner } from './auth.js';
+import type { Signer } from './auth.js';
 import { AuthError, NotFoundError, RequestError } from './errors.js';
 import type { OpenTokError } from './errors.js';
 import { SDK_VERSION } from './version.js';
@@ -55,7 +56,7 @@ export interface TransportConfig {
   timeout: number;
   uaAddendum: string | undefined;
   fetch: FetchLike;
-  signer: TokenSigner;
+  signer: Signer;
 }
 
 /** Details object for error constructors from an error context. */
@@ -130,11 +131,8 @@ export class Transport {
   async request(spec: RequestSpec, mapError?: ErrorMapper): Promise<ApiResponse> {
     let url = this.#base + spec.path;
     if (spec.query && spec.query.length > 0) url += '?' + new URLSearchParams(spec.query as Array<[string, string]>).toString();
-    const headers: Record<string, string> = {
-      'User-Agent': this.#userAgent,
-      Accept: 'application/json',
-      'X-OPENTOK-AUTH': this.#config.signer.projectJwt(),
-    };
+    const [authName, authValue] = this.#config.signer.authHeader();
+    const headers: Record<string, string> = { 'User-Agent': this.#userAgent, Accept: 'application/json', [authName]: authValue };
     let body: string | undefined;
     if (spec.form) {
       headers['Content-Type'] = 'application/x-www-form-urlencoded';
