@@ -156,6 +156,8 @@ const mapPatch: ErrorMapper = (ctx) => {
   return undefined;
 };
 
+const NO_ARCHIVE_ID = 'No archive ID given';
+
 /** Archive operations of one project. */
 export class ArchiveService {
   readonly #transport: Transport;
@@ -181,7 +183,7 @@ export class ArchiveService {
   }
 
   async start(sessionId: string, options?: ArchiveOptions): Promise<Archive> {
-    requireId('sessionId', sessionId);
+    requireId('sessionId', sessionId, 'No session ID given');
     const body = { sessionId, ...checkArchiveOptions(options) };
     const res = await this.#transport.request({ method: 'POST', path: this.#base, json: body }, mapStart);
     const json = asJsonObject(res.body, 'the archive', res.status);
@@ -196,19 +198,19 @@ export class ArchiveService {
   }
 
   async stop(archiveId: string): Promise<Archive> {
-    requireId('archiveId', archiveId);
+    requireId('archiveId', archiveId, NO_ARCHIVE_ID);
     const res = await this.#transport.request({ method: 'POST', path: this.#path(archiveId, '/stop'), json: {} }, mapStop);
     return this.#wrap(asJsonObject(res.body, 'the archive', res.status));
   }
 
   async get(archiveId: string): Promise<Archive> {
-    requireId('archiveId', archiveId);
+    requireId('archiveId', archiveId, NO_ARCHIVE_ID);
     const res = await this.#transport.request({ method: 'GET', path: this.#path(archiveId) }, mapGet);
     return this.#wrap(asJsonObject(res.body, 'the archive', res.status));
   }
 
   async delete(archiveId: string): Promise<void> {
-    requireId('archiveId', archiveId);
+    requireId('archiveId', archiveId, NO_ARCHIVE_ID);
     await this.#transport.request({ method: 'DELETE', path: this.#path(archiveId) }, mapDelete);
   }
 
@@ -221,20 +223,20 @@ export class ArchiveService {
   }
 
   async addStream(archiveId: string, streamId: string, options?: StreamSelectionOptions): Promise<void> {
-    requireId('archiveId', archiveId);
-    requireId('streamId', streamId);
+    requireId('archiveId', archiveId, NO_ARCHIVE_ID);
+    requireId('streamId', streamId, 'No stream ID given');
     const { hasAudio, hasVideo } = checkSelection(options);
     await this.#transport.request({ method: 'PATCH', path: this.#path(archiveId, '/streams'), json: { hasAudio, hasVideo, addStream: streamId } }, mapPatch);
   }
 
   async removeStream(archiveId: string, streamId: string): Promise<void> {
-    requireId('archiveId', archiveId);
-    requireId('streamId', streamId);
+    requireId('archiveId', archiveId, NO_ARCHIVE_ID);
+    requireId('streamId', streamId, 'No stream ID given');
     await this.#transport.request({ method: 'PATCH', path: this.#path(archiveId, '/streams'), json: { removeStream: streamId } }, mapPatch);
   }
 
   async setLayout(archiveId: string, layout: Layout): Promise<void> {
-    requireId('archiveId', archiveId);
+    requireId('archiveId', archiveId, NO_ARCHIVE_ID);
     const body = checkLayout('layout', layout);
     await this.#transport.request({ method: 'PUT', path: this.#path(archiveId, '/layout'), json: body });
   }

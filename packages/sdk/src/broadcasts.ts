@@ -73,7 +73,7 @@ export interface BroadcastList {
 }
 
 export function checkBroadcastOptions(value: unknown): Record<string, unknown> {
-  if (value === undefined || value === null) fail('options must be an object with outputs');
+  if (value === undefined || value === null || typeof value !== 'object') fail('No options given to startBroadcast');
   const o = optionsObject<BroadcastOptions>('options', value);
   const outputsIn = optionsObject<BroadcastOutputs>('outputs', o.outputs);
   if (o.outputs === undefined || (outputsIn.hls === undefined && outputsIn.rtmp === undefined)) {
@@ -85,7 +85,7 @@ export function checkBroadcastOptions(value: unknown): Record<string, unknown> {
     const hls: Record<string, unknown> = {};
     const dvr = optionalBoolean('outputs.hls.dvr', hlsIn.dvr);
     const lowLatency = optionalBoolean('outputs.hls.lowLatency', hlsIn.lowLatency);
-    if (dvr && lowLatency) fail('outputs.hls.dvr and outputs.hls.lowLatency cannot both be true');
+    if (dvr && lowLatency) fail('Cannot set both dvr and lowLatency on HLS');
     put(hls, 'dvr', dvr);
     put(hls, 'lowLatency', lowLatency);
     outputs['hls'] = hls;
@@ -152,20 +152,20 @@ export class BroadcastService {
   }
 
   async start(sessionId: string, options: BroadcastOptions): Promise<Broadcast> {
-    requireId('sessionId', sessionId);
+    requireId('sessionId', sessionId, 'No sessionId given to startBroadcast');
     const { streamMode, ...rest } = checkBroadcastOptions(options);
     const res = await this.#transport.request({ method: 'POST', path: this.#base, json: { ...rest, sessionId, streamMode } });
     return this.#wrap(asJsonObject(res.body, res.status));
   }
 
   async stop(broadcastId: string): Promise<Broadcast> {
-    requireId('broadcastId', broadcastId);
+    requireId('broadcastId', broadcastId, 'No broadcast ID given');
     const res = await this.#transport.request({ method: 'POST', path: this.#path(broadcastId, '/stop'), json: {} });
     return this.#wrap(asJsonObject(res.body, res.status));
   }
 
   async get(broadcastId: string): Promise<Broadcast> {
-    requireId('broadcastId', broadcastId);
+    requireId('broadcastId', broadcastId, 'No broadcast ID given');
     const res = await this.#transport.request({ method: 'GET', path: this.#path(broadcastId) });
     return this.#wrap(asJsonObject(res.body, res.status));
   }
@@ -179,22 +179,22 @@ export class BroadcastService {
   }
 
   async setLayout(broadcastId: string, layout: Layout): Promise<void> {
-    requireId('broadcastId', broadcastId);
+    requireId('broadcastId', broadcastId, 'No broadcast ID given');
     const body = checkLayout('layout', layout);
     await this.#transport.request({ method: 'PUT', path: this.#path(broadcastId, '/layout'), json: body });
   }
 
   async addStream(broadcastId: string, streamId: string, options?: StreamSelectionOptions): Promise<void> {
-    requireId('broadcastId', broadcastId);
-    requireId('streamId', streamId);
+    requireId('broadcastId', broadcastId, 'No broadcastId given to addBroadcastStream');
+    requireId('streamId', streamId, 'No streamId given to addBroadcastStream');
     const { hasAudio, hasVideo } = checkSelection(options);
     // opentok-node sends `hasAudio: x || true`, so it can never leave audio or video out (§3.3).
     await this.#transport.request({ method: 'PATCH', path: this.#path(broadcastId, '/streams'), json: { addStream: streamId, hasAudio, hasVideo } });
   }
 
   async removeStream(broadcastId: string, streamId: string): Promise<void> {
-    requireId('broadcastId', broadcastId);
-    requireId('streamId', streamId);
+    requireId('broadcastId', broadcastId, 'No broadcastId given to removeBroadcastStream');
+    requireId('streamId', streamId, 'No streamId given to removeBroadcastStream');
     await this.#transport.request({ method: 'PATCH', path: this.#path(broadcastId, '/streams'), json: { removeStream: streamId } });
   }
 }

@@ -68,11 +68,15 @@ function withServerMessage(base: string, ctx: ErrorContext): string {
   return ctx.serverMessage ? `${base}: ${ctx.serverMessage}` : base;
 }
 
-/** The generic mapping (reference §2.2): 401/403 → AuthError, 404 → NotFoundError, else RequestError. */
+/**
+ * The generic mapping (reference §2.2): 401/403 → AuthError, 404 → NotFoundError, else RequestError
+ * worded as opentok-node words it, `Unexpected response from OpenTok: "{"message":"<server's message>"}"`
+ * (apps match on that text); the status is in `error.status`.
+ */
 export function genericError(ctx: ErrorContext): OpenTokError {
   if (ctx.status === 401 || ctx.status === 403) return new AuthError(withServerMessage('Invalid API key or secret', ctx), details(ctx));
   if (ctx.status === 404) return new NotFoundError(withServerMessage('Not Found', ctx), details(ctx));
-  return new RequestError(withServerMessage(`Unexpected response from OpenTok (HTTP ${ctx.status})`, ctx), details(ctx));
+  return new RequestError(`Unexpected response from OpenTok: "${JSON.stringify({ message: ctx.serverMessage ?? '' })}"`, details(ctx));
 }
 
 function parseBody(text: string, contentType: string): unknown {
