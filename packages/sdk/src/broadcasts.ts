@@ -1,25 +1,14 @@
 /**
  * Live-streaming broadcasts (reference §3.3, objects §4.3).
  */
-import { LIMITS, RESOLUTIONS, STREAM_MODES } from '@tokhost/protocol';
-import type { BroadcastJson, ListJson, Resolution, StreamMode } from '@tokhost/protocol';
-import { checkListOptions, checkSelection } from './archives.js';
-import type { ListArchivesOptions, StreamSelectionOptions } from './archives.js';
+import { LIMITS } from '@tokhost/protocol';
+import type { BroadcastJson, Resolution, StreamMode } from '@tokhost/protocol';
 import { settle } from './callback.js';
 import type { Callback } from './callback.js';
-import { RequestError } from './errors.js';
+import { checkComposition, checkListOptions, checkSelection, jsonObject, pageOf } from './composition.js';
+import type { ListArchivesOptions, StreamSelectionOptions } from './composition.js';
 import type { Transport } from './transport.js';
-import {
-  checkLayout,
-  fail,
-  optionalBoolean,
-  optionalInteger,
-  optionalOneOf,
-  optionalString,
-  optionsObject,
-  put,
-  requireId,
-} from './validate.js';
+import { checkLayout, fail, optionalBoolean, optionalInteger, optionalString, optionsObject, put, requireId } from './validate.js';
 import type { Layout } from './validate.js';
 
 /** One RTMP target of a broadcast. */
@@ -107,26 +96,17 @@ export function checkBroadcastOptions(value: unknown): Record<string, unknown> {
       return out;
     });
   }
+  const c = checkComposition(o);
   const body: Record<string, unknown> = { outputs };
   put(body, 'maxDuration', optionalInteger('maxDuration', o.maxDuration, LIMITS.broadcastMaxDurationMin, LIMITS.broadcastMaxDurationMax));
-  put(body, 'resolution', optionalOneOf('resolution', o.resolution, RESOLUTIONS));
-  if (o.layout !== undefined) body['layout'] = checkLayout('layout', o.layout);
+  put(body, 'resolution', c.resolution);
+  put(body, 'layout', c.layout);
   put(body, 'multiBroadcastTag', optionalString('multiBroadcastTag', o.multiBroadcastTag));
-  put(body, 'maxBitrate', optionalInteger('maxBitrate', o.maxBitrate, 1, Number.MAX_SAFE_INTEGER));
-  const hasAudio = optionalBoolean('hasAudio', o.hasAudio);
-  const hasVideo = optionalBoolean('hasVideo', o.hasVideo);
-  if (hasAudio === false && hasVideo === false) fail('hasAudio and hasVideo cannot both be false');
-  put(body, 'hasAudio', hasAudio);
-  put(body, 'hasVideo', hasVideo);
-  body['streamMode'] = optionalOneOf('streamMode', o.streamMode, STREAM_MODES) ?? 'auto';
+  put(body, 'maxBitrate', c.maxBitrate);
+  put(body, 'hasAudio', c.hasAudio);
+  put(body, 'hasVideo', c.hasVideo);
+  body['streamMode'] = c.streamMode ?? 'auto';
   return body;
-}
-
-function asJsonObject(body: unknown, status: number): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new RequestError('Unexpected response from OpenTok: the broadcast is not a JSON object', { status, body });
-  }
-  return body as Record<string, unknown>;
 }
 
 /** Broadcast operations of one project. */
@@ -155,27 +135,25 @@ export class BroadcastService {
     requireId('sessionId', sessionId, 'No sessionId given to startBroadcast');
     const { streamMode, ...rest } = checkBroadcastOptions(options);
     const res = await this.#transport.request({ method: 'POST', path: this.#base, json: { ...rest, sessionId, streamMode } });
-    return this.#wrap(asJsonObject(res.body, res.status));
+    return this.#wrap(jsonObject(res, 'the broadcast'));
   }
 
   async stop(broadcastId: string): Promise<Broadcast> {
     requireId('broadcastId', broadcastId, 'No broadcast ID given');
     const res = await this.#transport.request({ method: 'POST', path: this.#path(broadcastId, '/stop'), json: {} });
-    return this.#wrap(asJsonObject(res.body, res.status));
+    return this.#wrap(jsonObject(res, 'the broadcast'));
   }
 
   async get(broadcastId: string): Promise<Broadcast> {
     requireId('broadcastId', broadcastId, 'No broadcast ID given');
     const res = await this.#transport.request({ method: 'GET', path: this.#path(broadcastId) });
-    return this.#wrap(asJsonObject(res.body, res.status));
+    return this.#wrap(jsonObject(res, 'the broadcast'));
   }
 
   async list(options?: ListBroadcastsOptions): Promise<BroadcastList> {
     const query = checkListOptions(options);
     const res = await this.#transport.request({ method: 'GET', path: this.#base, query });
-    const json = asJsonObject(res.body, res.status) as Partial<ListJson<Record<string, unknown>>>;
-    const items = Array.isArray(json.items) ? json.items.map((i) => this.#wrap(i)) : [];
-    return { items, totalCount: typeof json.count === 'number' ? json.count : items.length };
+    return pageOf(res, 'the broadcast list', (i) => this.#wrap(i));
   }
 
   async setLayout(broadcastId: string, layout: Layout): Promise<void> {

@@ -39,7 +39,8 @@ export type { ErrorResponseDetails, OpenTokErrorCode } from './errors.js';
 export type { FetchLike } from './transport.js';
 export type { Session, SessionOptions, SessionService } from './sessions.js';
 export type { TokenOptions } from './tokens.js';
-export type { Archive, ArchiveList, ArchiveOptions, ArchiveService, ListArchivesOptions, StreamSelectionOptions } from './archives.js';
+export type { Archive, ArchiveList, ArchiveOptions, ArchiveService } from './archives.js';
+export type { ListArchivesOptions, StreamSelectionOptions } from './composition.js';
 export type {
   Broadcast,
   BroadcastList,

@@ -6,7 +6,7 @@
 import { DTMF_PATTERN } from '@tokhost/protocol';
 import type { LayoutType, ScreenshareLayoutType } from '@tokhost/protocol';
 import { ArchiveService } from './archives.js';
-import type { Archive, ArchiveList, ArchiveOptions, ListArchivesOptions, StreamSelectionOptions } from './archives.js';
+import type { Archive, ArchiveList, ArchiveOptions } from './archives.js';
 import { AudioConnectorService } from './audio-connector.js';
 import type { AudioConnection, WebsocketConnectOptions } from './audio-connector.js';
 import { ApplicationSigner, isApplicationCredentials, TokenSigner } from './auth.js';
@@ -15,6 +15,7 @@ import type { Broadcast, BroadcastList, BroadcastOptions, ListBroadcastsOptions 
 import { popCallback, settle } from './callback.js';
 import type { Callback } from './callback.js';
 import { CaptionsService } from './captions.js';
+import type { ListArchivesOptions, StreamSelectionOptions } from './composition.js';
 import type { CaptionsOptions } from './captions.js';
 import {
   ArchiveError,
