@@ -9,10 +9,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ArgumentError, OpenTok } from '../src/index.js';
-import { ARCHIVE, SECRET } from './fixtures.js';
+import { ARCHIVE, BROADCAST, CID, SECRET } from './fixtures.js';
 import { sessionIdFor, verifyHs256, verifyRs256 } from './helpers/decode.js';
 import { startRecordingServer } from './helpers/recording-server.js';
-import type { RecordingServer } from './helpers/recording-server.js';
+import type { RecordedRequest, Reply, RecordingServer } from './helpers/recording-server.js';
 
 const APP_ID = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -156,7 +156,11 @@ describe('called without new', () => {
 
 describe('the official opentok 2.23.2 in Vonage mode', () => {
   type NodeCb = (err: unknown, ...results: unknown[]) => void;
-  type NodeOpenTok = { getArchive(id: string, cb: NodeCb): void; generateToken(sid: string, opts?: object): string; generateJwt(): string };
+  type NodeOpenTok = Record<string, (...args: unknown[]) => unknown> & {
+    getArchive(id: string, cb: NodeCb): void;
+    generateToken(sid: string, opts?: object): string;
+    generateJwt(): string;
+  };
   const require = createRequire(import.meta.url);
   const NodeOpenTokCtor = require('opentok') as new (key: string, secret: string, apiUrl?: string) => NodeOpenTok;
 
@@ -181,5 +185,52 @@ describe('the official opentok 2.23.2 in Vonage mode', () => {
     const { jti: _a, iat: _b, exp: _c, ...ourFixed } = ourToken.claims;
     const { jti: _d, iat: _e, exp: _f, ...nodeFixed } = nodeToken.claims;
     expect(ourFixed).toEqual(nodeFixed);
+  });
+});
+
+describe('the same requests as opentok 2.23.2 in Vonage mode, call by call', () => {
+  type NodeCb = (err: unknown, ...results: unknown[]) => void;
+  type NodeOpenTok = Record<string, (...args: unknown[]) => void>;
+  const require = createRequire(import.meta.url);
+  const NodeOpenTokCtor = require('opentok') as new (key: string, secret: string, apiUrl?: string) => NodeOpenTok;
+
+  /** What is compared: method, path, query, content type and body (form fields sorted, JSON parsed). */
+  function wire(r: RecordedRequest): unknown[] {
+    const type = String(r.headers['content-type'] ?? '').split(';')[0]!.toLowerCase();
+    let body: unknown = r.body;
+    if (type === 'application/json') body = JSON.parse(r.body);
+    if (type === 'application/x-www-form-urlencoded') body = [...new URLSearchParams(r.body)].sort(([a], [b]) => a.localeCompare(b));
+    return [r.method, r.path, r.query, type, body];
+  }
+
+  const calls: Array<[string, Reply, (node: NodeOpenTok, cb: NodeCb) => void, (ours: OpenTok) => Promise<unknown>]> = [
+    ['createSession', { status: 200, body: [{ session_id: APP_SID }] }, (n, cb) => n['createSession']!({ mediaMode: 'routed' }, cb), (o) => o.createSession({ mediaMode: 'routed' })],
+    ['startArchive', { status: 200, body: ARCHIVE }, (n, cb) => n['startArchive']!(APP_SID, { name: 'a', outputMode: 'composed' }, cb), (o) => o.startArchive(APP_SID, { name: 'a', outputMode: 'composed' })],
+    ['stopArchive', { status: 200, body: { ...ARCHIVE, status: 'stopped' } }, (n, cb) => n['stopArchive']!(ARCHIVE.id, cb), (o) => o.stopArchive(ARCHIVE.id)],
+    ['listArchives', { status: 200, body: { count: 1, items: [ARCHIVE] } }, (n, cb) => n['listArchives']!({ count: 5 }, cb), (o) => o.listArchives({ count: 5 })],
+    [
+      'startBroadcast',
+      { status: 200, body: BROADCAST },
+      (n, cb) => n['startBroadcast']!(APP_SID, { outputs: { hls: {} }, resolution: '1280x720' }, cb),
+      (o) => o.startBroadcast(APP_SID, { outputs: { hls: {} }, resolution: '1280x720' }),
+    ],
+    ['signal', { status: 204 }, (n, cb) => n['signal']!(APP_SID, CID, { type: 'chat', data: 'hi' }, cb), (o) => o.signal(APP_SID, { type: 'chat', data: 'hi' }, CID)],
+    ['forceDisconnect', { status: 204 }, (n, cb) => n['forceDisconnect']!(APP_SID, CID, cb), (o) => o.forceDisconnect(APP_SID, CID)],
+  ];
+
+  it.each(calls)('%s', async (_name, reply, nodeCall, ourCall) => {
+    const node = new NodeOpenTokCtor(APP_ID, PEM, server.url);
+    const ours = new OpenTok(APP_ID, PEM, server.url);
+    server.reply(reply);
+    const nodeErr = await new Promise<unknown>((resolve) => nodeCall(node, (err) => resolve(err)));
+    expect(nodeErr).toBeNull();
+    await ourCall(ours);
+    expect(server.requests).toHaveLength(2);
+    const [n, o] = server.requests as [RecordedRequest, RecordedRequest];
+    expect(wire(o)).toEqual(wire(n));
+    for (const r of [n, o]) {
+      expect(r.path.startsWith(`/v2/project/${APP_ID}/`) || r.path === '/session/create').toBe(true);
+      expect(verifyRs256(String(r.headers['authorization']).slice('Bearer '.length), publicKey).claims['application_id']).toBe(APP_ID);
+    }
   });
 });
