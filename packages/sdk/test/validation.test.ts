@@ -99,7 +99,7 @@ const failing: Array<[string, (ot: OpenTok) => Promise<unknown>, RegExp]> = [
   ['getStream without streamId', (o) => o.getStream(SID, ''), /streamId/],
   ['listStreams without sessionId', (o) => o.listStreams(''), /sessionId/],
   ['listConnections without sessionId', (o) => o.listConnections(''), /sessionId/],
-  ['forceDisconnect without connectionId', (o) => o.forceDisconnect(SID, ''), /connectionId/],
+  ['forceDisconnect without connectionId', (o) => o.forceDisconnect(SID, ''), /^No sessionId or connectionId given to forceDisconnect$/],
   ['forceMuteStream without streamId', (o) => o.forceMuteStream(SID, ''), /streamId/],
   ['forceMuteAll excludedStreamIds not an array', (o) => o.forceMuteAll(SID, { excludedStreamIds: 'st' as unknown as string[] }), /excludedStreamIds/],
   ['disableForceMute without sessionId', (o) => o.disableForceMute(''), /sessionId/],
@@ -111,8 +111,8 @@ const failing: Array<[string, (ot: OpenTok) => Promise<unknown>, RegExp]> = [
   ['signal data not a string', (o) => o.signal(SID, { data: {} as unknown as string }), /data/],
   ['signal without payload', (o) => o.signal(SID, null, undefined as unknown as { data: string }), /payload/],
   // SIP
-  ['dial without token', (o) => o.dial(SID, '', 'sip:a@b'), /token/],
-  ['dial without sipUri', (o) => o.dial(SID, 'tok', ''), /sipUri/],
+  ['dial without token', (o) => o.dial(SID, '', 'sip:a@b'), /^No token given$/],
+  ['dial without sipUri', (o) => o.dial(SID, 'tok', ''), /^No SIP URI given$/],
   ['dial header not X-', (o) => o.dial(SID, 'tok', 'sip:a@b', { headers: { Foo: 'bar' } }), /headers.*X-/],
   ['dial auth without username', (o) => o.dial(SID, 'tok', 'sip:a@b', { auth: { username: '', password: 'p' } }), /auth\.username/],
   ['dial secure not boolean', (o) => o.dial(SID, 'tok', 'sip:a@b', { secure: 'yes' as unknown as boolean }), /secure/],
@@ -137,7 +137,7 @@ const failing: Array<[string, (ot: OpenTok) => Promise<unknown>, RegExp]> = [
   ['listRenders count 1001', (o) => o.listRenders({ count: 1001 }), /count/],
   ['registerCallback without group', (o) => o.registerCallback({ group: '', event: 'created', url: 'https://a' }), /group/],
   ['registerCallback url not http', (o) => o.registerCallback({ group: 'connection', event: 'created', url: 'mailto:x' }), /url/],
-  ['unregisterCallback without id', (o) => o.unregisterCallback(''), /callbackId/],
+  ['unregisterCallback without id', (o) => o.unregisterCallback(''), /^No callback ID given$/],
 ];
 
 describe('validation before any request', () => {
