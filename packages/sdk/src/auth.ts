@@ -126,12 +126,22 @@ const PEM_PRIVATE_KEY = /^\s*-----BEGIN (RSA )?PRIVATE KEY-----/;
 export const MIN_RSA_BITS = 2048;
 
 /**
- * Whether `(apiKey, apiSecret)` are application credentials: an application ID and a PEM private
- * key. opentok-node 2.23 switches on a UUID and a PKCS#8 PEM (`-----BEGIN PRIVATE KEY`); a PKCS#1
- * PEM (`-----BEGIN RSA PRIVATE KEY`) is accepted here too, since `openssl genrsa` writes that form.
+ * Which kind of credentials `(apiKey, apiSecret)` are. Application credentials are an application ID
+ * and a PEM private key: opentok-node 2.23 switches on a UUID and a PKCS#8 PEM (`-----BEGIN PRIVATE
+ * KEY`); a PKCS#1 PEM (`-----BEGIN RSA PRIVATE KEY`) is accepted here too, since `openssl genrsa`
+ * writes that form. Anything else is a key and secret.
+ * @throws {ArgumentError} for a PEM that cannot be application credentials (a non-UUID key, a public key …).
  */
-export function isApplicationCredentials(apiKey: string, apiSecret: string): boolean {
-  return PEM_PRIVATE_KEY.test(apiSecret) && APPLICATION_ID.test(apiKey);
+export function credentialKind(apiKey: string, apiSecret: string): 'project' | 'application' {
+  const uuid = APPLICATION_ID.test(apiKey);
+  if (PEM_PRIVATE_KEY.test(apiSecret)) {
+    if (!uuid) throw new ArgumentError('apiKey must be an application ID (a UUID) when apiSecret is a private key');
+    return 'application';
+  }
+  if (/^\s*-----BEGIN /.test(apiSecret)) {
+    throw new ArgumentError('apiSecret is a PEM but not a private key: application credentials need "-----BEGIN PRIVATE KEY" (PKCS#8) or "-----BEGIN RSA PRIVATE KEY"');
+  }
+  return 'project';
 }
 
 /**

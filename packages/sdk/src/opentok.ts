@@ -9,14 +9,15 @@ import { ArchiveService } from './archives.js';
 import type { Archive, ArchiveList, ArchiveOptions } from './archives.js';
 import { AudioConnectorService } from './audio-connector.js';
 import type { AudioConnection, WebsocketConnectOptions } from './audio-connector.js';
-import { ApplicationSigner, isApplicationCredentials, TokenSigner } from './auth.js';
+import { ApplicationSigner, credentialKind, TokenSigner } from './auth.js';
+import type { Signer } from './auth.js';
 import { BroadcastService } from './broadcasts.js';
 import type { Broadcast, BroadcastList, BroadcastOptions, ListBroadcastsOptions } from './broadcasts.js';
 import { popCallback, settle } from './callback.js';
 import type { Callback } from './callback.js';
 import { CaptionsService } from './captions.js';
-import type { ListArchivesOptions, StreamSelectionOptions } from './composition.js';
 import type { CaptionsOptions } from './captions.js';
+import type { ListArchivesOptions, StreamSelectionOptions } from './composition.js';
 import {
   ArchiveError,
   ArgumentError,
@@ -142,7 +143,7 @@ export class OpenTok {
   /** Legacy REST callback registration. */
   readonly callbacks: CallbackService;
   readonly #tokens: TokenGenerator;
-  readonly #signer: TokenSigner | ApplicationSigner;
+  readonly #signer: Signer;
 
   /**
    * @param apiKey Project API key (a number is converted to a string), or an application ID (UUID).
@@ -156,10 +157,7 @@ export class OpenTok {
     if (typeof apiSecret !== 'string' || apiSecret.length === 0) throw new ArgumentError('apiSecret must be a non-empty string');
     const o: OpenTokOptions = typeof options === 'string' ? { apiUrl: options } : (options ?? {});
     if (typeof o !== 'object') throw new ArgumentError('options must be an object or an API URL string');
-    const application = isApplicationCredentials(apiKey, apiSecret);
-    if (!application && apiSecret.trimStart().startsWith('-----BEGIN')) {
-      throw new ArgumentError('apiKey must be an application ID (a UUID) when apiSecret is a private key');
-    }
+    const application = credentialKind(apiKey, apiSecret) === 'application';
     const apiUrl = o.apiUrl ?? (application ? VONAGE_API_URL : DEFAULT_API_URL);
     if (typeof apiUrl !== 'string' || !/^https?:\/\/[^/]/i.test(apiUrl)) throw new ArgumentError('apiUrl must be an http(s) URL');
     const timeout = o.timeout ?? DEFAULT_TIMEOUT_MS;
@@ -215,7 +213,8 @@ export class OpenTok {
   /**
    * A fresh REST JWT, the one the SDK sends with each request: HS256 with claims `iss`, `ist`,
    * `iat`, `exp` (5 minutes), `jti` for key/secret credentials; RS256 with `application_id` added
-   * for application credentials. For calling REST endpoints the SDK has no method for.
+   * for application credentials (send it as `Authorization: Bearer <jwt>` then). For calling REST
+   * endpoints the SDK has no method for.
    * @example await fetch(`${ot.apiUrl}/v2/project/${ot.apiKey}/…`, { headers: { 'X-OPENTOK-AUTH': ot.generateJwt() } });
    */
   generateJwt(): string {

@@ -117,6 +117,12 @@ describe('bad credentials are refused before any request', () => {
     ['a private key with an API key that is not a UUID', '4567890', PEM, /^apiKey must be an application ID \(a UUID\)/],
     ['an unreadable PEM', APP_ID, '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n', /^apiSecret is not a readable PEM private key/],
     [
+      'a public key',
+      APP_ID,
+      publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      /^apiSecret is a PEM but not a private key/,
+    ],
+    [
       'an EC key',
       APP_ID,
       generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
