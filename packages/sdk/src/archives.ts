@@ -1,24 +1,16 @@
 /**
  * Archives (reference §3.2, objects §4.2).
  */
-import { LIMITS, OUTPUT_MODES, RESOLUTIONS, STREAM_MODES } from '@tokhost/protocol';
-import type { ArchiveJson, ListJson, OutputMode, Resolution, StreamMode } from '@tokhost/protocol';
+import { LIMITS, OUTPUT_MODES } from '@tokhost/protocol';
+import type { ArchiveJson, OutputMode, Resolution, StreamMode } from '@tokhost/protocol';
 import { settle } from './callback.js';
 import type { Callback } from './callback.js';
+import { checkComposition, checkListOptions, checkSelection, jsonObject, pageOf } from './composition.js';
+import type { ListArchivesOptions, StreamSelectionOptions } from './composition.js';
 import { ArchiveError, ArgumentError, NotFoundError, RequestError } from './errors.js';
 import type { ErrorMapper, Transport } from './transport.js';
 import { details } from './transport.js';
-import {
-  checkLayout,
-  fail,
-  optionalBoolean,
-  optionalInteger,
-  optionalOneOf,
-  optionalString,
-  optionsObject,
-  put,
-  requireId,
-} from './validate.js';
+import { checkLayout, fail, optionalInteger, optionalOneOf, optionalString, optionsObject, put, requireId } from './validate.js';
 import type { Layout } from './validate.js';
 
 /** Options of `startArchive`. */
@@ -45,24 +37,6 @@ export interface ArchiveOptions {
   quantizationParameter?: number;
 }
 
-/** Options of `listArchives`. */
-export interface ListArchivesOptions {
-  /** Index of the first archive (0 = most recent). */
-  offset?: number;
-  /** How many archives, 1–1000 (server default 50). */
-  count?: number;
-  /** Only archives of this session. */
-  sessionId?: string;
-}
-
-/** Audio/video selection when adding a stream to a manual-mode archive or broadcast. */
-export interface StreamSelectionOptions {
-  /** Include the stream's audio. Default `true`. */
-  hasAudio?: boolean;
-  /** Include the stream's video. Default `true`. */
-  hasVideo?: boolean;
-}
-
 /** An archive as the API reports it, with `stop()` and `delete()` shortcuts. */
 export interface Archive extends ArchiveJson {
   stop(): Promise<Archive>;
@@ -79,58 +53,29 @@ export interface ArchiveList {
 
 export function checkArchiveOptions(value: unknown): Record<string, unknown> {
   const o = optionsObject<ArchiveOptions>('options', value);
+  const c = checkComposition(o);
+  const outputMode = optionalOneOf('outputMode', o.outputMode, OUTPUT_MODES);
+  const qp = optionalInteger('quantizationParameter', o.quantizationParameter, 15, 40);
+  // Archive-only rules: an individual archive has no composition, and one rate control at a time.
+  if (outputMode === 'individual') {
+    const composedOnly = ([['resolution', c.resolution], ['layout', c.layout], ['maxBitrate', c.maxBitrate], ['quantizationParameter', qp]] as const).find(
+      ([, v]) => v !== undefined,
+    );
+    if (composedOnly) fail(`${composedOnly[0]} is only allowed with outputMode "composed"`);
+  }
+  if (c.maxBitrate !== undefined && qp !== undefined) fail('maxBitrate and quantizationParameter cannot both be set');
   const out: Record<string, unknown> = {};
   put(out, 'name', optionalString('name', o.name, LIMITS.archiveNameMax));
-  const hasAudio = optionalBoolean('hasAudio', o.hasAudio);
-  const hasVideo = optionalBoolean('hasVideo', o.hasVideo);
-  if (hasAudio === false && hasVideo === false) fail('hasAudio and hasVideo cannot both be false');
-  put(out, 'hasAudio', hasAudio);
-  put(out, 'hasVideo', hasVideo);
-  const outputMode = optionalOneOf('outputMode', o.outputMode, OUTPUT_MODES);
+  put(out, 'hasAudio', c.hasAudio);
+  put(out, 'hasVideo', c.hasVideo);
   put(out, 'outputMode', outputMode);
-  const resolution = optionalOneOf('resolution', o.resolution, RESOLUTIONS);
-  if (resolution !== undefined && outputMode === 'individual') fail('resolution is only allowed with outputMode "composed"');
-  put(out, 'resolution', resolution);
-  if (o.layout !== undefined) {
-    if (outputMode === 'individual') fail('layout is only allowed with outputMode "composed"');
-    out['layout'] = checkLayout('layout', o.layout);
-  }
-  put(out, 'streamMode', optionalOneOf('streamMode', o.streamMode, STREAM_MODES));
+  put(out, 'resolution', c.resolution);
+  put(out, 'layout', c.layout);
+  put(out, 'streamMode', c.streamMode);
   put(out, 'multiArchiveTag', optionalString('multiArchiveTag', o.multiArchiveTag));
-  const maxBitrate = optionalInteger('maxBitrate', o.maxBitrate, 1, Number.MAX_SAFE_INTEGER);
-  const qp = optionalInteger('quantizationParameter', o.quantizationParameter, 15, 40);
-  if (maxBitrate !== undefined && qp !== undefined) fail('maxBitrate and quantizationParameter cannot both be set');
-  if ((maxBitrate !== undefined || qp !== undefined) && outputMode === 'individual') {
-    fail(`${maxBitrate !== undefined ? 'maxBitrate' : 'quantizationParameter'} is only allowed with outputMode "composed"`);
-  }
-  put(out, 'maxBitrate', maxBitrate);
+  put(out, 'maxBitrate', c.maxBitrate);
   put(out, 'quantizationParameter', qp);
   return out;
-}
-
-export function checkListOptions(value: unknown): Array<[string, string]> {
-  const o = optionsObject<ListArchivesOptions>('options', value);
-  const offset = optionalInteger('offset', o.offset, 0, Number.MAX_SAFE_INTEGER);
-  const count = optionalInteger('count', o.count, 1, LIMITS.listCountMax);
-  const sessionId = optionalString('sessionId', o.sessionId);
-  // opentok-node omits falsy values (offset 0 is never sent) in this order.
-  const query: Array<[string, string]> = [];
-  if (offset) query.push(['offset', String(offset)]);
-  if (count) query.push(['count', String(count)]);
-  if (sessionId) query.push(['sessionId', sessionId]);
-  return query;
-}
-
-export function checkSelection(value: unknown): { hasAudio: boolean; hasVideo: boolean } {
-  const o = optionsObject<StreamSelectionOptions>('options', value);
-  return { hasAudio: optionalBoolean('hasAudio', o.hasAudio) ?? true, hasVideo: optionalBoolean('hasVideo', o.hasVideo) ?? true };
-}
-
-function asJsonObject(body: unknown, what: string, status: number): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new RequestError(`Unexpected response from OpenTok: ${what} is not a JSON object`, { status, body });
-  }
-  return body as Record<string, unknown>;
 }
 
 const mapStart: ErrorMapper = (ctx) => {
@@ -155,6 +100,8 @@ const mapPatch: ErrorMapper = (ctx) => {
   if (ctx.status === 405) return new ArchiveError('Unsupported Stream Mode', details(ctx));
   return undefined;
 };
+
+const NO_ARCHIVE_ID = 'No archive ID given';
 
 /** Archive operations of one project. */
 export class ArchiveService {
@@ -181,10 +128,10 @@ export class ArchiveService {
   }
 
   async start(sessionId: string, options?: ArchiveOptions): Promise<Archive> {
-    requireId('sessionId', sessionId);
+    requireId('sessionId', sessionId, 'No session ID given');
     const body = { sessionId, ...checkArchiveOptions(options) };
     const res = await this.#transport.request({ method: 'POST', path: this.#base, json: body }, mapStart);
-    const json = asJsonObject(res.body, 'the archive', res.status);
+    const json = jsonObject(res, 'the archive');
     // opentok-node treats anything but "started" as a failed start; keep that contract.
     if (json['status'] !== 'started') {
       throw new RequestError(`Unexpected response from OpenTok: archive status is ${JSON.stringify(json['status'])}, expected "started"`, {
@@ -196,45 +143,43 @@ export class ArchiveService {
   }
 
   async stop(archiveId: string): Promise<Archive> {
-    requireId('archiveId', archiveId);
+    requireId('archiveId', archiveId, NO_ARCHIVE_ID);
     const res = await this.#transport.request({ method: 'POST', path: this.#path(archiveId, '/stop'), json: {} }, mapStop);
-    return this.#wrap(asJsonObject(res.body, 'the archive', res.status));
+    return this.#wrap(jsonObject(res, 'the archive'));
   }
 
   async get(archiveId: string): Promise<Archive> {
-    requireId('archiveId', archiveId);
+    requireId('archiveId', archiveId, NO_ARCHIVE_ID);
     const res = await this.#transport.request({ method: 'GET', path: this.#path(archiveId) }, mapGet);
-    return this.#wrap(asJsonObject(res.body, 'the archive', res.status));
+    return this.#wrap(jsonObject(res, 'the archive'));
   }
 
   async delete(archiveId: string): Promise<void> {
-    requireId('archiveId', archiveId);
+    requireId('archiveId', archiveId, NO_ARCHIVE_ID);
     await this.#transport.request({ method: 'DELETE', path: this.#path(archiveId) }, mapDelete);
   }
 
   async list(options?: ListArchivesOptions): Promise<ArchiveList> {
     const query = checkListOptions(options);
     const res = await this.#transport.request({ method: 'GET', path: this.#base, query });
-    const json = asJsonObject(res.body, 'the archive list', res.status) as Partial<ListJson<Record<string, unknown>>>;
-    const items = Array.isArray(json.items) ? json.items.map((i) => this.#wrap(i)) : [];
-    return { items, totalCount: typeof json.count === 'number' ? json.count : items.length };
+    return pageOf(res, 'the archive list', (i) => this.#wrap(i));
   }
 
   async addStream(archiveId: string, streamId: string, options?: StreamSelectionOptions): Promise<void> {
-    requireId('archiveId', archiveId);
-    requireId('streamId', streamId);
+    requireId('archiveId', archiveId, NO_ARCHIVE_ID);
+    requireId('streamId', streamId, 'No stream ID given');
     const { hasAudio, hasVideo } = checkSelection(options);
     await this.#transport.request({ method: 'PATCH', path: this.#path(archiveId, '/streams'), json: { hasAudio, hasVideo, addStream: streamId } }, mapPatch);
   }
 
   async removeStream(archiveId: string, streamId: string): Promise<void> {
-    requireId('archiveId', archiveId);
-    requireId('streamId', streamId);
+    requireId('archiveId', archiveId, NO_ARCHIVE_ID);
+    requireId('streamId', streamId, 'No stream ID given');
     await this.#transport.request({ method: 'PATCH', path: this.#path(archiveId, '/streams'), json: { removeStream: streamId } }, mapPatch);
   }
 
   async setLayout(archiveId: string, layout: Layout): Promise<void> {
-    requireId('archiveId', archiveId);
+    requireId('archiveId', archiveId, NO_ARCHIVE_ID);
     const body = checkLayout('layout', layout);
     await this.#transport.request({ method: 'PUT', path: this.#path(archiveId, '/layout'), json: body });
   }

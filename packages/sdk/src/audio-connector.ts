@@ -35,9 +35,9 @@ export class AudioConnectorService {
   }
 
   async connect(sessionId: string, token: string, websocketUri: string, options?: WebsocketConnectOptions): Promise<AudioConnection> {
-    requireId('sessionId', sessionId);
-    requireId('token', token);
-    requireId('websocketUri', websocketUri);
+    requireId('sessionId', sessionId, 'No sessionId given to websocketConnect');
+    requireId('token', token, 'No token given to websocketConnect');
+    requireId('websocketUri', websocketUri, 'No websocketUri given to websocketConnect');
     if (!/^wss?:\/\//i.test(websocketUri)) fail('websocketUri must be a ws:// or wss:// URL');
     const o = optionsObject<WebsocketConnectOptions>('options', options);
     const websocket: Record<string, unknown> = { uri: websocketUri };

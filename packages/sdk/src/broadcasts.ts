@@ -1,25 +1,14 @@
 /**
  * Live-streaming broadcasts (reference §3.3, objects §4.3).
  */
-import { LIMITS, RESOLUTIONS, STREAM_MODES } from '@tokhost/protocol';
-import type { BroadcastJson, ListJson, Resolution, StreamMode } from '@tokhost/protocol';
-import { checkListOptions, checkSelection } from './archives.js';
-import type { ListArchivesOptions, StreamSelectionOptions } from './archives.js';
+import { LIMITS } from '@tokhost/protocol';
+import type { BroadcastJson, Resolution, StreamMode } from '@tokhost/protocol';
 import { settle } from './callback.js';
 import type { Callback } from './callback.js';
-import { RequestError } from './errors.js';
+import { checkComposition, checkListOptions, checkSelection, jsonObject, pageOf } from './composition.js';
+import type { ListArchivesOptions, StreamSelectionOptions } from './composition.js';
 import type { Transport } from './transport.js';
-import {
-  checkLayout,
-  fail,
-  optionalBoolean,
-  optionalInteger,
-  optionalOneOf,
-  optionalString,
-  optionsObject,
-  put,
-  requireId,
-} from './validate.js';
+import { checkLayout, fail, optionalBoolean, optionalInteger, optionalString, optionsObject, put, requireId } from './validate.js';
 import type { Layout } from './validate.js';
 
 /** One RTMP target of a broadcast. */
@@ -73,7 +62,7 @@ export interface BroadcastList {
 }
 
 export function checkBroadcastOptions(value: unknown): Record<string, unknown> {
-  if (value === undefined || value === null) fail('options must be an object with outputs');
+  if (value === undefined || value === null || typeof value !== 'object') fail('No options given to startBroadcast');
   const o = optionsObject<BroadcastOptions>('options', value);
   const outputsIn = optionsObject<BroadcastOutputs>('outputs', o.outputs);
   if (o.outputs === undefined || (outputsIn.hls === undefined && outputsIn.rtmp === undefined)) {
@@ -85,7 +74,7 @@ export function checkBroadcastOptions(value: unknown): Record<string, unknown> {
     const hls: Record<string, unknown> = {};
     const dvr = optionalBoolean('outputs.hls.dvr', hlsIn.dvr);
     const lowLatency = optionalBoolean('outputs.hls.lowLatency', hlsIn.lowLatency);
-    if (dvr && lowLatency) fail('outputs.hls.dvr and outputs.hls.lowLatency cannot both be true');
+    if (dvr && lowLatency) fail('Cannot set both dvr and lowLatency on HLS');
     put(hls, 'dvr', dvr);
     put(hls, 'lowLatency', lowLatency);
     outputs['hls'] = hls;
@@ -107,26 +96,17 @@ export function checkBroadcastOptions(value: unknown): Record<string, unknown> {
       return out;
     });
   }
+  const c = checkComposition(o);
   const body: Record<string, unknown> = { outputs };
   put(body, 'maxDuration', optionalInteger('maxDuration', o.maxDuration, LIMITS.broadcastMaxDurationMin, LIMITS.broadcastMaxDurationMax));
-  put(body, 'resolution', optionalOneOf('resolution', o.resolution, RESOLUTIONS));
-  if (o.layout !== undefined) body['layout'] = checkLayout('layout', o.layout);
+  put(body, 'resolution', c.resolution);
+  put(body, 'layout', c.layout);
   put(body, 'multiBroadcastTag', optionalString('multiBroadcastTag', o.multiBroadcastTag));
-  put(body, 'maxBitrate', optionalInteger('maxBitrate', o.maxBitrate, 1, Number.MAX_SAFE_INTEGER));
-  const hasAudio = optionalBoolean('hasAudio', o.hasAudio);
-  const hasVideo = optionalBoolean('hasVideo', o.hasVideo);
-  if (hasAudio === false && hasVideo === false) fail('hasAudio and hasVideo cannot both be false');
-  put(body, 'hasAudio', hasAudio);
-  put(body, 'hasVideo', hasVideo);
-  body['streamMode'] = optionalOneOf('streamMode', o.streamMode, STREAM_MODES) ?? 'auto';
+  put(body, 'maxBitrate', c.maxBitrate);
+  put(body, 'hasAudio', c.hasAudio);
+  put(body, 'hasVideo', c.hasVideo);
+  body['streamMode'] = c.streamMode ?? 'auto';
   return body;
-}
-
-function asJsonObject(body: unknown, status: number): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new RequestError('Unexpected response from OpenTok: the broadcast is not a JSON object', { status, body });
-  }
-  return body as Record<string, unknown>;
 }
 
 /** Broadcast operations of one project. */
@@ -152,49 +132,47 @@ export class BroadcastService {
   }
 
   async start(sessionId: string, options: BroadcastOptions): Promise<Broadcast> {
-    requireId('sessionId', sessionId);
+    requireId('sessionId', sessionId, 'No sessionId given to startBroadcast');
     const { streamMode, ...rest } = checkBroadcastOptions(options);
     const res = await this.#transport.request({ method: 'POST', path: this.#base, json: { ...rest, sessionId, streamMode } });
-    return this.#wrap(asJsonObject(res.body, res.status));
+    return this.#wrap(jsonObject(res, 'the broadcast'));
   }
 
   async stop(broadcastId: string): Promise<Broadcast> {
-    requireId('broadcastId', broadcastId);
+    requireId('broadcastId', broadcastId, 'No broadcast ID given');
     const res = await this.#transport.request({ method: 'POST', path: this.#path(broadcastId, '/stop'), json: {} });
-    return this.#wrap(asJsonObject(res.body, res.status));
+    return this.#wrap(jsonObject(res, 'the broadcast'));
   }
 
   async get(broadcastId: string): Promise<Broadcast> {
-    requireId('broadcastId', broadcastId);
+    requireId('broadcastId', broadcastId, 'No broadcast ID given');
     const res = await this.#transport.request({ method: 'GET', path: this.#path(broadcastId) });
-    return this.#wrap(asJsonObject(res.body, res.status));
+    return this.#wrap(jsonObject(res, 'the broadcast'));
   }
 
   async list(options?: ListBroadcastsOptions): Promise<BroadcastList> {
     const query = checkListOptions(options);
     const res = await this.#transport.request({ method: 'GET', path: this.#base, query });
-    const json = asJsonObject(res.body, res.status) as Partial<ListJson<Record<string, unknown>>>;
-    const items = Array.isArray(json.items) ? json.items.map((i) => this.#wrap(i)) : [];
-    return { items, totalCount: typeof json.count === 'number' ? json.count : items.length };
+    return pageOf(res, 'the broadcast list', (i) => this.#wrap(i));
   }
 
   async setLayout(broadcastId: string, layout: Layout): Promise<void> {
-    requireId('broadcastId', broadcastId);
+    requireId('broadcastId', broadcastId, 'No broadcast ID given');
     const body = checkLayout('layout', layout);
     await this.#transport.request({ method: 'PUT', path: this.#path(broadcastId, '/layout'), json: body });
   }
 
   async addStream(broadcastId: string, streamId: string, options?: StreamSelectionOptions): Promise<void> {
-    requireId('broadcastId', broadcastId);
-    requireId('streamId', streamId);
+    requireId('broadcastId', broadcastId, 'No broadcastId given to addBroadcastStream');
+    requireId('streamId', streamId, 'No streamId given to addBroadcastStream');
     const { hasAudio, hasVideo } = checkSelection(options);
     // opentok-node sends `hasAudio: x || true`, so it can never leave audio or video out (§3.3).
     await this.#transport.request({ method: 'PATCH', path: this.#path(broadcastId, '/streams'), json: { addStream: streamId, hasAudio, hasVideo } });
   }
 
   async removeStream(broadcastId: string, streamId: string): Promise<void> {
-    requireId('broadcastId', broadcastId);
-    requireId('streamId', streamId);
+    requireId('broadcastId', broadcastId, 'No broadcastId given to removeBroadcastStream');
+    requireId('streamId', streamId, 'No streamId given to removeBroadcastStream');
     await this.#transport.request({ method: 'PATCH', path: this.#path(broadcastId, '/streams'), json: { removeStream: streamId } });
   }
 }

@@ -5,9 +5,21 @@
  * import OpenTok from '@tokhost/sdk';            // or: const OpenTok = require('@tokhost/sdk');
  * const ot = new OpenTok(apiKey, apiSecret, { apiUrl: 'http://127.0.0.1:3000' });
  */
-import { OpenTok } from './opentok.js';
+import { OpenTok as OpenTokClass } from './opentok.js';
 
-export { OpenTok };
+/** The `OpenTok` constructor: `new OpenTok(…)`, or `OpenTok(…)` without `new` as opentok-node allows. */
+export type OpenTokConstructor = typeof OpenTokClass & ((...args: ConstructorParameters<typeof OpenTokClass>) => OpenTokClass);
+
+/**
+ * Client of the OpenTok server REST API (see the class documentation in `opentok.ts`).
+ * A class cannot be called without `new`; this proxy turns such a call into a construction and
+ * leaves everything else (`instanceof`, statics, `extends`, `name`) to the class itself.
+ */
+export const OpenTok = new Proxy(OpenTokClass, {
+  apply: (target, _thisArg, args: ConstructorParameters<typeof OpenTokClass>) => new target(...args),
+}) as OpenTokConstructor;
+/** An `OpenTok` client. */
+export type OpenTok = OpenTokClass;
 export default OpenTok;
 export type { OpenTokOptions, ListCallback } from './opentok.js';
 export type { Callback } from './callback.js';
@@ -27,7 +39,8 @@ export type { ErrorResponseDetails, OpenTokErrorCode } from './errors.js';
 export type { FetchLike } from './transport.js';
 export type { Session, SessionOptions, SessionService } from './sessions.js';
 export type { TokenOptions } from './tokens.js';
-export type { Archive, ArchiveList, ArchiveOptions, ArchiveService, ListArchivesOptions, StreamSelectionOptions } from './archives.js';
+export type { Archive, ArchiveList, ArchiveOptions, ArchiveService } from './archives.js';
+export type { ListArchivesOptions, StreamSelectionOptions } from './composition.js';
 export type {
   Broadcast,
   BroadcastList,

@@ -41,8 +41,8 @@ export class ModerationService {
   }
 
   async forceDisconnect(sessionId: string, connectionId: string): Promise<void> {
-    requireId('sessionId', sessionId);
-    requireId('connectionId', connectionId);
+    requireId('sessionId', sessionId, 'No sessionId or connectionId given to forceDisconnect');
+    requireId('connectionId', connectionId, 'No sessionId or connectionId given to forceDisconnect');
     await this.#transport.request({ method: 'DELETE', path: this.#path(sessionId, `/connection/${encodeURIComponent(connectionId)}`) }, mapDisconnect);
   }
 

@@ -6,16 +6,18 @@
 import { DTMF_PATTERN } from '@tokhost/protocol';
 import type { LayoutType, ScreenshareLayoutType } from '@tokhost/protocol';
 import { ArchiveService } from './archives.js';
-import type { Archive, ArchiveList, ArchiveOptions, ListArchivesOptions, StreamSelectionOptions } from './archives.js';
+import type { Archive, ArchiveList, ArchiveOptions } from './archives.js';
 import { AudioConnectorService } from './audio-connector.js';
 import type { AudioConnection, WebsocketConnectOptions } from './audio-connector.js';
-import { TokenSigner } from './auth.js';
+import { ApplicationSigner, credentialKind, TokenSigner } from './auth.js';
+import type { Signer } from './auth.js';
 import { BroadcastService } from './broadcasts.js';
 import type { Broadcast, BroadcastList, BroadcastOptions, ListBroadcastsOptions } from './broadcasts.js';
 import { popCallback, settle } from './callback.js';
 import type { Callback } from './callback.js';
 import { CaptionsService } from './captions.js';
 import type { CaptionsOptions } from './captions.js';
+import type { ListArchivesOptions, StreamSelectionOptions } from './composition.js';
 import {
   ArchiveError,
   ArgumentError,
@@ -51,8 +53,9 @@ import type { Layout } from './validate.js';
 /** Options of the `OpenTok` constructor. */
 export interface OpenTokOptions {
   /**
-   * Base URL of the REST API. Default `https://api.opentok.com` (the OpenTok cloud); use your
-   * Tokhost server's URL, e.g. `http://127.0.0.1:3000`, to talk to it instead.
+   * Base URL of the REST API. Default `https://api.opentok.com` (the OpenTok cloud), or
+   * `https://video.api.vonage.com` with application credentials; use your Tokhost server's URL,
+   * e.g. `http://127.0.0.1:3000`, to talk to it instead.
    */
   apiUrl?: string;
   /** Timeout of each REST request in milliseconds, body included. Default 20000. */
@@ -67,6 +70,8 @@ export interface OpenTokOptions {
 export type ListCallback<T> = (err: Error | null, items?: T[], totalCount?: number) => void;
 
 const DEFAULT_API_URL = 'https://api.opentok.com';
+/** Where opentok-node 2.23 sends the calls of application credentials. */
+const VONAGE_API_URL = 'https://video.api.vonage.com';
 const DEFAULT_TIMEOUT_MS = 20_000;
 
 function layoutFrom(args: unknown[]): Layout {
@@ -82,11 +87,19 @@ function layoutFrom(args: unknown[]): Layout {
 /**
  * Client of the OpenTok server REST API, for Tokhost servers and the OpenTok cloud alike.
  *
+ * Two kinds of credentials, told apart like opentok-node 2.23 does: a project's API key and secret
+ * (HS256 JWTs, `X-OPENTOK-AUTH`), or an application ID (a UUID) and its RSA private key in PEM
+ * (RS256 JWTs, `Authorization: Bearer`, client tokens signed with the key), as Vonage accounts have.
+ *
  * @example
  * import OpenTok from '@tokhost/sdk';
  * const ot = new OpenTok(apiKey, apiSecret, { apiUrl: 'http://127.0.0.1:3000' });
  * const session = await ot.createSession({ mediaMode: 'routed' });
  * const token = ot.generateToken(session.sessionId, { role: 'moderator' });
+ *
+ * @example
+ * // application credentials (opentok-node's Vonage mode)
+ * const app = new OpenTok('0c5a3b6e-…', fs.readFileSync('private.key', 'utf8'), { apiUrl: 'http://127.0.0.1:3000' });
  */
 export class OpenTok {
   static OpenTokError = OpenTokError;
@@ -100,9 +113,9 @@ export class OpenTok {
   static RequestError = RequestError;
   static CaptionsError = CaptionsError;
 
-  /** The API key (project ID), as a string. */
+  /** The API key (project ID) as a string, or the application ID. */
   readonly apiKey: string;
-  /** The API secret. */
+  /** The API secret, or the application's private key (PEM). */
   readonly apiSecret: string;
   /** Base URL of the REST API, without a trailing slash. */
   readonly apiUrl: string;
@@ -130,12 +143,13 @@ export class OpenTok {
   /** Legacy REST callback registration. */
   readonly callbacks: CallbackService;
   readonly #tokens: TokenGenerator;
+  readonly #signer: Signer;
 
   /**
-   * @param apiKey Project API key (a number is converted to a string).
-   * @param apiSecret Project API secret.
+   * @param apiKey Project API key (a number is converted to a string), or an application ID (UUID).
+   * @param apiSecret Project API secret, or the application's RSA private key (PEM, PKCS#8 or PKCS#1).
    * @param options Options, or (opentok-node style) the API URL as a string.
-   * @throws {ArgumentError} for a missing key/secret or an invalid option.
+   * @throws {ArgumentError} for a missing key/secret, an unreadable private key or an invalid option.
    */
   constructor(apiKey: string | number, apiSecret: string, options?: OpenTokOptions | string) {
     if (typeof apiKey === 'number' && Number.isFinite(apiKey)) apiKey = String(apiKey);
@@ -143,7 +157,8 @@ export class OpenTok {
     if (typeof apiSecret !== 'string' || apiSecret.length === 0) throw new ArgumentError('apiSecret must be a non-empty string');
     const o: OpenTokOptions = typeof options === 'string' ? { apiUrl: options } : (options ?? {});
     if (typeof o !== 'object') throw new ArgumentError('options must be an object or an API URL string');
-    const apiUrl = o.apiUrl ?? DEFAULT_API_URL;
+    const application = credentialKind(apiKey, apiSecret) === 'application';
+    const apiUrl = o.apiUrl ?? (application ? VONAGE_API_URL : DEFAULT_API_URL);
     if (typeof apiUrl !== 'string' || !/^https?:\/\/[^/]/i.test(apiUrl)) throw new ArgumentError('apiUrl must be an http(s) URL');
     const timeout = o.timeout ?? DEFAULT_TIMEOUT_MS;
     if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) throw new ArgumentError('timeout must be a positive number of milliseconds');
@@ -153,7 +168,8 @@ export class OpenTok {
 
     this.apiKey = apiKey;
     this.apiSecret = apiSecret;
-    const signer = new TokenSigner(apiKey, apiSecret);
+    const signer = application ? new ApplicationSigner(apiKey, apiSecret) : new TokenSigner(apiKey, apiSecret);
+    this.#signer = signer;
     const transport = new Transport({ apiUrl, timeout, uaAddendum: o.uaAddendum, fetch: fetchImpl, signer });
     this.apiUrl = transport.apiUrl;
     this.#tokens = new TokenGenerator(apiKey, signer);
@@ -192,6 +208,17 @@ export class OpenTok {
    */
   generateToken(sessionId: string, options?: TokenOptions, legacyT1?: boolean): string {
     return this.#tokens.generate(sessionId, options, legacyT1 === true);
+  }
+
+  /**
+   * A fresh REST JWT, the one the SDK sends with each request: HS256 with claims `iss`, `ist`,
+   * `iat`, `exp` (5 minutes), `jti` for key/secret credentials; RS256 with `application_id` added
+   * for application credentials (send it as `Authorization: Bearer <jwt>` then). For calling REST
+   * endpoints the SDK has no method for.
+   * @example await fetch(`${ot.apiUrl}/v2/project/${ot.apiKey}/…`, { headers: { 'X-OPENTOK-AUTH': ot.generateJwt() } });
+   */
+  generateJwt(): string {
+    return this.#signer.projectJwt();
   }
 
   // ── archives ───────────────────────────────────────────────────────────────────────────────

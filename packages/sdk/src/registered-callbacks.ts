@@ -63,7 +63,7 @@ export class CallbackService {
   }
 
   async unregister(callbackId: string): Promise<void> {
-    requireId('callbackId', callbackId);
+    requireId('callbackId', callbackId, 'No callback ID given');
     await this.#transport.request({ method: 'DELETE', path: `${this.#base}/${encodeURIComponent(callbackId)}` });
   }
 

@@ -15,8 +15,11 @@ export interface SignalPayload {
   data?: string;
 }
 
+/** opentok-node's text for a missing session ID or payload. */
+const NO_SESSION_OR_PAYLOAD = 'No sessionId or payload given to signal';
+
 export function checkSignalPayload(value: unknown): SignalPayload {
-  if (value === undefined || value === null) fail('payload must be an object with type and/or data');
+  if (value === undefined || value === null) fail(NO_SESSION_OR_PAYLOAD);
   const o = optionsObject<SignalPayload>('payload', value);
   const problem = signalProblem(o.type, o.data);
   if (problem) {
@@ -52,7 +55,7 @@ export class SignalService {
 
   /** Send `payload` to the whole session, or to `connectionId` only. */
   async signal(sessionId: string, payload: SignalPayload, connectionId?: string | null): Promise<void> {
-    requireId('sessionId', sessionId);
+    requireId('sessionId', sessionId, NO_SESSION_OR_PAYLOAD);
     const body = checkSignalPayload(payload);
     let path = `${this.#base}/${encodeURIComponent(sessionId)}`;
     // opentok-node treats any falsy connection ID as "the whole session".

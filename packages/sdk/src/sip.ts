@@ -73,9 +73,9 @@ export class SipService {
   }
 
   async dial(sessionId: string, token: string, sipUri: string, options?: DialOptions): Promise<SipCall> {
-    requireId('sessionId', sessionId);
-    requireId('token', token);
-    requireId('sipUri', sipUri);
+    requireId('sessionId', sessionId, 'No session ID given');
+    requireId('token', token, 'No token given');
+    requireId('sipUri', sipUri, 'No SIP URI given');
     const sip = { uri: sipUri, ...checkDialOptions(options) };
     const res = await this.#transport.request({ method: 'POST', path: `${this.#project}/dial`, json: { sessionId, token, sip } }, mapSip);
     if (res.body === null || typeof res.body !== 'object' || Array.isArray(res.body)) {

@@ -3,7 +3,7 @@
  */
 import { decodeSessionId, LIMITS, ROLES } from '@tokhost/protocol';
 import type { Role } from '@tokhost/protocol';
-import type { TokenSigner } from './auth.js';
+import type { Signer } from './auth.js';
 import { fail, optionalOneOf } from './validate.js';
 
 /** Options of {@link TokenGenerator.generate} / `OpenTok#generateToken`. */
@@ -19,21 +19,21 @@ export interface TokenOptions {
   data?: string;
   /** Layout classes for the client's streams: an array, or a space-separated string. */
   initialLayoutClassList?: string[] | string;
-  /** `"jwt"` (default) or `"t1"` for a legacy `T1==` token. */
+  /** `"jwt"` (default) or `"t1"` for a legacy `T1==` token (key/secret credentials only). */
   format?: 'jwt' | 't1';
 }
 
 const MAX_LAYOUT_CLASS_LIST = 1024;
 
-/** Makes client tokens for sessions of one API key. */
+/** Makes client tokens for sessions of one API key or application. */
 export class TokenGenerator {
   readonly #apiKey: string;
-  readonly #signer: TokenSigner;
+  readonly #signer: Signer;
   // Apps mint many tokens for the same few sessions; remembering the last verified ID skips the
   // base64 decode on the hot path.
   #lastSessionId = '';
 
-  constructor(apiKey: string, signer: TokenSigner) {
+  constructor(apiKey: string, signer: Signer) {
     this.#apiKey = apiKey;
     this.#signer = signer;
   }
@@ -45,8 +45,12 @@ export class TokenGenerator {
   generate(sessionId: string, options?: TokenOptions, legacyT1 = false): string {
     if (sessionId !== this.#lastSessionId) {
       if (typeof sessionId !== 'string' || sessionId.length === 0) fail('sessionId must be a non-empty string');
-      const parts = decodeSessionId(sessionId);
-      if (!parts || parts.apiKey !== this.#apiKey) fail('sessionId: token cannot be generated unless the session belongs to the API key');
+      // An application's tokens are good for every session of its project, including sessions made
+      // with the project's API key, whose IDs carry that key: the SDK cannot tell, the server checks.
+      if (this.#signer.kind === 'project') {
+        const parts = decodeSessionId(sessionId);
+        if (!parts || parts.apiKey !== this.#apiKey) fail('sessionId: token cannot be generated unless the session belongs to the API key');
+      }
       this.#lastSessionId = sessionId;
     }
     const o: TokenOptions = options ?? {};
@@ -88,6 +92,9 @@ export class TokenGenerator {
 
     const format = o.format === undefined ? (legacyT1 ? 't1' : 'jwt') : optionalOneOf('format', o.format, ['jwt', 't1'] as const)!;
     const input = { sessionId, role, createTime: now, expireTime, data, initialLayoutClassList: layout, nonce: Math.random() };
-    return format === 't1' ? this.#signer.clientT1(input) : this.#signer.clientJwt(input);
+    if (format === 'jwt') return this.#signer.clientJwt(input);
+    // A T1 token is an HMAC with the API secret; an application has none (opentok-node silently returns a JWT).
+    if (this.#signer.kind === 'application') fail('format: "t1" tokens need API key/secret credentials; application credentials make JWTs only');
+    return this.#signer.clientT1(input);
   }
 }

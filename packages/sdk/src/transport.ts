@@ -1,9 +1,10 @@
 /**
- * The one HTTP path every REST call takes: URL building, a fresh `X-OPENTOK-AUTH` JWT per request,
+ * The one HTTP path every REST call takes: URL building, a fresh auth JWT per request (`X-OPENTOK-AUTH`
+ * or `Authorization: Bearer`, by credential kind),
  * a timeout that really aborts (request and body read), response parsing per reference §2.1 and the
  * generic status → error mapping of §2.2 (each resource adds its per-method overrides).
  */
-import type { TokenSigner } from './auth.js';
+import type { Signer } from './auth.js';
 import { AuthError, NotFoundError, RequestError } from './errors.js';
 import type { OpenTokError } from './errors.js';
 import { SDK_VERSION } from './version.js';
@@ -55,7 +56,7 @@ export interface TransportConfig {
   timeout: number;
   uaAddendum: string | undefined;
   fetch: FetchLike;
-  signer: TokenSigner;
+  signer: Signer;
 }
 
 /** Details object for error constructors from an error context. */
@@ -67,11 +68,15 @@ function withServerMessage(base: string, ctx: ErrorContext): string {
   return ctx.serverMessage ? `${base}: ${ctx.serverMessage}` : base;
 }
 
-/** The generic mapping (reference §2.2): 401/403 → AuthError, 404 → NotFoundError, else RequestError. */
+/**
+ * The generic mapping (reference §2.2): 401/403 → AuthError, 404 → NotFoundError, else RequestError
+ * worded as opentok-node words it, `Unexpected response from OpenTok: "{"message":"<server's message>"}"`
+ * (apps match on that text); the status is in `error.status`.
+ */
 export function genericError(ctx: ErrorContext): OpenTokError {
   if (ctx.status === 401 || ctx.status === 403) return new AuthError(withServerMessage('Invalid API key or secret', ctx), details(ctx));
   if (ctx.status === 404) return new NotFoundError(withServerMessage('Not Found', ctx), details(ctx));
-  return new RequestError(withServerMessage(`Unexpected response from OpenTok (HTTP ${ctx.status})`, ctx), details(ctx));
+  return new RequestError(`Unexpected response from OpenTok: "${JSON.stringify({ message: ctx.serverMessage ?? '' })}"`, details(ctx));
 }
 
 function parseBody(text: string, contentType: string): unknown {
@@ -130,11 +135,8 @@ export class Transport {
   async request(spec: RequestSpec, mapError?: ErrorMapper): Promise<ApiResponse> {
     let url = this.#base + spec.path;
     if (spec.query && spec.query.length > 0) url += '?' + new URLSearchParams(spec.query as Array<[string, string]>).toString();
-    const headers: Record<string, string> = {
-      'User-Agent': this.#userAgent,
-      Accept: 'application/json',
-      'X-OPENTOK-AUTH': this.#config.signer.projectJwt(),
-    };
+    const [authName, authValue] = this.#config.signer.authHeader();
+    const headers: Record<string, string> = { 'User-Agent': this.#userAgent, Accept: 'application/json', [authName]: authValue };
     let body: string | undefined;
     if (spec.form) {
       headers['Content-Type'] = 'application/x-www-form-urlencoded';

@@ -10,8 +10,13 @@ export function fail(message: string): never {
   throw new ArgumentError(message);
 }
 
-/** A required, non-empty string argument. */
-export function requireId(name: string, value: unknown): string {
+/**
+ * A required, non-empty string argument. `missing` is the message when it is absent (`undefined`,
+ * `null` or `""`): opentok-node's own wording where it has one ("No archive ID given"), since apps
+ * match on it; any other wrong value gets `<name> must be a non-empty string`.
+ */
+export function requireId(name: string, value: unknown, missing?: string): string {
+  if (missing !== undefined && (value === undefined || value === null || value === '')) fail(missing);
   if (typeof value !== 'string' || value.length === 0) fail(`${name} must be a non-empty string`);
   return value;
 }

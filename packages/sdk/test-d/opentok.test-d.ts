@@ -35,6 +35,11 @@ describe('constructor', () => {
     // @ts-expect-error the secret is required
     new OpenTok('key');
   });
+
+  it('is callable without new, and generateJwt returns a string', () => {
+    expectTypeOf(OpenTok('key', 'secret')).toEqualTypeOf<OpenTok>();
+    expectTypeOf(new OpenTok('3f2504e0-4f89-41d3-9a0c-0305e82c3301', '-----BEGIN PRIVATE KEY-----…').generateJwt()).toEqualTypeOf<string>();
+  });
 });
 
 describe('Promise overloads', () => {

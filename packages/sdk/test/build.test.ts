@@ -51,6 +51,7 @@ const common = `
     console.log(JSON.stringify({
       kind: typeof OpenTok, name: OpenTok.name, archiveError: typeof ArchiveError, isError: new ArchiveError('x') instanceof Error,
       verify: typeof verifyWebhookSignature, token, err: err && err.message, sessionId: session && session.sessionId, extra,
+      calledWithoutNew: OpenTok(${JSON.stringify(KEY)}, ${JSON.stringify(SECRET)}) instanceof OpenTok,
     }));
   });
 `;
@@ -65,7 +66,7 @@ describe('dist builds', () => {
        ${common}`,
     ]);
     const r = JSON.parse(out) as Record<string, unknown> & { extra: Record<string, unknown>; token: string };
-    expect(r).toMatchObject({ kind: 'function', name: 'OpenTok', archiveError: 'function', isError: true, verify: 'function', err: null, sessionId: SID });
+    expect(r).toMatchObject({ kind: 'function', name: 'OpenTok', archiveError: 'function', isError: true, verify: 'function', err: null, sessionId: SID, calledWithoutNew: true });
     expect(r.extra).toEqual({ resolved: join(dist, 'index.cjs'), selfDefault: true, named: true });
     expect(verifyHs256(r.token, SECRET).claims['role']).toBe('moderator');
   });
@@ -79,7 +80,7 @@ describe('dist builds', () => {
        ${common}`,
     ]);
     const r = JSON.parse(out) as Record<string, unknown> & { extra: Record<string, unknown>; token: string };
-    expect(r).toMatchObject({ kind: 'function', name: 'OpenTok', archiveError: 'function', isError: true, verify: 'function', err: null, sessionId: SID });
+    expect(r).toMatchObject({ kind: 'function', name: 'OpenTok', archiveError: 'function', isError: true, verify: 'function', err: null, sessionId: SID, calledWithoutNew: true });
     expect(r.extra).toEqual({ resolved: 'file://' + join(dist, 'index.js'), same: true });
     expect(verifyHs256(r.token, SECRET).claims['role']).toBe('moderator');
   });

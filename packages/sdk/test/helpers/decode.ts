@@ -1,7 +1,7 @@
 /**
- * Token decoders written independently of the SDK (no shared code): HS256 JWT and HMAC-SHA1 T1.
+ * Token decoders written independently of the SDK (no shared code): HS256 and RS256 JWT, HMAC-SHA1 T1.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, verify } from 'node:crypto';
 
 export interface DecodedJwt {
   header: Record<string, unknown>;
@@ -54,4 +54,16 @@ export function verifyT1(token: string, secret: string): DecodedT1 {
 /** A session ID of the format every SDK decodes, for `apiKey`. */
 export function sessionIdFor(apiKey: string, random = 'rAnDoM0123456789abcdefgh'): string {
   return '1_' + Buffer.from(`1~${apiKey}~~1700000000000~${random}~~`, 'utf8').toString('base64url');
+}
+
+/** Verify an RS256 JWT's signature with `publicKey` (PEM or KeyObject) and return header and claims; throws on a bad signature. */
+export function verifyRs256(token: string, publicKey: Parameters<typeof verify>[2]): DecodedJwt {
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new Error('a JWT has three parts');
+  const [h, p, s] = parts as [string, string, string];
+  if (!verify('RSA-SHA256', Buffer.from(`${h}.${p}`), publicKey, Buffer.from(s, 'base64url'))) throw new Error('bad JWT signature');
+  const header = JSON.parse(b64urlToText(h)) as Record<string, unknown>;
+  if (header['alg'] !== 'RS256') throw new Error('alg is not RS256');
+  const claims = JSON.parse(b64urlToText(p)) as Record<string, unknown>;
+  return { header, claims, claimOrder: Object.keys(claims) };
 }
