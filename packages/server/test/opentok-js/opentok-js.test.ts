@@ -7,13 +7,42 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createTcpServer } from 'node:net';
+import type { AddressInfo, Server as TcpServer, Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokhostServer } from '../../src/create-server.js';
 import { call, hasChromium, launchChromium, OpenTok, startServer, until } from '../kit/index.js';
 import type { OpenTokSdk } from '../kit/index.js';
+
+/** A TCP relay to the server whose connections the test can cut (a dropped network). */
+function startRelay(targetPort: number): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const relay: TcpServer = createTcpServer((down) => {
+    const up = connect(targetPort, '127.0.0.1');
+    for (const x of [down, up]) {
+      sockets.add(x);
+      x.on('error', () => undefined);
+      x.on('close', () => {
+        sockets.delete(x);
+        down.destroy();
+        up.destroy();
+      });
+    }
+    down.pipe(up);
+    up.pipe(down);
+  });
+  return new Promise((resolve) =>
+    relay.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${(relay.address() as AddressInfo).port}`,
+        cut: () => sockets.forEach((x) => x.destroy()),
+        close: () => new Promise<void>((r) => (sockets.forEach((x) => x.destroy()), relay.close(() => r()))),
+      }),
+    ),
+  );
+}
 
 const OPENTOK_JS = createRequire(import.meta.url).resolve('@opentok/client/dist/js/opentok.js');
 
@@ -39,6 +68,9 @@ window.drive = {
     session.on('streamPropertyChanged', (e) => log.push({ type: 'streamPropertyChanged', property: e.changedProperty, value: e.newValue }));
     session.on('signal', (e) => log.push({ type: 'signal', signalType: e.type, data: e.data, from: e.from ? e.from.connectionId : null }));
     session.on('sessionDisconnected', (e) => log.push({ type: 'sessionDisconnected', reason: e.reason }));
+    session.on('sessionReconnecting', () => log.push({ type: 'sessionReconnecting' }));
+    session.on('sessionReconnected', () => log.push({ type: 'sessionReconnected', id: session.connection && session.connection.connectionId }));
+    session.on('muteForced', () => log.push({ type: 'muteForced' }));
     return new Promise((resolve) => session.connect(o.token, (err) => resolve(err ? { error: err.code, message: err.message } : { connectionId: session.connection.connectionId })));
   },
   publish(name) {
@@ -46,6 +78,11 @@ window.drive = {
       window.publisher = OT.initPublisher('pub', { name, insertMode: 'append', width: 160, height: 120, resolution: '320x240' }, (err) => { if (err) resolve({ error: err.code, message: err.message }); });
       session.publish(publisher, (err) => resolve(err ? { error: err.code, message: err.message } : { streamId: publisher.stream.streamId }));
     });
+  },
+  publishVideo(on) { publisher.publishVideo(on); return null; },
+  forceUnpublish(streamId) {
+    const stream = session.streams.get(streamId);
+    return new Promise((resolve) => session.forceUnpublish(stream, (err) => resolve(err ? { error: err.code, message: err.message } : null)));
   },
   signal(s) {
     return new Promise((resolve) => session.signal(s, (err) => resolve(err ? { error: err.code, message: err.message } : null)));
@@ -71,6 +108,8 @@ describe.skipIf(!hasChromium)('official OpenTok.js against Tokhost (proxy URL, r
   let b: Page;
   let ida: string;
   let idb: string;
+  let streamA: string;
+  let relay: Awaited<ReturnType<typeof startRelay>>;
   const hosts = new Set<string>();
 
   const open = async () => {
@@ -96,9 +135,11 @@ describe.skipIf(!hasChromium)('official OpenTok.js against Tokhost (proxy URL, r
     browser = await launchChromium();
     sessionId = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;
     [a, b] = [await open(), await open()];
+    relay = await startRelay(server.port);
   });
   afterAll(async () => {
     await browser?.close();
+    await relay?.close();
     await new Promise<void>((r) => (app ? app.close(() => r()) : r()));
     await server?.close();
   });
@@ -127,11 +168,63 @@ describe.skipIf(!hasChromium)('official OpenTok.js against Tokhost (proxy URL, r
   it('publishes from a; b subscribes peer to peer and decodes video; listStreams names the stream', async () => {
     const pa = await drive<{ streamId?: string; error?: number; message?: string }>(a, 'publish', 'camera-a');
     expect(pa.error, pa.message).toBeUndefined();
+    streamA = pa.streamId!;
     await until(async () => (await log(b)).find((e) => e.type === 'streamCreated' && e.id === pa.streamId), { timeoutMs: 10_000, what: 'streamCreated at b' });
     const width = await until(() => drive<number>(b, 'framesDecoded'), { timeoutMs: 20_000, what: 'video decoded at b' });
     expect(width).toBeGreaterThan(0);
     const streams = await call<{ id: string; name: string }[]>((cb) => ot.listStreams(sessionId, cb));
     expect(streams).toEqual([expect.objectContaining({ id: pa.streamId, name: 'camera-a' })]);
     expect([...hosts].every((h) => h === new URL(server.url).host || h === new URL(appUrl).host)).toBe(true);
+  });
+
+  it('publishVideo(false) reaches the other page as streamPropertyChanged', async () => {
+    await drive(a, 'publishVideo', false);
+    const e = await until(async () => (await log(b)).find((x) => x.type === 'streamPropertyChanged' && x.property === 'hasVideo'), { timeoutMs: 10_000, what: 'streamPropertyChanged at b' });
+    expect(e.value).toBe(false);
+  });
+
+  it('forceMuteStream from REST mutes the publisher and tells the other page', async () => {
+    await call<void>((cb) => ot.forceMuteStream(sessionId, streamA, cb));
+    await until(async () => (await log(b)).find((x) => x.type === 'streamPropertyChanged' && x.property === 'hasAudio' && x.value === false), { timeoutMs: 10_000, what: 'hasAudio false at b' });
+    await until(async () => (await log(a)).find((x) => x.type === 'muteForced'), { timeoutMs: 10_000, what: 'muteForced at a' });
+  });
+
+  it('a dropped WebSocket: sessionReconnecting, sessionReconnected with the same connection ID, signals sent meanwhile arrive', async () => {
+    const c = await open();
+    const cc = await drive<{ connectionId?: string; error?: number }>(c, 'connect', { serverUrl: relay.url, apiKey, sessionId, token: ot.generateToken(sessionId, { data: 'name=c' }) });
+    expect(cc.error).toBeUndefined();
+    relay.cut();
+    await until(async () => (await log(c)).find((x) => x.type === 'sessionReconnecting'), { timeoutMs: 15_000, what: 'sessionReconnecting at c' });
+    await call<void>((cb) => ot.signal(sessionId, cc.connectionId!, { type: 'missed', data: 'while away' }, cb));
+    const back = await until(async () => (await log(c)).find((x) => x.type === 'sessionReconnected'), { timeoutMs: 20_000, what: 'sessionReconnected at c' });
+    expect(back.id).toBe(cc.connectionId);
+    await until(async () => (await log(c)).find((x) => x.type === 'signal' && x.data === 'while away'), { timeoutMs: 10_000, what: 'signal sent while away' });
+    expect((await log(a)).some((x) => x.type === 'connectionDestroyed' && x.id === cc.connectionId)).toBe(false);
+    await c.close();
+  });
+
+  it('forceUnpublish from a moderator page and forceDisconnect from REST', async () => {
+    const pb = await drive<{ streamId?: string; error?: number }>(b, 'publish', 'camera-b');
+    expect(pb.error).toBeUndefined();
+    await until(async () => (await log(a)).find((x) => x.type === 'streamCreated' && x.id === pb.streamId), { timeoutMs: 10_000, what: 'b stream at a' });
+    expect(await drive(a, 'forceUnpublish', pb.streamId)).toBeNull();
+    const gone = await until(async () => (await log(b)).find((x) => x.type === 'streamDestroyed' && x.id === pb.streamId), { timeoutMs: 10_000, what: 'streamDestroyed at b' });
+    expect(gone.reason).toBe('forceUnpublished');
+    await call<void>((cb) => ot.forceDisconnect(sessionId, idb, cb));
+    const out = await until(async () => (await log(b)).find((x) => x.type === 'sessionDisconnected'), { timeoutMs: 10_000, what: 'sessionDisconnected at b' });
+    expect(out.reason).toBe('forceDisconnected');
+    await until(async () => (await log(a)).find((x) => x.type === 'connectionDestroyed' && x.id === idb), { timeoutMs: 10_000, what: 'connectionDestroyed at a' });
+  });
+
+  it('refuses bad, expired and other-session tokens and unknown sessions with OpenTok.js codes', async () => {
+    const other = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;
+    const c = await open();
+    const tryToken = (token: string, sid = sessionId) => drive<{ error?: number }>(c, 'connect', { serverUrl: server.url, apiKey, sessionId: sid, token });
+    expect((await tryToken('T1==garbage')).error).toBe(1004);
+    expect((await tryToken(ot.generateToken(sessionId, { expireTime: Math.floor(Date.now() / 1000) - 60 }))).error).toBe(1004);
+    expect((await tryToken(ot.generateToken(other))).error).toBe(1004);
+    const unknown = other.replace(/.{6}$/, 'AAAAAA');
+    expect((await tryToken(ot.generateToken(sessionId), unknown)).error).toBe(1005);
+    await c.close();
   });
 });
