@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokhostServer } from '../../src/create-server.js';
 import { call, hasChromium, launchChromium, OpenTok, startServer, until } from '../kit/index.js';
 import type { OpenTokSdk } from '../kit/index.js';
+import { signJwt } from '../realtime/harness.js';
+import { encodeSessionId } from '@tokhost/protocol';
 
 /** A TCP relay to the server whose connections the test can cut (a dropped network). */
 function startRelay(targetPort: number): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
@@ -76,6 +78,8 @@ window.drive = {
   publish(name) {
     return new Promise((resolve) => {
       window.publisher = OT.initPublisher('pub', { name, insertMode: 'append', width: 160, height: 120, resolution: '320x240' }, (err) => { if (err) resolve({ error: err.code, message: err.message }); });
+      publisher.on('muteForced', () => log.push({ type: 'publisherMuteForced' }));
+      publisher.on('streamDestroyed', (e) => log.push({ type: 'publisherStreamDestroyed', id: e.stream.streamId, reason: e.reason }));
       session.publish(publisher, (err) => resolve(err ? { error: err.code, message: err.message } : { streamId: publisher.stream.streamId }));
     });
   },
@@ -186,7 +190,7 @@ describe.skipIf(!hasChromium)('official OpenTok.js against Tokhost (proxy URL, r
   it('forceMuteStream from REST mutes the publisher and tells the other page', async () => {
     await call<void>((cb) => ot.forceMuteStream(sessionId, streamA, cb));
     await until(async () => (await log(b)).find((x) => x.type === 'streamPropertyChanged' && x.property === 'hasAudio' && x.value === false), { timeoutMs: 10_000, what: 'hasAudio false at b' });
-    await until(async () => (await log(a)).find((x) => x.type === 'muteForced'), { timeoutMs: 10_000, what: 'muteForced at a' });
+    await until(async () => (await log(a)).find((x) => x.type === 'publisherMuteForced'), { timeoutMs: 10_000, what: 'muteForced on a\'s publisher' });
   });
 
   it('a dropped WebSocket: sessionReconnecting, sessionReconnected with the same connection ID, signals sent meanwhile arrive', async () => {
@@ -208,8 +212,10 @@ describe.skipIf(!hasChromium)('official OpenTok.js against Tokhost (proxy URL, r
     expect(pb.error).toBeUndefined();
     await until(async () => (await log(a)).find((x) => x.type === 'streamCreated' && x.id === pb.streamId), { timeoutMs: 10_000, what: 'b stream at a' });
     expect(await drive(a, 'forceUnpublish', pb.streamId)).toBeNull();
-    const gone = await until(async () => (await log(b)).find((x) => x.type === 'streamDestroyed' && x.id === pb.streamId), { timeoutMs: 10_000, what: 'streamDestroyed at b' });
+    const gone = await until(async () => (await log(b)).find((x) => x.type === 'publisherStreamDestroyed' && x.id === pb.streamId), { timeoutMs: 10_000, what: 'streamDestroyed on b\'s publisher' });
     expect(gone.reason).toBe('forceUnpublished');
+    const seen = await until(async () => (await log(a)).find((x) => x.type === 'streamDestroyed' && x.id === pb.streamId), { timeoutMs: 10_000, what: 'streamDestroyed at a' });
+    expect(seen.reason).toBe('forceUnpublished');
     await call<void>((cb) => ot.forceDisconnect(sessionId, idb, cb));
     const out = await until(async () => (await log(b)).find((x) => x.type === 'sessionDisconnected'), { timeoutMs: 10_000, what: 'sessionDisconnected at b' });
     expect(out.reason).toBe('forceDisconnected');
@@ -221,10 +227,13 @@ describe.skipIf(!hasChromium)('official OpenTok.js against Tokhost (proxy URL, r
     const c = await open();
     const tryToken = (token: string, sid = sessionId) => drive<{ error?: number }>(c, 'connect', { serverUrl: server.url, apiKey, sessionId: sid, token });
     expect((await tryToken('T1==garbage')).error).toBe(1004);
-    expect((await tryToken(ot.generateToken(sessionId, { expireTime: Math.floor(Date.now() / 1000) - 60 }))).error).toBe(1004);
+    const now = Math.floor(Date.now() / 1000);
+    const expired = signJwt({ iss: apiKey, ist: 'project', iat: now - 120, exp: now - 60, jti: 'expired', session_id: sessionId, role: 'publisher', scope: 'session.connect', nonce: 1 }, apiSecret);
+    expect((await tryToken(expired)).error).toBe(1004);
     expect((await tryToken(ot.generateToken(other))).error).toBe(1004);
-    const unknown = other.replace(/.{6}$/, 'AAAAAA');
-    expect((await tryToken(ot.generateToken(sessionId), unknown)).error).toBe(1005);
+    expect((await tryToken(ot.generateToken(sessionId), 'not-a-session-id')).error).toBe(1005);
+    const unknown = encodeSessionId({ apiKey, createdAt: Date.now(), random: 'never-created' });
+    expect((await tryToken(ot.generateToken(unknown), unknown)).error).toBe(1005);
     await c.close();
   });
 });
