@@ -15,6 +15,9 @@ import { lazyMediaRouter } from './media/lazy-router.js';
 import { createOutboundPolicy } from './net/outbound.js';
 import { createRealtime } from './realtime/index.js';
 import type { Realtime } from './realtime/index.js';
+import { linkBase } from './http/link-base.js';
+import { createOpenTokJs } from './opentok-js/index.js';
+import type { OpenTokJs } from './opentok-js/index.js';
 import { Archiver } from './recording/archiver.js';
 import { createArchiveDownloads } from './recording/http.js';
 import { createS3ArchiveStorage } from './recording/s3-storage.js';
@@ -41,8 +44,9 @@ export type { CreateServerDeps, TokhostServer } from './tokhost-server.js';
  * alone or as a cluster node is one object, its {@link Topology} (cluster/index.ts).
  *
  * HTTP requests go to `/metrics` (Prometheus text; the operator token unless only this machine
- * can reach the server), the REST API, then the realtime layer
- * (browser SDK, demo), else 404; WebSocket upgrades go to the realtime layer.
+ * can reach the server), the REST API, then the realtime layer (browser SDK, demo), then the
+ * OpenTok.js front end (its proxy-path discovery and logging), else 404. WebSocket upgrades: the
+ * OpenTok.js messaging socket, else the session's owner node (cluster), else the realtime layer.
  *
  * @example
  * const server = await createServer({ port: 0, store: 'memory', apiKey: '123456', apiSecret: 'x'.repeat(40) });
@@ -72,6 +76,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     ...(config.webhookRetryDelaysMs !== null ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}),
   });
   let realtime: Realtime | undefined;
+  let openTokJs: OpenTokJs | undefined;
   let compositions: Compositions | undefined;
   let archiver: Archiver | undefined;
   let broadcasts: BroadcastService | undefined;
@@ -93,6 +98,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     ['compositions', () => compositions?.close()],
     ['webhooks', () => webhooks.close()],
     ['cluster registry', () => topology.close()],
+    ['opentok-js', () => openTokJs?.close()],
     ['realtime', () => realtime?.close()],
     ['media router', () => media.close()],
     ['http server', () => httpServer && closeHttpServer(httpServer)],
@@ -115,6 +121,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       icePolicy: createOutboundPolicy({ allow: [...config.outboundAllow, ...config.iceAllow] }),
       onJoin: (sessionId, connectionId) => topology.recordConnection(sessionId, connectionId),
     }));
+    // The official OpenTok.js client, on the same live state (docs/opentok-js-protocol.md).
+    const otjs = (openTokJs = createOpenTokJs({ frontEnd: rt.frontEnd(), baseUrl: (req) => linkBase(req, config), sendBufferMaxBytes: config.sendBufferMaxBytes, logger: logger.child({ component: 'opentok-js' }) }));
     compositions = new Compositions({ live: rt.live, logger: logger.child({ component: 'compose' }) });
     // Finished archives: a directory (shared by the nodes of a cluster), or an S3 bucket.
     const storage =
@@ -178,10 +186,11 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         createHlsHandler((token) => bc.hlsDirectory(token), topology.forwardHls),
         createArchiveDownloads({ store, storage, logger }),
         (req, res) => rt.handleHttp(req, res),
+        (req, res) => otjs.handleHttp(req, res),
       ],
       logger,
     ));
-    server.on('upgrade', (req, socket, head) => topology.routeUpgrade(req, socket, head) || rt.handleUpgrade(req, socket, head));
+    server.on('upgrade', (req, socket, head) => otjs.handleUpgrade(req, socket, head) || topology.routeUpgrade(req, socket, head) || rt.handleUpgrade(req, socket, head));
     const { url, port } = await listen(server, config.port, config.host);
     logger.info({ url, store: store.kind, dataDir: store.kind === 'sqlite' ? config.dataDir : undefined, nodeId: topology.nodeId }, 'listening');
     await topology.start(url, { realtime: rt, archives, broadcasts: bc });

@@ -72,6 +72,10 @@ export interface FrontEnd {
    * `rawToken` (`ERR_RT_CONNECTION_LIMIT`); cluster mode records the connection.
    */
   join(token: VerifiedToken, rawToken: string, delivery: Delivery, options?: JoinOptions): ForeignJoin | RtError;
+  /** ICE servers for a connection (TURN credentials per connection), before or after it joins. */
+  iceServersFor(connectionId: string): RtIceServer[];
+  /** Routed sessions go through the media router (a media router was given); otherwise every session is peer to peer. */
+  readonly routing: boolean;
 }
 
 /** The realtime layer as the server sees it. */
@@ -395,6 +399,8 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     rooms,
     verifyToken: (token) => verifyClientToken(token, (key) => store.getProject(key), { clockSkewSeconds: config.authClockSkewSeconds }),
     session: sessionRecord,
+    iceServersFor: (connectionId) => iceServersFor(config, connectionId),
+    routing: media !== null,
     join(token, rawToken, delivery, options = {}) {
       const session = sessionRecord(token.sessionId);
       if (!session || session.apiKey !== token.apiKey) return rtError('ERR_RT_SESSION_INVALID', `session ${token.sessionId} does not exist`);

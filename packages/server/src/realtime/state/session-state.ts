@@ -69,6 +69,17 @@ export interface JoinOptions {
   connectionEventsSuppressed?: boolean;
   /** The session is end-to-end encrypted (the client said it has the secret). */
   e2ee?: boolean;
+  /**
+   * The connection ID the client chose (OpenTok.js proposes its own); the caller checks it with
+   * {@link Rooms.idTaken} first. Default: a random UUID.
+   */
+  connectionId?: string;
+}
+
+/** IDs a foreign client chose for what its request creates (see {@link Rooms.handle}). */
+export interface GivenIds {
+  streamId?: string;
+  subscriberId?: string;
 }
 
 /**
@@ -190,8 +201,10 @@ export class Connection implements LogReader {
     readonly token: VerifiedToken,
     /** Joined with a {@link Delivery} (another protocol's front end), not the native WebSocket. */
     readonly foreign = false,
+    /** The ID a foreign client chose ({@link JoinOptions.connectionId}); default a random UUID. */
+    connectionId: string = randomUUID(),
   ) {
-    this.rt = { connectionId: randomUUID(), creationTime: Date.now(), data: token.connectionData };
+    this.rt = { connectionId, creationTime: Date.now(), data: token.connectionData };
     this.rtJson = JSON.stringify(this.rt);
   }
 
@@ -441,7 +454,7 @@ export class Rooms {
    */
   join(token: VerifiedToken, mediaMode: MediaMode, delivery: Delivery, options: JoinOptions = {}): ForeignJoin {
     const room = this.openRoom(token, mediaMode);
-    const conn = new Connection(room, token.role, token, true);
+    const conn = new Connection(room, token.role, token, true, options.connectionId);
     conn.presenceOff = options.connectionEventsSuppressed === true;
     conn.e2ee = options.e2ee === true;
     conn.delivery = delivery;
@@ -591,7 +604,7 @@ export class Rooms {
    * `RtError` refusing it, the same rules, limits and codes for every front end). Ids must
    * increase per connection: one not above the last is ignored (a resumed client re-sends those).
    */
-  handle(conn: Connection, req: ClientRequest): void {
+  handle(conn: Connection, req: ClientRequest, given?: GivenIds): void {
     if (conn.destroyed) return;
     if (typeof req.id !== 'number' || !Number.isSafeInteger(req.id)) {
       conn.send({ type: 'response', id: -1, ok: false, error: rtError('ERR_RT_BAD_REQUEST', 'request id must be an integer') });
@@ -606,7 +619,7 @@ export class Rooms {
     }
     let result: Record<string, unknown> | undefined;
     try {
-      result = this.dispatch(conn, req) ?? {};
+      result = this.dispatch(conn, req, false, given) ?? {};
     } catch (err) {
       const error = err instanceof RequestError ? err.rt : rtError('ERR_RT_INTERNAL', 'internal error');
       if (!(err instanceof RequestError)) this.options.logger.warn({ err: (err as Error).message, type: req.type }, 'realtime request failed');
@@ -748,11 +761,26 @@ export class Rooms {
     if (req.type === 'disconnect') this.destroyConnection(conn, 'clientDisconnected');
   }
 
-  private dispatch(conn: Connection, req: ClientRequest, routed = false): Record<string, unknown> | void {
+  /**
+   * Whether `id` is unusable as a client-chosen ID in the session: not 1-64 letters, digits,
+   * `-`, `_` or `.`, or already a connection, stream or subscriber of it.
+   */
+  idTaken(sessionId: string, id: string): boolean {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) return true;
+    const room = this.rooms.get(sessionId);
+    return room !== undefined && (room.connections.has(id) || room.streams.has(id) || room.subscriptions.has(id));
+  }
+
+  private dispatch(conn: Connection, req: ClientRequest, routed = false, given?: GivenIds): Record<string, unknown> | void {
     const room = conn.room;
+    // IDs a foreign client chose (relayed sessions): refused when malformed or in use.
+    const givenId = (id: string | undefined): string | undefined => {
+      if (id !== undefined && this.idTaken(room.sessionId, id)) fail('ERR_RT_BAD_REQUEST', `ID ${id.slice(0, 64)} is malformed or already in use in the session`);
+      return id;
+    };
     switch (req.type) {
       case 'publish':
-        return this.publish(conn, req);
+        return this.publish(conn, req, givenId(given?.streamId));
       case 'unpublish': {
         const s = this.ownStream(conn, req.streamId);
         this.removeStream(room, s.rt.streamId, 'clientDisconnected', conn);
@@ -765,7 +793,7 @@ export class Rooms {
         const s = room.streams.get(String(req.streamId));
         if (!s) return fail('ERR_RT_STREAM_NOT_FOUND', `stream ${String(req.streamId)} is not in the session`);
         this.admitSubscription(conn, s.rt.streamId);
-        const id = randomUUID();
+        const id = givenId(given?.subscriberId) ?? randomUUID();
         room.subscriptions.set(id, { id, streamId: s.rt.streamId, subscriber: conn, publisher: s.owner });
         conn.subscriptions.add(id);
         // Relayed: the publishing browser makes the peer link; routed: the router does (caller).

@@ -1,0 +1,401 @@
+/**
+ * OpenTok.js messaging WebSockets: Rumor frames in and out, Raptor messages translated to the
+ * live state's requests and back (docs/opentok-js-protocol.md).
+ *
+ * One {@link Participant} is one OpenTok.js connection, joined to the live state through the
+ * realtime layer's {@link FrontEnd} with a {@link Delivery}; it outlives its socket for the
+ * reconnect grace period. The client's reconnect opens a new socket with the same `socketId`
+ * query value (a random ID it made and shows no other client) and `reconnect=true`: the
+ * participant is re-attached, the messages the client has not acknowledged are sent again (same
+ * TRANSACTION-IDs: the client drops duplicates), then what it missed while away.
+ */
+import type { WebSocket } from 'ws';
+import type { RtError, UnsequencedServerMessage } from '@tokhost/protocol';
+import { ClientTokenError } from '../auth/client-token.js';
+import type { FrontEnd } from '../realtime/index.js';
+import type { Connection, Delivery } from '../realtime/state/session-state.js';
+import { SYMPHONY_ADDRESS } from './http.js';
+import { RaptorTranslator, parseRaptorUri, statusOf } from './raptor.js';
+import type { RaptorMessage, RequestBody } from './raptor.js';
+import { decodeRumor, encodeRumor, RUMOR_TYPE, RumorFrameError } from './rumor.js';
+import type { RumorFrame } from './rumor.js';
+
+/** Close codes of the messaging socket (4000–4999 are application codes). */
+export const OTJS_CLOSE = {
+  /** A frame that is not a Rumor frame, or a Raptor message that is not JSON. */
+  protocolError: 4002,
+  /** A reconnect for a connection that is gone (grace period over). */
+  resumeFailed: 4003,
+  /** The same connection reconnected on another socket. */
+  replaced: 4005,
+  /** The client stopped reading: more than `sendBufferMaxBytes` queued (it may reconnect). */
+  slowConsumer: 4007,
+} as const;
+
+/** How long a socket may stay open without joining, ms. */
+const JOIN_TIMEOUT_MS = 10_000;
+/** A socket silent this long is cut (the client pings after about 2 s idle), ms. */
+const IDLE_TIMEOUT_MS = 30_000;
+/** Answers kept for requests the client sends again after a reconnect. */
+const ANSWERS_KEPT = 256;
+/** Sent messages kept until the client acknowledges them (resent after a reconnect), at most. */
+const UNACKED_MAX = 2000;
+const UNACKED_MAX_BYTES = 1024 * 1024;
+
+export interface MessagingSocketsOptions {
+  frontEnd: FrontEnd;
+  /** Most bytes queued for one socket before it is cut (config `sendBufferMaxBytes`). */
+  sendBufferMaxBytes: number;
+  logger: { debug(obj: object, msg?: string): void; info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+}
+
+const ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** One OpenTok.js connection across its sockets. */
+class Participant {
+  conn: Connection | null = null;
+  translator: RaptorTranslator | null = null;
+  /** The Rumor CONNECT's `uniqueId`: the connection ID the client chose. */
+  uniqueId: string | null = null;
+  ws: WebSocket | null = null;
+  delivery: Delivery | null = null;
+  private nextRequestId = 1;
+  private nextTx = 1;
+  /** Request ID → the transaction it answers. */
+  readonly pending = new Map<number, { tx: string; request: RequestBody }>();
+  /** TRANSACTION-ID → the STATUS frame that answered it (resent when the client repeats it). */
+  readonly answers = new Map<string, Buffer>();
+  /** Requests being handled, by TRANSACTION-ID (a repeat is ignored until it is answered). */
+  readonly inFlight = new Set<string>();
+  /** Sent messages the client has not acknowledged yet, by TRANSACTION-ID, in order. */
+  readonly unacked = new Map<string, Buffer>();
+  unackedBytes = 0;
+  iceServers: unknown[] = [];
+
+  constructor(readonly socketId: string | null) {}
+
+  requestId(): number {
+    return this.nextRequestId++;
+  }
+
+  txId(): string {
+    return `${this.conn?.id ?? this.uniqueId ?? ''}.${this.nextTx++}`;
+  }
+
+  remember(tx: string, frame: Buffer): void {
+    this.inFlight.delete(tx);
+    this.answers.set(tx, frame);
+    if (this.answers.size > ANSWERS_KEPT) this.answers.delete(this.answers.keys().next().value!);
+  }
+
+  keep(tx: string, frame: Buffer): void {
+    this.unacked.set(tx, frame);
+    this.unackedBytes += frame.length;
+    while (this.unacked.size > UNACKED_MAX || this.unackedBytes > UNACKED_MAX_BYTES) this.acked(this.unacked.keys().next().value!);
+  }
+
+  acked(tx: string): void {
+    const frame = this.unacked.get(tx);
+    if (!frame) return;
+    this.unacked.delete(tx);
+    this.unackedBytes -= frame.length;
+  }
+}
+
+/**
+ * Every OpenTok.js messaging socket of the server.
+ *
+ * @example
+ * const sockets = new MessagingSockets({ frontEnd: realtime.frontEnd(), logger });
+ * wss.on('connection', (ws, req) => sockets.accept(ws, req.url ?? '/'));
+ */
+export class MessagingSockets {
+  /** Participants that may reconnect, by the client's `socketId`. */
+  private readonly bySocketId = new Map<string, Participant>();
+
+  constructor(private readonly options: MessagingSocketsOptions) {}
+
+  /** Take a new messaging socket (`url`: its request URL, with the client's query). */
+  accept(ws: WebSocket, url: string): void {
+    const query = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+    const socketId = query.get('socketId');
+    const validSocketId = socketId !== null && ID.test(socketId) ? socketId : null;
+    this.prune();
+    if (query.get('reconnect') === 'true' && validSocketId !== null) {
+      const p = this.bySocketId.get(validSocketId);
+      if (!p || !p.conn || p.conn.destroyed) {
+        this.options.logger.info({ socketId: validSocketId }, 'opentok-js: reconnect for a connection that is gone');
+        ws.close(OTJS_CLOSE.resumeFailed, 'the connection is no longer in the session');
+        return;
+      }
+      this.attach(p, ws, true);
+      return;
+    }
+    this.attach(new Participant(validSocketId), ws, false);
+  }
+
+  /** Forget every participant (server shutdown: the live state closes the connections). */
+  close(): void {
+    this.bySocketId.clear();
+  }
+
+  private prune(): void {
+    for (const [id, p] of this.bySocketId) if (p.conn?.destroyed) this.bySocketId.delete(id);
+  }
+
+  private attach(p: Participant, ws: WebSocket, resuming: boolean): void {
+    const { logger, frontEnd } = this.options;
+    const old = p.ws;
+    p.ws = ws;
+    const delivery: Delivery = {
+      deliver: (msg) => {
+        if (p.delivery === delivery) this.deliver(p, msg);
+      },
+      close: (code, reason) => {
+        if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason.slice(0, 120));
+      },
+    };
+    p.delivery = delivery;
+    if (old && old !== ws) old.close(OTJS_CLOSE.replaced, 'reconnected on another socket');
+
+    let idle: NodeJS.Timeout | null = null;
+    const touch = () => {
+      if (idle) clearTimeout(idle);
+      idle = setTimeout(() => ws.terminate(), IDLE_TIMEOUT_MS);
+      idle.unref();
+    };
+    touch();
+    const joinTimer = resuming
+      ? null
+      : setTimeout(() => {
+          if (!p.conn) this.fail(ws, p, 'no connection create within 10 s');
+        }, JOIN_TIMEOUT_MS);
+    joinTimer?.unref();
+
+    ws.on('error', (err) => logger.debug({ err: err.message }, 'opentok-js socket error'));
+    ws.on('close', () => {
+      if (idle) clearTimeout(idle);
+      if (joinTimer) clearTimeout(joinTimer);
+      if (p.ws !== ws) return;
+      p.ws = null;
+      if (p.conn && !p.conn.destroyed) frontEnd.rooms.suspend(p.conn, delivery);
+      p.delivery = null;
+    });
+    ws.on('message', (data, isBinary) => {
+      touch();
+      if (p.ws !== ws) return;
+      let frame: RumorFrame;
+      try {
+        if (!isBinary) throw new RumorFrameError('text frame: the messaging socket carries binary Rumor frames only');
+        frame = decodeRumor(toBytes(data));
+      } catch (err) {
+        this.fail(ws, p, (err as Error).message);
+        return;
+      }
+      this.onFrame(p, ws, frame);
+    });
+
+    if (resuming && p.conn) {
+      const back = frontEnd.rooms.reattach(p.conn, delivery);
+      if ('code' in back) {
+        logger.info({ connectionId: p.conn.id, reason: back.message }, 'opentok-js: reconnect refused');
+        const t = p.translator!;
+        this.sendMessage(p, { method: 'deleted', uri: `/v2/partner/${t.ids.apiKey}/session/${t.ids.sessionId}/connection/${p.conn.id}`, content: {}, reason: 'networkDisconnected' }, SYMPHONY_ADDRESS);
+        ws.close(OTJS_CLOSE.resumeFailed, 'messages since the drop are no longer available');
+        return;
+      }
+      p.iceServers = back.snapshot.iceServers;
+      logger.info({ connectionId: p.conn.id, resent: p.unacked.size, missed: back.missed.length }, 'opentok-js: connection reconnected');
+      for (const frame of p.unacked.values()) this.write(p, frame);
+      for (const msg of back.missed) this.deliver(p, msg);
+      // Any frame tells the client its messaging is back (sessionReconnected).
+      this.write(p, encodeRumor({ type: RUMOR_TYPE.pong }));
+    }
+  }
+
+  /** Close the socket for a protocol violation; the connection (if any) stays for its grace period. */
+  private fail(ws: WebSocket, p: Participant, reason: string): void {
+    this.options.logger.warn({ connectionId: p.conn?.id ?? p.uniqueId, reason }, 'opentok-js: malformed input, socket closed');
+    ws.close(OTJS_CLOSE.protocolError, reason.slice(0, 120));
+  }
+
+  private write(p: Participant, frame: Buffer): void {
+    const ws = p.ws;
+    if (!ws || ws.readyState !== ws.OPEN) return;
+    ws.send(frame, { binary: true });
+    // A client that stops reading would make the server queue without bound: cut its socket
+    // (the connection stays for its grace period; its unacknowledged messages are resent).
+    if (ws.bufferedAmount > this.options.sendBufferMaxBytes) {
+      this.options.logger.warn({ connectionId: p.conn?.id, queuedBytes: ws.bufferedAmount, sendBufferMaxBytes: this.options.sendBufferMaxBytes }, 'opentok-js: client stopped reading; socket cut (sendBufferMaxBytes)');
+      ws.close(OTJS_CLOSE.slowConsumer, 'send buffer full');
+      setTimeout(() => ws.terminate(), 1000).unref();
+    }
+  }
+
+  private onFrame(p: Participant, ws: WebSocket, frame: RumorFrame): void {
+    switch (frame.type) {
+      case RUMOR_TYPE.ping:
+        this.write(p, encodeRumor({ type: RUMOR_TYPE.pong }));
+        return;
+      case RUMOR_TYPE.pong:
+      case RUMOR_TYPE.subscribe:
+      case RUMOR_TYPE.unsubscribe:
+        return;
+      case RUMOR_TYPE.connect: {
+        const id = frame.headers['uniqueId'];
+        if (id === undefined || !ID.test(id)) return this.fail(ws, p, 'CONNECT needs a uniqueId of 1-64 letters, digits, ".", "_" or "-"');
+        if (p.uniqueId !== null && p.uniqueId !== id) return this.fail(ws, p, 'CONNECT names another connection than before');
+        p.uniqueId = id;
+        return;
+      }
+      case RUMOR_TYPE.disconnect:
+        // `reconnect: 1`: the client is about to reconnect, not leaving.
+        if (frame.headers['reconnect'] === '1' || !p.conn || p.conn.destroyed) return;
+        this.options.frontEnd.rooms.handle(p.conn, { type: 'disconnect', id: p.requestId() });
+        return;
+      case RUMOR_TYPE.status: {
+        const tx = frame.headers['TRANSACTION-ID'];
+        if (tx !== undefined) p.acked(tx);
+        return;
+      }
+      case RUMOR_TYPE.message:
+        return this.onMessage(p, ws, frame);
+    }
+  }
+
+  private onMessage(p: Participant, ws: WebSocket, frame: RumorFrame): void {
+    const tx = frame.headers['TRANSACTION-ID'];
+    if (tx === undefined || tx.length === 0 || tx.length > 100) return this.fail(ws, p, 'a MESSAGE needs a TRANSACTION-ID of 1-100 characters');
+    // A request sent again after a reconnect: answer as before (or wait for the answer under way).
+    const answered = p.answers.get(tx);
+    if (answered) return this.write(p, answered);
+    if (p.inFlight.has(tx)) return;
+    let body: unknown;
+    try {
+      body = JSON.parse(frame.body);
+    } catch {
+      return this.fail(ws, p, 'the MESSAGE body is not JSON');
+    }
+    if (!p.translator) {
+      const uri = parseRaptorUri((body as { uri?: unknown } | null)?.uri);
+      if (!uri || uri.resource !== 'connection' || uri.connection === undefined) return this.status(p, tx, 403, 'connect first: create this connection');
+      if (p.uniqueId !== null && uri.connection !== p.uniqueId) return this.status(p, tx, 400, 'the connection created is not the one the Rumor CONNECT named');
+      if (!ID.test(uri.connection)) return this.status(p, tx, 400, 'connection IDs are 1-64 letters, digits, ".", "_" or "-"');
+      p.translator = new RaptorTranslator({ apiKey: uri.partner, sessionId: uri.session, connectionId: uri.connection });
+    }
+    const inbound = p.translator.inbound(body);
+    this.options.logger.debug({ connectionId: p.conn?.id ?? p.uniqueId, method: (body as RaptorMessage).method, uri: (body as RaptorMessage).uri, kind: inbound.kind }, 'opentok-js: message');
+    switch (inbound.kind) {
+      case 'refuse':
+        return this.status(p, tx, inbound.status, inbound.reason);
+      case 'accept':
+        this.options.logger.debug({ connectionId: p.conn?.id, why: inbound.why }, 'opentok-js: message accepted without effect');
+        return this.status(p, tx, 200);
+      case 'join':
+        return this.join(p, tx, frame.headers['X-TB-TOKEN-AUTH'] ?? '', inbound);
+      case 'request': {
+        if (!p.conn || p.conn.destroyed) return this.status(p, tx, 403, 'connect first: create this connection');
+        const id = p.requestId();
+        p.pending.set(id, { tx, request: inbound.request });
+        p.inFlight.add(tx);
+        this.options.frontEnd.rooms.handle(p.conn, { ...inbound.request, id } as Parameters<FrontEnd['rooms']['handle']>[1], inbound.given);
+        return;
+      }
+    }
+  }
+
+  private join(p: Participant, tx: string, rawToken: string, j: { connectionId: string; connectionEventsSuppressed: boolean; encryption: boolean }): void {
+    if (p.conn) return this.status(p, tx, 409, 'this connection is already in the session');
+    const { frontEnd, logger } = this.options;
+    const t = p.translator!;
+    const refuse = (error: Pick<RtError, 'code' | 'message'>) => {
+      logger.info({ connectionId: j.connectionId, code: error.code, reason: error.message }, 'opentok-js: connect refused');
+      // The client reads this reason as its connection-limit error (1027).
+      this.status(p, tx, statusOf(error), error.code === 'ERR_RT_CONNECTION_LIMIT' ? 'connectionLimitExceeded' : error.message);
+    };
+    let token;
+    try {
+      token = frontEnd.verifyToken(rawToken);
+    } catch (err) {
+      if (err instanceof ClientTokenError) return refuse(err);
+      throw err;
+    }
+    if (token.apiKey !== t.ids.apiKey || token.sessionId !== t.ids.sessionId) return refuse({ code: 'ERR_RT_TOKEN_SESSION', message: 'the token is for another session' });
+    if (frontEnd.rooms.idTaken(t.ids.sessionId, j.connectionId)) return refuse({ code: 'ERR_RT_BAD_REQUEST', message: `connection ID ${j.connectionId} is already in the session` });
+    if (!p.delivery) return;
+    const joined = frontEnd.join(token, rawToken, p.delivery, { connectionEventsSuppressed: j.connectionEventsSuppressed, e2ee: j.encryption, connectionId: j.connectionId });
+    if ('code' in joined) return refuse(joined);
+    p.conn = joined.conn;
+    p.iceServers = joined.snapshot.iceServers;
+    if (p.socketId !== null) this.bySocketId.set(p.socketId, p);
+    this.status(p, tx, 200, undefined, t.joinState(joined.snapshot));
+    this.sendMessage(p, t.ownConnection(joined.snapshot.connection, joined.snapshot.role), SYMPHONY_ADDRESS);
+    logger.info({ sessionId: t.ids.sessionId, connectionId: joined.conn.id }, 'opentok-js: connection joined');
+  }
+
+  /** A message of the live state for this participant. */
+  private deliver(p: Participant, msg: UnsequencedServerMessage): void {
+    const t = p.translator;
+    if (!t) return;
+    if (msg.type === 'response') return this.respond(p, msg);
+    for (const out of t.outbound(msg)) this.sendMessage(p, out.message, out.from === '' && out.message.method !== 'signal' ? SYMPHONY_ADDRESS : out.from);
+  }
+
+  private respond(p: Participant, msg: Extract<UnsequencedServerMessage, { type: 'response' }>): void {
+    const pending = p.pending.get(msg.id);
+    if (!pending) return;
+    p.pending.delete(msg.id);
+    if (!msg.ok) {
+      const error = msg.error as RtError;
+      return this.status(p, pending.tx, statusOf(error), error.message);
+    }
+    const t = p.translator!;
+    const result = msg.result ?? {};
+    const req = pending.request;
+    if (req.type === 'publish') {
+      const stream = result['stream'] as Parameters<RaptorTranslator['published']>[0];
+      t.published(stream);
+      this.status(p, pending.tx, 200, undefined, { content: { iceServers: p.iceServers } });
+      // OpenTok.js completes its publish on its own stream's `created`.
+      this.sendMessage(p, t.ownStream(stream), SYMPHONY_ADDRESS);
+      return;
+    }
+    if (req.type === 'subscribe') {
+      t.subscribed(String(result['subscriberId']), req.streamId);
+      return this.status(p, pending.tx, 200, undefined, { content: { iceServers: p.iceServers } });
+    }
+    this.status(p, pending.tx, 200);
+  }
+
+  /** Answer a request: a STATUS frame with its TRANSACTION-ID. */
+  private status(p: Participant, tx: string, status: number, reason?: string, body?: unknown): void {
+    const frame = encodeRumor({
+      type: RUMOR_TYPE.status,
+      addresses: [p.conn?.id ?? p.uniqueId ?? ''],
+      headers: { STATUS: String(status), 'TRANSACTION-ID': tx, 'X-TB-FROM-ADDRESS': SYMPHONY_ADDRESS },
+      body: body !== undefined ? JSON.stringify(body) : reason !== undefined ? JSON.stringify({ reason }) : '',
+    });
+    p.remember(tx, frame);
+    this.write(p, frame);
+  }
+
+  /** Send one Raptor message, kept until the client acknowledges its TRANSACTION-ID. */
+  private sendMessage(p: Participant, message: RaptorMessage, from: string): void {
+    const tx = p.txId();
+    const frame = encodeRumor({
+      type: RUMOR_TYPE.message,
+      addresses: [p.conn?.id ?? p.uniqueId ?? ''],
+      headers: { 'Content-Type': 'application/x-raptor+v2', 'TRANSACTION-ID': tx, 'X-TB-FROM-ADDRESS': from },
+      body: JSON.stringify(message),
+    });
+    p.keep(tx, frame);
+    this.write(p, frame);
+  }
+}
+
+function toBytes(data: unknown): Uint8Array {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw new RumorFrameError('unexpected frame payload');
+}
