@@ -21,7 +21,10 @@ import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
 import type { MediaRouter } from './media/types.js';
 import { createRealtime, isLoopbackHost } from './realtime/index.js';
+import { createOpenTokJs } from './opentok-js/index.js';
+import { linkBase } from './http/link-base.js';
 import type { Realtime } from './realtime/index.js';
+import type { OpenTokJs } from './opentok-js/index.js';
 import { BroadcastService } from './services/broadcasts.js';
 import type { BroadcastServiceOptions } from './services/broadcasts.js';
 import { Archiver } from './recording/archiver.js';
@@ -125,6 +128,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         ? createMemoryStore()
         : createSqliteStore({ dataDir: config.dataDir }));
   let realtime: Realtime | undefined;
+  let openTokJs: OpenTokJs | undefined;
   let broadcasts: BroadcastService | undefined;
   let compositions: Compositions | undefined;
   let archiver: Archiver | undefined;
@@ -185,6 +189,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       onJoin: (sessionId, connectionId) => registry?.recordConnection(sessionId, connectionId),
     });
     const rt = realtime;
+    // The official OpenTok.js client, on the same live state (docs/opentok-js-protocol.md).
+    const otjs = createOpenTokJs({ clients: rt.clients, store, baseUrl: (req) => linkBase(req, config), clockSkewSeconds: config.authClockSkewSeconds, logger: logger.child({ component: 'opentok-js' }) });
+    openTokJs = otjs;
     compositions = new Compositions({ live: rt.live, logger: logger.child({ component: 'compose' }) });
     // Finished archives: a directory (shared by the nodes of a cluster), or an S3 bucket.
     const storage =
@@ -255,6 +262,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         if (hls(req, res)) return;
         if (downloads(req, res)) return;
         if (rt.handleHttp(req, res)) return;
+        if (otjs.handleHttp(req, res)) return;
       } catch (err) {
         logger.error({ err, method: req.method }, 'request handler threw');
         if (!res.headersSent) {
@@ -267,7 +275,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });
-    httpServer.on('upgrade', (req, socket, head) => (cluster ? cluster.handleUpgrade(req, socket, head) : rt.handleUpgrade(req, socket, head)));
+    httpServer.on('upgrade', (req, socket, head) => otjs.handleUpgrade(req, socket, head) || (cluster ? cluster.handleUpgrade(req, socket, head) : rt.handleUpgrade(req, socket, head)));
     httpServer.on('clientError', (err, socket) => {
       if (socket.writable && !(err as NodeJS.ErrnoException).code?.startsWith('ECONN')) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       else socket.destroy();
@@ -383,6 +391,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
           await compositions?.close().catch((err: unknown) => logger.error({ err }, 'compositions close failed'));
           webhooks.close();
           await registry?.close();
+          await otjs.close();
           await rt.close().catch((err: unknown) => logger.error({ err }, 'realtime close failed'));
           await closeRouter().catch((err: unknown) => logger.error({ err }, 'media router close failed'));
           await new Promise<void>((resolve) => {
@@ -400,6 +409,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     webhooks.close();
     cluster?.close();
     await registry?.close().catch(() => undefined);
+    await openTokJs?.close();
     await realtime?.close().catch(() => undefined);
     await closeRouter().catch(() => undefined);
     store.close();

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { REALTIME_PATH, REALTIME_PROTOCOL_VERSION, RT_CLOSE, rtError } from '@tokhost/protocol';
-import type { ClientRequest, ConnectRequest, RtError, RtIceServer } from '@tokhost/protocol';
+import type { ClientRequest, ConnectRequest, RtError, RtIceServer, VerifiedToken } from '@tokhost/protocol';
 import { ClientTokenError, verifyClientToken } from '../auth/client-token.js';
 import { createDemo } from '../demo/index.js';
 import { ConnectionTally, limitsFrom, overSendBuffer } from '../limits.js';
@@ -21,7 +21,7 @@ import { projectCallback } from '../webhooks/project.js';
 import { iceServersFor } from './ice.js';
 import { Rooms } from './rooms.js';
 import { createServerParticipants, type ServerParticipants } from './server-participants.js';
-import type { ClientSocket, Connection } from './rooms.js';
+import type { ClientSocket, Connection, GivenIds } from './rooms.js';
 
 /**
  * What the composition root (`createServer`) hands the realtime layer.
@@ -54,8 +54,29 @@ export interface RealtimeDeps {
   onJoin?(sessionId: string, connectionId: string): void;
 }
 
+/**
+ * The live session state as a second client protocol uses it (`opentok-js/`): the same joins
+ * (token, session, e2ee and connection-limit checks), requests, drops and resumes as Tokhost's
+ * own WebSocket protocol, with the connection's messages delivered to `socket` as JSON texts.
+ */
+export interface ClientStatePort {
+  /** Join as a native `connect` would; `connectionId` is the client's own choice (refused when taken). */
+  connect(req: ConnectRequest, socket: ClientSocket, connectionId?: string): Connection | RtError;
+  /** One request, same rules and limits as the native protocol; the answer arrives as a `response` message. */
+  handle(conn: Connection, req: ClientRequest, given?: GivenIds): void;
+  /** The socket dropped: keep the connection for the reconnect grace period. */
+  socketLost(conn: Connection, socket: ClientSocket): void;
+  /** Re-attach `conn` to `socket`; returns the messages after `lastSeq` to send first. */
+  resume(conn: Connection, lastSeq: number, socket: ClientSocket): string[] | RtError;
+  /** Check a token for a session as a connect would (without joining); with whether media goes peer to peer. */
+  checkToken(token: string, sessionId: string): { token: VerifiedToken; p2p: boolean; e2ee: boolean } | RtError;
+  iceServersFor(connectionId: string): RtIceServer[];
+}
+
 /** The realtime layer as the server sees it. */
 export interface Realtime {
+  /** The live state for other client protocols (see {@link ClientStatePort}). */
+  readonly clients: ClientStatePort;
   /** Live state for the REST routes. */
   readonly live: LiveSessions;
   /** Connections the server holds itself (SIP calls), without a WebSocket. */
@@ -323,8 +344,8 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     return found;
   };
 
-  const connect = (req: ConnectRequest, socket: ClientSocket): Connection | RtError => {
-    if (req.version !== REALTIME_PROTOCOL_VERSION) return rtError('ERR_RT_VERSION', `protocol version ${String(req.version)} is not supported (server speaks ${REALTIME_PROTOCOL_VERSION})`);
+  /** The token and session checks of a connect. */
+  const admit = (req: Pick<ConnectRequest, 'sessionId' | 'token'> & { apiKey?: string }): { token: VerifiedToken; session: SessionRecord } | RtError => {
     if (typeof req.sessionId !== 'string' || req.sessionId === '') return rtError('ERR_RT_SESSION_INVALID', 'sessionId is missing');
     let token;
     try {
@@ -337,6 +358,15 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     if (token.sessionId !== req.sessionId) return rtError('ERR_RT_TOKEN_SESSION', 'the token is for another session');
     const session = sessionRecord(req.sessionId);
     if (!session || session.apiKey !== token.apiKey) return rtError('ERR_RT_SESSION_INVALID', `session ${req.sessionId} does not exist`);
+    return { token, session };
+  };
+
+  const connect = (req: ConnectRequest, socket: ClientSocket, connectionId?: string): Connection | RtError => {
+    if (req.version !== REALTIME_PROTOCOL_VERSION) return rtError('ERR_RT_VERSION', `protocol version ${String(req.version)} is not supported (server speaks ${REALTIME_PROTOCOL_VERSION})`);
+    const admitted = admit(req);
+    if ('code' in admitted) return admitted;
+    const { token, session } = admitted;
+    if (connectionId !== undefined && rooms.idTaken(req.sessionId, connectionId)) return rtError('ERR_RT_PROTOCOL', `connection ID ${connectionId.slice(0, 64)} is malformed or already in the session`);
     if (session.e2ee && req.encryption !== true) return rtError('ERR_RT_ENCRYPTION_SECRET', 'the session is end-to-end encrypted: connect with an encryptionSecret of 8 to 256 characters');
     if (req.resume) {
       const r = req.resume;
@@ -353,7 +383,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       refusedConnects.count++;
       return rtError('ERR_RT_CONNECTION_LIMIT', refused);
     }
-    const conn = rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true, session.e2ee);
+    const conn = rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true, session.e2ee, connectionId);
     tally.add(token.apiKey, tokenKey);
     counted.set(conn, { apiKey: token.apiKey, tokenKey });
     return conn;
@@ -361,7 +391,34 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
 
   wss.on('connection', onSocket);
 
+  const clients: ClientStatePort = {
+    connect: (req, socket, connectionId) => {
+      try {
+        const result = connect(req, socket, connectionId);
+        if (!('code' in result)) deps.onJoin?.(result.room.sessionId, result.id);
+        return result;
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'realtime connect failed');
+        return rtError('ERR_RT_INTERNAL', 'the server could not check the token');
+      }
+    },
+    handle: (conn, req, given) => rooms.handle(conn, req, given),
+    socketLost: (conn, socket) => rooms.socketLost(conn, socket),
+    resume: (conn, lastSeq, socket) => {
+      const resumed = rooms.resume(conn.room.sessionId, conn.id, conn.resumeKey, lastSeq, socket);
+      return 'code' in resumed ? resumed : resumed.replay;
+    },
+    checkToken: (token, sessionId) => {
+      const admitted = admit({ token, sessionId });
+      if ('code' in admitted) return admitted;
+      const { session } = admitted;
+      return { token: admitted.token, p2p: !(routing && session.mediaMode === 'routed'), e2ee: session.e2ee };
+    },
+    iceServersFor: (connectionId) => iceServersFor(iceConfig, connectionId),
+  };
+
   return {
+    clients,
     live: rooms.live(),
     webhook: sendWebhook,
     participants: createServerParticipants(rooms, sessionRecord),

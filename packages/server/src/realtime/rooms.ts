@@ -71,6 +71,12 @@ export interface RoomsOptions {
   refuseCandidate?: (address: string) => string | null;
 }
 
+/** IDs a client chose for what its request creates (see {@link Rooms.handle}). */
+export interface GivenIds {
+  streamId?: string;
+  subscriberId?: string;
+}
+
 type RtIceCandidateWire = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
 
 /** A realtime request refused with the error the client receives (`rt`). */
@@ -114,8 +120,9 @@ export class Connection implements LogReader {
     readonly room: Room,
     readonly role: Role,
     readonly token: VerifiedToken,
+    connectionId: string = randomUUID(),
   ) {
-    this.rt = { connectionId: randomUUID(), creationTime: Date.now(), data: token.connectionData };
+    this.rt = { connectionId, creationTime: Date.now(), data: token.connectionData };
     this.rtJson = JSON.stringify(this.rt);
   }
 
@@ -275,8 +282,12 @@ export class Rooms {
     return this.rooms.get(sessionId);
   }
 
-  /** Add a new connection with its token (already verified and matched to the session). */
-  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch = false, connectionEventsSuppressed = false, e2ee = false): Connection {
+  /**
+   * Add a new connection with its token (already verified and matched to the session).
+   * `connectionId`: the ID a client protocol lets the client choose (OpenTok.js proposes its
+   * own); checked with {@link Rooms.idTaken} by the caller. Default: a random UUID.
+   */
+  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch = false, connectionEventsSuppressed = false, e2ee = false, connectionId?: string): Connection {
     let room = this.rooms.get(token.sessionId);
     if (!room) {
       room = new Room(token.sessionId, token.apiKey, mediaMode, { maxEntries: this.options.replayBufferMax, maxBytes: this.options.replayBufferMaxBytes ?? 32 * 1024 * 1024 });
@@ -287,7 +298,7 @@ export class Rooms {
       this.rooms.set(token.sessionId, room);
       this.emit(room, { event: 'sessionCreated' });
     }
-    const conn = new Connection(room, token.role, token);
+    const conn = new Connection(room, token.role, token, connectionId);
     conn.socket = socket;
     conn.batch = batch;
     conn.presenceOff = connectionEventsSuppressed;
@@ -395,8 +406,22 @@ export class Rooms {
     this.streamEvent('streamDestroyed', room, s);
   }
 
-  /** Handle one client request; returns the response result or throws a request error. */
-  handle(conn: Connection, req: ClientRequest): void {
+  /**
+   * Whether `id` is unusable as a client-chosen ID in the session: not 1-64 letters, digits,
+   * `-`, `_` or `.`, or already a connection, stream or subscriber of it.
+   */
+  idTaken(sessionId: string, id: string): boolean {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) return true;
+    const room = this.rooms.get(sessionId);
+    return room !== undefined && (room.connections.has(id) || room.streams.has(id) || room.subscriptions.has(id));
+  }
+
+  /**
+   * Handle one client request; returns the response result or throws a request error.
+   * `given`: IDs the client chose for what the request creates (OpenTok.js names its streams and
+   * subscribers itself); refused when {@link Rooms.idTaken}. Default: random UUIDs.
+   */
+  handle(conn: Connection, req: ClientRequest, given?: GivenIds): void {
     if (conn.destroyed) return;
     if (typeof req.id !== 'number' || !Number.isSafeInteger(req.id)) {
       conn.send({ type: 'response', id: -1, ok: false, error: rtError('ERR_RT_BAD_REQUEST', 'request id must be an integer') });
@@ -411,7 +436,7 @@ export class Rooms {
     }
     let result: Record<string, unknown> | undefined;
     try {
-      result = this.dispatch(conn, req) ?? {};
+      result = this.dispatch(conn, req, false, given) ?? {};
     } catch (err) {
       const error = err instanceof RequestError ? err.rt : rtError('ERR_RT_INTERNAL', 'internal error');
       if (!(err instanceof RequestError)) this.options.logger.warn({ err: (err as Error).message, type: req.type }, 'realtime request failed');
@@ -553,11 +578,15 @@ export class Rooms {
     if (req.type === 'disconnect') this.destroyConnection(conn, 'clientDisconnected');
   }
 
-  private dispatch(conn: Connection, req: ClientRequest, routed = false): Record<string, unknown> | void {
+  private dispatch(conn: Connection, req: ClientRequest, routed = false, given?: GivenIds): Record<string, unknown> | void {
     const room = conn.room;
+    const givenId = (id: string | undefined): string | undefined => {
+      if (id !== undefined && this.idTaken(room.sessionId, id)) fail('ERR_RT_BAD_REQUEST', `ID ${id.slice(0, 64)} is malformed or already in use in the session`);
+      return id;
+    };
     switch (req.type) {
       case 'publish':
-        return this.publish(conn, req);
+        return this.publish(conn, req, givenId(given?.streamId));
       case 'unpublish': {
         const s = this.ownStream(conn, req.streamId);
         this.removeStream(room, s.rt.streamId, 'clientDisconnected', conn);
@@ -570,7 +599,7 @@ export class Rooms {
         const s = room.streams.get(String(req.streamId));
         if (!s) return fail('ERR_RT_STREAM_NOT_FOUND', `stream ${String(req.streamId)} is not in the session`);
         this.admitSubscription(conn, s.rt.streamId);
-        const id = randomUUID();
+        const id = givenId(given?.subscriberId) ?? randomUUID();
         room.subscriptions.set(id, { id, streamId: s.rt.streamId, subscriber: conn, publisher: s.owner });
         conn.subscriptions.add(id);
         // Relayed: the publishing browser makes the peer link; routed: the router does (caller).
