@@ -7,7 +7,7 @@
  * (who publishes which stream, which subscriber belongs to which stream) and returns messages.
  */
 import { VIDEO_TYPES } from '@tokhost/protocol';
-import type { ClientRequest, RtConnection, RtError, RtStream, ServerMessage, VideoType } from '@tokhost/protocol';
+import type { ClientRequest, Role, RtConnection, RtError, RtStream, ServerMessage, VideoType } from '@tokhost/protocol';
 import type { GivenIds } from '../realtime/rooms.js';
 
 /** One Raptor message. */
@@ -299,7 +299,7 @@ export class RaptorTranslator {
     for (const s of msg.streams) this.streamOwners.set(s.streamId, s.connection.connectionId);
     const connections = msg.connections.filter((c) => c.connectionId !== this.ids.connectionId).map(connectionJson);
     return {
-      connection: [connectionJson(msg.connection), ...connections],
+      connection: [{ ...connectionJson(msg.connection), permissions: permissionsOf(msg.role) }, ...connections],
       stream: msg.streams.map(streamJson),
       archive: [],
       ...(msg.forceMuteActive ? { mute: { active: true } } : {}),
@@ -307,8 +307,8 @@ export class RaptorTranslator {
   }
 
   /** The client's own `connection created`, which it waits for after the join answer. */
-  ownConnection(connection: RtConnection): RaptorMessage {
-    return { method: 'created', uri: `${this.base}/connection/${connection.connectionId}`, content: connectionJson(connection) };
+  ownConnection(connection: RtConnection, role: Role): RaptorMessage {
+    return { method: 'created', uri: `${this.base}/connection/${connection.connectionId}`, content: { ...connectionJson(connection), permissions: permissionsOf(role) } };
   }
 
   /** The stream `created` a publisher needs for its own stream (Tokhost tells only the others). */
@@ -390,6 +390,20 @@ export class RaptorTranslator {
         // in relayed sessions (stream class lists, routed quality events).
         return [];
     }
+  }
+}
+
+/** What a token's role lets its connection do, as OpenTok.js reads it (it checks before asking). */
+export function permissionsOf(role: Role): string[] {
+  switch (role) {
+    case 'moderator':
+      return ['publish', 'subscribe', 'forceunpublish', 'forcedisconnect', 'forcemute'];
+    case 'publisher':
+      return ['publish', 'subscribe'];
+    case 'publisheronly':
+      return ['publish'];
+    case 'subscriber':
+      return ['subscribe'];
   }
 }
 

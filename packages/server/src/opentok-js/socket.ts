@@ -261,6 +261,7 @@ export class MessagingSockets {
       p.translator = new RaptorTranslator({ apiKey: uri.partner, sessionId: uri.session, connectionId: uri.connection });
     }
     const inbound = p.translator.inbound(body);
+    this.options.logger.debug({ connectionId: p.conn?.id ?? p.uniqueId, method: (body as RaptorMessage).method, uri: (body as RaptorMessage).uri, kind: inbound.kind }, 'opentok-js: message');
     switch (inbound.kind) {
       case 'refuse':
         return this.status(p, tx, inbound.status, inbound.reason);
@@ -309,7 +310,7 @@ export class MessagingSockets {
         const tx = p.joinTx;
         p.joinTx = null;
         if (tx) this.status(p, tx, 200, undefined, t.joinState(msg));
-        this.sendMessage(p, t.ownConnection(msg.connection), SYMPHONY_ADDRESS, msg.seq);
+        this.sendMessage(p, t.ownConnection(msg.connection, msg.role), SYMPHONY_ADDRESS, msg.seq);
         return;
       }
       case 'response':
