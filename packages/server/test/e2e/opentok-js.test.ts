@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokhostServer } from '../../src/create-server.js';
 import {
@@ -42,6 +42,9 @@ const BLUE: Rgb = [0, 0, 255];
 /** Whether a decoded mean colour is `want` within codec error. */
 const near = (got: Rgb | null | undefined, want: Rgb) => !!got && got.every((c, i) => Math.abs(c - want[i]!) < 60);
 
+/** Time for a test that opens pages: loading the 5 MB OpenTok.js on a busy 2-core machine takes seconds. */
+const PAGES_MS = 120_000;
+
 type Ids = { connectionId: string; streamId: string | null };
 
 const events = (p: Page) => p.evaluate(() => window.otjs.events);
@@ -69,13 +72,15 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
   let appOrigin: AppOrigin;
   let proxy: TcpProxy;
   let browser: Browser;
+  /** One context for the OpenTok.js pages: they share the cached 5 MB script. */
+  let context: BrowserContext;
   /** Every URL each page asked for, to prove nothing left loopback's two origins. */
   const requests = new Map<Page, string[]>();
   const relayed = async () => (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;
 
   /** A new OpenTok.js page talking to `serverUrl` (default the server). */
   async function openOtjs(release: OpenTokJsRelease = OPENTOK_JS_LATEST, serverUrl = server.url): Promise<Page> {
-    const page = await browser.newPage();
+    const page = await context.newPage();
     requests.set(page, recordRequests(page));
     page.on('pageerror', (err) => console.error('[page error]', err.message));
     await page.goto(otjsOrigin.url(serverUrl, release));
@@ -92,6 +97,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
     appOrigin = await startAppOrigin();
     proxy = await startTcpProxy(server.port);
     browser = await launchChromium(fakeCamera(dir, 'red', { toneHz: 440, size: '320x240' }));
+    context = await browser.newContext();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -125,7 +131,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
       const streamOfB = await waitEvent(a, 'A sees B stream', (e) => e.type === 'streamCreated' && e['streamId'] === idb.streamId);
       expect(streamOfB).toMatchObject({ name: 'Bob', connectionId: idb.connectionId, hasAudio: true, hasVideo: true });
       await waitEvent(b, 'B sees A stream', (e) => e.type === 'streamCreated' && e['streamId'] === ida.streamId && e['name'] === 'Alice');
-    });
+    }, PAGES_MS);
 
     it('publishVideo(false/true) reaches the other page as streamPropertyChanged hasVideo', async () => {
       await a.evaluate(() => window.otjs.publisher!.publishVideo(false));
@@ -219,7 +225,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
     expect(foreignRequests(requests.get(a)!, [proxy.url, otjsOrigin.origin])).toEqual([]);
     await a.close();
     await b.close();
-  });
+  }, PAGES_MS);
 
   it('(3) a @tokhost/client page and an OpenTok.js page in one session: connections, streams, signals both ways, each decodes the other', async () => {
     const sessionId = await relayed();
@@ -276,7 +282,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
     for (const p of [t, o]) expect(foreignRequests(requests.get(p)!, [server.url, otjsOrigin.origin, appOrigin.origin])).toEqual([]);
     await t.close();
     await o.close();
-  });
+  }, PAGES_MS);
 
   it('(4) bad, expired and other-session tokens fail connect with OpenTok.js\'s codes; no request leaves the two origins', async () => {
     const sessionId = await relayed();
@@ -302,7 +308,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
     // The client did reach the server (config, session info, messaging), all through the proxy path.
     expect(requests.get(p)!.some((u) => u.startsWith(`${server.url}/`) && /\/session\//.test(u))).toBe(true);
     await p.close();
-  });
+  }, PAGES_MS);
 
   // The core (connect, signal, relayed video both ways) on every other installed release: the
   // oldest one whose protocol Tokhost speaks is pinned beside the latest (docs/opentok-js.md).
@@ -326,6 +332,6 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
       expect(foreignRequests(requests.get(old)!, [server.url, otjsOrigin.origin])).toEqual([]);
       await old.close();
       await cur.close();
-    });
+    }, PAGES_MS);
   });
 });

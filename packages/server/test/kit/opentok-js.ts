@@ -54,13 +54,15 @@ export interface OpenTokJsOrigin {
 /**
  * Serves the fixture page at every path and each release at `/sdk/<version>/opentok.js`, from an
  * origin of its own (as an app would ship OpenTok.js; the Tokhost server serves none of it).
+ * Open the pages in one browser context so they share the cached script.
  */
 export async function startOpenTokJsOrigin(): Promise<OpenTokJsOrigin> {
   const html = readFileSync(new URL('./opentok-js-app.html', import.meta.url));
   const scripts = new Map(OPENTOK_JS_RELEASES.map((r) => [`/sdk/${r.version}/opentok.js`, r.file]));
   const server = createServer((req, res) => {
     const file = scripts.get((req.url ?? '/').split('?')[0]!);
-    if (file) res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(readFileSync(file));
+    // Cacheable, so the pages of one browser context share one copy (5 MB) and its compiled code.
+    if (file) res.writeHead(200, { 'Content-Type': 'text/javascript', 'Cache-Control': 'public, max-age=3600, immutable' }).end(readFileSync(file));
     else res.writeHead(200, { 'Content-Type': 'text/html' }).end(html);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
