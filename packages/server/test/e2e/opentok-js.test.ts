@@ -166,11 +166,20 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
       expect(streams.map((s) => [s.id, s.name]).sort()).toEqual([[ida.streamId, 'Alice'], [idb.streamId, 'Bob']].sort());
     });
 
-    it('forceMuteStream (official SDK): B gets muteForced, its stream loses audio on A', async () => {
+    it('forceMuteStream (official SDK): B\'s publisher gets muteForced, its stream loses audio on A', async () => {
       await call<void>((cb) => ot.forceMuteStream(sessionId, idb.streamId!, cb));
-      await waitEvent(b, 'muteForced on B', (e) => e.type === 'muteForced');
+      await waitEvent(b, 'muteForced on B\'s publisher', (e) => e.type === 'publisher:muteForced');
       await waitEvent(a, 'hasAudio=false on A', (e) => e.type === 'streamPropertyChanged' && e['streamId'] === idb.streamId && e['changedProperty'] === 'hasAudio' && e['newValue'] === false);
-      expect((await events(a)).some((e) => e.type === 'muteForced')).toBe(false);
+      expect((await events(a)).some((e) => e.type === 'publisher:muteForced')).toBe(false);
+    });
+
+    it('forceMuteAll and disableForceMute (official SDK): the session muteForced event with active true, then false, on every page', async () => {
+      await call<void>((cb) => ot.forceMuteAll(sessionId, { excludedStreamIds: [] }, cb));
+      for (const p of [a, b]) await waitEvent(p, 'muteForced active', (e) => e.type === 'muteForced' && e['active'] === true);
+      await waitEvent(a, 'A\'s publisher muted', (e) => e.type === 'publisher:muteForced');
+      await waitEvent(b, 'hasAudio=false of A on B', (e) => e.type === 'streamPropertyChanged' && e['streamId'] === ida.streamId && e['changedProperty'] === 'hasAudio' && e['newValue'] === false);
+      await call<void>((cb) => ot.disableForceMute(sessionId, cb));
+      for (const p of [a, b]) await waitEvent(p, 'muteForced inactive', (e) => e.type === 'muteForced' && e['active'] === false);
     });
 
     it('forceUnpublish by a moderator page: B\'s publisher ends with forceUnpublished, A sees streamDestroyed, B stays connected', async () => {
@@ -288,6 +297,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
     const sessionId = await relayed();
     const other = await relayed();
     const nowS = Math.floor(Date.now() / 1000);
+    const unknown = `1_${Buffer.from(`1~${apiKey}~~${Date.now()}~${randomBytes(12).toString('base64')}~P~`).toString('base64url')}`;
     const p = await openOtjs();
     const tryConnect = (token: string, sid = sessionId) => p.evaluate((o) => window.otjs.tryConnect(o), { apiKey, sessionId: sid, token });
 
@@ -298,7 +308,8 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
       ['signed with another secret', new OpenTok(apiKey, 'f'.repeat(40)).generateToken(sessionId), sessionId, 1004],
       ['expired', signJwt({ iss: apiKey, ist: 'project', iat: nowS - 7200, exp: nowS - 3600, jti: randomBytes(8).toString('hex'), session_id: sessionId, role: 'publisher', scope: 'session.connect' }, apiSecret), sessionId, 1004],
       ['for another session', ot.generateToken(other), sessionId, 1004],
-      ['for a session that does not exist', ot.generateToken(sessionId), sessionId.slice(0, -4) + 'AAAA', 1005],
+      // A session ID of the right form that this server never created (another server's, say), and a token for it.
+      ['for a session this server does not have', ot.generateToken(unknown), unknown, 1005],
     ];
     for (const [what, token, sid, code] of cases) {
       const err = await tryConnect(token, sid);
