@@ -7,6 +7,7 @@
  * Both forms are accepted here. Nothing is forwarded anywhere.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { decodeSessionId } from '@tokhost/protocol';
 import type { RtErrorCode, RtIceServer } from '@tokhost/protocol';
 
 /** Path of the messaging WebSocket (after the optional proxy host segment). */
@@ -95,7 +96,13 @@ export function createDiscovery(options: DiscoveryOptions): { handle(req: Incomi
         if (token === null || !options.checkProjectToken(token, decodeURIComponent(config[1]!))) return json(403, { code: 403, message: 'X-TB-TOKEN-AUTH is missing or not a valid token of this project' }), true;
         return json(200, {}), true;
       }
-      const sessionId = decodeURIComponent(session![1]!);
+      let sessionId: string;
+      try {
+        sessionId = decodeURIComponent(session![1]!);
+      } catch {
+        sessionId = '';
+      }
+      if (decodeSessionId(sessionId) === null) return json(200, anvilError(400, 'the session ID in the path is not a valid session ID')), true;
       const token = header(req, 'x-opentok-auth');
       if (token === null) return json(200, anvilError(403, 'X-OPENTOK-AUTH header is missing')), true;
       const checked = options.checkToken(token, sessionId);

@@ -1,7 +1,7 @@
 /**
  * The OpenTok.js front end: the official `@opentok/client` (and the native SDKs, which speak the
  * same protocol) joins Tokhost sessions with `OT.setProxyUrl(<server>)`. A second protocol on the
- * one live session state (`realtime/`'s {@link ClientStatePort}), beside Tokhost's own WebSocket
+ * one live session state (`realtime/`'s {@link FrontEnd}), beside Tokhost's own WebSocket
  * protocol: both kinds of client see each other's connections, streams and signals.
  *
  * Parts: `http.ts` discovery routes, `rumor.ts` the binary framing, `raptor.ts` message
@@ -10,20 +10,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { ClientTokenError, verifyClientToken } from '../auth/client-token.js';
-import type { ClientStatePort } from '../realtime/index.js';
-import type { Store } from '../storage/store.js';
+import { ClientTokenError } from '../auth/client-token.js';
+import type { FrontEnd } from '../realtime/index.js';
 import { createDiscovery, isMessagingPath } from './http.js';
 import { RUMOR_MAX_FRAME_BYTES } from './rumor.js';
 import { MessagingSockets } from './socket.js';
 
 export interface OpenTokJsOptions {
-  clients: ClientStatePort;
-  store: Pick<Store, 'getProject'>;
+  /** The live state (`realtime.frontEnd()`). */
+  frontEnd: FrontEnd;
   /** `http(s)://host[:port]` clients reach this server at, for one request (`publicUrl` or the Host). */
   baseUrl(req: IncomingMessage): string;
-  /** How far a token's creation may lie in the future, seconds (config `authClockSkewSeconds`). */
-  clockSkewSeconds: number;
   logger: { debug(obj: object, msg?: string): void; info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
 
@@ -42,32 +39,39 @@ export interface OpenTokJs {
  * Build the front end on the live state.
  *
  * @example
- * const otjs = createOpenTokJs({ clients: realtime.clients, store, baseUrl: (req) => linkBase(req, config), clockSkewSeconds: 30, logger });
+ * const otjs = createOpenTokJs({ frontEnd: realtime.frontEnd(), baseUrl: (req) => linkBase(req, config), logger });
  * if (otjs.handleHttp(req, res)) return;
  * httpServer.on('upgrade', (req, socket, head) => otjs.handleUpgrade(req, socket, head) || realtime.handleUpgrade(req, socket, head));
  */
 export function createOpenTokJs(options: OpenTokJsOptions): OpenTokJs {
-  const { clients, store, logger } = options;
+  const { frontEnd, logger } = options;
+  const verify = (token: string) => {
+    try {
+      return frontEnd.verifyToken(token);
+    } catch (err) {
+      if (err instanceof ClientTokenError) return err;
+      throw err;
+    }
+  };
   const discovery = createDiscovery({
     checkToken: (token, sessionId) => {
-      const checked = clients.checkToken(token, sessionId);
-      if ('code' in checked) return { ok: false, code: checked.code, message: checked.message };
-      return { ok: true, apiKey: checked.token.apiKey, sessionId: checked.token.sessionId, p2p: checked.p2p, e2ee: checked.e2ee };
+      const t = verify(token);
+      if (t instanceof ClientTokenError) return { ok: false, code: t.code, message: t.message };
+      if (t.sessionId !== sessionId) return { ok: false, code: 'ERR_RT_TOKEN_SESSION', message: 'the token is for another session' };
+      const session = frontEnd.session(sessionId);
+      if (!session || session.apiKey !== t.apiKey) return { ok: false, code: 'ERR_RT_SESSION_INVALID', message: `session ${sessionId} does not exist` };
+      return { ok: true, apiKey: t.apiKey, sessionId, p2p: !(frontEnd.routing && session.mediaMode === 'routed'), e2ee: session.e2ee };
     },
     checkProjectToken: (token, apiKey) => {
-      try {
-        return verifyClientToken(token, (key) => store.getProject(key), { clockSkewSeconds: options.clockSkewSeconds }).apiKey === apiKey;
-      } catch (err) {
-        if (err instanceof ClientTokenError) return false;
-        throw err;
-      }
+      const t = verify(token);
+      return !(t instanceof ClientTokenError) && t.apiKey === apiKey;
     },
-    iceServersFor: (connectionId) => clients.iceServersFor(connectionId),
+    iceServersFor: (connectionId) => frontEnd.iceServersFor(connectionId),
     baseUrl: options.baseUrl,
     logger,
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: RUMOR_MAX_FRAME_BYTES, perMessageDeflate: false });
-  const sockets = new MessagingSockets({ clients, logger });
+  const sockets = new MessagingSockets({ frontEnd, logger });
   wss.on('connection', (ws, req: IncomingMessage) => sockets.accept(ws, req.url ?? '/'));
   return {
     handleHttp: (req, res) => discovery.handle(req, res),

@@ -7,8 +7,8 @@
  * (who publishes which stream, which subscriber belongs to which stream) and returns messages.
  */
 import { VIDEO_TYPES } from '@tokhost/protocol';
-import type { ClientRequest, Role, RtConnection, RtError, RtStream, ServerMessage, VideoType } from '@tokhost/protocol';
-import type { GivenIds } from '../realtime/rooms.js';
+import type { ClientRequest, Role, RtConnection, RtError, RtStream, UnsequencedServerMessage, VideoType } from '@tokhost/protocol';
+import type { GivenIds, JoinSnapshot } from '../realtime/state/session-state.js';
 
 /** One Raptor message. */
 export interface RaptorMessage {
@@ -294,15 +294,15 @@ export class RaptorTranslator {
     this.streamOwners.set(stream.streamId, this.ids.connectionId);
   }
 
-  /** The answer to the join, from `sessionConnected`: the session state the client reads. */
-  joinState(msg: Extract<ServerMessage, { type: 'sessionConnected' }>): Record<string, unknown> {
-    for (const s of msg.streams) this.streamOwners.set(s.streamId, s.connection.connectionId);
-    const connections = msg.connections.filter((c) => c.connectionId !== this.ids.connectionId).map(connectionJson);
+  /** The answer to the join: the session state the client reads. */
+  joinState(snapshot: JoinSnapshot): Record<string, unknown> {
+    for (const s of snapshot.streams) this.streamOwners.set(s.streamId, s.connection.connectionId);
+    const connections = snapshot.connections.filter((c) => c.connectionId !== this.ids.connectionId).map(connectionJson);
     return {
-      connection: [{ ...connectionJson(msg.connection), permissions: permissionsOf(msg.role) }, ...connections],
-      stream: msg.streams.map(streamJson),
-      archive: [],
-      ...(msg.forceMuteActive ? { mute: { active: true } } : {}),
+      connection: [{ ...connectionJson(snapshot.connection), permissions: permissionsOf(snapshot.role) }, ...connections],
+      stream: snapshot.streams.map(streamJson),
+      archive: snapshot.archives.map((a) => ({ id: a.id, name: a.name, status: 'started' })),
+      ...(snapshot.forceMuteActive ? { mute: { active: true } } : {}),
     };
   }
 
@@ -317,7 +317,7 @@ export class RaptorTranslator {
   }
 
   /** Translate one message of the live state for this client (responses are the socket's). */
-  outbound(msg: ServerMessage): Outbound[] {
+  outbound(msg: UnsequencedServerMessage): Outbound[] {
     const b = this.base;
     switch (msg.type) {
       case 'connectionCreated':
@@ -386,7 +386,7 @@ export class RaptorTranslator {
       case 'disconnected':
         return [{ from: '', message: { method: 'deleted', uri: `${b}/connection/${this.ids.connectionId}`, content: {}, reason: msg.reason } }];
       default:
-        // sessionConnected and response: the socket's; the rest has no OpenTok.js counterpart
+        // response: the socket's; the rest has no OpenTok.js counterpart
         // in relayed sessions (stream class lists, routed quality events).
         return [];
     }

@@ -2,16 +2,18 @@
  * OpenTok.js messaging WebSockets: Rumor frames in and out, Raptor messages translated to the
  * live state's requests and back (docs/opentok-js-protocol.md).
  *
- * One {@link Participant} is one OpenTok.js connection; it outlives its socket for the reconnect
- * grace period. The client's reconnect opens a new socket with the same `socketId` query value
- * (a random ID it made and never shows to other clients) and `reconnect=true`: the participant is
- * re-attached, the messages it has not acknowledged are sent again (same TRANSACTION-IDs, which
- * the client de-duplicates), and its requests continue.
+ * One {@link Participant} is one OpenTok.js connection, joined to the live state through the
+ * realtime layer's {@link FrontEnd} with a {@link Delivery}; it outlives its socket for the
+ * reconnect grace period. The client's reconnect opens a new socket with the same `socketId`
+ * query value (a random ID it made and shows no other client) and `reconnect=true`: the
+ * participant is re-attached, the messages the client has not acknowledged are sent again (same
+ * TRANSACTION-IDs: the client drops duplicates), then what it missed while away.
  */
 import type { WebSocket } from 'ws';
-import type { RtError, ServerMessage } from '@tokhost/protocol';
-import type { ClientStatePort } from '../realtime/index.js';
-import type { ClientSocket, Connection } from '../realtime/rooms.js';
+import type { RtError, UnsequencedServerMessage } from '@tokhost/protocol';
+import { ClientTokenError } from '../auth/client-token.js';
+import type { FrontEnd } from '../realtime/index.js';
+import type { Connection, Delivery } from '../realtime/state/session-state.js';
 import { SYMPHONY_ADDRESS } from './http.js';
 import { RaptorTranslator, parseRaptorUri, statusOf } from './raptor.js';
 import type { RaptorMessage, RequestBody } from './raptor.js';
@@ -34,11 +36,12 @@ const JOIN_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 30_000;
 /** Answers kept for requests the client sends again after a reconnect. */
 const ANSWERS_KEPT = 256;
-/** Sent messages awaiting the client's acknowledgement, at most. */
-const UNACKED_KEPT = 10_000;
+/** Sent messages kept until the client acknowledges them (resent after a reconnect), at most. */
+const UNACKED_MAX = 2000;
+const UNACKED_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface MessagingSocketsOptions {
-  clients: ClientStatePort;
+  frontEnd: FrontEnd;
   logger: { debug(obj: object, msg?: string): void; info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
 
@@ -51,17 +54,19 @@ class Participant {
   /** The Rumor CONNECT's `uniqueId`: the connection ID the client chose. */
   uniqueId: string | null = null;
   ws: WebSocket | null = null;
-  socket: ClientSocket | null = null;
-  joinTx: string | null = null;
+  delivery: Delivery | null = null;
   private nextRequestId = 1;
+  private nextTx = 1;
   /** Request ID → the transaction it answers. */
   readonly pending = new Map<number, { tx: string; request: RequestBody }>();
   /** TRANSACTION-ID → the STATUS frame that answered it (resent when the client repeats it). */
   readonly answers = new Map<string, Buffer>();
   /** Requests being handled, by TRANSACTION-ID (a repeat is ignored until it is answered). */
   readonly inFlight = new Set<string>();
-  /** TRANSACTION-ID of a sent message → its seq, until the client acknowledges it. */
-  readonly unacked = new Map<string, number>();
+  /** Sent messages the client has not acknowledged yet, by TRANSACTION-ID, in order. */
+  readonly unacked = new Map<string, Buffer>();
+  unackedBytes = 0;
+  iceServers: unknown[] = [];
 
   constructor(readonly socketId: string | null) {}
 
@@ -69,10 +74,27 @@ class Participant {
     return this.nextRequestId++;
   }
 
+  txId(): string {
+    return `${this.conn?.id ?? this.uniqueId ?? ''}.${this.nextTx++}`;
+  }
+
   remember(tx: string, frame: Buffer): void {
     this.inFlight.delete(tx);
     this.answers.set(tx, frame);
     if (this.answers.size > ANSWERS_KEPT) this.answers.delete(this.answers.keys().next().value!);
+  }
+
+  keep(tx: string, frame: Buffer): void {
+    this.unacked.set(tx, frame);
+    this.unackedBytes += frame.length;
+    while (this.unacked.size > UNACKED_MAX || this.unackedBytes > UNACKED_MAX_BYTES) this.acked(this.unacked.keys().next().value!);
+  }
+
+  acked(tx: string): void {
+    const frame = this.unacked.get(tx);
+    if (!frame) return;
+    this.unacked.delete(tx);
+    this.unackedBytes -= frame.length;
   }
 }
 
@@ -80,7 +102,7 @@ class Participant {
  * Every OpenTok.js messaging socket of the server.
  *
  * @example
- * const sockets = new MessagingSockets({ clients: realtime.clients, logger });
+ * const sockets = new MessagingSockets({ frontEnd: realtime.frontEnd(), logger });
  * wss.on('connection', (ws, req) => sockets.accept(ws, req.url ?? '/'));
  */
 export class MessagingSockets {
@@ -105,8 +127,7 @@ export class MessagingSockets {
       this.attach(p, ws, true);
       return;
     }
-    const p = new Participant(validSocketId);
-    this.attach(p, ws, false);
+    this.attach(new Participant(validSocketId), ws, false);
   }
 
   /** Forget every participant (server shutdown: the live state closes the connections). */
@@ -119,28 +140,18 @@ export class MessagingSockets {
   }
 
   private attach(p: Participant, ws: WebSocket, resuming: boolean): void {
-    const { logger, clients } = this.options;
+    const { logger, frontEnd } = this.options;
     const old = p.ws;
     p.ws = ws;
-    const socket: ClientSocket = {
-      send: (text) => {
-        if (p.socket !== socket) return;
-        let msg: ServerMessage;
-        try {
-          msg = JSON.parse(typeof text === 'string' ? text : text.toString('utf8')) as ServerMessage;
-        } catch {
-          return;
-        }
-        this.deliver(p, msg);
+    const delivery: Delivery = {
+      deliver: (msg) => {
+        if (p.delivery === delivery) this.deliver(p, msg);
       },
       close: (code, reason) => {
         if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason.slice(0, 120));
       },
-      get isOpen() {
-        return ws.readyState === ws.OPEN;
-      },
     };
-    p.socket = socket;
+    p.delivery = delivery;
     if (old && old !== ws) old.close(OTJS_CLOSE.replaced, 'reconnected on another socket');
 
     let idle: NodeJS.Timeout | null = null;
@@ -163,8 +174,8 @@ export class MessagingSockets {
       if (joinTimer) clearTimeout(joinTimer);
       if (p.ws !== ws) return;
       p.ws = null;
-      p.socket = null;
-      if (p.conn && !p.conn.destroyed) clients.socketLost(p.conn, socket);
+      if (p.conn && !p.conn.destroyed) frontEnd.rooms.suspend(p.conn, delivery);
+      p.delivery = null;
     });
     ws.on('message', (data, isBinary) => {
       touch();
@@ -181,15 +192,18 @@ export class MessagingSockets {
     });
 
     if (resuming && p.conn) {
-      const replay = clients.resume(p.conn, p.conn.ackedSeq, socket);
-      if (!Array.isArray(replay)) {
-        logger.info({ connectionId: p.conn.id, reason: replay.message }, 'opentok-js: reconnect refused');
-        this.sendMessage(p, { method: 'deleted', uri: `/v2/partner/${p.conn.room.apiKey}/session/${p.conn.room.sessionId}/connection/${p.conn.id}`, content: {}, reason: 'networkDisconnected' }, SYMPHONY_ADDRESS, null);
+      const back = frontEnd.rooms.reattach(p.conn, delivery);
+      if ('code' in back) {
+        logger.info({ connectionId: p.conn.id, reason: back.message }, 'opentok-js: reconnect refused');
+        const t = p.translator!;
+        this.sendMessage(p, { method: 'deleted', uri: `/v2/partner/${t.ids.apiKey}/session/${t.ids.sessionId}/connection/${p.conn.id}`, content: {}, reason: 'networkDisconnected' }, SYMPHONY_ADDRESS);
         ws.close(OTJS_CLOSE.resumeFailed, 'messages since the drop are no longer available');
         return;
       }
-      logger.info({ connectionId: p.conn.id, replayed: replay.length }, 'opentok-js: connection reconnected');
-      for (const text of replay) socket.send(text);
+      p.iceServers = back.snapshot.iceServers;
+      logger.info({ connectionId: p.conn.id, resent: p.unacked.size, missed: back.missed.length }, 'opentok-js: connection reconnected');
+      for (const frame of p.unacked.values()) this.write(p, frame);
+      for (const msg of back.missed) this.deliver(p, msg);
       // Any frame tells the client its messaging is back (sessionReconnected).
       this.write(p, encodeRumor({ type: RUMOR_TYPE.pong }));
     }
@@ -225,14 +239,11 @@ export class MessagingSockets {
       case RUMOR_TYPE.disconnect:
         // `reconnect: 1`: the client is about to reconnect, not leaving.
         if (frame.headers['reconnect'] === '1' || !p.conn || p.conn.destroyed) return;
-        this.options.clients.handle(p.conn, { type: 'disconnect', id: p.requestId() });
+        this.options.frontEnd.rooms.handle(p.conn, { type: 'disconnect', id: p.requestId() });
         return;
       case RUMOR_TYPE.status: {
         const tx = frame.headers['TRANSACTION-ID'];
-        const seq = tx === undefined ? undefined : p.unacked.get(tx);
-        if (seq === undefined) return;
-        p.unacked.delete(tx!);
-        p.conn?.ack(seq);
+        if (tx !== undefined) p.acked(tx);
         return;
       }
       case RUMOR_TYPE.message:
@@ -275,52 +286,50 @@ export class MessagingSockets {
         const id = p.requestId();
         p.pending.set(id, { tx, request: inbound.request });
         p.inFlight.add(tx);
-        this.options.clients.handle(p.conn, { ...inbound.request, id } as Parameters<ClientStatePort['handle']>[1], inbound.given);
+        this.options.frontEnd.rooms.handle(p.conn, { ...inbound.request, id } as Parameters<FrontEnd['rooms']['handle']>[1], inbound.given);
         return;
       }
     }
   }
 
-  private join(p: Participant, tx: string, token: string, j: { connectionId: string; connectionEventsSuppressed: boolean; encryption: boolean }): void {
+  private join(p: Participant, tx: string, rawToken: string, j: { connectionId: string; connectionEventsSuppressed: boolean; encryption: boolean }): void {
     if (p.conn) return this.status(p, tx, 409, 'this connection is already in the session');
+    const { frontEnd, logger } = this.options;
     const t = p.translator!;
-    p.joinTx = tx;
-    const result = this.options.clients.connect(
-      { type: 'connect', version: 1, apiKey: t.ids.apiKey, sessionId: t.ids.sessionId, token, connectionEventsSuppressed: j.connectionEventsSuppressed, encryption: j.encryption },
-      p.socket!,
-      j.connectionId,
-    );
-    if ('code' in result) {
-      p.joinTx = null;
-      this.options.logger.info({ connectionId: j.connectionId, code: result.code, reason: result.message }, 'opentok-js: connect refused');
+    const refuse = (error: Pick<RtError, 'code' | 'message'>) => {
+      logger.info({ connectionId: j.connectionId, code: error.code, reason: error.message }, 'opentok-js: connect refused');
       // The client reads this reason as its connection-limit error (1027).
-      return this.status(p, tx, statusOf(result), result.code === 'ERR_RT_CONNECTION_LIMIT' ? 'connectionLimitExceeded' : result.message);
+      this.status(p, tx, statusOf(error), error.code === 'ERR_RT_CONNECTION_LIMIT' ? 'connectionLimitExceeded' : error.message);
+    };
+    let token;
+    try {
+      token = frontEnd.verifyToken(rawToken);
+    } catch (err) {
+      if (err instanceof ClientTokenError) return refuse(err);
+      throw err;
     }
-    p.conn = result;
+    if (token.apiKey !== t.ids.apiKey || token.sessionId !== t.ids.sessionId) return refuse({ code: 'ERR_RT_TOKEN_SESSION', message: 'the token is for another session' });
+    if (frontEnd.rooms.idTaken(t.ids.sessionId, j.connectionId)) return refuse({ code: 'ERR_RT_BAD_REQUEST', message: `connection ID ${j.connectionId} is already in the session` });
+    if (!p.delivery) return;
+    const joined = frontEnd.join(token, rawToken, p.delivery, { connectionEventsSuppressed: j.connectionEventsSuppressed, e2ee: j.encryption, connectionId: j.connectionId });
+    if ('code' in joined) return refuse(joined);
+    p.conn = joined.conn;
+    p.iceServers = joined.snapshot.iceServers;
     if (p.socketId !== null) this.bySocketId.set(p.socketId, p);
-    this.options.logger.info({ sessionId: t.ids.sessionId, connectionId: result.id }, 'opentok-js: connection joined');
+    this.status(p, tx, 200, undefined, t.joinState(joined.snapshot));
+    this.sendMessage(p, t.ownConnection(joined.snapshot.connection, joined.snapshot.role), SYMPHONY_ADDRESS);
+    logger.info({ sessionId: t.ids.sessionId, connectionId: joined.conn.id }, 'opentok-js: connection joined');
   }
 
   /** A message of the live state for this participant. */
-  private deliver(p: Participant, msg: ServerMessage): void {
+  private deliver(p: Participant, msg: UnsequencedServerMessage): void {
     const t = p.translator;
     if (!t) return;
-    switch (msg.type) {
-      case 'sessionConnected': {
-        const tx = p.joinTx;
-        p.joinTx = null;
-        if (tx) this.status(p, tx, 200, undefined, t.joinState(msg));
-        this.sendMessage(p, t.ownConnection(msg.connection, msg.role), SYMPHONY_ADDRESS, msg.seq);
-        return;
-      }
-      case 'response':
-        return this.respond(p, msg);
-      default:
-        t.outbound(msg).forEach((out, i) => this.sendMessage(p, out.message, out.from === '' && out.message.method !== 'signal' ? SYMPHONY_ADDRESS : out.from, 'seq' in msg ? msg.seq : null, i));
-    }
+    if (msg.type === 'response') return this.respond(p, msg);
+    for (const out of t.outbound(msg)) this.sendMessage(p, out.message, out.from === '' && out.message.method !== 'signal' ? SYMPHONY_ADDRESS : out.from);
   }
 
-  private respond(p: Participant, msg: Extract<ServerMessage, { type: 'response' }>): void {
+  private respond(p: Participant, msg: Extract<UnsequencedServerMessage, { type: 'response' }>): void {
     const pending = p.pending.get(msg.id);
     if (!pending) return;
     p.pending.delete(msg.id);
@@ -331,18 +340,17 @@ export class MessagingSockets {
     const t = p.translator!;
     const result = msg.result ?? {};
     const req = pending.request;
-    const iceServers = this.options.clients.iceServersFor(p.conn!.id);
     if (req.type === 'publish') {
       const stream = result['stream'] as Parameters<RaptorTranslator['published']>[0];
       t.published(stream);
-      this.status(p, pending.tx, 200, undefined, { content: { iceServers } });
+      this.status(p, pending.tx, 200, undefined, { content: { iceServers: p.iceServers } });
       // OpenTok.js completes its publish on its own stream's `created`.
-      this.sendMessage(p, t.ownStream(stream), SYMPHONY_ADDRESS, msg.seq, 1);
+      this.sendMessage(p, t.ownStream(stream), SYMPHONY_ADDRESS);
       return;
     }
     if (req.type === 'subscribe') {
       t.subscribed(String(result['subscriberId']), req.streamId);
-      return this.status(p, pending.tx, 200, undefined, { content: { iceServers } });
+      return this.status(p, pending.tx, 200, undefined, { content: { iceServers: p.iceServers } });
     }
     this.status(p, pending.tx, 200);
   }
@@ -359,26 +367,17 @@ export class MessagingSockets {
     this.write(p, frame);
   }
 
-  /**
-   * Send one Raptor message. Its TRANSACTION-ID derives from the live state's seq, so a message
-   * sent again after a reconnect carries the same one and the client drops the duplicate.
-   */
-  private sendMessage(p: Participant, message: RaptorMessage, from: string, seq: number | null, part = 0): void {
-    const self = p.conn?.id ?? p.uniqueId ?? '';
-    const tx = seq === null ? `${self}.x${Date.now()}` : `${self}.${seq}.${part}`;
-    if (seq !== null) {
-      p.unacked.set(tx, seq);
-      if (p.unacked.size > UNACKED_KEPT) p.unacked.delete(p.unacked.keys().next().value!);
-    }
-    this.write(
-      p,
-      encodeRumor({
-        type: RUMOR_TYPE.message,
-        addresses: [self],
-        headers: { 'Content-Type': 'application/x-raptor+v2', 'TRANSACTION-ID': tx, 'X-TB-FROM-ADDRESS': from },
-        body: JSON.stringify(message),
-      }),
-    );
+  /** Send one Raptor message, kept until the client acknowledges its TRANSACTION-ID. */
+  private sendMessage(p: Participant, message: RaptorMessage, from: string): void {
+    const tx = p.txId();
+    const frame = encodeRumor({
+      type: RUMOR_TYPE.message,
+      addresses: [p.conn?.id ?? p.uniqueId ?? ''],
+      headers: { 'Content-Type': 'application/x-raptor+v2', 'TRANSACTION-ID': tx, 'X-TB-FROM-ADDRESS': from },
+      body: JSON.stringify(message),
+    });
+    p.keep(tx, frame);
+    this.write(p, frame);
   }
 }
 

@@ -19,9 +19,10 @@ import { createOutboundPolicy } from '../net/outbound.js';
 import type { WebhookSender } from '../webhooks/index.js';
 import { projectCallback } from '../webhooks/project.js';
 import { iceServersFor } from './ice.js';
-import { Rooms } from './rooms.js';
+import { Rooms } from './state/session-state.js';
+export type { Connection, Delivery, ForeignJoin, JoinOptions, JoinSnapshot } from './state/session-state.js';
 import { createServerParticipants, type ServerParticipants } from './server-participants.js';
-import type { ClientSocket, Connection, GivenIds } from './rooms.js';
+import type { ClientSocket, Connection, Delivery, ForeignJoin, JoinOptions } from './state/session-state.js';
 
 /**
  * What the composition root (`createServer`) hands the realtime layer.
@@ -55,30 +56,38 @@ export interface RealtimeDeps {
 }
 
 /**
- * The live session state as a second client protocol uses it (`opentok-js/`): the same joins
- * (token, session, e2ee and connection-limit checks), requests, drops and resumes as Tokhost's
- * own WebSocket protocol, with the connection's messages delivered to `socket` as JSON texts.
+ * What another client protocol's front end (beside the native WebSocket one) drives the live
+ * state with: its connections join with a {@link Delivery} and see, and are seen by, native ones.
  */
-export interface ClientStatePort {
-  /** Join as a native `connect` would; `connectionId` is the client's own choice (refused when taken). */
-  connect(req: ConnectRequest, socket: ClientSocket, connectionId?: string): Connection | RtError;
-  /** One request, same rules and limits as the native protocol; the answer arrives as a `response` message. */
-  handle(conn: Connection, req: ClientRequest, given?: GivenIds): void;
-  /** The socket dropped: keep the connection for the reconnect grace period. */
-  socketLost(conn: Connection, socket: ClientSocket): void;
-  /** Re-attach `conn` to `socket`; returns the messages after `lastSeq` to send first. */
-  resume(conn: Connection, lastSeq: number, socket: ClientSocket): string[] | RtError;
-  /** Check a token for a session as a connect would (without joining); with whether media goes peer to peer. */
-  checkToken(token: string, sessionId: string): { token: VerifiedToken; p2p: boolean; e2ee: boolean } | RtError;
+export interface FrontEnd {
+  /**
+   * The live state: `handle(conn, request)` (answers come back as `response` messages),
+   * `suspend` / `reattach` for a transport drop, `find`, `destroyConnection`, `snapshot`.
+   */
+  readonly rooms: Rooms;
+  /** Check a client token (JWT or T1) with the server's clock skew; throws `ClientTokenError`. */
+  verifyToken(token: string): VerifiedToken;
+  /** The session's stored record (cached once found), or undefined when there is none. */
+  session(sessionId: string): SessionRecord | undefined;
+  /**
+   * Join `token`'s session (token verified by the caller) with the admission a native connect
+   * has: the session must exist in the token's project (`ERR_RT_SESSION_INVALID`), an e2ee
+   * session needs `options.e2ee` (`ERR_RT_ENCRYPTION_SECRET`), the connection limits count
+   * `rawToken` (`ERR_RT_CONNECTION_LIMIT`); cluster mode records the connection.
+   */
+  join(token: VerifiedToken, rawToken: string, delivery: Delivery, options?: JoinOptions): ForeignJoin | RtError;
+  /** ICE servers for a connection (TURN credentials per connection), before or after it joins. */
   iceServersFor(connectionId: string): RtIceServer[];
+  /** Routed sessions go through the media router (config `routedMedia`); otherwise every session is peer to peer. */
+  readonly routing: boolean;
 }
 
 /** The realtime layer as the server sees it. */
 export interface Realtime {
-  /** The live state for other client protocols (see {@link ClientStatePort}). */
-  readonly clients: ClientStatePort;
   /** Live state for the REST routes. */
   readonly live: LiveSessions;
+  /** The live state for a second client protocol's front end. */
+  frontEnd(): FrontEnd;
   /** Connections the server holds itself (SIP calls), without a WebSocket. */
   readonly participants: ServerParticipants;
   /** WebSocket upgrade for the client protocol; destroys sockets it does not own. */
@@ -344,8 +353,8 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     return found;
   };
 
-  /** The token and session checks of a connect. */
-  const admit = (req: Pick<ConnectRequest, 'sessionId' | 'token'> & { apiKey?: string }): { token: VerifiedToken; session: SessionRecord } | RtError => {
+  const connect = (req: ConnectRequest, socket: ClientSocket): Connection | RtError => {
+    if (req.version !== REALTIME_PROTOCOL_VERSION) return rtError('ERR_RT_VERSION', `protocol version ${String(req.version)} is not supported (server speaks ${REALTIME_PROTOCOL_VERSION})`);
     if (typeof req.sessionId !== 'string' || req.sessionId === '') return rtError('ERR_RT_SESSION_INVALID', 'sessionId is missing');
     let token;
     try {
@@ -358,15 +367,6 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     if (token.sessionId !== req.sessionId) return rtError('ERR_RT_TOKEN_SESSION', 'the token is for another session');
     const session = sessionRecord(req.sessionId);
     if (!session || session.apiKey !== token.apiKey) return rtError('ERR_RT_SESSION_INVALID', `session ${req.sessionId} does not exist`);
-    return { token, session };
-  };
-
-  const connect = (req: ConnectRequest, socket: ClientSocket, connectionId?: string): Connection | RtError => {
-    if (req.version !== REALTIME_PROTOCOL_VERSION) return rtError('ERR_RT_VERSION', `protocol version ${String(req.version)} is not supported (server speaks ${REALTIME_PROTOCOL_VERSION})`);
-    const admitted = admit(req);
-    if ('code' in admitted) return admitted;
-    const { token, session } = admitted;
-    if (connectionId !== undefined && rooms.idTaken(req.sessionId, connectionId)) return rtError('ERR_RT_PROTOCOL', `connection ID ${connectionId.slice(0, 64)} is malformed or already in the session`);
     if (session.e2ee && req.encryption !== true) return rtError('ERR_RT_ENCRYPTION_SECRET', 'the session is end-to-end encrypted: connect with an encryptionSecret of 8 to 256 characters');
     if (req.resume) {
       const r = req.resume;
@@ -377,49 +377,44 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       return resumed.conn;
     }
     // Only new connections count against the limits: a resume reuses its connection.
-    const tokenKey = createHash('sha256').update(String(req.token)).digest('base64url');
+    return admit(token, String(req.token), () => rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true, session.e2ee));
+  };
+
+  /** A new connection of any front end, within the connection limits (`join` makes it). */
+  const admit = <T extends Connection | ForeignJoin>(token: VerifiedToken, rawToken: string, join: () => T): T | RtError => {
+    const tokenKey = createHash('sha256').update(rawToken).digest('base64url');
     const refused = tally.check(limits, token.apiKey, tokenKey);
     if (refused) {
       refusedConnects.count++;
       return rtError('ERR_RT_CONNECTION_LIMIT', refused);
     }
-    const conn = rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true, session.e2ee, connectionId);
+    const joined = join();
     tally.add(token.apiKey, tokenKey);
-    counted.set(conn, { apiKey: token.apiKey, tokenKey });
-    return conn;
+    counted.set('conn' in joined ? joined.conn : joined, { apiKey: token.apiKey, tokenKey });
+    return joined;
+  };
+
+  const frontEnd: FrontEnd = {
+    rooms,
+    verifyToken: (token) => verifyClientToken(token, (key) => store.getProject(key), { clockSkewSeconds: num('authClockSkewSeconds', 30) }),
+    session: sessionRecord,
+    iceServersFor: (connectionId) => iceServersFor(iceConfig, connectionId),
+    routing,
+    join(token, rawToken, delivery, options = {}) {
+      const session = sessionRecord(token.sessionId);
+      if (!session || session.apiKey !== token.apiKey) return rtError('ERR_RT_SESSION_INVALID', `session ${token.sessionId} does not exist`);
+      if (session.e2ee && options.e2ee !== true) return rtError('ERR_RT_ENCRYPTION_SECRET', 'the session is end-to-end encrypted: connect with an encryptionSecret of 8 to 256 characters');
+      const joined = admit(token, rawToken, () => rooms.join(token, session.mediaMode, delivery, { ...options, e2ee: session.e2ee }));
+      if (!('code' in joined)) deps.onJoin?.(token.sessionId, joined.conn.id);
+      return joined;
+    },
   };
 
   wss.on('connection', onSocket);
 
-  const clients: ClientStatePort = {
-    connect: (req, socket, connectionId) => {
-      try {
-        const result = connect(req, socket, connectionId);
-        if (!('code' in result)) deps.onJoin?.(result.room.sessionId, result.id);
-        return result;
-      } catch (err) {
-        logger.error({ err: (err as Error).message }, 'realtime connect failed');
-        return rtError('ERR_RT_INTERNAL', 'the server could not check the token');
-      }
-    },
-    handle: (conn, req, given) => rooms.handle(conn, req, given),
-    socketLost: (conn, socket) => rooms.socketLost(conn, socket),
-    resume: (conn, lastSeq, socket) => {
-      const resumed = rooms.resume(conn.room.sessionId, conn.id, conn.resumeKey, lastSeq, socket);
-      return 'code' in resumed ? resumed : resumed.replay;
-    },
-    checkToken: (token, sessionId) => {
-      const admitted = admit({ token, sessionId });
-      if ('code' in admitted) return admitted;
-      const { session } = admitted;
-      return { token: admitted.token, p2p: !(routing && session.mediaMode === 'routed'), e2ee: session.e2ee };
-    },
-    iceServersFor: (connectionId) => iceServersFor(iceConfig, connectionId),
-  };
-
   return {
-    clients,
     live: rooms.live(),
+    frontEnd: () => frontEnd,
     webhook: sendWebhook,
     participants: createServerParticipants(rooms, sessionRecord),
     refusedCandidates() {
@@ -448,6 +443,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     },
     closeClients(code, reason) {
       for (const ws of wss.clients) ws.close(code, reason);
+      rooms.closeForeignTransports(code, reason);
     },
     handleHttp(req, res) {
       const path = (req.url ?? '/').split('?')[0] ?? '/';

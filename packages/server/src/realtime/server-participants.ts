@@ -7,7 +7,7 @@
 import type { RtConnectionDestroyedReason, RtStream, VerifiedToken } from '@tokhost/protocol';
 import type { RoutedSessionMedia } from '../media/routed-session.js';
 import type { SessionRecord } from '../storage/store.js';
-import type { ClientSocket, Connection, Rooms } from './rooms.js';
+import type { ClientSocket, Connection, Rooms } from './state/session-state.js';
 
 export interface ServerParticipant {
   readonly connectionId: string;

@@ -2,9 +2,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { ClientSocket } from './rooms.js';
 import { PRESENCE_BATCH_FROM, presenceIntervalMs, SessionLog, wsTextFrame } from './session-log.js';
-import type { LogReader } from './session-log.js';
+import type { ClientSocket, LogReader } from './session-log.js';
 
 /** A reader whose socket records the frames it is sent. */
 function reader(batch = true, presenceOff = false): LogReader & { frames: (string | Buffer)[]; open: boolean; texts(): unknown[] } {

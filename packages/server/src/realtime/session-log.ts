@@ -19,7 +19,20 @@
  * one per join. Any other broadcast (a signal, a stream event) flushes at once and carries the
  * presence queued before it, so per-sender order always holds.
  */
-import type { ClientSocket } from './rooms.js';
+
+/** What a native connection needs from its transport (a WebSocket in production). */
+export interface ClientSocket {
+  /** Send one text frame (a Buffer holds UTF-8 text: the same bytes may go to many sockets). */
+  send(text: string | Buffer): void;
+  /**
+   * Write a complete WebSocket text frame built once for many sockets (see `wsTextFrame`), or
+   * one given in consecutive pieces (written without copying them together).
+   * Optional: without it the log sends the payload with `send`.
+   */
+  sendFrame?(frame: Buffer | Buffer[]): void;
+  close(code: number, reason: string): void;
+  readonly isOpen: boolean;
+}
 
 /** What the log needs of a connection. */
 export interface LogReader {

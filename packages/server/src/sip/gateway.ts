@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import type { RtStream, SipCallJson, VerifiedToken } from '@tokhost/protocol';
 import type { MediaRoom, MediaTap } from '../media/types.js';
-import type { ClientSocket } from '../realtime/rooms.js';
+import type { ClientSocket } from '../realtime/session-log.js';
 import type { ServerParticipant, ServerParticipants } from '../realtime/server-participants.js';
 import type { CodecName } from './audio.js';
 import { Mixer, percentile, type MixerStats } from './mixer.js';

@@ -15,6 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokhostServer } from '../../src/create-server.js';
 import { call, hasChromium, launchChromium, OpenTok, startServer, until } from '../kit/index.js';
 import type { OpenTokSdk } from '../kit/index.js';
+import { WebSocket } from 'ws';
+import { decodeRumor, encodeRumor, RUMOR_TYPE } from '../../src/opentok-js/rumor.js';
+import { signJwt } from '../realtime/harness.js';
+import { encodeSessionId } from '@tokhost/protocol';
 
 /** A TCP relay to the server whose connections the test can cut (a dropped network). */
 function startRelay(targetPort: number): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
@@ -76,6 +80,8 @@ window.drive = {
   publish(name) {
     return new Promise((resolve) => {
       window.publisher = OT.initPublisher('pub', { name, insertMode: 'append', width: 160, height: 120, resolution: '320x240' }, (err) => { if (err) resolve({ error: err.code, message: err.message }); });
+      publisher.on('muteForced', () => log.push({ type: 'publisherMuteForced' }));
+      publisher.on('streamDestroyed', (e) => log.push({ type: 'publisherStreamDestroyed', id: e.stream.streamId, reason: e.reason }));
       session.publish(publisher, (err) => resolve(err ? { error: err.code, message: err.message } : { streamId: publisher.stream.streamId }));
     });
   },
@@ -186,7 +192,7 @@ describe.skipIf(!hasChromium)('official OpenTok.js against Tokhost (proxy URL, r
   it('forceMuteStream from REST mutes the publisher and tells the other page', async () => {
     await call<void>((cb) => ot.forceMuteStream(sessionId, streamA, cb));
     await until(async () => (await log(b)).find((x) => x.type === 'streamPropertyChanged' && x.property === 'hasAudio' && x.value === false), { timeoutMs: 10_000, what: 'hasAudio false at b' });
-    await until(async () => (await log(a)).find((x) => x.type === 'muteForced'), { timeoutMs: 10_000, what: 'muteForced at a' });
+    await until(async () => (await log(a)).find((x) => x.type === 'publisherMuteForced'), { timeoutMs: 10_000, what: 'muteForced on a\'s publisher' });
   });
 
   it('a dropped WebSocket: sessionReconnecting, sessionReconnected with the same connection ID, signals sent meanwhile arrive', async () => {
@@ -208,8 +214,10 @@ describe.skipIf(!hasChromium)('official OpenTok.js against Tokhost (proxy URL, r
     expect(pb.error).toBeUndefined();
     await until(async () => (await log(a)).find((x) => x.type === 'streamCreated' && x.id === pb.streamId), { timeoutMs: 10_000, what: 'b stream at a' });
     expect(await drive(a, 'forceUnpublish', pb.streamId)).toBeNull();
-    const gone = await until(async () => (await log(b)).find((x) => x.type === 'streamDestroyed' && x.id === pb.streamId), { timeoutMs: 10_000, what: 'streamDestroyed at b' });
+    const gone = await until(async () => (await log(b)).find((x) => x.type === 'publisherStreamDestroyed' && x.id === pb.streamId), { timeoutMs: 10_000, what: 'streamDestroyed on b\'s publisher' });
     expect(gone.reason).toBe('forceUnpublished');
+    const seen = await until(async () => (await log(a)).find((x) => x.type === 'streamDestroyed' && x.id === pb.streamId), { timeoutMs: 10_000, what: 'streamDestroyed at a' });
+    expect(seen.reason).toBe('forceUnpublished');
     await call<void>((cb) => ot.forceDisconnect(sessionId, idb, cb));
     const out = await until(async () => (await log(b)).find((x) => x.type === 'sessionDisconnected'), { timeoutMs: 10_000, what: 'sessionDisconnected at b' });
     expect(out.reason).toBe('forceDisconnected');
@@ -221,10 +229,79 @@ describe.skipIf(!hasChromium)('official OpenTok.js against Tokhost (proxy URL, r
     const c = await open();
     const tryToken = (token: string, sid = sessionId) => drive<{ error?: number }>(c, 'connect', { serverUrl: server.url, apiKey, sessionId: sid, token });
     expect((await tryToken('T1==garbage')).error).toBe(1004);
-    expect((await tryToken(ot.generateToken(sessionId, { expireTime: Math.floor(Date.now() / 1000) - 60 }))).error).toBe(1004);
+    const now = Math.floor(Date.now() / 1000);
+    const expired = signJwt({ iss: apiKey, ist: 'project', iat: now - 120, exp: now - 60, jti: 'expired', session_id: sessionId, role: 'publisher', scope: 'session.connect', nonce: 1 }, apiSecret);
+    expect((await tryToken(expired)).error).toBe(1004);
     expect((await tryToken(ot.generateToken(other))).error).toBe(1004);
-    const unknown = other.replace(/.{6}$/, 'AAAAAA');
-    expect((await tryToken(ot.generateToken(sessionId), unknown)).error).toBe(1005);
+    expect((await tryToken(ot.generateToken(sessionId), 'not-a-session-id')).error).toBe(1005);
+    const unknown = encodeSessionId({ apiKey, createdAt: Date.now(), random: 'never-created' });
+    expect((await tryToken(ot.generateToken(unknown), unknown)).error).toBe(1005);
     await c.close();
+  });
+});
+
+describe('OpenTok.js front end without a browser: discovery, CORS, logging, malformed frames', () => {
+  const apiKey = '5' + String(Date.now()).slice(-7);
+  const apiSecret = randomBytes(20).toString('hex');
+  let server: TokhostServer;
+  let ot: OpenTokSdk;
+  let sessionId: string;
+  const hostOf = () => new URL(server.url).host;
+
+  beforeAll(async () => {
+    server = await startServer({ apiKey, apiSecret });
+    ot = new OpenTok(apiKey, apiSecret, server.url);
+    sessionId = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('answers session info in the proxy form and the apiURL form, with CORS and preflights', async () => {
+    const token = ot.generateToken(sessionId);
+    const pre = await fetch(`${server.url}/anvil.opentok.com/session/${sessionId}?extended=true`, { method: 'OPTIONS', headers: { Origin: 'http://app.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-opentok-auth,x-tb-connectionid' } });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('*');
+    expect(pre.headers.get('access-control-allow-headers')).toBe('x-opentok-auth,x-tb-connectionid');
+    for (const path of [`/anvil.opentok.com/session/${sessionId}?extended=true`, `/session/${sessionId}?extended=true`]) {
+      const res = await fetch(server.url + path, { headers: { 'X-OPENTOK-AUTH': token, 'X-TB-CONNECTIONID': 'c-1', Origin: 'http://app.example' } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+      const [info] = (await res.json()) as Record<string, unknown>[];
+      expect(info).toMatchObject({ session_id: sessionId, partner_id: apiKey, messaging_url: `ws://${hostOf()}/opentok-js/messaging`, symphony_address: 'symphony.tokhost', properties: { p2p: { preference: { value: 'enabled' } }, reconnection: true, e2ee: false } });
+    }
+    const bad = await fetch(`${server.url}/anvil.opentok.com/session/${sessionId}`, { headers: { 'X-OPENTOK-AUTH': 'T1==nope' } });
+    expect(bad.status).toBe(200);
+    expect(await bad.json()).toEqual([{ error: { code: 403, errorMessage: { message: expect.any(String) } } }]);
+  });
+
+  it('answers config for a token of the project, 403 otherwise; logging locally with a bounded body', async () => {
+    const ok = await fetch(`${server.url}/config.opentok.com/project/${apiKey}/config.json`, { headers: { 'X-TB-TOKEN-AUTH': ot.generateToken(sessionId) } });
+    expect([ok.status, await ok.json()]).toEqual([200, {}]);
+    expect((await fetch(`${server.url}/config.opentok.com/project/999/config.json`, { headers: { 'X-TB-TOKEN-AUTH': ot.generateToken(sessionId) } })).status).toBe(403);
+    const logged = await fetch(`${server.url}/hlg.tokbox.com/prod/logging/ClientEvent`, { method: 'POST', body: JSON.stringify({ action: 'x' }), headers: { 'Content-Type': 'application/json' } });
+    expect(logged.status).toBe(200);
+    const big = await fetch(`${server.url}/hlg.tokbox.com/prod/logging/ClientQos`, { method: 'POST', body: 'x'.repeat(100_000) });
+    expect(big.status).toBe(413);
+  });
+
+  it('a malformed frame closes that socket (4002) and disturbs no other', async () => {
+    const url = `ws://${hostOf()}/${hostOf()}/opentok-js/messaging?socketId=s-`;
+    const open = (suffix: string) =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(url + suffix);
+        ws.once('open', () => resolve(ws));
+        ws.once('error', reject);
+      });
+    const [bad, good] = [await open('bad'), await open('good')];
+    const closed = new Promise<number>((r) => bad.once('close', (code) => r(code)));
+    bad.send(Buffer.from([0, 0, 0, 9, 1, 2, 3]));
+    expect(await closed).toBe(4002);
+    const pong = new Promise<number>((r) => good.once('message', (data) => r(decodeRumor(data as Buffer).type)));
+    good.send(encodeRumor({ type: RUMOR_TYPE.ping }));
+    expect(await pong).toBe(RUMOR_TYPE.pong);
+    const text = new Promise<number>((r) => good.once('close', (code) => r(code)));
+    good.send('not binary');
+    expect(await text).toBe(4002);
   });
 });

@@ -1,3 +1,23 @@
+/**
+ * The live state of every session, whatever protocol its clients speak: connections, streams,
+ * subscriptions, signals, moderation and force-mute, archive notices, session-monitoring
+ * webhooks, live events for REST, per-connection limits. Its event language is Tokhost's message
+ * vocabulary (`UnsequencedServerMessage`): every change is a message to one, some or all
+ * connections of a session.
+ *
+ * Each connection has one way out, chosen at join:
+ * - a native connection (Tokhost's WebSocket protocol, `realtime/index.ts`) reads the session's
+ *   {@link SessionLog}: a message for many is serialised once, sequenced, folded, sent as shared
+ *   frames and kept for replay. The native hello (`sessionConnected`) and resume are written here
+ *   too, because both are cut from the log's bytes (the snapshot buffer, `sendFirst`, `replay`).
+ * - a foreign connection (another client protocol, e.g. OpenTok.js's) has a {@link Delivery}: it
+ *   gets every message addressed to it as an object, in order, and translates it itself.
+ *
+ * Why this file is under realtime/ and not live/: the native path appends to the SessionLog,
+ * which is the WebSocket protocol's (realtime/); live/ is imported by realtime/, so the state in
+ * live/ would make a folder-level cycle. `realtime/state/` imports only `../session-log.ts` from
+ * its parent folder; a foreign front end imports this file.
+ */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { checkSignal, rtError, RT_CLOSE, VIDEO_TYPES } from '@tokhost/protocol';
 import type {
@@ -16,30 +36,83 @@ import type {
   UnsequencedServerMessage,
   VerifiedToken,
 } from '@tokhost/protocol';
-import type { RoutedSessionMedia } from '../media/routed-session.js';
-import type { PublisherMediaEvent, SubscriberMediaEvent } from '../media/types.js';
-import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../live/index.js';
-import { checkSubscribe, LIMIT_DEFAULTS, TokenBucket } from '../limits.js';
-import type { LimitsConfig } from '../limits.js';
-import { candidateAddress, candidateAllowed, filterSdpCandidates } from '../net/candidates.js';
-import { SessionLog } from './session-log.js';
-import type { Fold, LogReader } from './session-log.js';
-import { LiveError } from '../live/index.js';
-import { TokhostError } from '../errors.js';
+import type { RoutedSessionMedia } from '../../media/routed-session.js';
+import type { PublisherMediaEvent, SubscriberMediaEvent } from '../../media/types.js';
+import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../../live/index.js';
+import { checkSubscribe, LIMIT_DEFAULTS, TokenBucket } from '../../limits.js';
+import type { LimitsConfig } from '../../limits.js';
+import { candidateAddress, candidateAllowed, filterSdpCandidates } from '../../net/candidates.js';
+import { SessionLog } from '../session-log.js';
+import type { ClientSocket, Fold, LogReader } from '../session-log.js';
+import { LiveError } from '../../live/index.js';
+import { TokhostError } from '../../errors.js';
 
+export type { ClientSocket };
 
-/** What a connection needs from its transport (a WebSocket in production). */
-export interface ClientSocket {
-  /** Send one text frame (a Buffer holds UTF-8 text: the same bytes may go to many sockets). */
-  send(text: string | Buffer): void;
-  /**
-   * Write a complete WebSocket text frame built once for many sockets (see `wsTextFrame`), or
-   * one given in consecutive pieces (written without copying them together).
-   * Optional: without it the log sends the payload with `send`.
-   */
-  sendFrame?(frame: Buffer | Buffer[]): void;
+/**
+ * How the state reaches a foreign connection (one of another client protocol's front end).
+ * The front end translates each message into its own protocol.
+ *
+ * Both methods are called synchronously from inside a state change: they must not call back into
+ * the state at once (queue the work: the state is mid-change). A throwing `deliver` is logged and
+ * does not stop the change or the other connections' deliveries.
+ */
+export interface Delivery {
+  /** One message addressed to this connection (already filtered: presence off, except, …), in order. */
+  deliver(msg: UnsequencedServerMessage): void;
+  /** The state ends the connection (forceDisconnect, session closed, limits): close the transport. */
   close(code: number, reason: string): void;
-  readonly isOpen: boolean;
+}
+
+/** How a foreign connection joins (the native form takes the same flags as arguments). */
+export interface JoinOptions {
+  /** The client asked not to get connection events (OpenTok's `connectionEventsSuppressed`). */
+  connectionEventsSuppressed?: boolean;
+  /** The session is end-to-end encrypted (the client said it has the secret). */
+  e2ee?: boolean;
+  /**
+   * The connection ID the client chose (OpenTok.js proposes its own); the caller checks it with
+   * {@link Rooms.idTaken} first. Default: a random UUID.
+   */
+  connectionId?: string;
+}
+
+/** IDs a foreign client chose for what its request creates (see {@link Rooms.handle}). */
+export interface GivenIds {
+  streamId?: string;
+  subscriberId?: string;
+}
+
+/**
+ * The session as a joining connection sees it, as data: what a foreign front end needs to build
+ * its own "session state at join" reply (the native front end sends it as `sessionConnected`).
+ */
+export interface JoinSnapshot {
+  sessionId: string;
+  /** How this connection negotiates media: routed only when a media router is wired in. */
+  mediaMode: 'relayed' | 'routed';
+  /** The joining connection itself. */
+  connection: RtConnection;
+  role: Role;
+  /** The other connections, oldest first (empty with `connectionEventsSuppressed`). */
+  connections: RtConnection[];
+  /** The streams published now, oldest first. */
+  streams: RtStream[];
+  /** Archives recording now (each also told as `archiveStarted` to native clients). */
+  archives: { id: string; name: string }[];
+  /** A session-wide force-mute is on: new publishers start muted. */
+  forceMuteActive: boolean;
+  /** ICE servers for this connection (TURN credentials are per connection). */
+  iceServers: RtIceServer[];
+  e2ee: boolean;
+  /** How long the connection is kept after its transport drops ({@link Rooms.suspend}), ms. */
+  reconnectGraceMs: number;
+}
+
+/** What joining with a {@link Delivery} returns. */
+export interface ForeignJoin {
+  conn: Connection;
+  snapshot: JoinSnapshot;
 }
 
 export interface RoomsOptions {
@@ -47,9 +120,9 @@ export interface RoomsOptions {
   iceServersFor(connectionId: string): RtIceServer[];
   /** How long a connection whose socket dropped is kept for a resume, ms. */
   reconnectGraceMs: number;
-  /** Most messages a session keeps for replay to connections whose socket dropped. */
+  /** Most messages a session keeps for replay to connections whose socket dropped (also: most queued for a suspended foreign connection). */
   replayBufferMax: number;
-  /** Most bytes of messages a session keeps for replay (default 32 MiB). */
+  /** Most bytes of messages a session keeps for replay (default 32 MiB; also per suspended foreign connection). */
   replayBufferMaxBytes?: number;
   /** Session-monitoring events (delivered asynchronously by the caller). */
   onEvent(apiKey: string, event: SessionMonitoringEvent): void;
@@ -71,12 +144,6 @@ export interface RoomsOptions {
   refuseCandidate?: (address: string) => string | null;
 }
 
-/** IDs a client chose for what its request creates (see {@link Rooms.handle}). */
-export interface GivenIds {
-  streamId?: string;
-  subscriberId?: string;
-}
-
 type RtIceCandidateWire = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
 
 /** A realtime request refused with the error the client receives (`rt`). */
@@ -90,9 +157,19 @@ const fail = (code: RtError['code'], message: string): never => {
   throw new RequestError(rtError(code, message));
 };
 
-/** One client connection: survives socket drops for the grace period. */
+/** One client connection: survives socket (transport) drops for the grace period. */
 export class Connection implements LogReader {
   readonly rt: RtConnection;
+  /**
+   * Foreign connections only: where its messages go, null while suspended ({@link Rooms.suspend}).
+   * A native connection reads the session log through `socket` instead (the fields below).
+   */
+  delivery: Delivery | null = null;
+  /** Messages for a suspended foreign connection, delivered on {@link Rooms.reattach}. */
+  pending: UnsequencedServerMessage[] | null = null;
+  pendingBytes = 0;
+  /** The pending queue passed its bound: the connection cannot be caught up (reattach fails). */
+  overflowed = false;
   // 122 random bits from the CSPRNG; randomUUID draws from a cached pool (randomBytes per join cost more).
   readonly resumeKey = randomUUID().replaceAll('-', '');
   socket: ClientSocket | null = null;
@@ -108,6 +185,8 @@ export class Connection implements LogReader {
   chain: Promise<void> = Promise.resolve();
   /** The client accepts array frames (see `ConnectRequest.batch`). */
   batch = false;
+  /** Joined an end-to-end encrypted session with the secret (told back in the join snapshot). */
+  e2ee = false;
   graceTimer: NodeJS.Timeout | null = null;
   destroyed = false;
   readonly streams = new Set<string>();
@@ -120,6 +199,9 @@ export class Connection implements LogReader {
     readonly room: Room,
     readonly role: Role,
     readonly token: VerifiedToken,
+    /** Joined with a {@link Delivery} (another protocol's front end), not the native WebSocket. */
+    readonly foreign = false,
+    /** The ID a foreign client chose ({@link JoinOptions.connectionId}); default a random UUID. */
     connectionId: string = randomUUID(),
   ) {
     this.rt = { connectionId, creationTime: Date.now(), data: token.connectionData };
@@ -133,14 +215,15 @@ export class Connection implements LogReader {
     return this.rt.connectionId;
   }
 
-  /** Send a message to this connection only (sequenced in the session's log). */
+  /** Send a message to this connection only (native: sequenced in the session's log). */
   send(msg: UnsequencedServerMessage): void {
-    this.room.log.append(JSON.stringify(msg), this);
+    if (this.foreign) this.room.deliver(this, msg);
+    else this.room.log.append(JSON.stringify(msg), this);
   }
 
-  /** Write what is queued for this connection now. */
+  /** Write what is queued for this connection now (native; a foreign one is never behind). */
   flush(): void {
-    this.room.log.flushReader(this);
+    if (!this.foreign) this.room.log.flushReader(this);
   }
 
   ack(seq: number): void {
@@ -164,6 +247,9 @@ interface Subscription {
 /** The live state of one session. */
 export class Room {
   readonly connections = new Map<string, Connection>();
+  /** The connections that read the log (native), and the ones with a {@link Delivery} (foreign). */
+  private readonly native = new Set<Connection>();
+  readonly foreign = new Set<Connection>();
   readonly streams = new Map<string, StreamState>();
   readonly subscriptions = new Map<string, Subscription>();
   forceMute: { active: boolean; excluded: Set<string> } = { active: false, excluded: new Set() };
@@ -183,14 +269,18 @@ export class Room {
     readonly apiKey: string,
     readonly mediaMode: MediaMode,
     replay: { maxEntries: number; maxBytes: number },
+    private readonly logger: RoomsOptions['logger'],
   ) {
-    this.log = new SessionLog({ readers: () => this.connections.values(), size: () => this.connections.size, ...replay });
+    this.log = new SessionLog({ readers: () => this.native.values(), size: () => this.native.size, ...replay });
+    this.pendingMax = replay;
   }
+  private readonly pendingMax: { maxEntries: number; maxBytes: number };
 
-  /** Send to every connection (but `except`); serialised once. */
+  /** Send to every connection (but `except`): serialised once for the native ones, then each foreign one. */
   broadcast(msg: UnsequencedServerMessage, except?: Connection): number {
     const n = this.connections.size - (except && this.connections.has(except.id) ? 1 : 0);
-    this.log.append(JSON.stringify(msg), null, except ?? null);
+    this.log.append(JSON.stringify(msg), null, except && !except.foreign ? except : null);
+    if (this.foreign.size > 0) for (const c of this.foreign) if (c !== except) this.deliver(c, msg);
     return n;
   }
 
@@ -198,7 +288,29 @@ export class Room {
   presence(conn: Connection, reason?: RtConnectionDestroyedReason): void {
     const fold: Fold = reason === undefined ? { kind: 'created', item: conn.rtJson } : { kind: 'destroyed', item: `{"connection":${conn.rtJson},"reason":${JSON.stringify(reason)}}` };
     const msg: UnsequencedServerMessage = reason === undefined ? { type: 'connectionCreated', connection: conn.rt } : { type: 'connectionDestroyed', connection: conn.rt, reason };
-    this.log.append(JSON.stringify(msg), null, conn, fold);
+    this.log.append(JSON.stringify(msg), null, conn.foreign ? null : conn, fold);
+    if (this.foreign.size > 0) for (const c of this.foreign) if (c !== conn && !c.presenceOff) this.deliver(c, msg);
+  }
+
+  /**
+   * One message to a foreign connection: to its delivery, or queued while it is suspended (past
+   * the bound the queue is dropped and the connection marked: its reattach then fails).
+   */
+  deliver(conn: Connection, msg: UnsequencedServerMessage): void {
+    if (conn.destroyed) return;
+    if (conn.delivery) {
+      this.deliverFinal(conn.delivery, conn, msg);
+      return;
+    }
+    if (conn.overflowed) return;
+    const pending = (conn.pending ??= []);
+    pending.push(msg);
+    conn.pendingBytes += JSON.stringify(msg).length;
+    if (pending.length > this.pendingMax.maxEntries || conn.pendingBytes > this.pendingMax.maxBytes) {
+      conn.overflowed = true;
+      conn.pending = null;
+      conn.pendingBytes = 0;
+    }
   }
 
   /** The `connections` of a join snapshot: every connection's JSON, comma-separated, as UTF-8. */
@@ -210,8 +322,18 @@ export class Room {
     return this.snapshot.subarray(0, this.snapshotLen);
   }
 
+  /** Hand `msg` to `delivery` now; a throw is logged, never propagated into the state change. */
+  deliverFinal(delivery: Delivery, conn: Connection, msg: UnsequencedServerMessage): void {
+    try {
+      delivery.deliver(msg);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, type: msg.type, connectionId: conn.id }, 'foreign delivery threw');
+    }
+  }
+
   addConnection(conn: Connection): void {
     this.connections.set(conn.id, conn);
+    (conn.foreign ? this.foreign : this.native).add(conn);
     if (this.snapshot === null) return;
     const item = (this.snapshotLen > 0 ? ',' : '') + conn.rtJson;
     const need = this.snapshotLen + Buffer.byteLength(item);
@@ -225,6 +347,7 @@ export class Room {
   }
 
   removeConnection(conn: Connection): void {
+    (conn.foreign ? this.foreign : this.native).delete(conn);
     if (this.connections.delete(conn.id)) this.snapshot = null;
   }
 }
@@ -282,15 +405,11 @@ export class Rooms {
     return this.rooms.get(sessionId);
   }
 
-  /**
-   * Add a new connection with its token (already verified and matched to the session).
-   * `connectionId`: the ID a client protocol lets the client choose (OpenTok.js proposes its
-   * own); checked with {@link Rooms.idTaken} by the caller. Default: a random UUID.
-   */
-  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch = false, connectionEventsSuppressed = false, e2ee = false, connectionId?: string): Connection {
+  /** The session's room, made (with its router side, for routed sessions) when it has none. */
+  private openRoom(token: VerifiedToken, mediaMode: MediaMode): Room {
     let room = this.rooms.get(token.sessionId);
     if (!room) {
-      room = new Room(token.sessionId, token.apiKey, mediaMode, { maxEntries: this.options.replayBufferMax, maxBytes: this.options.replayBufferMaxBytes ?? 32 * 1024 * 1024 });
+      room = new Room(token.sessionId, token.apiKey, mediaMode, { maxEntries: this.options.replayBufferMax, maxBytes: this.options.replayBufferMaxBytes ?? 32 * 1024 * 1024 }, this.options.logger);
       if (mediaMode === 'routed' && this.options.openRoutedMedia) {
         room.media = this.options.openRoutedMedia(room.sessionId);
         room.media.catch((err: Error) => this.options.logger.warn({ err: err.message, sessionId: room!.sessionId }, 'media router room failed'));
@@ -298,10 +417,49 @@ export class Rooms {
       this.rooms.set(token.sessionId, room);
       this.emit(room, { event: 'sessionCreated' });
     }
-    const conn = new Connection(room, token.role, token, connectionId);
-    conn.socket = socket;
-    conn.batch = batch;
+    return room;
+  }
+
+  /** The new connection is in: everyone else is told, webhooks and live listeners too. */
+  private announce(room: Room, conn: Connection): void {
+    room.presence(conn);
+    room.addConnection(conn);
+    this.emit(room, { event: 'connectionCreated', connection: webhookConnection(conn) });
+    if (this.liveListeners.size) this.liveEmit({ type: 'connectionCreated', sessionId: room.sessionId, apiKey: room.apiKey, connections: room.connections.size });
+  }
+
+  /**
+   * Add a new connection with its token (already verified and matched to the session; connection
+   * limits are the caller's).
+   *
+   * Native form (a `ClientSocket`): the connection reads the session log; it is sent the native
+   * hello (`sessionConnected`) and the archives recording now.
+   *
+   * Foreign form (a {@link Delivery}): the connection gets its messages through `delivery`;
+   * returns it with the {@link JoinSnapshot} the front end builds its own join reply from (no
+   * message is delivered for the join itself). Its requests go through {@link handle} as a native
+   * client's do; answers and refusals come back through `delivery` as `response` messages.
+   */
+  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch?: boolean, connectionEventsSuppressed?: boolean, e2ee?: boolean): Connection;
+  join(token: VerifiedToken, mediaMode: MediaMode, delivery: Delivery, options?: JoinOptions): ForeignJoin;
+  join(token: VerifiedToken, mediaMode: MediaMode, out: ClientSocket | Delivery, flags?: boolean | JoinOptions, connectionEventsSuppressed = false, e2ee = false): Connection | ForeignJoin {
+    if ('deliver' in out) {
+      const options = typeof flags === 'object' ? flags : {};
+      const room = this.openRoom(token, mediaMode);
+      const conn = new Connection(room, token.role, token, true, options.connectionId);
+      conn.presenceOff = options.connectionEventsSuppressed === true;
+      conn.e2ee = options.e2ee === true;
+      conn.delivery = out;
+      const snapshot = this.snapshot(conn);
+      this.announce(room, conn);
+      return { conn, snapshot };
+    }
+    const room = this.openRoom(token, mediaMode);
+    const conn = new Connection(room, token.role, token);
+    conn.socket = out;
+    conn.batch = flags === true;
     conn.presenceOff = connectionEventsSuppressed;
+    conn.e2ee = e2ee;
     const hello: Omit<UnsequencedServerMessage & { type: 'sessionConnected' }, 'connections'> = {
       type: 'sessionConnected',
       version: 1,
@@ -321,24 +479,49 @@ export class Rooms {
     // With connection events suppressed (large sessions) the client gets no list of the others.
     room.log.sendFirst(conn, `${head.slice(0, -1)},"connections":[`, conn.presenceOff ? null : room.snapshotConnections(), ']}');
     for (const a of this.archiveNotices.get(room.sessionId)?.values() ?? []) conn.send({ type: 'archiveStarted', id: a.id, name: a.name });
-    room.presence(conn);
-    room.addConnection(conn);
-    this.emit(room, { event: 'connectionCreated', connection: webhookConnection(conn) });
-    if (this.liveListeners.size) this.liveEmit({ type: 'connectionCreated', sessionId: room.sessionId, apiKey: room.apiKey, connections: room.connections.size });
+    this.announce(room, conn);
     return conn;
   }
 
   /**
-   * Re-attach a connection to a new socket. Returns the messages to replay, or an error when the
+   * The session as `conn` sees it now (what a joining or re-attaching foreign connection's front
+   * end builds its reply from). Fresh ICE servers each time (TURN credentials expire).
+   */
+  snapshot(conn: Connection): JoinSnapshot {
+    const room = conn.room;
+    const others: RtConnection[] = [];
+    if (!conn.presenceOff) for (const c of room.connections.values()) if (c !== conn) others.push(c.rt);
+    return {
+      sessionId: room.sessionId,
+      mediaMode: room.media ? 'routed' : 'relayed',
+      connection: conn.rt,
+      role: conn.role,
+      connections: others,
+      streams: [...room.streams.values()].map((s) => s.rt),
+      archives: [...(this.archiveNotices.get(room.sessionId)?.values() ?? [])].map((a) => ({ id: a.id, name: a.name })),
+      forceMuteActive: room.forceMute.active,
+      iceServers: this.options.iceServersFor(conn.id),
+      e2ee: conn.e2ee,
+      reconnectGraceMs: this.options.reconnectGraceMs,
+    };
+  }
+
+  /** A connection of a live session by its ID (a foreign front end finds a reconnecting client's with it). */
+  find(sessionId: string, connectionId: string): Connection | undefined {
+    const conn = this.room(sessionId)?.connections.get(connectionId);
+    return conn && !conn.destroyed ? conn : undefined;
+  }
+
+  /**
+   * Re-attach a native connection to a new socket. Returns the messages to replay, or an error when the
    * connection is gone, the key is wrong or the replay buffer no longer covers `lastSeq`.
    */
   resume(sessionId: string, connectionId: string, resumeKey: string, lastSeq: number, socket: ClientSocket, batch = false): { conn: Connection; replay: string[] } | RtError {
     const conn = this.room(sessionId)?.connections.get(connectionId);
-    if (!conn || conn.destroyed || !sameSecret(conn.resumeKey, resumeKey)) return rtError('ERR_RT_RESUME_FAILED', 'the connection is no longer in the session');
+    if (!conn || conn.destroyed || conn.foreign || !sameSecret(conn.resumeKey, resumeKey)) return rtError('ERR_RT_RESUME_FAILED', 'the connection is no longer in the session');
     const replay = conn.room.log.replay(conn, lastSeq);
     if (!replay) return rtError('ERR_RT_RESUME_FAILED', 'messages since the last one received are no longer available');
-    if (conn.graceTimer) clearTimeout(conn.graceTimer);
-    conn.graceTimer = null;
+    this.stopGrace(conn);
     const old = conn.socket;
     conn.socket = socket;
     conn.batch = batch;
@@ -346,13 +529,58 @@ export class Rooms {
     return { conn, replay };
   }
 
-  /** The connection's socket closed without a `disconnect`: keep it for the grace period. */
+  /** The native connection's socket closed without a `disconnect`: keep it for the grace period. */
   socketLost(conn: Connection, socket: ClientSocket): void {
     if (conn.destroyed || conn.socket !== socket) return;
     conn.socket = null;
+    this.startGrace(conn);
+  }
+
+  /**
+   * A foreign connection's transport dropped without the client leaving: keep the connection for
+   * the grace period (`reconnectGraceMs`), queueing its messages (at most `replayBufferMax`
+   * messages and `replayBufferMaxBytes` of JSON; past that its {@link reattach} fails), then
+   * destroy it (`networkDisconnected`). `delivery`: the one that dropped (default the current
+   * one); a late drop of a delivery already replaced is ignored.
+   */
+  suspend(conn: Connection, delivery: Delivery | null = conn.delivery): void {
+    if (conn.destroyed || !conn.foreign || !delivery || conn.delivery !== delivery) return;
+    conn.delivery = null;
+    conn.pending = [];
+    conn.pendingBytes = 0;
+    conn.overflowed = false;
+    this.startGrace(conn);
+  }
+
+  /**
+   * Give a suspended (or live: its old delivery is closed) foreign connection a new delivery.
+   * Returns the session now and the messages it missed meanwhile, in order: the front end sends
+   * its own reconnect reply, then these, before anything later reaches `delivery`. An error when
+   * the connection is gone or missed more than the queue kept. The caller checks that the client
+   * may take this connection back (its token).
+   */
+  reattach(conn: Connection, delivery: Delivery): { snapshot: JoinSnapshot; missed: UnsequencedServerMessage[] } | RtError {
+    if (conn.destroyed || !conn.foreign) return rtError('ERR_RT_RESUME_FAILED', 'the connection is no longer in the session');
+    if (conn.overflowed) return rtError('ERR_RT_RESUME_FAILED', 'messages since the connection dropped are no longer available');
+    this.stopGrace(conn);
+    const old = conn.delivery;
+    const missed = conn.pending ?? [];
+    conn.pending = null;
+    conn.pendingBytes = 0;
+    conn.delivery = delivery;
+    if (old && old !== delivery) old.close(RT_CLOSE.replaced, 'resumed on another transport');
+    return { snapshot: this.snapshot(conn), missed };
+  }
+
+  private startGrace(conn: Connection): void {
     if (conn.graceTimer) clearTimeout(conn.graceTimer);
     conn.graceTimer = setTimeout(() => this.destroyConnection(conn, 'networkDisconnected'), this.options.reconnectGraceMs);
     conn.graceTimer.unref?.();
+  }
+
+  private stopGrace(conn: Connection): void {
+    if (conn.graceTimer) clearTimeout(conn.graceTimer);
+    conn.graceTimer = null;
   }
 
   /** Remove a connection with everything it published and subscribed. */
@@ -362,8 +590,7 @@ export class Rooms {
     for (const streamId of [...conn.streams]) this.removeStream(room, streamId, reason, conn);
     for (const subId of [...conn.subscriptions]) this.removeSubscription(room, subId);
     conn.destroyed = true;
-    if (conn.graceTimer) clearTimeout(conn.graceTimer);
-    conn.graceTimer = null;
+    this.stopGrace(conn);
     room.removeConnection(conn);
     this.options.onConnectionEnd?.(conn);
     room.presence(conn, reason);
@@ -374,6 +601,13 @@ export class Rooms {
       conn.flush();
       conn.socket.close(RT_CLOSE.ended, reason);
       conn.socket = null;
+    }
+    const delivery = conn.delivery;
+    conn.delivery = null;
+    conn.pending = null;
+    if (delivery) {
+      if (reason !== 'networkDisconnected') room.deliverFinal(delivery, conn, { type: 'disconnected', reason });
+      delivery.close(RT_CLOSE.ended, reason);
     }
     if (room.connections.size === 0) {
       room.log.close();
@@ -407,19 +641,10 @@ export class Rooms {
   }
 
   /**
-   * Whether `id` is unusable as a client-chosen ID in the session: not 1-64 letters, digits,
-   * `-`, `_` or `.`, or already a connection, stream or subscriber of it.
-   */
-  idTaken(sessionId: string, id: string): boolean {
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) return true;
-    const room = this.rooms.get(sessionId);
-    return room !== undefined && (room.connections.has(id) || room.streams.has(id) || room.subscriptions.has(id));
-  }
-
-  /**
-   * Handle one client request; returns the response result or throws a request error.
-   * `given`: IDs the client chose for what the request creates (OpenTok.js names its streams and
-   * subscribers itself); refused when {@link Rooms.idTaken}. Default: random UUIDs.
+   * Handle one client request, native or foreign: the answer goes to the connection as a
+   * `response` message with the request's `id` (`ok: true` and a `result`, or `ok: false` and the
+   * `RtError` refusing it, the same rules, limits and codes for every front end). Ids must
+   * increase per connection: one not above the last is ignored (a resumed client re-sends those).
    */
   handle(conn: Connection, req: ClientRequest, given?: GivenIds): void {
     if (conn.destroyed) return;
@@ -578,8 +803,19 @@ export class Rooms {
     if (req.type === 'disconnect') this.destroyConnection(conn, 'clientDisconnected');
   }
 
+  /**
+   * Whether `id` is unusable as a client-chosen ID in the session: not 1-64 letters, digits,
+   * `-`, `_` or `.`, or already a connection, stream or subscriber of it.
+   */
+  idTaken(sessionId: string, id: string): boolean {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) return true;
+    const room = this.rooms.get(sessionId);
+    return room !== undefined && (room.connections.has(id) || room.streams.has(id) || room.subscriptions.has(id));
+  }
+
   private dispatch(conn: Connection, req: ClientRequest, routed = false, given?: GivenIds): Record<string, unknown> | void {
     const room = conn.room;
+    // IDs a foreign client chose (relayed sessions): refused when malformed or in use.
     const givenId = (id: string | undefined): string | undefined => {
       if (id !== undefined && this.idTaken(room.sessionId, id)) fail('ERR_RT_BAD_REQUEST', `ID ${id.slice(0, 64)} is malformed or already in use in the session`);
       return id;
@@ -888,6 +1124,14 @@ export class Rooms {
     };
   }
 
+  /**
+   * Close the transport of every foreign connection (a drain: the native sockets are closed by
+   * their front end). The connections stay for the grace period, as after any transport drop.
+   */
+  closeForeignTransports(code: number, reason: string): void {
+    for (const room of this.rooms.values()) for (const c of room.foreign) c.delivery?.close(code, reason);
+  }
+
   /** Close every connection (server shutdown). */
   closeAll(): void {
     for (const room of [...this.rooms.values()]) {
@@ -896,6 +1140,8 @@ export class Rooms {
         c.destroyed = true;
         this.options.onConnectionEnd?.(c);
         c.socket?.close(1001, 'server shutting down');
+        c.delivery?.close(1001, 'server shutting down');
+        c.delivery = null;
       }
       room.log.close();
     }
