@@ -166,6 +166,26 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
       expect(streams.map((s) => [s.id, s.name]).sort()).toEqual([[ida.streamId, 'Alice'], [idb.streamId, 'Bob']].sort());
     });
 
+    // SKIPPED, server gap (otjs): a page that connects with `connectionEventsSuppressed: true`
+    // while A and B publish gets no streamCreated at all (8 s). Its join answer (raptor.ts
+    // joinState) lists streams whose owners' connections it leaves out for such a client, and
+    // OpenTok.js 2.35.2 builds a session#read stream with session.connections.get(ownerId)
+    // (undefined); stream#created it only accepts with a `connection` it then adds. Fix: put the
+    // stream owners' connections in the join state's `connection[]` for suppressed clients
+    // (without connectionCreated events), as OpenTok.js needs them to build the streams.
+    it.skip('connectionEventsSuppressed: a third page gets the streams but no connection events; the others see it come and go', async () => {
+      const c = await openOtjs();
+      const idc = await start(c, { apiKey, sessionId, token: ot.generateToken(sessionId, { data: 'user=c' }), publish: false, subscribe: false, connectionEventsSuppressed: true });
+      await waitEvent(a, 'A sees C join', (e) => e.type === 'connectionCreated' && e['connectionId'] === idc.connectionId);
+      const streams = await until(async () => { const e = (await events(c)).filter((x) => x.type === 'streamCreated'); return e.length >= 2 && e; }, { timeoutMs: 8000, what: 'C gets both streams' });
+      // Each stream knows its publisher's connection (OpenTok.js takes it from the session state).
+      expect(streams.map((e) => [e['streamId'], e['connectionId']]).sort()).toEqual([[ida.streamId, ida.connectionId], [idb.streamId, idb.connectionId]].sort());
+      expect((await events(c)).filter((e) => e.type === 'connectionCreated' || e.type === 'connectionDestroyed')).toEqual([]);
+      await c.evaluate(() => window.otjs.session.disconnect());
+      await waitEvent(a, 'A sees C leave', (e) => e.type === 'connectionDestroyed' && e['connectionId'] === idc.connectionId && e['reason'] === 'clientDisconnected');
+      await c.close();
+    }, PAGES_MS);
+
     it('forceMuteStream (official SDK): B\'s publisher gets muteForced, its stream loses audio on A', async () => {
       await call<void>((cb) => ot.forceMuteStream(sessionId, idb.streamId!, cb));
       await waitEvent(b, 'muteForced on B\'s publisher', (e) => e.type === 'publisher:muteForced');
