@@ -168,7 +168,8 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
 
     // SKIPPED, server gap (otjs): a page that connects with `connectionEventsSuppressed: true`
     // while A and B publish gets no streamCreated at all (8 s). Its join answer (raptor.ts
-    // joinState) lists streams whose owners' connections it leaves out for such a client, and
+    // joinState) lists the streams but, for such a client, no other connection (the snapshot's
+    // `connections` is empty with connectionEventsSuppressed, realtime/state/session-state.ts), and
     // OpenTok.js 2.35.2 builds a session#read stream with session.connections.get(ownerId)
     // (undefined); stream#created it only accepts with a `connection` it then adds. Fix: put the
     // stream owners' connections in the join state's `connection[]` for suppressed clients
