@@ -227,9 +227,11 @@ export class Session extends EventEmitter {
       this.publishers.set(rt.streamId, publisher);
       publisher.unpublishHook = (p) => this.unpublish(p);
       publisher.attach(host, rt, r['forceMuted'] === true);
+      const early = this.orphans.get(rt.streamId) ?? [];
+      this.orphans.delete(rt.streamId);
+      // A subscriber may join between the server's answer and this code running (same frame).
+      for (const m of early) if (m.type === 'subscriberJoined') void publisher.addSubscriber(m.subscriberId, m.connection.connectionId, m.iceServers).catch((err: Error) => publisher.emit('exception', { message: err.message }));
       if (offer) {
-        const early = this.orphans.get(rt.streamId) ?? [];
-        this.orphans.delete(rt.streamId);
         for (const m of early) if (m.type === 'ice') void publisher.onRoutedIce(m.candidate).catch(() => undefined);
         await publisher.completeRouted(rt.streamId, r['answer'] as RtSessionDescription, host);
       }
@@ -470,6 +472,8 @@ export class Session extends EventEmitter {
       case 'subscriberJoined': {
         const p = this.publishers.get(msg.streamId);
         if (p) void p.addSubscriber(msg.subscriberId, msg.connection.connectionId, msg.iceServers).catch((err: Error) => p.emit('exception', { message: err.message }));
+        // Our publish answer may still be on its way to `startPublishing`: keep it briefly.
+        else if (this.orphans.size < 64) this.orphans.set(msg.streamId, [...(this.orphans.get(msg.streamId) ?? []), msg].slice(-200));
         return;
       }
       case 'sdp':

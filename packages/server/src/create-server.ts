@@ -190,7 +190,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     });
     const rt = realtime;
     // The official OpenTok.js client, on the same live state (docs/opentok-js-protocol.md).
-    const otjs = createOpenTokJs({ frontEnd: rt.frontEnd(), baseUrl: (req) => linkBase(req, config), logger: logger.child({ component: 'opentok-js' }) });
+    const otjs = createOpenTokJs({ frontEnd: rt.frontEnd(), baseUrl: (req) => linkBase(req, config), sendBufferMaxBytes: config.sendBufferMaxBytes, logger: logger.child({ component: 'opentok-js' }) });
     openTokJs = otjs;
     compositions = new Compositions({ live: rt.live, logger: logger.child({ component: 'compose' }) });
     // Finished archives: a directory (shared by the nodes of a cluster), or an S3 bucket.

@@ -21,6 +21,8 @@ export interface OpenTokJsOptions {
   frontEnd: FrontEnd;
   /** `http(s)://host[:port]` clients reach this server at, for one request (`publicUrl` or the Host). */
   baseUrl(req: IncomingMessage): string;
+  /** Most bytes queued for one messaging socket before it is cut (config `sendBufferMaxBytes`, default 4 MiB). */
+  sendBufferMaxBytes?: number;
   logger: { debug(obj: object, msg?: string): void; info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
 
@@ -71,7 +73,7 @@ export function createOpenTokJs(options: OpenTokJsOptions): OpenTokJs {
     logger,
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: RUMOR_MAX_FRAME_BYTES, perMessageDeflate: false });
-  const sockets = new MessagingSockets({ frontEnd, logger });
+  const sockets = new MessagingSockets({ frontEnd, logger, sendBufferMaxBytes: options.sendBufferMaxBytes ?? 4 * 1024 * 1024 });
   wss.on('connection', (ws, req: IncomingMessage) => sockets.accept(ws, req.url ?? '/'));
   return {
     handleHttp: (req, res) => discovery.handle(req, res),

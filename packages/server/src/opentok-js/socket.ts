@@ -28,6 +28,8 @@ export const OTJS_CLOSE = {
   resumeFailed: 4003,
   /** The same connection reconnected on another socket. */
   replaced: 4005,
+  /** The client stopped reading: more than `sendBufferMaxBytes` queued (it may reconnect). */
+  slowConsumer: 4007,
 } as const;
 
 /** How long a socket may stay open without joining, ms. */
@@ -38,10 +40,12 @@ const IDLE_TIMEOUT_MS = 30_000;
 const ANSWERS_KEPT = 256;
 /** Sent messages kept until the client acknowledges them (resent after a reconnect), at most. */
 const UNACKED_MAX = 2000;
-const UNACKED_MAX_BYTES = 4 * 1024 * 1024;
+const UNACKED_MAX_BYTES = 1024 * 1024;
 
 export interface MessagingSocketsOptions {
   frontEnd: FrontEnd;
+  /** Most bytes queued for one socket before it is cut (config `sendBufferMaxBytes`). */
+  sendBufferMaxBytes: number;
   logger: { debug(obj: object, msg?: string): void; info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
 
@@ -217,7 +221,15 @@ export class MessagingSockets {
 
   private write(p: Participant, frame: Buffer): void {
     const ws = p.ws;
-    if (ws && ws.readyState === ws.OPEN) ws.send(frame, { binary: true });
+    if (!ws || ws.readyState !== ws.OPEN) return;
+    ws.send(frame, { binary: true });
+    // A client that stops reading would make the server queue without bound: cut its socket
+    // (the connection stays for its grace period; its unacknowledged messages are resent).
+    if (ws.bufferedAmount > this.options.sendBufferMaxBytes) {
+      this.options.logger.warn({ connectionId: p.conn?.id, queuedBytes: ws.bufferedAmount, sendBufferMaxBytes: this.options.sendBufferMaxBytes }, 'opentok-js: client stopped reading; socket cut (sendBufferMaxBytes)');
+      ws.close(OTJS_CLOSE.slowConsumer, 'send buffer full');
+      setTimeout(() => ws.terminate(), 1000).unref();
+    }
   }
 
   private onFrame(p: Participant, ws: WebSocket, frame: RumorFrame): void {

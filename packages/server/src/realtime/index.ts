@@ -19,6 +19,7 @@ import { createOutboundPolicy } from '../net/outbound.js';
 import type { WebhookSender } from '../webhooks/index.js';
 import { projectCallback } from '../webhooks/project.js';
 import { iceServersFor } from './ice.js';
+import { NativeFrontEnd } from './native.js';
 import { Rooms } from './state/session-state.js';
 export type { Connection, Delivery, ForeignJoin, JoinOptions, JoinSnapshot } from './state/session-state.js';
 import { createServerParticipants, type ServerParticipants } from './server-participants.js';
@@ -197,6 +198,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     onEvent: sendWebhook,
     refuseCandidate: (address) => icePolicy.checkAddress(address),
   });
+  const native = new NativeFrontEnd(rooms);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024, perMessageDeflate: false });
   const pingIntervalMs = num('pingIntervalMs', 10_000);
   const alive = new WeakMap<WebSocket, boolean>();
@@ -288,7 +290,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     ws.on('error', (err) => logger.debug({ err: err.message }, 'realtime socket error'));
     ws.on('close', () => {
       clearTimeout(timer);
-      if (conn) rooms.socketLost(conn, socket);
+      if (conn) native.socketLost(conn, socket);
     });
     ws.on('message', (raw, isBinary) => {
       let msg: Record<string, unknown>;
@@ -370,14 +372,14 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     if (session.e2ee && req.encryption !== true) return rtError('ERR_RT_ENCRYPTION_SECRET', 'the session is end-to-end encrypted: connect with an encryptionSecret of 8 to 256 characters');
     if (req.resume) {
       const r = req.resume;
-      const resumed = rooms.resume(req.sessionId, String(r.connectionId), String(r.resumeKey), Number(r.lastSeq), socket, req.batch === true);
+      const resumed = native.resume(req.sessionId, String(r.connectionId), String(r.resumeKey), Number(r.lastSeq), socket, req.batch === true);
       if ('code' in resumed) return resumed;
       socket.send(JSON.stringify({ type: 'sessionResumed', seq: 0, connectionId: resumed.conn.id, iceServers: iceServersFor(iceConfig, resumed.conn.id) }));
       for (const text of resumed.replay) socket.send(text);
       return resumed.conn;
     }
     // Only new connections count against the limits: a resume reuses its connection.
-    return admit(token, String(req.token), () => rooms.join(token, session.mediaMode, socket, req.batch === true, req.connectionEventsSuppressed === true, session.e2ee));
+    return admit(token, String(req.token), () => native.join(token, session.mediaMode, socket, { batch: req.batch === true, connectionEventsSuppressed: req.connectionEventsSuppressed === true, e2ee: session.e2ee }));
   };
 
   /** A new connection of any front end, within the connection limits (`join` makes it). */
@@ -416,7 +418,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     live: rooms.live(),
     frontEnd: () => frontEnd,
     webhook: sendWebhook,
-    participants: createServerParticipants(rooms, sessionRecord),
+    participants: createServerParticipants(rooms, native, sessionRecord),
     refusedCandidates() {
       return rooms.refusedCandidates;
     },

@@ -7,6 +7,7 @@
 import type { RtConnectionDestroyedReason, RtStream, VerifiedToken } from '@tokhost/protocol';
 import type { RoutedSessionMedia } from '../media/routed-session.js';
 import type { SessionRecord } from '../storage/store.js';
+import type { NativeFrontEnd } from './native.js';
 import type { ClientSocket, Connection, Rooms } from './state/session-state.js';
 
 export interface ServerParticipant {
@@ -26,7 +27,7 @@ export interface ServerParticipants {
   join(token: VerifiedToken, socket: ClientSocket): ServerParticipant;
 }
 
-export function createServerParticipants(rooms: Rooms, sessionRecord: (sessionId: string) => SessionRecord | undefined): ServerParticipants {
+export function createServerParticipants(rooms: Rooms, native: NativeFrontEnd, sessionRecord: (sessionId: string) => SessionRecord | undefined): ServerParticipants {
   return {
     join(token, socket) {
       const session = sessionRecord(token.sessionId);
@@ -44,7 +45,7 @@ export function createServerParticipants(rooms: Rooms, sessionRecord: (sessionId
           return socket.isOpen;
         },
       };
-      const conn: Connection = rooms.join(token, session.mediaMode, acking);
+      const conn: Connection = native.join(token, session.mediaMode, acking);
       joined = conn;
       conn.ack(Number.MAX_SAFE_INTEGER);
       return {

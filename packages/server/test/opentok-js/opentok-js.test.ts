@@ -13,7 +13,8 @@ import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokhostServer } from '../../src/create-server.js';
-import { call, hasChromium, launchChromium, OpenTok, startServer, until } from '../kit/index.js';
+import { call, hasChromium, launchChromium, OpenTok, openApp, SDK_BUILT, startAppOrigin, startServer, until } from '../kit/index.js';
+import type { AppOrigin } from '../kit/index.js';
 import type { OpenTokSdk } from '../kit/index.js';
 import { WebSocket } from 'ws';
 import { decodeRumor, encodeRumor, RUMOR_TYPE } from '../../src/opentok-js/rumor.js';
@@ -116,12 +117,14 @@ describe.skipIf(!hasChromium)('official OpenTok.js against Tokhost (proxy URL, r
   let idb: string;
   let streamA: string;
   let relay: Awaited<ReturnType<typeof startRelay>>;
+  let nativeOrigin: AppOrigin | undefined;
   const hosts = new Set<string>();
 
   const open = async () => {
     const page = await browser.newPage();
     page.on('request', (r) => hosts.add(new URL(r.url()).host));
     page.on('pageerror', (err) => console.error('[page error]', err.message));
+    if (process.env['TEST_LOG']) page.on('console', (m) => console.log('[page]', m.text().slice(0, 300)));
     await page.goto(appUrl);
     return page;
   };
@@ -146,6 +149,7 @@ describe.skipIf(!hasChromium)('official OpenTok.js against Tokhost (proxy URL, r
   afterAll(async () => {
     await browser?.close();
     await relay?.close();
+    await nativeOrigin?.close();
     await new Promise<void>((r) => (app ? app.close(() => r()) : r()));
     await server?.close();
   });
@@ -223,6 +227,31 @@ describe.skipIf(!hasChromium)('official OpenTok.js against Tokhost (proxy URL, r
     expect(out.reason).toBe('forceDisconnected');
     await until(async () => (await log(a)).find((x) => x.type === 'connectionDestroyed' && x.id === idb), { timeoutMs: 10_000, what: 'connectionDestroyed at a' });
   });
+
+  it.skipIf(!SDK_BUILT)('a @tokhost/client page and an OpenTok.js page in one session see, hear and signal each other', async () => {
+    const sid = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;
+    nativeOrigin = await startAppOrigin();
+    const n = await openApp(browser, nativeOrigin.url(server.url));
+    const d = await open();
+    const cd = await drive<{ connectionId?: string; error?: number }>(d, 'connect', { serverUrl: server.url, apiKey, sessionId: sid, token: ot.generateToken(sid), subscribe: true });
+    expect(cd.error).toBeUndefined();
+    const pd = await drive<{ streamId?: string; error?: number }>(d, 'publish', 'otjs-cam');
+    expect(pd.error).toBeUndefined();
+    const idn = await n.evaluate((o) => window.app.start(o), { apiKey, sessionId: sid, token: ot.generateToken(sid), serverUrl: server.url, name: 'native-cam' });
+    await until(async () => (await log(d)).find((x) => x.type === 'streamCreated' && x.id === idn.streamId), { timeoutMs: 10_000, what: 'native stream at the OpenTok.js page' });
+    expect((await n.evaluate(() => window.app.events)).some((e) => e.type === 'streamCreated' && e['streamId'] === pd.streamId)).toBe(true);
+    expect((await n.evaluate(() => window.app.events)).some((e) => e.type === 'connectionCreated' && e['connectionId'] === cd.connectionId)).toBe(true);
+    await until(() => drive<number>(d, 'framesDecoded'), { timeoutMs: 20_000, what: 'native video decoded by OpenTok.js' }).catch(async (err) => {
+      if (process.env['TEST_LOG']) console.log('DEBUG d', JSON.stringify(await log(d)), 'n', JSON.stringify(await n.evaluate(() => window.app.events)));
+      throw err;
+    });
+    await until(async () => ((await n.evaluate(() => window.app.stats()))?.framesDecoded ?? 0) > 0, { timeoutMs: 20_000, what: 'OpenTok.js video decoded by @tokhost/client' });
+    expect(await drive(d, 'signal', { type: 'chat', data: 'to native' })).toBeNull();
+    await until(async () => (await n.evaluate(() => window.app.signals)).find((x) => x.data === 'to native' && x.from === cd.connectionId), { timeoutMs: 10_000, what: 'signal at the native page' });
+    expect(await n.evaluate(() => window.app.signal({ type: 'chat', data: 'to otjs' }))).toBeNull();
+    await until(async () => (await log(d)).find((x) => x.type === 'signal' && x.data === 'to otjs' && x.from === idn.connectionId), { timeoutMs: 10_000, what: 'signal at the OpenTok.js page' });
+    await Promise.all([n.close(), d.close()]);
+  }, 90_000);
 
   it('refuses bad, expired and other-session tokens and unknown sessions with OpenTok.js codes', async () => {
     const other = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;

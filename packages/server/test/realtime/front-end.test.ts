@@ -165,6 +165,38 @@ describe('a foreign connection beside native ones', () => {
   });
 });
 
+describe('what the state tells every kind of connection', () => {
+  it('archives recording: told as they start and stop, and in a later joiner\'s snapshot', async () => {
+    const sid = h.createSession();
+    const a = await joinNative(sid);
+    const f = joinForeign(sid);
+    h.realtime.live.archiveNotice(sid, { id: 'arch-1', name: 'weekly' }, true);
+    expect(await f.out.find('archiveStarted')).toEqual({ type: 'archiveStarted', id: 'arch-1', name: 'weekly' });
+    expect(await a.c.find((m) => m.type === 'archiveStarted')).toMatchObject({ id: 'arch-1', name: 'weekly' });
+    const late = joinForeign(sid);
+    expect(late.snapshot.archives).toEqual([{ id: 'arch-1', name: 'weekly' }]);
+    h.realtime.live.archiveNotice(sid, { id: 'arch-1', name: 'weekly' }, false);
+    expect(await late.out.find('archiveStopped')).toMatchObject({ id: 'arch-1' });
+    expect(joinForeign(sid).snapshot.archives).toEqual([]);
+  });
+
+  it('a delivery that throws is logged and disturbs neither the change nor the other connections', async () => {
+    const sid = h.createSession();
+    const a = await joinNative(sid);
+    const broken = new Recorder();
+    broken.deliver = () => {
+      throw new Error('front end bug');
+    };
+    const raw = h.opentok.generateToken(sid);
+    const joined = front.join(front.verifyToken(raw), raw, broken);
+    expect('conn' in joined).toBe(true);
+    const f = joinForeign(sid);
+    expect(await a.c.request({ type: 'signal', signalType: 'through', data: '' })).toMatchObject({ ok: true, result: { delivered: 3 } });
+    expect(await f.out.find('signal', (m) => m.signalType === 'through')).toMatchObject({ from: { connectionId: a.hello.connection.connectionId } });
+    expect(h.realtime.live.connectionCount(sid)).toBe(3);
+  });
+});
+
 describe('REST (LiveSessions) reaches a foreign connection', () => {
   it('signal, listStreams, forceMuteStream and forceDisconnect', async () => {
     const sid = h.createSession();

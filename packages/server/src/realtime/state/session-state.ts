@@ -6,10 +6,9 @@
  * connections of a session.
  *
  * Each connection has one way out, chosen at join:
- * - a native connection (Tokhost's WebSocket protocol, `realtime/index.ts`) reads the session's
- *   {@link SessionLog}: a message for many is serialised once, sequenced, folded, sent as shared
- *   frames and kept for replay. The native hello (`sessionConnected`) and resume are written here
- *   too, because both are cut from the log's bytes (the snapshot buffer, `sendFirst`, `replay`).
+ * - a native connection (Tokhost's WebSocket protocol: `realtime/native.ts` joins and resumes it,
+ *   `realtime/index.ts` runs its socket) reads the session's {@link SessionLog}: a message for
+ *   many is serialised once, sequenced, folded, sent as shared frames and kept for replay.
  * - a foreign connection (another client protocol, e.g. OpenTok.js's) has a {@link Delivery}: it
  *   gets every message addressed to it as an object, in order, and translates it itself.
  *
@@ -18,7 +17,7 @@
  * live/ would make a folder-level cycle. `realtime/state/` imports only `../session-log.ts` from
  * its parent folder; a foreign front end imports this file.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { checkSignal, rtError, RT_CLOSE, VIDEO_TYPES } from '@tokhost/protocol';
 import type {
   ClientRequest,
@@ -165,12 +164,13 @@ export class Connection implements LogReader {
    * A native connection reads the session log through `socket` instead (the fields below).
    */
   delivery: Delivery | null = null;
-  /** Messages for a suspended foreign connection, delivered on {@link Rooms.reattach}. */
+  /** Messages for a suspended foreign connection, handed over by {@link Rooms.reattach}. */
   pending: UnsequencedServerMessage[] | null = null;
   pendingBytes = 0;
   /** The pending queue passed its bound: the connection cannot be caught up (reattach fails). */
   overflowed = false;
-  // 122 random bits from the CSPRNG; randomUUID draws from a cached pool (randomBytes per join cost more).
+  // Native resume (realtime/native.ts). 122 random bits from the CSPRNG; randomUUID draws from a
+  // cached pool (randomBytes per join cost more).
   readonly resumeKey = randomUUID().replaceAll('-', '');
   socket: ClientSocket | null = null;
   // Read position in the session's log (see SessionLog); set by `SessionLog.attach` (via `sendFirst` at join).
@@ -353,9 +353,10 @@ export class Room {
 }
 
 /**
- * Every live session of the server and the protocol logic on them: connection lifecycle,
- * streams, peer-link negotiation relay, signals, moderation. Transport-agnostic: the WebSocket
- * layer feeds it parsed requests and socket events.
+ * Every live session of the server and the rules on them: connection lifecycle, streams,
+ * peer-link negotiation relay, signals, moderation. Protocol-agnostic: each front end (the native
+ * WebSocket one in `realtime/native.ts` + `index.ts`, or a foreign one with a {@link Delivery})
+ * feeds it parsed requests and transport events.
  */
 export class Rooms {
   readonly rooms = new Map<string, Room>();
@@ -421,7 +422,8 @@ export class Rooms {
   }
 
   /** The new connection is in: everyone else is told, webhooks and live listeners too. */
-  private announce(room: Room, conn: Connection): void {
+  announce(conn: Connection): void {
+    const room = conn.room;
     room.presence(conn);
     room.addConnection(conn);
     this.emit(room, { event: 'connectionCreated', connection: webhookConnection(conn) });
@@ -429,68 +431,46 @@ export class Rooms {
   }
 
   /**
-   * Add a new connection with its token (already verified and matched to the session; connection
-   * limits are the caller's).
-   *
-   * Native form (a `ClientSocket`): the connection reads the session log; it is sent the native
-   * hello (`sessionConnected`) and the archives recording now.
-   *
-   * Foreign form (a {@link Delivery}): the connection gets its messages through `delivery`;
-   * returns it with the {@link JoinSnapshot} the front end builds its own join reply from (no
-   * message is delivered for the join itself). Its requests go through {@link handle} as a native
-   * client's do; answers and refusals come back through `delivery` as `response` messages.
+   * A new connection of `token`'s session (made with its room when it is the first), not yet
+   * announced: the front end sets up its way out, sends its hello, then calls {@link announce}.
+   * Native front end only (`realtime/native.ts`); a foreign one uses {@link join}.
    */
-  join(token: VerifiedToken, mediaMode: MediaMode, socket: ClientSocket, batch?: boolean, connectionEventsSuppressed?: boolean, e2ee?: boolean): Connection;
-  join(token: VerifiedToken, mediaMode: MediaMode, delivery: Delivery, options?: JoinOptions): ForeignJoin;
-  join(token: VerifiedToken, mediaMode: MediaMode, out: ClientSocket | Delivery, flags?: boolean | JoinOptions, connectionEventsSuppressed = false, e2ee = false): Connection | ForeignJoin {
-    if ('deliver' in out) {
-      const options = typeof flags === 'object' ? flags : {};
-      const room = this.openRoom(token, mediaMode);
-      const conn = new Connection(room, token.role, token, true, options.connectionId);
-      conn.presenceOff = options.connectionEventsSuppressed === true;
-      conn.e2ee = options.e2ee === true;
-      conn.delivery = out;
-      const snapshot = this.snapshot(conn);
-      this.announce(room, conn);
-      return { conn, snapshot };
-    }
+  open(token: VerifiedToken, mediaMode: MediaMode): Connection {
+    return new Connection(this.openRoom(token, mediaMode), token.role, token);
+  }
+
+  /** The archives recording in `sessionId` now (told to every client that joins). */
+  archivesRecording(sessionId: string): { id: string; name: string }[] {
+    return [...(this.archiveNotices.get(sessionId)?.values() ?? [])].map((a) => ({ id: a.id, name: a.name }));
+  }
+
+  /**
+   * Add a new foreign connection with its token (already verified and matched to the session;
+   * connection limits are the caller's: see `FrontEnd.join` in realtime/index.ts). Its messages
+   * go to `delivery`; it is returned with the {@link JoinSnapshot} its front end builds its own
+   * join reply from (no message is delivered for the join itself). Its requests go through
+   * {@link handle} as a native client's do; answers and refusals come back through `delivery` as
+   * `response` messages.
+   */
+  join(token: VerifiedToken, mediaMode: MediaMode, delivery: Delivery, options: JoinOptions = {}): ForeignJoin {
     const room = this.openRoom(token, mediaMode);
-    const conn = new Connection(room, token.role, token);
-    conn.socket = out;
-    conn.batch = flags === true;
-    conn.presenceOff = connectionEventsSuppressed;
-    conn.e2ee = e2ee;
-    const hello: Omit<UnsequencedServerMessage & { type: 'sessionConnected' }, 'connections'> = {
-      type: 'sessionConnected',
-      version: 1,
-      sessionId: room.sessionId,
-      // How this connection negotiates media: routed only when a media router is wired in.
-      mediaMode: room.media ? 'routed' : 'relayed',
-      connection: conn.rt,
-      role: conn.role,
-      resumeKey: conn.resumeKey,
-      reconnectGraceMs: this.options.reconnectGraceMs,
-      streams: [...room.streams.values()].map((s) => s.rt),
-      iceServers: this.options.iceServersFor(conn.id),
-      forceMuteActive: room.forceMute.active,
-      ...(e2ee ? { e2ee: true } : {}),
-    };
-    const head = JSON.stringify(hello);
-    // With connection events suppressed (large sessions) the client gets no list of the others.
-    room.log.sendFirst(conn, `${head.slice(0, -1)},"connections":[`, conn.presenceOff ? null : room.snapshotConnections(), ']}');
-    for (const a of this.archiveNotices.get(room.sessionId)?.values() ?? []) conn.send({ type: 'archiveStarted', id: a.id, name: a.name });
-    this.announce(room, conn);
-    return conn;
+    const conn = new Connection(room, token.role, token, true, options.connectionId);
+    conn.presenceOff = options.connectionEventsSuppressed === true;
+    conn.e2ee = options.e2ee === true;
+    conn.delivery = delivery;
+    const snapshot = this.snapshot(conn);
+    this.announce(conn);
+    return { conn, snapshot };
   }
 
   /**
    * The session as `conn` sees it now (what a joining or re-attaching foreign connection's front
    * end builds its reply from). Fresh ICE servers each time (TURN credentials expire).
    */
-  snapshot(conn: Connection): JoinSnapshot {
+  snapshot(conn: Connection, withConnections = true): JoinSnapshot {
     const room = conn.room;
     const others: RtConnection[] = [];
-    if (!conn.presenceOff) for (const c of room.connections.values()) if (c !== conn) others.push(c.rt);
+    if (withConnections && !conn.presenceOff) for (const c of room.connections.values()) if (c !== conn) others.push(c.rt);
     return {
       sessionId: room.sessionId,
       mediaMode: room.media ? 'routed' : 'relayed',
@@ -498,7 +478,7 @@ export class Rooms {
       role: conn.role,
       connections: others,
       streams: [...room.streams.values()].map((s) => s.rt),
-      archives: [...(this.archiveNotices.get(room.sessionId)?.values() ?? [])].map((a) => ({ id: a.id, name: a.name })),
+      archives: this.archivesRecording(room.sessionId),
       forceMuteActive: room.forceMute.active,
       iceServers: this.options.iceServersFor(conn.id),
       e2ee: conn.e2ee,
@@ -510,30 +490,6 @@ export class Rooms {
   find(sessionId: string, connectionId: string): Connection | undefined {
     const conn = this.room(sessionId)?.connections.get(connectionId);
     return conn && !conn.destroyed ? conn : undefined;
-  }
-
-  /**
-   * Re-attach a native connection to a new socket. Returns the messages to replay, or an error when the
-   * connection is gone, the key is wrong or the replay buffer no longer covers `lastSeq`.
-   */
-  resume(sessionId: string, connectionId: string, resumeKey: string, lastSeq: number, socket: ClientSocket, batch = false): { conn: Connection; replay: string[] } | RtError {
-    const conn = this.room(sessionId)?.connections.get(connectionId);
-    if (!conn || conn.destroyed || conn.foreign || !sameSecret(conn.resumeKey, resumeKey)) return rtError('ERR_RT_RESUME_FAILED', 'the connection is no longer in the session');
-    const replay = conn.room.log.replay(conn, lastSeq);
-    if (!replay) return rtError('ERR_RT_RESUME_FAILED', 'messages since the last one received are no longer available');
-    this.stopGrace(conn);
-    const old = conn.socket;
-    conn.socket = socket;
-    conn.batch = batch;
-    if (old && old !== socket) old.close(RT_CLOSE.replaced, 'resumed on another socket');
-    return { conn, replay };
-  }
-
-  /** The native connection's socket closed without a `disconnect`: keep it for the grace period. */
-  socketLost(conn: Connection, socket: ClientSocket): void {
-    if (conn.destroyed || conn.socket !== socket) return;
-    conn.socket = null;
-    this.startGrace(conn);
   }
 
   /**
@@ -572,13 +528,15 @@ export class Rooms {
     return { snapshot: this.snapshot(conn), missed };
   }
 
-  private startGrace(conn: Connection): void {
+  /** Keep the connection for `reconnectGraceMs` without a way out, then end it (`networkDisconnected`). */
+  startGrace(conn: Connection): void {
     if (conn.graceTimer) clearTimeout(conn.graceTimer);
     conn.graceTimer = setTimeout(() => this.destroyConnection(conn, 'networkDisconnected'), this.options.reconnectGraceMs);
     conn.graceTimer.unref?.();
   }
 
-  private stopGrace(conn: Connection): void {
+  /** The connection has a way out again. */
+  stopGrace(conn: Connection): void {
     if (conn.graceTimer) clearTimeout(conn.graceTimer);
     conn.graceTimer = null;
   }
@@ -1147,12 +1105,6 @@ export class Rooms {
     }
     this.rooms.clear();
   }
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function checkDimensions(value: unknown, name: string, nullable: boolean): { width: number; height: number } | null {
