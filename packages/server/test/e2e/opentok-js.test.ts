@@ -9,6 +9,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -74,6 +77,9 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
   let browser: Browser;
   /** One context for the OpenTok.js pages: they share the cached 5 MB script. */
   let context: BrowserContext;
+  /** Session-monitoring callbacks the server sent (the project's webhook URL is a sink on loopback). */
+  const hooks: { event: string; sessionId: string; reason?: string; connection?: { id: string; data: string }; stream?: { id: string; name: string; connection: { id: string } } }[] = [];
+  let hookSink: HttpServer;
   /** Every URL each page asked for, to prove nothing left loopback's two origins. */
   const requests = new Map<Page, string[]>();
   const relayed = async () => (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;
@@ -91,7 +97,18 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tokhost-otjs-'));
-    server = await startServer({ apiKey, apiSecret });
+    hookSink = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        hooks.push(JSON.parse(body) as (typeof hooks)[number]);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => hookSink.listen(0, '127.0.0.1', r));
+    // outboundAllow: the webhook sink is on loopback.
+    server = await startServer({ apiKey, apiSecret, outboundAllow: ['127.0.0.0/8'] });
+    server.store.updateProject(apiKey, { webhookUrl: `http://127.0.0.1:${(hookSink.address() as AddressInfo).port}/hook` });
     ot = new OpenTok(apiKey, apiSecret, server.url);
     otjsOrigin = await startOpenTokJsOrigin();
     appOrigin = await startAppOrigin();
@@ -105,6 +122,8 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
     await appOrigin?.close();
     await otjsOrigin?.close();
     await server?.close();
+    hookSink?.closeAllConnections();
+    await new Promise((r) => hookSink?.close(r));
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -339,6 +358,19 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
     expect(foreignRequests(requests.get(p)!, [server.url, otjsOrigin.origin])).toEqual([]);
     // The client did reach the server (config, session info, messaging), all through the proxy path.
     expect(requests.get(p)!.some((u) => u.startsWith(`${server.url}/`) && /\/session\//.test(u))).toBe(true);
+    await p.close();
+  }, PAGES_MS);
+
+  it('session-monitoring webhooks for an OpenTok.js client, as for other clients: connection and stream created and destroyed', async () => {
+    const sessionId = await relayed();
+    const p = await openOtjs();
+    const id = await start(p, { apiKey, sessionId, token: ot.generateToken(sessionId, { data: 'hooked' }), name: 'Hooked', subscribe: false });
+    await p.evaluate(() => window.otjs.session.disconnect());
+    const mine = await until(() => { const h = hooks.filter((x) => x.sessionId === sessionId); return h.some((x) => x.event === 'connectionDestroyed') && h; }, { timeoutMs: 10_000, what: 'the webhooks of the OpenTok.js connection' });
+    expect(mine.map((h) => h.event).filter((e) => e !== 'sessionCreated' && e !== 'sessionDestroyed')).toEqual(['connectionCreated', 'streamCreated', 'streamDestroyed', 'connectionDestroyed']);
+    expect(mine.find((h) => h.event === 'connectionCreated')!.connection).toMatchObject({ id: id.connectionId, data: 'hooked' });
+    expect(mine.find((h) => h.event === 'streamCreated')!.stream).toMatchObject({ id: id.streamId, name: 'Hooked', connection: { id: id.connectionId } });
+    expect(mine.find((h) => h.event === 'connectionDestroyed')!.reason).toBe('clientDisconnected');
     await p.close();
   }, PAGES_MS);
 
