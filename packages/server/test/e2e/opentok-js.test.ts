@@ -350,6 +350,8 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
       ['for another session', ot.generateToken(other), sessionId, 1004],
       // A session ID of the right form that this server never created (another server's, say), and a token for it.
       ['for a session this server does not have', ot.generateToken(unknown), unknown, 1005],
+      // A session ID that is none at all (a typo in the app), with a good token: the session is named first.
+      ['good token, a session ID that does not decode', ot.generateToken(sessionId), 'not-a-session-id', 1005],
     ];
     for (const [what, token, sid, code] of cases) {
       const err = await tryConnect(token, sid);
