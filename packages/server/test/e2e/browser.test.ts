@@ -4,14 +4,12 @@
  * other peer to peer, and are driven from the official `opentok` SDK over REST.
  */
 import { randomBytes } from 'node:crypto';
-import { connect, createServer as createTcpServer } from 'node:net';
-import type { AddressInfo, Server as TcpServer, Socket } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { TokhostServer } from '../../src/create-server.js';
-import { call, hasChromium, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startServer, until } from '../kit/index.js';
-import type { AppOrigin, OpenTokSdk } from '../kit/index.js';
+import { call, hasChromium, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startServer, startTcpProxy, until } from '../kit/index.js';
+import type { AppOrigin, OpenTokSdk, TcpProxy } from '../kit/index.js';
 import { signJwt } from '../realtime/harness.js';
 
 /** The fields of a server message the join-wave test reads. */
@@ -20,44 +18,13 @@ type ServerMessageLike = { type: string; connection?: { connectionId: string }; 
 const stats = (p: Page) => p.evaluate(() => window.app.stats());
 const events = (p: Page) => p.evaluate(() => window.app.events);
 
-/** A TCP proxy whose connections can be cut, to break a page's WebSocket mid-call. */
-function startProxy(targetPort: number): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: TcpServer = createTcpServer((down) => {
-    const up = connect(targetPort, '127.0.0.1');
-    for (const s of [down, up]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        sockets.delete(s);
-        down.destroy();
-        up.destroy();
-      });
-    }
-    down.pipe(up);
-    up.pipe(down);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        cut: () => sockets.forEach((s) => s.destroy()),
-        close: () =>
-          new Promise<void>((r) => {
-            sockets.forEach((s) => s.destroy());
-            server.close(() => r());
-          }),
-      }),
-    ),
-  );
-}
 describe.skipIf(!hasChromium || !SDK_BUILT)('relayed video call in headless Chromium', () => {
   const apiKey = '4' + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
   let server: TokhostServer;
   let appOrigin: AppOrigin;
   let appUrl: string;
-  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let proxy: TcpProxy;
   let browser: Browser;
   let ot: OpenTokSdk;
   let sessionId: string;
@@ -72,7 +39,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('relayed video call in headless Chro
     ot = new OpenTok(apiKey, apiSecret, server.url);
     appOrigin = await startAppOrigin();
     appUrl = appOrigin.url(server.url);
-    proxy = await startProxy(server.port);
+    proxy = await startTcpProxy(server.port);
     browser = await launchChromium();
     sessionId = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;
   });

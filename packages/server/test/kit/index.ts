@@ -12,4 +12,8 @@ export { startServer, TEST_SERVER_DEFAULTS } from './server.js';
 export { call, OpenTok } from './opentok.js';
 export type { Cb, OpenTokSdk } from './opentok.js';
 export { sleep, until } from './until.js';
+export { foreignRequests, OPENTOK_JS_LATEST, OPENTOK_JS_RELEASES, recordRequests, startOpenTokJsOrigin } from './opentok-js.js';
+export type { OpenTokJsOrigin, OpenTokJsRelease, OtjsDriver, OtjsError, OtjsEvent, OtjsLook } from './opentok-js.js';
+export { startTcpProxy } from './tcp-proxy.js';
+export type { TcpProxy } from './tcp-proxy.js';
 export type { Truthy, UntilOptions } from './until.js';

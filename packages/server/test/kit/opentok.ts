@@ -11,6 +11,8 @@ export interface OpenTokSdk {
   forceDisconnect(sessionId: string, connectionId: string, cb: Cb<void>): void;
   listStreams(sessionId: string, cb: Cb<{ id: string; name: string; videoType?: string }[]>): void;
   forceMuteStream(sessionId: string, streamId: string, cb: Cb<void>): void;
+  forceMuteAll(sessionId: string, options: { excludedStreamIds?: string[] }, cb: Cb<void>): void;
+  disableForceMute(sessionId: string, cb: Cb<void>): void;
 }
 export const OpenTok = createRequire(import.meta.url)('opentok') as new (key: string, secret: string, apiUrl?: string) => OpenTokSdk;
 
