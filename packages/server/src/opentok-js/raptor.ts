@@ -297,7 +297,18 @@ export class RaptorTranslator {
   /** The answer to the join: the session state the client reads. */
   joinState(snapshot: JoinSnapshot): Record<string, unknown> {
     for (const s of snapshot.streams) this.streamOwners.set(s.streamId, s.connection.connectionId);
-    const connections = snapshot.connections.filter((c) => c.connectionId !== this.ids.connectionId).map(connectionJson);
+    const others = snapshot.connections.filter((c) => c.connectionId !== this.ids.connectionId);
+    // OpenTok.js builds each stream of the join answer from the session's connection list, so a
+    // client with connectionEventsSuppressed (whose snapshot lists no one) still gets the
+    // publishers' connections here; it gets no connectionCreated events for them.
+    const listed = new Set(others.map((c) => c.connectionId));
+    for (const s of snapshot.streams) {
+      if (s.connection.connectionId !== this.ids.connectionId && !listed.has(s.connection.connectionId)) {
+        listed.add(s.connection.connectionId);
+        others.push(s.connection);
+      }
+    }
+    const connections = others.map(connectionJson);
     return {
       connection: [{ ...connectionJson(snapshot.connection), permissions: permissionsOf(snapshot.role) }, ...connections],
       stream: snapshot.streams.map(streamJson),

@@ -185,15 +185,9 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
       expect(streams.map((s) => [s.id, s.name]).sort()).toEqual([[ida.streamId, 'Alice'], [idb.streamId, 'Bob']].sort());
     });
 
-    // SKIPPED, server gap (otjs): a page that connects with `connectionEventsSuppressed: true`
-    // while A and B publish gets no streamCreated at all (8 s). Its join answer (raptor.ts
-    // joinState) lists the streams but, for such a client, no other connection (the snapshot's
-    // `connections` is empty with connectionEventsSuppressed, realtime/state/session-state.ts), and
-    // OpenTok.js 2.35.2 builds a session#read stream with session.connections.get(ownerId)
-    // (undefined); stream#created it only accepts with a `connection` it then adds. Fix: put the
-    // stream owners' connections in the join state's `connection[]` for suppressed clients
-    // (without connectionCreated events), as OpenTok.js needs them to build the streams.
-    it.skip('connectionEventsSuppressed: a third page gets the streams but no connection events; the others see it come and go', async () => {
+    // A suppressed client's join answer still lists the publishers' connections (OpenTok.js
+    // builds each stream with session.connections.get(ownerId)); it gets no connection events.
+    it('connectionEventsSuppressed: a third page gets the streams but no connection events; the others see it come and go', async () => {
       const c = await openOtjs();
       const idc = await start(c, { apiKey, sessionId, token: ot.generateToken(sessionId, { data: 'user=c' }), publish: false, subscribe: false, connectionEventsSuppressed: true });
       await waitEvent(a, 'A sees C join', (e) => e.type === 'connectionCreated' && e['connectionId'] === idc.connectionId);
