@@ -8,12 +8,13 @@
  * publisher gets muteForced and its audio energy stops growing at a subscriber.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokhostServer } from '../../src/create-server.js';
+import { colourName, ffprobe, frameAt, meanColour } from '../recording/media-check.js';
 import { call, fakeCamera, hasChromium, hasCommands, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startOpenTokJsOrigin, startServer, until } from '../kit/index.js';
 import type { AppOrigin, OpenTokJsOrigin, OpenTokSdk, OtjsEvent, Rgb } from '../kit/index.js';
 
@@ -24,6 +25,18 @@ const GREEN: Rgb = [0, 255, 0];
 const near = (got: Rgb | null | undefined, want: Rgb) => !!got && got.every((c, i) => Math.abs(c - want[i]!) < 60);
 /** Time for a test that opens pages: loading the 5 MB OpenTok.js on a busy 2-core machine takes seconds. */
 const PAGES_MS = 150_000;
+
+interface ArchiveLike {
+  id: string;
+  status: string;
+  url: string | null;
+  reason: string;
+}
+type OtArchives = OpenTokSdk & {
+  startArchive(sessionId: string, options: Record<string, unknown>, cb: (err: Error | null, a?: ArchiveLike) => void): void;
+  stopArchive(id: string, cb: (err: Error | null, a?: ArchiveLike) => void): void;
+  getArchive(id: string, cb: (err: Error | null, a?: ArchiveLike) => void): void;
+};
 
 type Ids = { connectionId: string; streamId: string | null };
 
@@ -37,6 +50,15 @@ async function decodes(p: Page, streamId: string, want: Rgb): Promise<void> {
   await until(async () => { const l = await look(p, streamId); return !!l && l.framesDecoded > first.framesDecoded + 10; }, { timeoutMs: 10_000, what: `frames of ${streamId} to keep coming` });
   const a0 = (await look(p, streamId))!;
   await until(async () => { const l = await look(p, streamId); return !!l && l.audioBytes > a0.audioBytes && l.audioEnergy > a0.audioEnergy && l; }, { timeoutMs: 10_000, what: `audio of ${streamId} to play` });
+}
+
+/**
+ * The audio energy `p` receives of `streamId` over 2.5 s once it has fallen below `before / 20`
+ * (the mute travels through the server and the media router: bounded wait, 15 s).
+ */
+async function energyFalls(p: Page, streamId: string, before: number): Promise<number> {
+  const got = await until(async () => { const e = await energyOver(p, streamId); return e < before / 20 && { e }; }, { timeoutMs: 15_000, what: `audio energy of ${streamId} below ${(before / 20).toExponential(2)} per 2.5 s` });
+  return got.e;
 }
 
 /** The audio energy `p` receives of `streamId` over `ms` (OpenTok.js page). */
@@ -76,12 +98,12 @@ function tokhostLooks(p: Page): Promise<{ rgb: Rgb | null; frames: number; audio
   });
 }
 
-describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.js (unmodified, from npm) in routed sessions', () => {
+describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg', 'ffprobe'))('OpenTok.js (unmodified, from npm) in routed sessions', () => {
   const apiKey = '4' + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
   let dir: string;
   let server: TokhostServer;
-  let ot: OpenTokSdk;
+  let ot: OtArchives;
   let otjsOrigin: OpenTokJsOrigin;
   let appOrigin: AppOrigin;
   let browser: Browser;
@@ -98,8 +120,8 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tokhost-otjs-routed-'));
-    server = await startServer({ apiKey, apiSecret, outboundAllow: ['127.0.0.0/8'], mediaWorkers: 1 });
-    ot = new OpenTok(apiKey, apiSecret, server.url);
+    server = await startServer({ apiKey, apiSecret, outboundAllow: ['127.0.0.0/8'], mediaWorkers: 1, dataDir: join(dir, 'data') });
+    ot = new OpenTok(apiKey, apiSecret, server.url) as OtArchives;
     otjsOrigin = await startOpenTokJsOrigin();
     appOrigin = await startAppOrigin();
     browser = await launchChromium(fakeCamera(dir, 'red', { toneHz: 440, size: '320x240' }));
@@ -155,10 +177,9 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
       expect(before).toBeGreaterThan(1e-4);
       await call<void>((cb) => ot.forceMuteStream(sessionId, ida.streamId!, cb));
       await waitEvent(a, 'muteForced on A\'s publisher', (e) => e.type === 'publisher:muteForced');
-      await sleep(1000);
-      const after = await energyOver(b, ida.streamId!);
-      console.info(`[forceMuteStream] audio energy of A at B over 2.5 s: ${before.toExponential(2)} before, ${after.toExponential(2)} after`);
+      const after = await energyFalls(b, ida.streamId!, before);
       expect(after).toBeLessThan(before / 20);
+      console.info(`[forceMuteStream] audio energy of A at B over 2.5 s: ${before.toExponential(2)} before, ${after.toExponential(2)} after`);
       expect((await events(b)).some((e) => e.type === 'publisher:muteForced')).toBe(false);
     }, 60_000);
 
@@ -168,12 +189,40 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('OpenTok.j
       await call<void>((cb) => ot.forceMuteAll(sessionId, { excludedStreamIds: [] }, cb));
       for (const p of [a, b]) await waitEvent(p, 'muteForced active', (e) => e.type === 'muteForced' && e['active'] === true);
       await waitEvent(b, 'B\'s publisher muted', (e) => e.type === 'publisher:muteForced');
-      await sleep(1000);
-      const after = await energyOver(a, idb.streamId!);
-      console.info(`[forceMuteAll] audio energy of B at A over 2.5 s: ${before.toExponential(2)} before, ${after.toExponential(2)} after`);
+      const after = await energyFalls(a, idb.streamId!, before);
       expect(after).toBeLessThan(before / 20);
+      console.info(`[forceMuteAll] audio energy of B at A over 2.5 s: ${before.toExponential(2)} before, ${after.toExponential(2)} after`);
       await call<void>((cb) => ot.disableForceMute(sessionId, cb));
       for (const p of [a, b]) await waitEvent(p, 'muteForced inactive', (e) => e.type === 'muteForced' && e['active'] === false);
     }, 60_000);
+
+    it('an archive of the routed session (official SDK): archiveStarted/archiveStopped on the OpenTok.js pages; its frames show the OpenTok.js publishers\' colours', async () => {
+      const started = await call<ArchiveLike>((cb) => ot.startArchive(sessionId, { name: 'otjs-routed', resolution: '640x480' }, cb));
+      expect(started.status).toBe('started');
+      for (const p of [a, b]) await waitEvent(p, 'archiveStarted', (e) => e.type === 'archiveStarted' && e['id'] === started.id && e['name'] === 'otjs-routed');
+      await sleep(8000);
+      const stopped = await call<ArchiveLike>((cb) => ot.stopArchive(started.id, cb));
+      expect(stopped.status).toBe('stopped');
+      for (const p of [a, b]) await waitEvent(p, 'archiveStopped', (e) => e.type === 'archiveStopped' && e['id'] === started.id);
+      const done = await until(async () => { const x = await call<ArchiveLike>((cb) => ot.getArchive(started.id, cb)); return (x.status === 'available' || x.status === 'failed') && x; }, { timeoutMs: 60_000, what: 'archive available' });
+      expect(done.status, done.reason).toBe('available');
+      const res = await fetch(done.url!);
+      expect(res.status).toBe(200);
+      const file = join(dir, 'otjs-routed.mp4');
+      writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+      const probe = ffprobe(file);
+      expect(probe.streams.find((s) => s.codec_type === 'video')).toMatchObject({ codec_name: 'h264', width: 640, height: 480 });
+      // The colours of an 8x8 grid of tiles of a frame near the end: every publisher is in the layout.
+      const video = probe.streams.find((s) => s.codec_type === 'video') as { duration?: string } | undefined;
+      const videoSeconds = Number(video?.duration ?? probe.duration);
+      console.info(`[archive] file ${probe.duration.toFixed(1)} s, video ${videoSeconds.toFixed(1)} s`);
+      const rgb = frameAt(file, Math.max(0.5, videoSeconds - 2), 640, 480);
+      const names = new Map<string, number>();
+      for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) { const n = colourName(meanColour(rgb, 640, { x: x * 80 + 10, y: y * 60 + 10, w: 60, h: 40 })); names.set(n, (names.get(n) ?? 0) + 1); }
+      console.info(`[archive] ${probe.duration.toFixed(1)} s; tiles of the last frames by colour: ${JSON.stringify(Object.fromEntries(names))}`);
+      expect(names.get('blue') ?? 0).toBeGreaterThan(2);
+      expect(names.get('green') ?? 0).toBeGreaterThan(2);
+      expect(names.get('red') ?? 0).toBeGreaterThan(2);
+    }, 120_000);
   });
 });
