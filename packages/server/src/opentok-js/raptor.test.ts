@@ -136,3 +136,41 @@ describe('live-state messages → Raptor messages', () => {
     expect(statusOf({ code: 'ERR_RT_SIGNAL_INVALID' })).toBe(400);
   });
 });
+
+describe('routed sessions: the media router is the other end', () => {
+  const routed = () => {
+    const t = translator();
+    t.routed = true;
+    t.published(stream('mine', { connectionId: self, creationTime: 1, data: '' }));
+    t.subscribed('sub1', 'theirs');
+    return t;
+  };
+
+  it('the publisher offers and trickles on its stream; the subscriber answers and trickles on its subscriber', () => {
+    const t = routed();
+    expect(t.inbound({ method: 'offer', uri: `${base}/stream/mine`, content: { sdp: 'v=0' } })).toEqual({ kind: 'request', request: { type: 'sdp', peerId: 'mine', end: 'publisher', description: { type: 'offer', sdp: 'v=0' } } });
+    expect(t.inbound({ method: 'candidate', uri: `${base}/stream/mine`, content: { candidate: 'candidate:1', sdpMid: '0', sdpMLineIndex: 0 } })).toMatchObject({ request: { type: 'ice', peerId: 'mine', end: 'publisher', candidate: { candidate: 'candidate:1', sdpMid: '0', sdpMLineIndex: 0 } } });
+    expect(t.inbound({ method: 'answer', uri: `${base}/stream/theirs/subscriber/sub1`, content: { sdp: 'v=0' } })).toMatchObject({ request: { type: 'sdp', peerId: 'sub1', end: 'subscriber', description: { type: 'answer' } } });
+    expect(t.inbound({ method: 'candidate', uri: `${base}/stream/theirs/subscriber/sub1`, content: { candidate: 'candidate:2' } })).toMatchObject({ request: { type: 'ice', peerId: 'sub1', end: 'subscriber' } });
+  });
+
+  it('refuses an answer from the publisher, an offer from the subscriber, and a candidate that is not a string', () => {
+    const t = routed();
+    expect(t.inbound({ method: 'answer', uri: `${base}/stream/mine`, content: { sdp: 'v=0' } })).toMatchObject({ kind: 'refuse', status: 400 });
+    expect(t.inbound({ method: 'offer', uri: `${base}/stream/theirs/subscriber/sub1`, content: { sdp: 'v=0' } })).toMatchObject({ kind: 'refuse', status: 400 });
+    expect(t.inbound({ method: 'candidate', uri: `${base}/stream/mine`, content: { candidate: 7 } })).toEqual({ kind: 'refuse', status: 400, reason: 'candidate must be a string' });
+  });
+
+  it('the router\'s offer to a subscriber and its candidates to the publisher come from the server with sourceStreamId MANTIS', () => {
+    const t = routed();
+    expect(t.outbound({ type: 'sdp', peerId: 'sub1', end: 'server', description: { type: 'offer', sdp: 'v=0' } })).toEqual([
+      { from: '', message: { method: 'offer', uri: `${base}/stream/theirs/subscriber/sub1`, content: { peerId: 'sub1', sourceStreamId: 'MANTIS', sdp: 'v=0' } } },
+    ]);
+    expect(t.outbound({ type: 'ice', peerId: 'mine', end: 'server', candidate: { candidate: 'candidate:3', sdpMid: null, sdpMLineIndex: 1 } })).toEqual([
+      { from: '', message: { method: 'candidate', uri: `${base}/stream/mine`, content: { peerId: 'mine', sourceStreamId: 'MANTIS', candidate: 'candidate:3', sdpMid: '', sdpMLineIndex: 1 } } },
+    ]);
+    expect(t.outbound({ type: 'ice', peerId: 'unknown', end: 'server', candidate: { candidate: 'c', sdpMid: null, sdpMLineIndex: null } })).toEqual([]);
+    expect(t.generateOffer('mine')).toEqual({ method: 'generateoffer', uri: `${base}/stream/mine`, content: { peerId: 'mine', sourceStreamId: 'MANTIS', simulcastEnabled: false } });
+    expect(t.routerAnswer('mine', 'v=0')).toMatchObject({ method: 'answer', uri: `${base}/stream/mine`, content: { sdp: 'v=0', sourceStreamId: 'MANTIS' } });
+  });
+});

@@ -132,6 +132,8 @@ export class RaptorTranslator {
   private readonly streamOwners = new Map<string, string>();
   /** Subscriber ID → its peer link. */
   private readonly links = new Map<string, Link>();
+  /** The session routes media through Tokhost's media router (learnt from the join). */
+  routed = false;
 
   constructor(readonly ids: { apiKey: string; sessionId: string; connectionId: string }) {
     this.base = `/v2/partner/${ids.apiKey}/session/${ids.sessionId}`;
@@ -249,6 +251,7 @@ export class RaptorTranslator {
   }
 
   private jsep(method: string, uri: RaptorUri, content: Record<string, unknown>): Inbound {
+    if (this.routed) return this.routedJsep(method, uri, content);
     const subscriberId = uri.subscriber;
     if (subscriberId === undefined) return { kind: 'refuse', status: 400, reason: `${method} needs a …/stream/<id>/subscriber/<id> uri in a relayed session` };
     const link = this.links.get(subscriberId);
@@ -271,6 +274,39 @@ export class RaptorTranslator {
     const sdp = content['sdp'];
     if (typeof sdp !== 'string') return { kind: 'refuse', status: 400, reason: `${method} needs an sdp string` };
     return { kind: 'request', request: { type: 'sdp', peerId: subscriberId, end, description: { type: method as 'offer' | 'answer', sdp } } };
+  }
+
+  /**
+   * Routed sessions: the media router is the other end of every peer connection. On
+   * `…/stream/<ST>` the publisher offers (or trickles) to the router; on
+   * `…/stream/<ST>/subscriber/<SUB>` the subscriber answers the router's offer (or trickles).
+   */
+  private routedJsep(method: string, uri: RaptorUri, content: Record<string, unknown>): Inbound {
+    const end = uri.subscriber === undefined ? 'publisher' : 'subscriber';
+    const peerId = uri.subscriber ?? uri.stream!;
+    if (end === 'publisher' ? method === 'answer' : method === 'offer') {
+      return { kind: 'refuse', status: 400, reason: `in a routed session the ${end} cannot send ${method === 'answer' ? 'an answer' : 'an offer'} on this uri` };
+    }
+    if (method === 'candidate') {
+      const candidate = content['candidate'];
+      if (typeof candidate !== 'string') return { kind: 'refuse', status: 400, reason: 'candidate must be a string' };
+      const mid = content['sdpMid'];
+      const index = content['sdpMLineIndex'];
+      return { kind: 'request', request: { type: 'ice', peerId, end, candidate: { candidate, sdpMid: typeof mid === 'string' ? mid : null, sdpMLineIndex: typeof index === 'number' ? index : null } } };
+    }
+    const sdp = content['sdp'];
+    if (typeof sdp !== 'string') return { kind: 'refuse', status: 400, reason: `${method} needs an sdp string` };
+    return { kind: 'request', request: { type: 'sdp', peerId, end, description: { type: method as 'offer' | 'answer', sdp } } };
+  }
+
+  /** Routed sessions: the router's request that the publisher of `streamId` offer to it. */
+  generateOffer(streamId: string): RaptorMessage {
+    return { method: 'generateoffer', uri: `${this.base}/stream/${streamId}`, content: { peerId: streamId, sourceStreamId: 'MANTIS', simulcastEnabled: false } };
+  }
+
+  /** Routed sessions: the router's answer to the publisher of `streamId`. */
+  routerAnswer(streamId: string, sdp: string): RaptorMessage {
+    return { method: 'answer', uri: `${this.base}/stream/${streamId}`, content: { peerId: streamId, sourceStreamId: 'MANTIS', sdp } };
   }
 
   private forceMute(uri: RaptorUri, content: Record<string, unknown>): Inbound {
@@ -296,6 +332,7 @@ export class RaptorTranslator {
 
   /** The answer to the join: the session state the client reads. */
   joinState(snapshot: JoinSnapshot): Record<string, unknown> {
+    this.routed = snapshot.mediaMode === 'routed';
     for (const s of snapshot.streams) this.streamOwners.set(s.streamId, s.connection.connectionId);
     const others = snapshot.connections.filter((c) => c.connectionId !== this.ids.connectionId);
     // OpenTok.js builds each stream of the join answer from the session's connection list, so a
@@ -325,6 +362,21 @@ export class RaptorTranslator {
   /** The stream `created` a publisher needs for its own stream (Tokhost tells only the others). */
   ownStream(stream: RtStream): RaptorMessage {
     return { method: 'created', uri: `${this.base}/stream/${stream.streamId}`, content: streamJson(stream) };
+  }
+
+  /**
+   * The media router's SDP or ICE for this client (routed sessions): on the subscriber's URI for
+   * a subscriber leg (the router offers), on the stream's URI for this client's own publisher leg.
+   */
+  private fromRouter(msg: Extract<UnsequencedServerMessage, { type: 'sdp' | 'ice' }>): Outbound[] {
+    const link = this.links.get(msg.peerId);
+    const own = this.streamOwners.get(msg.peerId) === this.ids.connectionId;
+    if (!link && !own) return [];
+    const uri = link ? `${this.base}/stream/${link.streamId}/subscriber/${msg.peerId}` : `${this.base}/stream/${msg.peerId}`;
+    const meta = { peerId: msg.peerId, sourceStreamId: 'MANTIS' };
+    if (msg.type === 'sdp') return [{ from: '', message: { method: msg.description.type, uri, content: { ...meta, sdp: msg.description.sdp } } }];
+    if (!msg.candidate) return [];
+    return [{ from: '', message: { method: 'candidate', uri, content: { ...meta, ...candidateJson(msg.candidate) } } }];
   }
 
   /** Translate one message of the live state for this client (responses are the socket's). */
@@ -376,8 +428,9 @@ export class RaptorTranslator {
       }
       case 'sdp':
       case 'ice': {
+        if (msg.end === 'server') return this.fromRouter(msg);
         const link = this.links.get(msg.peerId);
-        if (!link || msg.end === 'server') return [];
+        if (!link) return [];
         const from = msg.end === 'publisher' ? link.publisher : link.subscriber;
         const uri = `${b}/stream/${link.streamId}/subscriber/${msg.peerId}`;
         const meta = { peerId: msg.peerId, sourceStreamId: 'P2P' };
@@ -402,6 +455,11 @@ export class RaptorTranslator {
         return [];
     }
   }
+}
+
+/** A candidate as OpenTok.js reads it. */
+function candidateJson(c: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): Record<string, unknown> {
+  return { candidate: c.candidate, sdpMid: c.sdpMid ?? '', sdpMLineIndex: c.sdpMLineIndex ?? 0 };
 }
 
 /** What a token's role lets its connection do, as OpenTok.js reads it (it checks before asking). */

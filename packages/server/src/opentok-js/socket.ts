@@ -13,7 +13,7 @@ import type { WebSocket } from 'ws';
 import type { RtError, UnsequencedServerMessage } from '@tokhost/protocol';
 import { ClientTokenError } from '../auth/client-token.js';
 import type { FrontEnd } from '../realtime/index.js';
-import type { Connection, Delivery } from '../realtime/state/session-state.js';
+import type { Connection, Delivery, GivenIds } from '../realtime/state/session-state.js';
 import { SYMPHONY_ADDRESS } from './http.js';
 import { RaptorTranslator, parseRaptorUri, statusOf } from './raptor.js';
 import type { RaptorMessage, RequestBody } from './raptor.js';
@@ -50,6 +50,12 @@ export interface MessagingSocketsOptions {
 }
 
 const ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** Routed sessions: how long a stream create waits for the publisher's offer, ms. */
+const OFFER_TIMEOUT_MS = 15_000;
+/** Routed sessions: stream creates of one connection waiting for their offer, at most. */
+const AWAITING_OFFER_MAX = 4;
+/** Routed sessions: candidates held for a stream whose offer has not come yet, at most. */
+const EARLY_CANDIDATES_MAX = 50;
 
 /** One OpenTok.js connection across its sockets. */
 class Participant {
@@ -61,8 +67,14 @@ class Participant {
   delivery: Delivery | null = null;
   private nextRequestId = 1;
   private nextTx = 1;
-  /** Request ID → the transaction it answers. */
-  readonly pending = new Map<number, { tx: string; request: RequestBody }>();
+  /** Request ID → the transaction it answers (a routed publish: also the offer's transaction). */
+  readonly pending = new Map<number, { tx: string; request: RequestBody; offerTx?: string }>();
+  /**
+   * Routed sessions: streams created but not yet offered, by stream ID. OpenTok.js creates its
+   * stream first and offers only when asked (`generateoffer`); the live state's routed publish
+   * needs the offer, so the create waits here for it.
+   */
+  readonly awaitingOffer = new Map<string, { tx: string; request: Extract<RequestBody, { type: 'publish' }>; early: { tx: string; request: RequestBody }[] }>();
   /** TRANSACTION-ID → the STATUS frame that answered it (resent when the client repeats it). */
   readonly answers = new Map<string, Buffer>();
   /** Requests being handled, by TRANSACTION-ID (a repeat is ignored until it is answered). */
@@ -295,13 +307,55 @@ export class MessagingSockets {
         return this.join(p, tx, frame.headers['X-TB-TOKEN-AUTH'] ?? '', inbound);
       case 'request': {
         if (!p.conn || p.conn.destroyed) return this.status(p, tx, 403, 'connect first: create this connection');
-        const id = p.requestId();
-        p.pending.set(id, { tx, request: inbound.request });
-        p.inFlight.add(tx);
-        this.options.frontEnd.rooms.handle(p.conn, { ...inbound.request, id } as Parameters<FrontEnd['rooms']['handle']>[1], inbound.given);
+        const request = inbound.request;
+        if (p.translator.routed && request.type === 'publish') return this.awaitOffer(p, tx, request, inbound.given?.streamId ?? '');
+        const waiting = (request.type === 'sdp' || request.type === 'ice') && request.end === 'publisher' ? p.awaitingOffer.get(request.peerId) : undefined;
+        if (waiting && request.type === 'ice' && waiting.early.length < EARLY_CANDIDATES_MAX) {
+          // A candidate before its offer: it follows the publish (the live state runs them in order).
+          waiting.early.push({ tx, request });
+          p.inFlight.add(tx);
+          return;
+        }
+        if (waiting && request.type === 'sdp') {
+          // The offer a routed create waited for: publish with it; both transactions are answered then.
+          p.awaitingOffer.delete(request.peerId);
+          const id = p.requestId();
+          p.pending.set(id, { tx: waiting.tx, request: waiting.request, offerTx: tx });
+          p.inFlight.add(tx);
+          this.options.frontEnd.rooms.handle(p.conn, { ...waiting.request, offer: request.description, id }, { streamId: request.peerId });
+          for (const early of waiting.early) this.handleRequest(p, early.tx, early.request);
+          return;
+        }
+        this.handleRequest(p, tx, request, inbound.given);
         return;
       }
     }
+  }
+
+  /** Send one translated request to the live state; its response answers `tx`. */
+  private handleRequest(p: Participant, tx: string, request: RequestBody, given?: GivenIds): void {
+    if (!p.conn || p.conn.destroyed) return this.status(p, tx, 403, 'connect first: create this connection');
+    const id = p.requestId();
+    p.pending.set(id, { tx, request });
+    p.inFlight.add(tx);
+    this.options.frontEnd.rooms.handle(p.conn, { ...request, id } as Parameters<FrontEnd['rooms']['handle']>[1], given);
+  }
+
+  /** Routed sessions: hold a stream create and ask the publisher for its offer to the router. */
+  private awaitOffer(p: Participant, tx: string, request: Extract<RequestBody, { type: 'publish' }>, streamId: string): void {
+    if (p.awaitingOffer.has(streamId)) return this.status(p, tx, 409, `stream ${streamId} is already being created`);
+    if (p.awaitingOffer.size >= AWAITING_OFFER_MAX) return this.status(p, tx, 429, 'too many streams waiting for their offer');
+    p.awaitingOffer.set(streamId, { tx, request, early: [] });
+    p.inFlight.add(tx);
+    this.sendMessage(p, p.translator!.generateOffer(streamId), SYMPHONY_ADDRESS);
+    // A client that never offers leaves nothing behind: the create fails after a while.
+    setTimeout(() => {
+      const waiting = p.awaitingOffer.get(streamId);
+      if (waiting?.tx !== tx) return;
+      p.awaitingOffer.delete(streamId);
+      this.status(p, tx, 408, 'no offer for the stream within 15 s');
+      for (const early of waiting.early) this.status(p, early.tx, 408, 'no offer for the stream within 15 s');
+    }, OFFER_TIMEOUT_MS).unref();
   }
 
   private join(p: Participant, tx: string, rawToken: string, j: { connectionId: string; connectionEventsSuppressed: boolean; encryption: boolean }): void {
@@ -347,6 +401,7 @@ export class MessagingSockets {
     p.pending.delete(msg.id);
     if (!msg.ok) {
       const error = msg.error as RtError;
+      if (pending.offerTx !== undefined) this.status(p, pending.offerTx, statusOf(error), error.message);
       return this.status(p, pending.tx, statusOf(error), error.message);
     }
     const t = p.translator!;
@@ -356,6 +411,11 @@ export class MessagingSockets {
       const stream = result['stream'] as Parameters<RaptorTranslator['published']>[0];
       t.published(stream);
       this.status(p, pending.tx, 200, undefined, { content: { iceServers: p.iceServers } });
+      if (pending.offerTx !== undefined) {
+        this.status(p, pending.offerTx, 200);
+        const answer = result['answer'] as { sdp?: unknown } | undefined;
+        if (typeof answer?.sdp === 'string') this.sendMessage(p, t.routerAnswer(stream.streamId, answer.sdp), SYMPHONY_ADDRESS);
+      }
       // OpenTok.js completes its publish on its own stream's `created`.
       this.sendMessage(p, t.ownStream(stream), SYMPHONY_ADDRESS);
       return;

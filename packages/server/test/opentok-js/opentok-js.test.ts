@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { TokhostServer } from '../../src/create-server.js';
 import { decodeRumor, encodeRumor, RUMOR_TYPE } from '../../src/opentok-js/rumor.js';
-import { call, OpenTok, startServer } from '../kit/index.js';
+import { call, OpenTok, startServer, until } from '../kit/index.js';
 import type { OpenTokSdk } from '../kit/index.js';
 
 describe('OpenTok.js front end without a browser: discovery, CORS, logging, malformed frames', () => {
@@ -21,7 +21,7 @@ describe('OpenTok.js front end without a browser: discovery, CORS, logging, malf
   const hostOf = () => new URL(server.url).host;
 
   beforeAll(async () => {
-    server = await startServer({ apiKey, apiSecret });
+    server = await startServer({ apiKey, apiSecret, mediaWorkers: 1 });
     ot = new OpenTok(apiKey, apiSecret, server.url);
     sessionId = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;
   });
@@ -55,6 +55,37 @@ describe('OpenTok.js front end without a browser: discovery, CORS, logging, malf
     expect(logged.status).toBe(200);
     const big = await fetch(`${server.url}/hlg.tokbox.com/prod/logging/ClientQos`, { method: 'POST', body: 'x'.repeat(100_000) });
     expect(big.status).toBe(413);
+  });
+
+  it('routed session: session info says p2p disabled, simulcast off; a stream create waits for the offer (generateoffer MANTIS); a refused offer fails the create, the offer and an early candidate', async () => {
+    const routed = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
+    const token = ot.generateToken(routed, { role: 'publisher' });
+    const res = await fetch(`${server.url}/anvil.opentok.com/session/${routed}?extended=true`, { headers: { 'X-OPENTOK-AUTH': token } });
+    const [info] = (await res.json()) as Record<string, unknown>[];
+    expect(info).toMatchObject({ properties: { p2p: { preference: { value: 'disabled' } }, simulcast: false } });
+
+    const ws = new WebSocket(`ws://${hostOf()}/${hostOf()}/opentok-js/messaging?socketId=s-routed`);
+    await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+    const frames: ReturnType<typeof decodeRumor>[] = [];
+    ws.on('message', (d) => frames.push(decodeRumor(d as Buffer)));
+    const base = `/v2/partner/${apiKey}/session/${routed}`;
+    const me = 'otjs-routed-1';
+    const send = (tx: string, msg: object, headers: Record<string, string> = {}) =>
+      ws.send(encodeRumor({ type: RUMOR_TYPE.message, addresses: ['symphony.tokhost'], headers: { 'TRANSACTION-ID': tx, 'Content-Type': 'application/x-raptor+v2', ...headers }, body: JSON.stringify(msg) }));
+    const statusOf = (tx: string) => until(() => frames.find((f) => f.type === RUMOR_TYPE.status && f.headers['TRANSACTION-ID'] === tx), { timeoutMs: 10_000, what: `STATUS of ${tx}` });
+    ws.send(encodeRumor({ type: RUMOR_TYPE.connect, addresses: [], headers: { uniqueId: me } }));
+    send('t1', { method: 'create', uri: `${base}/connection/${me}`, content: {} }, { 'X-TB-TOKEN-AUTH': token });
+    expect((await statusOf('t1')).headers['STATUS']).toBe('200');
+
+    send('t2', { method: 'create', uri: `${base}/stream/st-routed`, content: { name: 'cam', channel: [{ id: 'audio1', type: 'audio', active: true }, { id: 'video1', type: 'video', active: true, width: 320, height: 240 }] } });
+    const ask = await until(() => frames.find((f) => f.type === RUMOR_TYPE.message && JSON.parse(f.body).method === 'generateoffer'), { timeoutMs: 10_000, what: 'generateoffer' });
+    expect(JSON.parse(ask.body)).toEqual({ method: 'generateoffer', uri: `${base}/stream/st-routed`, content: { peerId: 'st-routed', sourceStreamId: 'MANTIS', simulcastEnabled: false } });
+    expect(frames.some((f) => f.headers['TRANSACTION-ID'] === 't2')).toBe(false);
+    send('t3', { method: 'candidate', uri: `${base}/stream/st-routed`, content: { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0', sdpMLineIndex: 0 } });
+    send('t4', { method: 'offer', uri: `${base}/stream/st-routed`, content: { sdp: 'not an sdp' } });
+    for (const tx of ['t2', 't4', 't3']) expect(Number((await statusOf(tx)).headers['STATUS'])).toBeGreaterThanOrEqual(400);
+    expect(await call<{ id: string }[]>((cb) => ot.listStreams(routed, cb))).toEqual([]);
+    ws.close();
   });
 
   it('a malformed frame closes that socket (4002) and disturbs no other', async () => {

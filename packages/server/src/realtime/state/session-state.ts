@@ -614,7 +614,7 @@ export class Rooms {
     if (req.id <= conn.lastRequestId) return;
     conn.lastRequestId = req.id;
     if (conn.room.media) {
-      conn.chain = conn.chain.then(() => this.handleRouted(conn, req));
+      conn.chain = conn.chain.then(() => this.handleRouted(conn, req, given));
       return;
     }
     let result: Record<string, unknown> | undefined;
@@ -662,7 +662,7 @@ export class Rooms {
   }
 
   /** Requests of a routed session: media requests go to the router, the rest as usual. */
-  private async handleRouted(conn: Connection, req: ClientRequest): Promise<void> {
+  private async handleRouted(conn: Connection, req: ClientRequest, given?: GivenIds): Promise<void> {
     if (conn.destroyed) return;
     const room = conn.room;
     let result: Record<string, unknown> | void = undefined;
@@ -682,7 +682,8 @@ export class Rooms {
             ice: (peerId: string, candidate: RtIceCandidateWire) => (answered ? conn.send({ type: 'ice', peerId, end: 'server', candidate }) : early.push(candidate)),
           };
           const checked = this.checkPublish(conn, req);
-          streamId = randomUUID();
+          if (given?.streamId !== undefined && this.idTaken(room.sessionId, given.streamId)) fail('ERR_RT_BAD_REQUEST', `ID ${given.streamId.slice(0, 64)} is malformed or already in use in the session`);
+          streamId = given?.streamId ?? randomUUID();
           const media = await router();
           // The router closes a publisher whose media died (ICE failure): the stream leaves the
           // session as in OpenTok, for every subscriber and for recordings.
@@ -707,7 +708,7 @@ export class Rooms {
         }
         case 'subscribe': {
           const media = await router();
-          result = this.dispatch(conn, { ...req }, true);
+          result = this.dispatch(conn, { ...req }, true, given);
           const subscriberId = String(result?.['subscriberId']);
           const streamId = String(req.streamId);
           after = () => {
