@@ -1,11 +1,10 @@
-import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
 import { POSTGRES_APPLICATIONS_MIGRATION, postgresApplications } from './applications.js';
 import { openSyncPg, PgQueryError } from './pg-sync.js';
 import type { Statement, SyncPg } from './pg-sync.js';
-import { jsonRecords, projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
+import { compositionRecords, projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
 import type { JsonTable, ProjectRow, SessionRow } from './rows.js';
 import { createSecretBox } from './secret-box.js';
-import type { ListOptions, OutboxItem, Page, ProjectRecord, SessionRecord, Store } from './store.js';
+import type { ListOptions, OutboxItem, ProjectRecord, SessionRecord, Store } from './store.js';
 import { StoreError } from './store.js';
 
 /** Options of {@link createPostgresStore}. */
@@ -235,8 +234,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return one({ sql: `SELECT api_key, json FROM ${table} WHERE status = ANY($1::text[])`, params: [[...statuses]] }).map((r) => ({ apiKey: str(r['api_key']), json: str(r['json']) }));
     },
   });
-  const archives = jsonRecords(jsonTable('archives', 'Archive'), (apiKey, archive: ArchiveJson) => ({ apiKey, archive }));
-  const broadcasts = jsonRecords(jsonTable('broadcasts', 'Broadcast'), (apiKey, broadcast: BroadcastJson) => ({ apiKey, broadcast }));
+  const compositions = compositionRecords(jsonTable('archives', 'Archive'), jsonTable('broadcasts', 'Broadcast'));
   const outboxContext = (url: string) => `outbox\u0000${url}`;
 
   // Group commit of createSession, as the SQLite store does: under load many sessions are created
@@ -380,17 +378,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       ]);
       return { total: Number(count![0]!['n']), items: rows!.map(toSession) };
     },
-    createArchive: (r) => archives.create(r.apiKey, r.archive),
-    getArchive: archives.get,
-    listArchives: archives.list,
-    updateArchive: archives.update,
-    deleteArchive: archives.delete,
-    listArchivesByStatus: archives.byStatus,
-    createBroadcast: (r) => broadcasts.create(r.apiKey, r.broadcast),
-    getBroadcast: broadcasts.get,
-    listBroadcasts: broadcasts.list,
-    updateBroadcast: broadcasts.update,
-    listBroadcastsByStatus: broadcasts.byStatus,
+    ...compositions,
     enqueueOutbox(item) {
       const r = one({ sql: 'INSERT INTO outbox (url, secret_enc, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id', params: [item.url, box.seal(item.secret, outboxContext(item.url)), item.body, item.createdAt] });
       return Number(r[0]!['id']);

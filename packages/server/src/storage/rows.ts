@@ -4,7 +4,8 @@
  * column types only, written here once: PostgreSQL returns BIGINT as a string and BOOLEAN as a
  * boolean, SQLite an INTEGER for both.
  */
-import type { ListOptions, Page, ProjectRecord, SessionRecord } from './store.js';
+import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
+import type { ListOptions, Page, ProjectRecord, SessionRecord, Store } from './store.js';
 
 /** A `projects` row as a driver returns it. */
 export interface ProjectRow {
@@ -83,7 +84,7 @@ interface WireObject {
  * The store methods of one kind of composition output (archives, broadcasts) over its table: the
  * wire object goes in as JSON and comes back with its project, as `wrap` shapes the record.
  */
-export function jsonRecords<J extends WireObject, R>(table: JsonTable, wrap: (apiKey: string, json: J) => R) {
+function jsonRecords<J extends WireObject, R>(table: JsonTable, wrap: (apiKey: string, json: J) => R) {
   const parse = (apiKey: string, json: string): R => wrap(apiKey, JSON.parse(json) as J);
   return {
     create(apiKey: string, value: J): void {
@@ -102,5 +103,30 @@ export function jsonRecords<J extends WireObject, R>(table: JsonTable, wrap: (ap
     },
     delete: (apiKey: string, id: string): boolean => table.delete(apiKey, id),
     byStatus: (statuses: readonly string[]): R[] => table.byStatus(statuses).map((r) => parse(r.apiKey, r.json)),
+  };
+}
+
+/** The archive and broadcast methods of a SQL store, over its two JSON tables. */
+export function compositionRecords(
+  archiveTable: JsonTable,
+  broadcastTable: JsonTable,
+): Pick<
+  Store,
+  'createArchive' | 'getArchive' | 'listArchives' | 'updateArchive' | 'deleteArchive' | 'listArchivesByStatus' | 'createBroadcast' | 'getBroadcast' | 'listBroadcasts' | 'updateBroadcast' | 'listBroadcastsByStatus'
+> {
+  const archives = jsonRecords(archiveTable, (apiKey, archive: ArchiveJson) => ({ apiKey, archive }));
+  const broadcasts = jsonRecords(broadcastTable, (apiKey, broadcast: BroadcastJson) => ({ apiKey, broadcast }));
+  return {
+    createArchive: (r) => archives.create(r.apiKey, r.archive),
+    getArchive: archives.get,
+    listArchives: archives.list,
+    updateArchive: archives.update,
+    deleteArchive: archives.delete,
+    listArchivesByStatus: archives.byStatus,
+    createBroadcast: (r) => broadcasts.create(r.apiKey, r.broadcast),
+    getBroadcast: broadcasts.get,
+    listBroadcasts: broadcasts.list,
+    updateBroadcast: broadcasts.update,
+    listBroadcastsByStatus: broadcasts.byStatus,
   };
 }

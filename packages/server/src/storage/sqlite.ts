@@ -3,12 +3,11 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
-import { jsonRecords, projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
+import { compositionRecords, projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
 import type { JsonTable, ProjectRow as SqlProjectRow, SessionRow as SqlSessionRow } from './rows.js';
 import { SQLITE_APPLICATIONS_MIGRATION, sqliteApplications } from './applications.js';
 import { createSecretBox, loadMasterKey } from './secret-box.js';
-import type { ArchiveRecord, BroadcastRecord, ListOptions, Page, ProjectRecord, SessionRecord, Store } from './store.js';
+import type { ListOptions, ProjectRecord, SessionRecord, Store } from './store.js';
 import { StoreError } from './store.js';
 
 /** Options of {@link createSqliteStore}. */
@@ -346,8 +345,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
     byStatus: (statuses) => t.byStatus.all(JSON.stringify(statuses)).map((r) => ({ apiKey: r.api_key, json: r.json })),
   });
-  const archives = jsonRecords(jsonTable(table('archives'), 'Archive'), (apiKey, archive: ArchiveJson): ArchiveRecord => ({ apiKey, archive }));
-  const broadcasts = jsonRecords(jsonTable(table('broadcasts'), 'Broadcast'), (apiKey, broadcast: BroadcastJson): BroadcastRecord => ({ apiKey, broadcast }));
+  const compositions = compositionRecords(jsonTable(table('archives'), 'Archive'), jsonTable(table('broadcasts'), 'Broadcast'));
 
 
   return {
@@ -408,17 +406,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       const [limit, offset] = paging(options);
       return { total: q.countSessions.get(apiKey)?.n ?? 0, items: q.listSessions.all(apiKey, limit, offset).map(toSession) };
     },
-    createArchive: (r) => archives.create(r.apiKey, r.archive),
-    getArchive: archives.get,
-    listArchives: archives.list,
-    updateArchive: archives.update,
-    deleteArchive: archives.delete,
-    listArchivesByStatus: archives.byStatus,
-    createBroadcast: (r) => broadcasts.create(r.apiKey, r.broadcast),
-    getBroadcast: broadcasts.get,
-    listBroadcasts: broadcasts.list,
-    listBroadcastsByStatus: broadcasts.byStatus,
-    updateBroadcast: broadcasts.update,
+    ...compositions,
     enqueueOutbox(item) {
       commitPending();
       return Number(outbox.insert.run(item.url, box.seal(item.secret, outboxContext(item.url)), item.body, item.createdAt).lastInsertRowid);
