@@ -33,18 +33,11 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, read
 import os, { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchArgs } from './args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = (p) => join(here, '..', 'dist', p);
-const args = Object.fromEntries(
-  process.argv
-    .slice(2)
-    .filter((a) => a.startsWith('--'))
-    .map((a) => {
-      const [k, v] = a.slice(2).split('=');
-      return [k, v ?? ''];
-    }),
-);
+const args = benchArgs();
 const SECONDS = Number(args.seconds ?? 20);
 const CASES = (args.cases ?? 'A,B').split(',');
 const KEEP = 'keep' in args;

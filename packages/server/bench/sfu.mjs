@@ -17,17 +17,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { benchArgs } from './args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const args = Object.fromEntries(
-  process.argv
-    .slice(2)
-    .filter((a) => a.startsWith('--'))
-    .map((a) => {
-      const [k, v] = a.slice(2).split('=');
-      return [k, v ?? ''];
-    }),
-);
+const args = benchArgs();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const TARGET_PPS_PER_CORE = 56_000;
 const DEADLINE = Date.now() + 170_000;

@@ -20,8 +20,9 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { benchArgs } from './args.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).filter((a) => a.startsWith('--')).map((a) => { const [k, v] = a.slice(2).split('='); return [k, v ?? '']; }));
+const args = benchArgs();
 const STEPS = (args.steps ?? '10,25,50').split(',').map(Number);
 const MEASURE_MS = Number(args['measure-ms'] ?? 8000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

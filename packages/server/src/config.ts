@@ -217,6 +217,13 @@ const bool: Parser = (value, name, problems) => {
   problems.push(`${name} must be true or false (got ${JSON.stringify(value)})`);
   return undefined;
 };
+const ipAddress: Parser = (value, name, problems) => {
+  if (typeof value !== 'string' || isIP(value) === 0) {
+    problems.push(`${name} must be an IPv4 or IPv6 address (got ${JSON.stringify(value)})`);
+    return undefined;
+  }
+  return value;
+};
 const nullable =
   (p: Parser): Parser =>
   (value, name, problems) =>
@@ -283,13 +290,7 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
     flag: 'public-ip',
     env: 'TOKHOST_PUBLIC_IP',
     default: null,
-    parse: nullable((v, name, problems) => {
-      if (typeof v !== 'string' || isIP(v) === 0) {
-        problems.push(`${name} must be an IPv4 or IPv6 address (got ${JSON.stringify(v)})`);
-        return undefined;
-      }
-      return v;
-    }),
+    parse: nullable(ipAddress),
     help: 'public IP for ICE candidates',
   },
   iceServers: { flag: 'ice-servers', env: 'TOKHOST_ICE_SERVERS', default: [], parse: iceServers, help: 'JSON array of ICE servers for browsers' },
@@ -298,20 +299,8 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   rtcMaxPort: { flag: 'rtc-max-port', env: 'TOKHOST_RTC_MAX_PORT', default: null, parse: nullable(int(1024, 65535)), help: 'highest UDP media port' },
   mediaWorkers: { flag: 'media-workers', env: 'TOKHOST_MEDIA_WORKERS', default: null, parse: nullable(int(1, 256)), help: 'media worker processes (default: one per CPU)' },
   sip: { flag: 'sip', env: 'TOKHOST_SIP', default: true, parse: bool, help: 'SIP gateway for dial (docs/sip.md)' },
-  sipBindAddress: { flag: 'sip-bind', env: 'TOKHOST_SIP_BIND', default: null, parse: nullable((v, name, problems) => {
-      if (typeof v !== 'string' || isIP(v) === 0) {
-        problems.push(`${name} must be an IPv4 or IPv6 address (got ${JSON.stringify(v)})`);
-        return undefined;
-      }
-      return v;
-    }), help: 'address of the SIP and RTP sockets' },
-  sipPublicAddress: { flag: 'sip-public-address', env: 'TOKHOST_SIP_PUBLIC_ADDRESS', default: null, parse: nullable((v, name, problems) => {
-      if (typeof v !== 'string' || isIP(v) === 0) {
-        problems.push(`${name} must be an IPv4 or IPv6 address (got ${JSON.stringify(v)})`);
-        return undefined;
-      }
-      return v;
-    }), help: 'address in SIP Contact/Via and SDP' },
+  sipBindAddress: { flag: 'sip-bind', env: 'TOKHOST_SIP_BIND', default: null, parse: nullable(ipAddress), help: 'address of the SIP and RTP sockets' },
+  sipPublicAddress: { flag: 'sip-public-address', env: 'TOKHOST_SIP_PUBLIC_ADDRESS', default: null, parse: nullable(ipAddress), help: 'address in SIP Contact/Via and SDP' },
   sipPort: { flag: 'sip-port', env: 'TOKHOST_SIP_PORT', default: 5060, parse: int(0, 65535), help: 'SIP UDP/TCP port' },
   sipTlsPort: { flag: 'sip-tls-port', env: 'TOKHOST_SIP_TLS_PORT', default: 5061, parse: int(0, 65535), help: 'SIP TLS port (with a certificate)' },
   sipTlsCert: { flag: 'sip-tls-cert', env: 'TOKHOST_SIP_TLS_CERT', default: null, parse: nullable(str(/^.{1,4096}$/s, 'a file path')), help: 'PEM certificate of the SIP TLS listener' },

@@ -136,21 +136,9 @@ export async function verifyAnyClientToken(token: string, lookupProject: Project
     throw err;
   }
   if (!lookupProject(apiKey)) throw new ClientTokenError('ERR_RT_TOKEN_PROJECT', `the project of application ${applicationId} does not exist`);
-  if (claims['scope'] !== 'session.connect') throw new ClientTokenError('ERR_RT_TOKEN_SCOPE', 'token claim "scope" must be "session.connect"');
-  const sessionId = claims['session_id'];
-  if (typeof sessionId !== 'string' || sessionId === '') throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token claim "session_id" is missing');
-  const { createdAt, expiresAt } = checkLifetime([['iat', claims['iat']]], [['nbf', claims['nbf']]], [['exp', claims['exp']]], now, skew);
-  const result: VerifiedToken = {
-    format: 'jwt',
-    apiKey,
-    applicationId,
-    sessionId,
-    role: parseRole(claims['role']),
-    createdAt,
-    expiresAt,
-    connectionData: parseData(claims['connection_data']),
-    initialLayoutClassList: parseClassList(formDecodedClassList(claims['initial_layout_class_list'])),
-  };
+  const sessionId = jwtSessionId(claims);
+  const lifetime = checkLifetime([['iat', claims['iat']]], [['nbf', claims['nbf']]], [['exp', claims['exp']]], now, skew);
+  const result: VerifiedToken = { format: 'jwt', apiKey, applicationId, sessionId, ...jwtGrant(claims, lifetime) };
   const parts = decodeSessionId(sessionId);
   if (!parts) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token session_id is not a valid session ID');
   if (!ownsSessionKey(result, parts.apiKey, options.lookupApplication)) throw new ClientTokenError('ERR_RT_TOKEN_SESSION', `token session_id does not belong to application ${applicationId}'s project`);
@@ -231,23 +219,33 @@ function verifyJwt(token: string, lookupProject: ProjectLookup, now: number, ske
   if (!given || given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new ClientTokenError('ERR_RT_TOKEN_SIGNATURE', 'token signature does not match the project secret');
   }
-  if (claims['scope'] !== 'session.connect') throw new ClientTokenError('ERR_RT_TOKEN_SCOPE', 'token claim "scope" must be "session.connect"');
-  const sessionId = claims['session_id'];
-  if (typeof sessionId !== 'string' || sessionId === '') throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token claim "session_id" is missing');
-  const { createdAt, expiresAt } = checkLifetime(
+  const sessionId = jwtSessionId(claims);
+  const lifetime = checkLifetime(
     [['iat', claims['iat']], ['create_time', claims['create_time']]],
     [['nbf', claims['nbf']]],
     [['exp', claims['exp']], ['expire_time', claims['expire_time']]],
     now,
     skew,
   );
+  return { format: 'jwt', apiKey, sessionId, ...jwtGrant(claims, lifetime) };
+}
+
+/** The session a JWT client token is for, checked alike for both signers (project HS256, application RS256). */
+function jwtSessionId(claims: Record<string, unknown>): string {
+  if (claims['scope'] !== 'session.connect') throw new ClientTokenError('ERR_RT_TOKEN_SCOPE', 'token claim "scope" must be "session.connect"');
+  const sessionId = claims['session_id'];
+  if (typeof sessionId !== 'string' || sessionId === '') throw new ClientTokenError('ERR_RT_TOKEN_SESSION', 'token claim "session_id" is missing');
+  return sessionId;
+}
+
+/** What a JWT client token grants, read once its signature, session and lifetime hold. */
+function jwtGrant(
+  claims: Record<string, unknown>,
+  lifetime: { createdAt: number; expiresAt: number },
+): Pick<VerifiedToken, 'role' | 'createdAt' | 'expiresAt' | 'connectionData' | 'initialLayoutClassList'> {
   return {
-    format: 'jwt',
-    apiKey,
-    sessionId,
     role: parseRole(claims['role']),
-    createdAt,
-    expiresAt,
+    ...lifetime,
     connectionData: parseData(claims['connection_data']),
     initialLayoutClassList: parseClassList(formDecodedClassList(claims['initial_layout_class_list'])),
   };

@@ -152,14 +152,7 @@ class SessionMix {
     this.taps.set(streamId, 'pending');
     const socket = createSocket('udp4');
     try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(0, '127.0.0.1', () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
-      socket.on('error', () => undefined);
+      await bindLoopback(socket);
       const tap = await room.tap(streamId, { host: '127.0.0.1', audioPort: socket.address().port });
       if (this.taps.get(streamId) !== 'pending') {
         void tap.close().catch(() => undefined);
@@ -420,14 +413,7 @@ export class SipGateway {
   private async sender(): Promise<Socket> {
     if (this.routerSender) return this.routerSender;
     const s = createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(0, '127.0.0.1', () => {
-        s.off('error', reject);
-        resolve();
-      });
-    });
-    s.on('error', () => undefined);
+    await bindLoopback(s);
     this.routerSender ??= s;
     if (this.routerSender !== s) s.close();
     return this.routerSender;
@@ -772,4 +758,16 @@ export class SipGateway {
     const ua = await this.ua?.catch(() => undefined);
     await ua?.close();
   }
+}
+
+/** Bind a UDP socket to a free loopback port; once bound, its errors are ignored like a lost datagram. */
+async function bindLoopback(socket: Socket): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  socket.on('error', () => undefined);
 }

@@ -18,8 +18,6 @@ export function page<T>(all: T[], options: ListOptions | undefined): Page<T> {
 export function createMemoryStore(): Store {
   const projects = new Map<string, ProjectRecord>();
   const sessions = new Map<string, SessionRecord>();
-  const archives = new Map<string, ArchiveRecord>();
-  const broadcasts = new Map<string, BroadcastRecord>();
   const outbox = new Map<number, OutboxItem>();
   const leases = new Map<string, { owner: string; until: number }>();
   const settings = new Map<string, string>();
@@ -30,6 +28,54 @@ export function createMemoryStore(): Store {
     if (closed) throw new StoreError('ERR_STORE_CLOSED', 'The store is closed');
   };
   const newestFirst = <R>(records: Iterable<R>, created: (r: R) => number) => [...records].reverse().sort((a, b) => created(b) - created(a));
+  // Archives and broadcasts: one set of record rules, each over its own map.
+  const outputRecords = <J extends { id: string; sessionId: string; createdAt: number; status: string }, R extends { apiKey: string }>(
+    kind: string,
+    of: (r: R) => J,
+    wrap: (apiKey: string, json: J) => R,
+  ) => {
+    const map = new Map<string, R>();
+    const owned = (apiKey: string, id: string): R | undefined => {
+      const r = map.get(id);
+      return r && r.apiKey === apiKey ? r : undefined;
+    };
+    return {
+      create(record: R): void {
+        open();
+        const { id } = of(record);
+        if (!projects.has(record.apiKey)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${record.apiKey} does not exist`);
+        if (map.has(id)) throw new StoreError('ERR_STORE_CONFLICT', `${kind} ${id} already exists`);
+        map.set(id, clone(record));
+      },
+      get(apiKey: string, id: string): R | undefined {
+        open();
+        const r = owned(apiKey, id);
+        return r && clone(r);
+      },
+      list(apiKey: string, options?: ListOptions): Page<R> {
+        open();
+        const all = [...map.values()].filter((r) => r.apiKey === apiKey && (!options?.sessionId || of(r).sessionId === options.sessionId));
+        return page(newestFirst(all, (r) => of(r).createdAt).map(clone), options);
+      },
+      update(apiKey: string, json: J): R | undefined {
+        open();
+        if (!owned(apiKey, json.id)) return undefined;
+        const next = wrap(apiKey, clone(json));
+        map.set(json.id, next);
+        return clone(next);
+      },
+      delete(apiKey: string, id: string): boolean {
+        open();
+        return owned(apiKey, id) ? map.delete(id) : false;
+      },
+      byStatus(statuses: readonly string[]): R[] {
+        open();
+        return [...map.values()].filter((r) => statuses.includes(of(r).status)).map(clone);
+      },
+    };
+  };
+  const archives = outputRecords('Archive', (r: ArchiveRecord) => r.archive, (apiKey, archive: ArchiveJson) => ({ apiKey, archive }));
+  const broadcasts = outputRecords('Broadcast', (r: BroadcastRecord) => r.broadcast, (apiKey, broadcast: BroadcastJson) => ({ apiKey, broadcast }));
 
   return {
     kind: 'memory',
@@ -103,68 +149,17 @@ export function createMemoryStore(): Store {
       const all = [...sessions.values()].filter((s) => s.apiKey === apiKey);
       return page(all.map(clone), options);
     },
-    createArchive(record) {
-      open();
-      if (!projects.has(record.apiKey)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${record.apiKey} does not exist`);
-      if (archives.has(record.archive.id)) throw new StoreError('ERR_STORE_CONFLICT', `Archive ${record.archive.id} already exists`);
-      archives.set(record.archive.id, clone(record));
-    },
-    getArchive(apiKey, archiveId) {
-      open();
-      const a = archives.get(archiveId);
-      return a && a.apiKey === apiKey ? clone(a) : undefined;
-    },
-    listArchives(apiKey, options) {
-      open();
-      const all = [...archives.values()].filter((a) => a.apiKey === apiKey && (!options?.sessionId || a.archive.sessionId === options.sessionId));
-      return page(newestFirst(all, (a) => a.archive.createdAt).map(clone), options);
-    },
-    updateArchive(apiKey, archive: ArchiveJson) {
-      open();
-      const a = archives.get(archive.id);
-      if (!a || a.apiKey !== apiKey) return undefined;
-      const next = { apiKey, archive: clone(archive) };
-      archives.set(archive.id, next);
-      return clone(next);
-    },
-    deleteArchive(apiKey, archiveId) {
-      open();
-      const a = archives.get(archiveId);
-      if (!a || a.apiKey !== apiKey) return false;
-      return archives.delete(archiveId);
-    },
-    listArchivesByStatus(statuses) {
-      open();
-      return [...archives.values()].filter((a) => statuses.includes(a.archive.status)).map(clone);
-    },
-    createBroadcast(record) {
-      open();
-      if (!projects.has(record.apiKey)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${record.apiKey} does not exist`);
-      if (broadcasts.has(record.broadcast.id)) throw new StoreError('ERR_STORE_CONFLICT', `Broadcast ${record.broadcast.id} already exists`);
-      broadcasts.set(record.broadcast.id, clone(record));
-    },
-    getBroadcast(apiKey, broadcastId) {
-      open();
-      const b = broadcasts.get(broadcastId);
-      return b && b.apiKey === apiKey ? clone(b) : undefined;
-    },
-    listBroadcasts(apiKey, options) {
-      open();
-      const all = [...broadcasts.values()].filter((b) => b.apiKey === apiKey && (!options?.sessionId || b.broadcast.sessionId === options.sessionId));
-      return page(newestFirst(all, (b) => b.broadcast.createdAt).map(clone), options);
-    },
-    listBroadcastsByStatus(statuses) {
-      open();
-      return [...broadcasts.values()].filter((b) => statuses.includes(b.broadcast.status)).map(clone);
-    },
-    updateBroadcast(apiKey, broadcast: BroadcastJson) {
-      open();
-      const b = broadcasts.get(broadcast.id);
-      if (!b || b.apiKey !== apiKey) return undefined;
-      const next = { apiKey, broadcast: clone(broadcast) };
-      broadcasts.set(broadcast.id, next);
-      return clone(next);
-    },
+    createArchive: archives.create,
+    getArchive: archives.get,
+    listArchives: archives.list,
+    updateArchive: archives.update,
+    deleteArchive: archives.delete,
+    listArchivesByStatus: archives.byStatus,
+    createBroadcast: broadcasts.create,
+    getBroadcast: broadcasts.get,
+    listBroadcasts: broadcasts.list,
+    listBroadcastsByStatus: broadcasts.byStatus,
+    updateBroadcast: broadcasts.update,
     enqueueOutbox(item) {
       open();
       const id = nextOutboxId++;

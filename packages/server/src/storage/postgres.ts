@@ -1,11 +1,10 @@
-import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
 import { POSTGRES_APPLICATIONS_MIGRATION, postgresApplications } from './applications.js';
 import { openSyncPg, PgQueryError } from './pg-sync.js';
 import type { Statement, SyncPg } from './pg-sync.js';
-import { projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
-import type { ProjectRow, SessionRow } from './rows.js';
+import { compositionRecords, projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
+import type { JsonTable, ProjectRow, SessionRow } from './rows.js';
 import { createSecretBox } from './secret-box.js';
-import type { ListOptions, OutboxItem, Page, ProjectRecord, SessionRecord, Store } from './store.js';
+import type { ListOptions, OutboxItem, ProjectRecord, SessionRecord, Store } from './store.js';
 import { StoreError } from './store.js';
 
 /** Options of {@link createPostgresStore}. */
@@ -198,30 +197,44 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const sessions = new Map<string, SessionRecord>();
 
   const paging = (o: ListOptions | undefined) => [o?.count ?? 50, o?.offset ?? 0] as const;
-  function listJson<T>(table: 'archives' | 'broadcasts', apiKey: string, o: ListOptions | undefined): Page<T> {
-    const [limit, offset] = paging(o);
-    const where = o?.sessionId ? 'api_key = $1 AND session_id = $2' : 'api_key = $1';
-    const params = o?.sessionId ? [apiKey, o.sessionId] : [apiKey];
-    const n = params.length;
-    const [rows, count] = pg.run([
-      { sql: `SELECT json FROM ${table} WHERE ${where} ORDER BY created_at DESC, seq DESC LIMIT $${n + 1} OFFSET $${n + 2}`, params: [...params, limit, offset] },
-      { sql: `SELECT count(*)::int AS n FROM ${table} WHERE ${where}`, params },
-    ]);
-    return { total: Number(count![0]!['n']), items: rows!.map((r) => JSON.parse(str(r['json'])) as T) };
-  }
-  function byStatus(table: 'archives' | 'broadcasts', statuses: readonly string[]): { apiKey: string; json: unknown }[] {
-    if (statuses.length === 0) return [];
-    return one({ sql: `SELECT api_key, json FROM ${table} WHERE status = ANY($1::text[])`, params: [[...statuses]] }).map((r) => ({ apiKey: str(r['api_key']), json: JSON.parse(str(r['json'])) as unknown }));
-  }
-  function insertJson(table: 'archives' | 'broadcasts', kind: string, id: string, apiKey: string, sessionId: string, createdAt: number, json: string): void {
-    try {
-      one({ sql: `INSERT INTO ${table} (id, api_key, session_id, created_at, json) VALUES ($1, $2, $3, $4, $5)`, params: [id, apiKey, sessionId, createdAt, json] });
-    } catch (err) {
-      if (conflict(err)) throw new StoreError('ERR_STORE_CONFLICT', `${kind} ${id} already exists`, { cause: err });
-      if (noProject(err)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${apiKey} does not exist`, { cause: err });
-      throw err;
-    }
-  }
+  // Archives and broadcasts share one layout: indexed columns plus the wire object as JSON.
+  const jsonTable = (table: 'archives' | 'broadcasts', kind: string): JsonTable => ({
+    insert(apiKey, id, sessionId, createdAt, json) {
+      try {
+        one({ sql: `INSERT INTO ${table} (id, api_key, session_id, created_at, json) VALUES ($1, $2, $3, $4, $5)`, params: [id, apiKey, sessionId, createdAt, json] });
+      } catch (err) {
+        if (conflict(err)) throw new StoreError('ERR_STORE_CONFLICT', `${kind} ${id} already exists`, { cause: err });
+        if (noProject(err)) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${apiKey} does not exist`, { cause: err });
+        throw err;
+      }
+    },
+    get(apiKey, id) {
+      const r = one({ sql: `SELECT json FROM ${table} WHERE id = $1 AND api_key = $2`, params: [id, apiKey] })[0];
+      return r && str(r['json']);
+    },
+    list(apiKey, o) {
+      const [limit, offset] = paging(o);
+      const where = o?.sessionId ? 'api_key = $1 AND session_id = $2' : 'api_key = $1';
+      const params = o?.sessionId ? [apiKey, o.sessionId] : [apiKey];
+      const n = params.length;
+      const [rows, count] = pg.run([
+        { sql: `SELECT json FROM ${table} WHERE ${where} ORDER BY created_at DESC, seq DESC LIMIT $${n + 1} OFFSET $${n + 2}`, params: [...params, limit, offset] },
+        { sql: `SELECT count(*)::int AS n FROM ${table} WHERE ${where}`, params },
+      ]);
+      return { total: Number(count![0]!['n']), json: rows!.map((r) => str(r['json'])) };
+    },
+    update(apiKey, id, json) {
+      return one({ sql: `UPDATE ${table} SET json = $1 WHERE id = $2 AND api_key = $3 RETURNING id`, params: [json, id, apiKey] }).length > 0;
+    },
+    delete(apiKey, id) {
+      return one({ sql: `DELETE FROM ${table} WHERE id = $1 AND api_key = $2 RETURNING id`, params: [id, apiKey] }).length > 0;
+    },
+    byStatus(statuses) {
+      if (statuses.length === 0) return [];
+      return one({ sql: `SELECT api_key, json FROM ${table} WHERE status = ANY($1::text[])`, params: [[...statuses]] }).map((r) => ({ apiKey: str(r['api_key']), json: str(r['json']) }));
+    },
+  });
+  const compositions = compositionRecords(jsonTable('archives', 'Archive'), jsonTable('broadcasts', 'Broadcast'));
   const outboxContext = (url: string) => `outbox\u0000${url}`;
 
   // Group commit of createSession, as the SQLite store does: under load many sessions are created
@@ -365,45 +378,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       ]);
       return { total: Number(count![0]!['n']), items: rows!.map(toSession) };
     },
-    createArchive(r) {
-      insertJson('archives', 'Archive', r.archive.id, r.apiKey, r.archive.sessionId, r.archive.createdAt, JSON.stringify(r.archive));
-    },
-    getArchive(apiKey, archiveId) {
-      const r = one({ sql: 'SELECT json FROM archives WHERE id = $1 AND api_key = $2', params: [archiveId, apiKey] })[0];
-      return r && { apiKey, archive: JSON.parse(str(r['json'])) as ArchiveJson };
-    },
-    listArchives(apiKey, o) {
-      const p = listJson<ArchiveJson>('archives', apiKey, o);
-      return { total: p.total, items: p.items.map((archive) => ({ apiKey, archive })) };
-    },
-    updateArchive(apiKey, archive) {
-      const rows = one({ sql: 'UPDATE archives SET json = $1 WHERE id = $2 AND api_key = $3 RETURNING id', params: [JSON.stringify(archive), archive.id, apiKey] });
-      return rows.length > 0 ? { apiKey, archive: structuredClone(archive) } : undefined;
-    },
-    deleteArchive(apiKey, archiveId) {
-      return one({ sql: 'DELETE FROM archives WHERE id = $1 AND api_key = $2 RETURNING id', params: [archiveId, apiKey] }).length > 0;
-    },
-    listArchivesByStatus(statuses) {
-      return byStatus('archives', statuses).map(({ apiKey, json }) => ({ apiKey, archive: json as ArchiveJson }));
-    },
-    createBroadcast(r) {
-      insertJson('broadcasts', 'Broadcast', r.broadcast.id, r.apiKey, r.broadcast.sessionId, r.broadcast.createdAt, JSON.stringify(r.broadcast));
-    },
-    getBroadcast(apiKey, broadcastId) {
-      const r = one({ sql: 'SELECT json FROM broadcasts WHERE id = $1 AND api_key = $2', params: [broadcastId, apiKey] })[0];
-      return r && { apiKey, broadcast: JSON.parse(str(r['json'])) as BroadcastJson };
-    },
-    listBroadcasts(apiKey, o) {
-      const p = listJson<BroadcastJson>('broadcasts', apiKey, o);
-      return { total: p.total, items: p.items.map((broadcast) => ({ apiKey, broadcast })) };
-    },
-    updateBroadcast(apiKey, broadcast) {
-      const rows = one({ sql: 'UPDATE broadcasts SET json = $1 WHERE id = $2 AND api_key = $3 RETURNING id', params: [JSON.stringify(broadcast), broadcast.id, apiKey] });
-      return rows.length > 0 ? { apiKey, broadcast: structuredClone(broadcast) } : undefined;
-    },
-    listBroadcastsByStatus(statuses) {
-      return byStatus('broadcasts', statuses).map(({ apiKey, json }) => ({ apiKey, broadcast: json as BroadcastJson }));
-    },
+    ...compositions,
     enqueueOutbox(item) {
       const r = one({ sql: 'INSERT INTO outbox (url, secret_enc, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id', params: [item.url, box.seal(item.secret, outboxContext(item.url)), item.body, item.createdAt] });
       return Number(r[0]!['id']);

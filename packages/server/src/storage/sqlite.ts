@@ -3,12 +3,11 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
-import { projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
-import type { ProjectRow as SqlProjectRow, SessionRow as SqlSessionRow } from './rows.js';
+import { compositionRecords, projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
+import type { JsonTable, ProjectRow as SqlProjectRow, SessionRow as SqlSessionRow } from './rows.js';
 import { SQLITE_APPLICATIONS_MIGRATION, sqliteApplications } from './applications.js';
 import { createSecretBox, loadMasterKey } from './secret-box.js';
-import type { ArchiveRecord, BroadcastRecord, ListOptions, Page, ProjectRecord, SessionRecord, Store } from './store.js';
+import type { ListOptions, ProjectRecord, SessionRecord, Store } from './store.js';
 import { StoreError } from './store.js';
 
 /** Options of {@link createSqliteStore}. */
@@ -271,8 +270,6 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   };
   // The outbox secret is bound to its URL as associated data, like a project secret to its key.
   const outboxContext = (url: string) => `outbox\u0000${url}`;
-  const archives = table('archives');
-  const broadcasts = table('broadcasts');
 
   // Decrypting costs more than the SELECT; keep clear secrets by ciphertext.
   const clear = new Map<string, string>();
@@ -319,22 +316,37 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     return p;
   };
   const paging = (options: ListOptions | undefined) => [options?.count ?? 50, options?.offset ?? 0] as const;
-  function listJson<T>(t: ReturnType<typeof table>, apiKey: string, options: ListOptions | undefined): Page<T> {
-    const [limit, offset] = paging(options);
-    const rows = options?.sessionId ? t.listBySession.all(apiKey, options.sessionId, limit, offset) : t.list.all(apiKey, limit, offset);
-    const total = (options?.sessionId ? t.countBySession.get(apiKey, options.sessionId) : t.count.get(apiKey))?.n ?? 0;
-    return { total, items: rows.map((r) => JSON.parse(r.json) as T) };
-  }
-  function insert(t: ReturnType<typeof table>, kind: string, id: string, apiKey: string, sessionId: string, createdAt: number, json: string): void {
-    commitPending();
-    try {
-      t.insert.run(id, apiKey, sessionId, createdAt, json);
-    } catch (err) {
-      if (isConstraint(err, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw new StoreError('ERR_STORE_CONFLICT', `${kind} ${id} already exists`, { cause: err });
-      if (isConstraint(err, 'SQLITE_CONSTRAINT_FOREIGNKEY')) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${apiKey} does not exist`, { cause: err });
-      throw err;
-    }
-  }
+  // The statements of one JSON table in the shape both SQL stores fill.
+  const jsonTable = (t: ReturnType<typeof table>, kind: string): JsonTable => ({
+    insert(apiKey, id, sessionId, createdAt, json) {
+      commitPending();
+      try {
+        t.insert.run(id, apiKey, sessionId, createdAt, json);
+      } catch (err) {
+        if (isConstraint(err, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw new StoreError('ERR_STORE_CONFLICT', `${kind} ${id} already exists`, { cause: err });
+        if (isConstraint(err, 'SQLITE_CONSTRAINT_FOREIGNKEY')) throw new StoreError('ERR_STORE_NO_PROJECT', `Project ${apiKey} does not exist`, { cause: err });
+        throw err;
+      }
+    },
+    get: (apiKey, id) => t.get.get(id, apiKey)?.json,
+    list(apiKey, options) {
+      const [limit, offset] = paging(options);
+      const rows = options?.sessionId ? t.listBySession.all(apiKey, options.sessionId, limit, offset) : t.list.all(apiKey, limit, offset);
+      const total = (options?.sessionId ? t.countBySession.get(apiKey, options.sessionId) : t.count.get(apiKey))?.n ?? 0;
+      return { total, json: rows.map((r) => r.json) };
+    },
+    update(apiKey, id, json) {
+      commitPending();
+      return t.update.run(json, id, apiKey).changes > 0;
+    },
+    delete(apiKey, id) {
+      commitPending();
+      return t.delete.run(id, apiKey).changes > 0;
+    },
+    byStatus: (statuses) => t.byStatus.all(JSON.stringify(statuses)).map((r) => ({ apiKey: r.api_key, json: r.json })),
+  });
+  const compositions = compositionRecords(jsonTable(table('archives'), 'Archive'), jsonTable(table('broadcasts'), 'Broadcast'));
+
 
   return {
     kind: 'sqlite',
@@ -394,48 +406,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       const [limit, offset] = paging(options);
       return { total: q.countSessions.get(apiKey)?.n ?? 0, items: q.listSessions.all(apiKey, limit, offset).map(toSession) };
     },
-    createArchive(r: ArchiveRecord) {
-      insert(archives, 'Archive', r.archive.id, r.apiKey, r.archive.sessionId, r.archive.createdAt, JSON.stringify(r.archive));
-    },
-    getArchive(apiKey, archiveId) {
-      const r = archives.get.get(archiveId, apiKey);
-      return r && { apiKey, archive: JSON.parse(r.json) as ArchiveJson };
-    },
-    listArchives(apiKey, options) {
-      const p = listJson<ArchiveJson>(archives, apiKey, options);
-      return { total: p.total, items: p.items.map((archive) => ({ apiKey, archive })) };
-    },
-    updateArchive(apiKey, archive) {
-      commitPending();
-      const changed = archives.update.run(JSON.stringify(archive), archive.id, apiKey).changes;
-      return changed ? { apiKey, archive: structuredClone(archive) } : undefined;
-    },
-    deleteArchive(apiKey, archiveId) {
-      commitPending();
-      return archives.delete.run(archiveId, apiKey).changes > 0;
-    },
-    listArchivesByStatus(statuses) {
-      return archives.byStatus.all(JSON.stringify(statuses)).map((r) => ({ apiKey: r.api_key, archive: JSON.parse(r.json) as ArchiveJson }));
-    },
-    createBroadcast(r: BroadcastRecord) {
-      insert(broadcasts, 'Broadcast', r.broadcast.id, r.apiKey, r.broadcast.sessionId, r.broadcast.createdAt, JSON.stringify(r.broadcast));
-    },
-    getBroadcast(apiKey, broadcastId) {
-      const r = broadcasts.get.get(broadcastId, apiKey);
-      return r && { apiKey, broadcast: JSON.parse(r.json) as BroadcastJson };
-    },
-    listBroadcasts(apiKey, options) {
-      const p = listJson<BroadcastJson>(broadcasts, apiKey, options);
-      return { total: p.total, items: p.items.map((broadcast) => ({ apiKey, broadcast })) };
-    },
-    listBroadcastsByStatus(statuses) {
-      return broadcasts.byStatus.all(JSON.stringify(statuses)).map((r) => ({ apiKey: r.api_key, broadcast: JSON.parse(r.json) as BroadcastJson }));
-    },
-    updateBroadcast(apiKey, broadcast) {
-      commitPending();
-      const changed = broadcasts.update.run(JSON.stringify(broadcast), broadcast.id, apiKey).changes;
-      return changed ? { apiKey, broadcast: structuredClone(broadcast) } : undefined;
-    },
+    ...compositions,
     enqueueOutbox(item) {
       commitPending();
       return Number(outbox.insert.run(item.url, box.seal(item.secret, outboxContext(item.url)), item.body, item.createdAt).lastInsertRowid);

@@ -40,13 +40,5 @@ export interface Box {
   fit: 'contain' | 'cover';
 }
 
-/** A box before its edges are rounded to whole pixels. */
-export interface FracBox {
-  streamId: string;
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  zIndex: number;
-  fit: 'contain' | 'cover';
-}
+/** A box before its edges are rounded to whole pixels: the fields of {@link Box}, in fractions. */
+export type FracBox = Box;

@@ -63,6 +63,11 @@ export function parseStreamChange(value: unknown): { addStream?: string; removeS
   return { ...(addStream ? { addStream } : {}), ...(removeStream ? { removeStream } : {}), hasAudio: optBool(body, 'hasAudio') ?? true, hasVideo: optBool(body, 'hasVideo') ?? true };
 }
 
+/** Stream changes need a composition (archive or broadcast) started with `streamMode: manual`. */
+export function requireManualStreams(kind: 'archive' | 'broadcast', streamMode: string): void {
+  if (streamMode !== 'manual') throw new TokhostError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', { description: `The ${kind} was started with streamMode auto` });
+}
+
 /** Stream changes need the stream to be published in the archive's session right now. */
 export function requireLiveStream(ctx: RouteContext, sessionId: string, streamId: string): void {
   if (!ctx.deps.live.getStream(sessionId, streamId)) throw new TokhostError('ERR_STREAM_NOT_FOUND', 'Stream not found', { description: `Stream ${streamId} is not published in session ${sessionId}` });
@@ -167,7 +172,7 @@ export const archiveRoutes: Route[] = [
     async handler(ctx) {
       const change = parseStreamChange(await ctx.json());
       const archive = requireArchive(ctx.deps.store, ctx.project.apiKey, ctx.params.archiveId!);
-      if (archive.streamMode !== 'manual') throw new TokhostError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', { description: 'The archive was started with streamMode auto' });
+      requireManualStreams('archive', archive.streamMode);
       requireRecording(archive);
       requireLiveStream(ctx, archive.sessionId, (change.addStream ?? change.removeStream)!);
       const { archiver } = ctx.deps;

@@ -5,7 +5,7 @@ import { linkBase } from '../link-base.js';
 import { invalid, TokhostError } from '../../errors.js';
 import type { Route, RouteContext } from '../route-table.js';
 import { layout, object, optBool, optEnum, optInt, optResolution, optString, projectPaging, reqString, requireOutbound } from '../validate.js';
-import { parseStreamChange, requireLiveStream } from './archives.js';
+import { parseStreamChange, requireLiveStream, requireManualStreams } from './archives.js';
 
 function requireBroadcast(store: Store, apiKey: string, broadcastId: string): BroadcastJson {
   const record = store.getBroadcast(apiKey, broadcastId);
@@ -159,7 +159,7 @@ export const broadcastRoutes: Route[] = [
     async handler(ctx) {
       const change = parseStreamChange(await ctx.json());
       const b = requireBroadcast(ctx.deps.store, ctx.project.apiKey, ctx.params.broadcastId!);
-      if (b.streamMode !== 'manual') throw new TokhostError('ERR_ARCHIVE_STREAM_MODE', 'Unsupported Stream Mode', { description: 'The broadcast was started with streamMode auto' });
+      requireManualStreams('broadcast', b.streamMode);
       requireStarted(b);
       if (change.addStream) requireLiveStream(ctx, b.sessionId, change.addStream);
       else if (!(b.streams ?? []).some((s) => s.streamId === change.removeStream)) {
