@@ -182,13 +182,13 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
           return false;
         },
         (req, res) => handleHealth(req, res, readiness),
+        createHomeHandler({ demo: config.demo }),
         (req, res) => handleMetrics(req, res, metricsGuard, metrics),
         rest,
         createHlsHandler((token) => bc.hlsDirectory(token), topology.forwardHls),
         createArchiveDownloads({ store, storage, logger }),
         (req, res) => rt.handleHttp(req, res),
         (req, res) => otjs.handleHttp(req, res),
-        createHomeHandler({ demo: config.demo }),
       ],
       logger,
     ));
