@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-import { runCli } from './cli.js';
+import type { CliIo } from './cli.js';
+import { REMOTE_COMMANDS, runRemoteCli } from './remote.js';
 
 const isTTY = process.stdout.isTTY === true;
-runCli(process.argv.slice(2), {
+const io: CliIo = {
   env: process.env,
   cwd: process.cwd(),
   isTTY,
@@ -11,7 +12,20 @@ runCli(process.argv.slice(2), {
   stdout: (line) => process.stdout.write(line + '\n'),
   stderr: (line) => process.stderr.write(line + '\n'),
   progress: (text) => process.stderr.write(text),
-}).then(
+};
+
+/** Remote commands need only the SDK; the rest load the server package (slower to start). */
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== undefined && REMOTE_COMMANDS.has(command)) {
+    const code = await runRemoteCli(command, rest, io);
+    if (code !== null) return code;
+  }
+  const { runCli } = await import('./cli.js');
+  return runCli(argv, io);
+}
+
+main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },

@@ -23,7 +23,7 @@ import {
   StoreError,
 } from '@tokhost/server';
 import { CliUsageError } from './usage-error.js';
-import { REMOTE_COMMAND_OPTIONS, REMOTE_COMMANDS, REMOTE_OPTIONS, runRemote } from './remote.js';
+import { REMOTE_COMMANDS, runRemoteCli } from './remote.js';
 import type { ApplicationRecord, CreatedApplication, ProjectRecord, ServerConfig, Store, TokhostServer } from '@tokhost/server';
 
 /** Where the CLI reads and writes; `bin.ts` passes the process's, tests their own. */
@@ -108,15 +108,6 @@ function parse(argv: string[], extra: NonNullable<ParseArgsConfig['options']>): 
   }
 }
 
-function parseRemote(argv: string[]): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  try {
-    const r = parseArgs({ args: argv, options: { ...REMOTE_OPTIONS, ...REMOTE_COMMAND_OPTIONS, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
-    return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
-  } catch (err) {
-    throw new CliUsageError((err as Error).message);
-  }
-}
-
 function configFrom(values: Record<string, unknown>, io: CliIo, only?: string[]): ServerConfig {
   const flags: Record<string, string | boolean | undefined> = {};
   for (const [k, v] of Object.entries(values)) {
@@ -151,12 +142,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return command === undefined ? 2 : 0;
       default: {
         if (!REMOTE_COMMANDS.has(command)) throw new CliUsageError(`unknown command "${command}"`);
-        const { values, positionals } = parseRemote(rest);
-        if (values.help) {
-          io.stdout(USAGE);
-          return 0;
-        }
-        return await runRemote(command, positionals, values, io);
+        const code = await runRemoteCli(command, rest, io);
+        if (code === null) io.stdout(USAGE);
+        return code ?? 0;
       }
     }
   } catch (err) {

@@ -12,6 +12,7 @@ import { OpenTok, OpenTokError } from '@tokhost/sdk';
 import type { Archive, Broadcast, OpenTok as OpenTokClient } from '@tokhost/sdk';
 import { CliUsageError } from './usage-error.js';
 import type { CliIo } from './cli.js';
+import { parseArgs } from 'node:util';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -80,7 +81,7 @@ export const REMOTE_COMMAND_OPTIONS = {
   output: { type: 'string', short: 'o' },
 } as const;
 
-/** Remote commands: `runRemote` returns null for a command that is not one of them. */
+/** The remote commands' names (the first argument). */
 export const REMOTE_COMMANDS = new Set(['login', 'session', 'token', 'signal', 'disconnect', 'mute', 'archive', 'broadcast']);
 
 class Out {
@@ -387,5 +388,29 @@ async function broadcastCommand(sub: string | undefined, args: string[], values:
     }
     default:
       throw new CliUsageError(sub === undefined ? 'broadcast takes list|show|start|stop' : `unknown broadcast command "${sub}" (list|show|start|stop)`);
+  }
+}
+
+/**
+ * Parse and run a remote command, turning usage mistakes into exit code 2. It loads neither the
+ * server package nor its native parts, so `bin.ts` calls it directly: a remote command starts fast.
+ * Resolves with `null` for `--help`, which the caller answers with the full usage text.
+ */
+export async function runRemoteCli(command: string, argv: string[], io: CliIo): Promise<number | null> {
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: { ...REMOTE_OPTIONS, ...REMOTE_COMMAND_OPTIONS, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw new CliUsageError((err as Error).message);
+    }
+    if (parsed.values.help) return null;
+    return await runRemote(command, parsed.positionals, parsed.values as Values, io);
+  } catch (err) {
+    if (err instanceof CliUsageError) {
+      io.stderr(`tokhost: ${err.message}\nRun "tokhost help" for usage.`);
+      return 2;
+    }
+    throw err;
   }
 }
