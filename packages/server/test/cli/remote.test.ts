@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCli } from '@tokhost/cli';
 import { createSqliteStore } from '@tokhost/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ensureBuilt, ROOT, serve, stop } from './spawn.js';
@@ -130,6 +131,21 @@ describe.skipIf(!hasFfmpeg)('tokhost remote commands against a running server', 
     expect(probe.stdout).toContain('video,160');
     // Piped, no progress line is drawn.
     expect(dl.err).toBe('');
+
+    // On a terminal a progress line is drawn (in process, with a terminal's io).
+    let drawn = '';
+    let printed = '';
+    const tty = await runCli(['archive', 'download', ARCHIVE_ID, '-o', join(dir, 'tty.mp4')], {
+      env,
+      cwd: dir,
+      isTTY: true,
+      color: false,
+      stdout: (l) => (printed += l + '\n'),
+      stderr: (l) => (printed += l + '\n'),
+      progress: (t) => (drawn += t),
+    });
+    expect(tty, printed).toBe(0);
+    expect(drawn).toContain(`[${'#'.repeat(20)}] 100%  ${shown.size}/${shown.size} bytes`);
 
     const deleted = await cli(['archive', 'delete', ARCHIVE_ID], env);
     expect(deleted.code, deleted.err).toBe(0);
