@@ -1,12 +1,31 @@
 #!/usr/bin/env node
-import { runCli } from './cli.js';
+import type { CliIo } from './cli.js';
+import { REMOTE_COMMANDS, runRemoteCli } from './remote.js';
 
-runCli(process.argv.slice(2), {
+const isTTY = process.stdout.isTTY === true;
+const io: CliIo = {
   env: process.env,
   cwd: process.cwd(),
+  isTTY,
+  // https://no-color.org: any non-empty NO_COLOR turns colours off.
+  color: isTTY && !process.env['NO_COLOR'],
   stdout: (line) => process.stdout.write(line + '\n'),
   stderr: (line) => process.stderr.write(line + '\n'),
-}).then(
+  progress: (text) => process.stderr.write(text),
+};
+
+/** Remote commands need only the SDK; the rest load the server package (slower to start). */
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== undefined && REMOTE_COMMANDS.has(command)) {
+    const code = await runRemoteCli(command, rest, io);
+    if (code !== null) return code;
+  }
+  const { runCli } = await import('./cli.js');
+  return runCli(argv, io);
+}
+
+main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },

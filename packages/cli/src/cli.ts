@@ -1,10 +1,13 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { build } from 'pino-pretty';
 import { resolve as resolvePath } from 'node:path';
 import {
   ApplicationError,
   CONFIG_FIELDS,
+  resolveOperatorToken,
   createApplication,
   deleteApplication,
   rotateApplicationKey,
@@ -19,6 +22,8 @@ import {
   setProjectWebhook,
   StoreError,
 } from '@tokhost/server';
+import { CliUsageError } from './usage-error.js';
+import { REMOTE_COMMANDS, runRemoteCli } from './remote.js';
 import type { ApplicationRecord, CreatedApplication, ProjectRecord, ServerConfig, Store, TokhostServer } from '@tokhost/server';
 
 /** Where the CLI reads and writes; `bin.ts` passes the process's, tests their own. */
@@ -27,15 +32,19 @@ export interface CliIo {
   cwd: string;
   stdout: (line: string) => void;
   stderr: (line: string) => void;
+  /** stdout is a terminal: colours, progress lines and readable logs (default false). */
+  isTTY?: boolean;
+  /** Colours allowed (a TTY without NO_COLOR; default false). */
+  color?: boolean;
+  /** Writes without a newline (a progress line on stderr); absent: no progress is shown. */
+  progress?: (text: string) => void;
+  /** Where `serve` writes its log lines (default: stdout). */
+  logStream?: NodeJS.WritableStream;
   /** Called by `serve` once listening, with the running server (tests use it to stop it). */
   onServing?: (server: TokhostServer) => void;
 }
 
-/** A usage mistake: exit code 2 with the message and a hint. */
-export class CliUsageError extends Error {
-  override readonly name = 'CliUsageError';
-  readonly code = 'ERR_CLI_USAGE';
-}
+export { CliUsageError };
 
 export const USAGE = `Usage: tokhost <command> [options]
 
@@ -55,6 +64,22 @@ Commands:
   application rotate-key <applicationId> [--public-key FILE]
                                      replaces the key (new pair printed once without FILE)
   application delete <applicationId>
+  operator-token                     makes the operator token if none exists yet and prints it once
+                                     (only its hash is kept); else says where it comes from
+
+Remote commands (talk to a running server over its REST API; see docs/cli.md). Each takes
+--url U --api-key K --api-secret S (env TOKHOST_URL, TOKHOST_API_KEY, TOKHOST_API_SECRET, or a
+profile saved by "tokhost login" in ~/.config/tokhost/profiles.json; --profile NAME) and --json:
+  login                              check the credentials and save them as a profile (mode 0600)
+  session create [--routed] [--archive-mode always|manual] [--e2ee]
+  session show <sessionId>           live connections and streams
+  token <sessionId> [--role publisher|subscriber|moderator|publisheronly] [--data D] [--expire SECONDS]
+  signal <sessionId> --type T --data D [--to connectionId]
+  disconnect <sessionId> <connectionId>
+  mute <sessionId> <streamId> | mute <sessionId> --all [--exclude id,id]
+  archive list [--session-id S] | show <id> | start <sessionId> [--name N] [--output-mode composed|individual]
+  archive stop <id> | delete <id> | download <id> [-o FILE]  (SHA-256 checked against the server's)
+  broadcast list [--session-id S] | show <id> | start <sessionId> [--hls] [--rtmp rtmp://host/app/name] | stop <id>
   help                               this text
 
 Every command takes --data-dir DIR (default ./data, env TOKHOST_DATA_DIR) and --config FILE
@@ -71,7 +96,7 @@ ${Object.entries(CONFIG_FIELDS)
 
 const CONFIG_FLAG_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   config: { type: 'string' },
-  ...Object.fromEntries(Object.values(CONFIG_FIELDS).map((f) => [f.flag, { type: f.flag === 'demo' || f.flag === 'metrics-session-labels' ? ('boolean' as const) : ('string' as const) }])),
+  ...Object.fromEntries(Object.values(CONFIG_FIELDS).map((f) => [f.flag, { type: f.flag === 'demo' || f.flag === 'metrics-session-labels' || f.flag === 'metrics-public' ? ('boolean' as const) : ('string' as const) }])),
 };
 
 function parse(argv: string[], extra: NonNullable<ParseArgsConfig['options']>): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
@@ -107,14 +132,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return projectCommand(rest, io);
       case 'application':
         return applicationCommand(rest, io);
+      case 'operator-token':
+        return operatorTokenCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
       case '-h':
         io.stdout(USAGE);
         return command === undefined ? 2 : 0;
-      default:
-        throw new CliUsageError(`unknown command "${command}"`);
+      default: {
+        if (!REMOTE_COMMANDS.has(command)) throw new CliUsageError(`unknown command "${command}"`);
+        const code = await runRemoteCli(command, rest, io);
+        if (code === null) io.stdout(USAGE);
+        return code ?? 0;
+      }
     }
   } catch (err) {
     if (err instanceof CliUsageError) {
@@ -141,10 +172,18 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
   }
   if (positionals.length > 0) throw new CliUsageError(`serve takes no arguments (got ${positionals.join(' ')})`);
   const config = configFrom(values, io);
+  // Log lines wait here until the banner is printed, so the banner comes first.
+  const held = new PassThrough();
+  const sink = io.logStream ?? process.stdout;
+  const releaseLogs = () => {
+    const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && io.isTTY === true);
+    held.pipe(pretty ? build({ colorize: io.color === true, destination: sink, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' }) : sink, { end: false });
+  };
   let server: TokhostServer;
   try {
-    server = await createServer(config);
+    server = await createServer(config, { logStream: held });
   } catch (err) {
+    releaseLogs();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       io.stderr(`tokhost: port ${config.port} on ${config.host} is in use (try --port 0 for a free port)`);
       return 1;
@@ -173,6 +212,8 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
   } else {
     io.stdout(`  operator token: ${server.operator.source === 'config' ? 'from the configuration' : 'generated at the first start (set --operator-token to replace it)'}`);
   }
+  if (config.metricsPublic) io.stdout('  /metrics: public (--metrics-public), no operator token needed');
+  releaseLogs();
   io.onServing?.(server);
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -197,6 +238,35 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
       resolve(0);
     });
   });
+}
+
+/**
+ * `tokhost operator-token`: says where the operator token comes from; when none exists yet,
+ * makes one in the store (as the first start would) and prints it once. Only its hash is kept.
+ */
+function operatorTokenCommand(argv: string[], io: CliIo): number {
+  const { values, positionals } = parse(argv, { json: { type: 'boolean' } });
+  if (values.help) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  if (positionals.length > 0) throw new CliUsageError(`operator-token takes no arguments (got ${positionals.join(' ')})`);
+  const config = configFrom(values, io, ['config', 'data-dir', 'database-url', 'master-key', 'operator-token']);
+  if (config.operatorToken !== null) {
+    io.stdout(values.json ? JSON.stringify({ source: 'config' }) : 'the operator token is set in the configuration (--operator-token / TOKHOST_OPERATOR_TOKEN / file)');
+    return 0;
+  }
+  const operator = withConfiguredStore(config, (store) => resolveOperatorToken(store, null));
+  if (operator.generated) {
+    io.stdout(values.json ? JSON.stringify({ source: 'generated', token: operator.generated }) : `operator token — shown once, keep it (Authorization: Bearer <token> on /metrics):\n  ${operator.generated}`);
+  } else {
+    io.stdout(
+      values.json
+        ? JSON.stringify({ source: 'store' })
+        : 'an operator token was generated earlier; only its SHA-256 is kept, so it cannot be shown again. To replace it, set --operator-token (env TOKHOST_OPERATOR_TOKEN).',
+    );
+  }
+  return 0;
 }
 
 function describe(p: ProjectRecord, withSecret: boolean): string {

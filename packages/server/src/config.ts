@@ -52,6 +52,13 @@ export interface ServerConfig extends LimitsConfig {
    * `tokhost serve` prints it once.
    */
   readonly operatorToken: string | null;
+  /** Serve `/metrics` without the operator token even on a non-loopback address. Default false. */
+  readonly metricsPublic: boolean;
+  /**
+   * How `tokhost serve` writes log lines: `auto` (readable on a TTY, JSON otherwise), `json`, or
+   * `pretty`. Default `auto`. The server library itself always logs JSON to its stream.
+   */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   /** Label `/metrics` per-session figures with session IDs (they name the tenant's API key). Default false. */
   readonly metricsSessionLabels: boolean;
   /** Public IP announced in ICE candidates by the media engine. Default none (auto). */
@@ -285,6 +292,8 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
     parse: nullable(str(/^[\x21-\x7e]{16,1024}$/, '16 to 1024 printable ASCII characters without spaces')),
     help: 'operator token for /metrics (default: generated once, printed at first start)',
   },
+  metricsPublic: { flag: 'metrics-public', env: 'TOKHOST_METRICS_PUBLIC', default: false, parse: bool, help: 'serve /metrics without the operator token, on any listen address' },
+  logFormat: { flag: 'log-format', env: 'TOKHOST_LOG_FORMAT', default: 'auto', parse: oneOf(['auto', 'json', 'pretty'] as const), help: 'auto (readable on a TTY, JSON otherwise), json or pretty' },
   metricsSessionLabels: { flag: 'metrics-session-labels', env: 'TOKHOST_METRICS_SESSION_LABELS', default: false, parse: bool, help: 'per-session /metrics figures labelled with session IDs' },
   publicIp: {
     flag: 'public-ip',

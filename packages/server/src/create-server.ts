@@ -9,6 +9,7 @@ import { handleHealth } from './http/health.js';
 import { createHlsHandler } from './http/hls.js';
 import { handleMetrics, serverMetricsText, servesLoopbackOnly, webhookMetricsText } from './http/metrics.js';
 import { createRestHandler } from './http/rest.js';
+import { createHomeHandler } from './http/home.js';
 import { closeHttpServer, createHttpServer, listen } from './http/server.js';
 import { createLogger } from './logger.js';
 import { lazyMediaRouter } from './media/lazy-router.js';
@@ -166,7 +167,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       : undefined);
 
     // The token, or a server only this machine can reach (docs/security.md).
-    const metricsGuard = (req: Parameters<typeof servesLoopbackOnly>[2]) => operator.verify(req.headers) || servesLoopbackOnly(config.host, config.publicUrl, req);
+    const metricsGuard = (req: Parameters<typeof servesLoopbackOnly>[2]) => config.metricsPublic || operator.verify(req.headers) || servesLoopbackOnly(config.host, config.publicUrl, req);
     const metrics = () =>
       serverMetricsText(rt.metrics(), media.running(), { sessionLabels: config.metricsSessionLabels }) +
       webhookMetricsText(webhooks.stats(), rt.refusedCandidates()) +
@@ -181,6 +182,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
           return false;
         },
         (req, res) => handleHealth(req, res, readiness),
+        createHomeHandler({ demo: config.demo }),
         (req, res) => handleMetrics(req, res, metricsGuard, metrics),
         rest,
         createHlsHandler((token) => bc.hlsDirectory(token), topology.forwardHls),
