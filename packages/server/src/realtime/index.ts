@@ -397,7 +397,8 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
 
   const frontEnd: FrontEnd = {
     rooms,
-    verifyToken: (token) => verifyClientToken(token, (key) => store.getProject(key), { clockSkewSeconds: config.authClockSkewSeconds }),
+    // The same options as the native connect: HS256/T1 tokens may name an application ID.
+    verifyToken: (token) => verifyClientToken(token, (key) => store.getProject(key), tokenOptions),
     session: sessionRecord,
     iceServersFor: (connectionId) => iceServersFor(config, connectionId),
     routing: media !== null,
