@@ -89,7 +89,11 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('sipp'))('SIP interco
 
   /** The browser hears its own (fake microphone) audio come back through the echoing far end. */
   async function hearsItself(page: Page, what: string): Promise<number> {
-    const s0 = await until(async () => { const s = await stats(page); return s.audioBytes > 2000 && s; }, { timeoutMs: 20_000, what: `${what}: SIP stream audio at the browser` });
+    // The first call of the file also starts the media worker's SIP leg and the page's decoder on a
+    // cold machine (seen > 20 s once in CI at load); 40 s, and what the page saw if it still fails.
+    const s0 = await until(async () => { const s = await stats(page); return s.audioBytes > 2000 && s; }, { timeoutMs: 40_000, what: `${what}: SIP stream audio at the browser` }).catch(async (e: Error) => {
+      throw new Error(`${e.message}; page stats ${JSON.stringify(await stats(page))}; events ${JSON.stringify((await events(page)).map((x) => x.type))}`);
+    });
     await sleep(3000);
     const s1 = await stats(page);
     const energy = s1.audioEnergy - s0.audioEnergy;
