@@ -37,11 +37,15 @@ let failed = 0;
 let skipped = 0;
 let ok = true;
 const failures = [];
+const flaky = [];
 for (const [i, phase] of phases.entries()) {
   console.log(`\n[test] phase ${i + 1}/${phases.length}: ${phase.name}`);
   const report = join(root, 'node_modules', `.vitest-report-${i}.json`);
   rmSync(report, { force: true });
-  const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...phase.args];
+  // One retry of a failed test: the Chromium and media tests measure real timing on a 2-core machine
+  // shared with the build. A test that passes only on its retry is listed at the end as flaky, so it
+  // stays visible and gets fixed at its cause; a test that fails twice fails the run.
+  const args = ['vitest', 'run', '--retry=1', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...phase.args];
   const r = spawnSync('npx', args, { cwd: root, stdio: 'inherit', env: { ...process.env, TOKHOST_TEST: '1' } });
   if (r.status !== 0) ok = false;
   try {
@@ -50,6 +54,9 @@ for (const [i, phase] of phases.entries()) {
     failed += json.numFailedTests;
     skipped += json.numPendingTests + (json.numTodoTests ?? 0);
     for (const file of json.testResults ?? []) {
+      for (const t of file.assertionResults ?? []) {
+        if (t.status === 'passed' && t.failureMessages?.length) flaky.push(`${file.name.replace(root + '/', '')} > ${t.fullName}: ${String(t.failureMessages[0]).split('\n')[0].slice(0, 300)}`);
+      }
       const bad = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
       for (const t of bad) failures.push(`${file.name.replace(root + '/', '')} > ${t.fullName}: ${String(t.failureMessages?.[0] ?? '').split('\n')[0].slice(0, 300)}`);
       if (!bad.length && file.status === 'failed') failures.push(`${file.name.replace(root + '/', '')}: ${String(file.message ?? '').split('\n')[0].slice(0, 300)}`);
@@ -60,6 +67,7 @@ for (const [i, phase] of phases.entries()) {
   }
 }
 // The failures again at the very end, so that a log cut to its tail still names them.
+if (flaky.length) console.log(`\n[test] passed only on their retry (flaky: fix at the cause):\n${flaky.map((f) => `  - ${f}`).join('\n')}`);
 if (failures.length) console.log(`\n[test] failed:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
-console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+console.log(`\n${passed} passed (${flaky.length} on retry), ${failed} failed, ${skipped} skipped`);
 process.exit(ok && failed === 0 && passed > 0 ? 0 : 1);
