@@ -260,32 +260,22 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg', 'ffprobe'))
       const subscriberId = await a.evaluate((id) => (window.otjs as unknown as { subs: Record<string, { sub: { widgetId: string } }> }).subs[id]!.sub.widgetId, idb.streamId!);
       const fallback = async () => (await events(a)).filter((e) => e.type.startsWith('subscriber:video'));
       expect(await fallback()).toEqual([]);
-      // A short burst: the warning comes, the loss stops before video would stop, the warning is lifted.
-      const w0 = Date.now();
-      await room.setSubscriberLoss(subscriberId, 0.3);
-      await waitEvent(a, 'videoDisableWarning', (e) => e.type === 'subscriber:videoDisableWarning' && e['streamId'] === idb.streamId, 15_000);
-      const warnedMs = Date.now() - w0;
-      await room.setSubscriberLoss(subscriberId, 0);
-      await waitEvent(a, 'videoDisableWarningLifted', (e) => e.type === 'subscriber:videoDisableWarningLifted', 15_000);
-      console.info(`[otjs audio fallback] videoDisableWarning ${warnedMs} ms after 30 % loss; videoDisableWarningLifted ${Date.now() - w0} ms after the burst began`);
-      expect((await fallback()).map((e) => e.type)).toEqual(['subscriber:videoDisableWarning', 'subscriber:videoDisableWarningLifted']);
-      await sleep(1000);
-
-      // Sustained loss: video stops at A's subscriber to B only; audio keeps coming.
+      // 30 % loss on A's subscriber to B only: the warning, then video stops there; audio keeps coming.
       const t0 = Date.now();
       await room.setSubscriberLoss(subscriberId, 0.3);
       const disabled = await waitEvent(a, 'videoDisabled', (e) => e.type === 'subscriber:videoDisabled', 25_000);
       const disabledMs = Date.now() - t0;
+      const warnedMs = (await fallback())[0]!.t - t0;
       expect(disabled['reason']).toBe('quality');
       expect(disabled['streamId']).toBe(idb.streamId);
-      expect((await fallback()).map((e) => e.type)).toEqual(['subscriber:videoDisableWarning', 'subscriber:videoDisableWarningLifted', 'subscriber:videoDisableWarning', 'subscriber:videoDisabled']);
+      expect((await fallback()).map((e) => e.type)).toEqual(['subscriber:videoDisableWarning', 'subscriber:videoDisabled']);
       await sleep(1500);
       const l0 = (await look(a, idb.streamId!))!;
       const o0 = (await look(b, ida.streamId!))!;
       await sleep(3000);
       const l1 = (await look(a, idb.streamId!))!;
       const o1 = (await look(b, ida.streamId!))!;
-      console.info(`[otjs audio fallback] videoDisabled (reason quality) ${disabledMs} ms after 30 % loss; in 3 s after: lossy subscriber +${l1.framesDecoded - l0.framesDecoded} frames, +${l1.audioBytes - l0.audioBytes} audio bytes, audio energy +${(l1.audioEnergy - l0.audioEnergy).toExponential(2)}; B's subscriber to A +${o1.framesDecoded - o0.framesDecoded} frames`);
+      console.info(`[otjs audio fallback] 30 % loss: videoDisableWarning after ${warnedMs} ms, videoDisabled (reason quality) after ${disabledMs} ms; in 3 s after: lossy subscriber +${l1.framesDecoded - l0.framesDecoded} frames, +${l1.audioBytes - l0.audioBytes} audio bytes, audio energy +${(l1.audioEnergy - l0.audioEnergy).toExponential(2)}; B's subscriber to A +${o1.framesDecoded - o0.framesDecoded} frames`);
       expect(l1.framesDecoded - l0.framesDecoded).toBeLessThan(3);
       expect(l1.audioBytes).toBeGreaterThan(l0.audioBytes);
       expect(l1.audioEnergy).toBeGreaterThan(l0.audioEnergy);
@@ -300,7 +290,8 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg', 'ffprobe'))
       const r0 = (await look(a, idb.streamId!))!;
       await until(async () => { const l = await look(a, idb.streamId!); return !!l && l.framesDecoded > r0.framesDecoded + 10 && near(l.rgb, GREEN); }, { timeoutMs: 10_000, what: 'B\'s video back at A' });
       console.info(`[otjs audio fallback] videoEnabled (reason quality) ${Date.now() - t1} ms after the loss stopped; frames flow again; events: ${(await fallback()).map((e) => e.type.slice(11)).join(', ')}`);
-      expect((await fallback()).map((e) => e.type)).toEqual(['subscriber:videoDisableWarning', 'subscriber:videoDisableWarningLifted', 'subscriber:videoDisableWarning', 'subscriber:videoDisabled', 'subscriber:videoDisableWarningLifted', 'subscriber:videoEnabled']);
+      // The warning is lifted as video returns (OpenTok.js keeps it on the stream until told).
+      expect((await fallback()).map((e) => e.type)).toEqual(['subscriber:videoDisableWarning', 'subscriber:videoDisabled', 'subscriber:videoDisableWarningLifted', 'subscriber:videoEnabled']);
     }, 90_000);
 
     it('(2) a broadcast (official SDK) composing the OpenTok.js publishers: its HLS, played by hls.js in Chromium, shows their colours; setStreamClassLists on OpenTok.js streams moves the focus box', async () => {
