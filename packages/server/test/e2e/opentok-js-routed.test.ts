@@ -254,8 +254,11 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg', 'ffprobe'))
     }, 120_000);
 
     it('(4) audio fallback on a lossy path to one OpenTok.js subscriber: OpenTok.js\'s own events, audio stays, video returns after', async () => {
-      // B's audio back on (the force-mute tests muted it), so "audio stays" can be heard.
+      // B unmutes itself after the force mute (OpenTok allows it): the router forwards its audio
+      // again, so "audio stays" can be heard.
       await b.evaluate(() => window.otjs.publisher!.publishAudio(true));
+      const back = await until(async () => { const e = await energyOver(a, idb.streamId!); return e > 1e-4 && { e }; }, { timeoutMs: 15_000, what: 'B heard at A again after it unmuted itself' });
+      console.info(`[otjs unmute after force mute] audio energy of B at A over 2.5 s: ${back.e.toExponential(2)}`);
       const room = await (await server.mediaRouterForTesting()!).room(sessionId);
       const subscriberId = await a.evaluate((id) => (window.otjs as unknown as { subs: Record<string, { sub: { widgetId: string } }> }).subs[id]!.sub.widgetId, idb.streamId!);
       const fallback = async () => (await events(a)).filter((e) => e.type.startsWith('subscriber:video'));
