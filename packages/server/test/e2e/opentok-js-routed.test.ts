@@ -407,8 +407,8 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg', 'ffprobe'))
       at = wavLevel(wav, on.end).end;
       await sleep(3000);
       const off = wavLevel(wav, at);
-      console.info(`[otjs sip] baresip hears the OpenTok.js publisher at RMS ${on.rms.toFixed(4)} (${((on.end - 0) / 16000).toFixed(1)} s recorded), ${off.rms.toFixed(4)} after publishAudio(false)`);
-      expect(on.rms).toBeGreaterThan(0.01);
+      console.info(`[otjs sip] baresip hears the OpenTok.js publisher at RMS ${on.rms.toFixed(4)} (8 kHz, 3 s windows), ${off.rms.toFixed(4)} after publishAudio(false)`);
+      expect(on.rms).toBeGreaterThan(0.003);
       expect(off.rms).toBeLessThan(on.rms / 10);
       expect(me.streamId).toBeTruthy();
       await call<void>((cb) => ot.forceDisconnect(sessionId, dialed.connectionId, cb));
