@@ -5,7 +5,11 @@
  * Two OpenTok.js pages publish canvases (blue, green) and one `@tokhost/client` page publishes the
  * browser's fake camera (red, with a 440 Hz tone); every page must decode the other two pictures
  * and get their audio. Then force mute from the official `opentok` SDK: the muted OpenTok.js
- * publisher gets muteForced and its audio energy stops growing at a subscriber.
+ * publisher gets muteForced and its audio energy stops growing at a subscriber. Then, on the same
+ * pages: an archive (events, frame colours); the audio fallback on a lossy path to one OpenTok.js
+ * subscriber (the router's loss hook); a broadcast's HLS played by hls.js, with
+ * `setStreamClassLists` moving the focus box between OpenTok.js streams. Last, in a session of its
+ * own, `dial` to baresip: each end hears the other.
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
