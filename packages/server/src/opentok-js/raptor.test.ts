@@ -173,4 +173,34 @@ describe('routed sessions: the media router is the other end', () => {
     expect(t.generateOffer('mine')).toEqual({ method: 'generateoffer', uri: `${base}/stream/mine`, content: { peerId: 'mine', sourceStreamId: 'MANTIS', simulcastEnabled: false } });
     expect(t.routerAnswer('mine', 'v=0')).toMatchObject({ method: 'answer', uri: `${base}/stream/mine`, content: { sdp: 'v=0', sourceStreamId: 'MANTIS' } });
   });
+
+  it('the audio fallback: warnings on the subscriber\'s video channel (updated disableWarning), video off and on (update active); the warning is lifted before video returns', () => {
+    const t = routed();
+    const uri = `${base}/stream/theirs/subscriber/sub1/channel/video1`;
+    const q = (event: 'videoDisableWarning' | 'videoDisableWarningLifted' | 'videoDisabled' | 'videoEnabled') => t.outbound({ type: 'subscriberQuality', subscriberId: 'sub1', event }).map((o) => o.message);
+    expect(q('videoDisableWarning')).toEqual([{ method: 'updated', uri, content: { disableWarning: true } }]);
+    expect(q('videoDisableWarningLifted')).toEqual([{ method: 'updated', uri, content: { disableWarning: false } }]);
+    expect(q('videoDisableWarningLifted')).toEqual([]);
+    expect(q('videoDisableWarning')).toEqual([{ method: 'updated', uri, content: { disableWarning: true } }]);
+    expect(q('videoDisabled')).toEqual([{ method: 'update', uri, content: { active: false } }]);
+    expect(q('videoEnabled')).toEqual([
+      { method: 'updated', uri, content: { disableWarning: false } },
+      { method: 'update', uri, content: { active: true } },
+    ]);
+    expect(q('videoDisabled')).toEqual([{ method: 'update', uri, content: { active: false } }]);
+    expect(q('videoEnabled')).toEqual([{ method: 'update', uri, content: { active: true } }]);
+    expect(t.outbound({ type: 'subscriberQuality', subscriberId: 'unknown', event: 'videoDisabled' })).toEqual([]);
+  });
+
+  it('the subscriber\'s own echo of the fallback (activeReason auto) changes nothing; a user\'s subscribeToVideo still does', () => {
+    const t = routed();
+    const uri = `${base}/stream/theirs/subscriber/sub1/channel/video1`;
+    expect(t.inbound({ method: 'update', uri, content: { active: false, activeReason: 'auto' } })).toMatchObject({ kind: 'accept' });
+    expect(t.inbound({ method: 'update', uri, content: { active: false } })).toMatchObject({ kind: 'request', request: { type: 'subscriberMedia', subscriberId: 'sub1', video: false } });
+  });
+
+  it('stream class list changes have no OpenTok.js message (its Stream has no class list)', () => {
+    const t = routed();
+    expect(t.outbound({ type: 'streamClassListChanged', stream: stream('theirs', other, { layoutClassList: ['focus'] }) })).toEqual([]);
+  });
 });

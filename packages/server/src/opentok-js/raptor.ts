@@ -7,7 +7,7 @@
  * (who publishes which stream, which subscriber belongs to which stream) and returns messages.
  */
 import { VIDEO_TYPES } from '@tokhost/protocol';
-import type { ClientRequest, Role, RtConnection, RtError, RtStream, UnsequencedServerMessage, VideoType } from '@tokhost/protocol';
+import type { ClientRequest, Role, RtConnection, RtError, RtStream, RtSubscriberQualityEvent, UnsequencedServerMessage, VideoType } from '@tokhost/protocol';
 import type { GivenIds, JoinSnapshot } from '../realtime/state/session-state.js';
 
 /** One Raptor message. */
@@ -134,6 +134,8 @@ export class RaptorTranslator {
   private readonly links = new Map<string, Link>();
   /** The session routes media through Tokhost's media router (learnt from the join). */
   routed = false;
+  /** Subscribers whose stream carries the audio fallback's `disableWarning` (routed sessions). */
+  private readonly warned = new Set<string>();
 
   constructor(readonly ids: { apiKey: string; sessionId: string; connectionId: string }) {
     this.base = `/v2/partner/${ids.apiKey}/session/${ids.sessionId}`;
@@ -181,6 +183,9 @@ export class RaptorTranslator {
       case 'subscriber_channel#update': {
         const active = content['active'];
         if (typeof active !== 'boolean') return { kind: 'accept', why: 'subscriber channel attributes other than active are not used' };
+        // The client's echo of the router's audio fallback (it turns its video off or on with
+        // reason `auto`): the router decided it and keeps probing the path, so nothing changes.
+        if (content['activeReason'] === 'auto') return { kind: 'accept', why: 'audio fallback: the media router turns this video off and on itself' };
         const kind = /^audio/.test(uri.channel!) ? 'audio' : /^video/.test(uri.channel!) ? 'video' : null;
         if (!kind) return { kind: 'accept', why: `channel ${uri.channel} is not audio or video` };
         return { kind: 'request', request: { type: 'subscriberMedia', subscriberId: uri.subscriber!, [kind]: active } };
@@ -379,6 +384,36 @@ export class RaptorTranslator {
     return [{ from: '', message: { method: 'candidate', uri, content: { ...meta, ...candidateJson(msg.candidate) } } }];
   }
 
+  /**
+   * The router's audio fallback on one of this client's subscribers, as OpenTok.js's media server
+   * says it on the subscriber's video channel: `updated { disableWarning }` raises
+   * `videoDisableWarning` / `videoDisableWarningLifted` (through the stream's channel), and
+   * `update { active }` makes the Subscriber turn its video off or on with reason `quality`
+   * (`videoDisabled` / `videoEnabled`). The warning stays on the stream while video is off, so
+   * it is lifted just before video returns (a later warning must change it again to be seen).
+   */
+  private quality(subscriberId: string, event: RtSubscriberQualityEvent): Outbound[] {
+    const link = this.links.get(subscriberId);
+    if (!link) return [];
+    const uri = `${this.base}/stream/${link.streamId}/subscriber/${subscriberId}/channel/video1`;
+    const warning = (on: boolean): Outbound => {
+      if (on) this.warned.add(subscriberId);
+      else this.warned.delete(subscriberId);
+      return { from: '', message: { method: 'updated', uri, content: { disableWarning: on } } };
+    };
+    const active = (on: boolean): Outbound => ({ from: '', message: { method: 'update', uri, content: { active: on } } });
+    switch (event) {
+      case 'videoDisableWarning':
+        return [warning(true)];
+      case 'videoDisableWarningLifted':
+        return this.warned.has(subscriberId) ? [warning(false)] : [];
+      case 'videoDisabled':
+        return [active(false)];
+      case 'videoEnabled':
+        return this.warned.has(subscriberId) ? [warning(false), active(true)] : [active(true)];
+    }
+  }
+
   /** Translate one message of the live state for this client (responses are the socket's). */
   outbound(msg: UnsequencedServerMessage): Outbound[] {
     const b = this.base;
@@ -396,7 +431,7 @@ export class RaptorTranslator {
         return [{ from: '', message: { method: 'created', uri: `${b}/stream/${msg.stream.streamId}`, content: streamJson(msg.stream) } }];
       case 'streamDestroyed':
         this.streamOwners.delete(msg.stream.streamId);
-        for (const [id, l] of this.links) if (l.streamId === msg.stream.streamId) this.links.delete(id);
+        for (const [id, l] of this.links) if (l.streamId === msg.stream.streamId) { this.links.delete(id); this.warned.delete(id); }
         return [{ from: '', message: { method: 'deleted', uri: `${b}/stream/${msg.stream.streamId}`, content: {}, reason: msg.reason } }];
       case 'streamPropertyChanged': {
         const s = msg.stream;
@@ -422,6 +457,7 @@ export class RaptorTranslator {
         const link = this.links.get(msg.peerId);
         if (!link) return [];
         this.links.delete(msg.peerId);
+        this.warned.delete(msg.peerId);
         // Only the publisher needs telling: the subscriber's own unsubscribe or the stream's end closed it.
         if (link.publisher !== this.ids.connectionId) return [];
         return [{ from: link.subscriber, message: { method: 'deleted', uri: `${b}/stream/${link.streamId}/subscriber/${msg.peerId}`, content: {} } }];
@@ -447,11 +483,14 @@ export class RaptorTranslator {
         return [{ from: '', message: { method: 'created', uri: `${b}/archive/${msg.id}`, content: { id: msg.id, name: msg.name, status: 'started' } } }];
       case 'archiveStopped':
         return [{ from: '', message: { method: 'updated', uri: `${b}/archive/${msg.id}`, content: { id: msg.id, name: msg.name, status: 'stopped' } } }];
+      case 'subscriberQuality':
+        return this.quality(msg.subscriberId, msg.event);
       case 'disconnected':
         return [{ from: '', message: { method: 'deleted', uri: `${b}/connection/${this.ids.connectionId}`, content: {}, reason: msg.reason } }];
       default:
-        // response: the socket's; the rest has no OpenTok.js counterpart
-        // in relayed sessions (stream class lists, routed quality events).
+        // response: the socket's. streamClassListChanged: OpenTok.js's Stream has no class list
+        // (it drops stream properties other than name and archiving); class lists shape the
+        // archive and broadcast layouts only, as in OpenTok.
         return [];
     }
   }

@@ -5,19 +5,27 @@
  * Two OpenTok.js pages publish canvases (blue, green) and one `@tokhost/client` page publishes the
  * browser's fake camera (red, with a 440 Hz tone); every page must decode the other two pictures
  * and get their audio. Then force mute from the official `opentok` SDK: the muted OpenTok.js
- * publisher gets muteForced and its audio energy stops growing at a subscriber.
+ * publisher gets muteForced and its audio energy stops growing at a subscriber. Then, on the same
+ * pages: an archive (events, frame colours); the audio fallback on a lossy path to one OpenTok.js
+ * subscriber (the router's loss hook); a broadcast's HLS played by hls.js, with
+ * `setStreamClassLists` moving the focus box between OpenTok.js streams. Last, in a session of its
+ * own, `dial` to baresip: each end hears the other.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokhostServer } from '../../src/create-server.js';
 import { colourName, ffprobe, frameAt, meanColour } from '../recording/media-check.js';
+import { freePort } from './sip-peers.js';
 import { call, fakeCamera, hasChromium, hasCommands, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startOpenTokJsOrigin, startServer, until } from '../kit/index.js';
 import type { AppOrigin, OpenTokJsOrigin, OpenTokSdk, OtjsEvent, Rgb } from '../kit/index.js';
 
+const HLS_JS = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js');
 const RED: Rgb = [255, 0, 0];
 const BLUE: Rgb = [0, 0, 255];
 const GREEN: Rgb = [0, 255, 0];
@@ -32,7 +40,17 @@ interface ArchiveLike {
   url: string | null;
   reason: string;
 }
+interface BroadcastLike {
+  id: string;
+  status: string;
+  broadcastUrls: null | { hls?: string; hlsStatus?: string };
+}
 type OtArchives = OpenTokSdk & {
+  startBroadcast(sessionId: string, options: Record<string, unknown>, cb: (err: Error | null, b?: BroadcastLike) => void): void;
+  getBroadcast(id: string, cb: (err: Error | null, b?: BroadcastLike) => void): void;
+  stopBroadcast(id: string, cb: (err: Error | null, b?: BroadcastLike) => void): void;
+  setStreamClassLists(sessionId: string, classLists: { id: string; layoutClassList: string[] }[], cb: (err: Error | null) => void): void;
+  dial(sessionId: string, token: string, uri: string, options: Record<string, unknown>, cb: (err: Error | null, c?: { id: string; connectionId: string; streamId: string }) => void): void;
   startArchive(sessionId: string, options: Record<string, unknown>, cb: (err: Error | null, a?: ArchiveLike) => void): void;
   stopArchive(id: string, cb: (err: Error | null, a?: ArchiveLike) => void): void;
   getArchive(id: string, cb: (err: Error | null, a?: ArchiveLike) => void): void;
@@ -98,6 +116,20 @@ function tokhostLooks(p: Page): Promise<{ rgb: Rgb | null; frames: number; audio
   });
 }
 
+/**
+ * The RMS level (0..1) of the 16-bit PCM a WAV file being written holds after byte `from`, and
+ * where it ends: baresip's sndfile module records what the far end decodes as it goes.
+ */
+function wavLevel(file: string, from: number): { rms: number; end: number } {
+  const buf = readFileSync(file);
+  const data = buf.indexOf('data', 12, 'latin1');
+  const start = Math.max(from, data + 8);
+  const end = start + Math.floor((buf.length - start) / 2) * 2;
+  let sum = 0;
+  for (let i = start; i < end; i += 2) sum += (buf.readInt16LE(i) / 32768) ** 2;
+  return { rms: Math.sqrt(sum / Math.max(1, (end - start) / 2)), end };
+}
+
 describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg', 'ffprobe'))('OpenTok.js (unmodified, from npm) in routed sessions', () => {
   const apiKey = '4' + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
@@ -120,7 +152,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg', 'ffprobe'))
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tokhost-otjs-routed-'));
-    server = await startServer({ apiKey, apiSecret, outboundAllow: ['127.0.0.0/8'], mediaWorkers: 1, dataDir: join(dir, 'data') });
+    server = await startServer({ apiKey, apiSecret, outboundAllow: ['127.0.0.0/8'], mediaWorkers: 1, dataDir: join(dir, 'data'), sipPort: 0 });
     ot = new OpenTok(apiKey, apiSecret, server.url) as OtArchives;
     otjsOrigin = await startOpenTokJsOrigin();
     appOrigin = await startAppOrigin();
@@ -224,5 +256,182 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg', 'ffprobe'))
       expect(names.get('green') ?? 0).toBeGreaterThan(2);
       expect(names.get('red') ?? 0).toBeGreaterThan(2);
     }, 120_000);
+
+    it('(4) audio fallback on a lossy path to one OpenTok.js subscriber: OpenTok.js\'s own events, audio stays, video returns after', async () => {
+      // B unmutes itself after the force mute (OpenTok allows it): the router forwards its audio
+      // again, so "audio stays" can be heard.
+      await b.evaluate(() => window.otjs.publisher!.publishAudio(true));
+      const back = await until(async () => { const e = await energyOver(a, idb.streamId!); return e > 1e-4 && { e }; }, { timeoutMs: 15_000, what: 'B heard at A again after it unmuted itself' });
+      console.info(`[otjs unmute after force mute] audio energy of B at A over 2.5 s: ${back.e.toExponential(2)}`);
+      const room = await (await server.mediaRouterForTesting()!).room(sessionId);
+      const subscriberId = await a.evaluate((id) => (window.otjs as unknown as { subs: Record<string, { sub: { widgetId: string } }> }).subs[id]!.sub.widgetId, idb.streamId!);
+      const fallback = async () => (await events(a)).filter((e) => e.type.startsWith('subscriber:video'));
+      expect(await fallback()).toEqual([]);
+      // 30 % loss on A's subscriber to B only: the warning, then video stops there; audio keeps coming.
+      const t0 = Date.now();
+      await room.setSubscriberLoss(subscriberId, 0.3);
+      const disabled = await waitEvent(a, 'videoDisabled', (e) => e.type === 'subscriber:videoDisabled', 25_000);
+      const disabledMs = Date.now() - t0;
+      const warnedMs = (await fallback())[0]!.t - t0;
+      expect(disabled['reason']).toBe('quality');
+      expect(disabled['streamId']).toBe(idb.streamId);
+      expect((await fallback()).map((e) => e.type)).toEqual(['subscriber:videoDisableWarning', 'subscriber:videoDisabled']);
+      await sleep(1500);
+      const l0 = (await look(a, idb.streamId!))!;
+      const o0 = (await look(b, ida.streamId!))!;
+      await sleep(3000);
+      const l1 = (await look(a, idb.streamId!))!;
+      const o1 = (await look(b, ida.streamId!))!;
+      console.info(`[otjs audio fallback] 30 % loss: videoDisableWarning after ${warnedMs} ms, videoDisabled (reason quality) after ${disabledMs} ms; in 3 s after: lossy subscriber +${l1.framesDecoded - l0.framesDecoded} frames, +${l1.audioBytes - l0.audioBytes} audio bytes, audio energy +${(l1.audioEnergy - l0.audioEnergy).toExponential(2)}; B's subscriber to A +${o1.framesDecoded - o0.framesDecoded} frames`);
+      expect(l1.framesDecoded - l0.framesDecoded).toBeLessThan(3);
+      expect(l1.audioBytes).toBeGreaterThan(l0.audioBytes);
+      expect(l1.audioEnergy).toBeGreaterThan(l0.audioEnergy);
+      expect(o1.framesDecoded - o0.framesDecoded).toBeGreaterThan(15);
+      expect((await events(b)).some((e) => e.type.startsWith('subscriber:video'))).toBe(false);
+
+      // The loss stops: video comes back with reason quality.
+      const t1 = Date.now();
+      await room.setSubscriberLoss(subscriberId, 0);
+      const enabled = await waitEvent(a, 'videoEnabled after the loss stops', (e) => e.type === 'subscriber:videoEnabled', 30_000);
+      expect(enabled['reason']).toBe('quality');
+      const r0 = (await look(a, idb.streamId!))!;
+      await until(async () => { const l = await look(a, idb.streamId!); return !!l && l.framesDecoded > r0.framesDecoded + 10 && near(l.rgb, GREEN); }, { timeoutMs: 10_000, what: 'B\'s video back at A' });
+      console.info(`[otjs audio fallback] videoEnabled (reason quality) ${Date.now() - t1} ms after the loss stopped; frames flow again; events: ${(await fallback()).map((e) => e.type.slice(11)).join(', ')}`);
+      // The warning is lifted as video returns (OpenTok.js keeps it on the stream until told).
+      expect((await fallback()).map((e) => e.type)).toEqual(['subscriber:videoDisableWarning', 'subscriber:videoDisabled', 'subscriber:videoDisableWarningLifted', 'subscriber:videoEnabled']);
+    }, 90_000);
+
+    it('(2) a broadcast (official SDK) composing the OpenTok.js publishers: its HLS, played by hls.js in Chromium, shows their colours; setStreamClassLists on OpenTok.js streams moves the focus box', async () => {
+      await call<void>((cb) => ot.setStreamClassLists(sessionId, [{ id: ida.streamId!, layoutClassList: ['focus'] }], cb));
+      const listed = await call<{ id: string; name: string }[]>((cb) => ot.listStreams(sessionId, cb));
+      expect((listed.find((x) => x.id === ida.streamId) as { layoutClassList?: string[] } | undefined)?.layoutClassList).toEqual(['focus']);
+      const started = await call<BroadcastLike>((cb) => ot.startBroadcast(sessionId, { outputs: { hls: {} }, resolution: '640x480', layout: { type: 'horizontalPresentation' } }, cb));
+      const viewer = await context.newPage();
+      try {
+        const live = await until(async () => { const g = await call<BroadcastLike>((cb) => ot.getBroadcast(started.id, cb)); return g.broadcastUrls?.hlsStatus === 'live' && g; }, { timeoutMs: 30_000, what: 'HLS live' });
+        await viewer.setContent('<video id="v" muted playsinline width="640" height="480"></video><canvas id="c" width="64" height="48"></canvas>');
+        await viewer.addScriptTag({ path: HLS_JS });
+        // (Re)start the player at the live edge (a player that fell behind on a busy machine would show old pictures).
+        const play = () =>
+          viewer.evaluate((src) => {
+            type Player = { loadSource(u: string): void; attachMedia(v: HTMLMediaElement): void; destroy(): void };
+            const w = window as unknown as { Hls: new () => Player; player?: Player };
+            w.player?.destroy();
+            const v = document.getElementById('v') as HTMLVideoElement;
+            const hls = new w.Hls();
+            w.player = hls;
+            hls.loadSource(src);
+            hls.attachMedia(v);
+            void v.play();
+          }, live.broadcastUrls!.hls!);
+        await play();
+        // horizontalPresentation: the `focus` stream fills the top 80 %, the others are 20 % boxes in the bottom row.
+        const picture = () =>
+          viewer.evaluate(() => {
+            const v = document.getElementById('v') as HTMLVideoElement;
+            const g = (document.getElementById('c') as HTMLCanvasElement).getContext('2d', { willReadFrequently: true })!;
+            if (v.videoWidth === 0) return null;
+            g.drawImage(v, 0, 0, 64, 48);
+            const mean = (x: number, y: number, w: number, h: number): [number, number, number] => {
+              const d = g.getImageData(x, y, w, h).data;
+              const m = [0, 0, 0];
+              for (let i = 0; i < d.length; i += 4) { m[0]! += d[i]!; m[1]! += d[i + 1]!; m[2]! += d[i + 2]!; }
+              return m.map((c) => Math.round(c / (d.length / 4))) as [number, number, number];
+            };
+            return { time: v.currentTime, focus: mean(16, 8, 32, 22), row: [0, 1, 2, 3, 4].map((i) => mean(Math.round(i * 12.8) + 3, 40, 7, 6)) };
+          });
+        const seen = await until(async () => { const p = await picture(); return !!p && p.time > 1 && colourName(p.focus) === 'blue' && p; }, { timeoutMs: 60_000, what: 'the HLS picture with A (blue) in the focus box' });
+        const row = seen.row.map(colourName);
+        console.info(`[otjs HLS] playing at ${seen.time.toFixed(1)} s: focus rgb(${seen.focus.join(',')}), bottom row ${row.join('/')}`);
+        expect(row).toContain('green');
+        expect(row).toContain('red');
+
+        // The class list moves to B's stream: the broadcast's focus box turns green.
+        const t0 = Date.now();
+        await call<void>((cb) => ot.setStreamClassLists(sessionId, [{ id: ida.streamId!, layoutClassList: [] }, { id: idb.streamId!, layoutClassList: ['focus'] }], cb));
+        await sleep(4000);
+        await play();
+        const moved = await until(async () => { const p = await picture(); return !!p && colourName(p.focus) === 'green' && p; }, { timeoutMs: 60_000, what: 'the HLS picture with B (green) in the focus box' });
+        console.info(`[otjs HLS] focus moved to B ${Date.now() - t0} ms after setStreamClassLists (HLS latency included): bottom row ${moved.row.map(colourName).join('/')}`);
+        expect(moved.row.map(colourName)).toContain('blue');
+        // OpenTok.js pages stay connected (their Stream has no class list; nothing reaches them).
+        for (const p of [a, b]) expect((await events(p)).some((e) => e.type === 'sessionDisconnected')).toBe(false);
+      } finally {
+        await viewer.close();
+        await call<BroadcastLike>((cb) => ot.stopBroadcast(started.id, cb)).catch(() => undefined);
+      }
+    }, 180_000);
   });
+
+  it.skipIf(!hasCommands('baresip'))('(3) dial (official SDK) to baresip: the OpenTok.js subscriber hears the far end, the far end hears the OpenTok.js publisher', async () => {
+    const sessionId = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
+    const p = await openOtjs();
+    const bdir = mkdtempSync(join(tmpdir(), 'tokhost-otjs-baresip-'));
+    let log = '';
+    let proc: ReturnType<typeof spawn> | null = null;
+    try {
+      const me = await start(p, { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'moderator', data: 'user=p' }), name: 'Pat', rgb: BLUE });
+      // baresip: plays a 1 kHz tone, records what it decodes (sndfile: dump-<time>-dec.wav).
+      execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=frequency=1000:duration=60', '-ar', '8000', '-ac', '1', join(bdir, 'tone.wav')]);
+      const port = await freePort(true);
+      writeFileSync(
+        join(bdir, 'config'),
+        [
+          'poll_method epoll',
+          `sip_listen 127.0.0.1:${port}`,
+          'net_interface 127.0.0.1',
+          `audio_source aufile,${join(bdir, 'tone.wav')}`,
+          'audio_player aubridge,far',
+          `snd_path ${bdir}`,
+          'module_path /usr/lib/baresip/modules',
+          'module g711.so',
+          'module aufile.so',
+          'module aubridge.so',
+          'module sndfile.so',
+          'module account.so',
+          'module_app menu.so',
+        ].join('\n') + '\n',
+      );
+      writeFileSync(join(bdir, 'accounts'), '<sip:uas@127.0.0.1>;regint=0;answermode=auto\n');
+      const child = spawn('baresip', ['-f', bdir, '-v'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      proc = child;
+      child.stdout.on('data', (d: Buffer) => (log += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+      await until(async () => log.includes('baresip is ready'), { timeoutMs: 10_000, what: 'baresip ready' });
+      const dialed = await call<{ id: string; connectionId: string; streamId: string }>((cb) => ot.dial(sessionId, ot.generateToken(sessionId, { data: 'sip=far' }), `sip:uas@127.0.0.1:${port}`, {}, cb));
+
+      // The OpenTok.js page subscribes to the SIP stream and hears baresip's tone.
+      await waitEvent(p, 'the SIP stream at the OpenTok.js page', (e) => e.type === 'streamCreated' && e['streamId'] === dialed.streamId);
+      const e0 = await until(async () => { const l = await look(p, dialed.streamId); return !!l && l.audioBytes > 2000 && l; }, { timeoutMs: 20_000, what: 'SIP audio at the OpenTok.js subscriber' });
+      await sleep(3000);
+      const e1 = (await look(p, dialed.streamId))!;
+      console.info(`[otjs sip] the OpenTok.js subscriber got ${e1.audioBytes} audio bytes of the SIP stream; audio energy +${(e1.audioEnergy - e0.audioEnergy).toExponential(2)} over 3 s`);
+      expect(e1.audioEnergy - e0.audioEnergy).toBeGreaterThan(0.01);
+
+      // baresip decodes the OpenTok.js publisher's tone; muting the publisher silences it.
+      const wav = await until(async () => { const f = readdirSync(bdir).find((n) => /dec\.wav$/.test(n)); return f !== undefined && existsSync(join(bdir, f)) && join(bdir, f); }, { timeoutMs: 10_000, what: "baresip's recording of what it hears" });
+      await sleep(1000);
+      let at = wavLevel(wav, 0).end;
+      await sleep(3000);
+      const on = wavLevel(wav, at);
+      await p.evaluate(() => window.otjs.publisher!.publishAudio(false));
+      await sleep(1500);
+      at = wavLevel(wav, on.end).end;
+      await sleep(3000);
+      const off = wavLevel(wav, at);
+      console.info(`[otjs sip] baresip hears the OpenTok.js publisher at RMS ${on.rms.toFixed(4)} (8 kHz, 3 s windows), ${off.rms.toFixed(4)} after publishAudio(false)`);
+      expect(on.rms).toBeGreaterThan(0.003);
+      expect(off.rms).toBeLessThan(on.rms / 10);
+      expect(me.streamId).toBeTruthy();
+      await call<void>((cb) => ot.forceDisconnect(sessionId, dialed.connectionId, cb));
+      await waitEvent(p, 'the SIP connection leaves', (e) => e.type === 'connectionDestroyed' && e['connectionId'] === dialed.connectionId);
+    } catch (err) {
+      console.error(log.slice(-3000));
+      throw err;
+    } finally {
+      proc?.kill('SIGKILL');
+      await p.close();
+      rmSync(bdir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    }
+  }, PAGES_MS);
 });

@@ -977,7 +977,11 @@ export class Rooms {
     const old = s.rt[prop];
     if (JSON.stringify(old) === JSON.stringify(value)) return;
     s.rt = { ...s.rt, [prop]: value };
-    if (prop === 'hasAudio' && value === true) s.forceMuted = false;
+    if (prop === 'hasAudio' && value === true && s.forceMuted) {
+      // The publisher unmuted itself after a force mute (OpenTok allows it): the router forwards its audio again.
+      s.forceMuted = false;
+      this.routed(s.owner.room, (m) => m.muteStream(s.rt.streamId, false));
+    }
     s.owner.room.broadcast({ type: 'streamPropertyChanged', streamId: s.rt.streamId, changedProperty: prop, oldValue: old, newValue: value, stream: s.rt }, s.owner);
     this.streamEvent('streamChanged', s.owner.room, s);
   }
