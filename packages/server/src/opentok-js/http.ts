@@ -19,7 +19,14 @@ export const LOG_BODY_MAX_BYTES = 64 * 1024;
 
 /** What session-info needs to know of a token presented for a session. */
 export type TokenCheck =
-  | { ok: true; apiKey: string; sessionId: string; p2p: boolean; e2ee: boolean }
+  | {
+      ok: true;
+      /** The partner ID the client must have named: the API key, or the application ID of an application's token. */
+      apiKey: string;
+      sessionId: string;
+      p2p: boolean;
+      e2ee: boolean;
+    }
   | { ok: false; code: RtErrorCode; message: string };
 
 export interface DiscoveryOptions {

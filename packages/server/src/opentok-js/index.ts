@@ -59,7 +59,9 @@ export function createOpenTokJs(options: OpenTokJsOptions): OpenTokJs {
       if (t.sessionId !== sessionId) return { ok: false, code: 'ERR_RT_TOKEN_SESSION', message: 'the token is for another session' };
       const session = frontEnd.session(sessionId);
       if (!session || session.apiKey !== t.apiKey) return { ok: false, code: 'ERR_RT_SESSION_INVALID', message: `session ${sessionId} does not exist` };
-      return { ok: true, apiKey: t.apiKey, sessionId, p2p: !(frontEnd.routing && session.mediaMode === 'routed'), e2ee: session.e2ee };
+      // OpenTok.js refuses a session info whose partner ID is not the key it was given: a Vonage
+      // app gives its application ID (OT.initSession(applicationId, …)) with that application's token.
+      return { ok: true, apiKey: t.applicationId ?? t.apiKey, sessionId, p2p: !(frontEnd.routing && session.mediaMode === 'routed'), e2ee: session.e2ee };
     },
     checkProjectToken: async (token, apiKey) => {
       const t = await verify(token);
