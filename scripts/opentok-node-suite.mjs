@@ -8,9 +8,11 @@
  * get it); it is not part of Tokhost and nothing of it is copied here. The script
  *   1. installs the suite's own dependencies there (`npm install --no-save`, its lockfile pins mocha,
  *      chai, nock …) unless they are present,
- *   2. replaces `lib/opentok.js` with a shim that re-exports the built `packages/sdk/dist/index.cjs`,
+ *   2. replaces the package's modules the tests import — `lib/opentok.js` (the package's entry),
+ *      `lib/session.js` and `lib/sipInterconnect.js` (the classes its results are instances of) —
+ *      with shims that re-export them from the built `packages/sdk/dist/index.cjs`,
  *   3. runs mocha on `test/*-test.js` with the JSON reporter, bounded in time,
- *   4. puts the original `lib/opentok.js` back and prints `N passing, M failing` and the failing titles.
+ *   4. puts the original modules back and prints `N passing, M failing` and the failing titles.
  * Exit status: 0 when at least `--min-passing` tests pass (default 0), 1 when fewer do, 2 on a usage
  * or setup error. Build the SDK first (`npm run build`).
  */
@@ -49,13 +51,22 @@ function parseArgs(argv) {
   return out;
 }
 
-/** The shim: nock (13, as the suite pins it) intercepts only node:http, so fetch goes through the suite's node-fetch. */
-function shimSource() {
+/**
+ * The shims: each replaced module of the package re-exports its counterpart of `@tokhost/sdk`, as
+ * an app that swaps the package gets them. nock (13, as the suite pins it) intercepts only
+ * node:http, so fetch goes through the suite's node-fetch.
+ */
+const SHIMS = {
+  'lib/opentok.js': '',
+  'lib/session.js': '.Session',
+  'lib/sipInterconnect.js': '.SipInterconnect',
+};
+function shimSource(member) {
   return [
     '// Written by Tokhost scripts/opentok-node-suite.mjs; the original is put back after the run.',
     "// nock 13 sees only node:http requests, so the SDK's fetch is the suite's own node-fetch (what opentok-node uses).",
     "globalThis.fetch = require('node-fetch');",
-    `module.exports = require(${JSON.stringify(sdkEntry)});`,
+    `module.exports = require(${JSON.stringify(sdkEntry)})${member};`,
     '',
   ].join('\n');
 }
@@ -107,18 +118,22 @@ if (!existsSync(sdkEntry)) usage(`${sdkEntry} is missing: run npm run build firs
 
 installDependencies(dir);
 
-const lib = join(dir, 'lib/opentok.js');
-const backup = join(dir, 'lib/opentok.js.tokhost-original');
-// A backup left by an interrupted run is the original; never overwrite it with a shim.
-if (!existsSync(backup)) renameSync(lib, backup);
+const replaced = Object.keys(SHIMS).map((file) => ({ file, lib: join(dir, file), backup: join(dir, `${file}.tokhost-original`) }));
+for (const { file, lib, backup } of replaced) {
+  if (!existsSync(lib) && !existsSync(backup)) usage(`${dir} has no ${file}`);
+}
 const work = mkdtempSync(join(tmpdir(), 'opentok-node-suite-'));
 const reportFile = join(work, 'report.json');
 let run;
 try {
-  writeFileSync(lib, shimSource());
+  for (const { file, lib, backup } of replaced) {
+    // A backup left by an interrupted run is the original; never overwrite it with a shim.
+    if (!existsSync(backup)) renameSync(lib, backup);
+    writeFileSync(lib, shimSource(SHIMS[file]));
+  }
   run = await runMocha(dir, reportFile, args.timeoutSeconds);
 } finally {
-  renameSync(backup, lib);
+  for (const { lib, backup } of replaced) if (existsSync(backup)) renameSync(backup, lib);
 }
 
 if (!existsSync(reportFile)) {

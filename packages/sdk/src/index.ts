@@ -37,7 +37,8 @@ export {
 } from './errors.js';
 export type { ErrorResponseDetails, OpenTokErrorCode } from './errors.js';
 export type { FetchLike } from './transport.js';
-export type { Session, SessionOptions, SessionService } from './sessions.js';
+export { Session } from './sessions.js';
+export type { SessionOptions, SessionService, TokenMinter } from './sessions.js';
 export type { TokenOptions } from './tokens.js';
 export type { Archive, ArchiveList, ArchiveOptions, ArchiveService } from './archives.js';
 export type { ListArchivesOptions, StreamSelectionOptions } from './composition.js';
@@ -53,6 +54,7 @@ export type {
 export type { Stream, StreamClassList, StreamProperties, StreamService } from './streams.js';
 export type { Connection, ConnectionList, ForceMuteAllOptions, ModerationService } from './moderation.js';
 export type { SignalPayload, SignalService } from './signals.js';
+export { SipInterconnect } from './sip.js';
 export type { DialOptions, SipCall, SipService } from './sip.js';
 export type { AudioConnection, AudioConnectorService, WebsocketConnectOptions } from './audio-connector.js';
 export type { CaptionsOptions, CaptionsService } from './captions.js';
@@ -61,5 +63,5 @@ export type { CallbackOptions, CallbackService, RegisteredCallback } from './reg
 export type { Layout } from './validate.js';
 export { signWebhook, verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER } from './webhooks.js';
 export type { VerifyWebhookOptions } from './webhooks.js';
-export { SDK_VERSION } from './version.js';
+export { OPENTOK_NODE_COMPAT_VERSION, SDK_VERSION } from './version.js';
 export type { ArchiveMode, ArchiveStatus, LayoutType, MediaMode, OutputMode, Resolution, Role, ScreenshareLayoutType, StreamMode } from '@tokhost/protocol';

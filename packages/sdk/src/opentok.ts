@@ -60,7 +60,7 @@ export interface OpenTokOptions {
   apiUrl?: string;
   /** Timeout of each REST request in milliseconds, body included. Default 20000. */
   timeout?: number;
-  /** Appended to the `User-Agent` header (`Tokhost-Node-SDK/<version> <uaAddendum>`). */
+  /** Appended to the `User-Agent` header (`OpenTok-Node-SDK/2.23.1 (compatible; Tokhost-Node-SDK/<version>) <uaAddendum>`). */
   uaAddendum?: string;
   /** A `fetch` implementation to use instead of the global one (tests, proxies). */
   fetch?: FetchLike;

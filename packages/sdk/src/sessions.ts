@@ -25,17 +25,37 @@ export interface SessionOptions {
   archiveResolution?: Resolution;
 }
 
-/** A created session. */
-export interface Session {
+/** Generates client tokens: what a {@link Session} needs of its `OpenTok`. */
+export interface TokenMinter {
+  generateToken(sessionId: string, options?: TokenOptions): string;
+}
+
+/**
+ * A session, as `createSession` resolves it. Constructed like opentok-node's `Session`
+ * (`new Session(opentok, sessionId, properties)`: the properties are copied onto it), so code
+ * that builds one for a known session ID, or tests `instanceof Session`, works unchanged.
+ */
+export class Session {
   readonly sessionId: string;
-  readonly mediaMode: MediaMode;
-  readonly archiveMode: ArchiveMode;
-  readonly location: string | undefined;
-  readonly e2ee: boolean;
-  readonly archiveName?: string;
-  readonly archiveResolution?: Resolution;
+  /** Set by `createSession`; a hand-made Session has the properties it was given. */
+  declare readonly mediaMode: MediaMode;
+  declare readonly archiveMode: ArchiveMode;
+  declare readonly location: string | undefined;
+  declare readonly e2ee: boolean;
+  declare readonly archiveName?: string;
+  declare readonly archiveResolution?: Resolution;
+  readonly #ot: TokenMinter;
+
+  constructor(ot: TokenMinter, sessionId: string, properties: object = {}) {
+    this.#ot = ot;
+    this.sessionId = sessionId;
+    for (const [key, value] of Object.entries(properties)) if (key !== 'sessionId') (this as Record<string, unknown>)[key] = value;
+  }
+
   /** Generate a client token for this session (same as `OpenTok#generateToken(sessionId, options)`). */
-  generateToken(options?: TokenOptions): string;
+  generateToken(options?: TokenOptions): string {
+    return this.#ot.generateToken(this.sessionId, options);
+  }
 }
 
 interface CheckedSessionOptions {
@@ -87,21 +107,14 @@ export class SessionService {
     const res = await this.#transport.request({ method: 'POST', path: '/session/create', form });
     const sessionId = sessionIdFrom(res.body, res.text);
     if (!sessionId) throw new RequestError('Unexpected response from OpenTok: no session_id in the session/create response', { status: res.status, body: res.body });
-    const generateToken = this.#generateToken;
-    const session: Session = {
-      sessionId,
+    return new Session({ generateToken: this.#generateToken }, sessionId, {
       mediaMode: o.mediaMode,
       archiveMode: o.archiveMode,
       location: o.location,
       e2ee: o.e2ee ?? false,
       ...(o.archiveName === undefined ? {} : { archiveName: o.archiveName }),
       ...(o.archiveResolution === undefined ? {} : { archiveResolution: o.archiveResolution }),
-      generateToken(tokenOptions?: TokenOptions): string {
-        return generateToken(sessionId, tokenOptions);
-      },
-    };
-    Object.defineProperty(session, 'generateToken', { enumerable: false });
-    return session;
+    });
   }
 }
 

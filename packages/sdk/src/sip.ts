@@ -17,6 +17,20 @@ export type DialOptions = Omit<DialSipJson, 'uri'>;
 /** The outgoing SIP call: its OpenTok connection and stream. */
 export type SipCall = SipCallJson;
 
+/**
+ * A dialled SIP call, as `dial` resolves it: the server's answer (`id`, `connectionId`,
+ * `streamId`). Named and constructed like opentok-node's `SipInterconnect`
+ * (`new SipInterconnect(config, properties)`: the properties are copied onto it), so
+ * `instanceof SipInterconnect` works unchanged.
+ */
+export class SipInterconnect {
+  constructor(_config: unknown, properties: object = {}) {
+    Object.assign(this, properties);
+  }
+}
+// The server's fields, as declared members of the class (declaration merging).
+export interface SipInterconnect extends SipCallJson {}
+
 export function checkDialOptions(value: unknown): Record<string, unknown> {
   const o = optionsObject<DialOptions>('options', value);
   const sip: Record<string, unknown> = {};
@@ -81,7 +95,7 @@ export class SipService {
     if (res.body === null || typeof res.body !== 'object' || Array.isArray(res.body)) {
       throw new RequestError('Unexpected response from OpenTok: the SIP call is not a JSON object', { status: res.status, body: res.body });
     }
-    return res.body as SipCall;
+    return new SipInterconnect(undefined, res.body);
   }
 
   async playDTMF(sessionId: string, digits: string, connectionId?: string | null): Promise<void> {

@@ -7,7 +7,7 @@
 import type { Signer } from './auth.js';
 import { AuthError, NotFoundError, RequestError } from './errors.js';
 import type { OpenTokError } from './errors.js';
-import { SDK_VERSION } from './version.js';
+import { OPENTOK_NODE_COMPAT_VERSION, SDK_VERSION } from './version.js';
 
 /** The subset of the WHATWG `fetch` the SDK needs; pass your own for tests or proxies. */
 export type FetchLike = (
@@ -119,7 +119,8 @@ export class Transport {
     this.#config = config;
     // opentok-node concatenates and so sends `//path` for a base URL with a trailing slash (§1.1).
     this.#base = config.apiUrl.replace(/\/+$/, '');
-    this.#userAgent = `Tokhost-Node-SDK/${SDK_VERSION}` + (config.uaAddendum ? ` ${config.uaAddendum}` : '');
+    // Named as what it is compatible with first (docs/compat.md D10), then as itself.
+    this.#userAgent = `OpenTok-Node-SDK/${OPENTOK_NODE_COMPAT_VERSION} (compatible; Tokhost-Node-SDK/${SDK_VERSION})` + (config.uaAddendum ? ` ${config.uaAddendum}` : '');
   }
 
   /** The effective API base URL (no trailing slash). */

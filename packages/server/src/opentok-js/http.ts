@@ -19,14 +19,21 @@ export const LOG_BODY_MAX_BYTES = 64 * 1024;
 
 /** What session-info needs to know of a token presented for a session. */
 export type TokenCheck =
-  | { ok: true; apiKey: string; sessionId: string; p2p: boolean; e2ee: boolean }
+  | {
+      ok: true;
+      /** The partner ID the client must have named: the API key, or the application ID of an application's token. */
+      apiKey: string;
+      sessionId: string;
+      p2p: boolean;
+      e2ee: boolean;
+    }
   | { ok: false; code: RtErrorCode; message: string };
 
 export interface DiscoveryOptions {
-  /** Verify `token` (JWT or T1) for `sessionId` with the same rules as every client connect. */
-  checkToken(token: string, sessionId: string): TokenCheck;
-  /** Verify `token` for project `apiKey` only (the config request names no session). */
-  checkProjectToken(token: string, apiKey: string): boolean;
+  /** Verify `token` (JWT, T1 or an application's RS256 JWT) for `sessionId` with the same rules as every client connect. */
+  checkToken(token: string, sessionId: string): Promise<TokenCheck>;
+  /** Verify `token` for project `apiKey` (or its application's ID) only (the config request names no session). */
+  checkProjectToken(token: string, apiKey: string): Promise<boolean>;
   /** ICE servers for one connection (TURN credentials are per connection). */
   iceServersFor(connectionId: string): RtIceServer[];
   /** `http(s)://host[:port]` clients reach this server at, for this request. */
@@ -93,8 +100,22 @@ export function createDiscovery(options: DiscoveryOptions): { handle(req: Incomi
         // The client falls back to its built-in config when this fails; `{}` keeps it (and so
         // keeps every later URL going through the proxy).
         const token = header(req, 'x-tb-token-auth');
-        if (token === null || !options.checkProjectToken(token, decodeURIComponent(config[1]!))) return json(403, { code: 403, message: 'X-TB-TOKEN-AUTH is missing or not a valid token of this project' }), true;
-        return json(200, {}), true;
+        const refused = () => json(403, { code: 403, message: 'X-TB-TOKEN-AUTH is missing or not a valid token of this project' });
+        if (token === null) return refused(), true;
+        let apiKey: string;
+        try {
+          apiKey = decodeURIComponent(config[1]!);
+        } catch {
+          return refused(), true;
+        }
+        options.checkProjectToken(token, apiKey).then(
+          (ok) => (ok ? json(200, {}) : refused()),
+          (err: unknown) => {
+            logger.info({ err: (err as Error).message }, 'opentok-js: config token check failed');
+            if (!res.headersSent) json(500, { code: 500, message: 'the server could not check the token' });
+          },
+        );
+        return true;
       }
       let sessionId: string;
       try {
@@ -105,34 +126,40 @@ export function createDiscovery(options: DiscoveryOptions): { handle(req: Incomi
       if (decodeSessionId(sessionId) === null) return json(200, anvilError(400, 'the session ID in the path is not a valid session ID')), true;
       const token = header(req, 'x-opentok-auth');
       if (token === null) return json(200, anvilError(403, 'X-OPENTOK-AUTH header is missing')), true;
-      const checked = options.checkToken(token, sessionId);
-      if (!checked.ok) {
-        logger.info({ sessionId, code: checked.code, reason: checked.message }, 'opentok-js: session info refused');
-        return json(200, anvilError(anvilStatusOf(checked.code), checked.message)), true;
-      }
-      const connectionId = header(req, 'x-tb-connectionid') ?? '';
-      const base = options.baseUrl(req);
-      const wsBase = base.replace(/^http/, 'ws');
-      const hostName = new URL(base).host;
-      json(200, [
-        {
-          session_id: checked.sessionId,
-          partner_id: checked.apiKey,
-          messaging_url: `${wsBase}${MESSAGING_PATH}`,
-          messaging_server_url: hostName,
-          media_server_hostname: hostName,
-          symphony_address: SYMPHONY_ADDRESS,
-          ice_servers: options.iceServersFor(connectionId).map(iceServerJson),
-          properties: {
-            p2p: { preference: { value: checked.p2p ? 'enabled' : 'disabled' } },
-            // Tokhost keeps a dropped connection for its grace period: the client may resume it.
-            reconnection: true,
-            renegotiation: false,
-            simulcast: false,
-            e2ee: checked.e2ee,
+      const answer = (checked: TokenCheck) => {
+        if (!checked.ok) {
+          logger.info({ sessionId, code: checked.code, reason: checked.message }, 'opentok-js: session info refused');
+          return json(200, anvilError(anvilStatusOf(checked.code), checked.message));
+        }
+        const connectionId = header(req, 'x-tb-connectionid') ?? '';
+        const base = options.baseUrl(req);
+        const wsBase = base.replace(/^http/, 'ws');
+        const hostName = new URL(base).host;
+        json(200, [
+          {
+            session_id: checked.sessionId,
+            partner_id: checked.apiKey,
+            messaging_url: `${wsBase}${MESSAGING_PATH}`,
+            messaging_server_url: hostName,
+            media_server_hostname: hostName,
+            symphony_address: SYMPHONY_ADDRESS,
+            ice_servers: options.iceServersFor(connectionId).map(iceServerJson),
+            properties: {
+              p2p: { preference: { value: checked.p2p ? 'enabled' : 'disabled' } },
+              // Tokhost keeps a dropped connection for its grace period: the client may resume it.
+              reconnection: true,
+              renegotiation: false,
+              simulcast: false,
+              e2ee: checked.e2ee,
+            },
           },
-        },
-      ]);
+        ]);
+      };
+      // The check is asynchronous (an application's RS256 token); a store failure refuses this client only.
+      options.checkToken(token, sessionId).then(answer).catch((err: unknown) => {
+        logger.info({ sessionId, err: (err as Error).message }, 'opentok-js: session info failed');
+        if (!res.headersSent) json(200, anvilError(500, 'the server could not check the token'));
+      });
       return true;
     },
   };

@@ -47,26 +47,26 @@ export interface OpenTokJs {
  */
 export function createOpenTokJs(options: OpenTokJsOptions): OpenTokJs {
   const { frontEnd, logger } = options;
-  const verify = (token: string) => {
-    try {
-      return frontEnd.verifyToken(token);
-    } catch (err) {
+  const verify = (token: string) =>
+    frontEnd.verifyToken(token).catch((err: unknown) => {
       if (err instanceof ClientTokenError) return err;
       throw err;
-    }
-  };
+    });
   const discovery = createDiscovery({
-    checkToken: (token, sessionId) => {
-      const t = verify(token);
+    checkToken: async (token, sessionId) => {
+      const t = await verify(token);
       if (t instanceof ClientTokenError) return { ok: false, code: t.code, message: t.message };
       if (t.sessionId !== sessionId) return { ok: false, code: 'ERR_RT_TOKEN_SESSION', message: 'the token is for another session' };
       const session = frontEnd.session(sessionId);
       if (!session || session.apiKey !== t.apiKey) return { ok: false, code: 'ERR_RT_SESSION_INVALID', message: `session ${sessionId} does not exist` };
-      return { ok: true, apiKey: t.apiKey, sessionId, p2p: !(frontEnd.routing && session.mediaMode === 'routed'), e2ee: session.e2ee };
+      // OpenTok.js refuses a session info whose partner ID is not the key it was given: a Vonage
+      // app gives its application ID (OT.initSession(applicationId, …)) with that application's token.
+      return { ok: true, apiKey: t.applicationId ?? t.apiKey, sessionId, p2p: !(frontEnd.routing && session.mediaMode === 'routed'), e2ee: session.e2ee };
     },
-    checkProjectToken: (token, apiKey) => {
-      const t = verify(token);
-      return !(t instanceof ClientTokenError) && t.apiKey === apiKey;
+    checkProjectToken: async (token, apiKey) => {
+      const t = await verify(token);
+      // An app on application credentials names its application ID where the API key goes.
+      return !(t instanceof ClientTokenError) && (t.apiKey === apiKey || (t.applicationId !== undefined && t.applicationId === apiKey.toLowerCase()));
     },
     iceServersFor: (connectionId) => frontEnd.iceServersFor(connectionId),
     baseUrl: options.baseUrl,

@@ -10,7 +10,7 @@
  * TRANSACTION-IDs: the client drops duplicates), then what it missed while away.
  */
 import type { WebSocket } from 'ws';
-import type { RtError, UnsequencedServerMessage } from '@tokhost/protocol';
+import type { RtError, UnsequencedServerMessage, VerifiedToken } from '@tokhost/protocol';
 import { ClientTokenError } from '../auth/client-token.js';
 import type { FrontEnd } from '../realtime/index.js';
 import type { Connection, Delivery, GivenIds } from '../realtime/state/session-state.js';
@@ -50,6 +50,8 @@ export interface MessagingSocketsOptions {
 }
 
 const ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** Messages a client may send while its join's token is being verified, at most. */
+const HELD_MAX = 64;
 /** Routed sessions: how long a stream create waits for the publisher's offer, ms. */
 const OFFER_TIMEOUT_MS = 15_000;
 /** Routed sessions: stream creates of one connection waiting for their offer, at most. */
@@ -83,6 +85,8 @@ class Participant {
   readonly unacked = new Map<string, Buffer>();
   unackedBytes = 0;
   iceServers: unknown[] = [];
+  /** While the join's token is verified (asynchronous): the MESSAGE frames that came meanwhile, replayed in order after it. */
+  held: RumorFrame[] | null = null;
 
   constructor(readonly socketId: string | null) {}
 
@@ -282,6 +286,11 @@ export class MessagingSockets {
     const answered = p.answers.get(tx);
     if (answered) return this.write(p, answered);
     if (p.inFlight.has(tx)) return;
+    if (p.held) {
+      if (p.held.length >= HELD_MAX) return this.fail(ws, p, `more than ${HELD_MAX} messages before the connection was created`);
+      p.held.push(frame);
+      return;
+    }
     let body: unknown;
     try {
       body = JSON.parse(frame.body);
@@ -367,14 +376,36 @@ export class MessagingSockets {
       // The client reads this reason as its connection-limit error (1027).
       this.status(p, tx, statusOf(error), error.code === 'ERR_RT_CONNECTION_LIMIT' ? 'connectionLimitExceeded' : error.message);
     };
-    let token;
-    try {
-      token = frontEnd.verifyToken(rawToken);
-    } catch (err) {
-      if (err instanceof ClientTokenError) return refuse(err);
-      throw err;
-    }
-    if (token.apiKey !== t.ids.apiKey || token.sessionId !== t.ids.sessionId) return refuse({ code: 'ERR_RT_TOKEN_SESSION', message: 'the token is for another session' });
+    // The token check is asynchronous (an application's RS256 token): the client's next
+    // messages wait for it, then run in order.
+    p.held = [];
+    p.inFlight.add(tx);
+    void frontEnd.verifyToken(rawToken).then(
+      (token) => ({ token }),
+      (err: unknown) => ({ err }),
+    ).then((checked) => {
+      try {
+        if ('token' in checked) this.joinVerified(p, tx, rawToken, j, checked.token, refuse);
+        else if (checked.err instanceof ClientTokenError) refuse(checked.err);
+        else throw checked.err;
+      } catch (err) {
+        // A store failure must not take the process down with it: refuse this client only.
+        logger.warn({ connectionId: j.connectionId, err: (err as Error).message }, 'opentok-js: connect failed');
+        if (p.inFlight.has(tx)) refuse({ code: 'ERR_RT_INTERNAL', message: 'the server could not check the token' });
+      } finally {
+        const held = p.held ?? [];
+        p.held = null;
+        for (const frame of held) if (p.ws) this.onMessage(p, p.ws, frame);
+      }
+    });
+  }
+
+  private joinVerified(p: Participant, tx: string, rawToken: string, j: { connectionId: string; connectionEventsSuppressed: boolean; encryption: boolean }, token: VerifiedToken, refuse: (error: Pick<RtError, 'code' | 'message'>) => void): void {
+    const { frontEnd, logger } = this.options;
+    const t = p.translator!;
+    // An app on application credentials names its application ID where the API key goes.
+    const named = t.ids.apiKey === token.apiKey || (token.applicationId !== undefined && t.ids.apiKey.toLowerCase() === token.applicationId);
+    if (!named || token.sessionId !== t.ids.sessionId) return refuse({ code: 'ERR_RT_TOKEN_SESSION', message: 'the token is for another session' });
     if (frontEnd.rooms.idTaken(t.ids.sessionId, j.connectionId)) return refuse({ code: 'ERR_RT_BAD_REQUEST', message: `connection ID ${j.connectionId} is already in the session` });
     if (!p.delivery) return;
     const joined = frontEnd.join(token, rawToken, p.delivery, { connectionEventsSuppressed: j.connectionEventsSuppressed, e2ee: j.encryption, connectionId: j.connectionId });

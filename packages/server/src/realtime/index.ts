@@ -61,8 +61,11 @@ export interface FrontEnd {
    * `suspend` / `reattach` for a transport drop, `find`, `destroyConnection`, `snapshot`.
    */
   readonly rooms: Rooms;
-  /** Check a client token (JWT or T1) with the server's clock skew; throws `ClientTokenError`. */
-  verifyToken(token: string): VerifiedToken;
+  /**
+   * Check a client token (HS256 JWT, T1, or an application's RS256 JWT) with the options of the
+   * native connect; rejects with `ClientTokenError`. Asynchronous because the RSA check is.
+   */
+  verifyToken(token: string): Promise<VerifiedToken>;
   /** The session's stored record (cached once found), or undefined when there is none. */
   session(sessionId: string): SessionRecord | undefined;
   /**
@@ -397,8 +400,9 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
 
   const frontEnd: FrontEnd = {
     rooms,
-    // The same options as the native connect: HS256/T1 tokens may name an application ID.
-    verifyToken: (token) => verifyClientToken(token, (key) => store.getProject(key), tokenOptions),
+    // The same check as the native connect: HS256/T1 tokens may name an application ID, and an
+    // application's RS256 tokens are verified with its public key.
+    verifyToken: (token) => verifyAnyClientToken(token, (key) => store.getProject(key), tokenOptions),
     session: sessionRecord,
     iceServersFor: (connectionId) => iceServersFor(config, connectionId),
     routing: media !== null,

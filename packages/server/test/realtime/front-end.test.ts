@@ -68,10 +68,10 @@ async function joinNative(sessionId: string, options: Record<string, unknown> = 
   return { c: client, hello: first as SessionConnectedMessage };
 }
 
-function joinForeign(sessionId: string, options: Record<string, unknown> = {}, suppressed = false): { conn: Connection; snapshot: JoinSnapshot; out: Recorder } {
+async function joinForeign(sessionId: string, options: Record<string, unknown> = {}, suppressed = false): Promise<{ conn: Connection; snapshot: JoinSnapshot; out: Recorder }> {
   const raw = h.opentok.generateToken(sessionId, options);
   const out = new Recorder();
-  const joined = front.join(front.verifyToken(raw), raw, out, { connectionEventsSuppressed: suppressed });
+  const joined = front.join(await front.verifyToken(raw), raw, out, { connectionEventsSuppressed: suppressed });
   if ('code' in joined) throw new Error(`join refused: ${joined.code} ${joined.message}`);
   return { ...joined, out };
 }
@@ -93,7 +93,7 @@ describe('a foreign connection beside native ones', () => {
     const pub = await a.c.request({ ...publishBody, name: 'native cam' });
     expect(pub.ok).toBe(true);
     const seen = a.c.next((m) => m.type === 'connectionCreated');
-    const f = joinForeign(sid, { data: 'foreign', role: 'moderator' });
+    const f = await joinForeign(sid, { data: 'foreign', role: 'moderator' });
 
     expect(f.snapshot).toMatchObject({ sessionId: sid, mediaMode: 'relayed', role: 'moderator', connection: { data: 'foreign' }, forceMuteActive: false, e2ee: false, archives: [], reconnectGraceMs: 1500 });
     expect(f.snapshot.connections.map((c) => c.connectionId)).toEqual([a.hello.connection.connectionId]);
@@ -111,7 +111,7 @@ describe('a foreign connection beside native ones', () => {
   it('publishes, subscribes and signals both ways with a native client', async () => {
     const sid = h.createSession();
     const a = await joinNative(sid);
-    const f = joinForeign(sid, { data: 'f' });
+    const f = await joinForeign(sid, { data: 'f' });
 
     const created = a.c.next((m) => m.type === 'streamCreated');
     const published = await request(f.conn, f.out, { ...publishBody, name: 'foreign cam' });
@@ -156,7 +156,7 @@ describe('a foreign connection beside native ones', () => {
   it('gets no connection events when it suppressed them', async () => {
     const sid = h.createSession();
     const a = await joinNative(sid);
-    const f = joinForeign(sid, {}, true);
+    const f = await joinForeign(sid, {}, true);
     expect(f.snapshot.connections).toEqual([]);
     await joinNative(sid);
     await a.c.request({ type: 'signal', signalType: 'marker', data: '' });
@@ -169,15 +169,15 @@ describe('what the state tells every kind of connection', () => {
   it('archives recording: told as they start and stop, and in a later joiner\'s snapshot', async () => {
     const sid = h.createSession();
     const a = await joinNative(sid);
-    const f = joinForeign(sid);
+    const f = await joinForeign(sid);
     h.realtime.live.archiveNotice(sid, { id: 'arch-1', name: 'weekly' }, true);
     expect(await f.out.find('archiveStarted')).toEqual({ type: 'archiveStarted', id: 'arch-1', name: 'weekly' });
     expect(await a.c.find((m) => m.type === 'archiveStarted')).toMatchObject({ id: 'arch-1', name: 'weekly' });
-    const late = joinForeign(sid);
+    const late = await joinForeign(sid);
     expect(late.snapshot.archives).toEqual([{ id: 'arch-1', name: 'weekly' }]);
     h.realtime.live.archiveNotice(sid, { id: 'arch-1', name: 'weekly' }, false);
     expect(await late.out.find('archiveStopped')).toMatchObject({ id: 'arch-1' });
-    expect(joinForeign(sid).snapshot.archives).toEqual([]);
+    expect((await joinForeign(sid)).snapshot.archives).toEqual([]);
   });
 
   it('a delivery that throws is logged and disturbs neither the change nor the other connections', async () => {
@@ -188,9 +188,9 @@ describe('what the state tells every kind of connection', () => {
       throw new Error('front end bug');
     };
     const raw = h.opentok.generateToken(sid);
-    const joined = front.join(front.verifyToken(raw), raw, broken);
+    const joined = front.join(await front.verifyToken(raw), raw, broken);
     expect('conn' in joined).toBe(true);
-    const f = joinForeign(sid);
+    const f = await joinForeign(sid);
     expect(await a.c.request({ type: 'signal', signalType: 'through', data: '' })).toMatchObject({ ok: true, result: { delivered: 3 } });
     expect(await f.out.find('signal', (m) => m.signalType === 'through')).toMatchObject({ from: { connectionId: a.hello.connection.connectionId } });
     expect(h.realtime.live.connectionCount(sid)).toBe(3);
@@ -201,7 +201,7 @@ describe('REST (LiveSessions) reaches a foreign connection', () => {
   it('signal, listStreams, forceMuteStream and forceDisconnect', async () => {
     const sid = h.createSession();
     const a = await joinNative(sid);
-    const f = joinForeign(sid);
+    const f = await joinForeign(sid);
     const streamId = String((await request(f.conn, f.out, { ...publishBody, name: 'listed' })).result?.['streamId']);
 
     expect(h.realtime.live.signal(sid, null, { type: 'all', data: 'to everyone' })).toBe(2);
@@ -229,7 +229,7 @@ describe('refusals reach the foreign side as errors', () => {
   it('answers a refused request with ok: false and the RtError, and changes nothing', async () => {
     const sid = h.createSession();
     const a = await joinNative(sid);
-    const f = joinForeign(sid, { role: 'subscriber' });
+    const f = await joinForeign(sid, { role: 'subscriber' });
     expect(await request(f.conn, f.out, publishBody)).toMatchObject({ ok: false, error: { code: 'ERR_RT_PERMISSION_DENIED', message: 'a subscriber token cannot publish' } });
     expect(await request(f.conn, f.out, { type: 'forceDisconnect', connectionId: a.hello.connection.connectionId })).toMatchObject({ ok: false, error: { code: 'ERR_RT_FORCE_DISCONNECT_DENIED' } });
     expect(await request(f.conn, f.out, { type: 'signal', to: 'ghost', signalType: 't', data: '' })).toMatchObject({ ok: false, error: { code: 'ERR_RT_CONNECTION_NOT_FOUND' } });
@@ -241,7 +241,7 @@ describe('refusals reach the foreign side as errors', () => {
   it('refuses a join for a session that does not exist or past a connection limit', async () => {
     const sid = h.createSession();
     const raw = h.opentok.generateToken(sid);
-    const token = front.verifyToken(raw);
+    const token = await front.verifyToken(raw);
     const refused = front.join({ ...token, sessionId: 'no-such-session' }, raw, new Recorder()) as RtError;
     expect(refused.code).toBe('ERR_RT_SESSION_INVALID');
     // One token, more connections than `maxConnectionsPerToken` (32 by default) allows.
@@ -266,7 +266,7 @@ describe('a foreign transport drop: suspend and reattach', () => {
   it('keeps the connection and hands over what was sent meanwhile, in order', async () => {
     const sid = h.createSession();
     const a = await joinNative(sid);
-    const f = joinForeign(sid);
+    const f = await joinForeign(sid);
     front.rooms.suspend(f.conn, f.out);
     expect(h.realtime.live.signal(sid, f.conn.id, { type: 'missed', data: '1' })).toBe(1);
     await a.c.request({ type: 'signal', signalType: 'missed', data: '2' });
@@ -293,7 +293,7 @@ describe('a foreign transport drop: suspend and reattach', () => {
   it('ends the connection after the grace period, and a reattach then fails', async () => {
     const sid = h.createSession();
     const a = await joinNative(sid);
-    const f = joinForeign(sid);
+    const f = await joinForeign(sid);
     const gone = a.c.next((m: ServerMessage) => m.type === 'connectionDestroyed', 5000);
     front.rooms.suspend(f.conn);
     expect(await gone).toMatchObject({ connection: { connectionId: f.conn.id }, reason: 'networkDisconnected' });
@@ -303,7 +303,7 @@ describe('a foreign transport drop: suspend and reattach', () => {
   it('fails the reattach when more was sent meanwhile than the queue keeps', async () => {
     const sid = h.createSession();
     await joinNative(sid);
-    const f = joinForeign(sid);
+    const f = await joinForeign(sid);
     front.rooms.suspend(f.conn);
     // The queue keeps as much as a session's replay buffer: 10,000 messages.
     for (let i = 0; i <= 10_000; i++) h.realtime.live.signal(sid, f.conn.id, { type: 'flood', data: String(i) });
@@ -313,7 +313,7 @@ describe('a foreign transport drop: suspend and reattach', () => {
 
   it('refuses to give a foreign connection to a native resume', async () => {
     const sid = h.createSession();
-    const f = joinForeign(sid);
+    const f = await joinForeign(sid);
     const { first } = await TestClient.connect(h, sid, h.opentok.generateToken(sid), { resume: { connectionId: f.conn.id, resumeKey: f.conn.resumeKey, lastSeq: 0 } });
     expect(first).toMatchObject({ type: 'error', error: { code: 'ERR_RT_RESUME_FAILED' } });
     expect(f.out.closed).toBeNull();
@@ -323,7 +323,7 @@ describe('a foreign transport drop: suspend and reattach', () => {
 describe('closing', () => {
   it('a drain closes foreign transports; the connection stays for its grace period', async () => {
     const sid = h.createSession();
-    const f = joinForeign(sid);
+    const f = await joinForeign(sid);
     h.realtime.closeClients(1012, 'draining');
     expect(f.out.closed).toEqual({ code: 1012, reason: 'draining' });
     expect(front.rooms.find(sid, f.conn.id)).toBe(f.conn);
