@@ -304,6 +304,10 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(store.putSettingIfAbsent('operatorTokenHash', 'second')).toBe('first');
       expect(store.getSetting('operatorTokenHash')).toBe('first');
       expect(store.getSetting('other')).toBeUndefined();
+      store.putSetting('operatorTokenHash', 'replaced');
+      expect(store.getSetting('operatorTokenHash')).toBe('replaced');
+      store.putSetting('other', 'new');
+      expect(store.getSetting('other')).toBe('new');
     });
 
     it('keeps applications per project: create, read, list, re-key, delete; refuses duplicates and unknown projects', () => {
