@@ -82,12 +82,16 @@ export const REMOTE_COMMAND_OPTIONS = {
   rtmp: { type: 'string', multiple: true },
   output: { type: 'string', short: 'o' },
   retry: { type: 'string' },
+  publishers: { type: 'string' },
+  subscribers: { type: 'string' },
+  duration: { type: 'string' },
+  mode: { type: 'string' },
   offset: { type: 'string' },
   count: { type: 'string' },
 } as const;
 
 /** The remote commands' names (the first argument). */
-export const REMOTE_COMMANDS = new Set(['login', 'session', 'token', 'signal', 'disconnect', 'mute', 'archive', 'broadcast', 'webhook']);
+export const REMOTE_COMMANDS = new Set(['login', 'session', 'token', 'signal', 'disconnect', 'mute', 'archive', 'broadcast', 'webhook', 'load-test']);
 
 class Out {
   constructor(
@@ -271,6 +275,8 @@ async function dispatch(command: string, positionals: string[], values: Values, 
       return broadcastCommand(sub, args, values, o, ot);
     case 'webhook':
       return webhookCommand(sub, args, values, o, target);
+    case 'load-test':
+      return loadTest(positionals, values, io, o, ot, target);
     default:
       throw new CliUsageError(`unknown command "${command}"`);
   }
@@ -320,6 +326,45 @@ async function webhookCommand(sub: string | undefined, args: string[], values: V
       : [`${list.items.length} of ${list.count}, newest first`, ...list.items.map((d) => describeDelivery(d, o))].join('\n'),
   );
   return 0;
+}
+
+/** `20s`, `2m`, `500ms` or a number of seconds, as ms; 1 s to 1 h. */
+export function parseDuration(flag: string, v: unknown): number {
+  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v) : null;
+  const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000) : NaN;
+  if (!(ms >= 1000 && ms <= 3_600_000)) throw new CliUsageError(`--${flag} must be a duration from 1s to 60m, such as 20s, 90s or 2m (got "${String(v)}")`);
+  return Math.round(ms);
+}
+
+async function loadTest(args: string[], values: Values, io: CliIo, o: Out, ot: OpenTokClient, target: RemoteTarget): Promise<number> {
+  if (args.length > 0) throw new CliUsageError('load-test takes no arguments (--publishers N --subscribers M --duration 20s [--routed] [--mode protocol|browser])');
+  const publishers = intFlag(values, 'publishers', 0, 200) ?? 1;
+  const subscribers = intFlag(values, 'subscribers', 0, 500) ?? 1;
+  if (publishers + subscribers === 0) throw new CliUsageError('load-test needs at least one client (--publishers, --subscribers)');
+  const durationMs = parseDuration('duration', values['duration'] ?? '20s');
+  const mode = enumValue('mode', values['mode'], ['protocol', 'browser'] as const) ?? 'protocol';
+  if (mode === 'browser') throw new CliUsageError('--mode browser is not available in this build yet; use --mode protocol (docs/cli.md)');
+  const mediaMode = values['routed'] === true ? 'routed' : 'relayed';
+  const session = await ot.createSession({ mediaMode });
+  if (!o.json) io.stderr(`load test: session ${session.sessionId} (${mediaMode}); ${publishers} publishers, ${subscribers} subscribers for ${durationMs / 1000} s`);
+  const { runLoadTest, formatLoadTest } = await import('./load-test.js');
+  const report = await runLoadTest({
+    url: target.url,
+    apiKey: target.apiKey,
+    sessionId: session.sessionId,
+    mediaMode,
+    publishers,
+    subscribers,
+    durationMs,
+    token: (kind, i) => ot.generateToken(session.sessionId, { role: 'publisher', data: `load-test ${kind} ${i}`, expireTime: Math.floor(Date.now() / 1000) + Math.ceil(durationMs / 1000) + 3600 }),
+    onJoined: () => {
+      if (!o.json) io.stderr('load test: clients joined; running');
+    },
+  });
+  o.print(report, () => formatLoadTest(report));
+  const ok = report.clients.failed.length === 0 && report.clients.connected === report.clients.expected && report.mediaLinks.connected >= report.mediaLinks.expected;
+  if (!ok) io.stderr(`tokhost: load test incomplete: ${report.clients.connected}/${report.clients.expected} clients, ${report.mediaLinks.connected}/${report.mediaLinks.expected} media links connected`);
+  return ok ? 0 : 1;
 }
 
 async function archiveCommand(sub: string | undefined, args: string[], values: Values, io: CliIo, o: Out, ot: OpenTokClient, target: RemoteTarget): Promise<number> {
