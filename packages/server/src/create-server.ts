@@ -73,6 +73,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     concurrency: config.webhookConcurrency,
     maxAgeMs: config.webhookMaxAgeSeconds * 1000,
     maxPerUrl: config.webhookOutboxMax,
+    deliveries: store,
+    deliveriesKept: config.webhookDeliveriesKept,
     ...topology.outboxLease,
     ...(config.webhookRetryDelaysMs !== null ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}),
   });
@@ -174,7 +176,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       (gateway ? sipMetricsText(gateway.metrics()) : '') +
       topology.metricsText();
     const readiness = { server: () => (state === 'closing' ? 'shutting down' : state === 'draining' ? 'draining' : null), ...topology.readiness };
-    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, ...(gateway ? { sip: gateway } : {}), ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
+    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, operator, webhooks, ...(gateway ? { sip: gateway } : {}), ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
     const server = (httpServer = createHttpServer(
       [
         (req) => {

@@ -8,6 +8,8 @@ import type { BroadcastService } from '../services/broadcasts.js';
 import type { LiveSessions } from '../live/index.js';
 import type { SipGateway } from '../sip/gateway.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
+import type { OperatorAuth } from '../auth/operator.js';
+import type { WebhookSender } from '../webhooks/index.js';
 import { TokhostError } from '../errors.js';
 
 /** What every route handler can use. */
@@ -21,6 +23,13 @@ export interface RestDeps {
   broadcasts: BroadcastService;
   /** Which hosts callers may make the server connect to (RTMP servers, SIP targets). */
   outbound: OutboundPolicy;
+  /**
+   * The operator token: `Authorization: Bearer <operator token>` may call every project's routes
+   * (the path's API key names the project) and the admin routes. Absent: no operator access.
+   */
+  operator?: OperatorAuth;
+  /** The webhook sender (the deliveries' retry). Absent: retry answers 503. */
+  webhooks?: WebhookSender;
   /** The SIP gateway (`dial`, `play-dtmf`); absent when config `sip` is false. */
   sip?: SipGateway;
   /** REST signals per project (`restSignalRatePerProject`). Default: made by `createRestHandler`. */
@@ -45,6 +54,8 @@ export interface RouteContext {
   params: Readonly<Record<string, string>>;
   query: URLSearchParams;
   project: ProjectRecord;
+  /** The caller holds the operator token (not the project's credentials). */
+  operator: boolean;
   deps: RestDeps;
   /** The body parsed as JSON (`{}` when empty), within the size limit. */
   json(): Promise<unknown>;
@@ -65,6 +76,22 @@ export interface Route {
   handler(ctx: RouteContext): Promise<RouteResult> | RouteResult;
 }
 
+/** What an operator-only route's handler gets: no project, the caller holds the operator token. */
+export interface AdminContext {
+  req: IncomingMessage;
+  query: URLSearchParams;
+  deps: RestDeps;
+}
+
+/** A route of the operator (`/v2/admin/…`): only the operator token may call it. */
+export interface AdminRoute {
+  method: Route['method'];
+  path: string;
+  summary: string;
+  success: number;
+  handler(ctx: AdminContext): Promise<RouteResult> | RouteResult;
+}
+
 /**
  * Path parameters and what they must look like. Checked before any handler runs, so no handler
  * ever sees a traversal sequence, a control character or an over-long ID.
@@ -76,16 +103,17 @@ export const PARAM_PATTERNS: Record<string, { pattern: RegExp; what: string }> =
   broadcastId: { pattern: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'a broadcast ID (UUID)' },
   streamId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a stream ID' },
   connectionId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a connection ID' },
+  deliveryId: { pattern: /^[1-9][0-9]{0,15}$/, what: 'a webhook delivery ID (a positive integer)' },
 };
 
-interface CompiledRoute {
-  route: Route;
+interface CompiledRoute<R> {
+  route: R;
   segments: string[];
 }
 
 /** Result of matching a path against the table. */
-export type Match =
-  | { kind: 'route'; route: Route; params: Record<string, string> }
+export type Match<R = Route> =
+  | { kind: 'route'; route: R; params: Record<string, string> }
   | { kind: 'method-not-allowed'; allow: string[] }
   | { kind: 'none' };
 
@@ -114,8 +142,8 @@ export function parseTarget(url: string): { segments: string[]; query: URLSearch
 }
 
 /** Compile a route table once; matching is by segment count, then literal/parameter. */
-export function createRouter(routes: readonly Route[]): (method: string, segments: string[]) => Match {
-  const compiled: CompiledRoute[] = routes.map((route) => ({ route, segments: route.path.split('/').filter(Boolean) }));
+export function createRouter<R extends Pick<Route, 'method' | 'path'>>(routes: readonly R[]): (method: string, segments: string[]) => Match<R> {
+  const compiled: CompiledRoute<R>[] = routes.map((route) => ({ route, segments: route.path.split('/').filter(Boolean) }));
   return (method, segments) => {
     const allow: string[] = [];
     for (const c of compiled) {
