@@ -16,16 +16,20 @@ import { broadcastRoutes } from './routes/broadcasts.js';
 import { acceptsJson, sessionRoutes } from './routes/sessions.js';
 import { sipRoutes } from './routes/sip.js';
 import { streamRoutes } from './routes/streams.js';
+import { thumbnailRoutes } from './routes/thumbnails.js';
 
 /** Every REST route, in the order of reference §3. */
-export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes, ...broadcastRoutes, ...streamRoutes, ...sipRoutes];
+export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes, ...broadcastRoutes, ...streamRoutes, ...thumbnailRoutes, ...sipRoutes];
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 function send(res: ServerResponse, result: RouteResult): void {
-  let payload: string | undefined;
+  let payload: string | Buffer | undefined;
   let type: string | undefined;
-  if ('json' in result) {
+  if ('bytes' in result) {
+    payload = result.bytes;
+    type = result.contentType;
+  } else if ('json' in result) {
     payload = JSON.stringify(result.json);
     type = result.contentType ?? JSON_TYPE;
   } else if ('text' in result) {
@@ -120,19 +124,28 @@ export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: 
         res.setHeader('allow', m.allow.join(', '));
         throw new TokhostError('ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed', { description: `Allowed: ${m.allow.join(', ')}` });
       }
-      const pending = authenticateRequest(req.headers, authOptions);
-      const identity = pending instanceof Promise ? await pending : pending;
-      apiKey = identity.project.apiKey;
-      if (m.params.key !== undefined && !pathKeyMatches(m.params.key, identity, store)) {
-        throw new TokhostError('ERR_AUTH_FORBIDDEN', 'Invalid issuer', { description: 'The API key or application ID in the path does not match the credentials' });
+      let project: ProjectRecord;
+      if (m.params.key !== undefined && typeof req.headers.authorization === 'string' && deps.operator?.verify(req.headers)) {
+        // The operator token acts for any project the path names (the console, docs/console.md).
+        const named = lookupProject(m.params.key);
+        if (!named) throw new TokhostError('ERR_NOT_FOUND', 'Project not found', { description: `No project with API key ${m.params.key}` });
+        project = named;
+      } else {
+        const pending = authenticateRequest(req.headers, authOptions);
+        const identity = pending instanceof Promise ? await pending : pending;
+        if (m.params.key !== undefined && !pathKeyMatches(m.params.key, identity, store)) {
+          throw new TokhostError('ERR_AUTH_FORBIDDEN', 'Invalid issuer', { description: 'The API key or application ID in the path does not match the credentials' });
+        }
+        project = identity.project;
       }
+      apiKey = project.apiKey;
       validateParams(m.params);
       // A body the handler does not read is discarded by node:http once the answer is sent.
-      const ctx = new Context(req, res, m.params, query, identity.project, deps);
+      const ctx = new Context(req, res, m.params, query, project, deps);
       if (deps.forward) {
         let forwarded: boolean;
         try {
-          forwarded = await deps.forward(req, res, m.route, m.params, identity.project, () => ctx.raw());
+          forwarded = await deps.forward(req, res, m.route, m.params, project, () => ctx.raw());
         } catch (cause) {
           if (isRestError(cause)) throw cause;
           throw new TokhostError('ERR_OWNER_UNAVAILABLE', 'Session owner unavailable', { description: 'The node running this session did not answer; retry in a few seconds', cause });

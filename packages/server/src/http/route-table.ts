@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
 import type { KeyedRateLimiter } from '../limits.js';
 import type { OutboundPolicy } from '../net/outbound.js';
+import type { Thumbnailer } from '../compose/thumbnail.js';
 import type { Archiver } from '../recording/archiver.js';
 import type { BroadcastService } from '../services/broadcasts.js';
 import type { LiveSessions } from '../live/index.js';
@@ -21,6 +22,13 @@ export interface RestDeps {
   broadcasts: BroadcastService;
   /** Which hosts callers may make the server connect to (RTMP servers, SIP targets). */
   outbound: OutboundPolicy;
+  /**
+   * The operator token: a request bearing it acts for the project its path names (the console
+   * signed in as operator). Absent: only project credentials are accepted.
+   */
+  operator?: { verify(headers: IncomingMessage['headers']): boolean };
+  /** Stream thumbnails for the console; absent: the thumbnail route answers 501. */
+  thumbnails?: Thumbnailer;
   /** The SIP gateway (`dial`, `play-dtmf`); absent when config `sip` is false. */
   sip?: SipGateway;
   /** REST signals per project (`restSignalRatePerProject`). Default: made by `createRestHandler`. */
@@ -36,6 +44,7 @@ export interface RestDeps {
 export type RouteResult =
   | { status: number; json: unknown; contentType?: string }
   | { status: number; text: string; contentType: string }
+  | { status: number; bytes: Buffer; contentType: string }
   | { status: number };
 
 /** The request as a handler sees it: validated path parameters, the authenticated project. */
