@@ -41,10 +41,9 @@ async function signIn(credentials: Credentials): Promise<{ api: Api; projects: P
   const api = new Api(credentials);
   if (credentials.kind === 'project') {
     await api.get(`${projectPath(credentials.apiKey, 'archive')}?count=1`);
-    return { api, projects: [{ apiKey: credentials.apiKey, name: '' }] };
+    return { api, projects: [{ apiKey: credentials.apiKey, name: '', createdAt: 0 }] };
   }
-  const answer = await api.get<{ items: ProjectSummary[] } | ProjectSummary[]>('/v2/admin/projects');
-  const projects = Array.isArray(answer) ? answer : answer.items;
+  const { items: projects } = await api.get<{ items: ProjectSummary[] }>('/v2/admin/projects');
   return { api, projects };
 }
 

@@ -17,6 +17,7 @@ export {
   VIDEO_TYPES,
 } from './rest.js';
 export type {
+  AdminProjectJson,
   ArchiveJson,
   ArchiveMode,
   ArchiveStatus,
@@ -29,6 +30,9 @@ export type {
   LayoutJson,
   LayoutType,
   ListJson,
+  LiveConnectionJson,
+  LiveSessionJson,
+  LiveStreamJson,
   MediaMode,
   OutputMode,
   Resolution,
@@ -42,6 +46,7 @@ export type {
   StreamMode,
   StreamSelectionJson,
   VideoType,
+  WebhookDeliveryJson,
 } from './rest.js';
 export type { ClientTokenClaims, ProjectAuthClaims, VerifiedToken } from './tokens.js';
 export { ERROR_CODES } from './errors.js';

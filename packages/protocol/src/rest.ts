@@ -231,3 +231,57 @@ export interface SessionMonitoringEvent {
   stream?: { id: string; connection: { id: string; createdAt: number; data: string }; createdAt: number; name: string; videoType?: VideoType };
   reason?: string;
 }
+
+/** A connection of a live session (admin API, `GET /v2/project/{apiKey}/session`). */
+export interface LiveConnectionJson {
+  connectionId: string;
+  /** The token's connection data. */
+  data: string;
+  /** Which client holds it: `tokhost` (native protocol), `opentok-js`, `sip` (a call the server holds), `foreign` (another front end). */
+  clientKind: string;
+  /** When it joined, ms since the epoch. */
+  createdAt: number;
+}
+
+/** A stream of a live session (admin API). */
+export interface LiveStreamJson {
+  streamId: string;
+  connectionId: string;
+  name: string;
+  videoType: VideoType | 'custom' | null;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  createdAt: number;
+}
+
+/** A session with connections now (admin API). */
+export interface LiveSessionJson {
+  sessionId: string;
+  mediaMode: 'relayed' | 'routed';
+  /** When the session was created, ms since the epoch. */
+  createdAt: number;
+  connections: LiveConnectionJson[];
+  streams: LiveStreamJson[];
+}
+
+/** What became of a project callback (admin API, `GET /v2/project/{apiKey}/webhook/deliveries`). */
+export interface WebhookDeliveryJson {
+  id: number;
+  /** `connectionCreated`, `streamCreated`, `archive:available`, `broadcast:started`, … */
+  event: string;
+  url: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  /** Status code of the last answer; null when no answer came (connection failed, timed out, refused target). */
+  lastHttpStatus: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A project as the operator lists it (`GET /v2/admin/projects`): no secret. */
+export interface AdminProjectJson {
+  apiKey: string;
+  name: string;
+  createdAt: number;
+}

@@ -129,6 +129,8 @@ export interface ServerConfig extends LimitsConfig {
   readonly webhookMaxAgeSeconds: number;
   /** Most undelivered events kept per webhook URL; past it the oldest are dropped (and counted). Default 1000. */
   readonly webhookOutboxMax: number;
+  /** Webhook delivery records kept per project for the admin API (`/v2/project/{key}/webhook/deliveries`); the oldest go. Default 1000. */
+  readonly webhookDeliveriesKept: number;
   /**
    * Targets the server may connect to although the outbound policy refuses their addresses
    * (loopback, private, link-local …): CIDR ranges, addresses and host names (`*.example.com`
@@ -352,6 +354,7 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   webhookConcurrency: { flag: 'webhook-concurrency', env: 'TOKHOST_WEBHOOK_CONCURRENCY', default: 4, parse: int(1, 64), help: 'webhook deliveries in flight per URL' },
   webhookMaxAgeSeconds: { flag: 'webhook-max-age', env: 'TOKHOST_WEBHOOK_MAX_AGE', default: 600, parse: int(1, 7 * 86_400), help: 'drop webhook events older than this, seconds' },
   webhookOutboxMax: { flag: 'webhook-outbox-max', env: 'TOKHOST_WEBHOOK_OUTBOX_MAX', default: 1000, parse: int(1, 1_000_000), help: 'most undelivered webhook events per URL (oldest dropped)' },
+  webhookDeliveriesKept: { flag: 'webhook-deliveries-kept', env: 'TOKHOST_WEBHOOK_DELIVERIES_KEPT', default: 1000, parse: int(1, 100_000), help: 'webhook delivery records kept per project for the admin API (oldest dropped)' },
   outboundAllow: { flag: 'outbound-allow', env: 'TOKHOST_OUTBOUND_ALLOW', default: [], parse: allowList, help: 'CIDRs/hosts the server may connect to despite the outbound policy (comma-separated)' },
   iceAllow: { flag: 'ice-allow', env: 'TOKHOST_ICE_ALLOW', default: [], parse: allowList, help: 'extra CIDRs permitted for clients\' ICE candidates only (comma-separated)' },
   databaseUrl: {

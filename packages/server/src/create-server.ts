@@ -76,6 +76,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     concurrency: config.webhookConcurrency,
     maxAgeMs: config.webhookMaxAgeSeconds * 1000,
     maxPerUrl: config.webhookOutboxMax,
+    deliveries: store,
+    deliveriesKept: config.webhookDeliveriesKept,
     ...topology.outboxLease,
     ...(config.webhookRetryDelaysMs !== null ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}),
   });
@@ -187,7 +189,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       { realtime: () => rt.metrics(), router: () => media.running(), recordings: () => archives.recordingIds().length, broadcasts: () => bc.runningCount },
       { intervalMs: config.metricsHistoryIntervalSeconds * 1000 },
     ));
-    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, operator, thumbnails, ...(gateway ? { sip: gateway } : {}), ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
+    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, operator, webhooks, thumbnails, metricsHistory: samples, ...(gateway ? { sip: gateway } : {}), ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
     const server = (httpServer = createHttpServer(
       [
         (req) => {
@@ -197,7 +199,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         (req, res) => handleHealth(req, res, readiness),
         createHomeHandler({ demo: config.demo, console: config.console }),
         (req, res) => handleMetrics(req, res, metricsGuard, metrics),
-        createConsoleHandler({ serve: config.console, isOperator: (req) => operator.verify(req.headers), history: samples, logger }),
+        ...(config.console ? [createConsoleHandler({ logger })] : []),
         rest,
         createHlsHandler((token) => bc.hlsDirectory(token), topology.forwardHls),
         createArchiveDownloads({ store, storage, logger }),

@@ -288,7 +288,7 @@ export class ClusterRouter {
     if (!owner || owner.id === this.o.registry.nodeId) return false;
     const body = route.method === 'GET' || route.method === 'DELETE' ? undefined : await raw();
     const headers: Record<string, string> = { [CLUSTER_HOP_HEADER]: this.o.registry.hopToken() };
-    for (const h of ['x-opentok-auth', 'x-tb-partner-auth', 'content-type', 'accept', 'user-agent']) {
+    for (const h of ['x-opentok-auth', 'x-tb-partner-auth', 'authorization', 'content-type', 'accept', 'user-agent']) {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }

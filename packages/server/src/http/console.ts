@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../logger.js';
-import type { MetricsHistory } from '../services/metrics-history.js';
 
 /**
  * What the console page may load and where it may connect: its own origin only (the REST API,
@@ -43,24 +42,13 @@ async function loadBuild(): Promise<Built> {
 
 /** Options of {@link createConsoleHandler}. */
 export interface ConsoleHandlerOptions {
-  /** Serve the page and its assets (config `console`); the history route answers either way. */
-  serve: boolean;
-  /** True when the request bears the operator token. */
-  isOperator(req: IncomingMessage): boolean;
-  history: MetricsHistory;
   logger: Logger;
 }
 
-const json = (res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}) => {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text), ...extra });
-  res.end(text);
-};
-
 /**
- * The web console (docs/console.md): `GET /console` (the page, never cached), `GET
- * /console/assets/<name>` (content-hashed scripts and styles, cached for a year), and the admin
- * route `GET /v2/admin/metrics/history` (the operator token; the samples behind the charts).
+ * The web console (docs/console.md): `GET /console` (the page, never cached, with its CSP) and
+ * `GET /console/assets/<name>` (content-hashed scripts and styles, cached for a year). The page
+ * holds no data: it reads everything from the REST API with the credentials it is signed in with.
  */
 export function createConsoleHandler(options: ConsoleHandlerOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   let built: Promise<Built> | undefined;
@@ -69,17 +57,7 @@ export function createConsoleHandler(options: ConsoleHandlerOptions): (req: Inco
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    if (path === '/v2/admin/metrics/history') {
-      if (req.method !== 'GET') {
-        json(res, 405, { code: 405, message: 'Method Not Allowed', description: 'Allowed: GET' }, { allow: 'GET' });
-      } else if (!options.isOperator(req)) {
-        json(res, 401, { code: 401, message: 'Unauthorized', description: 'GET /v2/admin/metrics/history needs the operator token: Authorization: Bearer <operator token>' }, { 'www-authenticate': 'Bearer realm="tokhost operator"' });
-      } else {
-        json(res, 200, { intervalSeconds: options.history.intervalMs / 1000, capacity: options.history.capacity, samples: options.history.samples() });
-      }
-      return true;
-    }
-    if (!options.serve || (path !== '/console' && path !== '/console/' && !path.startsWith('/console/assets/'))) return false;
+    if (path !== '/console' && path !== '/console/' && !path.startsWith('/console/assets/')) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-length': 0 }).end();
       return true;
@@ -95,7 +73,8 @@ export function createConsoleHandler(options: ConsoleHandlerOptions): (req: Inco
         const name = path.slice('/console/assets/'.length);
         const body = assets.get(name);
         if (!body) {
-          json(res, 404, { code: 404, message: 'Not Found', description: 'No console asset of that name' });
+          const text = JSON.stringify({ code: 404, message: 'Not Found', description: 'No console asset of that name' });
+          res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) }).end(text);
           return;
         }
         const type = TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream';

@@ -1,14 +1,15 @@
 import { ERROR_TABLE } from './errors.js';
-import type { Route } from './route-table.js';
+import type { AdminRoute, Route } from './route-table.js';
 import { PARAM_PATTERNS } from './route-table.js';
 
 /**
  * The OpenAPI 3.1 description served at `/openapi.json`, built from the route table so the two
  * cannot drift apart.
  */
-export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> {
+export function buildOpenApi(routes: readonly Route[], adminRoutes: readonly AdminRoute[] = []): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of routes) {
+  for (const route of [...routes, ...adminRoutes]) {
+    const admin = (adminRoutes as readonly unknown[]).includes(route);
     const path = route.path.replace(/:([A-Za-z]+)/g, '{$1}');
     const params = [...route.path.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]!);
     const errorStatuses = [...new Set(Object.values(ERROR_TABLE).map((e) => e.status))].sort();
@@ -22,7 +23,9 @@ export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> 
     paths[path] ??= {};
     paths[path][route.method.toLowerCase()] = {
       summary: route.summary,
-      security: [{ opentokJwt: [] }, { applicationJwt: [] }, { partnerAuth: [] }],
+      // The operator token may call every project's routes (the path names the project); the admin ones need it.
+      security: admin ? [{ operatorToken: [] }] : route.path.includes(':key') ? [{ opentokJwt: [] }, { applicationJwt: [] }, { partnerAuth: [] }, { operatorToken: [] }] : [{ opentokJwt: [] }, { applicationJwt: [] }, { partnerAuth: [] }],
+      ...(admin || route.path.endsWith('/session') || route.path.includes('/webhook/deliveries') ? { tags: ['Admin API'] } : {}),
       parameters: params.map((name) => ({
         name: name === 'key' ? 'key' : name,
         in: 'path',
@@ -30,7 +33,7 @@ export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> 
         schema: { type: 'string', pattern: PARAM_PATTERNS[name]?.pattern.source },
         description: name === 'key' ? 'API key; must equal the JWT iss' : PARAM_PATTERNS[name]?.what,
       })),
-      ...(route.body
+      ...('body' in route && route.body
         ? {
             requestBody: {
               required: false,
@@ -58,6 +61,7 @@ export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> 
         opentokJwt: { type: 'apiKey', in: 'header', name: 'X-OPENTOK-AUTH', description: 'HS256 JWT signed with the project secret: iss = API key, ist = project, iat, exp ≤ iat + 300' },
         applicationJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'RS256 JWT signed with an application private key: application_id, iat, exp (docs/applications.md); the path names the application ID' },
         partnerAuth: { type: 'apiKey', in: 'header', name: 'X-TB-PARTNER-AUTH', description: 'Legacy: <apiKey>:<apiSecret>' },
+        operatorToken: { type: 'http', scheme: 'bearer', description: 'The operator token (printed by `tokhost serve` at first start, or `tokhost operator-token --reset`): every project, and the /v2/admin routes (docs/rest-api.md, Admin API)' },
       },
       responses: {
         Error: {

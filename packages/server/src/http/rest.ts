@@ -8,18 +8,24 @@ import { TokhostError } from '../errors.js';
 import { isRestError, restAnswer } from './errors.js';
 import { buildOpenApi } from './openapi.js';
 import { KeyedRateLimiter, limitsFrom } from '../limits.js';
-import type { RestDeps, Route, RouteContext, RouteResult } from './route-table.js';
+import type { AdminRoute, RestDeps, Route, RouteContext, RouteResult } from './route-table.js';
 import type { ProjectRecord } from '../storage/store.js';
 import { createRouter, parseTarget, validateParams } from './route-table.js';
 import { archiveRoutes } from './routes/archives.js';
 import { broadcastRoutes } from './routes/broadcasts.js';
 import { acceptsJson, sessionRoutes } from './routes/sessions.js';
+import { adminRoutes, liveSessionRoutes } from './routes/admin.js';
+import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { sipRoutes } from './routes/sip.js';
 import { streamRoutes } from './routes/streams.js';
 import { thumbnailRoutes } from './routes/thumbnails.js';
+import { metricsHistoryRoutes } from './routes/metrics-history.js';
 
 /** Every REST route, in the order of reference §3. */
-export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes, ...broadcastRoutes, ...streamRoutes, ...thumbnailRoutes, ...sipRoutes];
+export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes, ...broadcastRoutes, ...streamRoutes, ...thumbnailRoutes, ...sipRoutes, ...liveSessionRoutes, ...webhookDeliveryRoutes];
+
+/** The operator's routes (`/v2/admin/…`, docs/rest-api.md "Admin API"): the operator token only. */
+export const ADMIN_ROUTES: readonly AdminRoute[] = [...adminRoutes, ...metricsHistoryRoutes];
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -57,6 +63,7 @@ class Context implements RouteContext {
     readonly params: Readonly<Record<string, string>>,
     readonly query: URLSearchParams,
     readonly project: ProjectRecord,
+    readonly operator: boolean,
     readonly deps: RestDeps,
   ) {}
   raw(): Promise<Buffer> {
@@ -76,7 +83,14 @@ export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: 
   const rate = limitsFrom(given.config as unknown as Record<string, unknown>).restSignalRatePerProject;
   const deps: RestDeps = { ...given, restSignals: given.restSignals ?? new KeyedRateLimiter(rate, rate * 5) };
   const match = createRouter(REST_ROUTES);
-  const openapi = JSON.stringify(buildOpenApi(REST_ROUTES));
+  const matchAdmin = createRouter(ADMIN_ROUTES);
+  const openapi = JSON.stringify(buildOpenApi(REST_ROUTES, ADMIN_ROUTES));
+  const operator = deps.operator;
+  /** The request carries the operator token (checked only for a Bearer header: application JWTs are the other kind). */
+  const isOperator = (req: IncomingMessage): boolean => {
+    const h = req.headers.authorization;
+    return operator !== undefined && typeof h === 'string' && /^bearer /i.test(h) && operator.verify(req.headers);
+  };
   const { logger, config, store } = deps;
   const jwtCache = new Map<string, VerifiedJwt>();
   // An X-OPENTOK-AUTH or legacy credential may name an application ID as its issuer (it stands for
@@ -118,6 +132,12 @@ export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: 
     let apiKey: string | undefined;
     let result: RouteResult;
     try {
+      if (segments[1] === 'admin') {
+        result = await handleAdmin(req, res, segments, query);
+        send(res, result);
+        if (logger.isLevelEnabled('info')) logger.info({ method: req.method, path: pathOnly(url), status: result.status, ms: Date.now() - started, operator: true }, 'request');
+        return;
+      }
       const m = match(req.method ?? 'GET', segments);
       if (m.kind === 'none') throw new TokhostError('ERR_NOT_FOUND', 'Not Found', { description: `No REST resource at ${req.method} ${segments.join('/')}` });
       if (m.kind === 'method-not-allowed') {
@@ -125,8 +145,11 @@ export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: 
         throw new TokhostError('ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed', { description: `Allowed: ${m.allow.join(', ')}` });
       }
       let project: ProjectRecord;
-      if (m.params.key !== undefined && typeof req.headers.authorization === 'string' && deps.operator?.verify(req.headers)) {
-        // The operator token acts for any project the path names (the console, docs/console.md).
+      const operatorCall = isOperator(req);
+      if (operatorCall) {
+        // The operator may act on any project: the path's API key (or application ID) names it.
+        if (m.params.key === undefined) throw new TokhostError('ERR_AUTH_FORBIDDEN', 'The operator token names no project', { description: 'With the operator token, call the /v2/project/{apiKey}/… form of the route: the path names the project' });
+        validateParams(m.params);
         const named = lookupProject(m.params.key);
         if (!named) throw new TokhostError('ERR_NOT_FOUND', 'Project not found', { description: `No project with API key ${m.params.key}` });
         project = named;
@@ -136,12 +159,12 @@ export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: 
         if (m.params.key !== undefined && !pathKeyMatches(m.params.key, identity, store)) {
           throw new TokhostError('ERR_AUTH_FORBIDDEN', 'Invalid issuer', { description: 'The API key or application ID in the path does not match the credentials' });
         }
+        validateParams(m.params);
         project = identity.project;
       }
       apiKey = project.apiKey;
-      validateParams(m.params);
       // A body the handler does not read is discarded by node:http once the answer is sent.
-      const ctx = new Context(req, res, m.params, query, project, deps);
+      const ctx = new Context(req, res, m.params, query, project, operatorCall, deps);
       if (deps.forward) {
         let forwarded: boolean;
         try {
@@ -160,6 +183,23 @@ export function createRestHandler(given: RestDeps): (req: IncomingMessage, res: 
     send(res, result);
     // The log object is built only when it is written (the bench and busy servers log at warn).
     if (logger.isLevelEnabled('info')) logger.info({ method: req.method, path: pathOnly(url), status: result.status, ms: Date.now() - started, apiKey }, 'request');
+  }
+
+  /** `/v2/admin/…`: the operator token, or 403 (project credentials are checked only to say which 403). */
+  async function handleAdmin(req: IncomingMessage, res: ServerResponse, segments: string[], query: URLSearchParams): Promise<RouteResult> {
+    const m = matchAdmin(req.method ?? 'GET', segments);
+    if (m.kind === 'none') throw new TokhostError('ERR_NOT_FOUND', 'Not Found', { description: `No REST resource at ${req.method} ${segments.join('/')}` });
+    if (m.kind === 'method-not-allowed') {
+      res.setHeader('allow', m.allow.join(', '));
+      throw new TokhostError('ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed', { description: `Allowed: ${m.allow.join(', ')}` });
+    }
+    if (!isOperator(req)) {
+      const pending = authenticateRequest(req.headers, authOptions);
+      if (pending instanceof Promise) await pending;
+      throw new TokhostError('ERR_AUTH_FORBIDDEN', 'Operator token required', { description: `${req.method} /${segments.join('/')} needs the operator token (Authorization: Bearer <operator token>); project credentials see only their project` });
+    }
+    validateParams(m.params);
+    return m.route.handler({ req, query, deps });
   }
 
   function finish(req: IncomingMessage, res: ServerResponse, err: unknown, started: number, apiKey: string | undefined, xml = false): void {

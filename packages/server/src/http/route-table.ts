@@ -4,11 +4,14 @@ import type { ServerConfig } from '../config.js';
 import type { KeyedRateLimiter } from '../limits.js';
 import type { OutboundPolicy } from '../net/outbound.js';
 import type { Thumbnailer } from '../compose/thumbnail.js';
+import type { MetricsHistory } from '../services/metrics-history.js';
 import type { Archiver } from '../recording/archiver.js';
 import type { BroadcastService } from '../services/broadcasts.js';
 import type { LiveSessions } from '../live/index.js';
 import type { SipGateway } from '../sip/gateway.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
+import type { OperatorAuth } from '../auth/operator.js';
+import type { WebhookSender } from '../webhooks/index.js';
 import { TokhostError } from '../errors.js';
 
 /** What every route handler can use. */
@@ -23,12 +26,16 @@ export interface RestDeps {
   /** Which hosts callers may make the server connect to (RTMP servers, SIP targets). */
   outbound: OutboundPolicy;
   /**
-   * The operator token: a request bearing it acts for the project its path names (the console
-   * signed in as operator). Absent: only project credentials are accepted.
+   * The operator token: `Authorization: Bearer <operator token>` may call every project's routes
+   * (the path's API key names the project) and the admin routes. Absent: no operator access.
    */
-  operator?: { verify(headers: IncomingMessage['headers']): boolean };
+  operator?: OperatorAuth;
+  /** The webhook sender (the deliveries' retry). Absent: retry answers 503. */
+  webhooks?: WebhookSender;
   /** Stream thumbnails for the console; absent: the thumbnail route answers 501. */
   thumbnails?: Thumbnailer;
+  /** The samples behind `GET /v2/admin/metrics/history`; absent: it answers 501. */
+  metricsHistory?: MetricsHistory;
   /** The SIP gateway (`dial`, `play-dtmf`); absent when config `sip` is false. */
   sip?: SipGateway;
   /** REST signals per project (`restSignalRatePerProject`). Default: made by `createRestHandler`. */
@@ -54,6 +61,8 @@ export interface RouteContext {
   params: Readonly<Record<string, string>>;
   query: URLSearchParams;
   project: ProjectRecord;
+  /** The caller holds the operator token (not the project's credentials). */
+  operator: boolean;
   deps: RestDeps;
   /** The body parsed as JSON (`{}` when empty), within the size limit. */
   json(): Promise<unknown>;
@@ -74,6 +83,22 @@ export interface Route {
   handler(ctx: RouteContext): Promise<RouteResult> | RouteResult;
 }
 
+/** What an operator-only route's handler gets: no project, the caller holds the operator token. */
+export interface AdminContext {
+  req: IncomingMessage;
+  query: URLSearchParams;
+  deps: RestDeps;
+}
+
+/** A route of the operator (`/v2/admin/…`): only the operator token may call it. */
+export interface AdminRoute {
+  method: Route['method'];
+  path: string;
+  summary: string;
+  success: number;
+  handler(ctx: AdminContext): Promise<RouteResult> | RouteResult;
+}
+
 /**
  * Path parameters and what they must look like. Checked before any handler runs, so no handler
  * ever sees a traversal sequence, a control character or an over-long ID.
@@ -85,16 +110,17 @@ export const PARAM_PATTERNS: Record<string, { pattern: RegExp; what: string }> =
   broadcastId: { pattern: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'a broadcast ID (UUID)' },
   streamId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a stream ID' },
   connectionId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a connection ID' },
+  deliveryId: { pattern: /^[1-9][0-9]{0,15}$/, what: 'a webhook delivery ID (a positive integer)' },
 };
 
-interface CompiledRoute {
-  route: Route;
+interface CompiledRoute<R> {
+  route: R;
   segments: string[];
 }
 
 /** Result of matching a path against the table. */
-export type Match =
-  | { kind: 'route'; route: Route; params: Record<string, string> }
+export type Match<R = Route> =
+  | { kind: 'route'; route: R; params: Record<string, string> }
   | { kind: 'method-not-allowed'; allow: string[] }
   | { kind: 'none' };
 
@@ -123,8 +149,8 @@ export function parseTarget(url: string): { segments: string[]; query: URLSearch
 }
 
 /** Compile a route table once; matching is by segment count, then literal/parameter. */
-export function createRouter(routes: readonly Route[]): (method: string, segments: string[]) => Match {
-  const compiled: CompiledRoute[] = routes.map((route) => ({ route, segments: route.path.split('/').filter(Boolean) }));
+export function createRouter<R extends Pick<Route, 'method' | 'path'>>(routes: readonly R[]): (method: string, segments: string[]) => Match<R> {
+  const compiled: CompiledRoute<R>[] = routes.map((route) => ({ route, segments: route.path.split('/').filter(Boolean) }));
   return (method, segments) => {
     const allow: string[] = [];
     for (const c of compiled) {

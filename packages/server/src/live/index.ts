@@ -15,6 +15,28 @@ export interface LiveStreamInfo {
   creationTime: number;
 }
 
+/** One connection of a live session, as the admin API lists it. */
+export interface LiveConnectionInfo {
+  connectionId: string;
+  /** The token's connection data. */
+  data: string;
+  /** Which client holds it: `tokhost` (native protocol), `opentok-js`, `sip`, or `foreign`. */
+  clientKind: string;
+  /** When it joined, ms since the epoch. */
+  createdAt: number;
+}
+
+/** A session with connections on this server now (the admin API's live session list). */
+export interface LiveSessionInfo {
+  sessionId: string;
+  apiKey: string;
+  mediaMode: 'relayed' | 'routed';
+  /** Oldest first. */
+  connections: LiveConnectionInfo[];
+  /** Oldest first. */
+  streams: LiveStreamInfo[];
+}
+
 /**
  * Changes of live state, for the server's own consumers (recordings). `streamChanged` covers
  * hasAudio/hasVideo and layout class list changes; `connections` is the count after the change.
@@ -32,6 +54,8 @@ export type LiveEvent =
  * than returning a fabricated success.
  */
 export interface LiveSessions {
+  /** The sessions with connections on this server now, of one project (`null`: every project), oldest first. */
+  listLiveSessions(apiKey: string | null): LiveSessionInfo[];
   /** Number of clients currently connected to the session (0 when none or unknown). */
   connectionCount(sessionId: string): number;
   /** Connections of a session, oldest first. */

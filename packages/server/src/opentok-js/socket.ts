@@ -377,7 +377,7 @@ export class MessagingSockets {
     if (token.apiKey !== t.ids.apiKey || token.sessionId !== t.ids.sessionId) return refuse({ code: 'ERR_RT_TOKEN_SESSION', message: 'the token is for another session' });
     if (frontEnd.rooms.idTaken(t.ids.sessionId, j.connectionId)) return refuse({ code: 'ERR_RT_BAD_REQUEST', message: `connection ID ${j.connectionId} is already in the session` });
     if (!p.delivery) return;
-    const joined = frontEnd.join(token, rawToken, p.delivery, { connectionEventsSuppressed: j.connectionEventsSuppressed, e2ee: j.encryption, connectionId: j.connectionId });
+    const joined = frontEnd.join(token, rawToken, p.delivery, { connectionEventsSuppressed: j.connectionEventsSuppressed, e2ee: j.encryption, connectionId: j.connectionId, clientKind: 'opentok-js' });
     if ('code' in joined) return refuse(joined);
     p.conn = joined.conn;
     p.iceServers = joined.snapshot.iceServers;

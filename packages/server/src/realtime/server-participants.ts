@@ -47,6 +47,7 @@ export function createServerParticipants(rooms: Rooms, native: NativeFrontEnd, s
       };
       const conn: Connection = native.join(token, session.mediaMode, acking);
       joined = conn;
+      conn.clientKind = 'sip';
       conn.ack(Number.MAX_SAFE_INTEGER);
       return {
         connectionId: conn.id,

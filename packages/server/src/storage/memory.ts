@@ -1,5 +1,5 @@
 import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
-import type { ApplicationRecord, ArchiveRecord, BroadcastRecord, ListOptions, OutboxItem, Page, ProjectRecord, SessionRecord, Store } from './store.js';
+import type { ApplicationRecord, ArchiveRecord, BroadcastRecord, ListOptions, OutboxItem, Page, ProjectRecord, SessionRecord, Store, WebhookDeliveryRecord } from './store.js';
 import { StoreError } from './store.js';
 
 const clone = <T>(value: T): T => structuredClone(value);
@@ -22,7 +22,9 @@ export function createMemoryStore(): Store {
   const leases = new Map<string, { owner: string; until: number }>();
   const settings = new Map<string, string>();
   const applications = new Map<string, ApplicationRecord>();
+  const deliveries = new Map<number, WebhookDeliveryRecord>();
   let nextOutboxId = 1;
+  let nextDeliveryId = 1;
   let closed = false;
   const open = () => {
     if (closed) throw new StoreError('ERR_STORE_CLOSED', 'The store is closed');
@@ -195,6 +197,39 @@ export function createMemoryStore(): Store {
     releaseOutboxUrls(owner) {
       open();
       for (const [url, lease] of leases) if (owner === null || lease.owner === owner) leases.delete(url);
+    },
+    recordWebhookDelivery(record, keep) {
+      open();
+      const id = nextDeliveryId++;
+      deliveries.set(id, { ...record, id, status: 'pending', attempts: 0, lastHttpStatus: null, lastError: null, updatedAt: record.createdAt });
+      const mine = [...deliveries.values()].filter((d) => d.apiKey === record.apiKey);
+      for (const d of mine.slice(0, Math.max(0, mine.length - keep))) deliveries.delete(d.id);
+      return id;
+    },
+    updateWebhookDelivery(outboxId, u) {
+      open();
+      for (const d of deliveries.values()) {
+        if (d.outboxId !== outboxId) continue;
+        Object.assign(d, { status: u.status, attempts: d.attempts + (u.attempted ? 1 : 0), lastHttpStatus: u.httpStatus, lastError: u.error, updatedAt: u.at });
+        return true;
+      }
+      return false;
+    },
+    listWebhookDeliveries(apiKey, options) {
+      open();
+      return page([...deliveries.values()].filter((d) => d.apiKey === apiKey).reverse().map(clone), options);
+    },
+    getWebhookDelivery(apiKey, id) {
+      open();
+      const d = deliveries.get(id);
+      return d && d.apiKey === apiKey ? clone(d) : undefined;
+    },
+    requeueWebhookDelivery(apiKey, id, outboxId, at) {
+      open();
+      const d = deliveries.get(id);
+      if (!d || d.apiKey !== apiKey) return false;
+      Object.assign(d, { outboxId, status: 'pending', updatedAt: at });
+      return true;
     },
     getSetting(name) {
       open();

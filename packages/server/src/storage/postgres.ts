@@ -1,8 +1,8 @@
 import { POSTGRES_APPLICATIONS_MIGRATION, postgresApplications } from './applications.js';
 import { openSyncPg, PgQueryError } from './pg-sync.js';
 import type { Statement, SyncPg } from './pg-sync.js';
-import { compositionRecords, projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
-import type { JsonTable, ProjectRow, SessionRow } from './rows.js';
+import { compositionRecords, deliveryFromRow, projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
+import type { DeliveryRowOf, JsonTable, ProjectRow, SessionRow } from './rows.js';
 import { createSecretBox } from './secret-box.js';
 import type { ListOptions, OutboxItem, ProjectRecord, SessionRecord, Store } from './store.js';
 import { StoreError } from './store.js';
@@ -88,6 +88,23 @@ const MIGRATIONS: readonly string[] = [
    );`,
   // Vonage-style applications (storage/applications.ts).
   POSTGRES_APPLICATIONS_MIGRATION,
+  // What became of each project callback (the admin API's webhook deliveries), bounded per project.
+  `CREATE TABLE webhook_deliveries (
+     id               BIGSERIAL PRIMARY KEY,
+     api_key          TEXT NOT NULL,
+     outbox_id        BIGINT NOT NULL,
+     url              TEXT NOT NULL,
+     event            TEXT NOT NULL,
+     body             TEXT NOT NULL,
+     status           TEXT NOT NULL,
+     attempts         INTEGER NOT NULL,
+     last_http_status INTEGER,
+     last_error       TEXT,
+     created_at       BIGINT NOT NULL,
+     updated_at       BIGINT NOT NULL
+   );
+   CREATE INDEX webhook_deliveries_by_project ON webhook_deliveries(api_key, id);
+   CREATE INDEX webhook_deliveries_by_outbox ON webhook_deliveries(outbox_id);`,
 ];
 
 /** Schema version this build writes. */
@@ -408,6 +425,45 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     releaseOutboxUrls(owner) {
       if (owner === null) one({ sql: 'DELETE FROM outbox_leases' });
       else one({ sql: 'DELETE FROM outbox_leases WHERE owner = $1', params: [owner] });
+    },
+    recordWebhookDelivery(r, keep) {
+      const [rows] = pg.run(
+        [
+          {
+            sql: "INSERT INTO webhook_deliveries (api_key, outbox_id, url, event, body, status, attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) RETURNING id",
+            params: [r.apiKey, r.outboxId, r.url, r.event, r.body, r.createdAt],
+          },
+          {
+            sql: 'DELETE FROM webhook_deliveries WHERE api_key = $1 AND id < (SELECT MIN(id) FROM (SELECT id FROM webhook_deliveries WHERE api_key = $1 ORDER BY id DESC LIMIT $2) AS newest)',
+            params: [r.apiKey, keep],
+          },
+        ],
+        true,
+      );
+      return Number(rows![0]!['id']);
+    },
+    updateWebhookDelivery(outboxId, u) {
+      return (
+        one({
+          sql: 'UPDATE webhook_deliveries SET status = $1, attempts = attempts + $2, last_http_status = $3, last_error = $4, updated_at = $5 WHERE outbox_id = $6 RETURNING id',
+          params: [u.status, u.attempted ? 1 : 0, u.httpStatus, u.error, u.at, outboxId],
+        }).length > 0
+      );
+    },
+    listWebhookDeliveries(apiKey, o) {
+      const [limit, offset] = paging(o);
+      const [rows, count] = pg.run([
+        { sql: 'SELECT * FROM webhook_deliveries WHERE api_key = $1 ORDER BY id DESC LIMIT $2 OFFSET $3', params: [apiKey, limit, offset] },
+        { sql: 'SELECT count(*)::int AS n FROM webhook_deliveries WHERE api_key = $1', params: [apiKey] },
+      ]);
+      return { total: Number(count![0]!['n']), items: rows!.map((r) => deliveryFromRow(r as unknown as DeliveryRowOf<string>)) };
+    },
+    getWebhookDelivery(apiKey, id) {
+      const r = one({ sql: 'SELECT * FROM webhook_deliveries WHERE id = $1 AND api_key = $2', params: [id, apiKey] })[0];
+      return r && deliveryFromRow(r as unknown as DeliveryRowOf<string>);
+    },
+    requeueWebhookDelivery(apiKey, id, outboxId, at) {
+      return one({ sql: "UPDATE webhook_deliveries SET outbox_id = $1, status = 'pending', updated_at = $2 WHERE id = $3 AND api_key = $4 RETURNING id", params: [outboxId, at, id, apiKey] }).length > 0;
     },
     getSetting(name) {
       const r = one({ sql: 'SELECT value FROM settings WHERE name = $1', params: [name] })[0];

@@ -5,7 +5,7 @@
  * boolean, SQLite an INTEGER for both.
  */
 import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
-import type { ListOptions, Page, ProjectRecord, SessionRecord, Store } from './store.js';
+import type { ListOptions, Page, ProjectRecord, SessionRecord, Store, WebhookDeliveryRecord, WebhookDeliveryStatus } from './store.js';
 
 /** A `projects` row as a driver returns it. */
 export interface ProjectRow {
@@ -27,6 +27,40 @@ export interface SessionRow {
   location: string | null;
   e2ee: number | boolean;
   created_at: number | string;
+}
+
+/** A `webhook_deliveries` row as a driver returns it (`N`: how it returns BIGINT). */
+export interface DeliveryRowOf<N> {
+  id: N;
+  api_key: string;
+  outbox_id: N;
+  url: string;
+  event: string;
+  body: string;
+  status: string;
+  attempts: number;
+  last_http_status: number | null;
+  last_error: string | null;
+  created_at: N;
+  updated_at: N;
+}
+
+/** A webhook delivery record from its row. */
+export function deliveryFromRow(r: DeliveryRowOf<number | string>): WebhookDeliveryRecord {
+  return {
+    id: Number(r.id),
+    apiKey: r.api_key,
+    outboxId: Number(r.outbox_id),
+    url: r.url,
+    event: r.event,
+    body: r.body,
+    status: r.status as WebhookDeliveryStatus,
+    attempts: Number(r.attempts),
+    lastHttpStatus: r.last_http_status === null ? null : Number(r.last_http_status),
+    lastError: r.last_error,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
 }
 
 /** A project from its row; `apiSecret` is the row's secret, opened by the store (each caches it its own way). */

@@ -3,8 +3,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { compositionRecords, projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
-import type { JsonTable, ProjectRow as SqlProjectRow, SessionRow as SqlSessionRow } from './rows.js';
+import { compositionRecords, deliveryFromRow, projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
+import type { DeliveryRowOf, JsonTable, ProjectRow as SqlProjectRow, SessionRow as SqlSessionRow } from './rows.js';
 import { SQLITE_APPLICATIONS_MIGRATION, sqliteApplications } from './applications.js';
 import { createSecretBox, loadMasterKey } from './secret-box.js';
 import type { ListOptions, ProjectRecord, SessionRecord, Store } from './store.js';
@@ -86,6 +86,23 @@ const MIGRATIONS: readonly string[] = [
    );`,
   // Vonage-style applications (storage/applications.ts).
   SQLITE_APPLICATIONS_MIGRATION,
+  // What became of each project callback (the admin API's webhook deliveries), bounded per project.
+  `CREATE TABLE webhook_deliveries (
+     id               INTEGER PRIMARY KEY AUTOINCREMENT,
+     api_key          TEXT NOT NULL,
+     outbox_id        INTEGER NOT NULL,
+     url              TEXT NOT NULL,
+     event            TEXT NOT NULL,
+     body             TEXT NOT NULL,
+     status           TEXT NOT NULL,
+     attempts         INTEGER NOT NULL,
+     last_http_status INTEGER,
+     last_error       TEXT,
+     created_at       INTEGER NOT NULL,
+     updated_at       INTEGER NOT NULL
+   );
+   CREATE INDEX webhook_deliveries_by_project ON webhook_deliveries(api_key, id);
+   CREATE INDEX webhook_deliveries_by_outbox ON webhook_deliveries(outbox_id);`,
 ];
 
 /** Schema version this build writes. */
@@ -94,6 +111,8 @@ export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 // Rows as SQLite returns them: integers for the timestamps and the e2ee flag.
 type ProjectRow = SqlProjectRow & { created_at: number };
 type SessionRow = SqlSessionRow & { e2ee: number; created_at: number };
+
+type DeliveryRow = DeliveryRowOf<number>;
 
 function migrate(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;
@@ -268,6 +287,21 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     release: db.prepare<[string]>('DELETE FROM outbox_leases WHERE owner = ?'),
     releaseAll: db.prepare('DELETE FROM outbox_leases'),
   };
+  const deliveriesQ = {
+    insert: db.prepare<[string, number, string, string, string, number, number]>(
+      "INSERT INTO webhook_deliveries (api_key, outbox_id, url, event, body, status, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+    ),
+    trim: db.prepare<[string, string, number]>(
+      'DELETE FROM webhook_deliveries WHERE api_key = ? AND id < (SELECT MIN(id) FROM (SELECT id FROM webhook_deliveries WHERE api_key = ? ORDER BY id DESC LIMIT ?))',
+    ),
+    update: db.prepare<[string, number, number | null, string | null, number, number]>(
+      'UPDATE webhook_deliveries SET status = ?, attempts = attempts + ?, last_http_status = ?, last_error = ?, updated_at = ? WHERE outbox_id = ?',
+    ),
+    list: db.prepare<[string, number, number], DeliveryRow>('SELECT * FROM webhook_deliveries WHERE api_key = ? ORDER BY id DESC LIMIT ? OFFSET ?'),
+    count: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM webhook_deliveries WHERE api_key = ?'),
+    get: db.prepare<[number, string], DeliveryRow>('SELECT * FROM webhook_deliveries WHERE id = ? AND api_key = ?'),
+    requeue: db.prepare<[number, number, number, string]>("UPDATE webhook_deliveries SET outbox_id = ?, status = 'pending', updated_at = ? WHERE id = ? AND api_key = ?"),
+  };
   // The outbox secret is bound to its URL as associated data, like a project secret to its key.
   const outboxContext = (url: string) => `outbox\u0000${url}`;
 
@@ -432,6 +466,30 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       commitPending();
       if (owner === null) outbox.releaseAll.run();
       else outbox.release.run(owner);
+    },
+    recordWebhookDelivery(r, keep) {
+      commitPending();
+      return db.transaction(() => {
+        const id = Number(deliveriesQ.insert.run(r.apiKey, r.outboxId, r.url, r.event, r.body, r.createdAt, r.createdAt).lastInsertRowid);
+        deliveriesQ.trim.run(r.apiKey, r.apiKey, keep);
+        return id;
+      })();
+    },
+    updateWebhookDelivery(outboxId, u) {
+      commitPending();
+      return deliveriesQ.update.run(u.status, u.attempted ? 1 : 0, u.httpStatus, u.error, u.at, outboxId).changes > 0;
+    },
+    listWebhookDeliveries(apiKey, options) {
+      const [limit, offset] = paging(options);
+      return { total: deliveriesQ.count.get(apiKey)?.n ?? 0, items: deliveriesQ.list.all(apiKey, limit, offset).map(deliveryFromRow) };
+    },
+    getWebhookDelivery(apiKey, id) {
+      const r = deliveriesQ.get.get(id, apiKey);
+      return r && deliveryFromRow(r);
+    },
+    requeueWebhookDelivery(apiKey, id, outboxId, at) {
+      commitPending();
+      return deliveriesQ.requeue.run(outboxId, at, id, apiKey).changes > 0;
     },
     getSetting(name) {
       return settingsQ.get.get(name)?.value;

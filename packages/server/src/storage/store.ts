@@ -74,6 +74,44 @@ export interface OutboxItem {
   createdAt: number;
 }
 
+/** Where a webhook delivery stands: waiting or retrying, answered 2xx, or given up. */
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/**
+ * The record of one webhook callback of a project (the admin API's delivery list): kept after the
+ * outbox item is gone, bounded per project (the oldest go). `body` is kept for a retry.
+ */
+export interface WebhookDeliveryRecord {
+  /** Increasing in the order deliveries were recorded. */
+  id: number;
+  apiKey: string;
+  /** The outbox item delivering it now (a retry queues a new one). */
+  outboxId: number;
+  url: string;
+  /** `connectionCreated`, `streamCreated`, `archive:available`, … (from the body). */
+  event: string;
+  body: string;
+  status: WebhookDeliveryStatus;
+  /** HTTP attempts made so far. */
+  attempts: number;
+  /** Status code of the last answer, or null (no answer: refused, timed out, connection failed). */
+  lastHttpStatus: number | null;
+  /** Why the last attempt failed, or null. */
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What a delivery attempt (or giving up) changes in a {@link WebhookDeliveryRecord}. */
+export interface WebhookDeliveryUpdate {
+  status: WebhookDeliveryStatus;
+  /** An HTTP attempt was made (attempts + 1). */
+  attempted: boolean;
+  httpStatus: number | null;
+  error: string | null;
+  at: number;
+}
+
 /** Paging and filter options of the list methods. Defaults: offset 0, count 50. */
 export interface ListOptions {
   offset?: number;
@@ -162,6 +200,20 @@ export interface Store {
   trimOutbox(url: string, keep: number): number;
   /** Give up `owner`'s leases, or every lease when `owner` is null (a single server starting up). */
   releaseOutboxUrls(owner: string | null): void;
+
+  /**
+   * Record a callback just queued in the outbox (status `pending`) and keep only the `keep`
+   * newest records of its project; returns the record's id.
+   */
+  recordWebhookDelivery(record: Pick<WebhookDeliveryRecord, 'apiKey' | 'outboxId' | 'url' | 'event' | 'body' | 'createdAt'>, keep: number): number;
+  /** An attempt's outcome for the delivery whose outbox item is `outboxId`; false when there is none (trimmed, or not recorded). */
+  updateWebhookDelivery(outboxId: number, update: WebhookDeliveryUpdate): boolean;
+  /** A project's delivery records, newest first. */
+  listWebhookDeliveries(apiKey: string, options?: ListOptions): Page<WebhookDeliveryRecord>;
+  /** The record when it exists and belongs to `apiKey`. */
+  getWebhookDelivery(apiKey: string, id: number): WebhookDeliveryRecord | undefined;
+  /** A retry: the delivery is `pending` again, delivered by the outbox item `outboxId`. */
+  requeueWebhookDelivery(apiKey: string, id: number, outboxId: number, at: number): boolean;
 
   /**
    * A server-wide value every node must agree on (the operator token's hash, docs/security.md),

@@ -6,7 +6,7 @@ import { createOutboundPolicy, OutboundError } from '../net/outbound.js';
 import type { OutboundPolicy } from '../net/outbound.js';
 import { redact } from '../net/redact.js';
 import { createMemoryStore } from '../storage/memory.js';
-import type { OutboxItem, Store } from '../storage/store.js';
+import type { OutboxItem, Store, WebhookDeliveryRecord, WebhookDeliveryUpdate } from '../storage/store.js';
 
 /** Header carrying the webhook signature: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<rawBody>")>`. */
 export const WEBHOOK_SIGNATURE_HEADER = 'X-Tokhost-Signature';
@@ -27,6 +27,9 @@ export type WebhookEvent = object;
 
 /** The part of the {@link Store} the sender uses. */
 export type WebhookOutbox = Pick<Store, 'enqueueOutbox' | 'trimOutbox' | 'claimOutboxUrls' | 'listOutbox' | 'deleteOutbox' | 'releaseOutboxUrls'>;
+
+/** The part of the {@link Store} that keeps what became of each project callback (the admin API's deliveries). */
+export type WebhookDeliveryLog = Pick<Store, 'recordWebhookDelivery' | 'updateWebhookDelivery' | 'requeueWebhookDelivery'>;
 
 export interface WebhookSenderOptions {
   logger: { warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
@@ -50,6 +53,13 @@ export interface WebhookSenderOptions {
    * the death of a node) loses none. Default an in-memory outbox of its own (tests of the sender).
    */
   outbox?: WebhookOutbox;
+  /**
+   * Where the outcome of each project callback is recorded (`send` with an API key): the
+   * server's store. Default none (nothing recorded).
+   */
+  deliveries?: WebhookDeliveryLog;
+  /** Delivery records kept per project (the oldest go). Default 1000. */
+  deliveriesKept?: number;
   /** Name this sender holds URL leases under. Default a random UUID (a node ID in cluster mode). */
   owner?: string;
   /**
@@ -87,8 +97,16 @@ export interface SipCallWebhookEvent {
 
 /** Delivers webhook callbacks. `send` never blocks on the network and never throws. */
 export interface WebhookSender {
-  /** Persist the event in the outbox, then deliver it (in order per URL). */
-  send(url: string, secret: string, event: WebhookEvent): void;
+  /**
+   * Persist the event in the outbox, then deliver it (in order per URL). With `apiKey`, its
+   * delivery is recorded for that project (see {@link WebhookSenderOptions.deliveries}).
+   */
+  send(url: string, secret: string, event: WebhookEvent, apiKey?: string): void;
+  /**
+   * Queue a recorded delivery again (its body, to its URL, signed with `secret`, the project's
+   * secret now); it is `pending` until the new attempts end. Throws when the outbox cannot take it.
+   */
+  retry(delivery: WebhookDeliveryRecord, secret: string): void;
   /** Resolves when every URL this sender holds has nothing left to deliver (tests). */
   idle(): Promise<void>;
   /** Counters since start (delivered, failed attempts, dropped events by reason). */
@@ -151,12 +169,12 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
   };
 
   /** One POST to the checked address of the URL's host; never follows a redirect. */
-  const attempt = async (item: OutboxItem): Promise<'ok' | 'failed' | 'refused'> => {
+  const attempt = async (item: OutboxItem): Promise<Attempt> => {
     let url: URL;
     try {
       url = new URL(item.url);
     } catch {
-      return 'refused';
+      return { result: 'refused', httpStatus: null, error: 'the URL does not parse' };
     }
     let target;
     try {
@@ -164,17 +182,17 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     } catch (err) {
       if (err instanceof OutboundError && err.code === 'ERR_OUTBOUND_REFUSED') {
         log.warn({ url: redact(item.url), rule: err.rule, address: err.address }, 'webhook target refused by the outbound policy; event dropped');
-        return 'refused';
+        return { result: 'refused', httpStatus: null, error: `refused by the outbound policy (${err.rule})` };
       }
       log.debug({ url: redact(item.url), err: (err as Error).message }, 'webhook attempt failed');
-      return 'failed';
+      return { result: 'failed', httpStatus: null, error: (err as Error).message };
     }
-    if (closed) return 'failed';
+    if (closed) return { result: 'failed', httpStatus: null, error: 'server closing' };
     const t = Math.floor(Date.now() / 1000);
     const secure = url.protocol === 'https:';
     return new Promise((resolve) => {
       let done = false;
-      const finish = (r: 'ok' | 'failed', why?: string) => {
+      const finish = (r: 'ok' | 'failed', why: string | null, httpStatus: number | null = null) => {
         if (done) return;
         done = true;
         clearTimeout(timer);
@@ -183,7 +201,7 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
           stats.failedAttempts++;
           log.debug({ url: redact(item.url), err: why }, 'webhook attempt failed');
         }
-        resolve(r);
+        resolve({ result: r, httpStatus, error: why });
       };
       const body = Buffer.from(item.body);
       const req = (secure ? httpsRequest : httpRequest)({
@@ -213,7 +231,7 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
       req.on('response', (res) => {
         res.resume();
         const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300;
-        finish(ok ? 'ok' : 'failed', `HTTP ${res.statusCode}`);
+        finish(ok ? 'ok' : 'failed', ok ? null : `HTTP ${res.statusCode}`, res.statusCode ?? null);
         res.on('error', () => undefined);
       });
       req.on('error', (err) => finish('failed', err.message));
@@ -221,8 +239,21 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     });
   };
 
+  const deliveryLog = options.deliveries;
+  const deliveriesKept = Math.max(1, options.deliveriesKept ?? 1000);
+  /** Record an outcome; the delivery log is a view for operators, so its failure is only logged. */
+  const note = (outboxId: number, update: Omit<WebhookDeliveryUpdate, 'at'>) => {
+    if (!deliveryLog) return;
+    try {
+      deliveryLog.updateWebhookDelivery(outboxId, { ...update, at: Date.now() });
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'webhook delivery log: update failed');
+    }
+  };
+
   const drop = (item: OutboxItem, why: keyof WebhookStats['dropped']) => {
     stats.dropped[why]++;
+    if (why === 'age') note(item.id, { status: 'failed', attempted: false, httpStatus: null, error: `undelivered ${Math.round(maxAgeMs / 1000)} s after it was queued` });
     try {
       outbox.deleteOutbox(item.id);
     } catch (err) {
@@ -251,24 +282,29 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
       return k;
     };
     const deliver = async (item: OutboxItem) => {
-      const r = await attempt(item);
+      const a = await attempt(item);
       if (closed) return;
+      const r = a.result;
       if (r === 'ok') {
         stats.delivered++;
         retries.delete(item.id);
         outbox.deleteOutbox(item.id);
+        note(item.id, { status: 'delivered', attempted: true, httpStatus: a.httpStatus, error: null });
         return;
       }
       if (r === 'refused') {
         retries.delete(item.id);
+        note(item.id, { status: 'failed', attempted: false, httpStatus: null, error: a.error });
         return drop(item, 'refused');
       }
       const attempts = (retries.get(item.id)?.attempts ?? 0) + 1;
       if (attempts > delays.length) {
         retries.delete(item.id);
         log.warn({ url: redact(url), attempts }, 'webhook dropped after retries');
+        note(item.id, { status: 'failed', attempted: true, httpStatus: a.httpStatus, error: a.error });
         return drop(item, 'retries');
       }
+      note(item.id, { status: 'pending', attempted: true, httpStatus: a.httpStatus, error: a.error });
       retries.set(item.id, { attempts, nextAt: Date.now() + delays[attempts - 1]! });
     };
     try {
@@ -347,10 +383,19 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
   setImmediate(poll);
 
   return {
-    send(url, secret, event) {
+    send(url, secret, event, apiKey) {
       if (closed) return;
       try {
-        outbox.enqueueOutbox({ url, secret, body: JSON.stringify(event), createdAt: Date.now() });
+        const body = JSON.stringify(event);
+        const createdAt = Date.now();
+        const outboxId = outbox.enqueueOutbox({ url, secret, body, createdAt });
+        if (apiKey !== undefined && deliveryLog) {
+          try {
+            deliveryLog.recordWebhookDelivery({ apiKey, outboxId, url, event: eventName(event), body, createdAt }, deliveriesKept);
+          } catch (err) {
+            log.warn({ err: (err as Error).message }, 'webhook delivery log: record failed');
+          }
+        }
         const trimmed = outbox.trimOutbox(url, maxPerUrl);
         if (trimmed > 0) {
           stats.dropped.overflow += trimmed;
@@ -362,6 +407,14 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
       }
       if (!draining.has(url)) poll();
       else wakers.get(url)?.();
+    },
+    retry(delivery, secret) {
+      if (closed) throw new Error('the webhook sender is closed');
+      const at = Date.now();
+      const outboxId = outbox.enqueueOutbox({ url: delivery.url, secret, body: delivery.body, createdAt: at });
+      deliveryLog?.requeueWebhookDelivery(delivery.apiKey, delivery.id, outboxId, at);
+      if (!draining.has(delivery.url)) poll();
+      else wakers.get(delivery.url)?.();
     },
     idle() {
       if (draining.size === 0) return Promise.resolve();
@@ -386,6 +439,26 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
       checkIdle();
     },
   };
+}
+
+/** What one delivery attempt came to. */
+interface Attempt {
+  result: 'ok' | 'failed' | 'refused';
+  /** The answer's status code; null without an answer. */
+  httpStatus: number | null;
+  /** Why it failed; null when it did not. */
+  error: string | null;
+}
+
+/**
+ * The name a delivery is listed under: a session-monitoring or SIP event's `event`; an archive
+ * or broadcast callback (no `event`, a `status`) as `archive:<status>` / `broadcast:<status>`.
+ */
+export function eventName(event: WebhookEvent): string {
+  const e = event as Record<string, unknown>;
+  if (typeof e['event'] === 'string') return e['event'];
+  if (typeof e['status'] === 'string') return `${'broadcastUrls' in e ? 'broadcast' : 'archive'}:${e['status']}`;
+  return 'callback';
 }
 
 /** Items of one URL looked at per pass (the oldest first). */

@@ -20,6 +20,6 @@ export function projectCallback(store: Pick<Store, 'getProject'>, sender: Webhoo
       logger.warn({ err: (err as Error).message }, 'webhook: project lookup failed');
       return;
     }
-    if (project?.webhookUrl) sender.send(project.webhookUrl, project.apiSecret, event);
+    if (project?.webhookUrl) sender.send(project.webhookUrl, project.apiSecret, event, apiKey);
   };
 }

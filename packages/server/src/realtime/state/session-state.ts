@@ -37,7 +37,7 @@ import type {
 } from '@tokhost/protocol';
 import type { RoutedSessionMedia } from '../../media/routed-session.js';
 import type { PublisherMediaEvent, SubscriberMediaEvent } from '../../media/types.js';
-import type { LiveEvent, LiveSessions, LiveStreamInfo } from '../../live/index.js';
+import type { LiveEvent, LiveSessionInfo, LiveSessions, LiveStreamInfo } from '../../live/index.js';
 import { checkSubscribe, LIMIT_DEFAULTS, TokenBucket } from '../../limits.js';
 import type { LimitsConfig } from '../../limits.js';
 import { candidateAddress, candidateAllowed, filterSdpCandidates } from '../../net/candidates.js';
@@ -74,6 +74,8 @@ export interface JoinOptions {
    * {@link Rooms.idTaken} first. Default: a random UUID.
    */
   connectionId?: string;
+  /** Which client this is, for the admin API (`opentok-js`, …). Default `foreign`. */
+  clientKind?: string;
 }
 
 /** IDs a foreign client chose for what its request creates (see {@link Rooms.handle}). */
@@ -194,6 +196,11 @@ export class Connection implements LogReader {
   readonly subscriptions = new Set<string>();
   /** The signal rate limit (`signalRatePerConnection`), made at the first signal. */
   signalBucket: TokenBucket | null = null;
+  /**
+   * Which client holds the connection, as the admin API lists it: `tokhost` (the native
+   * WebSocket protocol), `opentok-js`, `sip` (a call the server holds). Set by the front end.
+   */
+  clientKind = 'tokhost';
 
   constructor(
     readonly room: Room,
@@ -458,6 +465,7 @@ export class Rooms {
     conn.presenceOff = options.connectionEventsSuppressed === true;
     conn.e2ee = options.e2ee === true;
     conn.delivery = delivery;
+    conn.clientKind = options.clientKind ?? 'foreign';
     const snapshot = this.snapshot(conn);
     this.announce(conn);
     return { conn, snapshot };
@@ -1016,7 +1024,19 @@ export class Rooms {
     };
     const streamJson = (s: StreamState): StreamJson => ({ id: s.rt.streamId, ...(s.rt.videoType ? { videoType: s.rt.videoType } : {}), name: s.rt.name, layoutClassList: [...s.rt.layoutClassList] });
     const connectionJson = (c: Connection): ConnectionJson => ({ connectionId: c.id, connectionState: 'Connected', createdAt: c.rt.creationTime });
+    const liveSession = (room: Room): LiveSessionInfo => ({
+      sessionId: room.sessionId,
+      apiKey: room.apiKey,
+      mediaMode: room.mediaMode,
+      connections: [...room.connections.values()].map((c) => ({ connectionId: c.id, data: c.rt.data, clientKind: c.clientKind, createdAt: c.rt.creationTime })),
+      streams: [...room.streams.values()].map(streamInfo),
+    });
     return {
+      listLiveSessions: (apiKey) => {
+        const out: LiveSessionInfo[] = [];
+        for (const room of this.rooms.values()) if (apiKey === null || room.apiKey === apiKey) out.push(liveSession(room));
+        return out;
+      },
       connectionCount: (sessionId) => this.room(sessionId)?.connections.size ?? 0,
       listConnections: (sessionId) => [...(this.room(sessionId)?.connections.values() ?? [])].map(connectionJson),
       listStreams: (sessionId) => [...(this.room(sessionId)?.streams.values() ?? [])].map(streamJson),
