@@ -7,7 +7,7 @@ export const thumbnailRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v2/project/:key/session/:sessionId/stream/:streamId/thumbnail',
-    summary: 'A JPEG of the stream now (routed sessions; at most 320 px wide; the same picture for 2 s)',
+    summary: 'A JPEG of the stream now (routed sessions; at most 320 px wide; a new picture each second while asked for)',
     success: 200,
     async handler(ctx) {
       const thumbnails = ctx.deps.thumbnails;
