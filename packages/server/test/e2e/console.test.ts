@@ -84,7 +84,9 @@ describe.skipIf(!hasTools)('web console (issue #22 acceptance 1)', () => {
     }
     if (screenshot) await shot(page, 'sign-in');
     await page.click('button[type=submit]');
-    await page.waitForSelector('nav a[data-tab=sessions]', { timeout: 10_000 });
+    await page.waitForSelector('nav a[data-tab=sessions]', { timeout: 30_000 }).catch(async (err: Error) => {
+      throw new Error(`${err.message.split('\n')[0]}; the sign-in page says: ${await page.textContent('main.signin').catch(() => '?')}`);
+    });
   }
 
   /** Mean colour of the middle of an image or video element in the console page (drawn to a canvas). */
@@ -134,15 +136,16 @@ describe.skipIf(!hasTools)('web console (issue #22 acceptance 1)', () => {
       // Sign in with the project's key and secret: the live session, its connections and streams.
       await signIn(page, { apiKey, apiSecret }, true);
       const card = `article[data-session-id="${sessionId}"]`;
-      await page.waitForSelector(card, { timeout: 10_000 });
+      await page.waitForSelector(card, { timeout: 20_000 });
       expect(await page.locator(`${card} tr[data-connection-id]`).count()).toBe(2);
       expect(await page.textContent(`${card} tr[data-connection-id="${r.connectionId}"]`)).toContain('name=red');
       expect(await page.textContent(`${card} tr[data-connection-id="${r.connectionId}"]`)).toContain('tokhost');
 
       // Thumbnails from the router's tap show each camera's colour.
       const thumb = (id: string) => `figure[data-stream-id="${id}"] img.thumb`;
-      const redThumb = await until(async () => { const c = await colourOf(page, thumb(r.streamId)); return c && isRed(c) && c; }, { timeoutMs: 20_000, what: 'red thumbnail' });
-      const blueThumb = await until(async () => { const c = await colourOf(page, thumb(b.streamId)); return c && isBlue(c) && c; }, { timeoutMs: 20_000, what: 'blue thumbnail' });
+      const tile = (id: string) => page.textContent(`figure[data-stream-id="${id}"]`);
+      const redThumb = await until(async () => { const c = await colourOf(page, thumb(r.streamId)); return c && isRed(c) && c; }, { timeoutMs: 40_000, what: 'red thumbnail' }).catch(async (err: Error) => { throw new Error(`${err.message}; the tile says: ${await tile(r.streamId)}`); });
+      const blueThumb = await until(async () => { const c = await colourOf(page, thumb(b.streamId)); return c && isBlue(c) && c; }, { timeoutMs: 40_000, what: 'blue thumbnail' }).catch(async (err: Error) => { throw new Error(`${err.message}; the tile says: ${await tile(b.streamId)}`); });
       console.info(`[console] thumbnails: red stream rgb(${redThumb.join(',')}), blue stream rgb(${blueThumb.join(',')})`);
       // They are refreshed: the src changes within a few seconds.
       const src0 = await page.getAttribute(thumb(r.streamId), 'src');
@@ -213,7 +216,7 @@ describe.skipIf(!hasTools)('web console (issue #22 acceptance 1)', () => {
       await page.click('button[data-action=sign-out]');
       await signIn(page, { token: operatorToken });
       await page.selectOption('select[data-field=project]', apiKey);
-      await page.waitForSelector(card, { timeout: 10_000 });
+      await page.waitForSelector(card, { timeout: 20_000 });
       await page.click('nav a[data-tab=charts]');
       await page.waitForSelector('figure.chart canvas', { timeout: 15_000 });
       expect(await page.locator('figure.chart canvas').count()).toBeGreaterThanOrEqual(3);
