@@ -54,6 +54,12 @@ export interface ServerConfig extends LimitsConfig {
   readonly operatorToken: string | null;
   /** Serve `/metrics` without the operator token even on a non-loopback address. Default false. */
   readonly metricsPublic: boolean;
+  /** Serve the web console at `/console` (docs/console.md). Default true. */
+  readonly console: boolean;
+  /** Seconds between two samples of the metrics history behind the console's charts (360 are kept). Default 10. */
+  readonly metricsHistoryIntervalSeconds: number;
+  /** Streams whose thumbnails are decoded at once, server-wide (one ffmpeg each, closed 10 s after the last request). Default 2. */
+  readonly thumbnailMaxConcurrent: number;
   /**
    * How `tokhost serve` writes log lines: `auto` (readable on a TTY, JSON otherwise), `json`, or
    * `pretty`. Default `auto`. The server library itself always logs JSON to its stream.
@@ -295,6 +301,9 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
     help: 'operator token for /metrics (default: generated once, printed at first start)',
   },
   metricsPublic: { flag: 'metrics-public', env: 'TOKHOST_METRICS_PUBLIC', default: false, parse: bool, help: 'serve /metrics without the operator token, on any listen address' },
+  console: { flag: 'console', env: 'TOKHOST_CONSOLE', default: true, parse: bool, help: 'serve the web console at /console' },
+  metricsHistoryIntervalSeconds: { flag: 'metrics-history-interval', env: 'TOKHOST_METRICS_HISTORY_INTERVAL', default: 10, parse: int(1, 600), help: 'seconds between samples of the console charts (360 kept)' },
+  thumbnailMaxConcurrent: { flag: 'thumbnail-max-concurrent', env: 'TOKHOST_THUMBNAIL_MAX_CONCURRENT', default: 2, parse: int(1, 64), help: 'streams whose thumbnails are decoded at once' },
   logFormat: { flag: 'log-format', env: 'TOKHOST_LOG_FORMAT', default: 'auto', parse: oneOf(['auto', 'json', 'pretty'] as const), help: 'auto (readable on a TTY, JSON otherwise), json or pretty' },
   metricsSessionLabels: { flag: 'metrics-session-labels', env: 'TOKHOST_METRICS_SESSION_LABELS', default: false, parse: bool, help: 'per-session /metrics figures labelled with session IDs' },
   publicIp: {

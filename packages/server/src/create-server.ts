@@ -10,6 +10,9 @@ import { createHlsHandler } from './http/hls.js';
 import { handleMetrics, serverMetricsText, servesLoopbackOnly, webhookMetricsText } from './http/metrics.js';
 import { createRestHandler } from './http/rest.js';
 import { createHomeHandler } from './http/home.js';
+import { createConsoleHandler } from './http/console.js';
+import { Thumbnailer } from './compose/thumbnail.js';
+import { MetricsHistory } from './services/metrics-history.js';
 import { closeHttpServer, createHttpServer, listen } from './http/server.js';
 import { createLogger } from './logger.js';
 import { lazyMediaRouter } from './media/lazy-router.js';
@@ -84,6 +87,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   let archiver: Archiver | undefined;
   let broadcasts: BroadcastService | undefined;
   let sip: SipGateway | undefined;
+  let thumbnails: Thumbnailer | undefined;
+  let history: MetricsHistory | undefined;
   let httpServer: Server | undefined;
   let recovery: Promise<unknown> | undefined;
   let state: 'running' | 'draining' | 'closing' = 'running';
@@ -98,6 +103,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     ['recovery', () => recovery],
     ['archiver', () => archiver?.close()],
     ['broadcasts', () => broadcasts?.close()],
+    ['thumbnails', () => thumbnails?.close()],
+    ['metrics history', () => history?.close()],
     ['compositions', () => compositions?.close()],
     ['webhooks', () => webhooks.close()],
     ['cluster registry', () => topology.close()],
@@ -176,7 +183,13 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       (gateway ? sipMetricsText(gateway.metrics()) : '') +
       topology.metricsText();
     const readiness = { server: () => (state === 'closing' ? 'shutting down' : state === 'draining' ? 'draining' : null), ...topology.readiness };
-    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, operator, webhooks, ...(gateway ? { sip: gateway } : {}), ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
+    // The console's parts (docs/console.md): thumbnails from the router's taps, the metrics history.
+    thumbnails = new Thumbnailer({ live: rt.live, dir: join(config.dataDir, 'thumbnails'), maxConcurrent: config.thumbnailMaxConcurrent });
+    const samples = (history = new MetricsHistory(
+      { realtime: () => rt.metrics(), router: () => media.running(), recordings: () => archives.recordingIds().length, broadcasts: () => bc.runningCount },
+      { intervalMs: config.metricsHistoryIntervalSeconds * 1000 },
+    ));
+    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, operator, webhooks, thumbnails, metricsHistory: samples, ...(gateway ? { sip: gateway } : {}), ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
     const server = (httpServer = createHttpServer(
       [
         (req) => {
@@ -184,8 +197,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
           return false;
         },
         (req, res) => handleHealth(req, res, readiness),
-        createHomeHandler({ demo: config.demo }),
+        createHomeHandler({ demo: config.demo, console: config.console }),
         (req, res) => handleMetrics(req, res, metricsGuard, metrics),
+        ...(config.console ? [createConsoleHandler({ logger })] : []),
         rest,
         createHlsHandler((token) => bc.hlsDirectory(token), topology.forwardHls),
         createArchiveDownloads({ store, storage, logger }),

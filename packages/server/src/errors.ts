@@ -5,7 +5,7 @@ import type { ErrorCode, RtErrorCode } from '@tokhost/protocol';
 // maps the codes to HTTP answers; realtime sends the `ERR_RT_*` ones to the clients).
 
 /** REST codes of the server beyond the ones the protocol package shares with the SDK. */
-export type ServerRestErrorCode = 'ERR_NOT_IMPLEMENTED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_BROADCAST_NOT_ROUTED' | 'ERR_SESSION_E2EE' | 'ERR_OWNER_UNAVAILABLE' | 'ERR_RATE_LIMITED' | 'ERR_LIMIT_EXCEEDED';
+export type ServerRestErrorCode = 'ERR_NOT_IMPLEMENTED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_BROADCAST_NOT_ROUTED' | 'ERR_SESSION_E2EE' | 'ERR_OWNER_UNAVAILABLE' | 'ERR_RATE_LIMITED' | 'ERR_LIMIT_EXCEEDED' | 'ERR_THUMBNAIL_UNAVAILABLE';
 
 /** `LiveSessions`: the connection or stream a call names is not live in the session. */
 export type LiveErrorCode = 'ERR_LIVE_CONNECTION_NOT_FOUND' | 'ERR_LIVE_STREAM_NOT_FOUND';

@@ -64,7 +64,8 @@ export const ERROR_TABLE = {
   },
   ERR_INTERNAL: { status: 500, bodyCode: 500, when: 'a bug (logged with its stack, never with secrets), the server shutting down, or a failing part (broadcast compositor)' },
   ERR_OWNER_UNAVAILABLE: { status: 503, bodyCode: 503, when: 'cluster mode: the node that owns the session did not answer a forwarded call (it may be failing over; retry in a few seconds)' },
-  ERR_RATE_LIMITED: { status: 429, bodyCode: 429, when: 'more REST signals per second than `restSignalRatePerProject` allows the project (answered with `Retry-After: 1`)' },
+  ERR_RATE_LIMITED: { status: 429, bodyCode: 429, when: 'more REST signals per second than `restSignalRatePerProject` allows the project (answered with `Retry-After: 1`), or more stream thumbnails decoding at once than the server allows' },
+  ERR_THUMBNAIL_UNAVAILABLE: { status: 503, bodyCode: 503, when: 'a stream thumbnail: no picture arrived from the media router in time (the stream sends no video now), or the server is shutting down' },
   ERR_LIMIT_EXCEEDED: {
     status: 429,
     bodyCode: 429,

@@ -4,6 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export interface HomeInfo {
   /** The demo is served at `/demo` (config `demo`). */
   demo: boolean;
+  /** The web console is served at `/console` (config `console`). */
+  console: boolean;
 }
 
 /** True when the client asks for JSON rather than a page (an `Accept` naming JSON and not HTML). */
@@ -14,6 +16,7 @@ function wantsJson(req: IncomingMessage): boolean {
 
 function page(info: HomeInfo): string {
   const links = [
+    ...(info.console ? [['/console', 'Console', 'live sessions, archives, broadcasts, webhooks and charts (sign in with a project key and secret, or the operator token)']] : []),
     ...(info.demo ? [['/demo', 'Demo', 'a video chat in two browser tabs']] : []),
     ['/openapi.json', 'OpenAPI document', 'the REST API (OpenTok-compatible), machine-readable'],
     ['/healthz', 'Health', 'liveness (/readyz: readiness)'],
@@ -40,7 +43,7 @@ ${links.map(([href, name, what]) => `<li><a href="${href}">${name}</a> — ${wha
  */
 export function createHomeHandler(info: HomeInfo): (req: IncomingMessage, res: ServerResponse) => boolean {
   const html = page(info);
-  const json = JSON.stringify({ name: 'tokhost', description: 'self-hosted OpenTok-compatible video platform', openapi: '/openapi.json', health: '/healthz', docs: 'docs/ in the Tokhost repository', ...(info.demo ? { demo: '/demo' } : {}) });
+  const json = JSON.stringify({ name: 'tokhost', description: 'self-hosted OpenTok-compatible video platform', openapi: '/openapi.json', health: '/healthz', docs: 'docs/ in the Tokhost repository', ...(info.console ? { console: '/console' } : {}), ...(info.demo ? { demo: '/demo' } : {}) });
   return (req, res) => {
     const url = req.url ?? '';
     if (url !== '/' && !url.startsWith('/?')) return false;

@@ -18,19 +18,24 @@ import { adminRoutes, liveSessionRoutes } from './routes/admin.js';
 import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { sipRoutes } from './routes/sip.js';
 import { streamRoutes } from './routes/streams.js';
+import { thumbnailRoutes } from './routes/thumbnails.js';
+import { metricsHistoryRoutes } from './routes/metrics-history.js';
 
 /** Every REST route, in the order of reference §3. */
-export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes, ...broadcastRoutes, ...streamRoutes, ...sipRoutes, ...liveSessionRoutes, ...webhookDeliveryRoutes];
+export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes, ...broadcastRoutes, ...streamRoutes, ...thumbnailRoutes, ...sipRoutes, ...liveSessionRoutes, ...webhookDeliveryRoutes];
 
 /** The operator's routes (`/v2/admin/…`, docs/rest-api.md "Admin API"): the operator token only. */
-export const ADMIN_ROUTES: readonly AdminRoute[] = adminRoutes;
+export const ADMIN_ROUTES: readonly AdminRoute[] = [...adminRoutes, ...metricsHistoryRoutes];
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 function send(res: ServerResponse, result: RouteResult): void {
-  let payload: string | undefined;
+  let payload: string | Buffer | undefined;
   let type: string | undefined;
-  if ('json' in result) {
+  if ('bytes' in result) {
+    payload = result.bytes;
+    type = result.contentType;
+  } else if ('json' in result) {
     payload = JSON.stringify(result.json);
     type = result.contentType ?? JSON_TYPE;
   } else if ('text' in result) {

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
 import type { KeyedRateLimiter } from '../limits.js';
 import type { OutboundPolicy } from '../net/outbound.js';
+import type { Thumbnailer } from '../compose/thumbnail.js';
+import type { MetricsHistory } from '../services/metrics-history.js';
 import type { Archiver } from '../recording/archiver.js';
 import type { BroadcastService } from '../services/broadcasts.js';
 import type { LiveSessions } from '../live/index.js';
@@ -30,6 +32,10 @@ export interface RestDeps {
   operator?: OperatorAuth;
   /** The webhook sender (the deliveries' retry). Absent: retry answers 503. */
   webhooks?: WebhookSender;
+  /** Stream thumbnails for the console; absent: the thumbnail route answers 501. */
+  thumbnails?: Thumbnailer;
+  /** The samples behind `GET /v2/admin/metrics/history`; absent: it answers 501. */
+  metricsHistory?: MetricsHistory;
   /** The SIP gateway (`dial`, `play-dtmf`); absent when config `sip` is false. */
   sip?: SipGateway;
   /** REST signals per project (`restSignalRatePerProject`). Default: made by `createRestHandler`. */
@@ -45,6 +51,7 @@ export interface RestDeps {
 export type RouteResult =
   | { status: number; json: unknown; contentType?: string }
   | { status: number; text: string; contentType: string }
+  | { status: number; bytes: Buffer; contentType: string }
   | { status: number };
 
 /** The request as a handler sees it: validated path parameters, the authenticated project. */
