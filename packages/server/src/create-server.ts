@@ -26,6 +26,7 @@ import { createLocalArchiveStorage } from './recording/storage.js';
 import { BroadcastService } from './services/broadcasts.js';
 import { seedProjects } from './services/projects.js';
 import { recoverInterrupted } from './services/recovery.js';
+import { AudioParticipants } from './participant/audio-participant.js';
 import { SipGateway } from './sip/gateway.js';
 import { sipGatewayConfig } from './sip/gateway-config.js';
 import { sipMetricsText } from './sip/metrics.js';
@@ -82,6 +83,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   let archiver: Archiver | undefined;
   let broadcasts: BroadcastService | undefined;
   let sip: SipGateway | undefined;
+  let participants: AudioParticipants | undefined;
   let httpServer: Server | undefined;
   let recovery: Promise<unknown> | undefined;
   let state: 'running' | 'draining' | 'closing' = 'running';
@@ -93,6 +95,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   const closers: readonly [string, () => unknown][] = [
     ['cluster routing', () => topology.stop()],
     ['sip gateway', () => sip?.close()],
+    ['server participants', () => participants?.close()],
     ['recovery', () => recovery],
     ['archiver', () => archiver?.close()],
     ['broadcasts', () => broadcasts?.close()],
@@ -162,8 +165,10 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       notify: rt.webhook,
     }));
     // The project callback every other event takes: a call's callbacks stay in order with its connection's.
+    // Server participants with audio (SIP calls, Audio Connector sockets): one implementation.
+    const audioParticipants = (participants = new AudioParticipants({ participants: rt.participants, logger: logger.child({ component: 'participant' }) }));
     const gateway = (sip = config.sip
-      ? new SipGateway({ participants: rt.participants, compositions, outbound, logger: logger.child({ component: 'sip' }), webhook: rt.webhook, config: sipGatewayConfig(config) })
+      ? new SipGateway({ participants: audioParticipants, compositions, outbound, logger: logger.child({ component: 'sip' }), webhook: rt.webhook, config: sipGatewayConfig(config) })
       : undefined);
 
     // The token, or a server only this machine can reach (docs/security.md).

@@ -5,7 +5,7 @@ import { createDecoder, createEncoder, FRAME, levelDbfs, MIX_RATE } from './audi
 const { mulaw, alaw } = createRequire(import.meta.url)('alawmulaw') as typeof import('alawmulaw');
 const tone = (freq: number, n: number, amp = 8000) => Float32Array.from({ length: n }, (_, i) => amp * Math.sin((2 * Math.PI * freq * i) / MIX_RATE));
 
-describe('SIP audio codecs (8 kHz mix)', () => {
+describe('participant audio codecs (8 kHz mix)', () => {
   it('Opus (opusscript, narrowband) round-trips a 440 Hz tone at about its level with the 48 kHz RTP clock', () => {
     const enc = createEncoder('opus');
     const dec = createDecoder('opus');
