@@ -26,6 +26,7 @@ import { createLocalArchiveStorage } from './recording/storage.js';
 import { BroadcastService } from './services/broadcasts.js';
 import { seedProjects } from './services/projects.js';
 import { recoverInterrupted } from './services/recovery.js';
+import { AudioConnector } from './connector/audio-connector.js';
 import { AudioParticipants } from './participant/audio-participant.js';
 import { SipGateway } from './sip/gateway.js';
 import { sipGatewayConfig } from './sip/gateway-config.js';
@@ -84,6 +85,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   let broadcasts: BroadcastService | undefined;
   let sip: SipGateway | undefined;
   let participants: AudioParticipants | undefined;
+  let connector: AudioConnector | undefined;
   let httpServer: Server | undefined;
   let recovery: Promise<unknown> | undefined;
   let state: 'running' | 'draining' | 'closing' = 'running';
@@ -95,6 +97,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   const closers: readonly [string, () => unknown][] = [
     ['cluster routing', () => topology.stop()],
     ['sip gateway', () => sip?.close()],
+    ['audio connector', () => connector?.close()],
     ['server participants', () => participants?.close()],
     ['recovery', () => recovery],
     ['archiver', () => archiver?.close()],
@@ -167,6 +170,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     // The project callback every other event takes: a call's callbacks stay in order with its connection's.
     // Server participants with audio (SIP calls, Audio Connector sockets): one implementation.
     const audioParticipants = (participants = new AudioParticipants({ participants: rt.participants, logger: logger.child({ component: 'participant' }) }));
+    connector = new AudioConnector({ participants: audioParticipants, outbound, logger: logger.child({ component: 'audio-connector' }) });
     const gateway = (sip = config.sip
       ? new SipGateway({ participants: audioParticipants, compositions, outbound, logger: logger.child({ component: 'sip' }), webhook: rt.webhook, config: sipGatewayConfig(config) })
       : undefined);
@@ -179,7 +183,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       (gateway ? sipMetricsText(gateway.metrics()) : '') +
       topology.metricsText();
     const readiness = { server: () => (state === 'closing' ? 'shutting down' : state === 'draining' ? 'draining' : null), ...topology.readiness };
-    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, ...(gateway ? { sip: gateway } : {}), ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
+    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, ...(gateway ? { sip: gateway } : {}), connector, ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
     const server = (httpServer = createHttpServer(
       [
         (req) => {
