@@ -49,7 +49,8 @@ export function ensureSystemPackages(binaries) {
     }
   });
   if (missing.length === 0) return;
-  const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];
+  // A value may name several packages (a program and its data: `pocketsphinx pocketsphinx-en-us`).
+  const pkgs = [...new Set(missing.flatMap(([, pkg]) => pkg.split(' ')))];
   if (process.getuid?.() !== 0) {
     console.error(`[setup] missing system packages: ${pkgs.join(' ')} — install them with apt-get (needs root)`);
     process.exit(1);

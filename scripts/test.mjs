@@ -9,7 +9,7 @@ import { build, ensureSystemPackages, installDeps, root } from './setup.mjs';
 const lockCheck = spawnSync(process.execPath, [join(root, 'scripts', 'check-lockfile.mjs')], { stdio: 'inherit' });
 if (lockCheck.status !== 0) process.exit(1);
 // PostgreSQL and Redis: the cluster tests start their own servers in temp dirs (test/cluster/services.ts).
-ensureSystemPackages({ chromium: 'chromium', ffmpeg: 'ffmpeg', turnserver: 'coturn', nginx: 'libnginx-mod-rtmp', sipp: 'sip-tester', baresip: 'baresip', openssl: 'openssl', pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-server': 'redis-server' });
+ensureSystemPackages({ chromium: 'chromium', ffmpeg: 'ffmpeg', turnserver: 'coturn', nginx: 'libnginx-mod-rtmp', sipp: 'sip-tester', baresip: 'baresip', openssl: 'openssl', pocketsphinx_continuous: 'pocketsphinx pocketsphinx-en-us', 'espeak-ng': 'espeak-ng', pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-server': 'redis-server' });
 installDeps();
 build();
 

@@ -13,8 +13,8 @@ export interface WebsocketConnectOptions {
   headers?: Record<string, string>;
   /** Let the WebSocket server send audio back into the session. */
   bidirectional?: boolean;
-  /** Sample rate of the audio, 8000 or 16000 Hz (opentok-node does not forward it). */
-  audioRate?: 8000 | 16000;
+  /** Sample rate of the audio, 8000, 16000 or 24000 Hz (Tokhost serves all three; opentok-node does not forward it). */
+  audioRate?: 8000 | 16000 | 24000;
 }
 
 /** The Audio Connector's connection in the session. */
@@ -51,7 +51,7 @@ export class AudioConnectorService {
     const bidirectional = optionalBoolean('bidirectional', o.bidirectional);
     if (bidirectional !== undefined) websocket['bidirectional'] = bidirectional;
     if (o.audioRate !== undefined) {
-      if (o.audioRate !== 8000 && o.audioRate !== 16000) fail('audioRate must be 8000 or 16000');
+      if (o.audioRate !== 8000 && o.audioRate !== 16000 && o.audioRate !== 24000) fail('audioRate must be 8000, 16000 or 24000');
       websocket['audioRate'] = o.audioRate;
     }
     const res = await this.#transport.request({ method: 'POST', path: this.#path, json: { sessionId, token, websocket } });

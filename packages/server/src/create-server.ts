@@ -29,6 +29,8 @@ import { createLocalArchiveStorage } from './recording/storage.js';
 import { BroadcastService } from './services/broadcasts.js';
 import { seedProjects } from './services/projects.js';
 import { recoverInterrupted } from './services/recovery.js';
+import { AudioConnector } from './connector/audio-connector.js';
+import { AudioParticipants } from './participant/audio-participant.js';
 import { SipGateway } from './sip/gateway.js';
 import { sipGatewayConfig } from './sip/gateway-config.js';
 import { sipMetricsText } from './sip/metrics.js';
@@ -89,6 +91,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   let sip: SipGateway | undefined;
   let thumbnails: Thumbnailer | undefined;
   let history: MetricsHistory | undefined;
+  let participants: AudioParticipants | undefined;
+  let connector: AudioConnector | undefined;
   let httpServer: Server | undefined;
   let recovery: Promise<unknown> | undefined;
   let state: 'running' | 'draining' | 'closing' = 'running';
@@ -100,6 +104,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   const closers: readonly [string, () => unknown][] = [
     ['cluster routing', () => topology.stop()],
     ['sip gateway', () => sip?.close()],
+    ['audio connector', () => connector?.close()],
+    ['server participants', () => participants?.close()],
     ['recovery', () => recovery],
     ['archiver', () => archiver?.close()],
     ['broadcasts', () => broadcasts?.close()],
@@ -171,8 +177,11 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       notify: rt.webhook,
     }));
     // The project callback every other event takes: a call's callbacks stay in order with its connection's.
+    // Server participants with audio (SIP calls, Audio Connector sockets): one implementation.
+    const audioParticipants = (participants = new AudioParticipants({ participants: rt.participants, logger: logger.child({ component: 'participant' }) }));
+    connector = new AudioConnector({ participants: audioParticipants, outbound, logger: logger.child({ component: 'audio-connector' }) });
     const gateway = (sip = config.sip
-      ? new SipGateway({ participants: rt.participants, compositions, outbound, logger: logger.child({ component: 'sip' }), webhook: rt.webhook, config: sipGatewayConfig(config) })
+      ? new SipGateway({ participants: audioParticipants, compositions, outbound, logger: logger.child({ component: 'sip' }), webhook: rt.webhook, config: sipGatewayConfig(config) })
       : undefined);
 
     // The token, or a server only this machine can reach (docs/security.md).
@@ -189,7 +198,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       { realtime: () => rt.metrics(), router: () => media.running(), recordings: () => archives.recordingIds().length, broadcasts: () => bc.runningCount },
       { intervalMs: config.metricsHistoryIntervalSeconds * 1000 },
     ));
-    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, operator, webhooks, thumbnails, metricsHistory: samples, ...(gateway ? { sip: gateway } : {}), ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
+    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, operator, webhooks, thumbnails, metricsHistory: samples, ...(gateway ? { sip: gateway } : {}), connector, ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
     const server = (httpServer = createHttpServer(
       [
         (req) => {

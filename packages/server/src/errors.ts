@@ -62,6 +62,9 @@ export type SipErrorCode =
   /** An INVITE that did not connect (`status` holds the SIP status). */
   | 'ERR_SIP_CALL_FAILED';
 
+/** The Audio Connector (connector/): a field it refuses, a WebSocket server it cannot reach, or the connector shut down. */
+export type ConnectorErrorCode = 'ERR_CONNECT_INVALID' | 'ERR_CONNECT_FAILED' | 'ERR_CONNECT_UNAVAILABLE';
+
 /** Stores (storage/). `ERR_STORE_QUERY`: PostgreSQL refused a statement (`sqlState` says why). */
 export type StoreErrorCode = 'ERR_STORE_CONFLICT' | 'ERR_STORE_NO_PROJECT' | 'ERR_STORE_CLOSED' | 'ERR_STORE_SCHEMA' | 'ERR_STORE_MASTER_KEY' | 'ERR_STORE_INVALID' | 'ERR_STORE_QUERY';
 
@@ -88,6 +91,7 @@ export type TokhostErrorCode =
   | SinkErrorCode
   | MediaErrorCode
   | SipErrorCode
+  | ConnectorErrorCode
   | StoreErrorCode
   | OutboundErrorCode
   | ConfigErrorCode;

@@ -9,6 +9,7 @@ import type { Archiver } from '../recording/archiver.js';
 import type { BroadcastService } from '../services/broadcasts.js';
 import type { LiveSessions } from '../live/index.js';
 import type { SipGateway } from '../sip/gateway.js';
+import type { AudioConnector } from '../connector/audio-connector.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
 import type { OperatorAuth } from '../auth/operator.js';
 import type { WebhookSender } from '../webhooks/index.js';
@@ -38,6 +39,8 @@ export interface RestDeps {
   metricsHistory?: MetricsHistory;
   /** The SIP gateway (`dial`, `play-dtmf`); absent when config `sip` is false. */
   sip?: SipGateway;
+  /** The Audio Connector (`/connect`). */
+  connector?: AudioConnector;
   /** REST signals per project (`restSignalRatePerProject`). Default: made by `createRestHandler`. */
   restSignals?: KeyedRateLimiter;
   /**

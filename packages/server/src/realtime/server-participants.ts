@@ -1,5 +1,6 @@
 /**
- * Server-side participants: connections that the server itself holds in a session (a SIP call),
+ * Server-side participants: connections that the server itself holds in a session (a SIP call,
+ * an Audio Connector socket; see `src/participant/`),
  * with no WebSocket. The participant gets every message a client would (`sessionConnected`,
  * `streamCreated`, `muteForced`, …) through the {@link ClientSocket} it passes in, and its
  * socket is closed when the connection ends for any reason (forceDisconnect, session end).
@@ -15,6 +16,8 @@ export interface ServerParticipant {
   readonly sessionId: string;
   /** Publish the participant's audio; `attach` puts the media into the router under `streamId` first. */
   publishAudio(name: string, attach: (media: RoutedSessionMedia, streamId: string) => Promise<void>): Promise<RtStream>;
+  /** The session's media in the router (listen-only participants tap through it); rejects for a relayed session. */
+  media(): Promise<RoutedSessionMedia>;
   /** Turn the participant's own audio on or off (as a client's `streamUpdate` would). */
   setAudio(streamId: string, enabled: boolean): void;
   /** Leave the session (its streams end with it). */
@@ -53,6 +56,7 @@ export function createServerParticipants(rooms: Rooms, native: NativeFrontEnd, s
         connectionId: conn.id,
         sessionId: token.sessionId,
         publishAudio: (name, attach) => rooms.publishServerStream(conn, name, attach),
+        media: () => conn.room.media ?? Promise.reject(new Error('server participants need a routed session with a media router')),
         setAudio: (streamId, enabled) => rooms.setServerStreamAudio(conn, streamId, enabled),
         leave: (reason) => rooms.destroyConnection(conn, reason),
         get left() {

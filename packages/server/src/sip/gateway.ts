@@ -5,7 +5,8 @@
  * session at once; the stream's media is the far end's audio as PCMU RTP, published into the
  * media router (`publishRtp`), so browsers subscribe to it and force-mute reaches it like any
  * stream. The far end hears the session's mix without its own stream (or the `streams` it
- * asked for), produced per session by one {@link Mixer} from router taps of every audio stream.
+ * asked for) at 8 kHz. The connection, the stream and the mix are an {@link AudioParticipant}
+ * (`src/participant/`), the server participant that the Audio Connector and captions use too.
  *
  * Lifecycle: DIALING → RINGING (180/183) → ACTIVE (2xx) ⇄ ON_HOLD (re-INVITE) → HANGUP. A call
  * that fails (4xx-6xx, timeout, 60 s without an answer, SRTP refused) destroys its connection;
@@ -14,13 +15,9 @@
  * webhook URL.
  */
 import { randomUUID } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
 import type { DialSipJson, RtStream, SipCallJson, VerifiedToken } from '@tokhost/protocol';
-import type { MediaRoom, MediaTap } from '../media/types.js';
-import type { ClientSocket } from '../realtime/session-log.js';
-import type { ServerParticipant, ServerParticipants } from '../realtime/server-participants.js';
-import type { CodecName } from './audio.js';
-import { Mixer, percentile, type MixerStats } from './mixer.js';
+import type { AudioParticipant, AudioParticipants, Listener, RtpPublication } from '../participant/audio-participant.js';
+import { percentile, type MixerStats } from '../participant/mixer.js';
 import { RtpLeg, type RtpLegStats } from './rtp-leg.js';
 import { answerDirection, buildOffer, parseRemote, SdpAnswerError, type RemoteMedia } from './sdp.js';
 import { newSrtpKey } from './srtp.js';
@@ -78,7 +75,8 @@ export interface SipGatewayConfig {
 }
 
 export interface SipGatewayDeps {
-  participants: ServerParticipants;
+  /** Server participants: each call is one (its connection, stream and mix). */
+  participants: AudioParticipants;
   config: SipGatewayConfig;
   /** Delivers a SIP callback to the project's webhook URL (if it has one). */
   webhook(apiKey: string, event: SipCallWebhookEvent): void;
@@ -105,125 +103,24 @@ export type SipCallState = 'DIALING' | 'RINGING' | 'ACTIVE' | 'ON_HOLD' | 'HANGU
 /** OpenTok's reason codes besides SIP statuses. */
 export const REASON = { normal: 700, unexpected: 703, mediaTimeout: 704, maxDuration: 705 } as const;
 
-interface Tapped {
-  tap: MediaTap;
-  socket: Socket;
-}
-
-/** Everything the SIP legs of one session share: the mix and the taps feeding it. */
-class SessionMix {
-  readonly mixer: Mixer;
-  room: MediaRoom | undefined;
-  readonly taps = new Map<string, Tapped | 'pending'>();
-  /** Streams of this session that are our own SIP legs (tapped once they are answered). */
-  readonly sipStreams = new Set<string>();
-  /** Audio streams the session has, as the participants see them. */
-  readonly known = new Map<string, RtStream>();
-  calls = 0;
-
-  constructor(
-    readonly sessionId: string,
-    private readonly logger: SipGatewayDeps['logger'],
-  ) {
-    this.mixer = new Mixer((err) => logger.warn({ err: err.message, sessionId }, 'sip mixer error'));
-  }
-
-  /** The router room is known once the first leg publishes: tap what was seen before. */
-  setRoom(room: MediaRoom): void {
-    if (this.room) return;
-    this.room = room;
-    for (const id of this.known.keys()) if (!this.sipStreams.has(id)) void this.tap(id);
-  }
-
-  streamSeen(s: RtStream): void {
-    if (this.known.has(s.streamId)) return;
-    this.known.set(s.streamId, s);
-    if (!this.sipStreams.has(s.streamId)) void this.tap(s.streamId);
-  }
-
-  streamGone(streamId: string): void {
-    this.known.delete(streamId);
-    this.untap(streamId);
-  }
-
-  async tap(streamId: string): Promise<void> {
-    const room = this.room;
-    if (!room || this.taps.has(streamId)) return;
-    this.taps.set(streamId, 'pending');
-    const socket = createSocket('udp4');
-    try {
-      await bindLoopback(socket);
-      const tap = await room.tap(streamId, { host: '127.0.0.1', audioPort: socket.address().port });
-      if (this.taps.get(streamId) !== 'pending') {
-        void tap.close().catch(() => undefined);
-        socket.close();
-        return;
-      }
-      const codec = codecOfTap(tap.sdp);
-      if (!codec) throw new Error(`tap of ${streamId} has no audio codec the mixer decodes`);
-      this.mixer.addInput(streamId, codec.name);
-      socket.on('message', (buf) => {
-        if (buf.length < 12 || (buf[1]! & 0x7f) !== codec.pt) return;
-        const cc = buf[0]! & 0x0f;
-        let hl = 12 + cc * 4;
-        if (buf[0]! & 0x10) hl += 4 + buf.readUInt16BE(hl + 2) * 4;
-        this.mixer.push(streamId, buf.readUInt16BE(2), buf.subarray(hl));
-      });
-      this.taps.set(streamId, { tap, socket });
-    } catch (err) {
-      this.taps.delete(streamId);
-      socket.close();
-      this.logger.debug({ err: (err as Error).message, streamId }, 'sip mixer: tap failed');
-    }
-  }
-
-  untap(streamId: string): void {
-    const t = this.taps.get(streamId);
-    this.taps.delete(streamId);
-    this.mixer.removeInput(streamId);
-    if (t && t !== 'pending') {
-      void t.tap.close().catch(() => undefined);
-      t.socket.close();
-    }
-  }
-
-  close(): void {
-    for (const id of [...this.taps.keys()]) this.untap(id);
-    this.mixer.close();
-  }
-}
-
-function codecOfTap(sdp: string): { name: CodecName; pt: number } | undefined {
-  const m = /a=rtpmap:(\d+) ([A-Za-z0-9]+)\//.exec(sdp);
-  if (!m) return undefined;
-  const name = m[2]!.toLowerCase();
-  const pt = Number(m[1]);
-  if (name === 'opus') return { name: 'opus', pt };
-  if (name === 'pcmu') return { name: 'PCMU', pt };
-  if (name === 'pcma') return { name: 'PCMA', pt };
-  return undefined;
-}
-
 /** One call and its participant. */
 class GatewayCall {
   readonly id = randomUUID();
   readonly createdAt = Date.now();
   state: SipCallState = 'DIALING';
-  participant!: ServerParticipant;
+  participant!: AudioParticipant;
   stream!: RtStream;
+  publication: RtpPublication | undefined;
+  listener: Listener | undefined;
   sip: SipCall | undefined;
-  routerTarget: { host: string; port: number } | undefined;
   remote: RemoteMedia | undefined;
   readonly localKey: string | undefined;
   readonly videoKey: string | undefined;
   video: VideoLeg | undefined;
   forceMuted = false;
   ended = false;
-  /** Far-end audio packets handed to the router (the session hears these). */
-  packetsToRouter = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private lastDigit: { d: string; at: number } | undefined;
-  closedByRealtime = false;
 
   constructor(
     readonly gw: SipGateway,
@@ -231,7 +128,6 @@ class GatewayCall {
     readonly sessionId: string,
     readonly options: DialSipJson,
     readonly leg: RtpLeg,
-    readonly mix: SessionMix,
   ) {
     this.localKey = options.secure ? newSrtpKey() : undefined;
     this.videoKey = options.secure && options.video ? newSrtpKey() : undefined;
@@ -241,52 +137,14 @@ class GatewayCall {
     return this.participant.connectionId;
   }
 
-  /** The participant's socket: the messages its connection gets, and its end. */
-  socket(): ClientSocket {
-    let open = true;
-    return {
-      send: (data) => {
-        let text: string;
-        try {
-          text = typeof data === 'string' ? data : data.toString('utf8');
-          this.onRealtime(JSON.parse(text) as Record<string, unknown>);
-        } catch {
-          // not for us
-        }
-      },
-      close: () => {
-        if (!open) return;
-        open = false;
-        this.closedByRealtime = true;
-        void this.end(REASON.normal, 'Normal Clearing', 'local');
-      },
-      get isOpen() {
-        return open;
-      },
-    };
+  /** Far-end audio packets handed to the router (the session hears these). */
+  get packetsToRouter(): number {
+    return this.publication?.packets ?? 0;
   }
 
-  private onRealtime(msg: Record<string, unknown>): void {
-    const items = Array.isArray(msg) ? (msg as Record<string, unknown>[]) : [msg];
-    for (const m of items) {
-      switch (m['type']) {
-        case 'sessionConnected':
-          for (const s of (m['streams'] as RtStream[] | undefined) ?? []) this.mix.streamSeen(s);
-          break;
-        case 'streamCreated':
-          this.mix.streamSeen(m['stream'] as RtStream);
-          break;
-        case 'streamsCreated':
-          for (const s of (m['streams'] as RtStream[] | undefined) ?? []) this.mix.streamSeen(s);
-          break;
-        case 'streamDestroyed':
-          this.mix.streamGone((m['stream'] as RtStream).streamId);
-          break;
-        case 'muteForced':
-          if (m['streamId'] === this.stream?.streamId && m['active'] === true) this.onForceMute();
-          break;
-      }
-    }
+  /** What the call's connection gets from the session: force-mute is the gateway's business. */
+  onRealtime(m: Record<string, unknown>): void {
+    if (m['type'] === 'muteForced' && m['streamId'] === this.stream?.streamId && m['active'] === true) this.onForceMute();
   }
 
   private onForceMute(): void {
@@ -336,12 +194,8 @@ class GatewayCall {
     const wasActive = this.state === 'ACTIVE' || this.state === 'ON_HOLD';
     this.state = 'HANGUP';
     if (wasActive) this.gw.webhookFor(this, 'callUpdated');
-    this.mix.mixer.removeOutput(this.id);
-    if (this.stream) {
-      this.mix.untap(this.stream.streamId);
-      this.mix.sipStreams.delete(this.stream.streamId);
-    }
-    if (!this.participant.left && !this.closedByRealtime) this.participant.leave('clientDisconnected');
+    this.listener?.close();
+    if (!this.participant.left) this.participant.leave('clientDisconnected');
     const hangup = by === 'local' && this.sip ? this.sip.hangup().catch(() => undefined) : Promise.resolve();
     this.leg.close();
     void this.video?.close();
@@ -357,8 +211,6 @@ export class SipGateway {
   private ua: Promise<SipUserAgent> | undefined;
   private readonly calls = new Map<string, GatewayCall>();
   private readonly byConnection = new Map<string, GatewayCall>();
-  private readonly sessions = new Map<string, SessionMix>();
-  private routerSender: Socket | undefined;
   private closed = false;
   /** Counters of calls that have ended (live calls add their legs' own). */
   private readonly endedTotals = { rtpDroppedSource: 0, rtpRejectedSrtp: 0 };
@@ -408,24 +260,6 @@ export class SipGateway {
   async ports(): Promise<{ udp: number; tcp: number; tls: number }> {
     const ua = await this.userAgent();
     return { udp: ua.transport.udpPort, tcp: ua.transport.tcpPort, tls: ua.transport.tlsPort };
-  }
-
-  private async sender(): Promise<Socket> {
-    if (this.routerSender) return this.routerSender;
-    const s = createSocket('udp4');
-    await bindLoopback(s);
-    this.routerSender ??= s;
-    if (this.routerSender !== s) s.close();
-    return this.routerSender;
-  }
-
-  private mixFor(sessionId: string): SessionMix {
-    let m = this.sessions.get(sessionId);
-    if (!m) {
-      m = new SessionMix(sessionId, this.logger);
-      this.sessions.set(sessionId, m);
-    }
-    return m;
   }
 
   /**
@@ -479,37 +313,33 @@ export class SipGateway {
         throw new SipGatewayError('ERR_SIP_UNAVAILABLE', (err as Error).message);
       }
     }
-    const mix = this.mixFor(token.sessionId);
-    const call = new GatewayCall(this, apiKey, token.sessionId, sip, leg, mix);
+    const call = new GatewayCall(this, apiKey, token.sessionId, sip, leg);
     call.video = video;
-    mix.calls++;
     try {
-      call.participant = this.deps.participants.join(token, call.socket());
+      call.participant = this.deps.participants.join(token, {
+        onMessage: (m) => call.onRealtime(m),
+        onEnd: (byServer) => {
+          if (!byServer) return;
+          void call.end(REASON.normal, 'Normal Clearing', 'local');
+        },
+      });
     } catch (err) {
       leg.close();
       void video?.close();
-      this.release(mix);
       throw new SipGatewayError('ERR_SIP_DIAL_INVALID', (err as Error).message, 'token');
     }
     this.calls.set(call.id, call);
     this.byConnection.set(call.connectionId, call);
     try {
-      call.stream = await call.participant.publishAudio(sip.from ?? 'SIP call', async (media, streamId) => {
-        mix.sipStreams.add(streamId);
-        mix.setRoom(media.room);
-        call.routerTarget = await media.room.publishRtp({ publisherId: streamId, audio: { payloadType: 0, rtpmap: 'PCMU/8000' }, sourceHost: '127.0.0.1' });
-      });
+      call.publication = await call.participant.publishRtp(sip.from ?? 'SIP call', { payloadType: 0, rtpmap: 'PCMU/8000' });
+      call.stream = call.publication.stream;
     } catch (err) {
       await call.end(REASON.unexpected, 'Unexpected Clearing', 'remote');
       throw new SipGatewayError('ERR_SIP_DIAL_INVALID', `the SIP participant could not publish: ${(err as Error).message}`, 'token');
     }
-    const sender = await this.sender();
+    const publication = call.publication;
     leg.onAudio = (rtp) => {
-      const t = call.routerTarget;
-      if (t && !call.ended) {
-        call.packetsToRouter++;
-        sender.send(rtp, t.port, t.host);
-      }
+      if (!call.ended) publication.send(rtp);
     };
     leg.onDigit = (d) => call.onDigit(d);
     this.webhookFor(call, 'callCreated');
@@ -589,11 +419,7 @@ export class SipGateway {
     call.leg.sending = remote.direction === 'sendrecv' || remote.direction === 'recvonly';
     call.leg.lastInboundAt = Date.now();
     call.setState(call.leg.sending ? 'ACTIVE' : 'ON_HOLD');
-    const mix = call.mix;
-    // Now that media flows, the mix of the other SIP legs includes this one.
-    void mix.tap(call.stream.streamId);
-    const only = call.options.streams ? new Set(call.options.streams) : undefined;
-    mix.mixer.addOutput({ id: call.id, exclude: call.stream.streamId, ...(only ? { only } : {}), onFrame: (f) => call.leg.sendFrame(f) });
+    call.listener = call.participant.listen({ rate: 8000, ...(call.options.streams ? { streams: call.options.streams } : {}), onFrame: (f) => call.leg.sendFrame(f) });
     if (call.video && remote.video) {
       this.startVideo(call, remote.video).catch((err: Error) => this.logger.warn({ err: err.message, callId: call.id }, 'sip: video to the far end failed; the call goes on with audio'));
     }
@@ -694,15 +520,6 @@ export class SipGateway {
     }
     this.calls.delete(call.id);
     if (this.byConnection.get(call.connectionId) === call) this.byConnection.delete(call.connectionId);
-    this.release(call.mix);
-  }
-
-  private release(mix: SessionMix): void {
-    mix.calls--;
-    if (mix.calls <= 0) {
-      mix.close();
-      this.sessions.delete(mix.sessionId);
-    }
   }
 
   /** Live figures (bench, diagnostics). */
@@ -716,9 +533,9 @@ export class SipGateway {
     }
     return {
       calls: this.calls.size,
-      mixers: [...this.sessions.values()].map((m) => {
-        const stats = m.mixer.stats();
-        return { sessionId: m.sessionId, stats, tickP99Ms: percentile(stats.tickMs, 99) };
+      mixers: [...new Set([...this.calls.values()].map((c) => c.participant.audio))].flatMap((a) => {
+        const stats = a.mixerAt(8000)?.stats();
+        return stats ? [{ sessionId: a.sessionId, stats, tickP99Ms: percentile(stats.tickMs, 99) }] : [];
       }),
       legs,
     };
@@ -752,22 +569,7 @@ export class SipGateway {
     // BYEs go out at once; their answers are awaited briefly (a gone far end would hold shutdown for timer F).
     const ends = Promise.all([...this.calls.values()].map((c) => c.end(REASON.normal, 'Normal Clearing', 'local')));
     await Promise.race([ends, new Promise((r) => setTimeout(r, 2000).unref())]);
-    for (const m of this.sessions.values()) m.close();
-    this.sessions.clear();
-    this.routerSender?.close();
     const ua = await this.ua?.catch(() => undefined);
     await ua?.close();
   }
-}
-
-/** Bind a UDP socket to a free loopback port; once bound, its errors are ignored like a lost datagram. */
-async function bindLoopback(socket: Socket): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
-  socket.on('error', () => undefined);
 }

@@ -15,7 +15,7 @@
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { createRequire } from 'node:module';
-import { createDecoder, createEncoder, FRAME, type AudioEncoder, type CodecName } from './audio.js';
+import { createDecoder, createEncoder, FRAME, type AudioEncoder, type CodecName } from '../participant/audio.js';
 import { SrtpContext } from './srtp.js';
 
 const require = createRequire(import.meta.url);

@@ -3,7 +3,7 @@
  * sdp-transform. The gateway offers PCMU, PCMA, Opus and telephone-event on one audio stream.
  */
 import * as sdpTransform from 'sdp-transform';
-import type { CodecName } from './audio.js';
+import type { CodecName } from '../participant/audio.js';
 import { parseCryptoLine, SRTP_SUITE } from './srtp.js';
 import { TokhostError } from '../errors.js';
 

@@ -39,6 +39,7 @@ describe('project isolation', () => {
   const bodyFor = (path: string): unknown => {
     if (path.endsWith('/archive')) return { sessionId: sessionB };
     if (path.endsWith('/broadcast')) return { sessionId: sessionB, outputs: { hls: {} } };
+    if (path.endsWith('/connect')) return { sessionId: sessionB, token: 'T1==x', websocket: { uri: 'ws://a.example/s' } };
     if (path.endsWith('/dial')) return { sessionId: sessionB, token: 'T1==x', sip: { uri: 'sip:a@b.c' } };
     if (path.endsWith('/streams')) return { addStream: 'stream-1' };
     if (path.endsWith('/layout')) return { type: 'bestFit' };

@@ -1,12 +1,13 @@
 /**
- * The audio mix of a session for its SIP legs: every audio stream of the session (browsers and
- * SIP legs alike, tapped from the media router as plain RTP) goes through a small jitter buffer
- * and a decoder; on a 20 ms clock the mixer takes one frame from each input (silence from an
- * input that has nothing, so a stream that stops never stalls the mix) and hands every output
- * the sum of the inputs it hears: all but its own ("N-1"), or the ones it asked for.
+ * The audio mix of a session for its server participants at one rate: every audio stream of the
+ * session (browsers and server participants alike, tapped from the media router as plain RTP)
+ * goes through a small jitter buffer and a decoder; on a 20 ms clock the mixer takes one frame
+ * from each input (silence from an input that has nothing, so a stream that stops never stalls
+ * the mix) and hands every output the sum of the inputs it hears: all but its own ("N-1"), or
+ * the ones it asked for.
  */
 import { performance } from 'node:perf_hooks';
-import { createDecoder, FRAME, type AudioDecoder, type CodecName } from './audio.js';
+import { createDecoder, frameOf, MIX_RATE, type AudioDecoder, type CodecName, type MixRate } from './audio.js';
 
 export interface JitterStats {
   received: number;
@@ -121,7 +122,7 @@ export interface MixerOutput {
   exclude?: string;
   /** When set, only these inputs are heard. */
   only?: ReadonlySet<string>;
-  /** Called on each tick with 160 samples (8 kHz, 20 ms); the array is reused. */
+  /** Called on each tick with one 20 ms frame at the mixer's rate (160 samples at 8 kHz); the array is reused. */
   onFrame(frame: Float32Array): void;
 }
 
@@ -146,8 +147,10 @@ export class Mixer {
   private timer: NodeJS.Timeout | undefined;
   private t0 = 0;
   private n = 0;
-  private readonly total = new Float32Array(FRAME);
-  private readonly out = new Float32Array(FRAME);
+  /** Samples per 20 ms frame at {@link rate}. */
+  readonly frame: number;
+  private readonly total: Float32Array;
+  private readonly out: Float32Array;
   private readonly tickMs: number[] = [];
   private readonly lateMs: number[] = [];
   private ticks = 0;
@@ -155,11 +158,19 @@ export class Mixer {
   /** Counters of inputs already removed, so totals survive churn. */
   private readonly gone: JitterStats = { received: 0, played: 0, late: 0, duplicate: 0, overflow: 0, lost: 0 };
 
-  constructor(private readonly onError: (err: Error) => void = () => undefined) {}
+  constructor(
+    private readonly onError: (err: Error) => void = () => undefined,
+    /** Sampling rate of the mix and its outputs. Default 8000. */
+    readonly rate: MixRate = MIX_RATE,
+  ) {
+    this.frame = frameOf(rate);
+    this.total = new Float32Array(this.frame);
+    this.out = new Float32Array(this.frame);
+  }
 
   addInput(id: string, codec: CodecName): void {
     if (this.inputs.has(id)) return;
-    this.inputs.set(id, { id, jb: new JitterBuffer(), decoder: createDecoder(codec), pending: new Float32Array(0), frame: new Float32Array(FRAME), active: false });
+    this.inputs.set(id, { id, jb: new JitterBuffer(), decoder: createDecoder(codec, this.rate), pending: new Float32Array(0), frame: new Float32Array(this.frame), active: false });
   }
 
   hasInput(id: string): boolean {
@@ -230,6 +241,7 @@ export class Mixer {
 
   /** One 20 ms step (public for tests that drive the clock themselves). */
   tick(): void {
+    const n = this.frame;
     this.ticks++;
     const total = this.total;
     total.fill(0);
@@ -237,7 +249,7 @@ export class Mixer {
       input.active = this.fill(input);
       if (!input.active) continue;
       const f = input.frame;
-      for (let i = 0; i < FRAME; i++) total[i] = total[i]! + f[i]!;
+      for (let i = 0; i < n; i++) total[i] = total[i]! + f[i]!;
     }
     const out = this.out;
     for (const o of this.outputs.values()) {
@@ -246,11 +258,11 @@ export class Mixer {
         for (const id of o.only) {
           const input = this.inputs.get(id);
           if (!input?.active || id === o.exclude) continue;
-          for (let i = 0; i < FRAME; i++) out[i] = out[i]! + input.frame[i]!;
+          for (let i = 0; i < n; i++) out[i] = out[i]! + input.frame[i]!;
         }
       } else {
         const own = o.exclude !== undefined ? this.inputs.get(o.exclude) : undefined;
-        if (own?.active) for (let i = 0; i < FRAME; i++) out[i] = total[i]! - own.frame[i]!;
+        if (own?.active) for (let i = 0; i < n; i++) out[i] = total[i]! - own.frame[i]!;
         else out.set(total);
       }
       try {
@@ -263,28 +275,29 @@ export class Mixer {
 
   /** Takes one frame from an input into `input.frame`; false when it has nothing (silence). */
   private fill(input: Input): boolean {
+    const n = this.frame;
     let got = false;
-    while (input.pending.length < FRAME) {
+    while (input.pending.length < n) {
       const p = input.jb.pop();
       if (p === undefined) break;
       got = true;
-      const pcm = p === 'lost' ? new Float32Array(FRAME) : input.decoder.decode(p);
+      const pcm = p === 'lost' ? new Float32Array(n) : input.decoder.decode(p);
       const merged = new Float32Array(input.pending.length + pcm.length);
       merged.set(input.pending, 0);
       merged.set(pcm, input.pending.length);
       input.pending = merged;
     }
     if (input.pending.length === 0) return false;
-    if (input.pending.length < FRAME) {
+    if (input.pending.length < n) {
       input.frame.fill(0);
       input.frame.set(input.pending, 0);
       input.pending = new Float32Array(0);
       return true;
     }
-    input.frame.set(input.pending.subarray(0, FRAME));
-    input.pending = input.pending.slice(FRAME);
+    input.frame.set(input.pending.subarray(0, n));
+    input.pending = input.pending.slice(n);
     // Never let decoded audio pile up beyond 3 frames (a sender with a faster clock).
-    if (input.pending.length > 3 * FRAME) input.pending = input.pending.slice(input.pending.length - FRAME);
+    if (input.pending.length > 3 * n) input.pending = input.pending.slice(input.pending.length - n);
     return got || true;
   }
 
