@@ -1,4 +1,5 @@
 import { POSTGRES_APPLICATIONS_MIGRATION, postgresApplications } from './applications.js';
+import { POSTGRES_RENDERS_MIGRATION, postgresRenders } from './renders.js';
 import { openSyncPg, PgQueryError } from './pg-sync.js';
 import type { Statement, SyncPg } from './pg-sync.js';
 import { compositionRecords, projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
@@ -88,6 +89,8 @@ const MIGRATIONS: readonly string[] = [
    );`,
   // Vonage-style applications (storage/applications.ts).
   POSTGRES_APPLICATIONS_MIGRATION,
+  // Experience Composer renders (storage/renders.ts).
+  POSTGRES_RENDERS_MIGRATION,
 ];
 
 /** Schema version this build writes. */
@@ -308,6 +311,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     kind: 'postgres',
     // Applications: their own module (storage/applications.ts).
     ...postgresApplications(one),
+    // Renders: their own module (storage/renders.ts).
+    ...postgresRenders(one),
     createProject(p) {
       forgetProjects();
       try {
