@@ -14,11 +14,12 @@ import { createRouter, parseTarget, validateParams } from './route-table.js';
 import { archiveRoutes } from './routes/archives.js';
 import { broadcastRoutes } from './routes/broadcasts.js';
 import { acceptsJson, sessionRoutes } from './routes/sessions.js';
+import { renderRoutes } from './routes/renders.js';
 import { sipRoutes } from './routes/sip.js';
 import { streamRoutes } from './routes/streams.js';
 
 /** Every REST route, in the order of reference §3. */
-export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes, ...broadcastRoutes, ...streamRoutes, ...sipRoutes];
+export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes, ...broadcastRoutes, ...streamRoutes, ...sipRoutes, ...renderRoutes];
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 

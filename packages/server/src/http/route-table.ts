@@ -5,6 +5,7 @@ import type { KeyedRateLimiter } from '../limits.js';
 import type { OutboundPolicy } from '../net/outbound.js';
 import type { Archiver } from '../recording/archiver.js';
 import type { BroadcastService } from '../services/broadcasts.js';
+import type { RenderService } from '../render/service.js';
 import type { LiveSessions } from '../live/index.js';
 import type { SipGateway } from '../sip/gateway.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
@@ -21,6 +22,8 @@ export interface RestDeps {
   broadcasts: BroadcastService;
   /** Which hosts callers may make the server connect to (RTMP servers, SIP targets). */
   outbound: OutboundPolicy;
+  /** Experience Composer (the render routes); absent: they answer 501. */
+  renders?: RenderService;
   /** The SIP gateway (`dial`, `play-dtmf`); absent when config `sip` is false. */
   sip?: SipGateway;
   /** REST signals per project (`restSignalRatePerProject`). Default: made by `createRestHandler`. */
@@ -74,6 +77,7 @@ export const PARAM_PATTERNS: Record<string, { pattern: RegExp; what: string }> =
   sessionId: { pattern: /^[0-9]_[A-Za-z0-9_\-+/=]{1,253}$/, what: 'a session ID' },
   archiveId: { pattern: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'an archive ID (UUID)' },
   broadcastId: { pattern: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'a broadcast ID (UUID)' },
+  renderId: { pattern: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'a render ID (UUID)' },
   streamId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a stream ID' },
   connectionId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a connection ID' },
 };
