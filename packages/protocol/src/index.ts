@@ -1,4 +1,6 @@
 export { base64Decode, base64Encode, base64UrlEncode, utf8Decode, utf8Encode } from './base64.js';
+export { RENDER_MAX_DURATION, RENDER_NAME_MAX_LENGTH, RENDER_STATUSES } from './render.js';
+export type { RenderJson, RenderStatus } from './render.js';
 export { decodeSessionId, encodeSessionId, SESSION_ID_MAX_LENGTH } from './session-id.js';
 export type { SessionIdParts } from './session-id.js';
 export {

@@ -113,6 +113,14 @@ export interface ServerConfig extends LimitsConfig {
   readonly sipMediaTimeoutSeconds: number;
   /** Longest SIP call, seconds. Default 21600 (6 h). */
   readonly sipMaxDurationSeconds: number;
+  /** Experience Composer: renders (headless browsers) running at once on this server; 0 refuses every render. Default 2. */
+  readonly renderMaxConcurrent: number;
+  /** Experience Composer: the Chromium executable. Default `/usr/bin/chromium` (Debian's). */
+  readonly renderChromium: string;
+  /** Experience Composer: the user render browsers run as when the server runs as root; empty: the server's user. Default `nobody`. */
+  readonly renderUser: string | null;
+  /** Experience Composer: a page that has not loaded within this long fails ("Could not load URL"), seconds. Default 30. */
+  readonly renderLoadTimeoutSeconds: number;
   /** Lifetime of TURN REST credentials, seconds. Default 86400. */
   readonly turnTtlSeconds: number;
   /** How long a dropped client may reconnect into its connection, ms. Default 20000. */
@@ -333,6 +341,10 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   sipRingTimeoutSeconds: { flag: 'sip-ring-timeout', env: 'TOKHOST_SIP_RING_TIMEOUT', default: 60, parse: int(1, 600), help: 'cancel an unanswered SIP call after, seconds' },
   sipMediaTimeoutSeconds: { flag: 'sip-media-timeout', env: 'TOKHOST_SIP_MEDIA_TIMEOUT', default: 300, parse: int(1, 86_400), help: 'hang up a SIP call without media after, seconds' },
   sipMaxDurationSeconds: { flag: 'sip-max-duration', env: 'TOKHOST_SIP_MAX_DURATION', default: 21_600, parse: int(1, 7 * 86_400), help: 'longest SIP call, seconds' },
+  renderMaxConcurrent: { flag: 'render-max-concurrent', env: 'TOKHOST_RENDER_MAX_CONCURRENT', default: 2, parse: int(0, 1000), help: 'Experience Composer renders (headless browsers) at once on this server' },
+  renderChromium: { flag: 'render-chromium', env: 'TOKHOST_RENDER_CHROMIUM', default: '/usr/bin/chromium', parse: str(/^\/.{0,4095}$/s, 'an absolute file path'), help: 'Chromium executable of the renders' },
+  renderUser: { flag: 'render-user', env: 'TOKHOST_RENDER_USER', default: 'nobody', parse: (v, name, problems) => (v === '' || v === null ? null : str(/^[a-z_][a-z0-9_-]{0,31}$/i, 'a user name (or empty for the server\'s user)')(v, name, problems)), help: 'user render browsers run as when the server is root (empty: the server\'s)' },
+  renderLoadTimeoutSeconds: { flag: 'render-load-timeout', env: 'TOKHOST_RENDER_LOAD_TIMEOUT', default: 30, parse: int(1, 600), help: 'a render page must load within, seconds' },
   turnTtlSeconds: { flag: 'turn-ttl', env: 'TOKHOST_TURN_TTL', default: 86_400, parse: int(60, 7 * 86_400), help: 'TURN credential lifetime, seconds' },
   reconnectGraceMs: { flag: 'reconnect-grace-ms', env: 'TOKHOST_RECONNECT_GRACE_MS', default: 20_000, parse: int(0, 300_000), help: 'client reconnection window, ms' },
   pingIntervalMs: { flag: 'ping-interval-ms', env: 'TOKHOST_PING_INTERVAL_MS', default: 10_000, parse: int(100, 600_000), help: 'WebSocket ping interval, ms' },

@@ -26,6 +26,7 @@ import { Archiver } from './recording/archiver.js';
 import { createArchiveDownloads } from './recording/http.js';
 import { createS3ArchiveStorage } from './recording/s3-storage.js';
 import { createLocalArchiveStorage } from './recording/storage.js';
+import { RenderService } from './render/service.js';
 import { BroadcastService } from './services/broadcasts.js';
 import { seedProjects } from './services/projects.js';
 import { recoverInterrupted } from './services/recovery.js';
@@ -93,6 +94,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   let history: MetricsHistory | undefined;
   let participants: AudioParticipants | undefined;
   let connector: AudioConnector | undefined;
+  let renders: RenderService | undefined;
   let httpServer: Server | undefined;
   let recovery: Promise<unknown> | undefined;
   let state: 'running' | 'draining' | 'closing' = 'running';
@@ -106,6 +108,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     ['sip gateway', () => sip?.close()],
     ['audio connector', () => connector?.close()],
     ['server participants', () => participants?.close()],
+    ['renders', () => renders?.close()],
     ['recovery', () => recovery],
     ['archiver', () => archiver?.close()],
     ['broadcasts', () => broadcasts?.close()],
@@ -184,6 +187,20 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       ? new SipGateway({ participants: audioParticipants, compositions, outbound, logger: logger.child({ component: 'sip' }), webhook: rt.webhook, config: sipGatewayConfig(config) })
       : undefined);
 
+    // Experience Composer (docs/render.md): headless browsers that publish a page into a session.
+    // Browsers a crashed run left are killed before anything else starts one.
+    let listenUrl = '';
+    const rs = (renders = new RenderService({
+      store,
+      webhooks,
+      outbound,
+      settings: config,
+      logger: logger.child({ component: 'render' }),
+      serverUrl: () => listenUrl,
+      ownsStore: config.redisUrl === null,
+    }));
+    rs.recover();
+
     // The token, or a server only this machine can reach (docs/security.md).
     const metricsGuard = (req: Parameters<typeof servesLoopbackOnly>[2]) => config.metricsPublic || operator.verify(req.headers) || servesLoopbackOnly(config.host, config.publicUrl, req);
     const metrics = () =>
@@ -198,7 +215,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       { realtime: () => rt.metrics(), router: () => media.running(), recordings: () => archives.recordingIds().length, broadcasts: () => bc.runningCount },
       { intervalMs: config.metricsHistoryIntervalSeconds * 1000 },
     ));
-    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, operator, webhooks, thumbnails, metricsHistory: samples, ...(gateway ? { sip: gateway } : {}), connector, ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
+    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, operator, webhooks, thumbnails, metricsHistory: samples, renders: rs, ...(gateway ? { sip: gateway } : {}), connector, ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
     const server = (httpServer = createHttpServer(
       [
         (req) => {
@@ -219,6 +236,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     ));
     server.on('upgrade', (req, socket, head) => otjs.handleUpgrade(req, socket, head) || topology.routeUpgrade(req, socket, head) || rt.handleUpgrade(req, socket, head));
     const { url, port } = await listen(server, config.port, config.host);
+    // The render's publisher reaches the server on the address it listens on (loopback for a wildcard one).
+    listenUrl = url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
     logger.info({ url, store: store.kind, dataDir: store.kind === 'sqlite' ? config.dataDir : undefined, nodeId: topology.nodeId }, 'listening');
     await topology.start(url, { realtime: rt, archives, broadcasts: bc });
 

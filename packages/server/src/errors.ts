@@ -19,6 +19,9 @@ export type ApplicationErrorCode = 'ERR_APPLICATION_NOT_FOUND' | 'ERR_APPLICATIO
 /** The archiver (recording/): a change asked of an archive in the wrong state. */
 export type RecordingErrorCode = 'ERR_RECORDING_NOT_ACTIVE' | 'ERR_RECORDING_STREAM_MODE' | 'ERR_RECORDING_NOT_COMPOSED';
 
+/** Experience Composer (render/): an unknown or finished render; a render into a relayed session. */
+export type RenderErrorCode = 'ERR_RENDER_NOT_FOUND' | 'ERR_RENDER_NOT_ROUTED';
+
 /** The layout engine (compose/layout/). */
 export type LayoutErrorCode =
   /** A custom stylesheet is not CSS, or uses a construct outside OpenTok's subset. */
@@ -87,6 +90,7 @@ export type TokhostErrorCode =
   | ProjectErrorCode
   | ApplicationErrorCode
   | RecordingErrorCode
+  | RenderErrorCode
   | LayoutErrorCode
   | SinkErrorCode
   | MediaErrorCode

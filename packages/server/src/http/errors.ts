@@ -51,6 +51,8 @@ export const ERROR_TABLE = {
   ERR_STREAM_NOT_FOUND: { status: 404, bodyCode: 404, when: 'no such stream in the session' },
   ERR_CONNECTION_NOT_FOUND: { status: 404, bodyCode: 404, when: 'no such connection in the session' },
   ERR_SIGNAL_TOO_LARGE: { status: 413, bodyCode: 413, when: 'signal `type` over 128 characters or `data` over 8 kB' },
+  ERR_RENDER_NOT_FOUND: { status: 404, bodyCode: 404, when: 'unknown render ID in this project; stop of a render that is no longer running' },
+  ERR_RENDER_NOT_ROUTED: { status: 409, bodyCode: 409, when: 'render start on a relayed session (Experience Composer needs the media router)' },
   ERR_SIP_NOT_ROUTED: { status: 409, bodyCode: 409, when: 'SIP dial into a relayed session' },
   ERR_SESSION_E2EE: {
     status: 409,
@@ -69,7 +71,7 @@ export const ERROR_TABLE = {
   ERR_LIMIT_EXCEEDED: {
     status: 429,
     bodyCode: 429,
-    when: 'a concurrency limit: archives, broadcasts or SIP calls per session or project; the description names the setting (429, not 403: opentok-node turns every 403 into "Invalid API key or secret")',
+    when: 'a concurrency limit: archives, broadcasts or SIP calls per session or project, renders per server; the description names the setting (429, not 403: opentok-node turns every 403 into "Invalid API key or secret")',
   },
 
   // The errors of the areas below the REST layer that a route lets through.

@@ -7,6 +7,7 @@ import type { Thumbnailer } from '../compose/thumbnail.js';
 import type { MetricsHistory } from '../services/metrics-history.js';
 import type { Archiver } from '../recording/archiver.js';
 import type { BroadcastService } from '../services/broadcasts.js';
+import type { RenderService } from '../render/service.js';
 import type { LiveSessions } from '../live/index.js';
 import type { SipGateway } from '../sip/gateway.js';
 import type { AudioConnector } from '../connector/audio-connector.js';
@@ -37,6 +38,8 @@ export interface RestDeps {
   thumbnails?: Thumbnailer;
   /** The samples behind `GET /v2/admin/metrics/history`; absent: it answers 501. */
   metricsHistory?: MetricsHistory;
+  /** Experience Composer (the render routes); absent: they answer 501. */
+  renders?: RenderService;
   /** The SIP gateway (`dial`, `play-dtmf`); absent when config `sip` is false. */
   sip?: SipGateway;
   /** The Audio Connector (`/connect`). */
@@ -111,6 +114,7 @@ export const PARAM_PATTERNS: Record<string, { pattern: RegExp; what: string }> =
   sessionId: { pattern: /^[0-9]_[A-Za-z0-9_\-+/=]{1,253}$/, what: 'a session ID' },
   archiveId: { pattern: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'an archive ID (UUID)' },
   broadcastId: { pattern: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'a broadcast ID (UUID)' },
+  renderId: { pattern: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'a render ID (UUID)' },
   streamId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a stream ID' },
   connectionId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a connection ID' },
   deliveryId: { pattern: /^[1-9][0-9]{0,15}$/, what: 'a webhook delivery ID (a positive integer)' },

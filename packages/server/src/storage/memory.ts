@@ -1,5 +1,5 @@
-import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
-import type { ApplicationRecord, ArchiveRecord, BroadcastRecord, ListOptions, OutboxItem, Page, ProjectRecord, SessionRecord, Store, WebhookDeliveryRecord } from './store.js';
+import type { ArchiveJson, BroadcastJson, RenderJson } from '@tokhost/protocol';
+import type { ApplicationRecord, ArchiveRecord, BroadcastRecord, RenderRecord, ListOptions, OutboxItem, Page, ProjectRecord, SessionRecord, Store, WebhookDeliveryRecord } from './store.js';
 import { StoreError } from './store.js';
 
 const clone = <T>(value: T): T => structuredClone(value);
@@ -77,6 +77,7 @@ export function createMemoryStore(): Store {
     };
   };
   const archives = outputRecords('Archive', (r: ArchiveRecord) => r.archive, (apiKey, archive: ArchiveJson) => ({ apiKey, archive }));
+  const renders = outputRecords('Render', (r: RenderRecord) => r.render, (apiKey, render: RenderJson) => ({ apiKey, render }));
   const broadcasts = outputRecords('Broadcast', (r: BroadcastRecord) => r.broadcast, (apiKey, broadcast: BroadcastJson) => ({ apiKey, broadcast }));
 
   return {
@@ -162,6 +163,13 @@ export function createMemoryStore(): Store {
     listBroadcasts: broadcasts.list,
     listBroadcastsByStatus: broadcasts.byStatus,
     updateBroadcast: broadcasts.update,
+    // --- renders ---
+    createRender: renders.create,
+    getRender: renders.get,
+    listRenders: (apiKey, options) => renders.list(apiKey, options && { ...(options.offset !== undefined ? { offset: options.offset } : {}), ...(options.count !== undefined ? { count: options.count } : {}) }),
+    updateRender: renders.update,
+    listRendersByStatus: renders.byStatus,
+    // --- end of renders ---
     enqueueOutbox(item) {
       open();
       const id = nextOutboxId++;

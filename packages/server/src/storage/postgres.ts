@@ -1,4 +1,5 @@
 import { POSTGRES_APPLICATIONS_MIGRATION, postgresApplications } from './applications.js';
+import { POSTGRES_RENDERS_MIGRATION, postgresRenders } from './renders.js';
 import { openSyncPg, PgQueryError } from './pg-sync.js';
 import type { Statement, SyncPg } from './pg-sync.js';
 import { compositionRecords, deliveryFromRow, projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
@@ -105,6 +106,8 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX webhook_deliveries_by_project ON webhook_deliveries(api_key, id);
    CREATE INDEX webhook_deliveries_by_outbox ON webhook_deliveries(outbox_id);`,
+  // Experience Composer renders (storage/renders.ts).
+  POSTGRES_RENDERS_MIGRATION,
 ];
 
 /** Schema version this build writes. */
@@ -325,6 +328,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     kind: 'postgres',
     // Applications: their own module (storage/applications.ts).
     ...postgresApplications(one),
+    // Renders: their own module (storage/renders.ts).
+    ...postgresRenders(one),
     createProject(p) {
       forgetProjects();
       try {

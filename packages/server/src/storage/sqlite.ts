@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { compositionRecords, deliveryFromRow, projectFromRow, SESSION_COLUMNS, sessionFromRow, sessionValues } from './rows.js';
 import type { DeliveryRowOf, JsonTable, ProjectRow as SqlProjectRow, SessionRow as SqlSessionRow } from './rows.js';
 import { SQLITE_APPLICATIONS_MIGRATION, sqliteApplications } from './applications.js';
+import { SQLITE_RENDERS_MIGRATION, sqliteRenders } from './renders.js';
 import { createSecretBox, loadMasterKey } from './secret-box.js';
 import type { ListOptions, ProjectRecord, SessionRecord, Store } from './store.js';
 import { StoreError } from './store.js';
@@ -103,6 +104,8 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX webhook_deliveries_by_project ON webhook_deliveries(api_key, id);
    CREATE INDEX webhook_deliveries_by_outbox ON webhook_deliveries(outbox_id);`,
+  // Experience Composer renders (storage/renders.ts).
+  SQLITE_RENDERS_MIGRATION,
 ];
 
 /** Schema version this build writes. */
@@ -387,6 +390,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     kind: 'sqlite',
     // Applications: their own module (storage/applications.ts).
     ...sqliteApplications(db, commitPending),
+    // Renders: their own module (storage/renders.ts).
+    ...sqliteRenders(db, commitPending),
     createProject(p) {
       commitPending();
       forgetProjects();

@@ -1,4 +1,4 @@
-import type { ArchiveJson, ArchiveMode, ArchiveStatus, BroadcastJson, MediaMode, Resolution } from '@tokhost/protocol';
+import type { ArchiveJson, ArchiveMode, ArchiveStatus, BroadcastJson, MediaMode, RenderJson, RenderStatus, Resolution } from '@tokhost/protocol';
 import { TokhostError, type StoreErrorCode } from '../errors.js';
 
 /**
@@ -58,6 +58,12 @@ export interface ApplicationRecord {
 export interface BroadcastRecord {
   apiKey: string;
   broadcast: BroadcastJson;
+}
+
+/** An Experience Composer render as persisted: the wire object plus the owning project. */
+export interface RenderRecord {
+  apiKey: string;
+  render: RenderJson;
 }
 
 /**
@@ -183,6 +189,19 @@ export interface Store {
   updateBroadcast(apiKey: string, broadcast: BroadcastJson): BroadcastRecord | undefined;
   /** Broadcasts of every project whose status is one of `statuses` (see {@link listArchivesByStatus}). */
   listBroadcastsByStatus(statuses: readonly BroadcastJson['status'][]): BroadcastRecord[];
+
+  // --- renders (storage/renders.ts holds the SQL both databases share) ---
+  /** Throws `StoreError('ERR_STORE_CONFLICT')` when the ID exists and `ERR_STORE_NO_PROJECT` for an unknown project. */
+  createRender(record: RenderRecord): void;
+  /** The render when it exists and belongs to `apiKey`. */
+  getRender(apiKey: string, renderId: string): RenderRecord | undefined;
+  /** Renders of a project, newest first (`sessionId` in the options is ignored). */
+  listRenders(apiKey: string, options?: ListOptions): Page<RenderRecord>;
+  /** Replace the stored render object; `undefined` when there is no such render. */
+  updateRender(apiKey: string, render: RenderJson): RenderRecord | undefined;
+  /** Renders of every project whose status is one of `statuses` (the start-up sweep of renders a crash left running). */
+  listRendersByStatus(statuses: readonly RenderStatus[]): RenderRecord[];
+  // --- end of renders ---
 
   /** Add a callback to the outbox (committed at once: it must survive a restart); returns its id. */
   enqueueOutbox(item: Omit<OutboxItem, 'id'>): number;

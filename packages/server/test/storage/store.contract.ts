@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { ArchiveJson, BroadcastJson } from '@tokhost/protocol';
+import type { ArchiveJson, BroadcastJson, RenderJson } from '@tokhost/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ApplicationRecord, ProjectRecord, SessionRecord, Store } from '../../src/storage/store.js';
+import type { ApplicationRecord, ProjectRecord, RenderRecord, SessionRecord, Store } from '../../src/storage/store.js';
 import { StoreError } from '../../src/storage/store.js';
 
 /** Builds a fresh store per test; `reopen` (when the store persists) opens the same data again. */
@@ -308,6 +308,32 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(store.getSetting('operatorTokenHash')).toBe('replaced');
       store.putSetting('other', 'new');
       expect(store.getSetting('other')).toBe('new');
+    });
+
+    it('keeps renders per project: create, read, list newest first with paging, update, find by status; refuses duplicates and unknown projects', () => {
+      store.createProject(project('111'));
+      store.createProject(project('222'));
+      const render = (apiKey: string, createdAt: number, status: RenderJson['status'] = 'starting'): RenderRecord => ({
+        apiKey,
+        render: { id: randomUUID(), sessionId: `1_${apiKey}`, projectId: apiKey, createdAt, updatedAt: createdAt, url: 'https://page.example/x', resolution: '720x1280', status, maxDuration: 1800, properties: { name: 'EC' } },
+      });
+      const r1 = render('111', 1_700_000_000_000);
+      const r2 = render('111', 1_700_000_000_001, 'started');
+      const r3 = render('222', 1_700_000_000_002, 'stopped');
+      for (const r of [r1, r2, r3]) store.createRender(r);
+      expect(store.getRender('111', r1.render.id)).toEqual(r1);
+      expect(store.getRender('222', r1.render.id)).toBeUndefined();
+      expect(store.listRenders('111').items.map((r) => r.render.id)).toEqual([r2.render.id, r1.render.id]);
+      expect(store.listRenders('111', { offset: 1, count: 1 })).toEqual({ total: 2, items: [r1] });
+      expect(store.listRenders('111', { offset: 5 })).toEqual({ total: 2, items: [] });
+      expect(() => store.createRender(r1)).toThrow(expect.objectContaining({ code: 'ERR_STORE_CONFLICT' }));
+      expect(() => store.createRender(render('999', 1))).toThrow(expect.objectContaining({ code: 'ERR_STORE_NO_PROJECT' }));
+      const failed = { ...r1.render, status: 'failed' as const, reason: 'Could not load URL', updatedAt: 1_700_000_000_100 };
+      expect(store.updateRender('111', failed)).toEqual({ apiKey: '111', render: failed });
+      expect(store.updateRender('222', failed)).toBeUndefined();
+      expect(store.getRender('111', r1.render.id)?.render).toEqual(failed);
+      expect(store.listRendersByStatus(['starting', 'started']).map((r) => r.render.id)).toEqual([r2.render.id]);
+      expect(store.listRendersByStatus(['failed', 'stopped']).map((r) => r.render.id).sort()).toEqual([r1.render.id, r3.render.id].sort());
     });
 
     it('keeps applications per project: create, read, list, re-key, delete; refuses duplicates and unknown projects', () => {

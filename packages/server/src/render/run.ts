@@ -1,0 +1,170 @@
+import type { OutboundPolicy } from '../net/outbound.js';
+import type { Browser } from './browser.js';
+import { launchBrowser } from './browser.js';
+import type { CdpEvent } from './cdp.js';
+import { BINDING, publishExpression, WORLD } from './page-script.js';
+import type { PagePublishOptions } from './page-script.js';
+
+/** Why a render ended, as its `reason` says it. */
+export const REASONS = Object.freeze({
+  stop: 'Stop Requested',
+  maxDuration: 'Max duration exceeded',
+  loadFailed: 'Could not load URL',
+  browserExited: 'Browser exited',
+  publishFailed: 'Could not publish',
+  serverStopped: 'Server stopped',
+  serverRestarted: 'Server restarted',
+});
+
+/** Options of {@link startRenderRun}. */
+export interface RenderRunOptions extends PagePublishOptions {
+  url: string;
+  executable: string;
+  user: string | null;
+  /** The page must have loaded within this long, ms. */
+  loadTimeoutMs: number;
+  /** Every request the page makes is checked against it (the server's own origin excepted). */
+  outbound: OutboundPolicy;
+  /** The `@tokhost/client` global build, evaluated in the page's isolated world. */
+  clientScript: string;
+  /** Told the browser's pid as soon as it runs (the crash cleanup records it). */
+  onSpawn(pid: number, profileDir: string): void;
+  /** The browser has gone (after a stop, a failure or a crash): forget its pid. */
+  onExit(pid: number): void;
+}
+
+/** What a running render reports. */
+export interface RenderRunHooks {
+  started(streamId: string): void;
+  /** Called once: the render is over; `failed` tells a failure from an ordinary end. */
+  ended(status: 'stopped' | 'failed', reason: string, detail?: string): void;
+}
+
+/** A render's browser, publishing into its session. */
+export interface RenderRun {
+  /** End it (kill the browser) and report `ended(status, reason)` unless it ended already. */
+  stop(status: 'stopped' | 'failed', reason: string): Promise<void>;
+}
+
+class LoadFailed extends Error {}
+
+/**
+ * Launch the browser, load the page at the viewport size, and publish its tab into the session.
+ * Nothing here throws: every failure ends the run through `hooks.ended`, and the browser is always
+ * killed then.
+ */
+export function startRenderRun(o: RenderRunOptions, hooks: RenderRunHooks): RenderRun {
+  let browser: Browser | undefined;
+  let over = false;
+  const serverOrigin = new URL(o.serverUrl).origin;
+  const end = async (status: 'stopped' | 'failed', reason: string, detail?: string) => {
+    if (over) return;
+    over = true;
+    const b = browser;
+    if (b) {
+      await b.kill();
+      o.onExit(b.pid);
+    }
+    hooks.ended(status, reason, detail);
+  };
+
+  const run = async () => {
+    const b = (browser = launchBrowser({ executable: o.executable, width: o.width, height: o.height, user: o.user }));
+    o.onSpawn(b.pid, b.profileDir);
+    void b.exited.then(() => end('failed', REASONS.browserExited));
+    const cdp = b.cdp;
+    const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: Array<{ targetId: string; type: string }> };
+    const page = targetInfos.find((t) => t.type === 'page');
+    if (!page) throw new Error('the browser has no page');
+    const { sessionId: s } = (await cdp.send('Target.attachToTarget', { targetId: page.targetId, flatten: true })) as { sessionId: string };
+
+    // Every request of the page goes through the outbound policy, as the URL itself did: the page
+    // cannot reach what the API caller could not name. The server's own origin is the publisher's.
+    cdp.on('event', (e: CdpEvent) => {
+      if (e.sessionId !== s || e.method !== 'Fetch.requestPaused') return;
+      const requestId = e.params['requestId'] as string;
+      const url = (e.params['request'] as { url: string }).url;
+      void allowed(url).then(
+        (ok) => cdp.send('Fetch.' + (ok ? 'continueRequest' : 'failRequest'), ok ? { requestId } : { requestId, errorReason: 'AccessDenied' }, s).catch(() => undefined),
+        () => undefined,
+      );
+    });
+    const allowed = async (raw: string): Promise<boolean> => {
+      let u: URL;
+      try {
+        u = new URL(raw);
+      } catch {
+        return false;
+      }
+      if (u.origin === serverOrigin) return true;
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return u.protocol === 'data:' || u.protocol === 'blob:';
+      try {
+        await o.outbound.resolve(u.hostname.replace(/^\[|\]$/g, ''));
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await cdp.send('Fetch.enable', { patterns: [{ urlPattern: '*', requestStage: 'Request' }] }, s);
+    await cdp.send('Page.enable', {}, s);
+    await cdp.send('Runtime.enable', {}, s);
+    await cdp.send('Network.enable', {}, s);
+    await cdp.send('Page.setBypassCSP', { enabled: true }, s);
+    await cdp.send('Runtime.addBinding', { name: BINDING, executionContextName: WORLD }, s);
+
+    // Load the page: a network error, an HTTP error status of the document or no load event in
+    // time is "Could not load URL".
+    let documentStatus = 0;
+    let mainLoader = '';
+    const loaded = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new LoadFailed(`no load event within ${o.loadTimeoutMs} ms`)), o.loadTimeoutMs);
+      cdp.on('event', (e) => {
+        if (e.sessionId !== s) return;
+        if (e.method === 'Network.responseReceived' && e.params['type'] === 'Document' && e.params['loaderId'] === mainLoader) {
+          documentStatus = (e.params['response'] as { status: number }).status;
+        }
+        if (e.method === 'Page.loadEventFired') {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    loaded.catch(() => undefined);
+    const nav = (await cdp.send('Page.navigate', { url: o.url }, s)) as { frameId: string; loaderId?: string; errorText?: string };
+    if (nav.errorText) throw new LoadFailed(nav.errorText);
+    mainLoader = nav.loaderId ?? '';
+    await loaded;
+    if (documentStatus >= 400) throw new LoadFailed(`HTTP ${documentStatus}`);
+
+    // Publish from an isolated world of the page.
+    cdp.on('event', (e) => {
+      if (e.sessionId !== s || e.method !== 'Runtime.bindingCalled' || e.params['name'] !== BINDING) return;
+      let m: { type?: string; reason?: string };
+      try {
+        m = JSON.parse(e.params['payload'] as string) as typeof m;
+      } catch {
+        return;
+      }
+      if (m.type === 'ended') void end('failed', REASONS.publishFailed, m.reason);
+    });
+    const { executionContextId } = (await cdp.send('Page.createIsolatedWorld', { frameId: nav.frameId, worldName: WORLD }, s)) as { executionContextId: number };
+    const evaluate = async (expression: string): Promise<unknown> => {
+      const r = (await cdp.send('Runtime.evaluate', { expression, contextId: executionContextId, awaitPromise: true, returnByValue: true, userGesture: true }, s)) as {
+        result: { value?: unknown };
+        exceptionDetails?: { exception?: { description?: string }; text?: string };
+      };
+      if (r.exceptionDetails) throw new Error(r.exceptionDetails.exception?.description ?? r.exceptionDetails.text ?? 'script failed');
+      return r.result.value;
+    };
+    await evaluate(o.clientScript);
+    const streamId = await evaluate(publishExpression(o));
+    if (typeof streamId !== 'string') throw new Error('publish gave no stream ID');
+    if (!over) hooks.started(streamId);
+  };
+
+  run().catch((err: unknown) => {
+    if (err instanceof LoadFailed) void end('failed', REASONS.loadFailed, err.message);
+    else void end('failed', REASONS.publishFailed, err instanceof Error ? err.message : String(err));
+  });
+  return { stop: (status, reason) => end(status, reason) };
+}
