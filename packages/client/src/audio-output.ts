@@ -45,3 +45,17 @@ export async function setAudioOutputDevice(deviceId: string): Promise<void> {
   active = deviceId;
   await Promise.all([...players].map((el) => (el as SinkElement).setSinkId!(deviceId)));
 }
+
+/**
+ * Play the subscribers' audio that the browser's autoplay policy held back (OpenTok.js
+ * `OT.unblockAudio`); call it from a user gesture.
+ */
+export async function unblockAudio(): Promise<undefined> {
+  await Promise.all(
+    [...players].map(async (el) => {
+      el.muted = false;
+      await el.play().catch(() => undefined);
+    }),
+  );
+  return undefined;
+}

@@ -1,5 +1,5 @@
 import { hasEndToEndEncryptionSupport } from './e2ee/context.js';
-import { getActiveAudioOutputDevice, getAudioOutputDevices, setAudioOutputDevice } from './audio-output.js';
+import { getActiveAudioOutputDevice, getAudioOutputDevices, setAudioOutputDevice, unblockAudio } from './audio-output.js';
 import { ERRORS, OTError } from './errors.js';
 import { OTEvent } from './events.js';
 import { otEvents } from './global-events.js';
@@ -24,7 +24,7 @@ export type { MediaProcessorConnector, PublisherProperties } from './publisher.j
 export type { GetUserMediaProperties } from './media.js';
 export type { AudioOutputDevice } from './audio-output.js';
 export type { PublisherStats, SubscriberStats } from './stats.js';
-export { getActiveAudioOutputDevice, getAudioOutputDevices, setAudioOutputDevice } from './audio-output.js';
+export { getActiveAudioOutputDevice, getAudioOutputDevices, setAudioOutputDevice, unblockAudio } from './audio-output.js';
 export { LOG_LEVELS, setLogLevel } from './log.js';
 export { Session } from './session.js';
 export type { SessionOptions } from './session.js';
@@ -32,6 +32,7 @@ export { Subscriber } from './subscriber.js';
 export type { SubscriberProperties } from './subscriber.js';
 
 let serverUrl: string | undefined;
+let sessionsCreated = 0;
 
 /** Set the Tokhost server every new session talks to (default: where the SDK was loaded from). */
 export function setServerUrl(url: string): void {
@@ -53,6 +54,7 @@ export function getServerUrl(): string {
  */
 export function initSession(apiKey: string | number, sessionId: string, options: SessionOptions = {}): Session {
   if (typeof sessionId !== 'string' || sessionId === '') throw new OTError('OT_INVALID_SESSION_ID', 1005, 'sessionId must be a non-empty string');
+  sessionsCreated++;
   return new Session(String(apiKey), sessionId, { ...options, serverUrl: options.serverUrl ?? getServerUrl() });
 }
 
@@ -125,6 +127,52 @@ export function reportIssue(callback?: (err?: OTError, reportId?: string) => voi
   return Promise.resolve(id);
 }
 
+/** What the browser can share (OpenTok.js `OT.checkScreenSharingCapability`); no extension is ever needed. */
+export function checkScreenSharingCapability(callback?: (response: ScreenSharingCapability) => void): Promise<ScreenSharingCapability> {
+  const supported = typeof navigator !== 'undefined' && typeof navigator.mediaDevices?.getDisplayMedia === 'function';
+  const r: ScreenSharingCapability = { supported, supportedSources: { screen: supported, window: supported, application: false, browser: supported }, extensionRequired: undefined, extensionInstalled: undefined, extensionRegistered: undefined };
+  if (callback) setTimeout(() => callback(r));
+  return Promise.resolve(r);
+}
+
+export interface ScreenSharingCapability {
+  supported: boolean;
+  supportedSources: { screen: boolean; window: boolean; application: boolean; browser: boolean };
+  extensionRequired: undefined;
+  extensionInstalled: undefined;
+  extensionRegistered: undefined;
+}
+
+/** The video codecs this browser encodes and decodes (OpenTok.js `OT.getSupportedCodecs`). */
+export async function getSupportedCodecs(): Promise<{ videoEncoders: ('H264' | 'VP8' | 'VP9')[]; videoDecoders: ('H264' | 'VP8' | 'VP9')[] }> {
+  const names = (caps: RTCRtpCapabilities | null) => [...new Set((caps?.codecs ?? []).map((c) => c.mimeType.replace(/^video\//i, '').toUpperCase()))].filter((n): n is 'H264' | 'VP8' | 'VP9' => n === 'H264' || n === 'VP8' || n === 'VP9');
+  return { videoEncoders: names(RTCRtpSender.getCapabilities('video')), videoDecoders: names(RTCRtpReceiver.getCapabilities('video')) };
+}
+
+let proxySet = false;
+/**
+ * OpenTok.js `OT.setProxyUrl`: in Tokhost the "proxy" is the Tokhost server itself, so this sets
+ * the server URL new sessions use (as `OT.setServerUrl`). Like OpenTok.js it may be called once,
+ * before the first session: later calls throw `OT_PROXY_URL_ALREADY_SET_ERROR` (2022) or
+ * `OT_SET_PROXY_URL_TIMING_ERROR` (2021).
+ */
+export function setProxyUrl(proxyUrl: string): void {
+  if (proxySet) throw new OTError('OT_PROXY_URL_ALREADY_SET_ERROR', 2022, 'setProxyUrl: the proxy URL is already set');
+  if (sessionsCreated > 0) throw new OTError('OT_SET_PROXY_URL_TIMING_ERROR', 2021, 'setProxyUrl: call it before OT.initSession');
+  setServerUrl(proxyUrl);
+  proxySet = true;
+}
+
+/** Chrome screen-sharing extensions are a thing of the past (OpenTok.js ignores them too). */
+export function registerScreenSharingExtension(_kind: string, _id: string, _version: number): void {
+  logger.info('registerScreenSharingExtension: not needed, the browser shares screens without an extension');
+}
+
+/** OpenTok.js shows an "upgrade your browser" page; Tokhost logs the requirement instead. */
+export function upgradeSystemRequirements(): void {
+  logger.error('this browser lacks WebRTC: use a current Chrome, Edge, Firefox or Safari');
+}
+
 /** The `OT` namespace object (what the global build exposes as `window.OT`). */
 export const OT = {
   initSession,
@@ -138,6 +186,12 @@ export const OT = {
   getActiveAudioOutputDevice,
   setAudioOutputDevice,
   reportIssue,
+  unblockAudio,
+  checkScreenSharingCapability,
+  getSupportedCodecs,
+  setProxyUrl,
+  registerScreenSharingExtension,
+  upgradeSystemRequirements,
   setServerUrl,
   getServerUrl,
   on: otEvents.on.bind(otEvents),

@@ -25,6 +25,10 @@ export interface PublisherProperties extends ElementOptions, GetUserMediaPropert
   mirror?: boolean;
   /** Opus bitrate in bits per second (6000 to 510000), e.g. 64000 for music. Default: the browser's. */
   audioBitrate?: number;
+  /** OpenTok.js widget style; stored (`getStyle`), Tokhost draws no overlays. */
+  style?: Record<string, unknown>;
+  /** OpenTok.js background blur/replacement: refused with `OT_NOT_SUPPORTED` (see docs/client.md). */
+  videoFilter?: unknown;
 }
 
 /** OpenTok.js's `MediaProcessorConnector` (from `@vonage/media-processor`): turns a track into a processed one. */
@@ -85,6 +89,7 @@ export class Publisher extends EventEmitter {
     if (properties.audioBitrate !== undefined && !(Number.isFinite(properties.audioBitrate) && properties.audioBitrate >= 6000 && properties.audioBitrate <= 510_000)) {
       throw ERRORS.invalidParameter('audioBitrate must be a number of bits per second from 6000 to 510000');
     }
+    if (properties.videoFilter !== undefined) throw ERRORS.notSupported('videoFilter: video filters are not supported by Tokhost yet (use setVideoMediaProcessorConnector)');
     this.audioOn = properties.publishAudio !== false;
     this.videoOn = properties.publishVideo !== false;
     // OpenTok.js's `.promise` forms (`publisher.publishVideo.promise(false)`).
@@ -327,6 +332,86 @@ export class Publisher extends EventEmitter {
     await Promise.all(links.flatMap((l) => l.pc.getSenders().filter((x) => x.track === old).map((x) => x.replaceTrack(track))));
   }
 
+  private maxVideoBitrate = 0;
+  private style: Record<string, unknown> | undefined;
+
+  /** The video's content hint (OpenTok.js `getVideoContentHint`): `''`, `'motion'`, `'detail'` or `'text'`. */
+  getVideoContentHint(): string {
+    return this.source.video?.contentHint ?? '';
+  }
+
+  /** Tell the encoder what the video shows (OpenTok.js `setVideoContentHint`): `''`, `'motion'`, `'detail'`, `'text'`. */
+  async setVideoContentHint(hint: '' | 'motion' | 'detail' | 'text'): Promise<void> {
+    if (!['', 'motion', 'detail', 'text'].includes(hint)) throw ERRORS.invalidParameter("setVideoContentHint: hint must be '', 'motion', 'detail' or 'text'");
+    for (const t of [this.source.video, this.mediaStream?.getVideoTracks()[0]]) if (t) t.contentHint = hint;
+  }
+
+  /**
+   * Cap the video bitrate on every link (OpenTok.js `setMaxVideoBitrate`), in bits per second
+   * from 5000 to 10000000, or 0 for no cap; applied with `RTCRtpSender.setParameters`.
+   */
+  async setMaxVideoBitrate(bitrateBps: number): Promise<void> {
+    if (!(Number.isFinite(bitrateBps) && (bitrateBps === 0 || (bitrateBps >= 5000 && bitrateBps <= 10_000_000)))) throw ERRORS.invalidParameter('setMaxVideoBitrate: bitrateBps must be 0 or 5000 to 10000000');
+    this.maxVideoBitrate = bitrateBps;
+    await this.applyBitrate();
+  }
+
+  getMaxVideoBitrate(): number {
+    return this.maxVideoBitrate;
+  }
+
+  private async applyBitrate(): Promise<void> {
+    const links = [...this.links.values(), ...(this.routedLink ? [this.routedLink] : [])];
+    await Promise.all(
+      links.flatMap((l) =>
+        l.pc.getSenders().filter((x) => x.track?.kind === 'video').map(async (sender) => {
+          const params = sender.getParameters();
+          for (const e of params.encodings ?? []) {
+            if (this.maxVideoBitrate) e.maxBitrate = this.maxVideoBitrate;
+            else delete e.maxBitrate;
+          }
+          await sender.setParameters(params).catch(() => undefined);
+        }),
+      ),
+    );
+  }
+
+  /** The widget style (OpenTok.js `getStyle`). Tokhost draws no overlays, so it only stores it. */
+  getStyle(): Record<string, unknown> {
+    return { ...(this.properties.style ?? {}), ...this.style };
+  }
+
+  setStyle(style: string | Record<string, unknown>, value?: unknown): this {
+    this.style = { ...this.getStyle(), ...(typeof style === 'string' ? { [style]: value } : style) };
+    return this;
+  }
+
+  /** OpenTok.js background blur/replacement: not in Tokhost yet; rejects with `OT_NOT_SUPPORTED` as OpenTok.js does where the browser cannot run it. */
+  applyVideoFilter(_filter: unknown): Promise<void> {
+    return Promise.reject(ERRORS.notSupported('applyVideoFilter: video filters are not supported by Tokhost yet (use setVideoMediaProcessorConnector)'));
+  }
+
+  getVideoFilter(): null {
+    return null;
+  }
+
+  clearVideoFilter(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** OpenTok.js advanced noise suppression (a Vonage cloud model): rejects with `OT_NOT_SUPPORTED`. */
+  applyAudioFilter(_filter: unknown): Promise<void> {
+    return Promise.reject(ERRORS.notSupported('applyAudioFilter: audio filters are not supported by Tokhost (use setAudioMediaProcessorConnector)'));
+  }
+
+  getAudioFilter(): null {
+    return null;
+  }
+
+  clearAudioFilter(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** One report per subscriber peer link, as OpenTok.js `getRtcStatsReport` returns them. */
   async getRtcStatsReport(): Promise<{ subscriberId: string; connectionId: string | undefined; rtcStatsReport: RTCStatsReport }[]> {
     // Routed: one link to the media router stands for every subscriber.
@@ -441,6 +526,7 @@ export class Publisher extends EventEmitter {
     this.watchIce(link, `subscriber ${subscriberId}`);
     for (const t of this.mediaStream.getTracks()) link.pc.addTrack(t, this.mediaStream);
     await link.offer();
+    if (this.maxVideoBitrate) await this.applyBitrate();
   }
 
   /** @internal */

@@ -26,6 +26,8 @@ export interface SessionOptions {
    * sessions it is ignored.
    */
   encryptionSecret?: string;
+  /** OpenTok.js: your own TURN servers, as `session.setIceConfig(iceConfig)`. */
+  iceConfig?: Parameters<Session['setIceConfig']>[0];
 }
 
 type Callback = (err?: OTError) => void;
@@ -67,6 +69,11 @@ export class Session extends EventEmitter {
     this.sessionId = sessionId;
     this.id = sessionId;
     this.secret = options.encryptionSecret;
+    if (options.iceConfig) {
+      void this.setIceConfig(options.iceConfig).catch((err: OTError) => {
+        throw err;
+      });
+    }
     // OpenTok.js's `.promise` forms of the callback methods (`session.connect.promise(token)`).
     const connect = this.connect.bind(this);
     this.connect = Object.assign(connect, { promise: (token: string) => new Promise<Session>((resolve, reject) => void connect(token, (err) => (err ? reject(err) : resolve(this)))) });
@@ -100,6 +107,30 @@ export class Session extends EventEmitter {
     if (!isValidEncryptionSecret(secret)) return Promise.reject(invalidSecret(typeof (secret as unknown) === 'string' ? `has ${(secret as string).length} characters` : 'is not a string'));
     this.secret = secret;
     return this.e2ee ? this.e2ee.setSecret(secret) : Promise.resolve();
+  }
+
+  private iceConfig: { includeServers: 'all' | 'custom'; customServers: RtIceServer[] } | undefined;
+
+  /**
+   * Add TURN servers of your own (OpenTok.js `setIceConfig`): `includeServers: 'all'` uses them
+   * with Tokhost's, `'custom'` only them. Applies to peer connections created afterwards.
+   * `transportPolicy: 'relay'` is not applied (see docs/client.md).
+   */
+  setIceConfig(iceConfig: { includeServers?: 'all' | 'custom'; transportPolicy?: 'all' | 'relay'; customServers?: { urls: string | string[]; username?: string; credential?: string }[] }): Promise<void> {
+    if (typeof iceConfig !== 'object' || iceConfig === null) return Promise.reject(ERRORS.invalidParameter('setIceConfig: iceConfig must be an object'));
+    const include = iceConfig.includeServers ?? 'all';
+    if (include !== 'all' && include !== 'custom') return Promise.reject(ERRORS.invalidParameter("setIceConfig: includeServers must be 'all' or 'custom'"));
+    const servers = iceConfig.customServers ?? [];
+    if (!Array.isArray(servers) || servers.some((x) => !x || (typeof x.urls !== 'string' && !Array.isArray(x.urls)))) return Promise.reject(ERRORS.invalidParameter('setIceConfig: customServers must be a list of { urls, username?, credential? }'));
+    this.iceConfig = { includeServers: include, customServers: servers.map((x) => ({ urls: x.urls, ...(x.username !== undefined ? { username: x.username } : {}), ...(x.credential !== undefined ? { credential: x.credential } : {}) }) as RtIceServer) };
+    return Promise.resolve();
+  }
+
+  /** The ICE servers for a new peer connection: the server's, with `setIceConfig`'s. */
+  private iceFor(base: RtIceServer[]): RtIceServer[] {
+    const c = this.iceConfig;
+    if (!c) return base;
+    return c.includeServers === 'custom' ? c.customServers : [...base, ...c.customServers];
   }
 
   isConnected(): boolean {
@@ -255,7 +286,7 @@ export class Session extends EventEmitter {
       const d = publisher.describe();
       const host = { session: this, request: (b: OutgoingRequest) => this.request(b), connection: this.connection, e2ee: this.e2ee, propertyChanged: (stream: Stream, changedProperty: string, oldValue: unknown, newValue: unknown) => this.emit('streamPropertyChanged', { stream, changedProperty, oldValue, newValue }) };
       // Routed: the publisher offers to the server in the publish request itself.
-      const offer = this.mediaMode === 'routed' ? await publisher.prepareRouted(this.ice, host) : undefined;
+      const offer = this.mediaMode === 'routed' ? await publisher.prepareRouted(this.iceFor(this.ice), host) : undefined;
       const r = await this.request({ type: 'publish', name: publisher.properties.name ?? '', ...d, ...(offer ? { offer } : {}) });
       const rt = r['stream'] as Parameters<Publisher['attach']>[1];
       this.publishers.set(rt.streamId, publisher);
@@ -264,7 +295,7 @@ export class Session extends EventEmitter {
       const early = this.orphans.get(rt.streamId) ?? [];
       this.orphans.delete(rt.streamId);
       // A subscriber may join between the server's answer and this code running (same frame).
-      for (const m of early) if (m.type === 'subscriberJoined') void publisher.addSubscriber(m.subscriberId, m.connection.connectionId, m.iceServers).catch((err: Error) => raiseException(publisher, ERRORS.unableToPublish(err.message, err)));
+      for (const m of early) if (m.type === 'subscriberJoined') void publisher.addSubscriber(m.subscriberId, m.connection.connectionId, this.iceFor(m.iceServers)).catch((err: Error) => raiseException(publisher, ERRORS.unableToPublish(err.message, err)));
       if (offer) {
         for (const m of early) if (m.type === 'ice') void publisher.onRoutedIce(m.candidate).catch(() => undefined);
         await publisher.completeRouted(rt.streamId, r['answer'] as RtSessionDescription, host);
@@ -343,7 +374,7 @@ export class Session extends EventEmitter {
     const props = typeof properties === 'object' && properties !== null ? properties : {};
     const cb = typeof properties === 'function' ? properties : callback;
     if (!(stream instanceof Stream)) throw ERRORS.invalidParameter('stream must be a Stream from a streamCreated event');
-    const sub = new Subscriber(stream, { request: (b) => this.request(b), iceServers: () => this.ice, e2ee: () => this.e2ee }, target, props, cb);
+    const sub = new Subscriber(stream, { request: (b) => this.request(b), iceServers: () => this.iceFor(this.ice), e2ee: () => this.e2ee }, target, props, cb);
     if (!this.isConnected()) {
       setTimeout(() => cb?.(ERRORS.notConnected('subscribe')));
       return sub;
@@ -506,7 +537,7 @@ export class Session extends EventEmitter {
       }
       case 'subscriberJoined': {
         const p = this.publishers.get(msg.streamId);
-        if (p) void p.addSubscriber(msg.subscriberId, msg.connection.connectionId, msg.iceServers).catch((err: Error) => raiseException(p, ERRORS.unableToPublish(err.message, err)));
+        if (p) void p.addSubscriber(msg.subscriberId, msg.connection.connectionId, this.iceFor(msg.iceServers)).catch((err: Error) => raiseException(p, ERRORS.unableToPublish(err.message, err)));
         // Our publish answer may still be on its way to `startPublishing`: keep it briefly.
         else if (this.orphans.size < 64) this.orphans.set(msg.streamId, [...(this.orphans.get(msg.streamId) ?? []), msg].slice(-200));
         return;

@@ -17,6 +17,8 @@ export interface SubscriberProperties extends ElementOptions {
   subscribeToAudio?: boolean;
   subscribeToVideo?: boolean;
   audioVolume?: number;
+  /** OpenTok.js widget style; stored (`getStyle`), Tokhost draws no overlays. */
+  style?: Record<string, unknown>;
 }
 
 export interface SubscriberHost {
@@ -74,6 +76,8 @@ export class Subscriber extends EventEmitter {
     this.subscribeToAudio = Object.assign(toAudio, { promise: (value: boolean) => Promise.resolve(void toAudio(value)) });
     const toVideo = this.subscribeToVideo.bind(this);
     this.subscribeToVideo = Object.assign(toVideo, { promise: (value: boolean) => Promise.resolve(void toVideo(value)) });
+    const restrict = this.restrictFrameRate.bind(this);
+    this.restrictFrameRate = Object.assign(restrict, { promise: (value: boolean) => Promise.resolve(void restrict(value)) });
     const volume = this.setAudioVolume.bind(this);
     this.setAudioVolume = Object.assign(volume, { promise: (value: number) => Promise.resolve(void volume(value)) });
     const { root, video } = placeElement(target, 'OT_subscriber', properties);
@@ -221,6 +225,44 @@ export class Subscriber extends EventEmitter {
   /** True when the browser refused to play the audio without a user gesture (it then plays muted). */
   isAudioBlocked(): boolean {
     return !!this.video && this.video.muted && this.audioOn;
+  }
+
+  private style: Record<string, unknown> | undefined;
+
+  /** The widget style (OpenTok.js `getStyle`). Tokhost draws no overlays, so it only stores it. */
+  getStyle(): Record<string, unknown> {
+    return { ...(this.properties.style ?? {}), ...this.style };
+  }
+
+  setStyle(style: string | Record<string, unknown>, value?: unknown): this {
+    this.style = { ...this.getStyle(), ...(typeof style === 'string' ? { [style]: value } : style) };
+    return this;
+  }
+
+  /**
+   * OpenTok.js: in routed sessions the router then forwards a lower layer. Tokhost's router does
+   * not forward simulcast layers by preference yet, so these resolve without effect (as OpenTok.js
+   * does in relayed sessions).
+   */
+  setPreferredFrameRate(_frameRate: number): Promise<void> {
+    return Promise.resolve();
+  }
+
+  setPreferredResolution(_resolution: { width: number; height: number }): Promise<void> {
+    return Promise.resolve();
+  }
+
+  restrictFrameRate(_value: boolean): this {
+    return this;
+  }
+
+  /** Receive-side media processors: rejects with `OT_NOT_SUPPORTED` (not in Tokhost yet). */
+  setVideoMediaProcessorConnector(_connector: unknown): Promise<void> {
+    return Promise.reject(ERRORS.notSupported('subscriber media processors are not supported by Tokhost yet'));
+  }
+
+  setAudioMediaProcessorConnector(_connector: unknown): Promise<void> {
+    return Promise.reject(ERRORS.notSupported('subscriber media processors are not supported by Tokhost yet'));
   }
 
   /** @internal The link ended (unsubscribe, stream gone, session gone). */
