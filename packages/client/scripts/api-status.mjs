@@ -75,6 +75,10 @@ export function membersFromTypings(file = typingsPath()) {
       }
     }
   }
+  // Documented in OpenTok.js's reference but absent from its typings.
+  for (const k of ['NONE', 'ERROR', 'WARN', 'INFO', 'LOG', 'DEBUG']) add('OT', k, 'property');
+  for (const k of ['error', 'warn', 'info', 'debug']) add('OT', k, 'function');
+  add('OT event', 'exception', 'event');
   for (const k of keys(types.get('PublisherProperties'))) add('initPublisher property', k, 'option');
   for (const k of keys(types.get('SubscriberProperties'))) add('subscribe property', k, 'option');
   // Dedupe overloads (checkScreenSharingCapability, on/once/off declared twice…).

@@ -595,7 +595,7 @@ export class Session extends EventEmitter {
         const sub = this.subscribers.get(msg.subscriberId);
         if (!sub) return;
         if (msg.event === 'videoDisabled' || msg.event === 'videoEnabled') sub.emit(msg.event, { reason: 'quality' });
-        else sub.emit(msg.event);
+        else if (msg.event === 'videoDisableWarning' || msg.event === 'videoDisableWarningLifted') sub.emit(msg.event);
         return;
       }
       case 'disconnected':
