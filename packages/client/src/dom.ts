@@ -4,6 +4,8 @@ export interface ElementOptions {
   width?: number | string;
   height?: number | string;
   insertDefaultUI?: boolean;
+  /** `'cover'` (default: fill the element, cropping) or `'contain'` (whole picture, letterboxed). */
+  fitMode?: 'cover' | 'contain';
 }
 
 const size = (v: number | string | undefined, d: string) => (v === undefined ? d : typeof v === 'number' ? `${v}px` : v);
@@ -24,7 +26,7 @@ export function placeElement(target: HTMLElement | string | null | undefined, cl
   video.playsInline = true;
   video.style.width = '100%';
   video.style.height = '100%';
-  video.style.objectFit = 'cover';
+  video.style.objectFit = options.fitMode === 'contain' ? 'contain' : 'cover';
   root.appendChild(video);
   if (options.insertDefaultUI === false) return { root, video };
   const el = typeof target === 'string' ? document.getElementById(target) : target;
@@ -58,4 +60,20 @@ export function playElement(video: HTMLVideoElement): void {
       video.play().catch(() => undefined);
     }
   });
+}
+
+/** The element's current frame as base64 PNG without the `data:` prefix (OpenTok.js `getImgData`). */
+export function imageData(video: HTMLVideoElement | undefined): string | null {
+  if (!video || !video.videoWidth || !video.videoHeight) return null;
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext('2d')?.drawImage(video, 0, 0);
+  return canvas.toDataURL('image/png').replace(/^data:image\/png;base64,/, '');
+}
+
+/** OpenTok.js's dual style: a Promise, and the optional Node-style callback it also settles. */
+export function settle<T, E = unknown>(p: Promise<T>, callback?: (err?: E, value?: T) => void): void {
+  if (callback) p.then((v) => callback(undefined, v), (err: E) => callback(err));
+  else p.catch(() => undefined);
 }

@@ -15,7 +15,10 @@ export class OTError extends Error {
   }
 
   static fromWire(e: RtError): OTError {
-    return new OTError(e.name, e.otCode, e.message, { tokhostCode: e.code });
+    // The server names a failed media request OT_UNABLE_TO_PUBLISH; OpenTok.js calls a stream it
+    // could not create OT_STREAM_CREATE_FAILED (same code, 1500).
+    const name = e.name === 'OT_UNABLE_TO_PUBLISH' ? 'OT_STREAM_CREATE_FAILED' : e.name;
+    return new OTError(name, e.otCode, e.message, { tokhostCode: e.code });
   }
 }
 
@@ -25,8 +28,11 @@ export const ERRORS = {
   connectFailed: (message: string, cause?: unknown) => new OTError('OT_CONNECT_FAILED', 1006, message, { cause }),
   mediaAccessDenied: (message: string, cause?: unknown) => new OTError('OT_USER_MEDIA_ACCESS_DENIED', 1500, message, { cause }),
   hardwareUnavailable: (message: string, cause?: unknown) => new OTError('OT_HARDWARE_UNAVAILABLE', 1500, message, { cause }),
-  unableToPublish: (message: string, cause?: unknown) => new OTError('OT_UNABLE_TO_PUBLISH', 1500, message, { cause }),
-  subscriberIceFailed: (message: string) => new OTError('OT_SUBSCRIBER_ICE_WORKFLOW_FAILED', 1554, message),
-  publisherIceFailed: (message: string) => new OTError('OT_PUBLISHER_ICE_WORKFLOW_FAILED', 1553, message),
+  /** OpenTok.js's name for a publish that failed after the media was open. */
+  unableToPublish: (message: string, cause?: unknown) => new OTError('OT_STREAM_CREATE_FAILED', 1500, message, { cause }),
+  /** OpenTok.js uses one name for both ends' ICE failures; the code tells them apart. */
+  subscriberIceFailed: (message: string) => new OTError('OT_ICE_WORKFLOW_FAILED', 1554, message),
+  publisherIceFailed: (message: string) => new OTError('OT_ICE_WORKFLOW_FAILED', 1553, message),
+  notSupported: (message: string) => new OTError('OT_NOT_SUPPORTED', 1011, message),
   timeout: (message: string) => new OTError('OT_TIMEOUT', 1008, message),
 };

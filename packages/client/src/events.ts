@@ -64,6 +64,11 @@ export class EventEmitter {
     return this;
   }
 
+  /** How many handlers `type` has (a publisher measures audio levels only while someone listens). */
+  listenerCount(type: string): number {
+    return this.listeners.get(type)?.length ?? 0;
+  }
+
   // OpenTok.js aliases.
   addEventListener(type: string, handler: OTEventHandler, context?: unknown): this {
     return this.on(type, handler, context);

@@ -1,4 +1,5 @@
 import type { RtIceCandidate, RtIceServer, RtPeerEnd, RtSessionDescription } from '@tokhost/protocol';
+import { opusSdp, sdpWantsStereo } from './media.js';
 
 export interface PeerSignaling {
   sendSdp(description: RtSessionDescription): void;
@@ -14,6 +15,8 @@ export class PeerLink {
   private early: RTCIceCandidateInit[] = [];
   private haveRemote = false;
   closed = false;
+  /** Rewrites this end's offer before it is applied and sent (the publisher's Opus settings). */
+  mungeLocal: ((sdp: string) => string) | undefined;
 
   constructor(
     readonly peerId: string,
@@ -33,7 +36,7 @@ export class PeerLink {
   /** Publisher end: offer to the subscriber. */
   async offer(): Promise<void> {
     const offer = await this.pc.createOffer();
-    await this.pc.setLocalDescription(offer);
+    await this.pc.setLocalDescription({ type: 'offer', sdp: this.mungeLocal ? this.mungeLocal(offer.sdp ?? '') : offer.sdp });
     this.signaling.sendSdp({ type: 'offer', sdp: this.pc.localDescription!.sdp });
   }
 
@@ -44,7 +47,8 @@ export class PeerLink {
     for (const c of this.early.splice(0)) await this.pc.addIceCandidate(c).catch(() => undefined);
     if (d.type === 'offer') {
       const answer = await this.pc.createAnswer();
-      await this.pc.setLocalDescription(answer);
+      // A stereo offer (OpenTok.js `enableStereo`) needs a stereo answer, or the receiver decodes mono.
+      await this.pc.setLocalDescription({ type: 'answer', sdp: sdpWantsStereo(d.sdp) ? opusSdp(answer.sdp ?? '', { stereo: true }) : answer.sdp });
       this.signaling.sendSdp({ type: 'answer', sdp: this.pc.localDescription!.sdp });
     }
   }

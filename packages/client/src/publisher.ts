@@ -5,52 +5,80 @@ import { ERRORS, OTError } from './errors.js';
 import type { E2eeContext } from './e2ee/context.js';
 import { e2eePeerConfig } from './e2ee/context.js';
 import { EventEmitter } from './events.js';
+import { raiseException } from './global-events.js';
+import { AudioLevelMeter, audioConstraints, captureMedia, mediaError, opusSdp, videoConstraints } from './media.js';
+import type { GetUserMediaProperties } from './media.js';
 import { Connection, Stream } from './models.js';
 import { PeerLink } from './peer.js';
+import type { Session } from './session.js';
+import { imageData, settle } from './dom.js';
+import { outboundStats } from './stats.js';
+import type { PublisherStats } from './stats.js';
+import { hasMediaProcessorSupport } from './support.js';
 import type { OutgoingRequest } from './transport.js';
 
 /** `OT.initPublisher` properties (the OpenTok.js names). */
-export interface PublisherProperties extends ElementOptions {
+export interface PublisherProperties extends ElementOptions, GetUserMediaProperties {
   name?: string;
   publishAudio?: boolean;
   publishVideo?: boolean;
-  /** `undefined`/`true`: default camera; `null`/`false`: no video; a device ID; `'screen'`; or a track. */
-  videoSource?: string | boolean | null | MediaStreamTrack;
-  audioSource?: string | boolean | null | MediaStreamTrack;
-  /** `"WIDTHxHEIGHT"`, e.g. `"1280x720"`. Default `"640x480"`. */
-  resolution?: string;
-  frameRate?: number;
   mirror?: boolean;
+  /** Opus bitrate in bits per second (6000 to 510000), e.g. 64000 for music. Default: the browser's. */
+  audioBitrate?: number;
+  /** OpenTok.js widget style; stored (`getStyle`), Tokhost draws no overlays. */
+  style?: Record<string, unknown>;
+  /** OpenTok.js background blur/replacement: refused with `OT_NOT_SUPPORTED` (see docs/client.md). */
+  videoFilter?: unknown;
+}
+
+/** OpenTok.js's `MediaProcessorConnector` (from `@vonage/media-processor`): turns a track into a processed one. */
+export interface MediaProcessorConnector {
+  setTrack(track: MediaStreamTrack): Promise<MediaStreamTrack>;
+  destroy(): Promise<void>;
 }
 
 /** What a publisher needs from the session it publishes into. */
 export interface PublisherHost {
+  readonly session: Session;
   request(body: OutgoingRequest): Promise<Record<string, unknown>>;
   readonly connection: Connection | undefined;
   /** Set in end-to-end encrypted sessions: the routed link's senders encrypt through it. */
   readonly e2ee?: E2eeContext | undefined;
+  /** The session's `streamPropertyChanged` for its own stream (the server tells only the others). */
+  propertyChanged(stream: Stream, changedProperty: string, oldValue: unknown, newValue: unknown): void;
 }
 
 let counter = 0;
+const AUDIO_LEVEL_INTERVAL_MS = 60;
 
 /**
  * A local camera/microphone (or screen, or custom track) and, once published, one peer link per
  * subscriber. Events: `accessAllowed`, `accessDenied`, `videoElementCreated`, `streamCreated`,
- * `streamDestroyed`, `destroyed`, `mediaStopped`.
+ * `streamDestroyed`, `destroyed`, `mediaStopped`, `audioLevelUpdated` (`audioLevel` 0 to 1, every
+ * 60 ms while someone listens), `muteForced`, `exception`.
  */
 export class Publisher extends EventEmitter {
   readonly id = `OT_publisher_${++counter}`;
   element: HTMLElement | undefined;
   stream: Stream | undefined;
-  session: PublisherHost | undefined;
+  /** The Session this publisher publishes into (undefined before `publish` and after unpublishing). */
+  session: Session | undefined;
+  /** True once the camera/microphone are open. */
+  accessAllowed = false;
   /** Resolves when the camera/microphone are open (rejects when they cannot be). */
   readonly ready: Promise<void>;
+  private host: PublisherHost | undefined;
   private mediaStream: MediaStream | null = null;
   private video: HTMLVideoElement | undefined;
   private audioOn: boolean;
   private videoOn: boolean;
   private readonly links = new Map<string, PeerLink>();
   private destroyed = false;
+  /** The captured tracks, before any media processor. */
+  private readonly source: { audio?: MediaStreamTrack | undefined; video?: MediaStreamTrack | undefined } = {};
+  private readonly connectors: { audio?: MediaProcessorConnector | undefined; video?: MediaProcessorConnector | undefined } = {};
+  private readonly meter = new AudioLevelMeter();
+  private levelTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     target: HTMLElement | string | null | undefined,
@@ -58,8 +86,19 @@ export class Publisher extends EventEmitter {
     callback?: (err?: OTError) => void,
   ) {
     super();
+    if (properties.audioBitrate !== undefined && !(Number.isFinite(properties.audioBitrate) && properties.audioBitrate >= 6000 && properties.audioBitrate <= 510_000)) {
+      throw ERRORS.invalidParameter('audioBitrate must be a number of bits per second from 6000 to 510000');
+    }
+    if (properties.videoFilter !== undefined) throw ERRORS.notSupported('videoFilter: video filters are not supported by Tokhost yet (use setVideoMediaProcessorConnector)');
     this.audioOn = properties.publishAudio !== false;
     this.videoOn = properties.publishVideo !== false;
+    // OpenTok.js's `.promise` forms (`publisher.publishVideo.promise(false)`).
+    const publishAudio = this.publishAudio.bind(this);
+    this.publishAudio = Object.assign(publishAudio, { promise: (value: boolean) => Promise.resolve(void publishAudio(value)) });
+    const publishVideo = this.publishVideo.bind(this);
+    this.publishVideo = Object.assign(publishVideo, { promise: (value: boolean) => Promise.resolve(void publishVideo(value)) });
+    const destroy = this.destroy.bind(this);
+    this.destroy = Object.assign(destroy, { promise: () => Promise.resolve(void destroy()) });
     this.ready = this.open(target).then(
       () => callback?.(),
       (err: OTError) => {
@@ -73,43 +112,26 @@ export class Publisher extends EventEmitter {
 
   private async open(target: HTMLElement | string | null | undefined): Promise<void> {
     const p = this.properties;
-    const [w, h] = (p.resolution ?? '640x480').split('x').map(Number);
-    const videoWanted = p.videoSource !== null && p.videoSource !== false;
-    const audioWanted = p.audioSource !== null && p.audioSource !== false;
-    if (!videoWanted && !audioWanted) throw ERRORS.invalidParameter('videoSource and audioSource cannot both be off');
-    const tracks: MediaStreamTrack[] = [];
     try {
-      if (p.videoSource === 'screen') {
-        const display = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: p.frameRate ?? 15 } });
-        tracks.push(...display.getVideoTracks());
-      }
-      const constraints: MediaStreamConstraints = {};
-      if (videoWanted && p.videoSource !== 'screen' && !(p.videoSource instanceof MediaStreamTrack)) {
-        constraints.video = {
-          width: { ideal: w || 640 },
-          height: { ideal: h || 480 },
-          ...(p.frameRate ? { frameRate: { ideal: p.frameRate } } : {}),
-          ...(typeof p.videoSource === 'string' ? { deviceId: { exact: p.videoSource } } : {}),
-        };
-      }
-      if (audioWanted && !(p.audioSource instanceof MediaStreamTrack)) {
-        constraints.audio = typeof p.audioSource === 'string' ? { deviceId: { exact: p.audioSource } } : true;
-      }
-      if (constraints.audio || constraints.video) tracks.push(...(await navigator.mediaDevices.getUserMedia(constraints)).getTracks());
-      if (p.videoSource instanceof MediaStreamTrack) tracks.push(p.videoSource);
-      if (p.audioSource instanceof MediaStreamTrack) tracks.push(p.audioSource);
+      this.mediaStream = await captureMedia(p);
     } catch (err) {
-      const name = (err as Error).name;
-      const e = name === 'NotAllowedError' || name === 'SecurityError' ? ERRORS.mediaAccessDenied('access to the camera/microphone was denied', err) : ERRORS.hardwareUnavailable(`the camera/microphone could not be opened: ${(err as Error).message}`, err);
-      this.emit(name === 'NotAllowedError' ? 'accessDenied' : 'exception', { message: e.message, code: e.code, error: e });
+      const e = err as OTError;
+      if (e.name === 'OT_USER_MEDIA_ACCESS_DENIED') this.emit('accessDenied', { message: e.message, code: e.code, error: e });
+      raiseException(this, e);
       throw e;
     }
-    this.mediaStream = new MediaStream(tracks);
+    if (this.destroyed) {
+      for (const t of this.mediaStream.getTracks()) t.stop();
+      throw ERRORS.invalidParameter('the publisher was destroyed before its media opened');
+    }
+    this.source.audio = this.mediaStream.getAudioTracks()[0];
+    this.source.video = this.mediaStream.getVideoTracks()[0];
     for (const t of this.mediaStream.getAudioTracks()) t.enabled = this.audioOn;
     for (const t of this.mediaStream.getVideoTracks()) {
       t.enabled = this.videoOn;
-      t.addEventListener('ended', () => this.emit('mediaStopped', { track: t }));
+      this.watchEnded(t);
     }
+    this.accessAllowed = true;
     this.emit('accessAllowed');
     const { root, video } = placeElement(target, 'OT_publisher', this.properties);
     this.element = root;
@@ -119,6 +141,16 @@ export class Publisher extends EventEmitter {
     video.srcObject = this.mediaStream;
     playElement(video);
     this.emit('videoElementCreated', { element: video });
+    this.levelTimer = setInterval(() => {
+      if (this.listenerCount('audioLevelUpdated') === 0) return;
+      this.emit('audioLevelUpdated', { audioLevel: this.audioOn ? this.meter.level(this.mediaStream?.getAudioTracks()[0]) : 0 });
+    }, AUDIO_LEVEL_INTERVAL_MS);
+  }
+
+  private watchEnded(t: MediaStreamTrack): void {
+    t.addEventListener('ended', () => {
+      if (this.source.video === t || this.source.audio === t) this.emit('mediaStopped', { track: t });
+    });
   }
 
   /** The settings of the published video, for the stream object. */
@@ -139,31 +171,245 @@ export class Publisher extends EventEmitter {
   publishAudio(value: boolean): this {
     this.audioOn = !!value;
     for (const t of this.mediaStream?.getAudioTracks() ?? []) t.enabled = this.audioOn;
-    if (this.stream && this.session) {
-      this.stream.hasAudio = this.audioOn;
-      void this.session.request({ type: 'streamUpdate', streamId: this.stream.streamId, hasAudio: this.audioOn }).catch(() => undefined);
-    }
+    this.updateStream('hasAudio', this.audioOn);
     return this;
   }
 
   /** Start or stop sending video (black frames while off). */
-  publishVideo(value: boolean): this {
+  publishVideo(value: boolean, callback?: (err?: OTError) => void): this {
     this.videoOn = !!value;
     for (const t of this.mediaStream?.getVideoTracks() ?? []) t.enabled = this.videoOn;
-    if (this.stream && this.session) {
-      this.stream.hasVideo = this.videoOn;
-      void this.session.request({ type: 'streamUpdate', streamId: this.stream.streamId, hasVideo: this.videoOn }).catch(() => undefined);
-    }
+    this.updateStream('hasVideo', this.videoOn);
+    if (callback) setTimeout(() => callback());
     return this;
+  }
+
+  /** Tell the server and this session's app about a changed stream property. */
+  private updateStream(prop: 'hasAudio' | 'hasVideo', value: boolean): void {
+    const s = this.stream;
+    const host = this.host;
+    if (!s || !host || s[prop] === value) return;
+    s[prop] = value;
+    void host.request({ type: 'streamUpdate', streamId: s.streamId, [prop]: value } as OutgoingRequest).catch(() => undefined);
+    host.propertyChanged(s, prop, !value, value);
   }
 
   getAudioSource(): MediaStreamTrack | undefined {
     return this.mediaStream?.getAudioTracks()[0];
   }
 
-  getVideoSource(): { deviceId: string | undefined; type: string; track: MediaStreamTrack | undefined } {
+  getVideoSource(): { deviceId: string | null; type: string | null; track: MediaStreamTrack | null } {
     const t = this.mediaStream?.getVideoTracks()[0];
-    return { deviceId: t?.getSettings().deviceId, type: this.describe().videoType ?? 'camera', track: t };
+    return { deviceId: this.source.video?.getSettings().deviceId ?? null, type: this.describe().videoType, track: t ?? null };
+  }
+
+  /** Width of the video the publisher captures (OpenTok.js `videoWidth()`), undefined before the first frame. */
+  videoWidth(): number | undefined {
+    return this.video?.videoWidth || undefined;
+  }
+
+  videoHeight(): number | undefined {
+    return this.video?.videoHeight || undefined;
+  }
+
+  /** The current video frame as a base64 PNG without the `data:` prefix (OpenTok.js `getImgData`), or null. */
+  getImgData(): string | null {
+    return imageData(this.video);
+  }
+
+  /**
+   * Switch the microphone (OpenTok.js `setAudioSource`): a device ID from `OT.getDevices` or an
+   * audio `MediaStreamTrack`. Subscribers keep their link (the sender's track is replaced).
+   */
+  async setAudioSource(audioSource: string | MediaStreamTrack): Promise<undefined> {
+    if (!this.source.audio) throw new OTError('OT_NOT_SUPPORTED', 1011, 'setAudioSource: the publisher was created without audio');
+    let track: MediaStreamTrack;
+    if (audioSource instanceof MediaStreamTrack) {
+      if (audioSource.kind !== 'audio') throw ERRORS.invalidParameter('setAudioSource: the track is not an audio track');
+      track = audioSource;
+    } else if (typeof audioSource === 'string' && audioSource !== '') {
+      try {
+        track = (await navigator.mediaDevices.getUserMedia({ audio: audioConstraints(this.properties, audioSource) })).getAudioTracks()[0]!;
+      } catch (err) {
+        throw mediaError(err);
+      }
+    } else throw ERRORS.invalidParameter('setAudioSource: audioSource must be a device ID or a MediaStreamTrack');
+    const old = this.source.audio;
+    this.source.audio = track;
+    track.enabled = this.audioOn;
+    await this.useTrack('audio', this.connectors.audio ? await this.connectors.audio.setTrack(track) : track);
+    if (old !== track && !(this.properties.audioSource instanceof MediaStreamTrack && old === this.properties.audioSource)) old.stop();
+    this.emit('audioInputDeviceChanged', { device: { deviceId: track.getSettings().deviceId ?? null, label: track.label || null } });
+    return undefined;
+  }
+
+  /**
+   * Switch the camera (OpenTok.js `setVideoSource`) to a device ID from `OT.getDevices` (or a
+   * video `MediaStreamTrack`). Screen-sharing publishers cannot switch (`OT_SET_VIDEO_SOURCE_FAILURE`).
+   */
+  async setVideoSource(videoSource: string | MediaStreamTrack): Promise<undefined> {
+    if (!this.source.video) throw new OTError('OT_SET_VIDEO_SOURCE_FAILURE', 1040, 'setVideoSource: the publisher was created without video');
+    if (this.properties.videoSource === 'screen') throw new OTError('OT_SET_VIDEO_SOURCE_FAILURE', 1040, 'setVideoSource: a screen-sharing publisher cannot switch its source');
+    let track: MediaStreamTrack;
+    if (videoSource instanceof MediaStreamTrack) {
+      if (videoSource.kind !== 'video') throw new OTError('OT_INVALID_VIDEO_SOURCE', 1041, 'setVideoSource: the track is not a video track');
+      track = videoSource;
+    } else if (typeof videoSource === 'string' && videoSource !== '') {
+      try {
+        track = (await navigator.mediaDevices.getUserMedia({ video: videoConstraints(this.properties, videoSource) })).getVideoTracks()[0]!;
+      } catch (err) {
+        throw new OTError('OT_INVALID_VIDEO_SOURCE', 1041, `setVideoSource: the camera ${videoSource} could not be opened: ${(err as Error).message}`, { cause: err });
+      }
+    } else throw new OTError('OT_INVALID_VIDEO_SOURCE', 1041, 'setVideoSource: videoSource must be a device ID or a MediaStreamTrack');
+    const old = this.source.video;
+    this.source.video = track;
+    track.enabled = this.videoOn;
+    this.watchEnded(track);
+    await this.useTrack('video', this.connectors.video ? await this.connectors.video.setTrack(track) : track);
+    if (old !== track && old !== this.properties.videoSource) old.stop();
+    return undefined;
+  }
+
+  /** Switch to the next camera (OpenTok.js `cycleVideo`); resolves with the new device ID. */
+  async cycleVideo(): Promise<{ deviceId: string }> {
+    const cams = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput');
+    const current = this.source.video?.getSettings().deviceId;
+    if (cams.length === 0) throw new OTError('OT_NO_DEVICES_FOUND', 1011, 'cycleVideo: no camera found');
+    const next = cams[(cams.findIndex((c) => c.deviceId === current) + 1) % cams.length]!;
+    if (next.deviceId !== current) await this.setVideoSource(next.deviceId);
+    return { deviceId: next.deviceId };
+  }
+
+  /**
+   * Run the video through a media processor (OpenTok.js `setVideoMediaProcessorConnector`, the
+   * `@vonage/media-processor` interface: Insertable Streams). `null` restores the camera's track.
+   * Rejects with `OT_NOT_SUPPORTED` in browsers without `MediaStreamTrackProcessor`.
+   */
+  setVideoMediaProcessorConnector(connector: MediaProcessorConnector | null): Promise<void> {
+    return this.setConnector('video', connector);
+  }
+
+  /** The same for the audio track (OpenTok.js `setAudioMediaProcessorConnector`). */
+  setAudioMediaProcessorConnector(connector: MediaProcessorConnector | null): Promise<void> {
+    return this.setConnector('audio', connector);
+  }
+
+  private async setConnector(kind: 'audio' | 'video', connector: MediaProcessorConnector | null): Promise<void> {
+    const track = this.source[kind];
+    if (connector !== null && (typeof connector !== 'object' || typeof connector.setTrack !== 'function' || typeof connector.destroy !== 'function')) {
+      throw ERRORS.invalidParameter(`set${kind === 'audio' ? 'Audio' : 'Video'}MediaProcessorConnector: connector must have setTrack() and destroy(), or be null`);
+    }
+    if (connector && !hasMediaProcessorSupport(kind)) throw ERRORS.notSupported('this browser has no MediaStreamTrackProcessor (Insertable Streams for raw media)');
+    if (!track) throw ERRORS.notSupported(`the publisher has no ${kind} track`);
+    const previous = this.connectors[kind];
+    this.connectors[kind] = connector ?? undefined;
+    if (!connector) {
+      await this.useTrack(kind, track);
+      await previous?.destroy().catch(() => undefined);
+      return;
+    }
+    let processed: MediaStreamTrack;
+    try {
+      processed = await connector.setTrack(track);
+    } catch (err) {
+      this.connectors[kind] = previous;
+      throw new OTError('OT_MEDIA_PROCESSOR_ERROR', 1011, `the media processor failed: ${(err as Error).message}`, { cause: err });
+    }
+    await this.useTrack(kind, processed);
+    if (previous && previous !== connector) await previous.destroy().catch(() => undefined);
+  }
+
+  /** Send and show `track` instead of the current one of its kind (no renegotiation). */
+  private async useTrack(kind: 'audio' | 'video', track: MediaStreamTrack): Promise<void> {
+    const ms = this.mediaStream;
+    if (!ms) return;
+    const old = kind === 'audio' ? ms.getAudioTracks()[0] : ms.getVideoTracks()[0];
+    if (old === track) return;
+    if (old) ms.removeTrack(old);
+    ms.addTrack(track);
+    track.enabled = kind === 'audio' ? this.audioOn : this.videoOn;
+    const links = [...this.links.values(), ...(this.routedLink ? [this.routedLink] : [])];
+    await Promise.all(links.flatMap((l) => l.pc.getSenders().filter((x) => x.track === old).map((x) => x.replaceTrack(track))));
+  }
+
+  private maxVideoBitrate = 0;
+  private style: Record<string, unknown> | undefined;
+
+  /** The video's content hint (OpenTok.js `getVideoContentHint`): `''`, `'motion'`, `'detail'` or `'text'`. */
+  getVideoContentHint(): string {
+    return this.source.video?.contentHint ?? '';
+  }
+
+  /** Tell the encoder what the video shows (OpenTok.js `setVideoContentHint`): `''`, `'motion'`, `'detail'`, `'text'`. */
+  async setVideoContentHint(hint: '' | 'motion' | 'detail' | 'text'): Promise<void> {
+    if (!['', 'motion', 'detail', 'text'].includes(hint)) throw ERRORS.invalidParameter("setVideoContentHint: hint must be '', 'motion', 'detail' or 'text'");
+    for (const t of [this.source.video, this.mediaStream?.getVideoTracks()[0]]) if (t) t.contentHint = hint;
+  }
+
+  /**
+   * Cap the video bitrate on every link (OpenTok.js `setMaxVideoBitrate`), in bits per second
+   * from 5000 to 10000000, or 0 for no cap; applied with `RTCRtpSender.setParameters`.
+   */
+  async setMaxVideoBitrate(bitrateBps: number): Promise<void> {
+    if (!(Number.isFinite(bitrateBps) && (bitrateBps === 0 || (bitrateBps >= 5000 && bitrateBps <= 10_000_000)))) throw ERRORS.invalidParameter('setMaxVideoBitrate: bitrateBps must be 0 or 5000 to 10000000');
+    this.maxVideoBitrate = bitrateBps;
+    await this.applyBitrate();
+  }
+
+  getMaxVideoBitrate(): number {
+    return this.maxVideoBitrate;
+  }
+
+  private async applyBitrate(): Promise<void> {
+    const links = [...this.links.values(), ...(this.routedLink ? [this.routedLink] : [])];
+    await Promise.all(
+      links.flatMap((l) =>
+        l.pc.getSenders().filter((x) => x.track?.kind === 'video').map(async (sender) => {
+          const params = sender.getParameters();
+          for (const e of params.encodings ?? []) {
+            if (this.maxVideoBitrate) e.maxBitrate = this.maxVideoBitrate;
+            else delete e.maxBitrate;
+          }
+          await sender.setParameters(params).catch(() => undefined);
+        }),
+      ),
+    );
+  }
+
+  /** The widget style (OpenTok.js `getStyle`). Tokhost draws no overlays, so it only stores it. */
+  getStyle(): Record<string, unknown> {
+    return { ...(this.properties.style ?? {}), ...this.style };
+  }
+
+  setStyle(style: string | Record<string, unknown>, value?: unknown): this {
+    this.style = { ...this.getStyle(), ...(typeof style === 'string' ? { [style]: value } : style) };
+    return this;
+  }
+
+  /** OpenTok.js background blur/replacement: not in Tokhost yet; rejects with `OT_NOT_SUPPORTED` as OpenTok.js does where the browser cannot run it. */
+  applyVideoFilter(_filter: unknown): Promise<void> {
+    return Promise.reject(ERRORS.notSupported('applyVideoFilter: video filters are not supported by Tokhost yet (use setVideoMediaProcessorConnector)'));
+  }
+
+  getVideoFilter(): null {
+    return null;
+  }
+
+  clearVideoFilter(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** OpenTok.js advanced noise suppression (a Vonage cloud model): rejects with `OT_NOT_SUPPORTED`. */
+  applyAudioFilter(_filter: unknown): Promise<void> {
+    return Promise.reject(ERRORS.notSupported('applyAudioFilter: audio filters are not supported by Tokhost (use setAudioMediaProcessorConnector)'));
+  }
+
+  getAudioFilter(): null {
+    return null;
+  }
+
+  clearAudioFilter(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** One report per subscriber peer link, as OpenTok.js `getRtcStatsReport` returns them. */
@@ -173,21 +419,20 @@ export class Publisher extends EventEmitter {
     return Promise.all([...this.links.values()].map(async (l) => ({ subscriberId: l.peerId, connectionId: this.subscriberConnections.get(l.peerId), rtcStatsReport: await l.pc.getStats() })));
   }
 
-  getStats(callback: (err: OTError | undefined, stats?: { subscriberId: string; connectionId: string | undefined; stats: Record<string, unknown> }[]) => void): void {
-    this.getRtcStatsReport().then(
-      (reports) =>
-        callback(
-          undefined,
-          reports.map((r) => {
-            const stats: Record<string, unknown> = { timestamp: Date.now() };
-            r.rtcStatsReport.forEach((s: { type: string; kind?: string; bytesSent?: number; packetsSent?: number }) => {
-              if (s.type === 'outbound-rtp' && s.kind) stats[s.kind] = { bytesSent: s.bytesSent, packetsSent: s.packetsSent };
-            });
-            return { subscriberId: r.subscriberId, connectionId: r.connectionId, stats };
-          }),
-        ),
-      (err: Error) => callback(new OTError('OT_INVALID_PARAMETER', 1011, err.message)),
+  /**
+   * OpenTok.js's publisher stats, one entry per subscriber link (routed sessions: one entry, the
+   * link to the media router): `{ subscriberId, connectionId, stats: { audio, video, timestamp,
+   * transportStats } }`. With a callback it is called with `(err, stats)`; the Promise resolves either way.
+   */
+  getStats(callback?: (err?: OTError, stats?: { subscriberId?: string; connectionId?: string; stats: PublisherStats }[]) => void): Promise<{ subscriberId?: string; connectionId?: string; stats: PublisherStats }[]> {
+    const p = this.getRtcStatsReport().then(
+      (reports) => reports.map((r) => ({ ...(r.subscriberId ? { subscriberId: r.subscriberId } : {}), ...(r.connectionId ? { connectionId: r.connectionId } : {}), stats: outboundStats(r.rtcStatsReport) })),
+      (err: Error) => {
+        throw new OTError('OT_PEER_CONNECTION_NOT_CONNECTED', 1015, err.message, { cause: err });
+      },
     );
+    settle(p, callback);
+    return p;
   }
 
   private readonly subscriberConnections = new Map<string, string>();
@@ -208,12 +453,13 @@ export class Publisher extends EventEmitter {
     };
     const link = new PeerLink('', 'publisher', iceServers, { sendSdp: () => undefined, sendIce }, host.e2ee ? e2eePeerConfig() : {});
     this.routedLink = link;
+    this.watchIce(link, 'the media router');
     for (const t of this.mediaStream.getTracks()) {
       const sender = link.pc.addTrack(t, this.mediaStream);
       host.e2ee?.attachSender(sender, t.kind === 'audio' ? 'audio' : 'video');
     }
     const offer = await link.pc.createOffer();
-    await link.pc.setLocalDescription(offer);
+    await link.pc.setLocalDescription({ type: 'offer', sdp: this.mungeSdp(offer.sdp ?? '') });
     return { type: 'offer', sdp: link.pc.localDescription!.sdp };
   }
 
@@ -224,6 +470,18 @@ export class Publisher extends EventEmitter {
     await this.routedLink?.onRemoteDescription(answer);
   }
 
+  /** `enableStereo` and `audioBitrate` in the offer's Opus parameters. */
+  private mungeSdp(sdp: string): string {
+    return opusSdp(sdp, { stereo: this.properties.enableStereo === true, ...(this.properties.audioBitrate ? { bitrate: this.properties.audioBitrate } : {}) });
+  }
+
+  /** A link whose ICE fails is reported as OpenTok.js does: `exception` 1553 on the publisher and on OT. */
+  private watchIce(link: PeerLink, peer: string): void {
+    link.pc.addEventListener('connectionstatechange', () => {
+      if (link.pc.connectionState === 'failed' && !link.closed) raiseException(this, ERRORS.publisherIceFailed(`ICE failed between the publisher and ${peer}`));
+    });
+  }
+
   /** @internal A router candidate for the routed link. */
   async onRoutedIce(c: RtIceCandidate | null): Promise<void> {
     await this.routedLink?.onRemoteCandidate(c);
@@ -231,7 +489,8 @@ export class Publisher extends EventEmitter {
 
   /** @internal */
   attach(host: PublisherHost, rt: RtStream, forceMuted: boolean): void {
-    this.session = host;
+    this.host = host;
+    this.session = host.session;
     this.stream = new Stream(rt, host.connection ?? new Connection(rt.connection));
     if (forceMuted) {
       this.audioOn = false;
@@ -245,24 +504,29 @@ export class Publisher extends EventEmitter {
         const s = this.stream;
         if (!s || !video.videoWidth || !video.videoHeight) return;
         if (s.videoDimensions?.width === video.videoWidth && s.videoDimensions?.height === video.videoHeight) return;
+        const old = s.videoDimensions;
         s.videoDimensions = { width: video.videoWidth, height: video.videoHeight };
         void host.request({ type: 'streamUpdate', streamId: s.streamId, videoDimensions: s.videoDimensions }).catch(() => undefined);
+        if (old) host.propertyChanged(s, 'videoDimensions', old, s.videoDimensions);
       };
     }
   }
 
   /** @internal */
   async addSubscriber(subscriberId: string, connectionId: string, iceServers: RtIceServer[]): Promise<void> {
-    if (!this.session || !this.mediaStream) return;
-    const host = this.session;
+    if (!this.host || !this.mediaStream) return;
+    const host = this.host;
     const link = new PeerLink(subscriberId, 'publisher', iceServers, {
       sendSdp: (description) => void host.request({ type: 'sdp', peerId: subscriberId, end: 'publisher', description }).catch(() => undefined),
       sendIce: (candidate) => void host.request({ type: 'ice', peerId: subscriberId, end: 'publisher', candidate }).catch(() => undefined),
     });
     this.links.set(subscriberId, link);
     this.subscriberConnections.set(subscriberId, connectionId);
+    link.mungeLocal = (sdp) => this.mungeSdp(sdp);
+    this.watchIce(link, `subscriber ${subscriberId}`);
     for (const t of this.mediaStream.getTracks()) link.pc.addTrack(t, this.mediaStream);
     await link.offer();
+    if (this.maxVideoBitrate) await this.applyBitrate();
   }
 
   /** @internal */
@@ -297,6 +561,7 @@ export class Publisher extends EventEmitter {
     this.routedLink = undefined;
     this.routedStreamId = undefined;
     this.routedIce = [];
+    this.host = undefined;
     this.session = undefined;
   }
 
@@ -308,6 +573,7 @@ export class Publisher extends EventEmitter {
     this.routedStreamId = undefined;
     const stream = this.stream;
     this.stream = undefined;
+    this.host = undefined;
     this.session = undefined;
     if (stream) {
       const ev = this.emit('streamDestroyed', { stream, reason }, true);
@@ -323,7 +589,10 @@ export class Publisher extends EventEmitter {
     if (this.stream) this.unpublishHook?.(this);
     for (const id of [...this.links.keys()]) this.removeSubscriber(id);
     this.routedLink?.close();
-    for (const t of this.mediaStream?.getTracks() ?? []) t.stop();
+    if (this.levelTimer) clearInterval(this.levelTimer);
+    this.meter.close();
+    for (const c of [this.connectors.audio, this.connectors.video]) void c?.destroy().catch(() => undefined);
+    for (const t of [...(this.mediaStream?.getTracks() ?? []), this.source.audio, this.source.video]) t?.stop();
     if (this.video) this.video.srcObject = null;
     this.element?.remove();
     this.emit('destroyed');

@@ -2,6 +2,7 @@ import type { RtConnection, RtConnectionDestroyedReason, RtIceServer, RtSessionD
 import { deriveBaseKey, E2eeContext, hasEndToEndEncryptionSupport, invalidSecret, isValidEncryptionSecret } from './e2ee/context.js';
 import { ERRORS, OTError } from './errors.js';
 import { EventEmitter } from './events.js';
+import { raiseException } from './global-events.js';
 import { Connection, Stream } from './models.js';
 import { Publisher } from './publisher.js';
 import type { PublisherProperties } from './publisher.js';
@@ -25,6 +26,8 @@ export interface SessionOptions {
    * sessions it is ignored.
    */
   encryptionSecret?: string;
+  /** OpenTok.js: your own TURN servers, as `session.setIceConfig(iceConfig)`. */
+  iceConfig?: Parameters<Session['setIceConfig']>[0];
 }
 
 type Callback = (err?: OTError) => void;
@@ -66,6 +69,28 @@ export class Session extends EventEmitter {
     this.sessionId = sessionId;
     this.id = sessionId;
     this.secret = options.encryptionSecret;
+    if (options.iceConfig) {
+      void this.setIceConfig(options.iceConfig).catch((err: OTError) => {
+        throw err;
+      });
+    }
+    // OpenTok.js's `.promise` forms of the callback methods (`session.connect.promise(token)`).
+    const connect = this.connect.bind(this);
+    this.connect = Object.assign(connect, { promise: (token: string) => new Promise<Session>((resolve, reject) => void connect(token, (err) => (err ? reject(err) : resolve(this)))) });
+    const publish = this.publish.bind(this);
+    this.publish = Object.assign(publish, {
+      promise: (publisherOrTarget?: Publisher | HTMLElement | string | null, properties?: PublisherProperties) =>
+        new Promise<Publisher>((resolve, reject) => {
+          const p: Publisher = properties ? publish(publisherOrTarget, properties, (err) => (err ? reject(err) : resolve(p))) : publish(publisherOrTarget, (err?: OTError) => (err ? reject(err) : resolve(p)));
+        }),
+    });
+    const subscribe = this.subscribe.bind(this);
+    this.subscribe = Object.assign(subscribe, {
+      promise: (stream: Stream, target?: HTMLElement | string | null, properties?: SubscriberProperties) =>
+        new Promise<Subscriber>((resolve, reject) => {
+          const sub: Subscriber = subscribe(stream, target, properties ?? {}, (err) => (err ? reject(err) : resolve(sub)));
+        }),
+    });
   }
 
   /**
@@ -82,6 +107,30 @@ export class Session extends EventEmitter {
     if (!isValidEncryptionSecret(secret)) return Promise.reject(invalidSecret(typeof (secret as unknown) === 'string' ? `has ${(secret as string).length} characters` : 'is not a string'));
     this.secret = secret;
     return this.e2ee ? this.e2ee.setSecret(secret) : Promise.resolve();
+  }
+
+  private iceConfig: { includeServers: 'all' | 'custom'; customServers: RtIceServer[] } | undefined;
+
+  /**
+   * Add TURN servers of your own (OpenTok.js `setIceConfig`): `includeServers: 'all'` uses them
+   * with Tokhost's, `'custom'` only them. Applies to peer connections created afterwards.
+   * `transportPolicy: 'relay'` is not applied (see docs/client.md).
+   */
+  setIceConfig(iceConfig: { includeServers?: 'all' | 'custom'; transportPolicy?: 'all' | 'relay'; customServers?: { urls: string | string[]; username?: string; credential?: string }[] }): Promise<void> {
+    if (typeof iceConfig !== 'object' || iceConfig === null) return Promise.reject(ERRORS.invalidParameter('setIceConfig: iceConfig must be an object'));
+    const include = iceConfig.includeServers ?? 'all';
+    if (include !== 'all' && include !== 'custom') return Promise.reject(ERRORS.invalidParameter("setIceConfig: includeServers must be 'all' or 'custom'"));
+    const servers = iceConfig.customServers ?? [];
+    if (!Array.isArray(servers) || servers.some((x) => !x || (typeof x.urls !== 'string' && !Array.isArray(x.urls)))) return Promise.reject(ERRORS.invalidParameter('setIceConfig: customServers must be a list of { urls, username?, credential? }'));
+    this.iceConfig = { includeServers: include, customServers: servers.map((x) => ({ urls: x.urls, ...(x.username !== undefined ? { username: x.username } : {}), ...(x.credential !== undefined ? { credential: x.credential } : {}) }) as RtIceServer) };
+    return Promise.resolve();
+  }
+
+  /** The ICE servers for a new peer connection: the server's, with `setIceConfig`'s. */
+  private iceFor(base: RtIceServer[]): RtIceServer[] {
+    const c = this.iceConfig;
+    if (!c) return base;
+    return c.includeServers === 'custom' ? c.customServers : [...base, ...c.customServers];
   }
 
   isConnected(): boolean {
@@ -148,12 +197,12 @@ export class Session extends EventEmitter {
             this.transport = null;
             void transport.disconnect();
             callback?.(e);
-            this.emit('exception', { code: e.code, message: e.message, title: e.name, error: e });
+            raiseException(this, e);
             return;
           }
           if (this.transport !== transport) return;
           // Frames wait in the worker until this key is there (no gating of publish/subscribe).
-          void this.e2ee.setSecret(this.secret!, this.secret === secretAtConnect ? derived : undefined).catch((err: Error) => this.emit('exception', { message: `end-to-end encryption could not derive its key: ${err.message}`, error: err }));
+          void this.e2ee.setSecret(this.secret!, this.secret === secretAtConnect ? derived : undefined).catch((err: Error) => raiseException(this, new OTError('OT_INVALID_ENCRYPTION_SECRET', 1011, `end-to-end encryption could not derive its key: ${err.message}`, { cause: err })));
         }
         const r = msg.role;
         const can = (ok: boolean) => (ok ? 1 : 0);
@@ -175,17 +224,17 @@ export class Session extends EventEmitter {
         early = null;
         this.transport = null;
         callback?.(err);
-        this.emit('exception', { code: err.code, message: err.message, title: err.name, error: err });
+        raiseException(this, err);
       },
     );
     return this;
   }
 
-  /** Leave the session; emits `sessionDisconnected` with reason `clientDisconnected`. */
-  disconnect(): void {
+  /** Leave the session; emits `sessionDisconnected` with reason `clientDisconnected`. Resolves once left. */
+  disconnect(): Promise<void> {
     const t = this.transport;
-    if (!t) return;
-    void t.disconnect().then(() => this.teardown('clientDisconnected'));
+    if (!t) return Promise.resolve();
+    return t.disconnect().then(() => this.teardown('clientDisconnected'));
   }
 
   /**
@@ -204,7 +253,7 @@ export class Session extends EventEmitter {
     }
     const fail = (err: OTError) => {
       cb?.(err);
-      publisher.emit('exception', { code: err.code, message: err.message, title: err.name, error: err });
+      raiseException(publisher, err);
     };
     if (!this.isConnected()) {
       setTimeout(() => fail(ERRORS.notConnected('publish')));
@@ -216,12 +265,28 @@ export class Session extends EventEmitter {
 
   /** Offer (routed) and publish; shared by `publish()` and the republish after a failover. */
   private async startPublishing(publisher: Publisher, cb: Callback | undefined, fail: (err: OTError) => void): Promise<void> {
+    if (!(await this.publishStream(publisher, fail))) return;
+    // Outside the try: an error thrown by the app's callback is the app's (reported as uncaught,
+    // as OpenTok.js does), not a failed publish.
+    if (cb) {
+      try {
+        cb();
+      } catch (err) {
+        setTimeout(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  /** Offer (routed) and publish; false (after `fail`) when it did not work. */
+  private async publishStream(publisher: Publisher, fail: (err: OTError) => void): Promise<boolean> {
     try {
       await publisher.ready;
       const d = publisher.describe();
-      const host = { request: (b: OutgoingRequest) => this.request(b), connection: this.connection, e2ee: this.e2ee };
+      const host = { session: this, request: (b: OutgoingRequest) => this.request(b), connection: this.connection, e2ee: this.e2ee, propertyChanged: (stream: Stream, changedProperty: string, oldValue: unknown, newValue: unknown) => this.emit('streamPropertyChanged', { stream, changedProperty, oldValue, newValue }) };
       // Routed: the publisher offers to the server in the publish request itself.
-      const offer = this.mediaMode === 'routed' ? await publisher.prepareRouted(this.ice, host) : undefined;
+      const offer = this.mediaMode === 'routed' ? await publisher.prepareRouted(this.iceFor(this.ice), host) : undefined;
       const r = await this.request({ type: 'publish', name: publisher.properties.name ?? '', ...d, ...(offer ? { offer } : {}) });
       const rt = r['stream'] as Parameters<Publisher['attach']>[1];
       this.publishers.set(rt.streamId, publisher);
@@ -230,14 +295,15 @@ export class Session extends EventEmitter {
       const early = this.orphans.get(rt.streamId) ?? [];
       this.orphans.delete(rt.streamId);
       // A subscriber may join between the server's answer and this code running (same frame).
-      for (const m of early) if (m.type === 'subscriberJoined') void publisher.addSubscriber(m.subscriberId, m.connection.connectionId, m.iceServers).catch((err: Error) => publisher.emit('exception', { message: err.message }));
+      for (const m of early) if (m.type === 'subscriberJoined') void publisher.addSubscriber(m.subscriberId, m.connection.connectionId, this.iceFor(m.iceServers)).catch((err: Error) => raiseException(publisher, ERRORS.unableToPublish(err.message, err)));
       if (offer) {
         for (const m of early) if (m.type === 'ice') void publisher.onRoutedIce(m.candidate).catch(() => undefined);
         await publisher.completeRouted(rt.streamId, r['answer'] as RtSessionDescription, host);
       }
-      cb?.();
+      return true;
     } catch (err) {
       fail(err instanceof OTError ? err : ERRORS.unableToPublish((err as Error).message, err));
+      return false;
     }
   }
 
@@ -289,7 +355,7 @@ export class Session extends EventEmitter {
     for (const p of publishers) {
       p.unpublishHook = undefined;
       p.resetForRepublish();
-      void this.startPublishing(p, undefined, (err) => p.emit('exception', { code: err.code, message: err.message, title: err.name, error: err }));
+      void this.startPublishing(p, undefined, (err) => raiseException(p, err));
     }
   }
 
@@ -308,7 +374,7 @@ export class Session extends EventEmitter {
     const props = typeof properties === 'object' && properties !== null ? properties : {};
     const cb = typeof properties === 'function' ? properties : callback;
     if (!(stream instanceof Stream)) throw ERRORS.invalidParameter('stream must be a Stream from a streamCreated event');
-    const sub = new Subscriber(stream, { request: (b) => this.request(b), iceServers: () => this.ice, e2ee: () => this.e2ee }, target, props, cb);
+    const sub = new Subscriber(stream, { request: (b) => this.request(b), iceServers: () => this.iceFor(this.ice), e2ee: () => this.e2ee }, target, props, cb);
     if (!this.isConnected()) {
       setTimeout(() => cb?.(ERRORS.notConnected('subscribe')));
       return sub;
@@ -343,24 +409,21 @@ export class Session extends EventEmitter {
    * Send a signal to the session or, with `to` (a Connection), to one client. `type` ≤ 128
    * characters, `data` ≤ 8 kB; larger ones fail with code 413.
    */
-  signal(signal: { type?: string; data?: string; to?: Connection | { connectionId: string } }, callback?: Callback): void {
+  signal(signal: { type?: string; data?: string; to?: Connection | { connectionId: string } }, callback?: Callback): Promise<void> {
     const req: OutgoingRequest = { type: 'signal', ...(signal.type !== undefined ? { signalType: signal.type } : {}), ...(signal.data !== undefined ? { data: signal.data } : {}), ...(signal.to ? { to: signal.to.connectionId } : {}) };
-    this.request(req).then(
-      () => callback?.(),
-      (err: OTError) => callback?.(err),
-    );
+    return this.settle(this.request(req), callback);
   }
 
   /** Moderators: disconnect a client (`connectionDestroyed` reason `forceDisconnected`). */
-  forceDisconnect(connection: Connection | string, callback?: Callback): void {
+  forceDisconnect(connection: Connection | string, callback?: Callback): Promise<void> {
     const connectionId = typeof connection === 'string' ? connection : connection.connectionId;
-    this.settle(this.request({ type: 'forceDisconnect', connectionId }), callback);
+    return this.settle(this.request({ type: 'forceDisconnect', connectionId }), callback);
   }
 
   /** Moderators: stop a stream (`streamDestroyed` reason `forceUnpublished`). */
-  forceUnpublish(stream: Stream | string, callback?: Callback): void {
+  forceUnpublish(stream: Stream | string, callback?: Callback): Promise<void> {
     const streamId = typeof stream === 'string' ? stream : stream.streamId;
-    this.settle(this.request({ type: 'forceUnpublish', streamId }), callback);
+    return this.settle(this.request({ type: 'forceUnpublish', streamId }), callback);
   }
 
   /** Moderators: mute one stream's audio. Returns a promise, like OpenTok.js. */
@@ -378,11 +441,14 @@ export class Session extends EventEmitter {
     return this.request({ type: 'disableForceMute' }).then(() => undefined);
   }
 
-  private settle(p: Promise<unknown>, cb?: Callback): void {
-    p.then(
+  /** OpenTok.js's dual style: the callback gets `(err)`, the returned Promise settles alike. */
+  private settle(p: Promise<unknown>, cb?: Callback): Promise<void> {
+    const done = p.then(() => undefined);
+    done.then(
       () => cb?.(),
       (err: OTError) => cb?.(err),
     );
+    return done;
   }
 
   private request(body: OutgoingRequest): Promise<Record<string, unknown>> {
@@ -471,7 +537,7 @@ export class Session extends EventEmitter {
       }
       case 'subscriberJoined': {
         const p = this.publishers.get(msg.streamId);
-        if (p) void p.addSubscriber(msg.subscriberId, msg.connection.connectionId, msg.iceServers).catch((err: Error) => p.emit('exception', { message: err.message }));
+        if (p) void p.addSubscriber(msg.subscriberId, msg.connection.connectionId, this.iceFor(msg.iceServers)).catch((err: Error) => raiseException(p, ERRORS.unableToPublish(err.message, err)));
         // Our publish answer may still be on its way to `startPublishing`: keep it briefly.
         else if (this.orphans.size < 64) this.orphans.set(msg.streamId, [...(this.orphans.get(msg.streamId) ?? []), msg].slice(-200));
         return;
@@ -507,7 +573,9 @@ export class Session extends EventEmitter {
         if (msg.active && msg.streamId) {
           const p = this.publishers.get(msg.streamId);
           p?.publishAudio(false);
-          this.emit('muteForced', { stream: p?.stream });
+          // OpenTok.js: the muted publisher and its session both dispatch muteForced.
+          p?.emit('muteForced');
+          this.emit('muteForced', { stream: p?.stream, active: true });
         }
         return;
       }
@@ -518,7 +586,8 @@ export class Session extends EventEmitter {
         return;
       }
       case 'forceMuteState': {
-        this.emit(msg.active ? 'muteForced' : 'muteForcedDisabled', { active: msg.active });
+        // OpenTok.js has one event for both: `active` false once `disableForceMute()` ended it.
+        this.emit('muteForced', { active: msg.active });
         return;
       }
       case 'subscriberQuality': {
@@ -526,7 +595,7 @@ export class Session extends EventEmitter {
         const sub = this.subscribers.get(msg.subscriberId);
         if (!sub) return;
         if (msg.event === 'videoDisabled' || msg.event === 'videoEnabled') sub.emit(msg.event, { reason: 'quality' });
-        else sub.emit(msg.event);
+        else if (msg.event === 'videoDisableWarning' || msg.event === 'videoDisableWarningLifted') sub.emit(msg.event);
         return;
       }
       case 'disconnected':

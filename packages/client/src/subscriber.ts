@@ -1,5 +1,6 @@
 import type { RtIceCandidate, RtIceServer, RtSessionDescription } from '@tokhost/protocol';
-import { placeElement, playElement } from './dom.js';
+import { registerPlayer } from './audio-output.js';
+import { imageData, placeElement, playElement, settle } from './dom.js';
 import type { ElementOptions } from './dom.js';
 import { ERRORS, OTError } from './errors.js';
 import type { E2eeContext } from './e2ee/context.js';
@@ -7,6 +8,8 @@ import { e2eePeerConfig } from './e2ee/context.js';
 import { EventEmitter } from './events.js';
 import type { Stream } from './models.js';
 import { PeerLink } from './peer.js';
+import { inboundAudioLevel, inboundStats } from './stats.js';
+import type { SubscriberStats } from './stats.js';
 import type { OutgoingRequest } from './transport.js';
 
 /** `session.subscribe` properties (OpenTok.js names). */
@@ -14,6 +17,8 @@ export interface SubscriberProperties extends ElementOptions {
   subscribeToAudio?: boolean;
   subscribeToVideo?: boolean;
   audioVolume?: number;
+  /** OpenTok.js widget style; stored (`getStyle`), Tokhost draws no overlays. */
+  style?: Record<string, unknown>;
 }
 
 export interface SubscriberHost {
@@ -24,6 +29,7 @@ export interface SubscriberHost {
 }
 
 let counter = 0;
+const AUDIO_LEVEL_INTERVAL_MS = 60;
 const CONNECT_TIMEOUT_MS = 20_000;
 
 /**
@@ -32,7 +38,8 @@ const CONNECT_TIMEOUT_MS = 20_000;
  * routed sessions `quality`: the router's audio fallback), `videoDisableWarning`,
  * `videoDisableWarningLifted` (routed sessions: the path's loss is near the fallback threshold),
  * `encryptionSecretMismatch` / `encryptionSecretMatch` (end-to-end encrypted sessions: the
- * stream's frames stopped / started again to decrypt with this client's secret).
+ * stream's frames stopped / started again to decrypt with this client's secret),
+ * `audioLevelUpdated` (`audioLevel` 0 to 1, every 60 ms while someone listens).
  */
 export class Subscriber extends EventEmitter {
   readonly id = `OT_subscriber_${++counter}`;
@@ -49,6 +56,9 @@ export class Subscriber extends EventEmitter {
   /** E2ee: the kinds whose frames do not decrypt right now, and the transform listeners to drop on close. */
   private readonly undecryptable = new Set<'audio' | 'video'>();
   private readonly e2eeDetach: (() => void)[] = [];
+  private elementAnnounced = false;
+  private levelTimer: ReturnType<typeof setInterval> | undefined;
+  private unregisterPlayer: (() => void) | undefined;
 
   constructor(
     readonly stream: Stream,
@@ -61,12 +71,25 @@ export class Subscriber extends EventEmitter {
     this.callback = callback;
     this.audioOn = properties.subscribeToAudio !== false;
     this.videoOn = properties.subscribeToVideo !== false;
+    // OpenTok.js's `.promise` forms (`subscriber.subscribeToVideo.promise(false)`).
+    const toAudio = this.subscribeToAudio.bind(this);
+    this.subscribeToAudio = Object.assign(toAudio, { promise: (value: boolean) => Promise.resolve(void toAudio(value)) });
+    const toVideo = this.subscribeToVideo.bind(this);
+    this.subscribeToVideo = Object.assign(toVideo, { promise: (value: boolean) => Promise.resolve(void toVideo(value)) });
+    const restrict = this.restrictFrameRate.bind(this);
+    this.restrictFrameRate = Object.assign(restrict, { promise: (value: boolean) => Promise.resolve(void restrict(value)) });
+    const volume = this.setAudioVolume.bind(this);
+    this.setAudioVolume = Object.assign(volume, { promise: (value: number) => Promise.resolve(void volume(value)) });
     const { root, video } = placeElement(target, 'OT_subscriber', properties);
     this.element = root;
     this.video = video;
     if (properties.audioVolume !== undefined) video.volume = Math.max(0, Math.min(1, properties.audioVolume / 100));
     video.srcObject = this.media;
-    this.emit('videoElementCreated', { element: video });
+    this.unregisterPlayer = registerPlayer(video);
+    this.levelTimer = setInterval(() => {
+      if (this.listenerCount('audioLevelUpdated') === 0 || !this.link) return;
+      void this.link.pc.getStats().then((r) => this.emit('audioLevelUpdated', { audioLevel: this.audioOn ? inboundAudioLevel(r) : 0 }), () => undefined);
+    }, AUDIO_LEVEL_INTERVAL_MS);
   }
 
   /** @internal Ask the server for a peer link; the publisher's offer follows. */
@@ -111,6 +134,12 @@ export class Subscriber extends EventEmitter {
         ev.track.enabled = ev.track.kind === 'audio' ? this.audioOn : this.videoOn;
         this.media.addTrack(ev.track);
         if (this.video) playElement(this.video);
+        // Media has arrived: like OpenTok.js, announce the element now (after subscribe() returned,
+        // so apps that render it themselves with insertDefaultUI: false have their listener).
+        if (!this.elementAnnounced && this.video) {
+          this.elementAnnounced = true;
+          this.emit('videoElementCreated', { element: this.video });
+        }
       };
       link.pc.onconnectionstatechange = () => {
         const s = link.pc.connectionState;
@@ -169,20 +198,71 @@ export class Subscriber extends EventEmitter {
     return this.link.pc.getStats();
   }
 
-  /** Summary stats (OpenTok.js `getStats` shape: audio/video bytes, packets, frames). */
-  getStats(callback: (err: OTError | undefined, stats?: Record<string, unknown>) => void): void {
-    this.getRtcStatsReport().then(
-      (report) => {
-        const out: Record<string, unknown> = { timestamp: Date.now() };
-        report.forEach((s: { type: string; kind?: string; bytesReceived?: number; packetsReceived?: number; packetsLost?: number; framesDecoded?: number; frameWidth?: number; frameHeight?: number }) => {
-          if (s.type === 'inbound-rtp' && s.kind) {
-            out[s.kind] = { bytesReceived: s.bytesReceived, packetsReceived: s.packetsReceived, packetsLost: s.packetsLost, ...(s.kind === 'video' ? { framesDecoded: s.framesDecoded, frameWidth: s.frameWidth, frameHeight: s.frameHeight } : {}) };
-          }
-        });
-        callback(undefined, out);
-      },
-      (err: OTError) => callback(err),
-    );
+  /**
+   * OpenTok.js's subscriber stats (`{ audio, video, timestamp }`; video with codec, width, height,
+   * frame rates, freezes). With a callback it is called with `(err, stats)`; the Promise resolves either way.
+   */
+  getStats(callback?: (err?: OTError, stats?: SubscriberStats) => void): Promise<SubscriberStats> {
+    const p = this.getRtcStatsReport().then(inboundStats);
+    settle(p, callback);
+    return p;
+  }
+
+  /** Width of the received video (OpenTok.js `videoWidth()`), undefined before the first frame. */
+  videoWidth(): number | undefined {
+    return this.video?.videoWidth || undefined;
+  }
+
+  videoHeight(): number | undefined {
+    return this.video?.videoHeight || undefined;
+  }
+
+  /** The current frame as a base64 PNG without the `data:` prefix (OpenTok.js `getImgData`), or null. */
+  getImgData(): string | null {
+    return imageData(this.video);
+  }
+
+  /** True when the browser refused to play the audio without a user gesture (it then plays muted). */
+  isAudioBlocked(): boolean {
+    return !!this.video && this.video.muted && this.audioOn;
+  }
+
+  private style: Record<string, unknown> | undefined;
+
+  /** The widget style (OpenTok.js `getStyle`). Tokhost draws no overlays, so it only stores it. */
+  getStyle(): Record<string, unknown> {
+    return { ...(this.properties.style ?? {}), ...this.style };
+  }
+
+  setStyle(style: string | Record<string, unknown>, value?: unknown): this {
+    this.style = { ...this.getStyle(), ...(typeof style === 'string' ? { [style]: value } : style) };
+    return this;
+  }
+
+  /**
+   * OpenTok.js: in routed sessions the router then forwards a lower layer. Tokhost's router does
+   * not forward simulcast layers by preference yet, so these resolve without effect (as OpenTok.js
+   * does in relayed sessions).
+   */
+  setPreferredFrameRate(_frameRate: number): Promise<void> {
+    return Promise.resolve();
+  }
+
+  setPreferredResolution(_resolution: { width: number; height: number }): Promise<void> {
+    return Promise.resolve();
+  }
+
+  restrictFrameRate(_value: boolean): this {
+    return this;
+  }
+
+  /** Receive-side media processors: rejects with `OT_NOT_SUPPORTED` (not in Tokhost yet). */
+  setVideoMediaProcessorConnector(_connector: unknown): Promise<void> {
+    return Promise.reject(ERRORS.notSupported('subscriber media processors are not supported by Tokhost yet'));
+  }
+
+  setAudioMediaProcessorConnector(_connector: unknown): Promise<void> {
+    return Promise.reject(ERRORS.notSupported('subscriber media processors are not supported by Tokhost yet'));
   }
 
   /** @internal The link ended (unsubscribe, stream gone, session gone). */
@@ -191,6 +271,8 @@ export class Subscriber extends EventEmitter {
     this.destroyed = true;
     if (this.callback) this.finish(ERRORS.subscriberIceFailed(`the stream ended before the subscriber connected (${reason})`));
     this.link?.close();
+    if (this.levelTimer) clearInterval(this.levelTimer);
+    this.unregisterPlayer?.();
     for (const off of this.e2eeDetach.splice(0)) off();
     for (const t of this.media.getTracks()) t.stop();
     if (this.video) this.video.srcObject = null;
