@@ -129,6 +129,8 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       baseUrl: (req) => linkBase(req, config),
       sendBufferMaxBytes: config.sendBufferMaxBytes,
       ...(topology.forwardOpenTokJs ? { forward: topology.forwardOpenTokJs } : {}),
+      // A cluster: a client whose node died comes back on the new owner by migrating there.
+      rotateStaleReconnects: topology.nodeId !== null,
       logger: logger.child({ component: 'opentok-js' }),
     }));
     compositions = new Compositions({ live: rt.live, logger: logger.child({ component: 'compose' }) });

@@ -328,7 +328,7 @@ export class ClusterRouter {
    * A request to `owner` (a REST call, an OpenTok.js session-info request); null when the owner's
    * process is gone (its port refuses), which evicts it from the registry.
    */
-  private async fetchOwner(owner: NodeInfo, path: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array }): Promise<Response | null> {
+  private async fetchOwner(owner: NodeInfo, path: string, init: RequestInit): Promise<Response | null> {
     const send = () => fetch(owner.url + path, { ...init, signal: AbortSignal.timeout(10_000) });
     const code = (err: unknown) => (err as { cause?: { code?: string } }).cause?.code;
     try {
