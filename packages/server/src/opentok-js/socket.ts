@@ -174,7 +174,6 @@ export class MessagingSockets {
   private standIn(ws: WebSocket, apiKey: string, sessionId: string): void {
     const { logger } = this.options;
     let address = '';
-    let tx = 0;
     const frame = (f: Parameters<typeof encodeRumor>[0]) => ws.readyState === ws.OPEN && ws.send(encodeRumor(f), { binary: true });
     const timer = setTimeout(() => ws.close(OTJS_CLOSE.resumeFailed, 'server rotation: the client has moved to another socket'), STAND_IN_MS);
     timer.unref();
@@ -190,26 +189,26 @@ export class MessagingSockets {
         return;
       }
       if (f.type === RUMOR_TYPE.ping) return frame({ type: RUMOR_TYPE.pong });
-      if (f.type === RUMOR_TYPE.connect && address === '') {
+      if (f.type === RUMOR_TYPE.connect) {
         const id = f.headers['uniqueId'];
-        if (id === undefined || !ID.test(id)) return void ws.close(OTJS_CLOSE.protocolError, 'CONNECT needs a uniqueId');
-        address = id;
-        logger.info({ sessionId, connectionId: id }, 'opentok-js: reconnect for a connection of another node; asking the client to migrate (serverRotation)');
-        const message: RaptorMessage = { method: 'notification', uri: `/v2/partner/${apiKey}/session/${sessionId}/notification`, content: { reason: 'serverRotation' } };
-        frame({
-          type: RUMOR_TYPE.message,
-          addresses: [address],
-          headers: { 'Content-Type': 'application/x-raptor+v2', 'TRANSACTION-ID': `rotate.${++tx}`, 'X-TB-FROM-ADDRESS': SYMPHONY_ADDRESS },
-          body: JSON.stringify(message),
-        });
+        if (id !== undefined && ID.test(id)) address = id;
         return;
       }
       // Requests the client repeats from before the drop: their state died with the old node.
       const requestTx = f.type === RUMOR_TYPE.message ? f.headers['TRANSACTION-ID'] : undefined;
       if (requestTx !== undefined) frame({ type: RUMOR_TYPE.status, addresses: [address], headers: { STATUS: '404', 'TRANSACTION-ID': requestTx, 'X-TB-FROM-ADDRESS': SYMPHONY_ADDRESS }, body: JSON.stringify({ reason: 'the session moved to another node' }) });
     });
-    // Any frame tells the client its messaging is back (sessionReconnected).
+    // Any frame tells the client its messaging is back (sessionReconnected); a resuming client
+    // sends no CONNECT, so the rotation follows at once.
+    logger.info({ sessionId }, 'opentok-js: reconnect for a connection of another node; asking the client to migrate (serverRotation)');
     frame({ type: RUMOR_TYPE.pong });
+    const message: RaptorMessage = { method: 'notification', uri: `/v2/partner/${apiKey}/session/${sessionId}/notification`, content: { reason: 'serverRotation' } };
+    frame({
+      type: RUMOR_TYPE.message,
+      addresses: [address],
+      headers: { 'Content-Type': 'application/x-raptor+v2', 'TRANSACTION-ID': `rotate.${Date.now().toString(36)}`, 'X-TB-FROM-ADDRESS': SYMPHONY_ADDRESS },
+      body: JSON.stringify(message),
+    });
   }
 
   /** Forget every participant (server shutdown: the live state closes the connections). */

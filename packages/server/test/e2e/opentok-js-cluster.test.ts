@@ -100,7 +100,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('OpenTok.js in a cluster: three node
 
     const o = await context.newPage();
     o.on('pageerror', (err) => console.error('[page error]', err.message));
-    await o.goto(otjsOrigin.url(lb.url));
+    await o.goto(otjsOrigin.url(lb.url), { timeout: 90_000 });
     await o.waitForFunction(() => window.sdkLoaded === true, undefined, { timeout: 15_000 });
     const t = await openApp(browser, appOrigin.url(lb.url));
     const ido = await o.evaluate((x) => window.otjs.start(x), { apiKey, sessionId, token: ot.generateToken(sessionId, { data: 'kind=otjs' }), name: 'OpenTok.js', rgb: BLUE });
@@ -138,7 +138,13 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('OpenTok.js in a cluster: three node
       },
       { timeoutMs: 20_000, what: 'the @tokhost/client page to decode the OpenTok.js page again' },
     );
-    const [otjsMs, tokhostMs] = await Promise.all([otjsBack, tokhostBack]);
+    const [otjsMs, tokhostMs] = await Promise.all([otjsBack, tokhostBack]).catch(async (err: unknown) => {
+      // What each side saw, for the failure's reader.
+      console.error('[otjs cluster] OpenTok.js events since the kill:', JSON.stringify((await o.evaluate(() => window.otjs.events)).filter((e: OtjsEvent) => e.t >= killedAt)));
+      console.error('[otjs cluster] @tokhost/client events since the kill:', JSON.stringify((await t.evaluate(() => window.app.events)).filter((e) => e.t >= killedAt)));
+      if (process.env['TEST_LOG']) for (const [id, n] of cluster.nodes) console.error(`[node ${id}]\n${n.stdout().split('\n').filter((l) => /opentok-js|cluster/.test(l) && Number(/"time":(\d+)/.exec(l)?.[1] ?? 0) >= killedAt - 1000).slice(0, 80).join('\n')}`);
+      throw err;
+    });
     const newOwner = await ownerNow();
     const events = (await o.evaluate(() => window.otjs.events)).filter((e: OtjsEvent) => e.t >= killedAt).map((e: OtjsEvent) => e.type);
     console.info(`[otjs cluster] owner ${owner} SIGKILLed; new owner ${newOwner}; OpenTok.js decodes again after ${otjsMs} ms, @tokhost/client after ${tokhostMs} ms; OpenTok.js events: ${events.join(', ')}`);

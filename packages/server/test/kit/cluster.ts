@@ -122,7 +122,7 @@ export async function startClusterNodes(o: ClusterNodesOptions): Promise<Cluster
       const p = await serve(
         [
           ...['--port', '0', '--host', '127.0.0.1', '--outbound-allow', '127.0.0.0/8', '--data-dir', o.dataDir, '--database-url', o.databaseUrl, '--master-key', o.masterKey],
-          ...['--redis-url', o.redisUrl, '--node-id', id, '--api-key', o.apiKey, '--api-secret', o.apiSecret, '--media-workers', '1', '--log-level', 'warn'],
+          ...['--redis-url', o.redisUrl, '--node-id', id, '--api-key', o.apiKey, '--api-secret', o.apiSecret, '--media-workers', '1', '--log-level', process.env['TEST_LOG'] ?? 'warn'],
           ...(o.extraArgs ?? []),
         ],
         { TOKHOST_CONFIG: '' },
