@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { resolveOperatorToken } from './auth/operator.js';
 import { clustered, CLOSE_SERVICE_RESTART, singleNode } from './cluster/index.js';
 import { Compositions } from './compose/compositions.js';
@@ -141,7 +142,15 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       onJoin: (sessionId, connectionId) => topology.recordConnection(sessionId, connectionId),
     }));
     // The official OpenTok.js client, on the same live state (docs/opentok-js-protocol.md).
-    const otjs = (openTokJs = createOpenTokJs({ frontEnd: rt.frontEnd(), baseUrl: (req) => linkBase(req, config), sendBufferMaxBytes: config.sendBufferMaxBytes, logger: logger.child({ component: 'opentok-js' }) }));
+    const otjs = (openTokJs = createOpenTokJs({
+      frontEnd: rt.frontEnd(),
+      baseUrl: (req) => linkBase(req, config),
+      sendBufferMaxBytes: config.sendBufferMaxBytes,
+      ...(topology.forwardOpenTokJs ? { forward: topology.forwardOpenTokJs } : {}),
+      // A cluster: a client whose node died comes back on the new owner by migrating there.
+      rotateStaleReconnects: topology.nodeId !== null,
+      logger: logger.child({ component: 'opentok-js' }),
+    }));
     compositions = new Compositions({ live: rt.live, logger: logger.child({ component: 'compose' }) });
     // Finished archives: a directory (shared by the nodes of a cluster), or an S3 bucket.
     const storage =
@@ -234,12 +243,14 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       ],
       logger,
     ));
-    server.on('upgrade', (req, socket, head) => otjs.handleUpgrade(req, socket, head) || topology.routeUpgrade(req, socket, head) || rt.handleUpgrade(req, socket, head));
+    // Each upgrade is the cluster's to route first (both protocols name their session in the URL).
+    const localUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => otjs.handleUpgrade(req, socket, head) || rt.handleUpgrade(req, socket, head);
+    server.on('upgrade', (req, socket, head) => topology.routeUpgrade(req, socket, head) || localUpgrade(req, socket, head));
     const { url, port } = await listen(server, config.port, config.host);
     // The render's publisher reaches the server on the address it listens on (loopback for a wildcard one).
     listenUrl = url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
     logger.info({ url, store: store.kind, dataDir: store.kind === 'sqlite' ? config.dataDir : undefined, nodeId: topology.nodeId }, 'listening');
-    await topology.start(url, { realtime: rt, archives, broadcasts: bc });
+    await topology.start(url, { realtime: rt, archives, broadcasts: bc, handleUpgrade: localUpgrade });
 
     // Recordings and broadcasts a crash interrupted, in the background (the files may be large); in
     // a cluster again every few seconds, since a node's death is noticed by the survivors.

@@ -49,6 +49,7 @@ export function clustered(options: ClusteredOptions): Topology {
     outboxLease: { owner: nodeId, exclusive: false },
     readiness: { cluster: () => registry?.problem() ?? null },
     forwardRest: (req, res, route, params, project, raw) => (router ? router.forwardRest(req, res, route, params, project, raw) : Promise.resolve(false)),
+    forwardOpenTokJs: (req, res, sessionId) => (router ? router.forwardOpenTokJs(req, res, sessionId) : Promise.resolve(false)),
     // A viewer may reach any node: tokens served elsewhere are fetched from there.
     forwardHls: (token, req, res) => (router ? router.forwardHls(req, res, token) : Promise.resolve(false)),
     skipArchive: notOrphan((r, id) => r.isRecording(id), 'finalise', 10 * 60_000),
@@ -65,7 +66,7 @@ export function clustered(options: ClusteredOptions): Topology {
       return true;
     },
     async start(url: string, local: LocalWork) {
-      const { realtime, archives, broadcasts } = local;
+      const { realtime, archives, broadcasts, handleUpgrade } = local;
       const localState = () => {
         const m = realtime.metrics();
         const sessions = [...new Set([...m.sessions.map((x) => x.sessionId), ...archives.recordingSessions(), ...broadcasts.runningSessions()])];
@@ -82,7 +83,7 @@ export function clustered(options: ClusteredOptions): Topology {
       });
       registry = reg;
       await reg.start();
-      router = new ClusterRouter({ registry: reg, realtime, store: options.store, logger });
+      router = new ClusterRouter({ registry: reg, realtime, store: options.store, logger, ...(handleUpgrade ? { localUpgrade: handleUpgrade } : {}) });
     },
     repeat(sweep) {
       sweeper = setInterval(() => {

@@ -4,7 +4,7 @@
  * root builds one and calls it the same way in both modes; everything that differs between them
  * is behind {@link Topology}.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { HlsRemote } from '../http/hls.js';
 import type { ReadinessCheck } from '../http/health.js';
@@ -21,6 +21,8 @@ export interface LocalWork {
   realtime: Realtime;
   archives: { recordingIds(): string[]; recordingSessions(): string[] };
   broadcasts: { runningIds(): string[]; runningSessions(): string[]; hlsTokens(): string[] };
+  /** This node's handler of the upgrades it serves itself (OpenTok.js messaging, then realtime); default `realtime.handleUpgrade`. */
+  handleUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
 /** Which interrupted records recovery leaves alone: true for one another node runs or finalises. */
@@ -36,6 +38,8 @@ export interface Topology {
   readonly readiness: Readonly<Record<string, ReadinessCheck>>;
   /** REST calls for a session another node owns are run there; undefined: every call is answered here. */
   readonly forwardRest: RestDeps['forward'];
+  /** OpenTok.js session-info requests for a session another node owns are answered there; undefined: all here. */
+  readonly forwardOpenTokJs: ((req: IncomingMessage, res: ServerResponse, sessionId: string) => Promise<boolean>) | undefined;
   /** HLS tokens another node serves are fetched from there; undefined: only this node's are served. */
   readonly forwardHls: HlsRemote | undefined;
   /** Which interrupted archives and broadcasts recovery leaves alone; undefined: all of them are this node's. */
@@ -45,7 +49,7 @@ export interface Topology {
   recordConnection(sessionId: string, connectionId: string): void;
   /** Before any handler: a request another node forwarded gets back the `Host` its caller used. */
   restoreForwardedHost(req: IncomingMessage): void;
-  /** A WebSocket upgrade: true when it was routed to the session's owner elsewhere; false: the local realtime layer takes it. */
+  /** A WebSocket upgrade (`/rtc/v1`, OpenTok.js messaging): true when the topology took it (to the session's owner, or to the local handler); false: the caller serves it here. */
   routeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Joins the cluster once the server listens at `url` (its own URL unless `advertiseUrl` is set). */
   start(url: string, local: LocalWork): Promise<void>;
@@ -68,6 +72,7 @@ export function singleNode(): Topology {
     outboxLease: {},
     readiness: {},
     forwardRest: undefined,
+    forwardOpenTokJs: undefined,
     forwardHls: undefined,
     skipArchive: undefined,
     skipBroadcast: undefined,

@@ -4,6 +4,7 @@ import { Readable, type Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { decodeSessionId, REALTIME_PATH, RT_CLOSE, rtError } from '@tokhost/protocol';
 import type { Route } from '../http/route-table.js';
+import { isMessagingPath, messagingSessionOf } from '../opentok-js/index.js';
 import type { Realtime } from '../realtime/index.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
 import { CLUSTER_HOP_HEADER } from './registry.js';
@@ -16,6 +17,8 @@ export interface ClusterRouterOptions {
   registry: Registry;
   realtime: Realtime;
   store: Store;
+  /** This node's own handler of every WebSocket upgrade it serves (OpenTok.js messaging, then the realtime layer); default the realtime layer's. */
+  localUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; debug(o: object, m?: string): void };
 }
 
@@ -29,7 +32,8 @@ interface ConnectFrame {
  * Routes clients and REST calls to the node that owns their session.
  *
  * WebSocket: @tokhost/client names the session in the socket's URL (`/rtc/v1?session=…`, plus
- * `&resume=<connectionId>` when it resumes). Such an upgrade is routed before any WebSocket
+ * `&resume=<connectionId>` when it resumes); OpenTok.js in its messaging socket's path
+ * (`/opentok-js/messaging/<sessionId>`, the URL the session info gave it). Such an upgrade is routed before any WebSocket
  * handshake: to the local realtime layer when this node owns the session (or is chosen to: the
  * registry places a session without a live owner on the least loaded node), otherwise the HTTP
  * upgrade request is forwarded to the owner, marked with a signed hop header, and the two TCP
@@ -61,17 +65,22 @@ export class ClusterRouter {
       socket.destroy();
       return;
     }
-    if (url.pathname !== REALTIME_PATH || this.o.registry.verifyHop(req.headers[CLUSTER_HOP_HEADER])) {
-      this.o.realtime.handleUpgrade(req, socket, head);
+    const openTokJs = isMessagingPath(req.url);
+    if ((url.pathname !== REALTIME_PATH && !openTokJs) || this.o.registry.verifyHop(req.headers[CLUSTER_HOP_HEADER])) {
+      this.local(req, socket, head);
       return;
     }
-    const sessionId = url.searchParams.get('session');
+    const sessionId = openTokJs ? messagingSessionOf(req.url) : url.searchParams.get('session');
     if (sessionId === null || sessionId === '') {
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onClient(ws, req));
+      // An OpenTok.js socket on the bare path (session info from an older server): served here.
+      if (openTokJs) this.local(req, socket, head);
+      else this.wss.handleUpgrade(req, socket, head, (ws) => this.onClient(ws, req));
       return;
     }
     socket.on('error', () => undefined);
-    this.routeUpgrade(req, socket, head, sessionId, url.searchParams.get('resume'), true).catch((err: Error) => {
+    // OpenTok.js resumes by a socket ID only its owner knows: a stale resume is the owner's to refuse.
+    const resumeOf = openTokJs ? null : url.searchParams.get('resume');
+    this.routeUpgrade(req, socket, head, sessionId, resumeOf, true).catch((err: Error) => {
       this.o.logger.warn({ err: err.message }, 'cluster: routing a socket failed');
       socket.destroy();
     });
@@ -80,7 +89,7 @@ export class ClusterRouter {
   /** Route an upgrade that names its session: serve it here, refuse a stale resume, or pipe it to the owner. */
   private async routeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, sessionId: string, resumeOf: string | null, mayRetry: boolean): Promise<void> {
     const local = () => {
-      if (!socket.destroyed) this.o.realtime.handleUpgrade(req, socket, head);
+      if (!socket.destroyed) this.local(req, socket, head);
     };
     const where = await this.decide(sessionId, resumeOf);
     if (where.kind === 'local') return local();
@@ -171,6 +180,11 @@ export class ClusterRouter {
     }
     if (!owner || owner.id === this.o.registry.nodeId) return { kind: 'local' };
     return { kind: 'remote', owner };
+  }
+
+  private local(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.o.localUpgrade) this.o.localUpgrade(req, socket, head);
+    else this.o.realtime.handleUpgrade(req, socket, head);
   }
 
   /** The client's upgrade request as the owner is to receive it: with the hop mark and the client's address. */
@@ -295,34 +309,70 @@ export class ClusterRouter {
     // The Host the caller used (links the owner hands out, such as a broadcast's HLS URL, name it
     // when no publicUrl is set); fetch may not set Host itself, the owner takes this one on a hop.
     if (typeof req.headers.host === 'string') headers['x-forwarded-host'] = req.headers.host;
-    const send = () => fetch(owner.url + (req.url ?? '/'), { method: route.method, headers, ...(body && body.length > 0 ? { body: new Uint8Array(body) } : {}), signal: AbortSignal.timeout(10_000) });
-    const code = (err: unknown) => (err as { cause?: { code?: string } }).cause?.code;
-    let answer: Response;
-    try {
-      try {
-        answer = await send();
-      } catch (err) {
-        // A kept-alive connection to a node that just died fails on reuse (reset, "other side
-        // closed"); a second attempt opens a new one, which tells a dead process (refused) from
-        // a slow one (a call that died with the connection may, rarely, have run: it runs twice).
-        if (code(err) === 'ECONNREFUSED' || (err as Error).name === 'TimeoutError') throw err;
-        answer = await send();
-      }
-    } catch (err) {
-      // The owner's process is gone (its port refuses): evict it and answer from here, where the
-      // session has no live state until its clients come back.
-      if (code(err) === 'ECONNREFUSED') {
-        await this.o.registry.evict(owner.id).catch(() => undefined);
-        return false;
-      }
-      throw err;
-    }
+    const answer = await this.fetchOwner(owner, req.url ?? '/', { method: route.method, headers, ...(body && body.length > 0 ? { body: new Uint8Array(body) } : {}) });
+    // The owner's process is gone (its port refuses; now evicted): answer from here, where the
+    // session has no live state until its clients come back.
+    if (answer === null) return false;
     const payload = Buffer.from(await answer.arrayBuffer());
     const out: Record<string, string | number> = { 'content-length': payload.length, 'cache-control': 'no-store' };
     const type = answer.headers.get('content-type');
     if (type) out['content-type'] = type;
     const allow = answer.headers.get('allow');
     if (allow) out['allow'] = allow;
+    res.writeHead(answer.status, out);
+    res.end(payload);
+    return true;
+  }
+
+  /**
+   * A request to `owner` (a REST call, an OpenTok.js session-info request); null when the owner's
+   * process is gone (its port refuses), which evicts it from the registry.
+   */
+  private async fetchOwner(owner: NodeInfo, path: string, init: RequestInit): Promise<Response | null> {
+    const send = () => fetch(owner.url + path, { ...init, signal: AbortSignal.timeout(10_000) });
+    const code = (err: unknown) => (err as { cause?: { code?: string } }).cause?.code;
+    try {
+      try {
+        return await send();
+      } catch (err) {
+        // A kept-alive connection to a node that just died fails on reuse (reset, "other side
+        // closed"); a second attempt opens a new one, which tells a dead process (refused) from
+        // a slow one (a call that died with the connection may, rarely, have run: it runs twice).
+        if (code(err) === 'ECONNREFUSED' || (err as Error).name === 'TimeoutError') throw err;
+        return await send();
+      }
+    } catch (err) {
+      if (code(err) === 'ECONNREFUSED') {
+        await this.o.registry.evict(owner.id).catch(() => undefined);
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * OpenTok.js's session-info request (`/<host>/session/<sessionId>`) is answered by the session's
+   * owner (placing the session when it has none, as its messaging socket will be): resolves true
+   * once answered from there, false when this node answers it (it owns the session, the request
+   * is itself forwarded, or the owner just died).
+   */
+  async forwardOpenTokJs(req: IncomingMessage, res: ServerResponse, sessionId: string): Promise<boolean> {
+    if (this.o.registry.verifyHop(req.headers[CLUSTER_HOP_HEADER])) return false;
+    const owner = await this.o.registry.ownerOf(sessionId, true);
+    if (!owner || owner.id === this.o.registry.nodeId) return false;
+    const headers: Record<string, string> = { [CLUSTER_HOP_HEADER]: this.o.registry.hopToken() };
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (typeof value === 'string' && (/^x-(opentok|tb)-/.test(name) || name === 'user-agent' || name === 'origin')) headers[name] = value;
+    }
+    // The messaging URL the owner hands out names the host the client used (see restoreForwardedHost).
+    if (typeof req.headers.host === 'string') headers['x-forwarded-host'] = req.headers.host;
+    const answer = await this.fetchOwner(owner, req.url ?? '/', { method: 'GET', headers });
+    if (answer === null) return false;
+    const payload = Buffer.from(await answer.arrayBuffer());
+    const out: Record<string, string | number> = { 'content-length': payload.length };
+    answer.headers.forEach((value, name) => {
+      if (name === 'content-type' || name === 'cache-control' || name === 'cross-origin-resource-policy' || name.startsWith('access-control-')) out[name] = value;
+    });
     res.writeHead(answer.status, out);
     res.end(payload);
     return true;

@@ -4,13 +4,19 @@
  *
  * With `OT.setProxyUrl(<server>)` the client sends every URL as `/<original host><original path>`;
  * with `OTProperties.apiURL = <server>` the session-info request comes without the host segment.
- * Both forms are accepted here. Nothing is forwarded anywhere.
+ * Both forms are accepted here. Nothing is forwarded outside Tokhost; in a cluster the
+ * session-info request is answered by the session's owner (`forward`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeSessionId } from '@tokhost/protocol';
 import type { RtErrorCode, RtIceServer } from '@tokhost/protocol';
 
-/** Path of the messaging WebSocket (after the optional proxy host segment). */
+/**
+ * Path of the messaging WebSocket (after the optional proxy host segment). The session info
+ * names `<MESSAGING_PATH>/<sessionId>`, so that in a cluster any node can route the upgrade to
+ * the session's owner before the handshake (as `/rtc/v1?session=…` for `@tokhost/client`); the
+ * bare path is accepted too.
+ */
 export const MESSAGING_PATH = '/opentok-js/messaging';
 /** Address requests go to and that the client names as its disconnect notifier. */
 export const SYMPHONY_ADDRESS = 'symphony.tokhost';
@@ -38,6 +44,11 @@ export interface DiscoveryOptions {
   iceServersFor(connectionId: string): RtIceServer[];
   /** `http(s)://host[:port]` clients reach this server at, for this request. */
   baseUrl(req: IncomingMessage): string;
+  /**
+   * In a cluster: answer a session-info request from the session's owner when that is another
+   * node (resolves true once answered there); undefined or false: answered here.
+   */
+  forward?(req: IncomingMessage, res: ServerResponse, sessionId: string): Promise<boolean>;
   logger: { debug(obj: object, msg?: string): void; info(obj: object, msg?: string): void };
 }
 
@@ -61,7 +72,20 @@ export function proxiedPath(url: string): { host: string | null; path: string; q
 
 /** True when an upgrade request is for the OpenTok.js messaging socket. */
 export function isMessagingPath(url: string | undefined): boolean {
-  return proxiedPath(url ?? '/').path === MESSAGING_PATH;
+  const { path } = proxiedPath(url ?? '/');
+  return path === MESSAGING_PATH || (path.startsWith(`${MESSAGING_PATH}/`) && !path.slice(MESSAGING_PATH.length + 1).includes('/'));
+}
+
+/** The session a messaging socket's URL names (`…/opentok-js/messaging/<sessionId>`), or null. */
+export function messagingSessionOf(url: string | undefined): string | null {
+  const { path } = proxiedPath(url ?? '/');
+  if (!path.startsWith(`${MESSAGING_PATH}/`)) return null;
+  try {
+    const id = decodeURIComponent(path.slice(MESSAGING_PATH.length + 1));
+    return id.length > 0 && !id.includes('/') ? id : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -73,6 +97,45 @@ export function isMessagingPath(url: string | undefined): boolean {
  */
 export function createDiscovery(options: DiscoveryOptions): { handle(req: IncomingMessage, res: ServerResponse): boolean } {
   const { logger } = options;
+  /** The session-info answer (the session ID is well-formed). */
+  const info = (req: IncomingMessage, res: ServerResponse, sessionId: string, json: (status: number, body: unknown) => void): void => {
+    const token = header(req, 'x-opentok-auth');
+    if (token === null) return json(200, anvilError(403, 'X-OPENTOK-AUTH header is missing'));
+    const answer = (checked: TokenCheck) => {
+      if (!checked.ok) {
+        logger.info({ sessionId, code: checked.code, reason: checked.message }, 'opentok-js: session info refused');
+        return json(200, anvilError(anvilStatusOf(checked.code), checked.message));
+      }
+      const connectionId = header(req, 'x-tb-connectionid') ?? '';
+      const base = options.baseUrl(req);
+      const wsBase = base.replace(/^http/, 'ws');
+      const hostName = new URL(base).host;
+      json(200, [
+        {
+          session_id: checked.sessionId,
+          partner_id: checked.apiKey,
+          messaging_url: `${wsBase}${MESSAGING_PATH}/${encodeURIComponent(checked.sessionId)}`,
+          messaging_server_url: hostName,
+          media_server_hostname: hostName,
+          symphony_address: SYMPHONY_ADDRESS,
+          ice_servers: options.iceServersFor(connectionId).map(iceServerJson),
+          properties: {
+            p2p: { preference: { value: checked.p2p ? 'enabled' : 'disabled' } },
+            // Tokhost keeps a dropped connection for its grace period: the client may resume it.
+            reconnection: true,
+            renegotiation: false,
+            simulcast: false,
+            e2ee: checked.e2ee,
+          },
+        },
+      ]);
+    };
+    // The check is asynchronous (an application's RS256 token); a store failure refuses this client only.
+    options.checkToken(token, sessionId).then(answer).catch((err: unknown) => {
+      logger.info({ sessionId, err: (err as Error).message }, 'opentok-js: session info failed');
+      if (!res.headersSent) json(200, anvilError(500, 'the server could not check the token'));
+    });
+  };
   return {
     handle(req, res) {
       const { host, path } = proxiedPath(req.url ?? '/');
@@ -124,42 +187,17 @@ export function createDiscovery(options: DiscoveryOptions): { handle(req: Incomi
         sessionId = '';
       }
       if (decodeSessionId(sessionId) === null) return json(200, anvilError(400, 'the session ID in the path is not a valid session ID')), true;
-      const token = header(req, 'x-opentok-auth');
-      if (token === null) return json(200, anvilError(403, 'X-OPENTOK-AUTH header is missing')), true;
-      const answer = (checked: TokenCheck) => {
-        if (!checked.ok) {
-          logger.info({ sessionId, code: checked.code, reason: checked.message }, 'opentok-js: session info refused');
-          return json(200, anvilError(anvilStatusOf(checked.code), checked.message));
-        }
-        const connectionId = header(req, 'x-tb-connectionid') ?? '';
-        const base = options.baseUrl(req);
-        const wsBase = base.replace(/^http/, 'ws');
-        const hostName = new URL(base).host;
-        json(200, [
-          {
-            session_id: checked.sessionId,
-            partner_id: checked.apiKey,
-            messaging_url: `${wsBase}${MESSAGING_PATH}`,
-            messaging_server_url: hostName,
-            media_server_hostname: hostName,
-            symphony_address: SYMPHONY_ADDRESS,
-            ice_servers: options.iceServersFor(connectionId).map(iceServerJson),
-            properties: {
-              p2p: { preference: { value: checked.p2p ? 'enabled' : 'disabled' } },
-              // Tokhost keeps a dropped connection for its grace period: the client may resume it.
-              reconnection: true,
-              renegotiation: false,
-              simulcast: false,
-              e2ee: checked.e2ee,
-            },
+      if (options.forward) {
+        options.forward(req, res, sessionId).then(
+          (forwarded) => forwarded || info(req, res, sessionId, json),
+          (err: Error) => {
+            logger.info({ sessionId, err: err.message }, 'opentok-js: session info from the owner failed');
+            if (!res.headersSent) json(200, anvilError(500, 'the node serving this session could not be reached'));
           },
-        ]);
-      };
-      // The check is asynchronous (an application's RS256 token); a store failure refuses this client only.
-      options.checkToken(token, sessionId).then(answer).catch((err: unknown) => {
-        logger.info({ sessionId, err: (err as Error).message }, 'opentok-js: session info failed');
-        if (!res.headersSent) json(200, anvilError(500, 'the server could not check the token'));
-      });
+        );
+        return true;
+      }
+      info(req, res, sessionId, json);
       return true;
     },
   };

@@ -16,11 +16,17 @@ import { createDiscovery, isMessagingPath } from './http.js';
 import { RUMOR_MAX_FRAME_BYTES } from './rumor.js';
 import { MessagingSockets } from './socket.js';
 
+export { isMessagingPath, messagingSessionOf } from './http.js';
+
 export interface OpenTokJsOptions {
   /** The live state (`realtime.frontEnd()`). */
   frontEnd: FrontEnd;
   /** `http(s)://host[:port]` clients reach this server at, for one request (`publicUrl` or the Host). */
   baseUrl(req: IncomingMessage): string;
+  /** In a cluster: session-info requests for a session another node owns are answered there (see `http.ts`). */
+  forward?(req: IncomingMessage, res: ServerResponse, sessionId: string): Promise<boolean>;
+  /** In a cluster: a reconnect of a connection this node never had makes the client migrate here (see `socket.ts`). Default false. */
+  rotateStaleReconnects?: boolean;
   /** Most bytes queued for one messaging socket before it is cut (config `sendBufferMaxBytes`, default 4 MiB). */
   sendBufferMaxBytes?: number;
   logger: { debug(obj: object, msg?: string): void; info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
@@ -70,10 +76,11 @@ export function createOpenTokJs(options: OpenTokJsOptions): OpenTokJs {
     },
     iceServersFor: (connectionId) => frontEnd.iceServersFor(connectionId),
     baseUrl: options.baseUrl,
+    ...(options.forward ? { forward: options.forward } : {}),
     logger,
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: RUMOR_MAX_FRAME_BYTES, perMessageDeflate: false });
-  const sockets = new MessagingSockets({ frontEnd, logger, sendBufferMaxBytes: options.sendBufferMaxBytes ?? 4 * 1024 * 1024 });
+  const sockets = new MessagingSockets({ frontEnd, logger, sendBufferMaxBytes: options.sendBufferMaxBytes ?? 4 * 1024 * 1024, rotateStaleReconnects: options.rotateStaleReconnects ?? false });
   wss.on('connection', (ws, req: IncomingMessage) => sockets.accept(ws, req.url ?? '/'));
   return {
     handleHttp: (req, res) => discovery.handle(req, res),

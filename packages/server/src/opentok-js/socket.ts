@@ -8,13 +8,21 @@
  * query value (a random ID it made and shows no other client) and `reconnect=true`: the
  * participant is re-attached, the messages the client has not acknowledged are sent again (same
  * TRANSACTION-IDs: the client drops duplicates), then what it missed while away.
+ *
+ * In a cluster the node that held the connection may have died: its reconnect then reaches the
+ * session's new owner, which never knew it. Instead of refusing (the client would end the
+ * session), the new owner takes the socket as a stand-in and tells the client the server is
+ * rotating (`notification` with reason `serverRotation`): OpenTok.js then migrates on its own,
+ * as it does when a Vonage server is retired: it asks for the session info again, opens a new
+ * messaging socket, joins with its token and connection ID, and publishes its streams again
+ * to the (new) media router; the streams of the others come as new `created` messages.
  */
 import type { WebSocket } from 'ws';
 import type { RtError, UnsequencedServerMessage, VerifiedToken } from '@tokhost/protocol';
 import { ClientTokenError } from '../auth/client-token.js';
 import type { FrontEnd } from '../realtime/index.js';
 import type { Connection, Delivery, GivenIds } from '../realtime/state/session-state.js';
-import { SYMPHONY_ADDRESS } from './http.js';
+import { messagingSessionOf, SYMPHONY_ADDRESS } from './http.js';
 import { RaptorTranslator, parseRaptorUri, statusOf } from './raptor.js';
 import type { RaptorMessage, RequestBody } from './raptor.js';
 import { decodeRumor, encodeRumor, RUMOR_TYPE, RumorFrameError } from './rumor.js';
@@ -46,6 +54,11 @@ export interface MessagingSocketsOptions {
   frontEnd: FrontEnd;
   /** Most bytes queued for one socket before it is cut (config `sendBufferMaxBytes`). */
   sendBufferMaxBytes: number;
+  /**
+   * In a cluster: a reconnect for a connection this node never had is answered with a server
+   * rotation (the client migrates and joins again here) instead of being refused. Default false.
+   */
+  rotateStaleReconnects?: boolean;
   logger: { debug(obj: object, msg?: string): void; info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
 
@@ -58,6 +71,8 @@ const OFFER_TIMEOUT_MS = 15_000;
 const AWAITING_OFFER_MAX = 4;
 /** Routed sessions: candidates held for a stream whose offer has not come yet, at most. */
 const EARLY_CANDIDATES_MAX = 50;
+/** A stand-in socket of a stale reconnect is closed after this long (the client drops it after its 20 s migration), ms. */
+const STAND_IN_MS = 30_000;
 
 /** One OpenTok.js connection across its sockets. */
 class Participant {
@@ -139,6 +154,11 @@ export class MessagingSockets {
     this.prune();
     if (query.get('reconnect') === 'true' && validSocketId !== null) {
       const p = this.bySocketId.get(validSocketId);
+      if (!p && this.options.rotateStaleReconnects) {
+        const sessionId = messagingSessionOf(url);
+        const apiKey = sessionId === null ? undefined : this.options.frontEnd.session(sessionId)?.apiKey;
+        if (sessionId !== null && apiKey !== undefined) return this.standIn(ws, apiKey, sessionId);
+      }
       if (!p || !p.conn || p.conn.destroyed) {
         this.options.logger.info({ socketId: validSocketId }, 'opentok-js: reconnect for a connection that is gone');
         ws.close(OTJS_CLOSE.resumeFailed, 'the connection is no longer in the session');
@@ -148,6 +168,51 @@ export class MessagingSockets {
       return;
     }
     this.attach(new Participant(validSocketId), ws, false);
+  }
+
+  /**
+   * A reconnect this node cannot resume (the connection lived on a node that died): answer it as
+   * a reconnect, then ask the client to migrate (`serverRotation`), which makes it join again.
+   * Nothing reaches the live state through this socket.
+   */
+  private standIn(ws: WebSocket, apiKey: string, sessionId: string): void {
+    const { logger } = this.options;
+    let address = '';
+    const frame = (f: Parameters<typeof encodeRumor>[0]) => ws.readyState === ws.OPEN && ws.send(encodeRumor(f), { binary: true });
+    const timer = setTimeout(() => ws.close(OTJS_CLOSE.resumeFailed, 'server rotation: the client has moved to another socket'), STAND_IN_MS);
+    timer.unref();
+    ws.on('error', () => undefined);
+    ws.on('close', () => clearTimeout(timer));
+    ws.on('message', (data, isBinary) => {
+      let f: RumorFrame;
+      try {
+        if (!isBinary) throw new RumorFrameError('text frame');
+        f = decodeRumor(toBytes(data));
+      } catch (err) {
+        ws.close(OTJS_CLOSE.protocolError, (err as Error).message.slice(0, 120));
+        return;
+      }
+      if (f.type === RUMOR_TYPE.ping) return frame({ type: RUMOR_TYPE.pong });
+      if (f.type === RUMOR_TYPE.connect) {
+        const id = f.headers['uniqueId'];
+        if (id !== undefined && ID.test(id)) address = id;
+        return;
+      }
+      // Requests the client repeats from before the drop: their state died with the old node.
+      const requestTx = f.type === RUMOR_TYPE.message ? f.headers['TRANSACTION-ID'] : undefined;
+      if (requestTx !== undefined) frame({ type: RUMOR_TYPE.status, addresses: [address], headers: { STATUS: '404', 'TRANSACTION-ID': requestTx, 'X-TB-FROM-ADDRESS': SYMPHONY_ADDRESS }, body: JSON.stringify({ reason: 'the session moved to another node' }) });
+    });
+    // Any frame tells the client its messaging is back (sessionReconnected); a resuming client
+    // sends no CONNECT, so the rotation follows at once.
+    logger.info({ sessionId }, 'opentok-js: reconnect for a connection of another node; asking the client to migrate (serverRotation)');
+    frame({ type: RUMOR_TYPE.pong });
+    const message: RaptorMessage = { method: 'notification', uri: `/v2/partner/${apiKey}/session/${sessionId}/notification`, content: { reason: 'serverRotation' } };
+    frame({
+      type: RUMOR_TYPE.message,
+      addresses: [address],
+      headers: { 'Content-Type': 'application/x-raptor+v2', 'TRANSACTION-ID': `rotate.${Date.now().toString(36)}`, 'X-TB-FROM-ADDRESS': SYMPHONY_ADDRESS },
+      body: JSON.stringify(message),
+    });
   }
 
   /** Forget every participant (server shutdown: the live state closes the connections). */

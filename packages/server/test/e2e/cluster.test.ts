@@ -18,55 +18,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, createServer as createTcpServer } from 'node:net';
-import type { AddressInfo, Server as TcpServer, Socket } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, serve, stop } from '../cli/spawn.js';
-import type { ServeProcess } from '../cli/spawn.js';
+import { ensureBuilt } from '../cli/spawn.js';
 import { startPostgres, startRedis } from '../cluster/services.js';
 import type { RunningPostgres, RunningRedis } from '../cluster/services.js';
 import { call, hasChromium, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, until } from '../kit/index.js';
 import type { AppOrigin } from '../kit/index.js';
-
-/** A TCP balancer: each connection goes to the first upstream that accepts it, in order. */
-async function balancer(upstreams: () => number[]): Promise<{ url: string; server: TcpServer; sockets: Set<Socket> }> {
-  const sockets = new Set<Socket>();
-  const server = createTcpServer((client) => {
-    sockets.add(client);
-    // A killed node resets its side mid-write: that ends the pair, it is not a test error.
-    client.on('error', () => client.destroy());
-    client.on('close', () => sockets.delete(client));
-    client.pause();
-    const tryNext = (list: number[]) => {
-      const port = list[0];
-      if (port === undefined) {
-        client.destroy();
-        return;
-      }
-      const up = connect(port, '127.0.0.1');
-      up.once('error', () => {
-        if (!up.readyState || up.connecting) tryNext(list.slice(1));
-        else client.destroy();
-      });
-      up.once('connect', () => {
-        up.on('error', () => up.destroy());
-        sockets.add(up);
-        up.on('close', () => {
-          sockets.delete(up);
-          client.destroy();
-        });
-        client.on('close', () => up.destroy());
-        client.pipe(up);
-        up.pipe(client);
-        client.resume();
-      });
-    };
-    tryNext(upstreams());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, sockets };
-}
+import { startBalancer, startClusterNodes } from '../kit/cluster.js';
+import type { Balancer, ClusterNodes } from '../kit/cluster.js';
 
 /** Frames decoded by the page's newest subscriber (after a failover it subscribes anew). */
 const framesOfNewest = (p: Page) =>
@@ -93,12 +53,11 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('cluster: three tokhost serve nodes,
   let redis: RunningRedis;
   let db = '';
   let shared = '';
-  const nodes = new Map<string, ServeProcess>();
-  const ports = new Map<string, number>();
+  let cluster: ClusterNodes;
   let browser: Browser;
   let appOrigin: AppOrigin;
-  let lbB: Awaited<ReturnType<typeof balancer>>;
-  let lbC: Awaited<ReturnType<typeof balancer>>;
+  let lbB: Balancer;
+  let lbC: Balancer;
 
   const psqlCount = (table: string) => Number(execFileSync('psql', [db, '-qAtc', `SELECT count(*) FROM ${table}`]).toString().trim());
 
@@ -108,30 +67,19 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('cluster: three tokhost serve nodes,
     db = pg.createDatabase('cluster_e2e');
     // The archive directories every node reaches (recordings and finished files).
     shared = mkdtempSync(join(tmpdir(), 'tokhost-cluster-shared-'));
-    for (const id of ['a', 'b', 'c']) {
-      const p = await serve(
-        ['--port', '0', '--host', '127.0.0.1', '--outbound-allow', '127.0.0.0/8', '--data-dir', shared, '--database-url', db, '--master-key', masterKey, '--redis-url', redis.url, '--node-id', id, '--api-key', apiKey, '--api-secret', apiSecret, '--media-workers', '1', '--log-level', 'warn'],
-        { TOKHOST_CONFIG: '' },
-      );
-      nodes.set(id, p);
-      ports.set(id, Number(new URL(p.url).port));
-    }
-    const alive = (order: string[]) => () => order.filter((id) => nodes.get(id)!.child.exitCode === null && nodes.get(id)!.child.signalCode === null).map((id) => ports.get(id)!);
-    lbB = await balancer(alive(['b', 'a', 'c']));
-    lbC = await balancer(alive(['c', 'a', 'b']));
+    cluster = await startClusterNodes({ ids: ['a', 'b', 'c'], apiKey, apiSecret, masterKey, databaseUrl: db, redisUrl: redis.url, dataDir: shared });
+    lbB = await startBalancer(() => cluster.alivePorts(['b', 'a', 'c']));
+    lbC = await startBalancer(() => cluster.alivePorts(['c', 'a', 'b']));
     appOrigin = await startAppOrigin();
     browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    for (const lb of [lbB, lbC]) {
-      if (!lb) continue;
-      lb.sockets.forEach((s) => s.destroy());
-      await new Promise((r) => lb.server.close(r));
-    }
+    await lbB?.close();
+    await lbC?.close();
     await appOrigin?.close();
-    await Promise.all([...nodes.values()].map((n) => stop(n, 'SIGKILL')));
+    await cluster?.stopAll();
     await Promise.all([pg?.stop(), redis?.stop()]);
     if (shared) rmSync(shared, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
@@ -139,7 +87,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('cluster: three tokhost serve nodes,
   const signalsOf = (p: Page) => p.evaluate(() => window.app.signals);
   const eventsOf = (p: Page) => p.evaluate(() => window.app.events);
   const ownerNow = async (): Promise<string | null> => {
-    for (const [id, n] of nodes) {
+    for (const [id, n] of cluster.nodes) {
       if (n.child.exitCode !== null || n.child.signalCode !== null) continue;
       const text = await (await fetch(`${n.url}/metrics`)).text();
       if (/^tokhost_realtime_sessions 1$/m.test(text)) return id;
@@ -148,7 +96,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('cluster: three tokhost serve nodes,
   };
 
   it('routes one session over three nodes, survives SIGKILL of its owner, and loses nothing in PostgreSQL', async () => {
-    const url = (id: string) => nodes.get(id)!.url;
+    const url = (id: string) => cluster.url(id);
     const otA = new OpenTok(apiKey, apiSecret, url('a'));
     const { sessionId } = await call<{ sessionId: string }>((cb) => otA.createSession({ mediaMode: 'routed' }, cb));
     for (let i = 0; i < 5; i++) await call<{ sessionId: string }>((cb) => otA.createSession({}, cb));
@@ -183,8 +131,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('cluster: three tokhost serve nodes,
     const subsBefore = await Promise.all([pageB, pageC].map(async (p) => (await framesOfNewest(p)).subscribers));
 
     const killedAt = Date.now();
-    nodes.get(owner!)!.child.kill('SIGKILL');
-    await nodes.get(owner!)!.exited;
+    await cluster.kill(owner!);
     const recovered: number[] = [];
     for (const [i, p] of [pageB, pageC].entries()) {
       await until(async () => { const s = await framesOfNewest(p); return s.subscribers > subsBefore[i]! && s.frames > 5; }, { timeoutMs: 20_000, what: 'video after the failover' });

@@ -8,13 +8,22 @@ export interface TcpProxy {
   readonly url: string;
   /** Destroy every open connection (both sides); new connections still pass. */
   cut(): void;
+  /** Until {@link TcpProxy.release}: new connections are closed at once (the server is unreachable). */
+  hold(): void;
+  release(): void;
   close(): Promise<void>;
 }
 
 /** Forwards every connection to `127.0.0.1:<targetPort>` until {@link TcpProxy.cut} or close. */
 export function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  let held = false;
   const server = createServer((down) => {
+    if (held) {
+      down.on('error', () => undefined);
+      down.destroy();
+      return;
+    }
     const up = connect(targetPort, '127.0.0.1');
     for (const s of [down, up]) {
       sockets.add(s);
@@ -33,6 +42,8 @@ export function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       resolve({
         url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
         cut: () => sockets.forEach((s) => s.destroy()),
+        hold: () => void (held = true),
+        release: () => void (held = false),
         close: () =>
           new Promise<void>((r) => {
             sockets.forEach((s) => s.destroy());

@@ -40,7 +40,7 @@ describe('OpenTok.js front end without a browser: discovery, CORS, logging, malf
       expect(res.status).toBe(200);
       expect(res.headers.get('access-control-allow-origin')).toBe('*');
       const [info] = (await res.json()) as Record<string, unknown>[];
-      expect(info).toMatchObject({ session_id: sessionId, partner_id: apiKey, messaging_url: `ws://${hostOf()}/opentok-js/messaging`, symphony_address: 'symphony.tokhost', properties: { p2p: { preference: { value: 'enabled' } }, reconnection: true, e2ee: false } });
+      expect(info).toMatchObject({ session_id: sessionId, partner_id: apiKey, messaging_url: `ws://${hostOf()}/opentok-js/messaging/${encodeURIComponent(sessionId)}`, symphony_address: 'symphony.tokhost', properties: { p2p: { preference: { value: 'enabled' } }, reconnection: true, e2ee: false } });
     }
     const bad = await fetch(`${server.url}/anvil.opentok.com/session/${sessionId}`, { headers: { 'X-OPENTOK-AUTH': 'T1==nope' } });
     expect(bad.status).toBe(200);
