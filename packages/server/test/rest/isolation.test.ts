@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REST_ROUTES } from '../../src/http/rest.js';
 import { archive, broadcast } from '../storage/store.contract.js';
@@ -16,6 +17,7 @@ describe('project isolation', () => {
     archives: server.store.listArchives(KEY_B, { count: 1000 }),
     broadcasts: server.store.listBroadcasts(KEY_B, { count: 1000 }),
     deliveries: server.store.listWebhookDeliveries(KEY_B, { count: 1000 }),
+    renders: server.store.listRenders(KEY_B, { count: 1000 }),
   });
 
   beforeAll(async () => {
@@ -28,17 +30,21 @@ describe('project isolation', () => {
     server.store.createArchive({ apiKey: KEY_B, archive: done });
     server.store.createArchive({ apiKey: KEY_B, archive: running });
     server.store.createBroadcast({ apiKey: KEY_B, broadcast: live });
+    // A render of B's that is running (Experience Composer), as the render service writes it.
+    const renderId = randomUUID();
+    server.store.createRender({ apiKey: KEY_B, render: { id: renderId, sessionId: sessionB, projectId: KEY_B, createdAt: Date.now(), updatedAt: Date.now(), url: 'https://page.example/x', resolution: '1280x720', status: 'started', maxDuration: 1800, properties: { name: 'EC' } } });
     const outboxId = server.store.enqueueOutbox({ url: 'http://127.0.0.1:9/hook', secret: SECRET_B, body: '{"event":"connectionCreated"}', createdAt: Date.now() });
     const deliveryId = server.store.recordWebhookDelivery({ apiKey: KEY_B, outboxId, url: 'http://127.0.0.1:9/hook', event: 'connectionCreated', body: '{"event":"connectionCreated"}', createdAt: Date.now() }, 100);
     server.store.updateWebhookDelivery(outboxId, { status: 'failed', attempted: true, httpStatus: 500, error: 'HTTP 500', at: Date.now() });
     server.store.deleteOutbox(outboxId);
-    Object.assign(ids, { deliveryId: String(deliveryId), sessionId: sessionB, archiveId: running.id, broadcastId: live.id, streamId: 'stream-1', connectionId: 'connection-1', doneArchiveId: done.id });
+    Object.assign(ids, { deliveryId: String(deliveryId), sessionId: sessionB, archiveId: running.id, broadcastId: live.id, streamId: 'stream-1', connectionId: 'connection-1', doneArchiveId: done.id, renderId });
   });
   afterAll(() => server.close());
 
   const bodyFor = (path: string): unknown => {
     if (path.endsWith('/archive')) return { sessionId: sessionB };
     if (path.endsWith('/broadcast')) return { sessionId: sessionB, outputs: { hls: {} } };
+    if (path.endsWith('/render')) return { sessionId: sessionB, token: 'T1==x', url: 'https://page.example/x' };
     if (path.endsWith('/connect')) return { sessionId: sessionB, token: 'T1==x', websocket: { uri: 'ws://a.example/s' } };
     if (path.endsWith('/dial')) return { sessionId: sessionB, token: 'T1==x', sip: { uri: 'sip:a@b.c' } };
     if (path.endsWith('/streams')) return { addStream: 'stream-1' };
@@ -64,7 +70,8 @@ describe('project isolation', () => {
             .replace(':broadcastId', ids.broadcastId!)
             .replace(':streamId', ids.streamId!)
             .replace(':connectionId', ids.connectionId!)
-            .replace(':deliveryId', ids.deliveryId!);
+            .replace(':deliveryId', ids.deliveryId!)
+            .replace(':renderId', ids.renderId!);
         const query = route.method === 'GET' && (route.path.endsWith('/archive') || route.path.endsWith('/broadcast')) ? `?sessionId=${sessionB}` : '';
         const body = route.method === 'GET' || route.method === 'DELETE' ? undefined : JSON.stringify(bodyFor(route.path));
         const headers = body ? { 'content-type': 'application/json' } : undefined;
@@ -73,7 +80,8 @@ describe('project isolation', () => {
         expect(onB.status, `${route.method} ${route.path} on B's path`).toBe(403);
         // A's credentials on A's path with B's IDs: B's resources do not exist for A.
         const onA = await call(server, route.method, fill(KEY_A) + query, { ...(body ? { body } : {}), ...(headers ? { headers } : {}) });
-        if (route.path === '/v2/project/:key/session' || route.path === '/v2/project/:key/webhook/deliveries') {
+        const lists = ['/v2/project/:key/session', '/v2/project/:key/webhook/deliveries'];
+        if (lists.includes(route.path) || (route.method === 'GET' && route.path === '/v2/project/:key/render')) {
           // The admin lists name no ID: A's answer holds none of B's.
           expect(onA.status, `${route.method} ${route.path}`).toBe(200);
           expect((onA.json as { count: number }).count, `${route.path} lists nothing of B's`).toBe(0);
