@@ -183,6 +183,16 @@ class RtClient {
     });
   }
 
+  /** Leave the session (`disconnect`: the server drops the connection at once, no reconnection grace), then close. */
+  async leave(): Promise<void> {
+    clearInterval(this.ackTimer);
+    if (this.ws.readyState === this.ws.OPEN) {
+      await this.request({ type: 'disconnect' }, 2000).catch(() => undefined);
+      this.ws.close(1000);
+    }
+    this.ws.terminate();
+  }
+
   close(): void {
     clearInterval(this.ackTimer);
     this.ws.terminate();
@@ -536,8 +546,8 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestReport> {
     downstream: { packetsPerSecond: rate(totals.recvPackets - mark.recv), kbps: kbps(totals.recvBytes - mark.recvBytes), lossPercent: expected > 0 ? round2((100 * Math.max(0, expected - got)) / expected) : null },
     measuredSeconds: Math.round(elapsed * 10) / 10,
   };
-  for (const c of clients) c.close();
   for (const l of [...sendLinks, ...recvLinks]) l.close();
+  await Promise.all(clients.map((c) => c.leave()));
   await sleep(200);
   return report;
 }
