@@ -24,6 +24,7 @@ export interface LoadTestOptions {
   token(kind: 'publisher' | 'subscriber', index: number): string;
   publishers: number;
   subscribers: number;
+  /** How long the clients stay once every one has joined (or failed to), ms. */
   durationMs: number;
   /** Called once every client has joined (or failed to), with the time left. */
   onJoined?(): void;
@@ -33,6 +34,7 @@ export interface LoadTestOptions {
 export interface LoadTestReport {
   sessionId: string;
   mediaMode: 'routed' | 'relayed';
+  /** From the first join to the end: the joins, then `duration`. */
   durationSeconds: number;
   clients: { expected: number; connected: number; failed: string[] };
   /** WebSocket open to `sessionConnected`, ms. */
@@ -45,7 +47,7 @@ export interface LoadTestReport {
   upstream: { packetsPerSecond: number; kbps: number; lossPercent: number | null };
   /** Subscribers' receipt: packets/s and bitrate summed over every subscriber; loss from RTP sequence numbers. */
   downstream: { packetsPerSecond: number; kbps: number; lossPercent: number | null };
-  /** Over how long the rates were measured: from every link connected (or 5 s in) to the end, s. */
+  /** Over how long the rates were measured: from every link connected (or half-way) to the end, s. */
   measuredSeconds: number;
 }
 
@@ -179,6 +181,16 @@ class RtClient {
       });
       this.send({ ...body, id });
     });
+  }
+
+  /** Leave the session (`disconnect`: the server drops the connection at once, no reconnection grace), then close. */
+  async leave(): Promise<void> {
+    clearInterval(this.ackTimer);
+    if (this.ws.readyState === this.ws.OPEN) {
+      await this.request({ type: 'disconnect' }, 2000).catch(() => undefined);
+      this.ws.close(1000);
+    }
+    this.ws.terminate();
   }
 
   close(): void {
@@ -369,7 +381,7 @@ class RecvLink {
 
 /**
  * Run a load test against a session that exists already; resolves with the figures once
- * `durationMs` has passed (counted from the start of the joins) and every client is closed.
+ * `durationMs` has passed after every client joined (or failed to), and every client is closed.
  */
 export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestReport> {
   const totals = new Totals();
@@ -495,9 +507,11 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestReport> {
   o.onJoined?.();
 
   const expectedLinks = routed ? o.publishers + o.publishers * o.subscribers : 2 * o.publishers * o.subscribers;
-  const end = started + o.durationMs;
-  // Rates are measured once every link is up (or 5 s in, whichever comes first), to the end.
-  const steadyBy = Math.min(end - 1000, Date.now() + 5000);
+  // The run lasts `durationMs` once every client has joined; rates are measured from the moment
+  // every media link is up (or half-way, whichever comes first) to the end.
+  const joinedAt = Date.now();
+  const end = joinedAt + o.durationMs;
+  const steadyBy = joinedAt + o.durationMs / 2;
   while (Date.now() < steadyBy && totals.mediaConnected < expectedLinks) await sleep(100);
   const mark = { t: Date.now(), sent: totals.sentPackets, sentBytes: totals.sentBytes, recv: totals.recvPackets, recvBytes: totals.recvBytes };
   await sleep(Math.max(0, end - Date.now()));
@@ -532,8 +546,8 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestReport> {
     downstream: { packetsPerSecond: rate(totals.recvPackets - mark.recv), kbps: kbps(totals.recvBytes - mark.recvBytes), lossPercent: expected > 0 ? round2((100 * Math.max(0, expected - got)) / expected) : null },
     measuredSeconds: Math.round(elapsed * 10) / 10,
   };
-  for (const c of clients) c.close();
   for (const l of [...sendLinks, ...recvLinks]) l.close();
+  await Promise.all(clients.map((c) => c.leave()));
   await sleep(200);
   return report;
 }
