@@ -8,6 +8,7 @@ import {
   ApplicationError,
   CONFIG_FIELDS,
   resolveOperatorToken,
+  resetOperatorToken,
   createApplication,
   deleteApplication,
   rotateApplicationKey,
@@ -66,12 +67,16 @@ Commands:
   application delete <applicationId>
   operator-token                     makes the operator token if none exists yet and prints it once
                                      (only its hash is kept); else says where it comes from
+  operator-token --reset             replaces it with a new one, printed once (a running server
+                                     takes it at its next start)
 
 Remote commands (talk to a running server over its REST API; see docs/cli.md). Each takes
 --url U --api-key K --api-secret S (env TOKHOST_URL, TOKHOST_API_KEY, TOKHOST_API_SECRET, or a
 profile saved by "tokhost login" in ~/.config/tokhost/profiles.json; --profile NAME) and --json:
   login                              check the credentials and save them as a profile (mode 0600)
   session create [--routed] [--archive-mode always|manual] [--e2ee]
+  session list                       the sessions live now: connections (client kind, data, since
+                                     when) and streams
   session show <sessionId>           live connections and streams
   token <sessionId> [--role publisher|subscriber|moderator|publisheronly] [--data D] [--expire SECONDS]
   signal <sessionId> --type T --data D [--to connectionId]
@@ -80,6 +85,13 @@ profile saved by "tokhost login" in ~/.config/tokhost/profiles.json; --profile N
   archive list [--session-id S] | show <id> | start <sessionId> [--name N] [--output-mode composed|individual]
   archive stop <id> | delete <id> | download <id> [-o FILE]  (SHA-256 checked against the server's)
   broadcast list [--session-id S] | show <id> | start <sessionId> [--hls] [--rtmp rtmp://host/app/name] | stop <id>
+  webhook deliveries [--offset N] [--count N]   recent callbacks: event, status, attempts, last answer
+  webhook deliveries --retry <id>    deliver one again
+  load-test [--publishers 1] [--subscribers 1] [--duration 20s] [--routed] [--mode protocol]
+                                     a new session with N publishers and M subscribers (Node clients
+                                     of the realtime protocol, real WebRTC); prints join and media
+                                     connect times (p50/p95), packets/s, bitrate and loss per
+                                     direction; exits 1 when a client or link did not connect
   help                               this text
 
 Every command takes --data-dir DIR (default ./data, env TOKHOST_DATA_DIR) and --config FILE
@@ -206,11 +218,11 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
     io.stdout(`  projects: ${keys.join(', ')} (secrets: tokhost project show <apiKey> --data-dir ${config.dataDir})`);
   }
   if (server.operator.generated) {
-    io.stdout(`  operator token — shown once, keep it (GET /metrics with Authorization: Bearer <token>):`);
+    io.stdout(`  operator token — shown once, keep it (Authorization: Bearer <token> on /metrics and the admin API, any project):`);
     io.stdout(`    ${server.operator.generated}`);
     if (config.databaseUrl === null && config.store === 'memory') io.stdout('    (memory store: a new one at every start; set --operator-token to keep one)');
   } else {
-    io.stdout(`  operator token: ${server.operator.source === 'config' ? 'from the configuration' : 'generated at the first start (set --operator-token to replace it)'}`);
+    io.stdout(`  operator token: ${server.operator.source === 'config' ? 'from the configuration' : 'generated at the first start (tokhost operator-token --reset replaces it)'}`);
   }
   if (config.metricsPublic) io.stdout('  /metrics: public (--metrics-public), no operator token needed');
   releaseLogs();
@@ -245,13 +257,25 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
  * makes one in the store (as the first start would) and prints it once. Only its hash is kept.
  */
 function operatorTokenCommand(argv: string[], io: CliIo): number {
-  const { values, positionals } = parse(argv, { json: { type: 'boolean' } });
+  const { values, positionals } = parse(argv, { json: { type: 'boolean' }, reset: { type: 'boolean' } });
   if (values.help) {
     io.stdout(USAGE);
     return 0;
   }
   if (positionals.length > 0) throw new CliUsageError(`operator-token takes no arguments (got ${positionals.join(' ')})`);
   const config = configFrom(values, io, ['config', 'data-dir', 'database-url', 'master-key', 'operator-token']);
+  if (values.reset === true) {
+    if (config.operatorToken !== null) {
+      throw new CliUsageError('the operator token is set in the configuration (--operator-token / TOKHOST_OPERATOR_TOKEN / file): change it there; --reset replaces only a generated one');
+    }
+    const token = withConfiguredStore(config, (store) => resetOperatorToken(store));
+    io.stdout(
+      values.json
+        ? JSON.stringify({ source: 'reset', token })
+        : `new operator token — shown once, keep it (Authorization: Bearer <token>):\n  ${token}\nA running server keeps accepting the old token until it restarts; from its next start only this one works.`,
+    );
+    return 0;
+  }
   if (config.operatorToken !== null) {
     io.stdout(values.json ? JSON.stringify({ source: 'config' }) : 'the operator token is set in the configuration (--operator-token / TOKHOST_OPERATOR_TOKEN / file)');
     return 0;
@@ -263,7 +287,7 @@ function operatorTokenCommand(argv: string[], io: CliIo): number {
     io.stdout(
       values.json
         ? JSON.stringify({ source: 'store' })
-        : 'an operator token was generated earlier; only its SHA-256 is kept, so it cannot be shown again. To replace it, set --operator-token (env TOKHOST_OPERATOR_TOKEN).',
+        : 'an operator token was generated earlier; only its SHA-256 is kept, so it cannot be shown again. To replace it: tokhost operator-token --reset (or set --operator-token, env TOKHOST_OPERATOR_TOKEN).',
     );
   }
   return 0;

@@ -11,6 +11,8 @@ import { styleText } from 'node:util';
 import { OpenTok, OpenTokError } from '@tokhost/sdk';
 import type { Archive, Broadcast, OpenTok as OpenTokClient } from '@tokhost/sdk';
 import { CliUsageError } from './usage-error.js';
+import { AdminApi, AdminApiError } from './admin-api.js';
+import type { LiveSessionJson, WebhookDeliveryJson } from '@tokhost/protocol';
 import type { CliIo } from './cli.js';
 import { parseArgs } from 'node:util';
 
@@ -79,10 +81,17 @@ export const REMOTE_COMMAND_OPTIONS = {
   hls: { type: 'boolean' },
   rtmp: { type: 'string', multiple: true },
   output: { type: 'string', short: 'o' },
+  retry: { type: 'string' },
+  publishers: { type: 'string' },
+  subscribers: { type: 'string' },
+  duration: { type: 'string' },
+  mode: { type: 'string' },
+  offset: { type: 'string' },
+  count: { type: 'string' },
 } as const;
 
 /** The remote commands' names (the first argument). */
-export const REMOTE_COMMANDS = new Set(['login', 'session', 'token', 'signal', 'disconnect', 'mute', 'archive', 'broadcast']);
+export const REMOTE_COMMANDS = new Set(['login', 'session', 'token', 'signal', 'disconnect', 'mute', 'archive', 'broadcast', 'webhook', 'load-test']);
 
 class Out {
   constructor(
@@ -100,7 +109,7 @@ class Out {
     return this.io.color ? styleText(format, s) : s;
   }
   status(s: string): string {
-    const colour = s === 'available' || s === 'uploaded' || s === 'started' ? 'green' : s === 'failed' ? 'red' : 'yellow';
+    const colour = s === 'available' || s === 'uploaded' || s === 'started' || s === 'delivered' ? 'green' : s === 'failed' ? 'red' : 'yellow';
     return this.style(colour, s);
   }
 }
@@ -153,7 +162,7 @@ export async function runRemote(command: string, positionals: string[], values: 
   try {
     return await dispatch(command, positionals, values, io, o, ot, target);
   } catch (err) {
-    if (err instanceof OpenTokError) {
+    if (err instanceof OpenTokError || err instanceof AdminApiError) {
       io.stderr(`tokhost: ${err.message}`);
       return 1;
     }
@@ -195,6 +204,12 @@ async function dispatch(command: string, positionals: string[], values: Values, 
           o.print({ sessionId: s.sessionId, mediaMode: s.mediaMode, archiveMode: s.archiveMode, e2ee: s.e2ee }, () => s.sessionId);
           return 0;
         }
+        case 'list': {
+          if (args.length > 0) throw new CliUsageError('session list takes no arguments');
+          const list = await new AdminApi(target).liveSessions();
+          o.print(list, () => (list.items.length === 0 ? 'no live sessions' : list.items.map((s) => describeLiveSession(s, o)).join('\n')));
+          return 0;
+        }
         case 'show': {
           const id = one(args, 'session show takes <sessionId>');
           const [connections, streams] = await Promise.all([ot.listConnections(id), ot.listStreams(id)]);
@@ -213,7 +228,7 @@ async function dispatch(command: string, positionals: string[], values: Values, 
           return 0;
         }
         default:
-          throw new CliUsageError(sub === undefined ? 'session takes create|show' : `unknown session command "${sub}" (create|show)`);
+          throw new CliUsageError(sub === undefined ? 'session takes create|list|show' : `unknown session command "${sub}" (create|list|show)`);
       }
     case 'token': {
       const sessionId = one(positionals, 'token takes <sessionId>');
@@ -258,9 +273,98 @@ async function dispatch(command: string, positionals: string[], values: Values, 
       return archiveCommand(sub, args, values, io, o, ot, target);
     case 'broadcast':
       return broadcastCommand(sub, args, values, o, ot);
+    case 'webhook':
+      return webhookCommand(sub, args, values, o, target);
+    case 'load-test':
+      return loadTest(positionals, values, io, o, ot, target);
     default:
       throw new CliUsageError(`unknown command "${command}"`);
   }
+}
+
+/** A live session: its connections (client kind, data, since when) and streams. */
+function describeLiveSession(s: LiveSessionJson, o: Out): string {
+  const since = (t: number) => new Date(t).toISOString();
+  return [
+    `${o.style('bold', s.sessionId)}  ${s.mediaMode}  since ${since(s.createdAt)}`,
+    `  connections (${s.connections.length})`,
+    ...s.connections.map((c) => `    ${c.connectionId}  ${c.clientKind.padEnd(10)}  since ${since(c.createdAt)}  ${c.data ? JSON.stringify(c.data) : ''}`.trimEnd()),
+    `  streams (${s.streams.length})`,
+    ...s.streams.map((x) => `    ${x.streamId}  ${String(x.videoType ?? '-').padEnd(6)}  audio ${x.hasAudio ? 'on ' : 'off'}  video ${x.hasVideo ? 'on ' : 'off'}  by ${x.connectionId}  ${x.name || '(no name)'}`),
+  ].join('\n');
+}
+
+function describeDelivery(d: WebhookDeliveryJson, o: Out): string {
+  const last = d.lastHttpStatus !== null ? `HTTP ${d.lastHttpStatus}` : (d.lastError ?? '-');
+  return `${String(d.id).padStart(6)}  ${o.status(d.status).padEnd(9)}  ${d.event.padEnd(20)}  ${d.attempts} attempt${d.attempts === 1 ? ' ' : 's'}  ${last.padEnd(8)}  ${new Date(d.updatedAt).toISOString()}  ${d.url}`;
+}
+
+/** A non-negative integer flag, or undefined when absent. */
+function intFlag(values: Values, flag: string, min: number, max: number): number | undefined {
+  const v = values[flag];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !/^\d{1,9}$/.test(v) || Number(v) < min || Number(v) > max) throw new CliUsageError(`--${flag} must be an integer from ${min} to ${max} (got "${String(v)}")`);
+  return Number(v);
+}
+
+async function webhookCommand(sub: string | undefined, args: string[], values: Values, o: Out, target: RemoteTarget): Promise<number> {
+  if (sub !== 'deliveries') throw new CliUsageError(sub === undefined ? 'webhook takes deliveries' : `unknown webhook command "${sub}" (deliveries)`);
+  if (args.length > 0) throw new CliUsageError('webhook deliveries takes no arguments ([--retry ID] [--offset N] [--count N])');
+  const api = new AdminApi(target);
+  if (values['retry'] !== undefined) {
+    const id = intFlag(values, 'retry', 1, Number.MAX_SAFE_INTEGER)!;
+    const d = await api.retryWebhookDelivery(id);
+    o.print(d, () => `delivery ${d.id} (${d.event}) queued again for ${d.url}`);
+    return 0;
+  }
+  const offset = intFlag(values, 'offset', 0, 1_000_000);
+  const count = intFlag(values, 'count', 1, 1000);
+  const list = await api.webhookDeliveries({ ...(offset !== undefined ? { offset } : {}), ...(count !== undefined ? { count } : {}) });
+  o.print(list, () =>
+    list.items.length === 0
+      ? 'no webhook deliveries (is a webhook URL set? tokhost project set-webhook)'
+      : [`${list.items.length} of ${list.count}, newest first`, ...list.items.map((d) => describeDelivery(d, o))].join('\n'),
+  );
+  return 0;
+}
+
+/** `20s`, `2m`, `500ms` or a number of seconds, as ms; 1 s to 1 h. */
+export function parseDuration(flag: string, v: unknown): number {
+  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v) : null;
+  const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000) : NaN;
+  if (!(ms >= 1000 && ms <= 3_600_000)) throw new CliUsageError(`--${flag} must be a duration from 1s to 60m, such as 20s, 90s or 2m (got "${String(v)}")`);
+  return Math.round(ms);
+}
+
+async function loadTest(args: string[], values: Values, io: CliIo, o: Out, ot: OpenTokClient, target: RemoteTarget): Promise<number> {
+  if (args.length > 0) throw new CliUsageError('load-test takes no arguments (--publishers N --subscribers M --duration 20s [--routed] [--mode protocol|browser])');
+  const publishers = intFlag(values, 'publishers', 0, 200) ?? 1;
+  const subscribers = intFlag(values, 'subscribers', 0, 500) ?? 1;
+  if (publishers + subscribers === 0) throw new CliUsageError('load-test needs at least one client (--publishers, --subscribers)');
+  const durationMs = parseDuration('duration', values['duration'] ?? '20s');
+  const mode = enumValue('mode', values['mode'], ['protocol', 'browser'] as const) ?? 'protocol';
+  if (mode === 'browser') throw new CliUsageError('--mode browser is not available in this build yet; use --mode protocol (docs/cli.md)');
+  const mediaMode = values['routed'] === true ? 'routed' : 'relayed';
+  const session = await ot.createSession({ mediaMode });
+  if (!o.json) io.stderr(`load test: session ${session.sessionId} (${mediaMode}); ${publishers} publishers, ${subscribers} subscribers for ${durationMs / 1000} s`);
+  const { runLoadTest, formatLoadTest } = await import('./load-test.js');
+  const report = await runLoadTest({
+    url: target.url,
+    apiKey: target.apiKey,
+    sessionId: session.sessionId,
+    mediaMode,
+    publishers,
+    subscribers,
+    durationMs,
+    token: (kind, i) => ot.generateToken(session.sessionId, { role: 'publisher', data: `load-test ${kind} ${i}`, expireTime: Math.floor(Date.now() / 1000) + Math.ceil(durationMs / 1000) + 3600 }),
+    onJoined: () => {
+      if (!o.json) io.stderr('load test: clients joined; running');
+    },
+  });
+  o.print(report, () => formatLoadTest(report));
+  const ok = report.clients.failed.length === 0 && report.clients.connected === report.clients.expected && report.mediaLinks.connected >= report.mediaLinks.expected;
+  if (!ok) io.stderr(`tokhost: load test incomplete: ${report.clients.connected}/${report.clients.expected} clients, ${report.mediaLinks.connected}/${report.mediaLinks.expected} media links connected`);
+  return ok ? 0 : 1;
 }
 
 async function archiveCommand(sub: string | undefined, args: string[], values: Values, io: CliIo, o: Out, ot: OpenTokClient, target: RemoteTarget): Promise<number> {

@@ -24,5 +24,5 @@ export type { RestErrorCode, RestMapping } from './http/errors.js';
 export { REST_ROUTES } from './http/rest.js';
 export { authenticateRequest, authenticateRest, verifyBearer, verifyProjectJwt } from './auth/rest-auth.js';
 export type { RestAuthOptions, RestIdentity } from './auth/rest-auth.js';
-export { OPERATOR_TOKEN_SETTING, resolveOperatorToken } from './auth/operator.js';
+export { OPERATOR_TOKEN_SETTING, resetOperatorToken, resolveOperatorToken } from './auth/operator.js';
 export type { OperatorAuth } from './auth/operator.js';

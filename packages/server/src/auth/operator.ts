@@ -30,6 +30,23 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
+/** A fresh operator token: 32 random bytes, base64url, prefixed `tho_`. */
+function freshToken(): string {
+  return `tho_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * Replace the stored operator token with a new one and return it (clear, to be shown once; only
+ * its SHA-256 is stored). A running server keeps the token it read at start: the old one works
+ * there until it restarts (`tokhost operator-token --reset`, docs/cli.md). Has no effect on a
+ * server that takes its token from the configuration (`operatorToken`).
+ */
+export function resetOperatorToken(store: Pick<Store, 'putSetting'>): string {
+  const token = freshToken();
+  store.putSetting(OPERATOR_TOKEN_SETTING, HASH_PREFIX + digest(token).toString('hex'));
+  return token;
+}
+
 /**
  * The operator token: `configured` (config `operatorToken`) when given; else the one generated at
  * an earlier start, whose SHA-256 the store keeps (the SQLite database in the data directory, or
@@ -50,7 +67,7 @@ export function resolveOperatorToken(store: Store, configured: string | null): O
     expected = digest(configured);
     source = 'config';
   } else {
-    const fresh = `tho_${randomBytes(32).toString('base64url')}`;
+    const fresh = freshToken();
     const freshHash = HASH_PREFIX + digest(fresh).toString('hex');
     const stored = store.getSetting(OPERATOR_TOKEN_SETTING) ?? store.putSettingIfAbsent(OPERATOR_TOKEN_SETTING, freshHash);
     if (!stored.startsWith(HASH_PREFIX) || !/^[0-9a-f]{64}$/.test(stored.slice(HASH_PREFIX.length))) {

@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metricsText } from '../media/metrics.js';
 import type { MediaRouter } from '../media/types.js';
 import type { RealtimeMetrics } from '../realtime/index.js';
-import { isLoopbackHost } from '../net/hosts.js';
 
 /** The content type Prometheus expects for its text exposition format. */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -72,15 +71,23 @@ export function webhookMetricsText(w: WebhookStats, refusedCandidates: number): 
 export type MetricsGuard = (req: IncomingMessage) => boolean;
 
 /**
- * True when the server can only be reached from this machine: it listens on a loopback address,
+ * True when the server can only be reached from this machine: it listens on 127.0.0.1, ::1 or
+ * localhost (not another 127.x address),
  * no `publicUrl` says a reverse proxy publishes it, and the request did not come through a proxy
  * (`Forwarded` / `X-Forwarded-For`). `0.0.0.0` and `::` are not loopback: they accept every
  * interface.
  */
 export function servesLoopbackOnly(listenHost: string, publicUrl: string | null, req: IncomingMessage): boolean {
   if (publicUrl !== null || req.headers['forwarded'] !== undefined || req.headers['x-forwarded-for'] !== undefined) return false;
-  return isLoopbackHost(listenHost);
+  return ONLY_THIS_MACHINE.has(listenHost);
 }
+
+/**
+ * Listen addresses whose metrics need no token. Only the usual ones: another 127.x address (a
+ * second loopback address, often bound to publish a service through a local proxy or a container
+ * port) needs the token, as any non-loopback address does.
+ */
+const ONLY_THIS_MACHINE = new Set(['127.0.0.1', '::1', '[::1]', 'localhost']);
 
 const UNAUTHORIZED = JSON.stringify({
   code: 401,

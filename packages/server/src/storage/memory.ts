@@ -235,6 +235,10 @@ export function createMemoryStore(): Store {
       open();
       return settings.get(name);
     },
+    putSetting(name, value) {
+      open();
+      settings.set(name, value);
+    },
     putSettingIfAbsent(name, value) {
       open();
       if (!settings.has(name)) settings.set(name, value);

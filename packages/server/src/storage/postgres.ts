@@ -469,6 +469,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       const r = one({ sql: 'SELECT value FROM settings WHERE name = $1', params: [name] })[0];
       return r ? str(r['value']) : undefined;
     },
+    putSetting(name, value) {
+      one({ sql: 'INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value', params: [name, value] });
+    },
     putSettingIfAbsent(name, value) {
       // One statement: the insert, or (when another node was first) the value it stored.
       const r = one({

@@ -246,6 +246,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const settingsQ = {
     get: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE name = ?'),
     insert: db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
+    upsert: db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
   };
   const q = {
     insertProject: db.prepare('INSERT INTO projects (api_key, secret_enc, name, created_at, webhook_url) VALUES (?, ?, ?, ?, ?)'),
@@ -493,6 +494,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
     getSetting(name) {
       return settingsQ.get.get(name)?.value;
+    },
+    putSetting(name, value) {
+      commitPending();
+      settingsQ.upsert.run(name, value);
     },
     putSettingIfAbsent(name, value) {
       commitPending();

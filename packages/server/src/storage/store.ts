@@ -225,6 +225,8 @@ export interface Store {
    * start together, the first write wins and every node reads it. Committed at once.
    */
   putSettingIfAbsent(name: string, value: string): string;
+  /** Store `value` under `name`, replacing what is there (`tokhost operator-token --reset`). Committed at once. */
+  putSetting(name: string, value: string): void;
 
   /**
    * Resolves once every write made so far is committed (durable against a crash of the process).

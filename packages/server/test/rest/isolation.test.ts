@@ -15,6 +15,7 @@ describe('project isolation', () => {
     sessions: server.store.listSessions(KEY_B, { count: 1000 }),
     archives: server.store.listArchives(KEY_B, { count: 1000 }),
     broadcasts: server.store.listBroadcasts(KEY_B, { count: 1000 }),
+    deliveries: server.store.listWebhookDeliveries(KEY_B, { count: 1000 }),
   });
 
   beforeAll(async () => {
@@ -27,7 +28,11 @@ describe('project isolation', () => {
     server.store.createArchive({ apiKey: KEY_B, archive: done });
     server.store.createArchive({ apiKey: KEY_B, archive: running });
     server.store.createBroadcast({ apiKey: KEY_B, broadcast: live });
-    Object.assign(ids, { sessionId: sessionB, archiveId: running.id, broadcastId: live.id, streamId: 'stream-1', connectionId: 'connection-1', doneArchiveId: done.id });
+    const outboxId = server.store.enqueueOutbox({ url: 'http://127.0.0.1:9/hook', secret: SECRET_B, body: '{"event":"connectionCreated"}', createdAt: Date.now() });
+    const deliveryId = server.store.recordWebhookDelivery({ apiKey: KEY_B, outboxId, url: 'http://127.0.0.1:9/hook', event: 'connectionCreated', body: '{"event":"connectionCreated"}', createdAt: Date.now() }, 100);
+    server.store.updateWebhookDelivery(outboxId, { status: 'failed', attempted: true, httpStatus: 500, error: 'HTTP 500', at: Date.now() });
+    server.store.deleteOutbox(outboxId);
+    Object.assign(ids, { deliveryId: String(deliveryId), sessionId: sessionB, archiveId: running.id, broadcastId: live.id, streamId: 'stream-1', connectionId: 'connection-1', doneArchiveId: done.id });
   });
   afterAll(() => server.close());
 
@@ -57,7 +62,8 @@ describe('project isolation', () => {
             .replace(':archiveId', archiveId)
             .replace(':broadcastId', ids.broadcastId!)
             .replace(':streamId', ids.streamId!)
-            .replace(':connectionId', ids.connectionId!);
+            .replace(':connectionId', ids.connectionId!)
+            .replace(':deliveryId', ids.deliveryId!);
         const query = route.method === 'GET' && (route.path.endsWith('/archive') || route.path.endsWith('/broadcast')) ? `?sessionId=${sessionB}` : '';
         const body = route.method === 'GET' || route.method === 'DELETE' ? undefined : JSON.stringify(bodyFor(route.path));
         const headers = body ? { 'content-type': 'application/json' } : undefined;
@@ -66,7 +72,11 @@ describe('project isolation', () => {
         expect(onB.status, `${route.method} ${route.path} on B's path`).toBe(403);
         // A's credentials on A's path with B's IDs: B's resources do not exist for A.
         const onA = await call(server, route.method, fill(KEY_A) + query, { ...(body ? { body } : {}), ...(headers ? { headers } : {}) });
-        expect(onA.status, `${route.method} ${route.path} with B's IDs`).toBe(404);
+        if (route.path === '/v2/project/:key/session' || route.path === '/v2/project/:key/webhook/deliveries') {
+          // The admin lists name no ID: A's answer holds none of B's.
+          expect(onA.status, `${route.method} ${route.path}`).toBe(200);
+          expect((onA.json as { count: number }).count, `${route.path} lists nothing of B's`).toBe(0);
+        } else expect(onA.status, `${route.method} ${route.path} with B's IDs`).toBe(404);
         checked++;
       }
     }

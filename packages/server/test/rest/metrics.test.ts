@@ -172,6 +172,17 @@ describe('the operator token', () => {
     }
   });
 
+  it('asks for the token on a second loopback address (host 127.0.0.2): only 127.0.0.1, ::1 and localhost count as this machine alone', async () => {
+    const server = await startServer({ host: '127.0.0.2', sip: false });
+    try {
+      expect(server.url).toContain('127.0.0.2');
+      expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+      expect((await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.operator.generated!}` } })).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('asks for the token on a loopback listener published by a reverse proxy (publicUrl set)', async () => {
     const server = await startServer({ publicUrl: 'https://video.example.com' });
     try {

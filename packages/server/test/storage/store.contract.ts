@@ -252,6 +252,34 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(store.trimOutbox('https://none/h', 1)).toBe(0);
     });
 
+    it('keeps webhook delivery records per project, newest first, bounded, with updates and requeue', () => {
+      store.createProject(project('111'));
+      store.createProject(project('222'));
+      const rec = (apiKey: string, outboxId: number, n: number) =>
+        store.recordWebhookDelivery({ apiKey, outboxId, url: 'https://a/h', event: `e${n}`, body: `{"n":${n}}`, createdAt: 1000 + n }, 3);
+      const ids = [1, 2, 3, 4].map((n) => rec('111', 100 + n, n));
+      const other = rec('222', 200, 9);
+      const page = store.listWebhookDeliveries('111');
+      expect(page.total).toBe(3);
+      expect(page.items.map((d) => d.id)).toEqual([ids[3], ids[2], ids[1]]);
+      expect(page.items[0]).toEqual({ id: ids[3], apiKey: '111', outboxId: 104, url: 'https://a/h', event: 'e4', body: '{"n":4}', status: 'pending', attempts: 0, lastHttpStatus: null, lastError: null, createdAt: 1004, updatedAt: 1004 });
+      expect(store.listWebhookDeliveries('111', { offset: 1, count: 1 }).items.map((d) => d.id)).toEqual([ids[2]]);
+      expect(store.getWebhookDelivery('111', ids[0]!)).toBeUndefined();
+      expect(store.getWebhookDelivery('111', other)).toBeUndefined();
+      expect(store.getWebhookDelivery('222', other)?.event).toBe('e9');
+
+      expect(store.updateWebhookDelivery(104, { status: 'pending', attempted: true, httpStatus: 500, error: 'HTTP 500', at: 2000 })).toBe(true);
+      expect(store.updateWebhookDelivery(104, { status: 'failed', attempted: true, httpStatus: null, error: 'timeout', at: 3000 })).toBe(true);
+      expect(store.updateWebhookDelivery(999, { status: 'failed', attempted: true, httpStatus: null, error: 'x', at: 3000 })).toBe(false);
+      expect(store.getWebhookDelivery('111', ids[3]!)).toMatchObject({ status: 'failed', attempts: 2, lastHttpStatus: null, lastError: 'timeout', updatedAt: 3000 });
+      expect(store.requeueWebhookDelivery('222', ids[3]!, 105, 4000)).toBe(false);
+      expect(store.requeueWebhookDelivery('111', ids[3]!, 105, 4000)).toBe(true);
+      expect(store.getWebhookDelivery('111', ids[3]!)).toMatchObject({ status: 'pending', outboxId: 105, attempts: 2, updatedAt: 4000 });
+      expect(store.updateWebhookDelivery(105, { status: 'delivered', attempted: true, httpStatus: 204, error: null, at: 5000 })).toBe(true);
+      expect(store.getWebhookDelivery('111', ids[3]!)).toMatchObject({ status: 'delivered', attempts: 3, lastHttpStatus: 204, lastError: null });
+      expect(store.listWebhookDeliveries('222').items.map((d) => d.status)).toEqual(['pending']);
+    });
+
     it('leases outbox URLs to one owner at a time until the lease expires or is released', () => {
       store.enqueueOutbox({ url: 'https://a/h', secret: 'x'.repeat(40), body: '{}', createdAt: 1 });
       store.enqueueOutbox({ url: 'https://b/h', secret: 'x'.repeat(40), body: '{}', createdAt: 2 });
@@ -276,6 +304,10 @@ export function storeContract(name: string, harness: StoreHarness): void {
       expect(store.putSettingIfAbsent('operatorTokenHash', 'second')).toBe('first');
       expect(store.getSetting('operatorTokenHash')).toBe('first');
       expect(store.getSetting('other')).toBeUndefined();
+      store.putSetting('operatorTokenHash', 'replaced');
+      expect(store.getSetting('operatorTokenHash')).toBe('replaced');
+      store.putSetting('other', 'new');
+      expect(store.getSetting('other')).toBe('new');
     });
 
     it('keeps applications per project: create, read, list, re-key, delete; refuses duplicates and unknown projects', () => {
