@@ -73,7 +73,7 @@ function SignIn({ onDone }: { onDone(api: Api, projects: ProjectSummary[]): void
       <button class=${mode === 'project' ? 'active' : ''} onClick=${() => setMode('project')}>Project key and secret</button>
       <button class=${mode === 'operator' ? 'active' : ''} onClick=${() => setMode('operator')}>Operator token</button>
     </div>
-    <form onSubmit=${submit} data-form=${mode}>
+    <form key=${mode} onSubmit=${submit} data-form=${mode}>
       ${mode === 'project'
         ? html`<label>API key <input name="apiKey" autocomplete="username" required pattern="[0-9A-Za-z-]{1,64}" /></label>
             <label>API secret <input name="apiSecret" type="password" autocomplete="current-password" required /></label>`

@@ -91,6 +91,9 @@ export class Thumbnailer {
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => {
         w.waiters = w.waiters.filter((x) => x.resolve !== done);
+        // A decoder that never got a picture is stuck (its tap's first keyframe lost): the next
+        // request opens a new tap, which asks the publisher for a keyframe again.
+        if (!w.latest) void w.close('no picture in time');
         reject(new TokhostError('ERR_THUMBNAIL_UNAVAILABLE', 'No picture from the stream', { description: `No picture of stream ${streamId} within ${this.#options.timeoutMs} ms` }));
       }, this.#options.timeoutMs);
       const done = (jpeg: Buffer) => {

@@ -58,7 +58,7 @@ describe.skipIf(!hasTools)('web console (issue #22 acceptance 1)', () => {
     ot = new OpenTok(apiKey, apiSecret, server.url);
     appOrigin = await startAppOrigin();
     if (SHOTS) mkdirSync(SHOTS, { recursive: true });
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     for (const b of [red, blue, viewer]) await b?.close();
