@@ -6,10 +6,11 @@
 export type Callback<T> = (err: Error | null, result?: T) => void;
 
 /**
- * Without `callback`, returns the promise. With one, calls it once with `(err)` or
+ * Without `callback`, returns the promise. With one, calls it with `(err)` or
  * `(null, ...spread(result))` and returns `undefined`; the promise's rejection is consumed so it can
- * never surface as an unhandled rejection. The callback runs outside the promise chain, so an
- * exception thrown by it is reported as an uncaught exception like in any callback API, not lost.
+ * never surface as an unhandled rejection. A callback that throws is called once more with what it
+ * threw, as opentok-node's request helper does (an app written for it may rely on a throwing
+ * callback not taking the process down); if it throws again, that is an uncaught exception.
  */
 export function settle<T>(
   promise: Promise<T>,
@@ -18,9 +19,16 @@ export function settle<T>(
 ): Promise<T> | undefined {
   if (typeof callback !== 'function') return promise;
   const cb = callback as (err: Error | null, ...results: unknown[]) => void;
+  const invoke = (err: Error | null, results: unknown[]) => {
+    try {
+      cb(err, ...results);
+    } catch (thrown) {
+      cb(thrown instanceof Error ? thrown : new Error(String(thrown)));
+    }
+  };
   promise.then(
-    (result) => queueMicrotask(() => cb(null, ...spread(result))),
-    (err: unknown) => queueMicrotask(() => cb(err instanceof Error ? err : new Error(String(err)))),
+    (result) => queueMicrotask(() => invoke(null, spread(result))),
+    (err: unknown) => queueMicrotask(() => invoke(err instanceof Error ? err : new Error(String(err)), [])),
   );
   return undefined;
 }

@@ -10,7 +10,10 @@ import { fail, optionalBoolean, optionalInteger, optionalString, optionsObject, 
 export interface CaptionsOptions {
   /** Spoken language. Default `"en-US"`. */
   languageCode?: string;
-  /** Maximum duration in seconds, 300–14400. Default 14400. */
+  /**
+   * Maximum duration in seconds, at most 14400. Default 14400. The server sets the minimum (300 on
+   * OpenTok and Tokhost): a shorter one is sent, as opentok-node sends it, and the server refuses it.
+   */
   maxDuration?: number;
   /** Send partial (interim) results too. Default `true`. */
   partialCaptions?: boolean;
@@ -39,7 +42,7 @@ export class CaptionsService {
       sessionId,
       token,
       languageCode: optionalString('languageCode', o.languageCode) ?? 'en-US',
-      maxDuration: optionalInteger('maxDuration', o.maxDuration, 300, 14400) ?? 14400,
+      maxDuration: optionalInteger('maxDuration', o.maxDuration, 1, 14400) ?? 14400,
       partialCaptions: optionalBoolean('partialCaptions', o.partialCaptions) ?? true,
     };
     const statusCallbackUrl = optionalString('statusCallbackUrl', o.statusCallbackUrl);

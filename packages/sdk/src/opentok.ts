@@ -142,6 +142,11 @@ export class OpenTok {
   readonly renders: RenderService;
   /** Legacy REST callback registration. */
   readonly callbacks: CallbackService;
+  /**
+   * The settings in effect, read-only, where opentok-node keeps them (`client.c`): code written
+   * for it may read `client.c.apiUrl` or `client.c.request.timeout` (ms). Not a way to change them.
+   */
+  readonly client: { readonly c: { readonly apiKey: string; readonly apiUrl: string; readonly request: { readonly timeout: number } } };
   readonly #tokens: TokenGenerator;
   readonly #signer: Signer;
 
@@ -172,6 +177,7 @@ export class OpenTok {
     this.#signer = signer;
     const transport = new Transport({ apiUrl, timeout, uaAddendum: o.uaAddendum, fetch: fetchImpl, signer });
     this.apiUrl = transport.apiUrl;
+    this.client = Object.freeze({ c: Object.freeze({ apiKey, apiUrl: transport.apiUrl, request: Object.freeze({ timeout }) }) });
     this.#tokens = new TokenGenerator(apiKey, signer);
     this.sessions = new SessionService(transport, (sid, opts) => this.#tokens.generate(sid, opts));
     this.archives = new ArchiveService(transport, apiKey);

@@ -11,9 +11,9 @@ import { fail, optionalBoolean, optionalOneOf, optionalString, optionsObject } f
 
 /** Options of `OpenTok#createSession`. Unknown keys are ignored. */
 export interface SessionOptions {
-  /** `"relayed"` (default, peer to peer) or `"routed"` (through the media router; needed for archives). */
+  /** `"relayed"` (default, peer to peer) or `"routed"` (through the media router; needed for archives). Any other value is `"relayed"`, as in opentok-node. */
   mediaMode?: MediaMode;
-  /** `"manual"` (default) or `"always"` (archive automatically; requires `routed`). */
+  /** `"manual"` (default) or `"always"` (archive automatically; requires `routed`). Any other value is `"manual"`, as in opentok-node. */
   archiveMode?: ArchiveMode;
   /** IPv4 address used as a location hint. */
   location?: string;
@@ -69,8 +69,9 @@ interface CheckedSessionOptions {
 
 export function checkSessionOptions(value: unknown): CheckedSessionOptions {
   const o = optionsObject<SessionOptions>('options', value);
-  const mediaMode = optionalOneOf('mediaMode', o.mediaMode, MEDIA_MODES) ?? 'relayed';
-  const archiveMode = optionalOneOf('archiveMode', o.archiveMode, ARCHIVE_MODES) ?? 'manual';
+  // As opentok-node: a mode it does not know is the default mode (docs/compat.md), not an error.
+  const mediaMode = (MEDIA_MODES as readonly unknown[]).includes(o.mediaMode) ? (o.mediaMode as MediaMode) : 'relayed';
+  const archiveMode = (ARCHIVE_MODES as readonly unknown[]).includes(o.archiveMode) ? (o.archiveMode as ArchiveMode) : 'manual';
   const location = optionalString('location', o.location);
   if (location !== undefined && !isIPv4(location)) fail('location must be an IPv4 address');
   const e2ee = optionalBoolean('e2ee', o.e2ee);

@@ -37,7 +37,6 @@ export function checkDialOptions(value: unknown): Record<string, unknown> {
   if (o.headers !== undefined) {
     const headers = optionsObject<Record<string, string>>('headers', o.headers);
     for (const [name, v] of Object.entries(headers)) {
-      if (!/^x-/i.test(name)) fail(`headers: custom SIP header "${name}" must start with "X-"`);
       if (typeof v !== 'string') fail(`headers["${name}"] must be a string`);
     }
     sip['headers'] = { ...headers };

@@ -32,7 +32,7 @@ function checkRequest(f: Fixture, req: RecordedRequest): void {
   expect(req.method).toBe(e.method);
   expect(req.path).toBe(e.path);
   expect(req.query).toEqual(e.query ?? []);
-  expect(req.headers['user-agent']).toBe(`Tokhost-Node-SDK/${pkg.version}`);
+  expect(req.headers['user-agent']).toBe(`OpenTok-Node-SDK/2.23.1 (compatible; Tokhost-Node-SDK/${pkg.version})`);
   expect(req.headers['accept']).toBe('application/json');
 
   const jwt = verifyHs256(String(req.headers['x-opentok-auth']), SECRET);

@@ -193,7 +193,7 @@ describe('configuration', () => {
     const o = new OpenTok(KEY, SECRET, { apiUrl: server.url, uaAddendum: 'myapp/1.2' });
     server.reply({ status: 200, body: { count: 0, items: [] } });
     await o.listStreams(SID);
-    expect(server.requests[0]!.headers['user-agent']).toMatch(/^Tokhost-Node-SDK\/\d+\.\d+\.\d+ myapp\/1\.2$/);
+    expect(server.requests[0]!.headers['user-agent']).toMatch(/^OpenTok-Node-SDK\/2\.23\.1 \(compatible; Tokhost-Node-SDK\/\d+\.\d+\.\d+\) myapp\/1\.2$/);
   });
 
   it('a trailing slash is not doubled and a path prefix is kept', async () => {
