@@ -136,10 +136,13 @@ async function runSample(browser, name) {
 }
 
 const names = readdirSync(samplesDir).filter((n) => statSync(join(samplesDir, n)).isDirectory() && !n.startsWith('.') && (only.length === 0 || only.includes(n)));
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs() });
+const launch = () => chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs() });
+let browser = await launch();
 const results = [];
 try {
   for (const name of names) {
+    // A crashed browser (memory on a busy machine) must not fail the samples after it.
+    if (!browser.isConnected()) browser = await launch();
     const r = await runSample(browser, name).catch((err) => ({ name, verdict: `runner error: ${err.message}` }));
     results.push(r);
     console.log(`${r.name}: ${r.verdict}${r.feature ? `\n  feature: ${r.feature}` : ''}${r.errors?.length ? `\n  ${r.errors.slice(0, 5).join('\n  ')}` : ''}`);

@@ -335,4 +335,55 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('@tokhost/client parity with OpenTok
     );
     expect(missing).toEqual([]);
   });
+
+  it('enableStereo: a stereo source reaches the subscriber as two different channels', async () => {
+    const r = await run<{ left: number; right: number; channels: number; fmtp: boolean }>(
+      page,
+      `
+      // Left: a 440 Hz tone; right: silence.
+      const ctx = new AudioContext();
+      const osc = ctx.createOscillator(); osc.frequency.value = 440;
+      const merger = ctx.createChannelMerger(2);
+      osc.connect(merger, 0, 0);
+      const dst = ctx.createMediaStreamDestination();
+      dst.channelCount = 2;
+      merger.connect(dst); osc.start();
+      const s3 = await OT.initSession(arg.apiKey, arg.sessionId).connect.promise(arg.token);
+      const pub = await OT.initPublisher.promise(undefined, { insertDefaultUI: false, videoSource: null, audioSource: dst.stream.getAudioTracks()[0], enableStereo: true, audioBitrate: 128000 });
+      await s3.publish.promise(pub);
+
+      const sid = pub.stream.streamId;
+      const stream = await new Promise((res) => { const f = () => { const x = t.s2.streams.get(sid); x ? res(x) : setTimeout(f, 50); }; f(); });
+      const sub = await t.s2.subscribe.promise(stream, undefined, { insertDefaultUI: false });
+
+      const reports = await pub.getRtcStatsReport();
+      let fmtp = false;
+      reports[0].rtcStatsReport.forEach((x) => { if (x.type === 'codec' && /opus/i.test(x.mimeType) && /stereo=1/.test(x.sdpFmtpLine || '')) fmtp = true; });
+      const el = await new Promise((res) => { if (sub.element) res(sub.element.querySelector('video')); sub.on('videoElementCreated', (e) => res(e.element)); });
+      // Chromium feeds a remote track to Web Audio only while a media element plays it.
+      el.muted = true; document.body.appendChild(el); void el.play().catch(() => {});
+      const rx = new AudioContext();
+      const src = rx.createMediaStreamSource(el.srcObject);
+      const split = rx.createChannelSplitter(2);
+      src.connect(split);
+      const an = [rx.createAnalyser(), rx.createAnalyser()];
+      split.connect(an[0], 0); split.connect(an[1], 1);
+      const sum = [0, 0];
+      const buf = new Float32Array(2048);
+      for (let i = 0; i < 30; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        for (const c of [0, 1]) { an[c].getFloatTimeDomainData(buf); let e = 0; for (const v of buf) e += v * v; sum[c] += e; }
+      }
+      const channels = src.channelCount;
+      await s3.disconnect();
+      osc.stop();
+      return { left: sum[0], right: sum[1], channels, fmtp };
+      `,
+      { apiKey, sessionId, token: ot.generateToken(sessionId) },
+    );
+    console.info(`[stereo] received energy left ${r.left.toFixed(2)}, right ${r.right.toFixed(4)}; sender fmtp stereo=1: ${r.fmtp}`);
+    expect(r.fmtp).toBe(true);
+    expect(r.left).toBeGreaterThan(1);
+    expect(r.right).toBeLessThan(r.left / 20);
+  }, 60_000);
 });
