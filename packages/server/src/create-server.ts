@@ -209,7 +209,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     await topology.start(url, { realtime: rt, archives, broadcasts: bc, handleUpgrade: localUpgrade });
     // A cluster node stands by for any session: its media workers start now, not when a dead
     // owner's clients arrive (starting them then took about 4 s of a failover under load).
-    if (topology.nodeId !== null) media.get().catch((err: unknown) => logger.warn({ err }, 'media router did not start; routed sessions will try again'));
+    if (topology.nodeId !== null) media.get().catch((err: unknown) => logger.warn({ err }, 'media router did not start at start-up'));
 
     // Recordings and broadcasts a crash interrupted, in the background (the files may be large); in
     // a cluster again every few seconds, since a node's death is noticed by the survivors.
