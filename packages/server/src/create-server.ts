@@ -251,6 +251,9 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     listenUrl = url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
     logger.info({ url, store: store.kind, dataDir: store.kind === 'sqlite' ? config.dataDir : undefined, nodeId: topology.nodeId }, 'listening');
     await topology.start(url, { realtime: rt, archives, broadcasts: bc, handleUpgrade: localUpgrade });
+    // A cluster node stands by for any session: its media workers start now, not when a dead
+    // owner's clients arrive (starting them then took about 4 s of a failover under load).
+    if (topology.nodeId !== null) media.get().catch((err: unknown) => logger.warn({ err }, 'media router did not start at start-up'));
 
     // Recordings and broadcasts a crash interrupted, in the background (the files may be large); in
     // a cluster again every few seconds, since a node's death is noticed by the survivors.

@@ -170,8 +170,17 @@ describe('routed sessions: the media router is the other end', () => {
       { from: '', message: { method: 'candidate', uri: `${base}/stream/mine`, content: { peerId: 'mine', sourceStreamId: 'MANTIS', candidate: 'candidate:3', sdpMid: '', sdpMLineIndex: 1 } } },
     ]);
     expect(t.outbound({ type: 'ice', peerId: 'unknown', end: 'server', candidate: { candidate: 'c', sdpMid: null, sdpMLineIndex: null } })).toEqual([]);
-    expect(t.generateOffer('mine')).toEqual({ method: 'generateoffer', uri: `${base}/stream/mine`, content: { peerId: 'mine', sourceStreamId: 'MANTIS', simulcastEnabled: false } });
-    expect(t.routerAnswer('mine', 'v=0')).toMatchObject({ method: 'answer', uri: `${base}/stream/mine`, content: { sdp: 'v=0', sourceStreamId: 'MANTIS' } });
+    // Each generateoffer names a new peer ID (a migrating client makes a new peer connection only
+    // for a new one); the answer and the router's candidates carry the latest.
+    const ask = t.generateOffer('mine');
+    expect(ask).toMatchObject({ method: 'generateoffer', uri: `${base}/stream/mine`, content: { sourceStreamId: 'MANTIS', simulcastEnabled: false } });
+    const peerId = (ask.content as { peerId: string }).peerId;
+    expect(peerId).toMatch(/^mine~/);
+    expect(t.routerAnswer('mine', 'v=0')).toEqual({ method: 'answer', uri: `${base}/stream/mine`, content: { peerId, sdp: 'v=0', sourceStreamId: 'MANTIS' } });
+    expect(t.outbound({ type: 'ice', peerId: 'mine', end: 'server', candidate: { candidate: 'candidate:4', sdpMid: '0', sdpMLineIndex: 0 } })[0]!.message.content).toMatchObject({ peerId });
+    const again = (t.generateOffer('mine').content as { peerId: string }).peerId;
+    expect(again).not.toBe(peerId);
+    expect((t.routerAnswer('mine', 'v=0').content as { peerId: string }).peerId).toBe(again);
   });
 
   it('the audio fallback: warnings on the subscriber\'s video channel (updated disableWarning), video off and on (update active); the warning is lifted before video returns', () => {

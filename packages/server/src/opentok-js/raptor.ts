@@ -132,6 +132,13 @@ export class RaptorTranslator {
   private readonly streamOwners = new Map<string, string>();
   /** Subscriber ID → its peer link. */
   private readonly links = new Map<string, Link>();
+  /**
+   * Routed sessions: stream ID → the peer ID of its publisher's leg to the router, new at each
+   * `generateoffer`. OpenTok.js keys its peer connections by it: a client migrating to a new
+   * server (cluster failover) makes a new peer connection only for a peer ID it has not seen.
+   */
+  private readonly publisherPeers = new Map<string, string>();
+  private publisherPeerCount = 0;
   /** The session routes media through Tokhost's media router (learnt from the join). */
   routed = false;
   /** Subscribers whose stream carries the audio fallback's `disableWarning` (routed sessions). */
@@ -306,12 +313,14 @@ export class RaptorTranslator {
 
   /** Routed sessions: the router's request that the publisher of `streamId` offer to it. */
   generateOffer(streamId: string): RaptorMessage {
-    return { method: 'generateoffer', uri: `${this.base}/stream/${streamId}`, content: { peerId: streamId, sourceStreamId: 'MANTIS', simulcastEnabled: false } };
+    const peerId = `${streamId}~${Date.now().toString(36)}.${++this.publisherPeerCount}`;
+    this.publisherPeers.set(streamId, peerId);
+    return { method: 'generateoffer', uri: `${this.base}/stream/${streamId}`, content: { peerId, sourceStreamId: 'MANTIS', simulcastEnabled: false } };
   }
 
   /** Routed sessions: the router's answer to the publisher of `streamId`. */
   routerAnswer(streamId: string, sdp: string): RaptorMessage {
-    return { method: 'answer', uri: `${this.base}/stream/${streamId}`, content: { peerId: streamId, sourceStreamId: 'MANTIS', sdp } };
+    return { method: 'answer', uri: `${this.base}/stream/${streamId}`, content: { peerId: this.publisherPeers.get(streamId) ?? streamId, sourceStreamId: 'MANTIS', sdp } };
   }
 
   private forceMute(uri: RaptorUri, content: Record<string, unknown>): Inbound {
@@ -378,7 +387,7 @@ export class RaptorTranslator {
     const own = this.streamOwners.get(msg.peerId) === this.ids.connectionId;
     if (!link && !own) return [];
     const uri = link ? `${this.base}/stream/${link.streamId}/subscriber/${msg.peerId}` : `${this.base}/stream/${msg.peerId}`;
-    const meta = { peerId: msg.peerId, sourceStreamId: 'MANTIS' };
+    const meta = { peerId: link ? msg.peerId : (this.publisherPeers.get(msg.peerId) ?? msg.peerId), sourceStreamId: 'MANTIS' };
     if (msg.type === 'sdp') return [{ from: '', message: { method: msg.description.type, uri, content: { ...meta, sdp: msg.description.sdp } } }];
     if (!msg.candidate) return [];
     return [{ from: '', message: { method: 'candidate', uri, content: { ...meta, ...candidateJson(msg.candidate) } } }];
@@ -431,6 +440,7 @@ export class RaptorTranslator {
         return [{ from: '', message: { method: 'created', uri: `${b}/stream/${msg.stream.streamId}`, content: streamJson(msg.stream) } }];
       case 'streamDestroyed':
         this.streamOwners.delete(msg.stream.streamId);
+        this.publisherPeers.delete(msg.stream.streamId);
         for (const [id, l] of this.links) if (l.streamId === msg.stream.streamId) { this.links.delete(id); this.warned.delete(id); }
         return [{ from: '', message: { method: 'deleted', uri: `${b}/stream/${msg.stream.streamId}`, content: {}, reason: msg.reason } }];
       case 'streamPropertyChanged': {

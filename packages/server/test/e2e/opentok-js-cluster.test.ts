@@ -138,13 +138,28 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('OpenTok.js in a cluster: three node
       },
       { timeoutMs: 20_000, what: 'the @tokhost/client page to decode the OpenTok.js page again' },
     );
+    // What each side saw after the kill (ms since the kill), for the reader of a slow or failed run.
+    const timeline = async () => {
+      const lines = [
+        ...(await o.evaluate(() => window.otjs.events)).filter((e: OtjsEvent) => e.t >= killedAt).map((e: OtjsEvent) => `${e.t - killedAt} otjs ${e.type} ${String(e['streamId'] ?? e['connectionId'] ?? '')}`),
+        ...(await t.evaluate(() => window.app.events)).filter((e) => e.t >= killedAt).map((e) => `${e.t - killedAt} tokhost ${e.type} ${String(e['streamId'] ?? e['connectionId'] ?? '')}`),
+      ];
+      if (process.env['TEST_LOG']) {
+        for (const [id, n] of cluster.nodes) {
+          for (const l of n.stdout().split('\n')) {
+            const at = Number(/"time":(\d+)/.exec(l)?.[1] ?? 0);
+            const msg = /"msg":"([^"]*)"/.exec(l)?.[1] ?? '';
+            if (at >= killedAt && msg !== 'opentok-js: message') lines.push(`${at - killedAt} node ${id}: ${msg}`);
+          }
+        }
+      }
+      return lines.sort((x, y) => parseInt(x) - parseInt(y)).join('\n');
+    };
     const [otjsMs, tokhostMs] = await Promise.all([otjsBack, tokhostBack]).catch(async (err: unknown) => {
-      // What each side saw, for the failure's reader.
-      console.error('[otjs cluster] OpenTok.js events since the kill:', JSON.stringify((await o.evaluate(() => window.otjs.events)).filter((e: OtjsEvent) => e.t >= killedAt)));
-      console.error('[otjs cluster] @tokhost/client events since the kill:', JSON.stringify((await t.evaluate(() => window.app.events)).filter((e) => e.t >= killedAt)));
-      if (process.env['TEST_LOG']) for (const [id, n] of cluster.nodes) console.error(`[node ${id}]\n${n.stdout().split('\n').filter((l) => /opentok-js|cluster/.test(l) && Number(/"time":(\d+)/.exec(l)?.[1] ?? 0) >= killedAt - 1000).slice(0, 80).join('\n')}`);
+      console.error(`[otjs cluster] after the kill:\n${await timeline()}`);
       throw err;
     });
+    if (Math.max(otjsMs, tokhostMs) >= 10_000) console.error(`[otjs cluster] after the kill:\n${await timeline()}`);
     const newOwner = await ownerNow();
     const events = (await o.evaluate(() => window.otjs.events)).filter((e: OtjsEvent) => e.t >= killedAt).map((e: OtjsEvent) => e.type);
     console.info(`[otjs cluster] owner ${owner} SIGKILLed; new owner ${newOwner}; OpenTok.js decodes again after ${otjsMs} ms, @tokhost/client after ${tokhostMs} ms; OpenTok.js events: ${events.join(', ')}`);
