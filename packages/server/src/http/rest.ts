@@ -16,10 +16,11 @@ import { broadcastRoutes } from './routes/broadcasts.js';
 import { acceptsJson, sessionRoutes } from './routes/sessions.js';
 import { sipRoutes } from './routes/sip.js';
 import { connectRoutes } from './routes/connect.js';
+import { captionsRoutes } from './routes/captions.js';
 import { streamRoutes } from './routes/streams.js';
 
 /** Every REST route, in the order of reference §3. */
-export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes, ...broadcastRoutes, ...streamRoutes, ...sipRoutes, ...connectRoutes];
+export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes, ...broadcastRoutes, ...streamRoutes, ...sipRoutes, ...connectRoutes, ...captionsRoutes];
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 

@@ -8,6 +8,7 @@ import type { BroadcastService } from '../services/broadcasts.js';
 import type { LiveSessions } from '../live/index.js';
 import type { SipGateway } from '../sip/gateway.js';
 import type { AudioConnector } from '../connector/audio-connector.js';
+import type { CaptionsService } from '../captions/captions.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
 import { TokhostError } from '../errors.js';
 
@@ -26,6 +27,8 @@ export interface RestDeps {
   sip?: SipGateway;
   /** The Audio Connector (`/connect`). */
   connector?: AudioConnector;
+  /** Live captions (`/captions`). */
+  captions?: CaptionsService;
   /** REST signals per project (`restSignalRatePerProject`). Default: made by `createRestHandler`. */
   restSignals?: KeyedRateLimiter;
   /**
@@ -79,6 +82,7 @@ export const PARAM_PATTERNS: Record<string, { pattern: RegExp; what: string }> =
   broadcastId: { pattern: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'a broadcast ID (UUID)' },
   streamId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a stream ID' },
   connectionId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a connection ID' },
+  captionsId: { pattern: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'a captions ID (UUID)' },
 };
 
 interface CompiledRoute {

@@ -34,6 +34,7 @@ describe('project isolation', () => {
   const bodyFor = (path: string): unknown => {
     if (path.endsWith('/archive')) return { sessionId: sessionB };
     if (path.endsWith('/broadcast')) return { sessionId: sessionB, outputs: { hls: {} } };
+    if (path.endsWith('/captions')) return { sessionId: sessionB, token: 'T1==x' };
     if (path.endsWith('/connect')) return { sessionId: sessionB, token: 'T1==x', websocket: { uri: 'ws://a.example/s' } };
     if (path.endsWith('/dial')) return { sessionId: sessionB, token: 'T1==x', sip: { uri: 'sip:a@b.c' } };
     if (path.endsWith('/streams')) return { addStream: 'stream-1' };
@@ -58,7 +59,8 @@ describe('project isolation', () => {
             .replace(':archiveId', archiveId)
             .replace(':broadcastId', ids.broadcastId!)
             .replace(':streamId', ids.streamId!)
-            .replace(':connectionId', ids.connectionId!);
+            .replace(':connectionId', ids.connectionId!)
+            .replace(':captionsId', '00000000-0000-4000-8000-000000000000');
         const query = route.method === 'GET' && (route.path.endsWith('/archive') || route.path.endsWith('/broadcast')) ? `?sessionId=${sessionB}` : '';
         const body = route.method === 'GET' || route.method === 'DELETE' ? undefined : JSON.stringify(bodyFor(route.path));
         const headers = body ? { 'content-type': 'application/json' } : undefined;
