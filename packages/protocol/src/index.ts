@@ -58,6 +58,7 @@ export type {
   ConnectionDestroyedMessage,
   FatalErrorMessage,
   ResponseMessage,
+  CaptionReceivedMessage,
   RtConnection,
   RtConnectionDestroyedReason,
   RtError,

@@ -185,7 +185,10 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
             ? createPocketsphinxRecognizer()
             : null,
       logger: logger.child({ component: 'captions' }),
-      onCaption: (e) => deps.onCaption?.(e),
+      onCaption: (e) => {
+        rt.deliverCaption(e.sessionId, e.streamId, e.text, e.isFinal);
+        deps.onCaption?.(e);
+      },
     });
     const gateway = (sip = config.sip
       ? new SipGateway({ participants: audioParticipants, compositions, outbound, logger: logger.child({ component: 'sip' }), webhook: rt.webhook, config: sipGatewayConfig(config) })
