@@ -16,6 +16,7 @@ const BENCHES = {
   cluster: 'packages/server/bench/cluster.mjs',
   archive: 'packages/server/bench/archive.mjs',
   'opentok-js': 'packages/server/bench/opentok-js.mjs',
+  captions: 'packages/server/bench/captions.mjs',
 };
 const name = process.argv[2] ?? 'sdk';
 const file = BENCHES[name];
@@ -29,6 +30,7 @@ if (name === 'broadcast') ensureSystemPackages({ ffmpeg: 'ffmpeg', chromium: 'ch
 if (name === 'sip') ensureSystemPackages({ sipp: 'sip-tester' });
 if (name === 'cluster') ensureSystemPackages({ pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-server': 'redis-server' });
 if (name === 'opentok-js') ensureSystemPackages({ chromium: 'chromium' });
+if (name === 'captions') ensureSystemPackages({ pocketsphinx_continuous: 'pocketsphinx pocketsphinx-en-us', 'espeak-ng': 'espeak-ng', ffmpeg: 'ffmpeg' });
 if (name === 'archive') ensureSystemPackages({ ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', getconf: 'libc-bin' });
 installDeps();
 build();

@@ -590,6 +590,12 @@ export class Session extends EventEmitter {
         this.emit('muteForced', { active: msg.active });
         return;
       }
+      case 'captionReceived': {
+        // Live captions of the stream (`subscribeToCaptions(true)`), as OpenTok.js raises them.
+        const sub = this.subscribers.get(msg.subscriberId);
+        sub?.emit('captionReceived', { streamId: msg.streamId, caption: msg.caption, isFinal: msg.isFinal });
+        return;
+      }
       case 'subscriberQuality': {
         // Routed sessions: the router's audio fallback (OpenTok.js raises these on the Subscriber).
         const sub = this.subscribers.get(msg.subscriberId);

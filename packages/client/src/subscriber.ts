@@ -15,6 +15,8 @@ import type { OutgoingRequest } from './transport.js';
 /** `session.subscribe` properties (OpenTok.js names). */
 export interface SubscriberProperties extends ElementOptions {
   subscribeToAudio?: boolean;
+  /** Live captions of the stream from the start (OpenTok.js `subscribeToCaptions`). Default false. */
+  subscribeToCaptions?: boolean;
   subscribeToVideo?: boolean;
   audioVolume?: number;
   /** OpenTok.js widget style; stored (`getStyle`), Tokhost draws no overlays. */
@@ -49,6 +51,7 @@ export class Subscriber extends EventEmitter {
   private video: HTMLVideoElement | undefined;
   private readonly media = new MediaStream();
   private audioOn: boolean;
+  private captionsOn: boolean;
   private videoOn: boolean;
   private callback: ((err?: OTError) => void) | undefined;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -70,6 +73,7 @@ export class Subscriber extends EventEmitter {
     super();
     this.callback = callback;
     this.audioOn = properties.subscribeToAudio !== false;
+    this.captionsOn = properties.subscribeToCaptions === true;
     this.videoOn = properties.subscribeToVideo !== false;
     // OpenTok.js's `.promise` forms (`subscriber.subscribeToVideo.promise(false)`).
     const toAudio = this.subscribeToAudio.bind(this);
@@ -97,6 +101,8 @@ export class Subscriber extends EventEmitter {
     try {
       const r = await this.host.request({ type: 'subscribe', streamId: this.stream.streamId, audio: this.audioOn, video: this.videoOn });
       this.subscriberId = String(r['subscriberId']);
+      // Captions asked for before the server knew the subscriber.
+      if (this.captionsOn) void this.host.request({ type: 'subscriberMedia', subscriberId: this.subscriberId, captions: true }).catch(() => undefined);
       this.connectTimer = setTimeout(() => this.finish(ERRORS.subscriberIceFailed('the media connection to the publisher did not come up')), CONNECT_TIMEOUT_MS);
     } catch (err) {
       this.finish(err as OTError);
@@ -172,6 +178,21 @@ export class Subscriber extends EventEmitter {
     for (const t of this.media.getAudioTracks()) t.enabled = this.audioOn;
     if (this.subscriberId) void this.host.request({ type: 'subscriberMedia', subscriberId: this.subscriberId, audio: this.audioOn }).catch(() => undefined);
     return this;
+  }
+
+  /**
+   * Receive (or stop receiving) the stream's live captions, when the session has captions
+   * started (REST `/captions`): `captionReceived` events `{streamId, caption, isFinal}`.
+   */
+  subscribeToCaptions(value: boolean): this {
+    this.captionsOn = !!value;
+    if (this.subscriberId) void this.host.request({ type: 'subscriberMedia', subscriberId: this.subscriberId, captions: this.captionsOn }).catch(() => undefined);
+    return this;
+  }
+
+  /** Whether {@link subscribeToCaptions} is on. */
+  isSubscribedToCaptions(): boolean {
+    return this.captionsOn;
   }
 
   /** Receive (or stop receiving) the stream's video. */

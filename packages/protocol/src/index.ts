@@ -65,6 +65,7 @@ export type {
   ConnectionDestroyedMessage,
   FatalErrorMessage,
   ResponseMessage,
+  CaptionReceivedMessage,
   RtConnection,
   RtConnectionDestroyedReason,
   RtError,

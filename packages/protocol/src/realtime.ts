@@ -131,8 +131,8 @@ export interface StreamUpdateRequest {
 }
 export interface SubscribeRequest { type: 'subscribe'; id: number; streamId: string; audio: boolean; video: boolean }
 export interface UnsubscribeRequest { type: 'unsubscribe'; id: number; subscriberId: string }
-/** `subscribeToAudio/subscribeToVideo`. */
-export interface SubscriberMediaRequest { type: 'subscriberMedia'; id: number; subscriberId: string; audio?: boolean; video?: boolean }
+/** `subscribeToAudio/subscribeToVideo`, and `subscribeToCaptions` (`captions`: live captions of the stream, when the session has them). */
+export interface SubscriberMediaRequest { type: 'subscriberMedia'; id: number; subscriberId: string; audio?: boolean; video?: boolean; captions?: boolean }
 /** SDP for a peer link, identified by `peerId` (the subscriber ID, or the stream ID for a routed publisher). */
 /** Which end of a peer link a message comes from (a client may subscribe to its own stream). */
 export type RtPeerEnd = 'publisher' | 'subscriber';
@@ -266,6 +266,8 @@ export interface PeerClosedMessage { type: 'peerClosed'; seq: number; peerId: st
 export interface SdpMessage { type: 'sdp'; seq: number; peerId: string; end: RtPeerEnd | 'server'; description: RtSessionDescription }
 export interface IceMessage { type: 'ice'; seq: number; peerId: string; end: RtPeerEnd | 'server'; candidate: RtIceCandidate | null }
 /** To a publisher: its audio was force-muted (`active: true`) or the session-wide mute ended. */
+/** A live caption of a stream, to a subscriber that asked for them (`subscribeToCaptions(true)`). */
+export interface CaptionReceivedMessage { type: 'captionReceived'; seq: number; subscriberId: string; streamId: string; caption: string; isFinal: boolean }
 export interface MuteForcedMessage { type: 'muteForced'; seq: number; streamId: string | null; active: boolean }
 /** Session-wide force-mute state changed. */
 export interface ForceMuteStateMessage { type: 'forceMuteState'; seq: number; active: boolean }
@@ -308,6 +310,7 @@ export type ServerMessage =
   | SdpMessage
   | IceMessage
   | MuteForcedMessage
+  | CaptionReceivedMessage
   | ForceMuteStateMessage
   | SubscriberQualityMessage
   | ArchiveStartedMessage

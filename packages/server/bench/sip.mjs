@@ -85,8 +85,8 @@ Content-Length: 0
 `;
 
 async function baselineDspMsPerCallSecond(server) {
-  const { Mixer } = await import('../dist/sip/mixer.js');
-  const { createEncoder } = await import('../dist/sip/audio.js');
+  const { Mixer } = await import('../dist/participant/mixer.js');
+  const { createEncoder } = await import('../dist/participant/audio.js');
   const { mulaw } = require('alawmulaw');
   const n = 50;
   const mixer = new Mixer();

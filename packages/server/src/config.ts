@@ -87,6 +87,12 @@ export interface ServerConfig extends LimitsConfig {
   readonly sipPublicAddress: string | null;
   /** SIP UDP and TCP port; 0 picks a free one. Default 5060. */
   readonly sipPort: number;
+  /** Speech recogniser of live captions: `pocketsphinx` (built in, en-US), `vosk` (a Vosk-protocol WebSocket server at `captionsVoskUrl`) or `none`. Default `pocketsphinx`. */
+  readonly captionsEngine: 'pocketsphinx' | 'vosk' | 'none';
+  /** `ws://` URL of the Vosk-protocol recogniser (`captionsEngine: vosk`). Default null. */
+  readonly captionsVoskUrl: string | null;
+  /** Languages the Vosk recogniser's model transcribes (BCP 47). Default `['en-US']`. */
+  readonly captionsVoskLanguages: readonly string[];
   /** SIP TLS listener port (with `sipTlsCert`/`sipTlsKey`). Default 5061. */
   readonly sipTlsPort: number;
   /** PEM certificate file of the SIP TLS listener. Default none (outgoing TLS still works). */
@@ -282,6 +288,15 @@ const iceServers: Parser = (value, name, problems) => {
   return Object.freeze(out);
 };
 
+const langList: Parser = (value, name, problems) => {
+  const list = typeof value === 'string' ? value.split(',').map((x) => x.trim()) : value;
+  if (!Array.isArray(list) || list.length === 0 || list.some((x) => typeof x !== 'string' || !/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(x))) {
+    problems.push(`${name} must be a non-empty list of language codes such as en-US (got ${JSON.stringify(value)})`);
+    return undefined;
+  }
+  return Object.freeze([...list]);
+};
+
 const allowList: Parser = (value, name, problems) => {
   const { entries, problems: bad } = parseOutboundAllow(value, name);
   problems.push(...bad);
@@ -329,6 +344,9 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   sip: { flag: 'sip', env: 'TOKHOST_SIP', default: true, parse: bool, help: 'SIP gateway for dial (docs/sip.md)' },
   sipBindAddress: { flag: 'sip-bind', env: 'TOKHOST_SIP_BIND', default: null, parse: nullable(ipAddress), help: 'address of the SIP and RTP sockets' },
   sipPublicAddress: { flag: 'sip-public-address', env: 'TOKHOST_SIP_PUBLIC_ADDRESS', default: null, parse: nullable(ipAddress), help: 'address in SIP Contact/Via and SDP' },
+  captionsEngine: { flag: 'captions-engine', env: 'TOKHOST_CAPTIONS_ENGINE', default: 'pocketsphinx', parse: oneOf(['pocketsphinx', 'vosk', 'none'] as const), help: 'live captions recogniser: pocketsphinx (built in, en-US), vosk (a Vosk-protocol WebSocket server) or none' },
+  captionsVoskUrl: { flag: 'captions-vosk-url', env: 'TOKHOST_CAPTIONS_VOSK_URL', default: null, parse: nullable(str(/^wss?:\/\/.{1,2000}$/, 'a ws:// or wss:// URL')), help: 'URL of the Vosk-protocol recogniser (captionsEngine vosk)' },
+  captionsVoskLanguages: { flag: 'captions-vosk-languages', env: 'TOKHOST_CAPTIONS_VOSK_LANGUAGES', default: ['en-US'], parse: langList, help: 'comma-separated languages (BCP 47) the Vosk recogniser transcribes' },
   sipPort: { flag: 'sip-port', env: 'TOKHOST_SIP_PORT', default: 5060, parse: int(0, 65535), help: 'SIP UDP/TCP port' },
   sipTlsPort: { flag: 'sip-tls-port', env: 'TOKHOST_SIP_TLS_PORT', default: 5061, parse: int(0, 65535), help: 'SIP TLS port (with a certificate)' },
   sipTlsCert: { flag: 'sip-tls-cert', env: 'TOKHOST_SIP_TLS_CERT', default: null, parse: nullable(str(/^.{1,4096}$/s, 'a file path')), help: 'PEM certificate of the SIP TLS listener' },
@@ -433,6 +451,7 @@ export function validateConfig(input: ServerConfigInput, cwd: string = process.c
   if ((out.sipRtpMinPort === null) !== (out.sipRtpMaxPort === null)) problems.push('sipRtpMinPort and sipRtpMaxPort must be given together');
   if (typeof out.sipRtpMinPort === 'number' && typeof out.sipRtpMaxPort === 'number' && out.sipRtpMinPort > out.sipRtpMaxPort) problems.push('sipRtpMinPort must not be greater than sipRtpMaxPort');
   if ((out.sipTlsCert === null) !== (out.sipTlsKey === null)) problems.push('sipTlsCert and sipTlsKey must be given together');
+  if (out.captionsEngine === 'vosk' && out.captionsVoskUrl === null) problems.push('captionsVoskUrl is required with captionsEngine vosk');
   if (out.databaseUrl !== null && out.masterKey === null) problems.push('masterKey is required with databaseUrl (the secrets at rest are encrypted with it; every node needs the same one)');
   if (out.redisUrl !== null && out.databaseUrl === null) problems.push('redisUrl (cluster mode) needs databaseUrl: the nodes share their records in PostgreSQL');
   if (problems.length > 0) throw new ConfigError(problems);

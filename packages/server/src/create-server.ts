@@ -32,6 +32,9 @@ import { BroadcastService } from './services/broadcasts.js';
 import { seedProjects } from './services/projects.js';
 import { recoverInterrupted } from './services/recovery.js';
 import { AudioConnector } from './connector/audio-connector.js';
+import { CaptionsService } from './captions/captions.js';
+import { createPocketsphinxRecognizer, pocketsphinxAvailable } from './captions/pocketsphinx.js';
+import { createVoskWebSocketRecognizer } from './captions/vosk-websocket.js';
 import { AudioParticipants } from './participant/audio-participant.js';
 import { SipGateway } from './sip/gateway.js';
 import { sipGatewayConfig } from './sip/gateway-config.js';
@@ -96,6 +99,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   let participants: AudioParticipants | undefined;
   let connector: AudioConnector | undefined;
   let renders: RenderService | undefined;
+  let captions: CaptionsService | undefined;
   let httpServer: Server | undefined;
   let recovery: Promise<unknown> | undefined;
   let state: 'running' | 'draining' | 'closing' = 'running';
@@ -108,6 +112,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     ['cluster routing', () => topology.stop()],
     ['sip gateway', () => sip?.close()],
     ['audio connector', () => connector?.close()],
+    ['captions', () => captions?.close()],
     ['server participants', () => participants?.close()],
     ['renders', () => renders?.close()],
     ['recovery', () => recovery],
@@ -192,6 +197,20 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     // Server participants with audio (SIP calls, Audio Connector sockets): one implementation.
     const audioParticipants = (participants = new AudioParticipants({ participants: rt.participants, logger: logger.child({ component: 'participant' }) }));
     connector = new AudioConnector({ participants: audioParticipants, outbound, logger: logger.child({ component: 'audio-connector' }) });
+    captions = new CaptionsService({
+      participants: audioParticipants,
+      recognizer:
+        config.captionsEngine === 'vosk'
+          ? createVoskWebSocketRecognizer({ url: config.captionsVoskUrl!, languages: config.captionsVoskLanguages })
+          : config.captionsEngine === 'pocketsphinx' && pocketsphinxAvailable()
+            ? createPocketsphinxRecognizer()
+            : null,
+      logger: logger.child({ component: 'captions' }),
+      onCaption: (e) => {
+        rt.deliverCaption(e.sessionId, e.streamId, e.text, e.isFinal);
+        deps.onCaption?.(e);
+      },
+    });
     const gateway = (sip = config.sip
       ? new SipGateway({ participants: audioParticipants, compositions, outbound, logger: logger.child({ component: 'sip' }), webhook: rt.webhook, config: sipGatewayConfig(config) })
       : undefined);
@@ -224,7 +243,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
       { realtime: () => rt.metrics(), router: () => media.running(), recordings: () => archives.recordingIds().length, broadcasts: () => bc.runningCount },
       { intervalMs: config.metricsHistoryIntervalSeconds * 1000 },
     ));
-    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, operator, webhooks, thumbnails, metricsHistory: samples, renders: rs, ...(gateway ? { sip: gateway } : {}), connector, ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
+    const rest = createRestHandler({ store, live: rt.live, archiver: archives, config, logger, broadcasts: bc, outbound, operator, webhooks, thumbnails, metricsHistory: samples, renders: rs, ...(gateway ? { sip: gateway } : {}), connector, captions, ...(topology.forwardRest ? { forward: topology.forwardRest } : {}) });
     const server = (httpServer = createHttpServer(
       [
         (req) => {

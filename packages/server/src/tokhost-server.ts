@@ -1,3 +1,4 @@
+import type { CaptionEvent } from './captions/captions.js';
 import type { Server } from 'node:http';
 import type { OperatorAuth } from './auth/operator.js';
 import type { CompositionSource } from './compose/compositions.js';
@@ -68,4 +69,6 @@ export interface CreateServerDeps {
   compositions?: CompositionSource;
   /** Broadcast timing and RTMP retry tuning (tests shorten maxDuration's second and the back-off). */
   broadcastTuning?: Pick<BroadcastServiceOptions, 'secondMs' | 'idleStopSeconds' | 'rtmp'>;
+  /** Every live caption the recogniser produces (tests, integrations); see docs/captions.md. */
+  onCaption?(event: CaptionEvent): void;
 }

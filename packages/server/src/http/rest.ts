@@ -19,12 +19,13 @@ import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { renderRoutes } from './routes/renders.js';
 import { sipRoutes } from './routes/sip.js';
 import { connectRoutes } from './routes/connect.js';
+import { captionsRoutes } from './routes/captions.js';
 import { streamRoutes } from './routes/streams.js';
 import { thumbnailRoutes } from './routes/thumbnails.js';
 import { metricsHistoryRoutes } from './routes/metrics-history.js';
 
 /** Every REST route, in the order of reference §3. */
-export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes, ...broadcastRoutes, ...streamRoutes, ...thumbnailRoutes, ...sipRoutes, ...connectRoutes, ...renderRoutes, ...liveSessionRoutes, ...webhookDeliveryRoutes];
+export const REST_ROUTES: readonly Route[] = [...sessionRoutes, ...archiveRoutes, ...broadcastRoutes, ...streamRoutes, ...thumbnailRoutes, ...sipRoutes, ...connectRoutes, ...captionsRoutes, ...renderRoutes, ...liveSessionRoutes, ...webhookDeliveryRoutes];
 
 /** The operator's routes (`/v2/admin/…`, docs/rest-api.md "Admin API"): the operator token only. */
 export const ADMIN_ROUTES: readonly AdminRoute[] = [...adminRoutes, ...metricsHistoryRoutes];

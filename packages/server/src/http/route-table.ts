@@ -11,6 +11,7 @@ import type { RenderService } from '../render/service.js';
 import type { LiveSessions } from '../live/index.js';
 import type { SipGateway } from '../sip/gateway.js';
 import type { AudioConnector } from '../connector/audio-connector.js';
+import type { CaptionsService } from '../captions/captions.js';
 import type { ProjectRecord, Store } from '../storage/store.js';
 import type { OperatorAuth } from '../auth/operator.js';
 import type { WebhookSender } from '../webhooks/index.js';
@@ -44,6 +45,8 @@ export interface RestDeps {
   sip?: SipGateway;
   /** The Audio Connector (`/connect`). */
   connector?: AudioConnector;
+  /** Live captions (`/captions`). */
+  captions?: CaptionsService;
   /** REST signals per project (`restSignalRatePerProject`). Default: made by `createRestHandler`. */
   restSignals?: KeyedRateLimiter;
   /**
@@ -118,6 +121,7 @@ export const PARAM_PATTERNS: Record<string, { pattern: RegExp; what: string }> =
   streamId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a stream ID' },
   connectionId: { pattern: /^[A-Za-z0-9_\-.~:]{1,128}$/, what: 'a connection ID' },
   deliveryId: { pattern: /^[1-9][0-9]{0,15}$/, what: 'a webhook delivery ID (a positive integer)' },
+  captionsId: { pattern: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, what: 'a captions ID (UUID)' },
 };
 
 interface CompiledRoute<R> {

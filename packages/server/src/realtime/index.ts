@@ -89,6 +89,8 @@ export interface Realtime {
   frontEnd(): FrontEnd;
   /** Connections the server holds itself (SIP calls), without a WebSocket. */
   readonly participants: ServerParticipants;
+  /** A live caption of a stream to its subscribers that asked for captions; returns how many got it. */
+  deliverCaption(sessionId: string, streamId: string, caption: string, isFinal: boolean): number;
   /** WebSocket upgrade for the client protocol; destroys sockets it does not own. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Live counters for `/metrics`: sessions, connections, streams and subscribers per session. */
@@ -423,6 +425,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     frontEnd: () => frontEnd,
     webhook: sendWebhook,
     participants: createServerParticipants(rooms, native, sessionRecord),
+    deliverCaption: (sessionId, streamId, caption, isFinal) => rooms.deliverCaption(sessionId, streamId, caption, isFinal),
     refusedCandidates() {
       return rooms.refusedCandidates;
     },

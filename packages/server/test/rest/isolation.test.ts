@@ -45,6 +45,7 @@ describe('project isolation', () => {
     if (path.endsWith('/archive')) return { sessionId: sessionB };
     if (path.endsWith('/broadcast')) return { sessionId: sessionB, outputs: { hls: {} } };
     if (path.endsWith('/render')) return { sessionId: sessionB, token: 'T1==x', url: 'https://page.example/x' };
+    if (path.endsWith('/captions')) return { sessionId: sessionB, token: 'T1==x' };
     if (path.endsWith('/connect')) return { sessionId: sessionB, token: 'T1==x', websocket: { uri: 'ws://a.example/s' } };
     if (path.endsWith('/dial')) return { sessionId: sessionB, token: 'T1==x', sip: { uri: 'sip:a@b.c' } };
     if (path.endsWith('/streams')) return { addStream: 'stream-1' };
@@ -71,7 +72,9 @@ describe('project isolation', () => {
             .replace(':streamId', ids.streamId!)
             .replace(':connectionId', ids.connectionId!)
             .replace(':deliveryId', ids.deliveryId!)
-            .replace(':renderId', ids.renderId!);
+            .replace(':renderId', ids.renderId!)
+
+            .replace(':captionsId', '00000000-0000-4000-8000-000000000000');
         const query = route.method === 'GET' && (route.path.endsWith('/archive') || route.path.endsWith('/broadcast')) ? `?sessionId=${sessionB}` : '';
         const body = route.method === 'GET' || route.method === 'DELETE' ? undefined : JSON.stringify(bodyFor(route.path));
         const headers = body ? { 'content-type': 'application/json' } : undefined;

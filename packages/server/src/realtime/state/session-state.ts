@@ -249,6 +249,8 @@ interface Subscription {
   streamId: string;
   subscriber: Connection;
   publisher: Connection;
+  /** `subscribeToCaptions(true)`: live captions of the stream go to the subscriber. */
+  captions?: boolean;
 }
 
 /** The live state of one session. */
@@ -818,6 +820,10 @@ export class Rooms {
       case 'subscriberMedia': {
         const sub = room.subscriptions.get(String(req.subscriberId));
         if (!sub || sub.subscriber !== conn) return fail('ERR_RT_STREAM_NOT_FOUND', 'no such subscriber');
+        if (req.captions !== undefined) {
+          if (typeof req.captions !== 'boolean') fail('ERR_RT_BAD_REQUEST', 'captions must be a boolean');
+          sub.captions = req.captions;
+        }
         // Relayed: the subscribing browser disables the received track itself; nothing to forward.
         return;
       }
@@ -888,6 +894,22 @@ export class Rooms {
       default:
         return fail('ERR_RT_BAD_REQUEST', `unknown request type "${String((req as { type: unknown }).type)}"`);
     }
+  }
+
+  /**
+   * A live caption of `streamId` (captions/): to every subscriber of the stream that asked for
+   * captions. Returns how many got it.
+   */
+  deliverCaption(sessionId: string, streamId: string, caption: string, isFinal: boolean): number {
+    const room = this.rooms.get(sessionId);
+    if (!room) return 0;
+    let n = 0;
+    for (const sub of room.subscriptions.values()) {
+      if (sub.streamId !== streamId || !sub.captions || sub.subscriber.destroyed) continue;
+      sub.subscriber.send({ type: 'captionReceived', subscriberId: sub.id, streamId, caption, isFinal });
+      n++;
+    }
+    return n;
   }
 
   /**
