@@ -132,7 +132,7 @@ describe.skipIf(!hasTools)('Experience Composer: a web page published into a ses
 
   const routedSession = async () => (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
   const getRender = (id: string) => call<RenderLike>((cb) => ot.getRender(id, cb));
-  const whenStatus = (id: string, statuses: string[], timeoutMs = 30_000) =>
+  const whenStatus = (id: string, statuses: string[], timeoutMs = 90_000) =>
     until(async () => {
       const r = await getRender(id);
       return statuses.includes(r.status) && r;
@@ -222,16 +222,22 @@ describe.skipIf(!hasTools)('Experience Composer: a web page published into a ses
             }
           }, 100);
         });
-        await new Promise((r) => setTimeout(r, 1500));
+        // The first frames may still be black while the decoder starts: sample until one is not (10 s at most).
         const canvas = document.createElement('canvas');
         canvas.width = 64;
         canvas.height = 48;
         const g = canvas.getContext('2d')!;
-        g.drawImage(video, 0, 0, 64, 48);
-        const px = g.getImageData(8, 8, 48, 32).data;
-        let r = 0, gr = 0, b = 0;
-        for (let i = 0; i < px.length; i += 4) (r += px[i]!), (gr += px[i + 1]!), (b += px[i + 2]!);
-        const n = px.length / 4;
+        let rgb: [number, number, number] = [0, 0, 0];
+        for (let t = 0; t < 50; t++) {
+          await new Promise((res) => setTimeout(res, 200));
+          g.drawImage(video, 0, 0, 64, 48);
+          const px = g.getImageData(8, 8, 48, 32).data;
+          let r = 0, gr = 0, b = 0;
+          for (let i = 0; i < px.length; i += 4) (r += px[i]!), (gr += px[i + 1]!), (b += px[i + 2]!);
+          const n = px.length / 4;
+          rgb = [r / n, gr / n, b / n];
+          if (rgb[0] + rgb[1] + rgb[2] > 60) break;
+        }
         const ac = new AudioContext();
         const an = ac.createAnalyser();
         an.fftSize = 4096;
@@ -241,7 +247,7 @@ describe.skipIf(!hasTools)('Experience Composer: a web page published into a ses
         an.getFloatFrequencyData(f);
         let best = 1;
         for (let i = 2; i < f.length; i++) if (f[i]! > f[best]!) best = i;
-        return { rgb: [r / n, gr / n, b / n] as [number, number, number], peakHz: (best * ac.sampleRate) / an.fftSize, peakDb: f[best]!, size: [video.videoWidth, video.videoHeight] };
+        return { rgb, peakHz: (best * ac.sampleRate) / an.fftSize, peakDb: f[best]!, size: [video.videoWidth, video.videoHeight] };
       },
       { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'subscriber' }), streamId: running.streamId! },
     );
