@@ -16,6 +16,7 @@ const BENCHES = {
   cluster: 'packages/server/bench/cluster.mjs',
   archive: 'packages/server/bench/archive.mjs',
   'opentok-js': 'packages/server/bench/opentok-js.mjs',
+  render: 'packages/server/bench/render.mjs',
 };
 const name = process.argv[2] ?? 'sdk';
 const file = BENCHES[name];
@@ -28,7 +29,7 @@ if (name === 'rest') ensureSystemPackages({ wrk: 'wrk' });
 if (name === 'broadcast') ensureSystemPackages({ ffmpeg: 'ffmpeg', chromium: 'chromium', nginx: 'libnginx-mod-rtmp' });
 if (name === 'sip') ensureSystemPackages({ sipp: 'sip-tester' });
 if (name === 'cluster') ensureSystemPackages({ pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-server': 'redis-server' });
-if (name === 'opentok-js') ensureSystemPackages({ chromium: 'chromium' });
+if (name === 'opentok-js' || name === 'render') ensureSystemPackages({ chromium: 'chromium' });
 if (name === 'archive') ensureSystemPackages({ ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', getconf: 'libc-bin' });
 installDeps();
 build();
