@@ -36,7 +36,32 @@ export function captureExpression(o: Pick<PagePublishOptions, 'width' | 'height'
     audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
     preferCurrentTab: true, selfBrowserSurface: 'include', surfaceSwitching: 'exclude', systemAudio: 'exclude', monitorTypeSurfaces: 'exclude',
   });
-  if (globalThis.__tokhostCapture.getVideoTracks().length === 0) throw new Error('tab capture gave no video track');
+  const captured = globalThis.__tokhostCapture.getVideoTracks()[0];
+  if (!captured) throw new Error('tab capture gave no video track');
+  // The tab capture sends a frame only when the page repaints: a still page would send none after
+  // the first, and a late subscriber or the archive's decoder would wait for one forever. Re-send
+  // the last frame (new timestamps) whenever none came for 100 ms.
+  const reader = new MediaStreamTrackProcessor({ track: captured }).readable.getReader();
+  const generator = new MediaStreamTrackGenerator({ kind: 'video' });
+  const writer = generator.writable.getWriter();
+  let last = null;
+  let lastWrite = 0;
+  const write = async (frame) => {
+    lastWrite = performance.now();
+    await writer.write(new VideoFrame(frame, { timestamp: Math.round(lastWrite * 1000) }));
+  };
+  (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (last) last.close();
+      last = value;
+      await write(last).catch(() => undefined);
+    }
+  })();
+  setInterval(() => { if (last && performance.now() - lastWrite >= 100) write(last).catch(() => undefined); }, 50);
+  globalThis.__tokhostCaptured = captured;
+  globalThis.__tokhostCapture = new MediaStream([generator, ...globalThis.__tokhostCapture.getAudioTracks()]);
   return true;
 })(${JSON.stringify({ width: o.width, height: o.height })})`;
 }
@@ -60,7 +85,7 @@ export function publishExpression(o: PagePublishOptions): string {
   if (!streamId) throw new Error('publish: no stream');
   session.on('sessionDisconnected', (e) => report({ type: 'ended', reason: 'sessionDisconnected: ' + ((e && e.reason) || 'unknown') }));
   publisher.on('streamDestroyed', (e) => report({ type: 'ended', reason: 'streamDestroyed: ' + ((e && e.reason) || 'unknown') }));
-  video.addEventListener('ended', () => report({ type: 'ended', reason: 'capture ended' }));
+  globalThis.__tokhostCaptured.addEventListener('ended', () => report({ type: 'ended', reason: 'capture ended' }));
   return streamId;
 })(${JSON.stringify(o)})`;
 }
