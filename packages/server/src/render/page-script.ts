@@ -39,29 +39,14 @@ export function captureExpression(o: Pick<PagePublishOptions, 'width' | 'height'
   const captured = globalThis.__tokhostCapture.getVideoTracks()[0];
   if (!captured) throw new Error('tab capture gave no video track');
   // The tab capture sends a frame only when the page repaints: a still page would send none after
-  // the first, and a late subscriber or the archive's decoder would wait for one forever. Re-send
-  // the last frame (new timestamps) whenever none came for 100 ms.
-  const reader = new MediaStreamTrackProcessor({ track: captured }).readable.getReader();
-  const generator = new MediaStreamTrackGenerator({ kind: 'video' });
-  const writer = generator.writable.getWriter();
-  let last = null;
-  let lastWrite = 0;
-  const write = async (frame) => {
-    lastWrite = performance.now();
-    await writer.write(new VideoFrame(frame, { timestamp: Math.round(lastWrite * 1000) }));
-  };
-  (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      if (last) last.close();
-      last = value;
-      await write(last).catch(() => undefined);
-    }
-  })();
-  setInterval(() => { if (last && performance.now() - lastWrite >= 100) write(last).catch(() => undefined); }, 50);
-  globalThis.__tokhostCaptured = captured;
-  globalThis.__tokhostCapture = new MediaStream([generator, ...globalThis.__tokhostCapture.getAudioTracks()]);
+  // the first, and a late subscriber or the archive's decoder would wait for one forever. A pixel
+  // in a corner, all but transparent, changes every 100 ms so the page keeps repainting.
+  const tick = document.createElement('div');
+  tick.setAttribute('aria-hidden', 'true');
+  tick.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;pointer-events:none;z-index:2147483647;background:#000;opacity:0';
+  document.documentElement.appendChild(tick);
+  let on = false;
+  setInterval(() => { on = !on; tick.style.opacity = on ? '0.01' : '0'; }, 100);
   return true;
 })(${JSON.stringify({ width: o.width, height: o.height })})`;
 }
@@ -85,7 +70,7 @@ export function publishExpression(o: PagePublishOptions): string {
   if (!streamId) throw new Error('publish: no stream');
   session.on('sessionDisconnected', (e) => report({ type: 'ended', reason: 'sessionDisconnected: ' + ((e && e.reason) || 'unknown') }));
   publisher.on('streamDestroyed', (e) => report({ type: 'ended', reason: 'streamDestroyed: ' + ((e && e.reason) || 'unknown') }));
-  globalThis.__tokhostCaptured.addEventListener('ended', () => report({ type: 'ended', reason: 'capture ended' }));
+  video.addEventListener('ended', () => report({ type: 'ended', reason: 'capture ended' }));
   return streamId;
 })(${JSON.stringify(o)})`;
 }

@@ -188,6 +188,9 @@ export function startRenderRun(o: RenderRunOptions, hooks: RenderRunHooks): Rend
       return r.result.value;
     };
     await evaluate(captureExpression(o));
+    // The sharing bar appears a moment after the capture starts: fit, wait, fit again.
+    await fitViewport(cdp, s, page.targetId, o.width, o.height);
+    await new Promise((r) => setTimeout(r, 500));
     trace(`captured; viewport ${(await fitViewport(cdp, s, page.targetId, o.width, o.height)).join('x')}`);
     await evaluate(o.clientScript);
     trace('client loaded, publishing');

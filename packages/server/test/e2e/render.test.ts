@@ -242,14 +242,19 @@ describe.skipIf(!hasTools)('Experience Composer: a web page published into a ses
         const an = ac.createAnalyser();
         an.fftSize = 4096;
         ac.createMediaStreamSource(video.srcObject as MediaStream).connect(an);
-        await new Promise((res) => setTimeout(res, 1500));
+        // Audio may start a little after the picture: listen up to 10 s for the loudest bin to settle.
         const f = new Float32Array(an.frequencyBinCount);
-        an.getFloatFrequencyData(f);
         let best = 1;
-        for (let i = 2; i < f.length; i++) if (f[i]! > f[best]!) best = i;
+        for (let t = 0; t < 20; t++) {
+          await new Promise((res) => setTimeout(res, 500));
+          an.getFloatFrequencyData(f);
+          best = 1;
+          for (let i = 2; i < f.length; i++) if (f[i]! > f[best]!) best = i;
+          if (Math.abs((best * ac.sampleRate) / an.fftSize - o.toneHz) < 30 && f[best]! > -70) break;
+        }
         return { rgb, peakHz: (best * ac.sampleRate) / an.fftSize, peakDb: f[best]!, size: [video.videoWidth, video.videoHeight] };
       },
-      { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'subscriber' }), streamId: running.streamId! },
+      { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'subscriber' }), streamId: running.streamId!, toneHz: TONE_HZ },
     );
     console.info(`[render] subscriber: mean colour ${seen.rgb.map((v) => v.toFixed(0)).join(',')} (${colourName(seen.rgb)}), ${seen.size.join('x')}, loudest ${seen.peakHz.toFixed(0)} Hz at ${seen.peakDb.toFixed(1)} dB`);
     expect(colourName(seen.rgb)).toBe('red');
