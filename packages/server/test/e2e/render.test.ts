@@ -273,7 +273,16 @@ describe.skipIf(!hasTools)('Experience Composer: a web page published into a ses
     const file = join(dir, 'render.mp4');
     writeFileSync(file, Buffer.from(await (await fetch(done.url!)).arrayBuffer()));
     const probe = ffprobe(file);
-    const frame = frameAt(file, Math.max(0, probe.duration - 1.5), 640, 480);
+    // The last decodable frame (the video track may end a little before the audio).
+    let frame: Buffer | undefined;
+    for (let t = probe.duration - 1.5; t >= 0 && !frame; t -= 1) {
+      try {
+        frame = frameAt(file, t, 640, 480);
+      } catch {
+        // No frame there: try a second earlier.
+      }
+    }
+    if (!frame) throw new Error('no decodable video frame in the archive');
     const archived = meanColour(frame, 640, { x: 160, y: 120, w: 320, h: 240 });
     const tone = toneLevel(file, TONE_HZ);
     console.info(`[render] archive: ${probe.duration.toFixed(1)} s, centre colour ${archived.map((v) => v.toFixed(0)).join(',')} (${colourName(archived)}), ${TONE_HZ} Hz band at ${tone.toFixed(1)} dB`);
