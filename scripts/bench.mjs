@@ -17,6 +17,7 @@ const BENCHES = {
   archive: 'packages/server/bench/archive.mjs',
   'opentok-js': 'packages/server/bench/opentok-js.mjs',
   captions: 'packages/server/bench/captions.mjs',
+  render: 'packages/server/bench/render.mjs',
 };
 const name = process.argv[2] ?? 'sdk';
 const file = BENCHES[name];
@@ -29,7 +30,7 @@ if (name === 'rest') ensureSystemPackages({ wrk: 'wrk' });
 if (name === 'broadcast') ensureSystemPackages({ ffmpeg: 'ffmpeg', chromium: 'chromium', nginx: 'libnginx-mod-rtmp' });
 if (name === 'sip') ensureSystemPackages({ sipp: 'sip-tester' });
 if (name === 'cluster') ensureSystemPackages({ pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-server': 'redis-server' });
-if (name === 'opentok-js') ensureSystemPackages({ chromium: 'chromium' });
+if (name === 'opentok-js' || name === 'render') ensureSystemPackages({ chromium: 'chromium' });
 if (name === 'captions') ensureSystemPackages({ pocketsphinx_continuous: 'pocketsphinx pocketsphinx-en-us', 'espeak-ng': 'espeak-ng', ffmpeg: 'ffmpeg' });
 if (name === 'archive') ensureSystemPackages({ ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', getconf: 'libc-bin' });
 installDeps();

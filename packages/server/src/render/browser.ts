@@ -53,6 +53,8 @@ export function browserArgs(o: Pick<BrowserOptions, 'width' | 'height'>, profile
     '--remote-debugging-pipe',
     `--user-data-dir=${profileDir}`,
     `--window-size=${o.width},${o.height}`,
+    // A screen larger than any viewport (the default headless screen is 800x600 and bounds the window).
+    '--screen-info={0,0 4096x4096}',
     '--hide-scrollbars',
     '--no-first-run',
     '--no-default-browser-check',

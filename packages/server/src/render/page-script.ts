@@ -24,21 +24,43 @@ export interface PagePublishOptions {
 }
 
 /**
- * The expression evaluated in the isolated world (after the client SDK): resolves with the
- * published stream ID, rejects with the reason the capture or the publish failed.
+ * First step in the isolated world: capture the tab (kept in a global of the world). The browser
+ * then shows its "sharing this tab" bar, which takes height from the viewport: the server fits the
+ * window again before {@link publishExpression}.
  */
-export function publishExpression(o: PagePublishOptions): string {
+export function captureExpression(o: Pick<PagePublishOptions, 'width' | 'height'>): string {
   return `(async (o) => {
-  const report = (m) => { try { globalThis.${BINDING}(JSON.stringify(m)); } catch {} };
-  const display = await navigator.mediaDevices.getDisplayMedia({
+  globalThis.__tokhostCapture = await navigator.mediaDevices.getDisplayMedia({
     video: { width: { ideal: o.width }, height: { ideal: o.height }, frameRate: { ideal: 30 } },
     // The page's own sound as it is: a tone must stay a tone.
     audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
     preferCurrentTab: true, selfBrowserSurface: 'include', surfaceSwitching: 'exclude', systemAudio: 'exclude', monitorTypeSurfaces: 'exclude',
   });
+  const captured = globalThis.__tokhostCapture.getVideoTracks()[0];
+  if (!captured) throw new Error('tab capture gave no video track');
+  // The tab capture sends a frame only when the page repaints: a still page would send none after
+  // the first, and a late subscriber or the archive's decoder would wait for one forever. A pixel
+  // in a corner, all but transparent, changes every 100 ms so the page keeps repainting.
+  const tick = document.createElement('div');
+  tick.setAttribute('aria-hidden', 'true');
+  tick.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;pointer-events:none;z-index:2147483647;background:#000;opacity:0';
+  document.documentElement.appendChild(tick);
+  let on = false;
+  setInterval(() => { on = !on; tick.style.opacity = on ? '0.01' : '0'; }, 100);
+  return true;
+})(${JSON.stringify({ width: o.width, height: o.height })})`;
+}
+
+/**
+ * Second step (after the client SDK and {@link captureExpression}): publish the capture; resolves
+ * with the stream ID, rejects with the reason the publish failed.
+ */
+export function publishExpression(o: PagePublishOptions): string {
+  return `(async (o) => {
+  const report = (m) => { try { globalThis.${BINDING}(JSON.stringify(m)); } catch {} };
+  const display = globalThis.__tokhostCapture;
   const video = display.getVideoTracks()[0];
   const audio = display.getAudioTracks()[0];
-  if (!video) throw new Error('tab capture gave no video track');
   OT.setServerUrl(o.serverUrl);
   const session = OT.initSession(o.apiKey, o.sessionId);
   await new Promise((resolve, reject) => session.connect(o.token, (err) => (err ? reject(new Error('connect: ' + err.message)) : resolve())));
@@ -49,7 +71,6 @@ export function publishExpression(o: PagePublishOptions): string {
   session.on('sessionDisconnected', (e) => report({ type: 'ended', reason: 'sessionDisconnected: ' + ((e && e.reason) || 'unknown') }));
   publisher.on('streamDestroyed', (e) => report({ type: 'ended', reason: 'streamDestroyed: ' + ((e && e.reason) || 'unknown') }));
   video.addEventListener('ended', () => report({ type: 'ended', reason: 'capture ended' }));
-  globalThis.__tokhostRenderSession = session;
   return streamId;
 })(${JSON.stringify(o)})`;
 }

@@ -1,8 +1,8 @@
 import type { OutboundPolicy } from '../net/outbound.js';
 import type { Browser } from './browser.js';
 import { launchBrowser } from './browser.js';
-import type { CdpEvent } from './cdp.js';
-import { BINDING, publishExpression, WORLD } from './page-script.js';
+import type { CdpEvent, CdpPipe } from './cdp.js';
+import { BINDING, captureExpression, publishExpression, WORLD } from './page-script.js';
 import type { PagePublishOptions } from './page-script.js';
 
 /** Why a render ended, as its `reason` says it. */
@@ -31,6 +31,8 @@ export interface RenderRunOptions extends PagePublishOptions {
   onSpawn(pid: number, profileDir: string): void;
   /** The browser has gone (after a stop, a failure or a crash): forget its pid. */
   onExit(pid: number): void;
+  /** Progress, for the debug log. */
+  trace?(step: string): void;
 }
 
 /** What a running render reports. */
@@ -47,6 +49,31 @@ export interface RenderRun {
 }
 
 class LoadFailed extends Error {}
+
+/**
+ * Make the page's viewport exactly `width`×`height`: the headless window's size includes its
+ * (invisible) browser frame, whose height varies, so measure the difference and grow the window
+ * by it. The tab capture is the viewport, so this is the size of the published video.
+ */
+async function fitViewport(cdp: CdpPipe, s: string, targetId: string, width: number, height: number): Promise<[number, number]> {
+  const { windowId } = (await cdp.send('Browser.getWindowForTarget', { targetId })) as { windowId: number };
+  const measure = async () => {
+    const r = (await cdp.send('Runtime.evaluate', { expression: '[innerWidth, innerHeight]', returnByValue: true }, s)) as { result: { value?: [number, number] } };
+    return r.result.value ?? [width, height];
+  };
+  let [w, h] = await measure();
+  for (let i = 0; i < 5 && (w !== width || h !== height); i++) {
+    const { bounds } = (await cdp.send('Browser.getWindowBounds', { windowId })) as { bounds: { width: number; height: number } };
+    await cdp.send('Browser.setWindowBounds', { windowId, bounds: { width: bounds.width + width - w, height: bounds.height + height - h } });
+    // The new size reaches the page a few frames later.
+    const before = [w, h];
+    for (let t = 0; t < 20 && w === before[0] && h === before[1]; t++) {
+      await new Promise((r) => setTimeout(r, 50));
+      [w, h] = await measure();
+    }
+  }
+  return [w, h];
+}
 
 /**
  * Launch the browser, load the page at the viewport size, and publish its tab into the session.
@@ -73,10 +100,13 @@ export function startRenderRun(o: RenderRunOptions, hooks: RenderRunHooks): Rend
     o.onSpawn(b.pid, b.profileDir);
     void b.exited.then(() => end('failed', REASONS.browserExited));
     const cdp = b.cdp;
+    const trace = o.trace ?? (() => undefined);
+    trace(`browser pid ${b.pid}`);
     const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: Array<{ targetId: string; type: string }> };
     const page = targetInfos.find((t) => t.type === 'page');
     if (!page) throw new Error('the browser has no page');
     const { sessionId: s } = (await cdp.send('Target.attachToTarget', { targetId: page.targetId, flatten: true })) as { sessionId: string };
+    trace('attached');
 
     // Every request of the page goes through the outbound policy, as the URL itself did: the page
     // cannot reach what the API caller could not name. The server's own origin is the publisher's.
@@ -84,6 +114,7 @@ export function startRenderRun(o: RenderRunOptions, hooks: RenderRunHooks): Rend
       if (e.sessionId !== s || e.method !== 'Fetch.requestPaused') return;
       const requestId = e.params['requestId'] as string;
       const url = (e.params['request'] as { url: string }).url;
+      trace(`request ${url.slice(0, 100)}`);
       void allowed(url).then(
         (ok) => cdp.send('Fetch.' + (ok ? 'continueRequest' : 'failRequest'), ok ? { requestId } : { requestId, errorReason: 'AccessDenied' }, s).catch(() => undefined),
         () => undefined,
@@ -114,14 +145,13 @@ export function startRenderRun(o: RenderRunOptions, hooks: RenderRunHooks): Rend
 
     // Load the page: a network error, an HTTP error status of the document or no load event in
     // time is "Could not load URL".
-    let documentStatus = 0;
-    let mainLoader = '';
+    const documentStatus = new Map<string, number>();
     const loaded = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new LoadFailed(`no load event within ${o.loadTimeoutMs} ms`)), o.loadTimeoutMs);
       cdp.on('event', (e) => {
         if (e.sessionId !== s) return;
-        if (e.method === 'Network.responseReceived' && e.params['type'] === 'Document' && e.params['loaderId'] === mainLoader) {
-          documentStatus = (e.params['response'] as { status: number }).status;
+        if (e.method === 'Network.responseReceived' && e.params['type'] === 'Document') {
+          documentStatus.set(e.params['loaderId'] as string, (e.params['response'] as { status: number }).status);
         }
         if (e.method === 'Page.loadEventFired') {
           clearTimeout(timer);
@@ -130,12 +160,13 @@ export function startRenderRun(o: RenderRunOptions, hooks: RenderRunHooks): Rend
       });
     });
     loaded.catch(() => undefined);
+    trace('navigating');
     const nav = (await cdp.send('Page.navigate', { url: o.url }, s)) as { frameId: string; loaderId?: string; errorText?: string };
     if (nav.errorText) throw new LoadFailed(nav.errorText);
-    mainLoader = nav.loaderId ?? '';
     await loaded;
-    if (documentStatus >= 400) throw new LoadFailed(`HTTP ${documentStatus}`);
-
+    const status = documentStatus.get(nav.loaderId ?? '') ?? 0;
+    if (status >= 400) throw new LoadFailed(`HTTP ${status}`);
+    trace(`loaded (HTTP ${status})`);
     // Publish from an isolated world of the page.
     cdp.on('event', (e) => {
       if (e.sessionId !== s || e.method !== 'Runtime.bindingCalled' || e.params['name'] !== BINDING) return;
@@ -156,7 +187,13 @@ export function startRenderRun(o: RenderRunOptions, hooks: RenderRunHooks): Rend
       if (r.exceptionDetails) throw new Error(r.exceptionDetails.exception?.description ?? r.exceptionDetails.text ?? 'script failed');
       return r.result.value;
     };
+    await evaluate(captureExpression(o));
+    // The sharing bar appears a moment after the capture starts: fit, wait, fit again.
+    await fitViewport(cdp, s, page.targetId, o.width, o.height);
+    await new Promise((r) => setTimeout(r, 500));
+    trace(`captured; viewport ${(await fitViewport(cdp, s, page.targetId, o.width, o.height)).join('x')}`);
     await evaluate(o.clientScript);
+    trace('client loaded, publishing');
     const streamId = await evaluate(publishExpression(o));
     if (typeof streamId !== 'string') throw new Error('publish gave no stream ID');
     if (!over) hooks.started(streamId);

@@ -30,7 +30,7 @@ export interface RenderServiceOptions {
   webhooks: Pick<WebhookSender, 'send'>;
   outbound: OutboundPolicy;
   settings: RenderSettings;
-  logger: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  logger: { debug(obj: object, msg?: string): void; info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
   /** Where the render's publisher reaches this server (its listen URL). */
   serverUrl(): string;
   /**
@@ -136,6 +136,7 @@ export class RenderService {
             height,
             onSpawn: (pid, profileDir) => this.#browsers.add(pid, profileDir),
             onExit: (pid) => this.#browsers.remove(pid),
+            trace: (step) => this.#o.logger.debug({ renderId: render.id, step }, 'render'),
           },
           {
             started: (streamId) => this.#update(project.apiKey, render.id, { status: 'started', streamId }),
