@@ -66,7 +66,7 @@ export type SipErrorCode =
   | 'ERR_SIP_CALL_FAILED';
 
 /** The Audio Connector (connector/): a field it refuses, a WebSocket server it cannot reach, or the connector shut down. */
-export type ConnectorErrorCode = 'ERR_CONNECT_INVALID' | 'ERR_CONNECT_FAILED' | 'ERR_CONNECT_UNAVAILABLE';
+export type ConnectorErrorCode = 'ERR_CONNECT_INVALID' | 'ERR_CONNECT_FAILED' | 'ERR_CONNECT_UNAVAILABLE' | 'ERR_CONNECT_NOT_FOUND';
 
 /** Stores (storage/). `ERR_STORE_QUERY`: PostgreSQL refused a statement (`sqlState` says why). */
 export type StoreErrorCode = 'ERR_STORE_CONFLICT' | 'ERR_STORE_NO_PROJECT' | 'ERR_STORE_CLOSED' | 'ERR_STORE_SCHEMA' | 'ERR_STORE_MASTER_KEY' | 'ERR_STORE_INVALID' | 'ERR_STORE_QUERY';

@@ -180,6 +180,18 @@ export class AudioConnector {
     return { id: c.id, connectionId: c.participant.connectionId };
   }
 
+  /**
+   * Ends one connection of a project (`POST …/connect/{id}/stop`, what `@vonage/video`'s
+   * `disconnectWebsocket` calls): its socket closes and its connection leaves the session.
+   * False when the project has no such live connection.
+   */
+  stop(apiKey: string, id: string): boolean {
+    const c = this.connections.get(id);
+    if (!c || c.apiKey !== apiKey) return false;
+    this.end(c, 'Stop Requested');
+    return true;
+  }
+
   /** One connection's counters (tests, diagnostics); undefined once it has ended. */
   stats(id: string): { framesSent: number; framesDropped: number; bytesReceived: number; framesPublished: number } | undefined {
     const c = this.connections.get(id);

@@ -82,6 +82,7 @@ export const ERROR_TABLE = {
   ERR_RECORDING_NOT_COMPOSED: { status: 409, bodyCode: 409, message: 'Layouts apply to composed archives only', when: 'layout change of an individual archive' },
   ERR_SIP_UNSUPPORTED: { status: 501, bodyCode: 501, message: 'Not supported', when: 'SIP dial asking for a part this server runs without (`sip.video` without the compositor)' },
   ERR_SIP_UNAVAILABLE: { status: 500, bodyCode: 500, message: 'SIP gateway unavailable', when: 'the SIP gateway is shut down or its user agent could not start or send' },
+  ERR_CONNECT_NOT_FOUND: { status: 404, bodyCode: 404, when: 'stop of an Audio Connector connection this project does not have live (`POST …/connect/{id}/stop`)' },
   ERR_CONNECT_UNAVAILABLE: { status: 500, bodyCode: 500, message: 'Audio Connector unavailable', when: 'Audio Connector `/connect` while the server is shutting down' },
   ERR_STORE_CONFLICT: { status: 409, bodyCode: 409, message: 'Conflict', when: 'a store write collided with existing state' },
 } as const satisfies { readonly [C in TokhostErrorCode]?: RestMapping };

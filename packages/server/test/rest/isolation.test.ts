@@ -74,7 +74,8 @@ describe('project isolation', () => {
             .replace(':deliveryId', ids.deliveryId!)
             .replace(':renderId', ids.renderId!)
 
-            .replace(':captionsId', '00000000-0000-4000-8000-000000000000');
+            .replace(':captionsId', '00000000-0000-4000-8000-000000000000')
+            .replace(':connectId', '00000000-0000-4000-8000-000000000000');
         const query = route.method === 'GET' && (route.path.endsWith('/archive') || route.path.endsWith('/broadcast')) ? `?sessionId=${sessionB}` : '';
         const body = route.method === 'GET' || route.method === 'DELETE' ? undefined : JSON.stringify(bodyFor(route.path));
         const headers = body ? { 'content-type': 'application/json' } : undefined;

@@ -286,7 +286,7 @@ describe('REST over raw HTTP: what the SDKs never send', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toContain('/v2/project/{key}/archive/{archiveId}/stop');
     const operations = Object.values(doc.paths).reduce((n, p) => n + Object.keys(p).length, 0);
-    expect(operations).toBe(41);
+    expect(operations).toBe(42);
   });
 
   it('never logs secrets or tokens', async () => {

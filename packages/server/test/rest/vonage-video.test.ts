@@ -5,11 +5,16 @@
  * same call made through `opentok` with key/secret credentials; forged JWTs change nothing.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { decodeSessionId, REALTIME_PATH } from '@tokhost/protocol';
 import type { ServerMessage } from '@tokhost/protocol';
 import { MediaMode, Video } from '@vonage/video';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { pocketsphinxAvailable } from '../../src/captions/pocketsphinx.js';
+import { hasChromium } from '../kit/chromium.mjs';
 import { verifyAnyClientToken, verifyClientToken } from '../../src/auth/client-token.js';
 import { createApplication } from '../../src/services/applications.js';
 import { TestClient, signJwt, signT1 } from '../realtime/harness.js';
@@ -298,6 +303,67 @@ describe('application credentials: @vonage/video and opentok-node in Vonage mode
       for (const p of peers) p.close();
     }
   }, 30_000);
+
+  it('Audio Connector through @vonage/video: connectToWebsocket sends the header and PCM, disconnectWebsocket ends it', async () => {
+    const sessionId = (await video.createSession({ mediaMode: MediaMode.ROUTED })).sessionId;
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    const got: { text: string[]; binary: number; closed: boolean } = { text: [], binary: 0, closed: false };
+    wss.on('connection', (ws) => {
+      ws.on('message', (data, isBinary) => (isBinary ? (got.binary += (data as Buffer).length) : got.text.push(String(data))));
+      ws.on('close', () => (got.closed = true));
+    });
+    try {
+      const uri = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/audio`;
+      const made = (await video.connectToWebsocket(sessionId, video.generateClientToken(sessionId), { uri, audioRate: 16000, headers: { from: 'vonage-video' } } as never)) as { id: string; connectionId: string };
+      expect(made).toMatchObject({ id: expect.any(String), connectionId: expect.any(String) });
+      const until = async (ok: () => boolean, what: string) => {
+        for (const end = Date.now() + 8000; !ok(); await new Promise((r) => setTimeout(r, 50))) if (Date.now() > end) throw new Error(`timed out: ${what}`);
+      };
+      await until(() => got.text.length > 0 && got.binary >= 640 * 10, 'the header message and 10 PCM frames');
+      expect(JSON.parse(got.text[0]!)).toEqual({ 'content-type': 'audio/l16;rate=16000', from: 'vonage-video' });
+      const conns = () => call(server, 'GET', `/v2/project/${KEY_A}/session/${sessionId}/connection`).then((r) => (r.json as { items: { connectionId: string }[] }).items.map((c) => c.connectionId));
+      expect(await conns()).toContain(made.connectionId);
+      await video.disconnectWebsocket(made.id);
+      await until(() => got.closed, 'the socket closed by disconnectWebsocket');
+      expect(await conns()).not.toContain(made.connectionId);
+      // A second stop, and a stop by another application's project, find nothing.
+      expect(await statusOf(video.disconnectWebsocket(made.id))).toBe(404);
+      console.info(`[vonage-video] Audio Connector: ${got.binary} PCM bytes before disconnectWebsocket`);
+    } finally {
+      await new Promise((r) => wss.close(r));
+    }
+  }, 30_000);
+
+  it.skipIf(!pocketsphinxAvailable())('captions through @vonage/video: enableCaptions, a second one refused (409), disableCaptions', async () => {
+    const sessionId = (await video.createSession({ mediaMode: MediaMode.ROUTED })).sessionId;
+    const started = (await video.enableCaptions(sessionId, video.generateClientToken(sessionId, { role: 'moderator' } as never))) as { captionsId: string };
+    expect(started.captionsId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await statusOf(video.enableCaptions(sessionId, video.generateClientToken(sessionId, { role: 'moderator' } as never)))).toBe(409);
+    await video.disableCaptions(started.captionsId);
+    expect(await statusOf(video.disableCaptions(started.captionsId))).toBe(404);
+  }, 30_000);
+
+  it.skipIf(!hasChromium)('Experience Composer through @vonage/video: start, get, list, stop with its reason', async () => {
+    const sessionId = (await video.createSession({ mediaMode: MediaMode.ROUTED })).sessionId;
+    const page = createHttpServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<body style="background:#f00"></body>'));
+    await new Promise<void>((r) => page.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(page.address() as AddressInfo).port}/`;
+      const render = (await video.startExperienceComposerRender(sessionId, video.generateClientToken(sessionId, { role: 'publisher' } as never), { url, maxDuration: 60, properties: { name: 'composed' } } as never)) as { id: string; sessionId: string; status: string };
+      expect(render).toMatchObject({ id: expect.any(String), sessionId, status: 'starting' });
+      expect(await video.getExperienceComposerRender(render.id)).toMatchObject({ id: render.id, url });
+      const listed = (await video.listExperienceComposerRenders({} as never)) as { items: { id: string }[] };
+      expect(listed.items.map((r) => r.id)).toContain(render.id);
+      await video.stopExperienceComposerRender(render.id);
+      expect(await video.getExperienceComposerRender(render.id)).toMatchObject({ id: render.id, status: 'stopped', reason: 'Stop Requested' });
+      // Another application's credentials see no such render.
+      const foreign = new Video({ applicationId: otherAppId, privateKey: otherKey }, { videoHost: server.url });
+      expect(await statusOf(foreign.getExperienceComposerRender(render.id))).toBe(404);
+    } finally {
+      await new Promise((r) => page.close(r));
+    }
+  }, 60_000);
 
   it('opentok-node 2.23.2 in Vonage mode: sessions, tokens, archives, signals and streams', async () => {
     const created = await settle<{ sessionId: string }>((cb) => otVonage.createSession({ mediaMode: 'routed' }, cb));

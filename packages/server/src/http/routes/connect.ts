@@ -101,4 +101,15 @@ export const connectRoutes: Route[] = [
       return { status: 200, json };
     },
   },
+  {
+    method: 'POST',
+    path: '/v2/project/:key/connect/:connectId/stop',
+    summary: 'End an Audio Connector connection (what @vonage/video disconnectWebsocket calls)',
+    success: 204,
+    async handler(ctx) {
+      if (!ctx.deps.connector) throw new TokhostError('ERR_NOT_IMPLEMENTED', 'Audio Connector is not available on this server', { description: 'this server runs without the Audio Connector' });
+      if (!ctx.deps.connector.stop(ctx.project.apiKey, ctx.params.connectId!)) throw new TokhostError('ERR_CONNECT_NOT_FOUND', 'Audio Connector connection not found', { description: `no live Audio Connector connection ${ctx.params.connectId} in this project` });
+      return { status: 204 };
+    },
+  },
 ];
