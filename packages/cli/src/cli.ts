@@ -87,7 +87,7 @@ profile saved by "tokhost login" in ~/.config/tokhost/profiles.json; --profile N
   broadcast list [--session-id S] | show <id> | start <sessionId> [--hls] [--rtmp rtmp://host/app/name] | stop <id>
   webhook deliveries [--offset N] [--count N]   recent callbacks: event, status, attempts, last answer
   webhook deliveries --retry <id>    deliver one again
-  load-test [--publishers 1] [--subscribers 1] [--duration 20s] [--routed] [--mode protocol]
+  load-test [--publishers 1] [--subscribers 1] [--duration 20s] [--routed]
                                      a new session with N publishers and M subscribers (Node clients
                                      of the realtime protocol, real WebRTC); prints join and media
                                      connect times (p50/p95), packets/s, bitrate and loss per

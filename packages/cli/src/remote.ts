@@ -85,7 +85,6 @@ export const REMOTE_COMMAND_OPTIONS = {
   publishers: { type: 'string' },
   subscribers: { type: 'string' },
   duration: { type: 'string' },
-  mode: { type: 'string' },
   offset: { type: 'string' },
   count: { type: 'string' },
 } as const;
@@ -337,13 +336,11 @@ export function parseDuration(flag: string, v: unknown): number {
 }
 
 async function loadTest(args: string[], values: Values, io: CliIo, o: Out, ot: OpenTokClient, target: RemoteTarget): Promise<number> {
-  if (args.length > 0) throw new CliUsageError('load-test takes no arguments (--publishers N --subscribers M --duration 20s [--routed] [--mode protocol|browser])');
+  if (args.length > 0) throw new CliUsageError('load-test takes no arguments (--publishers N --subscribers M --duration 20s [--routed])');
   const publishers = intFlag(values, 'publishers', 0, 200) ?? 1;
   const subscribers = intFlag(values, 'subscribers', 0, 500) ?? 1;
   if (publishers + subscribers === 0) throw new CliUsageError('load-test needs at least one client (--publishers, --subscribers)');
   const durationMs = parseDuration('duration', values['duration'] ?? '20s');
-  const mode = enumValue('mode', values['mode'], ['protocol', 'browser'] as const) ?? 'protocol';
-  if (mode === 'browser') throw new CliUsageError('--mode browser is not available in this build yet; use --mode protocol (docs/cli.md)');
   const mediaMode = values['routed'] === true ? 'routed' : 'relayed';
   const session = await ot.createSession({ mediaMode });
   if (!o.json) io.stderr(`load test: session ${session.sessionId} (${mediaMode}); ${publishers} publishers, ${subscribers} subscribers for ${durationMs / 1000} s`);
