@@ -20,6 +20,8 @@ export {
 } from './rest.js';
 export type {
   AdminProjectJson,
+  MetricsHistoryJson,
+  MetricsSample,
   ArchiveJson,
   ArchiveMode,
   ArchiveStatus,

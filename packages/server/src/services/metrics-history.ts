@@ -1,22 +1,6 @@
+import type { MetricsSample } from '@tokhost/protocol';
 import type { MediaRouter } from '../media/types.js';
 import type { RealtimeMetrics } from '../realtime/index.js';
-
-/** One sample of the server's own figures (`GET /v2/admin/metrics/history`, docs/console.md). */
-export interface MetricsSample {
-  /** When, ms since the epoch. */
-  t: number;
-  sessions: number;
-  connections: number;
-  streams: number;
-  /** RTP packets the media workers forward per second (their last one-second figures, summed). */
-  forwardedPacketsPerSecond: number;
-  /** CPU of each media worker since the previous sample, as a fraction of one core (1 = one core busy). */
-  workerCpu: { pid: number; cpu: number }[];
-  /** Archives being recorded on this node. */
-  recordings: number;
-  /** Broadcasts running on this node. */
-  broadcasts: number;
-}
 
 /** What the sampler reads. */
 export interface MetricsHistorySources {

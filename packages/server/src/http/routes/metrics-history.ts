@@ -1,3 +1,4 @@
+import type { MetricsHistoryJson } from '@tokhost/protocol';
 import { TokhostError } from '../../errors.js';
 import type { AdminRoute } from '../route-table.js';
 
@@ -11,7 +12,8 @@ export const metricsHistoryRoutes: AdminRoute[] = [
     handler(ctx) {
       const history = ctx.deps.metricsHistory;
       if (!history) throw new TokhostError('ERR_NOT_IMPLEMENTED', 'No metrics history', { description: 'This server runs without the metrics sampler' });
-      return { status: 200, json: { intervalSeconds: history.intervalMs / 1000, capacity: history.capacity, samples: history.samples() } };
+      const json: MetricsHistoryJson = { intervalSeconds: history.intervalMs / 1000, capacity: history.capacity, samples: history.samples() };
+      return { status: 200, json };
     },
   },
 ];
