@@ -86,14 +86,8 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('cluster: three tokhost serve nodes,
 
   const signalsOf = (p: Page) => p.evaluate(() => window.app.signals);
   const eventsOf = (p: Page) => p.evaluate(() => window.app.events);
-  const ownerNow = async (): Promise<string | null> => {
-    for (const [id, n] of cluster.nodes) {
-      if (n.child.exitCode !== null || n.child.signalCode !== null) continue;
-      const text = await (await fetch(`${n.url}/metrics`)).text();
-      if (/^tokhost_realtime_sessions 1$/m.test(text)) return id;
-    }
-    return null;
-  };
+  /** The node whose realtime layer holds the session (its metrics count one session). */
+  const ownerNow = () => cluster.ownerOfOnlySession();
 
   it('routes one session over three nodes, survives SIGKILL of its owner, and loses nothing in PostgreSQL', async () => {
     const url = (id: string) => cluster.url(id);

@@ -82,6 +82,8 @@ export interface ClusterNodes {
   url(id: string): string;
   /** The ports of the nodes whose process still runs, in the order of `ids` given. */
   alivePorts(ids?: readonly string[]): number[];
+  /** The running node whose realtime layer holds the one session of the test (its /metrics count one), or null. */
+  ownerOfOnlySession(): Promise<string | null>;
   /** SIGKILL one node and wait for its exit. */
   kill(id: string): Promise<void>;
   /** Stop every node still running (SIGKILL: the tests' cleanup). */
@@ -110,6 +112,14 @@ export async function startClusterNodes(o: ClusterNodesOptions): Promise<Cluster
     nodes,
     url: (id) => nodes.get(id)!.url,
     alivePorts: (ids = o.ids) => ids.filter((id) => nodes.has(id) && running(nodes.get(id)!)).map((id) => Number(new URL(nodes.get(id)!.url).port)),
+    async ownerOfOnlySession() {
+      for (const [id, n] of nodes) {
+        if (!running(n)) continue;
+        const text = await (await fetch(`${n.url}/metrics`)).text();
+        if (/^tokhost_realtime_sessions 1$/m.test(text)) return id;
+      }
+      return null;
+    },
     async kill(id) {
       const p = nodes.get(id)!;
       p.child.kill('SIGKILL');
