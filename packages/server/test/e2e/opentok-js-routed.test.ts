@@ -340,7 +340,21 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg', 'ffprobe'))
             };
             return { time: v.currentTime, focus: mean(16, 8, 32, 22), row: [0, 1, 2, 3, 4].map((i) => mean(Math.round(i * 12.8) + 3, 40, 7, 6)) };
           });
-        const seen = await until(async () => { const p = await picture(); return !!p && p.time > 1 && colourName(p.focus) === 'blue' && p; }, { timeoutMs: 60_000, what: 'the HLS picture with A (blue) in the focus box' });
+        // The composition's decoders start one by one (a publisher's first keyframe): watch until the
+        // picture holds A in the focus box and both others in the bottom row, as a viewer would.
+        let last = '';
+        const seen = await until(
+          async () => {
+            const p = await picture();
+            if (!p) return false;
+            const r = p.row.map(colourName);
+            last = `at ${p.time.toFixed(1)} s focus ${colourName(p.focus)}, bottom row ${r.join('/')}`;
+            return p.time > 1 && colourName(p.focus) === 'blue' && r.includes('green') && r.includes('red') && p;
+          },
+          { timeoutMs: 60_000, what: 'the HLS picture with A (blue) in the focus box, B and C in the bottom row' },
+        ).catch((e: Error) => {
+          throw new Error(`${e.message}; last picture ${last}`);
+        });
         const row = seen.row.map(colourName);
         console.info(`[otjs HLS] playing at ${seen.time.toFixed(1)} s: focus rgb(${seen.focus.join(',')}), bottom row ${row.join('/')}`);
         expect(row).toContain('green');
@@ -351,7 +365,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg', 'ffprobe'))
         await call<void>((cb) => ot.setStreamClassLists(sessionId, [{ id: ida.streamId!, layoutClassList: [] }, { id: idb.streamId!, layoutClassList: ['focus'] }], cb));
         await sleep(4000);
         await play();
-        const moved = await until(async () => { const p = await picture(); return !!p && colourName(p.focus) === 'green' && p; }, { timeoutMs: 60_000, what: 'the HLS picture with B (green) in the focus box' });
+        const moved = await until(async () => { const p = await picture(); return !!p && colourName(p.focus) === 'green' && p.row.map(colourName).includes('blue') && p; }, { timeoutMs: 60_000, what: 'the HLS picture with B (green) in the focus box and A (blue) in the bottom row' });
         console.info(`[otjs HLS] focus moved to B ${Date.now() - t0} ms after setStreamClassLists (HLS latency included): bottom row ${moved.row.map(colourName).join('/')}`);
         expect(moved.row.map(colourName)).toContain('blue');
         // OpenTok.js pages stay connected (their Stream has no class list; nothing reaches them).
