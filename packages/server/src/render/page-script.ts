@@ -68,6 +68,8 @@ export function publishExpression(o: PagePublishOptions): string {
   await new Promise((resolve, reject) => session.publish(publisher, (err) => (err ? reject(new Error('publish: ' + err.message)) : resolve())));
   const streamId = publisher.stream && publisher.stream.streamId;
   if (!streamId) throw new Error('publish: no stream');
+  // Kept in this isolated world (the page cannot see it) for the stop: leave before the kill.
+  globalThis.__tokhostRenderSession = session;
   session.on('sessionDisconnected', (e) => report({ type: 'ended', reason: 'sessionDisconnected: ' + ((e && e.reason) || 'unknown') }));
   publisher.on('streamDestroyed', (e) => report({ type: 'ended', reason: 'streamDestroyed: ' + ((e && e.reason) || 'unknown') }));
   video.addEventListener('ended', () => report({ type: 'ended', reason: 'capture ended' }));

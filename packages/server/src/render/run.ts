@@ -83,11 +83,16 @@ async function fitViewport(cdp: CdpPipe, s: string, targetId: string, width: num
 export function startRenderRun(o: RenderRunOptions, hooks: RenderRunHooks): RenderRun {
   let browser: Browser | undefined;
   let over = false;
+  /** Once published: disconnect the page's session, so its connection and stream leave at once. */
+  let leave: (() => Promise<unknown>) | undefined;
   const serverOrigin = new URL(o.serverUrl).origin;
   const end = async (status: 'stopped' | 'failed', reason: string, detail?: string) => {
     if (over) return;
     over = true;
     const b = browser;
+    // A killed browser's socket would only drop: the server would keep its connection for the
+    // reconnect grace period. Leave first (bounded), then kill.
+    if (leave) await Promise.race([leave().catch(() => undefined), new Promise((r) => setTimeout(r, 1500))]);
     if (b) {
       await b.kill();
       o.onExit(b.pid);
@@ -196,6 +201,7 @@ export function startRenderRun(o: RenderRunOptions, hooks: RenderRunHooks): Rend
     trace('client loaded, publishing');
     const streamId = await evaluate(publishExpression(o));
     if (typeof streamId !== 'string') throw new Error('publish gave no stream ID');
+    leave = () => evaluate('(async () => { const s = globalThis.__tokhostRenderSession; if (s) { s.disconnect(); await new Promise((r) => setTimeout(r, 200)); } })()');
     if (!over) hooks.started(streamId);
   };
 
