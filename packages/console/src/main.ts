@@ -75,7 +75,7 @@ function SignIn({ onDone }: { onDone(api: Api, projects: ProjectSummary[]): void
     </div>
     <form key=${mode} onSubmit=${submit} data-form=${mode}>
       ${mode === 'project'
-        ? html`<label>API key <input name="apiKey" autocomplete="username" required pattern="[0-9A-Za-z-]{1,64}" /></label>
+        ? html`<label>API key <input name="apiKey" autocomplete="username" required pattern="[0-9A-Za-z\\-]{1,64}" /></label>
             <label>API secret <input name="apiSecret" type="password" autocomplete="current-password" required /></label>`
         : html`<label>Operator token <input name="token" type="password" autocomplete="current-password" required /></label>
             <p class="hint">Printed by <code>tokhost serve</code> at its first start, or made with <code>tokhost operator-token</code>. It sees every project.</p>`}

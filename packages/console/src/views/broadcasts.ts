@@ -26,7 +26,8 @@ export function BroadcastsView({ api, apiKey, notify }: ViewProps) {
             <td>${hls ? 'HLS' : ''}${b.broadcastUrls?.rtmp?.length ? ` RTMP ×${b.broadcastUrls.rtmp.length}` : ''}</td>
             <td>${since(b.createdAt)} ago</td>
             <td class="actions">
-              ${hls && html`<button data-action="play" onClick=${() => setPlaying({ id: b.id, url: hls })}>Play HLS</button>`}
+              ${hls && b.status === 'started' && b.broadcastUrls?.hlsStatus !== 'live' && html`<span class="muted" data-hls-status=${b.broadcastUrls?.hlsStatus ?? ''}>HLS starting…</span>`}
+              ${hls && (b.status !== 'started' || b.broadcastUrls?.hlsStatus === 'live') && html`<button data-action="play" onClick=${() => setPlaying({ id: b.id, url: hls })}>Play HLS</button>`}
               ${b.status === 'started' &&
               html` <button data-action="stop" class="danger" onClick=${() =>
                 api.send('POST', projectPath(apiKey, 'broadcast', b.id, 'stop')).then(

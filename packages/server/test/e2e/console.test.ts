@@ -132,6 +132,10 @@ describe.skipIf(!hasTools)('web console (issue #22 acceptance 1)', () => {
     await until(async () => (await stats(b.page)).audioBytes > 0 && (await stats(r.page)).framesDecoded > 5, { timeoutMs: 25_000, what: 'the two pages receive each other' });
 
     const page = await viewer.newPage({ viewport: { width: 1200, height: 820 } });
+    // What the console page reports (CSP refusals, hls.js errors) goes to the test log.
+    page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") console.info(`[console page] ${m.type()}: ${m.text()}`); });
+    page.on("pageerror", (e) => console.info(`[console page] error: ${e.message}`));
+    page.on("response", (r) => { if (r.status() >= 400) console.info(`[console page] HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
     try {
       // Sign in with the project's key and secret: the live session, its connections and streams.
       await signIn(page, { apiKey, apiSecret }, true);
