@@ -1,6 +1,6 @@
 import { DTMF_PATTERN } from '@tokhost/protocol';
-import type { DialSipJson, VerifiedToken } from '@tokhost/protocol';
-import { ClientTokenError, verifyAnyClientToken } from '../../auth/client-token.js';
+import type { DialSipJson } from '@tokhost/protocol';
+import { verifyParticipantToken } from './connect.js';
 import { checkConcurrent, limitsFrom } from '../../limits.js';
 import { SipGatewayError } from '../../sip/gateway.js';
 import { headerValueProblem, quotedStringSafeProblem, sipUriProblem, TOKEN_RE, userAtHostProblem } from '../../sip/grammar.js';
@@ -107,14 +107,7 @@ export const sipRoutes: Route[] = [
       const dial = parseDial(await ctx.json());
       const session = requireSession(ctx.deps.store, ctx.project.apiKey, dial.sessionId);
       requireNotE2ee(session, 'SIP dial');
-      let verified: VerifiedToken;
-      try {
-        verified = await verifyAnyClientToken(dial.token, (k) => ctx.deps.store.getProject(k), { clockSkewSeconds: ctx.deps.config.authClockSkewSeconds, lookupApplication: (id) => ctx.deps.store.getApplication(id) });
-        if (verified.apiKey !== ctx.project.apiKey || verified.sessionId !== session.sessionId) throw invalid('token', 'is not a token for this session');
-      } catch (err) {
-        if (err instanceof ClientTokenError) throw new TokhostError('ERR_REQUEST_INVALID', 'Invalid token', { description: err.message, cause: err });
-        throw err;
-      }
+      const verified = await verifyParticipantToken(ctx, dial.token, session);
       if (session.mediaMode !== 'routed') throw new TokhostError('ERR_SIP_NOT_ROUTED', 'Only routed sessions can dial SIP endpoints');
       if (!ctx.deps.sip) throw NO_SIP('dial');
       const limits = limitsFrom(ctx.deps.config as unknown as Record<string, unknown>);
