@@ -16,6 +16,11 @@ import { outboundStats } from './stats.js';
 import type { PublisherStats } from './stats.js';
 import { hasMediaProcessorSupport } from './support.js';
 import type { OutgoingRequest } from './transport.js';
+import { setNoiseSuppression, validateAudioFilter } from './filters/audio-filter.js';
+import type { AudioFilter } from './filters/audio-filter.js';
+import { hasVideoFilterSupport, validateVideoFilter, VideoFilterProcessor } from './filters/video-filter.js';
+import type { VideoFilter } from './filters/video-filter.js';
+import { logger } from './log.js';
 
 /** `OT.initPublisher` properties (the OpenTok.js names). */
 export interface PublisherProperties extends ElementOptions, GetUserMediaProperties {
@@ -27,8 +32,10 @@ export interface PublisherProperties extends ElementOptions, GetUserMediaPropert
   audioBitrate?: number;
   /** OpenTok.js widget style; stored (`getStyle`), Tokhost draws no overlays. */
   style?: Record<string, unknown>;
-  /** OpenTok.js background blur/replacement: refused with `OT_NOT_SUPPORTED` (see docs/client.md). */
-  videoFilter?: unknown;
+  /** Background blur or replacement, applied once the camera is open (a failure is logged, as in OpenTok.js). See `applyVideoFilter`. */
+  videoFilter?: VideoFilter;
+  /** `{ type: 'advancedNoiseSuppression' }`, applied once the microphone is open. See `applyAudioFilter`. */
+  audioFilter?: AudioFilter;
 }
 
 /** OpenTok.js's `MediaProcessorConnector` (from `@vonage/media-processor`): turns a track into a processed one. */
@@ -89,7 +96,6 @@ export class Publisher extends EventEmitter {
     if (properties.audioBitrate !== undefined && !(Number.isFinite(properties.audioBitrate) && properties.audioBitrate >= 6000 && properties.audioBitrate <= 510_000)) {
       throw ERRORS.invalidParameter('audioBitrate must be a number of bits per second from 6000 to 510000');
     }
-    if (properties.videoFilter !== undefined) throw ERRORS.notSupported('videoFilter: video filters are not supported by Tokhost yet (use setVideoMediaProcessorConnector)');
     this.audioOn = properties.publishAudio !== false;
     this.videoOn = properties.publishVideo !== false;
     // OpenTok.js's `.promise` forms (`publisher.publishVideo.promise(false)`).
@@ -141,6 +147,9 @@ export class Publisher extends EventEmitter {
     video.srcObject = this.mediaStream;
     playElement(video);
     this.emit('videoElementCreated', { element: video });
+    // As OpenTok.js: a filter given to initPublisher that cannot be applied is logged, the publisher still opens.
+    if (p.videoFilter) await this.applyVideoFilter(p.videoFilter).catch((err: Error) => logger.error(`Error applying video filter: ${err.message}`));
+    if (p.audioFilter) await this.applyAudioFilter(p.audioFilter).catch((err: Error) => logger.error(`Error applying audio filter: ${err.message}`));
     this.levelTimer = setInterval(() => {
       if (this.listenerCount('audioLevelUpdated') === 0) return;
       this.emit('audioLevelUpdated', { audioLevel: this.audioOn ? this.meter.level(this.mediaStream?.getAudioTracks()[0]) : 0 });
@@ -299,6 +308,7 @@ export class Publisher extends EventEmitter {
     if (connector !== null && (typeof connector !== 'object' || typeof connector.setTrack !== 'function' || typeof connector.destroy !== 'function')) {
       throw ERRORS.invalidParameter(`set${kind === 'audio' ? 'Audio' : 'Video'}MediaProcessorConnector: connector must have setTrack() and destroy(), or be null`);
     }
+    if (connector && (kind === 'video' ? this.videoFilter : this.audioFilter)) throw ERRORS.notSupported(`Cannot set a ${kind} media processor connector while a ${kind} filter is applied (clear${kind === 'video' ? 'Video' : 'Audio'}Filter first)`);
     if (connector && !hasMediaProcessorSupport(kind)) throw ERRORS.notSupported('this browser has no MediaStreamTrackProcessor (Insertable Streams for raw media)');
     if (!track) throw ERRORS.notSupported(`the publisher has no ${kind} track`);
     const previous = this.connectors[kind];
@@ -386,30 +396,82 @@ export class Publisher extends EventEmitter {
     return this;
   }
 
-  /** OpenTok.js background blur/replacement: not in Tokhost yet; rejects with `OT_NOT_SUPPORTED` as OpenTok.js does where the browser cannot run it. */
-  applyVideoFilter(_filter: unknown): Promise<void> {
-    return Promise.reject(ERRORS.notSupported('applyVideoFilter: video filters are not supported by Tokhost yet (use setVideoMediaProcessorConnector)'));
+  private videoFilter: VideoFilter | undefined;
+  private audioFilter: { filter: AudioFilter; hadNoiseSuppression: boolean } | undefined;
+
+  /**
+   * Blur or replace the camera's background (OpenTok.js `applyVideoFilter`):
+   * `{ type: 'backgroundBlur', blurStrength?: 'low' | 'high' }` or
+   * `{ type: 'backgroundReplacement', backgroundImgUrl }`. The segmentation model is loaded from
+   * the Tokhost server on first use. Subscribers keep their link (the sender's track is replaced).
+   * Rejects with `OT_INVALID_PARAMETER` for a bad filter or a screen-sharing publisher, and with
+   * `OT_NOT_SUPPORTED` while a video media processor connector is set or where the browser cannot
+   * run the model.
+   * @example await publisher.applyVideoFilter({ type: 'backgroundBlur', blurStrength: 'high' });
+   */
+  async applyVideoFilter(videoFilter: VideoFilter): Promise<void> {
+    if (this.connectors.video && !(this.connectors.video instanceof VideoFilterProcessor)) throw ERRORS.notSupported('Cannot apply video filter when videoMediaProcessorConnector is set.');
+    if (!hasVideoFilterSupport()) throw ERRORS.notSupported('Browser does not support video filters (a 2D canvas with filter and captureStream or Insertable Streams are required)');
+    const filter = validateVideoFilter(videoFilter);
+    if (this.properties.videoSource === 'screen') throw ERRORS.invalidParameter('Video filters can not be applied to screen share');
+    const track = this.source.video;
+    if (!track) throw ERRORS.notSupported('applyVideoFilter: the publisher has no video track');
+    const previous = this.connectors.video;
+    const processor = new VideoFilterProcessor(filter);
+    let filtered: MediaStreamTrack;
+    try {
+      filtered = await processor.setTrack(track);
+    } catch (err) {
+      await processor.destroy();
+      throw err;
+    }
+    this.connectors.video = processor;
+    this.videoFilter = filter;
+    await this.useTrack('video', filtered);
+    await previous?.destroy();
   }
 
-  getVideoFilter(): null {
-    return null;
+  /** The filter applied (OpenTok.js `getVideoFilter`), or null. */
+  getVideoFilter(): VideoFilter | null {
+    return this.videoFilter ? { ...this.videoFilter } : null;
   }
 
-  clearVideoFilter(): Promise<void> {
-    return Promise.resolve();
+  /** Send the camera's own picture again (OpenTok.js `clearVideoFilter`); resolves at once when no filter is applied. */
+  async clearVideoFilter(): Promise<void> {
+    const processor = this.connectors.video;
+    if (!this.videoFilter || !(processor instanceof VideoFilterProcessor)) return;
+    this.videoFilter = undefined;
+    this.connectors.video = undefined;
+    if (this.source.video) await this.useTrack('video', this.source.video);
+    await processor.destroy();
   }
 
-  /** OpenTok.js advanced noise suppression (a Vonage cloud model): rejects with `OT_NOT_SUPPORTED`. */
-  applyAudioFilter(_filter: unknown): Promise<void> {
-    return Promise.reject(ERRORS.notSupported('applyAudioFilter: audio filters are not supported by Tokhost (use setAudioMediaProcessorConnector)'));
+  /**
+   * OpenTok.js `applyAudioFilter({ type: 'advancedNoiseSuppression' })`. Tokhost has no
+   * noise-suppression model: this turns on the browser's built-in noise suppressor on the
+   * microphone (docs/client.md). Rejects with `OT_INVALID_PARAMETER` for another filter and
+   * `OT_NOT_SUPPORTED` while an audio media processor connector is set or without a microphone.
+   */
+  async applyAudioFilter(audioFilter: AudioFilter): Promise<void> {
+    const filter = validateAudioFilter(audioFilter);
+    if (this.connectors.audio) throw ERRORS.notSupported('Cannot apply audio filter when audioMediaProcessorConnector is set.');
+    const track = this.source.audio;
+    if (!track) throw ERRORS.notSupported('applyAudioFilter: the publisher has no audio track');
+    const had = await setNoiseSuppression(track, true);
+    this.audioFilter = { filter, hadNoiseSuppression: this.audioFilter?.hadNoiseSuppression ?? had };
   }
 
-  getAudioFilter(): null {
-    return null;
+  /** The audio filter applied (OpenTok.js `getAudioFilter`), or null. */
+  getAudioFilter(): AudioFilter | null {
+    return this.audioFilter ? { ...this.audioFilter.filter } : null;
   }
 
-  clearAudioFilter(): Promise<void> {
-    return Promise.resolve();
+  /** Restore the microphone's noise suppression to what it was before `applyAudioFilter`. */
+  async clearAudioFilter(): Promise<void> {
+    const applied = this.audioFilter;
+    if (!applied) return;
+    this.audioFilter = undefined;
+    if (this.source.audio) await setNoiseSuppression(this.source.audio, applied.hadNoiseSuppression);
   }
 
   /** One report per subscriber peer link, as OpenTok.js `getRtcStatsReport` returns them. */
