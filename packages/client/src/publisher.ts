@@ -16,7 +16,7 @@ import { outboundStats } from './stats.js';
 import type { PublisherStats } from './stats.js';
 import { hasMediaProcessorSupport } from './support.js';
 import type { OutgoingRequest } from './transport.js';
-import { setNoiseSuppression, validateAudioFilter } from './filters/audio-filter.js';
+import { validateAudioFilter, withNoiseSuppression } from './filters/audio-filter.js';
 import type { AudioFilter } from './filters/audio-filter.js';
 import { hasVideoFilterSupport, validateVideoFilter, VideoFilterProcessor } from './filters/video-filter.js';
 import type { VideoFilter } from './filters/video-filter.js';
@@ -457,8 +457,20 @@ export class Publisher extends EventEmitter {
     if (this.connectors.audio) throw ERRORS.notSupported('Cannot apply audio filter when audioMediaProcessorConnector is set.');
     const track = this.source.audio;
     if (!track) throw ERRORS.notSupported('applyAudioFilter: the publisher has no audio track');
-    const had = await setNoiseSuppression(track, true);
+    const had = track.getSettings().noiseSuppression ?? false;
+    await this.useNoiseSuppression(track, true);
     this.audioFilter = { filter, hadNoiseSuppression: this.audioFilter?.hadNoiseSuppression ?? had };
+  }
+
+  /** Sends the microphone with the browser's noise suppressor on or off (the device may be reopened). */
+  private async useNoiseSuppression(track: MediaStreamTrack, on: boolean): Promise<void> {
+    const given = this.properties.audioSource instanceof MediaStreamTrack ? this.properties.audioSource : undefined;
+    const next = await withNoiseSuppression(track, on, audioConstraints(this.properties), track !== given);
+    if (next === track) return;
+    this.source.audio = next;
+    next.enabled = this.audioOn;
+    await this.useTrack('audio', next);
+    track.stop();
   }
 
   /** The audio filter applied (OpenTok.js `getAudioFilter`), or null. */
@@ -471,7 +483,7 @@ export class Publisher extends EventEmitter {
     const applied = this.audioFilter;
     if (!applied) return;
     this.audioFilter = undefined;
-    if (this.source.audio) await setNoiseSuppression(this.source.audio, applied.hadNoiseSuppression);
+    if (this.source.audio) await this.useNoiseSuppression(this.source.audio, applied.hadNoiseSuppression);
   }
 
   /** One report per subscriber peer link, as OpenTok.js `getRtcStatsReport` returns them. */

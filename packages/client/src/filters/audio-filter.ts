@@ -22,18 +22,23 @@ export function validateAudioFilter(filter: unknown): AudioFilter {
 }
 
 /**
- * Turns the browser's noise suppressor on (`on`) or back to what it was (`previous`) on `track`.
- * Returns the setting the track had, for `clearAudioFilter`. Rejects with `OT_NOT_SUPPORTED` when
- * the browser cannot change it on a live track.
+ * A microphone track like `track` with the browser's noise suppressor `on` (or off). Chromium
+ * fixes audio processing when the device opens (`applyConstraints` resolves and changes
+ * nothing), so the device is opened again with the new setting: the caller sends the returned
+ * track instead and stops the old one. A track the app gave (`audioSource: MediaStreamTrack`)
+ * cannot be reopened: it is changed in place or the call rejects with `OT_NOT_SUPPORTED`.
  */
-export async function setNoiseSuppression(track: MediaStreamTrack, on: boolean): Promise<boolean> {
-  const had = track.getSettings().noiseSuppression ?? false;
-  const supported = navigator.mediaDevices.getSupportedConstraints?.().noiseSuppression === true;
-  if (!supported) throw ERRORS.notSupported('advancedNoiseSuppression: this browser has no noiseSuppression constraint');
+export async function withNoiseSuppression(track: MediaStreamTrack, on: boolean, constraints: MediaTrackConstraints | true, reopen: boolean): Promise<MediaStreamTrack> {
+  if ((track.getSettings().noiseSuppression ?? false) === on) return track;
+  if (navigator.mediaDevices.getSupportedConstraints?.().noiseSuppression !== true) throw ERRORS.notSupported('advancedNoiseSuppression: this browser has no noiseSuppression constraint');
+  await track.applyConstraints({ ...track.getConstraints(), noiseSuppression: on }).catch(() => undefined);
+  if ((track.getSettings().noiseSuppression ?? false) === on) return track;
+  if (!reopen) throw ERRORS.notSupported('advancedNoiseSuppression: the audio track the app gave cannot change its noise suppression');
+  const deviceId = track.getSettings().deviceId;
   try {
-    await track.applyConstraints({ ...track.getConstraints(), noiseSuppression: on });
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: { ...(constraints === true ? {} : constraints), ...(deviceId ? { deviceId: { exact: deviceId } } : {}), noiseSuppression: on } });
+    return stream.getAudioTracks()[0]!;
   } catch (err) {
-    throw ERRORS.notSupported(`advancedNoiseSuppression: the microphone refused noiseSuppression=${on}: ${(err as Error).message}`);
+    throw ERRORS.notSupported(`advancedNoiseSuppression: the microphone could not be opened with noiseSuppression=${on}: ${(err as Error).message}`);
   }
-  return had;
 }
