@@ -110,6 +110,8 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('@tokhost/
     const before = await frameWhere('a sharp checkerboard at the subscriber', (m) => m.edges > 20);
     await run(page, `await t.pub.applyVideoFilter({ type: 'backgroundBlur', blurStrength: 'high' });`);
     expect(await run(page, 'return t.pub.getVideoFilter();')).toEqual({ type: 'backgroundBlur', blurStrength: 'high' });
+    // Chromium has Insertable Streams: the sent track is a MediaStreamTrackGenerator.
+    expect(await run(page, 'return t.pub.getVideoSource().track.constructor.name;')).toBe('MediaStreamTrackGenerator');
     const blurred = await frameWhere('a blurred picture at the subscriber', (m) => m.edges < before.edges * 0.2);
     await run(page, `await t.pub.clearVideoFilter();`);
     expect(await run(page, 'return t.pub.getVideoFilter();')).toBeNull();
@@ -118,8 +120,23 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('@tokhost/
     expect(blurred.edges).toBeLessThan(before.edges * 0.2);
   }, 90_000);
 
-  it('backgroundReplacement shows the image in the background region; applying blur over it switches filters', async () => {
-    await run(page, `await t.pub.applyVideoFilter({ type: 'backgroundReplacement', backgroundImgUrl: arg });`, greenPng);
+  it('backgroundReplacement shows the image in the background region (the canvas path of browsers without Insertable Streams); applying blur over it switches filters', async () => {
+    // Hidden while the filter starts, so it takes the video element + requestVideoFrameCallback + captureStream path.
+    await run(
+      page,
+      `
+      const saved = window.MediaStreamTrackProcessor;
+      window.MediaStreamTrackProcessor = undefined;
+      try {
+        await t.pub.applyVideoFilter({ type: 'backgroundReplacement', backgroundImgUrl: arg });
+      } finally {
+        window.MediaStreamTrackProcessor = saved;
+      }
+      t.canvasTrack = t.pub.getVideoSource().track.constructor.name;
+      `,
+      greenPng,
+    );
+    expect(await run(page, 'return t.canvasTrack;')).toBe('CanvasCaptureMediaStreamTrack');
     expect(await run(page, 'return t.pub.getVideoFilter().type;')).toBe('backgroundReplacement');
     const green = await frameWhere('the green background at the subscriber', (m) => m.rgb[1] > 140 && m.rgb[0] < 80 && m.rgb[2] < 80);
     console.log(`backgroundReplacement (image rgb 0,192,0): subscriber's mean rgb ${green.rgb.join(',')}, edge energy ${green.edges.toFixed(1)}`);
