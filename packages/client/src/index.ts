@@ -21,6 +21,8 @@ export type { OTEventHandler } from './events.js';
 export { Connection, Stream } from './models.js';
 export { Publisher } from './publisher.js';
 export type { MediaProcessorConnector, PublisherProperties } from './publisher.js';
+export type { BackgroundBlurFilter, BackgroundReplacementFilter, VideoFilter } from './filters/video-filter.js';
+export type { AdvancedNoiseSuppressionFilter, AudioFilter } from './filters/audio-filter.js';
 export type { GetUserMediaProperties } from './media.js';
 export type { AudioOutputDevice } from './audio-output.js';
 export type { PublisherStats, SubscriberStats } from './stats.js';

@@ -180,6 +180,21 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('@tokhost/
     });
   }, 60_000);
 
+  it('initPublisher applies its videoFilter; an invalid one is logged and the publisher opens unfiltered (as OpenTok.js)', async () => {
+    const r = await run<Record<string, unknown>>(
+      page,
+      `
+      const good = await OT.initPublisher.promise(undefined, { insertMode: 'append', resolution: '320x240', audioSource: null, videoFilter: { type: 'backgroundBlur' } });
+      const bad = await OT.initPublisher.promise(undefined, { insertMode: 'append', resolution: '320x240', audioSource: null, videoFilter: { type: 'backgroundBlur', blurStrength: 'extreme' } });
+      const r = { good: good.getVideoFilter(), goodTrack: good.getVideoSource().track.constructor.name, bad: bad.getVideoFilter(), badTrack: bad.getVideoSource().track.constructor.name };
+      good.destroy();
+      bad.destroy();
+      return r;
+      `,
+    );
+    expect(r).toEqual({ good: { type: 'backgroundBlur' }, goodTrack: 'MediaStreamTrackGenerator', bad: null, badTrack: 'MediaStreamTrack' });
+  }, 60_000);
+
   it('advancedNoiseSuppression turns on the browser\'s noise suppressor; clearAudioFilter restores the setting', async () => {
     const r = await run<Record<string, unknown>>(
       page,
