@@ -165,7 +165,8 @@ export class Publisher extends EventEmitter {
   /** The settings of the published video, for the stream object. */
   describe(): { hasAudio: boolean; hasVideo: boolean; videoType: 'camera' | 'screen' | 'custom' | null; videoDimensions: { width: number; height: number } | null; frameRate: number | null } {
     const v = this.mediaStream?.getVideoTracks()[0];
-    const s = v?.getSettings();
+    // A filter's generated track reports no size: the camera's is the size it sends.
+    const s = v?.getSettings().width ? v.getSettings() : (this.source.video ?? v)?.getSettings();
     const p = this.properties;
     return {
       hasAudio: (this.mediaStream?.getAudioTracks().length ?? 0) > 0 && this.audioOn,
