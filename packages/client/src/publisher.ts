@@ -315,6 +315,7 @@ export class Publisher extends EventEmitter {
     const previous = this.connectors[kind];
     this.connectors[kind] = connector ?? undefined;
     if (!connector) {
+      if (kind === 'video') this.videoFilter = undefined;
       await this.useTrack(kind, track);
       await previous?.destroy().catch(() => undefined);
       return;
@@ -410,7 +411,20 @@ export class Publisher extends EventEmitter {
    * run the model.
    * @example await publisher.applyVideoFilter({ type: 'backgroundBlur', blurStrength: 'high' });
    */
-  async applyVideoFilter(videoFilter: VideoFilter): Promise<void> {
+  applyVideoFilter(videoFilter: VideoFilter): Promise<void> {
+    return this.serialFilter(() => this.startVideoFilter(videoFilter));
+  }
+
+  /** One video filter change at a time: a second call waits, so no processor is left running unseen. */
+  private serialFilter(op: () => Promise<void>): Promise<void> {
+    const run = this.filterOps.then(op);
+    this.filterOps = run.catch(() => undefined);
+    return run;
+  }
+
+  private filterOps: Promise<void> = Promise.resolve();
+
+  private async startVideoFilter(videoFilter: VideoFilter): Promise<void> {
     if (this.connectors.video && !(this.connectors.video instanceof VideoFilterProcessor)) throw ERRORS.notSupported('Cannot apply video filter when videoMediaProcessorConnector is set.');
     if (!hasVideoFilterSupport()) throw ERRORS.notSupported('Browser does not support video filters (a 2D canvas with filter and captureStream or Insertable Streams are required)');
     const filter = validateVideoFilter(videoFilter);
@@ -438,7 +452,11 @@ export class Publisher extends EventEmitter {
   }
 
   /** Send the camera's own picture again (OpenTok.js `clearVideoFilter`); resolves at once when no filter is applied. */
-  async clearVideoFilter(): Promise<void> {
+  clearVideoFilter(): Promise<void> {
+    return this.serialFilter(() => this.stopVideoFilter());
+  }
+
+  private async stopVideoFilter(): Promise<void> {
     const processor = this.connectors.video;
     if (!this.videoFilter || !(processor instanceof VideoFilterProcessor)) return;
     this.videoFilter = undefined;
