@@ -221,6 +221,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('@tokhost/
     const allowed = [appOrigin.origin, new URL(server.url).origin];
     expect([...origins].filter((o) => !allowed.includes(o))).toEqual([]);
     const model = requests.filter((u) => u.startsWith(`${new URL(server.url).origin}/js/segmentation/`));
+    console.log(`segmentation files the page loaded: ${[...new Set(model.map((u) => u.split('/').pop()))].join(', ')}`);
     expect(model.some((u) => u.endsWith('.tflite'))).toBe(true);
     expect(model.some((u) => u.endsWith('.wasm'))).toBe(true);
   });
