@@ -2,6 +2,7 @@ import { hasEndToEndEncryptionSupport } from './e2ee/context.js';
 import { getActiveAudioOutputDevice, getAudioOutputDevices, setAudioOutputDevice, unblockAudio } from './audio-output.js';
 import { ERRORS, OTError } from './errors.js';
 import { OTEvent } from './events.js';
+import { setSegmentationServer } from './filters/segmenter.js';
 import { otEvents } from './global-events.js';
 import { getLogLevel, LOG_LEVELS, logger, setLogLevel } from './log.js';
 import { captureMedia } from './media.js';
@@ -39,6 +40,7 @@ let sessionsCreated = 0;
 /** Set the Tokhost server every new session talks to (default: where the SDK was loaded from). */
 export function setServerUrl(url: string): void {
   serverUrl = new URL(url).toString();
+  setSegmentationServer(serverUrl);
 }
 
 /** The server URL new sessions use. */

@@ -4,7 +4,6 @@
  * model the Tokhost server serves itself under `/js/segmentation/<version>/`. Nothing is fetched
  * until a filter is applied, and nothing is fetched from anywhere but that server.
  */
-import { getServerUrl } from '../index.js';
 import { OTError } from '../errors.js';
 
 /**
@@ -28,9 +27,16 @@ export interface Segmenter {
   segment(image: HTMLCanvasElement, mask: HTMLCanvasElement): Promise<void>;
 }
 
-/** The directory the model files are served from, on the server the SDK talks to. */
+let server: string | undefined;
+
+/** Called by `OT.setServerUrl` (and the entry points): the model comes from the server the SDK talks to. */
+export function setSegmentationServer(url: string): void {
+  server = url;
+}
+
+/** The directory the model files are served from: the SDK's server, else the page's origin (as sessions default). */
 export function segmentationBaseUrl(): string {
-  return new URL(`/js/segmentation/${SEGMENTATION_VERSION}/`, getServerUrl()).toString();
+  return new URL(`/js/segmentation/${SEGMENTATION_VERSION}/`, server ?? location.origin).toString();
 }
 
 let script: Promise<MediaPipeSegmentationClass> | undefined;
