@@ -755,6 +755,8 @@ export class Rooms {
         }
         case 'subscriberMedia': {
           result = this.dispatch(conn, req);
+          // `subscribeToCaptions` alone is the captions' business, not the router's.
+          if (req.audio === undefined && req.video === undefined) break;
           await (await router()).subscriberMedia(String(req.subscriberId), { ...(req.audio !== undefined ? { audio: req.audio } : {}), ...(req.video !== undefined ? { video: req.video } : {}) });
           break;
         }
