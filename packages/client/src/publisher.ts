@@ -36,6 +36,11 @@ export interface PublisherProperties extends ElementOptions, GetUserMediaPropert
   videoFilter?: VideoFilter;
   /** `{ type: 'advancedNoiseSuppression' }`, applied once the microphone is open. See `applyAudioFilter`. */
   audioFilter?: AudioFilter;
+  /**
+   * Publish live captions: while the session has captions started (REST `/captions`), the server
+   * transcribes this publisher's audio for the subscribers that ask. Default false.
+   */
+  publishCaptions?: boolean;
 }
 
 /** OpenTok.js's `MediaProcessorConnector` (from `@vonage/media-processor`): turns a track into a processed one. */
@@ -79,6 +84,7 @@ export class Publisher extends EventEmitter {
   private video: HTMLVideoElement | undefined;
   private audioOn: boolean;
   private videoOn: boolean;
+  private captionsOn: boolean;
   private readonly links = new Map<string, PeerLink>();
   private destroyed = false;
   /** The captured tracks, before any media processor. */
@@ -98,6 +104,7 @@ export class Publisher extends EventEmitter {
     }
     this.audioOn = properties.publishAudio !== false;
     this.videoOn = properties.publishVideo !== false;
+    this.captionsOn = properties.publishCaptions === true;
     // OpenTok.js's `.promise` forms (`publisher.publishVideo.promise(false)`).
     const publishAudio = this.publishAudio.bind(this);
     this.publishAudio = Object.assign(publishAudio, { promise: (value: boolean) => Promise.resolve(void publishAudio(value)) });
@@ -163,7 +170,7 @@ export class Publisher extends EventEmitter {
   }
 
   /** The settings of the published video, for the stream object. */
-  describe(): { hasAudio: boolean; hasVideo: boolean; videoType: 'camera' | 'screen' | 'custom' | null; videoDimensions: { width: number; height: number } | null; frameRate: number | null } {
+  describe(): { hasAudio: boolean; hasVideo: boolean; videoType: 'camera' | 'screen' | 'custom' | null; videoDimensions: { width: number; height: number } | null; frameRate: number | null; hasCaptions: boolean } {
     const v = this.mediaStream?.getVideoTracks()[0];
     // A filter's generated track reports no size: the camera's is the size it sends.
     const s = v?.getSettings().width ? v.getSettings() : (this.source.video ?? v)?.getSettings();
@@ -174,6 +181,8 @@ export class Publisher extends EventEmitter {
       videoType: !v ? null : p.videoSource === 'screen' ? 'screen' : p.videoSource instanceof MediaStreamTrack ? 'custom' : 'camera',
       videoDimensions: s?.width && s.height ? { width: s.width, height: s.height } : null,
       frameRate: s?.frameRate ? Math.round(s.frameRate) : null,
+      // As in OpenTok.js, only a publisher with a microphone publishes captions.
+      hasCaptions: this.captionsOn && (this.mediaStream?.getAudioTracks().length ?? 0) > 0,
     };
   }
 
@@ -194,8 +203,19 @@ export class Publisher extends EventEmitter {
     return this;
   }
 
+  /**
+   * Start or stop publishing live captions (OpenTok.js `publishCaptions`): the stream's
+   * `hasCaptions` changes and the server's captioner starts or stops transcribing it. Before the
+   * stream exists, the value is what `publish` announces.
+   */
+  publishCaptions(value: boolean): Promise<void> {
+    this.captionsOn = !!value;
+    this.updateStream('hasCaptions', this.captionsOn && (this.mediaStream?.getAudioTracks().length ?? 0) > 0);
+    return Promise.resolve();
+  }
+
   /** Tell the server and this session's app about a changed stream property. */
-  private updateStream(prop: 'hasAudio' | 'hasVideo', value: boolean): void {
+  private updateStream(prop: 'hasAudio' | 'hasVideo' | 'hasCaptions', value: boolean): void {
     const s = this.stream;
     const host = this.host;
     if (!s || !host || s[prop] === value) return;
