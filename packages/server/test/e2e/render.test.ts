@@ -61,13 +61,18 @@ const ctx = new AudioContext(); const o = ctx.createOscillator(); const g = ctx.
 o.frequency.value = ${TONE_HZ}; g.gain.value = 0.5; o.connect(g); g.connect(ctx.destination); o.start();
 </script></body></html>`;
 
-/** `/proc/<pid>/<file>` of every process, skipping those that exit meanwhile. */
+/**
+ * `/proc/<pid>/<file>` of every running process, skipping those that exit meanwhile and zombies
+ * (killed members of a browser's group wait there until init reaps them: they run nothing).
+ */
 function procs(file: string): Array<[number, string]> {
   const out: Array<[number, string]> = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      out.push([Number(name), readFileSync(`/proc/${name}/${file}`, 'utf8')]);
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      out.push([Number(name), file === 'stat' ? stat : readFileSync(`/proc/${name}/${file}`, 'utf8')]);
     } catch {
       // Exited meanwhile.
     }
@@ -152,22 +157,25 @@ describe.skipIf(!hasTools)('Experience Composer: a web page published into a ses
   }, 120_000);
 
   afterAll(async () => {
-    await viewer?.close();
-    // A render still running when the server closes ends with it: its browser group is killed,
-    // its profile and record removed.
-    const groups = existsSync(pidRecords) ? readdirSync(pidRecords).map((f) => [Number(f), readFileSync(join(pidRecords, f), 'utf8').trim()] as const) : [];
-    await server?.close();
-    if (keptRunning) expect(groups).toHaveLength(1);
-    for (const [pgid, profile] of groups) {
-      expect(processGroup(pgid)).toEqual([]);
-      expect(existsSync(profile)).toBe(false);
+    try {
+      await viewer?.close();
+      // A render still running when the server closes ends with it: its browser group is killed,
+      // its profile and record removed.
+      const groups = existsSync(pidRecords) ? readdirSync(pidRecords).map((f) => [Number(f), readFileSync(join(pidRecords, f), 'utf8').trim()] as const) : [];
+      await server?.close();
+      if (keptRunning) expect(groups).toHaveLength(1);
+      for (const [pgid, profile] of groups) {
+        // Killed at once; the kernel may take a moment to take down every member of the group.
+        await until(() => processGroup(pgid).length === 0, { timeoutMs: 10_000, what: `render browser group ${pgid} gone after close` });
+        expect(existsSync(profile)).toBe(false);
+      }
+      expect(existsSync(pidRecords) ? readdirSync(pidRecords) : []).toEqual([]);
+      expect(renderBrowsers()).toEqual([]);
+    } finally {
+      await appOrigin?.close();
+      await new Promise<void>((r) => (pages ? pages.close(() => r()) : r()));
+      rmSync(dir, { recursive: true, force: true });
     }
-    expect(existsSync(pidRecords) ? readdirSync(pidRecords) : []).toEqual([]);
-    await appOrigin?.close();
-    await new Promise<void>((r) => (pages ? pages.close(() => r()) : r()));
-    rmSync(dir, { recursive: true, force: true });
-    // Closing the server killed every render browser.
-    expect(renderBrowsers()).toEqual([]);
   }, 60_000);
 
   const routedSession = async () => (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
@@ -428,6 +436,7 @@ describe.skipIf(!hasTools)('Experience Composer: a web page published into a ses
     let first: ServeProcess | undefined;
     let second: ServeProcess | undefined;
     let group = -1;
+    let profile = '';
     try {
       first = await serve(args);
       const ot1 = new OpenTok(key, secret, first.url) as Ot;
@@ -438,7 +447,7 @@ describe.skipIf(!hasTools)('Experience Composer: a web page published into a ses
       const records = readdirSync(pidDir);
       expect(records).toHaveLength(1);
       group = Number(records[0]);
-      const profile = readFileSync(join(pidDir, records[0]!), 'utf8').trim();
+      profile = readFileSync(join(pidDir, records[0]!), 'utf8').trim();
       expect(profile.startsWith(join(tmpdir(), PROFILE_PREFIX))).toBe(true);
       expect(existsSync(profile)).toBe(true);
       expect(readFileSync(`/proc/${group}/cmdline`, 'utf8')).toContain(`--user-data-dir=${profile}`);
@@ -473,6 +482,7 @@ describe.skipIf(!hasTools)('Experience Composer: a web page published into a ses
       await stop(second);
       // Whatever happened above, leave no browser behind.
       if (group > 1 && processGroup(group).length > 0) process.kill(-group, 'SIGKILL');
+      if (profile) rmSync(profile, { recursive: true, force: true });
     }
   }, 180_000);
 });
