@@ -7,10 +7,13 @@
 //  (i)  idle: the server with one routed session and nothing in it;
 //  (ii) render: the same server with one 1280x720 render published into that session (measured
 //       from 3 s after it reached `started`).
-// CPU (cores) = Δ(utime+stime) of this process and every descendant (media workers, the render's
-// browser and its renderer, GPU and utility processes, found by ppid in /proc) over the window's
-// wall time. Memory = the sum of their RSS at the end of the window. The ratio render/idle is
-// printed last.
+// CPU (% of one core) = Δ(utime+stime) of this process and every descendant (media workers, the
+// render's browser and its renderer, GPU and utility processes, found by ppid in /proc) over the
+// window's wall time. Memory = the sum of their RSS at the end of the window (Chromium's processes
+// share pages, which RSS counts once per process), and the sum of their PSS (shared pages split
+// between the processes that map them: what the render really adds). The ratio render/idle is
+// printed last, with the load average: the machine's other work slows the render, not the figures
+// of this process tree.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
@@ -47,7 +50,16 @@ function processes() {
   }
   return out;
 }
-/** This process and its descendants: CPU ticks and RSS summed. */
+/** Proportional set size of a process, bytes (0 when smaps_rollup cannot be read). */
+function pss(pid) {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+/** This process and its descendants: CPU ticks, RSS and PSS summed. */
 function tree() {
   const all = processes();
   const mine = new Set([process.pid]);
@@ -57,11 +69,12 @@ function tree() {
   }
   let ticks = 0;
   let rss = 0;
+  let pssBytes = 0;
   for (const pid of mine) {
     const p = all.get(pid);
-    if (p) (ticks += p.ticks), (rss += p.rss);
+    if (p) (ticks += p.ticks), (rss += p.rss), (pssBytes += pss(pid));
   }
-  return { ticks, rss, count: mine.size };
+  return { ticks, rss, pss: pssBytes, count: mine.size };
 }
 async function measure(label) {
   const a = tree();
@@ -69,10 +82,11 @@ async function measure(label) {
   await sleep(SECONDS * 1000);
   const b = tree();
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cores = (b.ticks - a.ticks) / CLK_TCK / wall;
+  const cpu = ((b.ticks - a.ticks) / CLK_TCK / wall) * 100;
   const mib = b.rss / 1048576;
-  console.log(`  ${label.padEnd(28)} CPU ${cores.toFixed(3)} cores   RSS ${mib.toFixed(0)} MiB   processes ${b.count}   (load ${load()})`);
-  return { cores, mib };
+  const pssMib = b.pss / 1048576;
+  console.log(`  ${label.padEnd(22)} CPU ${cpu.toFixed(1).padStart(6)} % of one core   RSS ${mib.toFixed(0).padStart(5)} MiB   PSS ${pssMib.toFixed(0).padStart(5)} MiB   processes ${b.count}   (load average ${load()})`);
+  return { cpu, mib, pssMib };
 }
 
 const page = `<!doctype html><html><body style="margin:0;overflow:hidden"><canvas id=c></canvas><script>
@@ -110,7 +124,7 @@ try {
   await sleep(3000);
   const busy = await measure('one 1280x720 render');
   await call((cb) => ot.stopRender(render.id, cb));
-  console.log(`  ratio render/idle: CPU ${(busy.cores / Math.max(idle.cores, 0.001)).toFixed(1)}x (+${(busy.cores - idle.cores).toFixed(3)} cores), RSS ${(busy.mib / idle.mib).toFixed(1)}x (+${(busy.mib - idle.mib).toFixed(0)} MiB)`);
+  console.log(`  ratio render/idle: CPU ${(busy.cpu / Math.max(idle.cpu, 0.1)).toFixed(1)}x (+${(busy.cpu - idle.cpu).toFixed(1)} % of one core), RSS ${(busy.mib / idle.mib).toFixed(1)}x (+${(busy.mib - idle.mib).toFixed(0)} MiB), PSS ${(busy.pssMib / Math.max(idle.pssMib, 1)).toFixed(1)}x (+${(busy.pssMib - idle.pssMib).toFixed(0)} MiB)`);
 } catch (err) {
   console.error(err);
   code = 1;
