@@ -19,7 +19,7 @@ import OpenTokTs from '@tokhost/sdk';
 import { computeLayout } from '../../src/compose/layout/index.js';
 import type { LayoutSpec, LayoutStream } from '../../src/compose/layout/index.js';
 import type { TokhostServer } from '../../src/create-server.js';
-import { colourName, ffprobe, frameAt, maxVideoGap, meanColour, meanVolume, toneLevel } from '../recording/media-check.js';
+import { colourName, ffprobe, frameAt, framesEvery, maxVideoGap, meanColour, meanVolume, toneLevel } from '../recording/media-check.js';
 import { call, fakeCamera, hasChromium, hasCommands, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startServer, until } from '../kit/index.js';
 import type { AppOrigin, OpenTokSdk } from '../kit/index.js';
 
@@ -379,9 +379,8 @@ describe.skipIf(!hasTools)('archives: recorded files from real publishers', () =
     }
     expect(seenColour, `the 720p video-only archive shows the publisher (last sample ${seenColour})`).toBe('green');
     // Green stays to the end.
-    const timeline: string[] = [];
-    // Up to a quarter second before the container's end: a seek past the last frame decodes nothing.
-    for (let t = 0.25; t < vDuration - 0.25; t += 0.5) timeline.push(`${t.toFixed(2)} ${colourName(meanColour(frameAt(vf, t, 1280, 720), 1280, { x: 500, y: 260, w: 280, h: 200 }))}`);
+    // Up to a quarter second before the container's end (half size: the same centre rectangle).
+    const timeline = framesEvery(vf, { from: 0.25, until: vDuration, step: 0.5, width: 640, height: 360 }).map(([t, f]) => `${t.toFixed(2)} ${colourName(meanColour(f, 640, { x: 250, y: 130, w: 140, h: 100 }))}`);
     console.info(`[archive] tags timeline: ${timeline.join(', ')}`);
     expect(colourName(meanColour(frameAt(vf, vDuration - 0.5, 1280, 720), 1280, { x: 500, y: 260, w: 280, h: 200 }))).toBe('green');
     console.info(`[archive] tags: audio-only ${ffprobe(af).duration.toFixed(2)} s (${a.size} bytes), video-only 1280x720 ${vDuration.toFixed(2)} s (${v.size} bytes), publisher's picture from ${greenAt.toFixed(1)} s`);

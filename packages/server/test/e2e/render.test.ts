@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenTokTs from '@tokhost/sdk';
 import type { TokhostServer } from '../../src/create-server.js';
 import { PROFILE_PREFIX } from '../../src/render/browser.js';
-import { colourName, ffprobe, frameAt, meanColour, toneLevel } from '../recording/media-check.js';
+import { colourName, ffprobe, framesEvery, meanColour, toneLevel } from '../recording/media-check.js';
 import { ensureBuilt, serve, stop } from '../cli/spawn.js';
 import type { ServeProcess } from '../cli/spawn.js';
 import { call, hasChromium, hasCommands, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startServer, until } from '../kit/index.js';
@@ -358,8 +358,7 @@ describe.skipIf(!hasTools)('Experience Composer: a web page published into a ses
     expect(probe.streams.map((st) => st.codec_name).sort()).toEqual(['aac', 'h264']);
     // The centre of a frame every half second (up to a quarter second before the end: a seek past
     // the last frame decodes nothing).
-    const timeline: Array<[number, string]> = [];
-    for (let t = 0.25; t < probe.duration - 0.25; t += 0.5) timeline.push([t, colourName(meanColour(frameAt(file, t, 640, 480), 640, { x: 160, y: 120, w: 320, h: 240 }))]);
+    const timeline: Array<[number, string]> = framesEvery(file, { from: 0.25, until: probe.duration, step: 0.5, width: 640, height: 480 }).map(([t, f]) => [t, colourName(meanColour(f, 640, { x: 160, y: 120, w: 320, h: 240 }))]);
     const first = timeline.findIndex(([, c]) => c === 'red');
     const from = first >= 0 ? timeline[first]![0] : probe.duration;
     const tone = toneLevel(file, TONE_HZ, from);

@@ -52,6 +52,22 @@ export function frameAt(file: string, t: number, width: number, height: number):
   return r.stdout;
 }
 
+/**
+ * Frames of `file` every `step` seconds from `from` to a quarter second before `until`, decoded by
+ * one ffmpeg run (one run per frame costs seconds each on a loaded machine): `[time, RGB24 frame]`.
+ */
+export function framesEvery(file: string, opts: { from: number; until: number; step: number; width: number; height: number }): Array<[number, Buffer]> {
+  const { from, until, step, width, height } = opts;
+  const span = until - 0.25 - from;
+  if (span <= 0) return [];
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-ss', String(from), '-i', file, '-t', String(span), '-vf', `fps=1/${step},scale=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1024 * 1024 * 1024 });
+  const size = width * height * 3;
+  if (r.status !== 0 || r.stdout.length < size) throw new Error(`could not decode frames of ${file}: ${r.stderr.toString()}`);
+  const out: Array<[number, Buffer]> = [];
+  for (let i = 0; (i + 1) * size <= r.stdout.length; i++) out.push([from + i * step, r.stdout.subarray(i * size, (i + 1) * size)]);
+  return out;
+}
+
 /** Mean colour of a rectangle of an RGB24 frame. */
 export function meanColour(rgb: Buffer, width: number, rect: { x: number; y: number; w: number; h: number }): [number, number, number] {
   let r = 0;
