@@ -183,7 +183,10 @@ const FEATURE = {
     return { ok, note: `messages both ways: ${histories.map((t) => JSON.stringify(t.slice(0, 60))).join(' / ')}` };
   },
   'Publish-Devices': {
+    // A page with no session: a local publisher whose devices switch. Chromium's fake capture
+    // offers two cameras with this flag (one by default), so cycleVideo has somewhere to go.
     videos: { own: 1, other: 0 },
+    browserArgs: ['--use-fake-device-for-media-stream=device-count=2'],
     async run({ pages }) {
       const notes = [];
       let ok = true;
@@ -328,9 +331,11 @@ async function runSample(browser, name) {
   let featureOk = true;
   try {
     const wav = spec.speaker ? speech() : undefined;
+    // Page 1 speaks a sentence (captions); or both pages get a browser with the sample's own flags.
     if (spec.speaker && wav) browsers.push(await chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs({ audio: wav }) }));
+    if (spec.browserArgs) browsers.push(await chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs({ args: spec.browserArgs }) }));
     for (let i = 0; i < 2; i++) {
-      const page = await (i === 0 && browsers[0] ? browsers[0] : browser).newPage();
+      const page = await (spec.browserArgs ? browsers[0] : i === 0 && browsers[0] ? browsers[0] : browser).newPage();
       await page.addInitScript(pageProbe);
       page.on('pageerror', (e) => report.errors.push(`page ${i + 1}: ${e.message.split('\n')[0]}`));
       page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && report.errors.push(`page ${i + 1} console: ${m.text().split('\n')[0].slice(0, 160)}`));
