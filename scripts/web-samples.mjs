@@ -16,12 +16,13 @@
 // Moderate-Background-Image's ^5 of @vonage/ml-transformers is not published, 6.0.0 is used).
 // Files the samples' ML libraries fetch from Vonage's CDN are served from the same files in the
 // installed npm packages where a package ships them (MediaPipe face detection); others fail.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,17 +58,19 @@ function installSamples(src) {
   cpSync(src, dest, { recursive: true, filter: (f) => !f.includes('/node_modules') && !f.includes('/.git') });
   for (const name of readdirSync(dest)) {
     const dir = join(dest, name);
-    if (!existsSync(join(dir, 'index.html')) || !existsSync(join(dir, 'package.json')) || !importsNodeModules(dir)) continue;
-    if (existsSync(join(dir, 'node_modules', '@vonage'))) continue;
+    if (!existsSync(join(dir, 'package.json')) || existsSync(join(dir, 'node_modules'))) continue;
+    const ownServer = !existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'index.js'));
+    if (!ownServer && !importsNodeModules(dir)) continue;
     // The lockfiles pin tarballs (ml-transformers 4.3.4, js-workerizer 1.1.1) the registry no
     // longer serves: resolve the ranges afresh. ml-transformers 5.x is not published; 6.0.0 has the
     // same createVonageMediaProcessor API.
     rmSync(join(dir, 'package-lock.json'), { force: true });
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    if (/^\^5\./.test(pkg.dependencies?.['@vonage/ml-transformers'] ?? '')) {
-      pkg.dependencies['@vonage/ml-transformers'] = '6.0.0';
-      writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
-    }
+    if (/^\^5\./.test(pkg.dependencies?.['@vonage/ml-transformers'] ?? '')) pkg.dependencies['@vonage/ml-transformers'] = '6.0.0';
+    // End-To-End-Media-Encryption pins opentok 2.15.1, no longer published: its server gets this
+    // repository's `opentok` (the official Node SDK) through the shim that points it at Tokhost.
+    if (ownServer) delete pkg.dependencies?.opentok;
+    writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
     console.log(`web-samples: npm install in ${dir}`);
     try {
       execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--omit=dev', '--no-package-lock'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
@@ -259,6 +262,29 @@ const FEATURE = {
       return { ok: connector, note: `hasMediaProcessorSupport ${connector}; MediaPipe tasks-vision and its model come from jsDelivr/Google, so the effect cannot show offline` };
     },
   },
+  'End-To-End-Media-Encryption': {
+    expectedAlert: /properly decrypted|encryption secret mismatch/,
+    async before({ pages }) {
+      for (const [i, p] of pages.entries()) {
+        await p.fill('#name', `page ${i + 1}`);
+        await p.fill('#encrypt-key', 'tokhost-samples-secret');
+        await p.click('#enter-button');
+      }
+    },
+    async run({ pages: [p1, p2], dialogs }) {
+      // Both pages decode each other with the shared secret (checked with the videos). Page 1
+      // changes its secret: page 2 cannot decrypt (the sample alerts a mismatch); page 1 changes
+      // it back: page 2 decrypts again (the sample alerts 'properly decrypted').
+      const e2ee = await p1.evaluate(() => Boolean(session.e2ee));
+      const alerted = (re) => () => Promise.resolve(dialogs.some((d) => d.page === 1 && re.test(d.message)));
+      const change = async (secret) => { await p1.fill('#new-encrypt-key', secret); await p1.click('#change-button'); };
+      await change('another-secret-entirely');
+      const mismatch = await until('encryptionSecretMismatch on page 2', alerted(/mismatch/), 20_000).catch(() => false);
+      await change('tokhost-samples-secret');
+      const match = await until('encryptionSecretMatch on page 2', alerted(/properly decrypted/), 20_000).catch(() => false);
+      return { ok: e2ee && mismatch && match, note: `the sample's own server (official opentok SDK via the shim) made an e2ee session (${e2ee}); page 1 changes its secret → page 2 mismatch ${mismatch}; changes it back → match ${match}` };
+    },
+  },
   'Basic-Captions': {
     speaker: true,
     async run({ pages: [p1, p2] }) {
@@ -286,24 +312,37 @@ function speech() {
 
 async function runSample(browser, name) {
   const dir = join(samplesDir, name);
-  if (!existsSync(join(dir, 'index.html'))) return { name, verdict: 'not run: no index.html (it has its own server)' };
+  const ownServer = !existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'index.js'));
+  if (!ownServer && !existsSync(join(dir, 'index.html'))) return { name, verdict: 'not run: no index.html' };
+  if (ownServer && !existsSync(join(dir, 'node_modules'))) return { name, verdict: 'not run: it brings its own Node server; run with --install' };
   const spec = typeof FEATURE[name] === 'function' ? { run: FEATURE[name] } : FEATURE[name] ?? {};
   const wantVideos = spec.videos ?? { own: 1, other: 1 };
   const apiKey = String(40000000 + Math.floor(Math.random() * 9999999));
   const apiSecret = randomBytes(20).toString('hex');
   const server = await createServer({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', apiKey, apiSecret, outboundAllow: ['127.0.0.0/8'] });
   const ot = new OpenTok(apiKey, apiSecret, server.url);
-  const sessionId = await new Promise((res, rej) => ot.createSession({ mediaMode: 'routed' }, (e, s) => (e ? rej(e) : res(s.sessionId))));
+  let sessionId = await new Promise((res, rej) => ot.createSession({ mediaMode: 'routed' }, (e, s) => (e ? rej(e) : res(s.sessionId))));
   let origin = '';
   const token = () => ot.generateToken(sessionId, { role: 'moderator' });
   const configJs = () => `const SAMPLE_SERVER_BASE_URL = '${origin}'; const API_KEY = '${apiKey}'; const SESSION_ID = '${sessionId}'; const TOKEN = '${token()}';\n`;
-  const needsModules = importsNodeModules(dir);
+  const needsModules = !ownServer && importsNodeModules(dir);
   if (needsModules && !existsSync(join(dir, 'node_modules'))) {
     await server.close();
     return { name, verdict: 'not run: imports node_modules (run with --install, or npm install in the sample)' };
   }
+  let sampleOrigin = '';
   const http = createHttpServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    // A sample with its own server: proxied, its page with the script tag swapped. (A page the
+    // browser did not get from a real loopback server may not load /js/tokhost.js: Chromium's
+    // local network access checks.)
+    if (sampleOrigin) {
+      return void fetch(`${sampleOrigin}${req.url}`, { method: req.method }).then(async (r) => {
+        const type = r.headers.get('content-type') ?? 'application/octet-stream';
+        const body = path === '/' ? (await r.text()).replace(OPENTOK_SCRIPT, `<script src="${server.url}/js/tokhost.js"></script>`) : Buffer.from(await r.arrayBuffer());
+        res.writeHead(r.status, { 'Content-Type': type }).end(body);
+      }, () => res.writeHead(502).end());
+    }
     if (path === '/' || path === '/index.html') {
       const html = readFileSync(join(dir, 'index.html'), 'utf8').replace(OPENTOK_SCRIPT, `<script src="${server.url}/js/tokhost.js"></script>`);
       return res.writeHead(200, { 'Content-Type': 'text/html' }).end(html);
@@ -323,11 +362,29 @@ async function runSample(browser, name) {
     if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) return res.writeHead(404).end();
     res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
   });
+  let child;
+  if (ownServer) {
+    // The sample's own server, with its opentok client pointed at this Tokhost (see the shim).
+    child = spawn(process.execPath, ['-r', join(root, 'scripts/web-samples-shim.cjs'), 'index.js'], {
+      cwd: dir,
+      env: { ...process.env, API_KEY: apiKey, API_SECRET: apiSecret, TOKHOST_URL: server.url, TOKHOST_OPENTOK: createRequire(import.meta.url).resolve('opentok') },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const port = await new Promise((res, rej) => {
+      const t = setTimeout(() => rej(new Error('the sample server did not start in 15 s')), 15_000);
+      let out = '';
+      child.stdout.on('data', (d) => { out += d; const m = out.match(/TOKHOST_SAMPLE_PORT=(\d+)/); if (m) { clearTimeout(t); res(Number(m[1])); } });
+      child.once('exit', (code) => { clearTimeout(t); rej(new Error(`the sample server exited (${code})`)); });
+    }).catch(async (err) => { child.kill(); await server.close(); throw err; });
+    sampleOrigin = `http://127.0.0.1:${port}`;
+    sessionId = (await (await fetch(`${sampleOrigin}/session`)).json()).sessionId;
+  }
   await new Promise((r) => http.listen(0, '127.0.0.1', r));
   origin = `http://127.0.0.1:${http.address().port}`;
   const pages = [];
   const browsers = [];
   const report = { name, errors: [], videos: [], feature: '' };
+  const dialogs = [];
   let featureOk = true;
   try {
     const wav = spec.speaker ? speech() : undefined;
@@ -338,7 +395,7 @@ async function runSample(browser, name) {
       const page = await (spec.browserArgs ? browsers[0] : i === 0 && browsers[0] ? browsers[0] : browser).newPage();
       await page.addInitScript(pageProbe);
       page.on('pageerror', (e) => report.errors.push(`page ${i + 1}: ${e.message.split('\n')[0]}`));
-      page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && report.errors.push(`page ${i + 1} console: ${m.text().split('\n')[0].slice(0, 160)}`));
+      page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && !spec.expectedAlert?.test(m.text()) && report.errors.push(`page ${i + 1} console: ${m.text().split('\n')[0].slice(0, 160)}`));
       page.on('response', (r) => r.status() >= 400 && !r.url().endsWith('/favicon.ico') && report.errors.push(`page ${i + 1}: HTTP ${r.status()} ${r.url()}`));
       // Loopback only: CDN stylesheets and scripts fail at once instead of hanging the page; MediaPipe
       // files come from the installed npm package that ships them.
@@ -350,17 +407,21 @@ async function runSample(browser, name) {
         return /^(https?|wss?):\/\/127\.0\.0\.1[:/]/.test(url) || url.startsWith('data:') || url.startsWith('blob:') ? route.continue() : route.abort();
       });
       page.on('requestfailed', (r) => report.errors.push(`page ${i + 1}: blocked/failed ${r.url().slice(0, 120)}`));
-      page.on('dialog', (d) => { report.errors.push(`page ${i + 1} alert: ${d.message().slice(0, 160)}`); void d.dismiss(); });
+      page.on('dialog', (d) => {
+        dialogs.push({ page: i, message: d.message() });
+        if (!spec.expectedAlert?.test(d.message())) report.errors.push(`page ${i + 1} alert: ${d.message().slice(0, 160)}`);
+        void d.dismiss();
+      });
       await page.goto(`${origin}/`, { waitUntil: 'domcontentloaded' });
       pages.push(page);
     }
-    if (spec.before) await spec.before({ pages, ot, sessionId });
+    if (spec.before) await spec.before({ pages, ot, sessionId, dialogs });
     // Both pages show their own video and the other's (when the sample publishes and subscribes).
     const enough = (v) => v.own >= wantVideos.own && v.other >= wantVideos.other;
     if (spec.speaker && !wav) report.feature = 'not checked: needs espeak-ng and ffmpeg for a spoken sentence';
     if (wantVideos.own + wantVideos.other > 0 && !spec.videos) await until('video on both pages', async () => (await Promise.all(pages.map((p) => p.evaluate(() => window.__probe.videos())))).every(enough), 20_000).catch(() => undefined);
     if (spec.run && !(spec.speaker && !wav)) {
-      const r = await spec.run({ pages, ot, sessionId }).catch((err) => ({ ok: false, note: `check failed: ${err.message.split('\n')[0]}` }));
+      const r = await spec.run({ pages, ot, sessionId, dialogs }).catch((err) => ({ ok: false, note: `check failed: ${err.message.split('\n')[0]}` }));
       featureOk = r.ok;
       report.feature = `${r.ok ? 'verified' : 'NOT verified'}: ${r.note}`;
     }
@@ -372,6 +433,10 @@ async function runSample(browser, name) {
   } finally {
     for (const p of pages) await p.close().catch(() => undefined);
     for (const b of browsers) await b.close().catch(() => undefined);
+    if (child) {
+      child.kill();
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
+    }
     await new Promise((r) => http.close(() => r()));
     await server.close();
   }
