@@ -88,21 +88,23 @@ function pageProbe() {
   window.__probe = {
     frame(video) {
       const c = document.createElement('canvas');
-      c.width = 64;
-      c.height = 48;
+      c.width = 160;
+      c.height = 120;
       const ctx = c.getContext('2d', { willReadFrequently: true });
       ctx.drawImage(video, 0, 0, c.width, c.height);
       const d = ctx.getImageData(0, 0, c.width, c.height).data;
-      let sum = 0, binary = 0, gray = 0;
+      let sum = 0, binary = 0, gray = 0, edges = 0, prev = 0;
       const n = d.length / 4;
       for (let i = 0; i < d.length; i += 4) {
         const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
         const l = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        if ((i / 4) % c.width !== 0) edges += Math.abs(l - prev);
+        prev = l;
         sum += l;
         if (l < 24 || l > 231) binary++;
         if (Math.abs(r - g) < 8 && Math.abs(g - b) < 8) gray++;
       }
-      return { width: video.videoWidth, height: video.videoHeight, mean: sum / n, binary: binary / n, gray: gray / n };
+      return { width: video.videoWidth, height: video.videoHeight, mean: sum / n, binary: binary / n, gray: gray / n, edges: edges / n };
     },
     /** RMS per channel (max over 100 ms windows) of a stream's audio over `ms`. */
     async channels(stream, ms) {
@@ -232,6 +234,12 @@ const FEATURE = {
     await p1.selectOption('#filter', 'grayscale');
     const after = await until('the grayscale filter at the subscriber', async () => { const f = await subscriberFrame(p2); return f && f.gray > 0.97 && f; }, 10_000).catch(() => subscriberFrame(p2));
     return { ok: before.gray < 0.9 && after.gray > 0.97, note: `grey pixels in the subscribed video: ${pct(before.gray)} with no filter → ${pct(after.gray)} with grayscale` };
+  },
+  'Basic-Background-Blur': async ({ pages: [, p2] }) => {
+    // The fake camera shows no person: the whole picture is background, so blurred it loses edges.
+    const raw = await rawCameraFrame(p2);
+    const sub = await until('a blurred subscribed frame', async () => { const f = await subscriberFrame(p2); return f && f.edges < raw.edges * 0.6 && f; }, 30_000).catch(() => subscriberFrame(p2));
+    return { ok: sub.edges < raw.edges * 0.6, note: `mean horizontal luma gradient: raw camera ${raw.edges.toFixed(1)}, subscribed (videoFilter backgroundBlur) ${sub.edges.toFixed(1)}` };
   },
   'Basic-Video-Transformer': async ({ pages: [, p2] }) => {
     const raw = await rawCameraFrame(p2);
