@@ -16,7 +16,7 @@ const size = (v: number | string | undefined, d: string) => (v === undefined ? d
  */
 export function placeElement(target: HTMLElement | string | null | undefined, className: string, options: ElementOptions): { root: HTMLElement; video: HTMLVideoElement } {
   const root = document.createElement('div');
-  root.className = className;
+  root.className = `OT_root ${className}`;
   root.style.width = size(options.width, '264px');
   root.style.height = size(options.height, '198px');
   root.style.position = 'relative';
@@ -27,7 +27,14 @@ export function placeElement(target: HTMLElement | string | null | undefined, cl
   video.style.width = '100%';
   video.style.height = '100%';
   video.style.objectFit = options.fitMode === 'contain' ? 'contain' : 'cover';
-  root.appendChild(video);
+  // OpenTok.js's widget layout (root > .OT_widget-container > video): apps put their overlays,
+  // e.g. the Basic-Captions sample's caption box, into the widget container.
+  const container = document.createElement('div');
+  container.className = 'OT_widget-container';
+  container.style.position = 'absolute';
+  container.style.inset = '0';
+  container.appendChild(video);
+  root.appendChild(container);
   if (options.insertDefaultUI === false) return { root, video };
   const el = typeof target === 'string' ? document.getElementById(target) : target;
   if (!el) {

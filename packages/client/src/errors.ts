@@ -15,10 +15,7 @@ export class OTError extends Error {
   }
 
   static fromWire(e: RtError): OTError {
-    // The server names a failed media request OT_UNABLE_TO_PUBLISH; OpenTok.js calls a stream it
-    // could not create OT_STREAM_CREATE_FAILED (same code, 1500).
-    const name = e.name === 'OT_UNABLE_TO_PUBLISH' ? 'OT_STREAM_CREATE_FAILED' : e.name;
-    return new OTError(name, e.otCode, e.message, { tokhostCode: e.code });
+    return new OTError(e.name, e.otCode, e.message, { tokhostCode: e.code });
   }
 }
 

@@ -1,4 +1,5 @@
 import { hasEndToEndEncryptionSupport } from './e2ee/context.js';
+import { publishers, sessions, subscribers } from './collections.js';
 import { getActiveAudioOutputDevice, getAudioOutputDevices, setAudioOutputDevice, unblockAudio } from './audio-output.js';
 import { ERRORS, OTError } from './errors.js';
 import { OTEvent } from './events.js';
@@ -17,6 +18,8 @@ import { hasMediaProcessorSupport as mediaProcessorSupport } from './support.js'
 
 export { hasEndToEndEncryptionSupport } from './e2ee/context.js';
 export { OTError } from './errors.js';
+export { OTCollection } from './collections.js';
+export type { CollectionQuery } from './collections.js';
 export { EventEmitter, OTEvent } from './events.js';
 export type { OTEventHandler } from './events.js';
 export { Connection, Stream } from './models.js';
@@ -59,15 +62,18 @@ export function getServerUrl(): string {
 export function initSession(apiKey: string | number, sessionId: string, options: SessionOptions = {}): Session {
   if (typeof sessionId !== 'string' || sessionId === '') throw new OTError('OT_INVALID_SESSION_ID', 1005, 'sessionId must be a non-empty string');
   sessionsCreated++;
-  return new Session(String(apiKey), sessionId, { ...options, serverUrl: options.serverUrl ?? getServerUrl() });
+  const session = new Session(String(apiKey), sessionId, { ...options, serverUrl: options.serverUrl ?? getServerUrl() });
+  sessions.add(session);
+  return session;
 }
 
 /** Open the camera/microphone (OpenTok.js `OT.initPublisher`). `target` may be an element, an ID, or omitted. */
 function initPublisherImpl(target?: HTMLElement | string | null | PublisherProperties, properties?: PublisherProperties | ((err?: OTError) => void), callback?: (err?: OTError) => void): Publisher {
-  if (target && typeof target === 'object' && !(target instanceof HTMLElement)) return new Publisher(undefined, target, typeof properties === 'function' ? properties : undefined);
-  const props = typeof properties === 'object' ? properties : {};
-  const cb = typeof properties === 'function' ? properties : callback;
-  return new Publisher(target as HTMLElement | string | null | undefined, props, cb);
+  const publisher = target && typeof target === 'object' && !(target instanceof HTMLElement)
+    ? new Publisher(undefined, target, typeof properties === 'function' ? properties : undefined)
+    : new Publisher(target as HTMLElement | string | null | undefined, typeof properties === 'object' ? properties : {}, typeof properties === 'function' ? properties : callback);
+  publishers.add(publisher);
+  return publisher;
 }
 
 /**
@@ -198,6 +204,9 @@ export const OT = {
   upgradeSystemRequirements,
   setServerUrl,
   getServerUrl,
+  sessions,
+  publishers,
+  subscribers,
   on: otEvents.on.bind(otEvents),
   once: otEvents.once.bind(otEvents),
   off: otEvents.off.bind(otEvents),

@@ -1,5 +1,6 @@
 import type { RtConnection, RtConnectionDestroyedReason, RtIceServer, RtSessionDescription, ServerMessage, SessionConnectedMessage } from '@tokhost/protocol';
 import { deriveBaseKey, E2eeContext, hasEndToEndEncryptionSupport, invalidSecret, isValidEncryptionSecret } from './e2ee/context.js';
+import { publishers, subscribers } from './collections.js';
 import { ERRORS, OTError } from './errors.js';
 import { EventEmitter } from './events.js';
 import { raiseException } from './global-events.js';
@@ -250,6 +251,7 @@ export class Session extends EventEmitter {
       const props = typeof propertiesOrCallback === 'object' ? propertiesOrCallback : {};
       cb = typeof propertiesOrCallback === 'function' ? propertiesOrCallback : callback;
       publisher = new Publisher(publisherOrTarget, props);
+      publishers.add(publisher);
     }
     const fail = (err: OTError) => {
       cb?.(err);
@@ -375,6 +377,7 @@ export class Session extends EventEmitter {
     const cb = typeof properties === 'function' ? properties : callback;
     if (!(stream instanceof Stream)) throw ERRORS.invalidParameter('stream must be a Stream from a streamCreated event');
     const sub = new Subscriber(stream, { request: (b) => this.request(b), iceServers: () => this.iceFor(this.ice), e2ee: () => this.e2ee }, target, props, cb);
+    subscribers.add(sub);
     if (!this.isConnected()) {
       setTimeout(() => cb?.(ERRORS.notConnected('subscribe')));
       return sub;

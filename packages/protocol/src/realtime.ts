@@ -367,7 +367,8 @@ export const RT_ERRORS = {
   ERR_RT_CONNECTION_NOT_FOUND: { otName: 'OT_NOT_FOUND', otCode: 404 },
   ERR_RT_SIGNAL_INVALID: { otName: 'OT_INVALID_PARAMETER', otCode: 400 },
   ERR_RT_SIGNAL_TOO_LARGE: { otName: 'OT_INVALID_PARAMETER', otCode: 413 },
-  ERR_RT_MEDIA: { otName: 'OT_UNABLE_TO_PUBLISH', otCode: 1500 },
+  /** A media request (publish, subscribe) the router could not serve: OpenTok.js's name for a stream it could not create. */
+  ERR_RT_MEDIA: { otName: 'OT_STREAM_CREATE_FAILED', otCode: 1500 },
   // OpenTok.js publishes no numeric code for this one; 1011 is its invalid-parameter code.
   ERR_RT_ENCRYPTION_SECRET: { otName: 'OT_INVALID_ENCRYPTION_SECRET', otCode: 1011 },
   ERR_RT_INTERNAL: { otName: 'OT_UNEXPECTED_SERVER_RESPONSE', otCode: 2001 },

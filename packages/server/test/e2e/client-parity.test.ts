@@ -88,6 +88,28 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('@tokhost/client parity with OpenTok
     expect(await run(page, 'return t.element instanceof HTMLVideoElement && document.querySelectorAll(".OT_subscriber").length;')).toBe(0);
   });
 
+  it('OT.publishers, OT.subscribers and OT.sessions hold the live objects (find, where, get, has, length); widgets have OpenTok.js\'s .OT_widget-container', async () => {
+    const r = await run<Record<string, unknown>>(
+      page,
+      `
+      const p = OT.initPublisher(undefined, { insertDefaultUI: false, videoSource: null });
+      const out = {
+        firstSubscriber: OT.subscribers.find() === t.sub,
+        subscriberByStream: OT.subscribers.where({ stream: t.stream }).length === 1 && OT.subscribers.get(t.sub.id) === t.sub,
+        publisherByQuery: OT.publishers.find({ id: t.pub.id }) === t.pub && OT.publishers.find((x) => x === p) === p,
+        session: OT.sessions.has(t.s1.sessionId) && OT.sessions.find({ sessionId: t.s1.sessionId }) instanceof OT.Session,
+        publishersBefore: OT.publishers.length(),
+        widget: t.pub.element.classList.contains('OT_root') && t.pub.element.querySelector('.OT_widget-container > video') !== null,
+      };
+      p.destroy();
+      out.publishersAfter = OT.publishers.length();
+      out.destroyedGone = OT.publishers.find((x) => x === p) === undefined;
+      return out;
+      `,
+    );
+    expect(r).toEqual({ firstSubscriber: true, subscriberByStream: true, publisherByQuery: true, session: true, publishersBefore: expect.any(Number), widget: true, publishersAfter: (r['publishersBefore'] as number) - 1, destroyedGone: true });
+  });
+
   it('OT.on("exception") gets exceptions with OpenTok.js codes (publish before connect: 1010)', async () => {
     const r = await run<{ err: { name: string; code: number }; ot: { code: number; title: string }[] }>(
       page,

@@ -350,7 +350,7 @@ describe('reconnection', () => {
 });
 
 describe('routed sessions', () => {
-  it('a router failure fails media requests with OT_UNABLE_TO_PUBLISH but never signals', async () => {
+  it('a router failure fails media requests with OT_STREAM_CREATE_FAILED but never signals', async () => {
     const broken = {
       room: () => Promise.reject(new Error('no workers')),
       iceServers: [],
@@ -365,7 +365,7 @@ describe('routed sessions', () => {
       expect(first).toMatchObject({ type: 'sessionConnected', mediaMode: 'routed' });
       expect(await client.request(publishBody)).toMatchObject({ ok: false, error: { code: 'ERR_RT_BAD_REQUEST' } });
       const r = await client.request({ ...publishBody, offer: { type: 'offer', sdp: 'v=0' } });
-      expect(r).toMatchObject({ ok: false, error: { code: 'ERR_RT_MEDIA', name: 'OT_UNABLE_TO_PUBLISH' } });
+      expect(r).toMatchObject({ ok: false, error: { code: 'ERR_RT_MEDIA', name: 'OT_STREAM_CREATE_FAILED' } });
       expect(await client.request({ type: 'signal', signalType: 'still', data: 'works' })).toMatchObject({ ok: true, result: { delivered: 1 } });
       client.close();
     } finally {
