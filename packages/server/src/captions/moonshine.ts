@@ -226,7 +226,7 @@ class MoonshineWorker {
     if (!job) return;
     this.worker ??= this.start();
     this.running = job;
-    this.worker.postMessage({ id: job.id, audio: job.audio, maxTokens: maxTokens(job.audio.length) }, [job.audio.buffer]);
+    this.worker.postMessage({ id: job.id, audio: job.audio, maxTokens: maxTokens(job.audio.length) }, [job.audio.buffer as ArrayBuffer]);
   }
 }
 
