@@ -67,7 +67,7 @@ export interface ClosableSpeechRecognizer extends SpeechRecognizer {
 }
 
 // The worker: loads both sessions once, then answers `{ id, audio, maxTokens }` with
-// `{ id, text }` (greedy decoding, key/value cache: the encoder's from the first step, the
+// `{ id, text }` (greedy decoding, at least one token, key/value cache: the encoder's from the first step, the
 // decoder's updated every step) or `{ id, error }`. Plain JavaScript evaluated in the worker, so
 // it runs the same from src/ under the test runner and from dist/.
 const WORKER = `
@@ -99,8 +99,10 @@ async function transcribe(m, job) {
     const logits = out.logits.data;
     const vocab = out.logits.dims[2];
     const off = logits.length - vocab;
+    // No end of text as the first token: on audio with gaps (a stream's jitter, packet loss) the
+    // model's first guess is often "nothing was said" while the sentence is its second one.
     let best = 0;
-    for (let k = 1; k < vocab; k++) if (logits[off + k] > logits[off + best]) best = k;
+    for (let k = 1; k < vocab; k++) if ((step > 0 || k !== 2) && logits[off + k] > logits[off + best]) best = k;
     if (best === 2) break;
     tokens.push(best);
     next = best;
