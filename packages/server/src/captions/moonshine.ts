@@ -10,7 +10,8 @@
  * transcribed again about once a second of audio.
  *
  * Inference never runs on the server's main thread (the media router lives there): one
- * `worker_threads` worker per recogniser, started on first use, holds the two sessions (one
+ * `worker_threads` worker per recogniser, started by the first recognition (the model loads
+ * while its first utterance is spoken), holds the two sessions (one
  * intra-op thread) and runs one job at a time; the queue of jobs waiting for it is bounded and
  * drops stale partials first.
  */
@@ -168,6 +169,11 @@ class MoonshineWorker {
       this.queue.push(job);
       this.pump();
     });
+  }
+
+  /** Start the worker now, so that the model loads while the first utterance is spoken. */
+  warm(): void {
+    if (!this.closed) this.worker ??= this.start();
   }
 
   /** Drop the waiting jobs of `owner` (a closed recognition). */
@@ -353,6 +359,10 @@ export function createMoonshineRecognizer(options: MoonshineOptions = {}): Closa
       let failed = missing.length > 0;
       let closed = false;
       if (failed) queueMicrotask(() => o.onError(new Error(`moonshine: model file(s) missing: ${missing.join(', ')} (install @moonshine-ai/moonshine-js, see docs/captions.md)`)));
+      if (!failed && !shut) {
+        worker ??= new MoonshineWorker(modelDir!, options.maxQueue ?? 32);
+        worker.warm();
+      }
       const seg = new UtteranceSegmenter(segmenter);
       /** Finals in order: each waits for the one before, so results come out as spoken. */
       let finals: Promise<void> = Promise.resolve();

@@ -85,13 +85,14 @@ describe.skipIf(!moonshineAvailable() || !hasCommands('espeak-ng', 'ffmpeg'))('l
     await sleep(1000);
     const spokenAt = Date.now();
     await speak();
+    const spokenUntil = Date.now();
     const first = await until(async () => captions.find((c) => c.captionsId === captionsId && c.isFinal), { timeoutMs: 90_000, intervalMs: 250, what: 'a final caption' });
     // The engine prints an utterance once it has heard the silence after it; wait for all of it.
     await sleep(3000);
     const text = captions.filter((c) => c.captionsId === captionsId && c.isFinal).map((c) => c.text).join(' ');
     const wer = wordErrorRate(SENTENCE, text);
     const partials = captions.filter((c) => c.captionsId === captionsId && !c.isFinal);
-    console.info(`[captions] "${text}" for "${SENTENCE}": WER ${(wer * 100).toFixed(0)} %; first final caption ${first.at - spokenAt} ms after the speech began (${(speech.length / 32).toFixed(0)} ms of speech); ${partials.length} partial(s) before it`);
+    console.info(`[captions] "${text}" for "${SENTENCE}": WER ${(wer * 100).toFixed(0)} %; first final caption ${first.at - spokenAt} ms after the speech began, ${first.at - spokenUntil} ms after it was all sent (${(speech.length / 32).toFixed(0)} ms of speech, sent in ${spokenUntil - spokenAt} ms); ${partials.length} partial(s) before it`);
     expect(first).toMatchObject({ sessionId, streamId, apiKey });
     // The issue's "most words of the sentence": fewer than half of them wrong.
     expect(wer).toBeLessThan(0.5);
