@@ -10,7 +10,7 @@
  * transcribed again about once a second of audio.
  *
  * Inference never runs on the server's main thread (the media router lives there): one
- * `worker_threads` worker per recogniser, started by the first recognition (the model loads
+ * `worker_threads` worker per process, started by the first recognition (the model loads
  * while its first utterance is spoken), holds the two sessions (one
  * intra-op thread) and runs one job at a time; the queue of jobs waiting for it is bounded and
  * drops stale partials first.
@@ -61,9 +61,9 @@ export function moonshineAvailable(options: Pick<MoonshineOptions, 'modelDir'> =
   return missingModelFiles(options.modelDir ?? defaultMoonshineModelDir()).length === 0;
 }
 
-/** A recogniser that also owns a worker thread: close it with the server. */
+/** A recogniser with work in a shared worker thread: close it with the server. */
 export interface ClosableSpeechRecognizer extends SpeechRecognizer {
-  /** Terminate the worker; recognitions still running get onError. */
+  /** Stop its recognitions as their close() does (no more results) and drop their queued jobs; later writes get onError. */
   close(): void;
 }
 
@@ -145,7 +145,6 @@ class MoonshineWorker {
   private readonly queue: Job[] = [];
   private running: Job | null = null;
   private nextId = 1;
-  private closed = false;
 
   constructor(
     private readonly modelDir: string,
@@ -155,7 +154,6 @@ class MoonshineWorker {
   /** Transcribe `audio`; resolves null when the job was dropped (queue full, a newer partial, or cancelled). */
   transcribe(owner: object, audio: Float32Array, partial: boolean): Promise<string | null> {
     return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new Error('moonshine: the recogniser is closed'));
       const job: Job = { id: this.nextId++, owner, partial, audio, settle: (text, err) => (err ? reject(err) : resolve(text)) };
       if (partial) {
         const stale = this.queue.findIndex((j) => j.owner === owner && j.partial);
@@ -173,23 +171,12 @@ class MoonshineWorker {
 
   /** Start the worker now, so that the model loads while the first utterance is spoken. */
   warm(): void {
-    if (!this.closed) this.worker ??= this.start();
+    this.worker ??= this.start();
   }
 
   /** Drop the waiting jobs of `owner` (a closed recognition). */
   cancel(owner: object): void {
     for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]!.owner === owner) this.queue.splice(i, 1)[0]!.settle(null);
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    const err = new Error('moonshine: the recogniser was closed');
-    for (const j of this.queue.splice(0)) j.settle(null, err);
-    this.running?.settle(null, err);
-    this.running = null;
-    void this.worker?.terminate();
-    this.worker = null;
   }
 
   private start(): Worker {
@@ -229,13 +216,25 @@ class MoonshineWorker {
   }
 
   private pump(): void {
-    if (this.closed || this.running) return;
+    if (this.running) return;
     const job = this.queue.shift();
     if (!job) return;
     this.worker ??= this.start();
     this.running = job;
     this.worker.postMessage({ id: job.id, audio: job.audio, maxTokens: maxTokens(job.audio.length) }, [job.audio.buffer as ArrayBuffer]);
   }
+}
+
+// One worker per process and model, shared by every recogniser (every server) of the process and
+// never terminated: onnxruntime-node's addon registers itself once per process, so a worker that
+// loaded it and ended leaves the next one unable to load it ("Module did not self-register"), and
+// terminating a worker that holds sessions crashed the process in the allocator. The worker is
+// unref'd: idle, it neither keeps the process alive nor uses CPU (its memory, ~100 MB, stays).
+const workers = new Map<string, MoonshineWorker>();
+function sharedWorker(modelDir: string, maxQueue: number): MoonshineWorker {
+  let w = workers.get(modelDir);
+  if (!w) workers.set(modelDir, (w = new MoonshineWorker(modelDir, maxQueue)));
+  return w;
 }
 
 /** Moonshine's own bound on the output: about six tokens per second of speech (greedy decoding can loop). */
@@ -334,7 +333,7 @@ export class UtteranceSegmenter {
 
 /**
  * The built-in recogniser (`captionsEngine: moonshine`). The worker starts with the first
- * utterance and lives until {@link ClosableSpeechRecognizer.close}.
+ * recognition and is shared by every recogniser of the process (see `sharedWorker`).
  *
  * @example
  * const engine = createMoonshineRecognizer();
@@ -347,6 +346,8 @@ export function createMoonshineRecognizer(options: MoonshineOptions = {}): Closa
   const partialEvery = ((options.partialEveryMs ?? 1000) / 1000) * SAMPLE_RATE;
   let worker: MoonshineWorker | null = null;
   let shut = false;
+  /** How to stop each recognition still running (close() of the recogniser stops them all). */
+  const live = new Set<() => void>();
   const languages = ['en-US'] as const;
   return {
     name: 'moonshine',
@@ -360,9 +361,15 @@ export function createMoonshineRecognizer(options: MoonshineOptions = {}): Closa
       let closed = false;
       if (failed) queueMicrotask(() => o.onError(new Error(`moonshine: model file(s) missing: ${missing.join(', ')} (install @moonshine-ai/moonshine-js, see docs/captions.md)`)));
       if (!failed && !shut) {
-        worker ??= new MoonshineWorker(modelDir!, options.maxQueue ?? 32);
+        worker ??= sharedWorker(modelDir!, options.maxQueue ?? 32);
         worker.warm();
       }
+      const stop = () => {
+        closed = true;
+        live.delete(stop);
+        worker?.cancel(owner);
+      };
+      live.add(stop);
       const seg = new UtteranceSegmenter(segmenter);
       /** Finals in order: each waits for the one before, so results come out as spoken. */
       let finals: Promise<void> = Promise.resolve();
@@ -408,7 +415,7 @@ export function createMoonshineRecognizer(options: MoonshineOptions = {}): Closa
         write(pcm) {
           if (failed || closed) return;
           if (shut) return fail(new Error('moonshine: the recogniser is closed'));
-          worker ??= new MoonshineWorker(modelDir!, options.maxQueue ?? 32);
+          worker ??= sharedWorker(modelDir!, options.maxQueue ?? 32);
           for (const u of seg.push(pcm)) final(u);
           if (o.partials && seg.active && !partialBusy && seg.length - partialAt >= partialEvery) {
             partialAt = seg.length;
@@ -424,14 +431,14 @@ export function createMoonshineRecognizer(options: MoonshineOptions = {}): Closa
         },
         close() {
           closed = true;
+          live.delete(stop);
           worker?.cancel(owner);
         },
       };
     },
     close() {
       shut = true;
-      worker?.close();
-      worker = null;
+      for (const s of [...live]) s();
     },
   };
 }
