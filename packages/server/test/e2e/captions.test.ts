@@ -88,7 +88,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !moonshineAvailable() || !hasComma
       const t0 = Date.now();
       expect((await post('/captions', { sessionId, token: ot.generateToken(sessionId) })).status).toBe(409);
       // The file loops: each turn gives a final caption; take the best of the first few.
-      const finals = await until(async () => { const f = (await captionsOf(viewer)).filter((c) => c.isFinal); return f.length >= 2 && f; }, { timeoutMs: 120_000, intervalMs: 500, what: 'final captions at the viewer' });
+      const finals = await until(async () => { const f = (await captionsOf(viewer)).filter((c) => c.isFinal); return f.length >= 3 && f; }, { timeoutMs: 120_000, intervalMs: 500, what: 'final captions at the viewer' });
       const wers = finals.map((c) => wordErrorRate(SENTENCE, c.caption));
       const best = Math.min(...wers);
       const partials = (await captionsOf(viewer)).filter((c) => !c.isFinal);
