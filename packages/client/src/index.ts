@@ -2,6 +2,7 @@ import { hasEndToEndEncryptionSupport } from './e2ee/context.js';
 import { getActiveAudioOutputDevice, getAudioOutputDevices, setAudioOutputDevice, unblockAudio } from './audio-output.js';
 import { ERRORS, OTError } from './errors.js';
 import { OTEvent } from './events.js';
+import { setSegmentationServer } from './filters/segmenter.js';
 import { otEvents } from './global-events.js';
 import { getLogLevel, LOG_LEVELS, logger, setLogLevel } from './log.js';
 import { captureMedia } from './media.js';
@@ -21,6 +22,8 @@ export type { OTEventHandler } from './events.js';
 export { Connection, Stream } from './models.js';
 export { Publisher } from './publisher.js';
 export type { MediaProcessorConnector, PublisherProperties } from './publisher.js';
+export type { BackgroundBlurFilter, BackgroundReplacementFilter, VideoFilter } from './filters/video-filter.js';
+export type { AdvancedNoiseSuppressionFilter, AudioFilter } from './filters/audio-filter.js';
 export type { GetUserMediaProperties } from './media.js';
 export type { AudioOutputDevice } from './audio-output.js';
 export type { PublisherStats, SubscriberStats } from './stats.js';
@@ -37,6 +40,7 @@ let sessionsCreated = 0;
 /** Set the Tokhost server every new session talks to (default: where the SDK was loaded from). */
 export function setServerUrl(url: string): void {
   serverUrl = new URL(url).toString();
+  setSegmentationServer(serverUrl);
 }
 
 /** The server URL new sessions use. */

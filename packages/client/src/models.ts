@@ -23,6 +23,8 @@ export class Stream {
   name: string;
   hasAudio: boolean;
   hasVideo: boolean;
+  /** The publisher publishes live captions (`publishCaptions`). */
+  hasCaptions: boolean;
   videoType: VideoType | undefined;
   videoDimensions: RtVideoDimensions | undefined;
   frameRate: number | undefined;
@@ -35,6 +37,7 @@ export class Stream {
     this.name = rt.name;
     this.hasAudio = rt.hasAudio;
     this.hasVideo = rt.hasVideo;
+    this.hasCaptions = rt.hasCaptions === true;
     this.videoType = rt.videoType ?? undefined;
     this.videoDimensions = rt.videoDimensions ?? undefined;
     this.frameRate = rt.frameRate ?? undefined;
@@ -46,6 +49,7 @@ export class Stream {
     this.name = rt.name;
     this.hasAudio = rt.hasAudio;
     this.hasVideo = rt.hasVideo;
+    this.hasCaptions = rt.hasCaptions === true;
     this.videoType = rt.videoType ?? undefined;
     this.videoDimensions = rt.videoDimensions ?? undefined;
     this.layoutClassList = [...rt.layoutClassList];

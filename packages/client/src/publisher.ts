@@ -16,6 +16,11 @@ import { outboundStats } from './stats.js';
 import type { PublisherStats } from './stats.js';
 import { hasMediaProcessorSupport } from './support.js';
 import type { OutgoingRequest } from './transport.js';
+import { validateAudioFilter, withNoiseSuppression } from './filters/audio-filter.js';
+import type { AudioFilter } from './filters/audio-filter.js';
+import { hasVideoFilterSupport, validateVideoFilter, VideoFilterProcessor } from './filters/video-filter.js';
+import type { VideoFilter } from './filters/video-filter.js';
+import { logger } from './log.js';
 
 /** `OT.initPublisher` properties (the OpenTok.js names). */
 export interface PublisherProperties extends ElementOptions, GetUserMediaProperties {
@@ -27,8 +32,15 @@ export interface PublisherProperties extends ElementOptions, GetUserMediaPropert
   audioBitrate?: number;
   /** OpenTok.js widget style; stored (`getStyle`), Tokhost draws no overlays. */
   style?: Record<string, unknown>;
-  /** OpenTok.js background blur/replacement: refused with `OT_NOT_SUPPORTED` (see docs/client.md). */
-  videoFilter?: unknown;
+  /** Background blur or replacement, applied once the camera is open (a failure is logged, as in OpenTok.js). See `applyVideoFilter`. */
+  videoFilter?: VideoFilter;
+  /** `{ type: 'advancedNoiseSuppression' }`, applied once the microphone is open. See `applyAudioFilter`. */
+  audioFilter?: AudioFilter;
+  /**
+   * Publish live captions: while the session has captions started (REST `/captions`), the server
+   * transcribes this publisher's audio for the subscribers that ask. Default false.
+   */
+  publishCaptions?: boolean;
 }
 
 /** OpenTok.js's `MediaProcessorConnector` (from `@vonage/media-processor`): turns a track into a processed one. */
@@ -72,6 +84,7 @@ export class Publisher extends EventEmitter {
   private video: HTMLVideoElement | undefined;
   private audioOn: boolean;
   private videoOn: boolean;
+  private captionsOn: boolean;
   private readonly links = new Map<string, PeerLink>();
   private destroyed = false;
   /** The captured tracks, before any media processor. */
@@ -89,9 +102,9 @@ export class Publisher extends EventEmitter {
     if (properties.audioBitrate !== undefined && !(Number.isFinite(properties.audioBitrate) && properties.audioBitrate >= 6000 && properties.audioBitrate <= 510_000)) {
       throw ERRORS.invalidParameter('audioBitrate must be a number of bits per second from 6000 to 510000');
     }
-    if (properties.videoFilter !== undefined) throw ERRORS.notSupported('videoFilter: video filters are not supported by Tokhost yet (use setVideoMediaProcessorConnector)');
     this.audioOn = properties.publishAudio !== false;
     this.videoOn = properties.publishVideo !== false;
+    this.captionsOn = properties.publishCaptions === true;
     // OpenTok.js's `.promise` forms (`publisher.publishVideo.promise(false)`).
     const publishAudio = this.publishAudio.bind(this);
     this.publishAudio = Object.assign(publishAudio, { promise: (value: boolean) => Promise.resolve(void publishAudio(value)) });
@@ -141,6 +154,9 @@ export class Publisher extends EventEmitter {
     video.srcObject = this.mediaStream;
     playElement(video);
     this.emit('videoElementCreated', { element: video });
+    // As OpenTok.js: a filter given to initPublisher that cannot be applied is logged, the publisher still opens.
+    if (p.videoFilter) await this.applyVideoFilter(p.videoFilter).catch((err: Error) => logger.error(`Error applying video filter: ${err.message}`));
+    if (p.audioFilter) await this.applyAudioFilter(p.audioFilter).catch((err: Error) => logger.error(`Error applying audio filter: ${err.message}`));
     this.levelTimer = setInterval(() => {
       if (this.listenerCount('audioLevelUpdated') === 0) return;
       this.emit('audioLevelUpdated', { audioLevel: this.audioOn ? this.meter.level(this.mediaStream?.getAudioTracks()[0]) : 0 });
@@ -154,9 +170,10 @@ export class Publisher extends EventEmitter {
   }
 
   /** The settings of the published video, for the stream object. */
-  describe(): { hasAudio: boolean; hasVideo: boolean; videoType: 'camera' | 'screen' | 'custom' | null; videoDimensions: { width: number; height: number } | null; frameRate: number | null } {
+  describe(): { hasAudio: boolean; hasVideo: boolean; videoType: 'camera' | 'screen' | 'custom' | null; videoDimensions: { width: number; height: number } | null; frameRate: number | null; hasCaptions: boolean } {
     const v = this.mediaStream?.getVideoTracks()[0];
-    const s = v?.getSettings();
+    // A filter's generated track reports no size: the camera's is the size it sends.
+    const s = v?.getSettings().width ? v.getSettings() : (this.source.video ?? v)?.getSettings();
     const p = this.properties;
     return {
       hasAudio: (this.mediaStream?.getAudioTracks().length ?? 0) > 0 && this.audioOn,
@@ -164,6 +181,8 @@ export class Publisher extends EventEmitter {
       videoType: !v ? null : p.videoSource === 'screen' ? 'screen' : p.videoSource instanceof MediaStreamTrack ? 'custom' : 'camera',
       videoDimensions: s?.width && s.height ? { width: s.width, height: s.height } : null,
       frameRate: s?.frameRate ? Math.round(s.frameRate) : null,
+      // As in OpenTok.js, only a publisher with a microphone publishes captions.
+      hasCaptions: this.captionsOn && (this.mediaStream?.getAudioTracks().length ?? 0) > 0,
     };
   }
 
@@ -184,8 +203,19 @@ export class Publisher extends EventEmitter {
     return this;
   }
 
+  /**
+   * Start or stop publishing live captions (OpenTok.js `publishCaptions`): the stream's
+   * `hasCaptions` changes and the server's captioner starts or stops transcribing it. Before the
+   * stream exists, the value is what `publish` announces.
+   */
+  publishCaptions(value: boolean): Promise<void> {
+    this.captionsOn = !!value;
+    this.updateStream('hasCaptions', this.captionsOn && (this.mediaStream?.getAudioTracks().length ?? 0) > 0);
+    return Promise.resolve();
+  }
+
   /** Tell the server and this session's app about a changed stream property. */
-  private updateStream(prop: 'hasAudio' | 'hasVideo', value: boolean): void {
+  private updateStream(prop: 'hasAudio' | 'hasVideo' | 'hasCaptions', value: boolean): void {
     const s = this.stream;
     const host = this.host;
     if (!s || !host || s[prop] === value) return;
@@ -299,11 +329,13 @@ export class Publisher extends EventEmitter {
     if (connector !== null && (typeof connector !== 'object' || typeof connector.setTrack !== 'function' || typeof connector.destroy !== 'function')) {
       throw ERRORS.invalidParameter(`set${kind === 'audio' ? 'Audio' : 'Video'}MediaProcessorConnector: connector must have setTrack() and destroy(), or be null`);
     }
+    if (connector && (kind === 'video' ? this.videoFilter : this.audioFilter)) throw ERRORS.notSupported(`Cannot set a ${kind} media processor connector while a ${kind} filter is applied (clear${kind === 'video' ? 'Video' : 'Audio'}Filter first)`);
     if (connector && !hasMediaProcessorSupport(kind)) throw ERRORS.notSupported('this browser has no MediaStreamTrackProcessor (Insertable Streams for raw media)');
     if (!track) throw ERRORS.notSupported(`the publisher has no ${kind} track`);
     const previous = this.connectors[kind];
     this.connectors[kind] = connector ?? undefined;
     if (!connector) {
+      if (kind === 'video') this.videoFilter = undefined;
       await this.useTrack(kind, track);
       await previous?.destroy().catch(() => undefined);
       return;
@@ -386,30 +418,111 @@ export class Publisher extends EventEmitter {
     return this;
   }
 
-  /** OpenTok.js background blur/replacement: not in Tokhost yet; rejects with `OT_NOT_SUPPORTED` as OpenTok.js does where the browser cannot run it. */
-  applyVideoFilter(_filter: unknown): Promise<void> {
-    return Promise.reject(ERRORS.notSupported('applyVideoFilter: video filters are not supported by Tokhost yet (use setVideoMediaProcessorConnector)'));
+  private videoFilter: VideoFilter | undefined;
+  private audioFilter: { filter: AudioFilter; hadNoiseSuppression: boolean } | undefined;
+
+  /**
+   * Blur or replace the camera's background (OpenTok.js `applyVideoFilter`):
+   * `{ type: 'backgroundBlur', blurStrength?: 'low' | 'high' }` or
+   * `{ type: 'backgroundReplacement', backgroundImgUrl }`. The segmentation model is loaded from
+   * the Tokhost server on first use. Subscribers keep their link (the sender's track is replaced).
+   * Rejects with `OT_INVALID_PARAMETER` for a bad filter or a screen-sharing publisher, and with
+   * `OT_NOT_SUPPORTED` while a video media processor connector is set or where the browser cannot
+   * run the model.
+   * @example await publisher.applyVideoFilter({ type: 'backgroundBlur', blurStrength: 'high' });
+   */
+  applyVideoFilter(videoFilter: VideoFilter): Promise<void> {
+    return this.serialFilter(() => this.startVideoFilter(videoFilter));
   }
 
-  getVideoFilter(): null {
-    return null;
+  /** One video filter change at a time: a second call waits, so no processor is left running unseen. */
+  private serialFilter(op: () => Promise<void>): Promise<void> {
+    const run = this.filterOps.then(op);
+    this.filterOps = run.catch(() => undefined);
+    return run;
   }
 
+  private filterOps: Promise<void> = Promise.resolve();
+
+  private async startVideoFilter(videoFilter: VideoFilter): Promise<void> {
+    if (this.connectors.video && !(this.connectors.video instanceof VideoFilterProcessor)) throw ERRORS.notSupported('Cannot apply video filter when videoMediaProcessorConnector is set.');
+    if (!hasVideoFilterSupport()) throw ERRORS.notSupported('Browser does not support video filters (a 2D canvas with filter and captureStream or Insertable Streams are required)');
+    const filter = validateVideoFilter(videoFilter);
+    if (this.properties.videoSource === 'screen') throw ERRORS.invalidParameter('Video filters can not be applied to screen share');
+    const track = this.source.video;
+    if (!track) throw ERRORS.notSupported('applyVideoFilter: the publisher has no video track');
+    const previous = this.connectors.video;
+    const processor = new VideoFilterProcessor(filter);
+    let filtered: MediaStreamTrack;
+    try {
+      filtered = await processor.setTrack(track);
+    } catch (err) {
+      await processor.destroy();
+      throw err;
+    }
+    this.connectors.video = processor;
+    this.videoFilter = filter;
+    await this.useTrack('video', filtered);
+    await previous?.destroy();
+  }
+
+  /** The filter applied (OpenTok.js `getVideoFilter`), or null. */
+  getVideoFilter(): VideoFilter | null {
+    return this.videoFilter ? { ...this.videoFilter } : null;
+  }
+
+  /** Send the camera's own picture again (OpenTok.js `clearVideoFilter`); resolves at once when no filter is applied. */
   clearVideoFilter(): Promise<void> {
-    return Promise.resolve();
+    return this.serialFilter(() => this.stopVideoFilter());
   }
 
-  /** OpenTok.js advanced noise suppression (a Vonage cloud model): rejects with `OT_NOT_SUPPORTED`. */
-  applyAudioFilter(_filter: unknown): Promise<void> {
-    return Promise.reject(ERRORS.notSupported('applyAudioFilter: audio filters are not supported by Tokhost (use setAudioMediaProcessorConnector)'));
+  private async stopVideoFilter(): Promise<void> {
+    const processor = this.connectors.video;
+    if (!this.videoFilter || !(processor instanceof VideoFilterProcessor)) return;
+    this.videoFilter = undefined;
+    this.connectors.video = undefined;
+    if (this.source.video) await this.useTrack('video', this.source.video);
+    await processor.destroy();
   }
 
-  getAudioFilter(): null {
-    return null;
+  /**
+   * OpenTok.js `applyAudioFilter({ type: 'advancedNoiseSuppression' })`. Tokhost has no
+   * noise-suppression model: this turns on the browser's built-in noise suppressor on the
+   * microphone (docs/client.md). Rejects with `OT_INVALID_PARAMETER` for another filter and
+   * `OT_NOT_SUPPORTED` while an audio media processor connector is set or without a microphone.
+   */
+  async applyAudioFilter(audioFilter: AudioFilter): Promise<void> {
+    const filter = validateAudioFilter(audioFilter);
+    if (this.connectors.audio) throw ERRORS.notSupported('Cannot apply audio filter when audioMediaProcessorConnector is set.');
+    const track = this.source.audio;
+    if (!track) throw ERRORS.notSupported('applyAudioFilter: the publisher has no audio track');
+    const had = track.getSettings().noiseSuppression ?? false;
+    await this.useNoiseSuppression(track, true);
+    this.audioFilter = { filter, hadNoiseSuppression: this.audioFilter?.hadNoiseSuppression ?? had };
   }
 
-  clearAudioFilter(): Promise<void> {
-    return Promise.resolve();
+  /** Sends the microphone with the browser's noise suppressor on or off (the device may be reopened). */
+  private async useNoiseSuppression(track: MediaStreamTrack, on: boolean): Promise<void> {
+    const given = this.properties.audioSource instanceof MediaStreamTrack ? this.properties.audioSource : undefined;
+    const next = await withNoiseSuppression(track, on, audioConstraints(this.properties), track !== given);
+    if (next === track) return;
+    this.source.audio = next;
+    next.enabled = this.audioOn;
+    await this.useTrack('audio', next);
+    track.stop();
+  }
+
+  /** The audio filter applied (OpenTok.js `getAudioFilter`), or null. */
+  getAudioFilter(): AudioFilter | null {
+    return this.audioFilter ? { ...this.audioFilter.filter } : null;
+  }
+
+  /** Restore the microphone's noise suppression to what it was before `applyAudioFilter`. */
+  async clearAudioFilter(): Promise<void> {
+    const applied = this.audioFilter;
+    if (!applied) return;
+    this.audioFilter = undefined;
+    if (this.source.audio) await this.useNoiseSuppression(this.source.audio, applied.hadNoiseSuppression);
   }
 
   /** One report per subscriber peer link, as OpenTok.js `getRtcStatsReport` returns them. */

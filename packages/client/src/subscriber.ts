@@ -15,7 +15,7 @@ import type { OutgoingRequest } from './transport.js';
 /** `session.subscribe` properties (OpenTok.js names). */
 export interface SubscriberProperties extends ElementOptions {
   subscribeToAudio?: boolean;
-  /** Live captions of the stream from the start (OpenTok.js `subscribeToCaptions`). Default false. */
+  /** Live captions of the stream from the start (OpenTok.js `subscribeToCaptions`). Default the stream's `hasCaptions`. */
   subscribeToCaptions?: boolean;
   subscribeToVideo?: boolean;
   audioVolume?: number;
@@ -73,7 +73,7 @@ export class Subscriber extends EventEmitter {
     super();
     this.callback = callback;
     this.audioOn = properties.subscribeToAudio !== false;
-    this.captionsOn = properties.subscribeToCaptions === true;
+    this.captionsOn = properties.subscribeToCaptions ?? stream.hasCaptions;
     this.videoOn = properties.subscribeToVideo !== false;
     // OpenTok.js's `.promise` forms (`subscriber.subscribeToVideo.promise(false)`).
     const toAudio = this.subscribeToAudio.bind(this);

@@ -51,6 +51,11 @@ export interface RtStream {
   videoDimensions: RtVideoDimensions | null;
   frameRate: number | null;
   layoutClassList: string[];
+  /**
+   * The publisher publishes live captions (OpenTok.js `publishCaptions`, `Stream.hasCaptions`):
+   * when the session has captions started, this stream is transcribed. Absent: false.
+   */
+  hasCaptions?: boolean;
 }
 
 export interface RtIceServer {
@@ -117,6 +122,8 @@ export interface PublishRequest {
   videoType: VideoType | null;
   videoDimensions: RtVideoDimensions | null;
   frameRate?: number | null;
+  /** OpenTok.js `publishCaptions`: transcribe this stream while the session has live captions. Default false. */
+  hasCaptions?: boolean;
   /** Routed sessions only: the publisher's offer for the media router. */
   offer?: RtSessionDescription;
 }
@@ -128,6 +135,8 @@ export interface StreamUpdateRequest {
   hasAudio?: boolean;
   hasVideo?: boolean;
   videoDimensions?: RtVideoDimensions;
+  /** `publisher.publishCaptions(value)`. */
+  hasCaptions?: boolean;
 }
 export interface SubscribeRequest { type: 'subscribe'; id: number; streamId: string; audio: boolean; video: boolean }
 export interface UnsubscribeRequest { type: 'unsubscribe'; id: number; subscriberId: string }
@@ -240,7 +249,7 @@ export interface StreamPropertyChangedMessage {
   type: 'streamPropertyChanged';
   seq: number;
   streamId: string;
-  changedProperty: 'hasAudio' | 'hasVideo' | 'videoDimensions';
+  changedProperty: 'hasAudio' | 'hasVideo' | 'videoDimensions' | 'hasCaptions';
   oldValue: unknown;
   newValue: unknown;
   stream: RtStream;

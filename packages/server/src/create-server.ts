@@ -226,6 +226,12 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
         rt.deliverCaption(e.sessionId, e.streamId, e.text, e.isFinal);
         deps.onCaption?.(e);
       },
+      // Status callbacks go where renders' go: the durable outbox, signed with the project's
+      // secret, each attempt checked by the outbound policy.
+      onStatus: (url, apiKey, event) => {
+        const secret = store.getProject(apiKey)?.apiSecret;
+        if (secret !== undefined) webhooks.send(url, secret, event);
+      },
     });
     const gateway = (sip = config.sip
       ? new SipGateway({ participants: audioParticipants, compositions, outbound, logger: logger.child({ component: 'sip' }), webhook: rt.webhook, config: sipGatewayConfig(config) })

@@ -53,6 +53,15 @@ describe('Raptor requests → live-state requests', () => {
     expect(audioOnly).toMatchObject({ request: { name: '', hasVideo: false, videoType: null, videoDimensions: null } });
   });
 
+  it('captions: publishCaptions is the caption1 channel of the stream, subscribeToCaptions the subscriber\'s; translation is accepted and ignored', () => {
+    const t = translator();
+    const created = t.inbound({ method: 'create', uri: `${base}/stream/st3`, content: { channel: [{ id: 'audio1', type: 'audio', active: true }, { id: 'caption1', type: 'data', active: true }] } });
+    expect(created).toMatchObject({ kind: 'request', request: { type: 'publish', hasAudio: true, hasCaptions: true } });
+    expect(t.inbound({ method: 'update', uri: `${base}/stream/st3/channel/caption1`, content: { active: false } })).toEqual({ kind: 'request', request: { type: 'streamUpdate', streamId: 'st3', hasCaptions: false } });
+    expect(t.inbound({ method: 'update', uri: `${base}/stream/st/subscriber/sub1/channel/caption1`, content: { active: true } })).toEqual({ kind: 'request', request: { type: 'subscriberMedia', subscriberId: 'sub1', captions: true } });
+    expect(t.inbound({ method: 'update', uri: `${base}/stream/st/subscriber/sub1/channel/caption1`, content: { category: 'fr-FR' } })).toMatchObject({ kind: 'accept' });
+  });
+
   it('stream delete is an unpublish of an own stream, a forceUnpublish of another\'s', () => {
     const t = translator();
     t.published(stream('mine', { connectionId: self, creationTime: 1, data: '' }));
@@ -103,7 +112,7 @@ describe('live-state messages → Raptor messages', () => {
     expect(t.outbound({ type: 'connectionDestroyed', connection: other, reason: 'forceDisconnected' })[0]!.message).toMatchObject({ method: 'deleted', reason: 'forceDisconnected' });
     const st = stream('st', other);
     expect(t.outbound({ type: 'streamCreated', stream: st })[0]!.message).toEqual({ method: 'created', uri: `${base}/stream/st`, content: streamJson(st) });
-    expect(streamJson(st)['channel']).toEqual([{ id: 'audio1', type: 'audio', active: true }, { id: 'video1', type: 'video', active: true, source: 'camera', width: 640, height: 480, frameRate: 30, fitMode: 'cover' }]);
+    expect(streamJson(st)['channel']).toEqual([{ id: 'audio1', type: 'audio', active: true }, { id: 'video1', type: 'video', active: true, source: 'camera', width: 640, height: 480, frameRate: 30, fitMode: 'cover' }, { id: 'caption1', type: 'data', active: false }]);
     expect(t.outbound({ type: 'streamPropertyChanged', streamId: 'st', changedProperty: 'hasVideo', oldValue: true, newValue: false, stream: { ...st, hasVideo: false } })[0]!.message).toEqual({ method: 'updated', uri: `${base}/stream/st/channel/video1`, content: { active: false } });
     expect(t.outbound({ type: 'streamDestroyed', stream: st, reason: 'forceUnpublished' })[0]!.message).toEqual({ method: 'deleted', uri: `${base}/stream/st`, content: {}, reason: 'forceUnpublished' });
     expect(t.outbound({ type: 'signal', from: other, signalType: 'chat', data: 'hi' })[0]).toMatchObject({ from: 'conn-other', message: { method: 'signal', content: { type: 'chat', data: 'hi' } } });
@@ -118,6 +127,20 @@ describe('live-state messages → Raptor messages', () => {
     expect(t.outbound({ type: 'ice', peerId: 'sub1', end: 'subscriber', candidate: null })).toEqual([]);
     expect(t.outbound({ type: 'peerClosed', peerId: 'sub1' })[0]!.message).toEqual({ method: 'deleted', uri: `${base}/stream/st/subscriber/sub1`, content: {} });
     expect(t.outbound({ type: 'sdp', peerId: 'sub1', end: 'subscriber', description: { type: 'answer', sdp: 'v=0' } })).toEqual([]);
+  });
+
+  it('captions: hasCaptions is the caption1 channel; a caption is a data message on it whose JSON OpenTok.js parses', () => {
+    const t = translator();
+    const st = { ...stream('st', other), hasCaptions: true };
+    expect(streamJson(st)['channel']).toContainEqual({ id: 'caption1', type: 'data', active: true });
+    expect(t.outbound({ type: 'streamPropertyChanged', streamId: 'st', changedProperty: 'hasCaptions', oldValue: true, newValue: false, stream: { ...st, hasCaptions: false } })[0]!.message).toEqual({ method: 'updated', uri: `${base}/stream/st/channel/caption1`, content: { active: false } });
+    const [out] = t.outbound({ type: 'captionReceived', subscriberId: 'sub1', streamId: 'st', caption: 'hello there', isFinal: true });
+    expect(out!.from).toBe('');
+    expect(out!.message.method).toBe('data');
+    expect(out!.message.uri).toMatch(new RegExp(`^${base}/stream/st/channel/caption1/data/[A-Za-z0-9]+$`));
+    const content = out!.message.content as { type: string; data: string };
+    expect(content.type).toBe('data');
+    expect(JSON.parse(content.data)).toEqual({ streamId: 'st', caption: { text: 'hello there' }, isFinal: true });
   });
 
   it('moderation, archives and the own disconnect', () => {

@@ -177,7 +177,8 @@ export class RaptorTranslator {
       case 'stream_channel#update':
         return this.channelUpdate(uri.stream!, uri.channel!, content);
       case 'data#data':
-        return { kind: 'accept', why: 'stream data channels (captions, sender stats) are not relayed' };
+        // Captions come from the server's captioner, not from clients; sender stats are not kept.
+        return { kind: 'accept', why: 'stream data sent by clients (sender stats) is not relayed' };
       case 'subscriber#create': {
         const channels = Array.isArray(content['channel']) ? (content['channel'] as Channel[]) : null;
         const wants = (type: string) => !channels || channels.some((c) => obj(c)['type'] === type && obj(c)['active'] !== false);
@@ -189,6 +190,12 @@ export class RaptorTranslator {
         return { kind: 'accept', why: 'subscriber preferences (preferred resolution, frame rate) need a media router' };
       case 'subscriber_channel#update': {
         const active = content['active'];
+        // `subscribeToCaptions(value)` is `{active}` on the subscriber's caption1 channel;
+        // `setCaptionsTranslationLanguage` is `{category}` on it (no translation: accepted).
+        if (uri.channel === 'caption1') {
+          if (typeof active !== 'boolean') return { kind: 'accept', why: 'caption translation is not supported' };
+          return { kind: 'request', request: { type: 'subscriberMedia', subscriberId: uri.subscriber!, captions: active } };
+        }
         if (typeof active !== 'boolean') return { kind: 'accept', why: 'subscriber channel attributes other than active are not used' };
         // The client's echo of the router's audio fallback (it turns its video off or on with
         // reason `auto`): the router decided it and keeps probing the path, so nothing changes.
@@ -228,6 +235,8 @@ export class RaptorTranslator {
     const channels = Array.isArray(content['channel']) ? (content['channel'] as Channel[]).map(obj) : [];
     const audio = channels.find((c) => c['type'] === 'audio');
     const video = channels.find((c) => c['type'] === 'video');
+    // `initPublisher({publishCaptions})`: the stream's caption1 data channel (present with audio).
+    const captions = channels.find((c) => c['id'] === 'caption1');
     const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : null);
     const width = int(video?.['width']);
     const height = int(video?.['height']);
@@ -244,18 +253,21 @@ export class RaptorTranslator {
         videoType,
         videoDimensions: width !== null && height !== null ? { width, height } : null,
         frameRate: typeof video?.['frameRate'] === 'number' ? (video['frameRate'] as number) : null,
+        ...(captions?.['active'] === true ? { hasCaptions: true } : {}),
       },
       given: { streamId },
     };
   }
 
   private channelUpdate(streamId: string, channel: string, content: Record<string, unknown>): Inbound {
-    const update: { type: 'streamUpdate'; streamId: string; hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: { width: number; height: number } } = { type: 'streamUpdate', streamId };
+    const update: { type: 'streamUpdate'; streamId: string; hasAudio?: boolean; hasVideo?: boolean; hasCaptions?: boolean; videoDimensions?: { width: number; height: number } } = { type: 'streamUpdate', streamId };
     const isAudio = /^audio/.test(channel);
     const isVideo = /^video/.test(channel);
     if (typeof content['active'] === 'boolean') {
       if (isAudio) update.hasAudio = content['active'];
       if (isVideo) update.hasVideo = content['active'];
+      // `publisher.publishCaptions(value)`.
+      if (channel === 'caption1') update.hasCaptions = content['active'];
     }
     if (isVideo && typeof content['width'] === 'number' && typeof content['height'] === 'number') update.videoDimensions = { width: content['width'], height: content['height'] };
     if (Object.keys(update).length === 2) return { kind: 'accept', why: `channel ${channel}: no attribute Tokhost tracks changed` };
@@ -448,6 +460,7 @@ export class RaptorTranslator {
         const uri = (ch: string) => `${b}/stream/${s.streamId}/channel/${ch}`;
         if (msg.changedProperty === 'hasAudio') return [{ from: '', message: { method: 'updated', uri: uri('audio1'), content: { active: s.hasAudio } } }];
         if (msg.changedProperty === 'hasVideo') return [{ from: '', message: { method: 'updated', uri: uri('video1'), content: { active: s.hasVideo } } }];
+        if (msg.changedProperty === 'hasCaptions') return [{ from: '', message: { method: 'updated', uri: uri('caption1'), content: { active: s.hasCaptions === true } } }];
         const d = s.videoDimensions;
         return d ? [{ from: '', message: { method: 'updated', uri: uri('video1'), content: { width: d.width, height: d.height } } }] : [];
       }
@@ -495,6 +508,8 @@ export class RaptorTranslator {
         return [{ from: '', message: { method: 'updated', uri: `${b}/archive/${msg.id}`, content: { id: msg.id, name: msg.name, status: 'stopped' } } }];
       case 'subscriberQuality':
         return this.quality(msg.subscriberId, msg.event);
+      case 'captionReceived':
+        return [{ from: '', message: captionMessage(b, msg.streamId, msg.caption, msg.isFinal) }];
       case 'disconnected':
         return [{ from: '', message: { method: 'deleted', uri: `${b}/connection/${this.ids.connectionId}`, content: {}, reason: msg.reason } }];
       default:
@@ -504,6 +519,16 @@ export class RaptorTranslator {
         return [];
     }
   }
+}
+
+/**
+ * A live caption as OpenTok.js reads it: a `data` message on the stream's `caption1` channel
+ * (its dispatcher routes every `…/channel/caption1/data/<id>` URI to the session, which raises
+ * `captionReceived` on each Subscriber of `streamId`); `content.data` is a JSON string
+ * `{streamId, caption: {text}, isFinal}`.
+ */
+export function captionMessage(base: string, streamId: string, caption: string, isFinal: boolean): RaptorMessage {
+  return { method: 'data', uri: `${base}/stream/${streamId}/channel/caption1/data/${signalId()}`, content: { type: 'data', data: JSON.stringify({ streamId, caption: { text: caption }, isFinal }) } };
 }
 
 /** A candidate as OpenTok.js reads it. */
@@ -530,7 +555,10 @@ export function connectionJson(c: RtConnection): Record<string, unknown> {
   return { id: c.connectionId, creationTime: c.creationTime, data: c.data };
 }
 
-/** A stream as OpenTok.js reads it: its audio and video channels carry `hasAudio`, `hasVideo`, the dimensions. */
+/**
+ * A stream as OpenTok.js reads it: its audio and video channels carry `hasAudio`, `hasVideo`, the
+ * dimensions; its `caption1` data channel `hasCaptions` (and a Subscriber's default `subscribeToCaptions`).
+ */
 export function streamJson(s: RtStream): Record<string, unknown> {
   const channel: Record<string, unknown>[] = [{ id: 'audio1', type: 'audio', active: s.hasAudio }];
   if (s.videoType !== null || s.hasVideo) {
@@ -544,6 +572,7 @@ export function streamJson(s: RtStream): Record<string, unknown> {
       fitMode: 'cover',
     });
   }
+  channel.push({ id: 'caption1', type: 'data', active: s.hasCaptions === true });
   return { id: s.streamId, name: s.name, creationTime: s.creationTime, connection: connectionJson(s.connection), channel };
 }
 

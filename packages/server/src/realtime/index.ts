@@ -493,6 +493,23 @@ function namedSession(url: string | undefined): string | null {
   }
 }
 
+/**
+ * The video filters' segmentation model, copied by the client build into `dist/segmentation/<version>/`
+ * and loaded by the browser SDK on the first `applyVideoFilter`: `/js/segmentation/<version>/<file>`
+ * maps to that file (a plain name: no other path under the build can be named).
+ */
+function segmentationFile(path: string): string | null {
+  const m = /^\/js\/segmentation\/([0-9][0-9.]*)\/([a-z0-9_]+\.(?:js|wasm|data|tflite|binarypb))$/.exec(path);
+  return m ? `segmentation/${m[1]}/${m[2]}` : null;
+}
+
+/** The Content-Type of a served build file (`application/wasm` lets browsers compile while downloading). */
+function assetType(name: string): string {
+  if (name.endsWith('.js')) return 'text/javascript; charset=utf-8';
+  if (name.endsWith('.wasm')) return 'application/wasm';
+  return 'application/octet-stream';
+}
+
 /** Serves the browser SDK builds from the `@tokhost/client` package, with CORS for other origins. */
 function createAssets(logger: RealtimeDeps['logger']) {
   const require = createRequire(import.meta.url);
@@ -507,13 +524,14 @@ function createAssets(logger: RealtimeDeps['logger']) {
       cache.set(name, buf);
       return buf;
     } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'browser SDK build not found (run npm run build)');
+      // An unknown segmentation file is the asker's mistake (a 404), not a missing build.
+      if (!name.startsWith('segmentation/')) logger.warn({ err: (err as Error).message }, 'browser SDK build not found (run npm run build)');
       return null;
     }
   };
   return {
     handle(path: string, req: IncomingMessage, res: ServerResponse): boolean {
-      const name = files[path];
+      const name = files[path] ?? segmentationFile(path);
       if (!name) return false;
       const cors = { 'Access-Control-Allow-Origin': '*', 'Cross-Origin-Resource-Policy': 'cross-origin' };
       if (req.method === 'OPTIONS') {
@@ -525,11 +543,15 @@ function createAssets(logger: RealtimeDeps['logger']) {
         return true;
       }
       void load(name).then((buf) => {
+        if (!buf && name.startsWith('segmentation/')) {
+          res.writeHead(404, { ...cors, 'Content-Type': 'text/plain' }).end(`no segmentation file ${path}\n`);
+          return;
+        }
         if (!buf) {
           res.writeHead(503, { ...cors, 'Content-Type': 'text/plain' }).end('browser SDK not built; run npm run build\n');
           return;
         }
-        res.writeHead(200, { ...cors, 'Content-Type': 'text/javascript; charset=utf-8', 'Content-Length': buf.length, 'Cache-Control': 'no-cache' });
+        res.writeHead(200, { ...cors, 'Content-Type': assetType(name), 'Content-Length': buf.length, 'Cache-Control': 'no-cache' });
         res.end(req.method === 'HEAD' ? undefined : buf);
       });
       return true;

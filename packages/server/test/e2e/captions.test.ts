@@ -1,6 +1,7 @@
 /**
  * Live captions end to end (issue 23, acceptance 3): a publisher page whose fake microphone plays
- * a sentence spoken by espeak-ng (`--use-file-for-fake-audio-capture`), captions started with
+ * a sentence spoken by espeak-ng (`--use-file-for-fake-audio-capture`) and which publishes
+ * captions (`publisher.publishCaptions(true)`), captions started with
  * the REST API, and a subscriber page (another Chromium) whose `@tokhost/client` subscriber
  * called `subscribeToCaptions(true)` gets `captionReceived` events; the word error rate of the
  * final text is printed. A second start is a 409; stop ends the events.
@@ -26,7 +27,8 @@ interface Caption {
   t: number;
 }
 interface CaptionWindow {
-  app: { subscribers: { on(event: string, fn: (e: Omit<Caption, 't'>) => void): void; subscribeToCaptions(on: boolean): void }[] };
+  app: {
+    publisher: { publishCaptions(on: boolean): Promise<void>; stream?: { hasCaptions: boolean } } | null; subscribers: { on(event: string, fn: (e: Omit<Caption, 't'>) => void): void; subscribeToCaptions(on: boolean): void }[] };
   captions?: Caption[];
 }
 
@@ -73,6 +75,8 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !moonshineAvailable() || !hasComma
     const viewer = await openApp(viewerBrowser, appOrigin.url(server.url));
     try {
       const { streamId } = await speaker.evaluate((o) => window.app.start(o), { apiKey, sessionId, token: ot.generateToken(sessionId), name: 'speaker', subscribe: false });
+      // Only publishers that publish captions are transcribed.
+      expect(await speaker.evaluate(async () => { const p = (window as unknown as CaptionWindow).app.publisher!; await p.publishCaptions(true); return p.stream?.hasCaptions; })).toBe(true);
       await viewer.evaluate((o) => window.app.start(o), { apiKey, sessionId, token: ot.generateToken(sessionId), name: 'viewer', publish: false });
       await until(async () => (await viewer.evaluate(() => window.app.subscribers.length)) > 0, { timeoutMs: 15_000, what: 'the viewer subscribes' });
       await viewer.evaluate(() => {

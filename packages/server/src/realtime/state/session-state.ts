@@ -755,6 +755,8 @@ export class Rooms {
         }
         case 'subscriberMedia': {
           result = this.dispatch(conn, req);
+          // `subscribeToCaptions` alone is the captions' business, not the router's.
+          if (req.audio === undefined && req.video === undefined) break;
           await (await router()).subscriberMedia(String(req.subscriberId), { ...(req.audio !== undefined ? { audio: req.audio } : {}), ...(req.video !== undefined ? { video: req.video } : {}) });
           break;
         }
@@ -919,7 +921,9 @@ export class Rooms {
    */
   async publishServerStream(conn: Connection, name: string, attach: (media: RoutedSessionMedia, streamId: string) => Promise<void>): Promise<RtStream> {
     if (!conn.room.media) throw new Error('server-side streams need a routed session with a media router');
-    const req = { type: 'publish', id: 0, name, hasAudio: true, hasVideo: false, videoType: null, videoDimensions: null, frameRate: null } as unknown as Extract<ClientRequest, { type: 'publish' }>;
+    // A server participant (a phone call, an Audio Connector socket) has no client to ask for
+    // captions: its stream publishes them, so a session's captions include what callers say.
+    const req = { type: 'publish', id: 0, name, hasAudio: true, hasVideo: false, videoType: null, videoDimensions: null, frameRate: null, hasCaptions: true } as unknown as Extract<ClientRequest, { type: 'publish' }>;
     let checked: { width: number; height: number } | null;
     try {
       checked = this.checkPublish(conn, req);
@@ -956,6 +960,7 @@ export class Rooms {
     if (conn.role === 'subscriber') fail('ERR_RT_PERMISSION_DENIED', 'a subscriber token cannot publish');
     if (typeof req.name !== 'string' || req.name.length > 1000) fail('ERR_RT_BAD_REQUEST', 'name must be a string of at most 1000 characters');
     if (typeof req.hasAudio !== 'boolean' || typeof req.hasVideo !== 'boolean') fail('ERR_RT_BAD_REQUEST', 'hasAudio and hasVideo must be booleans');
+    if (req.hasCaptions !== undefined && typeof req.hasCaptions !== 'boolean') fail('ERR_RT_BAD_REQUEST', 'hasCaptions must be a boolean');
     if (req.videoType !== null && !(VIDEO_TYPES as readonly unknown[]).includes(req.videoType)) fail('ERR_RT_BAD_REQUEST', `videoType must be one of ${VIDEO_TYPES.join(', ')} or null`);
     const dims = checkDimensions(req.videoDimensions, 'videoDimensions', true);
     if (conn.streams.size >= 10) fail('ERR_RT_PERMISSION_DENIED', 'a connection may publish at most 10 streams');
@@ -978,6 +983,8 @@ export class Rooms {
       videoDimensions: dims,
       frameRate: typeof req.frameRate === 'number' ? req.frameRate : null,
       layoutClassList: [...conn.token.initialLayoutClassList],
+      // Absent unless on (the protocol's default), so streams without captions look as before.
+      ...(req.hasCaptions === true ? { hasCaptions: true } : {}),
     };
     const state: StreamState = { rt, owner: conn, forceMuted };
     room.streams.set(streamId, state);
@@ -990,7 +997,7 @@ export class Rooms {
 
   private streamUpdate(conn: Connection, req: Extract<ClientRequest, { type: 'streamUpdate' }>): void {
     const s = this.ownStream(conn, req.streamId);
-    const changes: ['hasAudio' | 'hasVideo' | 'videoDimensions', unknown][] = [];
+    const changes: ['hasAudio' | 'hasVideo' | 'videoDimensions' | 'hasCaptions', unknown][] = [];
     if (req.hasAudio !== undefined) {
       if (typeof req.hasAudio !== 'boolean') fail('ERR_RT_BAD_REQUEST', 'hasAudio must be a boolean');
       changes.push(['hasAudio', req.hasAudio]);
@@ -999,12 +1006,16 @@ export class Rooms {
       if (typeof req.hasVideo !== 'boolean') fail('ERR_RT_BAD_REQUEST', 'hasVideo must be a boolean');
       changes.push(['hasVideo', req.hasVideo]);
     }
+    if (req.hasCaptions !== undefined) {
+      if (typeof req.hasCaptions !== 'boolean') fail('ERR_RT_BAD_REQUEST', 'hasCaptions must be a boolean');
+      changes.push(['hasCaptions', req.hasCaptions]);
+    }
     if (req.videoDimensions !== undefined) changes.push(['videoDimensions', checkDimensions(req.videoDimensions, 'videoDimensions', false)]);
     for (const [prop, value] of changes) this.setProperty(s, prop, value);
   }
 
-  private setProperty(s: StreamState, prop: 'hasAudio' | 'hasVideo' | 'videoDimensions', value: unknown): void {
-    const old = s.rt[prop];
+  private setProperty(s: StreamState, prop: 'hasAudio' | 'hasVideo' | 'videoDimensions' | 'hasCaptions', value: unknown): void {
+    const old = prop === 'hasCaptions' ? s.rt.hasCaptions === true : s.rt[prop];
     if (JSON.stringify(old) === JSON.stringify(value)) return;
     s.rt = { ...s.rt, [prop]: value };
     if (prop === 'hasAudio' && value === true && s.forceMuted) {
