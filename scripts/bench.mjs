@@ -31,7 +31,7 @@ if (name === 'broadcast') ensureSystemPackages({ ffmpeg: 'ffmpeg', chromium: 'ch
 if (name === 'sip') ensureSystemPackages({ sipp: 'sip-tester' });
 if (name === 'cluster') ensureSystemPackages({ pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-server': 'redis-server' });
 if (name === 'opentok-js' || name === 'render') ensureSystemPackages({ chromium: 'chromium' });
-if (name === 'captions') ensureSystemPackages({ pocketsphinx_continuous: 'pocketsphinx pocketsphinx-en-us', 'espeak-ng': 'espeak-ng', ffmpeg: 'ffmpeg' });
+if (name === 'captions') ensureSystemPackages({ 'espeak-ng': 'espeak-ng', ffmpeg: 'ffmpeg', ...(process.argv.includes('--engine=pocketsphinx') ? { pocketsphinx_continuous: 'pocketsphinx pocketsphinx-en-us' } : {}) });
 if (name === 'archive') ensureSystemPackages({ ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', getconf: 'libc-bin' });
 installDeps();
 build();

@@ -87,8 +87,8 @@ export interface ServerConfig extends LimitsConfig {
   readonly sipPublicAddress: string | null;
   /** SIP UDP and TCP port; 0 picks a free one. Default 5060. */
   readonly sipPort: number;
-  /** Speech recogniser of live captions: `pocketsphinx` (built in, en-US), `vosk` (a Vosk-protocol WebSocket server at `captionsVoskUrl`) or `none`. Default `pocketsphinx`. */
-  readonly captionsEngine: 'pocketsphinx' | 'vosk' | 'none';
+  /** Speech recogniser of live captions: `moonshine` (built in: Moonshine tiny from npm, en-US), `pocketsphinx` (Debian's, en-US), `vosk` (a Vosk-protocol WebSocket server at `captionsVoskUrl`) or `none`. Default `moonshine`. */
+  readonly captionsEngine: 'moonshine' | 'pocketsphinx' | 'vosk' | 'none';
   /** `ws://` URL of the Vosk-protocol recogniser (`captionsEngine: vosk`). Default null. */
   readonly captionsVoskUrl: string | null;
   /** Languages the Vosk recogniser's model transcribes (BCP 47). Default `['en-US']`. */
@@ -344,7 +344,7 @@ export const CONFIG_FIELDS: { readonly [K in keyof ServerConfig]: Field } = {
   sip: { flag: 'sip', env: 'TOKHOST_SIP', default: true, parse: bool, help: 'SIP gateway for dial (docs/sip.md)' },
   sipBindAddress: { flag: 'sip-bind', env: 'TOKHOST_SIP_BIND', default: null, parse: nullable(ipAddress), help: 'address of the SIP and RTP sockets' },
   sipPublicAddress: { flag: 'sip-public-address', env: 'TOKHOST_SIP_PUBLIC_ADDRESS', default: null, parse: nullable(ipAddress), help: 'address in SIP Contact/Via and SDP' },
-  captionsEngine: { flag: 'captions-engine', env: 'TOKHOST_CAPTIONS_ENGINE', default: 'pocketsphinx', parse: oneOf(['pocketsphinx', 'vosk', 'none'] as const), help: 'live captions recogniser: pocketsphinx (built in, en-US), vosk (a Vosk-protocol WebSocket server) or none' },
+  captionsEngine: { flag: 'captions-engine', env: 'TOKHOST_CAPTIONS_ENGINE', default: 'moonshine', parse: oneOf(['moonshine', 'pocketsphinx', 'vosk', 'none'] as const), help: 'live captions recogniser: moonshine (built in, Moonshine tiny, en-US), pocketsphinx (Debian\'s, en-US), vosk (a Vosk-protocol WebSocket server) or none' },
   captionsVoskUrl: { flag: 'captions-vosk-url', env: 'TOKHOST_CAPTIONS_VOSK_URL', default: null, parse: nullable(str(/^wss?:\/\/.{1,2000}$/, 'a ws:// or wss:// URL')), help: 'URL of the Vosk-protocol recogniser (captionsEngine vosk)' },
   captionsVoskLanguages: { flag: 'captions-vosk-languages', env: 'TOKHOST_CAPTIONS_VOSK_LANGUAGES', default: ['en-US'], parse: langList, help: 'comma-separated languages (BCP 47) the Vosk recogniser transcribes' },
   sipPort: { flag: 'sip-port', env: 'TOKHOST_SIP_PORT', default: 5060, parse: int(0, 65535), help: 'SIP UDP/TCP port' },

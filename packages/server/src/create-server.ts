@@ -33,7 +33,9 @@ import { seedProjects } from './services/projects.js';
 import { recoverInterrupted } from './services/recovery.js';
 import { AudioConnector } from './connector/audio-connector.js';
 import { CaptionsService } from './captions/captions.js';
+import { createMoonshineRecognizer, moonshineAvailable, type ClosableSpeechRecognizer } from './captions/moonshine.js';
 import { createPocketsphinxRecognizer, pocketsphinxAvailable } from './captions/pocketsphinx.js';
+import type { SpeechRecognizer } from './captions/recognizer.js';
 import { createVoskWebSocketRecognizer } from './captions/vosk-websocket.js';
 import { AudioParticipants } from './participant/audio-participant.js';
 import { SipGateway } from './sip/gateway.js';
@@ -100,6 +102,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
   let connector: AudioConnector | undefined;
   let renders: RenderService | undefined;
   let captions: CaptionsService | undefined;
+  let moonshine: ClosableSpeechRecognizer | undefined;
   let httpServer: Server | undefined;
   let recovery: Promise<unknown> | undefined;
   let state: 'running' | 'draining' | 'closing' = 'running';
@@ -113,6 +116,7 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     ['sip gateway', () => sip?.close()],
     ['audio connector', () => connector?.close()],
     ['captions', () => captions?.close()],
+    ['captions engine', () => moonshine?.close()],
     ['server participants', () => participants?.close()],
     ['renders', () => renders?.close()],
     ['recovery', () => recovery],
@@ -197,14 +201,26 @@ export async function createServer(input: ServerConfigInput = {}, deps: CreateSe
     // Server participants with audio (SIP calls, Audio Connector sockets): one implementation.
     const audioParticipants = (participants = new AudioParticipants({ participants: rt.participants, logger: logger.child({ component: 'participant' }) }));
     connector = new AudioConnector({ participants: audioParticipants, outbound, logger: logger.child({ component: 'audio-connector' }) });
+    // The built-in engines answer 501 (no recogniser) when their model is not installed here.
+    const captionsRecognizer = (): SpeechRecognizer | null => {
+      switch (config.captionsEngine) {
+        case 'moonshine':
+          if (!moonshineAvailable()) {
+            logger.warn('captions: the Moonshine model (@moonshine-ai/moonshine-js) is not installed; live captions are off');
+            return null;
+          }
+          return (moonshine = createMoonshineRecognizer());
+        case 'vosk':
+          return createVoskWebSocketRecognizer({ url: config.captionsVoskUrl!, languages: config.captionsVoskLanguages });
+        case 'pocketsphinx':
+          return pocketsphinxAvailable() ? createPocketsphinxRecognizer() : null;
+        case 'none':
+          return null;
+      }
+    };
     captions = new CaptionsService({
       participants: audioParticipants,
-      recognizer:
-        config.captionsEngine === 'vosk'
-          ? createVoskWebSocketRecognizer({ url: config.captionsVoskUrl!, languages: config.captionsVoskLanguages })
-          : config.captionsEngine === 'pocketsphinx' && pocketsphinxAvailable()
-            ? createPocketsphinxRecognizer()
-            : null,
+      recognizer: captionsRecognizer(),
       logger: logger.child({ component: 'captions' }),
       onCaption: (e) => {
         rt.deliverCaption(e.sessionId, e.streamId, e.text, e.isFinal);

@@ -1,9 +1,9 @@
 /**
- * Speech recognition for live captions, behind one small interface with two implementations:
- * the built-in offline engine ({@link createPocketsphinxRecognizer}: Debian's pocketsphinx with
- * its en-US model, nothing downloaded at run time) and a client of an external recogniser over
- * WebSocket ({@link createVoskWebSocketRecognizer}: the Vosk server protocol, which Vosk and
- * several Whisper servers speak). Both run the shared contract test (recognizers.test.ts).
+ * Speech recognition for live captions, behind one small interface: the built-in offline engine
+ * (moonshine.ts: Moonshine tiny from npm, the default; pocketsphinx.ts: Debian's pocketsphinx,
+ * the fallback; nothing downloaded at run time) and a client of an external recogniser over
+ * WebSocket (vosk-websocket.ts: the Vosk server protocol, which Vosk and several Whisper servers
+ * speak). All run the shared contract test (recognizers.test.ts).
  */
 
 /** One caption: the words heard so far of an utterance (`isFinal: false`), or all of it. */

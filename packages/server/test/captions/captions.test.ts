@@ -2,7 +2,7 @@
  * Live captions through the REST API (issue 23, part 2), with real parts and no browser: a
  * sentence spoken by espeak-ng enters a routed session as a stream through the Audio Connector
  * (a bidirectional socket sending it in real time), the captioner hears that stream and the
- * built-in engine transcribes it. Start → 202, a second start → 409, an unknown language → 400
+ * built-in engine (Moonshine) transcribes it. Start → 202, a second start → 409, an unknown language → 400
  * naming the engine's languages, stop → 202 and no caption after it.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,14 +14,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { CaptionEvent } from '../../src/captions/captions.js';
-import { pocketsphinxAvailable } from '../../src/captions/pocketsphinx.js';
+import { moonshineAvailable } from '../../src/captions/moonshine.js';
 import { wordErrorRate } from '../../src/captions/recognizer.js';
 import type { TokhostServer } from '../../src/create-server.js';
 import { call, hasCommands, OpenTok, sleep, startServer, until, type OpenTokSdk } from '../kit/index.js';
 
 const SENTENCE = 'the weather is nice today and we will go to the park';
 
-describe.skipIf(!pocketsphinxAvailable() || !hasCommands('espeak-ng', 'ffmpeg'))('live captions (REST, built-in engine)', () => {
+describe.skipIf(!moonshineAvailable() || !hasCommands('espeak-ng', 'ffmpeg'))('live captions (REST, built-in engine: Moonshine)', () => {
   const apiKey = '9' + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'tokhost-captions-'));
@@ -56,11 +56,13 @@ describe.skipIf(!pocketsphinxAvailable() || !hasCommands('espeak-ng', 'ffmpeg'))
     return `${head}.${createHmac('sha256', apiSecret).update(head).digest('base64url')}`;
   };
   const post = (path: string, body?: unknown) => fetch(`${server.url}/v2/project/${apiKey}${path}`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': jwt(), 'Content-Type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  /** The sentence into the session, in 20 ms messages at real-time pace. */
+  /** The sentence into the session, in 20 ms messages at real-time pace (by the clock: a late timer is caught up, not added as a gap in the speech). */
   async function speak(): Promise<void> {
+    const t0 = Date.now();
     for (let i = 0; i < speech.length; i += 640) {
       speaker!.send(speech.subarray(i, i + 640));
-      await sleep(20);
+      const ahead = (i + 640) / 32 - (Date.now() - t0);
+      if (ahead > 0) await sleep(ahead);
     }
   }
 
@@ -73,7 +75,7 @@ describe.skipIf(!pocketsphinxAvailable() || !hasCommands('espeak-ng', 'ffmpeg'))
 
     const bad = await post('/captions', { sessionId, token: ot.generateToken(sessionId), languageCode: 'fr-FR' });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { message: string }).message).toMatch(/languageCode.*fr-FR.*pocketsphinx.*en-US/);
+    expect(((await bad.json()) as { message: string }).message).toMatch(/languageCode.*fr-FR.*moonshine.*en-US/);
     const started = await post('/captions', { sessionId, token: ot.generateToken(sessionId), languageCode: 'en-US', maxDuration: 300, partialCaptions: true });
     expect(started.status).toBe(202);
     const { captionsId } = (await started.json()) as { captionsId: string };
@@ -85,14 +87,17 @@ describe.skipIf(!pocketsphinxAvailable() || !hasCommands('espeak-ng', 'ffmpeg'))
     await sleep(1000);
     const spokenAt = Date.now();
     await speak();
+    const spokenUntil = Date.now();
     const first = await until(async () => captions.find((c) => c.captionsId === captionsId && c.isFinal), { timeoutMs: 90_000, intervalMs: 250, what: 'a final caption' });
     // The engine prints an utterance once it has heard the silence after it; wait for all of it.
     await sleep(3000);
     const text = captions.filter((c) => c.captionsId === captionsId && c.isFinal).map((c) => c.text).join(' ');
     const wer = wordErrorRate(SENTENCE, text);
-    console.info(`[captions] "${text}" for "${SENTENCE}": WER ${(wer * 100).toFixed(0)} %; first final caption ${first.at - spokenAt} ms after the speech began (${(speech.length / 32).toFixed(0)} ms of speech)`);
+    const partials = captions.filter((c) => c.captionsId === captionsId && !c.isFinal);
+    console.info(`[captions] "${text}" for "${SENTENCE}": WER ${(wer * 100).toFixed(0)} %; first final caption ${first.at - spokenAt} ms after the speech began, ${first.at - spokenUntil} ms after it was all sent (${(speech.length / 32).toFixed(0)} ms of speech, sent in ${spokenUntil - spokenAt} ms); ${partials.length} partial(s) before it`);
     expect(first).toMatchObject({ sessionId, streamId, apiKey });
-    expect(wer).toBeLessThan(0.75);
+    // The issue's "most words of the sentence": fewer than half of them wrong.
+    expect(wer).toBeLessThan(0.5);
 
     const stop = await post(`/captions/${captionsId}/stop`);
     expect(stop.status).toBe(202);

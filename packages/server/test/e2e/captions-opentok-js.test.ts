@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaptionEvent } from '../../src/captions/captions.js';
-import { pocketsphinxAvailable } from '../../src/captions/pocketsphinx.js';
+import { moonshineAvailable } from '../../src/captions/moonshine.js';
 import type { TokhostServer } from '../../src/create-server.js';
 import { call, hasChromium, hasCommands, launchChromium, OpenTok, sleep, startOpenTokJsOrigin, startServer, until, type OpenTokJsOrigin, type OpenTokSdk } from '../kit/index.js';
 
@@ -41,7 +41,7 @@ interface OtSession {
   on(ev: string, fn: (e: { stream: { streamId: string; hasCaptions: boolean }; changedProperty?: string; newValue?: unknown }) => void): void;
 }
 
-describe.skipIf(!hasChromium || !pocketsphinxAvailable() || !hasCommands('espeak-ng', 'ffmpeg'))('live captions with OpenTok.js (publishCaptions, subscribeToCaptions, captionReceived)', () => {
+describe.skipIf(!hasChromium || !moonshineAvailable() || !hasCommands('espeak-ng', 'ffmpeg'))('live captions with OpenTok.js (publishCaptions, subscribeToCaptions, captionReceived)', () => {
   const apiKey = '6' + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'tokhost-captions-otjs-'));

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pocketsphinxAvailable } from '../../src/captions/pocketsphinx.js';
+import { moonshineAvailable } from '../../src/captions/moonshine.js';
 import { wordErrorRate } from '../../src/captions/recognizer.js';
 import type { TokhostServer } from '../../src/create-server.js';
 import { call, hasChromium, hasCommands, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startServer, until, type AppOrigin, type OpenTokSdk } from '../kit/index.js';
@@ -32,7 +32,7 @@ interface CaptionWindow {
   captions?: Caption[];
 }
 
-describe.skipIf(!hasChromium || !SDK_BUILT || !pocketsphinxAvailable() || !hasCommands('espeak-ng', 'ffmpeg'))('live captions to a @tokhost/client subscriber', () => {
+describe.skipIf(!hasChromium || !SDK_BUILT || !moonshineAvailable() || !hasCommands('espeak-ng', 'ffmpeg'))('live captions to a @tokhost/client subscriber', () => {
   const apiKey = '5' + String(Date.now()).slice(-7);
   const apiSecret = randomBytes(20).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'tokhost-captions-e2e-'));
@@ -69,7 +69,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !pocketsphinxAvailable() || !hasCo
   const post = (path: string, body?: unknown) => fetch(`${server.url}/v2/project/${apiKey}${path}`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': jwt(), 'Content-Type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   const captionsOf = (p: Page) => p.evaluate(() => (window as unknown as CaptionWindow).captions ?? []);
 
-  it('the subscriber that asked gets captionReceived (best final caption at most 80 % WER, printed); a second start is 409; stop ends the events', async () => {
+  it('the subscriber that asked gets captionReceived (best final caption under 50 % WER: most words of the sentence, printed); a second start is 409; stop ends the events', async () => {
     const sessionId = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
     const speaker = await openApp(speakerBrowser, appOrigin.url(server.url));
     const viewer = await openApp(viewerBrowser, appOrigin.url(server.url));
@@ -92,15 +92,15 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !pocketsphinxAvailable() || !hasCo
       const t0 = Date.now();
       expect((await post('/captions', { sessionId, token: ot.generateToken(sessionId) })).status).toBe(409);
       // The file loops: each turn gives a final caption; take the best of the first few.
-      const finals = await until(async () => { const f = (await captionsOf(viewer)).filter((c) => c.isFinal); return f.length >= 2 && f; }, { timeoutMs: 120_000, intervalMs: 500, what: 'final captions at the viewer' });
+      const finals = await until(async () => { const f = (await captionsOf(viewer)).filter((c) => c.isFinal); return f.length >= 3 && f; }, { timeoutMs: 120_000, intervalMs: 500, what: 'final captions at the viewer' });
       const wers = finals.map((c) => wordErrorRate(SENTENCE, c.caption));
       const best = Math.min(...wers);
-      console.info(`[captions e2e] ${finals.length} final captions at the subscriber, first after ${finals[0]!.t - t0} ms from start: ${finals.map((c, i) => `"${c.caption}" (WER ${(wers[i]! * 100).toFixed(0)} %)`).join('; ')}`);
+      const partials = (await captionsOf(viewer)).filter((c) => !c.isFinal);
+      console.info(`[captions e2e] ${finals.length} final captions at the subscriber, first after ${finals[0]!.t - t0} ms from start: ${finals.map((c, i) => `"${c.caption}" (WER ${(wers[i]! * 100).toFixed(0)} %)`).join('; ')}; best WER ${(best * 100).toFixed(0)} %; ${partials.length} partial caption(s)`);
       expect(finals.every((c) => c.streamId === streamId)).toBe(true);
-      // What this checks is that real recognised words of the sentence reach the subscriber. The
-      // built-in engine (pocketsphinx on espeak-ng speech) measured 50–75 % WER here, CI included:
-      // the issue's "most words" (< 50 %) is not met by it (docs/captions.md), so the bar is 80 %.
-      expect(best).toBeLessThanOrEqual(0.8);
+      // The issue's "most words of the sentence": fewer than half of them wrong (the built-in
+      // Moonshine engine; Debian's pocketsphinx measured 50–75 % here, docs/captions.md).
+      expect(best).toBeLessThan(0.5);
       expect((await post(`/captions/${captionsId}/stop`)).status).toBe(202);
       await sleep(1000);
       const n = (await captionsOf(viewer)).length;

@@ -13,7 +13,7 @@ import { MediaMode, Video } from '@vonage/video';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { pocketsphinxAvailable } from '../../src/captions/pocketsphinx.js';
+import { moonshineAvailable } from '../../src/captions/moonshine.js';
 import { hasChromium } from '../kit/chromium.mjs';
 import { verifyAnyClientToken, verifyClientToken } from '../../src/auth/client-token.js';
 import { createApplication } from '../../src/services/applications.js';
@@ -335,7 +335,7 @@ describe('application credentials: @vonage/video and opentok-node in Vonage mode
     }
   }, 30_000);
 
-  it.skipIf(!pocketsphinxAvailable())('captions through @vonage/video: enableCaptions, a second one refused (409), disableCaptions', async () => {
+  it.skipIf(!moonshineAvailable())('captions through @vonage/video: enableCaptions, a second one refused (409), disableCaptions', async () => {
     const sessionId = (await video.createSession({ mediaMode: MediaMode.ROUTED })).sessionId;
     const started = (await video.enableCaptions(sessionId, video.generateClientToken(sessionId, { role: 'moderator' } as never))) as { captionsId: string };
     expect(started.captionsId).toMatch(/^[0-9a-f-]{36}$/);
