@@ -92,8 +92,17 @@ export interface PublishOptions {
   publisherId: string;
   offerSdp: string;
   onCandidate: (c: IceCandidateInit) => void;
-  /** The publisher's peer went away (ICE failure, closed by the browser). */
+  /**
+   * The publisher's peer went away (ICE failure, closed by the browser), or, with `audioFallback`,
+   * the publisher audio fallback decided (`videoDisableWarning` … `videoEnabled`).
+   */
   onEvent?: (event: PublisherMediaEvent) => void;
+  /**
+   * The publisher audio fallback (OpenTok's `audioFallback.publisher`): the router measures the
+   * loss of this publisher's incoming streams and decides with the `audioFallback` thresholds of
+   * the router; the decisions arrive as `onEvent`. Default false.
+   */
+  audioFallback?: boolean;
 }
 
 export interface SubscribeOptions {
@@ -173,6 +182,11 @@ export interface MediaRoom {
    * path would. For tests and diagnostics of the audio fallback.
    */
   setSubscriberLoss(subscriberId: string, fraction: number): Promise<void>;
+  /**
+   * Engine loss hook: drop this fraction (0..1) of one publisher's incoming packets before the
+   * router counts them, as a lossy uplink would. For tests of the publisher audio fallback.
+   */
+  setPublisherLoss(publisherId: string, fraction: number): Promise<void>;
   /** Closes the publisher, its subscribers and taps. */
   unpublish(publisherId: string): Promise<void>;
   unsubscribe(subscriberId: string): Promise<void>;
@@ -188,7 +202,14 @@ export type SubscriberMediaEvent =
   /** The router closed the leg: the peer failed, went silent, or its publisher left. */
   | { type: 'closed'; reason: 'failed' | 'rtcp-timeout' | 'unpublished' };
 
-export type PublisherMediaEvent = { type: 'connected' } | { type: 'closed'; reason: 'failed' };
+export type PublisherMediaEvent =
+  | { type: 'connected' }
+  | { type: 'closed'; reason: 'failed' }
+  /** The publisher audio fallback's decisions (only for a publisher published with `audioFallback`). */
+  | { type: 'videoDisableWarning' }
+  | { type: 'videoDisableWarningLifted' }
+  | { type: 'videoDisabled'; reason: 'quality' }
+  | { type: 'videoEnabled'; reason: 'quality' };
 
 export interface WorkerMetrics {
   pid: number;

@@ -353,7 +353,8 @@ class RouterRoom implements MediaRoom {
     this.cb.pubCandidate.set(publisherId, (c) => gate.push(c));
     if (o.onEvent) this.cb.pubEvent.set(publisherId, o.onEvent);
     try {
-      const r = await this.worker.request<{ answerSdp: string }>({ op: 'publish', sessionId: this.sessionId, publisherId, offerSdp: o.offerSdp });
+      if (o.audioFallback !== undefined && typeof o.audioFallback !== 'boolean') throw new MediaError('ERR_MEDIA_INVALID_OPTION', 'audioFallback must be a boolean');
+      const r = await this.worker.request<{ answerSdp: string }>({ op: 'publish', sessionId: this.sessionId, publisherId, offerSdp: o.offerSdp, audioFallback: o.audioFallback === true });
       setImmediate(() => gate.open());
       return r;
     } catch (e) {
@@ -437,6 +438,12 @@ class RouterRoom implements MediaRoom {
     this.check();
     if (typeof muted !== 'boolean') throw new MediaError('ERR_MEDIA_INVALID_OPTION', 'muted must be a boolean');
     await this.worker.request({ op: 'pubMute', sessionId: this.sessionId, publisherId, muted });
+  }
+
+  async setPublisherLoss(publisherId: string, fraction: number): Promise<void> {
+    this.check();
+    if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) throw new MediaError('ERR_MEDIA_INVALID_OPTION', 'fraction must be a number from 0 to 1');
+    await this.worker.request({ op: 'pubLoss', sessionId: this.sessionId, publisherId, fraction });
   }
 
   async setSubscriberLoss(subscriberId: string, fraction: number): Promise<void> {

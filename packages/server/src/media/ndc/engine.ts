@@ -161,6 +161,11 @@ class PubStream {
   packetsIn = 0;
   bytesIn = 0;
   lost = 0;
+  /** Test hook: drop this fraction (0..1) of the incoming packets before anything counts them. */
+  lossHook = 0;
+  /** Packets that arrived in order (first arrivals, not retransmissions): the publisher fallback's loss. */
+  private firstArrivals = 0;
+  private lossWindow: { at: number; ext: number; got: number } | undefined;
 
   constructor(
     readonly kind: Kind,
@@ -171,6 +176,7 @@ class PubStream {
   ) {}
 
   onPacket(raw: Buffer): void {
+    if (this.lossHook > 0 && Math.random() < this.lossHook) return;
     let buf = raw;
     let p = parseRtp(buf);
     if (!p) return;
@@ -217,6 +223,7 @@ class PubStream {
         while (this.nackQueue.size > NACK_QUEUE_MAX) this.nackQueue.delete(this.nackQueue.keys().next().value!);
       }
       this.maxSeq = seq;
+      this.firstArrivals++;
       const arrival = (now * this.clockRate) / 1000;
       const transit = arrival - ts;
       if (this.lastTransit !== 0) {
@@ -248,6 +255,30 @@ class PubStream {
       due.push(seq);
     }
     if (due.length) this.sendRtcp(buildNack(senderSsrc, this.ssrc, due));
+  }
+
+  /**
+   * The fraction of packets that did not arrive first time (sequence gaps, before retransmission)
+   * since the last call at least a second ago; undefined while the window is open or empty.
+   */
+  sampleLoss(now: number): number | undefined {
+    if (!this.started) return undefined;
+    const ext = this.cycles + this.maxSeq;
+    const w = this.lossWindow;
+    if (!w) {
+      this.lossWindow = { at: now, ext, got: this.firstArrivals };
+      return undefined;
+    }
+    if (now - w.at < 1000) return undefined;
+    this.lossWindow = { at: now, ext, got: this.firstArrivals };
+    const expected = ext - w.ext;
+    if (expected <= 0) return undefined;
+    return Math.max(0, Math.min(1, 1 - (this.firstArrivals - w.got) / expected));
+  }
+
+  /** Starts a new loss window (video resumed after a pause: the gap is not loss). */
+  resetLoss(): void {
+    this.lossWindow = undefined;
   }
 
   receiverReport(now: number): Buffer | undefined {
@@ -316,6 +347,9 @@ class Publisher {
   audioMuted = false;
   closed = false;
   connected = false;
+  /** The publisher asked for the publisher audio fallback (OpenTok's `audioFallback.publisher`). */
+  fallbackWanted = false;
+  fallback: FallbackState = INITIAL_FALLBACK;
 
   /** A server-side publisher (SIP call): plain RTP arrives on this socket instead of a peer connection. */
   rtpSocket: Socket | undefined;
@@ -349,6 +383,24 @@ class Publisher {
     track.onOpen(() => {
       for (const sub of this.subscribers) sub.videoLeg?.restart();
     });
+  }
+
+  /**
+   * One second's loss of the incoming streams fed to the audio fallback's decisions (the same as a
+   * subscriber's, measured here on what the publisher sends); the events go to the publisher,
+   * whose client stops or resumes sending video.
+   */
+  tickFallback(now: number): void {
+    for (const kind of ['video', 'audio'] as const) {
+      const fraction = this.streams[kind]?.sampleLoss(now);
+      if (fraction === undefined || !this.fallbackWanted || !this.streams.video) continue;
+      const step = stepFallback(this.fallback, { fraction, kind, now, videoWanted: true }, this.room.engine.config.audioFallback);
+      this.fallback = step.state;
+      for (const event of step.events) {
+        if (event.type === 'videoEnabled') this.streams.video.resetLoss();
+        this.room.engine.emit({ ev: 'pubEvent', sessionId: this.room.id, publisherId: this.id, event });
+      }
+    }
   }
 
   close(): void {
@@ -571,7 +623,7 @@ export class NdcEngine {
     return { candidate: c.startsWith('a=') ? c.slice(2) : c, sdpMid: mid };
   }
 
-  async publish(sessionId: string, publisherId: string, offerSdp: string): Promise<{ answerSdp: string }> {
+  async publish(sessionId: string, publisherId: string, offerSdp: string, audioFallback = false): Promise<{ answerSdp: string }> {
     const room = this.room(sessionId);
     if (room.publishers.has(publisherId)) throw new EngineError('ERR_MEDIA_DUPLICATE_ID', `publisherId "${publisherId}" is already published`);
     let munged: ReturnType<typeof mungePublisherOffer>;
@@ -583,6 +635,7 @@ export class NdcEngine {
     }
     const pc = new NdcPeerConnection(`pub-${publisherId}`, this.rtcConfig());
     const pub = new Publisher(publisherId, room, pc, munged.codecs);
+    pub.fallbackWanted = audioFallback;
     room.publishers.set(publisherId, pub);
     pc.onLocalCandidate((candidate, mid) => {
       if (!pub.closed) this.emit({ ev: 'pubCandidate', sessionId, publisherId, candidate: this.candidateInit(candidate, mid) });
@@ -750,6 +803,12 @@ export class NdcEngine {
     }
   }
 
+  pubLoss(sessionId: string, publisherId: string, fraction: number): void {
+    const pub = this.publisher(sessionId, publisherId);
+    if (pub.streams.audio) pub.streams.audio.lossHook = fraction;
+    if (pub.streams.video) pub.streams.video.lossHook = fraction;
+  }
+
   subLoss(sessionId: string, subscriberId: string, fraction: number): void {
     const sub = this.subscriber(sessionId, subscriberId);
     if (sub.audioLeg) sub.audioLeg.lossHook = fraction;
@@ -868,6 +927,7 @@ export class NdcEngine {
             const rr = s?.receiverReport(now);
             if (rr) s!.sendRtcp(rr);
           }
+          pub.tickFallback(now);
         }
       }
       if (everySecond) {

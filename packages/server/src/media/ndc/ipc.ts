@@ -16,13 +16,14 @@ export interface WorkerConfig {
 
 export type WorkerRequest =
   | { op: 'init'; config: WorkerConfig }
-  | { op: 'publish'; sessionId: string; publisherId: string; offerSdp: string }
+  | { op: 'publish'; sessionId: string; publisherId: string; offerSdp: string; audioFallback?: boolean }
   | { op: 'publishRtp'; sessionId: string; publisherId: string; codec: { pt: number; rtpmap: string; fmtp?: string }; host: string }
   | { op: 'pubCandidate'; sessionId: string; publisherId: string; candidate: IceCandidateInit }
   | { op: 'subscribe'; sessionId: string; subscriberId: string; publisherId: string; audio: boolean; video: boolean }
   | { op: 'subAnswer'; sessionId: string; subscriberId: string; answerSdp: string }
   | { op: 'subCandidate'; sessionId: string; subscriberId: string; candidate: IceCandidateInit }
   | { op: 'subMedia'; sessionId: string; subscriberId: string; audio?: boolean; video?: boolean }
+  | { op: 'pubLoss'; sessionId: string; publisherId: string; fraction: number }
   | { op: 'subLoss'; sessionId: string; subscriberId: string; fraction: number }
   | { op: 'pubMute'; sessionId: string; publisherId: string; muted: boolean }
   | { op: 'tap'; sessionId: string; publisherId: string; tapId: string; host: string; audioPort?: number; videoPort?: number; paused: boolean }

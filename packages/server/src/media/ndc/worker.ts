@@ -49,7 +49,7 @@ async function handle(m: WorkerRequestMessage): Promise<unknown> {
   if (!engine) throw new EngineError('ERR_MEDIA_CLOSED', 'worker not initialised');
   switch (m.op) {
     case 'publish':
-      return engine.publish(m.sessionId, m.publisherId, m.offerSdp);
+      return engine.publish(m.sessionId, m.publisherId, m.offerSdp, m.audioFallback === true);
     case 'publishRtp':
       return engine.publishRtp(m.sessionId, m.publisherId, m.codec, m.host);
     case 'pubCandidate':
@@ -62,6 +62,8 @@ async function handle(m: WorkerRequestMessage): Promise<unknown> {
       return engine.subCandidate(m.sessionId, m.subscriberId, m.candidate);
     case 'subMedia':
       return engine.subMedia(m.sessionId, m.subscriberId, m.audio, m.video);
+    case 'pubLoss':
+      return engine.pubLoss(m.sessionId, m.publisherId, m.fraction);
     case 'subLoss':
       return engine.subLoss(m.sessionId, m.subscriberId, m.fraction);
     case 'pubMute':
