@@ -41,6 +41,15 @@ export interface PublisherProperties extends ElementOptions, GetUserMediaPropert
    * transcribes this publisher's audio for the subscribers that ask. Default false.
    */
   publishCaptions?: boolean;
+  /**
+   * OpenTok.js's audio fallback switches. `publisher: true` (routed sessions): when the media
+   * router measures too much loss on this publisher's uplink, the publisher gets
+   * `videoDisableWarning`, then stops sending video (`videoDisabled`, reason `quality`) and
+   * resumes it when the loss is gone (`videoEnabled`); a warning that passes without that gives
+   * `videoDisableWarningLifted`. Default `{ publisher: false }`. `subscriber` is accepted for
+   * compatibility: the subscriber fallback of routed sessions is the router's setting.
+   */
+  audioFallback?: { publisher?: boolean; subscriber?: boolean };
 }
 
 /** OpenTok.js's `MediaProcessorConnector` (from `@vonage/media-processor`): turns a track into a processed one. */
@@ -101,6 +110,10 @@ export class Publisher extends EventEmitter {
     super();
     if (properties.audioBitrate !== undefined && !(Number.isFinite(properties.audioBitrate) && properties.audioBitrate >= 6000 && properties.audioBitrate <= 510_000)) {
       throw ERRORS.invalidParameter('audioBitrate must be a number of bits per second from 6000 to 510000');
+    }
+    const fb = properties.audioFallback;
+    if (fb !== undefined && (typeof fb !== 'object' || fb === null || (['publisher', 'subscriber'] as const).some((k) => fb[k] !== undefined && typeof fb[k] !== 'boolean'))) {
+      throw ERRORS.invalidParameter('audioFallback must be an object { publisher?: boolean, subscriber?: boolean }');
     }
     this.audioOn = properties.publishAudio !== false;
     this.videoOn = properties.publishVideo !== false;
@@ -574,6 +587,26 @@ export class Publisher extends EventEmitter {
     const offer = await link.pc.createOffer();
     await link.pc.setLocalDescription({ type: 'offer', sdp: this.mungeSdp(offer.sdp ?? '') });
     return { type: 'offer', sdp: link.pc.localDescription!.sdp };
+  }
+
+  /**
+   * @internal The router's publisher audio fallback decided (routed sessions, `audioFallback.publisher`):
+   * as OpenTok.js, the video encoding is switched off (`videoDisabled`) or on (`videoEnabled`) on
+   * the sender; the stream's `hasVideo` does not change.
+   */
+  async onQuality(event: 'videoDisableWarning' | 'videoDisableWarningLifted' | 'videoDisabled' | 'videoEnabled'): Promise<void> {
+    if (event === 'videoDisabled' || event === 'videoEnabled') {
+      const active = event === 'videoEnabled';
+      const senders = this.routedLink?.pc.getSenders().filter((x) => x.track?.kind === 'video') ?? [];
+      await Promise.all(
+        senders.map(async (sender) => {
+          const params = sender.getParameters();
+          for (const e of params.encodings ?? []) e.active = active;
+          await sender.setParameters(params).catch((err: Error) => logger.warn('audio fallback: setParameters failed', err.message));
+        }),
+      );
+      this.emit(event, { reason: 'quality' });
+    } else this.emit(event);
   }
 
   /** @internal The router's answer to `prepareRouted`'s offer. */

@@ -289,7 +289,8 @@ export class Session extends EventEmitter {
       const host = { session: this, request: (b: OutgoingRequest) => this.request(b), connection: this.connection, e2ee: this.e2ee, propertyChanged: (stream: Stream, changedProperty: string, oldValue: unknown, newValue: unknown) => this.emit('streamPropertyChanged', { stream, changedProperty, oldValue, newValue }) };
       // Routed: the publisher offers to the server in the publish request itself.
       const offer = this.mediaMode === 'routed' ? await publisher.prepareRouted(this.iceFor(this.ice), host) : undefined;
-      const r = await this.request({ type: 'publish', name: publisher.properties.name ?? '', ...d, ...(offer ? { offer } : {}) });
+      const fallback = offer && publisher.properties.audioFallback?.publisher === true;
+      const r = await this.request({ type: 'publish', name: publisher.properties.name ?? '', ...d, ...(offer ? { offer } : {}), ...(fallback ? { audioFallback: true } : {}) });
       const rt = r['stream'] as Parameters<Publisher['attach']>[1];
       this.publishers.set(rt.streamId, publisher);
       publisher.unpublishHook = (p) => this.unpublish(p);
@@ -605,6 +606,11 @@ export class Session extends EventEmitter {
         if (!sub) return;
         if (msg.event === 'videoDisabled' || msg.event === 'videoEnabled') sub.emit(msg.event, { reason: 'quality' });
         else if (msg.event === 'videoDisableWarning' || msg.event === 'videoDisableWarningLifted') sub.emit(msg.event);
+        return;
+      }
+      case 'publisherQuality': {
+        // Routed sessions: the router's publisher audio fallback (OpenTok.js raises these on the Publisher).
+        void this.publishers.get(msg.streamId)?.onQuality(msg.event);
         return;
       }
       case 'disconnected':

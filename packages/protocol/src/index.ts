@@ -85,5 +85,6 @@ export type {
   SessionResumedMessage,
   SignalMessage,
   SubscriberQualityMessage,
+  PublisherQualityMessage,
   UnsequencedServerMessage,
 } from './realtime.js';

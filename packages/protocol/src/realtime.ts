@@ -126,6 +126,11 @@ export interface PublishRequest {
   hasCaptions?: boolean;
   /** Routed sessions only: the publisher's offer for the media router. */
   offer?: RtSessionDescription;
+  /**
+   * Routed sessions only: OpenTok.js `audioFallback.publisher`: the router watches this
+   * publisher's uplink loss and sends `publisherQuality`. Default false.
+   */
+  audioFallback?: boolean;
 }
 export interface UnpublishRequest { type: 'unpublish'; id: number; streamId: string }
 export interface StreamUpdateRequest {
@@ -289,6 +294,12 @@ export type RtSubscriberQualityEvent = 'videoDisableWarning' | 'videoDisableWarn
  * `videoEnabled` with `reason: 'quality'`).
  */
 export interface SubscriberQualityMessage { type: 'subscriberQuality'; seq: number; subscriberId: string; event: RtSubscriberQualityEvent }
+/**
+ * Routed sessions, to the publishing connection of a stream published with `audioFallback`: the
+ * router's publisher audio fallback warned about its uplink's loss, or asks it to stop or resume
+ * sending video. The browser SDK raises the OpenTok.js event of the same name on the Publisher.
+ */
+export interface PublisherQualityMessage { type: 'publisherQuality'; seq: number; streamId: string; event: RtSubscriberQualityEvent }
 /** The server ends this connection (e.g. force-disconnected); the socket closes after it. */
 /**
  * A recording of the session started or stopped (OpenTok.js `archiveStarted` / `archiveStopped`
@@ -322,6 +333,7 @@ export type ServerMessage =
   | CaptionReceivedMessage
   | ForceMuteStateMessage
   | SubscriberQualityMessage
+  | PublisherQualityMessage
   | ArchiveStartedMessage
   | ArchiveStoppedMessage
   | DisconnectedMessage;

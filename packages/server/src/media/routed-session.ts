@@ -52,13 +52,14 @@ export class RoutedSessionMedia {
    * A routed publisher's offer: the answer goes to the sink as an `sdp` message for peer link
    * `streamId` (and is also returned), followed by the router's candidates.
    */
-  async publish(streamId: string, offer: RtSessionDescription, sink: RoutedPeerSink, onEvent?: (e: PublisherMediaEvent) => void): Promise<RtSessionDescription> {
+  async publish(streamId: string, offer: RtSessionDescription, sink: RoutedPeerSink, onEvent?: (e: PublisherMediaEvent) => void, audioFallback = false): Promise<RtSessionDescription> {
     if (offer?.type !== 'offer' || typeof offer.sdp !== 'string') throw new MediaError('ERR_MEDIA_INVALID_SDP', 'offer must be {type: "offer", sdp}');
     const { answerSdp } = await this.room.publish({
       publisherId: streamId,
       offerSdp: offer.sdp,
       onCandidate: (c) => sink.ice(streamId, toRt(c)),
       ...(onEvent ? { onEvent } : {}),
+      audioFallback,
     });
     const answer: RtSessionDescription = { type: 'answer', sdp: answerSdp };
     sink.sdp(streamId, answer);

@@ -698,11 +698,17 @@ export class Rooms {
           // The router closes a publisher whose media died (ICE failure): the stream leaves the
           // session as in OpenTok, for every subscriber and for recordings.
           const onPublisherEvent = (e: PublisherMediaEvent) => {
-            if (e.type !== 'closed' || !room.streams.has(streamId)) return;
+            if (e.type === 'connected' || !room.streams.has(streamId)) return;
+            // The publisher audio fallback's decisions go to the publishing client only.
+            if (e.type !== 'closed') {
+              if (!conn.destroyed) conn.send({ type: 'publisherQuality', streamId, event: e.type });
+              return;
+            }
             this.options.logger.warn({ sessionId: room.sessionId, streamId, reason: e.reason }, 'publisher media closed by the router');
             this.removeStream(room, streamId, 'networkDisconnected', null);
           };
-          const answer = await media.publish(streamId, this.checkedDescription(conn, req.offer!), sink, onPublisherEvent);
+          if (req.audioFallback !== undefined && typeof req.audioFallback !== 'boolean') fail('ERR_RT_BAD_REQUEST', 'audioFallback must be a boolean');
+          const answer = await media.publish(streamId, this.checkedDescription(conn, req.offer!), sink, onPublisherEvent, req.audioFallback === true);
           if (conn.destroyed) {
             await media.unpublish(streamId);
             return;
