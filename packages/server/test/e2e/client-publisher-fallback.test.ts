@@ -4,7 +4,8 @@
  * and one without; the media router's loss hook drops 30 % of what both send (before the router
  * measures it, so the detection is the real one). Only the opted-in publisher gets
  * `videoDisableWarning`, then `videoDisabled` (reason `quality`) and stops sending video; when the
- * loss stops it gets `videoEnabled` (reason `quality`) and sends video again.
+ * loss stops it gets `videoEnabled` (reason `quality`) and sends video again. Loss between the
+ * warning and disabling thresholds gives a warning that is lifted (`videoDisableWarningLifted`).
  */
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
@@ -110,10 +111,21 @@ describe.skipIf(!hasChromium || !SDK_BUILT)('@tokhost/client publisher audio fal
     expect([enabled.publisher, enabled.type, enabled.reason, enabled.target]).toEqual(['a', 'videoEnabled', 'quality', true]);
     const r0 = await videoPackets(page, 'a');
     await until(async () => (await videoPackets(page, 'a')) > r0 + 30, { timeoutMs: 5000, what: 'a sending video again' });
-    await sleep(2000);
-    // OpenTok.js raises videoEnabled (not videoDisableWarningLifted) when video comes back; b never got anything.
+    // OpenTok.js raises videoEnabled (not videoDisableWarningLifted) when video comes back.
+    expect((await events()).map((e) => `${e.publisher}:${e.type}`)).toEqual(['a:videoDisableWarning', 'a:videoDisabled', 'a:videoEnabled']);
+    console.info(`[publisher audio fallback] videoEnabled (reason quality) ${enabled.at - t1} ms after the loss stopped`);
+
+    // Loss between the warning (5 %) and disabling (12 %) thresholds: a warning only, lifted when the loss stops.
+    const t2 = Date.now();
+    await room.setPublisherLoss(ids.a, 0.07);
+    await until(async () => (await events()).length === 4, { timeoutMs: 10_000, what: 'a second videoDisableWarning' });
+    await room.setPublisherLoss(ids.a, 0);
+    await until(async () => (await events()).length === 5, { timeoutMs: 10_000, what: 'videoDisableWarningLifted' });
+    await sleep(1500);
     const final = await events();
-    console.info(`[publisher audio fallback] videoEnabled (reason quality) ${enabled.at - t1} ms after the loss stopped; events: ${final.map((e) => `${e.publisher}:${e.type}`).join(', ')}`);
-    expect(final.map((e) => `${e.publisher}:${e.type}`)).toEqual(['a:videoDisableWarning', 'a:videoDisabled', 'a:videoEnabled']);
-  }, 45_000);
+    console.info(`[publisher audio fallback] 7 % loss: videoDisableWarning after ${final[3]!.at - t2} ms, lifted ${final[4]!.at - final[3]!.at} ms later; events: ${final.map((e) => `${e.publisher}:${e.type}`).join(', ')}`);
+    // b (no option) never got an event.
+    expect(final.map((e) => `${e.publisher}:${e.type}`)).toEqual(['a:videoDisableWarning', 'a:videoDisabled', 'a:videoEnabled', 'a:videoDisableWarning', 'a:videoDisableWarningLifted']);
+    expect(final[4]!.target).toBe(true);
+  }, 50_000);
 });
