@@ -346,6 +346,7 @@ class RouterRoom implements MediaRoom {
     const publisherId = this.validId('publisherId', o?.publisherId);
     if (typeof o.offerSdp !== 'string' || !o.offerSdp.startsWith('v=0')) throw new MediaError('ERR_MEDIA_INVALID_SDP', 'offerSdp must be an SDP offer (starting with "v=0")');
     if (typeof o.onCandidate !== 'function') throw new MediaError('ERR_MEDIA_INVALID_OPTION', 'onCandidate must be a function');
+    if (o.audioFallback !== undefined && typeof o.audioFallback !== 'boolean') throw new MediaError('ERR_MEDIA_INVALID_OPTION', 'audioFallback must be a boolean');
     if (this.publishers.has(publisherId)) throw new MediaError('ERR_MEDIA_DUPLICATE_ID', `publisherId "${publisherId}" is already published`);
     const gate = new CandidateGate(o.onCandidate);
     this.publishers.add(publisherId);
@@ -353,7 +354,6 @@ class RouterRoom implements MediaRoom {
     this.cb.pubCandidate.set(publisherId, (c) => gate.push(c));
     if (o.onEvent) this.cb.pubEvent.set(publisherId, o.onEvent);
     try {
-      if (o.audioFallback !== undefined && typeof o.audioFallback !== 'boolean') throw new MediaError('ERR_MEDIA_INVALID_OPTION', 'audioFallback must be a boolean');
       const r = await this.worker.request<{ answerSdp: string }>({ op: 'publish', sessionId: this.sessionId, publisherId, offerSdp: o.offerSdp, audioFallback: o.audioFallback === true });
       setImmediate(() => gate.open());
       return r;

@@ -31,6 +31,21 @@ describe('node-datachannel router: options, placement, workers', () => {
     }
   });
 
+  it('checks the publisher audio fallback\'s inputs: publish({ audioFallback }) and setPublisherLoss', async () => {
+    const router = await createMediaRouter({ workers: 1, bindAddress: '127.0.0.1' });
+    try {
+      const room = await router.room('pubfallback-inputs');
+      const offerSdp = 'v=0\r\n';
+      await expect(room.publish({ publisherId: 'p1', offerSdp, onCandidate: () => undefined, audioFallback: 'yes' as unknown as boolean })).rejects.toThrow('audioFallback must be a boolean');
+      for (const bad of [-0.1, 1.5, Number.NaN]) await expect(room.setPublisherLoss('p1', bad)).rejects.toThrow('fraction must be a number from 0 to 1');
+      const err = await room.setPublisherLoss('nobody', 0.3).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(MediaError);
+      expect((err as MediaError).code).toBe('ERR_MEDIA_PUBLISHER_NOT_FOUND');
+    } finally {
+      await router.close();
+    }
+  });
+
   // Retried: once in a loaded full-suite run the subscriber's ICE went to 'failed' within ~1 s of
   // being created (before its early candidates were added); not reproduced alone. Under
   // investigation — the retry keeps the suite honest about the crash path itself.

@@ -165,7 +165,7 @@ class PubStream {
   lossHook = 0;
   /** Packets that arrived in order (first arrivals, not retransmissions): the publisher fallback's loss. */
   private firstArrivals = 0;
-  private lossWindow: { at: number; ext: number; got: number } | undefined;
+  private lossWindow: LossWindow | undefined;
 
   constructor(
     readonly kind: Kind,
@@ -212,6 +212,7 @@ class PubStream {
       this.baseSeq = seq;
       this.maxSeq = seq;
       this.received = 1;
+      this.firstArrivals = 1;
       return true;
     }
     const delta = (seq - this.maxSeq) & 0xffff;
@@ -264,16 +265,10 @@ class PubStream {
   sampleLoss(now: number): number | undefined {
     if (!this.started) return undefined;
     const ext = this.cycles + this.maxSeq;
-    const w = this.lossWindow;
-    if (!w) {
-      this.lossWindow = { at: now, ext, got: this.firstArrivals };
-      return undefined;
-    }
-    if (now - w.at < 1000) return undefined;
-    this.lossWindow = { at: now, ext, got: this.firstArrivals };
-    const expected = ext - w.ext;
-    if (expected <= 0) return undefined;
-    return Math.max(0, Math.min(1, 1 - (this.firstArrivals - w.got) / expected));
+    // The counters a receiver report would carry if retransmissions did not count as arrivals.
+    const m = measureLoss(this.lossWindow, { highestSeq: ext, cumulativeLost: ext - this.baseSeq + 1 - this.firstArrivals }, now);
+    this.lossWindow = m.window;
+    return m.fraction;
   }
 
   /** Starts a new loss window (video resumed after a pause: the gap is not loss). */
