@@ -6,7 +6,7 @@
  * naming the engine's languages, stop → 202 and no caption after it.
  */
 import { execFileSync } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import type { CaptionEvent } from '../../src/captions/captions.js';
 import { moonshineAvailable } from '../../src/captions/moonshine.js';
 import { wordErrorRate } from '../../src/captions/recognizer.js';
 import type { TokhostServer } from '../../src/create-server.js';
-import { call, hasCommands, OpenTok, sleep, startServer, until, type OpenTokSdk } from '../kit/index.js';
+import { call, projectJwt, hasCommands, OpenTok, sleep, startServer, until, type OpenTokSdk } from '../kit/index.js';
 
 const SENTENCE = 'the weather is nice today and we will go to the park';
 
@@ -49,12 +49,7 @@ describe.skipIf(!moonshineAvailable() || !hasCommands('espeak-ng', 'ffmpeg'))('l
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const jwt = () => {
-    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    const now = Math.floor(Date.now() / 1000);
-    const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: apiKey, ist: 'project', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}`;
-    return `${head}.${createHmac('sha256', apiSecret).update(head).digest('base64url')}`;
-  };
+  const jwt = () => projectJwt(apiKey, apiSecret);
   const post = (path: string, body?: unknown) => fetch(`${server.url}/v2/project/${apiKey}${path}`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': jwt(), 'Content-Type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   /** The sentence into the session, in 20 ms messages at real-time pace (by the clock: a late timer is caught up, not added as a gap in the speech). */
   async function speak(): Promise<void> {

@@ -5,7 +5,7 @@
  * server is not there) ends the captions with `failed` and the reason. A callback URL of a private
  * address (not allowed by the outbound policy) or of another scheme is a 400 naming the field.
  */
-import { randomBytes, createHmac } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { WebSocketServer } from 'ws';
 import type { CaptionsStatusEvent } from '../../src/captions/captions.js';
 import type { TokhostServer } from '../../src/create-server.js';
 import { signWebhookBody, WEBHOOK_SIGNATURE_HEADER } from '../../src/webhooks/index.js';
-import { call, OpenTok, startServer, until, type OpenTokSdk } from '../kit/index.js';
+import { call, projectJwt, OpenTok, startServer, until, type OpenTokSdk } from '../kit/index.js';
 
 describe('live captions status callbacks', () => {
   const apiKey = '7' + String(Date.now()).slice(-7);
@@ -56,12 +56,7 @@ describe('live captions status callbacks', () => {
     await new Promise((r) => receiver?.close(r));
   });
 
-  const jwt = () => {
-    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    const now = Math.floor(Date.now() / 1000);
-    const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: apiKey, ist: 'project', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}`;
-    return `${head}.${createHmac('sha256', apiSecret).update(head).digest('base64url')}`;
-  };
+  const jwt = () => projectJwt(apiKey, apiSecret);
   const post = (path: string, body?: unknown) => fetch(`${server.url}/v2/project/${apiKey}${path}`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': jwt(), 'Content-Type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   const routed = async () => (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
   const callbacks = (path: string) => got.filter((g) => g.path === path);

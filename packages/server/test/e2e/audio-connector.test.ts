@@ -8,7 +8,7 @@
  * - bidirectional: a 700 Hz tone the socket sends is heard by a subscriber page;
  * - forceDisconnect of the connector's connection closes the socket.
  */
-import { randomBytes, createHmac } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { TokhostServer } from '../../src/create-server.js';
-import { call, fakeCamera, hasChromium, hasCommands, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startServer, until, type AppOrigin, type Cb, type OpenTokSdk } from '../kit/index.js';
+import { call, projectJwt, fakeCamera, hasChromium, hasCommands, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startServer, until, type AppOrigin, type Cb, type OpenTokSdk } from '../kit/index.js';
 
 interface ConnectorSdk extends OpenTokSdk {
   websocketConnect(sessionId: string, token: string, uri: string, options: Record<string, unknown>, cb: Cb<{ id: string; connectionId: string }>): void;
@@ -108,13 +108,8 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('Audio Con
   });
 
   const routedSession = async () => (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
-  const projectJwt = () => {
-    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    const now = Math.floor(Date.now() / 1000);
-    const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: apiKey, ist: 'project', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}`;
-    return `${head}.${createHmac('sha256', apiSecret).update(head).digest('base64url')}`;
-  };
-  const connect = (body: unknown) => fetch(`${server.url}/v2/project/${apiKey}/connect`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': projectJwt(), 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const jwt = () => projectJwt(apiKey, apiSecret);
+  const connect = (body: unknown) => fetch(`${server.url}/v2/project/${apiKey}/connect`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': jwt(), 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   async function publisher(browser: Browser, sessionId: string, name: string, o: { publish?: boolean } = {}): Promise<{ page: Page; connectionId: string; streamId: string | null }> {
     const page = await openApp(browser, appUrl);
     const ids = await page.evaluate((x) => window.app.start(x), { apiKey, sessionId, token: ot.generateToken(sessionId, { role: 'publisher', data: `n=${name}` }), name, publish: o.publish ?? true, subscribe: o.publish === false });
@@ -152,7 +147,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('Audio Con
       expect(frames).toBeGreaterThan(60);
       expect(s440).toBeGreaterThan(0.5);
       expect(s1000).toBeLessThan(0.02);
-      const connections = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection`, { headers: { 'X-OPENTOK-AUTH': projectJwt() } });
+      const connections = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection`, { headers: { 'X-OPENTOK-AUTH': jwt() } });
       expect(((await connections.json()) as { items: { connectionId: string }[] }).items.map((c) => c.connectionId)).toContain(conn.connectionId);
       await call<void>((cb) => ot.forceDisconnect(sessionId, conn.connectionId, cb));
       await until(async () => r.closed, { timeoutMs: 5000, what: 'forceDisconnect closes the socket' });
@@ -193,7 +188,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('Audio Con
       // The WebSocket server hangs up: the connection leaves the session.
       r.socket.close(1000);
       await until(async () => {
-        const list = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection`, { headers: { 'X-OPENTOK-AUTH': projectJwt() } });
+        const list = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection`, { headers: { 'X-OPENTOK-AUTH': jwt() } });
         return !((await list.json()) as { items: { connectionId: string }[] }).items.some((c) => c.connectionId === conn.connectionId);
       }, { timeoutMs: 5000, what: 'the connector connection leaves' });
     } finally {
@@ -273,7 +268,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('ffmpeg'))('Audio Con
     expect(((await dead.json()) as { message: string }).message).toMatch(/websocket\.uri.*could not connect/);
     expect(Date.now() - t0).toBeLessThan(6500);
     expect(sockets.length).toBe(before);
-    const list = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection`, { headers: { 'X-OPENTOK-AUTH': projectJwt() } });
+    const list = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection`, { headers: { 'X-OPENTOK-AUTH': jwt() } });
     expect(((await list.json()) as { items: unknown[] }).items).toEqual([]);
   }, 60_000);
 });
@@ -297,10 +292,7 @@ describe('Audio Connector and the outbound policy', () => {
       ] as const) {
         const ot = new OpenTok(apiKey, apiSecret, srv.url);
         const sessionId = (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
-        const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-        const now = Math.floor(Date.now() / 1000);
-        const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: apiKey, ist: 'project', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}`;
-        const jwt = `${head}.${createHmac('sha256', apiSecret).update(head).digest('base64url')}`;
+        const jwt = projectJwt(apiKey, apiSecret);
         const t0 = Date.now();
         const res = await fetch(`${srv.url}/v2/project/${apiKey}/connect`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': jwt, 'Content-Type': 'application/json' }, body: JSON.stringify({ sessionId, token: ot.generateToken(sessionId), websocket: { uri } }) });
         const body = (await res.json()) as { message: string };

@@ -7,7 +7,7 @@
  * events with text arrive (the wire: docs/opentok-js-protocol.md, Captions). One Chromium.
  */
 import { execFileSync } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaptionEvent } from '../../src/captions/captions.js';
 import { moonshineAvailable } from '../../src/captions/moonshine.js';
 import type { TokhostServer } from '../../src/create-server.js';
-import { call, hasChromium, hasCommands, launchChromium, OpenTok, sleep, startOpenTokJsOrigin, startServer, until, type OpenTokJsOrigin, type OpenTokSdk } from '../kit/index.js';
+import { call, projectJwt, hasChromium, hasCommands, launchChromium, OpenTok, sleep, startOpenTokJsOrigin, startServer, until, type OpenTokJsOrigin, type OpenTokSdk } from '../kit/index.js';
 
 const SENTENCE = 'the weather is nice today and we will go to the park';
 
@@ -70,12 +70,7 @@ describe.skipIf(!hasChromium || !moonshineAvailable() || !hasCommands('espeak-ng
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const jwt = () => {
-    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    const now = Math.floor(Date.now() / 1000);
-    const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: apiKey, ist: 'project', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}`;
-    return `${head}.${createHmac('sha256', apiSecret).update(head).digest('base64url')}`;
-  };
+  const jwt = () => projectJwt(apiKey, apiSecret);
   const post = (path: string, body?: unknown) => fetch(`${server.url}/v2/project/${apiKey}${path}`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': jwt(), 'Content-Type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   const open = async (): Promise<Page> => {
     const page = await context.newPage();

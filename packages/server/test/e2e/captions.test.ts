@@ -7,7 +7,7 @@
  * final text is printed. A second start is a 409; stop ends the events.
  */
 import { execFileSync } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { moonshineAvailable } from '../../src/captions/moonshine.js';
 import { wordErrorRate } from '../../src/captions/recognizer.js';
 import type { TokhostServer } from '../../src/create-server.js';
-import { call, hasChromium, hasCommands, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startServer, until, type AppOrigin, type OpenTokSdk } from '../kit/index.js';
+import { call, projectJwt, hasChromium, hasCommands, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startServer, until, type AppOrigin, type OpenTokSdk } from '../kit/index.js';
 
 const SENTENCE = 'the weather is nice today and we will go to the park';
 
@@ -60,12 +60,7 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !moonshineAvailable() || !hasComma
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const jwt = () => {
-    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    const now = Math.floor(Date.now() / 1000);
-    const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: apiKey, ist: 'project', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}`;
-    return `${head}.${createHmac('sha256', apiSecret).update(head).digest('base64url')}`;
-  };
+  const jwt = () => projectJwt(apiKey, apiSecret);
   const post = (path: string, body?: unknown) => fetch(`${server.url}/v2/project/${apiKey}${path}`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': jwt(), 'Content-Type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   const captionsOf = (p: Page) => p.evaluate(() => (window as unknown as CaptionWindow).captions ?? []);
 

@@ -10,7 +10,7 @@
  *   browser and play-dtmf digits show up in its log.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokhostServer } from '../../src/create-server.js';
-import { call, hasChromium, hasCommands, launchChromium, OpenTok, openApp as openAppPage, SDK_BUILT, sleep, startAppOrigin, startServer, until, type AppOrigin, type Cb, type OpenTokSdk } from '../kit/index.js';
+import { call, projectJwt, hasChromium, hasCommands, launchChromium, OpenTok, openApp as openAppPage, SDK_BUILT, sleep, startAppOrigin, startServer, until, type AppOrigin, type Cb, type OpenTokSdk } from '../kit/index.js';
 import { freePort, startSippUas, uasScenario } from './sip-peers.js';
 import { ScriptedFarEnd } from '../sip/far-end.js';
 
@@ -77,15 +77,10 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('sipp'))('SIP interco
   const events = (p: Page) => p.evaluate(() => window.app.events);
   const routedSession = async () => (await call<{ sessionId: string }>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
   const connections = async (sessionId: string) => {
-    const r = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection`, { headers: { 'X-OPENTOK-AUTH': projectJwt() } });
+    const r = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection`, { headers: { 'X-OPENTOK-AUTH': jwt() } });
     return ((await r.json()) as { items: { connectionId: string }[] }).items.map((c) => c.connectionId);
   };
-  const projectJwt = () => {
-    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    const now = Math.floor(Date.now() / 1000);
-    const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: apiKey, ist: 'project', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}`;
-    return `${head}.${createHmac('sha256', apiSecret).update(head).digest('base64url')}`;
-  };
+  const jwt = () => projectJwt(apiKey, apiSecret);
 
   /** The browser hears its own (fake microphone) audio come back through the echoing far end. */
   async function hearsItself(page: Page, what: string): Promise<number> {
@@ -191,9 +186,9 @@ describe.skipIf(!hasChromium || !SDK_BUILT || !hasCommands('sipp'))('SIP interco
       const s1 = await stats(alice.page);
       console.info(`[sip TLS+SRTP] browser received ${s1.audioBytes} bytes of baresip's 440 Hz tone; totalAudioEnergy +${(s1.audioEnergy - s0.audioEnergy).toFixed(4)} over 2 s; baresip: ${/srtp|SRTP/.exec(log) ? 'SRTP on' : '?'}`);
       expect(s1.audioEnergy - s0.audioEnergy).toBeGreaterThan(0.01);
-      const dtmf = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection/${dialed.connectionId}/play-dtmf`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': projectJwt(), 'Content-Type': 'application/json' }, body: JSON.stringify({ digits: '1p2#' }) });
+      const dtmf = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/connection/${dialed.connectionId}/play-dtmf`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': jwt(), 'Content-Type': 'application/json' }, body: JSON.stringify({ digits: '1p2#' }) });
       expect(dtmf.status).toBe(200);
-      const bad = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/play-dtmf`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': projectJwt(), 'Content-Type': 'application/json' }, body: JSON.stringify({ digits: '12a' }) });
+      const bad = await fetch(`${server.url}/v2/project/${apiKey}/session/${sessionId}/play-dtmf`, { method: 'POST', headers: { 'X-OPENTOK-AUTH': jwt(), 'Content-Type': 'application/json' }, body: JSON.stringify({ digits: '12a' }) });
       expect(bad.status).toBe(400);
       await until(async () => (await [...log.matchAll(/received event: '(.)' \(end=1\)/g)].map((m) => m[1]).join('')) === '12#', { timeoutMs: 10_000, what: "digits in baresip's log" });
       await call<void>((cb) => ot.forceDisconnect(sessionId, dialed.connectionId, cb));

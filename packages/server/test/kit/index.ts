@@ -9,7 +9,7 @@ export type { FakeCameraOptions } from './media-files.js';
 export { openApp, SDK_BUILT, startAppOrigin } from './app-page.js';
 export type { AppDriver, AppEvent, AppOrigin, AppPageName, AppStartOptions, AppStats, E2eeAppDriver, E2eeAppWindow, E2eeLook, Rgb } from './app-page.js';
 export { startServer, TEST_SERVER_DEFAULTS } from './server.js';
-export { call, OpenTok } from './opentok.js';
+export { call, OpenTok, projectJwt } from './opentok.js';
 export type { Cb, OpenTokSdk } from './opentok.js';
 export { sleep, until } from './until.js';
 export { foreignRequests, OPENTOK_JS_LATEST, OPENTOK_JS_RELEASES, recordRequests, startOpenTokJsOrigin } from './opentok-js.js';
