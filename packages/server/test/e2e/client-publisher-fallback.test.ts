@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokhostServer } from '../../src/create-server.js';
-import { call, hasChromium, launchChromium, OpenTok, openApp, SDK_BUILT, startAppOrigin, startServer, until } from '../kit/index.js';
+import { call, hasChromium, launchChromium, OpenTok, openApp, SDK_BUILT, sleep, startAppOrigin, startServer, until } from '../kit/index.js';
 import type { AppOrigin, OpenTokSdk } from '../kit/index.js';
 
 /** Runs `body` (the text of an async function body) in the page; `window.t` keeps state between calls. */
@@ -20,8 +20,6 @@ const run = <T>(page: Page, body: string, arg: unknown = null): Promise<T> => pa
 /** Video RTP packets the publisher `name` ('a' or 'b') has sent so far. */
 const videoPackets = (page: Page, name: 'a' | 'b') =>
   run<number>(page, `const [r] = await t[arg].getRtcStatsReport(); let n = 0; r.rtcStatsReport.forEach((s) => { if (s.type === 'outbound-rtp' && s.kind === 'video') n += s.packetsSent; }); return n;`, name);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!hasChromium || !SDK_BUILT)('@tokhost/client publisher audio fallback (Chromium, routed)', () => {
   const apiKey = '6' + String(Date.now()).slice(-7);

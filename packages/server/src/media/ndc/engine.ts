@@ -386,9 +386,10 @@ class Publisher {
    * whose client stops or resumes sending video.
    */
   tickFallback(now: number): void {
+    if (!this.fallbackWanted || !this.streams.video) return;
     for (const kind of ['video', 'audio'] as const) {
       const fraction = this.streams[kind]?.sampleLoss(now);
-      if (fraction === undefined || !this.fallbackWanted || !this.streams.video) continue;
+      if (fraction === undefined) continue;
       const step = stepFallback(this.fallback, { fraction, kind, now, videoWanted: true }, this.room.engine.config.audioFallback);
       this.fallback = step.state;
       for (const event of step.events) {
